@@ -1,0 +1,86 @@
+/**
+ * The error classes of stillpoint. Every error carries a stable `code` (tests and scripts match on it,
+ * never on the prose), the context it concerns (target, engine, member, backup id) and an optional
+ * `hint`: a sentence that tells the user what to do next. The code also appears in the message, so a
+ * log line alone is enough to look it up.
+ */
+
+/** Where an error happened; every field is optional and only set when known. */
+export interface ErrorContext {
+  readonly target?: string;
+  readonly cluster?: string;
+  readonly member?: string;
+  readonly engine?: string;
+  readonly backupId?: string;
+  readonly key?: string;
+  readonly [extra: string]: unknown;
+}
+
+export interface StillpointErrorOptions {
+  readonly hint?: string;
+  readonly context?: ErrorContext;
+  readonly cause?: unknown;
+}
+
+/** Base class; prefer one of the subclasses below. */
+export class StillpointError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly context: ErrorContext;
+
+  constructor(code: string, message: string, options: StillpointErrorOptions = {}) {
+    super(`[${code}] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+    this.context = options.context ?? {};
+  }
+
+  /** A plain object for `--json` output and NDJSON events. */
+  toJSON(): { name: string; code: string; message: string; hint?: string; context: ErrorContext } {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      ...(this.hint === undefined ? {} : { hint: this.hint }),
+      context: this.context,
+    };
+  }
+}
+
+/** Bad input: a malformed plan, flag, address or config file. CLI exit code 2. */
+export class ConfigError extends StillpointError {}
+
+/** The pause protocol: a target refused, timed out, was unreachable, or a gate is closed. */
+export class PauseError extends StillpointError {}
+
+/** A transaction-layer or storage failure (`TX_CONFLICT` is retryable; see {@link isRetryable}). */
+export class TransactionError extends StillpointError {}
+
+/** A backup engine failed a phase (preflight, capture, finish, horizon, restore, verify). */
+export class EngineError extends StillpointError {}
+
+/** The catalog or the artifact store: a missing backup, a checksum mismatch, a state conflict. */
+export class CatalogError extends StillpointError {}
+
+/** A bug: an invariant of ours did not hold. */
+export class InternalError extends StillpointError {}
+
+/** Codes whose operation may succeed when retried as a whole (a fresh transaction, a fresh pause). */
+const RETRYABLE_CODES = new Set(['TX_CONFLICT', 'TX_UNKNOWN_STATE_RETRY', 'PAUSE_IN_PROGRESS', 'GATE_PAUSED']);
+
+export function isRetryable(error: unknown): boolean {
+  return error instanceof StillpointError && RETRYABLE_CODES.has(error.code);
+}
+
+/** Wraps anything thrown into a StillpointError, keeping StillpointErrors as they are. */
+export function asStillpointError(error: unknown, fallbackCode = 'INTERNAL'): StillpointError {
+  if (error instanceof StillpointError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new InternalError(fallbackCode, message, { cause: error });
+}
+
+/** CLI exit code for an error: 2 for usage/config errors, 1 for everything else. */
+export function exitCodeFor(error: unknown): number {
+  return error instanceof ConfigError ? 2 : 1;
+}
