@@ -1,0 +1,104 @@
+/**
+ * Group-aware retention. A backup is a group (every member's handle plus the artifacts they need), and
+ * shared artifacts (base backups, archived WAL / binlogs under `shared/`) are removed only when no
+ * retained backup references them any more.
+ */
+import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
+import { ConfigError } from '../errors.ts';
+import type { BackupRecord, Catalog } from './catalog.ts';
+import { TERMINAL_STATES } from './catalog-schema.ts';
+
+export interface PrunePolicy {
+  /** Keep the N newest `complete` backups. */
+  readonly keepLast?: number;
+  /** Keep every backup created within this many ms of `now`. */
+  readonly keepWithinMs?: number;
+  readonly now?: number;
+}
+
+export interface PruneDecision {
+  readonly keep: readonly string[];
+  readonly remove: readonly string[];
+}
+
+export interface DeleteOutcome {
+  readonly backupId: string;
+  readonly removedKeys: readonly string[];
+  /** Shared keys this backup referenced that a retained backup still needs. */
+  readonly keptShared: readonly string[];
+}
+
+/**
+ * Decides which backups a policy keeps. Backups still in progress are always kept; an older failed or
+ * invalid backup is removed unless `keepWithinMs` covers it.
+ */
+export function planPrune(records: readonly BackupRecord[], policy: PrunePolicy): PruneDecision {
+  if (policy.keepLast === undefined && policy.keepWithinMs === undefined) {
+    throw new ConfigError('PRUNE_POLICY_MISSING', 'prune needs --keep-last and/or --keep-within.', {
+      hint: 'For example: `stillpoint backups prune --keep-last 7 --keep-within 14d`.',
+    });
+  }
+  const now = policy.now ?? Date.now();
+  const newestComplete = records
+    .filter((r) => r.state === 'complete')
+    .sort((a, b) => (a.id < b.id ? 1 : -1))
+    .slice(0, policy.keepLast ?? 0)
+    .map((r) => r.id);
+  const keep: string[] = [];
+  const remove: string[] = [];
+  for (const r of records) {
+    const inProgress = !TERMINAL_STATES.includes(r.state);
+    const recent = policy.keepWithinMs !== undefined && now - Date.parse(r.createdAt) <= policy.keepWithinMs;
+    if (inProgress || recent || newestComplete.includes(r.id)) keep.push(r.id);
+    else remove.push(r.id);
+  }
+  return { keep, remove };
+}
+
+/**
+ * Deletes backups and the artifacts no retained backup needs. Catalog rows go last, so a crash in the
+ * middle leaves rows pointing at missing files (found by `backups verify`), never orphaned shared files
+ * that nobody references.
+ */
+export async function deleteBackups(catalog: Catalog, ids: readonly string[]): Promise<DeleteOutcome[]> {
+  const removing = new Set(ids);
+  const stillNeeded = catalog.referencedKeys(removing);
+  const outcomes: DeleteOutcome[] = [];
+  for (const id of ids) {
+    const record = catalog.get(id);
+    const store = createLocalDirStore(record.artifactsLocation);
+    const removedKeys: string[] = [];
+    const keptShared: string[] = [];
+    for (const a of record.artifacts) {
+      if (stillNeeded.has(a.key)) {
+        keptShared.push(a.key);
+        continue;
+      }
+      await store.delete(a.key);
+      removedKeys.push(a.key);
+    }
+    // Files of failed attempts never got catalog rows; they live under the backup's own prefix.
+    for (const key of await store.list(`${id}/`)) {
+      if (!removedKeys.includes(key)) {
+        await store.delete(key);
+        removedKeys.push(key);
+      }
+    }
+    catalog.deleteBackup(id);
+    outcomes.push({ backupId: id, removedKeys, keptShared });
+  }
+  return outcomes;
+}
+
+/** Parses `7d`, `12h`, `30m`, `45s` or plain ms. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?$/.exec(text.trim());
+  if (!match) {
+    throw new ConfigError('DURATION_INVALID', `"${text}" is not a duration.`, {
+      hint: 'Write a number with a unit: 30m, 12h, 7d, 2w.',
+    });
+  }
+  const unit = match[2] ?? 'ms';
+  const factor: Record<string, number> = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7, w: 6.048e8 };
+  return Number(match[1]) * (factor[unit] ?? 1);
+}
