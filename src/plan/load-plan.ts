@@ -1,0 +1,191 @@
+/**
+ * Loads a plan file: YAML → zod (strict) → paths resolved against the plan's directory → secrets read from
+ * the environment or files → engine options validated by each engine. Every problem is a ConfigError
+ * `PLAN_INVALID` naming the key path and a fix. Nothing is contacted: loading a plan has no side effects.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import type { BackupMode } from '../catalog/catalog-schema.ts';
+import type { MemberSpec } from '../engines/contract.ts';
+import { engineKinds, getEngine } from '../engines/registry.ts';
+import { ConfigError, StillpointError } from '../errors.ts';
+import type { TargetSource } from '../pause/contract.ts';
+import type { StorageConfig } from '../txn/contract.ts';
+import { planSchema, type PlanInput } from './plan-schema.ts';
+
+/** One cluster to pause, with its secrets resolved (never print `token` or `tls.caPem`). */
+export interface ClusterPlan {
+  readonly name: string;
+  readonly source: TargetSource;
+  readonly dnsServers?: readonly string[];
+  readonly tls?: { readonly caPem?: string; readonly overrideAuthority?: string };
+  readonly token?: string;
+  readonly drainTimeoutMs?: number;
+  /** Pause lease; default 15 000 ms. */
+  readonly leaseMs: number;
+}
+
+export interface WindowOptions {
+  /** Shortest window held, ms (default 0). */
+  readonly minMs: number;
+  /** Added to the clock-derived minimum, ms (default 50). */
+  readonly marginMs: number;
+  /** Whole pause/capture attempts before giving up on an invalid window (default 3). */
+  readonly maxAttempts: number;
+}
+
+export interface Plan {
+  /** Absolute path of the plan file (or `<inline>`). */
+  readonly file: string;
+  /** sha256 of the validated plan with secrets removed. */
+  readonly digest: string;
+  readonly group: string;
+  readonly mode?: BackupMode;
+  readonly clusters: readonly ClusterPlan[];
+  readonly members: readonly MemberSpec[];
+  readonly artifactsDir: string;
+  readonly catalogPath: string;
+  readonly window: WindowOptions;
+  readonly hooks: { readonly before: readonly string[]; readonly after: readonly string[] };
+}
+
+/** Reads and validates a plan file. */
+export function loadPlan(path: string): Plan {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw invalid(file, '(file)', `cannot read ${file}`, 'Check the path given to --plan.', cause);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (cause) {
+    throw invalid(file, '(file)', 'is not valid YAML', 'Fix the YAML syntax (indentation, quotes).', cause);
+  }
+  return parsePlan(doc, { file, baseDir: dirname(file) });
+}
+
+/** Validates an already-parsed plan; relative paths resolve against `baseDir`. */
+export function parsePlan(value: unknown, options: { file?: string; baseDir?: string } = {}): Plan {
+  const file = options.file ?? '<inline>';
+  const baseDir = options.baseDir ?? process.cwd();
+  const parsed = planSchema.safeParse(value);
+  if (!parsed.success) throw fromZod(parsed.error, file);
+  const input = parsed.data;
+  const at = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const members = input.members.map((m, i) => toMember(m, i, at, file));
+  const plan: Plan = {
+    file,
+    digest: digestOf(input),
+    group: input.group ?? (file === '<inline>' ? 'default' : basename(file, extname(file))),
+    ...(input.mode === undefined ? {} : { mode: input.mode }),
+    clusters: input.clusters.map((c, i) => toCluster(c, i, at, file)),
+    members,
+    artifactsDir: at(input.artifacts?.dir ?? './.stillpoint/artifacts'),
+    catalogPath: at(input.catalog?.path ?? './.stillpoint/catalog.db'),
+    window: input.window,
+    hooks: input.restore.hooks,
+  };
+  return plan;
+}
+
+function toMember(m: PlanInput['members'][number], i: number, at: (p: string) => string, file: string): MemberSpec {
+  const connection = resolveConnection(m.connection, at);
+  const spec: MemberSpec = { name: m.name, engine: m.engine, connection, namespaces: m.namespaces, options: m.options };
+  let engine;
+  try {
+    engine = getEngine(m.engine);
+  } catch (cause) {
+    throw invalid(file, `members.${i}.engine`, `unknown engine "${m.engine}"`, `Use one of: ${knownList()}.`, cause);
+  }
+  try {
+    engine.validateOptions(spec);
+  } catch (cause) {
+    const key = cause instanceof StillpointError && typeof cause.context.key === 'string' ? cause.context.key : 'options';
+    const hint = cause instanceof StillpointError ? cause.hint : undefined;
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    throw invalid(file, `members.${i}.${key}`, detail, hint ?? `Fix the options of member "${m.name}".`, cause);
+  }
+  return spec;
+}
+
+function resolveConnection(c: StorageConfig, at: (p: string) => string): StorageConfig {
+  if (c.kind === 'sqlite') return c.path === ':memory:' ? c : { ...c, path: at(c.path) };
+  return c.passwordFile === undefined ? c : { ...c, passwordFile: at(c.passwordFile) };
+}
+
+function toCluster(c: PlanInput['clusters'][number], i: number, at: (p: string) => string, file: string): ClusterPlan {
+  const t = c.targets;
+  const source: TargetSource =
+    'addresses' in t
+      ? { kind: 'addresses', addresses: t.addresses }
+      : 'srv' in t
+        ? { kind: 'srv', name: t.srv }
+        : { kind: 'kubernetes', ...t.kubernetes };
+  let caPem: string | undefined = c.tls?.ca;
+  if (c.tls?.caFile !== undefined) {
+    caPem = readSecretFile(at(c.tls.caFile), file, `clusters.${i}.tls.caFile`);
+  }
+  let token: string | undefined;
+  if (c.token !== undefined) {
+    if ('env' in c.token) {
+      token = process.env[c.token.env];
+      if (token === undefined || token === '') {
+        throw invalid(file, `clusters.${i}.token.env`, `environment variable ${c.token.env} is not set`, `Export ${c.token.env} with the admin token.`);
+      }
+    } else {
+      token = readSecretFile(at(c.token.file), file, `clusters.${i}.token.file`).trim();
+    }
+  }
+  return {
+    name: c.name,
+    source,
+    ...('srv' in t && t.dnsServers !== undefined ? { dnsServers: t.dnsServers } : {}),
+    ...(c.tls === undefined
+      ? {}
+      : { tls: { ...(caPem === undefined ? {} : { caPem }), ...(c.tls.overrideAuthority ? { overrideAuthority: c.tls.overrideAuthority } : {}) } }),
+    ...(token === undefined ? {} : { token }),
+    ...(c.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: c.drainTimeoutMs }),
+    leaseMs: c.leaseMs,
+  };
+}
+
+function readSecretFile(path: string, file: string, key: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw invalid(file, key, `cannot read ${path}`, 'Check the path (relative paths resolve against the plan file).', cause);
+  }
+}
+
+/** sha256 over the validated plan, inline passwords removed (so the digest leaks nothing). */
+function digestOf(input: PlanInput): string {
+  const clean = JSON.stringify(input, (k, v: unknown) => (k === 'password' || k === 'ca' ? '***' : v));
+  return createHash('sha256').update(clean).digest('hex');
+}
+
+function knownList(): string {
+  return engineKinds().join(', ');
+}
+
+function fromZod(error: z.ZodError, file: string): ConfigError {
+  const first = error.issues[0];
+  const key = first && first.path.length > 0 ? first.path.join('.') : '(top level)';
+  let message = first?.message ?? 'invalid';
+  if (first?.code === 'unrecognized_keys') message = `unknown key(s) ${first.keys.map((k) => `"${k}"`).join(', ')}`;
+  const issues = error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+  return invalid(file, key, message, `Fix "${key}" in the plan; the format is described in docs/backup-and-restore.md.`, undefined, issues);
+}
+
+function invalid(file: string, key: string, message: string, hint: string, cause?: unknown, issues?: string[]): ConfigError {
+  return new ConfigError('PLAN_INVALID', `${file}: ${key}: ${message}`, {
+    context: { file, key, ...(issues ? { issues } : {}) },
+    hint,
+    ...(cause === undefined ? {} : { cause }),
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * The plan file's schema (zod, strict: unknown keys are rejected at every level).
+ *
+ * ```yaml
+ * version: 1
+ * group: bank                       # default: the file name without extension
+ * mode: snapshot                    # single | pause-window | snapshot; default derived from the engines
+ * clusters:
+ *   - name: nodes
+ *     targets: { addresses: ["127.0.0.1:50051", "[::1]:50052"] }   # or { srv: _x._tcp.name, dnsServers: [...] }
+ *                                                                  # or { kubernetes: { release, namespace, product } }
+ *     tls: { caFile: ./ca.pem }     # optional; absent = plaintext
+ *     token: { env: ADMIN_TOKEN }   # or { file: ./token }
+ *     drainTimeoutMs: 30000         # sent as max_pause_wait_time; default: server default
+ *     leaseMs: 15000                # pause lease; default 15000
+ * members:
+ *   - name: bank_a
+ *     engine: sqlite
+ *     connection: { kind: sqlite, path: ./data/bank_a.db }
+ *     namespaces: [bank_a]
+ *   - { name: coord, engine: sqlite, connection: { kind: sqlite, path: ./data/coord.db }, namespaces: [coordinator] }
+ * artifacts: { dir: ./.stillpoint/artifacts }
+ * catalog: { path: ./.stillpoint/catalog.db }
+ * window: { minMs: 0, marginMs: 50, maxAttempts: 3 }
+ * restore: { hooks: { before: ["systemctl stop app"], after: ["systemctl start app"] } }
+ * ```
+ */
+import { z } from 'zod';
+import { storageConfigSchema } from '../config/group-config.ts';
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, `_`, `.`, `-`');
+
+const targetsSchema = z.union([
+  z.strictObject({ addresses: z.array(z.string().min(1)).min(1, 'list at least one host:port') }),
+  z.strictObject({ srv: z.string().min(1), dnsServers: z.array(z.string().min(1)).optional() }),
+  z.strictObject({
+    kubernetes: z.strictObject({
+      release: z.string().min(1),
+      namespace: z.string().min(1).default('default'),
+      product: z.enum(['scalardb', 'scalardb-cluster', 'scalardl-ledger', 'scalardl-auditor']).optional(),
+    }),
+  }),
+]);
+
+const secretRef = z.union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })]);
+
+const clusterSchema = z.strictObject({
+  name,
+  targets: targetsSchema,
+  tls: z
+    .strictObject({ ca: z.string().min(1).optional(), caFile: z.string().min(1).optional(), overrideAuthority: z.string().optional() })
+    .optional(),
+  token: secretRef.optional(),
+  drainTimeoutMs: z.number().int().positive().optional(),
+  leaseMs: z.number().int().min(1000, 'a lease under 1000 ms cannot be renewed reliably').default(15_000),
+});
+
+const memberSchema = z.strictObject({
+  name,
+  engine: z.string().min(1),
+  connection: storageConfigSchema,
+  namespaces: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/, 'namespace names are lower-case identifiers')).min(1),
+  options: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const planSchema = z
+  .strictObject({
+    version: z.literal(1, { message: 'write `version: 1`' }),
+    group: name.optional(),
+    mode: z.enum(['single', 'pause-window', 'snapshot']).optional(),
+    clusters: z.array(clusterSchema).default([]),
+    members: z.array(memberSchema).min(1, 'list at least one member database'),
+    artifacts: z.strictObject({ dir: z.string().min(1) }).optional(),
+    catalog: z.strictObject({ path: z.string().min(1) }).optional(),
+    window: z
+      .strictObject({
+        minMs: z.number().int().min(0).default(0),
+        marginMs: z.number().int().min(0).default(50),
+        maxAttempts: z.number().int().min(1).max(20).default(3),
+      })
+      .prefault({}),
+    restore: z
+      .strictObject({
+        hooks: z
+          .strictObject({ before: z.array(z.string().min(1)).default([]), after: z.array(z.string().min(1)).default([]) })
+          .prefault({}),
+      })
+      .prefault({}),
+  })
+  .superRefine((plan, ctx) => {
+    const seen = new Map<string, string>();
+    plan.members.forEach((m, i) => {
+      for (const ns of m.namespaces) {
+        const other = seen.get(ns);
+        if (other !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['members', i, 'namespaces'], message: `namespace "${ns}" is already held by member "${other}"` });
+        }
+        seen.set(ns, m.name);
+      }
+    });
+    if (!seen.has('coordinator')) {
+      ctx.addIssue({ code: 'custom', path: ['members'], message: 'no member holds the namespace "coordinator" (the Coordinator table must be backed up)' });
+    }
+    dupes(plan.members.map((m) => m.name)).forEach((n) =>
+      ctx.addIssue({ code: 'custom', path: ['members'], message: `member name "${n}" is used twice` }),
+    );
+    dupes(plan.clusters.map((c) => c.name)).forEach((n) =>
+      ctx.addIssue({ code: 'custom', path: ['clusters'], message: `cluster name "${n}" is used twice` }),
+    );
+    if (plan.mode !== undefined && plan.mode !== 'single' && plan.clusters.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['mode'], message: `mode "${plan.mode}" pauses clusters, but no clusters are listed` });
+    }
+  });
+
+export type PlanInput = z.infer<typeof planSchema>;
+
+function dupes(values: readonly string[]): string[] {
+  return values.filter((v, i) => values.indexOf(v) !== i);
+}
