@@ -1,0 +1,107 @@
+/**
+ * Options of the PostgreSQL engine (`member.options` in the plan), and of its restore target. Validated once
+ * with zod; unknown keys are refused so a typo is not silently ignored.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../../errors.ts';
+import type { MemberSpec, RestoreTarget } from '../contract.ts';
+import type { StorageConfig } from '../../txn/contract.ts';
+
+export type PostgresConnection = Extract<StorageConfig, { kind: 'postgres' }>;
+
+const optionsSchema = z
+  .object({
+    /** `logical` (exported snapshot + pg_dump, default) or `pitr` (named restore point + WAL archive). */
+    method: z.enum(['logical', 'pitr']).default('logical'),
+    /** Parallel jobs for pg_dump / pg_restore; default 2. Parallel dumps need the directory format. */
+    jobs: z.number().int().min(1).max(64).default(2),
+    /** pg_dump format: `directory` (parallel, default) or `custom` (one file, streamed). */
+    format: z.enum(['directory', 'custom']).default('directory'),
+    /** Database to dump; default the connection's database. */
+    database: z.string().min(1).optional(),
+    /** pg_dump compression level 0–9; default the tool's default. */
+    compress: z.number().int().min(0).max(9).optional(),
+    /** Directory of pg_dump, pg_restore, pg_basebackup, pg_ctl; default PATH (or STILLPOINT_PG_BIN). */
+    binDir: z.string().min(1).optional(),
+    /** PITR: how long the horizon waits for the restore point's WAL segment to be archived; default 120 000 ms. */
+    archiveTimeoutMs: z.number().int().positive().default(120_000),
+    /** PITR: OS user that owns restored data directories and runs the restored server; default `postgres` when root. */
+    osUser: z.string().min(1).optional(),
+    /** Deadline for each connection attempt; default 10 000 ms. */
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
+export type PostgresOptions = z.infer<typeof optionsSchema>;
+
+/** Parses and freezes `member.options`; throws ConfigError `ENGINE_OPTIONS_INVALID` naming the key. */
+export function parsePostgresOptions(member: MemberSpec): PostgresOptions {
+  if (member.connection.kind !== 'postgres') {
+    throw new ConfigError('ENGINE_CONNECTION_INVALID', `Member ${member.name} uses the postgres engine but a ${member.connection.kind} connection.`, {
+      hint: 'Give the member a connection with kind: postgres.',
+      context: { member: member.name, engine: 'postgres' },
+    });
+  }
+  const parsed = optionsSchema.safeParse(member.options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError('ENGINE_OPTIONS_INVALID', `Member ${member.name}: option ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`, {
+      hint: 'Valid options: method (logical|pitr), jobs, format (directory|custom), database, compress, binDir, archiveTimeoutMs, osUser, connectTimeoutMs.',
+      context: { member: member.name, engine: 'postgres' },
+    });
+  }
+  return Object.freeze(parsed.data);
+}
+
+export function connectionOf(member: MemberSpec): PostgresConnection {
+  if (member.connection.kind !== 'postgres') parsePostgresOptions(member);
+  return member.connection as PostgresConnection;
+}
+
+/** Logical restore target: a database on a server (default: same server, new name). */
+export type LogicalTarget = {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+};
+
+/** PITR restore target: a new data directory and the port of the server started on it (0 = a free port). */
+export type PitrTarget = {
+  readonly dataDir: string;
+  readonly port: number;
+  readonly host: string;
+};
+
+const logicalTargetSchema = z.object({ host: z.string(), port: z.number().int(), user: z.string(), database: z.string().min(1) }).partial().strict();
+const pitrTargetSchema = z.object({ dataDir: z.string().min(1), port: z.number().int().min(0), host: z.string() }).partial().strict();
+
+export function parseLogicalTarget(target: RestoreTarget, defaults: LogicalTarget): LogicalTarget {
+  return { ...defaults, ...strip(parseWith(logicalTargetSchema, target)) };
+}
+
+export function parsePitrTarget(target: RestoreTarget, defaults: PitrTarget): PitrTarget {
+  return { ...defaults, ...strip(parseWith(pitrTargetSchema, target)) };
+}
+
+function parseWith<T>(schema: z.ZodType<T>, target: RestoreTarget): T {
+  const parsed = schema.safeParse(target);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError('RESTORE_TARGET_INVALID', `Restore target key ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`, {
+      hint: 'A postgres logical target takes host, port, user, database; a pitr target takes dataDir, port, host.',
+      context: { engine: 'postgres' },
+    });
+  }
+  return parsed.data;
+}
+
+function strip<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Short, name-safe suffix of a backup id for default restore names. */
+export function backupSuffix(backupId: string): string {
+  const clean = backupId.toLowerCase().replaceAll(/[^a-z0-9]/g, '');
+  return clean.slice(-12) || 'backup';
+}

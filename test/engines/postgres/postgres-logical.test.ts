@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startLocalPostgres, type LocalPostgres } from '../../../src/local-servers/postgres-server.ts';
+import { createPostgresEngine } from '../../../src/engines/postgres/postgres-engine.ts';
+import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
+import { finishWindow, phaseContext, restoreContext, tempDirStore } from './test-support.ts';
+
+type Store = Awaited<ReturnType<typeof tempDirStore>>;
+
+let server: LocalPostgres;
+let store: Store;
+const engine = createPostgresEngine();
+
+async function rows(conn: { host: string; port: number; user: string; database: string }): Promise<string> {
+  const client = new pg.Client(conn);
+  await client.connect();
+  try {
+    const a = await client.query('SELECT id, balance FROM bank.accounts ORDER BY id');
+    const c = await client.query('SELECT tx_id, tx_state FROM coordinator.state ORDER BY tx_id');
+    return JSON.stringify({ accounts: a.rows, coordinator: c.rows });
+  } finally {
+    await client.end();
+  }
+}
+
+async function transfers(n: number, tag: string): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await server.query(
+      `BEGIN; UPDATE bank.accounts SET balance = balance - 7 WHERE id = ${i % 50};
+       UPDATE bank.accounts SET balance = balance + 7 WHERE id = ${(i * 13 + 1) % 50};
+       INSERT INTO coordinator.state VALUES ('${tag}-${i}', 3); COMMIT;`,
+      [],
+      'bank',
+    );
+  }
+}
+
+function member(options: Record<string, unknown>): MemberSpec {
+  return { name: 'pg', engine: 'postgres', connection: server.connection('bank'), namespaces: ['bank', 'coordinator'], options };
+}
+
+beforeAll(async () => {
+  server = await startLocalPostgres();
+  store = await tempDirStore();
+  await server.createDatabase('bank');
+  await server.query(
+    `CREATE SCHEMA bank; CREATE SCHEMA coordinator;
+     CREATE TABLE bank.accounts (id int PRIMARY KEY, balance bigint NOT NULL, note text);
+     CREATE TABLE coordinator.state (tx_id text PRIMARY KEY, tx_state int NOT NULL);
+     INSERT INTO bank.accounts SELECT g, 1000, repeat('x', g) FROM generate_series(0, 49) g;`,
+    [],
+    'bank',
+  );
+});
+
+afterAll(async () => {
+  await server?.destroy();
+  await store?.destroy();
+});
+
+describe('postgres logical engine', () => {
+  for (const format of ['directory', 'custom'] as const) {
+    it(`restores exactly the exported snapshot (${format}), not writes made after capture`, async () => {
+      const spec = member({ method: 'logical', format, jobs: 2 });
+      engine.validateOptions(spec);
+      const backupId = `bk-${format}-0001`;
+      const ctx = phaseContext(store, spec, backupId);
+      const checks = await engine.preflight(ctx);
+      expect(checks.every((c) => c.ok)).toBe(true);
+      await transfers(20, `before-${format}`);
+      const atCapture = await rows(server.connection('bank'));
+      const capture = await engine.capture(ctx);
+      expect(capture.handle?.kind).toBe('snapshot');
+      await transfers(20, `after-${format}`);
+      await server.query(`INSERT INTO bank.accounts VALUES (1000, 5, 'late')`, [], 'bank');
+      await server.query(`DELETE FROM bank.accounts WHERE id = 1000`, [], 'bank').catch(() => {});
+      await server.query(`INSERT INTO bank.accounts VALUES (1000 + ${format.length}, 5, 'late')`, [], 'bank');
+      const finished = await capture.finish(ctx, finishWindow);
+      expect(finished.bytes).toBeGreaterThan(0);
+      expect(finished.artifacts.length).toBeGreaterThan(0);
+      for (const ref of finished.artifacts) expect(await store.verify(ref)).toBe(true);
+      const now = await rows(server.connection('bank'));
+      expect(now).not.toBe(atCapture);
+
+      const record: MemberRecord = { backupId, member: spec, handle: finished.handle, artifacts: finished.artifacts };
+      const target = engine.parseRestoreTarget(record, undefined);
+      expect(target.database).toBe(`bank_restored_${`bk${format}0001`.slice(-12)}`);
+      const plan = await engine.planRestore(restoreContext(store, record, target));
+      expect(plan.some((s) => (s.detail ?? '').includes('pg_restore'))).toBe(true);
+      const restored = await engine.restore(restoreContext(store, record, target));
+      expect(restored.connection.kind).toBe('postgres');
+      expect(await rows(restored.connection as never)).toBe(atCapture);
+
+      await expect(engine.restore(restoreContext(store, record, target))).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+      const again = await engine.restore(restoreContext(store, record, target, true));
+      expect(await rows(again.connection as never)).toBe(atCapture);
+    });
+  }
+
+  it('release() ends the exporting transaction without dumping', async () => {
+    const ctx = phaseContext(store, member({}), 'bk-release');
+    const capture = await engine.capture(ctx);
+    await capture.release();
+    await capture.release();
+    const open = await server.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'`);
+    expect(open.rows[0].n).toBe(0);
+    expect(await store.list('bk-release/')).toEqual([]);
+  });
+
+  it('measures the database clock with a round trip', async () => {
+    const sample = await engine.measureClock!(phaseContext(store, member({}), 'bk-clock'));
+    expect(Math.abs(sample.offsetMs)).toBeLessThan(1000);
+    expect(sample.uncertaintyMs).toBeGreaterThanOrEqual(sample.rttMs / 2);
+  });
+
+  it('flags bad credentials, a missing tool and bad options', async () => {
+    const bad: MemberSpec = { ...member({ binDir: '/nonexistent' }), connection: { ...server.connection('bank'), user: 'stillpoint', password: 'wrong' } };
+    const checks = await engine.preflight(phaseContext(store, bad, 'bk-bad'));
+    expect(checks.find((c) => c.name === 'connect')?.ok).toBe(false);
+    expect(checks.find((c) => c.name === 'tool pg_dump')?.ok).toBe(false);
+    expect(() => engine.validateOptions(member({ method: 'nope' }))).toThrow(expect.objectContaining({ code: 'ENGINE_OPTIONS_INVALID' }));
+    const capture = engine.capture(phaseContext(store, bad, 'bk-bad'));
+    await expect(capture).rejects.toMatchObject({ code: 'CONNECT_FAILED' });
+  });
+});
