@@ -7,11 +7,16 @@
  */
 import { ConfigError } from '../errors.ts';
 import type { Engine } from './contract.ts';
+import { createPostgresEngine } from './postgres/postgres-engine.ts';
+import { createPostgresEngine } from './postgres/postgres-engine.ts';
 import { createSqliteEngine } from './sqlite/sqlite-engine.ts';
 
 export type EngineFactory = () => Engine;
 
-const BUILT_IN: ReadonlyArray<readonly [string, EngineFactory]> = [['sqlite', createSqliteEngine]];
+const BUILT_IN: ReadonlyArray<readonly [string, EngineFactory]> = [
+  ['sqlite', createSqliteEngine],
+  ['postgres', createPostgresEngine],
+];
 
 const factories = new Map<string, EngineFactory>(BUILT_IN);
 const instances = new Map<string, Engine>();
