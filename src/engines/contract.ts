@@ -168,6 +168,11 @@ export interface RestoreContext {
 export interface RestoredMember {
   /** How to reach the restored database (the checker builds its storages from this). */
   readonly connection: StorageConfig;
+  /**
+   * Namespace → the name it was restored under, for namespaces restored renamed (a MariaDB namespace is a
+   * database, restored as `<db>_r_<suffix>` by default). Absent or missing keys: the namespace kept its name.
+   */
+  readonly namespaces?: Readonly<Record<string, string>>;
 }
 
 // ---------------------------------------------------------------------------------------------------------
