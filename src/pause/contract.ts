@@ -174,6 +174,8 @@ export interface GatePauseOptions {
   readonly maxWaitMs?: number;
   /** Lease in ms: unpause by itself unless renewed (another pause, or `renewLease`). */
   readonly leaseMs?: number;
+  /** Aborting gives the drain up like a timeout (`PAUSE_CANCELLED`; the gate reopens if this pause closed it). */
+  readonly signal?: AbortSignal;
 }
 
 export interface Gate {
