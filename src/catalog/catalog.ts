@@ -144,6 +144,9 @@ export function openCatalog(path: string): Catalog {
     db = new Database(full);
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 10000');
+    // State writes happen inside the pause; NORMAL keeps them cheap in WAL mode and still durable enough:
+    // a crash loses at most the last transitions, which recovery treats like a dead orchestrator.
+    db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.exec(SCHEMA_SQL);
   } catch (error) {

@@ -8,7 +8,6 @@
 import { ConfigError } from '../errors.ts';
 import type { Engine } from './contract.ts';
 import { createPostgresEngine } from './postgres/postgres-engine.ts';
-import { createPostgresEngine } from './postgres/postgres-engine.ts';
 import { createSqliteEngine } from './sqlite/sqlite-engine.ts';
 
 export type EngineFactory = () => Engine;

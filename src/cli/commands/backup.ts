@@ -1,0 +1,76 @@
+/**
+ * `stillpoint backup --plan plan.yaml [--json]`: takes one consistent backup of the plan's group.
+ * First classifies backups left behind by a dead orchestrator (unpausing their targets), then runs the
+ * state machine. SIGINT/SIGTERM abort the backup; the orchestrator unpauses before this process exits.
+ */
+import type { Command } from 'commander';
+import { openCatalog } from '../../catalog/catalog.ts';
+import { runBackup, type BackupResult } from '../../orchestrator/backup.ts';
+import { describeEvent, type BackupEvent } from '../../orchestrator/events.ts';
+import { resumeIncomplete } from '../../orchestrator/recovery.ts';
+import { loadPlan } from '../../plan/load-plan.ts';
+import { action, emit, emitEvent } from '../output.ts';
+
+interface BackupFlags {
+  plan: string;
+  catalog?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('backup')
+    .description(
+      'Take a transactionally-consistent backup of every member of a consistency group: preflight, pause\n' +
+        'every cluster (all-or-nothing, leased), capture every member, validate the window, unpause (always),\n' +
+        'copy and checksum, and record it in the catalog. Exit 0 when the backup is complete, 1 when it is\n' +
+        'invalid or failed, 2 for a bad plan. The plan format is in docs/backup-and-restore.md.',
+    )
+    .requiredOption('--plan <file>', 'plan YAML (clusters to pause, member databases, artifacts, catalog)')
+    .option('--catalog <file>', 'catalog file (default: STILLPOINT_CATALOG, else the plan\'s catalog.path)')
+    .option('--json', 'print NDJSON events, the last line being {"type":"result",…}')
+    .action(action((flags: BackupFlags) => backupCommand(flags)));
+}
+
+async function backupCommand(flags: BackupFlags): Promise<number> {
+  const json = flags.json === true;
+  const plan = loadPlan(flags.plan);
+  const catalog = openCatalog(flags.catalog ?? process.env.STILLPOINT_CATALOG ?? plan.catalogPath);
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!json) process.stderr.write(`stillpoint: ${signal} received, unpausing and stopping…\n`);
+    controller.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const onEvent = (e: BackupEvent): void => {
+    if (json) emitEvent({ ...e });
+    else process.stdout.write(`${describeEvent(e)}\n`);
+  };
+  try {
+    const recovered = await resumeIncomplete(catalog, { plan, onEvent });
+    for (const r of recovered) onEvent({ type: 'log', backupId: r.backupId, level: 'warn', message: `classified ${r.backupId} (left in ${r.previousState}) as failed` });
+    const result = await runBackup({ plan, catalog, signal: controller.signal, onEvent });
+    emit(json, { type: 'result', ...result }, () => renderResult(result));
+    return result.state === 'complete' ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    catalog.close();
+  }
+}
+
+function renderResult(r: BackupResult): string {
+  const lines = [`backup ${r.backupId}: ${r.state.toUpperCase()} (mode ${r.mode}, ${r.attempts} attempt(s))`];
+  if (r.reason) lines.push(`  reason: ${r.reason}`);
+  if (r.window) {
+    lines.push(
+      `  window: ${new Date(r.window.pausedAtMs).toISOString()} → ${new Date(r.window.unpauseStartedAtMs).toISOString()} ` +
+        `(${r.window.unpauseStartedAtMs - r.window.pausedAtMs} ms, drain ${r.drainMs ?? 0} ms)`,
+    );
+  }
+  for (const m of r.members) {
+    lines.push(`  ${m.name} (${m.engine}): ${m.state}${m.captureMs !== null ? `, capture ${m.captureMs.toFixed(1)} ms` : ''}${m.bytes !== null ? `, ${m.bytes} bytes` : ''}${m.error ? ` — ${m.error}` : ''}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,366 @@
+/**
+ * The backup state machine (docs/decisions/0003-orchestrator-state-machine.md):
+ *
+ *   planned → preflight → pausing → paused → captured → unpausing → validating → finishing → complete
+ *                                                                        ↘ (invalid window: retry from pausing)
+ *   any step → failed;  windows still invalid after `window.maxAttempts` → invalid
+ *
+ * Each state is written to the catalog before the step it announces. Unpause is in a `finally` of every
+ * attempt, so a failed capture, an abort (SIGINT/SIGTERM in the CLI) or a bug never leaves a cluster
+ * paused; if this process dies instead, the pause lease unpauses the servers and {@link resumeIncomplete}
+ * (./recovery.ts) classifies the backup on the next run.
+ *
+ * `runBackup` never throws once the catalog entry exists: it returns a per-member result set.
+ */
+import { performance } from 'node:perf_hooks';
+import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
+import type { ArtifactStore } from '../artifacts/contract.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { BackupMode, BackupState } from '../catalog/catalog-schema.ts';
+import type { ClockSample, Engine, MemberCapture, MemberSpec, PhaseContext, RestoreHandle } from '../engines/contract.ts';
+import { getEngine } from '../engines/registry.ts';
+import { EngineError, asStillpointError } from '../errors.ts';
+import type { Plan } from '../plan/load-plan.ts';
+import { defaultPauseDeps } from './deps.ts';
+import { loggerFor, type EventSink } from './events.ts';
+import { chooseMode, requiredWindowMs, sleep } from './modes.ts';
+import { checkValidity, closeSessions, pauseClusters, resolveClusters, unpauseClusters, type ClusterSession, type PauseDeps } from './pause-phase.ts';
+
+export interface BackupOptions {
+  readonly plan: Plan;
+  readonly catalog: Catalog;
+  /** Aborting ends the backup as `failed` (reason ABORTED) after unpausing. */
+  readonly signal?: AbortSignal;
+  readonly onEvent?: EventSink;
+  readonly deps?: Partial<PauseDeps>;
+  /**
+   * Fault injection for crash tests (also read from STILLPOINT_FAILPOINTS, comma-separated):
+   * `kill-after-pause` SIGKILLs this process once every cluster is paused; `fail-capture:<member>` makes
+   * that member's capture fail.
+   */
+  readonly failpoints?: readonly string[];
+  /** Longest wait for every member's horizon (default 30 min). */
+  readonly horizonTimeoutMs?: number;
+}
+
+export interface MemberResult {
+  readonly name: string;
+  readonly engine: string;
+  readonly state: string;
+  readonly handle: RestoreHandle | null;
+  readonly bytes: number | null;
+  readonly captureMs: number | null;
+  readonly error: string | null;
+}
+
+export interface BackupResult {
+  readonly backupId: string;
+  readonly state: BackupState;
+  readonly reason: string | null;
+  readonly mode: BackupMode;
+  readonly attempts: number;
+  readonly window: { pausedAtMs: number; unpauseStartedAtMs: number; midMs: number } | null;
+  readonly drainMs: number | null;
+  readonly members: readonly MemberResult[];
+}
+
+interface PlannedMember {
+  readonly spec: MemberSpec;
+  readonly engine: Engine;
+}
+
+interface Captured {
+  readonly member: PlannedMember;
+  readonly capture: MemberCapture;
+  readonly clock?: ClockSample;
+}
+
+interface AttemptOutcome {
+  readonly captures: Captured[];
+  readonly window: { pausedAtMs: number; unpauseStartedAtMs: number; midMs: number };
+  readonly problems: string[];
+}
+
+/** A step failed: carries the reason code recorded in the catalog. */
+class StepFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Takes one backup of the plan's group. Throws only ConfigError (a plan that cannot work: unknown engine,
+ * impossible mode) before anything is written or paused; otherwise returns the result.
+ */
+export async function runBackup(options: BackupOptions): Promise<BackupResult> {
+  const members = options.plan.members.map((spec) => ({ spec, engine: getEngine(spec.engine) }));
+  const mode = chooseMode(options.plan, members.map((m) => ({ name: m.spec.name, engine: m.engine })));
+  return new BackupRun(options, members, mode).run();
+}
+
+class BackupRun {
+  private readonly id: string;
+  private readonly store: ArtifactStore;
+  private readonly signal: AbortSignal;
+  private readonly sink: EventSink;
+  private readonly deps: PauseDeps;
+  private readonly failpoints: Set<string>;
+  private attempt = 0;
+  private state: BackupState = 'planned';
+
+  constructor(
+    private readonly options: BackupOptions,
+    private readonly members: readonly PlannedMember[],
+    private readonly mode: BackupMode,
+  ) {
+    this.store = createLocalDirStore(options.plan.artifactsDir);
+    this.signal = options.signal ?? new AbortController().signal;
+    this.sink = options.onEvent ?? (() => {});
+    this.deps = { ...defaultPauseDeps(), ...options.deps };
+    const env = (process.env.STILLPOINT_FAILPOINTS ?? '').split(',').filter((s) => s.length > 0);
+    this.failpoints = new Set([...(options.failpoints ?? []), ...env]);
+    const record = options.catalog.createBackup({
+      planDigest: options.plan.digest,
+      group: options.plan.group,
+      mode,
+      members: members.map((m) => m.spec),
+      artifactsLocation: this.store.location,
+      hooks: options.plan.hooks,
+    });
+    this.id = record.id;
+    this.emitState(undefined);
+  }
+
+  async run(): Promise<BackupResult> {
+    try {
+      await this.preflight();
+      const maxAttempts = this.mode === 'single' ? 1 : this.options.plan.window.maxAttempts;
+      let problems: string[] = [];
+      while (this.attempt < maxAttempts) {
+        this.attempt++;
+        const outcome = await this.runAttempt();
+        if (outcome.problems.length === 0) {
+          await this.finishAll(outcome);
+          await this.horizons();
+          this.setState('complete', { reason: null });
+          for (const m of this.members) this.options.catalog.updateMember(this.id, m.spec.name, { state: 'complete' });
+          return this.result();
+        }
+        problems = outcome.problems;
+        await releaseAll(outcome.captures);
+        for (const c of outcome.captures) this.memberState(c.member, 'released', { step: 'released' });
+      }
+      this.setState('invalid', { reason: `WINDOW_INVALID: ${problems.join('; ')}` });
+    } catch (error) {
+      this.fail(error);
+    }
+    return this.result();
+  }
+
+  private async preflight(): Promise<void> {
+    this.setState('preflight');
+    const failures: string[] = [];
+    await Promise.all(
+      this.members.map(async (m) => {
+        const checks = await m.engine.preflight(this.ctx(m));
+        const bad = checks.filter((c) => !c.ok);
+        const error = bad.map((c) => `${c.name}: ${c.detail}${c.hint ? ` (${c.hint})` : ''}`).join('; ');
+        if (bad.length > 0) failures.push(`${m.spec.name}: ${error}`);
+        this.memberState(m, bad.length > 0 ? 'failed' : 'ready', { step: 'preflight', ...(bad.length > 0 ? { error } : {}) });
+      }),
+    );
+    if (failures.length > 0) throw new StepFailure('PREFLIGHT_FAILED', failures.join('; '));
+    await Promise.all(this.members.map((m) => m.engine.prepare(this.ctx(m))));
+  }
+
+  private async runAttempt(): Promise<AttemptOutcome> {
+    const sessions = this.mode === 'single' ? [] : await resolveClusters(this.options.plan.clusters, this.deps, this.signal);
+    let captures: Captured[] = [];
+    try {
+      this.setState('pausing', {
+        attempts: this.attempt,
+        targets: sessions.map((s) => ({ cluster: s.cluster.name, targets: s.resolved.targets, leaseMs: s.cluster.leaseMs })),
+      });
+      const { pausedAtMs, drainMs } = sessions.length > 0 ? await pauseClusters(sessions, this.signal) : { pausedAtMs: Date.now(), drainMs: 0 };
+      this.setState('paused', { pausedAtMs, drainMs });
+      if (this.failpoints.has('kill-after-pause')) process.kill(process.pid, 'SIGKILL');
+      captures = await this.captureAll();
+      this.setState('captured');
+      const required = this.requiredMs(captures);
+      await sleep(pausedAtMs + required - Date.now(), this.signal);
+      const problems = await checkValidity(sessions, this.signal);
+      this.setState('unpausing');
+      const unpaused = await unpauseClusters(sessions);
+      if (!unpaused.ok) this.log('warn', 'some targets did not confirm the unpause; their lease will reopen them', { targets: unpaused.targets });
+      const unpauseStartedAtMs = sessions.length > 0 ? unpaused.unpauseStartedAtMs : Date.now();
+      const window = { pausedAtMs, unpauseStartedAtMs, midMs: Math.round((pausedAtMs + unpauseStartedAtMs) / 2) };
+      this.setState('validating', { ...window });
+      if (unpauseStartedAtMs - pausedAtMs < required) problems.push(`window ${unpauseStartedAtMs - pausedAtMs} ms is shorter than the required ${required} ms`);
+      this.reportWindow(window, required, problems);
+      return { captures, window, problems };
+    } catch (error) {
+      await releaseAll(captures);
+      throw error;
+    } finally {
+      await unpauseClusters(sessions);
+      closeSessions(sessions);
+    }
+  }
+
+  private async captureAll(): Promise<Captured[]> {
+    const results = await Promise.allSettled(this.members.map((m) => this.captureOne(m)));
+    const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ member: this.members[i]!, error: asStillpointError(r.reason) }] : []));
+    if (failed.length === 0) return ok;
+    await releaseAll(ok);
+    for (const c of ok) this.memberState(c.member, 'released', { step: 'released' });
+    for (const f of failed) this.memberState(f.member, 'failed', { step: 'failed', error: f.error.message });
+    throw new StepFailure('CAPTURE_FAILED', failed.map((f) => `${f.member.spec.name}: ${f.error.message}`).join('; '));
+  }
+
+  private async captureOne(m: PlannedMember): Promise<Captured> {
+    if (this.failpoints.has(`fail-capture:${m.spec.name}`)) {
+      throw new EngineError('CAPTURE_FAILED', `capture of ${m.spec.name} failed (failpoint).`, { context: { member: m.spec.name } });
+    }
+    const started = performance.now();
+    let clock: ClockSample | undefined;
+    if (m.engine.capabilities.clockBased) {
+      if (m.engine.measureClock === undefined) {
+        throw new EngineError('CLOCK_UNMEASURABLE', `Engine ${m.engine.kind} is clock-based but cannot measure its clock.`, { context: { member: m.spec.name } });
+      }
+      clock = await m.engine.measureClock(this.ctx(m));
+    }
+    const capture = await m.engine.capture(this.ctx(m));
+    const ms = performance.now() - started;
+    this.options.catalog.updateMember(this.id, m.spec.name, { state: 'captured', captureMs: ms, ...(capture.handle ? { handle: capture.handle } : {}) });
+    this.sink({ type: 'member', backupId: this.id, member: m.spec.name, step: 'captured', ms });
+    return { member: m, capture, ...(clock === undefined ? {} : { clock }) };
+  }
+
+  private requiredMs(captures: readonly Captured[]): number {
+    if (this.mode === 'single') return 0;
+    if (this.mode === 'snapshot') return this.options.plan.window.minMs;
+    return requiredWindowMs(this.options.plan.window, captures.flatMap((c) => (c.clock ? [c.clock] : [])));
+  }
+
+  private async finishAll(outcome: AttemptOutcome): Promise<void> {
+    this.setState('finishing');
+    const results = await Promise.allSettled(
+      outcome.captures.map(async (c) => {
+        const window = { ...outcome.window, ...(c.clock ? { clock: c.clock } : {}) };
+        const finished = await c.capture.finish(this.ctx(c.member), window);
+        this.options.catalog.recordArtifacts(this.id, c.member.spec.name, finished.artifacts);
+        this.options.catalog.updateMember(this.id, c.member.spec.name, { state: 'finished', handle: finished.handle, bytes: finished.bytes });
+        this.sink({ type: 'member', backupId: this.id, member: c.member.spec.name, step: 'finished', bytes: finished.bytes });
+      }),
+    );
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ c: outcome.captures[i]!, error: asStillpointError(r.reason) }] : []));
+    if (failed.length === 0) return;
+    await releaseAll(outcome.captures);
+    for (const f of failed) this.memberState(f.c.member, 'failed', { step: 'failed', error: f.error.message });
+    throw new StepFailure('FINISH_FAILED', failed.map((f) => `${f.c.member.spec.name}: ${f.error.message}`).join('; '));
+  }
+
+  private async horizons(): Promise<void> {
+    const waiting = this.members.filter((m) => m.engine.capabilities.horizonWait);
+    if (waiting.length === 0) return;
+    const timeout = AbortSignal.timeout(this.options.horizonTimeoutMs ?? 30 * 60_000);
+    const signal = AbortSignal.any([this.signal, timeout]);
+    const record = this.options.catalog.get(this.id);
+    await Promise.all(
+      waiting.map(async (m) => {
+        const handle = record.members.find((x) => x.name === m.spec.name)?.handle;
+        if (!handle) return;
+        const started = performance.now();
+        this.log('info', `waiting for ${m.spec.name} to become restorable`, { member: m.spec.name });
+        try {
+          await m.engine.horizon({ ...this.ctx(m), signal }, handle);
+        } catch (error) {
+          if (timeout.aborted) throw new StepFailure('HORIZON_TIMEOUT', `${m.spec.name} did not become restorable in time`);
+          throw error;
+        }
+        this.sink({ type: 'member', backupId: this.id, member: m.spec.name, step: 'horizon', ms: performance.now() - started });
+      }),
+    );
+  }
+
+  private fail(error: unknown): void {
+    const code = this.signal.aborted ? 'ABORTED' : error instanceof StepFailure ? error.code : asStillpointError(error).code;
+    const message = error instanceof Error ? error.message : String(error);
+    try {
+      this.setState('failed', { reason: `${code}: ${message}` });
+    } catch (catalogError) {
+      this.log('warn', `could not record the failure in the catalog: ${String(catalogError)}`);
+    }
+  }
+
+  private reportWindow(window: AttemptOutcome['window'], requiredMs: number, problems: readonly string[]): void {
+    const event = {
+      type: 'window' as const,
+      backupId: this.id,
+      attempt: this.attempt,
+      pausedAtMs: window.pausedAtMs,
+      unpauseStartedAtMs: window.unpauseStartedAtMs,
+      windowMs: window.unpauseStartedAtMs - window.pausedAtMs,
+      requiredMs,
+      valid: problems.length === 0,
+      problems,
+    };
+    this.options.catalog.note(this.id, 'window', event);
+    this.sink(event);
+  }
+
+  private setState(state: BackupState, patch: Parameters<Catalog['transition']>[2] = {}): void {
+    this.options.catalog.transition(this.id, state, patch);
+    this.state = state;
+    this.emitState(patch.reason ?? undefined);
+  }
+
+  private emitState(reason: string | undefined): void {
+    this.sink({ type: 'state', backupId: this.id, state: this.state, attempt: Math.max(1, this.attempt), ...(reason ? { reason } : {}) });
+  }
+
+  private memberState(m: PlannedMember, state: string, event: { step: 'preflight' | 'released' | 'failed'; error?: string }): void {
+    this.options.catalog.updateMember(this.id, m.spec.name, { state, ...(event.error ? { error: event.error } : {}) });
+    this.sink({ type: 'member', backupId: this.id, member: m.spec.name, ...event });
+  }
+
+  private log(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void {
+    this.sink({ type: 'log', backupId: this.id, level, message, ...(fields ? { fields } : {}) });
+  }
+
+  private ctx(m: PlannedMember): PhaseContext {
+    return {
+      backupId: this.id,
+      member: m.spec,
+      artifacts: this.store,
+      artifactPrefix: `${this.id}/${m.spec.name}/`,
+      sharedPrefix: `shared/${m.spec.name}/`,
+      log: loggerFor(this.sink, this.id, m.spec.name),
+      signal: this.signal,
+    };
+  }
+
+  private result(): BackupResult {
+    const r = this.options.catalog.get(this.id);
+    return {
+      backupId: r.id,
+      state: r.state,
+      reason: r.reason,
+      mode: r.mode,
+      attempts: r.attempts,
+      window: r.window,
+      drainMs: r.drainMs,
+      members: r.members.map((m) => ({ name: m.name, engine: m.engine, state: m.state, handle: m.handle, bytes: m.bytes, captureMs: m.captureMs, error: m.error })),
+    };
+  }
+}
+
+async function releaseAll(captures: readonly Captured[]): Promise<void> {
+  await Promise.all(captures.map((c) => c.capture.release()));
+}
+
+export type { ClusterSession };

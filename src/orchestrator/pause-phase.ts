@@ -1,0 +1,143 @@
+/**
+ * Pausing every cluster of a plan at once (all-or-nothing across clusters, each cluster all-or-nothing
+ * through its PauseClient), checking the window's validity, and unpausing. Whoever calls
+ * {@link pauseClusters} must call {@link unpauseClusters} in a `finally`.
+ */
+import { PauseError, asStillpointError } from '../errors.ts';
+import type {
+  AdminConnectionOptions,
+  PauseClient,
+  PausedGroup,
+  ResolvedTargets,
+  TargetResolver,
+  TargetStatus,
+} from '../pause/contract.ts';
+import type { ClusterPlan } from '../plan/load-plan.ts';
+
+/** How the orchestrator reaches clusters; the defaults are the real gRPC client and resolvers. */
+export interface PauseDeps {
+  createPauseClient(connection: AdminConnectionOptions): PauseClient;
+  createResolver(cluster: ClusterPlan): TargetResolver;
+}
+
+export interface ClusterSession {
+  readonly cluster: ClusterPlan;
+  readonly client: PauseClient;
+  readonly resolver: TargetResolver;
+  readonly resolved: ResolvedTargets;
+  group?: PausedGroup;
+}
+
+/** The admin connection options of a cluster (TLS, token). */
+export function connectionOf(cluster: ClusterPlan): AdminConnectionOptions {
+  return {
+    ...(cluster.tls === undefined ? {} : { tls: cluster.tls }),
+    ...(cluster.token === undefined ? {} : { token: cluster.token }),
+  };
+}
+
+/** Resolves every cluster's targets (and membership fingerprint). Closes what it opened on failure. */
+export async function resolveClusters(clusters: readonly ClusterPlan[], deps: PauseDeps, signal: AbortSignal): Promise<ClusterSession[]> {
+  const sessions: ClusterSession[] = [];
+  try {
+    for (const cluster of clusters) {
+      const resolver = deps.createResolver(cluster);
+      const resolved = await resolver.resolve(cluster.source, signal);
+      if (resolved.targets.length === 0) {
+        throw new PauseError('NO_TARGETS', `Cluster "${cluster.name}" resolved to no targets.`, {
+          context: { cluster: cluster.name },
+          hint: 'Check the cluster\'s targets in the plan (SRV name, Kubernetes release).',
+        });
+      }
+      sessions.push({ cluster, resolver, resolved, client: deps.createPauseClient(connectionOf(cluster)) });
+    }
+    return sessions;
+  } catch (error) {
+    closeSessions(sessions);
+    throw error;
+  }
+}
+
+export function closeSessions(sessions: readonly ClusterSession[]): void {
+  for (const s of sessions) s.client.close();
+}
+
+/**
+ * Pauses every cluster in parallel. If any cluster fails, the clusters that paused are unpaused and a
+ * PauseError `PAUSE_FAILED` is thrown with every cluster's outcome. Returns when all are paused.
+ */
+export async function pauseClusters(sessions: ClusterSession[], signal: AbortSignal): Promise<{ pausedAtMs: number; drainMs: number }> {
+  const started = Date.now();
+  const results = await Promise.allSettled(
+    sessions.map(async (s) => {
+      s.group = await s.client.pauseAll(s.resolved.targets, {
+        waitOutstanding: true,
+        leaseMs: s.cluster.leaseMs,
+        signal,
+        ...(s.cluster.drainTimeoutMs === undefined ? {} : { maxPauseWaitMs: s.cluster.drainTimeoutMs }),
+      });
+    }),
+  );
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ cluster: sessions[i]!.cluster.name, error: asStillpointError(r.reason) }] : []));
+  if (failed.length > 0) {
+    const rollback = await unpauseClusters(sessions);
+    throw new PauseError('PAUSE_FAILED', `Could not pause cluster(s) ${failed.map((f) => f.cluster).join(', ')}: ${failed[0]!.error.message}`, {
+      context: {
+        clusters: failed.map((f) => ({ cluster: f.cluster, ...f.error.toJSON() })),
+        rollback: { ok: rollback.ok, targets: rollback.targets },
+      },
+      hint: 'Check that every target is reachable and drains within drainTimeoutMs; the clusters that paused were unpaused.',
+      cause: failed[0]!.error,
+    });
+  }
+  const pausedAtMs = Math.max(...sessions.map((s) => s.group!.pausedAtMs));
+  return { pausedAtMs, drainMs: pausedAtMs - started };
+}
+
+/**
+ * The validity checks taken just before unpause: every target still paused (CheckPaused, which also
+ * renews the lease) and every cluster's membership unchanged (resolver re-run). Returns the problems.
+ */
+export async function checkValidity(sessions: readonly ClusterSession[], signal: AbortSignal): Promise<string[]> {
+  const problems: string[] = [];
+  await Promise.all(
+    sessions.map(async (s) => {
+      if (s.group === undefined) return;
+      const check = await s.group.checkPaused();
+      for (const t of check.targets) {
+        if (!t.ok || t.paused !== true) {
+          problems.push(`${s.cluster.name}/${t.target}: ${t.ok ? 'not paused' : `unreachable (${t.error?.code ?? 'error'})`}`);
+        }
+      }
+      try {
+        const again = await s.resolver.resolve(s.cluster.source, signal);
+        if (again.membership.fingerprint !== s.resolved.membership.fingerprint) {
+          problems.push(`${s.cluster.name}: membership changed (${s.resolved.membership.items.join(',')} → ${again.membership.items.join(',')})`);
+        }
+      } catch (error) {
+        problems.push(`${s.cluster.name}: membership could not be re-checked (${asStillpointError(error).code})`);
+      }
+    }),
+  );
+  return problems;
+}
+
+/** Unpauses every paused cluster (never throws). `unpauseStartedAtMs` is the earliest of them. */
+export async function unpauseClusters(
+  sessions: readonly ClusterSession[],
+): Promise<{ ok: boolean; unpauseStartedAtMs: number; targets: TargetStatus[] }> {
+  const startedAt = Date.now();
+  const results = await Promise.all(
+    sessions.map(async (s) => {
+      const group = s.group;
+      s.group = undefined;
+      return group === undefined ? undefined : group.unpause();
+    }),
+  );
+  const done = results.filter((r) => r !== undefined);
+  return {
+    ok: done.every((r) => r.ok),
+    unpauseStartedAtMs: done.length === 0 ? startedAt : Math.min(...done.map((r) => r.window.unpauseStartedAtMs)),
+    targets: done.flatMap((r) => [...r.targets]),
+  };
+}
