@@ -1,0 +1,36 @@
+/**
+ * `stillpoint node --config <file>`: runs a node until SIGINT/SIGTERM. Prints ONE ready line when listening:
+ * with `--json` `{"event":"ready","name":…,"host":…,"adminPort":…,"dataPort":…,"address":…,"pid":…}`, else
+ * `stillpoint node <name> ready on <address> (adminPort=<p> dataPort=<p> pid=<pid>)`.
+ */
+import type { Command } from 'commander';
+import { loadNodeConfig } from '../../node/node-config.ts';
+import { startNode } from '../../node/node.ts';
+import { action, emit } from '../output.ts';
+
+export function register(program: Command): void {
+  program
+    .command('node')
+    .description(
+      'Run a node: the transaction manager behind the pause gate, serving the bank data API and the admin\n' +
+        'service (rpc.Admin, scalar-admin compatible) on one gRPC port, until SIGINT or SIGTERM.\n' +
+        'The config file format is documented in src/node/node-config.ts.',
+    )
+    .requiredOption('--config <file>', 'node config YAML (group, listen, admin, gate, expiryMs)')
+    .option('--json', 'print the ready line and the shutdown line as JSON')
+    .action(
+      action(async (options: { config: string; json?: boolean }) => {
+        const json = options.json === true;
+        const config = await loadNodeConfig(options.config);
+        const node = await startNode(config);
+        const ready = { event: 'ready', name: node.name, host: node.host, adminPort: node.adminPort, dataPort: node.dataPort, address: node.address, pid: process.pid, gate: node.gate !== undefined };
+        emit(json, ready, () => `stillpoint node ${node.name} ready on ${node.address} (adminPort=${node.adminPort} dataPort=${node.dataPort} pid=${process.pid})`);
+        const signal = await new Promise<NodeJS.Signals>((resolve) => {
+          process.once('SIGINT', () => resolve('SIGINT'));
+          process.once('SIGTERM', () => resolve('SIGTERM'));
+        });
+        await node.close();
+        emit(json, { event: 'stopped', name: node.name, signal }, () => `stillpoint node ${node.name} stopped (${signal})`);
+      }),
+    );
+}

@@ -1,0 +1,122 @@
+/**
+ * `stillpoint workload bank`: sets up the bank (optionally) and runs concurrent transfers through nodes.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { checkGroup } from '../../checker/check.ts';
+import { loadGroupConfig } from '../../config/group-config.ts';
+import { ConfigError } from '../../errors.ts';
+import { openGroup } from '../../txn/group.ts';
+import { setupBank } from '../../workload/bank-setup.ts';
+import { runBankWorkload, type BankReport } from '../../workload/bank-workload.ts';
+import { action, emit, emitEvent } from '../output.ts';
+import { parseMs, renderCheck } from './check.ts';
+
+interface BankFlags {
+  targets?: string;
+  accounts: string;
+  concurrency: string;
+  duration?: string;
+  transfers?: string;
+  setup?: boolean;
+  initialBalance: string;
+  config?: string;
+  check?: boolean;
+  acknowledgedOut?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  const workload = program.command('workload').description('Workloads that exercise nodes and leave invariants a checker can verify.');
+  workload
+    .command('bank')
+    .description(
+      'Concurrent transfers between accounts in bank_a and bank_b (two storages), through one or more nodes.\n' +
+        'Every transfer also writes its id into both namespaces. Paused nodes (UNAVAILABLE) are retried with a\n' +
+        'capped backoff; the report counts the time spent waiting on a pause. --setup creates and seeds the bank\n' +
+        'first (needs --config); --check runs the checker afterwards, including every acknowledged transfer id.',
+    )
+    .option('--targets <list>', 'node addresses host:port,host:port')
+    .option('--accounts <n>', 'number of accounts', '100')
+    .option('--concurrency <n>', 'concurrent clients', '4')
+    .option('--duration <time>', 'how long to run, e.g. 10s, 500ms, 2m')
+    .option('--transfers <n>', 'stop after this many transfers')
+    .option('--setup', 'create the tables and seed the accounts first (needs --config)')
+    .option('--initial-balance <n>', 'balance of each new account (with --setup)', '1000')
+    .option('--config <file>', 'group config YAML (for --setup and --check)')
+    .option('--check', 'run the consistency checker after the run (needs --config)')
+    .option('--acknowledged-out <file>', 'write every acknowledged transfer id to this file, one per line')
+    .option('--json', 'print the report as JSON (progress as NDJSON events)')
+    .action(action((flags: BankFlags) => runBank(flags)));
+}
+
+async function runBank(flags: BankFlags): Promise<number> {
+  const json = flags.json === true;
+  const accounts = positiveInt(flags.accounts, '--accounts', 2);
+  if ((flags.setup === true || flags.check === true) && flags.config === undefined) {
+    throw new ConfigError('CONFIG_MISSING', '--setup and --check need --config <group.yaml>.', { hint: 'Give the group config the nodes use.' });
+  }
+  const group = flags.config === undefined ? undefined : await loadGroupConfig(flags.config);
+  if (flags.setup === true && group !== undefined) {
+    const opened = await openGroup(group);
+    try {
+      const seeded = await setupBank(opened, { accounts, initialBalance: positiveInt(flags.initialBalance, '--initial-balance', 0) });
+      if (json) emitEvent({ event: 'setup', ...seeded });
+      else process.stderr.write(`bank set up: ${seeded.accounts} accounts, total ${seeded.total}\n`);
+    } finally {
+      await opened.close();
+    }
+  }
+  const targets = (flags.targets ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '');
+  if (targets.length === 0) {
+    if (flags.setup === true) return 0;
+    throw new ConfigError('CONFIG_MISSING', 'no --targets given.', { hint: 'Give the node addresses, e.g. --targets 127.0.0.1:7001,127.0.0.1:7002.' });
+  }
+  if (flags.duration === undefined && flags.transfers === undefined) {
+    throw new ConfigError('CONFIG_MISSING', 'give --duration or --transfers.', { hint: 'e.g. --duration 10s' });
+  }
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let report: BankReport;
+  try {
+    report = await runBankWorkload({
+      targets,
+      accounts,
+      concurrency: positiveInt(flags.concurrency, '--concurrency', 1),
+      ...(flags.duration === undefined ? {} : { durationMs: parseMs(flags.duration) }),
+      ...(flags.transfers === undefined ? {} : { transfers: positiveInt(flags.transfers, '--transfers', 1) }),
+      signal: controller.signal,
+      onProgress: (p) => (json ? emitEvent({ event: 'progress', ...p }) : process.stderr.write(`  ${(p.elapsedMs / 1000).toFixed(0)} s: ${p.committed} committed, ${p.failed} failed, ${p.retries} retries\n`)),
+    });
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  if (flags.acknowledgedOut !== undefined) await writeFile(flags.acknowledgedOut, report.acknowledged.join('\n') + '\n');
+  const { acknowledged, ...summary } = report;
+  emit(json, { event: 'report', ...summary, acknowledgedCount: acknowledged.length }, () => renderBank(report));
+  if (flags.check === true && group !== undefined) {
+    const check = await checkGroup(group, { acknowledged });
+    emit(json, { event: 'check', ...check }, () => renderCheck(check));
+    if (!check.ok) return 1;
+  }
+  return report.failed > 0 ? 1 : 0;
+}
+
+function renderBank(r: BankReport): string {
+  return (
+    `bank workload: ${r.committed} committed (${r.duplicates} duplicate), ${r.failed} failed, ${r.retries} retries ` +
+    `(${r.retriesByReason.unavailable} unavailable, ${r.retriesByReason.conflict} conflict, ${r.retriesByReason.unknown} unknown) in ${(r.elapsedMs / 1000).toFixed(1)} s\n` +
+    `throughput ${r.throughput.toFixed(1)} tx/s; latency p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms; ` +
+    `waited on pause ${r.pausedWaitMs} ms (longest ${r.pausedWaitMaxMs} ms)` +
+    (Object.keys(r.errors).length > 0 ? `\nerrors: ${JSON.stringify(r.errors)}` : '')
+  );
+}
+
+function positiveInt(text: string, flag: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError('CONFIG_BAD_NUMBER', `${flag} must be an integer ≥ ${min}, got "${text}".`, { hint: `Fix ${flag}.` });
+  return n;
+}

@@ -1,0 +1,111 @@
+/**
+ * The node's configuration file (YAML), validated once with zod; unknown keys are rejected.
+ *
+ * ```yaml
+ * name: node-1                       # optional, for logs and the ready line
+ * group:                             # storages and namespace placement (src/config/group-config.ts)
+ *   storages: { a: { kind: sqlite, path: ./a.db }, b: { kind: sqlite, path: ./b.db } }
+ *   namespaces: { bank_a: a, bank_b: b, coordinator: a }
+ * listen: { host: 127.0.0.1, port: 0 }   # one port serves the data API and the admin service; 0 = any free port
+ * admin:                             # optional
+ *   token: s3cret                    # or tokenEnv: ADMIN_TOKEN — admin calls must send `authorization: Bearer …`
+ *   tls: { certFile: server.pem, keyFile: server.key }   # TLS for the whole port
+ * gate:
+ *   whilePaused: reject              # reject (UNAVAILABLE, ScalarDB Server) | hold (ScalarDL); default reject
+ *   maxQueued: 1000                  # hold only; default 1000
+ *   maxHoldMs: 30000                 # hold only; default 30 000
+ *   enabled: true                    # false: no gate at all (benchmarks only — the node cannot be paused)
+ * expiryMs: 15000                    # lazy-recovery expiry; default 15 000
+ * ```
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+import type { PausedBehaviour } from '../pause/contract.ts';
+import type { GroupConfig } from '../txn/contract.ts';
+import { configErrorFrom, groupConfigSchema, parseGroupConfig, readYaml } from '../config/group-config.ts';
+
+const nodeConfigSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  group: groupConfigSchema,
+  listen: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65_535) }),
+  admin: z
+    .strictObject({
+      token: z.string().min(1).optional(),
+      tokenEnv: z.string().min(1).optional(),
+      tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+    })
+    .optional(),
+  gate: z
+    .strictObject({
+      whilePaused: z.enum(['reject', 'hold']).default('reject'),
+      maxQueued: z.number().int().positive().default(1000),
+      maxHoldMs: z.number().int().positive().default(30_000),
+      enabled: z.boolean().default(true),
+    })
+    .default({ whilePaused: 'reject', maxQueued: 1000, maxHoldMs: 30_000, enabled: true }),
+  expiryMs: z.number().int().positive().optional(),
+});
+
+/** A validated node configuration, secrets resolved (token and TLS material read). */
+export interface NodeConfig {
+  readonly name?: string;
+  readonly group: GroupConfig;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly admin?: { readonly token?: string; readonly tls?: { readonly certPem: Buffer; readonly keyPem: Buffer } };
+  /** `enabled: false` serves without a gate (benchmarks measure the gate's cost with it). Default enabled, reject. */
+  readonly gate?: { readonly enabled?: boolean; readonly pausedBehaviour?: PausedBehaviour };
+  /** Lazy-recovery expiry in ms. Default: the transaction manager's (15 000). */
+  readonly expiryMs?: number;
+}
+
+/** Validates a parsed node config object; relative paths resolve against `baseDir`. */
+export async function parseNodeConfig(value: unknown, options: { file?: string; baseDir?: string } = {}): Promise<NodeConfig> {
+  const file = options.file ?? '<node config>';
+  const baseDir = options.baseDir ?? process.cwd();
+  const parsed = nodeConfigSchema.safeParse(value);
+  if (!parsed.success) throw configErrorFrom(parsed.error, file);
+  const c = parsed.data;
+  const group = parseGroupConfig(c.group, { file, baseDir });
+  const pausedBehaviour: PausedBehaviour =
+    c.gate.whilePaused === 'hold' ? { kind: 'hold', maxQueued: c.gate.maxQueued, maxHoldMs: c.gate.maxHoldMs } : { kind: 'reject' };
+  return {
+    ...(c.name === undefined ? {} : { name: c.name }),
+    group,
+    listen: c.listen,
+    ...(c.admin === undefined ? {} : { admin: await resolveAdmin(c.admin, file, baseDir) }),
+    gate: { enabled: c.gate.enabled, pausedBehaviour },
+    ...(c.expiryMs === undefined ? {} : { expiryMs: c.expiryMs }),
+  };
+}
+
+/** Reads and validates a node config YAML file. */
+export async function loadNodeConfig(path: string): Promise<NodeConfig> {
+  return parseNodeConfig(await readYaml(path), { file: path, baseDir: dirname(resolve(path)) });
+}
+
+type AdminInput = { token?: string | undefined; tokenEnv?: string | undefined; tls?: { certFile: string; keyFile: string } | undefined };
+
+async function resolveAdmin(admin: AdminInput, file: string, baseDir: string): Promise<NonNullable<NodeConfig['admin']>> {
+  if (admin.token !== undefined && admin.tokenEnv !== undefined) {
+    throw new ConfigError('CONFIG_INVALID', `${file}: admin: give token or tokenEnv, not both.`, { context: { file, key: 'admin' }, hint: 'Keep one of admin.token, admin.tokenEnv.' });
+  }
+  let token = admin.token;
+  if (admin.tokenEnv !== undefined) {
+    token = process.env[admin.tokenEnv];
+    if (token === undefined || token === '') {
+      throw new ConfigError('CONFIG_SECRET_MISSING', `${file}: admin.tokenEnv names ${admin.tokenEnv}, which is not set.`, { context: { file, key: 'admin.tokenEnv' }, hint: `Export ${admin.tokenEnv} before starting the node.` });
+    }
+  }
+  const tls = admin.tls === undefined ? undefined : { certPem: await readSecret(admin.tls.certFile, 'admin.tls.certFile', file, baseDir), keyPem: await readSecret(admin.tls.keyFile, 'admin.tls.keyFile', file, baseDir) };
+  return { ...(token === undefined ? {} : { token }), ...(tls === undefined ? {} : { tls }) };
+}
+
+async function readSecret(path: string, key: string, file: string, baseDir: string): Promise<Buffer> {
+  try {
+    return await readFile(resolve(baseDir, path));
+  } catch (cause) {
+    throw new ConfigError('CONFIG_UNREADABLE', `${file}: ${key}: cannot read ${path}.`, { context: { file, key }, hint: `Check the path in ${key} (relative paths are relative to the config file).`, cause });
+  }
+}

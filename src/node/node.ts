@@ -1,0 +1,110 @@
+/**
+ * A stillpoint node: the transaction manager behind the gate, serving the bank data API and the admin
+ * service (`rpc.Admin`) on ONE gRPC port, so `adminPort === dataPort`. Several nodes may share one group of
+ * databases (SQLite files in WAL mode work across processes).
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Gate, GateStats } from '../pause/contract.ts';
+import { addAdminService, closeServer } from '../pause/admin-server.ts';
+import { createGate, type PauseLog } from '../pause/gate.ts';
+import type { StorageGroup, TransactionManager } from '../txn/contract.ts';
+import { createTransactionManager } from '../txn/consensus-commit.ts';
+import { openGroup } from '../txn/group.ts';
+import { loadBankProto } from './bank-proto.ts';
+import { bankHandlers } from './bank-service.ts';
+import type { NodeConfig } from './node-config.ts';
+
+export interface StartNodeOptions {
+  /** Log sink for gate and admin events. Default: stderr. */
+  readonly log?: PauseLog;
+}
+
+export interface RunningNode {
+  readonly name: string;
+  readonly host: string;
+  /** The admin service's port (the same as `dataPort`). */
+  readonly adminPort: number;
+  readonly dataPort: number;
+  /** `host:port` (or `[v6]:port`) to give clients. */
+  readonly address: string;
+  /** Absent when the config disabled the gate. */
+  readonly gate?: Gate;
+  readonly group: StorageGroup;
+  stats(): { readonly gate?: GateStats };
+  /** Graceful shutdown: stop accepting, release the gate, finish calls (forced after 5 s), close pools. Idempotent. */
+  close(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 5_000;
+
+/** Opens the group, starts the transaction manager, gate, and one gRPC server; resolves once listening. */
+export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<RunningNode> {
+  const group = await openGroup(config.group);
+  let tm: TransactionManager | undefined;
+  const server = new grpc.Server();
+  try {
+    const manager = createTransactionManager({ group, ...(config.expiryMs === undefined ? {} : { expiryMs: config.expiryMs }) });
+    tm = manager;
+    const gateEnabled = config.gate?.enabled ?? true;
+    const gate = gateEnabled
+      ? createGate({ pausedBehaviour: config.gate?.pausedBehaviour ?? { kind: 'reject' }, ...(options.log ? { log: options.log } : {}) })
+      : undefined;
+    server.addService(loadBankProto().service, bankHandlers({ tm: manager, ...(gate ? { gate } : {}) }));
+    // Without a gate there is nothing to pause: no admin service, so a pause fails loudly instead of lying.
+    if (gate) addAdminService(server, gate, { ...(config.admin?.token ? { token: config.admin.token } : {}), ...(options.log ? { log: options.log } : {}) });
+    const host = config.listen.host;
+    const hostPart = host.includes(':') ? `[${host}]` : host;
+    const port = await bind(server, `${hostPart}:${config.listen.port}`, credentialsFor(config));
+    return makeRunning({ config, group, tm: manager, server, host, hostPart, port, gate });
+  } catch (error) {
+    server.forceShutdown();
+    await tm?.close();
+    await group.close();
+    throw error;
+  }
+}
+
+interface Parts {
+  config: NodeConfig;
+  group: StorageGroup;
+  tm: TransactionManager;
+  server: grpc.Server;
+  host: string;
+  hostPart: string;
+  port: number;
+  gate: Gate | undefined;
+}
+
+function makeRunning(p: Parts): RunningNode {
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    const shutdown = closeServer(p.server, SHUTDOWN_GRACE_MS);
+    // Held (hold mode) or paused callers must not wait for an unpause that will never come.
+    p.gate?.unpause('node shutting down');
+    await shutdown;
+    await p.tm.close();
+    await p.group.close();
+  };
+  return {
+    name: p.config.name ?? `node-${process.pid}`,
+    host: p.host,
+    adminPort: p.port,
+    dataPort: p.port,
+    address: `${p.hostPart}:${p.port}`,
+    ...(p.gate ? { gate: p.gate } : {}),
+    group: p.group,
+    stats: () => (p.gate ? { gate: p.gate.stats() } : {}),
+    close: () => (closing ??= close()),
+  };
+}
+
+function credentialsFor(config: NodeConfig): grpc.ServerCredentials {
+  const tls = config.admin?.tls;
+  return tls ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.certPem, private_key: tls.keyPem }]) : grpc.ServerCredentials.createInsecure();
+}
+
+function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port)));
+  });
+}

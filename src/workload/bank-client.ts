@@ -1,0 +1,62 @@
+/**
+ * A gRPC client for one node's bank data API. Every call has a deadline; failures come back as
+ * {@link BankCallError} carrying the gRPC status and the node's stable code (trailing metadata).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ERROR_CODE_METADATA_KEY, loadBankProto, type GetBalancesResponse, type TransferResponse } from '../node/bank-proto.ts';
+import { TransactionError } from '../errors.ts';
+
+/** Default deadline per data call: a transfer is a few round trips; 10 s leaves room for a loaded machine. */
+export const DEFAULT_CALL_DEADLINE_MS = 10_000;
+
+export class BankCallError extends TransactionError {
+  readonly status: grpc.status;
+  constructor(status: grpc.status, code: string, message: string, target: string, cause: unknown) {
+    super(code, message, { context: { target }, cause });
+    this.status = status;
+  }
+}
+
+export interface BankClientOptions {
+  readonly deadlineMs?: number;
+}
+
+export interface BankClient {
+  readonly target: string;
+  transfer(request: { transferId: string; from: number; to: number; amount: number }): Promise<TransferResponse>;
+  createAccounts(ids: readonly number[], initialBalance: number): Promise<{ tx_id: string }>;
+  getBalances(ids: readonly number[]): Promise<GetBalancesResponse>;
+  close(): void;
+}
+
+type Callback<T> = (error: grpc.ServiceError | null, response?: T) => void;
+type RawMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<unknown>) => void;
+
+/** Connects (lazily) to `target` (`host:port`). Plaintext. */
+export function createBankClient(target: string, options: BankClientOptions = {}): BankClient {
+  const { Client } = loadBankProto();
+  const client = new Client(target, grpc.credentials.createInsecure()) as unknown as Record<string, RawMethod> & grpc.Client;
+  const deadlineMs = options.deadlineMs ?? DEFAULT_CALL_DEADLINE_MS;
+  const call = <T>(method: string, request: unknown): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const fn = client[method];
+      if (fn === undefined) throw new Error(`no method ${method}`);
+      fn.call(client, request, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => {
+        if (error) reject(toCallError(error, target));
+        else resolve(response as T);
+      });
+    });
+  return {
+    target,
+    transfer: (r) => call('Transfer', { from_account: r.from, to_account: r.to, amount: r.amount, transfer_id: r.transferId }),
+    createAccounts: (ids, initialBalance) => call('CreateAccounts', { account_ids: ids, initial_balance: initialBalance }),
+    getBalances: (ids) => call('GetBalances', { account_ids: ids }),
+    close: () => client.close(),
+  };
+}
+
+function toCallError(error: grpc.ServiceError, target: string): BankCallError {
+  const stable = error.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
+  const code = typeof stable === 'string' ? stable : `GRPC_${grpc.status[error.code] ?? error.code}`;
+  return new BankCallError(error.code, code, `${target}: ${error.details || error.message}`, target, error);
+}

@@ -1,0 +1,200 @@
+/**
+ * The bank workload: concurrent transfers between an account in `bank_a` and one in `bank_b` (either
+ * direction), spread over one or more nodes. It records every ACKNOWLEDGED transfer id so a trial can later
+ * prove that nothing acknowledged was lost (`checkGroup(..., { acknowledged })`).
+ *
+ * Retries, each for a reason:
+ * - UNAVAILABLE (the node is paused and rejects new work, or restarting): like ScalarDB clients, 10 attempts
+ *   with 100 ms doubling backoff — but each wait is capped at 1 s. Upstream's uncapped doubling waits
+ *   0.1+0.2+…+25.6 s, so a client that met a 5 s pause would idle up to ~6 s after the unpause; with the cap
+ *   the 10 attempts still span ≥ 7.5 s (a 5 s pause is survived) and work resumes within 1 s of the unpause.
+ * - ABORTED (TX_CONFLICT after the node's own retries): a fresh transaction may succeed; short jittered backoff.
+ * - DEADLINE_EXCEEDED / INTERNAL / transport errors: the outcome is unknown, so the SAME transfer id is sent
+ *   again; the node's Transfer is idempotent by transfer id, so a repeat cannot apply it twice.
+ */
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { BankCallError, createBankClient, type BankClient } from './bank-client.ts';
+
+export interface BankWorkloadOptions {
+  /** Node addresses (`host:port`); worker i uses targets[i % n]. */
+  readonly targets: readonly string[];
+  /** Number of accounts (ids 0..accounts-1; even in bank_a, odd in bank_b). At least 2. */
+  readonly accounts: number;
+  /** Concurrent clients. Default 4. */
+  readonly concurrency?: number;
+  /** Stop issuing new transfers after this long. */
+  readonly durationMs?: number;
+  /** Stop after this many transfers were attempted. At least one of durationMs/transfers is required. */
+  readonly transfers?: number;
+  /** Stops issuing new transfers (in-flight ones finish, so their outcome is known). */
+  readonly signal?: AbortSignal;
+  /** Called about once a second. */
+  readonly onProgress?: (progress: BankProgress) => void;
+  /** Attempts on UNAVAILABLE before a transfer fails. Default 10. */
+  readonly unavailableAttempts?: number;
+  /** Deadline per call in ms. Default 10 000. */
+  readonly callDeadlineMs?: number;
+}
+
+export interface BankProgress {
+  readonly elapsedMs: number;
+  readonly committed: number;
+  readonly failed: number;
+  readonly retries: number;
+}
+
+export interface BankReport {
+  readonly committed: number;
+  /** Transfers that were already applied when retried after an unknown outcome (counted in committed). */
+  readonly duplicates: number;
+  readonly failed: number;
+  readonly retries: number;
+  readonly retriesByReason: { readonly unavailable: number; readonly conflict: number; readonly unknown: number };
+  /** Committed transfers per second. */
+  readonly throughput: number;
+  readonly latencyMs: { readonly p50: number; readonly p95: number; readonly p99: number; readonly max: number };
+  /** Total time (summed over clients) spent waiting to retry UNAVAILABLE, i.e. waiting on a paused node. */
+  readonly pausedWaitMs: number;
+  /** The longest single transfer's wait on UNAVAILABLE. */
+  readonly pausedWaitMaxMs: number;
+  /** Error codes of failed transfers, with counts. */
+  readonly errors: Readonly<Record<string, number>>;
+  readonly elapsedMs: number;
+  /** Every transfer id the nodes acknowledged as committed. */
+  readonly acknowledged: readonly string[];
+}
+
+const UNAVAILABLE_BASE_MS = 100;
+const UNAVAILABLE_CAP_MS = 1_000;
+const CONFLICT_ATTEMPTS = 10;
+const UNKNOWN_ATTEMPTS = 5;
+
+interface Tally {
+  committed: number;
+  duplicates: number;
+  failed: number;
+  retries: { unavailable: number; conflict: number; unknown: number };
+  pausedWaitMs: number;
+  pausedWaitMaxMs: number;
+  errors: Record<string, number>;
+  latencies: number[];
+  acknowledged: string[];
+  issued: number;
+}
+
+/** Runs the workload until the duration, the transfer count or the signal ends it. Never throws for a failed transfer. */
+export async function runBankWorkload(options: BankWorkloadOptions): Promise<BankReport> {
+  if (options.targets.length === 0) throw new BankCallError(grpc.status.INVALID_ARGUMENT, 'WORKLOAD_NO_TARGETS', 'the workload needs at least one node address', '', undefined);
+  const clients = options.targets.map((t) => createBankClient(t, options.callDeadlineMs === undefined ? {} : { deadlineMs: options.callDeadlineMs }));
+  const tally: Tally = { committed: 0, duplicates: 0, failed: 0, retries: { unavailable: 0, conflict: 0, unknown: 0 }, pausedWaitMs: 0, pausedWaitMaxMs: 0, errors: {}, latencies: [], acknowledged: [], issued: 0 };
+  const started = Date.now();
+  const deadline = options.durationMs === undefined ? Infinity : started + options.durationMs;
+  const more = (): boolean => !(options.signal?.aborted ?? false) && Date.now() < deadline && (options.transfers === undefined || tally.issued < options.transfers);
+  const progress = options.onProgress
+    ? setInterval(() => options.onProgress?.({ elapsedMs: Date.now() - started, committed: tally.committed, failed: tally.failed, retries: sumRetries(tally) }), 1_000)
+    : undefined;
+  const runId = randomBytes(4).toString('hex');
+  try {
+    const concurrency = Math.max(1, options.concurrency ?? 4);
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, worker) => {
+        const client = clients[worker % clients.length] as BankClient;
+        for (let seq = 0; more(); seq += 1) {
+          tally.issued += 1;
+          await oneTransfer(client, pickTransfer(`${runId}-${worker}-${seq}`, options.accounts), tally, options.unavailableAttempts ?? 10);
+        }
+      }),
+    );
+  } finally {
+    if (progress) clearInterval(progress);
+    for (const c of clients) c.close();
+  }
+  return report(tally, Date.now() - started);
+}
+
+function pickTransfer(transferId: string, accounts: number): { transferId: string; from: number; to: number; amount: number } {
+  const evens = Math.ceil(accounts / 2);
+  const odds = Math.floor(accounts / 2);
+  const a = 2 * Math.floor(Math.random() * evens);
+  const b = 2 * Math.floor(Math.random() * Math.max(1, odds)) + 1;
+  const amount = 1 + Math.floor(Math.random() * 100);
+  return Math.random() < 0.5 ? { transferId, from: a, to: b, amount } : { transferId, from: b, to: a, amount };
+}
+
+async function oneTransfer(client: BankClient, request: { transferId: string; from: number; to: number; amount: number }, tally: Tally, unavailableAttempts: number): Promise<void> {
+  const started = Date.now();
+  let unavailable = 0;
+  let conflicts = 0;
+  let unknown = 0;
+  let waited = 0;
+  for (;;) {
+    const attemptStart = Date.now();
+    try {
+      const response = await client.transfer(request);
+      if (!response.applied) tally.duplicates += 1;
+      tally.committed += 1;
+      tally.acknowledged.push(request.transferId);
+      tally.latencies.push(Date.now() - started);
+      break;
+    } catch (error) {
+      const status = error instanceof BankCallError ? error.status : grpc.status.UNKNOWN;
+      const code = error instanceof BankCallError ? error.code : 'UNKNOWN';
+      let delay: number | undefined;
+      if (status === grpc.status.UNAVAILABLE && ++unavailable < unavailableAttempts) {
+        tally.retries.unavailable += 1;
+        delay = jitter(Math.min(UNAVAILABLE_CAP_MS, UNAVAILABLE_BASE_MS * 2 ** (unavailable - 1)));
+        await sleep(delay);
+        waited += Date.now() - attemptStart;
+        continue;
+      }
+      if (status === grpc.status.ABORTED && ++conflicts < CONFLICT_ATTEMPTS) {
+        tally.retries.conflict += 1;
+        await sleep(jitter(10 * conflicts));
+        continue;
+      }
+      if ((status === grpc.status.DEADLINE_EXCEEDED || status === grpc.status.INTERNAL || status === grpc.status.UNKNOWN || status === grpc.status.CANCELLED) && ++unknown < UNKNOWN_ATTEMPTS) {
+        tally.retries.unknown += 1;
+        await sleep(jitter(100 * unknown));
+        continue;
+      }
+      tally.failed += 1;
+      tally.errors[code] = (tally.errors[code] ?? 0) + 1;
+      break;
+    }
+  }
+  tally.pausedWaitMs += waited;
+  tally.pausedWaitMaxMs = Math.max(tally.pausedWaitMaxMs, waited);
+}
+
+function report(t: Tally, elapsedMs: number): BankReport {
+  const sorted = [...t.latencies].sort((x, y) => x - y);
+  const pct = (p: number): number => (sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0));
+  return {
+    committed: t.committed,
+    duplicates: t.duplicates,
+    failed: t.failed,
+    retries: sumRetries(t),
+    retriesByReason: { ...t.retries },
+    throughput: elapsedMs > 0 ? (t.committed * 1000) / elapsedMs : 0,
+    latencyMs: { p50: pct(50), p95: pct(95), p99: pct(99), max: sorted.at(-1) ?? 0 },
+    pausedWaitMs: t.pausedWaitMs,
+    pausedWaitMaxMs: t.pausedWaitMaxMs,
+    errors: { ...t.errors },
+    elapsedMs,
+    acknowledged: t.acknowledged,
+  };
+}
+
+function sumRetries(t: Tally): number {
+  return t.retries.unavailable + t.retries.conflict + t.retries.unknown;
+}
+
+/** ±25 % jitter so clients released by one unpause do not retry in lockstep. */
+function jitter(ms: number): number {
+  return ms * (0.75 + Math.random() * 0.5);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
