@@ -6,9 +6,6 @@ import type { Command } from 'commander';
 import { register as registerCheck } from './check.ts';
 import { register as registerNode } from './node.ts';
 import { register as registerWorkload } from './workload.ts';
-import { register as registerCheck } from './check.ts';
-import { register as registerNode } from './node.ts';
-import { register as registerWorkload } from './workload.ts';
 import { register as backup } from './backup.ts';
 
 type Register = (program: Command) => void;
