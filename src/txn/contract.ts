@@ -25,6 +25,8 @@ export interface TableSchema {
   readonly clusteringKey: readonly string[];
   /** Every user column, keys included, with its type. */
   readonly columns: Readonly<Record<string, ColumnType>>;
+  /** False for tables outside the protocol (the Coordinator): no tx_* / before_* columns. Default true. */
+  readonly transactional?: boolean;
 }
 
 export interface TableRef {
@@ -167,4 +169,47 @@ export interface SweepReport {
   readonly abortedExpired: number;
   /** Records still PREPARED/DELETED (not expired, no decision) after the sweep. */
   readonly unresolved: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Storage groups and the transaction manager's options (added by the transaction-layer implementation)
+// ---------------------------------------------------------------------------------------------------------
+
+/** Storages opened from a {@link GroupConfig}; whoever opens it closes it. */
+export interface StorageGroup {
+  /** Storages by name, as in the config. */
+  readonly storages: ReadonlyMap<string, Storage>;
+  /** The storage holding `namespace`; ConfigError `TXN_NAMESPACE_UNMAPPED` if the config does not map it. */
+  storageFor(namespace: string): Storage;
+  /** Every table of every mapped namespace (Coordinator included), read back from each storage's catalog. */
+  tables(): Promise<TableSchema[]>;
+  /** Creates a user table in the storage its namespace maps to (metadata and before_* columns added). */
+  createTable(schema: TableSchema): Promise<void>;
+  /** Creates `coordinator.state` in the storage the `coordinator` namespace maps to. */
+  createCoordinatorTable(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Crash-injection hooks, called at the protocol's step boundaries. Whatever a hook throws propagates out of
+ * `commit()` as is and the transaction does NOTHING more (no abort, no roll back): exactly like a crash.
+ */
+export interface Failpoints {
+  /** Every record is prepared; the Coordinator has no row yet. */
+  readonly afterPrepare?: (txId: string) => void | Promise<void>;
+  /** The Coordinator says COMMITTED; no record is committed yet. */
+  readonly afterCommitState?: (txId: string) => void | Promise<void>;
+  /** The first record is committed, the others are still PREPARED/DELETED (only called with ≥ 1 record). */
+  readonly midCommitRecords?: (txId: string) => void | Promise<void>;
+}
+
+export interface TransactionManagerOptions {
+  readonly group: StorageGroup;
+  /** A PREPARED/DELETED record older than this (ms since tx_prepared_at) may be aborted by a reader. Default 15 000. */
+  readonly expiryMs?: number;
+  /** Clock in epoch ms. Default `Date.now`. */
+  readonly now?: () => number;
+  readonly failpoints?: Failpoints;
+  /** Transaction ids. Default `crypto.randomUUID`. */
+  readonly idGenerator?: () => string;
 }
