@@ -1,0 +1,31 @@
+/**
+ * The {@link TargetResolver} for `kubernetes` sources, handed to `createTargetResolver({ kubernetes })` in
+ * src/pause/targets.ts. Each `resolve` reads the release afresh: targets are pod IPs with the admin port, the
+ * membership covers pod names, phases, restart counts and resourceVersions and the workload's resourceVersion.
+ *
+ * A release with a pod that is not Running is refused (PauseError `K8S_POD_NOT_RUNNING`), also when resolving
+ * after a window: a caller that cannot resolve the same membership afterwards must treat the window as invalid.
+ */
+import { ConfigError } from '../errors.ts';
+import type { ResolvedTargets, TargetResolver, TargetSource } from '../pause/contract.ts';
+import type { K8sApi } from './k8s-api.ts';
+import { assertAllRunning, membershipOf, readRelease, targetsOf } from './release.ts';
+
+export function createKubernetesTargetResolver(api: K8sApi): TargetResolver {
+  return {
+    async resolve(source: TargetSource, signal?: AbortSignal): Promise<ResolvedTargets> {
+      if (source.kind !== 'kubernetes') {
+        throw new ConfigError('K8S_SOURCE_INVALID', `The Kubernetes resolver cannot resolve a "${source.kind}" source.`, {
+          hint: 'Use createTargetResolver() from src/pause/targets.ts, which routes each kind of source.',
+        });
+      }
+      const snapshot = await readRelease(
+        api,
+        { release: source.release, namespace: source.namespace, ...(source.product ? { product: source.product } : {}) },
+        signal,
+      );
+      assertAllRunning(snapshot);
+      return { targets: targetsOf(snapshot), membership: membershipOf(snapshot) };
+    },
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * `pauseRelease` end to end: the REAL @kubernetes/client-node adapter against the fake Kubernetes API server,
+ * the REAL pause client against real admin servers (one per fake pod, on its own 127.0.0.x address).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { StillpointError } from '../../src/errors.ts';
+import { createK8sClientApi } from '../../src/k8s/k8s-client-api.ts';
+import { type K8sPauseOptions, localDateTime, pauseRelease, wrapperJson } from '../../src/k8s/k8s-pause.ts';
+import type { PauseClient } from '../../src/pause/contract.ts';
+import { createPauseClient } from '../../src/pause/pause-client.ts';
+import { type ReleaseFixture, type ReleaseFixtureOptions, startReleaseFixture } from './release-fixture.ts';
+
+let fixture: ReleaseFixture | undefined;
+let client: PauseClient | undefined;
+let octet = 10;
+
+afterEach(async () => {
+  client?.close();
+  await fixture?.close();
+  fixture = undefined;
+  client = undefined;
+});
+
+async function setUp(options: ReleaseFixtureOptions = {}): Promise<ReleaseFixture> {
+  // Each test its own address range, so a server still closing never collides with the next test's.
+  octet += 10;
+  fixture = await startReleaseFixture({ firstOctet: octet, ...options });
+  client = createPauseClient({ callDeadlineMs: 5_000 });
+  return fixture;
+}
+
+function optionsFor(f: ReleaseFixture, extra: Partial<K8sPauseOptions> = {}): K8sPauseOptions {
+  return {
+    api: createK8sClientApi({ kubeConfig: f.fake.kubeConfig(), callTimeoutMs: 5_000 }),
+    pauseClient: client!,
+    release: f.release,
+    namespace: f.namespace,
+    pauseDurationMs: 200,
+    pollIntervalMs: 20,
+    ...extra,
+  };
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof StillpointError) return error.code;
+    throw error;
+  }
+  return 'NO_ERROR';
+}
+
+describe('pauseRelease', () => {
+  it('pauses every pod by IP inside the window, unpauses, and reports the upstream-shaped result', async () => {
+    const f = await setUp();
+    const pausedInWindow: boolean[] = [];
+    const result = await pauseRelease(
+      optionsFor(f, {
+        timeZone: 'Asia/Tokyo',
+        onEvent: (e) => {
+          if (e.type === 'paused') pausedInWindow.push(...f.nodes.map((n) => n.gate.paused));
+        },
+      }),
+    );
+    expect(pausedInWindow).toEqual([true, true, true]);
+    expect(f.nodes.every((n) => !n.gate.paused)).toBe(true);
+    expect(result.attempts).toBe(1);
+    expect(result.product).toBe('scalardb-cluster'); // detected from the pods' app label; Envoy ignored
+    expect(result.targets).toEqual(f.nodes.map((n) => `${n.ip}:${f.port}`).sort());
+    expect(result.window.unpauseStartedAtMs).toBeGreaterThanOrEqual(result.window.pausedAtMs + 200);
+
+    const json = wrapperJson(result);
+    expect(json).toMatchObject({
+      namespace: 'ns-scalar',
+      helm_release_name: 'prod-db',
+      timezone: 'Asia/Tokyo',
+      pause_start_timestamp_ms: result.window.pausedAtMs,
+      pause_end_timestamp_ms: result.window.unpauseStartedAtMs,
+      pause_mid_timestamp_ms: result.window.midMs,
+      srv_name: '_scalardb-cluster._tcp.prod-db-headless.ns-scalar.svc.cluster.local',
+    });
+    expect(json['pause_start_date_time']).toBe(localDateTime(result.window.pausedAtMs, 'Asia/Tokyo'));
+    expect(json['pause_start_date_time']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$/);
+    // The real adapter really went over HTTP with the kubeconfig's token.
+    expect(f.fake.requests.some((r) => r.path.startsWith('/api/v1/namespaces/ns-scalar/pods?labelSelector='))).toBe(true);
+    expect(f.fake.requests.every((r) => r.authorization === 'Bearer fake-token')).toBe(true);
+  });
+
+  it('finds an invalid window when a pod restarts during it, says what changed, and succeeds on retry', async () => {
+    const f = await setUp();
+    const victim = f.nodes[1]!;
+    const result = await pauseRelease(
+      optionsFor(f, {
+        retries: 2,
+        onEvent: (e) => {
+          if (e.type === 'paused' && e.attempt === 1) {
+            f.fake.restartPod(f.namespace, victim.name);
+            victim.gate.unpause('container restarted'); // a restarted process comes back unpaused
+          }
+        },
+      }),
+    );
+    expect(result.attempts).toBe(2);
+    expect(result.invalidAttempts).toHaveLength(1);
+    const changes = result.invalidAttempts[0]!.changes.join('\n');
+    expect(changes).toContain(`pod ${victim.name} restarted (restarts 0 → 1)`);
+    expect(changes).toContain(`${victim.ip}:${f.port} is not paused`);
+    expect(f.nodes.every((n) => !n.gate.paused)).toBe(true);
+  });
+
+  it('finds an invalid window when a new pod appears during it, and gives up after the retries', async () => {
+    const f = await setUp();
+    const events: string[] = [];
+    const error = await pauseRelease(
+      optionsFor(f, {
+        retries: 0,
+        onEvent: (e) => {
+          events.push(e.type);
+          if (e.type === 'paused') {
+            f.fake.addPod({
+              name: 'prod-db-scalardb-cluster-abc-new',
+              namespace: f.namespace,
+              labels: { 'app.kubernetes.io/instance': f.release, 'app.kubernetes.io/app': 'scalardb-cluster' },
+              podIp: '127.0.0.250',
+            });
+          }
+        },
+      }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StillpointError);
+    expect((error as StillpointError).code).toBe('K8S_WINDOW_INVALID');
+    expect((error as StillpointError).message).toContain('new pod prod-db-scalardb-cluster-abc-new (Running)');
+    expect(events).toEqual(['paused', 'unpaused', 'invalid']);
+    expect(f.nodes.every((n) => !n.gate.paused)).toBe(true);
+  });
+
+  it('refuses a release with a pod that is not Running, without pausing anything', async () => {
+    const f = await setUp();
+    f.fake.setPhase(f.namespace, f.nodes[2]!.name, 'Pending');
+    expect(await codeOf(pauseRelease(optionsFor(f)))).toBe('K8S_POD_NOT_RUNNING');
+    expect(f.nodes.map((n) => n.gate.stats().pausesTotal)).toEqual([0, 0, 0]);
+  });
+
+  it('fails the pause when one pod admin endpoint is down and unpauses the others', async () => {
+    const f = await setUp({ downPods: [0] });
+    expect(await codeOf(pauseRelease(optionsFor(f)))).toBe('PAUSE_FAILED');
+    const up = f.nodes.slice(1);
+    expect(up.every((n) => !n.gate.paused)).toBe(true);
+    expect(up.every((n) => n.gate.stats().pausesTotal >= 1)).toBe(true); // they were paused, then rolled back
+  });
+
+  it('rejects an unknown time zone before touching anything', async () => {
+    const f = await setUp();
+    expect(await codeOf(pauseRelease(optionsFor(f, { timeZone: 'Mars/Olympus' })))).toBe('TIME_ZONE_INVALID');
+    expect(f.fake.requests).toHaveLength(0);
+  });
+
+  it('formats local date-times in the zone', () => {
+    expect(localDateTime(0, 'Asia/Tokyo')).toBe('1970-01-01T09:00:00.000');
+    expect(localDateTime(1_700_000_000_123, 'Etc/UTC')).toBe('2023-11-14T22:13:20.123');
+  });
+});
