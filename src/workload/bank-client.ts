@@ -3,7 +3,14 @@
  * {@link BankCallError} carrying the gRPC status and the node's stable code (trailing metadata).
  */
 import * as grpc from '@grpc/grpc-js';
-import { ERROR_CODE_METADATA_KEY, loadBankProto, type GetBalancesResponse, type TransferResponse } from '../node/bank-proto.ts';
+import {
+  ERROR_CODE_METADATA_KEY,
+  loadBankProto,
+  type ExecuteBatchResponse,
+  type GetBalancesResponse,
+  type OperationMessage,
+  type TransferResponse,
+} from '../node/bank-proto.ts';
 import { TransactionError } from '../errors.ts';
 
 /** Default deadline per data call: a transfer is a few round trips; 10 s leaves room for a loaded machine. */
@@ -26,6 +33,8 @@ export interface BankClient {
   transfer(request: { transferId: string; from: number; to: number; amount: number }): Promise<TransferResponse>;
   createAccounts(ids: readonly number[], initialBalance: number): Promise<{ tx_id: string }>;
   getBalances(ids: readonly number[]): Promise<GetBalancesResponse>;
+  /** Runs the operations as one transaction (`key_json` / `values_json` are JSON objects). */
+  executeBatch(operations: readonly OperationMessage[]): Promise<ExecuteBatchResponse>;
   close(): void;
 }
 
@@ -51,6 +60,7 @@ export function createBankClient(target: string, options: BankClientOptions = {}
     transfer: (r) => call('Transfer', { from_account: r.from, to_account: r.to, amount: r.amount, transfer_id: r.transferId }),
     createAccounts: (ids, initialBalance) => call('CreateAccounts', { account_ids: ids, initial_balance: initialBalance }),
     getBalances: (ids) => call('GetBalances', { account_ids: ids }),
+    executeBatch: (operations) => call('ExecuteBatch', { operations }),
     close: () => client.close(),
   };
 }
