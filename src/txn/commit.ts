@@ -65,21 +65,23 @@ function composePrepare(tx: CommitState): Prepared[] {
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** Prepares per storage in parallel; one batch per storage where the storage makes a batch atomic. */
+/**
+ * Prepares storage by storage in one global order (by storage name), one batch per storage where the
+ * storage makes a batch atomic. Sequential, not parallel: with parallel prepares two transactions can
+ * each win one storage and both abort (a livelock on hot records); in a fixed order the first storage
+ * already picks one winner, which then meets no competitor on the others.
+ */
 async function prepareAll(tx: CommitState, prepared: readonly Prepared[]): Promise<void> {
   const byStorage = new Map<Storage, Mutation[]>();
   for (const p of prepared) {
     const storage = tx.ctx.group.storageFor(p.write.table.namespace);
     byStorage.set(storage, [...(byStorage.get(storage) ?? []), p.mutation]);
   }
-  const results = await Promise.allSettled(
-    [...byStorage].map(async ([storage, mutations]) => {
-      if (storage.capabilities.atomicity === 'storage') return storage.mutate(mutations);
-      for (const m of mutations) await storage.mutate([m]);
-    }),
-  );
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
+  const ordered = [...byStorage].sort(([a], [b]) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const [storage, mutations] of ordered) {
+    if (storage.capabilities.atomicity === 'storage') await storage.mutate(mutations);
+    else for (const m of mutations) await storage.mutate([m]);
+  }
 }
 
 /** Runs a pre-commit-point step; on failure aborts (Coordinator ABORTED, records undone) and throws. */
