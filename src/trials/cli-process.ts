@@ -109,7 +109,7 @@ export function startCli(options: CliProcessOptions): CliProcess {
           if (!running && line === '') {
             clearTimeout(timer);
             waiters.delete(waiter);
-            reject(new InternalError('TRIAL_CHILD_EXITED', `stillpoint ${options.args[0] ?? ''} exited before the expected line.`, { context: { stderr: stderr.slice(-2000) } }));
+            reject(new InternalError('TRIAL_CHILD_EXITED', `stillpoint ${options.args[0] ?? ''} exited before the expected line: ${lastLine(stderr)}`, { context: { stderr: stderr.slice(-2000) } }));
           } else if (match(line, json)) {
             clearTimeout(timer);
             waiters.delete(waiter);
@@ -121,6 +121,12 @@ export function startCli(options: CliProcessOptions): CliProcess {
       });
     },
   };
+}
+
+/** The last non-empty line of a process's stderr (its error message, usually). */
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n').filter((l) => l.trim() !== '' && !/^\s+at /.test(l));
+  return (lines.at(-1) ?? '(no stderr)').slice(0, 300);
 }
 
 function parseJson(line: string): Record<string, unknown> | undefined {

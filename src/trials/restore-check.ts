@@ -3,14 +3,13 @@
  * recovery sweep, as a real restore does). Used for every `complete` backup of a trial (from its catalog
  * record) and by the negative control (from its own captures).
  */
-import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { checkGroup } from '../checker/check.ts';
 import type { Logger, MemberRecord, MemberSpec, RestoreTarget } from '../engines/contract.ts';
 import { getEngine } from '../engines/registry.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { GroupConfig, StorageConfig } from '../txn/contract.ts';
-import { CatalogError } from '../errors.ts';
+import { runRestore } from '../orchestrator/restore.ts';
 
 const QUIET: Logger = { info: () => undefined, warn: () => undefined };
 
@@ -35,11 +34,15 @@ export async function restoreRecords(
 
 /** Violations (as sentences) of a group after the sweep; empty when consistent. */
 export async function checkRestored(group: GroupConfig, signal: AbortSignal): Promise<string[]> {
-  const report = await checkGroup(group, { sweep: true, signal });
+  // expiryMs 0: nothing writes to a restored copy, so an undecided transaction will never finish.
+  const report = await checkGroup(group, { sweep: true, expiryMs: 0, signal });
   return report.ok ? [] : report.violations.slice(0, 5).map((v) => `${v.kind}: ${v.detail}`);
 }
 
-/** Restores a `complete` backup found in the catalog and checks it. */
+/**
+ * Restores a `complete` backup through the product's restore runner (checksums first, every member, sweep
+ * and checker), then checks the restored group again independently. Returns violations as sentences.
+ */
 export async function restoreFromCatalog(
   catalog: Catalog,
   backupId: string,
@@ -47,18 +50,12 @@ export async function restoreFromCatalog(
   signal: AbortSignal,
 ): Promise<string[]> {
   const record = catalog.get(backupId);
-  const artifacts = createLocalDirStore(record.artifactsLocation);
-  const records: MemberRecord[] = record.members.map((m) => {
-    if (m.handle === null) {
-      throw new CatalogError('TRIAL_NO_HANDLE', `member ${m.name} of complete backup ${backupId} has no restore handle.`, { context: { backupId, member: m.name } });
-    }
-    return {
-      backupId,
-      member: m.spec,
-      handle: m.handle,
-      artifacts: record.artifacts.filter((a) => a.member === m.name),
-    };
-  });
-  const group = await restoreRecords(records, artifacts, restoreTarget, signal);
-  return checkRestored(group, signal);
+  const targets = Object.fromEntries(record.members.map((m) => [m.name, restoreTarget(m.spec)]));
+  const report = await runRestore(catalog, { backupId, targets, force: true, signal });
+  const problems: string[] = [];
+  if (!report.ok) problems.push(`restore not ok${report.checkSkipped ? ` (${report.checkSkipped})` : ''}`);
+  for (const v of report.check?.violations.slice(0, 5) ?? []) problems.push(`restore check: ${v.kind}: ${v.detail}`);
+  if (report.group !== null && report.checkSkipped === null) problems.push(...(await checkRestored(report.group, signal)));
+  else problems.push(`restored group not checked: ${report.checkSkipped ?? 'no group'}`);
+  return problems;
 }

@@ -1,0 +1,97 @@
+/**
+ * Applying one fault of the catalogue (./faults.ts) to a running trial, and healing it afterwards so the
+ * trial's final checks run against a whole cluster again.
+ */
+import type { BackupRun } from './backup-process.ts';
+import type { FaultKind } from './faults.ts';
+import type { TrialDatabases } from './group.ts';
+import type { TrialNode } from './nodes.ts';
+import type { Random } from './random.ts';
+
+export interface FaultTarget {
+  readonly nodes: readonly TrialNode[];
+  readonly databases: TrialDatabases;
+  readonly random: Random;
+  /** Starts a node that is not in the plan, with its own load; returns a function that stops both. */
+  readonly joinNode: () => Promise<() => Promise<void>>;
+}
+
+export interface AppliedFault {
+  /** What was done, for the report (e.g. "node n1 SIGKILLed"). */
+  readonly note: string;
+  readonly orchestratorKilled: boolean;
+  /** Undoes the fault (restart, proxy back to pass, server started). Idempotent, never throws. */
+  heal(): Promise<void>;
+}
+
+/** Faults applied before the backup starts (the admin endpoint misbehaves from the first call). */
+export const UPFRONT_FAULTS: ReadonlySet<FaultKind> = new Set(['admin-error', 'admin-silent']);
+
+/** Applies `kind` now. */
+export async function applyFault(kind: FaultKind, target: FaultTarget, backup: BackupRun | undefined): Promise<AppliedFault> {
+  const { random } = target;
+  const node = random.pick(target.nodes);
+  const members = [...target.databases.proxies.keys()];
+  const healed = (note: string, heal: () => Promise<void>, orchestratorKilled = false): AppliedFault => {
+    let done = false;
+    return {
+      note,
+      orchestratorKilled,
+      async heal() {
+        if (done) return;
+        done = true;
+        await heal().catch(() => undefined);
+      },
+    };
+  };
+  switch (kind) {
+    case 'none':
+    case 'clock-offset':
+      return healed('nothing done', () => Promise.resolve());
+    case 'orchestrator-kill':
+      backup?.process.kill('SIGKILL');
+      return healed('backup process SIGKILLed', () => Promise.resolve(), true);
+    case 'node-kill':
+      await node.kill();
+      return healed(`node ${node.name} SIGKILLed`, () => node.start());
+    case 'node-restart':
+      await node.kill();
+      await node.start();
+      return healed(`node ${node.name} SIGKILLed and started again`, () => node.start());
+    case 'node-join': {
+      const stop = await target.joinNode();
+      return healed('a node outside the plan joined and took transfers', stop);
+    }
+    case 'database-stop': {
+      const member = random.pick(members);
+      const start = await target.databases.stopServer(member);
+      return healed(`database server of member ${member} stopped`, start);
+    }
+    case 'node-path-slow':
+    case 'database-path-slow': {
+      const delayMs = random.int(100, 800);
+      const [name, proxy] = pathProxy(kind, node, target.databases, random);
+      proxy.setMode({ kind: 'delay', delayMs });
+      return healed(`path to ${name} delayed ${delayMs} ms per chunk`, () => Promise.resolve(proxy.setMode({ kind: 'pass' })));
+    }
+    case 'node-path-drop':
+    case 'database-path-drop':
+    case 'admin-silent': {
+      const [name, proxy] = pathProxy(kind, node, target.databases, random);
+      proxy.setMode({ kind: 'drop' });
+      return healed(`path to ${name} blackholed`, () => Promise.resolve(proxy.setMode({ kind: 'pass' })));
+    }
+    case 'admin-error':
+      node.proxy.setMode({ kind: 'reset' });
+      return healed(`admin endpoint of ${node.name} resets every call`, () => Promise.resolve(node.proxy.setMode({ kind: 'pass' })));
+  }
+}
+
+function pathProxy(kind: FaultKind, node: TrialNode, databases: TrialDatabases, random: Random) {
+  if (kind.startsWith('database-')) {
+    const member = random.pick([...databases.proxies.keys()]);
+    const proxy = databases.proxies.get(member);
+    if (proxy !== undefined) return [`database ${member}`, proxy] as const;
+  }
+  return [`node ${node.name}`, node.proxy] as const;
+}

@@ -1,0 +1,297 @@
+/**
+ * One trial: a fresh group, three node processes, the bank workload, a backup in its own process, one
+ * fault at one moment; then the checks that make a trial pass or fail (see {@link runTrial}).
+ */
+import { join } from 'node:path';
+import { openCatalog } from '../catalog/catalog.ts';
+import { checkGroup } from '../checker/check.ts';
+import type { MemberSpec, RestoreTarget } from '../engines/contract.ts';
+import { asStillpointError } from '../errors.ts';
+import type { PauseClient, Target } from '../pause/contract.ts';
+import { resumeIncomplete } from '../orchestrator/recovery.ts';
+import { loadPlan } from '../plan/load-plan.ts';
+import { openGroup } from '../txn/group.ts';
+import { setupBank } from '../workload/bank-setup.ts';
+import { runBankWorkload, type BankReport } from '../workload/bank-workload.ts';
+import { startBackup, writeTrialPlan, type BackupRun, type TrialPlan } from './backup-process.ts';
+import { applyFault, UPFRONT_FAULTS, type AppliedFault } from './fault-apply.ts';
+import { faultSpec, type BackupOutcome, type FaultKind, type FaultMoment, type GroupKind } from './faults.ts';
+import { createTrialDatabases, type SharedServers, type TrialDatabases } from './group.ts';
+import { startTrialNode, type TrialNode } from './nodes.ts';
+import { startPauseMonitor } from './pause-monitor.ts';
+import type { Random } from './random.ts';
+import type { TrialResult } from './report.ts';
+import { restoreFromCatalog } from './restore-check.ts';
+
+/** Sizes of a trial; defaults keep one SQLite trial around 10–20 s on two cores. */
+export interface TrialSizes {
+  readonly nodes: number;
+  readonly accounts: number;
+  readonly concurrency: number;
+  /** Lease of the pause, ms: nodes whose orchestrator died unpause by themselves after this. */
+  readonly leaseMs: number;
+  /** Lazy-recovery expiry of the nodes, ms (short, so a killed node's prepared records clear fast). */
+  readonly expiryMs: number;
+  /** Load before the backup starts, ms. */
+  readonly warmupMs: number;
+  /** A backup (or its recovery) that takes longer is a violation: it hung. */
+  readonly backupTimeoutMs: number;
+}
+
+export const DEFAULT_SIZES: TrialSizes = {
+  nodes: 3,
+  accounts: 20,
+  concurrency: 4,
+  leaseMs: 3_000,
+  expiryMs: 2_000,
+  warmupMs: 400,
+  backupTimeoutMs: 90_000,
+};
+
+/** Slack on top of the lease for "unpaused within the lease": polling, process start, a busy machine. */
+const UNPAUSE_SLACK_MS = 3_000;
+
+export interface TrialSpec {
+  readonly index: number;
+  readonly random: Random;
+  readonly group: GroupKind;
+  readonly mode: string;
+  readonly fault: FaultKind;
+  readonly moment: FaultMoment;
+  readonly dir: string;
+  readonly servers: SharedServers | undefined;
+  readonly sizes: TrialSizes;
+  readonly pauseClient: PauseClient;
+  readonly memberOptions: (engine: string) => Record<string, unknown>;
+  readonly restoreTarget: (member: MemberSpec, dir: string) => RestoreTarget;
+  readonly signal: AbortSignal;
+}
+
+/** Faults that need the window held open long enough for a process to start inside it. */
+const SLOW_FAULTS: ReadonlySet<FaultKind> = new Set(['node-kill', 'node-restart', 'node-join', 'database-stop']);
+
+/**
+ * Runs one trial. Violations (never thrown): a node still paused after the lease; a `complete` backup
+ * that fails to restore or fails the checker; an acknowledged transfer missing from the live databases
+ * or a live inconsistency; an outcome the fault does not allow; a backup that hung.
+ */
+export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
+  const started = Date.now();
+  const violations: string[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+  let outcome: BackupOutcome = 'none';
+  let reason: string | null = null;
+  let backupId: string | null = null;
+  let restoreChecked = false;
+  let acknowledged = 0;
+  let longestPausedMs = 0;
+  let faultApplied = false;
+  let harnessError: string | null = null;
+  try {
+    const databases = await createTrialDatabases(spec.group, spec.dir, spec.index, spec.servers, spec.memberOptions);
+    cleanups.push(() => databases.close());
+    await seedBank(databases, spec.sizes.accounts);
+    const nodes = await startNodes(spec.dir, databases, spec.sizes, cleanups);
+    const monitor = startPauseMonitor(spec.pauseClient, () => nodes.map(directTarget));
+    cleanups.push(() => monitor.stop());
+
+    const load = new AbortController();
+    const workloads: Array<Promise<BankReport>> = [startLoad(spec.sizes, nodes.map((n) => n.address), load.signal)];
+    cleanups.push(async () => {
+      load.abort();
+      await Promise.allSettled(workloads);
+    });
+    await sleep(spec.sizes.warmupMs);
+
+    const plan = await writeTrialPlan({
+      dir: spec.dir,
+      mode: spec.mode,
+      adminAddresses: nodes.map((n) => n.proxy.address),
+      members: databases.members,
+      leaseMs: spec.sizes.leaseMs,
+      drainTimeoutMs: 5_000,
+      minWindowMs: SLOW_FAULTS.has(spec.fault) ? 2_500 : spec.random.int(0, 300),
+    });
+    const target = {
+      nodes,
+      databases,
+      random: spec.random,
+      joinNode: () => joinNode(spec, databases, workloads, load.signal),
+    };
+
+    let applied: AppliedFault | undefined;
+    let applying: Promise<void> = Promise.resolve();
+    const apply = (backup: BackupRun | undefined): void => {
+      faultApplied = true;
+      applying = applyFault(spec.fault, target, backup).then((a) => void (applied = a));
+    };
+    if (UPFRONT_FAULTS.has(spec.fault)) apply(undefined);
+    await applying;
+    const backup: BackupRun = startBackup(plan, spec.moment, () => {
+      if (!UPFRONT_FAULTS.has(spec.fault)) apply(backup);
+    });
+    const exit = await withTimeout(backup.exited, spec.sizes.backupTimeoutMs);
+    if (exit === undefined) {
+      violations.push(`backup did not end within ${spec.sizes.backupTimeoutMs} ms (states: ${backup.states().join(' → ')})`);
+      backup.process.kill('SIGKILL');
+      await backup.exited;
+    }
+    await applying;
+    const endedAt = Date.now();
+
+    // Every node must end unpaused: at once when the orchestrator ran to the end, else within the lease.
+    const stillPaused = await monitor.waitAllUnpaused(endedAt + spec.sizes.leaseMs + UNPAUSE_SLACK_MS - Date.now());
+    if (stillPaused.length > 0) {
+      violations.push(`node(s) ${stillPaused.join(', ')} still paused ${spec.sizes.leaseMs + UNPAUSE_SLACK_MS} ms after the backup ended`);
+    }
+    await applied?.heal();
+    backupId = backup.backupId();
+    if (applied?.orchestratorKilled === true || exit === undefined) await recover(plan, violations);
+    ({ outcome, reason, backupId } = readOutcome(plan, backupId));
+    if (outcome === 'none' && backupId !== null) violations.push(`backup ${backupId} ${reason ?? 'not classified'} after the run (and recovery)`);
+    if (!faultSpec(spec.fault).allowedOutcomes.includes(outcome)) {
+      violations.push(`fault ${spec.fault} must not end as ${outcome}${reason ? ` (${reason})` : ''}`);
+    }
+
+    load.abort();
+    const reports = await Promise.all(workloads);
+    const acked = reports.flatMap((r) => r.acknowledged);
+    acknowledged = acked.length;
+    longestPausedMs = monitor.longestPausedMs();
+    const live = await checkGroup(databases.group, { acknowledged: acked, signal: spec.signal });
+    for (const v of live.violations.slice(0, 5)) violations.push(`live: ${v.kind}: ${v.detail}`);
+
+    if (outcome === 'complete' && backupId !== null) {
+      const id = backupId;
+      const restored = await withCatalog(plan, (catalog) =>
+        restoreFromCatalog(catalog, id, (m) => spec.restoreTarget(m, join(spec.dir, 'restored')), spec.signal),
+      ).catch((error: unknown) => [`restore failed: ${asStillpointError(error).message}`]);
+      restoreChecked = true;
+      for (const v of restored) violations.push(`restored: ${v}`);
+    }
+  } catch (error) {
+    harnessError = asStillpointError(error).message;
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  }
+  return {
+    index: spec.index,
+    trialSeed: spec.random.seed,
+    group: spec.group,
+    mode: spec.mode,
+    fault: spec.fault,
+    moment: spec.moment,
+    faultApplied,
+    backupId,
+    outcome,
+    reason,
+    restoreChecked,
+    acknowledged,
+    longestPausedMs,
+    violations,
+    harnessError,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** Creates the bank tables and accounts in a fresh group. */
+export async function seedBank(databases: TrialDatabases, accounts: number): Promise<void> {
+  const group = await openGroup(databases.group);
+  try {
+    await setupBank(group, { accounts });
+  } finally {
+    await group.close();
+  }
+}
+
+/** Starts `sizes.nodes` node processes; each one's close is pushed onto `cleanups`. */
+export async function startNodes(dir: string, databases: TrialDatabases, sizes: TrialSizes, cleanups: Array<() => Promise<void>>): Promise<TrialNode[]> {
+  const nodes: TrialNode[] = [];
+  for (let i = 1; i <= sizes.nodes; i += 1) {
+    const node = await startTrialNode(dir, `n${i}`, databases.group, sizes.expiryMs);
+    cleanups.push(() => node.close());
+    nodes.push(node);
+  }
+  return nodes;
+}
+
+/** The bank workload over `targets` until `signal` aborts. */
+export function startLoad(sizes: TrialSizes, targets: readonly string[], signal: AbortSignal): Promise<BankReport> {
+  return runBankWorkload({
+    targets,
+    accounts: sizes.accounts,
+    concurrency: sizes.concurrency,
+    signal,
+    // Enough attempts to ride out a pause plus a lease expiry without losing the transfer.
+    unavailableAttempts: 20,
+  });
+}
+
+/** A node outside the plan, started now, with its own workload; returns how to stop both. */
+async function joinNode(spec: TrialSpec, databases: TrialDatabases, workloads: Array<Promise<BankReport>>, signal: AbortSignal) {
+  const node = await startTrialNode(spec.dir, 'joiner', databases.group, spec.sizes.expiryMs);
+  const own = new AbortController();
+  const onAbort = (): void => own.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  workloads.push(startLoad(spec.sizes, [node.address], own.signal));
+  return async () => {
+    // Its acknowledged transfers still count: the workload is only told to stop; the node closes at the end.
+    own.abort();
+    signal.removeEventListener('abort', onAbort);
+    await Promise.allSettled(workloads);
+    await node.close();
+  };
+}
+
+/** What a rerun of `stillpoint backup` does first: finish the unpause and classify what a dead orchestrator left. */
+async function recover(plan: TrialPlan, violations: string[]): Promise<void> {
+  try {
+    await withCatalog(plan, (catalog) => resumeIncomplete(catalog, { plan: loadPlan(plan.file) }));
+  } catch (error) {
+    violations.push(`recovery after the crash failed: ${asStillpointError(error).message}`);
+  }
+}
+
+function readOutcome(plan: TrialPlan, id: string | null): { outcome: BackupOutcome; reason: string | null; backupId: string | null } {
+  return withCatalogSync(plan, (catalog) => {
+    const record = id === null ? catalog.list().at(-1) : catalog.find(id);
+    if (record === undefined) return { outcome: 'none', reason: null, backupId: id };
+    const state = record.state;
+    const outcome: BackupOutcome = state === 'complete' || state === 'invalid' || state === 'failed' ? state : 'none';
+    return { outcome, reason: outcome === 'none' ? `left in state ${state}` : record.reason, backupId: record.id };
+  });
+}
+
+function withCatalogSync<T>(plan: TrialPlan, fn: (catalog: ReturnType<typeof openCatalog>) => T): T {
+  const catalog = openCatalog(plan.catalogPath);
+  try {
+    return fn(catalog);
+  } finally {
+    catalog.close();
+  }
+}
+
+async function withCatalog<T>(plan: TrialPlan, fn: (catalog: ReturnType<typeof openCatalog>) => Promise<T>): Promise<T> {
+  const catalog = openCatalog(plan.catalogPath);
+  try {
+    return await fn(catalog);
+  } finally {
+    catalog.close();
+  }
+}
+
+function directTarget(node: TrialNode): Target {
+  return { host: '127.0.0.1', port: node.port, label: node.address };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
