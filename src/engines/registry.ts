@@ -7,6 +7,7 @@
  */
 import { ConfigError } from '../errors.ts';
 import type { Engine } from './contract.ts';
+import { createMariaDbEngine } from './mariadb/mariadb-engine.ts';
 import { createPostgresEngine } from './postgres/postgres-engine.ts';
 import { createSqliteEngine } from './sqlite/sqlite-engine.ts';
 
@@ -15,6 +16,7 @@ export type EngineFactory = () => Engine;
 const BUILT_IN: ReadonlyArray<readonly [string, EngineFactory]> = [
   ['sqlite', createSqliteEngine],
   ['postgres', createPostgresEngine],
+  ['mariadb', createMariaDbEngine],
 ];
 
 const factories = new Map<string, EngineFactory>(BUILT_IN);

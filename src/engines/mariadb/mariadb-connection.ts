@@ -1,0 +1,68 @@
+/**
+ * Reaching a MariaDB/MySQL member: a mysql2 connection with a connect deadline and the settings a dump needs
+ * (dates and big numbers as strings, so values round-trip exactly), and the client tools' arguments (the
+ * password travels in MYSQL_PWD, never in argv).
+ */
+import { readFileSync } from 'node:fs';
+import mysql from 'mysql2/promise';
+import { ConfigError, EngineError } from '../../errors.ts';
+import type { MariaDbConnection } from './mariadb-options.ts';
+
+export function resolvePassword(conn: MariaDbConnection): string | undefined {
+  if (conn.password !== undefined) return conn.password;
+  if (conn.passwordEnv !== undefined) {
+    const value = process.env[conn.passwordEnv];
+    if (value === undefined) {
+      throw new ConfigError('PASSWORD_ENV_UNSET', `Environment variable ${conn.passwordEnv} is not set.`, {
+        hint: `Export ${conn.passwordEnv} with the database password, or use passwordFile.`,
+      });
+    }
+    return value;
+  }
+  if (conn.passwordFile !== undefined) return readFileSync(conn.passwordFile, 'utf8').trim();
+  return undefined;
+}
+
+/** Opens a connection; EngineError `CONNECT_FAILED` with a hint. */
+export async function connectMariaDb(conn: MariaDbConnection, timeoutMs: number, database?: string): Promise<mysql.Connection> {
+  try {
+    const c = await mysql.createConnection({
+      host: conn.host,
+      port: conn.port,
+      user: conn.user,
+      password: resolvePassword(conn),
+      ...(database === undefined ? {} : { database }),
+      connectTimeout: timeoutMs,
+      dateStrings: true,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      decimalNumbers: false,
+      multipleStatements: false,
+      charset: 'utf8mb4',
+    });
+    // An idle snapshot holder can lose its server; the error surfaces on the next query instead.
+    c.on('error', () => {});
+    return c;
+  } catch (error) {
+    throw new EngineError('CONNECT_FAILED', `Could not connect to MariaDB at ${conn.host}:${conn.port} as ${conn.user}: ${(error as Error).message}`, {
+      hint: 'Check host, port, user and password (passwordEnv / passwordFile), and that the user may connect from this host.',
+      context: { engine: 'mariadb' },
+      cause: error,
+    });
+  }
+}
+
+/** Connection arguments for mariadb, mariabackup, mariadb-binlog. */
+export function toolArgs(conn: MariaDbConnection): string[] {
+  return [`--host=${conn.host}`, `--port=${conn.port}`, `--user=${conn.user}`];
+}
+
+/** Environment carrying the password for the client tools. */
+export function toolEnv(conn: MariaDbConnection): NodeJS.ProcessEnv {
+  const password = resolvePassword(conn);
+  return { ...process.env, ...(password === undefined ? {} : { MYSQL_PWD: password }) };
+}
+
+export function quoteIdent(name: string): string {
+  return `\`${name.replaceAll('`', '``')}\``;
+}

@@ -1,0 +1,184 @@
+/**
+ * MariaDB/MySQL logical backups with a minimal pause. Inside the pause, `jobs` connections each run
+ * `START TRANSACTION WITH CONSISTENT SNAPSHOT` and read the binlog position of their snapshot
+ * (`binlog_snapshot_file`/`_position`). While the group is paused no transaction commits, so the snapshots
+ * are identical; equal binlog positions prove it (a connection whose position differs is dropped). After
+ * unpause every table of the group's databases is dumped INSIDE those transactions through the client
+ * protocol — a stock `mariadb-dump --single-transaction` would open its own, later snapshot.
+ * See docs/decisions/0004-dump-strategy.md. Restore lives in ./mariadb-logical-restore.ts.
+ */
+import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import type mysql from 'mysql2/promise';
+import { EngineError } from '../../errors.ts';
+import type { ArtifactRef } from '../../artifacts/contract.ts';
+import type { FinishedMember, MemberCapture, PhaseContext, RestoreHandle } from '../contract.ts';
+import { connectMariaDb, quoteIdent } from './mariadb-connection.ts';
+import { connectionOf, databasesOf, type MariaDbOptions } from './mariadb-options.ts';
+
+const ENGINE = 'mariadb';
+
+/** The dump's table of contents (`manifest.json`): everything restore needs besides the row files. */
+export interface DumpManifest {
+  readonly format: 'stillpoint-mariadb-dump/1';
+  readonly binlogFile: string;
+  readonly binlogPosition: number;
+  readonly gtid: string;
+  readonly databases: ReadonlyArray<{
+    readonly name: string;
+    readonly createDatabase: string;
+    readonly tables: ReadonlyArray<{ readonly name: string; readonly create: string; readonly rows: number; readonly key: string }>;
+  }>;
+}
+
+interface SnapshotPosition {
+  readonly file: string;
+  readonly position: number;
+}
+
+async function openSnapshot(conn: mysql.Connection): Promise<SnapshotPosition> {
+  await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+  await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(`SHOW STATUS LIKE 'binlog_snapshot_%'`);
+  const value = (name: string): string => String(rows.find((r) => String(r.Variable_name).toLowerCase() === name)?.Value ?? '');
+  return { file: value('binlog_snapshot_file'), position: Number(value('binlog_snapshot_position')) };
+}
+
+/** Opens `jobs` identical snapshots (inside the pause); the capture holds them until finish or release. */
+export async function captureLogical(ctx: PhaseContext, options: MariaDbOptions): Promise<MemberCapture> {
+  const conn = connectionOf(ctx.member);
+  const started = performance.now();
+  const conns = await Promise.all(Array.from({ length: options.jobs }, () => connectMariaDb(conn, options.connectTimeoutMs).catch((e: unknown) => e as Error)));
+  const open = conns.filter((c): c is mysql.Connection => !(c instanceof Error));
+  const closeAll = async (list: readonly mysql.Connection[]): Promise<void> => {
+    await Promise.all(list.map((c) => c.end().catch(() => c.destroy())));
+  };
+  const first = open[0];
+  if (first === undefined || open.length < conns.length) {
+    await closeAll(open);
+    throw conns.find((c) => c instanceof Error) ?? new EngineError('CAPTURE_FAILED', 'No connection.', { context: { engine: ENGINE } });
+  }
+  let holders: mysql.Connection[];
+  let position: SnapshotPosition;
+  let gtid: string;
+  try {
+    const positions = await Promise.all(open.map(openSnapshot));
+    position = positions[0]!;
+    holders = open.filter((_, i) => positions[i]!.file === position.file && positions[i]!.position === position.position);
+    await closeAll(open.filter((c) => !holders.includes(c)));
+    const [g] = await first.query<mysql.RowDataPacket[]>('SELECT @@gtid_binlog_pos AS gtid');
+    gtid = String(g[0]?.gtid ?? '');
+  } catch (error) {
+    await closeAll(open);
+    throw new EngineError('CAPTURE_FAILED', `Could not open a consistent snapshot: ${(error as Error).message}`, {
+      hint: 'The binary log must be enabled (log_bin) so the snapshot has a binlog position; the user needs RELOAD or BINLOG MONITOR for SHOW STATUS.',
+      context: { engine: ENGINE, member: ctx.member.name, backupId: ctx.backupId },
+      cause: error,
+    });
+  }
+  const captureMs = performance.now() - started;
+  if (position.file === '') {
+    await closeAll(holders);
+    throw new EngineError('BINLOG_DISABLED', 'The server reports no binlog position for the snapshot.', {
+      hint: 'Enable the binary log (log_bin) on the server; the snapshot position is the backup handle.',
+      context: { engine: ENGINE, member: ctx.member.name },
+    });
+  }
+  const handle: RestoreHandle = { kind: 'snapshot', snapshotId: `${position.file}:${position.position}`, detail: { binlogFile: position.file, binlogPosition: position.position, gtid, captureMs } };
+  let released = false;
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    await closeAll(holders);
+  };
+  return {
+    handle,
+    capturedAtMs: Date.now(),
+    async finish(phase) {
+      try {
+        const dumped = await dumpDatabases(phase, options, holders, { ...position, gtid });
+        return { handle, ...dumped, detail: { ...dumped.detail, captureMs, connections: holders.length } };
+      } finally {
+        await release();
+      }
+    },
+    release,
+  };
+}
+
+async function dumpDatabases(
+  ctx: PhaseContext,
+  options: MariaDbOptions,
+  holders: readonly mysql.Connection[],
+  position: SnapshotPosition & { gtid: string },
+): Promise<Omit<FinishedMember, 'handle'>> {
+  const started = performance.now();
+  const main = holders[0]!;
+  const databases: Array<{ name: string; createDatabase: string; tables: Array<{ name: string; create: string; rows: number; key: string }> }> = [];
+  const work: Array<(conn: mysql.Connection) => Promise<ArtifactRef>> = [];
+  for (const db of databasesOf(ctx.member, options)) {
+    const [createDb] = await main.query<mysql.RowDataPacket[]>(`SHOW CREATE DATABASE ${quoteIdent(db)}`).catch((error: unknown) => {
+      throw new EngineError('DATABASE_MISSING', `Database ${db} does not exist on the member.`, { hint: 'Fix the member namespaces or options.databases.', context: { engine: ENGINE, member: ctx.member.name }, cause: error });
+    });
+    const [tables] = await main.query<mysql.RowDataPacket[]>(
+      `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY table_name`,
+      [db],
+    );
+    const entry = { name: db, createDatabase: String(createDb[0]?.['Create Database'] ?? ''), tables: [] as Array<{ name: string; create: string; rows: number; key: string }> };
+    databases.push(entry);
+    for (const row of tables) {
+      const table = String(row.t);
+      const [create] = await main.query<mysql.RowDataPacket[]>(`SHOW CREATE TABLE ${quoteIdent(db)}.${quoteIdent(table)}`);
+      const item = { name: table, create: String(create[0]?.['Create Table'] ?? ''), rows: 0, key: `${ctx.artifactPrefix}${db}/${table}.sql${options.gzip ? '.gz' : ''}` };
+      entry.tables.push(item);
+      work.push((conn) => dumpTable(ctx, options, conn, db, item));
+    }
+  }
+  const artifacts = await runPool(work, holders);
+  const manifest: DumpManifest = { format: 'stillpoint-mariadb-dump/1', binlogFile: position.file, binlogPosition: position.position, gtid: position.gtid, databases };
+  artifacts.push(await ctx.artifacts.put(`${ctx.artifactPrefix}manifest.json`, JSON.stringify(manifest, null, 2)));
+  await Promise.all(holders.map((c) => c.query('COMMIT')));
+  return { artifacts, bytes: artifacts.reduce((s, a) => s + a.bytes, 0), detail: { method: 'logical', dumpMs: performance.now() - started, tables: work.length } };
+}
+
+/** Each connection takes the next table; every connection holds the same snapshot. One failure fails all. */
+async function runPool(work: ReadonlyArray<(conn: mysql.Connection) => Promise<ArtifactRef>>, holders: readonly mysql.Connection[]): Promise<ArtifactRef[]> {
+  const results: ArtifactRef[] = [];
+  let next = 0;
+  const lane = async (conn: mysql.Connection): Promise<void> => {
+    while (next < work.length) {
+      const job = work[next++]!;
+      results.push(await job(conn));
+    }
+  };
+  await Promise.all(holders.map(lane));
+  return results;
+}
+
+type TableItem = { name: string; create: string; rows: number; key: string };
+
+/** Streams one table as `INSERT … VALUES (…),(…);` lines of about `batchBytes` each. */
+async function dumpTable(ctx: PhaseContext, options: MariaDbOptions, conn: mysql.Connection, db: string, item: TableItem): Promise<ArtifactRef> {
+  // mysql2's promise wrapper exposes the callback connection, whose query can stream with backpressure.
+  const core = (conn as unknown as { connection: { query(o: { sql: string; rowsAsArray: boolean }): { stream(o?: { highWaterMark: number }): Readable } } }).connection;
+  const rows = core.query({ sql: `SELECT * FROM ${quoteIdent(db)}.${quoteIdent(item.name)}`, rowsAsArray: true }).stream({ highWaterMark: 1000 });
+  const prefix = `INSERT INTO ${quoteIdent(item.name)} VALUES `;
+  const escape = (v: unknown): string => conn.escape(v);
+  async function* lines(): AsyncGenerator<string> {
+    let batch = '';
+    for await (const row of rows as AsyncIterable<unknown[]>) {
+      item.rows++;
+      const tuple = `(${row.map(escape).join(',')})`;
+      batch = batch === '' ? prefix + tuple : `${batch},${tuple}`;
+      if (batch.length >= options.batchBytes) {
+        yield `${batch};\n`;
+        batch = '';
+      }
+      if (ctx.signal.aborted) throw new EngineError('ABORTED', 'The dump was aborted.', { context: { engine: ENGINE } });
+    }
+    if (batch !== '') yield `${batch};\n`;
+  }
+  const source = Readable.from(lines());
+  return ctx.artifacts.put(item.key, options.gzip ? source.pipe(createGzip({ level: 1 })) : source);
+}

@@ -1,0 +1,117 @@
+/**
+ * Options of the MariaDB/MySQL engine (`member.options` in the plan), and of its restore targets. Validated
+ * once with zod; unknown keys are refused so a typo is not silently ignored.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../../errors.ts';
+import type { MemberSpec, RestoreTarget } from '../contract.ts';
+import type { StorageConfig } from '../../txn/contract.ts';
+
+export type MariaDbConnection = Extract<StorageConfig, { kind: 'mysql' }>;
+
+const optionsSchema = z
+  .object({
+    /** `logical` (consistent-snapshot dump through the client protocol, default) or `pitr` (mariabackup + binlogs). */
+    method: z.enum(['logical', 'pitr']).default('logical'),
+    /** Parallel dump/restore connections (each holds an identical snapshot opened inside the pause); default 2. */
+    jobs: z.number().int().min(1).max(32).default(2),
+    /** gzip the table files; default false (the dump is CPU-bound on small machines). */
+    gzip: z.boolean().default(false),
+    /** Target size of one INSERT statement in the dump; default 1 MiB (below the default max_allowed_packet). */
+    batchBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(1024 * 1024),
+    /** Databases to back up; default the member's namespaces. */
+    databases: z.array(z.string().min(1)).min(1).optional(),
+    /** PITR: how long the horizon waits for the binlog holding the position to be archived; default 120 000 ms. */
+    archiveTimeoutMs: z.number().int().positive().default(120_000),
+    /** PITR: OS user owning restored data directories and running the restored server; default `mysql` when root. */
+    osUser: z.string().min(1).optional(),
+    /** Deadline for each connection attempt; default 10 000 ms. */
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
+export type MariaDbOptions = z.infer<typeof optionsSchema>;
+
+/** Parses and freezes `member.options`; throws ConfigError `ENGINE_OPTIONS_INVALID` naming the key. */
+export function parseMariaDbOptions(member: MemberSpec): MariaDbOptions {
+  if (member.connection.kind !== 'mysql') {
+    throw new ConfigError('ENGINE_CONNECTION_INVALID', `Member ${member.name} uses the mariadb engine but a ${member.connection.kind} connection.`, {
+      hint: 'Give the member a connection with kind: mysql.',
+      context: { member: member.name, engine: 'mariadb' },
+    });
+  }
+  const parsed = optionsSchema.safeParse(member.options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError('ENGINE_OPTIONS_INVALID', `Member ${member.name}: option ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`, {
+      hint: 'Valid options: method (logical|pitr), jobs, gzip, batchBytes, databases, archiveTimeoutMs, osUser, connectTimeoutMs.',
+      context: { member: member.name, engine: 'mariadb' },
+    });
+  }
+  return Object.freeze(parsed.data);
+}
+
+export function connectionOf(member: MemberSpec): MariaDbConnection {
+  if (member.connection.kind !== 'mysql') parseMariaDbOptions(member);
+  return member.connection as MariaDbConnection;
+}
+
+/** The databases a member's backup covers. */
+export function databasesOf(member: MemberSpec, options: MariaDbOptions): readonly string[] {
+  return options.databases ?? member.namespaces;
+}
+
+/** Logical restore target: a server and the name each database is restored under. */
+export type LogicalTarget = {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** Source database → target database. */
+  readonly rename: Readonly<Record<string, string>>;
+};
+
+/** PITR restore target: a new data directory and the port of the server started on it (0 = a free port). */
+export type PitrTarget = {
+  readonly dataDir: string;
+  readonly port: number;
+  readonly host: string;
+};
+
+const logicalTargetSchema = z
+  .object({ host: z.string(), port: z.number().int(), user: z.string(), rename: z.record(z.string(), z.string().min(1)), inPlace: z.boolean() })
+  .partial()
+  .strict();
+const pitrTargetSchema = z.object({ dataDir: z.string().min(1), port: z.number().int().min(0), host: z.string() }).partial().strict();
+
+function invalid(error: z.ZodError): ConfigError {
+  const issue = error.issues[0];
+  return new ConfigError('RESTORE_TARGET_INVALID', `Restore target key ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`, {
+    hint: 'A mariadb logical target takes host, port, user, rename {db: newName} or inPlace: true; a pitr target takes dataDir, port, host.',
+    context: { engine: 'mariadb' },
+  });
+}
+
+/** `inPlace: true` restores every database under its own name (needs force when it is not empty). */
+export function parseLogicalTarget(target: RestoreTarget, defaults: LogicalTarget, databases: readonly string[]): LogicalTarget {
+  const parsed = logicalTargetSchema.safeParse(target);
+  if (!parsed.success) throw invalid(parsed.error);
+  const { inPlace, rename, ...rest } = parsed.data;
+  const base = inPlace ? Object.fromEntries(databases.map((d) => [d, d])) : defaults.rename;
+  return { ...defaults, ...strip(rest), rename: { ...base, ...(rename ?? {}) } };
+}
+
+export function parsePitrTarget(target: RestoreTarget, defaults: PitrTarget): PitrTarget {
+  const parsed = pitrTargetSchema.safeParse(target);
+  if (!parsed.success) throw invalid(parsed.error);
+  return { ...defaults, ...strip(parsed.data) };
+}
+
+function strip<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Short, name-safe suffix of a backup id for default restore names. */
+export function backupSuffix(backupId: string): string {
+  const clean = backupId.toLowerCase().replaceAll(/[^a-z0-9]/g, '');
+  return clean.slice(-12) || 'backup';
+}
