@@ -7,10 +7,15 @@ import { register as registerCheck } from './check.ts';
 import { register as registerNode } from './node.ts';
 import { register as registerWorkload } from './workload.ts';
 import { register as backup } from './backup.ts';
+import { register as restore } from './restore.ts';
+import { register as demo } from './demo.ts';
+import { register as registerPause } from './pause.ts';
+import { register as registerScalarAdmin } from './scalar-admin.ts';
+import { register as registerK8s } from './k8s.ts';
 
 type Register = (program: Command) => void;
 
-const modules: Register[] = [backup, registerNode, registerWorkload, registerCheck];
+const modules: Register[] = [demo, backup, restore, registerNode, registerWorkload, registerCheck, registerPause, registerScalarAdmin, registerK8s];
 
 export function registerCommands(program: Command): void {
   for (const register of modules) register(program);

@@ -1,0 +1,132 @@
+/**
+ * The restore planner: what `stillpoint restore <id> --dry-run` prints. For each member: where it came
+ * from, where it goes, its restore handle, the engine's steps, and every time in explicit UTC.
+ * Planning has no side effects.
+ */
+import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
+import type { ArtifactStore } from '../artifacts/contract.ts';
+import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
+import type { Engine, Logger, MemberRecord, RestoreContext, RestoreHandle, RestoreStep, RestoreTarget } from '../engines/contract.ts';
+import { getEngine } from '../engines/registry.ts';
+import { CatalogError, ConfigError } from '../errors.ts';
+import type { StorageConfig } from '../txn/contract.ts';
+
+export interface RestoreRequest {
+  readonly backupId: string;
+  /** Restore every member into this directory (engines that restore into files). */
+  readonly intoDir?: string;
+  /** Per-member engine-specific targets; wins over `intoDir`. */
+  readonly targets?: Readonly<Record<string, RestoreTarget>>;
+  readonly force?: boolean;
+}
+
+export interface MemberRestorePlan {
+  readonly member: string;
+  readonly engine: string;
+  readonly namespaces: readonly string[];
+  /** Where the backup was taken from (no secrets). */
+  readonly source: string;
+  readonly target: RestoreTarget;
+  readonly handle: RestoreHandle;
+  /** The restore point in UTC (the window's mid-time, or the time handle in the database's clock). */
+  readonly restorePointUtc: string;
+  readonly steps: readonly RestoreStep[];
+  readonly artifacts: readonly { key: string; bytes: number; sha256: string }[];
+}
+
+export interface RestorePlan {
+  readonly backupId: string;
+  readonly group: string;
+  readonly mode: string;
+  readonly window: { pausedAtUtc: string; unpauseStartedAtUtc: string; midUtc: string } | null;
+  readonly artifactsLocation: string;
+  readonly hooks: { readonly before: readonly string[]; readonly after: readonly string[] };
+  readonly members: readonly MemberRestorePlan[];
+}
+
+/** What the runner needs beyond the printed plan. */
+export interface PlannedRestore {
+  readonly plan: RestorePlan;
+  readonly record: BackupRecord;
+  readonly store: ArtifactStore;
+  readonly contexts: ReadonlyMap<string, { engine: Engine; ctx: RestoreContext }>;
+}
+
+const silent: Logger = { info: () => {}, warn: () => {} };
+
+export async function planRestore(catalog: Catalog, request: RestoreRequest, signal: AbortSignal, log: Logger = silent): Promise<PlannedRestore> {
+  const record = catalog.get(request.backupId);
+  if (record.state !== 'complete') {
+    throw new CatalogError('BACKUP_NOT_RESTORABLE', `Backup ${record.id} is ${record.state}${record.reason ? ` (${record.reason})` : ''}, not complete.`, {
+      context: { backupId: record.id },
+      hint: 'Restore a complete backup; `stillpoint backups list` shows their states.',
+    });
+  }
+  for (const name of Object.keys(request.targets ?? {})) {
+    if (!record.members.some((m) => m.name === name)) {
+      throw new ConfigError('RESTORE_TARGET_INVALID', `--target names "${name}", which is not a member of ${record.id}.`, {
+        hint: `Members: ${record.members.map((m) => m.name).join(', ')}.`,
+      });
+    }
+  }
+  const store = createLocalDirStore(record.artifactsLocation);
+  const contexts = new Map<string, { engine: Engine; ctx: RestoreContext }>();
+  const members: MemberRestorePlan[] = [];
+  for (const m of record.members) {
+    if (m.handle === null) throw new CatalogError('BACKUP_INCOMPLETE', `Member ${m.name} of ${record.id} has no restore handle.`, { context: { backupId: record.id, member: m.name } });
+    const engine = getEngine(m.engine);
+    const artifacts = record.artifacts.filter((a) => a.member === m.name);
+    const memberRecord: MemberRecord = { backupId: record.id, member: m.spec, handle: m.handle, artifacts };
+    const requested = request.targets?.[m.name] ?? (request.intoDir !== undefined ? { intoDir: request.intoDir } : undefined);
+    const target = engine.parseRestoreTarget(memberRecord, requested);
+    const ctx: RestoreContext = { record: memberRecord, target, artifacts: store, force: request.force ?? false, log, signal };
+    contexts.set(m.name, { engine, ctx });
+    members.push({
+      member: m.name,
+      engine: m.engine,
+      namespaces: m.spec.namespaces,
+      source: describeConnection(m.spec.connection),
+      target,
+      handle: m.handle,
+      restorePointUtc: restorePoint(m.handle, record),
+      steps: await engine.planRestore(ctx),
+      artifacts: artifacts.map((a) => ({ key: a.key, bytes: a.bytes, sha256: a.sha256 })),
+    });
+  }
+  const plan: RestorePlan = {
+    backupId: record.id,
+    group: record.group,
+    mode: record.mode,
+    window: record.window && {
+      pausedAtUtc: utc(record.window.pausedAtMs),
+      unpauseStartedAtUtc: utc(record.window.unpauseStartedAtMs),
+      midUtc: utc(record.window.midMs),
+    },
+    artifactsLocation: record.artifactsLocation,
+    hooks: { before: record.hooks.before ?? [], after: record.hooks.after ?? [] },
+    members,
+  };
+  return { plan, record, store, contexts };
+}
+
+/** A connection for humans, never with secrets. */
+export function describeConnection(c: StorageConfig): string {
+  return c.kind === 'sqlite' ? `sqlite ${c.path}` : `${c.kind} ${c.user}@${c.host}:${c.port}${c.database ? `/${c.database}` : ''}`;
+}
+
+function restorePoint(handle: RestoreHandle, record: BackupRecord): string {
+  if (handle.kind === 'time') return `${utc(handle.atMs)} (database clock; offset ${handle.clockOffsetMs} ms ± ${handle.uncertaintyMs} ms)`;
+  const mid = record.window ? utc(record.window.midMs) : 'unknown';
+  switch (handle.kind) {
+    case 'snapshot':
+      return `snapshot ${handle.snapshotId} (window mid ${mid})`;
+    case 'named-point':
+      return `restore point ${handle.name} at LSN ${handle.lsn} (window mid ${mid})`;
+    case 'log-position':
+      return `${handle.file}:${handle.position}${handle.gtid ? ` (GTID ${handle.gtid})` : ''} (window mid ${mid})`;
+  }
+}
+
+export function utc(ms: number): string {
+  return new Date(ms).toISOString();
+}
