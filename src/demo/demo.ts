@@ -109,11 +109,13 @@ async function demoSteps(
   emit({ type: 'demo', step: 'setup', detail: `${dir}: 3 SQLite databases, ${accounts} accounts` });
   await seedBank(group, accounts);
   const configs = writeNodeConfigs(join(dir, 'nodes'), group, options.nodes ?? 3);
-  for (const [i, file] of configs.entries()) {
-    signal.throwIfAborted();
-    nodes.push(await startNodeProcess(file, `node-${i + 1}`));
-    emit({ type: 'demo', step: 'node-started', detail: `node-${i + 1} on ${nodes.at(-1)!.address}` });
-  }
+  signal.throwIfAborted();
+  // In parallel: each node process spends most of its start-up compiling the sources.
+  const started = await Promise.allSettled(configs.map((file, i) => startNodeProcess(file, `node-${i + 1}`)));
+  for (const r of started) if (r.status === 'fulfilled') nodes.push(r.value);
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  for (const n of nodes) emit({ type: 'demo', step: 'node-started', detail: `${n.name} on ${n.address}` });
   const planFile = writeDemoPlan(dir, { addresses: nodes.map((n) => n.address), dataDir, leaseMs: 5000, minWindowMs: options.minWindowMs ?? 0 });
   const plan = loadPlan(planFile);
   const catalog = openCatalog(plan.catalogPath);
