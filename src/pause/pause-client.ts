@@ -97,7 +97,10 @@ class PauseClientImpl implements PauseClient {
       return { ...s, paused: undone.ok ? false : s.paused };
     });
     const failed = merged.filter((s) => !s.ok).map((s) => `${s.target} (${s.error?.code ?? 'FAILED'})`);
-    const stillPaused = rollback.targets.filter((s) => !s.ok).map((s) => s.target);
+    // A target neither call could reach was never paused by us; any other failed rollback may have left one.
+    const stillPaused = rollback.targets
+      .filter((s, i) => !s.ok && !(neverReached(statuses[i]!) && neverReached(s)))
+      .map((s) => s.target);
     return new PauseError(
       'PAUSE_FAILED',
       `Pause failed at ${failed.join(', ')}; ` +
@@ -326,6 +329,10 @@ const TRANSIENT = new Set<grpc.status>([
 
 function isTransient(failure: CallFailure): boolean {
   return failure.grpcCode !== undefined && TRANSIENT.has(failure.grpcCode);
+}
+
+function neverReached(status: TargetStatus): boolean {
+  return status.error?.code === 'TARGET_UNREACHABLE';
 }
 
 function pauseStatus(target: Target, result: CallResult<unknown>): TargetStatus {

@@ -1,0 +1,238 @@
+/**
+ * `stillpoint pause | unpause | check-paused`: the pause protocol from the command line.
+ *
+ * `pause --hold <duration>` is the seeds' "create a period to restore data" step as one command: pause every
+ * target (all-or-nothing), hold, unpause — also on SIGINT/SIGTERM — and print the window and its mid-time.
+ * Plain `pause` leaves the cluster paused on purpose (the operator asked for it) and says how to undo it;
+ * with `--lease` the servers unpause by themselves once the lease lapses, since nobody renews it.
+ */
+import type { Command } from 'commander';
+import { PauseError } from '../../errors.ts';
+import type { PausedGroup, PauseOptions, Target, TargetStatus, UnpauseResult } from '../../pause/contract.ts';
+import { createPauseClient } from '../../pause/pause-client.ts';
+import { action, emit } from '../output.ts';
+import {
+  type ConnectionFlags,
+  type TargetFlags,
+  collect,
+  connectionOptions,
+  formatInstant,
+  parseDuration,
+  resolveTargets,
+} from '../pause-options.ts';
+
+interface CommonFlags extends TargetFlags, Omit<ConnectionFlags, 'caPath' | 'caPem'> {
+  readonly ca?: string;
+  readonly json?: boolean;
+}
+
+interface PauseFlags extends CommonFlags {
+  readonly wait: boolean;
+  readonly maxPauseWaitTime?: string;
+  readonly lease?: string;
+  readonly hold?: string;
+}
+
+export function register(program: Command): void {
+  const pause = program
+    .command('pause')
+    .description(
+      'Pause every target at once (all-or-nothing: if one fails, the others are unpaused and the command\n' +
+        'fails). Without --hold the cluster STAYS PAUSED until `stillpoint unpause` (or until its --lease\n' +
+        'lapses). With --hold, pauses, holds, always unpauses (also on Ctrl-C), and prints the window and its\n' +
+        'mid-time — the restore point for point-in-time restores.',
+    )
+    .option('--no-wait', 'do not wait for in-flight work to drain (NOT a consistent point)')
+    .option('--max-pause-wait-time <duration>', 'drain limit sent to servers (default: theirs, 30 s)')
+    .option('--lease <duration>', 'servers unpause by themselves unless renewed within this time (e.g. 30s)')
+    .option('--hold <duration>', 'hold the pause this long (e.g. 5s, 500ms), then unpause');
+  addCommonOptions(pause).action(action((flags: PauseFlags) => runPause(flags)));
+
+  const unpause = program
+    .command('unpause')
+    .description('Unpause every target (idempotent; retried). Fails if any target could not be unpaused.');
+  addCommonOptions(unpause).action(action((flags: CommonFlags) => runUnpause(flags)));
+
+  const check = program
+    .command('check-paused')
+    .description('Ask every target whether it is paused. Fails (exit 1) if any target could not be asked.');
+  addCommonOptions(check).action(action((flags: CommonFlags) => runCheckPaused(flags)));
+}
+
+function addCommonOptions(command: Command): Command {
+  return command
+    .option('-a, --addresses <host:port,...>', 'admin endpoints (repeatable; IPv6 as [::1]:port)', collect)
+    .option('-s, --srv <name>', 'DNS SRV name; every record is one target')
+    .option('--dns-server <ip[:port]>', 'DNS server for --srv (repeatable; default: the system resolver)', collect)
+    .option('--tls', 'connect with TLS')
+    .option('--ca <path>', 'CA certificate (PEM) to trust; implies --tls')
+    .option('--override-authority <name>', 'TLS server name to expect (when it differs from the address)')
+    .option('--token <token>', 'admin bearer token (default: $STILLPOINT_ADMIN_TOKEN)')
+    .option('--json', 'print one JSON document');
+}
+
+async function runPause(flags: PauseFlags): Promise<number> {
+  const targets = await resolveTargets(flags);
+  const holdMs = flags.hold === undefined ? undefined : parseDuration(flags.hold, '--hold');
+  const options: PauseOptions = {
+    waitOutstanding: flags.wait,
+    ...(flags.maxPauseWaitTime === undefined
+      ? {}
+      : { maxPauseWaitMs: parseDuration(flags.maxPauseWaitTime, '--max-pause-wait-time') }),
+    ...(flags.lease === undefined ? {} : { leaseMs: parseDuration(flags.lease, '--lease') }),
+  };
+  const client = createPauseClient(connection(flags));
+  try {
+    if (holdMs === undefined) return await pauseAndLeave(client.pauseAll.bind(client), targets, options, flags);
+    return await pauseAndHold(client.pauseAll.bind(client), targets, options, holdMs, flags);
+  } finally {
+    client.close();
+  }
+}
+
+type PauseAll = (targets: readonly Target[], options?: PauseOptions) => Promise<PausedGroup>;
+
+async function pauseAndLeave(pauseAll: PauseAll, targets: Target[], options: PauseOptions, flags: PauseFlags): Promise<number> {
+  const group = await pauseAll(targets, options);
+  const json = flags.json === true;
+  emit(
+    json,
+    { paused: true, pausedAtMs: group.pausedAtMs, pausedAt: isoOf(group.pausedAtMs), leaseMs: options.leaseMs ?? null, targets: group.statuses },
+    () => `Pause completed at ${formatInstant(group.pausedAtMs)}`,
+  );
+  const unpauseCommand = `stillpoint unpause ${targetFlagsText(targets, flags)}`;
+  process.stderr.write(
+    options.leaseMs === undefined
+      ? `warning: the cluster stays paused until you run: ${unpauseCommand}\n`
+      : `warning: nobody renews the lease: the servers unpause by themselves within ${options.leaseMs} ms ` +
+          `(or now: ${unpauseCommand})\n`,
+  );
+  return 0;
+}
+
+async function pauseAndHold(
+  pauseAll: PauseAll,
+  targets: Target[],
+  options: PauseOptions,
+  holdMs: number,
+  flags: PauseFlags,
+): Promise<number> {
+  const json = flags.json === true;
+  // Installed before the pause is sent: a signal during the drain aborts it, and the client rolls back.
+  const stop = new AbortController();
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signalled = signal;
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const group = await pauseAll(targets, { ...options, signal: stop.signal });
+    if (!json) process.stdout.write(`Pause completed at ${formatInstant(group.pausedAtMs)}\n`);
+    await sleep(holdMs, stop.signal);
+    const result = await group.unpause();
+    report(json, result, signalled);
+    if (!result.ok) return 1;
+    return signalled === undefined ? 0 : signalled === 'SIGINT' ? 130 : 143;
+  } catch (error) {
+    if (signalled !== undefined && error instanceof PauseError && error.code === 'PAUSE_FAILED') {
+      process.stderr.write(`stillpoint: interrupted by ${signalled} during the pause; every target was unpaused.\n`);
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function report(json: boolean, result: UnpauseResult, signalled: NodeJS.Signals | undefined): void {
+  const w = result.window;
+  const durationMs = w.unpauseStartedAtMs - w.pausedAtMs;
+  const value = {
+    ok: result.ok,
+    interruptedBy: signalled ?? null,
+    window: {
+      ...w,
+      durationMs,
+      pausedAt: isoOf(w.pausedAtMs),
+      unpauseStartedAt: isoOf(w.unpauseStartedAtMs),
+      midAt: isoOf(w.midMs),
+    },
+    targets: result.targets,
+  };
+  emit(json, value, () =>
+    [
+      `Unpause started at ${formatInstant(w.unpauseStartedAtMs)}`,
+      `Paused window: ${isoOf(w.pausedAtMs)} → ${isoOf(w.unpauseStartedAtMs)} (${durationMs} ms)` +
+        (signalled ? `, cut short by ${signalled}` : ''),
+      `Mid-time (restore point): ${isoOf(w.midMs)} (${w.midMs})`,
+      ...failedLines(result.targets),
+    ].join('\n'),
+  );
+}
+
+async function runUnpause(flags: CommonFlags): Promise<number> {
+  const targets = await resolveTargets(flags);
+  const client = createPauseClient(connection(flags));
+  try {
+    const startedAtMs = Date.now();
+    if (flags.json !== true) process.stdout.write(`Unpause started at ${formatInstant(startedAtMs)}\n`);
+    const result = await client.unpauseAll(targets);
+    if (flags.json === true) emit(true, { ok: result.ok, unpauseStartedAtMs: startedAtMs, targets: result.targets }, () => '');
+    else for (const line of failedLines(result.targets)) process.stderr.write(`${line}\n`);
+    return result.ok ? 0 : 1;
+  } finally {
+    client.close();
+  }
+}
+
+async function runCheckPaused(flags: CommonFlags): Promise<number> {
+  const targets = await resolveTargets(flags);
+  const client = createPauseClient(connection(flags));
+  try {
+    const statuses = await client.checkPausedAll(targets);
+    const ok = statuses.every((s) => s.ok);
+    emit(
+      flags.json === true,
+      { ok, allPaused: ok && statuses.every((s) => s.paused === true), targets: statuses },
+      () => statuses.map((s) => `${s.target}\t${s.ok ? (s.paused ? 'paused' : 'not paused') : `unknown (${s.error?.code})`}`).join('\n'),
+    );
+    return ok ? 0 : 1;
+  } finally {
+    client.close();
+  }
+}
+
+function connection(flags: CommonFlags): ReturnType<typeof connectionOptions> {
+  return connectionOptions({ ...flags, ...(flags.ca === undefined ? {} : { caPath: flags.ca }) });
+}
+
+function failedLines(statuses: readonly TargetStatus[]): string[] {
+  return statuses.filter((s) => !s.ok).map((s) => `FAILED ${s.target}: [${s.error?.code}] ${s.error?.message}`);
+}
+
+function targetFlagsText(targets: readonly Target[], flags: CommonFlags): string {
+  const where = flags.srv !== undefined ? `--srv ${flags.srv}` : `-a ${targets.map((t) => t.label).join(',')}`;
+  return `${where}${flags.tls || flags.ca ? ' --tls' : ''}`;
+}
+
+function isoOf(epochMs: number): string {
+  return new Date(epochMs).toISOString();
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

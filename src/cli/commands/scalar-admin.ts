@@ -1,0 +1,116 @@
+/**
+ * `stillpoint scalar-admin`: a drop-in for the upstream scalar-admin client — the same flags, output lines
+ * and exit codes (0 ok, 1 failure, 2 usage), so scripts and runbooks keep working. Differences, all fixes:
+ * a failed PAUSE is rolled back (the targets that paused are unpaused) before exiting 1; every call has a
+ * deadline; IPv6 targets work as `[::1]:port`.
+ */
+import { type Command, Option } from 'commander';
+import { ConfigError, PauseError } from '../../errors.ts';
+import type { TargetStatus } from '../../pause/contract.ts';
+import { createPauseClient } from '../../pause/pause-client.ts';
+import { action } from '../output.ts';
+import { collect, connectionOptions, formatInstant, parseMillis, resolveTargets } from '../pause-options.ts';
+
+interface ScalarAdminFlags {
+  readonly command: string;
+  readonly srvServiceUrl?: string;
+  readonly addresses?: string;
+  readonly wait: boolean;
+  readonly maxPauseWaitTime?: string;
+  readonly tls?: boolean;
+  readonly caRootCertPath?: string;
+  readonly caRootCertPem?: string;
+  readonly overrideAuthority?: string;
+  readonly dnsServer?: string[];
+}
+
+const COMMANDS = ['PAUSE', 'UNPAUSE', 'CHECK_PAUSED'] as const;
+type AdminCommand = (typeof COMMANDS)[number];
+
+export function register(program: Command): void {
+  program
+    .command('scalar-admin')
+    .description(
+      'Drop-in replacement for the scalar-admin client (same flags, output and exit codes), except that a\n' +
+        'failed PAUSE unpauses the targets that did pause before failing.',
+    )
+    .requiredOption('-c, --command <COMMAND>', 'PAUSE, UNPAUSE or CHECK_PAUSED (case-insensitive)')
+    .option('-s, --srv-service-url <SRV_SERVICE_URL>', 'DNS SRV name of the targets (deprecated upstream)')
+    .option('-a, --addresses <ADDRESSES>', 'comma-separated host:port list of the targets')
+    .option('-n, --no-wait', 'PAUSE without waiting for outstanding requests to finish')
+    .option('-m, --max-pause-wait-time <MAX_PAUSE_WAIT_TIME>', 'max time in ms to wait for outstanding requests')
+    .option('--tls', 'use TLS')
+    .option('--ca-root-cert-path <CA_ROOT_CERT_PATH>', 'path of the root CA certificate (PEM) for TLS')
+    .option('--ca-root-cert-pem <CA_ROOT_CERT_PEM>', 'root CA certificate (PEM text) for TLS')
+    .option('--override-authority <OVERRIDE_AUTHORITY>', 'server name to verify in TLS')
+    .addOption(new Option('--dns-server <ip[:port]>', 'DNS server for -s').argParser(collect).hideHelp())
+    .action(action((flags: ScalarAdminFlags) => run(flags)));
+}
+
+async function run(flags: ScalarAdminFlags): Promise<number> {
+  const command = parseCommand(flags.command);
+  const maxPauseWaitMs =
+    flags.maxPauseWaitTime === undefined ? undefined : parseMillis(flags.maxPauseWaitTime, '--max-pause-wait-time');
+  const targets = await resolveTargets(
+    {
+      ...(flags.addresses === undefined ? {} : { addresses: [flags.addresses] }),
+      ...(flags.srvServiceUrl === undefined ? {} : { srv: flags.srvServiceUrl }),
+      ...(flags.dnsServer === undefined ? {} : { dnsServer: flags.dnsServer }),
+    },
+    { addresses: '-a/--addresses', srv: '-s/--srv-service-url' },
+  );
+  // Upstream enables TLS only with --tls; the CA and authority flags refine it.
+  const connection = connectionOptions(
+    flags.tls === true
+      ? {
+          tls: true,
+          ...(flags.caRootCertPath === undefined ? {} : { caPath: flags.caRootCertPath }),
+          ...(flags.caRootCertPem === undefined ? {} : { caPem: flags.caRootCertPem }),
+          ...(flags.overrideAuthority === undefined ? {} : { overrideAuthority: flags.overrideAuthority }),
+        }
+      : {},
+  );
+  const client = createPauseClient(connection);
+  try {
+    switch (command) {
+      case 'PAUSE': {
+        const group = await client.pauseAll(targets, {
+          waitOutstanding: flags.wait,
+          ...(maxPauseWaitMs === undefined ? {} : { maxPauseWaitMs }),
+        });
+        process.stdout.write(`Pause completed at ${formatInstant(group.pausedAtMs)}\n`);
+        return 0;
+      }
+      case 'UNPAUSE': {
+        process.stdout.write(`Unpause started at ${formatInstant(Date.now())}\n`);
+        const result = await client.unpauseAll(targets);
+        if (!result.ok) throw failure('UNPAUSE_FAILED', 'Unpause failed', result.targets);
+        return 0;
+      }
+      case 'CHECK_PAUSED': {
+        const statuses = await client.checkPausedAll(targets);
+        if (!statuses.every((s) => s.ok)) throw failure('CHECK_PAUSED_FAILED', 'CheckPaused failed', statuses);
+        const byTarget = Object.fromEntries(statuses.map((s) => [s.target, String(s.paused === true)]));
+        // Upstream pretty-prints with javax.json: 4-space indent.
+        process.stdout.write(`${JSON.stringify(byTarget, null, 4)}\n`);
+        return 0;
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
+function parseCommand(text: string): AdminCommand {
+  const upper = text.toUpperCase();
+  const found = COMMANDS.find((c) => c === upper);
+  if (!found) {
+    throw new ConfigError('COMMAND_INVALID', `Unknown command "${text}"; expected one of ${COMMANDS.join(', ')}.`);
+  }
+  return found;
+}
+
+function failure(code: string, what: string, statuses: readonly TargetStatus[]): PauseError {
+  const failed = statuses.filter((s) => !s.ok).map((s) => `${s.target} (${s.error?.code ?? 'FAILED'})`);
+  return new PauseError(code, `${what} at ${failed.join(', ')}.`, { context: { targets: statuses } });
+}
