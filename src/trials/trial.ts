@@ -204,14 +204,19 @@ export async function seedBank(databases: TrialDatabases, accounts: number): Pro
   }
 }
 
-/** Starts `sizes.nodes` node processes; each one's close is pushed onto `cleanups`. */
+/** Starts `sizes.nodes` node processes in parallel; each one's close is pushed onto `cleanups`. */
 export async function startNodes(dir: string, databases: TrialDatabases, sizes: TrialSizes, cleanups: Array<() => Promise<void>>): Promise<TrialNode[]> {
+  const names = Array.from({ length: sizes.nodes }, (_, i) => `n${i + 1}`);
+  const started = await Promise.allSettled(names.map((name) => startTrialNode(dir, name, databases.group, sizes.expiryMs)));
   const nodes: TrialNode[] = [];
-  for (let i = 1; i <= sizes.nodes; i += 1) {
-    const node = await startTrialNode(dir, `n${i}`, databases.group, sizes.expiryMs);
-    cleanups.push(() => node.close());
-    nodes.push(node);
+  for (const s of started) {
+    if (s.status === 'fulfilled') {
+      nodes.push(s.value);
+      cleanups.push(() => s.value.close());
+    }
   }
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
   return nodes;
 }
 

@@ -12,10 +12,11 @@ import { register as demo } from './demo.ts';
 import { register as registerPause } from './pause.ts';
 import { register as registerScalarAdmin } from './scalar-admin.ts';
 import { register as registerK8s } from './k8s.ts';
+import { register as trials } from './trials.ts';
 
 type Register = (program: Command) => void;
 
-const modules: Register[] = [demo, backup, restore, registerNode, registerWorkload, registerCheck, registerPause, registerScalarAdmin, registerK8s];
+const modules: Register[] = [demo, backup, restore, registerNode, registerWorkload, registerCheck, registerPause, registerScalarAdmin, registerK8s, trials];
 
 export function registerCommands(program: Command): void {
   for (const register of modules) register(program);
