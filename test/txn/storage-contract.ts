@@ -3,7 +3,7 @@
  * store, so each file starts its own server once).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TransactionError } from '../../src/errors.ts';
+import { StillpointError, type TransactionError } from '../../src/errors.ts';
 import type { Storage, TableSchema } from '../../src/txn/contract.ts';
 import { COORDINATOR_SCHEMA } from '../../src/txn/schema.ts';
 
@@ -16,12 +16,12 @@ export const ITEMS: TableSchema = {
 };
 const T = { namespace: ITEMS.namespace, table: ITEMS.table };
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+export async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   try {
     await promise;
     return undefined;
   } catch (error) {
-    if (error instanceof TransactionError) return error.code;
+    if (error instanceof StillpointError) return error.code;
     throw error;
   }
 }

@@ -3,6 +3,8 @@
  * + MariaDB). Accounts live in bank_a and bank_b, which map to different storages, so every transfer is a
  * multi-storage transaction.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TransactionError } from '../../src/errors.ts';
 import type { GroupConfig, StorageGroup, TableRef, TableSchema, Transaction, TransactionManager } from '../../src/txn/contract.ts';
@@ -26,6 +28,30 @@ const LEDGER: TableSchema = {
   clusteringKey: ['seq'],
   columns: { day: 'TEXT', seq: 'INT', amount: 'BIGINT' },
 };
+
+const CHILD = fileURLToPath(new URL('./fixtures/txn-child.ts', import.meta.url));
+
+/** Runs the child fixture; resolves when it prints a line starting with `until` (and SIGKILLs it then if asked). */
+async function runChild(args: string[], until: string, kill: boolean): Promise<string> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.split('\n').some((l) => l.startsWith(until))) resolve();
+      });
+      void exited.then((code) => reject(new Error(`child exited ${code} before "${until}": ${err}`)));
+    });
+    if (kill) child.kill('SIGKILL');
+  } finally {
+    if (kill || child.exitCode === null) await exited;
+  }
+  return out;
+}
 
 class Crash extends Error {}
 const crashAt = (point: 'afterPrepare' | 'afterCommitState' | 'midCommitRecords') => ({
@@ -61,6 +87,7 @@ async function transfer(tx: Transaction, from: string, to: string, amount: numbe
 export function transactionSuite(label: string, setup: () => Promise<{ config: GroupConfig; cleanup: () => Promise<void> }>): void {
   describe(`consensus commit: ${label}`, () => {
     let group: StorageGroup;
+    let config: GroupConfig;
     let tm: TransactionManager;
     let cleanup: () => Promise<void>;
     let n = 0;
@@ -69,6 +96,7 @@ export function transactionSuite(label: string, setup: () => Promise<{ config: G
     beforeAll(async () => {
       const s = await setup();
       cleanup = s.cleanup;
+      config = s.config;
       group = await openGroup(s.config);
       await group.createCoordinatorTable();
       await group.createTable(account('bank_a'));
@@ -199,6 +227,22 @@ export function transactionSuite(label: string, setup: () => Promise<{ config: G
         expect(await balances(tm, ids)).toEqual(expected);
         expect(await sweep(group, { expiryMs: 0 })).toMatchObject({ rolledForward: 0, rolledBack: 0, abortedExpired: 0 });
       });
+    });
+
+    it.each(['afterPrepare', 'afterCommitState', 'midCommitRecords'] as const)(
+      'a node process SIGKILLed %s is recovered all-or-nothing',
+      async (point) => {
+        await runChild([JSON.stringify(config), 'crash', point, ids[0]!, ids[1]!], `AT ${point}`, true);
+        const report = await sweep(group, { expiryMs: 0 });
+        expect(report.unresolved).toBe(0);
+        const expected = point === 'afterPrepare' ? { a: [100, 100], b: [100, 100] } : { a: [60, 100], b: [100, 140] };
+        expect(await balances(tm, ids)).toEqual(expected);
+      },
+    );
+
+    it('several processes transfer concurrently on the same databases and conserve the total', async () => {
+      await Promise.all([0, 1].map(() => runChild([JSON.stringify(config), 'transfers', '15', ids[0]!, ids[1]!], 'DONE', false)));
+      expect(await balances(tm, ids)).toEqual({ a: [70, 100], b: [100, 130] });
     });
 
     it('a sweep within the expiry leaves undecided records alone and reports them', async () => {

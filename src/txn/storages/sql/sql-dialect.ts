@@ -3,6 +3,7 @@
  * namespace, placeholders, column types, upsert syntax and how driver errors are told apart. The
  * storage logic itself ({@link SqlStorageBase}) is written once against this and an {@link SqlExecutor}.
  */
+import { TransactionError } from '../../../errors.ts';
 import type { ColumnType, TableRef, Value } from '../../contract.ts';
 
 export interface SqlDialect {
@@ -74,4 +75,48 @@ export function errorCode(error: unknown): string | undefined {
 /** Standard double-quote identifier quoting (PostgreSQL, SQLite). */
 export function quoteDouble(identifier: string): string {
   return `"${identifier.replaceAll('"', '""')}"`;
+}
+
+// Codes meaning "the server is gone or did not answer in time" rather than "the statement was wrong".
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+]);
+
+/**
+ * Wraps an executor so driver failures surface as TransactionErrors (`STORAGE_UNREACHABLE` when the
+ * server is gone or timed out, `STORAGE_FAILED` otherwise), except the ones the storage turns into
+ * condition failures or conflicts itself.
+ */
+export function guardExecutor(executor: SqlExecutor, dialect: SqlDialect, storage: string): SqlExecutor {
+  const wrap = (error: unknown): unknown => {
+    if (error instanceof ConditionNotMet || error instanceof TransactionError) return error;
+    if (dialect.isUniqueViolation(error) || dialect.isLockConflict(error)) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    const unreachable = UNREACHABLE_CODES.has(errorCode(error) ?? '') || /connection terminated|timeout|closed state|pool is closed/i.test(message);
+    return new TransactionError(unreachable ? 'STORAGE_UNREACHABLE' : 'STORAGE_FAILED', `Storage ${storage} (${dialect.kind}) failed: ${message}`, {
+      hint: unreachable ? 'Check that the database server is up and reachable; then retry.' : 'See the cause; this may be a schema mismatch.',
+      context: { storage },
+      cause: error,
+    });
+  };
+  const guard = <T>(promise: Promise<T>): Promise<T> => promise.catch((error: unknown) => Promise.reject(wrap(error) as Error));
+  return {
+    query: (sql, params) => guard(executor.query(sql, params)),
+    runBatch: (steps) => guard(executor.runBatch(steps)),
+    ddl: (statements) => guard(executor.ddl(statements)),
+    close: () => executor.close(),
+  };
 }

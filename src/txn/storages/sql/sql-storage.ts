@@ -18,7 +18,7 @@ import type {
 } from '../../contract.ts';
 import { fullTableName, keyColumns, physicalColumns } from '../../schema.ts';
 import { metadataDdl, metadataQuery, metadataSteps, schemasFromMetadata } from './metadata.ts';
-import { ConditionNotMet, type SqlDialect, type SqlExecutor, type SqlStep } from './sql-dialect.ts';
+import { ConditionNotMet, guardExecutor, type SqlDialect, type SqlExecutor, type SqlStep } from './sql-dialect.ts';
 import { normalizeRow } from './values.ts';
 
 /** Rows per page in `scanAll`. */
@@ -34,12 +34,15 @@ export class SqlStorageBase implements Storage {
   readonly capabilities: StorageCapabilities = { atomicity: 'storage', transactionalSnapshot: true };
   private readonly tablesCache = new Map<string, TableInfo>();
   private metadataReady = false;
+  protected readonly executor: SqlExecutor;
 
   constructor(
     readonly name: string,
     protected readonly dialect: SqlDialect,
-    protected readonly executor: SqlExecutor,
-  ) {}
+    executor: SqlExecutor,
+  ) {
+    this.executor = guardExecutor(executor, dialect, name);
+  }
 
   async get(table: TableRef, key: Key): Promise<Row | undefined> {
     const info = await this.info(table);
