@@ -1,0 +1,147 @@
+/**
+ * `stillpoint backups list | show <id> | verify <id> | delete <id> | prune`: the catalog, read and kept.
+ * Retention is group-aware: an artifact shared by several backups (base backups, WAL/binlogs under
+ * `shared/`) is deleted only when no retained backup references it.
+ */
+import type { Command } from 'commander';
+import type { BackupRecord } from '../../catalog/catalog.ts';
+import { deleteBackups, parseDuration, planPrune } from '../../catalog/retention.ts';
+import { verifyBackup } from '../../catalog/verify-backup.ts';
+import { ConfigError } from '../../errors.ts';
+import { describeConnection } from '../../orchestrator/restore-plan.ts';
+import { action, emit } from '../output.ts';
+import { openCatalogFrom, type CatalogFlags } from './catalog-option.ts';
+
+interface Flags extends CatalogFlags {
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  const backups = program
+    .command('backups')
+    .description('List, inspect, verify, delete and prune backups in the catalog (--catalog, STILLPOINT_CATALOG or --plan).');
+  const common = (c: Command): Command =>
+    c.option('--catalog <file>', 'catalog file').option('--plan <file>', 'use the plan\'s catalog').option('--json', 'JSON output');
+  common(backups.command('list').description('Every backup, oldest first, with state, mode, window and size.')).action(
+    action(async (flags: Flags) => list(flags)),
+  );
+  common(backups.command('show <id>').description('One backup: window (UTC), members, handles, artifacts, events.')).action(
+    action(async (id: string, flags: Flags) => show(id, flags)),
+  );
+  common(
+    backups.command('verify <id>').description('Check the catalog hash chain, the backup record against its log, and every artifact checksum. Exit 1 on any problem.'),
+  ).action(action(async (id: string, flags: Flags) => verify(id, flags)));
+  common(backups.command('delete <id>').description('Delete a backup and the artifacts no other backup needs.')).action(
+    action(async (id: string, flags: Flags) => remove([id], flags)),
+  );
+  common(
+    backups
+      .command('prune')
+      .description('Delete backups outside the policy: keep the N newest complete ones and/or all within a period. Backups in progress are kept.')
+      .option('--keep-last <n>', 'keep the N newest complete backups')
+      .option('--keep-within <duration>', 'keep every backup newer than this (e.g. 7d, 12h)')
+      .option('--dry-run', 'show what would be deleted'),
+  ).action(action(async (flags: Flags & { keepLast?: string; keepWithin?: string; dryRun?: boolean }) => prune(flags)));
+}
+
+function withCatalog<T>(flags: Flags, fn: (catalog: ReturnType<typeof openCatalogFrom>) => Promise<T>): Promise<T> {
+  const catalog = openCatalogFrom(flags);
+  return fn(catalog).finally(() => catalog.close());
+}
+
+function summary(b: BackupRecord) {
+  const bytes = b.members.reduce((n, m) => n + (m.bytes ?? 0), 0);
+  return {
+    id: b.id,
+    group: b.group,
+    mode: b.mode,
+    state: b.state,
+    reason: b.reason,
+    createdAt: b.createdAt,
+    windowMs: b.window ? b.window.unpauseStartedAtMs - b.window.pausedAtMs : null,
+    midUtc: b.window ? new Date(b.window.midMs).toISOString() : null,
+    attempts: b.attempts,
+    bytes,
+  };
+}
+
+function list(flags: Flags): Promise<number> {
+  return withCatalog(flags, (catalog) => {
+    const rows = catalog.list().map(summary);
+    emit(flags.json === true, { backups: rows }, () =>
+      rows.length === 0
+        ? 'no backups'
+        : rows
+            .map((r) => `${r.id}  ${r.state.padEnd(9)} ${r.mode.padEnd(12)} ${`${r.windowMs ?? '-'} ms`.padStart(8)}  ${String(r.bytes).padStart(10)} B  mid ${r.midUtc ?? '-'}${r.reason ? `  (${r.reason})` : ''}`)
+            .join('\n'),
+    );
+    return Promise.resolve(0);
+  });
+}
+
+function show(id: string, flags: Flags): Promise<number> {
+  return withCatalog(flags, (catalog) => {
+    const b = catalog.get(id);
+    const events = catalog.events(id);
+    emit(flags.json === true, { backup: b, events }, () => {
+      const lines = [`${b.id}: ${b.state}${b.reason ? ` (${b.reason})` : ''}`, `  group ${b.group}, mode ${b.mode}, attempts ${b.attempts}, created ${b.createdAt}`];
+      if (b.window) {
+        lines.push(`  window (UTC): ${new Date(b.window.pausedAtMs).toISOString()} → ${new Date(b.window.unpauseStartedAtMs).toISOString()}, mid ${new Date(b.window.midMs).toISOString()}, drain ${b.drainMs ?? '-'} ms`);
+      }
+      for (const t of b.targets) lines.push(`  cluster ${t.cluster}: ${t.targets.map((x) => x.label).join(', ')} (lease ${t.leaseMs} ms)`);
+      for (const m of b.members) {
+        lines.push(`  member ${m.name} (${m.engine}, ${describeConnection(m.spec.connection)}): ${m.state}${m.error ? ` — ${m.error}` : ''}`);
+        if (m.handle) lines.push(`    handle ${JSON.stringify(m.handle)}`);
+      }
+      for (const a of b.artifacts) lines.push(`  artifact ${a.key} ${a.bytes} B sha256 ${a.sha256}${a.shared ? ' (shared)' : ''}`);
+      lines.push(`  ${events.length} events (backups verify checks their chain)`);
+      return lines.join('\n');
+    });
+    return Promise.resolve(0);
+  });
+}
+
+function verify(id: string, flags: Flags): Promise<number> {
+  return withCatalog(flags, async (catalog) => {
+    const r = await verifyBackup(catalog, id);
+    emit(flags.json === true, r, () => {
+      const lines = [`${r.backupId}: ${r.ok ? 'OK' : 'PROBLEMS FOUND'}`];
+      lines.push(`  catalog chain: ${r.chain.ok ? `intact (${r.chain.checked} events)` : `BROKEN at event ${r.chain.brokenAtSeq ?? '?'}`}`);
+      for (const p of r.recordProblems) lines.push(`  record: ${p}`);
+      for (const a of r.artifacts) lines.push(`  ${a.ok ? 'ok     ' : 'BAD    '} ${a.key} (${a.bytes} B)`);
+      return lines.join('\n');
+    });
+    return r.ok ? 0 : 1;
+  });
+}
+
+function remove(ids: readonly string[], flags: Flags): Promise<number> {
+  return withCatalog(flags, async (catalog) => {
+    const out = await deleteBackups(catalog, ids);
+    emit(flags.json === true, { deleted: out }, () =>
+      out.map((o) => `deleted ${o.backupId}: ${o.removedKeys.length} file(s) removed${o.keptShared.length ? `, ${o.keptShared.length} shared file(s) kept for other backups` : ''}`).join('\n'),
+    );
+    return 0;
+  });
+}
+
+function prune(flags: Flags & { keepLast?: string; keepWithin?: string; dryRun?: boolean }): Promise<number> {
+  const keepLast = flags.keepLast === undefined ? undefined : Number(flags.keepLast);
+  if (keepLast !== undefined && (!Number.isInteger(keepLast) || keepLast < 0)) {
+    throw new ConfigError('FLAG_INVALID', `--keep-last must be a non-negative integer, not "${flags.keepLast}".`, { hint: 'For example --keep-last 7.' });
+  }
+  const policy = {
+    ...(keepLast === undefined ? {} : { keepLast }),
+    ...(flags.keepWithin === undefined ? {} : { keepWithinMs: parseDuration(flags.keepWithin) }),
+  };
+  return withCatalog(flags, async (catalog) => {
+    const decision = planPrune(catalog.list(), policy);
+    if (flags.dryRun === true) {
+      emit(flags.json === true, { dryRun: true, ...decision }, () => `would delete ${decision.remove.length}: ${decision.remove.join(', ') || '(none)'}; keep ${decision.keep.length}`);
+      return 0;
+    }
+    const out = await deleteBackups(catalog, decision.remove);
+    emit(flags.json === true, { keep: decision.keep, deleted: out }, () => `deleted ${out.length} backup(s), kept ${decision.keep.length}`);
+    return 0;
+  });
+}
