@@ -4,7 +4,7 @@
  * ABORTED itself with the same put-if-not-exists a committer uses (one of the two wins). Eager: the
  * {@link sweep} does that for every record of every table of a group, e.g. after a restore.
  */
-import { InternalError, TransactionError } from '../errors.ts';
+import { InternalError, TransactionError, isRetryable } from '../errors.ts';
 import type { Key, Row, StorageGroup, SweepReport, TableRef, TableSchema } from './contract.ts';
 import { TxState } from './contract.ts';
 import { isPending, rollBackMutation, rollForwardMutation } from './records.ts';
@@ -99,7 +99,12 @@ export async function sweep(group: StorageGroup, options: RecoveryOptions = {}):
       if (isPending(row)) pending.push(row);
     }
     for (const row of pending) {
-      const result = await resolveRecord(group, schema, keyOf(schema, row), row, options);
+      const result = await resolveRecord(group, schema, keyOf(schema, row), row, options).catch((error: unknown) => {
+        // A live system may hold a lock on the record right now (deadlock victim, busy SQLite file): leave
+        // it for the next sweep or a reader instead of failing the whole sweep.
+        if (isRetryable(error)) return 'unresolved' as const;
+        throw error;
+      });
       if (result !== 'none') counts[result] += 1;
     }
   }

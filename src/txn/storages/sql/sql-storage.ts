@@ -3,6 +3,7 @@
  * if-not-exists) or UPDATE … WHERE key AND condition (zero rows = failed condition), a batch runs in one
  * SQL transaction, and rows are normalised by the declared column types (read from the metadata table).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactionError } from '../../../errors.ts';
 import type {
   ColumnType,
@@ -20,6 +21,9 @@ import { fullTableName, keyColumns, physicalColumns } from '../../schema.ts';
 import { metadataDdl, metadataQuery, metadataSteps, schemasFromMetadata } from './metadata.ts';
 import { ConditionNotMet, guardExecutor, type SqlDialect, type SqlExecutor, type SqlStep } from './sql-dialect.ts';
 import { normalizeRow } from './values.ts';
+
+/** Attempts at writing a table's metadata when concurrent creators deadlock. */
+const CREATE_ATTEMPTS = 5;
 
 /** Rows per page in `scanAll`. */
 const SCAN_PAGE = 500;
@@ -98,7 +102,16 @@ export class SqlStorageBase implements Storage {
     const cols = Object.entries(physical).map(([c, t]) => `${q(c)} ${this.dialect.columnType(t, keys.includes(c))}${keys.includes(c) ? ' NOT NULL' : ''}`);
     const ddl = `CREATE TABLE IF NOT EXISTS ${this.dialect.tableName(schema)} (${cols.join(', ')}, PRIMARY KEY (${keys.map(q).join(', ')}))${this.dialect.tableOptions}`;
     await this.executor.ddl([...this.dialect.createNamespace(schema.namespace), ddl]);
-    await this.executor.runBatch(metadataSteps(this.dialect, schema));
+    // Several node processes may create the same tables at start-up; their metadata upserts can deadlock.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.executor.runBatch(metadataSteps(this.dialect, schema));
+        break;
+      } catch (error) {
+        if (attempt >= CREATE_ATTEMPTS || !this.dialect.isLockConflict(error)) throw this.mutateError(error, []);
+        await sleep(50 * attempt);
+      }
+    }
     this.tablesCache.set(fullTableName(schema), { schema, physical, keys });
   }
 
