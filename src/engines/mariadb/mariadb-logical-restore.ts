@@ -11,23 +11,17 @@ import { EngineError } from '../../errors.ts';
 import type { MemberRecord, RestoreContext, RestoredMember, RestoreStep } from '../contract.ts';
 import { connectMariaDb, quoteIdent } from './mariadb-connection.ts';
 import type { DumpManifest } from './mariadb-logical.ts';
-import { backupSuffix, connectionOf, parseLogicalTarget, type LogicalTarget, type MariaDbConnection, type MariaDbOptions } from './mariadb-options.ts';
+import { backupSuffix, connectionOf, parseLogicalTarget, targetDatabase, type LogicalTarget, type MariaDbConnection, type MariaDbOptions } from './mariadb-options.ts';
 
 const ENGINE = 'mariadb';
 
-function databasesOfRecord(record: MemberRecord): string[] {
-  const fromOptions = record.member.options.databases;
-  return Array.isArray(fromOptions) ? fromOptions.map(String) : [...record.member.namespaces];
-}
-
 export function defaultLogicalTarget(record: MemberRecord): LogicalTarget {
   const conn = connectionOf(record.member);
-  const suffix = backupSuffix(record.backupId);
-  return { host: conn.host, port: conn.port, user: conn.user, rename: Object.fromEntries(databasesOfRecord(record).map((d) => [d, `${d}_r_${suffix}`])) };
+  return { host: conn.host, port: conn.port, user: conn.user, rename: {}, inPlace: false, suffix: backupSuffix(record.backupId) };
 }
 
 export function resolveLogicalTarget(ctx: Pick<RestoreContext, 'record' | 'target'>): LogicalTarget {
-  return parseLogicalTarget(ctx.target, defaultLogicalTarget(ctx.record), databasesOfRecord(ctx.record));
+  return parseLogicalTarget(ctx.target, defaultLogicalTarget(ctx.record));
 }
 
 async function readManifest(ctx: RestoreContext): Promise<DumpManifest> {
@@ -40,9 +34,7 @@ async function readManifest(ctx: RestoreContext): Promise<DumpManifest> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8')) as DumpManifest;
 }
 
-function targetName(t: LogicalTarget, db: string): string {
-  return t.rename[db] ?? db;
-}
+const targetName = targetDatabase;
 
 export async function planLogicalRestore(ctx: RestoreContext): Promise<RestoreStep[]> {
   const t = resolveLogicalTarget(ctx);

@@ -18,6 +18,8 @@ import { connectMariaDb, quoteIdent } from './mariadb-connection.ts';
 import { connectionOf, databasesOf, type MariaDbOptions } from './mariadb-options.ts';
 
 const ENGINE = 'mariadb';
+/** ScalarDB keeps its table catalog in this namespace (a database on MySQL/MariaDB). */
+const METADATA_DATABASE = 'scalardb';
 
 /** The dump's table of contents (`manifest.json`): everything restore needs besides the row files. */
 export interface DumpManifest {
@@ -107,6 +109,17 @@ export async function captureLogical(ctx: PhaseContext, options: MariaDbOptions)
   };
 }
 
+/**
+ * The member's databases, plus ScalarDB's table catalog (`scalardb`) when the server has one: without it
+ * the transaction layer cannot list the restored tables.
+ */
+async function databasesToDump(main: mysql.Connection, ctx: PhaseContext, options: MariaDbOptions): Promise<string[]> {
+  const listed = [...databasesOf(ctx.member, options)];
+  if (options.databases !== undefined || listed.includes(METADATA_DATABASE)) return listed;
+  const [rows] = await main.query<mysql.RowDataPacket[]>('SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [METADATA_DATABASE]);
+  return rows.length > 0 ? [...listed, METADATA_DATABASE] : listed;
+}
+
 async function dumpDatabases(
   ctx: PhaseContext,
   options: MariaDbOptions,
@@ -117,7 +130,7 @@ async function dumpDatabases(
   const main = holders[0]!;
   const databases: Array<{ name: string; createDatabase: string; tables: Array<{ name: string; create: string; rows: number; key: string }> }> = [];
   const work: Array<(conn: mysql.Connection) => Promise<ArtifactRef>> = [];
-  for (const db of databasesOf(ctx.member, options)) {
+  for (const db of await databasesToDump(main, ctx, options)) {
     const [createDb] = await main.query<mysql.RowDataPacket[]>(`SHOW CREATE DATABASE ${quoteIdent(db)}`).catch((error: unknown) => {
       throw new EngineError('DATABASE_MISSING', `Database ${db} does not exist on the member.`, { hint: 'Fix the member namespaces or options.databases.', context: { engine: ENGINE, member: ctx.member.name }, cause: error });
     });

@@ -61,14 +61,24 @@ export function databasesOf(member: MemberSpec, options: MariaDbOptions): readon
   return options.databases ?? member.namespaces;
 }
 
-/** Logical restore target: a server and the name each database is restored under. */
+/**
+ * Logical restore target: a server, and the name each database is restored under: `rename[db]`, else the
+ * database's own name when `inPlace`, else `<db>_r_<suffix>`.
+ */
 export type LogicalTarget = {
   readonly host: string;
   readonly port: number;
   readonly user: string;
-  /** Source database → target database. */
+  /** Source database → target database (wins over inPlace and suffix). */
   readonly rename: Readonly<Record<string, string>>;
+  readonly inPlace: boolean;
+  readonly suffix: string;
 };
+
+/** The name database `db` is restored under. */
+export function targetDatabase(t: LogicalTarget, db: string): string {
+  return t.rename[db] ?? (t.inPlace ? db : `${db}_r_${t.suffix}`);
+}
 
 /** PITR restore target: a new data directory and the port of the server started on it (0 = a free port). */
 export type PitrTarget = {
@@ -78,7 +88,7 @@ export type PitrTarget = {
 };
 
 const logicalTargetSchema = z
-  .object({ host: z.string(), port: z.number().int(), user: z.string(), rename: z.record(z.string(), z.string().min(1)), inPlace: z.boolean() })
+  .object({ host: z.string(), port: z.number().int(), user: z.string(), rename: z.record(z.string(), z.string().min(1)), inPlace: z.boolean(), suffix: z.string().regex(/^[A-Za-z0-9_]+$/) })
   .partial()
   .strict();
 const pitrTargetSchema = z.object({ dataDir: z.string().min(1), port: z.number().int().min(0), host: z.string() }).partial().strict();
@@ -92,12 +102,10 @@ function invalid(error: z.ZodError): ConfigError {
 }
 
 /** `inPlace: true` restores every database under its own name (needs force when it is not empty). */
-export function parseLogicalTarget(target: RestoreTarget, defaults: LogicalTarget, databases: readonly string[]): LogicalTarget {
+export function parseLogicalTarget(target: RestoreTarget, defaults: LogicalTarget): LogicalTarget {
   const parsed = logicalTargetSchema.safeParse(target);
   if (!parsed.success) throw invalid(parsed.error);
-  const { inPlace, rename, ...rest } = parsed.data;
-  const base = inPlace ? Object.fromEntries(databases.map((d) => [d, d])) : defaults.rename;
-  return { ...defaults, ...strip(rest), rename: { ...base, ...(rename ?? {}) } };
+  return { ...defaults, ...strip(parsed.data) };
 }
 
 export function parsePitrTarget(target: RestoreTarget, defaults: PitrTarget): PitrTarget {
