@@ -111,7 +111,7 @@ describe('stillpoint scalar-admin (drop-in)', () => {
       'commander',
       'TARGETS_MISSING',
     ]);
-    expect(results[3]!.stderr.split('\n')[0]).toMatch(/required option '-c, --command/);
+    expect(results[3].stderr.split('\n')[0]).toMatch(/required option '-c, --command/);
     expect(nodes.some((n) => n.gate.paused)).toBe(false);
   });
 
