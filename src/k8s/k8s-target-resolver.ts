@@ -9,6 +9,7 @@
 import { ConfigError } from '../errors.ts';
 import type { ResolvedTargets, TargetResolver, TargetSource } from '../pause/contract.ts';
 import type { K8sApi } from './k8s-api.ts';
+import { type K8sClientOptions, createK8sClientApi } from './k8s-client-api.ts';
 import { assertAllRunning, membershipOf, readRelease, targetsOf } from './release.ts';
 
 export function createKubernetesTargetResolver(api: K8sApi): TargetResolver {
@@ -26,6 +27,20 @@ export function createKubernetesTargetResolver(api: K8sApi): TargetResolver {
       );
       assertAllRunning(snapshot);
       return { targets: targetsOf(snapshot), membership: membershipOf(snapshot) };
+    },
+  };
+}
+
+/**
+ * The same resolver, creating the real API client on first use (so wiring it in costs nothing, and needs no
+ * kubeconfig, when a plan has no `kubernetes` targets).
+ */
+export function createLazyKubernetesTargetResolver(options: K8sClientOptions = {}): TargetResolver {
+  let resolver: TargetResolver | undefined;
+  return {
+    resolve(source, signal) {
+      resolver ??= createKubernetesTargetResolver(createK8sClientApi(options));
+      return resolver.resolve(source, signal);
     },
   };
 }

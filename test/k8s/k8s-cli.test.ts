@@ -63,3 +63,22 @@ describe('stillpoint k8s pause', () => {
     );
   });
 });
+
+// Runs after the pause tests (same fixture): scales the release away and back.
+describe('stillpoint k8s scale-down / scale-up', () => {
+  it('records the replica count and restores it from the file, as plan restore hooks would', async () => {
+    const record = join(dir, 'replicas.json');
+    const common = ['-r', fixture.release, '-n', fixture.namespace, '--product', fixture.product, '--kubeconfig', kubeconfig];
+    const down = await run(['k8s', 'scale-down', ...common, '--record', record, '--json']);
+    expect(down.stderr).toBe('');
+    expect(down.code).toBe(0);
+    expect(JSON.parse(down.stdout)).toEqual({ workload: 'Deployment/prod-db-scalardb-cluster', replicas_before: 2, replicas: 0 });
+    const productPods = (): string[] =>
+      [...fixture.fake.pods.values()].filter((p) => p.labels['app.kubernetes.io/app'] === 'scalardb-cluster').map((p) => p.phase);
+    expect(productPods()).toEqual([]);
+
+    const up = await run(['k8s', 'scale-up', ...common, '--replicas-from', record]);
+    expect(up.code).toBe(0);
+    expect(productPods()).toEqual(['Running', 'Running']);
+  });
+});

@@ -5,6 +5,7 @@
  * the manual pod checks of the Scalar docs: it refuses a release with a pod not Running, pauses every pod by IP,
  * holds, always unpauses (also on Ctrl-C), and retries when pods changed during the window.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError } from '../../errors.ts';
 import { createK8sClientApi } from '../../k8s/k8s-client-api.ts';
@@ -35,6 +36,8 @@ interface PauseFlags extends ReleaseFlags, Omit<ConnectionFlags, 'caPath' | 'caP
 interface ScaleFlags extends ReleaseFlags {
   readonly timeout: string;
   readonly replicas?: string;
+  readonly replicasFrom?: string;
+  readonly record?: string;
 }
 
 export function register(program: Command): void {
@@ -67,13 +70,15 @@ export function register(program: Command): void {
       "Scale the release's Deployment/StatefulSet to 0 and wait until its pods are gone (before a restore). " +
         'Prints the replica count to give scale-up afterwards.',
     )
-    .option('--timeout <ms>', 'how long to wait for the pods to go', '300000');
+    .option('--timeout <ms>', 'how long to wait for the pods to go', '300000')
+    .option('--record <file>', 'also write the replica count to this file (for scale-up --replicas-from)');
   addReleaseOptions(down).action(action((flags: ScaleFlags) => runScale(flags, 'down')));
 
   const up = k8s
     .command('scale-up')
     .description("Scale the release's Deployment/StatefulSet to --replicas and wait until that many pods are Ready.")
-    .requiredOption('--replicas <n>', 'replica count (as printed by scale-down)')
+    .option('--replicas <n>', 'replica count (as printed by scale-down)')
+    .option('--replicas-from <file>', 'read the replica count from a file written by scale-down --record')
     .option('--timeout <ms>', 'how long to wait for readiness', '300000');
   addReleaseOptions(up).action(action((flags: ScaleFlags) => runScale(flags, 'up')));
 }
@@ -135,15 +140,37 @@ async function runScale(flags: ScaleFlags, direction: 'up' | 'down'): Promise<nu
   const product: ScalarProduct =
     flags.product === undefined ? await detectProduct(api, base) : parseProduct(flags.product);
   const workload = await findWorkload(api, { ...base, product });
-  const replicas = direction === 'down' ? 0 : parseMillis(flags.replicas ?? '', '--replicas');
+  const replicas = direction === 'down' ? 0 : replicasFor(flags);
   await scaleAndWait(api, { ...base, product }, workload, replicas);
   const result = { workload: `${workload.kind}/${workload.name}`, replicas_before: workload.replicas, replicas };
+  // Written after the pods are gone: a file present means the release really is scaled down.
+  if (direction === 'down' && flags.record !== undefined) writeFileSync(flags.record, `${JSON.stringify(result)}\n`);
   emit(flags.json === true, result, () =>
     direction === 'down'
       ? `${result.workload} scaled to 0 (was ${workload.replicas}); after the restore run: stillpoint k8s scale-up -r ${flags.release} -n ${flags.namespace} --product ${product} --replicas ${workload.replicas}`
       : `${result.workload} scaled to ${replicas}; all pods Ready.`,
   );
   return 0;
+}
+
+// Exactly one of --replicas / --replicas-from (a file written by scale-down --record).
+function replicasFor(flags: ScaleFlags): number {
+  if ((flags.replicas === undefined) === (flags.replicasFrom === undefined)) {
+    throw new ConfigError('REPLICAS_MISSING', 'Give exactly one of --replicas <n> or --replicas-from <file>.', {
+      hint: 'scale-down prints the count, and writes it to a file with --record <file>.',
+    });
+  }
+  if (flags.replicas !== undefined) return parseMillis(flags.replicas, '--replicas');
+  try {
+    const recorded = JSON.parse(readFileSync(flags.replicasFrom!, 'utf8')) as { replicas_before?: unknown };
+    if (typeof recorded.replicas_before === 'number') return recorded.replicas_before;
+    throw new Error('no replicas_before field');
+  } catch (error) {
+    throw new ConfigError('REPLICAS_FILE_INVALID', `Cannot read the replica count from ${flags.replicasFrom}.`, {
+      hint: 'Give the file written by `stillpoint k8s scale-down --record`, or --replicas <n>.',
+      cause: error,
+    });
+  }
 }
 
 function positive(text: string, flag: string): number {
