@@ -109,7 +109,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       adminAddresses: nodes.map((n) => n.proxy.address),
       members: databases.members,
       leaseMs: spec.sizes.leaseMs,
-      drainTimeoutMs: 5_000,
+      drainTimeoutMs: 2_000,
       minWindowMs: SLOW_FAULTS.has(spec.fault) ? 2_500 : spec.random.int(0, 300),
     });
     const target = {

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { FAULTS, faultsFor } from '../../src/trials/faults.ts';
+import { createRandom } from '../../src/trials/random.ts';
+import { passed, renderMarkdown, summarize, type TrialResult, type TrialsReport } from '../../src/trials/report.ts';
+import { scheduleFaults } from '../../src/trials/runner.ts';
+
+const trial = (over: Partial<TrialResult>): TrialResult => ({
+  index: 0, trialSeed: 1, group: 'sqlite', mode: 'snapshot', fault: 'none', moment: 'during-pause', faultApplied: true,
+  backupId: 'bk-1', outcome: 'complete', reason: null, restoreChecked: true, acknowledged: 10, longestPausedMs: 12,
+  violations: [], harnessError: null, durationMs: 1000, ...over,
+});
+
+const report = (trials: TrialResult[], tornCopies: number): TrialsReport => ({
+  seed: 7, startedAt: '2026-11-22T00:00:00.000Z', durationMs: 5000, trials,
+  negativeControl: { ran: true, attempts: 3, tornCopies, detail: '' }, notApplicable: [],
+});
+
+describe('trial report', () => {
+  it('counts outcomes, faults, violations and the longest pause', () => {
+    const r = report([trial({}), trial({ fault: 'node-kill', outcome: 'invalid', restoreChecked: false, longestPausedMs: 900 })], 1);
+    const s = summarize(r);
+    expect(s.outcomes).toEqual({ complete: 1, invalid: 1, failed: 0, none: 0 });
+    expect(s.faultsByKind).toEqual({ none: 1, 'node-kill': 1 });
+    expect(s.restoresChecked).toBe(1);
+    expect(s.longestPausedMs).toBe(900);
+    expect(passed(r)).toBe(true);
+    expect(renderMarkdown(r, 'x')).toContain('| violations | 0 |');
+  });
+
+  it('fails on a violation, and says it is not testing when the negative control found nothing', () => {
+    expect(passed(report([trial({ violations: ['restored: transfer-torn: t1'] })], 1))).toBe(false);
+    const blind = report([trial({})], 0);
+    expect(summarize(blind).testing).toBe(false);
+    expect(passed(blind)).toBe(false);
+    expect(renderMarkdown(blind, 'x')).toContain('NOT TESTING');
+  });
+});
+
+describe('fault schedule', () => {
+  it('covers every applicable fault once per round, in a seeded order', () => {
+    const a = scheduleFaults(createRandom(3), ['sqlite']);
+    const b = scheduleFaults(createRandom(3), ['sqlite']);
+    expect(a).toEqual(b);
+    expect(new Set(a.map((p) => p.fault))).toEqual(new Set(faultsFor('sqlite').map((f) => f.kind)));
+    expect(a.some((p) => p.fault === 'database-stop')).toBe(false); // no server in an SQLite group
+    expect(scheduleFaults(createRandom(4), ['sqlite'])).not.toEqual(a);
+  });
+
+  it('lists every kind once, and clock-offset as not applicable with a reason', () => {
+    expect(new Set(FAULTS.map((f) => f.kind)).size).toBe(FAULTS.length);
+    expect(FAULTS.find((f) => f.kind === 'clock-offset')?.notApplicable).toMatch(/clock/);
+    expect(faultsFor('postgres+mariadb').some((f) => f.kind === 'database-stop')).toBe(true);
+  });
+});

@@ -1,0 +1,34 @@
+/**
+ * A CI-sized trial run: a few SQLite trials with a fixed seed, covering an orchestrator SIGKILL and a node
+ * SIGKILL among others, plus the negative control. Real node processes, a real `stillpoint backup` process,
+ * real restores and the real checker.
+ */
+import { describe, expect, it } from 'vitest';
+import { passed, summarize } from '../../src/trials/report.ts';
+import { runTrials } from '../../src/trials/runner.ts';
+
+describe('trials (CI size)', () => {
+  it('survives orchestrator and node kills with zero violations, and the negative control finds tearing', async () => {
+    const report = await runTrials({
+      trials: 4,
+      seed: 20_261_122,
+      groups: ['sqlite'],
+      faults: ['orchestrator-kill', 'node-kill', 'admin-error', 'none'],
+      negativeControl: true,
+      sizes: { nodes: 2 },
+    });
+    const summary = summarize(report);
+    const detail = JSON.stringify(report.trials.map((t) => ({ fault: t.fault, outcome: t.outcome, v: t.violations, h: t.harnessError })));
+    expect(summary.harnessErrors, detail).toBe(0);
+    expect(summary.violations, detail).toBe(0);
+    expect(summary.faultsByKind['orchestrator-kill']).toBeGreaterThanOrEqual(1);
+    expect(summary.faultsByKind['node-kill']).toBeGreaterThanOrEqual(1);
+    // The control trial (no fault) must complete, and its backup must have been restored and checked.
+    const control = report.trials.find((t) => t.fault === 'none');
+    expect(control?.outcome).toBe('complete');
+    expect(control?.restoreChecked).toBe(true);
+    expect(report.negativeControl?.ran, report.negativeControl?.detail).toBe(true);
+    expect(report.negativeControl?.tornCopies).toBeGreaterThan(0);
+    expect(passed(report)).toBe(true);
+  }, 900_000);
+});
