@@ -220,6 +220,9 @@ export function transactionSuite(label: string, setup: () => Promise<{ config: G
 
       it('is resolved all-or-nothing by the sweep', async () => {
         await crash();
+        // The crash really left the records unfinished (2 pending; 1 when it hit between the two commits).
+        const raw = await Promise.all([group.storageFor('bank_a').get(A, { id: ids[0]! }), group.storageFor('bank_b').get(B, { id: ids[1]! })]);
+        expect(raw.filter((r) => r?.tx_state === 1)).toHaveLength(point === 'midCommitRecords' ? 1 : 2);
         const report = await sweep(group, { expiryMs: 0 });
         expect(report.unresolved).toBe(0);
         if (committed) expect(report.rolledForward).toBeGreaterThanOrEqual(point === 'midCommitRecords' ? 1 : 2);
@@ -243,6 +246,49 @@ export function transactionSuite(label: string, setup: () => Promise<{ config: G
     it('several processes transfer concurrently on the same databases and conserve the total', async () => {
       await Promise.all([0, 1].map(() => runChild([JSON.stringify(config), 'transfers', '15', ids[0]!, ids[1]!], 'DONE', false)));
       expect(await balances(tm, ids)).toEqual({ a: [70, 100], b: [100, 130] });
+    });
+
+    it('a committer loses to a reader that aborted it as expired: TX_CONFLICT, nothing applied', async () => {
+      const reader = createTransactionManager({ group, now: () => Date.now() + 60_000 });
+      const slow = createTransactionManager({
+        group,
+        failpoints: {
+          // While the committer stalls after prepare, a reader (whose clock says the expiry passed) aborts it.
+          afterPrepare: async () => {
+            expect((await balances(reader, ids)).a[0]).toBe(100);
+          },
+        },
+      });
+      expect(await codeOf(slow.run((tx) => transfer(tx, ids[0]!, ids[1]!, 40), { retries: 0 }))).toBe('TX_CONFLICT');
+      expect(await balances(tm, ids)).toEqual({ a: [100, 100], b: [100, 100] });
+      expect((await sweep(group, { expiryMs: 0 })).unresolved).toBe(0);
+    });
+
+    it('updates and rolls back a "deemed committed" record (all tx_* NULL) exactly', async () => {
+      const key = { id: `imported${n}` };
+      await group.storageFor('bank_a').mutate([{ kind: 'put', table: A, key, values: { balance: 7 }, condition: { kind: 'ifNotExists' } }]);
+      expect((await tm.run((tx) => tx.get(A, key)))?.balance).toBe(7);
+      const crashing = createTransactionManager({ group, failpoints: crashAt('afterPrepare') });
+      await expect(crashing.run((tx) => Promise.resolve(tx.put(A, key, { balance: 8 })))).rejects.toBeInstanceOf(Crash);
+      expect(await group.storageFor('bank_a').get(A, key)).toMatchObject({ balance: 8, tx_state: 1, before_balance: 7, before_tx_version: 0 });
+      await sweep(group, { expiryMs: 0 });
+      expect(await group.storageFor('bank_a').get(A, key)).toMatchObject({ balance: 7, tx_id: null, tx_state: null, tx_version: null, before_balance: null });
+      await tm.run((tx) => Promise.resolve(tx.put(A, key, { balance: 9 })));
+      expect(await group.storageFor('bank_a').get(A, key)).toMatchObject({ balance: 9, tx_state: 3, tx_version: 1 });
+    });
+
+    it('deleting an absent record conflicts with a concurrent insert and leaves no tombstone', async () => {
+      const key = { id: `ghost${n}` };
+      const deleter = await tm.begin();
+      expect(await deleter.get(A, key)).toBeUndefined();
+      deleter.delete(A, key);
+      const inserter = await tm.begin();
+      inserter.put(A, key, { balance: 1 });
+      await inserter.commit();
+      expect(await codeOf(deleter.commit())).toBe('TX_CONFLICT');
+      await tm.run((tx) => Promise.resolve(tx.delete(A, { id: `ghost-none${n}` })));
+      expect(await group.storageFor('bank_a').get(A, { id: `ghost-none${n}` })).toBeUndefined();
+      expect((await tm.run((tx) => tx.get(A, key)))?.balance).toBe(1);
     });
 
     it('a sweep within the expiry leaves undecided records alone and reports them', async () => {
