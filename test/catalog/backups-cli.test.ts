@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BIN } from '../../src/demo/node-process.ts';
@@ -15,6 +15,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CLI JSON output, shape asserted below
 const lastJson = (text: string): any => JSON.parse(text.trim().split('\n').at(-1)!);
 
 describe('CLI: backup, backups, restore', () => {
@@ -33,7 +34,7 @@ describe('CLI: backup, backups, restore', () => {
   it('backs up twice, lists, shows, verifies, restores, prunes; detects a damaged artifact', async () => {
     const first = await cli(['backup', '--plan', plan, '--json']);
     expect(first.code).toBe(0);
-    const events = first.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; state?: string });
     expect(events.some((e) => e.type === 'state' && e.state === 'paused')).toBe(true);
     const id1 = lastJson(first.stdout).backupId as string;
     const second = await cli(['backup', '--plan', plan]);
@@ -57,7 +58,7 @@ describe('CLI: backup, backups, restore', () => {
     expect(restored.stdout).toMatch(/check: skipped/);
 
     const pruned = await cli(['backups', 'prune', '--keep-last', '1', '--plan', plan, '--json']);
-    expect(lastJson(pruned.stdout).deleted.map((d: { backupId: string }) => d.backupId)).toEqual([id1]);
+    expect((lastJson(pruned.stdout).deleted as { backupId: string }[]).map((d) => d.backupId)).toEqual([id1]);
 
     const list2 = lastJson((await cli(['backups', 'list', '--plan', plan, '--json'])).stdout);
     const id2 = list2.backups[0].id as string;
@@ -66,7 +67,24 @@ describe('CLI: backup, backups, restore', () => {
     writeFileSync(join(tmp.dir, '.stillpoint', 'artifacts', key), 'damaged');
     const bad = await cli(['backups', 'verify', id2, '--plan', plan, '--json']);
     expect(bad.code).toBe(1);
-    expect(lastJson(bad.stdout).artifacts.some((a: { ok: boolean }) => !a.ok)).toBe(true);
+    expect((lastJson(bad.stdout).artifacts as { ok: boolean }[]).some((a) => !a.ok)).toBe(true);
+  });
+
+  it('SIGINT while paused: the CLI unpauses, records ABORTED and exits 1', async () => {
+    mkdirSync(join(tmp.dir, 'long'));
+    const longPlan = writePlan(join(tmp.dir, 'long'), [node.port], { window: { minMs: 60_000 } });
+    const child = spawn(process.execPath, [CLI_BIN, 'backup', '--plan', longPlan, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('"state":"captured"') && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(node.gate.paused).toBe(false);
+    const result = lastJson(out);
+    expect(result.state).toBe('failed');
+    expect(result.reason).toMatch(/^ABORTED/);
   });
 
   it('a malformed plan exits 2 with PLAN_INVALID naming the key, and pauses nothing', async () => {
@@ -77,6 +95,6 @@ describe('CLI: backup, backups, restore', () => {
     const err = JSON.parse(r.stderr.trim().split('\n').at(-1)!).error;
     expect(err.code).toBe('PLAN_INVALID');
     expect(err.context.key).toBeDefined();
-    expect(node.gate.stats().pausesTotal).toBe(2);
+    expect(node.gate.stats().pausesTotal).toBe(3);
   });
 });
