@@ -76,6 +76,8 @@ export interface CheckReport {
   readonly stats: CheckStats;
 }
 
+const BANK_TABLE_NAMES = new Set(BANK_TABLES.map((t) => `${t.namespace}.${t.table}`));
+
 /** A group the checker can read: one storage per namespace, and the namespaces to cover. */
 type Group = StorageGroup;
 
@@ -123,16 +125,18 @@ async function checkOpenGroup(group: Group, options: CheckOptions): Promise<Chec
   const views = new Map<string, Row[]>();
   for (const schema of tables) {
     options.signal?.throwIfAborted();
-    const rows: Row[] = [];
+    const name = `${schema.namespace}.${schema.table}`;
+    // Only the bank's tables are kept in memory (their invariants span rows); others are judged record by record.
+    const rows: Row[] | undefined = BANK_TABLE_NAMES.has(name) ? [] : undefined;
     for await (const row of group.storageFor(schema.namespace).scanAll(schema)) {
       records += 1;
       const verdict = judgeRecord(row, schema, decisions, findings, sweepReport !== undefined);
       if (verdict === 'unfinished') unfinished += 1;
       if (verdict === 'no-decision') committedWithoutDecision += 1;
-      const view = committedView(row, schema, decisions);
-      if (view !== undefined) rows.push(view);
+      const view = rows === undefined ? undefined : committedView(row, schema, decisions);
+      if (view !== undefined) rows?.push(view);
     }
-    views.set(`${schema.namespace}.${schema.table}`, rows);
+    if (rows !== undefined) views.set(name, rows);
   }
   const bank = checkBank(views, findings, options.acknowledged);
   return {

@@ -25,7 +25,10 @@ export class BankCallError extends TransactionError {
 }
 
 export interface BankClientOptions {
+  /** Deadline per call in ms. Default 10 000. */
   readonly deadlineMs?: number;
+  /** TLS (the node serves data and admin on one port, so TLS covers both). Absent: plaintext. */
+  readonly tls?: { readonly caPem?: string; readonly overrideAuthority?: string };
 }
 
 export interface BankClient {
@@ -41,10 +44,13 @@ export interface BankClient {
 type Callback<T> = (error: grpc.ServiceError | null, response?: T) => void;
 type RawMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<unknown>) => void;
 
-/** Connects (lazily) to `target` (`host:port`). Plaintext. */
+/** Connects (lazily) to `target` (`host:port`). */
 export function createBankClient(target: string, options: BankClientOptions = {}): BankClient {
   const { Client } = loadBankProto();
-  const client = new Client(target, grpc.credentials.createInsecure()) as unknown as Record<string, RawMethod> & grpc.Client;
+  const tls = options.tls;
+  const credentials = tls ? grpc.credentials.createSsl(tls.caPem === undefined ? null : Buffer.from(tls.caPem)) : grpc.credentials.createInsecure();
+  const channelOptions = tls?.overrideAuthority ? { 'grpc.ssl_target_name_override': tls.overrideAuthority, 'grpc.default_authority': tls.overrideAuthority } : {};
+  const client = new Client(target, credentials, channelOptions) as unknown as Record<string, RawMethod> & grpc.Client;
   const deadlineMs = options.deadlineMs ?? DEFAULT_CALL_DEADLINE_MS;
   const call = <T>(method: string, request: unknown): Promise<T> =>
     new Promise<T>((resolve, reject) => {

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { BankCallError, createBankClient, type BankClient } from './bank-client.ts';
+import { BankCallError, createBankClient, type BankClient, type BankClientOptions } from './bank-client.ts';
 
 export interface BankWorkloadOptions {
   /** Node addresses (`host:port`); worker i uses targets[i % n]. */
@@ -35,6 +35,8 @@ export interface BankWorkloadOptions {
   readonly unavailableAttempts?: number;
   /** Deadline per call in ms. Default 10 000. */
   readonly callDeadlineMs?: number;
+  /** TLS towards the nodes. Absent: plaintext. */
+  readonly tls?: BankClientOptions['tls'];
 }
 
 export interface BankProgress {
@@ -86,7 +88,11 @@ interface Tally {
 /** Runs the workload until the duration, the transfer count or the signal ends it. Never throws for a failed transfer. */
 export async function runBankWorkload(options: BankWorkloadOptions): Promise<BankReport> {
   if (options.targets.length === 0) throw new BankCallError(grpc.status.INVALID_ARGUMENT, 'WORKLOAD_NO_TARGETS', 'the workload needs at least one node address', '', undefined);
-  const clients = options.targets.map((t) => createBankClient(t, options.callDeadlineMs === undefined ? {} : { deadlineMs: options.callDeadlineMs }));
+  const clientOptions: BankClientOptions = {
+    ...(options.callDeadlineMs === undefined ? {} : { deadlineMs: options.callDeadlineMs }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+  };
+  const clients = options.targets.map((t) => createBankClient(t, clientOptions));
   const tally: Tally = { committed: 0, duplicates: 0, failed: 0, retries: { unavailable: 0, conflict: 0, unknown: 0 }, pausedWaitMs: 0, pausedWaitMaxMs: 0, errors: {}, latencies: [], acknowledged: [], issued: 0 };
   const started = Date.now();
   const deadline = options.durationMs === undefined ? Infinity : started + options.durationMs;

@@ -2,7 +2,8 @@
  * A node in-process on SQLite files, over real gRPC on loopback: the data API, and the pause protocol driven
  * through the real admin service while the bank workload runs.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -141,6 +142,40 @@ describe('node under the pause protocol', () => {
     const error = await pauses.pauseAll([parseAddress(running.address)]).then(() => undefined, (e: unknown) => e);
     expect(error).toMatchObject({ code: 'PAUSE_FAILED' });
     expect(await client(running).transfer({ transferId: 'free', from: 0, to: 1, amount: 1 })).toMatchObject({ applied: true });
+  });
+});
+
+describe('node admin security', () => {
+  it('serves data and admin over TLS on one port and requires the admin token (negative controls: no token, plaintext)', async () => {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=node.stillpoint.test', '-addext', 'subjectAltName=DNS:node.stillpoint.test',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    const config = await parseNodeConfig({ group, listen: { port: 0 }, admin: { token: 's3cret', tls: { certFile: 'cert.pem', keyFile: 'key.pem' } } }, { baseDir: dir });
+    const running = await startNode(config, { log: () => undefined });
+    cleanups.push(() => running.close());
+    const tls = { caPem: await readFile(join(dir, 'cert.pem'), 'utf8'), overrideAuthority: 'node.stillpoint.test' };
+    const target = [parseAddress(running.address)];
+
+    const data = createBankClient(running.address, { tls });
+    cleanups.push(() => data.close());
+    expect(await data.transfer({ transferId: 'tls', from: 0, to: 1, amount: 1 })).toMatchObject({ applied: true });
+    const plain = createBankClient(running.address, { deadlineMs: 3_000 });
+    cleanups.push(() => plain.close());
+    expect((await rejection(plain.transfer({ transferId: 'plain', from: 0, to: 1, amount: 1 }))).status).not.toBe(0);
+
+    const noToken = createPauseClient({ tls, callDeadlineMs: 5_000 });
+    cleanups.push(() => noToken.close());
+    await expect(noToken.pauseAll(target)).rejects.toMatchObject({ code: 'PAUSE_FAILED' });
+    expect(running.gate?.paused).toBe(false);
+
+    const withToken = createPauseClient({ tls, token: 's3cret', callDeadlineMs: 5_000 });
+    cleanups.push(() => withToken.close());
+    const paused = await withToken.pauseAll(target);
+    expect(running.gate?.paused).toBe(true);
+    await paused.unpause();
+    expect(running.gate?.paused).toBe(false);
   });
 });
 

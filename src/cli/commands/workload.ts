@@ -1,7 +1,7 @@
 /**
  * `stillpoint workload bank`: sets up the bank (optionally) and runs concurrent transfers through nodes.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { checkGroup } from '../../checker/check.ts';
 import { loadGroupConfig } from '../../config/group-config.ts';
@@ -23,6 +23,9 @@ interface BankFlags {
   config?: string;
   check?: boolean;
   acknowledgedOut?: string;
+  tls?: boolean;
+  caRootCertPath?: string;
+  overrideAuthority?: string;
   json?: boolean;
 }
 
@@ -46,6 +49,9 @@ export function register(program: Command): void {
     .option('--config <file>', 'group config YAML (for --setup and --check)')
     .option('--check', 'run the consistency checker after the run (needs --config)')
     .option('--acknowledged-out <file>', 'write every acknowledged transfer id to this file, one per line')
+    .option('--tls', 'connect to the nodes over TLS')
+    .option('--ca-root-cert-path <file>', 'CA certificate (PEM) to trust for --tls (default: system roots)')
+    .option('--override-authority <name>', 'TLS server name to expect instead of the address host')
     .option('--json', 'print the report as JSON (progress as NDJSON events)')
     .action(action((flags: BankFlags) => runBank(flags)));
 }
@@ -79,10 +85,12 @@ async function runBank(flags: BankFlags): Promise<number> {
   const stop = (): void => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  const tls = await tlsOptions(flags);
   let report: BankReport;
   try {
     report = await runBankWorkload({
       targets,
+      ...(tls === undefined ? {} : { tls }),
       accounts,
       concurrency: positiveInt(flags.concurrency, '--concurrency', 1),
       ...(flags.duration === undefined ? {} : { durationMs: parseMs(flags.duration) }),
@@ -113,6 +121,19 @@ function renderBank(r: BankReport): string {
     `waited on pause ${r.pausedWaitMs} ms (longest ${r.pausedWaitMaxMs} ms)` +
     (Object.keys(r.errors).length > 0 ? `\nerrors: ${JSON.stringify(r.errors)}` : '')
   );
+}
+
+async function tlsOptions(flags: BankFlags): Promise<{ caPem?: string; overrideAuthority?: string } | undefined> {
+  if (flags.tls !== true) return undefined;
+  let caPem: string | undefined;
+  if (flags.caRootCertPath !== undefined) {
+    try {
+      caPem = await readFile(flags.caRootCertPath, 'utf8');
+    } catch (cause) {
+      throw new ConfigError('CONFIG_UNREADABLE', `cannot read ${flags.caRootCertPath}.`, { hint: 'Check --ca-root-cert-path.', cause });
+    }
+  }
+  return { ...(caPem === undefined ? {} : { caPem }), ...(flags.overrideAuthority === undefined ? {} : { overrideAuthority: flags.overrideAuthority }) };
 }
 
 function positiveInt(text: string, flag: string, min: number): number {
