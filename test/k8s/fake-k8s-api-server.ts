@@ -74,6 +74,8 @@ export class FakeK8sApiServer {
   readonly requests: SeenRequest[] = [];
   /** Status to answer every request with (e.g. 403, 500) instead of serving it; undefined: serve. */
   failWith: number | undefined;
+  /** When true, requests are never answered (deadline tests). */
+  hang = false;
   private rv = 1000;
   private nextIp = 100;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -217,6 +219,7 @@ export class FakeK8sApiServer {
         ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}),
         ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
       });
+      if (this.hang) return;
       if (this.failWith !== undefined) return send(res, this.failWith, status(this.failWith, 'scripted failure'));
       try {
         const [code, body] = this.route(req.method ?? 'GET', url, Buffer.concat(chunks).toString('utf8'));

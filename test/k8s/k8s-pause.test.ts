@@ -150,6 +150,50 @@ describe('pauseRelease', () => {
     expect(up.every((n) => n.gate.stats().pausesTotal >= 1)).toBe(true); // they were paused, then rolled back
   });
 
+  it('reports an unpause failure first, before the invalid window it also caused', async () => {
+    const f = await setUp();
+    const victim = f.nodes[0]!;
+    const error = await pauseRelease(
+      optionsFor(f, {
+        onEvent: (e) => {
+          // The pod's admin endpoint vanishes while paused: CheckPaused and Unpause cannot reach it.
+          if (e.type === 'paused') void victim.server!.server.forceShutdown();
+        },
+      }),
+    ).catch((e: unknown) => e);
+    expect((error as StillpointError).code).toBe('UNPAUSE_FAILED');
+    expect((error as StillpointError).message).toContain(`${victim.ip}:${f.port}`);
+    expect(f.nodes.slice(1).every((n) => !n.gate.paused)).toBe(true);
+    victim.server = undefined;
+  });
+
+  it('unpauses when cancelled during the hold', async () => {
+    const f = await setUp();
+    const controller = new AbortController();
+    const code = await codeOf(
+      pauseRelease(
+        optionsFor(f, {
+          pauseDurationMs: 60_000,
+          signal: controller.signal,
+          onEvent: (e) => {
+            if (e.type === 'paused') setTimeout(() => controller.abort(), 50);
+          },
+        }),
+      ),
+    );
+    expect(code).toBe('K8S_PAUSE_CANCELLED');
+    expect(f.nodes.every((n) => !n.gate.paused && n.gate.stats().pausesTotal === 1)).toBe(true);
+  });
+
+  it('gives every Kubernetes API call a deadline', async () => {
+    const f = await setUp();
+    f.fake.hang = true;
+    const api = createK8sClientApi({ kubeConfig: f.fake.kubeConfig(), callTimeoutMs: 200 });
+    const error = await api.listPods(f.namespace, 'a=b').catch((e: unknown) => e);
+    expect((error as StillpointError).code).toBe('K8S_API_FAILED');
+    expect((error as StillpointError).message).toContain('no answer within 200 ms');
+  });
+
   it('rejects an unknown time zone before touching anything', async () => {
     const f = await setUp();
     expect(await codeOf(pauseRelease(optionsFor(f, { timeZone: 'Mars/Olympus' })))).toBe('TIME_ZONE_INVALID');
