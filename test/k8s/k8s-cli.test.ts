@@ -47,7 +47,7 @@ describe('stillpoint k8s pause', () => {
     expect(lines).toHaveLength(1);
     const json = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(json).toMatchObject({ namespace: 'ns-scalar', helm_release_name: 'prod-db', timezone: 'Europe/Berlin', attempts: 1 });
-    expect(json['pause_end_timestamp_ms']).toBeGreaterThanOrEqual((json['pause_start_timestamp_ms'] as number) + 100);
+    expect(json['pause_end_timestamp_ms']).toBeGreaterThanOrEqual((json['pause_start_timestamp_ms'] as number) + 50);
     expect(fixture.nodes.every((n) => !n.gate.paused)).toBe(true);
     expect(fixture.nodes.every((n) => n.gate.stats().pausesTotal === 1)).toBe(true);
   });

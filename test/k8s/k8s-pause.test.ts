@@ -68,7 +68,8 @@ describe('pauseRelease', () => {
     expect(result.attempts).toBe(1);
     expect(result.product).toBe('scalardb-cluster'); // detected from the pods' app label; Envoy ignored
     expect(result.targets).toEqual(f.nodes.map((n) => `${n.ip}:${f.port}`).sort());
-    expect(result.window.unpauseStartedAtMs).toBeGreaterThanOrEqual(result.window.pausedAtMs + 200);
+    // The hold happened (a lower bound only, with slack for timer rounding; no upper bound on a shared machine).
+    expect(result.window.unpauseStartedAtMs).toBeGreaterThanOrEqual(result.window.pausedAtMs + 150);
 
     const json = wrapperJson(result);
     expect(json).toMatchObject({
