@@ -23,10 +23,29 @@ export interface RecoveryOptions {
 /** What recovery did with one record. */
 export type Resolution = 'none' | 'rolledForward' | 'rolledBack' | 'abortedExpired' | 'unresolved';
 
-/** The Coordinator's decision for a transaction: 3 COMMITTED, 4 ABORTED, undefined = none yet. */
+/**
+ * ScalarDB's Coordinator group commit: one row per group, keyed by a 24-character parent id, listing its
+ * members in `tx_child_ids`; a member's records carry `<parent>:<child>`.
+ */
+const GROUP_COMMIT_ID = /^([0-9A-Za-z]{24}):(.+)$/;
+
+/**
+ * The Coordinator's decision for a transaction: 3 COMMITTED, 4 ABORTED, undefined = none yet. A row under
+ * the full id wins (a delayed group member decided alone, or a reader aborted it); else the group's row
+ * decides for the member if it lists the child id.
+ */
 export async function coordinatorState(group: StorageGroup, txId: string): Promise<number | undefined> {
-  const row = await group.storageFor(COORDINATOR_NAMESPACE).get(COORDINATOR_TABLE, { tx_id: txId });
-  return row === undefined ? undefined : Number(row.tx_state);
+  const coordinator = group.storageFor(COORDINATOR_NAMESPACE);
+  const row = await coordinator.get(COORDINATOR_TABLE, { tx_id: txId });
+  if (row !== undefined) return Number(row.tx_state);
+  const match = GROUP_COMMIT_ID.exec(txId);
+  if (match === null) return undefined;
+  const parent = await coordinator.get(COORDINATOR_TABLE, { tx_id: match[1] ?? '' });
+  return parent !== undefined && childIds(parent).includes(match[2] ?? '') ? Number(parent.tx_state) : undefined;
+}
+
+function childIds(row: Row): string[] {
+  return typeof row.tx_child_ids === 'string' && row.tx_child_ids !== '' ? row.tx_child_ids.split(',') : [];
 }
 
 /**
@@ -111,11 +130,18 @@ export async function sweep(group: StorageGroup, options: RecoveryOptions = {}):
   return counts;
 }
 
-/** Every decision in the Coordinator: tx id → 3 (COMMITTED) or 4 (ABORTED). For checkers. */
+/**
+ * Every decision in the Coordinator: tx id → 3 (COMMITTED) or 4 (ABORTED). Group-commit rows also decide
+ * for each listed member (`<parent>:<child>`) unless the member has a row of its own. For checkers.
+ */
 export async function readCoordinatorStates(group: StorageGroup): Promise<Map<string, number>> {
   const states = new Map<string, number>();
+  const members: [string, number][] = [];
   for await (const row of group.storageFor(COORDINATOR_NAMESPACE).scanAll(COORDINATOR_TABLE)) {
-    states.set(String(row.tx_id), Number(row.tx_state));
+    const txId = String(row.tx_id);
+    states.set(txId, Number(row.tx_state));
+    for (const child of childIds(row)) members.push([`${txId}:${child}`, Number(row.tx_state)]);
   }
+  for (const [id, state] of members) if (!states.has(id)) states.set(id, state);
   return states;
 }
