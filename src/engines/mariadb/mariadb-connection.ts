@@ -66,3 +66,16 @@ export function toolEnv(conn: MariaDbConnection): NodeJS.ProcessEnv {
 export function quoteIdent(name: string): string {
   return `\`${name.replaceAll('`', '``')}\``;
 }
+
+/** `pre` when it still answers (a connection opened before the pause), else a fresh connection. */
+export async function reuseOrConnect(pre: mysql.Connection | undefined, connect: () => Promise<mysql.Connection>): Promise<mysql.Connection> {
+  if (pre !== undefined) {
+    try {
+      await pre.query('SELECT 1');
+      return pre;
+    } catch {
+      pre.destroy();
+    }
+  }
+  return connect();
+}

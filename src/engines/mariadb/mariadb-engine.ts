@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import type mysql from 'mysql2/promise';
 import type { ClockSample, Engine, EngineCapabilities, MemberCapture, MemberRecord, MemberSpec, PhaseContext, PreflightCheck, RestoreContext, RestoredMember, RestoreHandle, RestoreStep, RestoreTarget } from '../contract.ts';
+import { ConnectionStash, stashKey } from '../connection-stash.ts';
 import { hasTool } from '../tool-runner.ts';
 import { connectMariaDb } from './mariadb-connection.ts';
 import { captureLogical } from './mariadb-logical.ts';
@@ -37,6 +38,10 @@ const isPitrRecord = (record: MemberRecord): boolean => record.handle.kind === '
 export class MariaDbEngine implements Engine {
   readonly kind = 'mariadb';
   readonly capabilities = CAPABILITIES;
+  /** Capture connections opened in prepare, so the pause does not pay for connecting. */
+  private readonly preopened = new ConnectionStash<mysql.Connection[]>(async (list) => {
+    await Promise.all(list.map((c) => c.end().catch(() => c.destroy())));
+  });
 
   validateOptions(member: MemberSpec): void {
     parseMariaDbOptions(member);
@@ -72,6 +77,10 @@ export class MariaDbEngine implements Engine {
   async prepare(ctx: PhaseContext): Promise<void> {
     const options = parseMariaDbOptions(ctx.member);
     if (options.method === 'pitr') await ensureBaseBackup(ctx, options);
+    const conn = connectionOf(ctx.member);
+    const count = options.method === 'logical' ? options.jobs : 1;
+    const list = await Promise.all(Array.from({ length: count }, () => connectMariaDb(conn, options.connectTimeoutMs)));
+    this.preopened.put(stashKey(ctx.backupId, ctx.member.name), list);
   }
 
   async measureClock(ctx: PhaseContext): Promise<ClockSample> {
@@ -91,7 +100,8 @@ export class MariaDbEngine implements Engine {
 
   async capture(ctx: PhaseContext): Promise<MemberCapture> {
     const options = parseMariaDbOptions(ctx.member);
-    return options.method === 'pitr' ? capturePitr(ctx, options) : captureLogical(ctx, options);
+    const pre = this.preopened.take(stashKey(ctx.backupId, ctx.member.name)) ?? [];
+    return options.method === 'pitr' ? capturePitr(ctx, options, pre[0]) : captureLogical(ctx, options, pre);
   }
 
   async horizon(ctx: PhaseContext, handle: RestoreHandle): Promise<void> {

@@ -14,7 +14,7 @@ import type mysql from 'mysql2/promise';
 import { EngineError } from '../../errors.ts';
 import type { ArtifactRef } from '../../artifacts/contract.ts';
 import type { FinishedMember, MemberCapture, PhaseContext, RestoreHandle } from '../contract.ts';
-import { connectMariaDb, quoteIdent } from './mariadb-connection.ts';
+import { connectMariaDb, quoteIdent, reuseOrConnect } from './mariadb-connection.ts';
 import { connectionOf, databasesOf, type MariaDbOptions } from './mariadb-options.ts';
 
 const ENGINE = 'mariadb';
@@ -48,10 +48,12 @@ async function openSnapshot(conn: mysql.Connection): Promise<SnapshotPosition> {
 }
 
 /** Opens `jobs` identical snapshots (inside the pause); the capture holds them until finish or release. */
-export async function captureLogical(ctx: PhaseContext, options: MariaDbOptions): Promise<MemberCapture> {
+export async function captureLogical(ctx: PhaseContext, options: MariaDbOptions, pre: readonly mysql.Connection[] = []): Promise<MemberCapture> {
   const conn = connectionOf(ctx.member);
   const started = performance.now();
-  const conns = await Promise.all(Array.from({ length: options.jobs }, () => connectMariaDb(conn, options.connectTimeoutMs).catch((e: unknown) => e as Error)));
+  const conns = await Promise.all(
+    Array.from({ length: options.jobs }, (_, i) => reuseOrConnect(pre[i], () => connectMariaDb(conn, options.connectTimeoutMs)).catch((e: unknown) => e as Error)),
+  );
   const open = conns.filter((c): c is mysql.Connection => !(c instanceof Error));
   const closeAll = async (list: readonly mysql.Connection[]): Promise<void> => {
     await Promise.all(list.map((c) => c.end().catch(() => c.destroy())));

@@ -15,7 +15,7 @@ import { EngineError } from '../../errors.ts';
 import type { ArtifactRef } from '../../artifacts/contract.ts';
 import type { MemberCapture, PhaseContext, PreflightCheck, RestoreHandle } from '../contract.ts';
 import { runTool, spawnTool, waitTool } from '../tool-runner.ts';
-import { connectMariaDb, toolArgs, toolEnv } from './mariadb-connection.ts';
+import { connectMariaDb, reuseOrConnect, toolArgs, toolEnv } from './mariadb-connection.ts';
 import { connectionOf, type MariaDbOptions } from './mariadb-options.ts';
 
 const ENGINE = 'mariadb';
@@ -95,9 +95,9 @@ export async function ensureBaseBackup(ctx: PhaseContext, _options: MariaDbOptio
 }
 
 /** Inside the pause: the binlog position (and GTID position) of the last commit. */
-export async function capturePitr(ctx: PhaseContext, options: MariaDbOptions): Promise<MemberCapture> {
-  const c = await connectMariaDb(connectionOf(ctx.member), options.connectTimeoutMs);
+export async function capturePitr(ctx: PhaseContext, options: MariaDbOptions, pre?: mysql.Connection): Promise<MemberCapture> {
   const started = performance.now();
+  const c = await reuseOrConnect(pre, () => connectMariaDb(connectionOf(ctx.member), options.connectTimeoutMs));
   let handle: RestoreHandle;
   try {
     const [status] = await c.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');

@@ -75,3 +75,16 @@ export function pgTool(tool: string, binDir: string | undefined): string {
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
+
+/** `pre` when it still answers (a connection opened before the pause), else a fresh connection. */
+export async function reuseOrConnect(pre: pg.Client | undefined, connect: () => Promise<pg.Client>): Promise<pg.Client> {
+  if (pre !== undefined) {
+    try {
+      await pre.query('SELECT 1');
+      return pre;
+    } catch {
+      await pre.end().catch(() => {});
+    }
+  }
+  return connect();
+}

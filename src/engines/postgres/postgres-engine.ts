@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { ConfigError } from '../../errors.ts';
 import type { ClockSample, Engine, EngineCapabilities, MemberCapture, MemberRecord, MemberSpec, PhaseContext, PreflightCheck, RestoreContext, RestoredMember, RestoreHandle, RestoreStep, RestoreTarget } from '../contract.ts';
+import { ConnectionStash, stashKey } from '../connection-stash.ts';
 import { hasTool } from '../tool-runner.ts';
 import { connectPostgres, pgTool } from './postgres-connection.ts';
 import { captureLogical, defaultLogicalTarget, planLogicalRestore, restoreLogical } from './postgres-logical.ts';
@@ -37,6 +38,8 @@ function isPitrRecord(record: MemberRecord): boolean {
 export class PostgresEngine implements Engine {
   readonly kind = 'postgres';
   readonly capabilities = CAPABILITIES;
+  /** Capture connections opened in prepare, so the pause does not pay for connecting. */
+  private readonly preopened = new ConnectionStash<pg.Client>((c) => c.end().catch(() => {}));
 
   validateOptions(member: MemberSpec): void {
     parsePostgresOptions(member);
@@ -70,6 +73,9 @@ export class PostgresEngine implements Engine {
   async prepare(ctx: PhaseContext): Promise<void> {
     const options = parsePostgresOptions(ctx.member);
     if (options.method === 'pitr') await ensureBaseBackup(ctx, options);
+    const conn = connectionOf(ctx.member);
+    const database = options.method === 'logical' ? (options.database ?? conn.database) : conn.database;
+    this.preopened.put(stashKey(ctx.backupId, ctx.member.name), await connectPostgres(conn, options.connectTimeoutMs, database));
   }
 
   async measureClock(ctx: PhaseContext): Promise<ClockSample> {
@@ -89,7 +95,8 @@ export class PostgresEngine implements Engine {
 
   async capture(ctx: PhaseContext): Promise<MemberCapture> {
     const options = parsePostgresOptions(ctx.member);
-    return options.method === 'pitr' ? capturePitr(ctx, options) : captureLogical(ctx, options);
+    const pre = this.preopened.take(stashKey(ctx.backupId, ctx.member.name));
+    return options.method === 'pitr' ? capturePitr(ctx, options, pre) : captureLogical(ctx, options, pre);
   }
 
   async horizon(ctx: PhaseContext, handle: RestoreHandle): Promise<void> {

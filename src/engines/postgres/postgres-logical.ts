@@ -13,17 +13,17 @@ import { EngineError } from '../../errors.ts';
 import type { ArtifactRef } from '../../artifacts/contract.ts';
 import type { FinishedMember, MemberCapture, MemberRecord, PhaseContext, RestoreContext, RestoredMember, RestoreStep } from '../contract.ts';
 import { runTool, showCommand, spawnTool, waitTool } from '../tool-runner.ts';
-import { connectPostgres, pgTool, quoteIdent, toolEnv } from './postgres-connection.ts';
+import { connectPostgres, pgTool, quoteIdent, reuseOrConnect, toolEnv } from './postgres-connection.ts';
 import { backupSuffix, connectionOf, parseLogicalTarget, type LogicalTarget, type PostgresConnection, type PostgresOptions } from './postgres-options.ts';
 
 const ENGINE = 'postgres';
 
 /** Opens the exporting transaction. The returned capture holds it open until finish or release. */
-export async function captureLogical(ctx: PhaseContext, options: PostgresOptions): Promise<MemberCapture> {
+export async function captureLogical(ctx: PhaseContext, options: PostgresOptions, pre?: pg.Client): Promise<MemberCapture> {
   const conn = connectionOf(ctx.member);
   const database = options.database ?? conn.database;
-  const client = await connectPostgres(conn, options.connectTimeoutMs, database);
   const started = performance.now();
+  const client = await reuseOrConnect(pre, () => connectPostgres(conn, options.connectTimeoutMs, database));
   let snapshotId: string;
   let lsn: string;
   try {

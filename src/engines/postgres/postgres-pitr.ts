@@ -12,7 +12,7 @@ import { EngineError } from '../../errors.ts';
 import type { ArtifactRef } from '../../artifacts/contract.ts';
 import type { MemberCapture, PhaseContext, PreflightCheck, RestoreHandle } from '../contract.ts';
 import { runTool } from '../tool-runner.ts';
-import { connectPostgres, pgTool, toolEnv } from './postgres-connection.ts';
+import { connectPostgres, pgTool, reuseOrConnect, toolEnv } from './postgres-connection.ts';
 import { connectionOf, type PostgresOptions } from './postgres-options.ts';
 
 const ENGINE = 'postgres';
@@ -163,9 +163,9 @@ export async function ensureBaseBackup(ctx: PhaseContext, options: PostgresOptio
 }
 
 /** Inside the pause: one restore point, named after the backup. */
-export async function capturePitr(ctx: PhaseContext, options: PostgresOptions): Promise<MemberCapture> {
-  const client = await connectPostgres(connectionOf(ctx.member), options.connectTimeoutMs);
+export async function capturePitr(ctx: PhaseContext, options: PostgresOptions, pre?: pg.Client): Promise<MemberCapture> {
   const started = performance.now();
+  const client = await reuseOrConnect(pre, () => connectPostgres(connectionOf(ctx.member), options.connectTimeoutMs));
   let handle: RestoreHandle;
   try {
     const r = await client.query<{ lsn: string; tli: number }>(

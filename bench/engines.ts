@@ -1,0 +1,216 @@
+/**
+ * The PostgreSQL and MariaDB engines against the databases' own tools, side by side in one run:
+ * - logical backup wall time (capture + finish, checksums included) / plain `pg_dump -Fd -j 2` and
+ *   `mariadb-dump --single-transaction` of the same data (goal ≤ 1.10);
+ * - restore wall time / `pg_restore -j 2` and `mariadb < dump.sql` (goal ≤ 1.10);
+ * - capture time (what the pause must cover) p50 / p99 per engine and method, under a concurrent writer,
+ *   at the small and the large data size (it must not grow with size).
+ * Size: ~1 GB per database, ~50 MB with --quick.
+ */
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import mysql from 'mysql2/promise';
+import { createLocalDirStore } from '../src/artifacts/local-dir-store.ts';
+import type { ArtifactStore } from '../src/artifacts/contract.ts';
+import type { Engine, MemberRecord, MemberSpec, PhaseContext } from '../src/engines/contract.ts';
+import { createMariaDbEngine } from '../src/engines/mariadb/mariadb-engine.ts';
+import { createPostgresEngine } from '../src/engines/postgres/postgres-engine.ts';
+import { runTool, spawnTool, waitTool } from '../src/engines/tool-runner.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../src/local-servers/mariadb-server.ts';
+import { PG_BIN, startLocalPostgres, type LocalPostgres } from '../src/local-servers/postgres-server.ts';
+import type { Benchmark, BenchRow } from './contract.ts';
+
+const TABLES = 4;
+const ROW_BYTES = 200;
+const quiet = { info: () => undefined, warn: () => undefined };
+
+function ctxFor(store: ArtifactStore, member: MemberSpec, backupId: string): PhaseContext {
+  return { backupId, member, artifacts: store, artifactPrefix: `${backupId}/${member.name}/`, sharedPrefix: `shared/${member.name}/`, log: quiet, signal: new AbortController().signal };
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - start, value };
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+function ratioRow(metric: string, ours: number, theirs: number, note: string): BenchRow {
+  const ratio = ours / theirs;
+  return { metric, value: `${ratio.toFixed(2)}×`, goal: '≤ 1.10', met: ratio <= 1.1, note: `${(ours / 1000).toFixed(2)} s vs ${(theirs / 1000).toFixed(2)} s; ${note}` };
+}
+
+async function loadPostgres(server: LocalPostgres, rowsPerTable: number): Promise<void> {
+  await server.createDatabase('bench');
+  for (let t = 0; t < TABLES; t++) {
+    await server.query(
+      `CREATE TABLE t${t} (id bigint PRIMARY KEY, balance bigint NOT NULL, note text);
+       INSERT INTO t${t} SELECT g, g % 1000, repeat(md5(g::text), ${Math.round(ROW_BYTES / 32)}) FROM generate_series(1, ${rowsPerTable}) g;`,
+      [],
+      'bench',
+    );
+  }
+  await server.query('VACUUM ANALYZE', [], 'bench');
+}
+
+async function loadMariaDb(server: LocalMariaDb, rowsPerTable: number): Promise<void> {
+  await server.query('CREATE DATABASE bench');
+  for (let t = 0; t < TABLES; t++) {
+    await server.query(`CREATE TABLE bench.t${t} (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL, note TEXT) ENGINE=InnoDB`);
+    await server.query(`INSERT INTO bench.t${t} SELECT seq, seq % 1000, REPEAT(MD5(seq), ${Math.round(ROW_BYTES / 32)}) FROM mysql.seq_1_to_${rowsPerTable}`);
+  }
+}
+
+/** Our backup + restore of one member, and the native tools' of the same data. */
+interface Pair {
+  ours: { backupMs: number; restoreMs: number; bytes: number };
+  native: { backupMs: number; restoreMs: number };
+}
+
+async function postgresPair(server: LocalPostgres, store: ArtifactStore, dir: string, round: number): Promise<Pair> {
+  const engine = createPostgresEngine();
+  const member: MemberSpec = { name: 'pg', engine: 'postgres', connection: server.connection('bench'), namespaces: ['public'], options: { method: 'logical', jobs: 2 } };
+  const backupId = `bench-pg-${round}`;
+  const ctx = ctxFor(store, member, backupId);
+  const backup = await timed(async () => (await engine.capture(ctx)).finish(ctx, { pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }));
+  const record: MemberRecord = { backupId, member, handle: backup.value.handle, artifacts: backup.value.artifacts };
+  const target = engine.parseRestoreTarget(record, { database: `ours_${round}` });
+  const restore = await timed(() => engine.restore({ record, target, artifacts: store, force: true, log: quiet, signal: new AbortController().signal }));
+  const env = { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(server.port), PGUSER: 'postgres' };
+  const out = join(dir, `native-pg-${round}`);
+  const nativeBackup = await timed(() => runTool(join(PG_BIN, 'pg_dump'), ['-F', 'd', '-j', '2', '-f', out, '-d', 'bench'], { env }));
+  const nativeRestore = await timed(async () => {
+    await server.query(`CREATE DATABASE native_${round}`);
+    await runTool(join(PG_BIN, 'pg_restore'), ['--exit-on-error', '--no-owner', '-j', '2', '-d', `native_${round}`, out], { env });
+  });
+  await server.query(`DROP DATABASE ours_${round}`);
+  await server.query(`DROP DATABASE native_${round}`);
+  await rm(out, { recursive: true, force: true });
+  return { ours: { backupMs: backup.ms, restoreMs: restore.ms, bytes: backup.value.bytes }, native: { backupMs: nativeBackup.ms, restoreMs: nativeRestore.ms } };
+}
+
+async function mariaPair(server: LocalMariaDb, store: ArtifactStore, dir: string, round: number): Promise<Pair> {
+  const engine = createMariaDbEngine();
+  const member: MemberSpec = { name: 'maria', engine: 'mariadb', connection: server.connection(), namespaces: ['bench'], options: { method: 'logical', jobs: 2 } };
+  const backupId = `bench-m-${round}`;
+  const ctx = ctxFor(store, member, backupId);
+  const backup = await timed(async () => (await engine.capture(ctx)).finish(ctx, { pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }));
+  const record: MemberRecord = { backupId, member, handle: backup.value.handle, artifacts: backup.value.artifacts };
+  const target = engine.parseRestoreTarget(record, { rename: { bench: `ours_${round}` } });
+  const restore = await timed(() => engine.restore({ record, target, artifacts: store, force: true, log: quiet, signal: new AbortController().signal }));
+  const file = join(dir, `native-m-${round}.sql`);
+  const args = ['--host=127.0.0.1', `--port=${server.port}`, '--user=root'];
+  const nativeBackup = await timed(async () => {
+    const child = spawnTool('mariadb-dump', [...args, '--single-transaction', 'bench']);
+    await waitTool(child, 'mariadb-dump', [], { stdout: createWriteStream(file) });
+  });
+  // Without --databases the dump has no CREATE DATABASE / USE, so it loads into another name.
+  const nativeRestore = await timed(async () => {
+    await server.query(`CREATE DATABASE native_${round}`);
+    await runTool('mariadb', [...args, `native_${round}`], { stdin: createReadStream(file) });
+  });
+  await server.query(`DROP DATABASE ours_${round}`);
+  await server.query(`DROP DATABASE native_${round}`);
+  await rm(file, { force: true });
+  return { ours: { backupMs: backup.ms, restoreMs: restore.ms, bytes: backup.value.bytes }, native: { backupMs: nativeBackup.ms, restoreMs: nativeRestore.ms } };
+}
+
+/** Capture times of `engine` (prepare, then timed capture, then release), `samples` times. */
+async function captureTimes(engine: Engine, store: ArtifactStore, member: MemberSpec, samples: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const ctx = ctxFor(store, member, `cap-${member.name}-${i}`);
+    // As the orchestrator does: prepare before the pause (opens the capture connections), capture inside it.
+    await engine.prepare(ctx);
+    const { ms, value } = await timed(() => engine.capture(ctx));
+    times.push(ms);
+    await value.release();
+  }
+  return times;
+}
+
+/** A background writer (one connection, one UPDATE at a time) until `stop` is called. */
+function writer(update: () => Promise<unknown>): { stop: () => Promise<void> } {
+  let running = true;
+  const loop = (async () => {
+    while (running) await update().catch(() => undefined);
+  })();
+  return { stop: async () => ((running = false), await loop) };
+}
+
+async function pauseRows(pgServer: LocalPostgres, maria: LocalMariaDb, store: ArtifactStore, samples: number, sizeLabel: string): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const pgClient = new pg.Client(pgServer.connection('bench'));
+  await pgClient.connect();
+  const mClient = await mysql.createConnection({ host: '127.0.0.1', port: maria.port, user: 'root' });
+  const writers = [
+    writer(() => pgClient.query('UPDATE t0 SET balance = balance + 1 WHERE id = (random() * 1000)::int + 1')),
+    writer(() => mClient.query('UPDATE bench.t0 SET balance = balance + 1 WHERE id = FLOOR(1 + RAND() * 1000)')),
+  ];
+  try {
+    const cases: Array<[string, Engine, MemberSpec]> = [
+      ['postgres logical', createPostgresEngine(), { name: 'pgc', engine: 'postgres', connection: pgServer.connection('bench'), namespaces: ['public'], options: { method: 'logical' } }],
+      ['postgres pitr', createPostgresEngine(), { name: 'pgc', engine: 'postgres', connection: pgServer.connection('bench'), namespaces: ['public'], options: { method: 'pitr' } }],
+      ['mariadb logical (2 snapshots)', createMariaDbEngine(), { name: 'mc', engine: 'mariadb', connection: maria.connection(), namespaces: ['bench'], options: { method: 'logical', jobs: 2 } }],
+      ['mariadb pitr', createMariaDbEngine(), { name: 'mc', engine: 'mariadb', connection: maria.connection(), namespaces: ['bench'], options: { method: 'pitr' } }],
+    ];
+    for (const [label, engine, member] of cases) {
+      const times = await captureTimes(engine, store, member, samples);
+      const p99 = percentile(times, 99);
+      rows.push({ metric: `capture (pause cost), ${label}, ${sizeLabel}`, value: `p50 ${percentile(times, 50).toFixed(1)} ms / p99 ${p99.toFixed(1)} ms`, goal: '≤ 50 ms p99', met: p99 <= 50, note: `${samples} captures under a concurrent writer` });
+    }
+  } finally {
+    for (const w of writers) await w.stop();
+    await pgClient.end();
+    await mClient.end();
+  }
+  return rows;
+}
+
+async function run(quick: boolean): Promise<BenchRow[]> {
+  const bytes = quick ? 50e6 : 1e9;
+  const rowsPerTable = Math.round(bytes / TABLES / (ROW_BYTES + 40));
+  const dir = await mkdtemp(join(tmpdir(), 'stillpoint-bench-engines-'));
+  await chmod(dir, 0o755);
+  const storeDir = join(dir, 'store');
+  await mkdir(storeDir);
+  const store = createLocalDirStore(storeDir);
+  const [pgServer, maria] = await Promise.all([startLocalPostgres(), startLocalMariaDb({ args: ['--innodb-buffer-pool-size=512M', '--max-allowed-packet=64M'] })]);
+  const rows: BenchRow[] = [];
+  try {
+    await Promise.all([loadPostgres(pgServer, 1000), loadMariaDb(maria, 1000)]);
+    rows.push(...(await pauseRows(pgServer, maria, store, quick ? 30 : 200, 'small')));
+    await pgServer.query('DROP DATABASE bench');
+    await maria.query('DROP DATABASE bench');
+    await loadPostgres(pgServer, rowsPerTable);
+    await loadMariaDb(maria, rowsPerTable);
+    const size = `${TABLES} tables × ${rowsPerTable} rows (~${Math.round(bytes / 1e6)} MB)`;
+    const rounds = quick ? 2 : 1;
+    const best = (pairs: Pair[], pick: (p: Pair) => number): number => Math.min(...pairs.map(pick));
+    const pgPairs: Pair[] = [];
+    const mPairs: Pair[] = [];
+    for (let r = 0; r < rounds; r++) {
+      pgPairs.push(await postgresPair(pgServer, store, dir, r));
+      mPairs.push(await mariaPair(maria, store, dir, r));
+    }
+    rows.push(ratioRow('postgres logical backup / pg_dump -Fd -j 2', best(pgPairs, (p) => p.ours.backupMs), best(pgPairs, (p) => p.native.backupMs), `${size}; ours adds sha256 of every file`));
+    rows.push(ratioRow('postgres logical restore / pg_restore -j 2', best(pgPairs, (p) => p.ours.restoreMs), best(pgPairs, (p) => p.native.restoreMs), size));
+    rows.push(ratioRow('mariadb logical backup / mariadb-dump --single-transaction', best(mPairs, (p) => p.ours.backupMs), best(mPairs, (p) => p.native.backupMs), `${size}; ours: 2 identical snapshots, sha256`));
+    rows.push(ratioRow('mariadb logical restore / mariadb < dump', best(mPairs, (p) => p.ours.restoreMs), best(mPairs, (p) => p.native.restoreMs), size));
+    rows.push(...(await pauseRows(pgServer, maria, store, quick ? 30 : 200, 'large')));
+  } finally {
+    await Promise.all([pgServer.destroy(), maria.destroy()]);
+    await rm(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export const benchmarks: readonly Benchmark[] = [{ name: 'engines', run: ({ quick }) => run(quick) }];
