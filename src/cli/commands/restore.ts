@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../errors.ts';
 import type { RestoreTarget } from '../../engines/contract.ts';
+import { redactSecrets } from '../../orchestrator/redact.ts';
 import { runRestore, type RestoreReport } from '../../orchestrator/restore.ts';
 import type { RestorePlan } from '../../orchestrator/restore-plan.ts';
 import { action, emit, emitEvent } from '../output.ts';
@@ -85,7 +86,8 @@ async function restoreCommand(backupId: string, flags: RestoreFlags): Promise<nu
       signal: controller.signal,
       onProgress: (e) => (json ? emitEvent({ ...e }) : process.stderr.write(`  ${e.step}${e.member ? ` ${e.member}` : ''}\n`)),
     });
-    emit(json, { type: 'result', ...report }, () => renderReport(report));
+    const shown = redactSecrets(report);
+    emit(json, { type: 'result', ...shown }, () => renderReport(shown));
     return report.ok ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
@@ -116,7 +118,7 @@ function renderReport(r: RestoreReport): string {
     return lines.join('\n');
   }
   lines.push(`checksums: ${r.checksums.length} verified`);
-  for (const m of r.restored) lines.push(`restored ${m.member} → ${JSON.stringify(m.connection).replace(/"password":"[^"]*"/, '"password":"***"')}`);
+  for (const m of r.restored) lines.push(`restored ${m.member} → ${JSON.stringify(m.connection)}`);
   if (r.check) {
     const sweep = r.check.stats.sweep;
     if (sweep) lines.push(`sweep: ${sweep.rolledForward} rolled forward, ${sweep.rolledBack} rolled back, ${sweep.abortedExpired} aborted, ${sweep.unresolved} unresolved`);
