@@ -18,6 +18,8 @@ export interface RecoveryOptions {
   readonly expiryMs?: number;
   /** Clock in epoch ms. Default `Date.now`. */
   readonly now?: () => number;
+  /** Stops a sweep between records (it rejects with the signal's reason). */
+  readonly signal?: AbortSignal;
 }
 
 /** What recovery did with one record. */
@@ -114,10 +116,12 @@ export async function sweep(group: StorageGroup, options: RecoveryOptions = {}):
     const pending: Row[] = [];
     // Collect first, then resolve: rolling back deletes rows, which must not disturb the paging scan.
     for await (const row of storage.scanAll(schema)) {
+      options.signal?.throwIfAborted();
       counts.scanned += 1;
       if (isPending(row)) pending.push(row);
     }
     for (const row of pending) {
+      options.signal?.throwIfAborted();
       const result = await resolveRecord(group, schema, keyOf(schema, row), row, options).catch((error: unknown) => {
         // A live system may hold a lock on the record right now (deadlock victim, busy SQLite file): leave
         // it for the next sweep or a reader instead of failing the whole sweep.

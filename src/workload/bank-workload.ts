@@ -4,13 +4,16 @@
  * prove that nothing acknowledged was lost (`checkGroup(..., { acknowledged })`).
  *
  * Retries, each for a reason:
- * - UNAVAILABLE (the node is paused and rejects new work, or restarting): like ScalarDB clients, 10 attempts
+ * - UNAVAILABLE (the node is paused and rejects new work, or is down): like ScalarDB clients, 10 attempts
  *   with 100 ms doubling backoff — but each wait is capped at 1 s. Upstream's uncapped doubling waits
  *   0.1+0.2+…+25.6 s, so a client that met a 5 s pause would idle up to ~6 s after the unpause; with the cap
  *   the 10 attempts still span ≥ 7.5 s (a 5 s pause is survived) and work resumes within 1 s of the unpause.
+ *   A paused node (it answered, with its gate's code) is retried in place and the wait counts as paused time;
+ *   an unreachable node (transport UNAVAILABLE: killed, restarting) is failed over to the next target.
  * - ABORTED (TX_CONFLICT after the node's own retries): a fresh transaction may succeed; short jittered backoff.
  * - DEADLINE_EXCEEDED / INTERNAL / transport errors: the outcome is unknown, so the SAME transfer id is sent
- *   again; the node's Transfer is idempotent by transfer id, so a repeat cannot apply it twice.
+ *   again (to the next target); the node's Transfer is idempotent by transfer id, so a repeat cannot apply it
+ *   twice, whichever node it reaches.
  */
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -105,10 +108,9 @@ export async function runBankWorkload(options: BankWorkloadOptions): Promise<Ban
     const concurrency = Math.max(1, options.concurrency ?? 4);
     await Promise.all(
       Array.from({ length: concurrency }, async (_, worker) => {
-        const client = clients[worker % clients.length] as BankClient;
         for (let seq = 0; more(); seq += 1) {
           tally.issued += 1;
-          await oneTransfer(client, pickTransfer(`${runId}-${worker}-${seq}`, options.accounts), tally, options.unavailableAttempts ?? 10);
+          await oneTransfer(clients, worker, pickTransfer(`${runId}-${worker}-${seq}`, options.accounts), tally, options.unavailableAttempts ?? 10);
         }
       }),
     );
@@ -128,50 +130,76 @@ function pickTransfer(transferId: string, accounts: number): { transferId: strin
   return Math.random() < 0.5 ? { transferId, from: a, to: b, amount } : { transferId, from: b, to: a, amount };
 }
 
-async function oneTransfer(client: BankClient, request: { transferId: string; from: number; to: number; amount: number }, tally: Tally, unavailableAttempts: number): Promise<void> {
+async function oneTransfer(
+  clients: readonly BankClient[],
+  preferred: number,
+  request: { transferId: string; from: number; to: number; amount: number },
+  tally: Tally,
+  unavailableAttempts: number,
+): Promise<void> {
   const started = Date.now();
-  let unavailable = 0;
-  let conflicts = 0;
-  let unknown = 0;
+  const attempts = { unavailable: 0, conflict: 0, unknown: 0 };
+  let target = preferred;
   let waited = 0;
   for (;;) {
     const attemptStart = Date.now();
     try {
-      const response = await client.transfer(request);
+      const response = await (clients[target % clients.length] as BankClient).transfer(request);
       if (!response.applied) tally.duplicates += 1;
       tally.committed += 1;
       tally.acknowledged.push(request.transferId);
       tally.latencies.push(Date.now() - started);
       break;
     } catch (error) {
-      const status = error instanceof BankCallError ? error.status : grpc.status.UNKNOWN;
-      const code = error instanceof BankCallError ? error.code : 'UNKNOWN';
-      let delay: number | undefined;
-      if (status === grpc.status.UNAVAILABLE && ++unavailable < unavailableAttempts) {
-        tally.retries.unavailable += 1;
-        delay = jitter(Math.min(UNAVAILABLE_CAP_MS, UNAVAILABLE_BASE_MS * 2 ** (unavailable - 1)));
-        await sleep(delay);
-        waited += Date.now() - attemptStart;
-        continue;
+      const decision = retryDecision(error, attempts, unavailableAttempts);
+      if (decision === undefined) {
+        const code = error instanceof BankCallError ? error.code : 'UNKNOWN';
+        tally.failed += 1;
+        tally.errors[code] = (tally.errors[code] ?? 0) + 1;
+        break;
       }
-      if (status === grpc.status.ABORTED && ++conflicts < CONFLICT_ATTEMPTS) {
-        tally.retries.conflict += 1;
-        await sleep(jitter(10 * conflicts));
-        continue;
-      }
-      if ((status === grpc.status.DEADLINE_EXCEEDED || status === grpc.status.INTERNAL || status === grpc.status.UNKNOWN || status === grpc.status.CANCELLED) && ++unknown < UNKNOWN_ATTEMPTS) {
-        tally.retries.unknown += 1;
-        await sleep(jitter(100 * unknown));
-        continue;
-      }
-      tally.failed += 1;
-      tally.errors[code] = (tally.errors[code] ?? 0) + 1;
-      break;
+      tally.retries[decision.reason] += 1;
+      await sleep(decision.delayMs);
+      if (decision.paused) waited += Date.now() - attemptStart;
+      if (decision.failover) target += 1;
     }
   }
   tally.pausedWaitMs += waited;
   tally.pausedWaitMaxMs = Math.max(tally.pausedWaitMaxMs, waited);
 }
+
+interface RetryDecision {
+  readonly reason: 'unavailable' | 'conflict' | 'unknown';
+  readonly delayMs: number;
+  /** The node answered that it is paused: the wait counts as time spent on a pause. */
+  readonly paused: boolean;
+  /** Try the next target: this one is unreachable or its outcome unknown. */
+  readonly failover: boolean;
+}
+
+/** Whether (and how) to retry after `error`; `undefined` = give up. Mutates the attempt counters. */
+function retryDecision(error: unknown, attempts: { unavailable: number; conflict: number; unknown: number }, unavailableAttempts: number): RetryDecision | undefined {
+  const status = error instanceof BankCallError ? error.status : grpc.status.UNKNOWN;
+  if (status === grpc.status.UNAVAILABLE) {
+    if (++attempts.unavailable >= unavailableAttempts) return undefined;
+    // A node that answered carries its gate's code; a bare transport UNAVAILABLE means nobody answered.
+    const paused = error instanceof BankCallError && error.code !== 'GRPC_UNAVAILABLE';
+    const delayMs = jitter(Math.min(UNAVAILABLE_CAP_MS, UNAVAILABLE_BASE_MS * 2 ** (attempts.unavailable - 1)));
+    return { reason: 'unavailable', delayMs, paused, failover: !paused };
+  }
+  if (status === grpc.status.ABORTED) {
+    if (++attempts.conflict >= CONFLICT_ATTEMPTS) return undefined;
+    return { reason: 'conflict', delayMs: jitter(10 * attempts.conflict), paused: false, failover: false };
+  }
+  if (UNKNOWN_OUTCOME.has(status)) {
+    if (++attempts.unknown >= UNKNOWN_ATTEMPTS) return undefined;
+    return { reason: 'unknown', delayMs: jitter(100 * attempts.unknown), paused: false, failover: true };
+  }
+  return undefined;
+}
+
+/** Statuses after which the transfer may or may not have committed. */
+const UNKNOWN_OUTCOME = new Set([grpc.status.DEADLINE_EXCEEDED, grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.CANCELLED]);
 
 function report(t: Tally, elapsedMs: number): BankReport {
   const sorted = [...t.latencies].sort((x, y) => x - y);

@@ -121,6 +121,20 @@ describe('node under the pause protocol', () => {
     expect(check.stats.transfers).toBe(report.committed - report.duplicates);
   });
 
+  it('a pause longer than the retry budget fails transfers, and a failed transfer is never acknowledged', async () => {
+    const running = await node();
+    const pauses = createPauseClient();
+    cleanups.push(() => pauses.close());
+    const paused = await pauses.pauseAll([parseAddress(running.address)]);
+    try {
+      const report = await runBankWorkload({ targets: [running.address], accounts: 10, concurrency: 2, transfers: 2, unavailableAttempts: 2 });
+      expect(report).toMatchObject({ committed: 0, failed: 2, errors: { GATE_PAUSED: 2 }, acknowledged: [] });
+      expect(report.pausedWaitMs).toBeGreaterThan(0);
+    } finally {
+      await paused.unpause();
+    }
+  });
+
   it('hold mode: a call made while paused waits and completes after the unpause', async () => {
     const running = await node({ whilePaused: 'hold', maxHoldMs: 20_000 });
     const pauses = createPauseClient();

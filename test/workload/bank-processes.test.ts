@@ -101,6 +101,9 @@ async function killOneMidWorkload(group: GroupConfig): Promise<void> {
   });
   const report = await workload;
   expect(killed).toBe(true);
+  // Clients of the killed node fail over to the survivor, resending the same (idempotent) transfer ids.
+  expect(report.failed).toBe(0);
+  expect(report.retriesByReason.unavailable + report.retriesByReason.unknown).toBeGreaterThan(0);
   expect((await victim.process.exited).signal).toBe('SIGKILL');
   await stop(survivor);
   const check = await checkGroup(group, { sweep: true, expiryMs: 0, acknowledged: report.acknowledged });

@@ -1,10 +1,11 @@
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
-import { startLocalMariaDb, type LocalMariaDb } from '../../../src/local-servers/mariadb-server.ts';
+import type { LocalMariaDb } from '../../../src/local-servers/mariadb-server.ts';
 import { createMariaDbEngine } from '../../../src/engines/mariadb/mariadb-engine.ts';
 import { stopRestoredMariaDb } from '../../../src/engines/mariadb/mariadb-pitr-restore.ts';
 import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
-import { finishWindow, phaseContext, restoreContext, tempDirStore } from '../postgres/test-support.ts';
+import { finishWindow, phaseContext, restoreContext, startMariaDbRetrying, tempDirStore } from '../postgres/test-support.ts';
 
 type Store = Awaited<ReturnType<typeof tempDirStore>>;
 
@@ -39,7 +40,7 @@ function member(): MemberSpec {
 }
 
 beforeAll(async () => {
-  server = await startLocalMariaDb();
+  server = await startMariaDbRetrying();
   store = await tempDirStore();
   await server.query(
     `CREATE DATABASE bank; CREATE DATABASE coordinator;
@@ -50,7 +51,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const dir of restoredDirs) await stopRestoredMariaDb(dir);
+  for (const dir of restoredDirs) {
+    await stopRestoredMariaDb(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
   await server?.destroy();
   await store?.destroy();
 });

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { handOver } from '../../../src/local-servers/process.ts';
@@ -67,7 +67,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const dir of restoredDirs) await stopRestoredPostgres(dir);
+  for (const dir of restoredDirs) {
+    await stopRestoredPostgres(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
   await Promise.all([server?.destroy(), plain?.destroy()]);
   await store?.destroy();
 });

@@ -1,0 +1,209 @@
+/**
+ * Cross-cutting benchmarks of the whole product:
+ * - bank throughput with and without backups running (ratio): two node processes over an SQLite group,
+ *   the bank workload from this process, and a separate backup process taking consistent backups back to
+ *   back (snapshot mode, pause + capture + copy) — as an operator's scheduled backups would run;
+ * - memory peak of one backup of a group of 1 GB (`--quick`: 50 MB), sampled from /proc (VmHWM) of the
+ *   `stillpoint backup` process, against the same backup of a group 20× smaller: streaming copies must
+ *   keep memory flat as the group grows.
+ *
+ * Also runnable as `tsx bench/product.ts --backup-loop <plan.yaml>`: the backup process of the first
+ * benchmark (backups until SIGTERM, then prints their count as JSON).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import type { Benchmark, BenchRow } from './contract.ts';
+import { openCatalog } from '../src/catalog/catalog.ts';
+import { runBackup } from '../src/orchestrator/backup.ts';
+import { loadPlan } from '../src/plan/load-plan.ts';
+import { writeTrialPlan } from '../src/trials/backup-process.ts';
+import { startCli } from '../src/trials/cli-process.ts';
+import { createTrialDatabases, type TrialDatabases } from '../src/trials/group.ts';
+import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/trials/trial.ts';
+
+const MB = 2 ** 20;
+
+async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'stillpoint-bench-product-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function sqliteGroup(dir: string, accounts: number): Promise<TrialDatabases> {
+  const databases = await createTrialDatabases('sqlite', dir, 0, undefined, () => ({}));
+  await seedBank(databases, accounts);
+  return databases;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Throughput with and without backups
+// ---------------------------------------------------------------------------------------------------------
+
+async function throughput(quick: boolean): Promise<BenchRow[]> {
+  const phaseMs = quick ? 5_000 : 20_000;
+  return withDir(async (dir) => {
+    const sizes = { ...DEFAULT_SIZES, nodes: 2, accounts: 100, concurrency: 8 };
+    const databases = await sqliteGroup(dir, sizes.accounts);
+    const cleanups: Array<() => Promise<void>> = [];
+    try {
+      const nodes = await startNodes(dir, databases, sizes, cleanups);
+      const plan = await writeTrialPlan({
+        dir,
+        mode: 'snapshot',
+        adminAddresses: nodes.map((n) => n.address),
+        members: databases.members,
+        leaseMs: 15_000,
+        drainTimeoutMs: 10_000,
+        minWindowMs: 0,
+      });
+      const targets = nodes.map((n) => n.address);
+      const load = (ms: number) => startLoad(sizes, targets, AbortSignal.timeout(ms));
+      await load(1_000); // warm up: connections, SQLite caches
+      // Baseline before and after, averaged: the machine's load drifts during a run.
+      const before = await load(phaseMs);
+      const loop = startBackupLoop(plan.file);
+      await new Promise((r) => setTimeout(r, 3_000)); // let the loop process start before measuring
+      const during = await load(phaseMs);
+      const backups = await loop.stop();
+      const after = await load(phaseMs);
+      const baseline = (before.throughput + after.throughput) / 2;
+      const ratio = during.throughput / baseline;
+      return [
+        { metric: 'bank throughput without backups (2 nodes, SQLite)', value: `${baseline.toFixed(0)} tx/s`, goal: '—' },
+        {
+          metric: 'bank throughput while backups run back to back',
+          value: `${during.throughput.toFixed(0)} tx/s`,
+          goal: '—',
+          note: `${backups} backups in ${(phaseMs / 1000).toFixed(0)} s + 3 s`,
+        },
+        {
+          metric: 'throughput with backups / without',
+          value: `${ratio.toFixed(2)}×`,
+          goal: '≥ 0.80×',
+          met: ratio >= 0.8,
+          note: 'the backup process shares the 2 cores; pauses are milliseconds, the copying is the cost',
+        },
+      ];
+    } finally {
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+      await databases.close();
+    }
+  });
+}
+
+/** A child process taking backups back to back (this file with --backup-loop). */
+function startBackupLoop(planFile: string): { stop(): Promise<number> } {
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--backup-loop', planFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return {
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      const last = out.trim().split('\n').at(-1) ?? '{}';
+      return (JSON.parse(last) as { complete?: number }).complete ?? 0;
+    },
+  };
+}
+
+async function backupLoop(planFile: string): Promise<void> {
+  const plan = loadPlan(planFile);
+  const catalog = openCatalog(plan.catalogPath);
+  const controller = new AbortController();
+  process.once('SIGTERM', () => controller.abort());
+  let complete = 0;
+  try {
+    while (!controller.signal.aborted) {
+      const result = await runBackup({ plan, catalog, signal: controller.signal });
+      if (result.state === 'complete') complete += 1;
+    }
+  } finally {
+    catalog.close();
+  }
+  process.stdout.write(`${JSON.stringify({ complete })}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Memory peak of a backup
+// ---------------------------------------------------------------------------------------------------------
+
+/** Adds `bytes` of incompressible rows to an SQLite file, in a table the engine copies like any other. */
+function fill(path: string, bytes: number): void {
+  const db = new Database(path);
+  try {
+    db.exec('CREATE TABLE IF NOT EXISTS filler (id INTEGER PRIMARY KEY, data BLOB NOT NULL)');
+    const rowBytes = 64 * 1024;
+    const insert = db.prepare('INSERT INTO filler (data) VALUES (randomblob(?))');
+    const rows = Math.ceil(bytes / rowBytes);
+    for (let done = 0; done < rows; done += 1000) {
+      db.transaction(() => {
+        for (let i = done; i < Math.min(rows, done + 1000); i += 1) insert.run(rowBytes);
+      })();
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** Peak RSS of one `stillpoint backup` of an SQLite group holding about `bytes`. */
+async function backupPeak(bytes: number): Promise<{ peak: number; ms: number; ok: boolean; detail: string }> {
+  return withDir(async (dir) => {
+    const databases = await sqliteGroup(dir, 20);
+    try {
+      for (const m of databases.members.slice(0, 2)) {
+        if (m.connection.kind === 'sqlite') fill(m.connection.path, bytes / 2);
+      }
+      const plan = await writeTrialPlan({ dir, mode: 'snapshot', adminAddresses: [], members: databases.members, leaseMs: 15_000, drainTimeoutMs: 10_000, minWindowMs: 0 });
+      const started = Date.now();
+      const child = startCli({ args: ['backup', '--plan', plan.file, '--json'], rssSampleMs: 20 });
+      const exit = await child.exited;
+      const ok = exit.code === 0;
+      return { peak: child.peakRssBytes(), ms: Date.now() - started, ok, detail: ok ? '' : exit.stderr.slice(-300) };
+    } finally {
+      await databases.close();
+    }
+  });
+}
+
+async function memory(quick: boolean): Promise<BenchRow[]> {
+  const large = quick ? 50 * MB : 1024 * MB;
+  const small = large / 20;
+  const s = await backupPeak(small);
+  const l = await backupPeak(large);
+  const ratio = s.peak > 0 ? l.peak / s.peak : NaN;
+  const label = (b: number) => (b >= 1024 * MB ? `${(b / 1024 / MB).toFixed(0)} GB` : `${(b / MB).toFixed(1)} MB`);
+  return [
+    {
+      metric: `backup process peak RSS, group of ${label(large)}`,
+      value: `${(l.peak / MB).toFixed(0)} MB`,
+      goal: '≤ 256 MB',
+      met: l.ok && l.peak > 0 && l.peak <= 256 * MB,
+      note: `${(l.ms / 1000).toFixed(1)} s wall incl. process start${l.ok ? '' : `; FAILED: ${l.detail}`}`,
+    },
+    {
+      metric: `peak RSS, ${label(large)} group / ${label(small)} group`,
+      value: `${ratio.toFixed(2)}×`,
+      goal: '≤ 1.5× (memory must not grow with the data)',
+      met: s.ok && l.ok && ratio <= 1.5,
+      note: `${label(small)}: ${(s.peak / MB).toFixed(0)} MB`,
+    },
+  ];
+}
+
+export const benchmarks: readonly Benchmark[] = [
+  { name: 'product: bank throughput with backups running', run: ({ quick }) => throughput(quick) },
+  { name: 'product: backup memory peak', run: ({ quick }) => memory(quick) },
+];
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === '--backup-loop') {
+  await backupLoop(process.argv[3] ?? 'plan.yaml');
+}
