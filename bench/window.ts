@@ -1,0 +1,185 @@
+/**
+ * The pause window under load, per mode and group (issues 5 and 7): three node processes over a group, the
+ * bank workload from this process, and a separate orchestrator process taking N backups back to back through
+ * `runBackup` in each mode that pauses (`snapshot`, `pause-window`). The window is the one the backup result
+ * records, as clients saw it: all nodes paused (paused-at) → unpause started. It is compared with the 5 000 ms
+ * default window of the upstream Kubernetes tooling. `single` mode never pauses, so it has no window.
+ *
+ * Also runnable as `tsx bench/window.ts --backups <plan.yaml> <count>`: the orchestrator process (one JSON
+ * line per backup on stdout).
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Benchmark, BenchRow } from './contract.ts';
+import { openCatalog } from '../src/catalog/catalog.ts';
+import { startLocalMariaDb } from '../src/local-servers/mariadb-server.ts';
+import { startLocalPostgres } from '../src/local-servers/postgres-server.ts';
+import { runBackup } from '../src/orchestrator/backup.ts';
+import { loadPlan } from '../src/plan/load-plan.ts';
+import { writeTrialPlan } from '../src/trials/backup-process.ts';
+import type { GroupKind } from '../src/trials/faults.ts';
+import { createTrialDatabases, type SharedServers } from '../src/trials/group.ts';
+import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/trials/trial.ts';
+
+/** The default pause window of the upstream Kubernetes backup tooling, ms. */
+const UPSTREAM_WINDOW_MS = 5_000;
+const GOAL_P99_MS = 50;
+const MODES = ['snapshot', 'pause-window'] as const;
+const SIZES = { ...DEFAULT_SIZES, nodes: 3, accounts: 100, concurrency: 8 };
+
+/** What the orchestrator process reports per backup. */
+interface Sample {
+  readonly state: string;
+  readonly reason: string | null;
+  readonly windowMs: number | null;
+  readonly drainMs: number | null;
+  /** The slowest member's capture, inside the window. */
+  readonly captureMs: number | null;
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+/** Windows are epoch-ms differences: whole milliseconds. */
+const ms = (v: number): string => `${v.toFixed(0)} ms`;
+
+/** Runs `count` backups of `planFile` in a child orchestrator process; resolves with one sample per backup. */
+function backupsInChild(planFile: string, count: number): Promise<Sample[]> {
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--backups', planFile, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const samples: Sample[] = [];
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2_000)));
+  createInterface({ input: child.stdout }).on('line', (line) => samples.push(JSON.parse(line) as Sample));
+  return new Promise((resolve, reject) => {
+    child.on('close', (code) => (code === 0 ? resolve(samples) : reject(new Error(`orchestrator process exited ${code}: ${stderr.trim()}`))));
+  });
+}
+
+/** The orchestrator process: `count` backups back to back, one JSON line each. */
+async function backupLoop(planFile: string, count: number): Promise<void> {
+  const plan = loadPlan(planFile);
+  const catalog = openCatalog(plan.catalogPath);
+  try {
+    for (let i = 0; i < count; i++) {
+      const r = await runBackup({ plan, catalog });
+      const sample: Sample = {
+        state: r.state,
+        reason: r.reason,
+        windowMs: r.window ? r.window.unpauseStartedAtMs - r.window.pausedAtMs : null,
+        drainMs: r.drainMs,
+        captureMs: Math.max(...r.members.map((m) => m.captureMs ?? NaN)),
+      };
+      process.stdout.write(`${JSON.stringify(sample)}\n`);
+    }
+  } finally {
+    catalog.close();
+  }
+}
+
+/** Rows of one mode on one group: the window (goal), and how long the gate stayed closed (drain + window). */
+function modeRows(group: GroupKind, mode: string, samples: readonly Sample[], pausedWaitMaxMs: number): BenchRow[] {
+  const complete = samples.filter((s) => s.state === 'complete' && s.windowMs !== null && s.drainMs !== null);
+  const failures = samples.filter((s) => s.state !== 'complete').map((s) => `${s.state}: ${s.reason ?? ''}`.slice(0, 120));
+  const windows = complete.map((s) => s.windowMs!);
+  const drains = complete.map((s) => s.drainMs!);
+  const closed = complete.map((s) => s.windowMs! + s.drainMs!);
+  const captures = complete.map((s) => s.captureMs ?? NaN);
+  const p99 = percentile(windows, 99);
+  const failed = failures.length > 0 ? `; NOT COMPLETE: ${failures.length} (${[...new Set(failures)].join(' | ')})` : '';
+  return [
+    {
+      metric: `pause window p50 / p99, ${mode}, ${group}`,
+      value: `${ms(percentile(windows, 50))} / ${ms(p99)}`,
+      goal: `≤ ${GOAL_P99_MS} ms p99`,
+      met: complete.length > 0 && failures.length === 0 && p99 <= GOAL_P99_MS,
+      note:
+        `p99 = ${(p99 / UPSTREAM_WINDOW_MS).toFixed(4)}× the upstream 5 000 ms window; capture (slowest member) ` +
+        `p50 ${percentile(captures, 50).toFixed(1)} ms / p99 ${percentile(captures, 99).toFixed(1)} ms; ${complete.length}/${samples.length} backups complete${failed}`,
+    },
+    {
+      metric: `gate closed (drain + window) p50 / p99, ${mode}, ${group}`,
+      value: `${ms(percentile(closed, 50))} / ${ms(percentile(closed, 99))}`,
+      goal: '—',
+      note: `drain p50 ${ms(percentile(drains, 50))} / p99 ${ms(percentile(drains, 99))}; longest client wait on a paused node ${ms(pausedWaitMaxMs)}`,
+    },
+  ];
+}
+
+/** One group: nodes and load up, then `count` backups (+1 warm-up, not counted) per mode. */
+async function groupRows(group: GroupKind, servers: SharedServers | undefined, count: number): Promise<BenchRow[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'stillpoint-bench-window-'));
+  const memberOptions = (engine: string): Record<string, unknown> => (engine === 'postgres' ? { method: 'logical' } : {});
+  const databases = await createTrialDatabases(group, dir, 0, servers, memberOptions);
+  const cleanups: Array<() => Promise<void>> = [];
+  try {
+    await seedBank(databases, SIZES.accounts);
+    const nodes = await startNodes(dir, databases, SIZES, cleanups);
+    const rows: BenchRow[] = [];
+    for (const mode of MODES) {
+      const modeDir = join(dir, mode);
+      await mkdir(modeDir);
+      const plan = await writeTrialPlan({
+        dir: modeDir,
+        mode,
+        adminAddresses: nodes.map((n) => n.address),
+        members: databases.members,
+        leaseMs: 15_000,
+        drainTimeoutMs: 10_000,
+        minWindowMs: 0,
+      });
+      const controller = new AbortController();
+      const load = startLoad(SIZES, nodes.map((n) => n.address), controller.signal);
+      try {
+        await new Promise((r) => setTimeout(r, 1_000)); // load reaches its pace before the first backup
+        const samples = await backupsInChild(plan.file, count + 1);
+        controller.abort();
+        const report = await load;
+        rows.push(...modeRows(group, mode, samples.slice(1), report.pausedWaitMaxMs));
+      } finally {
+        controller.abort();
+        await load.catch(() => undefined);
+      }
+    }
+    return rows;
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await databases.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function run(quick: boolean): Promise<BenchRow[]> {
+  const count = quick ? 8 : 30;
+  const rows = await groupRows('sqlite', undefined, count);
+  const postgres = await startLocalPostgres();
+  try {
+    const mariadb = await startLocalMariaDb();
+    try {
+      rows.push(...(await groupRows('postgres+mariadb', { postgres, mariadb }, count)));
+    } finally {
+      await mariadb.destroy();
+    }
+  } finally {
+    await postgres.destroy();
+  }
+  rows.push({
+    metric: 'pause window, single',
+    value: 'no pause',
+    goal: '—',
+    note: 'one atomic member and no clusters: the capture is one transaction, nothing is paused',
+  });
+  return rows;
+}
+
+export const benchmarks: readonly Benchmark[] = [{ name: 'window: pause window under load', run: ({ quick }) => run(quick) }];
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === '--backups') {
+  await backupLoop(process.argv[3] ?? 'plan.yaml', Number(process.argv[4] ?? '1'));
+}
