@@ -27,11 +27,14 @@ export class StillpointError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
   readonly context: ErrorContext;
+  /** The message without its `[CODE]` prefix: for wrapping in another error without repeating codes. */
+  readonly detail: string;
 
   constructor(code: string, message: string, options: StillpointErrorOptions = {}) {
     super(`[${code}] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    this.detail = message;
     this.hint = options.hint;
     this.context = options.context ?? {};
   }

@@ -19,7 +19,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { BackupMode, BackupState } from '../catalog/catalog-schema.ts';
 import type { ClockSample, Engine, MemberCapture, MemberSpec, PhaseContext, RestoreHandle } from '../engines/contract.ts';
 import { getEngine } from '../engines/registry.ts';
-import { EngineError, asStillpointError } from '../errors.ts';
+import { EngineError, StillpointError, asStillpointError } from '../errors.ts';
 import type { Plan } from '../plan/load-plan.ts';
 import { defaultPauseDeps } from './deps.ts';
 import { loggerFor, type EventSink } from './events.ts';
@@ -289,7 +289,7 @@ class BackupRun {
 
   private fail(error: unknown): void {
     const code = this.signal.aborted ? 'ABORTED' : error instanceof StepFailure ? error.code : asStillpointError(error).code;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = error instanceof StillpointError ? error.detail : error instanceof Error ? error.message : String(error);
     try {
       this.setState('failed', { reason: `${code}: ${message}` });
     } catch (catalogError) {

@@ -81,7 +81,7 @@ export async function pauseClusters(sessions: ClusterSession[], signal: AbortSig
   const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ cluster: sessions[i]!.cluster.name, error: asStillpointError(r.reason) }] : []));
   if (failed.length > 0) {
     const rollback = await unpauseClusters(sessions);
-    throw new PauseError('PAUSE_FAILED', `Could not pause cluster(s) ${failed.map((f) => f.cluster).join(', ')}: ${failed[0]!.error.message}`, {
+    throw new PauseError('PAUSE_FAILED', `Could not pause cluster(s) ${failed.map((f) => f.cluster).join(', ')}: ${failed[0]!.error.detail}`, {
       context: {
         clusters: failed.map((f) => ({ cluster: f.cluster, ...f.error.toJSON() })),
         rollback: { ok: rollback.ok, targets: rollback.targets },

@@ -174,12 +174,27 @@ function knownList(): string {
 }
 
 function fromZod(error: z.ZodError, file: string): ConfigError {
-  const first = error.issues[0];
-  const key = first && first.path.length > 0 ? first.path.join('.') : '(top level)';
-  let message = first?.message ?? 'invalid';
-  if (first?.code === 'unrecognized_keys') message = `unknown key(s) ${first.keys.map((k) => `"${k}"`).join(', ')}`;
-  const issues = error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
-  return invalid(file, key, message, `Fix "${key}" in the plan; the format is described in docs/backup-and-restore.md.`, undefined, issues);
+  const described = error.issues.map((issue) => describeIssue(issue));
+  const first = described[0] ?? { key: '(top level)', message: 'invalid' };
+  const more = described.slice(1, 5).map((d) => `; ${d.key}: ${d.message}`);
+  const issues = described.map((d) => `${d.key}: ${d.message}`);
+  return invalid(file, first.key, first.message + more.join(''), `Fix "${first.key}" in the plan; the format is described in docs/backup-and-restore.md.`, undefined, issues);
+}
+
+/** One zod issue as a key path and a sentence; a union names its allowed forms (or the branch clearly meant). */
+function describeIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[] = []): { key: string; message: string } {
+  const path = [...prefix, ...issue.path];
+  const key = path.length > 0 ? path.map(String).join('.') : '(top level)';
+  if (issue.code === 'unrecognized_keys') return { key, message: `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return { key, message: issue.message };
+  const missingKey = (i: z.core.$ZodIssue): boolean => i.code === 'invalid_type' && i.path.length === 1 && i.message.endsWith('received undefined');
+  // The branch whose own key is present is the one the author meant: report what is wrong inside it.
+  const meant = issue.errors.find((branch) => !branch.some(missingKey));
+  if (meant?.[0] !== undefined) return describeIssue(meant[0], path);
+  const forms = issue.errors.map((branch) => branch.filter(missingKey).map((i) => String(i.path[0])).join(' + ')).filter((f) => f !== '');
+  const unknown = issue.errors.flat().flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : []));
+  const unknownText = unknown.length > 0 ? `unknown key(s) ${[...new Set(unknown)].map((k) => `"${k}"`).join(', ')}; ` : '';
+  return { key, message: `${unknownText}write exactly one of ${forms.map((f) => `"${f}"`).join(', ')}` };
 }
 
 function invalid(file: string, key: string, message: string, hint: string, cause?: unknown, issues?: string[]): ConfigError {

@@ -63,6 +63,19 @@ describe('plan', () => {
     expect(codeAndKey(good())).toEqual({ code: 'PLAN_INVALID', key: 'clusters.0.token.env' });
   });
 
+  it('explains a target list that matches none of its forms, and reports the branch that was meant', () => {
+    const message = (targets: unknown): string => {
+      try {
+        parsePlan({ ...good(), clusters: [{ name: 'n', targets }] }, { file: 'p.yaml', baseDir: dir });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('plan was accepted');
+    };
+    expect(message({ adresses: ['h:1'] })).toContain('clusters.0.targets: unknown key(s) "adresses"; write exactly one of "addresses", "srv", "kubernetes"');
+    expect(message({ srv: 5 })).toContain('clusters.0.targets.srv: Invalid input: expected string');
+  });
+
   it('reports unreadable and non-YAML files', () => {
     expect(() => loadPlan(join(dir, 'none.yaml'))).toThrow(expect.objectContaining({ code: 'PLAN_INVALID' }) as Error);
     writeFileSync(join(dir, 'bad.yaml'), 'a: [1,\n');

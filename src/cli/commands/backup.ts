@@ -70,7 +70,9 @@ function renderResult(r: BackupResult): string {
     );
   }
   for (const m of r.members) {
-    lines.push(`  ${m.name} (${m.engine}): ${m.state}${m.captureMs !== null ? `, capture ${m.captureMs.toFixed(1)} ms` : ''}${m.bytes !== null ? `, ${m.bytes} bytes` : ''}${m.error ? ` — ${m.error}` : ''}`);
+    // A member's error already quoted in the reason is not repeated.
+    const error = m.error && !(r.reason ?? '').includes(m.error) ? ` — ${m.error}` : '';
+    lines.push(`  ${m.name} (${m.engine}): ${m.state}${m.captureMs !== null ? `, capture ${m.captureMs.toFixed(1)} ms` : ''}${m.bytes !== null ? `, ${m.bytes} bytes` : ''}${error}`);
   }
   return lines.join('\n');
 }
