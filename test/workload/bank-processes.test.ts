@@ -84,23 +84,28 @@ async function killOneMidWorkload(group: GroupConfig): Promise<void> {
   const [victim, survivor] = await Promise.all([startNodeProcess('victim', group), startNodeProcess('survivor', group)]);
   if (victim === undefined || survivor === undefined) throw new Error('nodes did not start');
   const controller = new AbortController();
-  let killed = false;
+  // Sized by progress, not by time (a loaded machine commits slowly): kill after some commits, stop once
+  // the survivor has committed more after the kill.
+  let committedAtKill: number | undefined;
   const workload = runBankWorkload({
     targets: [victim.address, survivor.address],
     accounts: ACCOUNTS,
     concurrency: 6,
-    durationMs: 4_000,
+    durationMs: 90_000,
     unavailableAttempts: 3,
     signal: controller.signal,
     onProgress: (p) => {
-      if (!killed && p.committed > 50) {
-        killed = true;
+      if (committedAtKill === undefined && p.committed >= 20) {
+        committedAtKill = p.committed;
         victim.process.kill('SIGKILL');
+      } else if (committedAtKill !== undefined && p.committed >= committedAtKill + 20) {
+        controller.abort();
       }
     },
   });
   const report = await workload;
-  expect(killed).toBe(true);
+  expect(committedAtKill).toBeDefined();
+  expect(controller.signal.aborted).toBe(true);
   // Clients of the killed node fail over to the survivor, resending the same (idempotent) transfer ids.
   expect(report.failed).toBe(0);
   expect(report.retriesByReason.unavailable + report.retriesByReason.unknown).toBeGreaterThan(0);
