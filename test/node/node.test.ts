@@ -98,7 +98,9 @@ describe('node under the pause protocol', () => {
     const running = await node();
     const pauses = createPauseClient({ callDeadlineMs: 10_000 });
     cleanups.push(() => pauses.close());
-    const workload = runBankWorkload({ targets: [running.address], accounts: 10, concurrency: 4, durationMs: 4_000 });
+    // Ended by the test once work resumed after the unpause (not by time: a loaded machine is slow).
+    const stopLoad = new AbortController();
+    const workload = runBankWorkload({ targets: [running.address], accounts: 10, concurrency: 4, durationMs: 90_000, signal: stopLoad.signal });
     await waitUntil(() => (running.gate?.stats().admittedTotal ?? 0) > 20);
     const paused = await pauses.pauseAll([parseAddress(running.address)]);
     try {
@@ -111,6 +113,8 @@ describe('node under the pause protocol', () => {
       expect((await paused.unpause()).ok).toBe(true);
     }
     const admittedAtUnpause = running.gate?.stats().admittedTotal ?? 0;
+    await waitUntil(() => (running.gate?.stats().admittedTotal ?? 0) > admittedAtUnpause + 4);
+    stopLoad.abort();
     const report = await workload;
     expect(report.failed).toBe(0);
     expect(report.retriesByReason.unavailable).toBeGreaterThan(0);
