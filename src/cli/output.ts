@@ -2,6 +2,7 @@
  * How commands print: human text on a terminal, one JSON document (or NDJSON events) with `--json`.
  * Errors go to stderr with their stable code and hint; exit code 2 for usage/config errors, 1 otherwise.
  */
+import { createLogUpdate } from 'log-update';
 import { asStillpointError, exitCodeFor } from '../errors.ts';
 
 /** Prints a result: JSON when `json`, else the human rendering. */
@@ -41,5 +42,48 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
     } catch (error) {
       process.exitCode = reportError(error, json);
     }
+  };
+}
+
+/**
+ * Progress for long commands. On a terminal, `status` is one line redrawn in place (log-update) and `line`
+ * prints above it; elsewhere (a pipe, a CI log) both print plain lines, `status` at most every `plainEveryMs`.
+ */
+export interface ProgressDisplay {
+  line(text: string): void;
+  status(text: string): void;
+  done(): void;
+}
+
+export function createProgressDisplay(stream: NodeJS.WriteStream = process.stdout, plainEveryMs = 5_000): ProgressDisplay {
+  // A terminal that reports no width (some pseudo-terminals) gets plain lines: in-place redraws need it.
+  if (stream.isTTY && (stream.columns ?? 0) > 0) {
+    const update = createLogUpdate(stream);
+    let current = '';
+    return {
+      line(text) {
+        update.persist(`${text}\n`);
+        if (current !== '') update(current);
+      },
+      status(text) {
+        current = text;
+        update(text);
+      },
+      done() {
+        update.clear();
+        update.done(); // shows the cursor again
+        current = '';
+      },
+    };
+  }
+  let lastStatusAt = 0;
+  return {
+    line: (text) => stream.write(`${text}\n`),
+    status(text) {
+      if (Date.now() - lastStatusAt < plainEveryMs) return;
+      lastStatusAt = Date.now();
+      stream.write(`${text}\n`);
+    },
+    done: () => undefined,
   };
 }

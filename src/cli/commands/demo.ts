@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { runDemo, type DemoEvent, type DemoReport } from '../../demo/demo.ts';
 import { ConfigError } from '../../errors.ts';
 import { describeEvent } from '../../orchestrator/events.ts';
-import { action, emit, emitEvent } from '../output.ts';
+import { action, createProgressDisplay, emit, emitEvent } from '../output.ts';
 
 interface DemoFlags {
   dir?: string;
@@ -21,12 +21,15 @@ interface DemoFlags {
 export function register(program: Command): void {
   program
     .command('demo')
+    .summary('run the whole story locally: nodes, load, backups under load, restores, checker')
     .description(
-      'Show the whole story on this machine, no servers needed: three SQLite databases (bank_a, bank_b and\n' +
-        'the Coordinator), three `stillpoint node` processes, the bank workload through them, consistent\n' +
-        'backups under load through the real pause protocol, each restored into a fresh directory and proven\n' +
-        'by the recovery sweep and the checker. Prints each pause window, the workload\'s dip and the verdicts.',
+      'Show the whole story on this machine, no servers needed: three SQLite databases (bank_a, bank_b and ' +
+        'the Coordinator), three `stillpoint node` processes, the bank workload through them, consistent ' +
+        'backups under load through the real pause protocol, each restored into a fresh directory and proven ' +
+        'by the recovery sweep and the checker. Prints each pause window, the workload\'s dip and the verdicts. ' +
+        'Exit 1 if any backup, restore or check fails.',
     )
+    .addHelpText('after', '\nExamples:\n  npm run demo\n  stillpoint demo --backups 5 --dir ./demo-run\n  stillpoint demo --json > demo.ndjson')
     .option('--dir <dir>', 'work here and keep the files (default: a temp directory, removed afterwards)')
     .option('--keep', 'keep the temp directory')
     .option('--backups <n>', 'backups to take under load', '3')
@@ -52,11 +55,12 @@ async function demoCommand(flags: DemoFlags): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const display = createProgressDisplay();
   const onEvent = (e: DemoEvent): void => {
     if (json) emitEvent({ ...e });
-    else if (e.type === 'demo') process.stdout.write(`» ${e.step}${e.detail ? `: ${e.detail}` : ''}\n`);
-    else if (e.type === 'workload') process.stdout.write(`  workload: ${e.committed} committed, ${e.failed} failed (${(e.elapsedMs / 1000).toFixed(0)} s)\n`);
-    else if (e.type === 'state' || e.type === 'window') process.stdout.write(`${describeEvent(e)}\n`);
+    else if (e.type === 'demo') display.line(`» ${e.step}${e.detail ? `: ${e.detail}` : ''}`);
+    else if (e.type === 'workload') display.status(`  workload: ${e.committed} committed, ${e.failed} failed (${(e.elapsedMs / 1000).toFixed(0)} s)`);
+    else if (e.type === 'state' || e.type === 'window') display.line(describeEvent(e));
   };
   try {
     const report = await runDemo({
@@ -69,9 +73,11 @@ async function demoCommand(flags: DemoFlags): Promise<number> {
       signal: controller.signal,
       onEvent,
     });
+    display.done();
     emit(json, { type: 'result', ...report }, () => renderDemo(report));
     return report.ok ? 0 : 1;
   } finally {
+    display.done();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
