@@ -20,7 +20,10 @@ export interface TrialPlan {
 export interface PlanInput {
   readonly dir: string;
   readonly mode: string;
+  /** The nodes' admin endpoints; none: no cluster (mode `single`). */
   readonly adminAddresses: readonly string[];
+  /** When set, the plan finds the nodes by this SRV name on this DNS server instead of the fixed list. */
+  readonly srv?: { readonly name: string; readonly dnsServer: string };
   readonly members: readonly MemberSpec[];
   /** Pause lease, ms: how long nodes stay paused by themselves if the orchestrator dies. */
   readonly leaseMs: number;
@@ -42,7 +45,7 @@ export async function writeTrialPlan(input: PlanInput): Promise<TrialPlan> {
     clusters:
       input.adminAddresses.length === 0
         ? []
-        : [{ name: 'nodes', targets: { addresses: [...input.adminAddresses] }, drainTimeoutMs: input.drainTimeoutMs, leaseMs: input.leaseMs }],
+        : [{ name: 'nodes', targets: planTargets(input), drainTimeoutMs: input.drainTimeoutMs, leaseMs: input.leaseMs }],
     members: input.members.map((m) => ({ name: m.name, engine: m.engine, connection: m.connection, namespaces: [...m.namespaces], options: m.options })),
     artifacts: { dir: artifactsDir },
     catalog: { path: catalogPath },
@@ -50,6 +53,10 @@ export async function writeTrialPlan(input: PlanInput): Promise<TrialPlan> {
   };
   await writeFile(file, stringify(plan));
   return { file, catalogPath, artifactsDir, leaseMs: input.leaseMs };
+}
+
+function planTargets(input: PlanInput) {
+  return input.srv === undefined ? { addresses: [...input.adminAddresses] } : { srv: input.srv.name, dnsServers: [input.srv.dnsServer] };
 }
 
 /** Orchestrator states (src/catalog/catalog-schema.ts) grouped by the moment they mark. */
@@ -65,24 +72,29 @@ export interface BackupRun {
   backupId(): string | null;
   /** States seen, in order. */
   states(): readonly string[];
+  /** Pause attempts the backup announced (0 before the first). */
+  attempts(): number;
   readonly exited: Promise<CliExit>;
 }
 
 /**
  * Starts `stillpoint backup`; `onMoment` runs once, at the first event that reaches `moment`
- * (never, if the backup ends before it).
+ * (never, if the backup ends before it). `execArgv`: Node options of the process (a clock offset).
  */
-export function startBackup(plan: TrialPlan, moment: FaultMoment, onMoment: () => void, rssSampleMs?: number): BackupRun {
+export function startBackup(plan: TrialPlan, moment: FaultMoment, onMoment: () => void, execArgv: readonly string[] = [], rssSampleMs?: number): BackupRun {
   let id: string | null = null;
   const seen: string[] = [];
   let fired = false;
+  let attempts = 0;
   const child = startCli({
     args: ['backup', '--plan', plan.file, '--json'],
+    execArgv,
     ...(rssSampleMs === undefined ? {} : { rssSampleMs }),
     onLine: (_line, json) => {
       if (json === undefined) return;
       const backupId = json.backupId ?? json.id;
       if (id === null && typeof backupId === 'string') id = backupId;
+      if (typeof json.attempt === 'number') attempts = Math.max(attempts, json.attempt);
       const state = stateOf(json);
       if (state === undefined) return;
       seen.push(state);
@@ -92,7 +104,7 @@ export function startBackup(plan: TrialPlan, moment: FaultMoment, onMoment: () =
       }
     },
   });
-  return { process: child, backupId: () => id, states: () => seen, exited: child.exited };
+  return { process: child, backupId: () => id, states: () => seen, attempts: () => attempts, exited: child.exited };
 }
 
 /** The orchestrator state an NDJSON event announces, if any. */

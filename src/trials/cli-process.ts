@@ -15,6 +15,8 @@ export interface CliProcessOptions {
   readonly args: readonly string[];
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Node options placed before the script (e.g. a preload, ./clock-offset.ts). */
+  readonly execArgv?: readonly string[];
   /** Called for every stdout line (a parsed object when the line is JSON). */
   readonly onLine?: (line: string, json: Record<string, unknown> | undefined) => void;
   /** Sample VmHWM from /proc every `rssSampleMs` (default: off). */
@@ -43,7 +45,7 @@ export interface CliProcess {
 
 /** Starts `stillpoint <args>`. The caller must kill it or await `exited`. */
 export function startCli(options: CliProcessOptions): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...options.args], {
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), BIN, ...options.args], {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],

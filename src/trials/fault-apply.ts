@@ -5,6 +5,7 @@
 import type { BackupRun } from './backup-process.ts';
 import type { FaultKind } from './faults.ts';
 import type { TrialDatabases } from './group.ts';
+import { ERROR_BEHAVIOURS, SILENT_BEHAVIOURS, startFaultyAdmin } from './faulty-admin.ts';
 import type { TrialNode } from './nodes.ts';
 import type { Random } from './random.ts';
 
@@ -14,6 +15,21 @@ export interface FaultTarget {
   readonly random: Random;
   /** Starts a node that is not in the plan, with its own load; returns a function that stops both. */
   readonly joinNode: () => Promise<() => Promise<void>>;
+  /** For `clock-offset`: the process started with an offset clock (./clock-offset.ts), chosen up front. */
+  readonly clockOffset?: ClockOffsetChoice;
+}
+
+/** Which process of a `clock-offset` trial runs with a wrong clock, and by how much. */
+export interface ClockOffsetChoice {
+  /** A node's name, or `orchestrator` for the backup process. */
+  readonly process: string;
+  readonly offsetMs: number;
+}
+
+/** Picks the process (a node or the orchestrator) and an offset of 3–15 s either way. */
+export function chooseClockOffset(nodeNames: readonly string[], random: Random): ClockOffsetChoice {
+  const sign = random.pick([-1, 1]);
+  return { process: random.pick([...nodeNames, 'orchestrator']), offsetMs: sign * random.int(3_000, 15_000) };
 }
 
 export interface AppliedFault {
@@ -24,8 +40,11 @@ export interface AppliedFault {
   heal(): Promise<void>;
 }
 
-/** Faults applied before the backup starts (the admin endpoint misbehaves from the first call). */
-export const UPFRONT_FAULTS: ReadonlySet<FaultKind> = new Set(['admin-error', 'admin-silent']);
+/**
+ * Faults applied before the backup starts: the admin endpoint misbehaves from the first call; the clock
+ * offset is in place from the start of the process that has it.
+ */
+export const UPFRONT_FAULTS: ReadonlySet<FaultKind> = new Set(['admin-error', 'admin-silent', 'clock-offset']);
 
 /** Applies `kind` now. */
 export async function applyFault(kind: FaultKind, target: FaultTarget, backup: BackupRun | undefined): Promise<AppliedFault> {
@@ -46,8 +65,12 @@ export async function applyFault(kind: FaultKind, target: FaultTarget, backup: B
   };
   switch (kind) {
     case 'none':
-    case 'clock-offset':
       return healed('nothing done', () => Promise.resolve());
+    case 'clock-offset': {
+      const c = target.clockOffset;
+      const note = c === undefined ? 'no process chosen' : `${c.process} clock ${Math.abs(c.offsetMs)} ms ${c.offsetMs > 0 ? 'ahead' : 'behind'}`;
+      return healed(note, () => Promise.resolve());
+    }
     case 'orchestrator-kill':
       backup?.process.kill('SIGKILL');
       return healed('backup process SIGKILLed', () => Promise.resolve(), true);
@@ -75,15 +98,21 @@ export async function applyFault(kind: FaultKind, target: FaultTarget, backup: B
       return healed(`path to ${name} delayed ${delayMs} ms per chunk`, () => Promise.resolve(proxy.setMode({ kind: 'pass' })));
     }
     case 'node-path-drop':
-    case 'database-path-drop':
-    case 'admin-silent': {
+    case 'database-path-drop': {
       const [name, proxy] = pathProxy(kind, node, target.databases, random);
       proxy.setMode({ kind: 'drop' });
       return healed(`path to ${name} blackholed`, () => Promise.resolve(proxy.setMode({ kind: 'pass' })));
     }
     case 'admin-error':
-      node.proxy.setMode({ kind: 'reset' });
-      return healed(`admin endpoint of ${node.name} resets every call`, () => Promise.resolve(node.proxy.setMode({ kind: 'pass' })));
+    case 'admin-silent': {
+      const behaviour = random.pick(kind === 'admin-error' ? ERROR_BEHAVIOURS : SILENT_BEHAVIOURS);
+      const faulty = await startFaultyAdmin(node.address, behaviour);
+      node.proxy.setMode({ kind: 'redirect', port: faulty.port });
+      return healed(`admin endpoint of ${node.name}: Pause ${behaviour}`, async () => {
+        node.proxy.setMode({ kind: 'pass' });
+        await faulty.close();
+      });
+    }
   }
 }
 

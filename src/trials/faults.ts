@@ -53,11 +53,11 @@ export interface FaultSpec {
    * the restore passes the checker; that check is separate and always made.
    */
   readonly allowedOutcomes: readonly BackupOutcome[];
-  /** Set when the fault cannot be exercised in this repository, with the reason (reported, never run). */
-  readonly notApplicable?: string;
 }
 
 const ANY: readonly BackupOutcome[] = ['complete', 'invalid', 'failed', 'none'];
+/** A target that never acknowledged its Pause: the backup must not be `complete`. */
+const NEVER_PAUSED: readonly BackupOutcome[] = ['failed', 'invalid'];
 const BOTH: readonly GroupKind[] = ['sqlite', 'postgres+mariadb'];
 const SERVERS: readonly GroupKind[] = ['postgres+mariadb'];
 
@@ -135,28 +135,26 @@ export const FAULTS: readonly FaultSpec[] = [
   },
   {
     kind: 'admin-error',
-    description: 'one admin endpoint answers Pause with an error (TCP proxy resets the connection)',
+    description:
+      'one admin endpoint answers Pause with a gRPC error, with or without having closed its gate first ' +
+      '(a faulty endpoint in front of the node; Unpause and CheckPaused still reach it)',
     moments: ['before-pause'],
     groups: BOTH,
-    allowedOutcomes: ['failed', 'invalid', 'none', 'complete'],
+    allowedOutcomes: NEVER_PAUSED,
   },
   {
     kind: 'admin-silent',
-    description: 'one admin endpoint never answers Pause (TCP proxy blackhole from the start)',
+    description: 'one admin endpoint accepts Pause and never answers, with or without having closed its gate first',
     moments: ['before-pause'],
     groups: BOTH,
-    allowedOutcomes: ['failed', 'invalid', 'none', 'complete'],
+    allowedOutcomes: NEVER_PAUSED,
   },
   {
     kind: 'clock-offset',
-    description: "a node or database clock running ahead or behind, for time-based restore handles",
-    moments: ['during-pause'],
+    description: "one node's or the orchestrator's wall clock runs 3–15 s ahead or behind, from its start",
+    moments: ['before-pause'],
     groups: BOTH,
-    allowedOutcomes: ANY,
-    notApplicable:
-      'no engine in this repository is clock-based: SQLite restores a snapshot, PostgreSQL a named restore ' +
-      'point / LSN, MariaDB a binlog position, so no clock is read to choose the restore point; node clocks ' +
-      'are not used by the orchestrator (the window is on its own clock)',
+    allowedOutcomes: ['complete'],
   },
 ];
 
@@ -170,10 +168,10 @@ export function faultSpec(kind: FaultKind): FaultSpec {
   return spec;
 }
 
-/** Faults that can run in a group (applicable ones only). */
+/** Faults that can run in a group. */
 export function faultsFor(group: GroupKind, only?: readonly FaultKind[]): FaultSpec[] {
   return FAULTS.filter(
-    (f) => f.notApplicable === undefined && f.groups.includes(group) && (only === undefined || only.includes(f.kind)),
+    (f) => f.groups.includes(group) && (only === undefined || only.includes(f.kind)),
   );
 }
 

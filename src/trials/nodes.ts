@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { freePort } from '../local-servers/process.ts';
 import type { GroupConfig } from '../txn/contract.ts';
 import { startCli, type CliProcess } from './cli-process.ts';
+import { clockOffsetExecArgv } from './clock-offset.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
 /** How long a node may take to print its ready line (tsx start + storages opened), ms. */
@@ -31,8 +32,11 @@ export interface TrialNode {
   close(): Promise<void>;
 }
 
-/** Writes the node's config file and starts it; resolves once its ready line was printed. */
-export async function startTrialNode(dir: string, name: string, group: GroupConfig, expiryMs: number): Promise<TrialNode> {
+/**
+ * Writes the node's config file and starts it; resolves once its ready line was printed. `clockOffsetMs`
+ * runs the node's wall clock ahead (or behind, negative) of real time, restarts included (./clock-offset.ts).
+ */
+export async function startTrialNode(dir: string, name: string, group: GroupConfig, expiryMs: number, clockOffsetMs = 0): Promise<TrialNode> {
   const port = await freePort();
   const configFile = join(dir, `${name}.yaml`);
   await writeFile(configFile, stringify({ name, group, listen: { host: '127.0.0.1', port }, expiryMs }));
@@ -41,7 +45,7 @@ export async function startTrialNode(dir: string, name: string, group: GroupConf
 
   const start = async (): Promise<void> => {
     if (child?.running) return;
-    const next = startCli({ args: ['node', '--config', configFile] });
+    const next = startCli({ args: ['node', '--config', configFile], execArgv: clockOffsetMs === 0 ? [] : clockOffsetExecArgv(clockOffsetMs) });
     child = next;
     try {
       await next.waitForLine((line) => /\bready\b/i.test(line), READY_TIMEOUT_MS);

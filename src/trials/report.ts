@@ -13,12 +13,18 @@ export interface TrialResult {
   readonly group: GroupKind;
   /** Backup mode asked for in the plan. */
   readonly mode: string;
+  /** How the plan found the nodes: a fixed address list, or DNS SRV. */
+  readonly discovery: 'addresses' | 'srv';
   readonly fault: FaultKind;
   readonly moment: FaultMoment;
   /** Whether the fault was actually applied (the moment may never come, e.g. the backup failed first). */
   readonly faultApplied: boolean;
+  /** What the fault did (e.g. "node n2 SIGKILLed"), once applied. */
+  readonly faultDetail: string | null;
   readonly backupId: string | null;
   readonly outcome: BackupOutcome;
+  /** Pause attempts the backup made (a window found invalid is retried up to the plan's maxAttempts). */
+  readonly attempts: number;
   /** The catalog's reason for invalid / failed. */
   readonly reason: string | null;
   /** A complete backup was restored and the checker ran on it. */
@@ -49,8 +55,6 @@ export interface TrialsReport {
   readonly durationMs: number;
   readonly trials: readonly TrialResult[];
   readonly negativeControl: NegativeControlResult | null;
-  /** Faults in the catalogue that were not run, with why. */
-  readonly notApplicable: readonly { readonly kind: FaultKind; readonly reason: string }[];
 }
 
 export interface TrialsSummary {
@@ -119,19 +123,15 @@ export function renderMarkdown(report: TrialsReport, command: string): string {
     '',
     '## Trials',
     '',
-    '| # | group | mode | fault | moment | applied | outcome | restore checked | acked | longest pause | violations |',
+    '| # | group | mode (targets) | fault | moment | applied | outcome | restore checked | acked | longest pause | violations |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...report.trials.map(
       (t) =>
-        `| ${t.index} | ${t.group} | ${t.mode} | ${t.fault} | ${t.moment} | ${t.faultApplied ? 'yes' : 'no'} | ${t.outcome}${t.reason ? ` (${escape(t.reason)})` : ''} | ` +
+        `| ${t.index} | ${t.group} | ${t.mode} (${t.discovery}) | ${t.fault} | ${t.moment} | ${t.faultApplied ? (t.faultDetail === null ? 'yes' : escape(t.faultDetail)) : 'no'} | ${t.outcome}${t.attempts > 1 ? ` after ${t.attempts} attempts` : ''}${t.reason ? ` (${escape(t.reason)})` : ''} | ` +
         `${t.restoreChecked ? 'yes' : '—'} | ${t.acknowledged} | ${t.longestPausedMs} ms | ` +
         `${t.harnessError ? `harness: ${escape(t.harnessError)}` : t.violations.length === 0 ? '0' : `**${t.violations.map(escape).join('; ')}**`} |`,
     ),
   ];
-  if (report.notApplicable.length > 0) {
-    lines.push('', '## Faults not exercised', '');
-    for (const na of report.notApplicable) lines.push(`- \`${na.kind}\`: ${na.reason}`);
-  }
   return `${lines.join('\n')}\n`;
 }
 

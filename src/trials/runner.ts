@@ -94,8 +94,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     await servers?.mariadb.destroy().catch(() => undefined);
     await rm(base, { recursive: true, force: true });
   }
-  const notApplicable = FAULTS.filter((f) => f.notApplicable !== undefined).map((f) => ({ kind: f.kind, reason: f.notApplicable ?? '' }));
-  return { seed, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime(), trials, negativeControl, notApplicable };
+  return { seed, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime(), trials, negativeControl };
 }
 
 /**

@@ -8,7 +8,9 @@
  * - `delay`: forward every chunk after `delayMs` (order preserved per direction);
  * - `drop`: a blackhole — accept and hold connections, forward nothing (the peer sees a silent network,
  *   not a refusal); bytes that arrive meanwhile are discarded;
- * - `reset`: destroy every connection (live ones at once, new ones on accept).
+ * - `reset`: destroy every connection (live ones at once, new ones on accept);
+ * - `redirect`: forward new connections to another loopback port instead of the upstream (live ones are
+ *   reset, so the client reconnects there): puts a misbehaving server in front of the real one.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -18,7 +20,8 @@ export type ProxyMode =
   | { readonly kind: 'pass' }
   | { readonly kind: 'delay'; readonly delayMs: number }
   | { readonly kind: 'drop' }
-  | { readonly kind: 'reset' };
+  | { readonly kind: 'reset' }
+  | { readonly kind: 'redirect'; readonly port: number };
 
 export interface TcpProxyOptions {
   readonly upstreamHost: string;
@@ -119,7 +122,10 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       if (pair.upstream?.readyState === 'open') forward(chunk, pair.upstream, 'up', pair);
       else pending.push(chunk);
     });
-    const upstream = connect({ host: options.upstreamHost, port: options.upstreamPort });
+    const upstream =
+      mode.kind === 'redirect'
+        ? connect({ host: '127.0.0.1', port: mode.port })
+        : connect({ host: options.upstreamHost, port: options.upstreamPort });
     pair.upstream = upstream;
     upstream.setTimeout(connectTimeoutMs, () => {
       if (upstream.connecting) destroyPair(pair);
@@ -151,7 +157,7 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
     },
     setMode(next) {
       mode = next;
-      if (next.kind === 'reset') {
+      if (next.kind === 'reset' || next.kind === 'redirect') {
         for (const pair of [...pairs]) {
           counters.resets += 1;
           pair.client.resetAndDestroy();

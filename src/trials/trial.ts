@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { openCatalog } from '../catalog/catalog.ts';
 import { checkGroup } from '../checker/check.ts';
 import type { MemberSpec, RestoreTarget } from '../engines/contract.ts';
-import { asStillpointError } from '../errors.ts';
+import { asStillpointError, InternalError } from '../errors.ts';
 import type { PauseClient, Target } from '../pause/contract.ts';
 import { resumeIncomplete } from '../orchestrator/recovery.ts';
 import { loadPlan } from '../plan/load-plan.ts';
@@ -14,10 +14,12 @@ import { openGroup } from '../txn/group.ts';
 import { setupBank } from '../workload/bank-setup.ts';
 import { runBankWorkload, type BankReport } from '../workload/bank-workload.ts';
 import { startBackup, writeTrialPlan, type BackupRun, type TrialPlan } from './backup-process.ts';
-import { applyFault, UPFRONT_FAULTS, type AppliedFault } from './fault-apply.ts';
+import { clockOffsetExecArgv } from './clock-offset.ts';
+import { applyFault, chooseClockOffset, UPFRONT_FAULTS, type AppliedFault, type ClockOffsetChoice } from './fault-apply.ts';
 import { faultSpec, type BackupOutcome, type FaultKind, type FaultMoment, type GroupKind } from './faults.ts';
 import { createTrialDatabases, type SharedServers, type TrialDatabases } from './group.ts';
 import { startTrialNode, type TrialNode } from './nodes.ts';
+import { startSrvDns, type SrvDns } from './srv-dns.ts';
 import { startPauseMonitor } from './pause-monitor.ts';
 import type { Random } from './random.ts';
 import type { TrialResult } from './report.ts';
@@ -48,6 +50,9 @@ export const DEFAULT_SIZES: TrialSizes = {
   backupTimeoutMs: 90_000,
 };
 
+/** Healing a fault (a restart, a server start, a joiner stopped) longer than this is a harness failure. */
+const HEAL_TIMEOUT_MS = 120_000;
+
 /** Slack on top of the lease for "unpaused within the lease": polling, process start, a busy machine. */
 const UNPAUSE_SLACK_MS = 3_000;
 
@@ -66,6 +71,11 @@ export interface TrialSpec {
   readonly restoreTarget: (member: MemberSpec, dir: string) => RestoreTarget;
   readonly signal: AbortSignal;
 }
+
+/** How the backup finds the nodes: the plan's fixed list, or DNS SRV (needed to see a node join). */
+export type Discovery = 'addresses' | 'srv';
+const DISCOVERIES: readonly Discovery[] = ['addresses', 'srv'];
+const SRV_NAME = '_admin._tcp.trial.test';
 
 /** Faults that need the window held open long enough for a process to start inside it. */
 const SLOW_FAULTS: ReadonlySet<FaultKind> = new Set(['node-kill', 'node-restart', 'node-join', 'database-stop']);
@@ -86,13 +96,23 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
   let acknowledged = 0;
   let longestPausedMs = 0;
   let faultApplied = false;
+  let faultDetail: string | null = null;
   let harnessError: string | null = null;
+  let discovery: Discovery = 'addresses';
+  let attempts = 0;
   try {
     const databases = await createTrialDatabases(spec.group, spec.dir, spec.index, spec.servers, spec.memberOptions);
     cleanups.push(() => databases.close());
     await seedBank(databases, spec.sizes.accounts);
-    const nodes = await startNodes(spec.dir, databases, spec.sizes, cleanups);
-    const monitor = startPauseMonitor(spec.pauseClient, () => nodes.map(directTarget));
+    discovery = spec.fault === 'node-join' ? 'srv' : spec.random.pick(DISCOVERIES);
+    const clock = spec.fault === 'clock-offset' ? chooseClockOffset(nodeNames(spec.sizes), spec.random) : undefined;
+    const nodes = await startNodes(spec.dir, databases, spec.sizes, cleanups, clock);
+    // A joiner is started up front but outside the service: joining (DNS entry, then traffic) is instant.
+    const joiner = spec.fault === 'node-join' ? await startTrialNode(spec.dir, 'joiner', databases.group, spec.sizes.expiryMs) : undefined;
+    if (joiner !== undefined) cleanups.push(() => joiner.close());
+    const dns = discovery === 'srv' ? await startSrvDns(SRV_NAME, nodes.map((n) => ({ host: n.proxy.host, port: n.proxy.port }))) : undefined;
+    if (dns !== undefined) cleanups.push(() => dns.close());
+    const monitor = startPauseMonitor(spec.pauseClient, () => [...nodes, ...(joiner === undefined ? [] : [joiner])].map(directTarget));
     cleanups.push(() => monitor.stop());
 
     const load = new AbortController();
@@ -107,6 +127,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       dir: spec.dir,
       mode: spec.mode,
       adminAddresses: nodes.map((n) => n.proxy.address),
+      ...(dns === undefined ? {} : { srv: { name: dns.name, dnsServer: dns.address } }),
       members: databases.members,
       leaseMs: spec.sizes.leaseMs,
       drainTimeoutMs: 2_000,
@@ -116,20 +137,25 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       nodes,
       databases,
       random: spec.random,
-      joinNode: () => joinNode(spec, databases, workloads, load.signal),
+      joinNode: () => joinService(joiner, dns, spec.sizes, workloads, load.signal),
+      ...(clock === undefined ? {} : { clockOffset: clock }),
     };
 
     let applied: AppliedFault | undefined;
     let applying: Promise<void> = Promise.resolve();
     const apply = (backup: BackupRun | undefined): void => {
       faultApplied = true;
-      applying = applyFault(spec.fault, target, backup).then((a) => void (applied = a));
+      applying = applyFault(spec.fault, target, backup).then((a) => {
+        applied = a;
+        faultDetail = a.note;
+      });
     };
     if (UPFRONT_FAULTS.has(spec.fault)) apply(undefined);
     await applying;
+    const backupClock = clock?.process === 'orchestrator' ? clockOffsetExecArgv(clock.offsetMs) : [];
     const backup: BackupRun = startBackup(plan, spec.moment, () => {
       if (!UPFRONT_FAULTS.has(spec.fault)) apply(backup);
-    });
+    }, backupClock);
     const exit = await withTimeout(backup.exited, spec.sizes.backupTimeoutMs);
     if (exit === undefined) {
       violations.push(`backup did not end within ${spec.sizes.backupTimeoutMs} ms (states: ${backup.states().join(' → ')})`);
@@ -144,8 +170,11 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     if (stillPaused.length > 0) {
       violations.push(`node(s) ${stillPaused.join(', ')} still paused ${spec.sizes.leaseMs + UNPAUSE_SLACK_MS} ms after the backup ended`);
     }
-    await applied?.heal();
+    if (applied !== undefined && (await withTimeout(applied.heal().then(() => true), HEAL_TIMEOUT_MS)) === undefined) {
+      throw new InternalError('TRIAL_HEAL_HUNG', `healing the fault ${spec.fault} did not end within ${HEAL_TIMEOUT_MS} ms.`);
+    }
     backupId = backup.backupId();
+    attempts = backup.attempts();
     if (applied?.orchestratorKilled === true || exit === undefined) await recover(plan, violations);
     ({ outcome, reason, backupId } = readOutcome(plan, backupId));
     if (outcome === 'none' && backupId !== null) violations.push(`backup ${backupId} ${reason ?? 'not classified'} after the run (and recovery)`);
@@ -179,11 +208,14 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     trialSeed: spec.random.seed,
     group: spec.group,
     mode: spec.mode,
+    discovery,
     fault: spec.fault,
     moment: spec.moment,
     faultApplied,
+    faultDetail,
     backupId,
     outcome,
+    attempts,
     reason,
     restoreChecked,
     acknowledged,
@@ -204,10 +236,24 @@ export async function seedBank(databases: TrialDatabases, accounts: number): Pro
   }
 }
 
-/** Starts `sizes.nodes` node processes in parallel; each one's close is pushed onto `cleanups`. */
-export async function startNodes(dir: string, databases: TrialDatabases, sizes: TrialSizes, cleanups: Array<() => Promise<void>>): Promise<TrialNode[]> {
-  const names = Array.from({ length: sizes.nodes }, (_, i) => `n${i + 1}`);
-  const started = await Promise.allSettled(names.map((name) => startTrialNode(dir, name, databases.group, sizes.expiryMs)));
+/** Names of the planned nodes of a trial. */
+function nodeNames(sizes: TrialSizes): string[] {
+  return Array.from({ length: sizes.nodes }, (_, i) => `n${i + 1}`);
+}
+
+/**
+ * Starts `sizes.nodes` node processes in parallel (the one `clock` names with its clock offset); each
+ * one's close is pushed onto `cleanups`.
+ */
+export async function startNodes(
+  dir: string,
+  databases: TrialDatabases,
+  sizes: TrialSizes,
+  cleanups: Array<() => Promise<void>>,
+  clock?: ClockOffsetChoice,
+): Promise<TrialNode[]> {
+  const offset = (name: string): number => (clock?.process === name ? clock.offsetMs : 0);
+  const started = await Promise.allSettled(nodeNames(sizes).map((name) => startTrialNode(dir, name, databases.group, sizes.expiryMs, offset(name))));
   const nodes: TrialNode[] = [];
   for (const s of started) {
     if (s.status === 'fulfilled') {
@@ -232,20 +278,25 @@ export function startLoad(sizes: TrialSizes, targets: readonly string[], signal:
   });
 }
 
-/** A node outside the plan, started now, with its own workload; returns how to stop both. */
-async function joinNode(spec: TrialSpec, databases: TrialDatabases, workloads: Array<Promise<BankReport>>, signal: AbortSignal) {
-  const node = await startTrialNode(spec.dir, 'joiner', databases.group, spec.sizes.expiryMs);
+/**
+ * The joiner enters the service: its admin endpoint is added to the SRV answer (so the orchestrator's
+ * membership check can see it), then it takes transfers of its own. Returns how to stop its load.
+ */
+function joinService(node: TrialNode | undefined, dns: SrvDns | undefined, sizes: TrialSizes, workloads: Array<Promise<BankReport>>, signal: AbortSignal) {
+  if (node === undefined) return Promise.reject(new InternalError('TRIAL_NO_JOINER', 'node-join needs the joiner started up front.'));
+  dns?.entries.push({ host: node.proxy.host, port: node.proxy.port });
   const own = new AbortController();
   const onAbort = (): void => own.abort();
   signal.addEventListener('abort', onAbort, { once: true });
-  workloads.push(startLoad(spec.sizes, [node.address], own.signal));
-  return async () => {
-    // Its acknowledged transfers still count: the workload is only told to stop; the node closes at the end.
+  const load = startLoad(sizes, [node.address], own.signal);
+  workloads.push(load);
+  return Promise.resolve(async () => {
+    // Its acknowledged transfers still count (its report stays in `workloads`). Only its own load is awaited:
+    // the trial's main load runs until after the heal. The node itself closes with the trial.
     own.abort();
     signal.removeEventListener('abort', onAbort);
-    await Promise.allSettled(workloads);
-    await node.close();
-  };
+    await load.catch(() => undefined);
+  });
 }
 
 /** What a rerun of `stillpoint backup` does first: finish the unpause and classify what a dead orchestrator left. */

@@ -5,14 +5,14 @@ import { passed, renderMarkdown, summarize, type TrialResult, type TrialsReport 
 import { scheduleFaults } from '../../src/trials/runner.ts';
 
 const trial = (over: Partial<TrialResult>): TrialResult => ({
-  index: 0, trialSeed: 1, group: 'sqlite', mode: 'snapshot', fault: 'none', moment: 'during-pause', faultApplied: true,
-  backupId: 'bk-1', outcome: 'complete', reason: null, restoreChecked: true, acknowledged: 10, longestPausedMs: 12,
+  index: 0, trialSeed: 1, group: 'sqlite', mode: 'snapshot', discovery: 'addresses', fault: 'none', moment: 'during-pause', faultApplied: true, faultDetail: null,
+  backupId: 'bk-1', outcome: 'complete', attempts: 1, reason: null, restoreChecked: true, acknowledged: 10, longestPausedMs: 12,
   violations: [], harnessError: null, durationMs: 1000, ...over,
 });
 
 const report = (trials: TrialResult[], tornCopies: number): TrialsReport => ({
   seed: 7, startedAt: '2026-11-22T00:00:00.000Z', durationMs: 5000, trials,
-  negativeControl: { ran: true, attempts: 3, tornCopies, detail: '' }, notApplicable: [],
+  negativeControl: { ran: true, attempts: 3, tornCopies, detail: '' },
 });
 
 describe('trial report', () => {
@@ -46,9 +46,11 @@ describe('fault schedule', () => {
     expect(scheduleFaults(createRandom(4), ['sqlite'])).not.toEqual(a);
   });
 
-  it('lists every kind once, and clock-offset as not applicable with a reason', () => {
+  it('lists every kind once; admin faults and a clock offset must never end as an unpaused complete', () => {
     expect(new Set(FAULTS.map((f) => f.kind)).size).toBe(FAULTS.length);
-    expect(FAULTS.find((f) => f.kind === 'clock-offset')?.notApplicable).toMatch(/clock/);
+    expect(FAULTS.find((f) => f.kind === 'admin-error')?.allowedOutcomes).not.toContain('complete');
+    expect(FAULTS.find((f) => f.kind === 'admin-silent')?.allowedOutcomes).not.toContain('complete');
+    expect(FAULTS.find((f) => f.kind === 'clock-offset')?.allowedOutcomes).toEqual(['complete']);
     expect(faultsFor('postgres+mariadb').some((f) => f.kind === 'database-stop')).toBe(true);
   });
 });

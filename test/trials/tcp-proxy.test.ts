@@ -133,6 +133,30 @@ describe('tcp proxy', () => {
     await until(() => again.data() === '2');
   });
 
+  it('redirect resets live connections and sends new ones to the other port; pass restores the upstream', async () => {
+    const other = await startEcho();
+    try {
+      const live = await client();
+      live.socket.write('1');
+      await until(() => live.data() === '1');
+      proxy.setMode({ kind: 'redirect', port: other.port });
+      await live.closed;
+      const moved = await client();
+      moved.socket.write('22');
+      await until(() => moved.data() === '22');
+      expect(other.received).toBe(2);
+      expect(echo.received).toBe(1);
+      proxy.setMode({ kind: 'pass' });
+      const back = await client();
+      back.socket.write('3');
+      await until(() => back.data() === '3');
+      expect(echo.received).toBe(2);
+    } finally {
+      for (const s of other.sockets) s.destroy();
+      await new Promise((r) => other.server.close(r));
+    }
+  });
+
   it('close() ends connections and stops listening', async () => {
     const c = await client();
     await proxy.close();

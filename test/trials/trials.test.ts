@@ -1,7 +1,8 @@
 /**
- * A CI-sized trial run: a few SQLite trials with a fixed seed, covering an orchestrator SIGKILL and a node
- * SIGKILL among others, plus the negative control. Real node processes, a real `stillpoint backup` process,
- * real restores and the real checker.
+ * A CI-sized trial run: a few SQLite trials with a fixed seed, covering an orchestrator SIGKILL, a node
+ * SIGKILL, a node joining during the window (found through SRV), an admin endpoint answering Pause with an
+ * error and a clock offset, plus the negative control. Real node processes, a real `stillpoint backup`
+ * process, real restores and the real checker.
  */
 import { describe, expect, it } from 'vitest';
 import { passed, summarize } from '../../src/trials/report.ts';
@@ -10,10 +11,10 @@ import { runTrials } from '../../src/trials/runner.ts';
 describe('trials (CI size)', () => {
   it('survives orchestrator and node kills with zero violations, and the negative control finds tearing', async () => {
     const report = await runTrials({
-      trials: 4,
+      trials: 6,
       seed: 20_261_122,
       groups: ['sqlite'],
-      faults: ['orchestrator-kill', 'node-kill', 'admin-error', 'none'],
+      faults: ['orchestrator-kill', 'node-kill', 'admin-error', 'none', 'node-join', 'clock-offset'],
       negativeControl: true,
       sizes: { nodes: 2 },
     });
@@ -23,6 +24,12 @@ describe('trials (CI size)', () => {
     expect(summary.violations, detail).toBe(0);
     expect(summary.faultsByKind['orchestrator-kill']).toBeGreaterThanOrEqual(1);
     expect(summary.faultsByKind['node-kill']).toBeGreaterThanOrEqual(1);
+    // A joiner's load used to wait for the trial's main load, which only stops after the heal: a hang.
+    const join = report.trials.find((t) => t.fault === 'node-join');
+    expect(join?.faultApplied).toBe(true);
+    expect(join?.discovery).toBe('srv');
+    // An admin endpoint that answers Pause with an error must fail the backup, never complete it.
+    expect(report.trials.find((t) => t.fault === 'admin-error')?.outcome).toBe('failed');
     // The control trial (no fault) must complete, and its backup must have been restored and checked.
     const control = report.trials.find((t) => t.fault === 'none');
     expect(control?.outcome).toBe('complete');

@@ -78,7 +78,7 @@ async function trialsCommand(flags: TrialsFlags): Promise<number> {
 
 function progressLine(t: TrialResult): string {
   const verdict = t.harnessError ? `HARNESS ERROR ${t.harnessError}` : t.violations.length === 0 ? 'ok' : `VIOLATIONS ${t.violations.join('; ')}`;
-  return `trial ${t.index} (${t.group}, ${t.mode}, ${t.fault} ${t.moment}): ${t.outcome}${t.restoreChecked ? ', restore checked' : ''} — ${verdict} [${(t.durationMs / 1000).toFixed(1)} s]`;
+  return `trial ${t.index} (${t.group}, ${t.mode}, ${t.fault} ${t.moment}${t.faultDetail === null ? '' : `: ${t.faultDetail}`}): ${t.outcome}${t.attempts > 1 ? ` after ${t.attempts} attempts` : ''}${t.restoreChecked ? ', restore checked' : ''} — ${verdict} [${(t.durationMs / 1000).toFixed(1)} s]`;
 }
 
 function positiveInt(value: string, flag: string, min = 1): number {
