@@ -10,8 +10,9 @@ import { reportError } from './output.ts';
 export function buildProgram(): Command {
   const program = new Command('stillpoint')
     .description(
-      'Transactionally-consistent backups and point-in-time restores of every database under a distributed\n' +
-        'transaction layer (ScalarDB / ScalarDL style), with a checker that proves each restore.',
+      'Transactionally-consistent backups and point-in-time restores of every database under a distributed ' +
+        'transaction layer (ScalarDB / ScalarDL style), with a checker that proves each restore. ' +
+        'Run `stillpoint <command> --help` for each command; docs/ holds the guides.',
     )
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')

@@ -8,6 +8,7 @@ import { openCatalog } from '../../catalog/catalog.ts';
 import { runBackup, type BackupResult } from '../../orchestrator/backup.ts';
 import { describeEvent, type BackupEvent } from '../../orchestrator/events.ts';
 import { resumeIncomplete } from '../../orchestrator/recovery.ts';
+import { describeHandle } from '../../orchestrator/restore-plan.ts';
 import { loadPlan } from '../../plan/load-plan.ts';
 import { action, emit, emitEvent } from '../output.ts';
 
@@ -20,12 +21,16 @@ interface BackupFlags {
 export function register(program: Command): void {
   program
     .command('backup')
+    .summary('take one consistent backup of every database of a plan')
     .description(
-      'Take a transactionally-consistent backup of every member of a consistency group: preflight, pause\n' +
-        'every cluster (all-or-nothing, leased), capture every member, validate the window, unpause (always),\n' +
-        'copy and checksum, and record it in the catalog. Exit 0 when the backup is complete, 1 when it is\n' +
-        'invalid or failed, 2 for a bad plan. The plan format is in docs/backup-and-restore.md.',
+      'Take a transactionally-consistent backup of every member of a consistency group: preflight, pause ' +
+        'every cluster (all-or-nothing, leased), capture every member, validate the window, unpause (always), ' +
+        'copy and checksum, and record it in the catalog. Backups left behind by a dead orchestrator are ' +
+        'unpaused and marked failed first. Ctrl-C unpauses, then records the backup failed (ABORTED). ' +
+        'Exit 0 when the backup is complete, 1 when it is invalid or failed, 2 for a bad plan. ' +
+        'The plan format is in docs/backup-and-restore.md.',
     )
+    .addHelpText('after', '\nExamples:\n  stillpoint backup --plan plan.yaml\n  stillpoint backup --plan plan.yaml --json | tail -n 1')
     .requiredOption('--plan <file>', 'plan YAML (clusters to pause, member databases, artifacts, catalog)')
     .option('--catalog <file>', 'catalog file (default: STILLPOINT_CATALOG, else the plan\'s catalog.path)')
     .option('--json', 'print NDJSON events, the last line being {"type":"result",…}')
@@ -73,6 +78,7 @@ function renderResult(r: BackupResult): string {
     // A member's error already quoted in the reason is not repeated.
     const error = m.error && !(r.reason ?? '').includes(m.error) ? ` — ${m.error}` : '';
     lines.push(`  ${m.name} (${m.engine}): ${m.state}${m.captureMs !== null ? `, capture ${m.captureMs.toFixed(1)} ms` : ''}${m.bytes !== null ? `, ${m.bytes} bytes` : ''}${error}`);
+    if (m.handle) lines.push(`    restore point: ${describeHandle(m.handle)}`);
   }
   return lines.join('\n');
 }

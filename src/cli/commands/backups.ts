@@ -8,7 +8,7 @@ import type { BackupRecord } from '../../catalog/catalog.ts';
 import { deleteBackups, parseDuration, planPrune } from '../../catalog/retention.ts';
 import { verifyBackup } from '../../catalog/verify-backup.ts';
 import { ConfigError } from '../../errors.ts';
-import { describeConnection } from '../../orchestrator/restore-plan.ts';
+import { describeConnection, describeHandle } from '../../orchestrator/restore-plan.ts';
 import { action, emit } from '../output.ts';
 import { openCatalogFrom, type CatalogFlags } from './catalog-option.ts';
 
@@ -19,28 +19,46 @@ interface Flags extends CatalogFlags {
 export function register(program: Command): void {
   const backups = program
     .command('backups')
-    .description('List, inspect, verify, delete and prune backups in the catalog (--catalog, STILLPOINT_CATALOG or --plan).');
+    .summary('list, show, verify, delete and prune backups in the catalog')
+    .description(
+      'List, inspect, verify, delete and prune the backups in a catalog. The catalog is --catalog, else ' +
+        '$STILLPOINT_CATALOG, else the --plan\'s catalog.path, else ./.stillpoint/catalog.db. Retention is ' +
+        'group-aware: files shared by several backups (base backups, archived WAL and binlogs) are deleted ' +
+        'only when no remaining backup needs them.',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  stillpoint backups list --plan plan.yaml\n' +
+        '  stillpoint backups show bk-20261130T001734Z-00de --plan plan.yaml\n' +
+        '  stillpoint backups verify bk-20261130T001734Z-00de --plan plan.yaml\n' +
+        '  stillpoint backups prune --keep-last 7 --keep-within 14d --dry-run --plan plan.yaml',
+    );
   const common = (c: Command): Command =>
-    c.option('--catalog <file>', 'catalog file').option('--plan <file>', 'use the plan\'s catalog').option('--json', 'JSON output');
-  common(backups.command('list').description('Every backup, oldest first, with state, mode, window and size.')).action(
+    c
+      .option('--catalog <file>', 'catalog file (default: $STILLPOINT_CATALOG, else ./.stillpoint/catalog.db)')
+      .option('--plan <file>', 'use the catalog named in this plan')
+      .option('--json', 'print one JSON document');
+  common(backups.command('list').summary('every backup with state, window and size').description('Every backup, oldest first: id, state, mode, pause window length, bytes, window mid-time (UTC), and the reason of an invalid or failed one.')).action(
     action(async (flags: Flags) => list(flags)),
   );
-  common(backups.command('show <id>').description('One backup: window (UTC), members, handles, artifacts, events.')).action(
+  common(backups.command('show <id>').summary('one backup in detail: window, members, handles, artifacts').description('One backup: state and reason, window (UTC) and drain time, paused targets and their lease, each member\'s state and restore handle, every artifact with its sha256, and the number of logged events.')).action(
     action(async (id: string, flags: Flags) => show(id, flags)),
   );
   common(
-    backups.command('verify <id>').description('Check the catalog hash chain, the backup record against its log, and every artifact checksum. Exit 1 on any problem.'),
+    backups.command('verify <id>').summary('check hash chain, record and every artifact checksum').description('Check that a backup is still what the catalog says: the catalog\'s hash chain, the backup\'s record against its logged events, and every artifact\'s sha256 and size. Exit 1 on any problem.'),
   ).action(action(async (id: string, flags: Flags) => verify(id, flags)));
-  common(backups.command('delete <id>').description('Delete a backup and the artifacts no other backup needs.')).action(
+  common(backups.command('delete <id>').summary('delete a backup and the files no other backup needs').description('Delete a backup: its catalog entry and every artifact no other backup needs (shared files still referenced are kept).')).action(
     action(async (id: string, flags: Flags) => remove([id], flags)),
   );
   common(
     backups
       .command('prune')
-      .description('Delete backups outside the policy: keep the N newest complete ones and/or all within a period. Backups in progress are kept.')
+      .summary('delete backups outside a retention policy')
+      .description('Delete every backup outside the policy: keep the N newest complete backups and every backup newer than the period (give one or both). Backups in progress are always kept.')
       .option('--keep-last <n>', 'keep the N newest complete backups')
-      .option('--keep-within <duration>', 'keep every backup newer than this (e.g. 7d, 12h)')
-      .option('--dry-run', 'show what would be deleted'),
+      .option('--keep-within <duration>', 'keep every backup newer than this (30m, 12h, 7d, 2w)')
+      .option('--dry-run', 'show what would be deleted; delete nothing'),
   ).action(action(async (flags: Flags & { keepLast?: string; keepWithin?: string; dryRun?: boolean }) => prune(flags)));
 }
 
@@ -91,7 +109,7 @@ function show(id: string, flags: Flags): Promise<number> {
       for (const t of b.targets) lines.push(`  cluster ${t.cluster}: ${t.targets.map((x) => x.label).join(', ')} (lease ${t.leaseMs} ms)`);
       for (const m of b.members) {
         lines.push(`  member ${m.name} (${m.engine}, ${describeConnection(m.spec.connection)}): ${m.state}${m.error ? ` — ${m.error}` : ''}`);
-        if (m.handle) lines.push(`    handle ${JSON.stringify(m.handle)}`);
+        if (m.handle) lines.push(`    restore point: ${describeHandle(m.handle)}`);
       }
       for (const a of b.artifacts) lines.push(`  artifact ${a.key} ${a.bytes} B sha256 ${a.sha256}${a.shared ? ' (shared)' : ''}`);
       lines.push(`  ${events.length} events (backups verify checks their chain)`);

@@ -20,15 +20,24 @@ interface CheckFlags {
 export function register(program: Command): void {
   program
     .command('check')
+    .summary('check the consistency of a group of databases (live or restored)')
     .description(
-      'Check a group of databases (live or restored): total balance conserved, every transfer in both bank\n' +
-        'namespaces or in neither, no COMMITTED record of an ABORTED transaction, and (with --sweep, which first\n' +
-        'resolves every unfinished record like a reader would) no PREPARED/DELETED record left.\n' +
-        'Reads raw records; exit 1 and one line per violation when anything fails.',
+      'Check a group of databases (live or restored) by reading its raw records: total balance conserved, every ' +
+        'transfer in both bank namespaces or in neither, no COMMITTED record of an ABORTED transaction, and ' +
+        '(with --sweep, which first resolves every unfinished record as a reader would) no PREPARED/DELETED ' +
+        'record left. Exit 0 when consistent, 1 with one line per violation otherwise, 2 for a bad config. ' +
+        'The group config format is in src/config/group-config.ts.',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  stillpoint check --config group.yaml\n' +
+        '  stillpoint check --config restored.yaml --sweep --expiry-ms 0\n' +
+        '  stillpoint check --config group.yaml --acknowledged acked.txt --json',
     )
     .requiredOption('--config <file>', 'group config YAML (storages + namespaces), or a node config with a group: key')
-    .option('--sweep', 'run the recovery sweep first (WRITES: rolls unfinished records forward or back)')
-    .option('--expiry-ms <ms>', 'sweep: abort undecided records older than this (default 15000)')
+    .option('--sweep', 'run the recovery sweep first (WRITES: rolls unfinished records forward or back, as a reader would)')
+    .option('--expiry-ms <ms>', 'sweep: abort undecided transactions older than this (default 15000; 0 for a restored group)')
     .option('--acknowledged <file>', 'a file of transfer ids (one per line, or the workload --json report) that must be present')
     .option('--json', 'print the report as JSON')
     .action(

@@ -43,16 +43,31 @@ interface ScaleFlags extends ReleaseFlags {
 export function register(program: Command): void {
   const k8s = program
     .command('k8s')
-    .description('Kubernetes: pause a Helm release with the pod checks done for you; scale it for restores.');
+    .summary('pause a Helm release with the pod checks done for you; scale it for restores')
+    .description(
+      'Kubernetes: pause a ScalarDB / ScalarDL Helm release with the pod checks done for you, and scale it down ' +
+        'and up around a restore. Uses the kubeconfig ($KUBECONFIG, ~/.kube/config) or the in-cluster service ' +
+        'account. See docs/kubernetes.md.',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  stillpoint k8s pause -r scalardl-ledger -n ns-scalar -d 5000 -z Asia/Tokyo\n' +
+        '  stillpoint k8s scale-down -r scalardb -n prod --record /tmp/scalardb.replicas\n' +
+        '  stillpoint k8s scale-up -r scalardb -n prod --replicas-from /tmp/scalardb.replicas',
+    );
 
   const pause = k8s
     .command('pause')
+    .summary('pause every pod of a release, hold, unpause, and check the pods did not change')
     .description(
       'Pause every pod of a Helm release (by pod IP), hold, always unpause, and check that no pod was added, ' +
         'restarted or changed meanwhile (such a pod ran unpaused): then the window is invalid and retried. ' +
         'Prints one JSON line like scalar-admin-for-kubernetes (window start/end as epoch ms and local date-times ' +
-        'in --time-zone) plus the mid-time and the SRV name for the upstream client.',
+        'in --time-zone) plus the mid-time and the SRV name for the upstream client. Exit 1 when no valid ' +
+        'window was obtained or an unpause failed (reported first).',
     )
+    .addHelpText('after', '\nExample:\n  stillpoint k8s pause -r scalardb -n default --pause-duration 10000 --lease 30000')
     .option('-d, --pause-duration <ms>', 'how long to hold the pause', '5000')
     .option('-w, --max-pause-wait-time <ms>', 'drain limit sent to the pods (default: theirs, 30000)')
     .option('-z, --time-zone <zone>', 'IANA time zone of the printed date-times', 'Etc/UTC')
@@ -66,6 +81,7 @@ export function register(program: Command): void {
 
   const down = k8s
     .command('scale-down')
+    .summary('scale a release to 0 and wait until its pods are gone')
     .description(
       "Scale the release's Deployment/StatefulSet to 0 and wait until its pods are gone (before a restore). " +
         'Prints the replica count to give scale-up afterwards.',
@@ -76,6 +92,7 @@ export function register(program: Command): void {
 
   const up = k8s
     .command('scale-up')
+    .summary('scale a release back up and wait until its pods are Ready')
     .description("Scale the release's Deployment/StatefulSet to --replicas and wait until that many pods are Ready.")
     .option('--replicas <n>', 'replica count (as printed by scale-down)')
     .option('--replicas-from <file>', 'read the replica count from a file written by scale-down --record')

@@ -11,10 +11,25 @@ import { action, emit } from '../output.ts';
 export function register(program: Command): void {
   program
     .command('node')
+    .summary('run a pausable node: transactions behind the gate, data API and admin service')
     .description(
-      'Run a node: the transaction manager behind the pause gate, serving the bank data API and the admin\n' +
-        'service (rpc.Admin, scalar-admin compatible) on one gRPC port, until SIGINT or SIGTERM.\n' +
-        'The config file format is documented in src/node/node-config.ts.',
+      'Run a node: the transaction manager behind the pause gate, serving the bank data API and the admin ' +
+        'service (rpc.Admin, scalar-admin compatible) on one gRPC port, until SIGINT or SIGTERM. Prints one ' +
+        'ready line with the address once listening. Several nodes may share one set of databases. The config ' +
+        'format (group, listen, admin token/TLS, gate reject|hold, expiryMs) is documented in ' +
+        'src/node/node-config.ts.',
+    )
+    .addHelpText(
+      'after',
+      '\nExample node.yaml:\n' +
+        '  name: node-1\n' +
+        '  group:\n' +
+        '    storages: { a: { kind: sqlite, path: ./data/bank_a.db }, b: { kind: sqlite, path: ./data/bank_b.db } }\n' +
+        '    namespaces: { bank_a: a, bank_b: b, coordinator: a }\n' +
+        '  listen: { host: 127.0.0.1, port: 50051 }\n' +
+        '\nExample:\n' +
+        '  stillpoint node --config node.yaml &\n' +
+        '  stillpoint check-paused -a 127.0.0.1:50051',
     )
     .requiredOption('--config <file>', 'node config YAML (group, listen, admin, gate, expiryMs)')
     .option('--json', 'print the ready line and the shutdown line as JSON')

@@ -36,26 +36,45 @@ interface PauseFlags extends CommonFlags {
 export function register(program: Command): void {
   const pause = program
     .command('pause')
+    .summary('pause every target at once (all-or-nothing); --hold for a timed window')
     .description(
-      'Pause every target at once (all-or-nothing: if one fails, the others are unpaused and the command\n' +
-        'fails). Without --hold the cluster STAYS PAUSED until `stillpoint unpause` (or until its --lease\n' +
-        'lapses). With --hold, pauses, holds, always unpauses (also on Ctrl-C), and prints the window and its\n' +
-        'mid-time — the restore point for point-in-time restores.',
+      'Pause every target at once, all-or-nothing: if one fails, the others are unpaused and the command ' +
+        'fails (exit 1). Without --hold the cluster STAYS PAUSED until `stillpoint unpause`, or until its ' +
+        '--lease lapses on stillpoint servers. With --hold it pauses, holds, always unpauses (also on Ctrl-C: ' +
+        'exit 130, SIGTERM 143), and prints the window and its mid-time, the restore point for point-in-time ' +
+        'restores. Protocol and options: docs/pause.md.',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  stillpoint pause -a 10.0.0.5:50053,10.0.0.6:50053 --hold 5s\n' +
+        '  stillpoint pause -s _scalardl-admin._tcp.ledger-headless.default.svc.cluster.local --hold 10s --json\n' +
+        '  stillpoint pause -a [::1]:50053 --lease 60s     # stays paused; unpauses itself after 60 s',
     )
     .option('--no-wait', 'do not wait for in-flight work to drain (NOT a consistent point)')
-    .option('--max-pause-wait-time <duration>', 'drain limit sent to servers (default: theirs, 30 s)')
-    .option('--lease <duration>', 'servers unpause by themselves unless renewed within this time (e.g. 30s)')
-    .option('--hold <duration>', 'hold the pause this long (e.g. 5s, 500ms), then unpause');
+    .option('--max-pause-wait-time <duration>', 'drain limit sent to the servers, e.g. 10s (default: theirs, 30 s)')
+    .option('--lease <duration>', 'stillpoint servers unpause by themselves unless renewed within this time, e.g. 30s (renewed while --hold runs)')
+    .option('--hold <duration>', 'hold the pause this long (e.g. 5s, 500ms), then unpause and print the window');
   addCommonOptions(pause).action(action((flags: PauseFlags) => runPause(flags)));
 
   const unpause = program
     .command('unpause')
-    .description('Unpause every target (idempotent; retried). Fails if any target could not be unpaused.');
+    .summary('unpause every target')
+    .description(
+      'Unpause every target (idempotent; transient failures retried). Prints `Unpause started at …`. Exit 1 if ' +
+        'any target could not be unpaused, with one line per failed target.',
+    )
+    .addHelpText('after', '\nExample:\n  stillpoint unpause -a 10.0.0.5:50053,10.0.0.6:50053');
   addCommonOptions(unpause).action(action((flags: CommonFlags) => runUnpause(flags)));
 
   const check = program
     .command('check-paused')
-    .description('Ask every target whether it is paused. Fails (exit 1) if any target could not be asked.');
+    .summary('ask every target whether it is paused')
+    .description(
+      'Ask every target whether it is paused (CheckPaused). Prints one line per target: paused, not paused, ' +
+        'or unknown (error code). Exit 1 if any target could not be asked.',
+    )
+    .addHelpText('after', '\nExample:\n  stillpoint check-paused -a 10.0.0.5:50053,10.0.0.6:50053 --json');
   addCommonOptions(check).action(action((flags: CommonFlags) => runCheckPaused(flags)));
 }
 
@@ -65,7 +84,7 @@ function addCommonOptions(command: Command): Command {
     .option('-s, --srv <name>', 'DNS SRV name; every record is one target')
     .option('--dns-server <ip[:port]>', 'DNS server for --srv (repeatable; default: the system resolver)', collect)
     .option('--tls', 'connect with TLS')
-    .option('--ca <path>', 'CA certificate (PEM) to trust; implies --tls')
+    .option('--ca <path>', 'CA certificate file (PEM) to trust; implies --tls')
     .option('--override-authority <name>', 'TLS server name to expect (when it differs from the address)')
     .option('--token <token>', 'admin bearer token (default: $STILLPOINT_ADMIN_TOKEN)')
     .option('--json', 'print one JSON document');

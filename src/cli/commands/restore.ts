@@ -24,28 +24,42 @@ interface RestoreFlags extends CatalogFlags {
 export function register(program: Command): void {
   program
     .command('restore <backup-id>')
+    .summary('restore a backup, then prove it with the recovery sweep and the checker')
     .description(
-      'Restore every member of a backup, then prove it: checksums are verified before anything is\n' +
-        'changed, the recovery sweep resolves in-flight transactions, and the checker checks the group.\n' +
-        'Refuses non-empty targets without --force; safe to re-run after a crash.\n' +
-        'Examples:\n' +
-        '  stillpoint restore bk-20261122T035512Z-1a2b --plan plan.yaml --dry-run\n' +
-        '  stillpoint restore bk-20261122T035512Z-1a2b --into ./restored\n' +
-        '  stillpoint restore bk-… --target \'coord={"path":"/srv/coord.db"}\'',
+      'Restore every member of a complete backup, then prove it. Prints the plan per member (source, target, ' +
+        'restore point, steps; times in UTC); verifies every checksum before anything is changed; runs the ' +
+        'plan\'s `before` hooks; restores every member; runs the recovery sweep and the checker on the restored ' +
+        'group; runs the `after` hooks. Without --into or --target each member goes to a new name next to its ' +
+        'source, never over live data. Refuses non-empty targets without --force; safe to re-run after a crash. ' +
+        'Exit 0 when the restored group passes the check, 1 otherwise, 2 for bad flags.',
     )
-    .option('--catalog <file>', 'catalog file (default: STILLPOINT_CATALOG, or the --plan\'s catalog)')
+    .addHelpText(
+      'after',
+      '\nTargets (--target member=JSON):\n' +
+        '  sqlite               {"path":"/srv/coord.db"}  (or --into DIR → DIR/<member>.db)\n' +
+        '  postgres logical     {"host":…,"port":…,"user":…,"database":"bank_copy"}\n' +
+        '  postgres pitr        {"dataDir":"/srv/pg-restored","port":5433}\n' +
+        '  mariadb logical      {"rename":{"bank_b":"bank_b_copy"}} or {"inPlace":true}\n' +
+        '  mariadb pitr         {"dir":"/srv/maria-restored","port":3307}\n' +
+        '\nExamples:\n' +
+        '  stillpoint backups list --plan plan.yaml\n' +
+        '  stillpoint restore bk-20261130T001734Z-00de --plan plan.yaml --dry-run\n' +
+        '  stillpoint restore bk-20261130T001734Z-00de --plan plan.yaml --into ./restored\n' +
+        '  stillpoint restore bk-20261130T001734Z-00de --plan plan.yaml --target \'coord={"path":"/srv/coord.db"}\'',
+    )
+    .option('--catalog <file>', 'catalog file (default: $STILLPOINT_CATALOG, else the --plan\'s catalog.path, else ./.stillpoint/catalog.db)')
     .option('--plan <file>', 'plan whose catalog to use')
-    .option('--dry-run', 'print the plan only; change nothing')
-    .option('--into <dir>', 'restore every member into this directory (file-based engines)')
-    .option('--target <member=json>', 'engine-specific target for one member (repeatable)', collect, [])
-    .option('--force', 'overwrite non-empty targets')
+    .option('--dry-run', 'print the restore plan only; change nothing')
+    .option('--into <dir>', 'restore every file-based member (SQLite) into this directory')
+    .option('--target <member=json>', 'engine-specific target for one member (repeatable; see below)', collect)
+    .option('--force', 'overwrite non-empty targets (a file is replaced; a database or PITR directory is dropped first)')
     .option('--no-check', 'skip the recovery sweep and the checker')
     .option('--json', 'print progress events as NDJSON and the report as the last line')
     .action(action((id: string, flags: RestoreFlags) => restoreCommand(id, flags)));
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function parseTargets(list: readonly string[]): Record<string, RestoreTarget> {

@@ -30,9 +30,19 @@ type AdminCommand = (typeof COMMANDS)[number];
 export function register(program: Command): void {
   program
     .command('scalar-admin')
+    .summary('drop-in replacement for the upstream scalar-admin client')
     .description(
-      'Drop-in replacement for the scalar-admin client (same flags, output and exit codes), except that a\n' +
-        'failed PAUSE unpauses the targets that did pause before failing.',
+      'Drop-in replacement for the upstream scalar-admin client: the same flags, output lines (`Pause completed ' +
+        'at <instant> UTC (<epoch ms>)`, `Unpause started at …`, CHECK_PAUSED as a JSON object of "true"/"false") ' +
+        'and exit codes (0 ok, 1 failure, 2 usage). Differences, all fixes: a failed PAUSE unpauses the targets ' +
+        'that did pause before exiting 1, every call has a deadline, and IPv6 targets work as [::1]:port.',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  stillpoint scalar-admin -c PAUSE -a 10.0.0.5:50053,10.0.0.6:50053\n' +
+        '  stillpoint scalar-admin -c check_paused -s _scalardb._tcp.scalardb-headless.default.svc.cluster.local\n' +
+        '  stillpoint scalar-admin -c UNPAUSE -a 10.0.0.5:50053,10.0.0.6:50053 --tls --ca-root-cert-path ca.pem',
     )
     .requiredOption('-c, --command <COMMAND>', 'PAUSE, UNPAUSE or CHECK_PAUSED (case-insensitive)')
     .option('-s, --srv-service-url <SRV_SERVICE_URL>', 'DNS SRV name of the targets (deprecated upstream)')

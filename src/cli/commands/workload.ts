@@ -30,16 +30,29 @@ interface BankFlags {
 }
 
 export function register(program: Command): void {
-  const workload = program.command('workload').description('Workloads that exercise nodes and leave invariants a checker can verify.');
+  const workload = program
+    .command('workload')
+    .summary('drive load through nodes (the bank workload)')
+    .description('Workloads that exercise nodes and leave invariants a checker can verify. One workload: bank.');
   workload
     .command('bank')
+    .summary('concurrent transfers between bank_a and bank_b through nodes')
     .description(
-      'Concurrent transfers between accounts in bank_a and bank_b (two storages), through one or more nodes.\n' +
-        'Every transfer also writes its id into both namespaces. Paused nodes (UNAVAILABLE) are retried with a\n' +
-        'capped backoff; the report counts the time spent waiting on a pause. --setup creates and seeds the bank\n' +
-        'first (needs --config); --check runs the checker afterwards, including every acknowledged transfer id.',
+      'Concurrent transfers between accounts in bank_a and bank_b (two storages), through one or more nodes, ' +
+        'for --duration or --transfers. Every transfer also writes its id into both namespaces, so atomicity ' +
+        'is checkable row by row. Paused (UNAVAILABLE) or unreachable nodes are retried with a capped backoff, ' +
+        'on another node when there is one. The report gives throughput, latency percentiles, retries and the ' +
+        'time spent waiting on a pause. --setup creates and seeds the bank first (directly in the databases, ' +
+        'needs --config); --check runs the checker afterwards, including every acknowledged transfer id.',
     )
-    .option('--targets <list>', 'node addresses host:port,host:port')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  stillpoint workload bank --setup --config group.yaml                 # create and seed only\n' +
+        '  stillpoint workload bank --targets 127.0.0.1:50051 --duration 30s\n' +
+        '  stillpoint workload bank --targets 127.0.0.1:50051,127.0.0.1:50052 --transfers 5000 --config group.yaml --check',
+    )
+    .option('--targets <list>', 'node data addresses host:port,host:port (the port a node prints when ready)')
     .option('--accounts <n>', 'number of accounts', '100')
     .option('--concurrency <n>', 'concurrent clients', '4')
     .option('--duration <time>', 'how long to run, e.g. 10s, 500ms, 2m')
