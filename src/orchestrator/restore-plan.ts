@@ -115,15 +115,21 @@ export function describeConnection(c: StorageConfig): string {
 }
 
 function restorePoint(handle: RestoreHandle, record: BackupRecord): string {
-  if (handle.kind === 'time') return `${utc(handle.atMs)} (database clock; offset ${handle.clockOffsetMs} ms ± ${handle.uncertaintyMs} ms)`;
-  const mid = record.window ? utc(record.window.midMs) : 'unknown';
+  if (handle.kind === 'time') return describeHandle(handle);
+  return `${describeHandle(handle)} (window mid ${record.window ? utc(record.window.midMs) : 'unknown'})`;
+}
+
+/** A restore handle for humans: where the restore will stop. */
+export function describeHandle(handle: RestoreHandle): string {
   switch (handle.kind) {
+    case 'time':
+      return `${utc(handle.atMs)} (database clock; offset ${handle.clockOffsetMs} ms ± ${handle.uncertaintyMs} ms)`;
     case 'snapshot':
-      return `snapshot ${handle.snapshotId} (window mid ${mid})`;
+      return `snapshot ${handle.snapshotId}`;
     case 'named-point':
-      return `restore point ${handle.name} at LSN ${handle.lsn} (window mid ${mid})`;
+      return `restore point ${handle.name} at LSN ${handle.lsn}`;
     case 'log-position':
-      return `${handle.file}:${handle.position}${handle.gtid ? ` (GTID ${handle.gtid})` : ''} (window mid ${mid})`;
+      return `binlog ${handle.file}:${handle.position}${handle.gtid ? ` (GTID ${handle.gtid})` : ''}`;
   }
 }
 
