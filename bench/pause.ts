@@ -125,10 +125,12 @@ async function inProcessGateCost(quick: boolean): Promise<BenchRow> {
  */
 async function pauseLatency(quick: boolean, txMs: number): Promise<BenchRow[]> {
   const sizes = [1, 8, 64];
-  const worker = new Worker(new URL('./pause-servers-worker.ts', import.meta.url), {
+  // The worker is TypeScript too: it registers tsx's loader, then imports the worker module (on Node 20,
+  // `execArgv: ['--import', 'tsx']` does not reach a worker's entry file: "Unknown file extension .ts").
+  const entry = new URL('./pause-servers-worker.ts', import.meta.url).href;
+  const worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`, {
+    eval: true,
     workerData: { count: 64, txMs },
-    // The worker is TypeScript too: load it through tsx, as the bench runner itself is.
-    execArgv: ['--import', 'tsx'],
   });
   const client = createPauseClient();
   const rounds = quick ? 5 : 15;

@@ -1,11 +1,8 @@
 /**
- * Cross-cutting benchmarks of the whole product:
- * - bank throughput with and without backups running (ratio): two node processes over an SQLite group,
- *   the bank workload from this process, and a separate backup process taking consistent backups back to
- *   back (snapshot mode, pause + capture + copy) — as an operator's scheduled backups would run;
- * - memory peak of one backup of a group of 1 GB (`--quick`: 50 MB), sampled from /proc (VmHWM) of the
- *   `stillpoint backup` process, against the same backup of a group 20× smaller: streaming copies must
- *   keep memory flat as the group grows.
+ * Bank throughput with and without backups running (ratio): two node processes over an SQLite group, the
+ * bank workload from this process, and a separate backup process taking consistent backups back to back
+ * (snapshot mode, pause + capture + copy) — as an operator's scheduled backups would run. The memory peak of
+ * a backup is in ./memory.ts.
  *
  * Also runnable as `tsx bench/product.ts --backup-loop <plan.yaml>`: the backup process of the first
  * benchmark (backups until SIGTERM, then prints their count as JSON).
@@ -15,19 +12,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import Database from 'better-sqlite3';
 import type { Benchmark, BenchRow } from './contract.ts';
 import { openCatalog } from '../src/catalog/catalog.ts';
 import { runBackup } from '../src/orchestrator/backup.ts';
 import { loadPlan } from '../src/plan/load-plan.ts';
 import { writeTrialPlan } from '../src/trials/backup-process.ts';
-import { startCli } from '../src/trials/cli-process.ts';
 import { createTrialDatabases, type TrialDatabases } from '../src/trials/group.ts';
 import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/trials/trial.ts';
 
-const MB = 2 ** 20;
-
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+export async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'stillpoint-bench-product-'));
   try {
     return await fn(dir);
@@ -36,7 +29,7 @@ async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-async function sqliteGroup(dir: string, accounts: number): Promise<TrialDatabases> {
+export async function sqliteGroup(dir: string, accounts: number): Promise<TrialDatabases> {
   const databases = await createTrialDatabases('sqlite', dir, 0, undefined, () => ({}));
   await seedBank(databases, accounts);
   return databases;
@@ -132,76 +125,8 @@ async function backupLoop(planFile: string): Promise<void> {
   process.stdout.write(`${JSON.stringify({ complete })}\n`);
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Memory peak of a backup
-// ---------------------------------------------------------------------------------------------------------
-
-/** Adds `bytes` of incompressible rows to an SQLite file, in a table the engine copies like any other. */
-function fill(path: string, bytes: number): void {
-  const db = new Database(path);
-  try {
-    db.exec('CREATE TABLE IF NOT EXISTS filler (id INTEGER PRIMARY KEY, data BLOB NOT NULL)');
-    const rowBytes = 64 * 1024;
-    const insert = db.prepare('INSERT INTO filler (data) VALUES (randomblob(?))');
-    const rows = Math.ceil(bytes / rowBytes);
-    for (let done = 0; done < rows; done += 1000) {
-      db.transaction(() => {
-        for (let i = done; i < Math.min(rows, done + 1000); i += 1) insert.run(rowBytes);
-      })();
-    }
-  } finally {
-    db.close();
-  }
-}
-
-/** Peak RSS of one `stillpoint backup` of an SQLite group holding about `bytes`. */
-async function backupPeak(bytes: number): Promise<{ peak: number; ms: number; ok: boolean; detail: string }> {
-  return withDir(async (dir) => {
-    const databases = await sqliteGroup(dir, 20);
-    try {
-      for (const m of databases.members.slice(0, 2)) {
-        if (m.connection.kind === 'sqlite') fill(m.connection.path, bytes / 2);
-      }
-      const plan = await writeTrialPlan({ dir, mode: 'snapshot', adminAddresses: [], members: databases.members, leaseMs: 15_000, drainTimeoutMs: 10_000, minWindowMs: 0 });
-      const started = Date.now();
-      const child = startCli({ args: ['backup', '--plan', plan.file, '--json'], rssSampleMs: 20 });
-      const exit = await child.exited;
-      const ok = exit.code === 0;
-      return { peak: child.peakRssBytes(), ms: Date.now() - started, ok, detail: ok ? '' : exit.stderr.slice(-300) };
-    } finally {
-      await databases.close();
-    }
-  });
-}
-
-async function memory(quick: boolean): Promise<BenchRow[]> {
-  const large = quick ? 50 * MB : 1024 * MB;
-  const small = large / 20;
-  const s = await backupPeak(small);
-  const l = await backupPeak(large);
-  const ratio = s.peak > 0 ? l.peak / s.peak : NaN;
-  const label = (b: number) => (b >= 1024 * MB ? `${(b / 1024 / MB).toFixed(0)} GB` : `${(b / MB).toFixed(1)} MB`);
-  return [
-    {
-      metric: `backup process peak RSS, group of ${label(large)}`,
-      value: `${(l.peak / MB).toFixed(0)} MB`,
-      goal: '≤ 256 MB',
-      met: l.ok && l.peak > 0 && l.peak <= 256 * MB,
-      note: `${(l.ms / 1000).toFixed(1)} s wall incl. process start${l.ok ? '' : `; FAILED: ${l.detail}`}`,
-    },
-    {
-      metric: `peak RSS, ${label(large)} group / ${label(small)} group`,
-      value: `${ratio.toFixed(2)}×`,
-      goal: '≤ 1.5× (memory must not grow with the data)',
-      met: s.ok && l.ok && ratio <= 1.5,
-      note: `${label(small)}: ${(s.peak / MB).toFixed(0)} MB`,
-    },
-  ];
-}
-
 export const benchmarks: readonly Benchmark[] = [
   { name: 'product: bank throughput with backups running', run: ({ quick }) => throughput(quick) },
-  { name: 'product: backup memory peak', run: ({ quick }) => memory(quick) },
 ];
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === '--backup-loop') {

@@ -6,7 +6,14 @@ import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import type { Benchmark, BenchRow } from './contract.ts';
 
-const modules: Array<() => Promise<{ benchmarks: readonly Benchmark[] }>> = [() => import('./bank.ts'), () => import('./pause.ts'), () => import('./window.ts'), () => import('./engines.ts'), () => import('./product.ts')];
+const modules: Array<() => Promise<{ benchmarks: readonly Benchmark[] }>> = [
+  () => import('./bank.ts'),
+  () => import('./pause.ts'),
+  () => import('./window.ts'),
+  () => import('./engines.ts'),
+  () => import('./product.ts'),
+  () => import('./memory.ts'),
+];
 
 const quick = process.argv.includes('--quick');
 const onlyIndex = process.argv.indexOf('--only');
