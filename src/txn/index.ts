@@ -16,4 +16,4 @@ export {
   type Resolution,
 } from './recovery.ts';
 export * from './schema.ts';
-export { createStorage, resolvePassword } from './storages/index.ts';
+export { createStorage } from './storages/index.ts';

@@ -63,7 +63,7 @@ describe('postgres connection failures', () => {
     }
   });
 
-  it('reports an unset password variable as TXN_PASSWORD_UNAVAILABLE', async () => {
-    expect(await codeOf(createStorage('pg', { ...base(), passwordEnv: 'STILLPOINT_TEST_UNSET_VAR' }))).toBe('TXN_PASSWORD_UNAVAILABLE');
+  it('reports an unset password variable as PASSWORD_UNAVAILABLE', async () => {
+    expect(await codeOf(createStorage('pg', { ...base(), passwordEnv: 'STILLPOINT_TEST_UNSET_VAR' }))).toBe('PASSWORD_UNAVAILABLE');
   });
 });

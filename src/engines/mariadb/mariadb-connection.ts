@@ -3,25 +3,10 @@
  * (dates and big numbers as strings, so values round-trip exactly), and the client tools' arguments (the
  * password travels in MYSQL_PWD, never in argv).
  */
-import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
-import { ConfigError, EngineError } from '../../errors.ts';
+import { resolvePassword } from '../../config/password.ts';
+import { EngineError } from '../../errors.ts';
 import type { MariaDbConnection } from './mariadb-options.ts';
-
-export function resolvePassword(conn: MariaDbConnection): string | undefined {
-  if (conn.password !== undefined) return conn.password;
-  if (conn.passwordEnv !== undefined) {
-    const value = process.env[conn.passwordEnv];
-    if (value === undefined) {
-      throw new ConfigError('PASSWORD_ENV_UNSET', `Environment variable ${conn.passwordEnv} is not set.`, {
-        hint: `Export ${conn.passwordEnv} with the database password, or use passwordFile.`,
-      });
-    }
-    return value;
-  }
-  if (conn.passwordFile !== undefined) return readFileSync(conn.passwordFile, 'utf8').trim();
-  return undefined;
-}
 
 /** Opens a connection; EngineError `CONNECT_FAILED` with a hint. */
 export async function connectMariaDb(conn: MariaDbConnection, timeoutMs: number, database?: string): Promise<mysql.Connection> {
@@ -30,7 +15,7 @@ export async function connectMariaDb(conn: MariaDbConnection, timeoutMs: number,
       host: conn.host,
       port: conn.port,
       user: conn.user,
-      password: resolvePassword(conn),
+      password: resolvePassword(conn, `${conn.host}:${conn.port}`),
       ...(database === undefined ? {} : { database }),
       connectTimeout: timeoutMs,
       dateStrings: true,
@@ -59,7 +44,7 @@ export function toolArgs(conn: MariaDbConnection): string[] {
 
 /** Environment carrying the password for the client tools. */
 export function toolEnv(conn: MariaDbConnection): NodeJS.ProcessEnv {
-  const password = resolvePassword(conn);
+  const password = resolvePassword(conn, `${conn.host}:${conn.port}`);
   return { ...process.env, ...(password === undefined ? {} : { MYSQL_PWD: password }) };
 }
 

@@ -3,27 +3,12 @@
  * (the password travels in PGPASSWORD, never in argv) and where the tools live
  * (the `binDir` option, else STILLPOINT_PG_BIN, else the Debian default when present, else PATH).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { ConfigError, EngineError } from '../../errors.ts';
+import { resolvePassword } from '../../config/password.ts';
+import { EngineError } from '../../errors.ts';
 import type { PostgresConnection } from './postgres-options.ts';
-
-/** The password from `password`, `passwordEnv` or `passwordFile` (in that order), or undefined. */
-export function resolvePassword(conn: PostgresConnection): string | undefined {
-  if (conn.password !== undefined) return conn.password;
-  if (conn.passwordEnv !== undefined) {
-    const value = process.env[conn.passwordEnv];
-    if (value === undefined) {
-      throw new ConfigError('PASSWORD_ENV_UNSET', `Environment variable ${conn.passwordEnv} is not set.`, {
-        hint: `Export ${conn.passwordEnv} with the database password, or use passwordFile.`,
-      });
-    }
-    return value;
-  }
-  if (conn.passwordFile !== undefined) return readFileSync(conn.passwordFile, 'utf8').trim();
-  return undefined;
-}
 
 /** Opens a client to `database` (default the connection's); fails with EngineError `CONNECT_FAILED`. */
 export async function connectPostgres(conn: PostgresConnection, timeoutMs: number, database = conn.database): Promise<pg.Client> {
@@ -32,7 +17,7 @@ export async function connectPostgres(conn: PostgresConnection, timeoutMs: numbe
     port: conn.port,
     user: conn.user,
     database,
-    password: resolvePassword(conn),
+    password: resolvePassword(conn, `${conn.host}:${conn.port}`),
     connectionTimeoutMillis: timeoutMs,
     // A dead server must not hang a backup step forever; dumps run in pg_dump, not through this client.
     query_timeout: 10 * 60_000,
@@ -54,7 +39,7 @@ export async function connectPostgres(conn: PostgresConnection, timeoutMs: numbe
 
 /** libpq environment for pg_dump / pg_restore / pg_basebackup. */
 export function toolEnv(conn: PostgresConnection, database = conn.database): NodeJS.ProcessEnv {
-  const password = resolvePassword(conn);
+  const password = resolvePassword(conn, `${conn.host}:${conn.port}`);
   return {
     ...process.env,
     PGHOST: conn.host,
