@@ -26,6 +26,7 @@ const GROUPS: readonly GroupKind[] = ['sqlite', 'postgres+mariadb'];
 export function register(program: Command): void {
   program
     .command('trials')
+    .summary('take backups under injected faults, restore every good one, count violations')
     .description(
       'Prove backups under faults: each trial builds a fresh group (SQLite files, or real PostgreSQL + MariaDB),\n' +
         'runs the bank workload through several node processes, takes a backup in a random mode and breaks one\n' +
@@ -42,6 +43,14 @@ export function register(program: Command): void {
     .option('--no-negative-control', 'skip the negative control (the run then cannot show that it tests anything)')
     .option('--json', 'print the whole report as JSON')
     .option('--out <file>', 'where to write the Markdown summary', 'TRIALS.md')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  stillpoint trials --trials 20                          # SQLite groups, every fault, summary in TRIALS.md\n' +
+        '  stillpoint trials --groups postgres+mariadb --faults database-stop,node-restart --seed 42\n' +
+        '  stillpoint trials --trials 5 --out /tmp/trials.md --json > trials.json\n' +
+        'Details: docs/trials.md.',
+    )
     .action(action((flags: TrialsFlags) => trialsCommand(flags)));
 }
 
