@@ -12,10 +12,23 @@ export * from './pause/index.ts';
 
 // The transaction layer: Consensus Commit in ScalarDB's on-disk format, storages, recovery sweep.
 export * from './txn/index.ts';
-export { describeGroup, groupConfigSchema, loadGroupConfig, parseGroupConfig, storageConfigSchema } from './config/group-config.ts';
+export {
+  describeGroup,
+  groupConfigSchema,
+  loadGroupConfig,
+  parseGroupConfig,
+  storageConfigSchema,
+} from './config/group-config.ts';
 
 // The consistency checker.
-export { checkGroup, type CheckOptions, type CheckReport, type CheckStats, type Violation, type ViolationKind } from './checker/check.ts';
+export {
+  checkGroup,
+  type CheckOptions,
+  type CheckReport,
+  type CheckStats,
+  type Violation,
+  type ViolationKind,
+} from './checker/check.ts';
 
 // Plans (docs/backup-and-restore.md).
 export { loadPlan, parsePlan, type ClusterPlan, type Plan, type WindowOptions } from './plan/load-plan.ts';
@@ -28,14 +41,36 @@ export { engineKinds, getEngine, registerEngine, type EngineFactory } from './en
 // Artifacts and the catalog.
 export type { ArtifactRef, ArtifactStore } from './artifacts/contract.ts';
 export { createLocalDirStore } from './artifacts/local-dir-store.ts';
-export { Catalog, openCatalog, type BackupMode, type BackupRecord, type BackupState } from './catalog/catalog.ts';
-export { deleteBackups, planPrune, type DeleteOutcome, type PruneDecision, type PrunePolicy } from './catalog/retention.ts';
+export {
+  Catalog,
+  openCatalog,
+  type BackupMode,
+  type BackupRecord,
+  type BackupState,
+} from './catalog/catalog.ts';
+export {
+  deleteBackups,
+  planPrune,
+  type DeleteOutcome,
+  type PruneDecision,
+  type PrunePolicy,
+} from './catalog/retention.ts';
 export { verifyBackup, type VerifyReport } from './catalog/verify-backup.ts';
 
 // The orchestrator: backup, dead-orchestrator recovery, restore.
-export { runBackup, type BackupOptions, type BackupResult, type MemberResult } from './orchestrator/backup.ts';
+export {
+  runBackup,
+  type BackupOptions,
+  type BackupResult,
+  type MemberResult,
+} from './orchestrator/backup.ts';
 export { describeEvent, type BackupEvent, type EventSink } from './orchestrator/events.ts';
 export { chooseMode, requiredWindowMs } from './orchestrator/modes.ts';
 export { resumeIncomplete, type RecoveredBackup, type ResumeOptions } from './orchestrator/recovery.ts';
-export { runRestore, type RestoreEvent, type RestoreOptions, type RestoreReport } from './orchestrator/restore.ts';
+export {
+  runRestore,
+  type RestoreEvent,
+  type RestoreOptions,
+  type RestoreReport,
+} from './orchestrator/restore.ts';
 export { planRestore, type RestorePlan, type RestoreRequest } from './orchestrator/restore-plan.ts';

@@ -25,7 +25,13 @@ function yamlBlocks(markdown: string): { line: number; body: string }[] {
     while (end < lines.length && lines[end]!.trim() !== '```') end++;
     // Blocks may be indented inside a list item: strip the fence's indentation.
     const indent = lines[i]!.length - lines[i]!.trimStart().length;
-    blocks.push({ line: start + 1, body: lines.slice(start, end).map((l) => l.slice(indent)).join('\n') });
+    blocks.push({
+      line: start + 1,
+      body: lines
+        .slice(start, end)
+        .map((l) => l.slice(indent))
+        .join('\n'),
+    });
     i = end;
   }
   return blocks;
@@ -40,7 +46,8 @@ function provideSecrets(doc: SecretRefs, dir: string): void {
   for (const cluster of doc.clusters ?? []) {
     if (cluster.token?.env !== undefined) process.env[cluster.token.env] = 'example-token';
     if (cluster.token?.file !== undefined) writeFileSync(join(dir, cluster.token.file), 'example-token\n');
-    if (cluster.tls?.caFile !== undefined) writeFileSync(join(dir, cluster.tls.caFile), '-----BEGIN CERTIFICATE-----\n');
+    if (cluster.tls?.caFile !== undefined)
+      writeFileSync(join(dir, cluster.tls.caFile), '-----BEGIN CERTIFICATE-----\n');
   }
 }
 
@@ -63,7 +70,10 @@ describe('docs/backup-and-restore.md plan examples', () => {
     const file = join(dir, 'plan.yaml');
     writeFileSync(file, body);
     const plan = loadPlan(file);
-    const mode = chooseMode(plan, plan.members.map((m) => ({ name: m.name, engine: getEngine(m.engine) })));
+    const mode = chooseMode(
+      plan,
+      plan.members.map((m) => ({ name: m.name, engine: getEngine(m.engine) })),
+    );
     expect(['single', 'pause-window', 'snapshot']).toContain(mode);
   });
 });

@@ -44,7 +44,16 @@ const FUNCTIONS = [
   'isRetryable',
 ] as const;
 
-const CLASSES = ['StillpointError', 'ConfigError', 'PauseError', 'EngineError', 'CatalogError', 'TransactionError', 'InternalError', 'Catalog'] as const;
+const CLASSES = [
+  'StillpointError',
+  'ConfigError',
+  'PauseError',
+  'EngineError',
+  'CatalogError',
+  'TransactionError',
+  'InternalError',
+  'Catalog',
+] as const;
 
 describe('library entry point', () => {
   it.each(FUNCTIONS)('exports %s as a function', (name) => {
