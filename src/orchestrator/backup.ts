@@ -36,12 +36,21 @@ export interface BackupOptions {
   /**
    * Fault injection for crash tests (also read from STILLPOINT_FAILPOINTS, comma-separated):
    * `kill-after-pause` SIGKILLs this process once every cluster is paused; `fail-capture:<member>` makes
-   * that member's capture fail.
+   * that member's capture fail; `hang-capture:<member>` makes it never end (a database path gone silent).
    */
   readonly failpoints?: readonly string[];
   /** Longest wait for every member's horizon (default 30 min). */
   readonly horizonTimeoutMs?: number;
+  /**
+   * Longest time the captures inside the pause may take together (default {@link CAPTURE_TIMEOUT_MS}). A
+   * capture stuck on a dead database path would otherwise hold the whole cluster paused (the lease is renewed
+   * while the orchestrator lives): past it the attempt fails, the cluster is unpaused, late captures are
+   * released when they end, and engines see the capture's signal aborted.
+   */
+  readonly captureTimeoutMs?: number;
 }
+
+export const CAPTURE_TIMEOUT_MS = 30_000;
 
 export interface MemberResult {
   readonly name: string;
@@ -211,7 +220,26 @@ class BackupRun {
   }
 
   private async captureAll(): Promise<Captured[]> {
-    const results = await Promise.allSettled(this.members.map((m) => this.captureOne(m)));
+    const limitMs = this.options.captureTimeoutMs ?? CAPTURE_TIMEOUT_MS;
+    const signal = AbortSignal.any([this.signal, AbortSignal.timeout(limitMs)]);
+    const captured = new Set<PlannedMember>();
+    const pending = this.members.map((m) =>
+      this.captureOne(m, signal).then((c) => {
+        captured.add(m);
+        return c;
+      }),
+    );
+    const results = await allSettledUnlessAborted(pending, signal);
+    if (results === undefined) {
+      // Released whenever they end (a late one too); the caller unpauses now.
+      for (const p of pending) void p.then((c) => c.capture.release(), () => undefined);
+      const late = this.members.filter((m) => !captured.has(m));
+      for (const m of this.members) {
+        if (captured.has(m)) this.memberState(m, 'released', { step: 'released' });
+        else this.memberState(m, 'failed', { step: 'failed', error: `capture did not end within ${limitMs} ms` });
+      }
+      throw new StepFailure('CAPTURE_TIMEOUT', `capture of ${late.map((m) => m.spec.name).join(', ')} did not end within ${limitMs} ms; the cluster was unpaused`);
+    }
     const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ member: this.members[i]!, error: asStillpointError(r.reason) }] : []));
     if (failed.length === 0) return ok;
@@ -221,7 +249,8 @@ class BackupRun {
     throw new StepFailure('CAPTURE_FAILED', failed.map((f) => `${f.member.spec.name}: ${f.error.message}`).join('; '));
   }
 
-  private async captureOne(m: PlannedMember): Promise<Captured> {
+  private async captureOne(m: PlannedMember, signal: AbortSignal): Promise<Captured> {
+    if (this.failpoints.has(`hang-capture:${m.spec.name}`)) await new Promise<never>(() => undefined);
     if (this.failpoints.has(`fail-capture:${m.spec.name}`)) {
       throw new EngineError('CAPTURE_FAILED', `capture of ${m.spec.name} failed (failpoint).`, { context: { member: m.spec.name } });
     }
@@ -231,9 +260,9 @@ class BackupRun {
       if (m.engine.measureClock === undefined) {
         throw new EngineError('CLOCK_UNMEASURABLE', `Engine ${m.engine.kind} is clock-based but cannot measure its clock.`, { context: { member: m.spec.name } });
       }
-      clock = await m.engine.measureClock(this.ctx(m));
+      clock = await m.engine.measureClock({ ...this.ctx(m), signal });
     }
-    const capture = await m.engine.capture(this.ctx(m));
+    const capture = await m.engine.capture({ ...this.ctx(m), signal });
     const ms = performance.now() - started;
     this.options.catalog.updateMember(this.id, m.spec.name, { state: 'captured', captureMs: ms, ...(capture.handle ? { handle: capture.handle } : {}) });
     this.sink({ type: 'member', backupId: this.id, member: m.spec.name, step: 'captured', ms });
@@ -364,3 +393,16 @@ async function releaseAll(captures: readonly Captured[]): Promise<void> {
 }
 
 export type { ClusterSession };
+
+/** Every promise settled, or `undefined` as soon as `signal` aborts (the promises keep running). */
+function allSettledUnlessAborted<T>(promises: readonly Promise<T>[], signal: AbortSignal): Promise<PromiseSettledResult<T>[] | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void Promise.allSettled(promises).then((results) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(results);
+    });
+  });
+}

@@ -119,12 +119,15 @@ function memberOptions(engine: string): Record<string, unknown> {
   return engine === 'postgres' ? { method: 'logical' } : {};
 }
 
-/** A fresh place for a restored member: a new file for SQLite, a new database name for servers. */
-function restoreTarget(member: MemberSpec, into: string, random: Random): RestoreTarget {
+/**
+ * A fresh place for a restored member: a new file for SQLite, a new database for PostgreSQL, new databases
+ * (`<db>_r_<suffix>`) for MariaDB. Each in the target format its engine parses (`parseRestoreTarget`).
+ */
+export function restoreTarget(member: MemberSpec, into: string, random: Random): RestoreTarget {
   const suffix = `${member.name}_r${random.int(0, 1e9).toString(36)}`;
   if (member.connection.kind === 'sqlite') return { path: join(into, `${suffix}.db`) };
   if (member.connection.kind === 'postgres') return { database: suffix };
-  return { databaseSuffix: `_${suffix}` };
+  return { suffix };
 }
 
 async function startServers(): Promise<SharedServers> {

@@ -67,6 +67,18 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
     expect(catalog.verifyChain().ok).toBe(true);
   });
 
+  it('a capture stuck past the capture deadline: attempt given up, everything unpaused, backup failed', async () => {
+    const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port)));
+    // Without the deadline this never returns: the lease is renewed and the cluster stays paused.
+    const result = await runBackup({ plan, catalog, failpoints: ['hang-capture:b'], captureTimeoutMs: 300 });
+    expect(result.state).toBe('failed');
+    expect(result.reason).toMatch(/^CAPTURE_TIMEOUT: capture of b did not end/);
+    expect(nodes.every((n) => !n.gate.paused)).toBe(true);
+    const byName = Object.fromEntries(result.members.map((m) => [m.name, m.state]));
+    expect(byName).toEqual({ a: 'released', b: 'failed', coord: 'released' });
+    expect(catalog.verifyChain().ok).toBe(true);
+  });
+
   it('a node restarted during the window makes it invalid; the backup retries and completes', async () => {
     const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port), { window: { minMs: 300 } }));
     let restarted = false;

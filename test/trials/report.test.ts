@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { FAULTS, faultsFor } from '../../src/trials/faults.ts';
 import { createRandom } from '../../src/trials/random.ts';
 import { passed, renderMarkdown, summarize, type TrialResult, type TrialsReport } from '../../src/trials/report.ts';
-import { scheduleFaults } from '../../src/trials/runner.ts';
+import { restoreTarget, scheduleFaults } from '../../src/trials/runner.ts';
+import type { MemberRecord, MemberSpec } from '../../src/engines/contract.ts';
+import { getEngine } from '../../src/engines/registry.ts';
 
 const trial = (over: Partial<TrialResult>): TrialResult => ({
   index: 0, trialSeed: 1, group: 'sqlite', mode: 'snapshot', discovery: 'addresses', fault: 'none', moment: 'during-pause', faultApplied: true, faultDetail: null,
@@ -52,5 +54,19 @@ describe('fault schedule', () => {
     expect(FAULTS.find((f) => f.kind === 'admin-silent')?.allowedOutcomes).not.toContain('complete');
     expect(FAULTS.find((f) => f.kind === 'clock-offset')?.allowedOutcomes).toEqual(['complete']);
     expect(faultsFor('postgres+mariadb').some((f) => f.kind === 'database-stop')).toBe(true);
+  });
+});
+
+describe('restore targets of the trials', () => {
+  const members: MemberSpec[] = [
+    { name: 'a', engine: 'sqlite', connection: { kind: 'sqlite', path: '/tmp/a.db' }, namespaces: ['bank_a'], options: {} },
+    { name: 'pg', engine: 'postgres', connection: { kind: 'postgres', host: '127.0.0.1', port: 5432, user: 'u', database: 'd' }, namespaces: ['bank_a'], options: { method: 'logical' } },
+    { name: 'maria', engine: 'mariadb', connection: { kind: 'mysql', host: '127.0.0.1', port: 3306, user: 'u' }, namespaces: ['bank_b'], options: {} },
+  ];
+
+  it.each(members.map((m) => [m.engine, m] as const))('%s: the target is one its engine accepts', (_engine, member) => {
+    const record: MemberRecord = { backupId: 'bk-1', member, handle: { kind: 'snapshot', snapshotId: 's' }, artifacts: [] };
+    const target = restoreTarget(member, '/tmp/restored', createRandom(1));
+    expect(() => getEngine(member.engine).parseRestoreTarget(record, target)).not.toThrow();
   });
 });

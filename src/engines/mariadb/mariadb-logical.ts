@@ -66,14 +66,23 @@ export async function captureLogical(ctx: PhaseContext, options: MariaDbOptions,
   let holders: mysql.Connection[];
   let position: SnapshotPosition;
   let gtid: string;
+  // Given up by the orchestrator (capture deadline, abort): drop the connections so a query stuck on a dead
+  // path fails now.
+  const abandon = (): void => {
+    for (const c of open) c.destroy();
+  };
+  ctx.signal.addEventListener('abort', abandon, { once: true });
   try {
+    ctx.signal.throwIfAborted();
     const positions = await Promise.all(open.map(openSnapshot));
     position = positions[0]!;
     holders = open.filter((_, i) => positions[i]!.file === position.file && positions[i]!.position === position.position);
     await closeAll(open.filter((c) => !holders.includes(c)));
     const [g] = await first.query<mysql.RowDataPacket[]>('SELECT @@gtid_binlog_pos AS gtid');
     gtid = String(g[0]?.gtid ?? '');
+    ctx.signal.removeEventListener('abort', abandon);
   } catch (error) {
+    ctx.signal.removeEventListener('abort', abandon);
     await closeAll(open);
     throw new EngineError('CAPTURE_FAILED', `Could not open a consistent snapshot: ${(error as Error).message}`, {
       hint: 'The binary log must be enabled (log_bin) so the snapshot has a binlog position; the user needs RELOAD or BINLOG MONITOR for SHOW STATUS.',

@@ -26,14 +26,21 @@ export async function captureLogical(ctx: PhaseContext, options: PostgresOptions
   const client = await reuseOrConnect(pre, () => connectPostgres(conn, options.connectTimeoutMs, database));
   let snapshotId: string;
   let lsn: string;
+  // Given up by the orchestrator (capture deadline, abort): end the connection so a query stuck on a dead
+  // path fails now instead of at query_timeout.
+  const abandon = (): void => void client.end().catch(() => {});
+  ctx.signal.addEventListener('abort', abandon, { once: true });
   try {
+    ctx.signal.throwIfAborted();
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const result = await client.query<{ snapshot: string; lsn: string }>(
       'SELECT pg_export_snapshot() AS snapshot, pg_current_wal_lsn()::text AS lsn',
     );
     snapshotId = result.rows[0]?.snapshot ?? '';
     lsn = result.rows[0]?.lsn ?? '';
+    ctx.signal.removeEventListener('abort', abandon);
   } catch (error) {
+    ctx.signal.removeEventListener('abort', abandon);
     await client.end().catch(() => {});
     throw new EngineError('CAPTURE_FAILED', `Could not export a snapshot of ${database}: ${(error as Error).message}`, {
       hint: 'The user needs CONNECT on the database; a standby cannot export snapshots of a primary.',
