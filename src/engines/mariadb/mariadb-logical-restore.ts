@@ -9,6 +9,7 @@ import { createGunzip } from 'node:zlib';
 import type mysql from 'mysql2/promise';
 import { EngineError } from '../../errors.ts';
 import type { MemberRecord, RestoreContext, RestoredMember, RestoreStep } from '../contract.ts';
+import { readJsonArtifact } from '../base-backups.ts';
 import { connectMariaDb, quoteIdent } from './mariadb-connection.ts';
 import type { DumpManifest } from './mariadb-logical.ts';
 import { backupSuffix, connectionOf, parseLogicalTarget, targetDatabase, type LogicalTarget, type MariaDbConnection, type MariaDbOptions } from './mariadb-options.ts';
@@ -29,9 +30,7 @@ async function readManifest(ctx: RestoreContext): Promise<DumpManifest> {
   if (ref === undefined) {
     throw new EngineError('ARTIFACT_MISSING', `Backup ${ctx.record.backupId} has no dump manifest for member ${ctx.record.member.name}.`, { context: { engine: ENGINE, backupId: ctx.record.backupId } });
   }
-  const chunks: Buffer[] = [];
-  for await (const chunk of await ctx.artifacts.get(ref.key)) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as DumpManifest;
+  return readJsonArtifact<DumpManifest>(ctx.artifacts, ref.key);
 }
 
 const targetName = targetDatabase;

@@ -14,6 +14,7 @@ import type mysql from 'mysql2/promise';
 import { EngineError } from '../../errors.ts';
 import type { ArtifactRef } from '../../artifacts/contract.ts';
 import type { MemberCapture, PhaseContext, PreflightCheck, RestoreHandle } from '../contract.ts';
+import { latestBaseBackup } from '../base-backups.ts';
 import { runTool, spawnTool, waitTool } from '../tool-runner.ts';
 import { connectMariaDb, reuseOrConnect, toolArgs, toolEnv } from './mariadb-connection.ts';
 import { connectionOf, type MariaDbOptions } from './mariadb-options.ts';
@@ -54,20 +55,9 @@ export async function preflightPitr(conn: mysql.Connection): Promise<PreflightCh
   return checks;
 }
 
-async function readJson<T>(ctx: PhaseContext, key: string): Promise<T> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await ctx.artifacts.get(key)) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
-}
-
-export async function latestBaseBackup(ctx: PhaseContext): Promise<BaseBackupInfo | undefined> {
-  const last = (await ctx.artifacts.list(`${ctx.sharedPrefix}base/`)).filter((k) => k.endsWith('/info.json')).sort().at(-1);
-  return last === undefined ? undefined : readJson<BaseBackupInfo>(ctx, last);
-}
-
 /** Takes a streamed mariabackup base backup unless one exists (an existing one precedes every later capture). */
 export async function ensureBaseBackup(ctx: PhaseContext, _options: MariaDbOptions): Promise<BaseBackupInfo> {
-  const existing = await latestBaseBackup(ctx);
+  const existing = await latestBaseBackup<BaseBackupInfo>(ctx);
   if (existing) return existing;
   const conn = connectionOf(ctx.member);
   const label = `base-${new Date().toISOString().replaceAll(/[-:.]/g, '')}`;
@@ -119,7 +109,7 @@ export async function capturePitr(ctx: PhaseContext, options: MariaDbOptions, pr
     handle,
     capturedAtMs: Date.now(),
     async finish(phase) {
-      const base = await latestBaseBackup(phase);
+      const base = await latestBaseBackup<BaseBackupInfo>(phase);
       if (base === undefined) {
         throw new EngineError('BASE_BACKUP_MISSING', `Member ${phase.member.name} has no base backup in ${phase.sharedPrefix}base/.`, { hint: 'prepare() takes one; run the backup again.', context: { engine: ENGINE } });
       }
@@ -137,7 +127,7 @@ export async function capturePitr(ctx: PhaseContext, options: MariaDbOptions, pr
  */
 export async function archiveBinlogs(ctx: PhaseContext, options: MariaDbOptions, handle: RestoreHandle, base?: BaseBackupInfo): Promise<ArtifactRef[]> {
   if (handle.kind !== 'log-position') throw new EngineError('HANDLE_KIND', `MariaDB PITR expects a log-position handle, got ${handle.kind}.`, { context: { engine: ENGINE } });
-  const from = base ?? (await latestBaseBackup(ctx));
+  const from = base ?? (await latestBaseBackup<BaseBackupInfo>(ctx));
   const conn = connectionOf(ctx.member);
   const prefix = `${ctx.sharedPrefix}binlog/`;
   const dir = ctx.artifacts.localPath(prefix.slice(0, -1));

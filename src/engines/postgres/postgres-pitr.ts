@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { EngineError } from '../../errors.ts';
 import type { ArtifactRef } from '../../artifacts/contract.ts';
 import type { MemberCapture, PhaseContext, PreflightCheck, RestoreHandle } from '../contract.ts';
+import { latestBaseBackup } from '../base-backups.ts';
 import { runTool } from '../tool-runner.ts';
 import { connectPostgres, pgTool, reuseOrConnect, toolEnv } from './postgres-connection.ts';
 import { connectionOf, type PostgresOptions } from './postgres-options.ts';
@@ -112,19 +113,9 @@ async function segmentArchived(ctx: PhaseContext, client: pg.Client, segment: st
   return SEGMENT_NAME.test(last) && last.slice(0, 8) === segment.slice(0, 8) && last >= segment;
 }
 
-/** Latest complete base backup of this member, or undefined. */
-export async function latestBaseBackup(ctx: PhaseContext): Promise<BaseBackupInfo | undefined> {
-  const keys = (await ctx.artifacts.list(`${ctx.sharedPrefix}base/`)).filter((k) => k.endsWith('/info.json')).sort();
-  const last = keys.at(-1);
-  if (last === undefined) return undefined;
-  const chunks: Buffer[] = [];
-  for await (const chunk of await ctx.artifacts.get(last)) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as BaseBackupInfo;
-}
-
 /** Takes a base backup unless one exists (any existing one precedes every restore point taken later). */
 export async function ensureBaseBackup(ctx: PhaseContext, options: PostgresOptions): Promise<BaseBackupInfo> {
-  const existing = await latestBaseBackup(ctx);
+  const existing = await latestBaseBackup<BaseBackupInfo>(ctx);
   if (existing) return existing;
   const label = `base-${new Date().toISOString().replaceAll(/[-:.]/g, '')}`;
   const dirKey = `${ctx.sharedPrefix}base/${label}`;
@@ -187,7 +178,7 @@ export async function capturePitr(ctx: PhaseContext, options: PostgresOptions, p
     handle,
     capturedAtMs: Date.now(),
     async finish(phase) {
-      const base = await latestBaseBackup(phase);
+      const base = await latestBaseBackup<BaseBackupInfo>(phase);
       if (base === undefined) {
         throw new EngineError('BASE_BACKUP_MISSING', `Member ${phase.member.name} has no base backup in ${phase.sharedPrefix}base/.`, {
           hint: 'prepare() takes one; run the backup again.',
