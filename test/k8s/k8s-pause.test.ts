@@ -9,6 +9,7 @@ import { type K8sPauseOptions, localDateTime, pauseRelease, wrapperJson } from '
 import type { PauseClient } from '../../src/pause/contract.ts';
 import { createPauseClient } from '../../src/pause/pause-client.ts';
 import { type ReleaseFixture, type ReleaseFixtureOptions, startReleaseFixture } from './release-fixture.ts';
+import { codeOf } from '../support/error-code.ts';
 
 let fixture: ReleaseFixture | undefined;
 let client: PauseClient | undefined;
@@ -41,15 +42,6 @@ function optionsFor(f: ReleaseFixture, extra: Partial<K8sPauseOptions> = {}): K8
   };
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof StillpointError) return error.code;
-    throw error;
-  }
-  return 'NO_ERROR';
-}
 
 describe('pauseRelease', () => {
   it('pauses every pod by IP inside the window, unpauses, and reports the upstream-shaped result', async () => {

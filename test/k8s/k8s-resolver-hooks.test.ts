@@ -4,7 +4,6 @@
  * server (no admin servers needed here: nothing is paused).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { StillpointError } from '../../src/errors.ts';
 import type { K8sApi } from '../../src/k8s/k8s-api.ts';
 import { createK8sClientApi } from '../../src/k8s/k8s-client-api.ts';
 import { createKubernetesTargetResolver } from '../../src/k8s/k8s-target-resolver.ts';
@@ -12,6 +11,7 @@ import { describeChanges, readRelease } from '../../src/k8s/release.ts';
 import { createKubernetesRestoreHooks } from '../../src/k8s/restore-hooks.ts';
 import { createTargetResolver } from '../../src/pause/targets.ts';
 import { FakeK8sApiServer, type FakeControllerOptions } from './fake-k8s-api-server.ts';
+import { codeOf } from '../support/error-code.ts';
 
 const NS = 'ns-scalar';
 const LEDGER_LABELS = { 'app.kubernetes.io/instance': 'ledger', 'app.kubernetes.io/app': 'ledger' };
@@ -58,15 +58,6 @@ async function ledgerRelease(replicas = 2, controller: FakeControllerOptions = {
   return { fake, api: createK8sClientApi({ kubeConfig: fake.kubeConfig(), callTimeoutMs: 5_000 }) };
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof StillpointError) return error.code;
-    throw error;
-  }
-  return 'NO_ERROR';
-}
 
 describe('kubernetes target resolver', () => {
   it('resolves pod IPs with the named admin port and fingerprints the membership', async () => {

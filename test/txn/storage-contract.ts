@@ -3,9 +3,12 @@
  * store, so each file starts its own server once).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StillpointError, type TransactionError } from '../../src/errors.ts';
+import type { TransactionError } from '../../src/errors.ts';
 import type { Storage, TableSchema } from '../../src/txn/contract.ts';
 import { COORDINATOR_SCHEMA } from '../../src/txn/schema.ts';
+import { codeOf } from '../support/error-code.ts';
+
+export { codeOf };
 
 export const ITEMS: TableSchema = {
   namespace: 'contract_ns',
@@ -16,15 +19,6 @@ export const ITEMS: TableSchema = {
 };
 const T = { namespace: ITEMS.namespace, table: ITEMS.table };
 
-export async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    if (error instanceof StillpointError) return error.code;
-    throw error;
-  }
-}
 
 export function storageContractSuite(label: string, open: () => Promise<{ storage: Storage; cleanup: () => Promise<void> }>): void {
   describe(`storage contract: ${label}`, () => {

@@ -6,11 +6,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TransactionError } from '../../src/errors.ts';
 import type { GroupConfig, StorageGroup, TableRef, TableSchema, Transaction, TransactionManager } from '../../src/txn/contract.ts';
 import { createTransactionManager } from '../../src/txn/consensus-commit.ts';
 import { openGroup } from '../../src/txn/group.ts';
 import { readCoordinatorStates, sweep } from '../../src/txn/recovery.ts';
+import { codeOf } from '../support/error-code.ts';
 
 const account = (namespace: string): TableSchema => ({
   namespace,
@@ -60,15 +60,6 @@ const crashAt = (point: 'afterPrepare' | 'afterCommitState' | 'midCommitRecords'
   },
 });
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    if (error instanceof TransactionError) return error.code;
-    throw error;
-  }
-}
 
 async function balances(tm: TransactionManager, ids: string[]): Promise<{ a: (number | undefined)[]; b: (number | undefined)[] }> {
   return tm.run(async (tx) => ({
