@@ -34,7 +34,20 @@ export interface LocalMariaDb {
   destroy(): Promise<void>;
 }
 
+/**
+ * Starts a server, retrying once from scratch: on a busy shared machine mariadb-install-db occasionally fails
+ * when several bootstraps run at once, or the free port is taken before mariadbd binds it.
+ */
 export async function startLocalMariaDb(options: LocalMariaDbOptions = {}): Promise<LocalMariaDb> {
+  try {
+    return await startOnce(options);
+  } catch (first) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    return startOnce(options).catch(() => Promise.reject(first as Error));
+  }
+}
+
+async function startOnce(options: LocalMariaDbOptions): Promise<LocalMariaDb> {
   const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'stillpoint-mariadb-'));
   const osUser = isRoot() ? 'mysql' : undefined;
   await handOver(osUser, dir);
@@ -46,7 +59,10 @@ export async function startLocalMariaDb(options: LocalMariaDbOptions = {}): Prom
     'mariadb-install-db',
     ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...(osUser ? [`--user=${osUser}`] : [])],
     { timeoutMs: 120_000 },
-  );
+  ).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  });
   await handOver(osUser, dataDir);
   let child: ChildProcess | undefined;
   const args = [

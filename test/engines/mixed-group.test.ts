@@ -14,7 +14,7 @@ import type { MemberSpec, RestoreTarget } from '../../src/engines/contract.ts';
 import { stopRestoredMariaDb } from '../../src/engines/mariadb/mariadb-pitr-restore.ts';
 import { stopRestoredPostgres } from '../../src/engines/postgres/postgres-pitr-restore.ts';
 import { suggestedArchiveCommand } from '../../src/engines/postgres/postgres-pitr.ts';
-import type { LocalMariaDb } from '../../src/local-servers/mariadb-server.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../../src/local-servers/mariadb-server.ts';
 import { startLocalPostgres, type LocalPostgres } from '../../src/local-servers/postgres-server.ts';
 import { handOver } from '../../src/local-servers/process.ts';
 import { startNode, type RunningNode } from '../../src/node/node.ts';
@@ -27,7 +27,6 @@ import type { GroupConfig } from '../../src/txn/contract.ts';
 import { openGroup } from '../../src/txn/group.ts';
 import { setupBank } from '../../src/workload/bank-setup.ts';
 import { runBankWorkload, type BankReport } from '../../src/workload/bank-workload.ts';
-import { startMariaDbRetrying } from './postgres/test-support.ts';
 
 const ACCOUNTS = 20;
 const NEGATIVE_ATTEMPTS = 5;
@@ -97,8 +96,8 @@ beforeAll(async () => {
   await chmod(artifactsDir, 0o755);
   await handOver('postgres', join(artifactsDir, 'shared'), join(artifactsDir, 'shared', 'pg'), walDir);
   pg = await startLocalPostgres({ conf: ['wal_level = replica', 'archive_mode = on', `archive_command = '${suggestedArchiveCommand(walDir).replaceAll("'", "''")}'`] });
-  maria = await startMariaDbRetrying();
-  mariaTarget = await startMariaDbRetrying();
+  maria = await startLocalMariaDb();
+  mariaTarget = await startLocalMariaDb();
   await pg.createDatabase('bank');
   group = { storages: { pg: pg.connection('bank'), maria: maria.connection() }, namespaces: { bank_a: 'pg', coordinator: 'pg', bank_b: 'maria' } };
   const opened = await openGroup(group);

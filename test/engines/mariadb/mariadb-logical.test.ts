@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
-import type { LocalMariaDb } from '../../../src/local-servers/mariadb-server.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../../../src/local-servers/mariadb-server.ts';
 import { createMariaDbEngine } from '../../../src/engines/mariadb/mariadb-engine.ts';
 import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
-import { finishWindow, phaseContext, restoreContext, startMariaDbRetrying, tempDirStore } from '../postgres/test-support.ts';
+import { finishWindow, phaseContext, restoreContext, tempDirStore } from '../postgres/test-support.ts';
 
 type Store = Awaited<ReturnType<typeof tempDirStore>>;
 
@@ -38,7 +38,7 @@ function member(options: Record<string, unknown>): MemberSpec {
 }
 
 beforeAll(async () => {
-  server = await startMariaDbRetrying();
+  server = await startLocalMariaDb();
   store = await tempDirStore();
   await server.query(
     `CREATE DATABASE bank CHARACTER SET utf8mb4; CREATE DATABASE coordinator;

@@ -1,11 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
-import type { LocalMariaDb } from '../../../src/local-servers/mariadb-server.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../../../src/local-servers/mariadb-server.ts';
 import { createMariaDbEngine } from '../../../src/engines/mariadb/mariadb-engine.ts';
 import { stopRestoredMariaDb } from '../../../src/engines/mariadb/mariadb-pitr-restore.ts';
 import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
-import { finishWindow, phaseContext, restoreContext, startMariaDbRetrying, tempDirStore } from '../postgres/test-support.ts';
+import { finishWindow, phaseContext, restoreContext, tempDirStore } from '../postgres/test-support.ts';
 
 type Store = Awaited<ReturnType<typeof tempDirStore>>;
 
@@ -40,7 +40,7 @@ function member(): MemberSpec {
 }
 
 beforeAll(async () => {
-  server = await startMariaDbRetrying();
+  server = await startLocalMariaDb();
   store = await tempDirStore();
   await server.query(
     `CREATE DATABASE bank; CREATE DATABASE coordinator;

@@ -6,7 +6,6 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalDirStore } from '../../../src/artifacts/local-dir-store.ts';
-import { startLocalMariaDb, type LocalMariaDb, type LocalMariaDbOptions } from '../../../src/local-servers/mariadb-server.ts';
 import type { ArtifactStore } from '../../../src/artifacts/contract.ts';
 import type { Logger, MemberRecord, MemberSpec, PhaseContext, RestoreContext, RestoreTarget } from '../../../src/engines/contract.ts';
 
@@ -37,16 +36,3 @@ export function restoreContext(store: ArtifactStore, record: MemberRecord, targe
 }
 
 export const finishWindow = { pausedAtMs: Date.now(), unpauseStartedAtMs: Date.now(), midMs: Date.now() };
-
-/**
- * Starts a local MariaDB, retrying once: mariadb-install-db occasionally fails on this shared machine when
- * several bootstraps run at once (temporary tables in the shared /tmp), which is not what these tests test.
- */
-export async function startMariaDbRetrying(options: LocalMariaDbOptions = {}): Promise<LocalMariaDb> {
-  try {
-    return await startLocalMariaDb(options);
-  } catch {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    return startLocalMariaDb(options);
-  }
-}
