@@ -11,8 +11,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MemberSpec, RestoreTarget } from '../engines/contract.ts';
-import { asStillpointError, ConfigError } from '../errors.ts';
-import { startLocalMariaDb } from '../local-servers/mariadb-server.ts';
+import { asStillpointError, ConfigError, InternalError } from '../errors.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../local-servers/mariadb-server.ts';
 import { startLocalPostgres } from '../local-servers/postgres-server.ts';
 import { createPauseClient } from '../pause/pause-client.ts';
 import { FAULTS, faultsFor, type FaultKind, type GroupKind } from './faults.ts';
@@ -54,7 +54,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
   const base = await mkdtemp(join(tmpdir(), 'stillpoint-trials-'));
   // Short deadlines: the monitor polls every few ms and must not hang on a blackholed or dead node.
   const pauseClient = createPauseClient({ callDeadlineMs: 1_000 });
-  let servers: SharedServers | undefined;
+  let servers: RunServers | undefined;
   const trials: TrialResult[] = [];
   let negativeControl: NegativeControlResult | null = null;
   try {
@@ -78,7 +78,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
         sizes,
         pauseClient,
         memberOptions,
-        restoreTarget: (member, into) => restoreTarget(member, into, random),
+        restoreTarget: (member, into) => restoreTarget(member, into, random, servers?.mariadbRestore),
         signal,
       });
       trials.push(result);
@@ -92,6 +92,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     pauseClient.close();
     await servers?.postgres.destroy().catch(() => undefined);
     await servers?.mariadb.destroy().catch(() => undefined);
+    await servers?.mariadbRestore.destroy().catch(() => undefined);
     await rm(base, { recursive: true, force: true });
   }
   return { seed, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime(), trials, negativeControl };
@@ -123,19 +124,32 @@ function memberOptions(engine: string): Record<string, unknown> {
  * A fresh place for a restored member: a new file for SQLite, a new database for PostgreSQL, new databases
  * (`<db>_r_<suffix>`) for MariaDB. Each in the target format its engine parses (`parseRestoreTarget`).
  */
-export function restoreTarget(member: MemberSpec, into: string, random: Random): RestoreTarget {
+export function restoreTarget(member: MemberSpec, into: string, random: Random, mysqlServer?: { host: string; port: number }): RestoreTarget {
   const suffix = `${member.name}_r${random.int(0, 1e9).toString(36)}`;
   if (member.connection.kind === 'sqlite') return { path: join(into, `${suffix}.db`) };
   if (member.connection.kind === 'postgres') return { database: suffix };
-  return { suffix };
+  // A MySQL namespace is a database: restored under its own name (so the group can be checked), on a
+  // server of its own (the live one still holds it); the restore drops what an earlier trial left there.
+  if (mysqlServer === undefined) {
+    throw new InternalError('TRIAL_NO_RESTORE_SERVER', `member ${member.name} needs a MariaDB server to restore into.`);
+  }
+  return { host: mysqlServer.host, port: mysqlServer.port, inPlace: true };
 }
 
-async function startServers(): Promise<SharedServers> {
-  const postgres = await startLocalPostgres();
+/** The shared servers, and a second MariaDB server that restores go to. */
+type RunServers = SharedServers & { readonly mariadbRestore: LocalMariaDb };
+
+async function startServers(): Promise<RunServers> {
+  const started: Array<{ destroy(): Promise<void> }> = [];
   try {
-    return { postgres, mariadb: await startLocalMariaDb() };
+    const postgres = await startLocalPostgres();
+    started.push(postgres);
+    const mariadb = await startLocalMariaDb();
+    started.push(mariadb);
+    const mariadbRestore = await startLocalMariaDb();
+    return { postgres, mariadb, mariadbRestore };
   } catch (error) {
-    await postgres.destroy();
+    for (const server of started) await server.destroy().catch(() => undefined);
     throw error;
   }
 }
@@ -145,7 +159,7 @@ async function runNegativeControl(
   random: Random,
   group: GroupKind,
   base: string,
-  servers: SharedServers | undefined,
+  servers: RunServers | undefined,
   sizes: TrialSizes,
   attempts: number,
   signal: AbortSignal,
@@ -170,7 +184,7 @@ async function runNegativeControl(
     while (made < attempts && torn === 0 && !signal.aborted) {
       made += 1;
       const result = await copyWithoutPause(
-        { members: databases.members, dir, random, signal, restoreTarget: (m) => restoreTarget(m, join(dir, `copy-${made}`), random) },
+        { members: databases.members, dir, random, signal, restoreTarget: (m) => restoreTarget(m, join(dir, `copy-${made}`), random, servers?.mariadbRestore) },
         made,
       );
       if (result.torn) {

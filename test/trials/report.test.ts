@@ -66,7 +66,7 @@ describe('restore targets of the trials', () => {
 
   it.each(members.map((m) => [m.engine, m] as const))('%s: the target is one its engine accepts', (_engine, member) => {
     const record: MemberRecord = { backupId: 'bk-1', member, handle: { kind: 'snapshot', snapshotId: 's' }, artifacts: [] };
-    const target = restoreTarget(member, '/tmp/restored', createRandom(1));
+    const target = restoreTarget(member, '/tmp/restored', createRandom(1), { host: '127.0.0.1', port: 3307 });
     expect(() => getEngine(member.engine).parseRestoreTarget(record, target)).not.toThrow();
   });
 });

@@ -51,9 +51,20 @@ async function openSnapshot(conn: mysql.Connection): Promise<SnapshotPosition> {
 export async function captureLogical(ctx: PhaseContext, options: MariaDbOptions, pre: readonly mysql.Connection[] = []): Promise<MemberCapture> {
   const conn = connectionOf(ctx.member);
   const started = performance.now();
+  // Given up by the orchestrator (capture deadline, abort): drop the connections so a query stuck on a dead
+  // path (the pre-opened connections' liveness checks included) fails now.
+  const abandonPre = (): void => {
+    for (const c of pre) c.destroy();
+  };
+  ctx.signal.addEventListener('abort', abandonPre, { once: true });
   const conns = await Promise.all(
-    Array.from({ length: options.jobs }, (_, i) => reuseOrConnect(pre[i], () => connectMariaDb(conn, options.connectTimeoutMs)).catch((e: unknown) => e as Error)),
-  );
+    Array.from({ length: options.jobs }, (_, i) =>
+      reuseOrConnect(pre[i], () => {
+        ctx.signal.throwIfAborted();
+        return connectMariaDb(conn, options.connectTimeoutMs);
+      }).catch((e: unknown) => e as Error),
+    ),
+  ).finally(() => ctx.signal.removeEventListener('abort', abandonPre));
   const open = conns.filter((c): c is mysql.Connection => !(c instanceof Error));
   const closeAll = async (list: readonly mysql.Connection[]): Promise<void> => {
     await Promise.all(list.map((c) => c.end().catch(() => c.destroy())));
@@ -66,8 +77,6 @@ export async function captureLogical(ctx: PhaseContext, options: MariaDbOptions,
   let holders: mysql.Connection[];
   let position: SnapshotPosition;
   let gtid: string;
-  // Given up by the orchestrator (capture deadline, abort): drop the connections so a query stuck on a dead
-  // path fails now.
   const abandon = (): void => {
     for (const c of open) c.destroy();
   };

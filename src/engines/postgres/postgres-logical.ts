@@ -23,11 +23,16 @@ export async function captureLogical(ctx: PhaseContext, options: PostgresOptions
   const conn = connectionOf(ctx.member);
   const database = options.database ?? conn.database;
   const started = performance.now();
-  const client = await reuseOrConnect(pre, () => connectPostgres(conn, options.connectTimeoutMs, database));
+  // Given up by the orchestrator (capture deadline, abort): end the connection so a query stuck on a dead
+  // path (the pre-opened connection's liveness check included) fails now instead of at query_timeout.
+  const abandonPre = (): void => void pre?.end().catch(() => {});
+  ctx.signal.addEventListener('abort', abandonPre, { once: true });
+  const client = await reuseOrConnect(pre, () => {
+    ctx.signal.throwIfAborted();
+    return connectPostgres(conn, options.connectTimeoutMs, database);
+  }).finally(() => ctx.signal.removeEventListener('abort', abandonPre));
   let snapshotId: string;
   let lsn: string;
-  // Given up by the orchestrator (capture deadline, abort): end the connection so a query stuck on a dead
-  // path fails now instead of at query_timeout.
   const abandon = (): void => void client.end().catch(() => {});
   ctx.signal.addEventListener('abort', abandon, { once: true });
   try {
