@@ -3,6 +3,7 @@ import pg from 'pg';
 import { startLocalPostgres, type LocalPostgres } from '../../../src/local-servers/postgres-server.ts';
 import { createPostgresEngine } from '../../../src/engines/postgres/postgres-engine.ts';
 import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
+import { startTcpProxy } from '../../../src/trials/tcp-proxy.ts';
 import { finishWindow, phaseContext, restoreContext, tempDirStore } from './test-support.ts';
 
 type Store = Awaited<ReturnType<typeof tempDirStore>>;
@@ -96,6 +97,24 @@ describe('postgres logical engine', () => {
       expect(await rows(again.connection as never)).toBe(atCapture);
     });
   }
+
+  it('a capture stuck on a silent network path ends as soon as its signal aborts', async () => {
+    const direct = server.connection('bank');
+    const proxy = await startTcpProxy({ upstreamHost: direct.host, upstreamPort: direct.port });
+    try {
+      const m: MemberSpec = { ...member({ method: 'logical' }), connection: { ...direct, port: proxy.port } };
+      const controller = new AbortController();
+      const ctx = { ...phaseContext(store, m, 'bk-silent'), signal: controller.signal };
+      await engine.prepare(ctx); // the pre-opened connection goes through the proxy
+      proxy.setMode({ kind: 'drop' });
+      const capture = engine.capture(ctx);
+      setTimeout(() => controller.abort(), 200);
+      // Without the abort the liveness check of the pre-opened connection waits for query_timeout (10 min).
+      await expect(capture).rejects.toThrow();
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
 
   it('release() ends the exporting transaction without dumping', async () => {
     const ctx = phaseContext(store, member({}), 'bk-release');
