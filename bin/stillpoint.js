@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when built (npm run build), the TypeScript sources through tsx otherwise.
+// In a checkout (the TypeScript sources are here) runs them through tsx, so a stale build never hides an edit;
+// in an installed package or the container image (no sources, only dist/) runs the compiled CLI.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const compiled = join(root, 'dist', 'cli', 'main.js');
-if (existsSync(compiled)) {
-  await import(pathToFileURL(compiled).href);
-} else {
+const source = join(root, 'src', 'cli', 'main.ts');
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+  await import(pathToFileURL(source).href);
+} else {
+  await import(pathToFileURL(join(root, 'dist', 'cli', 'main.js')).href);
 }
