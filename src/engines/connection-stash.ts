@@ -27,6 +27,12 @@ export class ConnectionStash<T> {
     this.entries.set(key, { value, timer });
   }
 
+  /** Closes the value stashed under `key`, if any, waiting `graceMs` at most. Never throws. */
+  async discard(key: string, graceMs = 5_000): Promise<void> {
+    const value = this.take(key);
+    if (value !== undefined) await graceful(this.close(value), graceMs);
+  }
+
   /** Removes and returns the value stashed under `key`, if any. */
   take(key: string): T | undefined {
     const entry = this.entries.get(key);
@@ -38,3 +44,10 @@ export class ConnectionStash<T> {
 }
 
 export const stashKey = (backupId: string, member: string): string => `${backupId}\u0000${member}`;
+
+/** Waits for `work`, or `ms` at most (then leaves it running): for polite closes that must not hang. */
+export async function graceful(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}

@@ -187,6 +187,11 @@ export interface Engine {
   preflight(ctx: PhaseContext): Promise<readonly PreflightCheck[]>;
   /** Before any pause: make the member ready (e.g. a base backup covering the coming restore point). */
   prepare(ctx: PhaseContext): Promise<void>;
+  /**
+   * When the backup ends, whatever its outcome: drops what `prepare` left for it and no capture took (open
+   * connections, which would otherwise keep the process alive). Must not throw.
+   */
+  discard?(ctx: PhaseContext): Promise<void>;
   /** Database clock minus ours (clock-based engines; others may still implement it for reporting). */
   measureClock?(ctx: PhaseContext): Promise<ClockSample>;
   /** Inside the pause. Must be fast and independent of data size. */

@@ -165,6 +165,9 @@ class BackupRun {
       this.setState('invalid', { reason: `WINDOW_INVALID: ${problems.join('; ')}` });
     } catch (error) {
       this.fail(error);
+    } finally {
+      // Connections opened in prepare that no capture took (the pause failed) would keep this process alive.
+      await Promise.all(this.members.map((m) => m.engine.discard?.(this.ctx(m)) ?? Promise.resolve()));
     }
     return this.result();
   }

@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import type mysql from 'mysql2/promise';
 import type { ClockSample, Engine, EngineCapabilities, MemberCapture, MemberRecord, MemberSpec, PhaseContext, PreflightCheck, RestoreContext, RestoredMember, RestoreHandle, RestoreStep, RestoreTarget } from '../contract.ts';
-import { ConnectionStash, stashKey } from '../connection-stash.ts';
+import { ConnectionStash, graceful, stashKey } from '../connection-stash.ts';
 import { hasTool } from '../tool-runner.ts';
 import { connectMariaDb } from './mariadb-connection.ts';
 import { captureLogical } from './mariadb-logical.ts';
@@ -40,7 +40,7 @@ export class MariaDbEngine implements Engine {
   readonly capabilities = CAPABILITIES;
   /** Capture connections opened in prepare, so the pause does not pay for connecting. */
   private readonly preopened = new ConnectionStash<mysql.Connection[]>(async (list) => {
-    await Promise.all(list.map((c) => c.end().catch(() => c.destroy())));
+    await Promise.all(list.map((c) => graceful(c.end(), 5_000).catch(() => undefined).finally(() => c.destroy())));
   });
 
   validateOptions(member: MemberSpec): void {
@@ -96,6 +96,10 @@ export class MariaDbEngine implements Engine {
     } finally {
       await c.end().catch(() => {});
     }
+  }
+
+  discard(ctx: PhaseContext): Promise<void> {
+    return this.preopened.discard(stashKey(ctx.backupId, ctx.member.name));
   }
 
   async capture(ctx: PhaseContext): Promise<MemberCapture> {

@@ -15,6 +15,7 @@ import { EngineError } from '../../errors.ts';
 import type { ArtifactRef } from '../../artifacts/contract.ts';
 import type { FinishedMember, MemberCapture, PhaseContext, RestoreHandle } from '../contract.ts';
 import { connectMariaDb, quoteIdent, reuseOrConnect } from './mariadb-connection.ts';
+import { graceful } from '../connection-stash.ts';
 import { connectionOf, databasesOf, type MariaDbOptions } from './mariadb-options.ts';
 
 const ENGINE = 'mariadb';
@@ -33,6 +34,11 @@ export interface DumpManifest {
     readonly tables: ReadonlyArray<{ readonly name: string; readonly create: string; readonly rows: number; readonly key: string }>;
   }>;
 }
+
+/** How long closing a connection waits for the server's answer before dropping the socket. */
+const RELEASE_GRACE_MS = 5_000;
+/** A dump with no query answered and no row read for this long is stalled (a silent path): it fails. */
+const DUMP_STALL_MS = 60_000;
 
 interface SnapshotPosition {
   readonly file: string;
@@ -66,8 +72,9 @@ export async function captureLogical(ctx: PhaseContext, options: MariaDbOptions,
     ),
   ).finally(() => ctx.signal.removeEventListener('abort', abandonPre));
   const open = conns.filter((c): c is mysql.Connection => !(c instanceof Error));
+  // A polite QUIT that gets no answer (dead path) must not hang: past the grace the socket is dropped.
   const closeAll = async (list: readonly mysql.Connection[]): Promise<void> => {
-    await Promise.all(list.map((c) => c.end().catch(() => c.destroy())));
+    await Promise.all(list.map((c) => graceful(c.end(), RELEASE_GRACE_MS).catch(() => undefined).finally(() => c.destroy())));
   };
   const first = open[0];
   if (first === undefined || open.length < conns.length) {
@@ -140,17 +147,66 @@ async function databasesToDump(main: mysql.Connection, ctx: PhaseContext, option
   return rows.length > 0 ? [...listed, METADATA_DATABASE] : listed;
 }
 
+/**
+ * Drops every holder when the dump makes no progress (no query answered, no row read) for `stallMs`: a
+ * path gone silent otherwise hangs the dump forever (mysql2 has no read timeout), while a long table must
+ * not be cut short. Every pending query then fails.
+ */
+function stallWatchdog(holders: readonly mysql.Connection[], stallMs: number): { touch(): void; stop(): void; readonly stalled: boolean } {
+  let stalled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stalled = true;
+      for (const c of holders) c.destroy();
+    }, stallMs);
+  };
+  arm();
+  return {
+    touch: arm,
+    stop: () => clearTimeout(timer),
+    get stalled() {
+      return stalled;
+    },
+  };
+}
+
 async function dumpDatabases(
   ctx: PhaseContext,
   options: MariaDbOptions,
   holders: readonly mysql.Connection[],
   position: SnapshotPosition & { gtid: string },
 ): Promise<Omit<FinishedMember, 'handle'>> {
+  const watchdog = stallWatchdog(holders, DUMP_STALL_MS);
+  try {
+    return await dumpWatched(ctx, options, holders, position, () => watchdog.touch());
+  } catch (error) {
+    if (!watchdog.stalled) throw error;
+    throw new EngineError('DUMP_STALLED', `The dump of ${ctx.member.name} made no progress for ${DUMP_STALL_MS} ms; its connections were dropped.`, {
+      hint: 'Check the network path to the database server and the server itself, then take the backup again.',
+      context: { engine: ENGINE, member: ctx.member.name },
+      cause: error,
+    });
+  } finally {
+    watchdog.stop();
+  }
+}
+
+async function dumpWatched(
+  ctx: PhaseContext,
+  options: MariaDbOptions,
+  holders: readonly mysql.Connection[],
+  position: SnapshotPosition & { gtid: string },
+  touch: () => void,
+): Promise<Omit<FinishedMember, 'handle'>> {
   const started = performance.now();
   const main = holders[0]!;
   const databases: Array<{ name: string; createDatabase: string; tables: Array<{ name: string; create: string; rows: number; key: string }> }> = [];
   const work: Array<(conn: mysql.Connection) => Promise<ArtifactRef>> = [];
-  for (const db of await databasesToDump(main, ctx, options)) {
+  const dbs = await databasesToDump(main, ctx, options);
+  touch();
+  for (const db of dbs) {
     const [createDb] = await main.query<mysql.RowDataPacket[]>(`SHOW CREATE DATABASE ${quoteIdent(db)}`).catch((error: unknown) => {
       throw new EngineError('DATABASE_MISSING', `Database ${db} does not exist on the member.`, { hint: 'Fix the member namespaces or options.databases.', context: { engine: ENGINE, member: ctx.member.name }, cause: error });
     });
@@ -158,14 +214,16 @@ async function dumpDatabases(
       `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY table_name`,
       [db],
     );
+    touch();
     const entry = { name: db, createDatabase: String(createDb[0]?.['Create Database'] ?? ''), tables: [] as Array<{ name: string; create: string; rows: number; key: string }> };
     databases.push(entry);
     for (const row of tables) {
       const table = String(row.t);
       const [create] = await main.query<mysql.RowDataPacket[]>(`SHOW CREATE TABLE ${quoteIdent(db)}.${quoteIdent(table)}`);
+      touch();
       const item = { name: table, create: String(create[0]?.['Create Table'] ?? ''), rows: 0, key: `${ctx.artifactPrefix}${db}/${table}.sql${options.gzip ? '.gz' : ''}` };
       entry.tables.push(item);
-      work.push((conn) => dumpTable(ctx, options, conn, db, item));
+      work.push((conn) => dumpTable(ctx, options, conn, db, item, touch));
     }
   }
   const artifacts = await runPool(work, holders);
@@ -192,7 +250,7 @@ async function runPool(work: ReadonlyArray<(conn: mysql.Connection) => Promise<A
 type TableItem = { name: string; create: string; rows: number; key: string };
 
 /** Streams one table as `INSERT … VALUES (…),(…);` lines of about `batchBytes` each. */
-async function dumpTable(ctx: PhaseContext, options: MariaDbOptions, conn: mysql.Connection, db: string, item: TableItem): Promise<ArtifactRef> {
+async function dumpTable(ctx: PhaseContext, options: MariaDbOptions, conn: mysql.Connection, db: string, item: TableItem, touch: () => void): Promise<ArtifactRef> {
   // mysql2's promise wrapper exposes the callback connection, whose query can stream with backpressure.
   const core = (conn as unknown as { connection: { query(o: { sql: string; rowsAsArray: boolean }): { stream(o?: { highWaterMark: number }): Readable } } }).connection;
   const rows = core.query({ sql: `SELECT * FROM ${quoteIdent(db)}.${quoteIdent(item.name)}`, rowsAsArray: true }).stream({ highWaterMark: 1000 });
@@ -202,6 +260,7 @@ async function dumpTable(ctx: PhaseContext, options: MariaDbOptions, conn: mysql
     let batch = '';
     for await (const row of rows as AsyncIterable<unknown[]>) {
       item.rows++;
+      touch();
       const tuple = `(${row.map(escape).join(',')})`;
       batch = batch === '' ? prefix + tuple : `${batch},${tuple}`;
       if (batch.length >= options.batchBytes) {

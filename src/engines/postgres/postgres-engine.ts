@@ -93,6 +93,10 @@ export class PostgresEngine implements Engine {
     }
   }
 
+  discard(ctx: PhaseContext): Promise<void> {
+    return this.preopened.discard(stashKey(ctx.backupId, ctx.member.name));
+  }
+
   async capture(ctx: PhaseContext): Promise<MemberCapture> {
     const options = parsePostgresOptions(ctx.member);
     const pre = this.preopened.take(stashKey(ctx.backupId, ctx.member.name));

@@ -12,11 +12,15 @@ import type pg from 'pg';
 import { EngineError } from '../../errors.ts';
 import type { ArtifactRef } from '../../artifacts/contract.ts';
 import type { FinishedMember, MemberCapture, MemberRecord, PhaseContext, RestoreContext, RestoredMember, RestoreStep } from '../contract.ts';
+import { graceful } from '../connection-stash.ts';
 import { runTool, showCommand, spawnTool, waitTool } from '../tool-runner.ts';
 import { connectPostgres, pgTool, quoteIdent, reuseOrConnect, toolEnv } from './postgres-connection.ts';
 import { backupSuffix, connectionOf, parseLogicalTarget, type LogicalTarget, type PostgresConnection, type PostgresOptions } from './postgres-options.ts';
 
 const ENGINE = 'postgres';
+/** How long releasing a capture waits for the server's answer before dropping the connection. */
+const RELEASE_GRACE_MS = 5_000;
+
 
 /** Opens the exporting transaction. The returned capture holds it open until finish or release. */
 export async function captureLogical(ctx: PhaseContext, options: PostgresOptions, pre?: pg.Client): Promise<MemberCapture> {
@@ -59,7 +63,9 @@ export async function captureLogical(ctx: PhaseContext, options: PostgresOptions
   const release = async (): Promise<void> => {
     if (released) return;
     released = true;
-    await client.query('ROLLBACK').catch(() => {});
+    // Ending the session rolls the snapshot back anyway; the ROLLBACK is a courtesy that must not hang on a
+    // dead path: past the grace, end() finds it still active and drops the socket.
+    await graceful(client.query('ROLLBACK').catch(() => {}), RELEASE_GRACE_MS);
     await client.end().catch(() => {});
   };
   return {

@@ -116,6 +116,19 @@ describe('postgres logical engine', () => {
     }
   }, 30_000);
 
+  it('discard() closes the connection prepare opened when no capture took it', async () => {
+    const backends = async (): Promise<number> => {
+      const r = await server.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'bank' AND pid <> pg_backend_pid()`, [], 'bank');
+      return Number((r.rows[0] as { n: string } | undefined)?.n);
+    };
+    const ctx = phaseContext(store, member({ method: 'logical' }), 'bk-discard');
+    const before = await backends();
+    await engine.prepare(ctx);
+    expect(await backends()).toBe(before + 1);
+    await engine.discard?.(ctx);
+    await expect.poll(backends).toBe(before);
+  });
+
   it('release() ends the exporting transaction without dumping', async () => {
     const ctx = phaseContext(store, member({}), 'bk-release');
     const capture = await engine.capture(ctx);
