@@ -5,7 +5,8 @@
  * - restore wall time / `pg_restore -j 2` and `mariadb < dump.sql` (goal ≤ 1.10);
  * - capture time (what the pause must cover) p50 / p99 per engine and method, under a concurrent writer,
  *   at the small and the large data size (it must not grow with size).
- * Size: ~1 GB per database, ~50 MB with --quick.
+ * Size: ~1 GB per database, ~50 MB with --quick. Ratios are the best of two rounds, ours first in one and
+ * the native tool first in the other.
  */
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -80,21 +81,38 @@ async function postgresPair(server: LocalPostgres, store: ArtifactStore, dir: st
   const member: MemberSpec = { name: 'pg', engine: 'postgres', connection: server.connection('bench'), namespaces: ['public'], options: { method: 'logical', jobs: 2 } };
   const backupId = `bench-pg-${round}`;
   const ctx = ctxFor(store, member, backupId);
-  const backup = await timed(async () => (await engine.capture(ctx)).finish(ctx, { pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }));
-  const record: MemberRecord = { backupId, member, handle: backup.value.handle, artifacts: backup.value.artifacts };
-  const target = engine.parseRestoreTarget(record, { database: `ours_${round}` });
-  const restore = await timed(() => engine.restore({ record, target, artifacts: store, force: true, log: quiet, signal: new AbortController().signal }));
   const env = { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(server.port), PGUSER: 'postgres' };
   const out = join(dir, `native-pg-${round}`);
-  const nativeBackup = await timed(() => runTool(join(PG_BIN, 'pg_dump'), ['-F', 'd', '-j', '2', '-f', out, '-d', 'bench'], { env }));
-  const nativeRestore = await timed(async () => {
-    await server.query(`CREATE DATABASE native_${round}`);
-    await runTool(join(PG_BIN, 'pg_restore'), ['--exit-on-error', '--no-owner', '-j', '2', '-d', `native_${round}`, out], { env });
-  });
+  const ours = async (): Promise<Pair['ours']> => {
+    const backup = await timed(async () => (await engine.capture(ctx)).finish(ctx, { pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }));
+    const record: MemberRecord = { backupId, member, handle: backup.value.handle, artifacts: backup.value.artifacts };
+    const target = engine.parseRestoreTarget(record, { database: `ours_${round}` });
+    const restore = await timed(() => engine.restore({ record, target, artifacts: store, force: true, log: quiet, signal: new AbortController().signal }));
+    return { backupMs: backup.ms, restoreMs: restore.ms, bytes: backup.value.bytes };
+  };
+  const native = async (): Promise<Pair['native']> => {
+    const backup = await timed(() => runTool(join(PG_BIN, 'pg_dump'), ['-F', 'd', '-j', '2', '-f', out, '-d', 'bench'], { env }));
+    const restore = await timed(async () => {
+      await server.query(`CREATE DATABASE native_${round}`);
+      await runTool(join(PG_BIN, 'pg_restore'), ['--exit-on-error', '--no-owner', '-j', '2', '-d', `native_${round}`, out], { env });
+    });
+    return { backupMs: backup.ms, restoreMs: restore.ms };
+  };
+  const pair = await alternate(round, ours, native);
   await server.query(`DROP DATABASE ours_${round}`);
   await server.query(`DROP DATABASE native_${round}`);
   await rm(out, { recursive: true, force: true });
-  return { ours: { backupMs: backup.ms, restoreMs: restore.ms, bytes: backup.value.bytes }, native: { backupMs: nativeBackup.ms, restoreMs: nativeRestore.ms } };
+  return pair;
+}
+
+/** Runs ours then the native tool on even rounds, the other way round on odd ones (caches, drift). */
+async function alternate(round: number, ours: () => Promise<Pair['ours']>, native: () => Promise<Pair['native']>): Promise<Pair> {
+  if (round % 2 === 0) {
+    const o = await ours();
+    return { ours: o, native: await native() };
+  }
+  const n = await native();
+  return { ours: await ours(), native: n };
 }
 
 async function mariaPair(server: LocalMariaDb, store: ArtifactStore, dir: string, round: number): Promise<Pair> {
@@ -102,25 +120,32 @@ async function mariaPair(server: LocalMariaDb, store: ArtifactStore, dir: string
   const member: MemberSpec = { name: 'maria', engine: 'mariadb', connection: server.connection(), namespaces: ['bench'], options: { method: 'logical', jobs: 2 } };
   const backupId = `bench-m-${round}`;
   const ctx = ctxFor(store, member, backupId);
-  const backup = await timed(async () => (await engine.capture(ctx)).finish(ctx, { pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }));
-  const record: MemberRecord = { backupId, member, handle: backup.value.handle, artifacts: backup.value.artifacts };
-  const target = engine.parseRestoreTarget(record, { rename: { bench: `ours_${round}` } });
-  const restore = await timed(() => engine.restore({ record, target, artifacts: store, force: true, log: quiet, signal: new AbortController().signal }));
   const file = join(dir, `native-m-${round}.sql`);
   const args = ['--host=127.0.0.1', `--port=${server.port}`, '--user=root'];
-  const nativeBackup = await timed(async () => {
-    const child = spawnTool('mariadb-dump', [...args, '--single-transaction', 'bench']);
-    await waitTool(child, 'mariadb-dump', [], { stdout: createWriteStream(file) });
-  });
-  // Without --databases the dump has no CREATE DATABASE / USE, so it loads into another name.
-  const nativeRestore = await timed(async () => {
-    await server.query(`CREATE DATABASE native_${round}`);
-    await runTool('mariadb', [...args, `native_${round}`], { stdin: createReadStream(file) });
-  });
+  const ours = async (): Promise<Pair['ours']> => {
+    const backup = await timed(async () => (await engine.capture(ctx)).finish(ctx, { pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }));
+    const record: MemberRecord = { backupId, member, handle: backup.value.handle, artifacts: backup.value.artifacts };
+    const target = engine.parseRestoreTarget(record, { rename: { bench: `ours_${round}` } });
+    const restore = await timed(() => engine.restore({ record, target, artifacts: store, force: true, log: quiet, signal: new AbortController().signal }));
+    return { backupMs: backup.ms, restoreMs: restore.ms, bytes: backup.value.bytes };
+  };
+  const native = async (): Promise<Pair['native']> => {
+    const backup = await timed(async () => {
+      const child = spawnTool('mariadb-dump', [...args, '--single-transaction', 'bench']);
+      await waitTool(child, 'mariadb-dump', [], { stdout: createWriteStream(file) });
+    });
+    // Without --databases the dump has no CREATE DATABASE / USE, so it loads into another name.
+    const restore = await timed(async () => {
+      await server.query(`CREATE DATABASE native_${round}`);
+      await runTool('mariadb', [...args, `native_${round}`], { stdin: createReadStream(file) });
+    });
+    return { backupMs: backup.ms, restoreMs: restore.ms };
+  };
+  const pair = await alternate(round, ours, native);
   await server.query(`DROP DATABASE ours_${round}`);
   await server.query(`DROP DATABASE native_${round}`);
   await rm(file, { force: true });
-  return { ours: { backupMs: backup.ms, restoreMs: restore.ms, bytes: backup.value.bytes }, native: { backupMs: nativeBackup.ms, restoreMs: nativeRestore.ms } };
+  return pair;
 }
 
 /** Capture times of `engine` (prepare, then timed capture, then release), `samples` times. */
@@ -193,7 +218,7 @@ async function run(quick: boolean): Promise<BenchRow[]> {
     await loadPostgres(pgServer, rowsPerTable);
     await loadMariaDb(maria, rowsPerTable);
     const size = `${TABLES} tables × ${rowsPerTable} rows (~${Math.round(bytes / 1e6)} MB)`;
-    const rounds = quick ? 2 : 1;
+    const rounds = 2; // one in each order (see alternate)
     const best = (pairs: Pair[], pick: (p: Pair) => number): number => Math.min(...pairs.map(pick));
     const pgPairs: Pair[] = [];
     const mPairs: Pair[] = [];
@@ -201,9 +226,12 @@ async function run(quick: boolean): Promise<BenchRow[]> {
       pgPairs.push(await postgresPair(pgServer, store, dir, r));
       mPairs.push(await mariaPair(maria, store, dir, r));
     }
-    rows.push(ratioRow('postgres logical backup / pg_dump -Fd -j 2', best(pgPairs, (p) => p.ours.backupMs), best(pgPairs, (p) => p.native.backupMs), `${size}; ours adds sha256 of every file`));
+    const dumped = (pairs: Pair[]): string => `${(pairs[0]!.ours.bytes / 1e6).toFixed(0)} MB dumped`;
+    rows.push(
+      ratioRow('postgres logical backup / pg_dump -Fd -j 2', best(pgPairs, (p) => p.ours.backupMs), best(pgPairs, (p) => p.native.backupMs), `${size}; ours adds sha256 of every file (${dumped(pgPairs)})`),
+    );
     rows.push(ratioRow('postgres logical restore / pg_restore -j 2', best(pgPairs, (p) => p.ours.restoreMs), best(pgPairs, (p) => p.native.restoreMs), size));
-    rows.push(ratioRow('mariadb logical backup / mariadb-dump --single-transaction', best(mPairs, (p) => p.ours.backupMs), best(mPairs, (p) => p.native.backupMs), `${size}; ours: 2 identical snapshots, sha256`));
+    rows.push(ratioRow('mariadb logical backup / mariadb-dump --single-transaction', best(mPairs, (p) => p.ours.backupMs), best(mPairs, (p) => p.native.backupMs), `${size}; ours: 2 identical snapshots, sha256 (${dumped(mPairs)})`));
     rows.push(ratioRow('mariadb logical restore / mariadb < dump', best(mPairs, (p) => p.ours.restoreMs), best(mPairs, (p) => p.native.restoreMs), size));
     rows.push(...(await pauseRows(pgServer, maria, store, quick ? 30 : 200, 'large')));
   } finally {
