@@ -47,7 +47,7 @@ export const DEFAULT_SIZES: TrialSizes = {
   leaseMs: 3_000,
   expiryMs: 2_000,
   warmupMs: 400,
-  backupTimeoutMs: 90_000,
+  backupTimeoutMs: 120_000,
 };
 
 /** Healing a fault (a restart, a server start, a joiner stopped) longer than this is a harness failure. */
@@ -177,7 +177,10 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     attempts = backup.attempts();
     if (applied?.orchestratorKilled === true || exit === undefined) await recover(plan, violations);
     ({ outcome, reason, backupId } = readOutcome(plan, backupId));
-    if (outcome === 'none' && backupId !== null) violations.push(`backup ${backupId} ${reason ?? 'not classified'} after the run (and recovery)`);
+    if (outcome === 'none' && backupId !== null) {
+      const how = exit === undefined ? 'killed by the runner' : `exit ${exit.code ?? exit.signal}, stderr: ${exit.stderr.trim().slice(-400)}`;
+      violations.push(`backup ${backupId} ${reason ?? 'not classified'} after the run and recovery (process: ${how})`);
+    }
     if (!faultSpec(spec.fault).allowedOutcomes.includes(outcome)) {
       violations.push(`fault ${spec.fault} must not end as ${outcome}${reason ? ` (${reason})` : ''}`);
     }

@@ -37,8 +37,6 @@ export interface DumpManifest {
 
 /** How long closing a connection waits for the server's answer before dropping the socket. */
 const RELEASE_GRACE_MS = 5_000;
-/** A dump with no query answered and no row read for this long is stalled (a silent path): it fails. */
-const DUMP_STALL_MS = 60_000;
 
 interface SnapshotPosition {
   readonly file: string;
@@ -148,26 +146,34 @@ async function databasesToDump(main: mysql.Connection, ctx: PhaseContext, option
 }
 
 /**
- * Drops every holder when the dump makes no progress (no query answered, no row read) for `stallMs`: a
- * path gone silent otherwise hangs the dump forever (mysql2 has no read timeout), while a long table must
- * not be cut short. Every pending query then fails.
+ * Fails the dump when it makes no progress (no query answered, no row read) for `stallMs`: a path gone
+ * silent otherwise hangs it forever (mysql2 has no read timeout), while a long table must not be cut short.
+ * The holders are dropped then; their pending queries never settle (mysql2 does not reject them on destroy),
+ * so `stalled` rejects in their place.
  */
-function stallWatchdog(holders: readonly mysql.Connection[], stallMs: number): { touch(): void; stop(): void; readonly stalled: boolean } {
-  let stalled = false;
+function stallWatchdog(
+  holders: readonly mysql.Connection[],
+  stallMs: number,
+): { touch(): void; stop(): void; readonly stalled: Promise<never>; readonly fired: boolean } {
   let timer: NodeJS.Timeout | undefined;
+  let fired = false;
+  let fail: (error: Error) => void = () => undefined;
+  const stalled = new Promise<never>((_, reject) => (fail = reject));
   const arm = (): void => {
     clearTimeout(timer);
     timer = setTimeout(() => {
-      stalled = true;
+      fired = true;
       for (const c of holders) c.destroy();
+      fail(new Error(`no progress for ${stallMs} ms`));
     }, stallMs);
   };
   arm();
   return {
     touch: arm,
     stop: () => clearTimeout(timer),
-    get stalled() {
-      return stalled;
+    stalled,
+    get fired() {
+      return fired;
     },
   };
 }
@@ -178,12 +184,13 @@ async function dumpDatabases(
   holders: readonly mysql.Connection[],
   position: SnapshotPosition & { gtid: string },
 ): Promise<Omit<FinishedMember, 'handle'>> {
-  const watchdog = stallWatchdog(holders, DUMP_STALL_MS);
+  const watchdog = stallWatchdog(holders, options.dumpStallMs);
+  const dump = dumpWatched(ctx, options, holders, position, () => watchdog.touch());
   try {
-    return await dumpWatched(ctx, options, holders, position, () => watchdog.touch());
+    return await Promise.race([dump, watchdog.stalled]);
   } catch (error) {
-    if (!watchdog.stalled) throw error;
-    throw new EngineError('DUMP_STALLED', `The dump of ${ctx.member.name} made no progress for ${DUMP_STALL_MS} ms; its connections were dropped.`, {
+    if (!watchdog.fired) throw error;
+    throw new EngineError('DUMP_STALLED', `The dump of ${ctx.member.name} made no progress for ${options.dumpStallMs} ms; its connections were dropped.`, {
       hint: 'Check the network path to the database server and the server itself, then take the backup again.',
       context: { engine: ENGINE, member: ctx.member.name },
       cause: error,

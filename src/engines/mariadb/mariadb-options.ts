@@ -27,6 +27,8 @@ const optionsSchema = z
     osUser: z.string().min(1).optional(),
     /** Deadline for each connection attempt; default 10 000 ms. */
     connectTimeoutMs: z.number().int().positive().default(10_000),
+    /** A logical dump with no query answered and no row read for this long fails (DUMP_STALLED); default 60 000 ms. */
+    dumpStallMs: z.number().int().positive().default(60_000),
   })
   .strict();
 

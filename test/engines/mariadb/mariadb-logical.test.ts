@@ -4,6 +4,7 @@ import { startLocalMariaDb, type LocalMariaDb } from '../../../src/local-servers
 import { createMariaDbEngine } from '../../../src/engines/mariadb/mariadb-engine.ts';
 import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
 import { finishWindow, phaseContext, restoreContext, tempDirStore } from '../postgres/test-support.ts';
+import { startTcpProxy } from '../../../src/trials/tcp-proxy.ts';
 
 type Store = Awaited<ReturnType<typeof tempDirStore>>;
 
@@ -55,6 +56,22 @@ afterAll(async () => {
 });
 
 describe('mariadb logical engine', () => {
+  it('a dump on a path gone silent fails as DUMP_STALLED, and releasing does not hang', async () => {
+    const direct = server.connection();
+    const proxy = await startTcpProxy({ upstreamHost: direct.host, upstreamPort: direct.port });
+    try {
+      const spec: MemberSpec = { ...member({ method: 'logical', jobs: 2, dumpStallMs: 500 }), connection: { ...direct, port: proxy.port } };
+      const ctx = phaseContext(store, spec, 'bk-stall');
+      await engine.prepare(ctx);
+      const capture = await engine.capture(ctx);
+      proxy.setMode({ kind: 'drop' });
+      // Without the watchdog the first query of the dump waits forever (mysql2 has no read timeout).
+      await expect(capture.finish(ctx, finishWindow)).rejects.toMatchObject({ code: 'DUMP_STALLED' });
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
+
   for (const gzip of [false, true]) {
     it(`restores exactly the consistent snapshot${gzip ? ' (gzip)' : ''}, not writes made after capture`, async () => {
       const spec = member({ method: 'logical', jobs: 2, gzip, batchBytes: 4096 });
