@@ -4,7 +4,7 @@
  * the seeded random source and applies it at a chosen moment of the backup, which it reads from the
  * backup process's NDJSON events (`stillpoint backup --plan … --json`).
  *
- * Whatever the fault, the invariants checked after every trial are the same (see ./runner.ts): every node
+ * Whatever the fault, the invariants checked after every trial are the same (see ./trial.ts): every node
  * ends unpaused within the lease, every `complete` backup restores and passes the checker, and every
  * transfer the workload saw acknowledged is present in the live databases.
  */
@@ -93,7 +93,7 @@ export const FAULTS: readonly FaultSpec[] = [
   },
   {
     kind: 'node-join',
-    description: 'a new node (not in the plan) starts and takes transfers during the window',
+    description: 'a node started outside the service joins it during the window (SRV answer) and takes transfers',
     moments: ['during-pause'],
     groups: BOTH,
     allowedOutcomes: ANY,
