@@ -92,10 +92,18 @@ export async function applyFault(kind: FaultKind, target: FaultTarget, backup: B
     }
     case 'node-path-slow':
     case 'database-path-slow': {
+      // A slow spell, not a permanent crawl: a chatty dump over a path this slow would take many minutes,
+      // which proves nothing but the arithmetic. A dropped path stays dropped (./faults.ts).
       const delayMs = random.int(100, 800);
+      const forMs = random.int(3_000, 10_000);
       const [name, proxy] = pathProxy(kind, node, target.databases, random);
       proxy.setMode({ kind: 'delay', delayMs });
-      return healed(`path to ${name} delayed ${delayMs} ms per chunk`, () => Promise.resolve(proxy.setMode({ kind: 'pass' })));
+      const timer = setTimeout(() => proxy.setMode({ kind: 'pass' }), forMs);
+      return healed(`path to ${name} delayed ${delayMs} ms per chunk for ${forMs} ms`, () => {
+        clearTimeout(timer);
+        proxy.setMode({ kind: 'pass' });
+        return Promise.resolve();
+      });
     }
     case 'node-path-drop':
     case 'database-path-drop': {
