@@ -22,7 +22,8 @@ export interface CopyStats {
 
 /**
  * Copies every table, index, view and trigger visible to `reader` (which must hold an open read
- * transaction) into a new database at `outPath`. Yields to the event loop every `batchRows` rows.
+ * transaction) into a new database at `outPath`. Writes and yields to the event loop every `batchRows` rows
+ * or every 8 MiB of row data, whichever comes first.
  */
 export async function copySnapshot(
   reader: Database.Database,
@@ -58,6 +59,15 @@ export async function copySnapshot(
   }
 }
 
+/** A batch is also flushed at this size, so memory stays flat whatever the row size (large BLOBs). */
+const BATCH_BYTES = 8 * 2 ** 20;
+
+function rowBytes(row: readonly unknown[]): number {
+  let bytes = 0;
+  for (const v of row) bytes += typeof v === 'string' ? v.length * 2 : Buffer.isBuffer(v) ? v.length : 8;
+  return bytes;
+}
+
 async function copyTable(
   reader: Database.Database,
   out: Database.Database,
@@ -71,13 +81,16 @@ async function copyTable(
   const insert = out.prepare(`INSERT INTO ${quoted} VALUES (${new Array(width).fill('?').join(', ')})`);
   let count = 0;
   let batch: unknown[][] = [];
+  let batchBytes = 0;
   const flush = out.transaction((rows: unknown[][]) => rows.forEach((r) => insert.run(r)));
   for (const row of select.iterate() as IterableIterator<unknown[]>) {
     batch.push(row);
+    batchBytes += rowBytes(row);
     count++;
-    if (batch.length >= batchRows) {
+    if (batch.length >= batchRows || batchBytes >= BATCH_BYTES) {
       flush(batch);
       batch = [];
+      batchBytes = 0;
       signal.throwIfAborted();
       await new Promise((r) => setImmediate(r));
     }
