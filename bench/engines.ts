@@ -208,7 +208,16 @@ async function run(quick: boolean): Promise<BenchRow[]> {
   const storeDir = join(dir, 'store');
   await mkdir(storeDir);
   const store = createLocalDirStore(storeDir);
-  const [pgServer, maria] = await Promise.all([startLocalPostgres(), startLocalMariaDb({ args: ['--innodb-buffer-pool-size=512M', '--max-allowed-packet=64M'] })]);
+  // Both servers start in parallel; if one fails, the other is destroyed (and the temp dir removed) before rethrowing.
+  const started = await Promise.allSettled([startLocalPostgres(), startLocalMariaDb({ args: ['--innodb-buffer-pool-size=512M', '--max-allowed-packet=64M'] })]);
+  const [pgStart, mariaStart] = started;
+  if (pgStart.status === 'rejected' || mariaStart.status === 'rejected') {
+    if (pgStart.status === 'fulfilled') await pgStart.value.destroy();
+    if (mariaStart.status === 'fulfilled') await mariaStart.value.destroy();
+    await rm(dir, { recursive: true, force: true });
+    throw started.find((s): s is PromiseRejectedResult => s.status === 'rejected')!.reason;
+  }
+  const [pgServer, maria] = [pgStart.value, mariaStart.value];
   const rows: BenchRow[] = [];
   try {
     await Promise.all([loadPostgres(pgServer, 1000), loadMariaDb(maria, 1000)]);
