@@ -1,8 +1,11 @@
 /**
- * SQLite through better-sqlite3. WAL mode and a busy timeout let several node PROCESSES share one file;
- * a namespace is a table-name prefix (`<namespace>$<table>`, ScalarDB's JDBC convention for SQLite).
+ * SQLite through better-sqlite3. WAL mode lets several node PROCESSES share one file; a namespace is a
+ * table-name prefix (`<namespace>$<table>`, ScalarDB's JDBC convention for SQLite).
  * better-sqlite3 is synchronous: every call here is one short statement or one short batch, and a batch
  * runs inside one synchronous `BEGIN IMMEDIATE` transaction so no other async work can interleave with it.
+ * Waiting for another process's lock is NOT left to SQLite's busy handler, which would block the whole
+ * event loop (a node's admin server included: a pause would wait behind a lock wait); a locked call fails
+ * at once and is retried here after an asynchronous backoff, for up to `busyTimeoutMs`.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -46,7 +49,10 @@ export const sqliteDialect: SqlDialect = {
 class SqliteExecutor implements SqlExecutor {
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly busyTimeoutMs: number,
+  ) {}
 
   private prepare(sql: string): Database.Statement {
     let statement = this.statements.get(sql);
@@ -62,7 +68,7 @@ class SqliteExecutor implements SqlExecutor {
   }
 
   query(sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
-    return settle(() => this.prepare(sql).all(...params) as Record<string, unknown>[]);
+    return retryLocked(() => this.prepare(sql).all(...params) as Record<string, unknown>[], this.busyTimeoutMs);
   }
 
   runBatch(steps: readonly SqlStep[]): Promise<void> {
@@ -71,13 +77,15 @@ class SqliteExecutor implements SqlExecutor {
     });
     // IMMEDIATE takes the write lock up front: a deferred transaction that upgrades from read to write
     // fails at once with SQLITE_BUSY in WAL mode instead of waiting for the busy timeout.
-    return settle(() => run.immediate());
+    // A batch that meets a lock is rolled back whole, so running it again is safe.
+    return retryLocked(() => run.immediate(), this.busyTimeoutMs);
   }
 
   ddl(statements: readonly string[]): Promise<void> {
-    return settle(() => {
+    // Every statement is idempotent (IF NOT EXISTS), so a batch interrupted by a lock is simply run again.
+    return retryLocked(() => {
       for (const sql of statements) this.db.exec(sql);
-    });
+    }, this.busyTimeoutMs);
   }
 
   close(): Promise<void> {
@@ -86,31 +94,44 @@ class SqliteExecutor implements SqlExecutor {
   }
 }
 
-/** Runs synchronous driver work, reporting a throw as a rejected promise. */
-function settle<T>(work: () => T): Promise<T> {
-  try {
-    return Promise.resolve(work());
-  } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+/** SQLite's own busy wait, kept short: it blocks the event loop. */
+const SYNC_BUSY_WAIT_MS = 2;
+
+/**
+ * Runs synchronous driver work; when it meets another connection's lock, retries after a jittered,
+ * doubling asynchronous wait (1 ms up to 50 ms) until `budgetMs` has passed, then rejects with the lock error.
+ */
+async function retryLocked<T>(work: () => T, budgetMs: number): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+    try {
+      return work();
+    } catch (error) {
+      if (!sqliteDialect.isLockConflict(error) || Date.now() >= deadline) throw error instanceof Error ? error : new Error(String(error));
+      await new Promise((resolve) => setTimeout(resolve, wait * (0.5 + Math.random())));
+    }
   }
 }
 
 /** Opens (creating if absent) an SQLite file as a Storage. */
-export function openSqliteStorage(name: string, options: SqliteStorageOptions): Promise<SqlStorageBase> {
-  let db: Database.Database;
+export async function openSqliteStorage(name: string, options: SqliteStorageOptions): Promise<SqlStorageBase> {
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  let db: Database.Database | undefined;
   try {
     mkdirSync(dirname(options.path), { recursive: true });
-    db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    const opened = new Database(options.path, { timeout: SYNC_BUSY_WAIT_MS });
+    db = opened;
+    await retryLocked(() => {
+      opened.pragma('journal_mode = WAL');
+      opened.pragma('synchronous = NORMAL');
+    }, busyTimeoutMs);
   } catch (error) {
-    return Promise.reject(
-      new TransactionError('STORAGE_UNREACHABLE', `Cannot open the SQLite file ${options.path}: ${(error as Error).message}`, {
-        hint: 'Check that the directory exists and is writable.',
-        context: { storage: name, path: options.path },
-        cause: error,
-      }),
-    );
+    db?.close();
+    throw new TransactionError('STORAGE_UNREACHABLE', `Cannot open the SQLite file ${options.path}: ${(error as Error).message}`, {
+      hint: 'Check that the directory exists and is writable.',
+      context: { storage: name, path: options.path },
+      cause: error,
+    });
   }
-  return Promise.resolve(new SqlStorageBase(name, sqliteDialect, new SqliteExecutor(db)));
+  return new SqlStorageBase(name, sqliteDialect, new SqliteExecutor(db, busyTimeoutMs));
 }
