@@ -63,8 +63,18 @@ export interface TcpProxy {
 interface Pair {
   readonly client: Socket;
   upstream: Socket | undefined;
-  /** Per direction, when the last scheduled write is due: later chunks never overtake earlier ones. */
-  readonly dueAt: { up: number; down: number };
+  /**
+   * Per direction, chunks waiting to be written, in arrival order, each with the time it is due: one queue
+   * drained by one timer, so a later chunk never overtakes an earlier one (two timers due at the same
+   * moment may fire in either order).
+   */
+  readonly queue: { up: Queued[]; down: Queued[] };
+}
+
+interface Queued {
+  readonly chunk: Buffer;
+  readonly to: Socket;
+  readonly due: number;
 }
 
 /** Starts a proxy; the caller owns it and must `close()` it. */
@@ -91,22 +101,30 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       destroyPair(pair);
       return;
     }
-    const write = (): void => {
-      if (to.destroyed) return;
-      to.write(chunk);
-      if (direction === 'up') counters.bytesUp += chunk.length;
-      else counters.bytesDown += chunk.length;
-    };
-    const now = Date.now();
-    const due = Math.max(now + (mode.kind === 'delay' ? mode.delayMs : 0), pair.dueAt[direction]);
-    pair.dueAt[direction] = due;
-    if (due <= now) write();
-    else setTimeout(write, due - now).unref();
+    const queue = pair.queue[direction];
+    queue.push({ chunk, to, due: Date.now() + (mode.kind === 'delay' ? mode.delayMs : 0) });
+    if (queue.length === 1) drain(queue, direction);
+  };
+
+  /** Writes the queue's due chunks in order; waits for the head when it is not due yet. */
+  const drain = (queue: Queued[], direction: 'up' | 'down'): void => {
+    for (let head = queue[0]; head !== undefined; head = queue[0]) {
+      const wait = head.due - Date.now();
+      if (wait > 0) {
+        setTimeout(() => drain(queue, direction), wait).unref();
+        return;
+      }
+      queue.shift();
+      if (head.to.destroyed) continue;
+      head.to.write(head.chunk);
+      if (direction === 'up') counters.bytesUp += head.chunk.length;
+      else counters.bytesDown += head.chunk.length;
+    }
   };
 
   const server: Server = createServer((client) => {
     counters.accepted += 1;
-    const pair: Pair = { client, upstream: undefined, dueAt: { up: 0, down: 0 } };
+    const pair: Pair = { client, upstream: undefined, queue: { up: [], down: [] } };
     pairs.add(pair);
     client.on('error', () => destroyPair(pair));
     client.on('close', () => destroyPair(pair));
