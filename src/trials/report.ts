@@ -106,7 +106,7 @@ export function renderMarkdown(report: TrialsReport, command: string): string {
       'Each trial builds a fresh group, runs the bank workload through several node processes, takes a backup and ' +
       'breaks one thing at a random moment; then checks that every node ended unpaused, every `complete` backup ' +
       'restores and passes the checker, and every acknowledged transfer is in the live databases. ' +
-      `Replay with \`stillpoint trials --seed ${report.seed}\`.`,
+      'The same command replays the same scenarios (not the same interleaving).',
     '',
     '## Summary',
     '',
