@@ -41,16 +41,8 @@ export interface BackupOptions {
   readonly failpoints?: readonly string[];
   /** Longest wait for every member's horizon (default 30 min). */
   readonly horizonTimeoutMs?: number;
-  /**
-   * Longest time the captures inside the pause may take together (default {@link CAPTURE_TIMEOUT_MS}). A
-   * capture stuck on a dead database path would otherwise hold the whole cluster paused (the lease is renewed
-   * while the orchestrator lives): past it the attempt fails, the cluster is unpaused, late captures are
-   * released when they end, and engines see the capture's signal aborted.
-   */
-  readonly captureTimeoutMs?: number;
 }
 
-export const CAPTURE_TIMEOUT_MS = 30_000;
 
 export interface MemberResult {
   readonly name: string;
@@ -223,7 +215,10 @@ class BackupRun {
   }
 
   private async captureAll(): Promise<Captured[]> {
-    const limitMs = this.options.captureTimeoutMs ?? CAPTURE_TIMEOUT_MS;
+    // A capture stuck on a dead database path would otherwise hold the whole cluster paused (the lease is renewed
+    // while the orchestrator lives): past the plan's window.captureTimeoutMs the attempt fails, the cluster is
+    // unpaused, late captures are released when they end, and engines see the capture's signal aborted.
+    const limitMs = this.options.plan.window.captureTimeoutMs;
     const signal = AbortSignal.any([this.signal, AbortSignal.timeout(limitMs)]);
     const captured = new Set<PlannedMember>();
     const pending = this.members.map((m) =>

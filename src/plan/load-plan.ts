@@ -35,6 +35,9 @@ export interface WindowOptions {
   readonly marginMs: number;
   /** Whole pause/capture attempts before giving up on an invalid window (default 3). */
   readonly maxAttempts: number;
+  /** Longest time the captures inside the pause may take together before the attempt fails and the
+   * clusters are unpaused (default 30 000 ms). */
+  readonly captureTimeoutMs: number;
 }
 
 export interface Plan {

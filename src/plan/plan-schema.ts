@@ -21,7 +21,7 @@
  *   - { name: coord, engine: sqlite, connection: { kind: sqlite, path: ./data/coord.db }, namespaces: [coordinator] }
  * artifacts: { dir: ./.stillpoint/artifacts }
  * catalog: { path: ./.stillpoint/catalog.db }
- * window: { minMs: 0, marginMs: 50, maxAttempts: 3 }
+ * window: { minMs: 0, marginMs: 50, maxAttempts: 3, captureTimeoutMs: 30000 }
  * restore: { hooks: { before: ["systemctl stop app"], after: ["systemctl start app"] } }
  * ```
  */
@@ -77,6 +77,7 @@ export const planSchema = z
         minMs: z.number().int().min(0).default(0),
         marginMs: z.number().int().min(0).default(50),
         maxAttempts: z.number().int().min(1).max(20).default(3),
+        captureTimeoutMs: z.number().int().min(100).default(30_000),
       })
       .prefault({}),
     restore: z

@@ -68,9 +68,9 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
   });
 
   it('a capture stuck past the capture deadline: attempt given up, everything unpaused, backup failed', async () => {
-    const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port)));
+    const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port), { window: { captureTimeoutMs: 300 } }));
     // Without the deadline this never returns: the lease is renewed and the cluster stays paused.
-    const result = await runBackup({ plan, catalog, failpoints: ['hang-capture:b'], captureTimeoutMs: 300 });
+    const result = await runBackup({ plan, catalog, failpoints: ['hang-capture:b'] });
     expect(result.state).toBe('failed');
     expect(result.reason).toMatch(/^CAPTURE_TIMEOUT: capture of b did not end/);
     expect(nodes.every((n) => !n.gate.paused)).toBe(true);

@@ -16,7 +16,7 @@ describe('modes and window sizing', () => {
   afterEach(() => tmp.cleanup());
 
   it('sizes the window from the clock samples: 2 × (|offset| + uncertainty) + margin, at least minMs', () => {
-    const w = { minMs: 100, marginMs: 50, maxAttempts: 3 };
+    const w = { minMs: 100, marginMs: 50, maxAttempts: 3, captureTimeoutMs: 30_000 };
     expect(requiredWindowMs(w, [])).toBe(100);
     expect(requiredWindowMs(w, [{ offsetMs: -200, uncertaintyMs: 10, rttMs: 20 }])).toBe(470);
     expect(requiredWindowMs(w, [{ offsetMs: 5, uncertaintyMs: 1, rttMs: 2 }, { offsetMs: 40, uncertaintyMs: 5, rttMs: 10 }])).toBe(140);

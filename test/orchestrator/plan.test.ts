@@ -38,7 +38,7 @@ describe('plan', () => {
     expect(plan.artifactsDir).toBe(join(dir, '.stillpoint', 'artifacts'));
     expect(plan.clusters[0]!.leaseMs).toBe(15_000);
     expect(plan.clusters[0]!.token).toBe('tok-secret');
-    expect(plan.window).toEqual({ minMs: 0, marginMs: 50, maxAttempts: 3 });
+    expect(plan.window).toEqual({ minMs: 0, marginMs: 50, maxAttempts: 3, captureTimeoutMs: 30_000 });
     expect(plan.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(plan.digest)).not.toContain('tok-secret');
   });
