@@ -19,7 +19,7 @@ import { applyFault, chooseClockOffset, UPFRONT_FAULTS, type AppliedFault, type 
 import { faultSpec, type BackupOutcome, type FaultKind, type FaultMoment, type GroupKind } from './faults.ts';
 import { createTrialDatabases, type SharedServers, type TrialDatabases } from './group.ts';
 import { startTrialNode, type TrialNode } from './nodes.ts';
-import { startSrvDns, type SrvDns } from './srv-dns.ts';
+import { startDnsServer, type DnsServer } from './srv-dns.ts';
 import { startPauseMonitor } from './pause-monitor.ts';
 import type { Random } from './random.ts';
 import type { TrialResult } from './report.ts';
@@ -110,7 +110,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     // A joiner is started up front but outside the service: joining (DNS entry, then traffic) is instant.
     const joiner = spec.fault === 'node-join' ? await startTrialNode(spec.dir, 'joiner', databases.group, spec.sizes.expiryMs) : undefined;
     if (joiner !== undefined) cleanups.push(() => joiner.close());
-    const dns = discovery === 'srv' ? await startSrvDns(SRV_NAME, nodes.map((n) => ({ host: n.proxy.host, port: n.proxy.port }))) : undefined;
+    const dns = discovery === 'srv' ? await startDnsServer({ [SRV_NAME]: nodes.map((n) => ({ target: n.proxy.host, port: n.proxy.port })) }) : undefined;
     if (dns !== undefined) cleanups.push(() => dns.close());
     const monitor = startPauseMonitor(spec.pauseClient, () => [...nodes, ...(joiner === undefined ? [] : [joiner])].map(directTarget));
     cleanups.push(() => monitor.stop());
@@ -127,7 +127,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       dir: spec.dir,
       mode: spec.mode,
       adminAddresses: nodes.map((n) => n.proxy.address),
-      ...(dns === undefined ? {} : { srv: { name: dns.name, dnsServer: dns.address } }),
+      ...(dns === undefined ? {} : { srv: { name: SRV_NAME, dnsServer: dns.address } }),
       members: databases.members,
       leaseMs: spec.sizes.leaseMs,
       drainTimeoutMs: 2_000,
@@ -285,9 +285,9 @@ export function startLoad(sizes: TrialSizes, targets: readonly string[], signal:
  * The joiner enters the service: its admin endpoint is added to the SRV answer (so the orchestrator's
  * membership check can see it), then it takes transfers of its own. Returns how to stop its load.
  */
-function joinService(node: TrialNode | undefined, dns: SrvDns | undefined, sizes: TrialSizes, workloads: Array<Promise<BankReport>>, signal: AbortSignal) {
+function joinService(node: TrialNode | undefined, dns: DnsServer | undefined, sizes: TrialSizes, workloads: Array<Promise<BankReport>>, signal: AbortSignal) {
   if (node === undefined) return Promise.reject(new InternalError('TRIAL_NO_JOINER', 'node-join needs the joiner started up front.'));
-  dns?.entries.push({ host: node.proxy.host, port: node.proxy.port });
+  dns?.records.get(SRV_NAME)?.push({ target: node.proxy.host, port: node.proxy.port });
   const own = new AbortController();
   const onAbort = (): void => own.abort();
   signal.addEventListener('abort', onAbort, { once: true });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closedPort, startNodes, stopNodes, type TestNode } from './helpers.ts';
-import { startDnsServer, type TestDnsServer } from './dns-server.ts';
+import { startDnsServer, type DnsServer } from '../../src/trials/srv-dns.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI_TIMEOUT_MS = 90_000;
@@ -129,7 +129,7 @@ describe('stillpoint scalar-admin (drop-in)', () => {
 describe('stillpoint scalar-admin: SRV and TLS', () => {
   let dir: string;
   let nodes: TestNode[];
-  let dns: TestDnsServer;
+  let dns: DnsServer;
   let caPath: string;
   const name = '_scalardl-admin._tcp.ledger-headless.default.svc.cluster.local';
   beforeAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, PauseError, StillpointError } from '../../src/errors.ts';
 import type { ResolvedTargets, TargetResolver } from '../../src/pause/contract.ts';
 import { createTargetResolver, parseAddress, parseAddresses, resolveSrv } from '../../src/pause/targets.ts';
-import { startDnsServer, type TestDnsServer } from './dns-server.ts';
+import { startDnsServer, type DnsServer } from '../../src/trials/srv-dns.ts';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -49,7 +49,7 @@ describe('parseAddress / parseAddresses', () => {
 });
 
 describe('SRV through a real DNS server on loopback', () => {
-  let dns: TestDnsServer;
+  let dns: DnsServer;
   const name = '_scalardb._tcp.demo-headless.default.svc.cluster.local';
   beforeAll(async () => {
     dns = await startDnsServer({
