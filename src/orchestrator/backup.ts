@@ -43,7 +43,6 @@ export interface BackupOptions {
   readonly horizonTimeoutMs?: number;
 }
 
-
 export interface MemberResult {
   readonly name: string;
   readonly engine: string;
@@ -159,7 +158,8 @@ class BackupRun {
       this.fail(error);
     } finally {
       // Connections opened in prepare that no capture took (the pause failed) would keep this process alive.
-      await Promise.all(this.members.map((m) => m.engine.discard?.(this.ctx(m)) ?? Promise.resolve()));
+      // Best effort: the backup's outcome is already recorded.
+      await Promise.all(this.members.map((m) => (m.engine.discard?.(this.ctx(m)) ?? Promise.resolve()).catch(() => undefined)));
     }
     return this.result();
   }
