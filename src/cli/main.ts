@@ -24,35 +24,12 @@ export function buildProgram(): Command {
 
 /**
  * Descriptions are written as paragraphs with source line breaks; commander wraps them to the terminal, so a
- * lone line break becomes a space (blank lines, indented lines and an "Examples:" line stay). The command list
- * shows the first sentence, shortened to one or two lines (unless a command set its own summary).
+ * lone line break becomes a space (blank lines, indented lines and an "Examples:" line stay). Every command
+ * sets its own one-line summary for the command list.
  */
 function tidyHelp(command: Command): void {
-  const text = command.description().replace(/(?<!\n)\n(?![\n ]|Examples?:)/g, ' ');
-  command.description(text);
-  if (!command.summary()) command.summary(firstSentence(text));
+  command.description(command.description().replace(/(?<!\n)\n(?![\n ]|Examples?:)/g, ' '));
   command.commands.forEach((sub) => tidyHelp(sub));
-}
-
-function firstSentence(text: string): string {
-  let depth = 0;
-  let end = text.length;
-  let colon = -1;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text[i];
-    const endsWord = i + 1 === text.length || /\s/.test(text[i + 1] ?? '');
-    if (c === '(') depth += 1;
-    else if (c === ')') depth = Math.max(0, depth - 1);
-    else if (c === ':' && depth === 0 && endsWord && colon < 0) colon = i;
-    else if (c === '.' && depth === 0 && endsWord) {
-      end = i + 1;
-      break;
-    }
-  }
-  const sentence = text.slice(0, end).replace(/\s+/g, ' ');
-  if (sentence.length <= 110) return sentence;
-  if (colon > 0 && colon < end) return `${text.slice(0, colon).replace(/\s+/g, ' ')}.`;
-  return `${sentence.slice(0, sentence.lastIndexOf(' ', 100))} …`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -68,5 +45,11 @@ async function main(argv: string[]): Promise<number> {
     return reportError(error, argv.includes('--json'));
   }
 }
+
+// A reader that goes away (`stillpoint backup … | head`) silences the output but never cuts the command short:
+// a backup must still unpause and record its outcome, so the error is swallowed rather than exiting.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+});
 
 process.exitCode = await main(process.argv);

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
@@ -38,5 +40,16 @@ describe('demo (3 real node processes, SQLite, bank workload)', () => {
     const check = await checkGroup(demoGroup(mixed), { sweep: true, expiryMs: 0 });
     expect(check.ok).toBe(false);
     expect(check.violations.length).toBeGreaterThan(0);
+  });
+
+  it('runs to the end when its reader goes away (stdout closed early): no EPIPE crash, exit 0', async () => {
+    const bin = fileURLToPath(new URL('../../bin/stillpoint.js', import.meta.url));
+    const child = spawn(process.execPath, [bin, 'demo', '--backups', '1', '--accounts', '10', '--interval', '300', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout.once('data', () => child.stdout.destroy()); // like `| head -1`
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
   });
 });

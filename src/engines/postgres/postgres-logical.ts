@@ -21,7 +21,6 @@ const ENGINE = 'postgres';
 /** How long releasing a capture waits for the server's answer before dropping the connection. */
 const RELEASE_GRACE_MS = 5_000;
 
-
 /** Opens the exporting transaction. The returned capture holds it open until finish or release. */
 export async function captureLogical(ctx: PhaseContext, options: PostgresOptions, pre?: pg.Client): Promise<MemberCapture> {
   const conn = connectionOf(ctx.member);
