@@ -30,7 +30,7 @@ export class ConnectionStash<T> {
   /** Closes the value stashed under `key`, if any, waiting `graceMs` at most. Never throws. */
   async discard(key: string, graceMs = 5_000): Promise<void> {
     const value = this.take(key);
-    if (value !== undefined) await graceful(this.close(value), graceMs);
+    if (value !== undefined) await graceful(this.close(value), graceMs).catch(() => undefined);
   }
 
   /** Removes and returns the value stashed under `key`, if any. */
