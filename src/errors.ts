@@ -5,6 +5,10 @@
  * log line alone is enough to look it up.
  */
 
+import { ERROR_CODES, isErrorCode, type CodeOf, type ErrorCode } from './error-codes.ts';
+
+export type { ErrorCode } from './error-codes.ts';
+
 /** Where an error happened; every field is optional and only set when known. */
 export interface ErrorContext {
   readonly target?: string;
@@ -22,15 +26,15 @@ export interface StillpointErrorOptions {
   readonly cause?: unknown;
 }
 
-/** Base class; prefer one of the subclasses below. */
-export class StillpointError extends Error {
-  readonly code: string;
+/** Base class; prefer one of the subclasses below. `C` is the set of codes the class may carry. */
+export class StillpointError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
   readonly hint: string | undefined;
   readonly context: ErrorContext;
   /** The message without its `[CODE]` prefix: for wrapping in another error without repeating codes. */
   readonly detail: string;
 
-  constructor(code: string, message: string, options: StillpointErrorOptions = {}) {
+  constructor(code: C, message: string, options: StillpointErrorOptions = {}) {
     super(`[${code}] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -51,23 +55,23 @@ export class StillpointError extends Error {
   }
 }
 
-/** Bad input: a malformed plan, flag, address or config file. CLI exit code 2. */
-export class ConfigError extends StillpointError {}
+/** Bad input: a malformed plan, flag, address or config file, or a refusal a flag can lift. */
+export class ConfigError extends StillpointError<CodeOf<'config'>> {}
 
 /** The pause protocol: a target refused, timed out, was unreachable, or a gate is closed. */
-export class PauseError extends StillpointError {}
+export class PauseError extends StillpointError<CodeOf<'pause'>> {}
 
 /** A transaction-layer or storage failure (`TX_CONFLICT` is retryable; see {@link isRetryable}). */
-export class TransactionError extends StillpointError {}
+export class TransactionError extends StillpointError<CodeOf<'transaction'>> {}
 
 /** A backup engine failed a phase (preflight, capture, finish, horizon, restore, verify). */
-export class EngineError extends StillpointError {}
+export class EngineError extends StillpointError<CodeOf<'engine'>> {}
 
 /** The catalog or the artifact store: a missing backup, a checksum mismatch, a state conflict. */
-export class CatalogError extends StillpointError {}
+export class CatalogError extends StillpointError<CodeOf<'catalog'>> {}
 
 /** A bug: an invariant of ours did not hold. */
-export class InternalError extends StillpointError {}
+export class InternalError extends StillpointError<CodeOf<'internal'>> {}
 
 /** Codes whose operation may succeed when retried as a whole (a fresh transaction, a fresh pause). */
 const RETRYABLE_CODES = new Set(['TX_CONFLICT', 'TX_UNKNOWN_STATE_RETRY', 'PAUSE_IN_PROGRESS', 'GATE_PAUSED']);
@@ -77,13 +81,13 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /** Wraps anything thrown into a StillpointError, keeping StillpointErrors as they are. */
-export function asStillpointError(error: unknown, fallbackCode = 'INTERNAL'): StillpointError {
+export function asStillpointError(error: unknown): StillpointError {
   if (error instanceof StillpointError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new InternalError(fallbackCode, message, { cause: error });
+  return new InternalError('INTERNAL', message, { cause: error });
 }
 
-/** CLI exit code for an error: 2 for usage/config errors, 1 for everything else. */
+/** CLI exit code for an error: the one its code has in ./error-codes.ts (1 for anything else). */
 export function exitCodeFor(error: unknown): number {
-  return error instanceof ConfigError ? 2 : 1;
+  return error instanceof StillpointError && isErrorCode(error.code) ? ERROR_CODES[error.code].exit : 1;
 }

@@ -72,7 +72,7 @@ export const groupConfigSchema = z
   });
 
 /** Turns a zod error into a ConfigError naming the key and what to do. */
-export function configErrorFrom(error: z.ZodError, file: string, code = 'CONFIG_INVALID'): ConfigError {
+export function configErrorFrom(error: z.ZodError, file: string, code: 'CONFIG_INVALID' | 'PLAN_INVALID' = 'CONFIG_INVALID'): ConfigError {
   const first = error.issues[0];
   const key = first && first.path.length > 0 ? first.path.join('.') : '(top level)';
   const all = error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);

@@ -11,16 +11,21 @@ import {
   type OperationMessage,
   type TransferResponse,
 } from '../node/bank-proto.ts';
-import { TransactionError } from '../errors.ts';
+import { isErrorCode } from '../error-codes.ts';
+import { StillpointError } from '../errors.ts';
 
 /** Default deadline per data call: a transfer is a few round trips; 10 s leaves room for a loaded machine. */
 export const DEFAULT_CALL_DEADLINE_MS = 10_000;
 
-export class BankCallError extends TransactionError {
+/** A data call failed: `status` is the gRPC status, `remoteCode` the node's stable code (or `GRPC_<status>`). */
+export class BankCallError extends StillpointError {
   readonly status: grpc.status;
-  constructor(status: grpc.status, code: string, message: string, target: string, cause: unknown) {
-    super(code, message, { context: { target }, cause });
+  readonly remoteCode: string;
+  constructor(status: grpc.status, remoteCode: string, message: string, target: string, cause: unknown) {
+    // A code of ours (the node's) is kept as it is; transport codes (`GRPC_…`) become TX_REMOTE.
+    super(isErrorCode(remoteCode) ? remoteCode : 'TX_REMOTE', message, { context: { target, remoteCode }, cause });
     this.status = status;
+    this.remoteCode = remoteCode;
   }
 }
 

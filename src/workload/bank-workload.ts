@@ -153,7 +153,7 @@ async function oneTransfer(
     } catch (error) {
       const decision = retryDecision(error, attempts, unavailableAttempts);
       if (decision === undefined) {
-        const code = error instanceof BankCallError ? error.code : 'UNKNOWN';
+        const code = error instanceof BankCallError ? error.remoteCode : 'UNKNOWN';
         tally.failed += 1;
         tally.errors[code] = (tally.errors[code] ?? 0) + 1;
         break;
@@ -183,7 +183,7 @@ function retryDecision(error: unknown, attempts: { unavailable: number; conflict
   if (status === grpc.status.UNAVAILABLE) {
     if (++attempts.unavailable >= unavailableAttempts) return undefined;
     // A node that answered carries its gate's code; a bare transport UNAVAILABLE means nobody answered.
-    const paused = error instanceof BankCallError && error.code !== 'GRPC_UNAVAILABLE';
+    const paused = error instanceof BankCallError && error.remoteCode !== 'GRPC_UNAVAILABLE';
     const delayMs = jitter(Math.min(UNAVAILABLE_CAP_MS, UNAVAILABLE_BASE_MS * 2 ** (attempts.unavailable - 1)));
     return { reason: 'unavailable', delayMs, paused, failover: !paused };
   }

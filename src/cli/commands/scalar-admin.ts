@@ -120,7 +120,7 @@ function parseCommand(text: string): AdminCommand {
   return found;
 }
 
-function failure(code: string, what: string, statuses: readonly TargetStatus[]): PauseError {
+function failure(code: 'UNPAUSE_FAILED' | 'CHECK_PAUSED_FAILED', what: string, statuses: readonly TargetStatus[]): PauseError {
   const failed = statuses.filter((s) => !s.ok).map((s) => `${s.target} (${s.error?.code ?? 'FAILED'})`);
   return new PauseError(code, `${what} at ${failed.join(', ')}.`, { context: { targets: statuses } });
 }
