@@ -76,18 +76,23 @@ export class InternalError extends StillpointError<CodeOf<'internal'>> {}
 /** Codes whose operation may succeed when retried as a whole (a fresh transaction, a fresh pause). */
 const RETRYABLE_CODES = new Set(['TX_CONFLICT', 'TX_UNKNOWN_STATE_RETRY', 'PAUSE_IN_PROGRESS', 'GATE_PAUSED']);
 
+/** `instanceof` on the generic class would type the code as `any`; this keeps it an ErrorCode. */
+export function isStillpointError(error: unknown): error is StillpointError {
+  return error instanceof StillpointError;
+}
+
 export function isRetryable(error: unknown): boolean {
-  return error instanceof StillpointError && RETRYABLE_CODES.has(error.code);
+  return isStillpointError(error) && RETRYABLE_CODES.has(error.code);
 }
 
 /** Wraps anything thrown into a StillpointError, keeping StillpointErrors as they are. */
 export function asStillpointError(error: unknown): StillpointError {
-  if (error instanceof StillpointError) return error;
+  if (isStillpointError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new InternalError('INTERNAL', message, { cause: error });
 }
 
 /** CLI exit code for an error: the one its code has in ./error-codes.ts (1 for anything else). */
 export function exitCodeFor(error: unknown): number {
-  return error instanceof StillpointError && isErrorCode(error.code) ? ERROR_CODES[error.code].exit : 1;
+  return isStillpointError(error) && isErrorCode(error.code) ? ERROR_CODES[error.code].exit : 1;
 }

@@ -1,4 +1,4 @@
-import { StillpointError } from '../../src/errors.ts';
+import { isStillpointError } from '../../src/errors.ts';
 
 /** The stable code the promise rejects with, or undefined when it resolves; any other error is rethrown. */
 export async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
@@ -6,7 +6,7 @@ export async function codeOf(promise: Promise<unknown>): Promise<string | undefi
     await promise;
     return undefined;
   } catch (error) {
-    if (error instanceof StillpointError) return error.code;
+    if (isStillpointError(error)) return error.code;
     throw error;
   }
 }
