@@ -70,7 +70,7 @@ export class CatalogError extends StillpointError {}
 export class InternalError extends StillpointError {}
 
 /** Codes whose operation may succeed when retried as a whole (a fresh transaction, a fresh pause). */
-const RETRYABLE_CODES = new Set(['TX_CONFLICT', 'TX_UNKNOWN_STATE_RETRY', 'PAUSE_IN_PROGRESS', 'GATE_PAUSED']);
+const RETRYABLE_CODES = new Set(['TX_CONFLICT', 'TX_UNKNOWN_STATE_RETRY', 'PAUSE_IN_PROGRESS', 'GATE_PAUSED', 'STORAGE_CONNECTION_LOST']);
 
 export function isRetryable(error: unknown): boolean {
   return error instanceof StillpointError && RETRYABLE_CODES.has(error.code);

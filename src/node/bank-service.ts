@@ -3,7 +3,8 @@
  * pause that drained the gate has no transaction of this node in flight.
  *
  * Errors map to gRPC codes clients can act on, with the stable code in trailing metadata `stillpoint-code`:
- * GATE_PAUSED → UNAVAILABLE (retry later), TX_CONFLICT → ABORTED (retry), ConfigError → INVALID_ARGUMENT,
+ * GATE_PAUSED and STORAGE_CONNECTION_LOST (a database restarting under the node) → UNAVAILABLE (retry later),
+ * TX_CONFLICT → ABORTED (retry), ConfigError → INVALID_ARGUMENT,
  * BANK_NO_SUCH_ACCOUNT → NOT_FOUND, BANK_ACCOUNT_EXISTS → ALREADY_EXISTS, anything else → INTERNAL.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -137,6 +138,7 @@ const STATUS_BY_CODE: Readonly<Record<string, grpc.status>> = {
   GATE_PAUSED: grpc.status.UNAVAILABLE,
   GATE_QUEUE_FULL: grpc.status.UNAVAILABLE,
   GATE_HOLD_TIMED_OUT: grpc.status.UNAVAILABLE,
+  STORAGE_CONNECTION_LOST: grpc.status.UNAVAILABLE,
   TX_CONFLICT: grpc.status.ABORTED,
   TX_UNKNOWN_STATE_RETRY: grpc.status.ABORTED,
   BANK_NO_SUCH_ACCOUNT: grpc.status.NOT_FOUND,
