@@ -29,30 +29,36 @@ export interface BankServiceOptions {
   readonly tm: TransactionManager;
   /** Absent: no gate (benchmarks only; the node then cannot be paused). */
   readonly gate?: Gate;
+  /** The node's token check (../pause/admin-server.ts makeAuthorizer); absent: no token required. */
+  readonly authorised?: Authorizer;
 }
+
+type Authorizer = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: (error: Partial<grpc.StatusObject>) => void, method: string) => boolean;
 
 /** The handlers of `stillpoint.bank.Bank`, for `server.addService(loadBankProto().service, …)`. */
 export function bankHandlers(options: BankServiceOptions): grpc.UntypedServiceImplementation {
   const { tm, gate } = options;
+  const unary = <Req, Res>(g: Gate | undefined, fn: (request: Req) => Promise<Res>, method: string): grpc.handleUnaryCall<Req, Res> =>
+    guarded(options.authorised, method, gatedUnary(g, fn));
   return {
     CreateAccounts: unary(gate, async (req: CreateAccountsRequest): Promise<CreateAccountsResponse> => {
       if (req.account_ids.length === 0 || req.initial_balance < 0) {
         throw new ConfigError('BANK_BAD_REQUEST', 'CreateAccounts needs at least one account id and a non-negative balance.', { hint: 'Send account_ids and initial_balance >= 0.' });
       }
       return { tx_id: await tm.run(async (tx) => (await createAccounts(tx, req.account_ids, req.initial_balance), tx.id)) };
-    }),
+    }, 'CreateAccounts'),
     Transfer: unary(gate, async (req: TransferRequestMessage): Promise<TransferResponse> => {
       if (req.transfer_id === '' || req.amount <= 0) {
         throw new ConfigError('BANK_BAD_REQUEST', 'Transfer needs a transfer_id and a positive amount.', { hint: 'Send transfer_id and amount > 0.' });
       }
       const request = { transferId: req.transfer_id, from: req.from_account, to: req.to_account, amount: req.amount };
       return tm.run(async (tx) => ({ applied: (await transfer(tx, request)) === 'applied', tx_id: tx.id }));
-    }),
+    }, 'Transfer'),
     GetBalances: unary(gate, async (req: GetBalancesRequest): Promise<GetBalancesResponse> => {
       const balances = await tm.run((tx) => getBalances(tx, req.account_ids));
       return { balances: [...balances].map(([account_id, balance]) => ({ account_id, balance: Number(balance) })) };
-    }),
-    ExecuteBatch: unary(gate, (req: ExecuteBatchRequest) => executeBatch(tm, req.operations)),
+    }, 'GetBalances'),
+    ExecuteBatch: unary(gate, (req: ExecuteBatchRequest) => executeBatch(tm, req.operations), 'ExecuteBatch'),
   };
 }
 
@@ -109,8 +115,16 @@ export function rowToJson(row: Row): string {
   return JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v));
 }
 
+/** The token check first (before the gate: a refused caller never holds a gate unit), then the handler. */
+function guarded<Req, Res>(authorised: Authorizer | undefined, method: string, handler: grpc.handleUnaryCall<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  if (authorised === undefined) return handler;
+  return (call, callback) => {
+    if (authorised(call, callback, method)) handler(call, callback);
+  };
+}
+
 /** Wraps a promise-returning handler: one gate unit around it, errors mapped to gRPC statuses. */
-function unary<Req, Res>(gate: Gate | undefined, fn: (request: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function gatedUnary<Req, Res>(gate: Gate | undefined, fn: (request: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     gated(gate, () => fn(call.request)).then(
       (response) => callback(null, response),

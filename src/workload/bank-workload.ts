@@ -42,6 +42,8 @@ export interface BankWorkloadOptions {
   readonly callDeadlineMs?: number;
   /** TLS towards the nodes. Absent: plaintext. */
   readonly tls?: BankClientOptions['tls'];
+  /** Bearer token for nodes that require one. */
+  readonly token?: string;
 }
 
 export interface BankProgress {
@@ -96,6 +98,7 @@ export async function runBankWorkload(options: BankWorkloadOptions): Promise<Ban
   const clientOptions: BankClientOptions = {
     ...(options.callDeadlineMs === undefined ? {} : { deadlineMs: options.callDeadlineMs }),
     ...(options.tls === undefined ? {} : { tls: options.tls }),
+    ...(options.token === undefined ? {} : { token: options.token }),
   };
   const clients = options.targets.map((t) => createBankClient(t, clientOptions));
   const tally: Tally = { committed: 0, duplicates: 0, failed: 0, retries: { unavailable: 0, conflict: 0, unknown: 0 }, pausedWaitMs: 0, pausedWaitMaxMs: 0, errors: {}, latencies: [], acknowledged: [], issued: 0 };
