@@ -45,7 +45,7 @@ const nodeConfigSchema = z.strictObject({
   gate: z
     .strictObject({
       whilePaused: z.enum(['reject', 'hold']).default('reject'),
-      maxQueued: z.number().int().positive().default(1000),
+      maxQueued: z.number().int().positive().max(1_000_000).default(1000),
       maxHoldMs: z.number().int().positive().max(MAX_DURATION_MS).default(30_000),
       enabled: z.boolean().default(true),
     })
