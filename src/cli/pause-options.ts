@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
 import type { AdminConnectionOptions, Target } from '../pause/contract.ts';
+import { plaintextTokenWarning } from '../pause/listener-security.ts';
 import { createTargetResolver } from '../pause/targets.ts';
 
 export interface TargetFlags {
@@ -42,13 +43,44 @@ export interface ConnectionFlags {
   readonly caPath?: string;
   readonly caPem?: string;
   readonly overrideAuthority?: string;
+  /** Visible to every user in `ps`: prefer `tokenFile` or STILLPOINT_TOKEN. */
   readonly token?: string;
+  readonly tokenFile?: string;
 }
 
-/** Builds the client's connection options; the token falls back to STILLPOINT_ADMIN_TOKEN. */
+/** Help text of the token flags: one place, so every command says that argv is visible. */
+export const TOKEN_HELP = {
+  token: 'bearer token (VISIBLE to other users in `ps`: prefer --token-file or $STILLPOINT_TOKEN)',
+  tokenFile: 'file holding the bearer token (first line; default: $STILLPOINT_TOKEN)',
+} as const;
+
+/**
+ * The bearer token, from the first of: `--token`, `--token-file`, STILLPOINT_TOKEN, STILLPOINT_ADMIN_TOKEN
+ * (the older name). ConfigError `TOKEN_CONFLICT` for both flags, `TOKEN_UNREADABLE` for a bad file.
+ */
+export function resolveToken(flags: { readonly token?: string; readonly tokenFile?: string }): string | undefined {
+  if (flags.token !== undefined && flags.tokenFile !== undefined) {
+    throw new ConfigError('TOKEN_CONFLICT', 'Give --token or --token-file, not both.', { hint: 'Keep --token-file: a token on the command line is visible in `ps`.' });
+  }
+  if (flags.tokenFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(flags.tokenFile, 'utf8');
+    } catch (error) {
+      throw new ConfigError('TOKEN_UNREADABLE', `Cannot read the token file ${flags.tokenFile}.`, { hint: 'Give the path of a file holding the token (mode 0600).', cause: error });
+    }
+    const token = text.split(/\r?\n/)[0]?.trim() ?? '';
+    if (token === '') throw new ConfigError('TOKEN_UNREADABLE', `The token file ${flags.tokenFile} is empty.`, { hint: 'Write the token on its first line.' });
+    return token;
+  }
+  const token = flags.token ?? process.env.STILLPOINT_TOKEN ?? process.env.STILLPOINT_ADMIN_TOKEN;
+  return token === undefined || token === '' ? undefined : token;
+}
+
+/** Builds the client's connection options (token: see {@link resolveToken}). */
 export function connectionOptions(flags: ConnectionFlags): AdminConnectionOptions {
   const usesTls = flags.tls === true || flags.caPath !== undefined || flags.caPem !== undefined;
-  const token = flags.token ?? process.env.STILLPOINT_ADMIN_TOKEN;
+  const token = resolveToken(flags);
   let caPem = flags.caPem;
   if (flags.caPath !== undefined) {
     try {
@@ -69,22 +101,14 @@ export function connectionOptions(flags: ConnectionFlags): AdminConnectionOption
           },
         }
       : {}),
-    ...(token === undefined || token === '' ? {} : { token }),
+    ...(token === undefined ? {} : { token }),
   };
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-
-/** Parses `500ms`, `5s`, `2m`, `1h`, `1.5s`, or a bare number of ms. ConfigError `DURATION_INVALID`. */
-export function parseDuration(text: string, flag: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim());
-  const ms = match ? Number(match[1]) * UNITS[match[2] ?? 'ms']! : NaN;
-  if (!Number.isFinite(ms) || ms <= 0) {
-    throw new ConfigError('DURATION_INVALID', `${flag} must be a positive duration, got "${text}".`, {
-      hint: 'Write e.g. 500ms, 5s, 2m, or a number of milliseconds.',
-    });
-  }
-  return Math.round(ms);
+/** Prints a warning on stderr before a token would travel in plaintext to a non-loopback target. */
+export function warnIfPlaintextToken(options: AdminConnectionOptions, targets: readonly Target[]): void {
+  const warning = plaintextTokenWarning(targets.map((t) => t.host), options.token !== undefined, options.tls !== undefined);
+  if (warning !== undefined) process.stderr.write(`${warning}\n`);
 }
 
 /** Parses a non-negative integer of ms (upstream's -m). ConfigError `NUMBER_INVALID`. */

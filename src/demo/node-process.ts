@@ -1,6 +1,7 @@
 /**
- * A `stillpoint node --config <file> --json` child process, as the demo (and tests) run it: started,
- * its ready line read (with a deadline), stopped with SIGTERM then SIGKILL. Whoever starts one stops it.
+ * THE way to start a node process (the demo, the trials and the tests all use it): a
+ * `stillpoint node --config <file> --json` child process, started, its ready line read (with a deadline),
+ * stopped with SIGTERM then SIGKILL, or SIGKILLed as a crash. Whoever starts one stops it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -10,11 +11,20 @@ import { InternalError } from '../errors.ts';
 /** The CLI entry that runs the compiled build when present, the TypeScript sources otherwise. */
 export const CLI_BIN = fileURLToPath(new URL('../../bin/stillpoint.js', import.meta.url));
 
+export interface NodeProcessOptions {
+  /** Deadline for the ready line. Default 30 s. */
+  readonly readyTimeoutMs?: number;
+  /** Node options placed before the script (e.g. the trials' clock-offset preload). */
+  readonly execArgv?: readonly string[];
+}
+
 export interface NodeProcess {
   readonly name: string;
   readonly address: string;
   readonly port: number;
   readonly pid: number;
+  /** False once the process has exited (for any reason: stopped, killed, crashed). */
+  readonly running: boolean;
   /** SIGTERM, then SIGKILL after `graceMs` (default 3000). Idempotent. */
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL at once (a crash). */
@@ -30,8 +40,9 @@ interface ReadyLine {
 }
 
 /** Starts a node and resolves once it printed its ready line (deadline `readyTimeoutMs`, default 30 s). */
-export async function startNodeProcess(configFile: string, name: string, readyTimeoutMs = 30_000): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [CLI_BIN, 'node', '--config', configFile, '--json'], {
+export async function startNodeProcess(configFile: string, name: string, options: NodeProcessOptions = {}): Promise<NodeProcess> {
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), CLI_BIN, 'node', '--config', configFile, '--json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, STILLPOINT_FAILPOINTS: '' },
   });
@@ -89,5 +100,15 @@ function makeHandle(child: ChildProcess, exited: Promise<void>, name: string, re
     child.kill('SIGKILL');
     await exited;
   };
-  return { name, address: ready.address, port: ready.adminPort, pid: child.pid ?? ready.pid, stop, kill };
+  return {
+    name,
+    address: ready.address,
+    port: ready.adminPort,
+    pid: child.pid ?? ready.pid,
+    get running() {
+      return child.exitCode === null && child.signalCode === null;
+    },
+    stop,
+    kill,
+  };
 }

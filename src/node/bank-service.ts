@@ -3,7 +3,8 @@
  * pause that drained the gate has no transaction of this node in flight.
  *
  * Errors map to gRPC codes clients can act on, with the stable code in trailing metadata `stillpoint-code`:
- * GATE_PAUSED → UNAVAILABLE (retry later), TX_CONFLICT → ABORTED (retry), ConfigError → INVALID_ARGUMENT,
+ * GATE_PAUSED and STORAGE_CONNECTION_LOST (a database restarting under the node) → UNAVAILABLE (retry later),
+ * TX_CONFLICT → ABORTED (retry), ConfigError → INVALID_ARGUMENT,
  * BANK_NO_SUCH_ACCOUNT → NOT_FOUND, BANK_ACCOUNT_EXISTS → ALREADY_EXISTS, anything else → INTERNAL.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -28,30 +29,36 @@ export interface BankServiceOptions {
   readonly tm: TransactionManager;
   /** Absent: no gate (benchmarks only; the node then cannot be paused). */
   readonly gate?: Gate;
+  /** The node's token check (../pause/admin-server.ts makeAuthorizer); absent: no token required. */
+  readonly authorised?: Authorizer;
 }
+
+type Authorizer = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: (error: Partial<grpc.StatusObject>) => void, method: string) => boolean;
 
 /** The handlers of `stillpoint.bank.Bank`, for `server.addService(loadBankProto().service, …)`. */
 export function bankHandlers(options: BankServiceOptions): grpc.UntypedServiceImplementation {
   const { tm, gate } = options;
+  const unary = <Req, Res>(g: Gate | undefined, fn: (request: Req) => Promise<Res>, method: string): grpc.handleUnaryCall<Req, Res> =>
+    guarded(options.authorised, method, gatedUnary(g, fn));
   return {
     CreateAccounts: unary(gate, async (req: CreateAccountsRequest): Promise<CreateAccountsResponse> => {
       if (req.account_ids.length === 0 || req.initial_balance < 0) {
         throw new ConfigError('BANK_BAD_REQUEST', 'CreateAccounts needs at least one account id and a non-negative balance.', { hint: 'Send account_ids and initial_balance >= 0.' });
       }
       return { tx_id: await tm.run(async (tx) => (await createAccounts(tx, req.account_ids, req.initial_balance), tx.id)) };
-    }),
+    }, 'CreateAccounts'),
     Transfer: unary(gate, async (req: TransferRequestMessage): Promise<TransferResponse> => {
       if (req.transfer_id === '' || req.amount <= 0) {
         throw new ConfigError('BANK_BAD_REQUEST', 'Transfer needs a transfer_id and a positive amount.', { hint: 'Send transfer_id and amount > 0.' });
       }
       const request = { transferId: req.transfer_id, from: req.from_account, to: req.to_account, amount: req.amount };
       return tm.run(async (tx) => ({ applied: (await transfer(tx, request)) === 'applied', tx_id: tx.id }));
-    }),
+    }, 'Transfer'),
     GetBalances: unary(gate, async (req: GetBalancesRequest): Promise<GetBalancesResponse> => {
       const balances = await tm.run((tx) => getBalances(tx, req.account_ids));
       return { balances: [...balances].map(([account_id, balance]) => ({ account_id, balance: Number(balance) })) };
-    }),
-    ExecuteBatch: unary(gate, (req: ExecuteBatchRequest) => executeBatch(tm, req.operations)),
+    }, 'GetBalances'),
+    ExecuteBatch: unary(gate, (req: ExecuteBatchRequest) => executeBatch(tm, req.operations), 'ExecuteBatch'),
   };
 }
 
@@ -108,8 +115,16 @@ export function rowToJson(row: Row): string {
   return JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v));
 }
 
+/** The token check first (before the gate: a refused caller never holds a gate unit), then the handler. */
+function guarded<Req, Res>(authorised: Authorizer | undefined, method: string, handler: grpc.handleUnaryCall<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  if (authorised === undefined) return handler;
+  return (call, callback) => {
+    if (authorised(call, callback, method)) handler(call, callback);
+  };
+}
+
 /** Wraps a promise-returning handler: one gate unit around it, errors mapped to gRPC statuses. */
-function unary<Req, Res>(gate: Gate | undefined, fn: (request: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function gatedUnary<Req, Res>(gate: Gate | undefined, fn: (request: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     gated(gate, () => fn(call.request)).then(
       (response) => callback(null, response),
@@ -137,6 +152,7 @@ const STATUS_BY_CODE: Readonly<Record<string, grpc.status>> = {
   GATE_PAUSED: grpc.status.UNAVAILABLE,
   GATE_QUEUE_FULL: grpc.status.UNAVAILABLE,
   GATE_HOLD_TIMED_OUT: grpc.status.UNAVAILABLE,
+  STORAGE_CONNECTION_LOST: grpc.status.UNAVAILABLE,
   TX_CONFLICT: grpc.status.ABORTED,
   TX_UNKNOWN_STATE_RETRY: grpc.status.ABORTED,
   BANK_NO_SUCH_ACCOUNT: grpc.status.NOT_FOUND,

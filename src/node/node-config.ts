@@ -8,7 +8,8 @@
  *   namespaces: { bank_a: a, bank_b: b, coordinator: a }
  * listen: { host: 127.0.0.1, port: 0 }   # one port serves the data API and the admin service; 0 = any free port
  * admin:                             # optional
- *   token: s3cret                    # or tokenEnv: ADMIN_TOKEN — admin calls must send `authorization: Bearer …`
+ *   tokenFile: /run/secrets/token    # or tokenEnv: ADMIN_TOKEN, or token: s3cret — admin AND data calls must send
+ *                                    # `authorization: Bearer …`
  *   tls: { certFile: server.pem, keyFile: server.key }   # TLS for the whole port
  * gate:
  *   whilePaused: reject              # reject (UNAVAILABLE, ScalarDB Server) | hold (ScalarDL); default reject
@@ -16,11 +17,14 @@
  *   maxHoldMs: 30000                 # hold only; default 30 000
  *   enabled: true                    # false: no gate at all (benchmarks only — the node cannot be paused)
  * expiryMs: 15000                    # lazy-recovery expiry; default 15 000
+ * insecure: false                    # true: allow a non-loopback listen.host without token and TLS (warned)
  * ```
+ * A non-loopback `listen.host` without a token and TLS is refused (LISTENER_INSECURE) unless `insecure`.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { MAX_DURATION_MS } from '../duration.ts';
 import { ConfigError } from '../errors.ts';
 import type { PausedBehaviour } from '../pause/contract.ts';
 import type { GroupConfig } from '../txn/contract.ts';
@@ -34,18 +38,20 @@ const nodeConfigSchema = z.strictObject({
     .strictObject({
       token: z.string().min(1).optional(),
       tokenEnv: z.string().min(1).optional(),
+      tokenFile: z.string().min(1).optional(),
       tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
     })
     .optional(),
   gate: z
     .strictObject({
       whilePaused: z.enum(['reject', 'hold']).default('reject'),
-      maxQueued: z.number().int().positive().default(1000),
-      maxHoldMs: z.number().int().positive().default(30_000),
+      maxQueued: z.number().int().positive().max(1_000_000).default(1000),
+      maxHoldMs: z.number().int().positive().max(MAX_DURATION_MS).default(30_000),
       enabled: z.boolean().default(true),
     })
     .default({ whilePaused: 'reject', maxQueued: 1000, maxHoldMs: 30_000, enabled: true }),
-  expiryMs: z.number().int().positive().optional(),
+  expiryMs: z.number().int().positive().max(MAX_DURATION_MS).optional(),
+  insecure: z.boolean().default(false),
 });
 
 /** A validated node configuration, secrets resolved (token and TLS material read). */
@@ -58,6 +64,8 @@ export interface NodeConfig {
   readonly gate?: { readonly enabled?: boolean; readonly pausedBehaviour?: PausedBehaviour };
   /** Lazy-recovery expiry in ms. Default: the transaction manager's (15 000). */
   readonly expiryMs?: number;
+  /** Allow a non-loopback listener without token and TLS (warned about at every start). Default false. */
+  readonly insecure?: boolean;
 }
 
 /** Validates a parsed node config object; relative paths resolve against `baseDir`. */
@@ -77,6 +85,7 @@ export async function parseNodeConfig(value: unknown, options: { file?: string; 
     ...(c.admin === undefined ? {} : { admin: await resolveAdmin(c.admin, file, baseDir) }),
     gate: { enabled: c.gate.enabled, pausedBehaviour },
     ...(c.expiryMs === undefined ? {} : { expiryMs: c.expiryMs }),
+    insecure: c.insecure,
   };
 }
 
@@ -85,13 +94,19 @@ export async function loadNodeConfig(path: string): Promise<NodeConfig> {
   return parseNodeConfig(await readYaml(path), { file: path, baseDir: dirname(resolve(path)) });
 }
 
-type AdminInput = { token?: string | undefined; tokenEnv?: string | undefined; tls?: { certFile: string; keyFile: string } | undefined };
+type AdminInput = { token?: string | undefined; tokenEnv?: string | undefined; tokenFile?: string | undefined; tls?: { certFile: string; keyFile: string } | undefined };
 
 async function resolveAdmin(admin: AdminInput, file: string, baseDir: string): Promise<NonNullable<NodeConfig['admin']>> {
-  if (admin.token !== undefined && admin.tokenEnv !== undefined) {
-    throw new ConfigError('CONFIG_INVALID', `${file}: admin: give token or tokenEnv, not both.`, { context: { file, key: 'admin' }, hint: 'Keep one of admin.token, admin.tokenEnv.' });
+  if ([admin.token, admin.tokenEnv, admin.tokenFile].filter((t) => t !== undefined).length > 1) {
+    throw new ConfigError('CONFIG_INVALID', `${file}: admin: give one of token, tokenEnv, tokenFile.`, { context: { file, key: 'admin' }, hint: 'Keep one of admin.token, admin.tokenEnv, admin.tokenFile.' });
   }
   let token = admin.token;
+  if (admin.tokenFile !== undefined) {
+    token = (await readSecret(admin.tokenFile, 'admin.tokenFile', file, baseDir)).toString('utf8').split(/\r?\n/)[0]?.trim();
+    if (token === undefined || token === '') {
+      throw new ConfigError('CONFIG_SECRET_MISSING', `${file}: admin.tokenFile ${admin.tokenFile} is empty.`, { context: { file, key: 'admin.tokenFile' }, hint: 'Write the token on the first line of the file.' });
+    }
+  }
   if (admin.tokenEnv !== undefined) {
     token = process.env[admin.tokenEnv];
     if (token === undefined || token === '') {

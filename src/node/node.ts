@@ -5,8 +5,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Gate, GateStats } from '../pause/contract.ts';
-import { addAdminService, closeServer } from '../pause/admin-server.ts';
-import { createGate, type PauseLog } from '../pause/gate.ts';
+import { addAdminService, closeServer, makeAuthorizer } from '../pause/admin-server.ts';
+import { createGate, stderrLog, type PauseLog } from '../pause/gate.ts';
+import { checkListenerSecurity } from '../pause/listener-security.ts';
 import type { StorageGroup, TransactionManager } from '../txn/contract.ts';
 import { createTransactionManager } from '../txn/consensus-commit.ts';
 import { openGroup } from '../txn/group.ts';
@@ -39,6 +40,12 @@ const SHUTDOWN_GRACE_MS = 5_000;
 
 /** Opens the group, starts the transaction manager, gate, and one gRPC server; resolves once listening. */
 export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<RunningNode> {
+  // Before anything opens: an exposed node without token and TLS is refused unless the operator said insecure.
+  const token = config.admin?.token;
+  checkListenerSecurity(
+    { host: config.listen.host, token: token !== undefined, tls: config.admin?.tls !== undefined, insecure: config.insecure === true },
+    options.log ?? stderrLog,
+  );
   const group = await openGroup(config.group);
   let tm: TransactionManager | undefined;
   const server = new grpc.Server();
@@ -49,7 +56,9 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     const gate = gateEnabled
       ? createGate({ pausedBehaviour: config.gate?.pausedBehaviour ?? { kind: 'reject' }, ...(options.log ? { log: options.log } : {}) })
       : undefined;
-    server.addService(loadBankProto().service, bankHandlers({ tm: manager, ...(gate ? { gate } : {}) }));
+    // The token guards the data API too: whoever may move money may also be trusted to pause.
+    const authorised = token === undefined ? undefined : makeAuthorizer(token, options.log ?? stderrLog);
+    server.addService(loadBankProto().service, bankHandlers({ tm: manager, ...(gate ? { gate } : {}), ...(authorised ? { authorised } : {}) }));
     // Without a gate there is nothing to pause: no admin service, so a pause fails loudly instead of lying.
     if (gate) addAdminService(server, gate, { ...(config.admin?.token ? { token: config.admin.token } : {}), ...(options.log ? { log: options.log } : {}) });
     const host = config.listen.host;

@@ -13,6 +13,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { MAX_DURATION_MS } from '../duration.ts';
 import { ConfigError, PauseError } from '../errors.ts';
 import {
   type CheckPausedResponseMessage,
@@ -25,6 +26,7 @@ import {
 import { DEFAULT_MAX_PAUSE_WAIT_MS, type Gate, LEASE_METADATA_KEY } from './contract.ts';
 import { adminError } from './error-details.ts';
 import { type PauseLog, stderrLog } from './gate.ts';
+import { checkListenerSecurity } from './listener-security.ts';
 
 export interface AdminServiceOptions {
   /** When set, every admin call must carry `authorization: Bearer <token>`. Default: no token. */
@@ -93,8 +95,8 @@ function parsePauseCall(
   call: grpc.ServerUnaryCall<PauseRequestMessage, EmptyMessage>,
 ): { options: { waitOutstanding: boolean; maxWaitMs: number; leaseMs?: number } } | { error: string } {
   const maxWait = readMaxPauseWaitTime(call.request);
-  if (maxWait !== undefined && !(maxWait >= 0 && Number.isFinite(maxWait))) {
-    return { error: `max_pause_wait_time must not be negative (got ${maxWait}); omit it or send 0 for the default.` };
+  if (maxWait !== undefined && !(maxWait >= 0 && maxWait <= MAX_DURATION_MS && Number.isFinite(maxWait))) {
+    return { error: `[DURATION_OUT_OF_RANGE] max_pause_wait_time must be 0 (the default) to ${MAX_DURATION_MS} ms (24h), got ${maxWait}.` };
   }
   const lease = readLease(call.metadata);
   if (typeof lease === 'string') return { error: lease };
@@ -117,10 +119,16 @@ function readLease(metadata: grpc.Metadata): number | undefined | string {
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value <= 0) {
     return `${LEASE_METADATA_KEY} must be a positive integer of milliseconds (got "${text}").`;
   }
+  // A Node timer above 2^31-1 ms fires at once: an unbounded lease would unpause immediately.
+  if (value > MAX_DURATION_MS) return `[DURATION_OUT_OF_RANGE] ${LEASE_METADATA_KEY} must be at most ${MAX_DURATION_MS} ms (24h), got ${value}.`;
   return value;
 }
 
-function makeAuthorizer(token: string | undefined, log: PauseLog) {
+/**
+ * A check of `authorization: Bearer <token>` for unary handlers (admin and data services alike): true when
+ * allowed; otherwise answers UNAUTHENTICATED, logs the refusal and returns false.
+ */
+export function makeAuthorizer(token: string | undefined, log: PauseLog) {
   const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`);
   return (
     call: grpc.ServerUnaryCall<unknown, unknown>,
@@ -132,8 +140,8 @@ function makeAuthorizer(token: string | undefined, log: PauseLog) {
     const actual = Buffer.from(given === undefined ? '' : given.toString());
     // Constant-time compare so the token cannot be guessed byte by byte from response times.
     if (actual.length === expected.length && timingSafeEqual(actual, expected)) return true;
-    log('refused an admin call without a valid token', { method, peer: call.getPeer(), tokenSent: given !== undefined });
-    callback({ code: grpc.status.UNAUTHENTICATED, details: 'A valid admin token is required (authorization: Bearer).' });
+    log('refused a call without a valid token', { method, peer: call.getPeer(), tokenSent: given !== undefined });
+    callback({ code: grpc.status.UNAUTHENTICATED, details: 'A valid token is required (authorization: Bearer).' });
     return false;
   };
 }
@@ -164,6 +172,8 @@ export interface AdminServerOptions extends AdminServiceOptions {
   readonly port?: number;
   /** TLS: PEM certificate chain and key. Absent: plaintext. */
   readonly tls?: { readonly certPem: string; readonly keyPem: string };
+  /** Allow a non-loopback host without token and TLS (warned about). Default false: refused. */
+  readonly insecure?: boolean;
 }
 
 export interface RunningAdminServer {
@@ -177,9 +187,10 @@ export interface RunningAdminServer {
 
 /** Starts a gRPC server that serves only the admin service over `gate`. */
 export async function startAdminServer(options: AdminServerOptions): Promise<RunningAdminServer> {
+  const host = options.host ?? '127.0.0.1';
+  checkListenerSecurity({ host, token: options.token !== undefined, tls: options.tls !== undefined, insecure: options.insecure === true }, options.log ?? stderrLog);
   const server = new grpc.Server();
   addAdminService(server, options.gate, options);
-  const host = options.host ?? '127.0.0.1';
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const credentials = options.tls
     ? grpc.ServerCredentials.createSsl(null, [

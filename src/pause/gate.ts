@@ -8,6 +8,7 @@
  * - an unpause interrupts a drain in progress and every pause queued before it (`PAUSE_INTERRUPTED`): a pause
  *   never reports success with the gate open, and a pause issued before an unpause never closes the gate after it.
  */
+import { checkDurationMs } from '../duration.ts';
 import { ConfigError, PauseError } from '../errors.ts';
 import {
   DEFAULT_MAX_PAUSE_WAIT_MS,
@@ -290,7 +291,8 @@ function resolveMaxWait(maxWaitMs: number | undefined): number {
       hint: 'Omit it (or send 0) for the default of 30 000 ms.',
     });
   }
-  return maxWaitMs;
+  // Bounded: a Node timer above 2^31-1 ms fires at once.
+  return checkDurationMs(maxWaitMs, 'the drain limit (max pause wait)');
 }
 
 function validateLease(leaseMs: number): void {
@@ -299,6 +301,8 @@ function validateLease(leaseMs: number): void {
       hint: 'Send no lease for a pause that lasts until Unpause.',
     });
   }
+  // Bounded: a lease of 9e9 ms would overflow the timer and unpause after 1 ms.
+  checkDurationMs(leaseMs, 'a pause lease');
 }
 
 function pausedError(reason: 'reject' | 'queue-full' | 'hold-timeout', context: Record<string, unknown> = {}): PauseError {

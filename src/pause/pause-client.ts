@@ -4,6 +4,7 @@
  * reports failure; the window is measured (paused-at after the last Pause returned, unpause-started-at before
  * the first Unpause is sent); an optional lease is renewed while the group is held.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { PauseError } from '../errors.ts';
 import { type CheckPausedResponseMessage, type PauseRequestMessage, loadAdminProto } from './admin-proto.ts';
@@ -97,22 +98,28 @@ class PauseClientImpl implements PauseClient {
       return { ...s, paused: undone.ok ? false : s.paused };
     });
     const failed = merged.filter((s) => !s.ok).map((s) => `${s.target} (${s.error?.code ?? 'FAILED'})`);
-    // A target neither call could reach was never paused by us; any other failed rollback may have left one.
+    // A target neither call could reach, or one that refused our token (it checks the token before touching
+    // its gate), was never paused by us; any other failed rollback may have left one paused.
     const stillPaused = rollback.targets
-      .filter((s, i) => !s.ok && !(neverReached(statuses[i]!) && neverReached(s)))
+      .filter((s, i) => !s.ok && !neverPaused(statuses[i]!) && !(neverReached(statuses[i]!) && neverReached(s)))
       .map((s) => s.target);
+    const refused = statuses.filter((s) => s.error?.code === 'UNAUTHENTICATED').map((s) => s.target);
+    const tokenHint = refused.length === 0 ? '' : `${refused.join(', ')} refused the token: give the right one with --token-file <file> or STILLPOINT_TOKEN (or --token, visible in ps). `;
     return new PauseError(
       'PAUSE_FAILED',
       `Pause failed at ${failed.join(', ')}; ` +
         (stillPaused.length === 0
-          ? 'every target was unpaused again.'
+          ? refused.length === statuses.filter((s) => !s.ok).length && refused.length > 0
+            ? `${refused.join(', ')} refused the call and ${refused.length === 1 ? 'was' : 'were'} never paused; every other target was unpaused again.`
+            : 'every target was unpaused again.'
           : `the rollback could not unpause ${stillPaused.join(', ')}.`),
       {
         context: { targets: merged, rollback: rollback.targets },
         hint:
-          stillPaused.length === 0
+          tokenHint +
+          (stillPaused.length === 0
             ? 'Fix the failing target (see each status) and retry.'
-            : `Unpause by hand: stillpoint unpause -a ${stillPaused.join(',')}`,
+            : `Unpause by hand: stillpoint unpause -a ${stillPaused.join(',')}`),
       },
     );
   }
@@ -335,6 +342,11 @@ function neverReached(status: TargetStatus): boolean {
   return status.error?.code === 'TARGET_UNREACHABLE';
 }
 
+/** The Pause was refused before the gate was touched: a stillpoint server checks the token first. */
+function neverPaused(status: TargetStatus): boolean {
+  return status.error?.code === 'UNAUTHENTICATED';
+}
+
 function pauseStatus(target: Target, result: CallResult<unknown>): TargetStatus {
   const stillPaused = result.failure?.code === 'PAUSE_TIMED_OUT_STILL_PAUSED';
   return toStatus(target, result, result.failure ? (stillPaused ? true : undefined) : true);
@@ -384,6 +396,3 @@ function abortedFailure(): Error {
   return Object.assign(new Error('aborted by the caller'), { code: grpc.status.CANCELLED, details: 'aborted by the caller' });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -2,12 +2,16 @@
  * Applying one fault of the catalogue (./faults.ts) to a running trial, and healing it afterwards so the
  * trial's final checks run against a whole cluster again.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupRun } from './backup-process.ts';
 import type { FaultKind } from './faults.ts';
 import type { TrialDatabases } from './group.ts';
 import { ERROR_BEHAVIOURS, SILENT_BEHAVIOURS, startFaultyAdmin } from './faulty-admin.ts';
 import type { TrialNode } from './nodes.ts';
 import type { Random } from './random.ts';
+
+/** How long after a database restart a node must still be running. */
+const NODE_CRASH_GRACE_MS = 1_000;
 
 export interface FaultTarget {
   readonly nodes: readonly TrialNode[];
@@ -36,6 +40,8 @@ export interface AppliedFault {
   /** What was done, for the report (e.g. "node n1 SIGKILLed"). */
   readonly note: string;
   readonly orchestratorKilled: boolean;
+  /** A broken guarantee seen while applying the fault (e.g. a node died with its database). */
+  readonly violation?: string;
   /** Undoes the fault (restart, proxy back to pass, server started). Idempotent, never throws. */
   heal(): Promise<void>;
 }
@@ -51,11 +57,12 @@ export async function applyFault(kind: FaultKind, target: FaultTarget, backup: B
   const { random } = target;
   const node = random.pick(target.nodes);
   const members = [...target.databases.proxies.keys()];
-  const healed = (note: string, heal: () => Promise<void>, orchestratorKilled = false): AppliedFault => {
+  const healed = (note: string, heal: () => Promise<void>, orchestratorKilled = false, violation?: string): AppliedFault => {
     let done = false;
     return {
       note,
       orchestratorKilled,
+      ...(violation === undefined ? {} : { violation }),
       async heal() {
         if (done) return;
         done = true;
@@ -89,6 +96,18 @@ export async function applyFault(kind: FaultKind, target: FaultTarget, backup: B
       const member = random.pick(members);
       const start = await target.databases.stopServer(member);
       return healed(`database server of member ${member} stopped`, start);
+    }
+    case 'database-restart': {
+      const member = random.pick(members);
+      const start = await target.databases.stopServer(member);
+      await start();
+      // A node's connections were all cut; it must reconnect, not die (issue 19). Give a crash time to show.
+      await sleep(NODE_CRASH_GRACE_MS);
+      const dead = target.nodes.filter((n) => !n.running).map((n) => n.name);
+      const violation = dead.length === 0 ? undefined : `node(s) ${dead.join(', ')} died when the database server of member ${member} restarted`;
+      return healed(`database server of member ${member} restarted${dead.length === 0 ? '' : `; ${violation}`}`, async () => {
+        for (const n of target.nodes) await n.start();
+      }, false, violation);
     }
     case 'node-path-slow':
     case 'database-path-slow': {

@@ -33,6 +33,7 @@ export type FaultKind =
   | 'node-restart'
   | 'node-join'
   | 'database-stop'
+  | 'database-restart'
   | 'node-path-slow'
   | 'node-path-drop'
   | 'database-path-slow'
@@ -102,6 +103,13 @@ export const FAULTS: readonly FaultSpec[] = [
     kind: 'database-stop',
     description: 'one database server stopped (immediate) during capture or finish, started again after',
     moments: ['during-pause', 'after-pause'],
+    groups: SERVERS,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'database-restart',
+    description: 'one database server restarted (stopped and started at once) under the running nodes: every node must stay up',
+    moments: ['before-pause', 'during-pause', 'after-pause'],
     groups: SERVERS,
     allowedOutcomes: ANY,
   },

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../local-servers/process.ts';
 import type { GroupConfig } from '../txn/contract.ts';
-import { startCli, type CliProcess } from './cli-process.ts';
+import { startNodeProcess, type NodeProcess } from '../demo/node-process.ts';
 import { clockOffsetExecArgv } from './clock-offset.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
@@ -39,21 +39,16 @@ export interface TrialNode {
 export async function startTrialNode(dir: string, name: string, group: GroupConfig, expiryMs: number, clockOffsetMs = 0): Promise<TrialNode> {
   const port = await freePort();
   const configFile = join(dir, `${name}.yaml`);
-  await writeFile(configFile, stringify({ name, group, listen: { host: '127.0.0.1', port }, expiryMs }));
+  await writeFile(configFile, stringify({ name, group, listen: { host: '127.0.0.1', port }, expiryMs }), { mode: 0o600 });
   const proxy = await startTcpProxy({ upstreamHost: '127.0.0.1', upstreamPort: port });
-  let child: CliProcess | undefined;
+  let child: NodeProcess | undefined;
 
   const start = async (): Promise<void> => {
     if (child?.running) return;
-    const next = startCli({ args: ['node', '--config', configFile], execArgv: clockOffsetMs === 0 ? [] : clockOffsetExecArgv(clockOffsetMs) });
-    child = next;
-    try {
-      await next.waitForLine((line) => /\bready\b/i.test(line), READY_TIMEOUT_MS);
-    } catch (error) {
-      next.kill('SIGKILL');
-      await next.exited;
-      throw error;
-    }
+    child = await startNodeProcess(configFile, name, {
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      execArgv: clockOffsetMs === 0 ? [] : clockOffsetExecArgv(clockOffsetMs),
+    });
   };
 
   const node: TrialNode = {
@@ -64,19 +59,10 @@ export async function startTrialNode(dir: string, name: string, group: GroupConf
     get running() {
       return child?.running ?? false;
     },
-    async kill() {
-      if (!child?.running) return;
-      child.kill('SIGKILL');
-      await child.exited;
-    },
+    kill: async () => child?.kill(),
     start,
     async close() {
-      if (child?.running) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child?.kill('SIGKILL'), 5_000);
-        await child.exited;
-        clearTimeout(timer);
-      }
+      await child?.stop(5_000);
       await proxy.close();
     },
   };

@@ -78,7 +78,7 @@ const DISCOVERIES: readonly Discovery[] = ['addresses', 'srv'];
 const SRV_NAME = '_admin._tcp.trial.test';
 
 /** Faults that need the window held open long enough for a process to start inside it. */
-const SLOW_FAULTS: ReadonlySet<FaultKind> = new Set(['node-kill', 'node-restart', 'node-join', 'database-stop']);
+const SLOW_FAULTS: ReadonlySet<FaultKind> = new Set(['node-kill', 'node-restart', 'node-join', 'database-stop', 'database-restart']);
 
 /**
  * Runs one trial. Violations (never thrown): a node still paused after the lease; a `complete` backup
@@ -163,6 +163,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       await backup.exited;
     }
     await applying;
+    if (applied?.violation !== undefined) violations.push(applied.violation);
     const endedAt = Date.now();
 
     // Every node must end unpaused: at once when the orchestrator ran to the end, else within the lease.

@@ -34,6 +34,8 @@ export interface BankClientOptions {
   readonly deadlineMs?: number;
   /** TLS (the node serves data and admin on one port, so TLS covers both). Absent: plaintext. */
   readonly tls?: { readonly caPem?: string; readonly overrideAuthority?: string };
+  /** Bearer token, when the node requires one (its admin token guards the data API too). */
+  readonly token?: string;
 }
 
 export interface BankClient {
@@ -61,7 +63,9 @@ export function createBankClient(target: string, options: BankClientOptions = {}
     new Promise<T>((resolve, reject) => {
       const fn = client[method];
       if (fn === undefined) throw new Error(`no method ${method}`);
-      fn.call(client, request, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => {
+      const metadata = new grpc.Metadata();
+      if (options.token !== undefined) metadata.set('authorization', `Bearer ${options.token}`);
+      fn.call(client, request, metadata, { deadline: Date.now() + deadlineMs }, (error, response) => {
         if (error) reject(toCallError(error, target));
         else resolve(response as T);
       });

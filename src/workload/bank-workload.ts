@@ -4,7 +4,8 @@
  * prove that nothing acknowledged was lost (`checkGroup(..., { acknowledged })`).
  *
  * Retries, each for a reason:
- * - UNAVAILABLE (the node is paused and rejects new work, or is down): like ScalarDB clients, 10 attempts
+ * - UNAVAILABLE (the node is paused and rejects new work, is down, or its database is restarting —
+ *   STORAGE_CONNECTION_LOST, retriable): like ScalarDB clients, 10 attempts
  *   with 100 ms doubling backoff — but each wait is capped at 1 s. Upstream's uncapped doubling waits
  *   0.1+0.2+…+25.6 s, so a client that met a 5 s pause would idle up to ~6 s after the unpause; with the cap
  *   the 10 attempts still span ≥ 7.5 s (a 5 s pause is survived) and work resumes within 1 s of the unpause.
@@ -16,6 +17,7 @@
  *   twice, whichever node it reaches.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { BankCallError, createBankClient, type BankClient, type BankClientOptions } from './bank-client.ts';
 
@@ -40,6 +42,8 @@ export interface BankWorkloadOptions {
   readonly callDeadlineMs?: number;
   /** TLS towards the nodes. Absent: plaintext. */
   readonly tls?: BankClientOptions['tls'];
+  /** Bearer token for nodes that require one. */
+  readonly token?: string;
 }
 
 export interface BankProgress {
@@ -94,6 +98,7 @@ export async function runBankWorkload(options: BankWorkloadOptions): Promise<Ban
   const clientOptions: BankClientOptions = {
     ...(options.callDeadlineMs === undefined ? {} : { deadlineMs: options.callDeadlineMs }),
     ...(options.tls === undefined ? {} : { tls: options.tls }),
+    ...(options.token === undefined ? {} : { token: options.token }),
   };
   const clients = options.targets.map((t) => createBankClient(t, clientOptions));
   const tally: Tally = { committed: 0, duplicates: 0, failed: 0, retries: { unavailable: 0, conflict: 0, unknown: 0 }, pausedWaitMs: 0, pausedWaitMaxMs: 0, errors: {}, latencies: [], acknowledged: [], issued: 0 };
@@ -182,10 +187,14 @@ function retryDecision(error: unknown, attempts: { unavailable: number; conflict
   const status = error instanceof BankCallError ? error.status : grpc.status.UNKNOWN;
   if (status === grpc.status.UNAVAILABLE) {
     if (++attempts.unavailable >= unavailableAttempts) return undefined;
-    // A node that answered carries its gate's code; a bare transport UNAVAILABLE means nobody answered.
-    const paused = error instanceof BankCallError && error.remoteCode !== 'GRPC_UNAVAILABLE';
+    // A node that answered carries its gate's code; a bare transport UNAVAILABLE means nobody answered. A node
+    // whose database is restarting (STORAGE_CONNECTION_LOST: nothing committed) is neither paused nor gone:
+    // it reconnects on its own, so the same node is asked again after the same backoff.
+    const code = error instanceof BankCallError ? error.remoteCode : 'GRPC_UNAVAILABLE';
+    const lost = code === 'STORAGE_CONNECTION_LOST';
+    const paused = code !== 'GRPC_UNAVAILABLE' && !lost;
     const delayMs = jitter(Math.min(UNAVAILABLE_CAP_MS, UNAVAILABLE_BASE_MS * 2 ** (attempts.unavailable - 1)));
-    return { reason: 'unavailable', delayMs, paused, failover: !paused };
+    return { reason: 'unavailable', delayMs, paused, failover: !paused && !lost };
   }
   if (status === grpc.status.ABORTED) {
     if (++attempts.conflict >= CONFLICT_ATTEMPTS) return undefined;
@@ -227,8 +236,4 @@ function sumRetries(t: Tally): number {
 /** ±25 % jitter so clients released by one unpause do not retry in lockstep. */
 function jitter(ms: number): number {
   return ms * (0.75 + Math.random() * 0.5);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

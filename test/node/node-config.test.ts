@@ -75,6 +75,15 @@ describe('node config', () => {
     expect((await asyncConfigError(parseNodeConfig({ group, listen: { port: 0 }, admin: { tokenEnv: 'STILLPOINT_UNSET_VAR' } }))).code).toBe('CONFIG_SECRET_MISSING');
   });
 
+  it('reads the admin token from a file, bounds durations, and defaults insecure to false', async () => {
+    await writeFile(join(dir, 'token'), 'file-token\n', { mode: 0o600 });
+    const config = await parseNodeConfig({ group, listen: { port: 0 }, admin: { tokenFile: 'token' } }, { baseDir: dir });
+    expect(config.admin?.token).toBe('file-token');
+    expect(config.insecure).toBe(false);
+    expect((await asyncConfigError(parseNodeConfig({ group, listen: { port: 0 }, admin: { tokenFile: 'token', token: 'x' } }, { baseDir: dir }))).code).toBe('CONFIG_INVALID');
+    expect((await asyncConfigError(parseNodeConfig({ group, listen: { port: 0 }, expiryMs: 9e9 }))).code).toBe('CONFIG_INVALID');
+  });
+
   it('fails with CONFIG_UNREADABLE / CONFIG_NOT_YAML for a bad file', async () => {
     expect((await asyncConfigError(loadNodeConfig(join(dir, 'missing.yaml')))).code).toBe('CONFIG_UNREADABLE');
     const bad = join(dir, 'bad.yaml');

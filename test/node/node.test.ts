@@ -176,7 +176,7 @@ describe('node admin security', () => {
     const tls = { caPem: await readFile(join(dir, 'cert.pem'), 'utf8'), overrideAuthority: 'node.stillpoint.test' };
     const target = [parseAddress(running.address)];
 
-    const data = createBankClient(running.address, { tls });
+    const data = createBankClient(running.address, { tls, token: 's3cret' });
     cleanups.push(() => data.close());
     expect(await data.transfer({ transferId: 'tls', from: 0, to: 1, amount: 1 })).toMatchObject({ applied: true });
     const plain = createBankClient(running.address, { deadlineMs: 3_000 });

@@ -1,6 +1,6 @@
 /** The pause CLI as users run it: a child process `node --import tsx src/cli/main.ts …` against real servers. */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -218,6 +218,55 @@ describe('stillpoint pause | unpause | check-paused', () => {
     const unpaused = await run(['unpause', '-a', list]);
     expect(unpaused.code).toBe(0);
     expect(nodes.some((n) => n.gate.paused)).toBe(false);
+  });
+
+  it('pause --hold always sends a lease: SIGKILL of the CLI mid-hold, the targets unpause within it', async () => {
+    // Fails on the old CLI: without --lease no lease was sent and the targets stayed paused for good.
+    const proc = start(['pause', '-a', list, '--hold', '30s']);
+    const until = Date.now() + CLI_TIMEOUT_MS;
+    while (!proc.stdout().includes('Pause completed') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(nodes.every((n) => n.gate.paused)).toBe(true);
+    proc.child.kill('SIGKILL');
+    await proc.done;
+    const killedAt = Date.now();
+    // The default lease of a 30 s hold is min(30 s, 10 s) + 5 s = 15 s.
+    while (nodes.some((n) => n.gate.paused) && Date.now() - killedAt < 20_000) await new Promise((r) => setTimeout(r, 100));
+    expect(nodes.some((n) => n.gate.paused)).toBe(false);
+    expect(Date.now() - killedAt).toBeLessThan(16_000);
+  }, 60_000);
+
+  it('durations are bounded: --hold 1000h and --lease 9e9 exit 2 with DURATION_OUT_OF_RANGE, nothing paused', async () => {
+    const [hold, lease] = await Promise.all([run(['pause', '-a', list, '--hold', '1000h']), run(['pause', '-a', list, '--lease', '9000000000'])]);
+    for (const r of [hold, lease]) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/DURATION_OUT_OF_RANGE/);
+    }
+    expect(nodes.every((n) => n.gate.stats().pausesTotal === 0 || !n.gate.paused)).toBe(true);
+  });
+
+  it('a missing token: the target was never paused, no "unpause by hand", the hint names --token-file', async () => {
+    const target = tokenNodes[0]!.target.label;
+    const result = await run(['pause', '-a', `${target},${nodes[0]!.target.label}`, '--hold', '100ms'], { STILLPOINT_TOKEN: '', STILLPOINT_ADMIN_TOKEN: '' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/UNAUTHENTICATED/);
+    expect(result.stderr).not.toMatch(/unpause by hand|could not unpause/i);
+    expect(result.stderr).toMatch(/--token-file/);
+    expect(nodes[0]!.gate.paused).toBe(false);
+  });
+
+  it('the token comes from --token-file or STILLPOINT_TOKEN', async () => {
+    const target = tokenNodes[0]!.target.label;
+    const dir = mkdtempSync(join(tmpdir(), 'stillpoint-token-'));
+    try {
+      writeFileSync(join(dir, 'token'), 'cli-token\n', { mode: 0o600 });
+      const [fromFile, fromEnv] = await Promise.all([
+        run(['check-paused', '-a', target, '--token-file', join(dir, 'token')], { STILLPOINT_ADMIN_TOKEN: '' }),
+        run(['check-paused', '-a', target], { STILLPOINT_TOKEN: 'cli-token', STILLPOINT_ADMIN_TOKEN: '' }),
+      ]);
+      expect([fromFile.code, fromEnv.code]).toEqual([0, 0]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the token comes from STILLPOINT_ADMIN_TOKEN; a wrong one fails with exit 1 and nothing paused', async () => {

@@ -51,11 +51,11 @@ describe('postgres connection failures', () => {
     expect(await codeOf(createStorage('pg', { ...base(), port: await freePort(), password: 'x' }))).toBe('STORAGE_UNREACHABLE');
   });
 
-  it('reports a server that went away mid-run as STORAGE_UNREACHABLE, and works again once it is back', async () => {
+  it('reports a server that went away mid-run as STORAGE_CONNECTION_LOST (retriable), and works again once it is back', async () => {
     const storage = await createStorage('pg', server.connection());
     try {
       await server.stop('immediate');
-      expect(await codeOf(storage.now())).toBe('STORAGE_UNREACHABLE');
+      expect(await codeOf(storage.now())).toBe('STORAGE_CONNECTION_LOST');
       await server.start();
       expect(await storage.now()).toBeGreaterThan(0);
     } finally {

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { parseDuration } from '../../duration.ts';
 import { checkGroup, type CheckReport } from '../../checker/check.ts';
 import { loadGroupConfig } from '../../config/group-config.ts';
 import { ConfigError } from '../../errors.ts';
@@ -46,7 +47,7 @@ export function register(program: Command): void {
         const acknowledged = flags.acknowledged === undefined ? undefined : await readAcknowledged(flags.acknowledged);
         const report = await checkGroup(group, {
           sweep: flags.sweep === true,
-          ...(flags.expiryMs === undefined ? {} : { expiryMs: parseMs(flags.expiryMs) }),
+          ...(flags.expiryMs === undefined ? {} : { expiryMs: parseDuration(flags.expiryMs, '--expiry-ms') }),
           ...(acknowledged === undefined ? {} : { acknowledged }),
         });
         emit(flags.json === true, report, () => renderCheck(report));
@@ -81,12 +82,4 @@ async function readAcknowledged(path: string): Promise<string[]> {
     if (Array.isArray(parsed.acknowledged)) return parsed.acknowledged.map(String);
   }
   return trimmed.split(/\s+/).filter((l) => l !== '');
-}
-
-/** `500`, `500ms`, `10s`, `2m` → milliseconds; ConfigError `CONFIG_BAD_DURATION` otherwise. */
-export function parseMs(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!m) throw new ConfigError('CONFIG_BAD_DURATION', `"${text}" is not a duration.`, { hint: 'Write a number with ms, s or m, e.g. 500ms, 10s, 2m.' });
-  const n = Number(m[1]);
-  return Math.round(m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n);
 }

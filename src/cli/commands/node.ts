@@ -17,7 +17,8 @@ export function register(program: Command): void {
         'service (rpc.Admin, scalar-admin compatible) on one gRPC port, until SIGINT or SIGTERM. Prints one ' +
         'ready line with the address once listening. Several nodes may share one set of databases. The config ' +
         'format (group, listen, admin token/TLS, gate reject|hold, expiryMs) is documented in ' +
-        'src/node/node-config.ts.',
+        'src/node/node-config.ts. A non-loopback listen.host needs an admin token (admin.tokenFile or ' +
+        'admin.tokenEnv; it guards the data API too) and TLS, or --insecure.',
     )
     .addHelpText(
       'after',
@@ -33,10 +34,12 @@ export function register(program: Command): void {
     )
     .requiredOption('--config <file>', 'node config YAML (group, listen, admin, gate, expiryMs)')
     .option('--json', 'print the ready line and the shutdown line as JSON')
+    .option('--insecure', 'allow a non-loopback listen.host without admin token and TLS (warned about; config: insecure: true)')
     .action(
-      action(async (options: { config: string; json?: boolean }) => {
+      action(async (options: { config: string; json?: boolean; insecure?: boolean }) => {
         const json = options.json === true;
-        const config = await loadNodeConfig(options.config);
+        const loaded = await loadNodeConfig(options.config);
+        const config = options.insecure === true ? { ...loaded, insecure: true } : loaded;
         const node = await startNode(config);
         const ready = { event: 'ready', name: node.name, host: node.host, adminPort: node.adminPort, dataPort: node.dataPort, address: node.address, pid: process.pid, gate: node.gate !== undefined };
         emit(json, ready, () => `stillpoint node ${node.name} ready on ${node.address} (adminPort=${node.adminPort} dataPort=${node.dataPort} pid=${process.pid})`);

@@ -4,9 +4,12 @@
  * `pause --hold <duration>` is the seeds' "create a period to restore data" step as one command: pause every
  * target (all-or-nothing), hold, unpause — also on SIGINT/SIGTERM — and print the window and its mid-time.
  * Plain `pause` leaves the cluster paused on purpose (the operator asked for it) and says how to undo it;
- * with `--lease` the servers unpause by themselves once the lease lapses, since nobody renews it.
+ * with `--lease` the servers unpause by themselves once the lease lapses, since nobody renews it. A hold always
+ * sends a lease (renewed while it holds), so a CLI killed with SIGKILL leaves nothing paused for long.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
+import { parseDuration } from '../../duration.ts';
 import { PauseError } from '../../errors.ts';
 import type { PausedGroup, PauseOptions, Target, TargetStatus, UnpauseResult } from '../../pause/contract.ts';
 import { createPauseClient } from '../../pause/pause-client.ts';
@@ -17,8 +20,9 @@ import {
   collect,
   connectionOptions,
   formatInstant,
-  parseDuration,
   resolveTargets,
+  TOKEN_HELP,
+  warnIfPlaintextToken,
 } from '../pause-options.ts';
 
 interface CommonFlags extends TargetFlags, Omit<ConnectionFlags, 'caPath' | 'caPem'> {
@@ -53,8 +57,8 @@ export function register(program: Command): void {
     )
     .option('--no-wait', 'do not wait for in-flight work to drain (NOT a consistent point)')
     .option('--max-pause-wait-time <duration>', 'drain limit sent to the servers, e.g. 10s (default: theirs, 30 s)')
-    .option('--lease <duration>', 'stillpoint servers unpause by themselves unless renewed within this time, e.g. 30s (renewed while --hold runs)')
-    .option('--hold <duration>', 'hold the pause this long (e.g. 5s, 500ms), then unpause and print the window');
+    .option('--lease <duration>', 'stillpoint servers unpause by themselves unless renewed within this time, e.g. 30s (renewed while --hold runs; with --hold default min(hold, 10s) + 5s); at most 24h')
+    .option('--hold <duration>', 'hold the pause this long (e.g. 5s, 500ms, 1h; at most 24h), then unpause and print the window');
   addCommonOptions(pause).action(action((flags: PauseFlags) => runPause(flags)));
 
   const unpause = program
@@ -86,21 +90,34 @@ function addCommonOptions(command: Command): Command {
     .option('--tls', 'connect with TLS')
     .option('--ca <path>', 'CA certificate file (PEM) to trust; implies --tls')
     .option('--override-authority <name>', 'TLS server name to expect (when it differs from the address)')
-    .option('--token <token>', 'admin bearer token (default: $STILLPOINT_ADMIN_TOKEN)')
+    .option('--token <token>', TOKEN_HELP.token)
+    .option('--token-file <file>', TOKEN_HELP.tokenFile)
     .option('--json', 'print one JSON document');
 }
 
+/**
+ * The lease a `--hold` sends when `--lease` is not given: the client renews it three times per lease while it
+ * holds, so it only needs to outlive a few renewals, and it bounds how long a `kill -9`ed CLI leaves the
+ * cluster paused: min(hold, 10 s) + 5 s, i.e. 5.5 s for a 500 ms hold, at most 15 s.
+ */
+export function defaultHoldLeaseMs(holdMs: number): number {
+  return Math.min(holdMs, 10_000) + 5_000;
+}
+
 async function runPause(flags: PauseFlags): Promise<number> {
-  const targets = await resolveTargets(flags);
+  // Every flag is checked before anything is sent: bad input never leaves a target paused.
   const holdMs = flags.hold === undefined ? undefined : parseDuration(flags.hold, '--hold');
+  const leaseMs = flags.lease === undefined ? undefined : parseDuration(flags.lease, '--lease');
   const options: PauseOptions = {
     waitOutstanding: flags.wait,
     ...(flags.maxPauseWaitTime === undefined
       ? {}
       : { maxPauseWaitMs: parseDuration(flags.maxPauseWaitTime, '--max-pause-wait-time') }),
-    ...(flags.lease === undefined ? {} : { leaseMs: parseDuration(flags.lease, '--lease') }),
+    // A hold always carries a lease, so a CLI killed mid-hold (kill -9, a lost pod) never leaves a cluster paused.
+    ...(leaseMs !== undefined ? { leaseMs } : holdMs !== undefined ? { leaseMs: defaultHoldLeaseMs(holdMs) } : {}),
   };
-  const client = createPauseClient(connection(flags));
+  const targets = await resolveTargets(flags);
+  const client = createPauseClient(connection(flags, targets));
   try {
     if (holdMs === undefined) return await pauseAndLeave(client.pauseAll.bind(client), targets, options, flags);
     return await pauseAndHold(client.pauseAll.bind(client), targets, options, holdMs, flags);
@@ -193,7 +210,7 @@ function report(json: boolean, result: UnpauseResult, signalled: NodeJS.Signals 
 
 async function runUnpause(flags: CommonFlags): Promise<number> {
   const targets = await resolveTargets(flags);
-  const client = createPauseClient(connection(flags));
+  const client = createPauseClient(connection(flags, targets));
   try {
     const startedAtMs = Date.now();
     if (flags.json !== true) process.stdout.write(`Unpause started at ${formatInstant(startedAtMs)}\n`);
@@ -208,7 +225,7 @@ async function runUnpause(flags: CommonFlags): Promise<number> {
 
 async function runCheckPaused(flags: CommonFlags): Promise<number> {
   const targets = await resolveTargets(flags);
-  const client = createPauseClient(connection(flags));
+  const client = createPauseClient(connection(flags, targets));
   try {
     const statuses = await client.checkPausedAll(targets);
     const ok = statuses.every((s) => s.ok);
@@ -223,8 +240,10 @@ async function runCheckPaused(flags: CommonFlags): Promise<number> {
   }
 }
 
-function connection(flags: CommonFlags): ReturnType<typeof connectionOptions> {
-  return connectionOptions({ ...flags, ...(flags.ca === undefined ? {} : { caPath: flags.ca }) });
+function connection(flags: CommonFlags, targets: readonly Target[]): ReturnType<typeof connectionOptions> {
+  const options = connectionOptions({ ...flags, ...(flags.ca === undefined ? {} : { caPath: flags.ca }) });
+  warnIfPlaintextToken(options, targets);
+  return options;
 }
 
 function failedLines(statuses: readonly TargetStatus[]): string[] {
@@ -240,18 +259,7 @@ function isoOf(epochMs: number): string {
   return new Date(epochMs).toISOString();
 }
 
+/** Waits `ms`, or less when `signal` aborts (a signal ends the hold early; it is not an error). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }

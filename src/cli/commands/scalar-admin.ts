@@ -9,7 +9,8 @@ import { ConfigError, PauseError } from '../../errors.ts';
 import type { TargetStatus } from '../../pause/contract.ts';
 import { createPauseClient } from '../../pause/pause-client.ts';
 import { action } from '../output.ts';
-import { collect, connectionOptions, formatInstant, parseMillis, resolveTargets } from '../pause-options.ts';
+import { checkDurationMs } from '../../duration.ts';
+import { collect, connectionOptions, formatInstant, parseMillis, resolveTargets, warnIfPlaintextToken } from '../pause-options.ts';
 
 interface ScalarAdminFlags {
   readonly command: string;
@@ -60,7 +61,9 @@ export function register(program: Command): void {
 async function run(flags: ScalarAdminFlags): Promise<number> {
   const command = parseCommand(flags.command);
   const maxPauseWaitMs =
-    flags.maxPauseWaitTime === undefined ? undefined : parseMillis(flags.maxPauseWaitTime, '--max-pause-wait-time');
+    flags.maxPauseWaitTime === undefined
+      ? undefined
+      : checkDurationMs(parseMillis(flags.maxPauseWaitTime, '--max-pause-wait-time'), '--max-pause-wait-time', { minMs: 0 });
   const targets = await resolveTargets(
     {
       ...(flags.addresses === undefined ? {} : { addresses: [flags.addresses] }),
@@ -80,6 +83,7 @@ async function run(flags: ScalarAdminFlags): Promise<number> {
         }
       : {},
   );
+  warnIfPlaintextToken(connection, targets);
   const client = createPauseClient(connection);
   try {
     switch (command) {

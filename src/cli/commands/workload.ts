@@ -10,7 +10,9 @@ import { openGroup } from '../../txn/group.ts';
 import { setupBank } from '../../workload/bank-setup.ts';
 import { runBankWorkload, type BankReport } from '../../workload/bank-workload.ts';
 import { action, emit, emitEvent } from '../output.ts';
-import { parseMs, renderCheck } from './check.ts';
+import { parseDuration } from '../../duration.ts';
+import { resolveToken, TOKEN_HELP } from '../pause-options.ts';
+import { renderCheck } from './check.ts';
 
 interface BankFlags {
   targets?: string;
@@ -26,8 +28,13 @@ interface BankFlags {
   tls?: boolean;
   caRootCertPath?: string;
   overrideAuthority?: string;
+  token?: string;
+  tokenFile?: string;
   json?: boolean;
 }
+
+/** The longest --duration: a week (the workload checks the clock, it sets no timer of that length). */
+const MAX_WORKLOAD_MS = 7 * 24 * 3_600_000;
 
 export function register(program: Command): void {
   const workload = program
@@ -55,7 +62,7 @@ export function register(program: Command): void {
     .option('--targets <list>', 'node data addresses host:port,host:port (the port a node prints when ready)')
     .option('--accounts <n>', 'number of accounts', '100')
     .option('--concurrency <n>', 'concurrent clients', '4')
-    .option('--duration <time>', 'how long to run, e.g. 10s, 500ms, 2m')
+    .option('--duration <time>', 'how long to run, e.g. 10s, 500ms, 2m, 1h (at most 1w)')
     .option('--transfers <n>', 'stop after this many transfers')
     .option('--setup', 'create the tables and seed the accounts first (needs --config)')
     .option('--initial-balance <n>', 'balance of each new account (with --setup)', '1000')
@@ -65,6 +72,8 @@ export function register(program: Command): void {
     .option('--tls', 'connect to the nodes over TLS')
     .option('--ca-root-cert-path <file>', 'CA certificate (PEM) to trust for --tls (default: system roots)')
     .option('--override-authority <name>', 'TLS server name to expect instead of the address host')
+    .option('--token <token>', TOKEN_HELP.token)
+    .option('--token-file <file>', TOKEN_HELP.tokenFile)
     .option('--json', 'print the report as JSON (progress as NDJSON events)')
     .action(action((flags: BankFlags) => runBank(flags)));
 }
@@ -72,6 +81,8 @@ export function register(program: Command): void {
 async function runBank(flags: BankFlags): Promise<number> {
   const json = flags.json === true;
   const accounts = positiveInt(flags.accounts, '--accounts', 2);
+  const durationMs = flags.duration === undefined ? undefined : parseDuration(flags.duration, '--duration', { maxMs: MAX_WORKLOAD_MS });
+  const token = resolveToken(flags);
   if ((flags.setup === true || flags.check === true) && flags.config === undefined) {
     throw new ConfigError('CONFIG_MISSING', '--setup and --check need --config <group.yaml>.', { hint: 'Give the group config the nodes use.' });
   }
@@ -106,7 +117,8 @@ async function runBank(flags: BankFlags): Promise<number> {
       ...(tls === undefined ? {} : { tls }),
       accounts,
       concurrency: positiveInt(flags.concurrency, '--concurrency', 1),
-      ...(flags.duration === undefined ? {} : { durationMs: parseMs(flags.duration) }),
+      ...(durationMs === undefined ? {} : { durationMs }),
+      ...(token === undefined ? {} : { token }),
       ...(flags.transfers === undefined ? {} : { transfers: positiveInt(flags.transfers, '--transfers', 1) }),
       signal: controller.signal,
       onProgress: (p) => (json ? emitEvent({ event: 'progress', ...p }) : process.stderr.write(`  ${(p.elapsedMs / 1000).toFixed(0)} s: ${p.committed} committed, ${p.failed} failed, ${p.retries} retries\n`)),
@@ -149,8 +161,11 @@ async function tlsOptions(flags: BankFlags): Promise<{ caPem?: string; overrideA
   return { ...(caPem === undefined ? {} : { caPem }), ...(flags.overrideAuthority === undefined ? {} : { overrideAuthority: flags.overrideAuthority }) };
 }
 
+/** Counts are bounded too (a typo of 1e12 accounts should fail at once, not after an hour of seeding). */
+const MAX_COUNT = 100_000_000;
+
 function positiveInt(text: string, flag: string, min: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new ConfigError('CONFIG_BAD_NUMBER', `${flag} must be an integer ≥ ${min}, got "${text}".`, { hint: `Fix ${flag}.` });
+  if (!Number.isInteger(n) || n < min || n > MAX_COUNT) throw new ConfigError('CONFIG_BAD_NUMBER', `${flag} must be an integer from ${min} to ${MAX_COUNT}, got "${text}".`, { hint: `Fix ${flag}.` });
   return n;
 }

@@ -86,7 +86,14 @@ class PostgresExecutor implements SqlExecutor {
       return;
     }
     const client = await this.pool.connect();
+    // A checked-out client has no listener of the pool's: a server restart (57P01) or a cut socket would emit
+    // an unhandled 'error' and kill the process. The failing query rejects on its own; here we only note that
+    // this connection is dead so it is destroyed, not returned to the pool.
     let broken = false;
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       for (const step of steps) checkAffected(step, (await client.query(step.sql, [...step.params])).rowCount ?? 0);
@@ -97,6 +104,7 @@ class PostgresExecutor implements SqlExecutor {
       });
       throw error;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
@@ -131,7 +139,8 @@ export async function openPostgresStorage(name: string, options: PostgresStorage
     query_timeout: options.queryTimeoutMs ?? 30_000,
     types,
   });
-  // An idle client losing its server must not crash the process; the next query reports the failure.
+  // An idle client losing its server (a restart, a cut socket) must not crash the process: the pool drops
+  // that client and the next query opens a fresh connection (or reports STORAGE_CONNECTION_LOST).
   pool.on('error', () => {});
   try {
     await pool.query('SELECT 1');

@@ -87,6 +87,12 @@ const UNREACHABLE_CODES = new Set([
   'EHOSTUNREACH',
   'PROTOCOL_CONNECTION_LOST',
   'PROTOCOL_SEQUENCE_TIMEOUT',
+  'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
+  // MariaDB/MySQL: server shutting down (1053), connection killed (1927).
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  '1053',
+  '1927',
   '57P01',
   '57P02',
   '57P03',
@@ -96,18 +102,21 @@ const UNREACHABLE_CODES = new Set([
 ]);
 
 /**
- * Wraps an executor so driver failures surface as TransactionErrors (`STORAGE_UNREACHABLE` when the
- * server is gone or timed out, `STORAGE_FAILED` otherwise), except the ones the storage turns into
- * condition failures or conflicts itself.
+ * Wraps an executor so driver failures surface as TransactionErrors (`STORAGE_CONNECTION_LOST` when the
+ * server is gone, restarting or timed out — retriable: the pools reconnect on the next call —
+ * `STORAGE_FAILED` otherwise), except the ones the storage turns into condition failures or conflicts itself.
+ * (Opening a storage reports an unreachable server as `STORAGE_UNREACHABLE`, see ../connection-errors.ts.)
  */
 export function guardExecutor(executor: SqlExecutor, dialect: SqlDialect, storage: string): SqlExecutor {
   const wrap = (error: unknown): unknown => {
     if (error instanceof ConditionNotMet || error instanceof TransactionError) return error;
     if (dialect.isUniqueViolation(error) || dialect.isLockConflict(error)) return error;
     const message = error instanceof Error ? error.message : String(error);
-    const unreachable = UNREACHABLE_CODES.has(errorCode(error) ?? '') || /connection terminated|timeout|closed state|pool is closed/i.test(message);
-    return new TransactionError(unreachable ? 'STORAGE_UNREACHABLE' : 'STORAGE_FAILED', `Storage ${storage} (${dialect.kind}) failed: ${message}`, {
-      hint: unreachable ? 'Check that the database server is up and reachable; then retry.' : 'See the cause; this may be a schema mismatch.',
+    const unreachable = UNREACHABLE_CODES.has(errorCode(error) ?? '') || /connection terminated|not queryable|terminating connection|shutting down|connection lost|timeout|closed state|pool is closed/i.test(message);
+    return new TransactionError(unreachable ? 'STORAGE_CONNECTION_LOST' : 'STORAGE_FAILED', `Storage ${storage} (${dialect.kind}) failed: ${message}`, {
+      hint: unreachable
+        ? 'The connection to the database server was lost or could not be opened (a restart?); nothing of this transaction committed — retry it once the server is up.'
+        : 'See the cause; this may be a schema mismatch.',
       context: { storage },
       cause: error,
     });

@@ -10,6 +10,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactionError } from '../../../errors.ts';
 import type { ColumnType, TableRef, Value } from '../../contract.ts';
 import { checkAffected, errorCode, quoteDouble, type SqlDialect, type SqlExecutor, type SqlStep } from '../sql/sql-dialect.ts';
@@ -108,7 +109,7 @@ async function retryLocked<T>(work: () => T, budgetMs: number): Promise<T> {
       return work();
     } catch (error) {
       if (!sqliteDialect.isLockConflict(error) || Date.now() >= deadline) throw error instanceof Error ? error : new Error(String(error));
-      await new Promise((resolve) => setTimeout(resolve, wait * (0.5 + Math.random())));
+      await sleep(wait * (0.5 + Math.random()));
     }
   }
 }
