@@ -3,7 +3,7 @@
  * shared artifacts (base backups, archived WAL / binlogs under `shared/`) are removed only when no
  * retained backup references them any more.
  */
-import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
+import { openArtifactStore } from '../artifacts/open-store.ts';
 import { ConfigError } from '../errors.ts';
 import type { BackupRecord, Catalog } from './catalog.ts';
 import { TERMINAL_STATES } from './catalog-schema.ts';
@@ -66,7 +66,7 @@ export async function deleteBackups(catalog: Catalog, ids: readonly string[]): P
   const outcomes: DeleteOutcome[] = [];
   for (const id of ids) {
     const record = catalog.get(id);
-    const store = createLocalDirStore(record.artifactsLocation);
+    const store = openArtifactStore(record.artifactsLocation);
     const removedKeys: string[] = [];
     const keptShared: string[] = [];
     for (const a of record.artifacts) {

@@ -2,7 +2,7 @@
  * `backups verify`: is a backup still what the catalog says it is? Checks the catalog's hash chain, the
  * backup's rows against its logged events, and every artifact's sha256 and size in the store.
  */
-import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
+import { openArtifactStore } from '../artifacts/open-store.ts';
 import type { Catalog, ChainReport } from './catalog.ts';
 
 export interface VerifyReport {
@@ -18,7 +18,7 @@ export async function verifyBackup(catalog: Catalog, backupId: string): Promise<
   const record = catalog.get(backupId);
   const chain = catalog.verifyChain();
   const recordProblems = catalog.verifyRecordAgainstLog(backupId);
-  const store = createLocalDirStore(record.artifactsLocation);
+  const store = openArtifactStore(record.artifactsLocation);
   const artifacts = await Promise.all(record.artifacts.map(async (a) => ({ key: a.key, bytes: a.bytes, ok: await store.verify(a) })));
   const ok = chain.ok && recordProblems.length === 0 && artifacts.every((a) => a.ok);
   return { backupId, state: record.state, chain, recordProblems, artifacts, ok };

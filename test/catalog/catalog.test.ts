@@ -87,7 +87,8 @@ describe('catalog', () => {
   it('detects tampering with the event log and with rows (negative controls)', () => {
     const b = catalog.createBackup({ planDigest: 'x', group: 'g', mode: 'single', members: [member], artifactsLocation: dir });
     catalog.transition(b.id, 'failed', { reason: 'X' });
-    catalog.transition(b.id, 'complete');
+    // A terminal state is final (a run taken over by recovery can never turn `complete` afterwards).
+    expect(() => catalog.transition(b.id, 'complete')).toThrow(expect.objectContaining({ code: 'BACKUP_STATE_FINAL' }) as Error);
     expect(catalog.verifyChain().ok).toBe(true);
     const raw = new Database(catalog.path);
     raw.prepare("UPDATE events SET payload = replace(payload, 'failed', 'paused') WHERE type = 'state'").run();
