@@ -189,6 +189,19 @@ export function newBackupId(now = new Date()): string {
   return `bk-${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
+/** Age of the last heartbeat at `nowMs`, or Infinity when none was ever recorded. */
+export function heartbeatAgeMs(owner: BackupOwnership | null, nowMs: number): number {
+  return owner === null ? Number.POSITIVE_INFINITY : nowMs - owner.heartbeatAtMs;
+}
+
+/**
+ * True when the owner has not renewed its heartbeat within its stale bound: its run is lost, wherever it
+ * ran (src/orchestrator/ownership.ts explains the bound).
+ */
+export function isStale(owner: BackupOwnership | null, nowMs: number): boolean {
+  return owner === null || heartbeatAgeMs(owner, nowMs) > owner.staleAfterMs;
+}
+
 /** A random owner id for one backup run: `own-<16 hex>`. */
 export function newOwnerId(): string {
   return `own-${randomBytes(8).toString('hex')}`;

@@ -11,7 +11,7 @@
  * The margin also absorbs clock skew between hosts (heartbeats carry the owner's wall clock): keep hosts
  * sharing a catalog within a few seconds (NTP).
  */
-import type { Catalog, BackupOwnership } from '../catalog/contract.ts';
+import type { Catalog } from '../catalog/contract.ts';
 import { newOwnerId } from '../catalog/contract.ts';
 import type { Plan } from '../plan/load-plan.ts';
 
@@ -55,14 +55,4 @@ export function startHeartbeat(catalog: Catalog, backupId: string, ownership: Ru
   }, ownership.heartbeatEveryMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };
-}
-
-/** Age of the last heartbeat at `nowMs`, or Infinity when none was ever recorded. */
-export function heartbeatAgeMs(owner: BackupOwnership | null, nowMs: number): number {
-  return owner === null ? Number.POSITIVE_INFINITY : nowMs - owner.heartbeatAtMs;
-}
-
-/** True when the owner has not renewed its heartbeat within its stale bound. */
-export function isStale(owner: BackupOwnership | null, nowMs: number): boolean {
-  return owner === null || heartbeatAgeMs(owner, nowMs) > owner.staleAfterMs;
 }

@@ -10,13 +10,12 @@
  * A backup whose heartbeat is fresh is left alone, wherever its owner runs; a target that a live backup of
  * the catalog holds paused is not unpaused on behalf of a stale one.
  */
-import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
+import { heartbeatAgeMs, isStale, type BackupRecord, type Catalog } from '../catalog/catalog.ts';
 import { PAUSE_HELD_STATES } from '../catalog/catalog-schema.ts';
 import type { TargetStatus } from '../pause/contract.ts';
 import type { Plan } from '../plan/load-plan.ts';
 import { defaultPauseDeps } from './deps.ts';
 import type { EventSink } from './events.ts';
-import { heartbeatAgeMs, isStale } from './ownership.ts';
 import { connectionOf, type PauseDeps } from './pause-phase.ts';
 
 export interface RecoveredBackup {
