@@ -40,6 +40,9 @@ const lastJson = (text: string): any => JSON.parse(text.trim().split('\n').at(-1
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- CLI JSON error, shape asserted below
 const errorJson = (r: CliResult): any => JSON.parse(r.stderr.trim().split('\n').at(-1)!).error;
 
+/** The `key` field of every item of a JSON array. */
+const pluck = (items: unknown, key: string): unknown[] => (items as Record<string, unknown>[]).map((x) => x[key]);
+
 const HOUR_AGO_S = (Date.now() - 3_600_000) / 1000;
 
 describe('CLI: backups recover, delete refusal, prune floor, list filters', () => {
@@ -95,9 +98,9 @@ describe('CLI: backups recover, delete refusal, prune floor, list filters', () =
 
   it('list filters by state and group; a bad state is a usage error', async () => {
     const complete = lastJson((await cli(['backups', 'list', '--state', 'complete', '--plan', planFile, '--json'])).stdout);
-    expect(complete.backups.map((b: { id: string }) => b.id)).toEqual([completeId]);
+    expect(pluck(complete.backups, 'id')).toEqual([completeId]);
     const paused = lastJson((await cli(['backups', 'list', '--state', 'paused', '--group', 'test', '--plan', planFile, '--json'])).stdout);
-    expect(paused.backups.map((b: { id: string }) => b.id)).toEqual([lostId]);
+    expect(pluck(paused.backups, 'id')).toEqual([lostId]);
     const none = lastJson((await cli(['backups', 'list', '--group', 'other', '--plan', planFile, '--json'])).stdout);
     expect(none.backups).toEqual([]);
     const bad = await cli(['backups', 'list', '--state', 'done', '--plan', planFile, '--json']);
@@ -122,8 +125,8 @@ describe('CLI: backups recover, delete refusal, prune floor, list filters', () =
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; kind?: string; name?: string });
     expect(lines.filter((l) => l.type === 'leftover-removed').map((l) => l.kind).sort()).toEqual(['failed-backup-file', 'partial-write', 'temp-copy']);
     const result = lastJson(r.stdout);
-    expect(result.recovered.map((x: { backupId: string }) => x.backupId)).toEqual([lostId]);
-    expect(result.leftovers.kept.map((k: { name: string }) => k.name)).toEqual(['stillpoint-sqlite-ba9876543210.db']);
+    expect(pluck(result.recovered, 'backupId')).toEqual([lostId]);
+    expect(pluck(result.leftovers.kept, 'name')).toEqual(['stillpoint-sqlite-ba9876543210.db']);
     expect(node.gate.paused).toBe(false);
     expect(existsSync(join(plan.artifactsDir, completeId, 'a', 'snapshot.sqlite.tmp-0badc0de'))).toBe(false);
     expect(existsSync(join(plan.artifactsDir, failedId, 'a', 'snapshot.sqlite'))).toBe(false);
@@ -160,10 +163,10 @@ describe('CLI: backups recover, delete refusal, prune floor, list filters', () =
   it('prune --keep-within 1ms keeps the newest complete backup; only --allow-empty deletes it', async () => {
     const pruned = lastJson((await cli(['backups', 'prune', '--keep-within', '1ms', '--plan', planFile, '--json'])).stdout);
     expect(pruned.keptAsNewestComplete).toEqual([completeId]);
-    expect(pruned.deleted.map((d: { backupId: string }) => d.backupId)).toEqual([failedId]);
+    expect(pluck(pruned.deleted, 'backupId')).toEqual([failedId]);
     const left = lastJson((await cli(['backups', 'list', '--plan', planFile, '--json'])).stdout);
-    expect(left.backups.map((b: { id: string }) => b.id)).toEqual([completeId]);
+    expect(pluck(left.backups, 'id')).toEqual([completeId]);
     const emptied = lastJson((await cli(['backups', 'prune', '--keep-within', '1ms', '--allow-empty', '--plan', planFile, '--json'])).stdout);
-    expect(emptied.deleted.map((d: { backupId: string }) => d.backupId)).toEqual([completeId]);
+    expect(pluck(emptied.deleted, 'backupId')).toEqual([completeId]);
   });
 });
