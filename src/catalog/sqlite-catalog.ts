@@ -211,7 +211,8 @@ class SqliteCatalog implements Catalog {
   }
 
   incomplete(): BackupRecord[] {
-    return this.list().filter((b) => !TERMINAL_STATES.includes(b.state));
+    const rows = this.db.prepare(`SELECT * FROM backups WHERE ${NOT_TERMINAL} ORDER BY id`).all() as BackupRow[];
+    return rows.map((r) => this.toRecord(r));
   }
 
   deleteBackup(id: string): void {

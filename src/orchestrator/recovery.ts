@@ -11,7 +11,7 @@
  * the catalog holds paused is not unpaused on behalf of a stale one.
  */
 import { heartbeatAgeMs, isStale, type BackupRecord, type Catalog } from '../catalog/catalog.ts';
-import { PAUSE_HELD_STATES } from '../catalog/catalog-schema.ts';
+import { PAUSE_HELD_STATES, TERMINAL_STATES } from '../catalog/catalog-schema.ts';
 import type { TargetStatus } from '../pause/contract.ts';
 import type { Plan } from '../plan/load-plan.ts';
 import { defaultPauseDeps } from './deps.ts';
@@ -49,7 +49,7 @@ export async function resumeIncomplete(catalog: Catalog, options: ResumeOptions 
     if (!isStale(candidate.owner, now())) continue;
     // Read again right before acting: the owner may have renewed since the list was read.
     const backup = catalog.find(candidate.id);
-    if (backup === undefined || !isStale(backup.owner, now()) || !catalog.incomplete().some((b) => b.id === backup.id)) continue;
+    if (backup === undefined || TERMINAL_STATES.includes(backup.state) || !isStale(backup.owner, now())) continue;
     const age = backup.owner === null ? null : heartbeatAgeMs(backup.owner, now());
     const { unpaused, targets, skipped } = await unpauseStored(backup, heldByLiveBackups(catalog, backup.id, now()), deps, options.plan);
     const reason =
