@@ -11,10 +11,12 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.ts';
+import { runBackup } from '../../src/orchestrator/backup.ts';
 import { resumeIncomplete } from '../../src/orchestrator/recovery.ts';
 import { createPauseClient } from '../../src/pause/pause-client.ts';
 import type { Target } from '../../src/pause/contract.ts';
-import { startAdminNode, tempDir, type AdminNode } from './helpers.ts';
+import { loadPlan } from '../../src/plan/load-plan.ts';
+import { startAdminNode, tempDir, writePlan, type AdminNode } from './helpers.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', 'catalog', 'fixtures', 'catalog-v1-unversioned.db');
 
@@ -117,5 +119,28 @@ describe('recovery by heartbeat (real admin servers, real SQLite catalog)', () =
     expect(catalog.get(b.id).state).toBe('planned');
     expect(catalog.failIfStale(b.id, seen + 1, 'ORCHESTRATOR_DIED: test')).toBe(true);
     expect(catalog.get(b.id).state).toBe('failed');
+  });
+
+  it('a running backup renews its heartbeat (every lease/3) while paused, and stops once it ends', async () => {
+    const plan = loadPlan(writePlan(tmp.dir, [node.port], { window: { minMs: 1500 } }));
+    catalog = openCatalog(plan.catalogPath);
+    const seen: Record<string, number> = {};
+    const result = await runBackup({
+      plan,
+      catalog,
+      onEvent: (e) => {
+        if (e.type === 'state' && (e.state === 'captured' || e.state === 'validating')) seen[e.state] = catalog!.get(e.backupId).owner!.heartbeatAtMs;
+      },
+    });
+    expect(result.state).toBe('complete');
+    const owner = catalog.get(result.backupId).owner!;
+    expect(owner.ownerId).toMatch(/^own-[0-9a-f]{16}$/);
+    expect(owner.staleAfterMs).toBe(2 * 2000 + 5000);
+    // Held ≥ 1.5 s with a 2 s lease: renewed at least twice between capture and validation.
+    expect(seen.validating! - seen.captured!).toBeGreaterThanOrEqual(600);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(catalog.get(result.backupId).owner!.heartbeatAtMs).toBe(owner.heartbeatAtMs);
+    // Another process's recovery leaves a finished backup alone, whatever its heartbeat's age.
+    expect(await resumeIncomplete(catalog, { now: () => Date.now() + 3_600_000 })).toEqual([]);
   });
 });
