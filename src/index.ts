@@ -41,8 +41,9 @@ export { engineKinds, getEngine, registerEngine, type EngineFactory } from './en
 // Artifacts and the catalog.
 export type { ArtifactRef, ArtifactStore } from './artifacts/contract.ts';
 export { createLocalDirStore } from './artifacts/local-dir-store.ts';
+export { openArtifactStore } from './artifacts/open-store.ts';
 export {
-  Catalog,
+  type Catalog,
   openCatalog,
   type BackupMode,
   type BackupRecord,

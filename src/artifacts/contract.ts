@@ -1,5 +1,6 @@
 /**
- * Artifact storage: the contract of this folder. A local directory by default, object storage later.
+ * Artifact storage: the contract of this folder. Stores are created from a URL by `openArtifactStore`
+ * (./open-store.ts): a local directory today, object storage later.
  * Every artifact is written through `put`, which computes its sha256 and size while streaming, and is
  * checked against them before any restore.
  *
@@ -29,6 +30,24 @@ export interface ArtifactStore {
   exists(key: string): Promise<boolean>;
   /** Recomputes the checksum; returns false on mismatch or when missing. */
   verify(ref: ArtifactRef): Promise<boolean>;
+  /** Committed keys under `prefix` (never the temp files of writes in progress or interrupted). */
   list(prefix: string): Promise<string[]>;
   delete(key: string): Promise<void>;
+  /**
+   * Temp files of writes that are in progress or were interrupted (a crash between the first byte and the
+   * rename). They never sit under a real key, so readers never see them; `backups recover` removes the
+   * ones older than its age bound with {@link removePartialWrite}.
+   */
+  listPartialWrites(): Promise<PartialWrite[]>;
+  removePartialWrite(name: string): Promise<void>;
 }
+
+/** One temp file of an unfinished `put`. `name` is store-relative (`<key>.tmp-<hex>`). */
+export interface PartialWrite {
+  readonly name: string;
+  readonly bytes: number;
+  readonly modifiedAtMs: number;
+}
+
+/** The suffix every store puts between a key and a random tag while a write is in progress. */
+export const PARTIAL_WRITE_MARK = '.tmp-';

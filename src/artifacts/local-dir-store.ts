@@ -1,7 +1,8 @@
 /**
  * The default artifact store: a local directory. Writes go to a temp name in the same directory and are
  * renamed into place, so a crash never leaves a half-written file under a real key. The sha256 and size
- * are computed while streaming.
+ * are computed while streaming. Files are created 0600 and directories 0700: artifacts hold whole
+ * databases. Temp names carry {@link PARTIAL_WRITE_MARK}, so an interrupted write can be found and removed.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -10,9 +11,10 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CatalogError, ConfigError } from '../errors.ts';
-import type { ArtifactRef, ArtifactStore } from './contract.ts';
+import { PARTIAL_WRITE_MARK, type ArtifactRef, type ArtifactStore, type PartialWrite } from './contract.ts';
 
-const TEMP_MARK = '.tmp-';
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
 
 /** Opens (and creates) a local-directory store rooted at `root` (absolute or relative to the cwd). */
 export function createLocalDirStore(root: string): ArtifactStore {
@@ -32,8 +34,8 @@ class LocalDirStore implements ArtifactStore {
 
   async put(key: string, source: Readable | Uint8Array | string): Promise<ArtifactRef> {
     const path = this.pathFor(key);
-    await mkdir(dirname(path), { recursive: true });
-    const temp = `${path}${TEMP_MARK}${randomBytes(4).toString('hex')}`;
+    await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
+    const temp = `${path}${PARTIAL_WRITE_MARK}${randomBytes(4).toString('hex')}`;
     const hash = createHash('sha256');
     let bytes = 0;
     const counter = new Transform({
@@ -45,7 +47,7 @@ class LocalDirStore implements ArtifactStore {
     });
     const input = source instanceof Readable ? source : Readable.from([Buffer.from(source)]);
     try {
-      await pipeline(input, counter, createWriteStream(temp));
+      await pipeline(input, counter, createWriteStream(temp, { mode: FILE_MODE }));
       await rename(temp, path);
     } catch (error) {
       await rm(temp, { force: true });
@@ -105,10 +107,31 @@ class LocalDirStore implements ArtifactStore {
     const out: string[] = [];
     await walk(this.location, async (file) => {
       const key = relative(this.location, file).split(sep).join('/');
-      if (key.startsWith(prefix) && !key.includes(TEMP_MARK)) out.push(key);
+      if (key.startsWith(prefix) && !key.includes(PARTIAL_WRITE_MARK)) out.push(key);
       return Promise.resolve();
     });
     return out.sort();
+  }
+
+  async listPartialWrites(): Promise<PartialWrite[]> {
+    const out: PartialWrite[] = [];
+    await walk(this.location, async (file) => {
+      const name = relative(this.location, file).split(sep).join('/');
+      if (!name.includes(PARTIAL_WRITE_MARK)) return;
+      const info = await stat(file).catch(() => undefined);
+      if (info !== undefined) out.push({ name, bytes: info.size, modifiedAtMs: info.mtimeMs });
+    });
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  async removePartialWrite(name: string): Promise<void> {
+    if (!name.includes(PARTIAL_WRITE_MARK)) {
+      throw new ConfigError('ARTIFACT_KEY_INVALID', `"${name}" is not a partial write.`, {
+        context: { key: name },
+        hint: 'Only names returned by listPartialWrites can be removed this way.',
+      });
+    }
+    await rm(this.pathFor(name), { force: true });
   }
 
   async delete(key: string): Promise<void> {

@@ -1,6 +1,6 @@
 /**
- * The catalog's SQLite schema and its row types. Kept apart from the catalog logic so the layout can be
- * read in one place.
+ * The catalog's states and the SQLite row types of the newest schema (the tables themselves are created and
+ * changed only by ./migrations.ts).
  */
 
 /** Orchestrator states; the order is the order a backup moves through them. */
@@ -26,60 +26,6 @@ export const PAUSE_HELD_STATES: readonly BackupState[] = ['pausing', 'paused', '
 
 export type BackupMode = 'single' | 'pause-window' | 'snapshot';
 
-export const SCHEMA_SQL = `
-CREATE TABLE IF NOT EXISTS backups (
-  id TEXT PRIMARY KEY,
-  plan_digest TEXT NOT NULL,
-  grp TEXT NOT NULL,
-  mode TEXT NOT NULL,
-  state TEXT NOT NULL,
-  reason TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  paused_at_ms INTEGER,
-  unpause_started_at_ms INTEGER,
-  mid_ms INTEGER,
-  drain_ms INTEGER,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  owner_pid INTEGER,
-  owner_host TEXT,
-  targets_json TEXT NOT NULL DEFAULT '[]',
-  artifacts_location TEXT NOT NULL DEFAULT '',
-  hooks_json TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS members (
-  backup_id TEXT NOT NULL REFERENCES backups(id) ON DELETE CASCADE,
-  member TEXT NOT NULL,
-  engine TEXT NOT NULL,
-  state TEXT NOT NULL,
-  spec_json TEXT NOT NULL,
-  handle_json TEXT,
-  bytes INTEGER,
-  capture_ms REAL,
-  error TEXT,
-  PRIMARY KEY (backup_id, member)
-);
-CREATE TABLE IF NOT EXISTS artifacts (
-  backup_id TEXT NOT NULL REFERENCES backups(id) ON DELETE CASCADE,
-  member TEXT NOT NULL,
-  key TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  bytes INTEGER NOT NULL,
-  shared INTEGER NOT NULL,
-  PRIMARY KEY (backup_id, key)
-);
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  backup_id TEXT,
-  ts TEXT NOT NULL,
-  type TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_backup ON events(backup_id, seq);
-`;
-
 export interface BackupRow {
   id: string;
   plan_digest: string;
@@ -94,8 +40,13 @@ export interface BackupRow {
   mid_ms: number | null;
   drain_ms: number | null;
   attempts: number;
+  /** v1 only, kept so upgraded rows lose nothing; never written or read for ownership since v2. */
   owner_pid: number | null;
+  /** v1 only, as owner_pid. */
   owner_host: string | null;
+  owner_id: string | null;
+  heartbeat_at_ms: number | null;
+  stale_after_ms: number | null;
   targets_json: string;
   artifacts_location: string;
   hooks_json: string;

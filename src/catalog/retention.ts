@@ -3,9 +3,9 @@
  * shared artifacts (base backups, archived WAL / binlogs under `shared/`) are removed only when no
  * retained backup references them any more.
  */
-import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
-import { ConfigError } from '../errors.ts';
-import type { BackupRecord, Catalog } from './catalog.ts';
+import { openArtifactStore } from '../artifacts/open-store.ts';
+import { CatalogError, ConfigError } from '../errors.ts';
+import { heartbeatAgeMs, isStale, type BackupRecord, type Catalog } from './catalog.ts';
 import { TERMINAL_STATES } from './catalog-schema.ts';
 
 export interface PrunePolicy {
@@ -13,12 +13,19 @@ export interface PrunePolicy {
   readonly keepLast?: number;
   /** Keep every backup created within this many ms of `now`. */
   readonly keepWithinMs?: number;
+  /**
+   * Allow the policy to remove the newest complete backup of a group (default false: each group always keeps
+   * its newest complete backup, whatever the policy says, so no policy can leave a group unrestorable).
+   */
+  readonly allowEmpty?: boolean;
   readonly now?: number;
 }
 
 export interface PruneDecision {
   readonly keep: readonly string[];
   readonly remove: readonly string[];
+  /** Kept only because each is the newest complete backup of its group (see {@link PrunePolicy.allowEmpty}). */
+  readonly keptAsNewestComplete: readonly string[];
 }
 
 export interface DeleteOutcome {
@@ -30,7 +37,8 @@ export interface DeleteOutcome {
 
 /**
  * Decides which backups a policy keeps. Backups still in progress are always kept; an older failed or
- * invalid backup is removed unless `keepWithinMs` covers it.
+ * invalid backup is removed unless `keepWithinMs` covers it; the newest complete backup of every group is
+ * kept unless `allowEmpty`.
  */
 export function planPrune(records: readonly BackupRecord[], policy: PrunePolicy): PruneDecision {
   if (policy.keepLast === undefined && policy.keepWithinMs === undefined) {
@@ -44,15 +52,45 @@ export function planPrune(records: readonly BackupRecord[], policy: PrunePolicy)
     .sort((a, b) => (a.id < b.id ? 1 : -1))
     .slice(0, policy.keepLast ?? 0)
     .map((r) => r.id);
+  const floor = new Set<string>();
+  if (policy.allowEmpty !== true) {
+    const newestPerGroup = new Map<string, string>();
+    for (const r of records) {
+      const seen = newestPerGroup.get(r.group);
+      if (r.state === 'complete' && (seen === undefined || r.id > seen)) newestPerGroup.set(r.group, r.id);
+    }
+    for (const id of newestPerGroup.values()) floor.add(id);
+  }
   const keep: string[] = [];
   const remove: string[] = [];
+  const keptAsNewestComplete: string[] = [];
   for (const r of records) {
     const inProgress = !TERMINAL_STATES.includes(r.state);
     const recent = policy.keepWithinMs !== undefined && now - Date.parse(r.createdAt) <= policy.keepWithinMs;
     if (inProgress || recent || newestComplete.includes(r.id)) keep.push(r.id);
-    else remove.push(r.id);
+    else if (floor.has(r.id)) {
+      keep.push(r.id);
+      keptAsNewestComplete.push(r.id);
+    } else remove.push(r.id);
   }
-  return { keep, remove };
+  return { keep, remove, keptAsNewestComplete };
+}
+
+/**
+ * Refuses to delete a backup that is not terminal: it may still be running (deleting it would remove the
+ * rows its orchestrator writes and the events that explain it), or it was lost and must be classified first.
+ */
+export function assertDeletable(record: BackupRecord, nowMs = Date.now()): void {
+  if (TERMINAL_STATES.includes(record.state)) return;
+  const stale = isStale(record.owner, nowMs);
+  const age = heartbeatAgeMs(record.owner, nowMs);
+  const seen = Number.isFinite(age) ? `its last heartbeat was ${Math.round(age / 1000)} s ago` : 'it has no heartbeat';
+  throw new CatalogError('BACKUP_NOT_TERMINAL', `Backup ${record.id} is ${record.state}, not complete, failed or invalid; ${seen}.`, {
+    context: { backupId: record.id, state: record.state, stale },
+    hint: stale
+      ? 'Its orchestrator is gone: run `stillpoint backups recover` to unpause its targets and classify it failed, then delete it.'
+      : 'It is still running: wait for it to end (or stop its `stillpoint backup` process), then delete it.',
+  });
 }
 
 /**
@@ -61,12 +99,14 @@ export function planPrune(records: readonly BackupRecord[], policy: PrunePolicy)
  * that nobody references.
  */
 export async function deleteBackups(catalog: Catalog, ids: readonly string[]): Promise<DeleteOutcome[]> {
+  // Checked for all before deleting any: a refused id never leaves the others half-deleted.
+  for (const id of ids) assertDeletable(catalog.get(id));
   const removing = new Set(ids);
   const stillNeeded = catalog.referencedKeys(removing);
   const outcomes: DeleteOutcome[] = [];
   for (const id of ids) {
     const record = catalog.get(id);
-    const store = createLocalDirStore(record.artifactsLocation);
+    const store = openArtifactStore(record.artifactsLocation);
     const removedKeys: string[] = [];
     const keptShared: string[] = [];
     for (const a of record.artifacts) {

@@ -1,8 +1,9 @@
 /**
  * `backups verify`: is a backup still what the catalog says it is? Checks the catalog's hash chain, the
- * backup's rows against its logged events, and every artifact's sha256 and size in the store.
+ * backup's rows against its logged events, and every artifact's sha256 and size in the store. The chain is
+ * unkeyed: it finds accidental corruption, not tampering (see ./contract.ts).
  */
-import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
+import { openArtifactStore } from '../artifacts/open-store.ts';
 import type { Catalog, ChainReport } from './catalog.ts';
 
 export interface VerifyReport {
@@ -11,6 +12,8 @@ export interface VerifyReport {
   readonly chain: ChainReport;
   readonly recordProblems: readonly string[];
   readonly artifacts: readonly { key: string; bytes: number; ok: boolean }[];
+  /** What was counted: catalog events (the whole catalog's chain) and this backup's artifacts. */
+  readonly counts: { readonly catalogEventsChecked: number; readonly artifactsChecked: number; readonly artifactsBad: number };
   readonly ok: boolean;
 }
 
@@ -18,8 +21,9 @@ export async function verifyBackup(catalog: Catalog, backupId: string): Promise<
   const record = catalog.get(backupId);
   const chain = catalog.verifyChain();
   const recordProblems = catalog.verifyRecordAgainstLog(backupId);
-  const store = createLocalDirStore(record.artifactsLocation);
+  const store = openArtifactStore(record.artifactsLocation);
   const artifacts = await Promise.all(record.artifacts.map(async (a) => ({ key: a.key, bytes: a.bytes, ok: await store.verify(a) })));
   const ok = chain.ok && recordProblems.length === 0 && artifacts.every((a) => a.ok);
-  return { backupId, state: record.state, chain, recordProblems, artifacts, ok };
+  const counts = { catalogEventsChecked: chain.checked, artifactsChecked: artifacts.length, artifactsBad: artifacts.filter((a) => !a.ok).length };
+  return { backupId, state: record.state, chain, recordProblems, artifacts, counts, ok };
 }

@@ -13,7 +13,7 @@
  * `runBackup` never throws once the catalog entry exists: it returns a per-member result set.
  */
 import { performance } from 'node:perf_hooks';
-import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
+import { openArtifactStore } from '../artifacts/open-store.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { BackupMode, BackupState } from '../catalog/catalog-schema.ts';
@@ -24,6 +24,7 @@ import type { Plan } from '../plan/load-plan.ts';
 import { defaultPauseDeps } from './deps.ts';
 import { loggerFor, type EventSink } from './events.ts';
 import { chooseMode, requiredWindowMs, sleep } from './modes.ts';
+import { ownershipFor, startHeartbeat, type Heartbeat } from './ownership.ts';
 import { checkValidity, closeSessions, pauseClusters, resolveClusters, unpauseClusters, type ClusterSession, type PauseDeps } from './pause-phase.ts';
 
 export interface BackupOptions {
@@ -41,6 +42,8 @@ export interface BackupOptions {
   readonly failpoints?: readonly string[];
   /** Longest wait for every member's horizon (default 30 min). */
   readonly horizonTimeoutMs?: number;
+  /** The artifact store (default: opened from the plan's artifacts location by openArtifactStore). */
+  readonly store?: ArtifactStore;
 }
 
 export interface MemberResult {
@@ -110,18 +113,20 @@ class BackupRun {
   private readonly failpoints: Set<string>;
   private attempt = 0;
   private state: BackupState = 'planned';
+  private readonly heartbeat: Heartbeat; // [ownership] renewed for the whole run, stopped in run()'s finally
 
   constructor(
     private readonly options: BackupOptions,
     private readonly members: readonly PlannedMember[],
     private readonly mode: BackupMode,
   ) {
-    this.store = createLocalDirStore(options.plan.artifactsDir);
+    this.store = options.store ?? openArtifactStore(options.plan.artifactsDir);
     this.signal = options.signal ?? new AbortController().signal;
     this.sink = options.onEvent ?? (() => {});
     this.deps = { ...defaultPauseDeps(), ...options.deps };
     const env = (process.env.STILLPOINT_FAILPOINTS ?? '').split(',').filter((s) => s.length > 0);
     this.failpoints = new Set([...(options.failpoints ?? []), ...env]);
+    const ownership = ownershipFor(options.plan); // [ownership]
     const record = options.catalog.createBackup({
       planDigest: options.plan.digest,
       group: options.plan.group,
@@ -129,8 +134,10 @@ class BackupRun {
       members: members.map((m) => m.spec),
       artifactsLocation: this.store.location,
       hooks: options.plan.hooks,
+      ownership, // [ownership]
     });
     this.id = record.id;
+    this.heartbeat = startHeartbeat(options.catalog, record.id, ownership); // [ownership]
     this.emitState(undefined);
   }
 
@@ -157,6 +164,7 @@ class BackupRun {
     } catch (error) {
       this.fail(error);
     } finally {
+      this.heartbeat.stop(); // [ownership] the outcome is recorded (or the catalog is gone): nothing to renew
       // Connections opened in prepare that no capture took (the pause failed) would keep this process alive.
       // Best effort: the backup's outcome is already recorded.
       await Promise.all(this.members.map((m) => (m.engine.discard?.(this.ctx(m)) ?? Promise.resolve()).catch(() => undefined)));

@@ -3,7 +3,7 @@
  * from, where it goes, its restore handle, the engine's steps, and every time in explicit UTC.
  * Planning has no side effects.
  */
-import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
+import { openArtifactStore } from '../artifacts/open-store.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
 import type { Engine, Logger, MemberRecord, RestoreContext, RestoreHandle, RestoreStep, RestoreTarget } from '../engines/contract.ts';
@@ -69,7 +69,7 @@ export async function planRestore(catalog: Catalog, request: RestoreRequest, sig
       });
     }
   }
-  const store = createLocalDirStore(record.artifactsLocation);
+  const store = openArtifactStore(record.artifactsLocation);
   const contexts = new Map<string, { engine: Engine; ctx: RestoreContext }>();
   const members: MemberRestorePlan[] = [];
   for (const m of record.members) {

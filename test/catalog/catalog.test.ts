@@ -87,7 +87,8 @@ describe('catalog', () => {
   it('detects tampering with the event log and with rows (negative controls)', () => {
     const b = catalog.createBackup({ planDigest: 'x', group: 'g', mode: 'single', members: [member], artifactsLocation: dir });
     catalog.transition(b.id, 'failed', { reason: 'X' });
-    catalog.transition(b.id, 'complete');
+    // A terminal state is final (a run taken over by recovery can never turn `complete` afterwards).
+    expect(() => catalog.transition(b.id, 'complete')).toThrow(expect.objectContaining({ code: 'BACKUP_STATE_FINAL' }) as Error);
     expect(catalog.verifyChain().ok).toBe(true);
     const raw = new Database(catalog.path);
     raw.prepare("UPDATE events SET payload = replace(payload, 'failed', 'paused') WHERE type = 'state'").run();
@@ -128,5 +129,28 @@ describe('catalog', () => {
     expect(planPrune(catalog.list(), { keepWithinMs: parseDuration('7d') }).remove).toEqual([]);
     expect(() => planPrune([], {})).toThrow(expect.objectContaining({ code: 'PRUNE_POLICY_MISSING' }) as Error);
     expect(parseDuration('2h')).toBe(7.2e6);
+  });
+
+  it('prune never deletes the newest complete backup of a group unless allowEmpty (issue 11 row 9)', () => {
+    const ids = ['bk-20260101T000000Z-0001', 'bk-20260102T000000Z-0002', 'bk-20260103T000000Z-0003'];
+    for (const [i, id] of ids.entries()) {
+      catalog.createBackup({ id, planDigest: 'x', group: i === 0 ? 'other' : 'g', mode: 'single', members: [member], artifactsLocation: dir });
+      catalog.transition(id, 'complete');
+    }
+    const now = Date.now() + 60_000;
+    const floor = planPrune(catalog.list(), { keepWithinMs: 1, now });
+    expect(floor.keep).toEqual([ids[0], ids[2]]); // the newest complete of each group
+    expect(floor.remove).toEqual([ids[1]]);
+    expect(planPrune(catalog.list(), { keepLast: 0, now }).keep).toEqual([ids[0], ids[2]]);
+    expect(planPrune(catalog.list(), { keepWithinMs: 1, allowEmpty: true, now }).remove).toEqual(ids);
+  });
+
+  it('delete refuses a backup that is not terminal, and deletes none of a batch that holds one (issue 11 row 8)', async () => {
+    const done = catalog.createBackup({ planDigest: 'x', group: 'g', mode: 'single', members: [member], artifactsLocation: dir });
+    catalog.transition(done.id, 'complete');
+    const running = catalog.createBackup({ planDigest: 'x', group: 'g', mode: 'single', members: [member], artifactsLocation: dir });
+    catalog.transition(running.id, 'paused');
+    await expect(deleteBackups(catalog, [done.id, running.id])).rejects.toMatchObject({ code: 'BACKUP_NOT_TERMINAL' });
+    expect(catalog.list().map((b) => b.id).sort()).toEqual([done.id, running.id].sort());
   });
 });

@@ -162,7 +162,10 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
     const { plan, catalog } = open(file);
     const [left] = catalog.incomplete();
     expect(left?.state).toBe('paused');
-    const recovered = await resumeIncomplete(catalog, { plan });
+    // Its heartbeat stopped with it, but is not stale yet (bound: 2 × 2000 ms lease + 5 s): left alone...
+    expect(await resumeIncomplete(catalog, { plan })).toEqual([]);
+    // ...and classified once the bound has passed.
+    const recovered = await resumeIncomplete(catalog, { plan, now: () => Date.now() + 10_000 });
     expect(recovered.map((r) => r.previousState)).toEqual(['paused']);
     const after = catalog.get(left!.id);
     expect(after.state).toBe('failed');

@@ -29,6 +29,7 @@ const FUNCTIONS = [
   'registerEngine',
   'engineKinds',
   'openCatalog',
+  'openArtifactStore',
   'verifyBackup',
   'planPrune',
   'deleteBackups',
@@ -52,7 +53,6 @@ const CLASSES = [
   'CatalogError',
   'TransactionError',
   'InternalError',
-  'Catalog',
 ] as const;
 
 describe('library entry point', () => {

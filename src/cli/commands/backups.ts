@@ -1,19 +1,33 @@
 /**
- * `stillpoint backups list | show <id> | verify <id> | delete <id> | prune`: the catalog, read and kept.
- * Retention is group-aware: an artifact shared by several backups (base backups, WAL/binlogs under
- * `shared/`) is deleted only when no retained backup references it.
+ * `stillpoint backups list | show <id> | verify <id> | delete <id> | prune | recover`: the catalog, read and
+ * kept. Retention is group-aware: an artifact shared by several backups (base backups, WAL/binlogs under
+ * `shared/`) is deleted only when no retained backup references it. `recover` is ./backups-recover.ts.
  */
 import type { Command } from 'commander';
-import type { BackupRecord } from '../../catalog/catalog.ts';
+import { BACKUP_STATES, type BackupState } from '../../catalog/catalog-schema.ts';
+import type { BackupFilter, BackupRecord } from '../../catalog/catalog.ts';
 import { deleteBackups, parseDuration, planPrune } from '../../catalog/retention.ts';
 import { verifyBackup } from '../../catalog/verify-backup.ts';
 import { ConfigError } from '../../errors.ts';
 import { describeConnection, describeHandle } from '../../orchestrator/restore-plan.ts';
 import { action, emit } from '../output.ts';
+import { registerRecover } from './backups-recover.ts';
 import { openCatalogFrom, type CatalogFlags } from './catalog-option.ts';
 
 interface Flags extends CatalogFlags {
   json?: boolean;
+}
+
+interface ListFlags extends Flags {
+  state?: string;
+  group?: string;
+}
+
+interface PruneFlags extends Flags {
+  keepLast?: string;
+  keepWithin?: string;
+  dryRun?: boolean;
+  allowEmpty?: boolean;
 }
 
 export function register(program: Command): void {
@@ -30,36 +44,45 @@ export function register(program: Command): void {
       'after',
       '\nExamples:\n' +
         '  stillpoint backups list --plan plan.yaml\n' +
+        '  stillpoint backups list --state complete --group bank --json --plan plan.yaml\n' +
         '  stillpoint backups show bk-20261130T001734Z-00de --plan plan.yaml\n' +
         '  stillpoint backups verify bk-20261130T001734Z-00de --plan plan.yaml\n' +
-        '  stillpoint backups prune --keep-last 7 --keep-within 14d --dry-run --plan plan.yaml',
+        '  stillpoint backups prune --keep-last 7 --keep-within 14d --dry-run --plan plan.yaml\n' +
+        '  stillpoint backups recover --plan plan.yaml',
     );
   const common = (c: Command): Command =>
     c
       .option('--catalog <file>', 'catalog file (default: $STILLPOINT_CATALOG, else ./.stillpoint/catalog.db)')
       .option('--plan <file>', 'use the catalog named in this plan')
       .option('--json', 'print one JSON document');
-  common(backups.command('list').summary('every backup with state, window and size').description('Every backup, oldest first: id, state, mode, pause window length, bytes, window mid-time (UTC), and the reason of an invalid or failed one.')).action(
-    action(async (flags: Flags) => list(flags)),
-  );
-  common(backups.command('show <id>').summary('one backup in detail: window, members, handles, artifacts').description('One backup: state and reason, window (UTC) and drain time, paused targets and their lease, each member\'s state and restore handle, every artifact with its sha256, and the number of logged events.')).action(
+  common(
+    backups
+      .command('list')
+      .summary('every backup with state, window and size')
+      .description('Every backup, oldest first: id, state, mode, pause window length, bytes, window mid-time (UTC), and the reason of an invalid or failed one.')
+      .option('--state <state>', `only backups in this state (${BACKUP_STATES.join(', ')})`)
+      .option('--group <group>', 'only backups of this group'),
+  ).action(action(async (flags: ListFlags) => list(flags)));
+  common(backups.command('show <id>').summary('one backup in detail: window, members, handles, artifacts').description('One backup: state and reason, window (UTC) and drain time, paused targets and their lease, each member\'s state and restore handle, every artifact with its sha256, and the number of catalog events logged for this backup.')).action(
     action(async (id: string, flags: Flags) => show(id, flags)),
   );
   common(
-    backups.command('verify <id>').summary('check hash chain, record and every artifact checksum').description('Check that a backup is still what the catalog says: the catalog\'s hash chain, the backup\'s record against its logged events, and every artifact\'s sha256 and size. Exit 1 on any problem.'),
+    backups.command('verify <id>').summary('check hash chain, record and every artifact checksum').description('Check that a backup is still what the catalog says: the hash chain over every event of the catalog (all backups; it detects accidental corruption, not tampering), the backup\'s record against its logged events, and every artifact\'s sha256 and size. Exit 1 on any problem.'),
   ).action(action(async (id: string, flags: Flags) => verify(id, flags)));
-  common(backups.command('delete <id>').summary('delete a backup and the files no other backup needs').description('Delete a backup: its catalog entry and every artifact no other backup needs (shared files still referenced are kept).')).action(
+  common(backups.command('delete <id>').summary('delete a backup and the files no other backup needs').description('Delete a complete, failed or invalid backup: its catalog entry and every artifact no other backup needs (shared files still referenced are kept). A backup still in progress is refused (BACKUP_NOT_TERMINAL); if its orchestrator is gone, run `backups recover` first.')).action(
     action(async (id: string, flags: Flags) => remove([id], flags)),
   );
   common(
     backups
       .command('prune')
       .summary('delete backups outside a retention policy')
-      .description('Delete every backup outside the policy: keep the N newest complete backups and every backup newer than the period (give one or both). Backups in progress are always kept.')
+      .description('Delete every backup outside the policy: keep the N newest complete backups and every backup newer than the period (give one or both). Backups in progress are always kept, and so is the newest complete backup of each group unless --allow-empty.')
       .option('--keep-last <n>', 'keep the N newest complete backups')
       .option('--keep-within <duration>', 'keep every backup newer than this (30m, 12h, 7d, 2w)')
+      .option('--allow-empty', 'let the policy delete the newest complete backup of a group too (a group may end with none)')
       .option('--dry-run', 'show what would be deleted; delete nothing'),
-  ).action(action(async (flags: Flags & { keepLast?: string; keepWithin?: string; dryRun?: boolean }) => prune(flags)));
+  ).action(action(async (flags: PruneFlags) => prune(flags)));
+  registerRecover(common(backups.command('recover')));
 }
 
 function withCatalog<T>(flags: Flags, fn: (catalog: ReturnType<typeof openCatalogFrom>) => Promise<T>): Promise<T> {
@@ -83,12 +106,21 @@ function summary(b: BackupRecord) {
   };
 }
 
-function list(flags: Flags): Promise<number> {
+function list(flags: ListFlags): Promise<number> {
+  if (flags.state !== undefined && !(BACKUP_STATES as readonly string[]).includes(flags.state)) {
+    throw new ConfigError('FLAG_INVALID', `--state must be one of ${BACKUP_STATES.join(', ')}, not "${flags.state}".`, {
+      hint: 'For example --state complete.',
+    });
+  }
+  const filter: BackupFilter = {
+    ...(flags.state === undefined ? {} : { state: flags.state as BackupState }),
+    ...(flags.group === undefined ? {} : { group: flags.group }),
+  };
   return withCatalog(flags, (catalog) => {
-    const rows = catalog.list().map(summary);
+    const rows = catalog.list(filter).map(summary);
     emit(flags.json === true, { backups: rows }, () =>
       rows.length === 0
-        ? 'no backups'
+        ? `no backups${flags.state || flags.group ? ' match the filter' : ''}`
         : rows
             .map((r) => `${r.id}  ${r.state.padEnd(9)} ${r.mode.padEnd(12)} ${`${r.windowMs ?? '-'} ms`.padStart(8)}  ${String(r.bytes).padStart(10)} B  mid ${r.midUtc ?? '-'}${r.reason ? `  (${r.reason})` : ''}`)
             .join('\n'),
@@ -101,7 +133,7 @@ function show(id: string, flags: Flags): Promise<number> {
   return withCatalog(flags, (catalog) => {
     const b = catalog.get(id);
     const events = catalog.events(id);
-    emit(flags.json === true, { backup: b, events }, () => {
+    emit(flags.json === true, { backup: b, events, counts: { backupEvents: events.length, artifacts: b.artifacts.length } }, () => {
       const lines = [`${b.id}: ${b.state}${b.reason ? ` (${b.reason})` : ''}`, `  group ${b.group}, mode ${b.mode}, attempts ${b.attempts}, created ${b.createdAt}`];
       if (b.window) {
         lines.push(`  window (UTC): ${new Date(b.window.pausedAtMs).toISOString()} → ${new Date(b.window.unpauseStartedAtMs).toISOString()}, mid ${new Date(b.window.midMs).toISOString()}, drain ${b.drainMs ?? '-'} ms`);
@@ -112,7 +144,7 @@ function show(id: string, flags: Flags): Promise<number> {
         if (m.handle) lines.push(`    restore point: ${describeHandle(m.handle)}`);
       }
       for (const a of b.artifacts) lines.push(`  artifact ${a.key} ${a.bytes} B sha256 ${a.sha256}${a.shared ? ' (shared)' : ''}`);
-      lines.push(`  ${events.length} events (backups verify checks their chain)`);
+      lines.push(`  ${b.artifacts.length} artifacts; ${events.length} catalog events logged for this backup (\`backups verify\` checks the hash chain and every artifact)`);
       return lines.join('\n');
     });
     return Promise.resolve(0);
@@ -124,9 +156,14 @@ function verify(id: string, flags: Flags): Promise<number> {
     const r = await verifyBackup(catalog, id);
     emit(flags.json === true, r, () => {
       const lines = [`${r.backupId}: ${r.ok ? 'OK' : 'PROBLEMS FOUND'}`];
-      lines.push(`  catalog chain: ${r.chain.ok ? `intact (${r.chain.checked} events)` : `BROKEN at event ${r.chain.brokenAtSeq ?? '?'}`}`);
-      for (const p of r.recordProblems) lines.push(`  record: ${p}`);
-      for (const a of r.artifacts) lines.push(`  ${a.ok ? 'ok     ' : 'BAD    '} ${a.key} (${a.bytes} B)`);
+      lines.push(
+        `  catalog hash chain: ${r.chain.ok ? 'intact' : `BROKEN at event ${r.chain.brokenAtSeq ?? '?'}`} (${r.chain.checked} catalog events checked, every backup's)`,
+      );
+      lines.push(`  backup record vs its logged events: ${r.recordProblems.length === 0 ? 'consistent' : `${r.recordProblems.length} problem(s)`}`);
+      for (const p of r.recordProblems) lines.push(`    record: ${p}`);
+      const bad = r.artifacts.filter((a) => !a.ok).length;
+      lines.push(`  artifacts: ${r.artifacts.length} checked (sha256 and size), ${bad === 0 ? 'all ok' : `${bad} BAD`}`);
+      for (const a of r.artifacts) lines.push(`    ${a.ok ? 'ok     ' : 'BAD    '} ${a.key} (${a.bytes} B)`);
       return lines.join('\n');
     });
     return r.ok ? 0 : 1;
@@ -143,7 +180,7 @@ function remove(ids: readonly string[], flags: Flags): Promise<number> {
   });
 }
 
-function prune(flags: Flags & { keepLast?: string; keepWithin?: string; dryRun?: boolean }): Promise<number> {
+function prune(flags: PruneFlags): Promise<number> {
   const keepLast = flags.keepLast === undefined ? undefined : Number(flags.keepLast);
   if (keepLast !== undefined && (!Number.isInteger(keepLast) || keepLast < 0)) {
     throw new ConfigError('FLAG_INVALID', `--keep-last must be a non-negative integer, not "${flags.keepLast}".`, { hint: 'For example --keep-last 7.' });
@@ -151,15 +188,20 @@ function prune(flags: Flags & { keepLast?: string; keepWithin?: string; dryRun?:
   const policy = {
     ...(keepLast === undefined ? {} : { keepLast }),
     ...(flags.keepWithin === undefined ? {} : { keepWithinMs: parseDuration(flags.keepWithin) }),
+    allowEmpty: flags.allowEmpty === true,
   };
   return withCatalog(flags, async (catalog) => {
     const decision = planPrune(catalog.list(), policy);
     if (flags.dryRun === true) {
-      emit(flags.json === true, { dryRun: true, ...decision }, () => `would delete ${decision.remove.length}: ${decision.remove.join(', ') || '(none)'}; keep ${decision.keep.length}`);
+      emit(flags.json === true, { dryRun: true, ...decision }, () => `would delete ${decision.remove.length}: ${decision.remove.join(', ') || '(none)'}; keep ${decision.keep.length}${floorNote(decision.keptAsNewestComplete)}`);
       return 0;
     }
     const out = await deleteBackups(catalog, decision.remove);
-    emit(flags.json === true, { keep: decision.keep, deleted: out }, () => `deleted ${out.length} backup(s), kept ${decision.keep.length}`);
+    emit(flags.json === true, { keep: decision.keep, keptAsNewestComplete: decision.keptAsNewestComplete, deleted: out }, () => `deleted ${out.length} backup(s), kept ${decision.keep.length}${floorNote(decision.keptAsNewestComplete)}`);
     return 0;
   });
+}
+
+function floorNote(ids: readonly string[]): string {
+  return ids.length === 0 ? '' : ` (${ids.join(', ')} kept as the newest complete backup of its group; --allow-empty to delete it)`;
 }
