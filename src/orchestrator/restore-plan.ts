@@ -8,6 +8,7 @@ import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
 import type { Engine, Logger, MemberRecord, RestoreContext, RestoreHandle, RestoreStep, RestoreTarget } from '../engines/contract.ts';
 import { getEngine } from '../engines/registry.ts';
+import { resolvePassword } from '../config/password.ts';
 import { CatalogError, ConfigError } from '../errors.ts';
 import type { StorageConfig } from '../txn/contract.ts';
 
@@ -18,6 +19,17 @@ export interface RestoreRequest {
   /** Per-member engine-specific targets; wins over `intoDir`. */
   readonly targets?: Readonly<Record<string, RestoreTarget>>;
   readonly force?: boolean;
+  /**
+   * The plan as it is now (`--plan`): its hooks are the ones run (never commands read from the catalog),
+   * and its members' password SOURCES (passwordEnv/passwordFile) replace the recorded ones.
+   */
+  readonly plan?: RestorePlanInput;
+}
+
+/** What a restore takes from the current plan file. */
+export interface RestorePlanInput {
+  readonly hooks: { readonly before: readonly string[]; readonly after: readonly string[] };
+  readonly members: readonly { readonly name: string; readonly connection: StorageConfig }[];
 }
 
 export interface MemberRestorePlan {
@@ -40,7 +52,10 @@ export interface RestorePlan {
   readonly mode: string;
   readonly window: { pausedAtUtc: string; unpauseStartedAtUtc: string; midUtc: string } | null;
   readonly artifactsLocation: string;
+  /** The hooks that will run: the current plan's. */
   readonly hooks: { readonly before: readonly string[]; readonly after: readonly string[] };
+  /** The hooks the backup recorded, when they differ from the plan's (shown; not run). */
+  readonly recordedHooks?: { readonly before: readonly string[]; readonly after: readonly string[] };
   readonly members: readonly MemberRestorePlan[];
 }
 
@@ -69,6 +84,7 @@ export async function planRestore(catalog: Catalog, request: RestoreRequest, sig
       });
     }
   }
+  const hooks = hooksToRun(record, request.plan);
   const store = createLocalDirStore(record.artifactsLocation);
   const contexts = new Map<string, { engine: Engine; ctx: RestoreContext }>();
   const members: MemberRestorePlan[] = [];
@@ -76,7 +92,9 @@ export async function planRestore(catalog: Catalog, request: RestoreRequest, sig
     if (m.handle === null) throw new CatalogError('BACKUP_INCOMPLETE', `Member ${m.name} of ${record.id} has no restore handle.`, { context: { backupId: record.id, member: m.name } });
     const engine = getEngine(m.engine);
     const artifacts = record.artifacts.filter((a) => a.member === m.name);
-    const memberRecord: MemberRecord = { backupId: record.id, member: m.spec, handle: m.handle, artifacts };
+    const ownCredentials = hasCredentials(request.targets?.[m.name]);
+    const spec = { ...m.spec, connection: currentPasswordSource(m.name, m.spec.connection, request.plan, ownCredentials) };
+    const memberRecord: MemberRecord = { backupId: record.id, member: spec, handle: m.handle, artifacts };
     const requested = request.targets?.[m.name] ?? (request.intoDir !== undefined ? { intoDir: request.intoDir } : undefined);
     const target = engine.parseRestoreTarget(memberRecord, requested);
     const ctx: RestoreContext = { record: memberRecord, target, artifacts: store, force: request.force ?? false, log, signal };
@@ -103,10 +121,63 @@ export async function planRestore(catalog: Catalog, request: RestoreRequest, sig
       midUtc: utc(record.window.midMs),
     },
     artifactsLocation: record.artifactsLocation,
-    hooks: { before: record.hooks.before ?? [], after: record.hooks.after ?? [] },
+    ...hooks,
     members,
   };
   return { plan, record, store, contexts };
+}
+
+type Hooks = RestorePlan['hooks'];
+
+/**
+ * The hooks run around the restore come from the plan file given now, never from the catalog: anyone who can
+ * write the catalog could otherwise run commands at the next restore. A backup that recorded hooks needs
+ * `--plan`; when the plan's differ from the recorded ones, both are shown and the plan's run.
+ */
+function hooksToRun(record: BackupRecord, plan: RestorePlanInput | undefined): { hooks: Hooks; recordedHooks?: Hooks } {
+  const recorded: Hooks = { before: record.hooks.before ?? [], after: record.hooks.after ?? [] };
+  const hasRecorded = recorded.before.length + recorded.after.length > 0;
+  if (plan === undefined) {
+    if (hasRecorded) {
+      throw new ConfigError('RESTORE_HOOKS_NEED_PLAN', `Backup ${record.id} recorded restore hooks; they are run only from the plan file, never from the catalog.`, {
+        context: { backupId: record.id, recorded },
+        hint: 'Pass --plan <file> (its restore.hooks are run). Nothing was changed.',
+      });
+    }
+    return { hooks: recorded };
+  }
+  const same = JSON.stringify(recorded) === JSON.stringify({ before: plan.hooks.before, after: plan.hooks.after });
+  return { hooks: { before: plan.hooks.before, after: plan.hooks.after }, ...(same || !hasRecorded ? {} : { recordedHooks: recorded }) };
+}
+
+/**
+ * The member's connection with its password source taken from the current plan (the catalog holds only
+ * sources, never values; a source may have moved since the backup). Fails before anything changes when
+ * the password cannot be read: the error names the member and the variable or file.
+ */
+function currentPasswordSource(member: string, recorded: StorageConfig, plan: RestorePlanInput | undefined, targetHasCredentials: boolean): StorageConfig {
+  if (recorded.kind === 'sqlite') return recorded;
+  const current = plan?.members.find((m) => m.name === member)?.connection;
+  const { password, passwordEnv, passwordFile, ...rest } = recorded;
+  // The target brings its own user and password (--target member='{"user":…,"passwordEnv":…}').
+  if (targetHasCredentials) return password === undefined ? recorded : rest;
+  let connection: StorageConfig = recorded;
+  if (current !== undefined && current.kind !== 'sqlite' && (current.passwordEnv !== undefined || current.passwordFile !== undefined)) {
+    connection = { ...rest, ...(current.passwordEnv === undefined ? {} : { passwordEnv: current.passwordEnv }), ...(current.passwordFile === undefined ? {} : { passwordFile: current.passwordFile }) };
+  } else if (password !== undefined) {
+    throw new ConfigError('PASSWORD_UNAVAILABLE', `Member ${member}: the backup was taken with a password written in the plan, which the catalog does not keep.`, {
+      context: { member },
+      hint: `Pass --plan with member ${member}'s connection using passwordEnv or passwordFile, or give the target's credentials: --target '${member}={"user":…,"passwordEnv":…}'.`,
+    });
+  } else if (passwordEnv === undefined && passwordFile === undefined) {
+    return recorded;
+  }
+  resolvePassword(connection, `member ${member}`);
+  return connection;
+}
+
+function hasCredentials(target: RestoreTarget | undefined): boolean {
+  return target !== undefined && ['password', 'passwordEnv', 'passwordFile'].some((k) => k in target);
 }
 
 /** A connection for humans, never with secrets. */

@@ -6,6 +6,7 @@
  */
 import type { Catalog } from '../catalog/catalog.ts';
 import { checkGroup, type CheckReport } from '../checker/check.ts';
+import type { AppInvariant } from '../checker/invariants.ts';
 import { CatalogError, asStillpointError } from '../errors.ts';
 import type { GroupConfig, StorageConfig } from '../txn/contract.ts';
 import { runHooks, type HookResult } from './restore-hooks.ts';
@@ -15,6 +16,8 @@ export interface RestoreOptions extends RestoreRequest {
   readonly dryRun?: boolean;
   /** Run the recovery sweep and the checker on the restored group (default true). */
   readonly check?: boolean;
+  /** Application invariants checked besides the checker's core (default none). */
+  readonly invariants?: readonly AppInvariant[];
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: RestoreEvent) => void;
 }
@@ -28,7 +31,15 @@ export interface RestoredEntry {
   readonly namespaces?: Readonly<Record<string, string>>;
 }
 
+/**
+ * How a restore ended: `restored` (checked and consistent), `check-failed` (restored, the checker found
+ * violations), `restored-unchecked` (restored, but no check ran: --no-check, or a member that cannot be read
+ * back), `dry-run`. Only `restored` is a proven restore.
+ */
+export type RestoreState = 'restored' | 'check-failed' | 'restored-unchecked' | 'dry-run';
+
 export interface RestoreReport {
+  readonly state: RestoreState;
   readonly plan: RestorePlan;
   readonly dryRun: boolean;
   readonly checksums: readonly { key: string; ok: boolean }[];
@@ -48,7 +59,7 @@ export async function runRestore(catalog: Catalog, options: RestoreOptions): Pro
     options.onProgress?.({ type: 'restore', backupId: options.backupId, step, ...extra });
   const planned = await planRestore(catalog, options, signal);
   const empty = { plan: planned.plan, hooks: { before: [], after: [] }, restored: [], group: null, check: null };
-  if (options.dryRun === true) return { ...empty, dryRun: true, checksums: [], checkSkipped: 'dry run', ok: true };
+  if (options.dryRun === true) return { ...empty, state: 'dry-run', dryRun: true, checksums: [], checkSkipped: 'dry run', ok: true };
 
   progress('verify-checksums');
   const checksums = await Promise.all(planned.record.artifacts.map(async (a) => ({ key: a.key, ok: await planned.store.verify(a) })));
@@ -71,48 +82,45 @@ export async function runRestore(catalog: Catalog, options: RestoreOptions): Pro
     restored.push({ member: m.member, connection: out.connection, ...(out.namespaces ? { namespaces: out.namespaces } : {}) });
   }
   const group = restoredGroup(planned.plan, restored);
-  const { check, checkSkipped } = await checkRestored(group, restored, options.check !== false, signal, progress);
+  const { check, checkSkipped } = await checkRestored(group, options.check !== false, options.invariants ?? [], signal, progress);
   progress('hooks-after');
   const after = await runHooks(planned.plan.hooks.after, { ...env, STILLPOINT_HOOK: 'after' }, signal);
-  const ok = check === null || check.ok;
-  catalog.note(options.backupId, 'restore-finished', { ok, restored: restored.map((r) => r.member), violations: check?.stats.violationsTotal ?? null });
-  return { plan: planned.plan, dryRun: false, checksums, hooks: { before, after }, restored, group, check, checkSkipped, ok };
+  const state: RestoreState = check === null ? 'restored-unchecked' : check.ok ? 'restored' : 'check-failed';
+  const ok = state === 'restored';
+  catalog.note(options.backupId, 'restore-finished', { ok, state, restored: restored.map((r) => r.member), violations: check?.stats.violationsTotal ?? null });
+  return { state, plan: planned.plan, dryRun: false, checksums, hooks: { before, after }, restored, group, check, checkSkipped, ok };
 }
 
-/** The restored group: one storage per member, each namespace on the member that held it. */
+/**
+ * The restored group: one storage per member, each namespace on the member that held it, under the physical
+ * name the engine restored it as (`renames`, the `scalardb` table catalog included).
+ */
 function restoredGroup(plan: RestorePlan, restored: readonly RestoredEntry[]): GroupConfig {
   const storages: Record<string, StorageConfig> = {};
   const namespaces: Record<string, string> = {};
-  for (const r of restored) storages[r.member] = r.connection;
+  const renames: Record<string, Record<string, string>> = {};
+  for (const r of restored) {
+    storages[r.member] = r.connection;
+    const moved = Object.entries(r.namespaces ?? {}).filter(([from, to]) => from !== to);
+    if (moved.length > 0) renames[r.member] = Object.fromEntries(moved);
+  }
   for (const m of plan.members) for (const ns of m.namespaces) namespaces[ns] = m.member;
-  return { storages, namespaces };
+  return { storages, namespaces, ...(Object.keys(renames).length > 0 ? { renames } : {}) };
 }
 
 async function checkRestored(
   group: GroupConfig,
-  restored: readonly RestoredEntry[],
   enabled: boolean,
+  invariants: readonly AppInvariant[],
   signal: AbortSignal,
   progress: (step: string) => void,
 ): Promise<{ check: CheckReport | null; checkSkipped: string | null }> {
   if (!enabled) return { check: null, checkSkipped: '--no-check' };
-  const renamed = restored.filter((r) => r.namespaces && Object.entries(r.namespaces).some(([a, b]) => a !== b));
-  if (renamed.length > 0) {
-    return { check: null, checkSkipped: `namespaces of ${renamed.map((r) => r.member).join(', ')} were restored under other names; check them with \`stillpoint check\` after renaming` };
-  }
   progress('sweep-and-check');
   try {
     // expiryMs 0: a restored group has no live writer that could still finish a transaction.
-    const report = await checkGroup(group, { sweep: true, expiryMs: 0, signal });
-    return { check: withoutBankRulesIfNoBank(report, group), checkSkipped: null };
+    return { check: await checkGroup(group, { sweep: true, expiryMs: 0, invariants, signal }), checkSkipped: null };
   } catch (error) {
     throw asStillpointError(error);
   }
-}
-
-/** Groups that are not the bank workload have no bank invariants; keep the transaction-log checks only. */
-function withoutBankRulesIfNoBank(report: CheckReport, group: GroupConfig): CheckReport {
-  if ('bank_a' in group.namespaces) return report;
-  const violations = report.violations.filter((v) => v.kind !== 'meta-missing');
-  return { ...report, ok: violations.length === 0 && report.stats.violationsTotal - (report.violations.length - violations.length) === 0, violations };
 }

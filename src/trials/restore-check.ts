@@ -5,6 +5,7 @@
  */
 import type { Catalog } from '../catalog/catalog.ts';
 import { checkGroup } from '../checker/check.ts';
+import { bankInvariants } from '../workload/bank-invariants.ts';
 import type { Logger, MemberRecord, MemberSpec, RestoreTarget } from '../engines/contract.ts';
 import { getEngine } from '../engines/registry.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
@@ -35,7 +36,7 @@ export async function restoreRecords(
 /** Violations (as sentences) of a group after the sweep; empty when consistent. */
 export async function checkRestored(group: GroupConfig, signal: AbortSignal): Promise<string[]> {
   // expiryMs 0: nothing writes to a restored copy, so an undecided transaction will never finish.
-  const report = await checkGroup(group, { sweep: true, expiryMs: 0, signal });
+  const report = await checkGroup(group, { sweep: true, expiryMs: 0, invariants: [bankInvariants], signal });
   return report.ok ? [] : report.violations.slice(0, 5).map((v) => `${v.kind}: ${v.detail}`);
 }
 
@@ -51,7 +52,7 @@ export async function restoreFromCatalog(
 ): Promise<string[]> {
   const record = catalog.get(backupId);
   const targets = Object.fromEntries(record.members.map((m) => [m.name, restoreTarget(m.spec)]));
-  const report = await runRestore(catalog, { backupId, targets, force: true, signal });
+  const report = await runRestore(catalog, { backupId, targets, force: true, invariants: [bankInvariants], signal });
   const problems: string[] = [];
   if (!report.ok) problems.push(`restore not ok${report.checkSkipped ? ` (${report.checkSkipped})` : ''}`);
   for (const v of report.check?.violations.slice(0, 5) ?? []) problems.push(`restore check: ${v.kind}: ${v.detail}`);

@@ -20,6 +20,7 @@ import { handOver } from '../../src/local-servers/process.ts';
 import { startNode, type RunningNode } from '../../src/node/node.ts';
 import { runBackup } from '../../src/orchestrator/backup.ts';
 import { runRestore } from '../../src/orchestrator/restore.ts';
+import { bankInvariants } from '../../src/workload/bank-invariants.ts';
 import { parsePlan, type Plan } from '../../src/plan/load-plan.ts';
 import { copyWithoutPause } from '../../src/trials/negative-control.ts';
 import { createRandom } from '../../src/trials/random.ts';
@@ -149,7 +150,7 @@ describe('mixed group (PostgreSQL + MariaDB) under the bank workload through two
         expect(m.bytes).toBeGreaterThan(0);
       }
       const tag = `${method}_${mode.replace('-', '_')}`;
-      const restored = await runRestore(catalog, { backupId: result.backupId, targets: restoreTargets(method, tag), force: true });
+      const restored = await runRestore(catalog, { backupId: result.backupId, targets: restoreTargets(method, tag), force: true, invariants: [bankInvariants] });
       expect(restored.checkSkipped).toBeNull();
       expect(restored.check?.violations).toEqual([]);
       expect(restored.ok).toBe(true);
