@@ -6,6 +6,7 @@ import { runBackup } from '../../src/orchestrator/backup.ts';
 import { runRestore } from '../../src/orchestrator/restore.ts';
 import { loadPlan, type Plan } from '../../src/plan/load-plan.ts';
 import { demoGroup, seedBank, writeDemoPlan } from '../../src/demo/demo-setup.ts';
+import { bankInvariants } from '../../src/workload/bank-invariants.ts';
 import { startAdminNode, tempDir, type AdminNode } from './helpers.ts';
 
 describe('restore (bank group, real admin servers)', () => {
@@ -14,6 +15,8 @@ describe('restore (bank group, real admin servers)', () => {
   let catalog: Catalog;
   let plan: Plan;
   let backupId: string;
+  let planFile: string;
+  const invariants = [bankInvariants];
 
   beforeEach(async () => {
     tmp = tempDir('sp-restore-');
@@ -24,6 +27,7 @@ describe('restore (bank group, real admin servers)', () => {
     // Hooks write marker files so the test can see they ran once, in order.
     const text = readFileSync(file, 'utf8') + `restore:\n  hooks:\n    before: ["echo before-$STILLPOINT_BACKUP_ID >> ${tmp.dir}/hooks.log"]\n    after: ["echo after >> ${tmp.dir}/hooks.log"]\n`;
     writeFileSync(file, text);
+    planFile = file;
     plan = loadPlan(file);
     catalog = openCatalog(plan.catalogPath);
     const result = await runBackup({ plan, catalog });
@@ -38,7 +42,7 @@ describe('restore (bank group, real admin servers)', () => {
 
   it('dry run prints the plan in UTC and changes nothing', async () => {
     const into = join(tmp.dir, 'r');
-    const report = await runRestore(catalog, { backupId, intoDir: into, dryRun: true });
+    const report = await runRestore(catalog, { backupId, plan, invariants, intoDir: into, dryRun: true });
     expect(report.dryRun).toBe(true);
     expect(report.plan.members.map((m) => m.member)).toEqual(['bank_a', 'bank_b', 'coordinator']);
     expect(report.plan.window!.midUtc).toMatch(/Z$/);
@@ -50,27 +54,28 @@ describe('restore (bank group, real admin servers)', () => {
 
   it('restores, sweeps and checks; hooks run once around it; re-run is safe; foreign targets need --force', async () => {
     const into = join(tmp.dir, 'r');
-    const report = await runRestore(catalog, { backupId, intoDir: into });
+    const report = await runRestore(catalog, { backupId, plan, invariants, intoDir: into });
     expect(report.ok).toBe(true);
     expect(report.check?.ok).toBe(true);
     expect(report.check?.stats.accounts).toBe(10);
     expect(report.group?.namespaces).toEqual({ bank_a: 'bank_a', bank_b: 'bank_b', coordinator: 'coordinator' });
     expect(readFileSync(join(tmp.dir, 'hooks.log'), 'utf8')).toBe(`before-${backupId}\nafter\n`);
     // Re-running the same restore (e.g. after a crash) works without --force.
-    expect((await runRestore(catalog, { backupId, intoDir: into, check: false })).ok).toBe(true);
+    const unchecked = await runRestore(catalog, { backupId, plan, invariants, intoDir: into, check: false });
+    expect(unchecked).toMatchObject({ state: 'restored-unchecked', ok: false, check: null });
     // A target that is not ours is refused, and allowed with force.
     const foreign = join(tmp.dir, 'foreign');
-    await runRestore(catalog, { backupId, intoDir: foreign, check: false });
+    expect((await runRestore(catalog, { backupId, plan, invariants, intoDir: foreign, check: false })).state).toBe('restored-unchecked');
     writeFileSync(join(foreign, 'bank_a.db.stillpoint-restore.json'), '{}');
-    await expect(runRestore(catalog, { backupId, intoDir: foreign })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
-    expect((await runRestore(catalog, { backupId, intoDir: foreign, force: true })).ok).toBe(true);
+    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: foreign })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    expect((await runRestore(catalog, { backupId, plan, invariants, intoDir: foreign, force: true })).ok).toBe(true);
   });
 
   it('a damaged artifact stops the restore before anything is written or any hook runs', async () => {
     const artifact = catalog.get(backupId).artifacts.find((a) => a.member === 'bank_b')!;
     writeFileSync(join(plan.artifactsDir, artifact.key), 'damaged');
     const into = join(tmp.dir, 'r');
-    await expect(runRestore(catalog, { backupId, intoDir: into })).rejects.toMatchObject({ code: 'ARTIFACT_CHECKSUM_MISMATCH' });
+    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: into })).rejects.toMatchObject({ code: 'ARTIFACT_CHECKSUM_MISMATCH' });
     expect(existsSync(into)).toBe(false);
     expect(existsSync(join(tmp.dir, 'hooks.log'))).toBe(false);
   });
@@ -78,6 +83,25 @@ describe('restore (bank group, real admin servers)', () => {
   it('refuses to restore a backup that is not complete', async () => {
     const failed = await runBackup({ plan, catalog, failpoints: ['fail-capture:bank_a'] });
     expect(failed.state).toBe('failed');
-    await expect(runRestore(catalog, { backupId: failed.backupId, intoDir: join(tmp.dir, 'x') })).rejects.toMatchObject({ code: 'BACKUP_NOT_RESTORABLE' });
+    await expect(runRestore(catalog, { backupId: failed.backupId, plan, intoDir: join(tmp.dir, 'x') })).rejects.toMatchObject({ code: 'BACKUP_NOT_RESTORABLE' });
+  });
+
+  it('recorded hooks are never run from the catalog: without --plan the restore is refused before anything changes', async () => {
+    const into = join(tmp.dir, 'r');
+    // Old code ran the commands stored in the catalog (anyone who can write the catalog could run commands).
+    await expect(runRestore(catalog, { backupId, intoDir: into })).rejects.toMatchObject({ code: 'RESTORE_HOOKS_NEED_PLAN' });
+    expect(existsSync(into)).toBe(false);
+    expect(existsSync(join(tmp.dir, 'hooks.log'))).toBe(false);
+  });
+
+  it("runs the plan's hooks when they differ from the recorded ones, and shows both", async () => {
+    writeFileSync(planFile, readFileSync(planFile, 'utf8').replace('echo after >>', 'echo after-from-plan >>'));
+    const current = loadPlan(planFile);
+    const into = join(tmp.dir, 'r');
+    const report = await runRestore(catalog, { backupId, plan: current, invariants, intoDir: into });
+    expect(report.state).toBe('restored');
+    expect(report.plan.recordedHooks?.after[0]).toContain('echo after >>');
+    expect(report.plan.hooks.after[0]).toContain('after-from-plan');
+    expect(readFileSync(join(tmp.dir, 'hooks.log'), 'utf8')).toBe(`before-${backupId}\nafter-from-plan\n`);
   });
 });
