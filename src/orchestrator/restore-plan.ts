@@ -1,15 +1,17 @@
 /**
  * The restore planner: what `stillpoint restore <id> --dry-run` prints. For each member: where it came
- * from, where it goes, its restore handle, the engine's steps, and every time in explicit UTC.
- * Planning has no side effects.
+ * from, where it goes, its restore handle, the engine's steps, the target's inspection (reachable,
+ * credentials, absent / empty / leftover / restored / foreign / live source), and every time in explicit
+ * UTC. Planning changes nothing; it opens one engine restore session per member, which the caller closes
+ * ({@link PlannedRestore.close}). Hooks and password sources come from the current plan, never the catalog.
  */
 import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
-import type { Engine, Logger, MemberRecord, RestoreContext, RestoreHandle, RestoreStep, RestoreTarget } from '../engines/contract.ts';
-import { getEngine } from '../engines/registry.ts';
+import type { Logger, MemberRecord, RestoreHandle, RestoreSession, RestoreStep, RestoreTarget, TargetInspection } from '../engines/contract.ts';
+import { resolveMember } from '../engines/registry.ts';
 import { resolvePassword } from '../config/password.ts';
-import { CatalogError, ConfigError } from '../errors.ts';
+import { CatalogError, ConfigError, asStillpointError } from '../errors.ts';
 import type { StorageConfig } from '../txn/contract.ts';
 
 export interface RestoreRequest {
@@ -43,6 +45,8 @@ export interface MemberRestorePlan {
   /** The restore point in UTC (the window's mid-time, or the time handle in the database's clock). */
   readonly restorePointUtc: string;
   readonly steps: readonly RestoreStep[];
+  /** The target as found before anything changes (a dry run runs it too). */
+  readonly inspection: TargetInspection;
   readonly artifacts: readonly { key: string; bytes: number; sha256: string }[];
 }
 
@@ -64,7 +68,10 @@ export interface PlannedRestore {
   readonly plan: RestorePlan;
   readonly record: BackupRecord;
   readonly store: ArtifactStore;
-  readonly contexts: ReadonlyMap<string, { engine: Engine; ctx: RestoreContext }>;
+  /** One open restore session per member. */
+  readonly sessions: ReadonlyMap<string, RestoreSession>;
+  /** Closes every session (never throws). */
+  close(): Promise<void>;
 }
 
 const silent: Logger = { info: () => {}, warn: () => {} };
@@ -86,30 +93,35 @@ export async function planRestore(catalog: Catalog, request: RestoreRequest, sig
   }
   const hooks = hooksToRun(record, request.plan);
   const store = createLocalDirStore(record.artifactsLocation);
-  const contexts = new Map<string, { engine: Engine; ctx: RestoreContext }>();
+  const sessions = new Map<string, RestoreSession>();
+  const close = async (): Promise<void> => void (await Promise.allSettled([...sessions.values()].map((s) => s.close())));
   const members: MemberRestorePlan[] = [];
-  for (const m of record.members) {
-    if (m.handle === null) throw new CatalogError('BACKUP_INCOMPLETE', `Member ${m.name} of ${record.id} has no restore handle.`, { context: { backupId: record.id, member: m.name } });
-    const engine = getEngine(m.engine);
-    const artifacts = record.artifacts.filter((a) => a.member === m.name);
-    const ownCredentials = hasCredentials(request.targets?.[m.name]);
-    const spec = { ...m.spec, connection: currentPasswordSource(m.name, m.spec.connection, request.plan, ownCredentials) };
-    const memberRecord: MemberRecord = { backupId: record.id, member: spec, handle: m.handle, artifacts };
-    const requested = request.targets?.[m.name] ?? (request.intoDir !== undefined ? { intoDir: request.intoDir } : undefined);
-    const target = engine.parseRestoreTarget(memberRecord, requested);
-    const ctx: RestoreContext = { record: memberRecord, target, artifacts: store, force: request.force ?? false, log, signal };
-    contexts.set(m.name, { engine, ctx });
-    members.push({
-      member: m.name,
-      engine: m.engine,
-      namespaces: m.spec.namespaces,
-      source: describeConnection(m.spec.connection),
-      target,
-      handle: m.handle,
-      restorePointUtc: restorePoint(m.handle, record),
-      steps: await engine.planRestore(ctx),
-      artifacts: artifacts.map((a) => ({ key: a.key, bytes: a.bytes, sha256: a.sha256 })),
-    });
+  try {
+    for (const m of record.members) {
+      if (m.handle === null) throw new CatalogError('BACKUP_INCOMPLETE', `Member ${m.name} of ${record.id} has no restore handle.`, { context: { backupId: record.id, member: m.name } });
+      const requested = request.targets?.[m.name] ?? (request.intoDir !== undefined ? { intoDir: request.intoDir } : undefined);
+      const spec = { ...m.spec, connection: currentPasswordSource(m.name, m.spec.connection, request.plan, hasCredentials(requested)) };
+      const { kind, options } = resolveMember(spec);
+      const artifacts = record.artifacts.filter((a) => a.member === m.name);
+      const memberRecord: MemberRecord = { backupId: record.id, member: spec, handle: m.handle, artifacts };
+      const session = kind.openRestore({ record: memberRecord, target: requested, artifacts: store, log }, options);
+      sessions.set(m.name, session);
+      members.push({
+        member: m.name,
+        engine: m.engine,
+        namespaces: m.spec.namespaces,
+        source: describeConnection(m.spec.connection),
+        target: redactTarget(session.target),
+        handle: m.handle,
+        restorePointUtc: restorePoint(m.handle, record),
+        steps: await session.plan(),
+        inspection: await inspectSafely(session, signal),
+        artifacts: artifacts.map((a) => ({ key: a.key, bytes: a.bytes, sha256: a.sha256 })),
+      });
+    }
+  } catch (error) {
+    await close();
+    throw error;
   }
   const plan: RestorePlan = {
     backupId: record.id,
@@ -124,7 +136,22 @@ export async function planRestore(catalog: Catalog, request: RestoreRequest, sig
     ...hooks,
     members,
   };
-  return { plan, record, store, contexts };
+  return { plan, record, store, sessions, close };
+}
+
+/** An inspection that could not run is a failed check (the restore is refused), not a crash of the planner. */
+async function inspectSafely(session: RestoreSession, signal: AbortSignal): Promise<TargetInspection> {
+  try {
+    return await session.inspect(signal);
+  } catch (error) {
+    const e = asStillpointError(error);
+    return { checks: [{ name: 'inspect', ok: false, detail: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) }], state: 'foreign', detail: 'the target could not be inspected' };
+  }
+}
+
+/** A target for printing and the catalog: an inline password never leaves the process. */
+function redactTarget(target: RestoreTarget): RestoreTarget {
+  return 'password' in target && target.password !== undefined ? { ...target, password: '***' } : target;
 }
 
 type Hooks = RestorePlan['hooks'];

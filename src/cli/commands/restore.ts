@@ -6,7 +6,7 @@
  * 3 restored but NOT checked (`restored-unchecked`).
  */
 import type { Command } from 'commander';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, exitCodeFor } from '../../errors.ts';
 import { loadPlan } from '../../plan/load-plan.ts';
 import type { RestoreTarget } from '../../engines/contract.ts';
 import { redactSecrets } from '../../orchestrator/redact.ts';
@@ -21,16 +21,21 @@ interface RestoreFlags extends CatalogFlags {
   into?: string;
   target?: string[];
   force?: boolean;
+  overwriteSource?: boolean;
   check: boolean;
   invariants?: string[];
   json?: boolean;
 }
 
-/** Exit code per end state: only a proven restore exits 0; an unchecked one has its own code. */
-export const RESTORE_EXIT_CODES: Readonly<Record<RestoreState, number>> = Object.freeze({
+/**
+ * Exit code per end state: only a proven restore (or a dry run the real restore would go through) exits 0;
+ * an unchecked one has its own code. A refused dry run exits with the refusal's code (2 for a target).
+ */
+export const RESTORE_EXIT_CODES: Readonly<Record<Exclude<RestoreState, 'refused'>, number>> = Object.freeze({
   restored: 0,
   'dry-run': 0,
   'check-failed': 1,
+  failed: 1,
   'restored-unchecked': 3,
 });
 
@@ -67,7 +72,8 @@ export function register(program: Command): void {
     .option('--dry-run', 'print the restore plan only; change nothing')
     .option('--into <dir>', 'restore every file-based member (SQLite) into this directory')
     .option('--target <member=json>', 'engine-specific target for one member (repeatable; see below)', collect)
-    .option('--force', 'overwrite non-empty targets (a file is replaced; a database or PITR directory is dropped first)')
+    .option('--force', 'overwrite targets that hold data: an earlier finished restore, or anything this restore did not write (a file is replaced; a database or PITR directory is dropped first)')
+    .option('--overwrite-source', "together with --force: allow a target that IS a member's live source database (its current data is lost)")
     .option('--no-check', 'skip the recovery sweep and the checker (the restore then ends restored-unchecked, exit 3)')
     .option('--invariants <names>', 'application invariants to check besides the core (bank; default: the plan\'s check.invariants, else none)', collect)
     .option('--json', 'print progress events as NDJSON and the report as the last line')
@@ -114,6 +120,7 @@ async function restoreCommand(backupId: string, flags: RestoreFlags): Promise<nu
       ...(flags.into === undefined ? {} : { intoDir: flags.into }),
       targets,
       force: flags.force === true,
+      allowSource: flags.overwriteSource === true,
       invariants,
       ...(plan === undefined ? {} : { plan }),
       dryRun: flags.dryRun === true,
@@ -123,6 +130,7 @@ async function restoreCommand(backupId: string, flags: RestoreFlags): Promise<nu
     });
     const shown = redactSecrets(report);
     emit(json, { type: 'result', ...shown }, () => renderReport(shown));
+    if (report.state === 'refused') return exitCodeFor(report.refusals[0]);
     return RESTORE_EXIT_CODES[report.state];
   } finally {
     process.off('SIGINT', onSignal);
@@ -145,6 +153,8 @@ export function renderPlan(plan: RestorePlan): string {
     lines.push(`    source: ${m.source}`);
     lines.push(`    target: ${JSON.stringify(m.target)}`);
     lines.push(`    restore point: ${m.restorePointUtc}`);
+    lines.push(`    target state: ${m.inspection.state} (${m.inspection.detail})${m.inspection.hint ? ` — ${m.inspection.hint}` : ''}`);
+    for (const c of m.inspection.checks.filter((x) => !x.ok)) lines.push(`    ✗ ${c.name}: ${c.detail}${c.hint ? ` — ${c.hint}` : ''}`);
     for (const s of m.steps) lines.push(`    ${s.destructive ? '!' : '-'} ${s.title}${s.detail ? ` [${s.detail}]` : ''}`);
   }
   if (plan.hooks.after.length > 0) lines.push(`  after: ${plan.hooks.after.join(' && ')}`);
@@ -154,18 +164,23 @@ export function renderPlan(plan: RestorePlan): string {
 function renderReport(r: RestoreReport): string {
   const lines = [renderPlan(r.plan)];
   if (r.dryRun) {
-    lines.push('dry run: nothing was changed (steps marked ! are destructive).');
+    lines.push(`checksums: ${r.checksums.filter((c) => c.ok).length} of ${r.checksums.length} verified`);
+    for (const e of r.refusals) lines.push(`REFUSED: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
+    lines.push(`dry run: nothing was changed (steps marked ! are destructive); the restore ${r.refusals.length === 0 ? 'would go ahead' : 'would be REFUSED'}.`);
     return lines.join('\n');
   }
   lines.push(`checksums: ${r.checksums.length} verified`);
+  for (const m of r.members) lines.push(`${m.member}: ${m.state}${m.ms === undefined ? '' : ` (${m.ms} ms)`}${m.error ? ` — ${m.error.message}` : ''}`);
   for (const m of r.restored) lines.push(`restored ${m.member} → ${JSON.stringify(m.connection)}`);
+  if (r.error) lines.push(`FAILED: ${r.error.message}${r.error.hint ? `\n  hint: ${r.error.hint}` : ''}`);
   if (r.check) {
     const sweep = r.check.stats.sweep;
     if (sweep) lines.push(`sweep: ${sweep.rolledForward} rolled forward, ${sweep.rolledBack} rolled back, ${sweep.abortedExpired} aborted, ${sweep.unresolved} unresolved`);
     lines.push(`check: ${r.check.ok ? 'OK' : `FAILED (${r.check.stats.violationsTotal} violations)`}`);
     for (const v of r.check.violations.slice(0, 10)) lines.push(`  ${v.kind}: ${v.detail}`);
-  } else {
+  } else if (r.state === 'restored-unchecked') {
     lines.push(`check: NOT RUN (${r.checkSkipped ?? ''}): restored-unchecked, this restore is not proven`);
   }
+  lines.push(`state: ${r.state}`);
   return lines.join('\n');
 }
