@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.ts';
@@ -52,23 +52,60 @@ describe('restore (bank group, real admin servers)', () => {
     expect(existsSync(join(tmp.dir, 'hooks.log'))).toBe(false);
   });
 
-  it('restores, sweeps and checks; hooks run once around it; re-run is safe; foreign targets need --force', async () => {
+  it('restores, sweeps and checks; hooks run once around it; a finished restore is not overwritten without --force', async () => {
     const into = join(tmp.dir, 'r');
     const report = await runRestore(catalog, { backupId, plan, invariants, intoDir: into });
     expect(report.ok).toBe(true);
+    expect(report.state).toBe('restored');
     expect(report.check?.ok).toBe(true);
     expect(report.check?.stats.accounts).toBe(10);
+    expect(report.members.map((m) => m.state)).toEqual(['restored', 'restored', 'restored']);
     expect(report.group?.namespaces).toEqual({ bank_a: 'bank_a', bank_b: 'bank_b', coordinator: 'coordinator' });
     expect(readFileSync(join(tmp.dir, 'hooks.log'), 'utf8')).toBe(`before-${backupId}\nafter\n`);
-    // Re-running the same restore (e.g. after a crash) works without --force.
-    const unchecked = await runRestore(catalog, { backupId, plan, invariants, intoDir: into, check: false });
-    expect(unchecked).toMatchObject({ state: 'restored-unchecked', ok: false, check: null });
+    // Re-running a finished restore would overwrite writes made since (issue 11 row 3): refused without --force.
+    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: into })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    const forced = await runRestore(catalog, { backupId, plan, invariants, intoDir: into, force: true, check: false });
+    expect(forced).toMatchObject({ state: 'restored-unchecked', ok: false, check: null });
     // A target that is not ours is refused, and allowed with force.
     const foreign = join(tmp.dir, 'foreign');
-    expect((await runRestore(catalog, { backupId, plan, invariants, intoDir: foreign, check: false })).state).toBe('restored-unchecked');
-    writeFileSync(join(foreign, 'bank_a.db.stillpoint-restore.json'), '{}');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'bank_a.db'), 'not a database this restore wrote');
     await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: foreign })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
     expect((await runRestore(catalog, { backupId, plan, invariants, intoDir: foreign, force: true })).ok).toBe(true);
+  });
+
+  it('NEGATIVE: member 2\'s target holds data → refused before anything: nothing written to member 1, no hook ran, one event', async () => {
+    const into = join(tmp.dir, 'r');
+    mkdirSync(into);
+    writeFileSync(join(into, 'bank_b.db'), 'somebody else\'s data');
+    writeFileSync(join(into, 'coordinator.db'), 'and more');
+    // Old code restored bank_a and ran the before hook, then stopped at bank_b.
+    const error = await runRestore(catalog, { backupId, plan, invariants, intoDir: into }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    expect(String((error as Error).message)).toContain('member bank_b');
+    expect(String((error as Error).message)).toContain('member coordinator');
+    expect(existsSync(join(into, 'bank_a.db'))).toBe(false);
+    expect(existsSync(join(tmp.dir, 'hooks.log'))).toBe(false);
+    const finished = catalog.events(backupId).filter((e) => e.type === 'restore-finished');
+    expect(finished.at(-1)?.data).toMatchObject({ ok: false, state: 'refused' });
+    // The dry run sees the same refusal and says so (the CLI exits non-zero on it).
+    const dry = await runRestore(catalog, { backupId, plan, invariants, intoDir: into, dryRun: true });
+    expect(dry).toMatchObject({ state: 'refused', ok: false });
+    expect(dry.refusals.map((e) => e.code)).toEqual(['RESTORE_TARGET_NOT_EMPTY', 'RESTORE_TARGET_NOT_EMPTY']);
+  });
+
+  it('after hooks run after a member fails mid-restore; the event has a per-member result', async () => {
+    const into = join(tmp.dir, 'r');
+    // The before hook (which runs after every check passed) puts foreign data where bank_b goes: its restore fails.
+    writeFileSync(planFile, readFileSync(planFile, 'utf8').replace(/before: \[.*\]/, `before: ["mkdir -p ${into} && echo intruder > ${into}/bank_b.db"]`));
+    const report = await runRestore(catalog, { backupId, plan: loadPlan(planFile), invariants, intoDir: into });
+    expect(report.state).toBe('failed');
+    expect(report.members.find((m) => m.member === 'bank_b')).toMatchObject({ state: 'failed', error: { code: 'RESTORE_TARGET_NOT_EMPTY' } });
+    expect(report.members.filter((m) => m.state === 'restored').map((m) => m.member)).toEqual(['bank_a', 'coordinator']);
+    expect(readFileSync(join(tmp.dir, 'hooks.log'), 'utf8')).toBe('after\n');
+    const finished = catalog.events(backupId).filter((e) => e.type === 'restore-finished');
+    expect(finished).toHaveLength(1);
+    expect(finished[0]?.data).toMatchObject({ ok: false, state: 'failed', members: expect.arrayContaining([expect.objectContaining({ member: 'bank_b', state: 'failed' })]) });
   });
 
   it('a damaged artifact stops the restore before anything is written or any hook runs', async () => {
