@@ -125,4 +125,26 @@ describe('restore on real PostgreSQL + SQLite', () => {
     expect(ok.stdout).toContain('would go ahead');
     expect(ok.code).toBe(0);
   }, 60_000);
+
+  it('per-target credentials: a target with its own user and passwordEnv needs nothing from the member', async () => {
+    delete process.env[PW_ENV];
+    process.env.SP_TEST_TARGET_PW = pg.passwordUser.password;
+    try {
+      const target = { database: 'bank_creds', user: pg.passwordUser.user, passwordEnv: 'SP_TEST_TARGET_PW' };
+      const report = await runRestore(catalog, { backupId, plan, invariants: [bankInvariants], intoDir: join(dir, 'r4'), targets: { pg: target } });
+      expect(report.state).toBe('restored');
+      expect(JSON.stringify(report)).not.toContain(pg.passwordUser.password);
+    } finally {
+      delete process.env.SP_TEST_TARGET_PW;
+      process.env[PW_ENV] = pg.passwordUser.password;
+    }
+  }, 60_000);
+
+  it('a restore that was not checked ends restored-unchecked with exit 3, never 0', async () => {
+    const env = { ...process.env, STILLPOINT_CATALOG: plan.catalogPath };
+    const run = await startCli({ args: ['restore', backupId, '--plan', planFile, '--into', join(dir, 'r5'), '--target', 'pg={"database":"bank_r5"}', '--no-check'], env }).exited;
+    // Old code: "check: skipped (--no-check)" and exit 0.
+    expect(run.stdout).toContain('state: restored-unchecked');
+    expect(run.code).toBe(3);
+  }, 60_000);
 });
