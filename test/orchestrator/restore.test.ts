@@ -141,4 +141,14 @@ describe('restore (bank group, real admin servers)', () => {
     expect(report.plan.hooks.after[0]).toContain('after-from-plan');
     expect(readFileSync(join(tmp.dir, 'hooks.log'), 'utf8')).toBe(`before-${backupId}\nafter-from-plan\n`);
   });
+
+  it("RESTORE_TARGET_NOT_EMPTY on another restore's leftover says it is one and how to remove it", async () => {
+    const into = join(tmp.dir, 'r');
+    mkdirSync(into);
+    writeFileSync(join(into, 'bank_a.db'), 'half-written');
+    writeFileSync(join(into, 'bank_a.db.stillpoint-restore.json'), JSON.stringify({ backupId: 'bk-other', sha256: 'x', state: 'in-progress' }));
+    const error = await runRestore(catalog, { backupId, plan, invariants, intoDir: into }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY', hint: expect.stringContaining(`rm -f ${join(into, 'bank_a.db')}`) });
+    expect(String((error as Error).message)).toContain('leftover of an unfinished restore of another backup (bk-other)');
+  });
 });

@@ -109,6 +109,9 @@ export class PostgresLogicalRestore implements RestoreSession {
             ? ({ checks, state: 'in-progress', detail: `database ${t.database} is the leftover of an unfinished restore of this backup`, hint: 'It is redone without --force.' } as const)
             : ({ checks, state: 'restored', detail: `database ${t.database} holds a finished restore of this backup, which may have been written to since`, hint: 'Pass --force to drop and restore it again, or choose another database.' } as const);
         }
+        if (marker?.state === 'in-progress') {
+          return { checks, state: 'foreign', detail: `database ${t.database} is the leftover of an unfinished restore of another backup (${marker.backupId ?? '?'})`, hint: `Remove it (DROP DATABASE ${t.database}), choose another target database, or pass --force to drop and recreate it.` } as const;
+        }
         const relations = await this.countRelations(signal);
         if (relations === 0) return { checks, state: 'empty', detail: `database ${t.database} exists and is empty` } as const;
         return { checks, state: 'foreign', detail: `database ${t.database} has ${relations} relations this restore did not write`, hint: 'Choose another target database, or pass --force to drop and recreate it.' } as const;

@@ -79,6 +79,14 @@ export class SqliteSnapshotRestore implements RestoreSession {
         hint: 'Pass --force to overwrite it, or restore into a new path.',
       };
     }
+    if (marker?.state === 'in-progress') {
+      return {
+        checks,
+        state: 'foreign',
+        detail: `${path} is the leftover of an unfinished restore of another backup (${marker.backupId ?? '?'})`,
+        hint: `Remove it (rm -f ${path} ${this.marker} ${path}-wal ${path}-shm), restore into a new path (--into DIR), or pass --force to overwrite it.`,
+      };
+    }
     return { checks, state: 'foreign', detail: `${path} exists and holds data this restore did not write`, hint: 'Restore into a new path (--into DIR), or pass --force to overwrite it.' };
   }
 
