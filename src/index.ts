@@ -26,9 +26,11 @@ export {
   type CheckOptions,
   type CheckReport,
   type CheckStats,
+  type CoreCheckStats,
   type Violation,
   type ViolationKind,
 } from './checker/check.ts';
+export type { AppInvariant, CoreViolationKind, InvariantInput, InvariantResult } from './checker/invariants.ts';
 
 // Plans (docs/backup-and-restore.md).
 export { loadPlan, parsePlan, type ClusterPlan, type Plan, type WindowOptions } from './plan/load-plan.ts';
