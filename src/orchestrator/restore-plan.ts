@@ -92,6 +92,7 @@ export async function planRestore(catalog: Catalog, request: RestoreRequest, sig
     }
   }
   const hooks = hooksToRun(record, request.plan);
+  const connections = currentConnections(record, request);
   const store = createLocalDirStore(record.artifactsLocation);
   const sessions = new Map<string, RestoreSession>();
   const close = async (): Promise<void> => void (await Promise.allSettled([...sessions.values()].map((s) => s.close())));
@@ -100,7 +101,7 @@ export async function planRestore(catalog: Catalog, request: RestoreRequest, sig
     for (const m of record.members) {
       if (m.handle === null) throw new CatalogError('BACKUP_INCOMPLETE', `Member ${m.name} of ${record.id} has no restore handle.`, { context: { backupId: record.id, member: m.name } });
       const requested = request.targets?.[m.name] ?? (request.intoDir !== undefined ? { intoDir: request.intoDir } : undefined);
-      const spec = { ...m.spec, connection: currentPasswordSource(m.name, m.spec.connection, request.plan, hasCredentials(requested)) };
+      const spec = { ...m.spec, connection: connections.get(m.name) ?? m.spec.connection };
       const { kind, options } = resolveMember(spec);
       const artifacts = record.artifacts.filter((a) => a.member === m.name);
       const memberRecord: MemberRecord = { backupId: record.id, member: spec, handle: m.handle, artifacts };
@@ -152,6 +153,29 @@ async function inspectSafely(session: RestoreSession, signal: AbortSignal): Prom
 /** A target for printing and the catalog: an inline password never leaves the process. */
 function redactTarget(target: RestoreTarget): RestoreTarget {
   return 'password' in target && target.password !== undefined ? { ...target, password: '***' } : target;
+}
+
+/** Every member's connection with its current password source; every unreadable password reported at once. */
+function currentConnections(record: BackupRecord, request: RestoreRequest): Map<string, StorageConfig> {
+  const out = new Map<string, StorageConfig>();
+  const problems: ConfigError[] = [];
+  for (const m of record.members) {
+    const requested = request.targets?.[m.name];
+    try {
+      out.set(m.name, currentPasswordSource(m.name, m.spec.connection, request.plan, hasCredentials(requested)));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(error);
+    }
+  }
+  if (problems.length === 1 && problems[0] !== undefined) throw problems[0];
+  if (problems.length > 1) {
+    throw new ConfigError('PASSWORD_UNAVAILABLE', `${problems.length} members' passwords cannot be read; nothing was changed: ${problems.map((p) => p.detail).join(' | ')}`, {
+      context: { members: problems.map((p) => p.context.owner ?? p.context.member) },
+      hint: problems.map((p) => p.hint).filter((h) => h !== undefined).join(' '),
+    });
+  }
+  return out;
 }
 
 type Hooks = RestorePlan['hooks'];
