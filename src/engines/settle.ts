@@ -42,3 +42,8 @@ export async function pollUntil(check: () => Promise<boolean>, options: PollOpti
 export function throwIfAborted(signal: AbortSignal, engine: string, what: string): void {
   if (signal.aborted) throw new EngineError('ABORTED', `${what} was aborted.`, { context: { engine }, cause: signal.reason });
 }
+
+/** Runs synchronous `work` so that a throw becomes a rejected promise (session methods never throw synchronously). */
+export function settleSync<T>(work: () => T): Promise<T> {
+  return new Promise((resolve) => resolve(work()));
+}

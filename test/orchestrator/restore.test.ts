@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.ts';
 import { runBackup } from '../../src/orchestrator/backup.ts';
@@ -66,6 +67,12 @@ describe('restore (bank group, real admin servers)', () => {
     await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: into })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
     const forced = await runRestore(catalog, { backupId, plan, invariants, intoDir: into, force: true, check: false });
     expect(forced).toMatchObject({ state: 'restored-unchecked', ok: false, check: null });
+    // An unfinished one (crashed before it was marked restored) is redone without --force.
+    for (const m of ['bank_a', 'bank_b', 'coordinator']) {
+      const marker = join(into, `${m}.db.stillpoint-restore.json`);
+      writeFileSync(marker, readFileSync(marker, 'utf8').replace('"restored"', '"in-progress"'));
+    }
+    expect((await runRestore(catalog, { backupId, plan, invariants, intoDir: into })).state).toBe('restored');
     // A target that is not ours is refused, and allowed with force.
     const foreign = join(tmp.dir, 'foreign');
     mkdirSync(foreign);
@@ -108,6 +115,29 @@ describe('restore (bank group, real admin servers)', () => {
     expect(finished[0]?.data).toMatchObject({ ok: false, state: 'failed', members: expect.arrayContaining([expect.objectContaining({ member: 'bank_b', state: 'failed' })]) });
   });
 
+  it('issue 11 row 3: re-running a finished restore does not overwrite later writes (refused without --force)', async () => {
+    const into = join(tmp.dir, 'r');
+    expect((await runRestore(catalog, { backupId, plan, invariants, intoDir: into })).ok).toBe(true);
+    const db = new Database(join(into, 'bank_a.db'));
+    db.exec('CREATE TABLE written_after_restore (x)');
+    db.close();
+    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: into })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    const after = new Database(join(into, 'bank_a.db'), { readonly: true });
+    expect(after.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'written_after_restore'").get()).toEqual({ n: 1 });
+    after.close();
+  });
+
+  it('issue 19 item 4: a dry run inspects every target and is not ok when the restore would be refused', async () => {
+    const into = join(tmp.dir, 'r');
+    const first = await runRestore(catalog, { backupId, plan, invariants, intoDir: into, dryRun: true });
+    expect(first.ok).toBe(true);
+    expect(first.plan.members.map((m) => m.inspection.state)).toEqual(['absent', 'absent', 'absent']);
+    await runRestore(catalog, { backupId, plan, invariants, intoDir: into });
+    const again = await runRestore(catalog, { backupId, plan, invariants, intoDir: into, dryRun: true });
+    expect(again.plan.members.map((m) => m.inspection.state)).toEqual(['restored', 'restored', 'restored']);
+    expect(again.ok).toBe(false);
+  });
+
   it('a damaged artifact stops the restore before anything is written or any hook runs', async () => {
     const artifact = catalog.get(backupId).artifacts.find((a) => a.member === 'bank_b')!;
     writeFileSync(join(plan.artifactsDir, artifact.key), 'damaged');
@@ -126,7 +156,7 @@ describe('restore (bank group, real admin servers)', () => {
   it('recorded hooks are never run from the catalog: without --plan the restore is refused before anything changes', async () => {
     const into = join(tmp.dir, 'r');
     // Old code ran the commands stored in the catalog (anyone who can write the catalog could run commands).
-    await expect(runRestore(catalog, { backupId, intoDir: into })).rejects.toMatchObject({ code: 'RESTORE_HOOKS_NEED_PLAN' });
+    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: into })).rejects.toMatchObject({ code: 'RESTORE_HOOKS_NEED_PLAN' });
     expect(existsSync(into)).toBe(false);
     expect(existsSync(join(tmp.dir, 'hooks.log'))).toBe(false);
   });

@@ -136,7 +136,7 @@ export class PostgresLogicalBackup implements BackupSession {
       this.finished = true;
       return { handle: exported.handle, ...dumped, detail: { ...dumped.detail, captureMs: exported.captureMs, lsn: exported.lsn } };
     } finally {
-      await this.releaseExport();
+      await this.releaseExport(signal.aborted);
     }
   }
 
@@ -177,12 +177,14 @@ export class PostgresLogicalBackup implements BackupSession {
   }
 
   /** Ends the exporting transaction; ending the session rolls the snapshot back anyway, so this never hangs. */
-  private async releaseExport(): Promise<void> {
+  private async releaseExport(aborted = false): Promise<void> {
     const exported = this.exported;
     this.exported = undefined;
     if (exported === undefined) return;
-    await graceful(exported.client.query('ROLLBACK').catch(() => {}), RELEASE_GRACE_MS);
-    await endClient(exported.client);
+    // Aborted (deadline, close): the path may be dead; dropping the socket rolls back just the same.
+    const polite = !aborted && !this.closing.signal.aborted;
+    if (polite) await graceful(exported.client.query('ROLLBACK').catch(() => {}), RELEASE_GRACE_MS);
+    await endClient(exported.client, polite ? 2_000 : 0);
   }
 
   discard(): Promise<void> {

@@ -89,7 +89,7 @@ export class PostgresLogicalRestore implements RestoreSession {
     ];
     const source = connectionOf(this.ctx.record.member);
     if (sameServer(t, source) && t.database === dumpDatabase(this.ctx.record)) {
-      return { checks, state: 'live-source', detail: `database ${t.database} on ${t.host}:${t.port} is the member's live source`, hint: 'Restore into another database (--target NAME=\'{"database":"…"}\'); overwriting the source needs --force and --allow-source.' };
+      return { checks, state: 'live-source', detail: `database ${t.database} on ${t.host}:${t.port} is the member's live source`, hint: 'Restore into another database (--target NAME=\'{"database":"…"}\'); overwriting the source needs --force and --overwrite-source (its current data is lost).' };
     }
     let admin: pg.Client;
     try {

@@ -88,7 +88,7 @@ export class PostgresPitrRestore implements RestoreSession {
     });
     const source = connectionOf(this.ctx.record.member);
     if (sameServer(t, source) || (await this.sourceDataDir(signal)) === t.dataDir) {
-      return { checks, state: 'live-source', detail: `${t.host}:${t.port} (${t.dataDir}) is the member's live source server`, hint: 'Choose another dataDir and port; overwriting the source needs --force and --allow-source.' };
+      return { checks, state: 'live-source', detail: `${t.host}:${t.port} (${t.dataDir}) is the member's live source server`, hint: 'Choose another dataDir and port; overwriting the source needs --force and --overwrite-source (its current data is lost).' };
     }
     const marker = await readMarker(t.dataDir);
     const ours = marker?.backupId === this.ctx.record.backupId;

@@ -29,7 +29,7 @@ import type {
   PreflightCheck,
   RestoreHandle,
 } from '../../contract.ts';
-import { graceful } from '../../settle.ts';
+import { graceful, settleSync, throwIfAborted } from '../../settle.ts';
 import { sqlitePath, type SqliteOptions } from '../options.ts';
 import { copySnapshot } from './copy-snapshot.ts';
 
@@ -86,13 +86,18 @@ export class SqliteSnapshotBackup implements BackupSession {
   }
 
   prepare(signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted();
-    this.reader ??= this.openReader();
-    return Promise.resolve();
+    return settleSync(() => {
+      throwIfAborted(signal, 'sqlite', 'prepare');
+      this.reader ??= this.openReader();
+    });
   }
 
   capture(signal: AbortSignal): Promise<CaptureResult> {
-    signal.throwIfAborted();
+    return settleSync(() => this.pinSnapshot(signal));
+  }
+
+  private pinSnapshot(signal: AbortSignal): CaptureResult {
+    throwIfAborted(signal, 'sqlite', 'capture');
     const db = (this.reader ??= this.openReader());
     try {
       db.exec('BEGIN');
@@ -107,7 +112,7 @@ export class SqliteSnapshotBackup implements BackupSession {
         cause,
       });
     }
-    return Promise.resolve({ handle: this.handle(), capturedAtMs: Date.now() });
+    return { handle: this.handle(), capturedAtMs: Date.now() };
   }
 
   finish(_window: FinishWindow, signal: AbortSignal): Promise<FinishedMember> {

@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { EngineError } from '../../../errors.ts';
 import type { RestoredMember, RestoreOptions, RestoreSession, RestoreSessionContext, RestoreStep, TargetInspection } from '../../contract.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
+import { throwIfAborted } from '../../settle.ts';
 import { parseSqliteTarget, sqlitePath } from '../options.ts';
 import { SNAPSHOT_FILE } from './capture.ts';
 
@@ -63,7 +64,7 @@ export class SqliteSnapshotRestore implements RestoreSession {
         : { name: 'target directory', ok: true, detail: dir },
     ];
     if (resolve(sqlitePath(this.ctx.record.member)) === path) {
-      return { checks, state: 'live-source', detail: `${path} is the member's live database file`, hint: 'Restore into another path (--into DIR); overwriting the source needs --force and --allow-source.' };
+      return { checks, state: 'live-source', detail: `${path} is the member's live database file`, hint: 'Restore into another path (--into DIR); overwriting the source needs --force and --overwrite-source (its current data is lost).' };
     }
     if (!existsSync(path)) return { checks, state: 'absent', detail: `${path} does not exist` };
     if (statSync(path).size === 0) return { checks, state: 'empty', detail: `${path} is empty` };
@@ -95,7 +96,7 @@ export class SqliteSnapshotRestore implements RestoreSession {
     const artifact = this.artifact();
     const inspection = await this.inspect();
     refuseUnlessRestorable(inspection, opts, { member: this.ctx.record.member.name, engine: 'sqlite', backupId: this.ctx.record.backupId, target: path });
-    opts.signal.throwIfAborted();
+    throwIfAborted(opts.signal, 'sqlite', 'restore');
     if (!(await this.ctx.artifacts.verify(artifact))) {
       throw new EngineError('ARTIFACT_CHECKSUM_MISMATCH', `Artifact ${artifact.key} does not match its sha256.`, {
         context: { member: this.ctx.record.member.name, engine: 'sqlite', backupId: this.ctx.record.backupId, key: artifact.key },
