@@ -156,7 +156,7 @@ describe('restore (bank group, real admin servers)', () => {
   it('recorded hooks are never run from the catalog: without --plan the restore is refused before anything changes', async () => {
     const into = join(tmp.dir, 'r');
     // Old code ran the commands stored in the catalog (anyone who can write the catalog could run commands).
-    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: into })).rejects.toMatchObject({ code: 'RESTORE_HOOKS_NEED_PLAN' });
+    await expect(runRestore(catalog, { backupId, invariants, intoDir: into })).rejects.toMatchObject({ code: 'RESTORE_HOOKS_NEED_PLAN' });
     expect(existsSync(into)).toBe(false);
     expect(existsSync(join(tmp.dir, 'hooks.log'))).toBe(false);
   });
