@@ -140,7 +140,8 @@ async function restoreWhole(
   } finally {
     progress('hooks-after');
     try {
-      after = await runHooks(plan.hooks.after, { ...env, STILLPOINT_HOOK: 'after' }, signal);
+      // Not tied to `signal`: an interrupted restore still restarts the application (each hook has its own deadline).
+      after = await runHooks(plan.hooks.after, { ...env, STILLPOINT_HOOK: 'after' }, new AbortController().signal);
     } catch (caught) {
       error ??= asStillpointError(caught);
     }
