@@ -181,4 +181,14 @@ describe('restore (bank group, real admin servers)', () => {
     expect(error).toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY', hint: expect.stringContaining(`rm -f ${join(into, 'bank_a.db')}`) });
     expect(String((error as Error).message)).toContain('leftover of an unfinished restore of another backup (bk-other)');
   });
+
+  it('an interrupted restore still runs the after hooks', async () => {
+    writeFileSync(planFile, readFileSync(planFile, 'utf8').replace(/before: \[.*\]/, 'before: ["sleep 20"]'));
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('interrupted')), 500);
+    const report = await runRestore(catalog, { backupId, plan: loadPlan(planFile), invariants, intoDir: join(tmp.dir, 'r'), signal: controller.signal });
+    expect(report.state).toBe('failed');
+    expect(report.members.every((m) => m.state === 'not-started')).toBe(true);
+    expect(readFileSync(join(tmp.dir, 'hooks.log'), 'utf8')).toBe('after\n');
+  });
 });
