@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -183,12 +184,15 @@ describe('restore (bank group, real admin servers)', () => {
   });
 
   it('an interrupted restore still runs the after hooks', async () => {
-    writeFileSync(planFile, readFileSync(planFile, 'utf8').replace(/before: \[.*\]/, 'before: ["sleep 20"]'));
+    // `; true` makes sh fork sleep as a child instead of exec'ing it: the whole group must be stopped.
+    writeFileSync(planFile, readFileSync(planFile, 'utf8').replace(/before: \[.*\]/, 'before: ["sleep 20.123; true"]'));
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('interrupted')), 500);
     const report = await runRestore(catalog, { backupId, plan: loadPlan(planFile), invariants, intoDir: join(tmp.dir, 'r'), signal: controller.signal });
     expect(report.state).toBe('failed');
     expect(report.members.every((m) => m.state === 'not-started')).toBe(true);
     expect(readFileSync(join(tmp.dir, 'hooks.log'), 'utf8')).toBe('after\n');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain('sleep 20.123');
   });
 });
