@@ -138,8 +138,17 @@ export function engineContractSuite(pair: EnginePair): void {
       await restore.close();
     }, 120_000);
 
-    it('a dead database path ends capture and finish within their deadline', async (ctx) => {
+    it('a dead database path ends prepare, capture and finish within their deadline', async (ctx) => {
       if (fx.deadPath === undefined) return ctx.skip();
+      const preparePath = await fx.deadPath(`${caseId}p`);
+      try {
+        const session = openBackup(fx.store, preparePath.member, `bk-${caseId}-dp`);
+        preparePath.silence();
+        await expectEndsWithin(session.prepare(AbortSignal.timeout(DEAD_PATH_DEADLINE_MS)));
+        await expectEndsWithin(session.close(), DEAD_PATH_SLACK_MS);
+      } finally {
+        await preparePath.close();
+      }
       const capturePath = await fx.deadPath(caseId);
       try {
         const session = openBackup(fx.store, capturePath.member, `bk-${caseId}-dc`);

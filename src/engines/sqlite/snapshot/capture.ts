@@ -135,7 +135,10 @@ export class SqliteSnapshotBackup implements BackupSession {
     try {
       const stats = await copySnapshot(db, temp, this.options.batchRows, signal);
       this.closeReader();
+      throwIfAborted(signal, 'sqlite', 'finish');
       const source = addAbortSignal(signal, createReadStream(temp));
+      // The store attaches its listeners after an await; an abort before that must not be an uncaught error.
+      source.on('error', () => undefined);
       const ref = await this.ctx.artifacts.put(`${this.ctx.artifactPrefix}${SNAPSHOT_FILE}`, source);
       return {
         handle: { ...this.handle(), detail: { source: this.path, tables: stats.tables, rows: stats.rows } },
