@@ -17,9 +17,8 @@ import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { createLocalDirStore } from '../src/artifacts/local-dir-store.ts';
 import type { ArtifactStore } from '../src/artifacts/contract.ts';
-import type { Engine, MemberRecord, MemberSpec, PhaseContext } from '../src/engines/contract.ts';
-import { createMariaDbEngine } from '../src/engines/mariadb/mariadb-engine.ts';
-import { createPostgresEngine } from '../src/engines/postgres/postgres-engine.ts';
+import type { BackupSession, FinishedMember, MemberRecord, MemberSpec, RestoredMember, RestoreTarget } from '../src/engines/contract.ts';
+import { resolveMember } from '../src/engines/registry.ts';
 import { runTool, spawnTool, waitTool } from '../src/engines/tool-runner.ts';
 import { startLocalMariaDb, type LocalMariaDb } from '../src/local-servers/mariadb-server.ts';
 import { PG_BIN, startLocalPostgres, type LocalPostgres } from '../src/local-servers/postgres-server.ts';
@@ -29,8 +28,35 @@ const TABLES = 4;
 const ROW_BYTES = 200;
 const quiet = { info: () => undefined, warn: () => undefined };
 
-function ctxFor(store: ArtifactStore, member: MemberSpec, backupId: string): PhaseContext {
-  return { backupId, member, artifacts: store, artifactPrefix: `${backupId}/${member.name}/`, sharedPrefix: `shared/${member.name}/`, log: quiet, signal: new AbortController().signal };
+const never = new AbortController().signal;
+
+function openBackup(store: ArtifactStore, member: MemberSpec, backupId: string): BackupSession {
+  const { kind, options } = resolveMember(member);
+  return kind.openBackup({ backupId, member, artifacts: store, artifactPrefix: `${backupId}/${member.name}/`, sharedPrefix: `shared/${member.name}/`, log: quiet }, options);
+}
+
+/** One member's backup as the orchestrator takes it (prepare, capture, finish), timed whole: connecting included, as the native tool's run is. */
+async function backupOnce(store: ArtifactStore, member: MemberSpec, backupId: string): Promise<{ ms: number; value: FinishedMember }> {
+  const session = openBackup(store, member, backupId);
+  try {
+    return await timed(async () => {
+      await session.prepare(never);
+      await session.capture(never);
+      return session.finish({ pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }, never);
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+async function restoreOnce(store: ArtifactStore, record: MemberRecord, target: RestoreTarget): Promise<{ ms: number; value: RestoredMember }> {
+  const { kind, options } = resolveMember(record.member);
+  const session = kind.openRestore({ record, target, artifacts: store, log: quiet }, options);
+  try {
+    return await timed(() => session.restore({ force: true, signal: never }));
+  } finally {
+    await session.close();
+  }
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -77,17 +103,14 @@ interface Pair {
 }
 
 async function postgresPair(server: LocalPostgres, store: ArtifactStore, dir: string, round: number): Promise<Pair> {
-  const engine = createPostgresEngine();
   const member: MemberSpec = { name: 'pg', engine: 'postgres', connection: server.connection('bench'), namespaces: ['public'], options: { method: 'logical', jobs: 2 } };
   const backupId = `bench-pg-${round}`;
-  const ctx = ctxFor(store, member, backupId);
   const env = { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(server.port), PGUSER: 'postgres' };
   const out = join(dir, `native-pg-${round}`);
   const ours = async (): Promise<Pair['ours']> => {
-    const backup = await timed(async () => (await engine.capture(ctx)).finish(ctx, { pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }));
+    const backup = await backupOnce(store, member, backupId);
     const record: MemberRecord = { backupId, member, handle: backup.value.handle, artifacts: backup.value.artifacts };
-    const target = engine.parseRestoreTarget(record, { database: `ours_${round}` });
-    const restore = await timed(() => engine.restore({ record, target, artifacts: store, force: true, log: quiet, signal: new AbortController().signal }));
+    const restore = await restoreOnce(store, record, { database: `ours_${round}` });
     return { backupMs: backup.ms, restoreMs: restore.ms, bytes: backup.value.bytes };
   };
   const native = async (): Promise<Pair['native']> => {
@@ -116,17 +139,14 @@ async function alternate(round: number, ours: () => Promise<Pair['ours']>, nativ
 }
 
 async function mariaPair(server: LocalMariaDb, store: ArtifactStore, dir: string, round: number): Promise<Pair> {
-  const engine = createMariaDbEngine();
   const member: MemberSpec = { name: 'maria', engine: 'mariadb', connection: server.connection(), namespaces: ['bench'], options: { method: 'logical', jobs: 2 } };
   const backupId = `bench-m-${round}`;
-  const ctx = ctxFor(store, member, backupId);
   const file = join(dir, `native-m-${round}.sql`);
   const args = ['--host=127.0.0.1', `--port=${server.port}`, '--user=root'];
   const ours = async (): Promise<Pair['ours']> => {
-    const backup = await timed(async () => (await engine.capture(ctx)).finish(ctx, { pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }));
+    const backup = await backupOnce(store, member, backupId);
     const record: MemberRecord = { backupId, member, handle: backup.value.handle, artifacts: backup.value.artifacts };
-    const target = engine.parseRestoreTarget(record, { rename: { bench: `ours_${round}` } });
-    const restore = await timed(() => engine.restore({ record, target, artifacts: store, force: true, log: quiet, signal: new AbortController().signal }));
+    const restore = await restoreOnce(store, record, { rename: { bench: `ours_${round}` } });
     return { backupMs: backup.ms, restoreMs: restore.ms, bytes: backup.value.bytes };
   };
   const native = async (): Promise<Pair['native']> => {
@@ -148,16 +168,18 @@ async function mariaPair(server: LocalMariaDb, store: ArtifactStore, dir: string
   return pair;
 }
 
-/** Capture times of `engine` (prepare, then timed capture, then release), `samples` times. */
-async function captureTimes(engine: Engine, store: ArtifactStore, member: MemberSpec, samples: number): Promise<number[]> {
+/** Capture times of `member` (prepare, then timed capture, then close), `samples` times. */
+async function captureTimes(store: ArtifactStore, member: MemberSpec, samples: number): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < samples; i++) {
-    const ctx = ctxFor(store, member, `cap-${member.name}-${i}`);
-    // As the orchestrator does: prepare before the pause (opens the capture connections), capture inside it.
-    await engine.prepare(ctx);
-    const { ms, value } = await timed(() => engine.capture(ctx));
-    times.push(ms);
-    await value.release();
+    const session = openBackup(store, member, `cap-${member.name}-${i}`);
+    try {
+      // As the orchestrator does: prepare before the pause (opens the capture connections), capture inside it.
+      await session.prepare(never);
+      times.push((await timed(() => session.capture(never))).ms);
+    } finally {
+      await session.close();
+    }
   }
   return times;
 }
@@ -181,14 +203,14 @@ async function pauseRows(pgServer: LocalPostgres, maria: LocalMariaDb, store: Ar
     writer(() => mClient.query('UPDATE bench.t0 SET balance = balance + 1 WHERE id = FLOOR(1 + RAND() * 1000)')),
   ];
   try {
-    const cases: Array<[string, Engine, MemberSpec]> = [
-      ['postgres logical', createPostgresEngine(), { name: 'pgc', engine: 'postgres', connection: pgServer.connection('bench'), namespaces: ['public'], options: { method: 'logical' } }],
-      ['postgres pitr', createPostgresEngine(), { name: 'pgc', engine: 'postgres', connection: pgServer.connection('bench'), namespaces: ['public'], options: { method: 'pitr' } }],
-      ['mariadb logical (2 snapshots)', createMariaDbEngine(), { name: 'mc', engine: 'mariadb', connection: maria.connection(), namespaces: ['bench'], options: { method: 'logical', jobs: 2 } }],
-      ['mariadb pitr', createMariaDbEngine(), { name: 'mc', engine: 'mariadb', connection: maria.connection(), namespaces: ['bench'], options: { method: 'pitr' } }],
+    const cases: Array<[string, MemberSpec]> = [
+      ['postgres logical', { name: 'pgc', engine: 'postgres', connection: pgServer.connection('bench'), namespaces: ['public'], options: { method: 'logical' } }],
+      ['postgres pitr', { name: 'pgc', engine: 'postgres', connection: pgServer.connection('bench'), namespaces: ['public'], options: { method: 'pitr' } }],
+      ['mariadb logical (2 snapshots)', { name: 'mc', engine: 'mariadb', connection: maria.connection(), namespaces: ['bench'], options: { method: 'logical', jobs: 2 } }],
+      ['mariadb pitr', { name: 'mc', engine: 'mariadb', connection: maria.connection(), namespaces: ['bench'], options: { method: 'pitr' } }],
     ];
-    for (const [label, engine, member] of cases) {
-      const times = await captureTimes(engine, store, member, samples);
+    for (const [label, member] of cases) {
+      const times = await captureTimes(store, member, samples);
       const p99 = percentile(times, 99);
       rows.push({ metric: `capture (pause cost), ${label}, ${sizeLabel}`, value: `p50 ${percentile(times, 50).toFixed(1)} ms / p99 ${p99.toFixed(1)} ms`, goal: '≤ 50 ms p99', met: p99 <= 50, note: `${samples} captures under a concurrent writer` });
     }

@@ -10,6 +10,10 @@
  * namespaces: { bank_a: pg, bank_b: maria, coordinator: pg }
  * ```
  *
+ * A namespace may live under another physical name (a restored copy next to its source):
+ * `bank_b: { storage: maria, name: bank_b_r_x }`; the table catalog (`scalardb`) too, per storage:
+ * `renames: { maria: { scalardb: scalardb_r_x } }`. Both end up in {@link GroupConfig.renames}.
+ *
  * Unknown keys are rejected. Passwords come from `passwordEnv` / `passwordFile` (or a plain `password`); they are
  * never printed: {@link describeGroup} and errors name the storage, never the secret.
  */
@@ -54,16 +58,27 @@ export const storageConfigSchema = z
     { message: 'give at most one of password, passwordEnv, passwordFile' },
   );
 
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'namespace names are lower-case identifiers').max(63);
+/** A physical schema/database name: what MariaDB and PostgreSQL accept unquoted-safe, ≤ 63 characters. */
+const physicalName = z.string().regex(/^[A-Za-z0-9_$]+$/, 'use letters, digits, `_`, `$`').max(63);
+
 /** Zod schema of a group: every namespace must name a declared storage, and `coordinator` must be placed. */
 export const groupConfigSchema = z
   .strictObject({
     storages: z.record(z.string().min(1), storageConfigSchema),
-    namespaces: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/, 'namespace names are lower-case identifiers'), z.string()),
+    namespaces: z.record(identifier, z.union([z.string(), z.strictObject({ storage: z.string().min(1), name: physicalName })])),
+    renames: z.record(z.string().min(1), z.record(identifier, physicalName)).optional(),
   })
   .superRefine((group, ctx) => {
-    for (const [ns, storage] of Object.entries(group.namespaces)) {
+    for (const [ns, entry] of Object.entries(group.namespaces)) {
+      const storage = typeof entry === 'string' ? entry : entry.storage;
       if (!(storage in group.storages)) {
         ctx.addIssue({ code: 'custom', path: ['namespaces', ns], message: `names storage "${storage}", which is not declared under storages` });
+      }
+    }
+    for (const storage of Object.keys(group.renames ?? {})) {
+      if (!(storage in group.storages)) {
+        ctx.addIssue({ code: 'custom', path: ['renames', storage], message: `names storage "${storage}", which is not declared under storages` });
       }
     }
     if (!('coordinator' in group.namespaces)) {
@@ -87,7 +102,23 @@ export function parseGroupConfig(value: unknown, options: { file?: string; baseD
   const file = options.file ?? '<group config>';
   const parsed = groupConfigSchema.safeParse(value);
   if (!parsed.success) throw configErrorFrom(parsed.error, file);
-  return resolvePaths(parsed.data, options.baseDir ?? process.cwd());
+  return resolvePaths(normalize(parsed.data), options.baseDir ?? process.cwd());
+}
+
+/** `{ storage, name }` namespace entries become a storage name plus an entry under `renames`. */
+function normalize(input: z.infer<typeof groupConfigSchema>): GroupConfig {
+  const namespaces: Record<string, string> = {};
+  const renames: Record<string, Record<string, string>> = {};
+  for (const [storage, names] of Object.entries(input.renames ?? {})) renames[storage] = { ...names };
+  for (const [ns, entry] of Object.entries(input.namespaces)) {
+    if (typeof entry === 'string') {
+      namespaces[ns] = entry;
+      continue;
+    }
+    namespaces[ns] = entry.storage;
+    if (entry.name !== ns) renames[entry.storage] = { ...renames[entry.storage], [ns]: entry.name };
+  }
+  return { storages: input.storages, namespaces, ...(Object.keys(renames).length > 0 ? { renames } : {}) };
 }
 
 /** Reads and validates a group config YAML file (either the group itself, or a file with a `group:` key). */
@@ -119,7 +150,10 @@ export async function readYaml(path: string): Promise<unknown> {
 /** A one-line description of a group with no secrets, e.g. `bank_a→pg(postgres 127.0.0.1:5432/bank)`. */
 export function describeGroup(group: GroupConfig): string {
   return Object.entries(group.namespaces)
-    .map(([ns, name]) => `${ns}→${name}(${describeStorage(group.storages[name])})`)
+    .map(([ns, name]) => {
+      const physical = group.renames?.[name]?.[ns];
+      return `${ns}${physical === undefined ? '' : ` as ${physical}`}→${name}(${describeStorage(group.storages[name])})`;
+    })
     .join(', ');
 }
 
@@ -138,7 +172,7 @@ function resolvePaths(group: GroupConfig, baseDir: string): GroupConfig {
       storages[name] = s.passwordFile === undefined || isAbsolute(s.passwordFile) ? s : { ...s, passwordFile: resolve(baseDir, s.passwordFile) };
     }
   }
-  return { storages, namespaces: { ...group.namespaces } };
+  return { ...group, storages, namespaces: { ...group.namespaces } };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openCatalog } from '../catalog/catalog.ts';
 import { checkGroup } from '../checker/check.ts';
+import { bankInvariants } from '../workload/bank-invariants.ts';
 import { runBackup, type BackupResult } from '../orchestrator/backup.ts';
 import type { BackupEvent } from '../orchestrator/events.ts';
 import { sleep } from '../orchestrator/modes.ts';
@@ -135,7 +136,7 @@ async function demoSteps(
     }
     const workload = await load.done;
     emit({ type: 'demo', step: 'live-check', detail: 'checking the live databases, every acknowledged transfer included' });
-    const live = await checkGroup(group, { acknowledged: workload.acknowledged, signal });
+    const live = await checkGroup(group, { invariants: [bankInvariants], acknowledged: workload.acknowledged, signal });
     const backups: DemoBackupReport[] = [];
     for (const [i, r] of results.entries()) backups.push(await restoreAndCheck(catalog, r, join(dir, `restore-${i + 1}`), signal, emit));
     const windows = results.flatMap((r) => (r.window ? [r.window] : []));
@@ -188,7 +189,7 @@ async function restoreAndCheck(
   };
   if (r.state !== 'complete') return { ...base, restoredInto: null, checkOk: false, violations: 0, sweep: null, transfersInRestore: null };
   emit({ type: 'demo', step: 'restore', detail: `${r.backupId} → ${into}` });
-  const report = await runRestore(catalog, { backupId: r.backupId, intoDir: into, signal });
+  const report = await runRestore(catalog, { backupId: r.backupId, intoDir: into, invariants: [bankInvariants], signal });
   const check = report.check;
   emit({ type: 'demo', step: 'checked', detail: `${r.backupId}: ${check?.ok ? 'consistent' : 'VIOLATIONS'}` });
   return {
@@ -197,7 +198,7 @@ async function restoreAndCheck(
     checkOk: report.ok && check !== null,
     violations: check?.stats.violationsTotal ?? 0,
     sweep: check?.stats.sweep ?? null,
-    transfersInRestore: check?.stats.transfers ?? null,
+    transfersInRestore: typeof check?.stats.transfers === 'number' ? check.stats.transfers : null,
   };
 }
 

@@ -23,13 +23,26 @@ export async function runHooks(
   for (const command of commands) {
     const started = Date.now();
     const exitCode = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn('sh', ['-c', command], {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'inherit', 'inherit'],
-        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-      });
+      // Its own process group, so a deadline or an interrupt stops the whole command, not only `sh`.
+      const child = spawn('sh', ['-c', command], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+      const stop = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+      const kill = (): void => {
+        if (child.pid !== undefined) {
+          try {
+            process.kill(-child.pid, 'SIGTERM');
+          } catch {
+            // already gone
+          }
+        }
+        reject(stop.reason instanceof Error ? stop.reason : new Error('hook stopped'));
+      };
+      if (stop.aborted) kill();
+      else stop.addEventListener('abort', kill, { once: true });
       child.on('error', reject);
-      child.on('exit', (code) => resolve(code));
+      child.on('exit', (code) => {
+        stop.removeEventListener('abort', kill);
+        resolve(code);
+      });
     }).catch((cause: unknown) => {
       throw new EngineError('RESTORE_HOOK_FAILED', `Hook "${command}" could not run or timed out.`, {
         hint: 'Fix the command under restore.hooks in the plan, or run it by hand.',

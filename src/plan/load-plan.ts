@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { BackupMode } from '../catalog/catalog-schema.ts';
 import type { MemberSpec } from '../engines/contract.ts';
-import { engineKinds, getEngine } from '../engines/registry.ts';
+import { engineKinds, getEngineKind } from '../engines/registry.ts';
 import { ConfigError, StillpointError } from '../errors.ts';
 import type { TargetSource } from '../pause/contract.ts';
 import type { StorageConfig } from '../txn/contract.ts';
@@ -53,6 +53,8 @@ export interface Plan {
   readonly catalogPath: string;
   readonly window: WindowOptions;
   readonly hooks: { readonly before: readonly string[]; readonly after: readonly string[] };
+  /** Application invariants (plug-in names) to check after a restore; resolved by the CLI. */
+  readonly checkInvariants: readonly string[];
 }
 
 /** Reads and validates a plan file. */
@@ -80,6 +82,7 @@ export function parsePlan(value: unknown, options: { file?: string; baseDir?: st
   const parsed = planSchema.safeParse(value);
   if (!parsed.success) throw fromZod(parsed.error, file);
   const input = parsed.data;
+  refuseInlinePasswords(input, file);
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
   const members = input.members.map((m, i) => toMember(m, i, at, file));
   const plan: Plan = {
@@ -93,8 +96,24 @@ export function parsePlan(value: unknown, options: { file?: string; baseDir?: st
     catalogPath: at(input.catalog?.path ?? './.stillpoint/catalog.db'),
     window: input.window,
     hooks: input.restore.hooks,
+    checkInvariants: input.check.invariants,
   };
   return plan;
+}
+
+/**
+ * An inline password would end up redacted in the catalog (secrets are never stored), so the backup could
+ * never be restored: refuse it before anything runs.
+ */
+function refuseInlinePasswords(input: PlanInput, file: string): void {
+  input.members.forEach((m, i) => {
+    if (m.connection.kind !== 'sqlite' && m.connection.password !== undefined) {
+      throw new ConfigError('PLAN_INLINE_PASSWORD', `${file}: members.${i}.connection.password: member "${m.name}" has its password written in the plan.`, {
+        context: { file, key: `members.${i}.connection.password`, member: m.name },
+        hint: 'Use passwordEnv: <VAR> (or passwordFile: <path>) instead. The catalog records only where the password comes from, so the restore can read it again; an inline password could not be restored.',
+      });
+    }
+  });
 }
 
 function toMember(m: PlanInput['members'][number], i: number, at: (p: string) => string, file: string): MemberSpec {
@@ -102,12 +121,12 @@ function toMember(m: PlanInput['members'][number], i: number, at: (p: string) =>
   const spec: MemberSpec = { name: m.name, engine: m.engine, connection, namespaces: m.namespaces, options: m.options };
   let engine;
   try {
-    engine = getEngine(m.engine);
+    engine = getEngineKind(m.engine);
   } catch (cause) {
     throw invalid(file, `members.${i}.engine`, `unknown engine "${m.engine}"`, `Use one of: ${knownList()}.`, cause);
   }
   try {
-    engine.validateOptions(spec);
+    engine.parseOptions(spec);
   } catch (cause) {
     const key = cause instanceof StillpointError && typeof cause.context.key === 'string' ? cause.context.key : 'options';
     const hint = cause instanceof StillpointError ? cause.hint : undefined;

@@ -23,16 +23,41 @@
  * catalog: { path: ./.stillpoint/catalog.db }
  * window: { minMs: 0, marginMs: 50, maxAttempts: 3, captureTimeoutMs: 30000 }
  * restore: { hooks: { before: ["systemctl stop app"], after: ["systemctl start app"] } }
+ * check: { invariants: [bank] }     # application invariants checked after a restore (default none)
  * ```
+ *
+ * Names (members, clusters, group) are 1–63 letters, digits, `_`, `.`, `-`; every duration and count has a
+ * bound (a timer past 2^31 ms fires at once in Node, so an unbounded `leaseMs` would unpause at once).
+ * Passwords are never written in a plan: use `passwordEnv` or `passwordFile` (the catalog records only the
+ * source, so a restore can read it again).
  */
 import { z } from 'zod';
 import { storageConfigSchema } from '../config/group-config.ts';
 
-const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, `_`, `.`, `-`');
+/** The longest name accepted: fits a PostgreSQL identifier, a DNS label, a file name with room to spare. */
+export const MAX_NAME_LENGTH = 63;
+const name = z
+  .string()
+  .max(MAX_NAME_LENGTH, `at most ${MAX_NAME_LENGTH} characters`)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, `_`, `.`, `-`');
+
+/** Upper bounds of durations and counts (a duration past these is a typo, and past 2^31 ms breaks timers). */
+export const PLAN_LIMITS = Object.freeze({
+  drainTimeoutMs: 10 * 60_000,
+  leaseMs: 10 * 60_000,
+  windowMinMs: 60_000,
+  marginMs: 60_000,
+  maxAttempts: 20,
+  captureTimeoutMs: 60 * 60_000,
+  list: 1_000,
+  text: 4_096,
+});
+const ms = (max: number) => z.number().int().max(max, `at most ${max} ms`);
+const text = z.string().min(1).max(PLAN_LIMITS.text);
 
 const targetsSchema = z.union([
-  z.strictObject({ addresses: z.array(z.string().min(1)).min(1, 'list at least one host:port') }),
-  z.strictObject({ srv: z.string().min(1), dnsServers: z.array(z.string().min(1)).optional() }),
+  z.strictObject({ addresses: z.array(text).min(1, 'list at least one host:port').max(PLAN_LIMITS.list) }),
+  z.strictObject({ srv: text, dnsServers: z.array(text).max(PLAN_LIMITS.list).optional() }),
   z.strictObject({
     kubernetes: z.strictObject({
       release: z.string().min(1),
@@ -51,15 +76,18 @@ const clusterSchema = z.strictObject({
     .strictObject({ ca: z.string().min(1).optional(), caFile: z.string().min(1).optional(), overrideAuthority: z.string().optional() })
     .optional(),
   token: secretRef.optional(),
-  drainTimeoutMs: z.number().int().positive().optional(),
-  leaseMs: z.number().int().min(1000, 'a lease under 1000 ms cannot be renewed reliably').default(15_000),
+  drainTimeoutMs: ms(PLAN_LIMITS.drainTimeoutMs).positive().optional(),
+  leaseMs: ms(PLAN_LIMITS.leaseMs).min(1000, 'a lease under 1000 ms cannot be renewed reliably').default(15_000),
 });
 
 const memberSchema = z.strictObject({
   name,
-  engine: z.string().min(1),
+  engine: z.string().min(1).max(MAX_NAME_LENGTH),
   connection: storageConfigSchema,
-  namespaces: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/, 'namespace names are lower-case identifiers')).min(1),
+  namespaces: z
+    .array(z.string().max(MAX_NAME_LENGTH).regex(/^[a-z_][a-z0-9_]*$/, 'namespace names are lower-case identifiers'))
+    .min(1)
+    .max(PLAN_LIMITS.list),
   options: z.record(z.string(), z.unknown()).default({}),
 });
 
@@ -68,25 +96,26 @@ export const planSchema = z
     version: z.literal(1, { message: 'write `version: 1`' }),
     group: name.optional(),
     mode: z.enum(['single', 'pause-window', 'snapshot']).optional(),
-    clusters: z.array(clusterSchema).default([]),
-    members: z.array(memberSchema).min(1, 'list at least one member database'),
+    clusters: z.array(clusterSchema).max(PLAN_LIMITS.list).default([]),
+    members: z.array(memberSchema).min(1, 'list at least one member database').max(PLAN_LIMITS.list),
     artifacts: z.strictObject({ dir: z.string().min(1) }).optional(),
     catalog: z.strictObject({ path: z.string().min(1) }).optional(),
     window: z
       .strictObject({
-        minMs: z.number().int().min(0).default(0),
-        marginMs: z.number().int().min(0).default(50),
-        maxAttempts: z.number().int().min(1).max(20).default(3),
-        captureTimeoutMs: z.number().int().min(100).default(30_000),
+        minMs: ms(PLAN_LIMITS.windowMinMs).min(0).default(0),
+        marginMs: ms(PLAN_LIMITS.marginMs).min(0).default(50),
+        maxAttempts: z.number().int().min(1).max(PLAN_LIMITS.maxAttempts).default(3),
+        captureTimeoutMs: ms(PLAN_LIMITS.captureTimeoutMs).min(100).default(30_000),
       })
       .prefault({}),
     restore: z
       .strictObject({
         hooks: z
-          .strictObject({ before: z.array(z.string().min(1)).default([]), after: z.array(z.string().min(1)).default([]) })
+          .strictObject({ before: z.array(text).max(PLAN_LIMITS.list).default([]), after: z.array(text).max(PLAN_LIMITS.list).default([]) })
           .prefault({}),
       })
       .prefault({}),
+    check: z.strictObject({ invariants: z.array(name).max(PLAN_LIMITS.list).default([]) }).prefault({}),
   })
   .superRefine((plan, ctx) => {
     const seen = new Map<string, string>();

@@ -5,8 +5,9 @@
  */
 import type { Catalog } from '../catalog/catalog.ts';
 import { checkGroup } from '../checker/check.ts';
+import { bankInvariants } from '../workload/bank-invariants.ts';
 import type { Logger, MemberRecord, MemberSpec, RestoreTarget } from '../engines/contract.ts';
-import { getEngine } from '../engines/registry.ts';
+import { resolveMember } from '../engines/registry.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { GroupConfig, StorageConfig } from '../txn/contract.ts';
 import { runRestore } from '../orchestrator/restore.ts';
@@ -23,10 +24,14 @@ export async function restoreRecords(
   const storages: Record<string, StorageConfig> = {};
   const namespaces: Record<string, string> = {};
   for (const record of records) {
-    const engine = getEngine(record.member.engine);
-    const target = engine.parseRestoreTarget(record, restoreTarget(record.member));
-    const restored = await engine.restore({ record, target, artifacts, force: true, log: QUIET, signal });
-    storages[record.member.name] = restored.connection;
+    const { kind, options } = resolveMember(record.member);
+    const session = kind.openRestore({ record, target: restoreTarget(record.member), artifacts, log: QUIET }, options);
+    try {
+      const restored = await session.restore({ force: true, signal });
+      storages[record.member.name] = restored.connection;
+    } finally {
+      await session.close();
+    }
     for (const ns of record.member.namespaces) namespaces[ns] = record.member.name;
   }
   return { storages, namespaces };
@@ -35,7 +40,7 @@ export async function restoreRecords(
 /** Violations (as sentences) of a group after the sweep; empty when consistent. */
 export async function checkRestored(group: GroupConfig, signal: AbortSignal): Promise<string[]> {
   // expiryMs 0: nothing writes to a restored copy, so an undecided transaction will never finish.
-  const report = await checkGroup(group, { sweep: true, expiryMs: 0, signal });
+  const report = await checkGroup(group, { sweep: true, expiryMs: 0, invariants: [bankInvariants], signal });
   return report.ok ? [] : report.violations.slice(0, 5).map((v) => `${v.kind}: ${v.detail}`);
 }
 
@@ -51,7 +56,7 @@ export async function restoreFromCatalog(
 ): Promise<string[]> {
   const record = catalog.get(backupId);
   const targets = Object.fromEntries(record.members.map((m) => [m.name, restoreTarget(m.spec)]));
-  const report = await runRestore(catalog, { backupId, targets, force: true, signal });
+  const report = await runRestore(catalog, { backupId, targets, force: true, invariants: [bankInvariants], signal });
   const problems: string[] = [];
   if (!report.ok) problems.push(`restore not ok${report.checkSkipped ? ` (${report.checkSkipped})` : ''}`);
   for (const v of report.check?.violations.slice(0, 5) ?? []) problems.push(`restore check: ${v.kind}: ${v.detail}`);

@@ -122,7 +122,7 @@ function memberOptions(engine: string): Record<string, unknown> {
 
 /**
  * A fresh place for a restored member: a new file for SQLite, a new database for PostgreSQL, new databases
- * (`<db>_r_<suffix>`) for MariaDB. Each in the target format its engine parses (`parseRestoreTarget`).
+ * (`<db>_r_<suffix>`) for MariaDB. Each in the target format its engine's restore session parses.
  */
 export function restoreTarget(member: MemberSpec, into: string, random: Random, mysqlServer?: { host: string; port: number }): RestoreTarget {
   const suffix = `${member.name}_r${random.int(0, 1e9).toString(36)}`;

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { openCatalog } from '../catalog/catalog.ts';
 import { checkGroup } from '../checker/check.ts';
+import { bankInvariants } from '../workload/bank-invariants.ts';
 import type { MemberSpec, RestoreTarget } from '../engines/contract.ts';
 import { asStillpointError, InternalError } from '../errors.ts';
 import type { PauseClient, Target } from '../pause/contract.ts';
@@ -191,7 +192,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     const acked = reports.flatMap((r) => r.acknowledged);
     acknowledged = acked.length;
     longestPausedMs = monitor.longestPausedMs();
-    const live = await checkGroup(databases.group, { acknowledged: acked, signal: spec.signal });
+    const live = await checkGroup(databases.group, { invariants: [bankInvariants], acknowledged: acked, signal: spec.signal });
     for (const v of live.violations.slice(0, 5)) violations.push(`live: ${v.kind}: ${v.detail}`);
 
     if (outcome === 'complete' && backupId !== null) {

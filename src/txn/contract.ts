@@ -66,6 +66,12 @@ export type StorageConfig =
 export interface GroupConfig {
   readonly storages: Readonly<Record<string, StorageConfig>>;
   readonly namespaces: Readonly<Record<string, string>>;
+  /**
+   * Per storage: namespaces that live in that database under another physical name (a MariaDB database
+   * or PostgreSQL schema restored as `bank_b_r_x`), including `scalardb`, the schema/database holding the
+   * table catalog. Records, metadata rows and every API keep the logical names; only SQL identifiers change.
+   */
+  readonly renames?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -128,6 +134,12 @@ export interface Storage {
   listTables(namespace: string): Promise<TableSchema[]>;
   /** The database server's current time in epoch ms (used to measure clock offset). */
   now(): Promise<number>;
+  /**
+   * Serve these namespaces (logical → physical name; `scalardb` for the table catalog) under other physical
+   * names from now on. Called once, right after opening (GroupConfig.renames). Storages that cannot rename
+   * leave it undefined.
+   */
+  usePhysicalNames?(names: Readonly<Record<string, string>>): void;
   close(): Promise<void>;
 }
 
@@ -179,6 +191,8 @@ export interface SweepReport {
 export interface StorageGroup {
   /** Storages by name, as in the config. */
   readonly storages: ReadonlyMap<string, Storage>;
+  /** Every namespace the config maps (logical names), Coordinator included. */
+  namespaces(): readonly string[];
   /** The storage holding `namespace`; ConfigError `TXN_NAMESPACE_UNMAPPED` if the config does not map it. */
   storageFor(namespace: string): Storage;
   /** Every table of every mapped namespace (Coordinator included), read back from each storage's catalog. */

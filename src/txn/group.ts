@@ -32,7 +32,33 @@ export async function openGroup(config: GroupConfig): Promise<StorageGroup> {
     await Promise.allSettled([...storages.values()].map((s) => s.close()));
     throw failed.reason;
   }
+  try {
+    applyRenames(config, storages);
+  } catch (error) {
+    await Promise.allSettled([...storages.values()].map((s) => s.close()));
+    throw error;
+  }
   return new Group(config, storages);
+}
+
+function applyRenames(config: GroupConfig, storages: ReadonlyMap<string, Storage>): void {
+  for (const [name, names] of Object.entries(config.renames ?? {})) {
+    const storage = storages.get(name);
+    if (storage === undefined) {
+      throw new ConfigError('TXN_NAMESPACE_UNMAPPED', `renames names storage ${name}, which is not configured.`, {
+        hint: `Rename namespaces of one of: ${Object.keys(config.storages).join(', ')}.`,
+        context: { storage: name },
+      });
+    }
+    if (Object.keys(names).length === 0) continue;
+    if (storage.usePhysicalNames === undefined) {
+      throw new ConfigError('TXN_RENAME_UNSUPPORTED', `Storage ${name} cannot serve namespaces under other physical names.`, {
+        hint: 'Remove its entry under renames.',
+        context: { storage: name },
+      });
+    }
+    storage.usePhysicalNames(names);
+  }
 }
 
 class Group implements StorageGroup {
@@ -42,6 +68,10 @@ class Group implements StorageGroup {
     private readonly config: GroupConfig,
     readonly storages: ReadonlyMap<string, Storage>,
   ) {}
+
+  namespaces(): readonly string[] {
+    return Object.keys(this.config.namespaces);
+  }
 
   storageFor(namespace: string): Storage {
     const name = this.config.namespaces[namespace];

@@ -54,8 +54,9 @@ describe('CLI: backup, backups, restore', () => {
     expect(lastJson(dry.stdout).plan.members).toHaveLength(3);
 
     const restored = await cli(['restore', id1, '--plan', plan, '--into', join(tmp.dir, 'r'), '--no-check']);
-    expect(restored.code).toBe(0);
-    expect(restored.stdout).toMatch(/check: skipped/);
+    // Not checked: restored-unchecked, exit 3 (never 0, which means proven).
+    expect(restored.code).toBe(3);
+    expect(restored.stdout).toMatch(/state: restored-unchecked/);
 
     const pruned = await cli(['backups', 'prune', '--keep-last', '1', '--plan', plan, '--json']);
     expect((lastJson(pruned.stdout).deleted as { backupId: string }[]).map((d) => d.backupId)).toEqual([id1]);

@@ -33,7 +33,7 @@ describe('stillpoint check', () => {
     expect(setup.code).toBe(0);
     expect(setup.stdout).toContain('"event":"setup"');
 
-    const ok = await cli('check', '--config', file, '--json');
+    const ok = await cli('check', '--config', file, '--invariants', 'bank', '--json');
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, stats: { accounts: 6, totalBalance: 6000, expectedTotal: 6000 } });
 
@@ -43,7 +43,7 @@ describe('stillpoint check', () => {
     } finally {
       await group.close();
     }
-    const torn = await cli('check', '--config', file);
+    const torn = await cli('check', '--config', file, '--invariants', 'bank');
     expect(torn.code).toBe(1);
     expect(torn.stdout).toContain('check FAILED');
     expect(torn.stdout).toMatch(/transfer-torn: transfer half/);

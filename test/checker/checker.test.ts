@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
+import { bankInvariants } from '../../src/workload/bank-invariants.ts';
 import type { GroupConfig, Row, StorageGroup, TableRef } from '../../src/txn/contract.ts';
 import { openGroup } from '../../src/txn/group.ts';
 import { COORDINATOR_TABLE } from '../../src/txn/schema.ts';
@@ -60,7 +61,7 @@ const kinds = (report: Awaited<ReturnType<typeof checkGroup>>): string[] => repo
 describe('checkGroup', () => {
   it('passes a consistent bank and reports its figures', async () => {
     await seedConsistent();
-    const report = await checkGroup(group, { acknowledged: ['t1'] });
+    const report = await checkGroup(group, { invariants: [bankInvariants], acknowledged: ['t1'] });
     expect(report.violations).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.stats).toMatchObject({ accounts: 4, totalBalance: 400, expectedTotal: 400, transfers: 1, unfinished: 0 });
@@ -69,7 +70,7 @@ describe('checkGroup', () => {
 
   it('opens and closes the group itself when given a GroupConfig', async () => {
     await seedConsistent();
-    const report = await checkGroup(config);
+    const report = await checkGroup(config, { invariants: [bankInvariants] });
     expect(report.ok).toBe(true);
     expect(report.stats.records).toBeGreaterThan(8);
   });
@@ -79,7 +80,7 @@ describe('checkGroup', () => {
     await decide('t2', 3);
     await put(accountsRef('bank_b'), { account_id: 3 }, { balance: 95, ...committed('t2'), tx_version: 2 });
     await put(transfersRef('bank_b'), { transfer_id: 't2' }, { from_account: 3, to_account: 2, amount: 5, ...committed('t2') });
-    const report = await checkGroup(group);
+    const report = await checkGroup(group, { invariants: [bankInvariants] });
     expect(report.ok).toBe(false);
     expect(kinds(report)).toEqual(['balance-not-conserved', 'transfer-torn']);
     expect(report.violations.find((v) => v.kind === 'transfer-torn')).toMatchObject({ namespace: 'bank_a', key: 't2' });
@@ -88,7 +89,7 @@ describe('checkGroup', () => {
   it('NEGATIVE: a balance changed raw breaks conservation', async () => {
     await seedConsistent();
     await put(accountsRef('bank_a'), { account_id: 2 }, { balance: 101 });
-    const report = await checkGroup(group);
+    const report = await checkGroup(group, { invariants: [bankInvariants] });
     expect(kinds(report)).toEqual(['balance-not-conserved']);
     expect(report.stats.totalBalance).toBe(401);
   });
@@ -97,7 +98,7 @@ describe('checkGroup', () => {
     await seedConsistent();
     await decide('bad', 4);
     await put(accountsRef('bank_b'), { account_id: 3 }, { ...committed('bad'), tx_version: 2 });
-    const report = await checkGroup(group);
+    const report = await checkGroup(group, { invariants: [bankInvariants] });
     expect(kinds(report)).toEqual(['committed-by-aborted']);
     expect(report.violations[0]).toMatchObject({ namespace: 'bank_b', table: 'accounts', key: '3' });
   });
@@ -105,13 +106,13 @@ describe('checkGroup', () => {
   it('NEGATIVE: the two copies of a transfer disagree', async () => {
     await seedConsistent();
     await put(transfersRef('bank_b'), { transfer_id: 't1' }, { amount: 11 });
-    expect(kinds(await checkGroup(group))).toEqual(['transfer-mismatch']);
+    expect(kinds(await checkGroup(group, { invariants: [bankInvariants] }))).toEqual(['transfer-mismatch']);
   });
 
   it('NEGATIVE: a missing meta row and a lost acknowledged transfer are reported', async () => {
     await decide('seed', 3);
     await put(accountsRef('bank_a'), { account_id: 0 }, { balance: 100, ...committed('seed') });
-    const report = await checkGroup(group, { acknowledged: ['gone'] });
+    const report = await checkGroup(group, { invariants: [bankInvariants], acknowledged: ['gone'] });
     expect(kinds(report)).toEqual(['acknowledged-lost', 'meta-missing']);
   });
 
@@ -127,11 +128,11 @@ describe('checkGroup', () => {
     await put(accountsRef('bank_a'), { account_id: 2 }, { balance: 50, ...prepared('t4', { before_balance: 100, before_tx_id: 'seed', before_tx_state: 3, before_tx_version: 1 }) });
     await put(transfersRef('bank_a'), { transfer_id: 't4' }, { from_account: 2, to_account: 3, amount: 50, ...prepared('t4', {}) });
 
-    const before = await checkGroup(group, { acknowledged: ['t1', 't3'] });
+    const before = await checkGroup(group, { invariants: [bankInvariants], acknowledged: ['t1', 't3'] });
     expect(before.violations).toEqual([]);
     expect(before.stats).toMatchObject({ unfinished: 6, transfers: 2, totalBalance: 400 });
 
-    const swept = await checkGroup(group, { sweep: true, expiryMs: 1_000, acknowledged: ['t1', 't3'] });
+    const swept = await checkGroup(group, { invariants: [bankInvariants], sweep: true, expiryMs: 1_000, acknowledged: ['t1', 't3'] });
     expect(swept.violations).toEqual([]);
     expect(swept.stats.unfinished).toBe(0);
     expect(swept.stats.sweep).toMatchObject({ rolledForward: 4, unresolved: 0 });
@@ -142,8 +143,59 @@ describe('checkGroup', () => {
   it('NEGATIVE: an undecided, unexpired record left after the sweep is reported', async () => {
     await seedConsistent();
     await put(transfersRef('bank_a'), { transfer_id: 't5' }, { from_account: 0, to_account: 1, amount: 1, tx_id: 't5', tx_state: 1, tx_version: 1, tx_prepared_at: Date.now() });
-    const report = await checkGroup(group, { sweep: true, expiryMs: 3_600_000 });
+    const report = await checkGroup(group, { invariants: [bankInvariants], sweep: true, expiryMs: 3_600_000 });
     expect(kinds(report)).toEqual(['unresolved-record']);
     expect(report.violations[0]).toMatchObject({ namespace: 'bank_a', table: 'transfers', key: 't5' });
+  });
+
+  it('the core runs without plug-ins: a consistent bank passes, no bank figures are reported', async () => {
+    await seedConsistent();
+    const report = await checkGroup(group);
+    expect(report.ok).toBe(true);
+    expect(report.stats.invariants).toEqual([]);
+    expect(report.stats.totalBalance).toBeUndefined();
+  });
+
+  it('NEGATIVE (plug-in): a broken bank total is caught by the bank plug-in, not by the core', async () => {
+    await seedConsistent();
+    await put(accountsRef('bank_a'), { account_id: 2 }, { balance: 150, ...committed('seed') });
+    expect((await checkGroup(group)).ok).toBe(true);
+    const report = await checkGroup(group, { invariants: [bankInvariants] });
+    expect(report.violations).toEqual([expect.objectContaining({ kind: 'balance-not-conserved', invariant: 'bank' })]);
+  });
+
+  it('NEGATIVE (core): a COMMITTED record of an aborted transaction is caught without any plug-in', async () => {
+    await seedConsistent();
+    await decide('bad', 4);
+    await put(accountsRef('bank_b'), { account_id: 3 }, { ...committed('bad'), tx_version: 2 });
+    const report = await checkGroup(group);
+    expect(report.violations).toEqual([expect.objectContaining({ kind: 'committed-by-aborted', namespace: 'bank_b' })]);
+    expect(report.violations[0]?.invariant).toBeUndefined();
+  });
+
+  it('NEGATIVE (core): a mapped namespace that holds no table is reported (a misnamed restore would pass empty)', async () => {
+    await seedConsistent();
+    const report = await checkGroup({ ...config, namespaces: { ...config.namespaces, bank_c: 'b' } });
+    expect(kinds(report)).toEqual(['namespace-missing']);
+  });
+});
+
+describe('namespaces under other physical names (GroupConfig.renames)', () => {
+  it('reads a namespace and the table catalog from renamed SQLite tables', async () => {
+    await seedConsistent();
+    await group.close();
+    // Rename bank_b's tables and the catalog in b.db, as a restore next to the source would name them.
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(join(dir, 'b.db'));
+    for (const t of ['accounts', 'transfers']) db.exec(`ALTER TABLE "bank_b$${t}" RENAME TO "bank_b_r_x$${t}"`);
+    db.exec('ALTER TABLE "scalardb$metadata" RENAME TO "scalardb_r_x$metadata"');
+    db.close();
+    const plain = await checkGroup(config, { invariants: [bankInvariants] });
+    expect(kinds(plain)).toContain('namespace-missing');
+    const renamed = { ...config, renames: { b: { bank_b: 'bank_b_r_x', scalardb: 'scalardb_r_x' } } };
+    const report = await checkGroup(renamed, { invariants: [bankInvariants] });
+    expect(report.violations).toEqual([]);
+    expect(report.stats).toMatchObject({ accounts: 4, totalBalance: 400, transfers: 1 });
+    group = await openGroup(config);
   });
 });

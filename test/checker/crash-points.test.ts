@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
+import { bankInvariants } from '../../src/workload/bank-invariants.ts';
 import type { Failpoints, StorageGroup } from '../../src/txn/contract.ts';
 import { createTransactionManager } from '../../src/txn/consensus-commit.ts';
 import { openGroup } from '../../src/txn/group.ts';
@@ -52,11 +53,11 @@ describe('crash at a step boundary, then sweep and check', () => {
       await expect(tx.commit()).rejects.toBeInstanceOf(Crash);
       await tm.close();
 
-      const before = await checkGroup(group);
+      const before = await checkGroup(group, { invariants: [bankInvariants] });
       expect(before.violations).toEqual([]);
       expect(before.stats.unfinished).toBeGreaterThan(0);
 
-      const after = await checkGroup(group, { sweep: true, expiryMs: 0, ...(committed ? { acknowledged: ['crashed'] } : {}) });
+      const after = await checkGroup(group, { invariants: [bankInvariants], sweep: true, expiryMs: 0, ...(committed ? { acknowledged: ['crashed'] } : {}) });
       expect(after.violations).toEqual([]);
       expect(after.stats).toMatchObject({ unfinished: 0, transfers: committed ? 1 : 0, totalBalance: 400 });
     });

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
+import { bankInvariants } from '../../src/workload/bank-invariants.ts';
 import { runDemo, type DemoEvent } from '../../src/demo/demo.ts';
 import { demoGroup } from '../../src/demo/demo-setup.ts';
 import { tempDir } from '../orchestrator/helpers.ts';
@@ -37,7 +38,7 @@ describe('demo (3 real node processes, SQLite, bank workload)', () => {
     copyFileSync(join(tmp.dir, 'restore-3', 'bank_a.db'), join(mixed, 'bank_a.db'));
     copyFileSync(join(tmp.dir, 'restore-1', 'bank_b.db'), join(mixed, 'bank_b.db'));
     copyFileSync(join(tmp.dir, 'restore-3', 'coordinator.db'), join(mixed, 'coordinator.db'));
-    const check = await checkGroup(demoGroup(mixed), { sweep: true, expiryMs: 0 });
+    const check = await checkGroup(demoGroup(mixed), { invariants: [bankInvariants], sweep: true, expiryMs: 0 });
     expect(check.ok).toBe(false);
     expect(check.violations.length).toBeGreaterThan(0);
   });

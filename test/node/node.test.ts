@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
+import { bankInvariants } from '../../src/workload/bank-invariants.ts';
 import { parseNodeConfig } from '../../src/node/node-config.ts';
 import { startNode, type RunningNode } from '../../src/node/node.ts';
 import { createPauseClient } from '../../src/pause/pause-client.ts';
@@ -71,7 +72,7 @@ describe('node data API', () => {
     expect((await rejection(c.transfer({ transferId: 'x2', from: 0, to: 99, amount: 1 }))).code).toBe('BANK_NO_SUCH_ACCOUNT');
     expect((await rejection(c.createAccounts([3], 5))).code).toBe('BANK_ACCOUNT_EXISTS');
     await c.createAccounts([10, 11], 500);
-    const report = await checkGroup(group, { acknowledged: ['x1'] });
+    const report = await checkGroup(group, { invariants: [bankInvariants], acknowledged: ['x1'] });
     expect(report.violations).toEqual([]);
     expect(report.stats).toMatchObject({ accounts: 12, expectedTotal: 11_000, totalBalance: 11_000, transfers: 1 });
   });
@@ -88,7 +89,7 @@ describe('node data API', () => {
     expect(third.results[0]?.found).toBe(false);
     expect((await rejection(c.executeBatch([op('upsert', { account_id: 1 })]))).code).toBe('BANK_BAD_REQUEST');
     // The raw changes broke the bank's invariants: the checker must say so.
-    const report = await checkGroup(group);
+    const report = await checkGroup(group, { invariants: [bankInvariants] });
     expect(report.violations.map((v) => v.kind).sort()).toEqual(['account-count-mismatch', 'balance-not-conserved']);
   });
 });
@@ -120,7 +121,7 @@ describe('node under the pause protocol', () => {
     expect(report.retriesByReason.unavailable).toBeGreaterThan(0);
     expect(report.pausedWaitMs).toBeGreaterThan(0);
     expect(running.gate?.stats().admittedTotal).toBeGreaterThan(admittedAtUnpause);
-    const check = await checkGroup(group, { acknowledged: report.acknowledged });
+    const check = await checkGroup(group, { invariants: [bankInvariants], acknowledged: report.acknowledged });
     expect(check.violations).toEqual([]);
     expect(check.stats.transfers).toBe(report.committed - report.duplicates);
   });

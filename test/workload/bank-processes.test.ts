@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
+import { bankInvariants } from '../../src/workload/bank-invariants.ts';
 import { startLocalMariaDb, type LocalMariaDb } from '../../src/local-servers/mariadb-server.ts';
 import { startLocalPostgres, type LocalPostgres } from '../../src/local-servers/postgres-server.ts';
 import { startCli, type CliProcess } from '../../src/trials/cli-process.ts';
@@ -74,7 +75,7 @@ async function twoNodesThenCheck(group: GroupConfig): Promise<void> {
   await Promise.all(nodes.map(stop));
   expect(report.failed).toBe(0);
   expect(report.committed).toBeGreaterThan(0);
-  const check = await checkGroup(group, { sweep: true, expiryMs: 0, acknowledged: report.acknowledged });
+  const check = await checkGroup(group, { invariants: [bankInvariants], sweep: true, expiryMs: 0, acknowledged: report.acknowledged });
   expect(check.violations).toEqual([]);
   expect(check.stats).toMatchObject({ accounts: ACCOUNTS, totalBalance: ACCOUNTS * 1000, transfers: report.committed - report.duplicates });
 }
@@ -111,7 +112,7 @@ async function killOneMidWorkload(group: GroupConfig): Promise<void> {
   expect(report.retriesByReason.unavailable + report.retriesByReason.unknown).toBeGreaterThan(0);
   expect((await victim.process.exited).signal).toBe('SIGKILL');
   await stop(survivor);
-  const check = await checkGroup(group, { sweep: true, expiryMs: 0, acknowledged: report.acknowledged });
+  const check = await checkGroup(group, { invariants: [bankInvariants], sweep: true, expiryMs: 0, acknowledged: report.acknowledged });
   expect(check.violations).toEqual([]);
   expect(check.stats.unfinished).toBe(0);
   expect(check.stats.totalBalance).toBe(ACCOUNTS * 1000);

@@ -2,13 +2,17 @@
  * `stillpoint restore <backup-id>`: prints the restore plan (every time in UTC), verifies every
  * artifact's checksum, runs the `before` hooks, restores every member, runs the recovery sweep and the
  * checker on the restored group, runs the `after` hooks. `--dry-run` only prints the plan.
+ * Exit codes: 0 restored and proven, 1 the check found violations (or a restore error), 2 bad input,
+ * 3 restored but NOT checked (`restored-unchecked`).
  */
 import type { Command } from 'commander';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, exitCodeFor } from '../../errors.ts';
+import { loadPlan } from '../../plan/load-plan.ts';
 import type { RestoreTarget } from '../../engines/contract.ts';
 import { redactSecrets } from '../../orchestrator/redact.ts';
-import { runRestore, type RestoreReport } from '../../orchestrator/restore.ts';
+import { runRestore, type RestoreReport, type RestoreState } from '../../orchestrator/restore.ts';
 import type { RestorePlan } from '../../orchestrator/restore-plan.ts';
+import { resolveInvariants } from '../invariant-plugins.ts';
 import { action, emit, emitEvent } from '../output.ts';
 import { openCatalogFrom, type CatalogFlags } from './catalog-option.ts';
 
@@ -17,9 +21,23 @@ interface RestoreFlags extends CatalogFlags {
   into?: string;
   target?: string[];
   force?: boolean;
+  overwriteSource?: boolean;
   check: boolean;
+  invariants?: string[];
   json?: boolean;
 }
+
+/**
+ * Exit code per end state: only a proven restore (or a dry run the real restore would go through) exits 0;
+ * an unchecked one has its own code. A refused dry run exits with the refusal's code (2 for a target).
+ */
+export const RESTORE_EXIT_CODES: Readonly<Record<Exclude<RestoreState, 'refused'>, number>> = Object.freeze({
+  restored: 0,
+  'dry-run': 0,
+  'check-failed': 1,
+  failed: 1,
+  'restored-unchecked': 3,
+});
 
 export function register(program: Command): void {
   program
@@ -31,7 +49,9 @@ export function register(program: Command): void {
         'plan\'s `before` hooks; restores every member; runs the recovery sweep and the checker on the restored ' +
         'group; runs the `after` hooks. Without --into or --target each member goes to a new name next to its ' +
         'source, never over live data. Refuses non-empty targets without --force; safe to re-run after a crash. ' +
-        'Exit 0 when the restored group passes the check, 1 otherwise, 2 for bad flags.',
+        'Hooks and password sources come from --plan (required when the backup recorded hooks; never taken from ' +
+        'the catalog). Exit 0 when the restored group passes the check, 1 otherwise, 2 for bad flags, 3 when ' +
+        'the restore finished but was not checked (--no-check).',
     )
     .addHelpText(
       'after',
@@ -48,12 +68,14 @@ export function register(program: Command): void {
         '  stillpoint restore bk-20261130T001734Z-00de --plan plan.yaml --target \'coord={"path":"/srv/coord.db"}\'',
     )
     .option('--catalog <file>', 'catalog file (default: $STILLPOINT_CATALOG, else the --plan\'s catalog.path, else ./.stillpoint/catalog.db)')
-    .option('--plan <file>', 'plan whose catalog to use')
+    .option('--plan <file>', 'the plan: its catalog, restore hooks, password sources and check.invariants')
     .option('--dry-run', 'print the restore plan only; change nothing')
     .option('--into <dir>', 'restore every file-based member (SQLite) into this directory')
     .option('--target <member=json>', 'engine-specific target for one member (repeatable; see below)', collect)
-    .option('--force', 'overwrite non-empty targets (a file is replaced; a database or PITR directory is dropped first)')
-    .option('--no-check', 'skip the recovery sweep and the checker')
+    .option('--force', 'overwrite targets that hold data: an earlier finished restore, or anything this restore did not write (a file is replaced; a database or PITR directory is dropped first)')
+    .option('--overwrite-source', "together with --force: allow a target that IS a member's live source database (its current data is lost)")
+    .option('--no-check', 'skip the recovery sweep and the checker (the restore then ends restored-unchecked, exit 3)')
+    .option('--invariants <names>', 'application invariants to check besides the core (bank; default: the plan\'s check.invariants, else none)', collect)
     .option('--json', 'print progress events as NDJSON and the report as the last line')
     .action(action((id: string, flags: RestoreFlags) => restoreCommand(id, flags)));
 }
@@ -84,6 +106,9 @@ function parseTargets(list: readonly string[]): Record<string, RestoreTarget> {
 
 async function restoreCommand(backupId: string, flags: RestoreFlags): Promise<number> {
   const json = flags.json === true;
+  const plan = flags.plan === undefined ? undefined : loadPlan(flags.plan);
+  const invariants = resolveInvariants(flags.invariants ?? plan?.checkInvariants);
+  const targets = parseTargets(flags.target ?? []);
   const catalog = openCatalogFrom(flags);
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new Error('interrupted'));
@@ -93,8 +118,11 @@ async function restoreCommand(backupId: string, flags: RestoreFlags): Promise<nu
     const report = await runRestore(catalog, {
       backupId,
       ...(flags.into === undefined ? {} : { intoDir: flags.into }),
-      targets: parseTargets(flags.target ?? []),
+      targets,
       force: flags.force === true,
+      allowSource: flags.overwriteSource === true,
+      invariants,
+      ...(plan === undefined ? {} : { plan }),
       dryRun: flags.dryRun === true,
       check: flags.check,
       signal: controller.signal,
@@ -102,7 +130,8 @@ async function restoreCommand(backupId: string, flags: RestoreFlags): Promise<nu
     });
     const shown = redactSecrets(report);
     emit(json, { type: 'result', ...shown }, () => renderReport(shown));
-    return report.ok ? 0 : 1;
+    if (report.state === 'refused') return exitCodeFor(report.refusals[0]);
+    return RESTORE_EXIT_CODES[report.state];
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -113,12 +142,19 @@ async function restoreCommand(backupId: string, flags: RestoreFlags): Promise<nu
 export function renderPlan(plan: RestorePlan): string {
   const lines = [`restore plan for ${plan.backupId} (group ${plan.group}, mode ${plan.mode})`];
   if (plan.window) lines.push(`  window (UTC): ${plan.window.pausedAtUtc} → ${plan.window.unpauseStartedAtUtc}, mid ${plan.window.midUtc}`);
+  if (plan.recordedHooks) {
+    lines.push(`  hooks differ from the ones recorded with the backup; running the plan's:`);
+    lines.push(`    recorded before: ${plan.recordedHooks.before.join(' && ') || '(none)'}; after: ${plan.recordedHooks.after.join(' && ') || '(none)'}`);
+    lines.push(`    plan     before: ${plan.hooks.before.join(' && ') || '(none)'}; after: ${plan.hooks.after.join(' && ') || '(none)'}`);
+  }
   if (plan.hooks.before.length > 0) lines.push(`  before: ${plan.hooks.before.join(' && ')}`);
   for (const m of plan.members) {
     lines.push(`  ${m.member} (${m.engine}, namespaces ${m.namespaces.join(', ')})`);
     lines.push(`    source: ${m.source}`);
     lines.push(`    target: ${JSON.stringify(m.target)}`);
     lines.push(`    restore point: ${m.restorePointUtc}`);
+    lines.push(`    target state: ${m.inspection.state} (${m.inspection.detail})${m.inspection.hint ? ` — ${m.inspection.hint}` : ''}`);
+    for (const c of m.inspection.checks.filter((x) => !x.ok)) lines.push(`    ✗ ${c.name}: ${c.detail}${c.hint ? ` — ${c.hint}` : ''}`);
     for (const s of m.steps) lines.push(`    ${s.destructive ? '!' : '-'} ${s.title}${s.detail ? ` [${s.detail}]` : ''}`);
   }
   if (plan.hooks.after.length > 0) lines.push(`  after: ${plan.hooks.after.join(' && ')}`);
@@ -128,18 +164,23 @@ export function renderPlan(plan: RestorePlan): string {
 function renderReport(r: RestoreReport): string {
   const lines = [renderPlan(r.plan)];
   if (r.dryRun) {
-    lines.push('dry run: nothing was changed (steps marked ! are destructive).');
+    lines.push(`checksums: ${r.checksums.filter((c) => c.ok).length} of ${r.checksums.length} verified`);
+    for (const e of r.refusals) lines.push(`REFUSED: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
+    lines.push(`dry run: nothing was changed (steps marked ! are destructive); the restore ${r.refusals.length === 0 ? 'would go ahead' : 'would be REFUSED'}.`);
     return lines.join('\n');
   }
   lines.push(`checksums: ${r.checksums.length} verified`);
+  for (const m of r.members) lines.push(`${m.member}: ${m.state}${m.ms === undefined ? '' : ` (${m.ms} ms)`}${m.error ? ` — ${m.error.message}` : ''}`);
   for (const m of r.restored) lines.push(`restored ${m.member} → ${JSON.stringify(m.connection)}`);
+  if (r.error) lines.push(`FAILED: ${r.error.message}${r.error.hint ? `\n  hint: ${r.error.hint}` : ''}`);
   if (r.check) {
     const sweep = r.check.stats.sweep;
     if (sweep) lines.push(`sweep: ${sweep.rolledForward} rolled forward, ${sweep.rolledBack} rolled back, ${sweep.abortedExpired} aborted, ${sweep.unresolved} unresolved`);
     lines.push(`check: ${r.check.ok ? 'OK' : `FAILED (${r.check.stats.violationsTotal} violations)`}`);
     for (const v of r.check.violations.slice(0, 10)) lines.push(`  ${v.kind}: ${v.detail}`);
-  } else {
-    lines.push(`check: skipped (${r.checkSkipped ?? ''})`);
+  } else if (r.state === 'restored-unchecked') {
+    lines.push(`check: NOT RUN (${r.checkSkipped ?? ''}): restored-unchecked, this restore is not proven`);
   }
+  lines.push(`state: ${r.state}`);
   return lines.join('\n');
 }

@@ -4,6 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { checkGroup } from '../../checker/check.ts';
+import { bankInvariants } from '../../workload/bank-invariants.ts';
 import { loadGroupConfig } from '../../config/group-config.ts';
 import { ConfigError } from '../../errors.ts';
 import { openGroup } from '../../txn/group.ts';
@@ -131,7 +132,7 @@ async function runBank(flags: BankFlags): Promise<number> {
   const { acknowledged, ...summary } = report;
   emit(json, { event: 'report', ...summary, acknowledgedCount: acknowledged.length }, () => renderBank(report));
   if (flags.check === true && group !== undefined) {
-    const check = await checkGroup(group, { acknowledged });
+    const check = await checkGroup(group, { invariants: [bankInvariants], acknowledged });
     emit(json, { event: 'check', ...check }, () => renderCheck(check));
     if (!check.ok) return 1;
   }

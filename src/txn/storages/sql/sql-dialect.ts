@@ -34,6 +34,19 @@ export interface SqlDialect {
   isLockConflict(error: unknown): boolean;
 }
 
+/**
+ * The dialect with some namespaces under other physical names (GroupConfig.renames): only the identifiers
+ * in SQL change; table refs, metadata rows and records keep the logical names.
+ */
+export function withPhysicalNames(dialect: SqlDialect, names: Readonly<Record<string, string>>): SqlDialect {
+  const physical = (namespace: string): string => names[namespace] ?? namespace;
+  return {
+    ...dialect,
+    tableName: (ref) => dialect.tableName({ namespace: physical(ref.namespace), table: ref.table }),
+    createNamespace: (namespace) => dialect.createNamespace(physical(namespace)),
+  };
+}
+
 /** One statement of an atomic batch; `mustAffect` makes zero affected rows a failed condition. */
 export interface SqlStep {
   readonly sql: string;

@@ -19,7 +19,7 @@ import type {
 } from '../../contract.ts';
 import { fullTableName, keyColumns, physicalColumns } from '../../schema.ts';
 import { metadataDdl, metadataQuery, metadataSteps, schemasFromMetadata } from './metadata.ts';
-import { ConditionNotMet, guardExecutor, type SqlDialect, type SqlExecutor, type SqlStep } from './sql-dialect.ts';
+import { ConditionNotMet, guardExecutor, withPhysicalNames, type SqlDialect, type SqlExecutor, type SqlStep } from './sql-dialect.ts';
 import { normalizeRow } from './values.ts';
 
 /** Attempts at writing a table's metadata when concurrent creators deadlock. */
@@ -42,10 +42,16 @@ export class SqlStorageBase implements Storage {
 
   constructor(
     readonly name: string,
-    protected readonly dialect: SqlDialect,
+    protected dialect: SqlDialect,
     executor: SqlExecutor,
   ) {
     this.executor = guardExecutor(executor, dialect, name);
+  }
+
+  usePhysicalNames(names: Readonly<Record<string, string>>): void {
+    this.dialect = withPhysicalNames(this.dialect, names);
+    this.tablesCache.clear();
+    this.metadataReady = false;
   }
 
   async get(table: TableRef, key: Key): Promise<Row | undefined> {
