@@ -1,20 +1,39 @@
 /**
- * Backup engines: the contract of this folder. One engine per database kind, each in its own folder with
- * the same file set (`<kind>/<kind>-engine.ts`, `<kind>/<kind>-options.ts`, …).
+ * Backup engines: the contract of this folder.
  *
- * The orchestrator plans from {@link EngineCapabilities} (data), never from the engine's name. A backup of
- * one member goes through these phases:
+ * An {@link EngineKind} is stateless: it parses a member's options once and opens SESSIONS. All state of one
+ * member in one backup (connections opened before the pause, base backups, child processes, temp files)
+ * lives in a {@link BackupSession}; all state of one member in one restore lives in a {@link RestoreSession}.
+ * The orchestrator owns its sessions and closes every one of them, whatever the outcome.
  *
- *   preflight (no pause yet; checks credentials, tools, archiving) → prepare (no pause; e.g. a base backup)
- *   → [pause] → capture (inside the pause: milliseconds, independent of data size) → [unpause]
- *   → finish (stream, compress, checksum into the artifact store) → horizon (wait until restorable)
+ * Every engine folder has the same file set, one subfolder per strategy with the same file names:
  *
- * and a restore: planRestore (dry run, printed) → restore (destructive, after checksums verified) → the
- * orchestrator runs the recovery sweep and the checker on the restored group.
+ *   <kind>/engine.ts        the EngineKind: options schema parse, capabilities, openBackup / openRestore
+ *   <kind>/options.ts       the zod schema of `member.options` and of a restore target
+ *   <kind>/connection.ts    how to connect (when the engine has connections)
+ *   <kind>/<strategy>/capture.ts   the backup session's phases (e.g. `postgres/pitr/capture.ts`)
+ *   <kind>/<strategy>/restore.ts   the restore session (e.g. `postgres/pitr/restore.ts`)
+ *
+ * The orchestrator plans from {@link EngineCapabilities} (data, derived from the parsed options), never
+ * from the engine's name. A backup of one member goes through these phases, all on one BackupSession:
+ *
+ *   openBackup (no I/O) → preflight (no pause; credentials, tools, archiving)
+ *   → prepare (no pause; e.g. a base backup, pre-open the capture connection)
+ *   → [pause] → measureClock? → capture (inside the pause: milliseconds, independent of data size) → [unpause]
+ *   → finish (stream, compress, checksum into the artifact store) | discard (window invalid → retry)
+ *   → horizon (wait until restorable; returns at once when `horizonWait` is false)
+ *   → close (always, in the run's `finally`)
+ *
+ * and a restore, on one RestoreSession per member:
+ *
+ *   openRestore (no I/O) → plan (dry run, printed) → inspect (non-destructive: reachable, credentials,
+ *   target state; a dry run stops here) → restore (destructive; refused unless the target is
+ *   absent / empty / in-progress of this backup, or `force`) → [the orchestrator runs the recovery sweep and
+ *   the checker on the restored group] → markFinished → close (always)
  *
  * Fit of engines outside this repo (the contract is written so they need no change):
- * - DynamoDB: handle `time` (PITR; DB clock offset measured), `restoreIntoNewName`, settings re-applied in
- *   restore steps; horizon = now − 5 min past the restore time.
+ * - DynamoDB: handle `time` (PITR; DB clock offset measured), restore into a new table name, settings
+ *   re-applied in restore steps; horizon = now − 5 min past the restore time.
  * - Cosmos DB: handle `time`, restore creates a new account; a restore step sets consistency STRONG.
  * - Cassandra: `snapshot` captured on every node (capture fans out; one artifact per node).
  */
@@ -25,12 +44,8 @@ import type { StorageConfig } from '../txn/contract.ts';
 // Capabilities
 // ---------------------------------------------------------------------------------------------------------
 
-/** What a captured restore point is. Ordered by preference: a log position needs no clock. */
-export type HandleKind = 'snapshot' | 'named-point' | 'log-position' | 'time';
-
+/** What one member's backup can do; derived from the member's PARSED options (a strategy, not a kind). */
 export interface EngineCapabilities {
-  /** Handle kinds this engine can produce, in its order of preference. */
-  readonly handleKinds: readonly HandleKind[];
   /**
    * One capture is an atomic cut of every table in the member (a transactional database). A group whose
    * only member has this needs no pause at all (mode `single`).
@@ -40,14 +55,12 @@ export interface EngineCapabilities {
   readonly snapshotInsidePause: boolean;
   /** A time handle is read in the database's clock; the window must cover the measured clock offset. */
   readonly clockBased: boolean;
-  /** Restores only into a new name (DynamoDB table alias, Cosmos DB account). */
-  readonly restoreIntoNewNameOnly: boolean;
   /** The handle becomes restorable only later (WAL/binlog archived, PITR lag); `horizon` waits for it. */
   readonly horizonWait: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Handles and contexts
+// Handles and shared types
 // ---------------------------------------------------------------------------------------------------------
 
 /** A member's restore point, as stored in the catalog (JSON). */
@@ -81,7 +94,7 @@ export interface Logger {
   warn(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** Member as configured in the plan. `options` is engine-specific and parsed by the engine. */
+/** Member as configured in the plan. `options` is engine-specific and parsed ONCE by {@link EngineKind.parseOptions}. */
 export interface MemberSpec {
   readonly name: string;
   readonly engine: string;
@@ -89,18 +102,6 @@ export interface MemberSpec {
   /** Transaction-layer namespaces held by this member (the Coordinator is `coordinator`). */
   readonly namespaces: readonly string[];
   readonly options: Readonly<Record<string, unknown>>;
-}
-
-export interface PhaseContext {
-  readonly backupId: string;
-  readonly member: MemberSpec;
-  readonly artifacts: ArtifactStore;
-  /** Artifact key prefix owned by this member in this backup: `<backupId>/<member>/`. */
-  readonly artifactPrefix: string;
-  /** Artifact key prefix shared by every backup of this member (base backups, WAL, binlogs): `shared/<member>/`. */
-  readonly sharedPrefix: string;
-  readonly log: Logger;
-  readonly signal: AbortSignal;
 }
 
 export interface PreflightCheck {
@@ -111,16 +112,47 @@ export interface PreflightCheck {
   readonly hint?: string;
 }
 
-/** A capture in progress: holds whatever must stay open until finish (an exported snapshot's transaction). */
-export interface MemberCapture {
+// ---------------------------------------------------------------------------------------------------------
+// The engine kind (stateless)
+// ---------------------------------------------------------------------------------------------------------
+
+export interface EngineKind<O = unknown> {
+  /** The plan's `members[].engine`: 'sqlite' | 'postgres' | 'mariadb' | … */
+  readonly kind: string;
+  /**
+   * Parses and validates `member.options` ONCE (zod); throws ConfigError naming the member and the key.
+   * The result is frozen and handed to every later call.
+   */
+  parseOptions(member: MemberSpec): O;
+  /** Capabilities derived from the PARSED options (a logical PostgreSQL member has `horizonWait` false). */
+  capabilities(options: O): EngineCapabilities;
+  /** A backup session for one member of one backup. Opening does no I/O. */
+  openBackup(ctx: BackupSessionContext, options: O): BackupSession;
+  /** A restore session for one member of one backup record. Opening does no I/O. */
+  openRestore(ctx: RestoreSessionContext, options: O): RestoreSession;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Backup session
+// ---------------------------------------------------------------------------------------------------------
+
+export interface BackupSessionContext {
+  readonly backupId: string;
+  readonly member: MemberSpec;
+  readonly artifacts: ArtifactStore;
+  /** Artifact key prefix owned by this member in this backup: `<backupId>/<member>/`. */
+  readonly artifactPrefix: string;
+  /** Artifact key prefix shared by every backup of this member (base backups, WAL, binlogs): `shared/<member>/`. */
+  readonly sharedPrefix: string;
+  readonly log: Logger;
+}
+
+/** What `capture` took inside the pause. */
+export interface CaptureResult {
   /** The handle as known inside the pause (`time` handles are completed by the orchestrator's window). */
   readonly handle: RestoreHandle | null;
   /** Our clock, epoch ms, when capture completed. */
   readonly capturedAtMs: number;
-  /** After unpause: copy out, checksum, return what the catalog must store. Releases held resources. */
-  finish(ctx: PhaseContext, window: FinishWindow): Promise<FinishedMember>;
-  /** Releases held resources without finishing (the backup failed). Idempotent, never throws. */
-  release(): Promise<void>;
 }
 
 export interface FinishWindow {
@@ -139,7 +171,43 @@ export interface FinishedMember {
   readonly detail?: Readonly<Record<string, unknown>>;
 }
 
-/** Where to restore one member; engine-specific fields, validated by `parseRestoreTarget`. */
+/**
+ * One member in one backup. Owns its parsed options, its connections, child processes, timers and temp
+ * files. Every long call takes an AbortSignal and ends promptly when it aborts.
+ */
+export interface BackupSession {
+  /** Same as `kind.capabilities(options)`. */
+  readonly capabilities: EngineCapabilities;
+  /** No pause yet: credentials, tools, archiving. Never throws for a failed check (it returns `ok: false`). */
+  preflight(signal: AbortSignal): Promise<readonly PreflightCheck[]>;
+  /** Before any pause: make the member ready (e.g. a base backup covering the coming restore point, pre-open the capture connection). */
+  prepare(signal: AbortSignal): Promise<void>;
+  /** Database clock minus ours (clock-based engines; others may still implement it for reporting). */
+  measureClock?(signal: AbortSignal): Promise<ClockSample>;
+  /** Inside the pause. Must be fast (milliseconds) and independent of data size. */
+  capture(signal: AbortSignal): Promise<CaptureResult>;
+  /** After unpause: copy out, checksum, return what the catalog must store. */
+  finish(window: FinishWindow, signal: AbortSignal): Promise<FinishedMember>;
+  /** Drops a capture that will not be finished (invalid window → retry). Idempotent, never throws. */
+  discard(): Promise<void>;
+  /** Waits until `handle` is restorable; returns at once when `capabilities.horizonWait` is false. */
+  horizon(handle: RestoreHandle, signal: AbortSignal): Promise<void>;
+  /**
+   * Closes EVERY connection, child process, timer and temp file the session holds, whatever phase it
+   * reached. Idempotent, never throws, bounded (a polite close, then force after a grace period).
+   */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Restore session
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Where to restore one member; engine-specific fields parsed by the engine's restore session. Any target
+ * that connects to a server may carry its own credentials — `user`, and one of `password`, `passwordEnv`
+ * (an environment variable name) or `passwordFile` — defaulting to the member's.
+ */
 export type RestoreTarget = Readonly<Record<string, unknown>>;
 
 export interface RestoreStep {
@@ -156,13 +224,12 @@ export interface MemberRecord {
   readonly artifacts: readonly ArtifactRef[];
 }
 
-export interface RestoreContext {
+export interface RestoreSessionContext {
   readonly record: MemberRecord;
-  readonly target: RestoreTarget;
+  /** The raw target as given (undefined: the engine's default); the session parses it. */
+  readonly target: RestoreTarget | undefined;
   readonly artifacts: ArtifactStore;
-  readonly force: boolean;
   readonly log: Logger;
-  readonly signal: AbortSignal;
 }
 
 export interface RestoredMember {
@@ -175,33 +242,48 @@ export interface RestoredMember {
   readonly namespaces?: Readonly<Record<string, string>>;
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// The engine
-// ---------------------------------------------------------------------------------------------------------
-
-export interface Engine {
-  readonly kind: string;
-  readonly capabilities: EngineCapabilities;
-  /** Validates `member.options`; throws ConfigError naming the key and a fix. */
-  validateOptions(member: MemberSpec): void;
-  preflight(ctx: PhaseContext): Promise<readonly PreflightCheck[]>;
-  /** Before any pause: make the member ready (e.g. a base backup covering the coming restore point). */
-  prepare(ctx: PhaseContext): Promise<void>;
+/** The state of a restore target, found without changing anything. */
+export interface TargetInspection {
+  /** Reachable, credentials, tools …; any `!ok` → the restore is refused (force does not help). */
+  readonly checks: readonly PreflightCheck[];
   /**
-   * When the backup ends, whatever its outcome: drops what `prepare` left for it and no capture took (open
-   * connections, which would otherwise keep the process alive). Must not throw.
+   * - `absent` | `empty`: restorable.
+   * - `in-progress`: the leftover of an earlier restore of THIS backup that did not finish (safe to redo).
+   * - `restored`: an earlier restore of this backup finished (it may have been written to since) → needs force.
+   * - `foreign`: holds data this restore did not write → needs force.
+   * - `live-source`: the target IS the member's live source database → needs force AND allowSource.
    */
-  discard?(ctx: PhaseContext): Promise<void>;
-  /** Database clock minus ours (clock-based engines; others may still implement it for reporting). */
-  measureClock?(ctx: PhaseContext): Promise<ClockSample>;
-  /** Inside the pause. Must be fast and independent of data size. */
-  capture(ctx: PhaseContext): Promise<MemberCapture>;
-  /** Waits until `handle` is restorable (archived/PITR horizon passed), or the signal aborts. */
-  horizon(ctx: PhaseContext, handle: RestoreHandle): Promise<void>;
-  /** Default target when none is given (e.g. a new path next to the source), or throws ConfigError. */
-  parseRestoreTarget(record: MemberRecord, target: RestoreTarget | undefined): RestoreTarget;
-  /** Dry run: the steps `restore` would take. No side effects. */
-  planRestore(ctx: RestoreContext): Promise<readonly RestoreStep[]>;
-  /** Refuses a non-empty target unless `force`; safe to re-run after a crash. */
-  restore(ctx: RestoreContext): Promise<RestoredMember>;
+  readonly state: 'absent' | 'empty' | 'in-progress' | 'restored' | 'foreign' | 'live-source';
+  /** A human sentence, e.g. "database bank_copy has 3 tables". */
+  readonly detail: string;
+  /** What to do about it, e.g. how to remove a leftover. */
+  readonly hint?: string;
+}
+
+export interface RestoreOptions {
+  /** Overwrite a target that is `restored` or `foreign` (and, with `allowSource`, `live-source`). */
+  readonly force: boolean;
+  /** Together with `force`: allow restoring over the member's live source database. Default false. */
+  readonly allowSource?: boolean;
+  readonly signal: AbortSignal;
+}
+
+/** One member in one restore. Owns its connections, child processes (a recovering server) and temp files. */
+export interface RestoreSession {
+  /** The parsed target, defaults applied (print it with secrets redacted). */
+  readonly target: RestoreTarget;
+  /** The steps `restore` would take (dry run). No side effects. */
+  plan(): Promise<readonly RestoreStep[]>;
+  /** Non-destructive checks run BEFORE anything changes (a dry run too): reachable, credentials, target state. */
+  inspect(signal: AbortSignal): Promise<TargetInspection>;
+  /**
+   * Restores the member. Writes an "in-progress" marker before it changes anything; refuses (ConfigError
+   * `RESTORE_TARGET_NOT_EMPTY`, or `RESTORE_TARGET_IS_SOURCE`) unless `inspect` says absent / empty /
+   * in-progress, or `force` (and `allowSource` for the live source).
+   */
+  restore(opts: RestoreOptions): Promise<RestoredMember>;
+  /** After the whole restore (sweep + check) succeeded: turn the marker into "restored", so a later re-run needs force. */
+  markFinished(): Promise<void>;
+  /** Closes every connection, child process and temp file. Idempotent, never throws, bounded. */
+  close(): Promise<void>;
 }
