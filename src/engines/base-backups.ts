@@ -4,7 +4,7 @@
  * last, so a folder without it is an unfinished base backup and is ignored).
  */
 import type { ArtifactStore } from '../artifacts/contract.ts';
-import type { PhaseContext } from './contract.ts';
+import type { BackupSessionContext } from './contract.ts';
 
 export async function readJsonArtifact<T>(store: ArtifactStore, key: string): Promise<T> {
   const chunks: Buffer[] = [];
@@ -13,7 +13,7 @@ export async function readJsonArtifact<T>(store: ArtifactStore, key: string): Pr
 }
 
 /** The `info.json` of this member's latest complete base backup, or undefined. */
-export async function latestBaseBackup<T>(ctx: PhaseContext): Promise<T | undefined> {
+export async function latestBaseBackup<T>(ctx: Pick<BackupSessionContext, 'artifacts' | 'sharedPrefix'>): Promise<T | undefined> {
   const last = (await ctx.artifacts.list(`${ctx.sharedPrefix}base/`)).filter((k) => k.endsWith('/info.json')).sort().at(-1);
   return last === undefined ? undefined : readJsonArtifact<T>(ctx.artifacts, last);
 }

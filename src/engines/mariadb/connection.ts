@@ -6,9 +6,12 @@
 import mysql from 'mysql2/promise';
 import { resolvePassword } from '../../config/password.ts';
 import { EngineError } from '../../errors.ts';
-import type { MariaDbConnection } from './mariadb-options.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { performance } from 'node:perf_hooks';
+import type { ClockSample } from '../contract.ts';
+import type { MariaDbConnection } from './options.ts';
 
-/** Opens a connection; EngineError `CONNECT_FAILED` with a hint. */
+/** Opens a connection; EngineError `CONNECT_FAILED` with a hint (its cause carries the driver's code). */
 export async function connectMariaDb(conn: MariaDbConnection, timeoutMs: number, database?: string): Promise<mysql.Connection> {
   try {
     const c = await mysql.createConnection({
@@ -63,4 +66,30 @@ export async function reuseOrConnect(pre: mysql.Connection | undefined, connect:
     }
   }
   return connect();
+}
+
+/** How long closing a connection waits for the server's answer before dropping the socket. */
+export const CLOSE_GRACE_MS = 5_000;
+
+/** Closes politely (QUIT), then drops the socket past `graceMs` (a dead path never answers). Never throws. */
+export async function closeQuietly(conn: mysql.Connection, graceMs = CLOSE_GRACE_MS): Promise<void> {
+  const timer = new AbortController();
+  await Promise.race([conn.end().catch(() => undefined), sleep(graceMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
+  timer.abort();
+  conn.destroy();
+}
+
+/** Database clock minus ours: NOW(6) has microsecond resolution, so the uncertainty is the half round trip. */
+export async function measureClockOn(c: mysql.Connection): Promise<ClockSample> {
+  const before = performance.timeOrigin + performance.now();
+  const [r] = await c.query<mysql.RowDataPacket[]>('SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000 AS DOUBLE) AS ms');
+  const after = performance.timeOrigin + performance.now();
+  const rttMs = after - before;
+  return { offsetMs: Number(r[0]?.ms) - (before + after) / 2, uncertaintyMs: rttMs / 2 + 0.001, rttMs };
+}
+
+/** True when a connect failure was the server refusing the credentials (not an unreachable server). */
+export function credentialsRejected(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  return cause?.code === 'ER_ACCESS_DENIED_ERROR' || cause?.code === 'ER_DBACCESS_DENIED_ERROR';
 }
