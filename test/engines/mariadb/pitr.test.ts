@@ -1,18 +1,17 @@
-import { rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
 import { startLocalMariaDb, type LocalMariaDb } from '../../../src/local-servers/mariadb-server.ts';
-import { createMariaDbEngine } from '../../../src/engines/mariadb/mariadb-engine.ts';
-import { stopRestoredMariaDb } from '../../../src/engines/mariadb/mariadb-pitr-restore.ts';
-import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
-import { finishWindow, phaseContext, restoreContext, tempDirStore } from '../postgres/test-support.ts';
-
-type Store = Awaited<ReturnType<typeof tempDirStore>>;
+import { stopRestoredMariaDb } from '../../../src/engines/mariadb/pitr/restore.ts';
+import type { MemberSpec } from '../../../src/engines/contract.ts';
+import { backup, clientConnections, never, openBackup, openRestore, tempDirStore, type Store } from './support.ts';
 
 let server: LocalMariaDb;
 let store: Store;
+let scratch: string;
 const restoredDirs: string[] = [];
-const engine = createMariaDbEngine();
 
 async function contents(port: number): Promise<string> {
   const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', supportBigNumbers: true, bigNumberStrings: true });
@@ -42,6 +41,9 @@ function member(): MemberSpec {
 beforeAll(async () => {
   server = await startLocalMariaDb();
   store = await tempDirStore();
+  scratch = await mkdtemp(join(tmpdir(), 'stillpoint-mpitr-'));
+  // The restored server runs as the mysql OS user when we are root: it must reach the target dir.
+  await chmod(scratch, 0o755);
   await server.query(
     `CREATE DATABASE bank; CREATE DATABASE coordinator;
      CREATE TABLE bank.accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL) ENGINE=InnoDB;
@@ -55,6 +57,7 @@ afterAll(async () => {
     await stopRestoredMariaDb(dir);
     await rm(dir, { recursive: true, force: true });
   }
+  await rm(scratch, { recursive: true, force: true });
   await server?.destroy();
   await store?.destroy();
 });
@@ -62,44 +65,84 @@ afterAll(async () => {
 describe('mariadb pitr engine', () => {
   it('preflight flags a binlog format that cannot replay exactly, with a hint', async () => {
     await server.query(`SET GLOBAL binlog_format = 'STATEMENT'`);
+    const session = openBackup(store, member(), 'bk-neg');
     try {
-      const checks = await engine.preflight(phaseContext(store, member(), 'bk-neg'));
-      const format = checks.find((c) => c.name === 'binlog_format');
+      const format = (await session.preflight(never())).find((c) => c.name === 'binlog_format');
       expect(format?.ok).toBe(false);
       expect(format?.hint).toContain('ROW');
     } finally {
       await server.query(`SET GLOBAL binlog_format = 'ROW'`);
     }
-    const ok = await engine.preflight(phaseContext(store, member(), 'bk-pos'));
-    expect(ok.filter((c) => !c.ok)).toEqual([]);
+    expect((await session.preflight(never())).filter((c) => !c.ok)).toEqual([]);
+    await session.close();
   });
 
-  it('restores to exactly the captured binlog position, not later writes', async () => {
+  it('restores to exactly the captured binlog position; markers make a finished restore need force', async () => {
     const spec = member();
-    const backupId = 'bk-mpitr-0001';
-    const ctx = phaseContext(store, spec, backupId);
-    await engine.prepare(ctx);
-    expect((await store.list('shared/mpitr/base/')).some((k) => k.endsWith('backup.xbstream'))).toBe(true);
+    // A first backup takes the base backup; the second replays binlogs written after it.
+    const record = await backup(store, spec, 'bk-mpitr-0001', () => transfers(25, 'after'));
+    expect(record.handle).toMatchObject({ kind: 'log-position' });
     await transfers(25, 'before');
     await server.query('FLUSH BINARY LOGS');
     await transfers(25, 'before2');
     const atCapture = await contents(server.port);
-    const capture = await engine.capture(ctx);
-    expect(capture.handle).toMatchObject({ kind: 'log-position' });
-    await transfers(25, 'after');
-    const finished = await capture.finish(ctx, finishWindow);
-    await engine.horizon(ctx, finished.handle);
-    expect(finished.artifacts.filter((a) => a.key.includes('/binlog/')).length).toBeGreaterThanOrEqual(2);
-    for (const ref of finished.artifacts) expect(await store.verify(ref)).toBe(true);
+    const second = await backup(store, spec, 'bk-mpitr-0002', () => transfers(25, 'after2'));
+    expect(second.artifacts.filter((a) => a.key.includes('/binlog/')).length).toBeGreaterThanOrEqual(2);
+    for (const ref of second.artifacts) expect(await store.verify(ref)).toBe(true);
     expect(await contents(server.port)).not.toBe(atCapture);
 
-    const record: MemberRecord = { backupId, member: spec, handle: finished.handle, artifacts: finished.artifacts };
-    const target = engine.parseRestoreTarget(record, undefined);
-    restoredDirs.push(target.dir as string);
-    const plan = await engine.planRestore(restoreContext(store, record, target));
-    expect(plan.map((s) => s.detail ?? '').join('\n')).toContain(`--stop-position=${(finished.handle as { position: number }).position}`);
-    const restored = await engine.restore(restoreContext(store, record, target));
-    expect(await contents((restored.connection as { port: number }).port)).toBe(atCapture);
-    await expect(engine.restore(restoreContext(store, record, target))).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
-  });
+    const dir = join(scratch, 'restore');
+    restoredDirs.push(dir);
+    const session = openRestore(store, second, { dir });
+    try {
+      const plan = await session.plan();
+      expect(plan.map((s) => s.detail ?? '').join('\n')).toContain(`--stop-position=${(second.handle as { position: number }).position}`);
+      expect(await session.inspect(never())).toMatchObject({ state: 'absent' });
+      const restored = await session.restore({ force: false, signal: never() });
+      expect(await contents((restored.connection as { port: number }).port)).toBe(atCapture);
+      expect(await session.inspect(never())).toMatchObject({ state: 'in-progress' });
+      await session.markFinished();
+      const inspection = await session.inspect(never());
+      expect(inspection.state).toBe('restored');
+      await expect(session.restore({ force: false, signal: never() })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    } finally {
+      await session.close();
+    }
+  }, 240_000);
+
+  it('inspect reports a leftover of another restore with how to remove it, and a foreign directory', async () => {
+    const record = await backup(store, member(), 'bk-mpitr-0003');
+    const left = join(scratch, 'left');
+    await mkdir(left);
+    await writeFile(join(left, 'stillpoint-restore.json'), JSON.stringify({ backupId: 'bk-older', member: 'mpitr', state: 'in-progress' }));
+    const foreign = join(scratch, 'foreign');
+    await mkdir(foreign);
+    await writeFile(join(foreign, 'something'), 'x');
+    const a = openRestore(store, record, { dir: left });
+    const b = openRestore(store, record, { dir: foreign });
+    try {
+      const leftover = await a.inspect(never());
+      expect(leftover.state).toBe('foreign');
+      expect(leftover.hint).toContain('leftover of an unfinished restore of backup bk-older');
+      expect(leftover.hint).toContain(`rm -rf ${left}`);
+      await expect(a.restore({ force: false, signal: never() })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+      expect(await b.inspect(never())).toMatchObject({ state: 'foreign' });
+      expect(await openRestore(store, record, { dir: join(scratch, 'nope', 'x') }).inspect(never())).toMatchObject({ state: 'absent' });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 120_000);
+
+  it('close() during a base backup kills mariabackup and leaves no connection', async () => {
+    const baseline = await clientConnections(server);
+    const fresh: MemberSpec = { ...member(), name: 'mpitr-close' };
+    const session = openBackup(store, fresh, 'bk-close');
+    const prepared = session.prepare(never());
+    await new Promise((r) => setTimeout(r, 300));
+    await session.close();
+    await expect(prepared).rejects.toMatchObject({ code: expect.stringMatching(/ABORTED|SESSION_CLOSED/) });
+    expect(await clientConnections(server)).toBe(baseline);
+    expect((await store.list('shared/mpitr-close/base/')).filter((k) => k.endsWith('info.json'))).toEqual([]);
+  }, 60_000);
 });

@@ -192,7 +192,10 @@ export class PitrRestore implements RestoreSession {
       if (outcome === 'port-taken' && this.t.port === 0 && attempt < PORT_ATTEMPTS) continue;
       const log = (await readFile(join(dir, 'error.log'), 'utf8').catch(() => '')).split('\n').slice(-10).join('\n');
       throw new EngineError('RESTORE_FAILED', `The restored server on ${host}:${port} did not start (${outcome}).\n${log}`, {
-        hint: outcome === 'port-taken' ? `Port ${port} is in use: give the restore target another port (or 0 for any free one).` : `See ${join(dir, 'error.log')}.`,
+        hint:
+          outcome === 'port-taken'
+            ? `Port ${port} is in use: give the restore target another port (or 0 for any free one).`
+            : `See ${join(dir, 'error.log')}${osUser ? `; the server runs as OS user ${osUser}, who must be able to reach ${dir} (every parent directory traversable)` : ''}.`,
         context: { engine: ENGINE, target: dir },
       });
     }
