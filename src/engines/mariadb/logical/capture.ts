@@ -227,8 +227,7 @@ export class LogicalBackup implements BackupSession {
     const { ctx, options } = this;
     const started = performance.now();
     const main = snap.holders[0]!;
-    // A predictable session for the dump: backslash escapes (QUOTE, our REPLACEs), backquoted SHOW CREATE,
-    // TIMESTAMPs in UTC (restore reads them back in UTC).
+    // A predictable session for the dump: backquoted SHOW CREATE, TIMESTAMPs in UTC (restore reads them back in UTC).
     await Promise.all(snap.holders.map((c) => c.query(`SET SESSION sql_mode = '', time_zone = '${DUMP_TIME_ZONE}'`)));
     touch();
     const databases: DumpManifest['databases'][number][] = [];
@@ -251,9 +250,9 @@ export class LogicalBackup implements BackupSession {
         touch();
         const item: DumpTable = { name: table, create: String(create[0]?.['Create Table'] ?? ''), rows: 0, key: `${ctx.artifactPrefix}${db}/${table}.sql${options.gzip ? '.gz' : ''}` };
         entry.tables.push(item);
-        const { select, insertPrefix } = dumpStatements(db, table, columns.get(table) ?? []);
+        const statements = dumpStatements(db, table, columns.get(table) ?? []);
         work.push(async (conn) => {
-          const lines = streamTable(conn, select, insertPrefix, options.batchBytes, (n) => ((item.rows += n), touch()));
+          const lines = streamTable(conn, statements, options.batchBytes, (n) => ((item.rows += n), touch()));
           const ref = await ctx.artifacts.put(item.key, options.gzip ? lines.pipe(createGzip({ level: 1 })) : lines);
           touch();
           return ref;
