@@ -17,9 +17,8 @@ import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { createLocalDirStore } from '../src/artifacts/local-dir-store.ts';
 import type { ArtifactStore } from '../src/artifacts/contract.ts';
-import type { Engine, EngineKind, MemberRecord, MemberSpec, PhaseContext } from '../src/engines/contract.ts';
-import { mariadbEngine } from '../src/engines/mariadb/engine.ts';
-import { createPostgresEngine } from '../src/engines/postgres/postgres-engine.ts';
+import type { BackupSession, FinishedMember, MemberRecord, MemberSpec, RestoredMember, RestoreTarget } from '../src/engines/contract.ts';
+import { resolveMember } from '../src/engines/registry.ts';
 import { runTool, spawnTool, waitTool } from '../src/engines/tool-runner.ts';
 import { startLocalMariaDb, type LocalMariaDb } from '../src/local-servers/mariadb-server.ts';
 import { PG_BIN, startLocalPostgres, type LocalPostgres } from '../src/local-servers/postgres-server.ts';
@@ -29,8 +28,35 @@ const TABLES = 4;
 const ROW_BYTES = 200;
 const quiet = { info: () => undefined, warn: () => undefined };
 
-function ctxFor(store: ArtifactStore, member: MemberSpec, backupId: string): PhaseContext {
-  return { backupId, member, artifacts: store, artifactPrefix: `${backupId}/${member.name}/`, sharedPrefix: `shared/${member.name}/`, log: quiet, signal: new AbortController().signal };
+const never = new AbortController().signal;
+
+function openBackup(store: ArtifactStore, member: MemberSpec, backupId: string): BackupSession {
+  const { kind, options } = resolveMember(member);
+  return kind.openBackup({ backupId, member, artifacts: store, artifactPrefix: `${backupId}/${member.name}/`, sharedPrefix: `shared/${member.name}/`, log: quiet }, options);
+}
+
+/** One member's backup as the orchestrator takes it (prepare, capture, finish), timed from capture on. */
+async function backupOnce(store: ArtifactStore, member: MemberSpec, backupId: string): Promise<{ ms: number; value: FinishedMember }> {
+  const session = openBackup(store, member, backupId);
+  try {
+    await session.prepare(never);
+    return await timed(async () => {
+      await session.capture(never);
+      return session.finish({ pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }, never);
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+async function restoreOnce(store: ArtifactStore, record: MemberRecord, target: RestoreTarget): Promise<{ ms: number; value: RestoredMember }> {
+  const { kind, options } = resolveMember(record.member);
+  const session = kind.openRestore({ record, target, artifacts: store, log: quiet }, options);
+  try {
+    return await timed(() => session.restore({ force: true, signal: never }));
+  } finally {
+    await session.close();
+  }
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -77,17 +103,14 @@ interface Pair {
 }
 
 async function postgresPair(server: LocalPostgres, store: ArtifactStore, dir: string, round: number): Promise<Pair> {
-  const engine = createPostgresEngine();
   const member: MemberSpec = { name: 'pg', engine: 'postgres', connection: server.connection('bench'), namespaces: ['public'], options: { method: 'logical', jobs: 2 } };
   const backupId = `bench-pg-${round}`;
-  const ctx = ctxFor(store, member, backupId);
   const env = { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(server.port), PGUSER: 'postgres' };
   const out = join(dir, `native-pg-${round}`);
   const ours = async (): Promise<Pair['ours']> => {
-    const backup = await timed(async () => (await engine.capture(ctx)).finish(ctx, { pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }));
+    const backup = await backupOnce(store, member, backupId);
     const record: MemberRecord = { backupId, member, handle: backup.value.handle, artifacts: backup.value.artifacts };
-    const target = engine.parseRestoreTarget(record, { database: `ours_${round}` });
-    const restore = await timed(() => engine.restore({ record, target, artifacts: store, force: true, log: quiet, signal: new AbortController().signal }));
+    const restore = await restoreOnce(store, record, { database: `ours_${round}` });
     return { backupMs: backup.ms, restoreMs: restore.ms, bytes: backup.value.bytes };
   };
   const native = async (): Promise<Pair['native']> => {
@@ -117,22 +140,13 @@ async function alternate(round: number, ours: () => Promise<Pair['ours']>, nativ
 
 async function mariaPair(server: LocalMariaDb, store: ArtifactStore, dir: string, round: number): Promise<Pair> {
   const member: MemberSpec = { name: 'maria', engine: 'mariadb', connection: server.connection(), namespaces: ['bench'], options: { method: 'logical', jobs: 2 } };
-  const options = mariadbEngine.parseOptions(member);
   const backupId = `bench-m-${round}`;
   const file = join(dir, `native-m-${round}.sql`);
   const args = ['--host=127.0.0.1', `--port=${server.port}`, '--user=root'];
-  const signal = new AbortController().signal;
   const ours = async (): Promise<Pair['ours']> => {
-    const session = mariadbEngine.openBackup({ backupId, member, artifacts: store, artifactPrefix: `${backupId}/maria/`, sharedPrefix: 'shared/maria/', log: quiet }, options);
-    // Timed whole, connecting included (prepare opens the connections capture uses), as mariadb-dump's run is.
-    const backup = await timed(async () => {
-      await session.prepare(signal);
-      await session.capture(signal);
-      return session.finish({ pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }, signal);
-    }).finally(() => session.close());
+    const backup = await backupOnce(store, member, backupId);
     const record: MemberRecord = { backupId, member, handle: backup.value.handle, artifacts: backup.value.artifacts };
-    const restoreSession = mariadbEngine.openRestore({ record, target: { rename: { bench: `ours_${round}` } }, artifacts: store, log: quiet }, options);
-    const restore = await timed(() => restoreSession.restore({ force: true, signal })).finally(() => restoreSession.close());
+    const restore = await restoreOnce(store, record, { rename: { bench: `ours_${round}` } });
     return { backupMs: backup.ms, restoreMs: restore.ms, bytes: backup.value.bytes };
   };
   const native = async (): Promise<Pair['native']> => {
@@ -154,31 +168,15 @@ async function mariaPair(server: LocalMariaDb, store: ArtifactStore, dir: string
   return pair;
 }
 
-/** Capture times of `engine` (prepare, then timed capture, then release), `samples` times. */
-async function captureTimes(engine: Engine, store: ArtifactStore, member: MemberSpec, samples: number): Promise<number[]> {
+/** Capture times of `member` (prepare, then timed capture, then close), `samples` times. */
+async function captureTimes(store: ArtifactStore, member: MemberSpec, samples: number): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < samples; i++) {
-    const ctx = ctxFor(store, member, `cap-${member.name}-${i}`);
-    // As the orchestrator does: prepare before the pause (opens the capture connections), capture inside it.
-    await engine.prepare(ctx);
-    const { ms, value } = await timed(() => engine.capture(ctx));
-    times.push(ms);
-    await value.release();
-  }
-  return times;
-}
-
-/** Capture times of a session-based engine kind (prepare, then timed capture, then close), `samples` times. */
-async function sessionCaptureTimes<O>(kind: EngineKind<O>, store: ArtifactStore, member: MemberSpec, samples: number): Promise<number[]> {
-  const options = kind.parseOptions(member);
-  const signal = new AbortController().signal;
-  const times: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const backupId = `cap-${member.name}-${i}`;
-    const session = kind.openBackup({ backupId, member, artifacts: store, artifactPrefix: `${backupId}/${member.name}/`, sharedPrefix: `shared/${member.name}/`, log: quiet }, options);
+    const session = openBackup(store, member, `cap-${member.name}-${i}`);
     try {
-      await session.prepare(signal);
-      times.push((await timed(() => session.capture(signal))).ms);
+      // As the orchestrator does: prepare before the pause (opens the capture connections), capture inside it.
+      await session.prepare(never);
+      times.push((await timed(() => session.capture(never))).ms);
     } finally {
       await session.close();
     }
@@ -205,14 +203,14 @@ async function pauseRows(pgServer: LocalPostgres, maria: LocalMariaDb, store: Ar
     writer(() => mClient.query('UPDATE bench.t0 SET balance = balance + 1 WHERE id = FLOOR(1 + RAND() * 1000)')),
   ];
   try {
-    const cases: Array<[string, Engine | EngineKind<never>, MemberSpec]> = [
-      ['postgres logical', createPostgresEngine(), { name: 'pgc', engine: 'postgres', connection: pgServer.connection('bench'), namespaces: ['public'], options: { method: 'logical' } }],
-      ['postgres pitr', createPostgresEngine(), { name: 'pgc', engine: 'postgres', connection: pgServer.connection('bench'), namespaces: ['public'], options: { method: 'pitr' } }],
-      ['mariadb logical (2 snapshots)', mariadbEngine as EngineKind<never>, { name: 'mc', engine: 'mariadb', connection: maria.connection(), namespaces: ['bench'], options: { method: 'logical', jobs: 2 } }],
-      ['mariadb pitr', mariadbEngine as EngineKind<never>, { name: 'mc', engine: 'mariadb', connection: maria.connection(), namespaces: ['bench'], options: { method: 'pitr' } }],
+    const cases: Array<[string, MemberSpec]> = [
+      ['postgres logical', { name: 'pgc', engine: 'postgres', connection: pgServer.connection('bench'), namespaces: ['public'], options: { method: 'logical' } }],
+      ['postgres pitr', { name: 'pgc', engine: 'postgres', connection: pgServer.connection('bench'), namespaces: ['public'], options: { method: 'pitr' } }],
+      ['mariadb logical (2 snapshots)', { name: 'mc', engine: 'mariadb', connection: maria.connection(), namespaces: ['bench'], options: { method: 'logical', jobs: 2 } }],
+      ['mariadb pitr', { name: 'mc', engine: 'mariadb', connection: maria.connection(), namespaces: ['bench'], options: { method: 'pitr' } }],
     ];
-    for (const [label, engine, member] of cases) {
-      const times = 'openBackup' in engine ? await sessionCaptureTimes(engine, store, member, samples) : await captureTimes(engine, store, member, samples);
+    for (const [label, member] of cases) {
+      const times = await captureTimes(store, member, samples);
       const p99 = percentile(times, 99);
       rows.push({ metric: `capture (pause cost), ${label}, ${sizeLabel}`, value: `p50 ${percentile(times, 50).toFixed(1)} ms / p99 ${p99.toFixed(1)} ms`, goal: '≤ 50 ms p99', met: p99 <= 50, note: `${samples} captures under a concurrent writer` });
     }

@@ -36,7 +36,7 @@ export { planSchema, type PlanInput } from './plan/plan-schema.ts';
 
 // Backup engines: the contract, and the registry the orchestrator looks engines up in.
 export type * from './engines/contract.ts';
-export { engineKinds, getEngine, registerEngine, type EngineFactory } from './engines/registry.ts';
+export { engineKinds, getEngineKind, registerEngineKind, resolveMember, type ResolvedMember } from './engines/registry.ts';
 
 // Artifacts and the catalog.
 export type { ArtifactRef, ArtifactStore } from './artifacts/contract.ts';

@@ -8,23 +8,26 @@
  * {@link registerEngineKind} from an embedding application).
  */
 import { ConfigError } from '../errors.ts';
-import type { EngineKind } from './contract.ts';
+import type { EngineCapabilities, EngineKind, MemberSpec } from './contract.ts';
 import { mariadbEngine } from './mariadb/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
 import { sqliteEngine } from './sqlite/engine.ts';
 
-const BUILT_IN: readonly EngineKind<never>[] = [sqliteEngine, postgresEngine, mariadbEngine];
+/** The options type is private to each kind: the registry hands a kind's parsed options back to it only. */
+const erase = <O>(kind: EngineKind<O>): EngineKind<unknown> => kind;
 
-const kinds = new Map<string, EngineKind<never>>(BUILT_IN.map((k) => [k.kind, k]));
+const BUILT_IN: readonly EngineKind<unknown>[] = [erase(sqliteEngine), erase(postgresEngine), erase(mariadbEngine)];
+
+const kinds = new Map<string, EngineKind<unknown>>(BUILT_IN.map((k) => [k.kind, k]));
 
 /** Registers (or replaces) an engine kind. */
 export function registerEngineKind<O>(kind: EngineKind<O>): void {
-  kinds.set(kind.kind, kind as unknown as EngineKind<never>);
+  kinds.set(kind.kind, erase(kind));
 }
 
 /**
  * The engine kind registered under `kind`; ConfigError `ENGINE_UNKNOWN` if none is. The options type is
- * erased here: pass the kind's own `parseOptions` result back to it.
+ * erased here: pass the kind's own `parseOptions` result back to it ({@link resolveMember} does).
  */
 export function getEngineKind(kind: string): EngineKind<unknown> {
   const found = kinds.get(kind);
@@ -34,7 +37,21 @@ export function getEngineKind(kind: string): EngineKind<unknown> {
       hint: `Use one of: ${engineKinds().join(', ')}.`,
     });
   }
-  return found as unknown as EngineKind<unknown>;
+  return found;
+}
+
+/** A member with its engine kind resolved and its options parsed ONCE (ConfigError naming the member and key). */
+export interface ResolvedMember {
+  readonly spec: MemberSpec;
+  readonly kind: EngineKind<unknown>;
+  readonly options: unknown;
+  readonly capabilities: EngineCapabilities;
+}
+
+export function resolveMember(spec: MemberSpec): ResolvedMember {
+  const kind = getEngineKind(spec.engine);
+  const options = kind.parseOptions(spec);
+  return { spec, kind, options, capabilities: kind.capabilities(options) };
 }
 
 /** Registered engine kinds, sorted. */

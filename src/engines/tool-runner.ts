@@ -42,9 +42,14 @@ export function hasTool(tool: string): boolean {
   return spawnSync('sh', ['-c', `command -v "$0"`, tool]).status === 0;
 }
 
+/** One POSIX shell word: as is when it needs no quoting, else single-quoted (inner quotes as `'\\''`). */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
 /** Quotes argv for display (plans, logs). */
 export function showCommand(command: string, args: readonly string[]): string {
-  return [command, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+  return [command, ...args].map(shellQuote).join(' ');
 }
 
 export function spawnTool(command: string, args: readonly string[], options: ToolRunOptions = {}): ChildProcess {

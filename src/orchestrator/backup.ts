@@ -10,6 +10,11 @@
  * paused; if this process dies instead, the pause lease unpauses the servers and {@link resumeIncomplete}
  * (./recovery.ts) classifies the backup on the next run.
  *
+ * Each member gets one engine session for the whole run (opened after the catalog entry exists); every
+ * session is closed in the run's single `finally`, whatever happened (Promise.allSettled, bounded by each
+ * session's close). Fan-outs (preflight, prepare, capture, finish, horizon) settle every member and report
+ * per member. Finish has a deadline (`finishTimeoutMs`).
+ *
  * `runBackup` never throws once the catalog entry exists: it returns a per-member result set.
  */
 import { performance } from 'node:perf_hooks';
@@ -17,8 +22,8 @@ import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { BackupMode, BackupState } from '../catalog/catalog-schema.ts';
-import type { ClockSample, Engine, MemberCapture, MemberSpec, PhaseContext, RestoreHandle } from '../engines/contract.ts';
-import { getEngine } from '../engines/registry.ts';
+import type { BackupSession, BackupSessionContext, CaptureResult, ClockSample, RestoreHandle } from '../engines/contract.ts';
+import { resolveMember, type ResolvedMember } from '../engines/registry.ts';
 import { EngineError, StillpointError, asStillpointError } from '../errors.ts';
 import type { Plan } from '../plan/load-plan.ts';
 import { defaultPauseDeps } from './deps.ts';
@@ -41,6 +46,8 @@ export interface BackupOptions {
   readonly failpoints?: readonly string[];
   /** Longest wait for every member's horizon (default 30 min). */
   readonly horizonTimeoutMs?: number;
+  /** Longest the finish phase may take for all members together (default 30 min); past it the backup fails FINISH_TIMEOUT. */
+  readonly finishTimeoutMs?: number;
 }
 
 export interface MemberResult {
@@ -64,14 +71,13 @@ export interface BackupResult {
   readonly members: readonly MemberResult[];
 }
 
-interface PlannedMember {
-  readonly spec: MemberSpec;
-  readonly engine: Engine;
+interface PlannedMember extends ResolvedMember {
+  readonly session: BackupSession;
 }
 
 interface Captured {
   readonly member: PlannedMember;
-  readonly capture: MemberCapture;
+  readonly capture: CaptureResult;
   readonly clock?: ClockSample;
 }
 
@@ -96,8 +102,8 @@ class StepFailure extends Error {
  * impossible mode) before anything is written or paused; otherwise returns the result.
  */
 export async function runBackup(options: BackupOptions): Promise<BackupResult> {
-  const members = options.plan.members.map((spec) => ({ spec, engine: getEngine(spec.engine) }));
-  const mode = chooseMode(options.plan, members.map((m) => ({ name: m.spec.name, engine: m.engine })));
+  const members = options.plan.members.map(resolveMember);
+  const mode = chooseMode(options.plan, members.map((m) => ({ name: m.spec.name, capabilities: m.capabilities })));
   return new BackupRun(options, members, mode).run();
 }
 
@@ -110,10 +116,11 @@ class BackupRun {
   private readonly failpoints: Set<string>;
   private attempt = 0;
   private state: BackupState = 'planned';
+  private readonly members: readonly PlannedMember[];
 
   constructor(
     private readonly options: BackupOptions,
-    private readonly members: readonly PlannedMember[],
+    resolved: readonly ResolvedMember[],
     private readonly mode: BackupMode,
   ) {
     this.store = createLocalDirStore(options.plan.artifactsDir);
@@ -126,11 +133,13 @@ class BackupRun {
       planDigest: options.plan.digest,
       group: options.plan.group,
       mode,
-      members: members.map((m) => m.spec),
+      members: resolved.map((m) => m.spec),
       artifactsLocation: this.store.location,
       hooks: options.plan.hooks,
     });
     this.id = record.id;
+    // Opening a session does no I/O; each is closed in run()'s finally.
+    this.members = resolved.map((m) => ({ ...m, session: m.kind.openBackup(this.ctx(m), m.options) }));
     this.emitState(undefined);
   }
 
@@ -150,16 +159,16 @@ class BackupRun {
           return this.result();
         }
         problems = outcome.problems;
-        await releaseAll(outcome.captures);
+        await discardAll(outcome.captures);
         for (const c of outcome.captures) this.memberState(c.member, 'released', { step: 'released' });
       }
       this.setState('invalid', { reason: `WINDOW_INVALID: ${problems.join('; ')}` });
     } catch (error) {
       this.fail(error);
     } finally {
-      // Connections opened in prepare that no capture took (the pause failed) would keep this process alive.
-      // Best effort: the backup's outcome is already recorded.
-      await Promise.all(this.members.map((m) => (m.engine.discard?.(this.ctx(m)) ?? Promise.resolve()).catch(() => undefined)));
+      // Every session, whatever it reached: connections, children, temp files. close() never throws and is
+      // bounded; the backup's outcome is already recorded.
+      await Promise.allSettled(this.members.map((m) => m.session.close()));
     }
     return this.result();
   }
@@ -167,17 +176,25 @@ class BackupRun {
   private async preflight(): Promise<void> {
     this.setState('preflight');
     const failures: string[] = [];
-    await Promise.all(
+    await Promise.allSettled(
       this.members.map(async (m) => {
-        const checks = await m.engine.preflight(this.ctx(m));
-        const bad = checks.filter((c) => !c.ok);
-        const error = bad.map((c) => `${c.name}: ${c.detail}${c.hint ? ` (${c.hint})` : ''}`).join('; ');
-        if (bad.length > 0) failures.push(`${m.spec.name}: ${error}`);
-        this.memberState(m, bad.length > 0 ? 'failed' : 'ready', { step: 'preflight', ...(bad.length > 0 ? { error } : {}) });
+        let error: string;
+        try {
+          const bad = (await m.session.preflight(this.signal)).filter((c) => !c.ok);
+          error = bad.map((c) => `${c.name}: ${c.detail}${c.hint ? ` (${c.hint})` : ''}`).join('; ');
+        } catch (cause) {
+          error = asStillpointError(cause).message;
+        }
+        if (error !== '') failures.push(`${m.spec.name}: ${error}`);
+        this.memberState(m, error !== '' ? 'failed' : 'ready', { step: 'preflight', ...(error !== '' ? { error } : {}) });
       }),
     );
     if (failures.length > 0) throw new StepFailure('PREFLIGHT_FAILED', failures.join('; '));
-    await Promise.all(this.members.map((m) => m.engine.prepare(this.ctx(m))));
+    // Every member's prepare settles (a failed one does not leave the others running), then per-member report.
+    const prepared = await Promise.allSettled(this.members.map((m) => m.session.prepare(this.signal)));
+    const failed = prepared.flatMap((r, i) => (r.status === 'rejected' ? [{ m: this.members[i]!, error: asStillpointError(r.reason) }] : []));
+    for (const f of failed) this.memberState(f.m, 'failed', { step: 'failed', error: `prepare: ${f.error.message}` });
+    if (failed.length > 0) throw new StepFailure('PREPARE_FAILED', failed.map((f) => `${f.m.spec.name}: ${f.error.message}`).join('; '));
   }
 
   private async runAttempt(): Promise<AttemptOutcome> {
@@ -206,7 +223,7 @@ class BackupRun {
       this.reportWindow(window, required, problems);
       return { captures, window, problems };
     } catch (error) {
-      await releaseAll(captures);
+      await discardAll(captures);
       throw error;
     } finally {
       await unpauseClusters(sessions);
@@ -230,7 +247,7 @@ class BackupRun {
     const results = await allSettledUnlessAborted(pending, signal);
     if (results === undefined) {
       // Released whenever they end (a late one too); the caller unpauses now.
-      for (const p of pending) void p.then((c) => c.capture.release(), () => undefined);
+      for (const p of pending) void p.then((c) => c.member.session.discard(), () => undefined);
       const late = this.members.filter((m) => !captured.has(m));
       for (const m of this.members) {
         if (captured.has(m)) this.memberState(m, 'released', { step: 'released' });
@@ -241,7 +258,7 @@ class BackupRun {
     const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ member: this.members[i]!, error: asStillpointError(r.reason) }] : []));
     if (failed.length === 0) return ok;
-    await releaseAll(ok);
+    await discardAll(ok);
     for (const c of ok) this.memberState(c.member, 'released', { step: 'released' });
     for (const f of failed) this.memberState(f.member, 'failed', { step: 'failed', error: f.error.message });
     throw new StepFailure('CAPTURE_FAILED', failed.map((f) => `${f.member.spec.name}: ${f.error.message}`).join('; '));
@@ -254,13 +271,13 @@ class BackupRun {
     }
     const started = performance.now();
     let clock: ClockSample | undefined;
-    if (m.engine.capabilities.clockBased) {
-      if (m.engine.measureClock === undefined) {
-        throw new EngineError('CLOCK_UNMEASURABLE', `Engine ${m.engine.kind} is clock-based but cannot measure its clock.`, { context: { member: m.spec.name } });
+    if (m.capabilities.clockBased) {
+      if (m.session.measureClock === undefined) {
+        throw new EngineError('CLOCK_UNMEASURABLE', `Engine ${m.kind.kind} is clock-based but cannot measure its clock.`, { context: { member: m.spec.name } });
       }
-      clock = await m.engine.measureClock({ ...this.ctx(m), signal });
+      clock = await m.session.measureClock(signal);
     }
-    const capture = await m.engine.capture({ ...this.ctx(m), signal });
+    const capture = await m.session.capture(signal);
     const ms = performance.now() - started;
     this.options.catalog.updateMember(this.id, m.spec.name, { state: 'captured', captureMs: ms, ...(capture.handle ? { handle: capture.handle } : {}) });
     this.sink({ type: 'member', backupId: this.id, member: m.spec.name, step: 'captured', ms });
@@ -275,43 +292,55 @@ class BackupRun {
 
   private async finishAll(outcome: AttemptOutcome): Promise<void> {
     this.setState('finishing');
-    const results = await Promise.allSettled(
+    // A finish that never ends (a dead artifact path) must not hold the run: past the deadline the run fails,
+    // and the finally closes every session (which aborts what is still running).
+    const limitMs = this.options.finishTimeoutMs ?? 30 * 60_000;
+    const deadline = AbortSignal.timeout(limitMs);
+    const signal = AbortSignal.any([this.signal, deadline]);
+    const settled = await allSettledUnlessAborted(
       outcome.captures.map(async (c) => {
         const window = { ...outcome.window, ...(c.clock ? { clock: c.clock } : {}) };
-        const finished = await c.capture.finish(this.ctx(c.member), window);
+        const finished = await c.member.session.finish(window, signal);
         this.options.catalog.recordArtifacts(this.id, c.member.spec.name, finished.artifacts);
         this.options.catalog.updateMember(this.id, c.member.spec.name, { state: 'finished', handle: finished.handle, bytes: finished.bytes });
         this.sink({ type: 'member', backupId: this.id, member: c.member.spec.name, step: 'finished', bytes: finished.bytes });
       }),
+      signal,
     );
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ c: outcome.captures[i]!, error: asStillpointError(r.reason) }] : []));
+    if (settled === undefined) {
+      for (const c of outcome.captures) this.memberState(c.member, 'failed', { step: 'failed', error: `finish did not end within ${limitMs} ms` });
+      if (this.signal.aborted) throw new StepFailure('ABORTED', 'the backup was aborted while finishing');
+      throw new StepFailure('FINISH_TIMEOUT', `finish did not end within ${limitMs} ms (finishTimeoutMs); the cluster was already unpaused`);
+    }
+    const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ c: outcome.captures[i]!, error: asStillpointError(r.reason) }] : []));
     if (failed.length === 0) return;
-    await releaseAll(outcome.captures);
+    await discardAll(outcome.captures);
     for (const f of failed) this.memberState(f.c.member, 'failed', { step: 'failed', error: f.error.message });
     throw new StepFailure('FINISH_FAILED', failed.map((f) => `${f.c.member.spec.name}: ${f.error.message}`).join('; '));
   }
 
   private async horizons(): Promise<void> {
-    const waiting = this.members.filter((m) => m.engine.capabilities.horizonWait);
+    const waiting = this.members.filter((m) => m.capabilities.horizonWait);
     if (waiting.length === 0) return;
     const timeout = AbortSignal.timeout(this.options.horizonTimeoutMs ?? 30 * 60_000);
     const signal = AbortSignal.any([this.signal, timeout]);
     const record = this.options.catalog.get(this.id);
-    await Promise.all(
+    const results = await Promise.allSettled(
       waiting.map(async (m) => {
         const handle = record.members.find((x) => x.name === m.spec.name)?.handle;
         if (!handle) return;
         const started = performance.now();
         this.log('info', `waiting for ${m.spec.name} to become restorable`, { member: m.spec.name });
-        try {
-          await m.engine.horizon({ ...this.ctx(m), signal }, handle);
-        } catch (error) {
-          if (timeout.aborted) throw new StepFailure('HORIZON_TIMEOUT', `${m.spec.name} did not become restorable in time`);
-          throw error;
-        }
+        await m.session.horizon(handle, signal);
         this.sink({ type: 'member', backupId: this.id, member: m.spec.name, step: 'horizon', ms: performance.now() - started });
       }),
     );
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ m: waiting[i]!, error: asStillpointError(r.reason) }] : []));
+    if (failed.length === 0) return;
+    for (const f of failed) this.memberState(f.m, 'failed', { step: 'failed', error: `horizon: ${timeout.aborted ? 'did not become restorable in time' : f.error.message}` });
+    const names = failed.map((f) => f.m.spec.name).join(', ');
+    if (timeout.aborted) throw new StepFailure('HORIZON_TIMEOUT', `${names} did not become restorable in time`);
+    throw new StepFailure('HORIZON_FAILED', failed.map((f) => `${f.m.spec.name}: ${f.error.message}`).join('; '));
   }
 
   private fail(error: unknown): void {
@@ -359,7 +388,7 @@ class BackupRun {
     this.sink({ type: 'log', backupId: this.id, level, message, ...(fields ? { fields } : {}) });
   }
 
-  private ctx(m: PlannedMember): PhaseContext {
+  private ctx(m: ResolvedMember): BackupSessionContext {
     return {
       backupId: this.id,
       member: m.spec,
@@ -367,7 +396,6 @@ class BackupRun {
       artifactPrefix: `${this.id}/${m.spec.name}/`,
       sharedPrefix: `shared/${m.spec.name}/`,
       log: loggerFor(this.sink, this.id, m.spec.name),
-      signal: this.signal,
     };
   }
 
@@ -386,8 +414,9 @@ class BackupRun {
   }
 }
 
-async function releaseAll(captures: readonly Captured[]): Promise<void> {
-  await Promise.all(captures.map((c) => c.capture.release()));
+/** Drops captures that will not be finished (discard never throws). */
+async function discardAll(captures: readonly Captured[]): Promise<void> {
+  await Promise.allSettled(captures.map((c) => c.member.session.discard()));
 }
 
 export type { ClusterSession };

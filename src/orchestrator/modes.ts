@@ -2,13 +2,14 @@
  * Choosing the mode and sizing the window, from engine capabilities (data) only.
  */
 import type { BackupMode } from '../catalog/catalog-schema.ts';
-import type { ClockSample, Engine } from '../engines/contract.ts';
+import type { ClockSample, EngineCapabilities } from '../engines/contract.ts';
 import { ConfigError } from '../errors.ts';
 import type { Plan, WindowOptions } from '../plan/load-plan.ts';
 
 export interface PlannedMember {
   readonly name: string;
-  readonly engine: Engine;
+  /** Derived from the member's parsed options (see `resolveMember`). */
+  readonly capabilities: EngineCapabilities;
 }
 
 /**
@@ -17,16 +18,16 @@ export interface PlannedMember {
  * `pause-window` otherwise. Throws ConfigError `PLAN_INVALID` when the plan's mode cannot work.
  */
 export function chooseMode(plan: Plan, members: readonly PlannedMember[]): BackupMode {
-  const allSnapshot = members.every((m) => m.engine.capabilities.snapshotInsidePause && !m.engine.capabilities.clockBased);
+  const allSnapshot = members.every((m) => m.capabilities.snapshotInsidePause && !m.capabilities.clockBased);
   const mode: BackupMode =
     plan.mode ??
-    (plan.clusters.length === 0 && members.length === 1 && members[0]!.engine.capabilities.atomicCapture
+    (plan.clusters.length === 0 && members.length === 1 && members[0]!.capabilities.atomicCapture
       ? 'single'
       : allSnapshot
         ? 'snapshot'
         : 'pause-window');
   if (mode === 'single') {
-    const atomic = members.length === 1 && members[0]!.engine.capabilities.atomicCapture;
+    const atomic = members.length === 1 && members[0]!.capabilities.atomicCapture;
     if (!atomic || plan.clusters.length > 0) {
       throw modeError(plan, 'mode "single" needs exactly one member whose engine captures atomically, and no clusters',
         'Remove `mode: single` (the mode is then derived), or list one transactional member.');
@@ -34,7 +35,7 @@ export function chooseMode(plan: Plan, members: readonly PlannedMember[]): Backu
   } else if (plan.clusters.length === 0) {
     throw modeError(plan, `a group of ${members.length} members needs clusters to pause`, 'List the application clusters under `clusters`.');
   } else if (mode === 'snapshot' && !allSnapshot) {
-    const bad = members.filter((m) => !m.engine.capabilities.snapshotInsidePause || m.engine.capabilities.clockBased).map((m) => m.name);
+    const bad = members.filter((m) => !m.capabilities.snapshotInsidePause || m.capabilities.clockBased).map((m) => m.name);
     throw modeError(plan, `mode "snapshot" cannot back up ${bad.join(', ')} (no snapshot inside the pause)`, 'Use `mode: pause-window`.');
   }
   return mode;

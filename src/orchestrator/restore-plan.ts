@@ -1,13 +1,15 @@
 /**
  * The restore planner: what `stillpoint restore <id> --dry-run` prints. For each member: where it came
- * from, where it goes, its restore handle, the engine's steps, and every time in explicit UTC.
- * Planning has no side effects.
+ * from, where it goes, its restore handle, the engine's steps, the target's inspection (reachable,
+ * credentials, absent / empty / leftover / foreign / live source), and every time in explicit UTC.
+ * Planning has no side effects; it opens one engine restore session per member, which the caller closes
+ * ({@link PlannedRestore.close}).
  */
 import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
-import type { Engine, Logger, MemberRecord, RestoreContext, RestoreHandle, RestoreStep, RestoreTarget } from '../engines/contract.ts';
-import { getEngine } from '../engines/registry.ts';
+import type { Logger, MemberRecord, RestoreHandle, RestoreSession, RestoreStep, RestoreTarget, TargetInspection } from '../engines/contract.ts';
+import { resolveMember } from '../engines/registry.ts';
 import { CatalogError, ConfigError } from '../errors.ts';
 import type { StorageConfig } from '../txn/contract.ts';
 
@@ -31,6 +33,8 @@ export interface MemberRestorePlan {
   /** The restore point in UTC (the window's mid-time, or the time handle in the database's clock). */
   readonly restorePointUtc: string;
   readonly steps: readonly RestoreStep[];
+  /** The target as found before anything changes (a dry run runs it too). */
+  readonly inspection: TargetInspection;
   readonly artifacts: readonly { key: string; bytes: number; sha256: string }[];
 }
 
@@ -49,7 +53,10 @@ export interface PlannedRestore {
   readonly plan: RestorePlan;
   readonly record: BackupRecord;
   readonly store: ArtifactStore;
-  readonly contexts: ReadonlyMap<string, { engine: Engine; ctx: RestoreContext }>;
+  /** One open restore session per member. */
+  readonly sessions: ReadonlyMap<string, RestoreSession>;
+  /** Closes every session (never throws). */
+  close(): Promise<void>;
 }
 
 const silent: Logger = { info: () => {}, warn: () => {} };
@@ -70,28 +77,34 @@ export async function planRestore(catalog: Catalog, request: RestoreRequest, sig
     }
   }
   const store = createLocalDirStore(record.artifactsLocation);
-  const contexts = new Map<string, { engine: Engine; ctx: RestoreContext }>();
+  const sessions = new Map<string, RestoreSession>();
+  const close = async (): Promise<void> => void (await Promise.allSettled([...sessions.values()].map((s) => s.close())));
   const members: MemberRestorePlan[] = [];
-  for (const m of record.members) {
-    if (m.handle === null) throw new CatalogError('BACKUP_INCOMPLETE', `Member ${m.name} of ${record.id} has no restore handle.`, { context: { backupId: record.id, member: m.name } });
-    const engine = getEngine(m.engine);
-    const artifacts = record.artifacts.filter((a) => a.member === m.name);
-    const memberRecord: MemberRecord = { backupId: record.id, member: m.spec, handle: m.handle, artifacts };
-    const requested = request.targets?.[m.name] ?? (request.intoDir !== undefined ? { intoDir: request.intoDir } : undefined);
-    const target = engine.parseRestoreTarget(memberRecord, requested);
-    const ctx: RestoreContext = { record: memberRecord, target, artifacts: store, force: request.force ?? false, log, signal };
-    contexts.set(m.name, { engine, ctx });
-    members.push({
-      member: m.name,
-      engine: m.engine,
-      namespaces: m.spec.namespaces,
-      source: describeConnection(m.spec.connection),
-      target,
-      handle: m.handle,
-      restorePointUtc: restorePoint(m.handle, record),
-      steps: await engine.planRestore(ctx),
-      artifacts: artifacts.map((a) => ({ key: a.key, bytes: a.bytes, sha256: a.sha256 })),
-    });
+  try {
+    for (const m of record.members) {
+      if (m.handle === null) throw new CatalogError('BACKUP_INCOMPLETE', `Member ${m.name} of ${record.id} has no restore handle.`, { context: { backupId: record.id, member: m.name } });
+      const { kind, options } = resolveMember(m.spec);
+      const artifacts = record.artifacts.filter((a) => a.member === m.name);
+      const memberRecord: MemberRecord = { backupId: record.id, member: m.spec, handle: m.handle, artifacts };
+      const requested = request.targets?.[m.name] ?? (request.intoDir !== undefined ? { intoDir: request.intoDir } : undefined);
+      const session = kind.openRestore({ record: memberRecord, target: requested, artifacts: store, log }, options);
+      sessions.set(m.name, session);
+      members.push({
+        member: m.name,
+        engine: m.engine,
+        namespaces: m.spec.namespaces,
+        source: describeConnection(m.spec.connection),
+        target: redactTarget(session.target),
+        handle: m.handle,
+        restorePointUtc: restorePoint(m.handle, record),
+        steps: await session.plan(),
+        inspection: await session.inspect(signal),
+        artifacts: artifacts.map((a) => ({ key: a.key, bytes: a.bytes, sha256: a.sha256 })),
+      });
+    }
+  } catch (error) {
+    await close();
+    throw error;
   }
   const plan: RestorePlan = {
     backupId: record.id,
@@ -106,7 +119,12 @@ export async function planRestore(catalog: Catalog, request: RestoreRequest, sig
     hooks: { before: record.hooks.before ?? [], after: record.hooks.after ?? [] },
     members,
   };
-  return { plan, record, store, contexts };
+  return { plan, record, store, sessions, close };
+}
+
+/** A target for printing and the catalog: an inline password never leaves the process. */
+function redactTarget(target: RestoreTarget): RestoreTarget {
+  return 'password' in target && target.password !== undefined ? { ...target, password: '***' } : target;
 }
 
 /** A connection for humans, never with secrets. */

@@ -1,11 +1,14 @@
 /**
  * The restore runner: plan (./restore-plan.ts) → verify EVERY artifact's checksum → `before` hooks →
  * restore every member → recovery sweep + checker on the restored group → `after` hooks.
- * Nothing destructive happens before all checksums match. Engines refuse non-empty targets without
- * `force` and are safe to re-run after a crash, so the whole restore is too.
+ * Nothing destructive happens before all checksums match and every member's target inspection allows the
+ * restore (absent, empty or an unfinished restore of this backup; anything else needs `force`). Each
+ * member's session marks its target "restored" only after the check passed, so a later re-run needs
+ * `force` while a re-run after a crash does not. Every restore session is closed in the end.
  */
 import type { Catalog } from '../catalog/catalog.ts';
 import { checkGroup, type CheckReport } from '../checker/check.ts';
+import { refuseUnlessRestorable } from '../engines/restore-refusal.ts';
 import { CatalogError, asStillpointError } from '../errors.ts';
 import type { GroupConfig, StorageConfig } from '../txn/contract.ts';
 import { runHooks, type HookResult } from './restore-hooks.ts';
@@ -15,6 +18,8 @@ export interface RestoreOptions extends RestoreRequest {
   readonly dryRun?: boolean;
   /** Run the recovery sweep and the checker on the restored group (default true). */
   readonly check?: boolean;
+  /** With `force`: allow restoring over a member's live source database. */
+  readonly allowSource?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: RestoreEvent) => void;
 }
@@ -47,8 +52,31 @@ export async function runRestore(catalog: Catalog, options: RestoreOptions): Pro
   const progress = (step: string, extra: { member?: string; detail?: string } = {}): void =>
     options.onProgress?.({ type: 'restore', backupId: options.backupId, step, ...extra });
   const planned = await planRestore(catalog, options, signal);
+  try {
+    return await restorePlanned(catalog, planned, options, signal, progress);
+  } finally {
+    await planned.close();
+  }
+}
+
+async function restorePlanned(
+  catalog: Catalog,
+  planned: Awaited<ReturnType<typeof planRestore>>,
+  options: RestoreOptions,
+  signal: AbortSignal,
+  progress: (step: string, extra?: { member?: string; detail?: string }) => void,
+): Promise<RestoreReport> {
   const empty = { plan: planned.plan, hooks: { before: [], after: [] }, restored: [], group: null, check: null };
-  if (options.dryRun === true) return { ...empty, dryRun: true, checksums: [], checkSkipped: 'dry run', ok: true };
+  const refusals = planned.plan.members.flatMap((m) => {
+    try {
+      refuseUnlessRestorable(m.inspection, { force: options.force ?? false, ...(options.allowSource === undefined ? {} : { allowSource: options.allowSource }) }, { member: m.member, engine: m.engine, backupId: options.backupId });
+      return [];
+    } catch (error) {
+      return [asStillpointError(error)];
+    }
+  });
+  if (options.dryRun === true) return { ...empty, dryRun: true, checksums: [], checkSkipped: 'dry run', ok: refusals.length === 0 };
+  if (refusals[0] !== undefined) throw refusals[0];
 
   progress('verify-checksums');
   const checksums = await Promise.all(planned.record.artifacts.map(async (a) => ({ key: a.key, ok: await planned.store.verify(a) })));
@@ -65,9 +93,9 @@ export async function runRestore(catalog: Catalog, options: RestoreOptions): Pro
   const before = await runHooks(planned.plan.hooks.before, { ...env, STILLPOINT_HOOK: 'before' }, signal);
   const restored: RestoredEntry[] = [];
   for (const m of planned.plan.members) {
-    const entry = planned.contexts.get(m.member)!;
+    const session = planned.sessions.get(m.member)!;
     progress('restore-member', { member: m.member });
-    const out = await entry.engine.restore(entry.ctx);
+    const out = await session.restore({ force: options.force ?? false, ...(options.allowSource === undefined ? {} : { allowSource: options.allowSource }), signal });
     restored.push({ member: m.member, connection: out.connection, ...(out.namespaces ? { namespaces: out.namespaces } : {}) });
   }
   const group = restoredGroup(planned.plan, restored);
@@ -75,6 +103,8 @@ export async function runRestore(catalog: Catalog, options: RestoreOptions): Pro
   progress('hooks-after');
   const after = await runHooks(planned.plan.hooks.after, { ...env, STILLPOINT_HOOK: 'after' }, signal);
   const ok = check === null || check.ok;
+  // Only a restore that was checked (or whose check was switched off) becomes "restored": a later re-run needs force.
+  if (ok) for (const m of planned.plan.members) await planned.sessions.get(m.member)!.markFinished();
   catalog.note(options.backupId, 'restore-finished', { ok, restored: restored.map((r) => r.member), violations: check?.stats.violationsTotal ?? null });
   return { plan: planned.plan, dryRun: false, checksums, hooks: { before, after }, restored, group, check, checkSkipped, ok };
 }

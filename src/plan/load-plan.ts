@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { BackupMode } from '../catalog/catalog-schema.ts';
 import type { MemberSpec } from '../engines/contract.ts';
-import { engineKinds, getEngine } from '../engines/registry.ts';
+import { engineKinds, getEngineKind } from '../engines/registry.ts';
 import { ConfigError, StillpointError } from '../errors.ts';
 import type { TargetSource } from '../pause/contract.ts';
 import type { StorageConfig } from '../txn/contract.ts';
@@ -102,12 +102,12 @@ function toMember(m: PlanInput['members'][number], i: number, at: (p: string) =>
   const spec: MemberSpec = { name: m.name, engine: m.engine, connection, namespaces: m.namespaces, options: m.options };
   let engine;
   try {
-    engine = getEngine(m.engine);
+    engine = getEngineKind(m.engine);
   } catch (cause) {
     throw invalid(file, `members.${i}.engine`, `unknown engine "${m.engine}"`, `Use one of: ${knownList()}.`, cause);
   }
   try {
-    engine.validateOptions(spec);
+    engine.parseOptions(spec);
   } catch (cause) {
     const key = cause instanceof StillpointError && typeof cause.context.key === 'string' ? cause.context.key : 'options';
     const hint = cause instanceof StillpointError ? cause.hint : undefined;

@@ -9,8 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
-import type { Logger, MemberCapture, MemberRecord, MemberSpec, PhaseContext, RestoreTarget } from '../engines/contract.ts';
-import { getEngine } from '../engines/registry.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BackupSession, BackupSessionContext, Logger, MemberRecord, MemberSpec, RestoreTarget } from '../engines/contract.ts';
+import { resolveMember } from '../engines/registry.ts';
 import type { Random } from './random.ts';
 import { checkRestored, restoreRecords } from './restore-check.ts';
 
@@ -37,35 +38,36 @@ export interface UnpausedCopyResult {
 export async function copyWithoutPause(input: UnpausedCopyInput, attempt: number): Promise<UnpausedCopyResult> {
   const artifacts = createLocalDirStore(join(input.dir, `nc-artifacts-${attempt}`));
   const backupId = `nc-${attempt}-${randomBytes(3).toString('hex')}`;
-  const ctxFor = (member: MemberSpec): PhaseContext => ({
+  const ctxFor = (member: MemberSpec): BackupSessionContext => ({
     backupId,
     member,
     artifacts,
     artifactPrefix: `${backupId}/${member.name}/`,
     sharedPrefix: `shared/${member.name}/`,
     log: QUIET,
-    signal: input.signal,
   });
   const [minGap, maxGap] = input.gapMs ?? [20, 80];
-  const captures: Array<{ member: MemberSpec; capture: MemberCapture }> = [];
+  const sessions: Array<{ member: MemberSpec; session: BackupSession }> = [];
   try {
     for (const member of input.members) {
-      const engine = getEngine(member.engine);
-      await engine.prepare(ctxFor(member));
-      captures.push({ member, capture: await engine.capture(ctxFor(member)) });
-      await new Promise((r) => setTimeout(r, input.random.int(minGap, maxGap)));
+      const { kind, options } = resolveMember(member);
+      const session = kind.openBackup(ctxFor(member), options);
+      sessions.push({ member, session });
+      await session.prepare(input.signal);
+      await session.capture(input.signal);
+      await sleep(input.random.int(minGap, maxGap), undefined, { signal: input.signal });
     }
     const now = Date.now();
     const window = { pausedAtMs: now, unpauseStartedAtMs: now, midMs: now };
     const records: MemberRecord[] = [];
-    for (const { member, capture } of captures.splice(0)) {
-      const finished = await capture.finish(ctxFor(member), window);
+    for (const { member, session } of sessions) {
+      const finished = await session.finish(window, input.signal);
       records.push({ backupId, member, handle: finished.handle, artifacts: finished.artifacts });
     }
     const group = await restoreRecords(records, artifacts, (m) => input.restoreTarget(m, attempt), input.signal);
     const violations = await checkRestored(group, input.signal);
     return { torn: violations.length > 0, violations };
   } finally {
-    for (const { capture } of captures) await capture.release();
+    await Promise.allSettled(sessions.map(({ session }) => session.close()));
   }
 }

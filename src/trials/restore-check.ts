@@ -6,7 +6,7 @@
 import type { Catalog } from '../catalog/catalog.ts';
 import { checkGroup } from '../checker/check.ts';
 import type { Logger, MemberRecord, MemberSpec, RestoreTarget } from '../engines/contract.ts';
-import { getEngine } from '../engines/registry.ts';
+import { resolveMember } from '../engines/registry.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { GroupConfig, StorageConfig } from '../txn/contract.ts';
 import { runRestore } from '../orchestrator/restore.ts';
@@ -23,10 +23,14 @@ export async function restoreRecords(
   const storages: Record<string, StorageConfig> = {};
   const namespaces: Record<string, string> = {};
   for (const record of records) {
-    const engine = getEngine(record.member.engine);
-    const target = engine.parseRestoreTarget(record, restoreTarget(record.member));
-    const restored = await engine.restore({ record, target, artifacts, force: true, log: QUIET, signal });
-    storages[record.member.name] = restored.connection;
+    const { kind, options } = resolveMember(record.member);
+    const session = kind.openRestore({ record, target: restoreTarget(record.member), artifacts, log: QUIET }, options);
+    try {
+      const restored = await session.restore({ force: true, signal });
+      storages[record.member.name] = restored.connection;
+    } finally {
+      await session.close();
+    }
     for (const ns of record.member.namespaces) namespaces[ns] = record.member.name;
   }
   return { storages, namespaces };

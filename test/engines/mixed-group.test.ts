@@ -12,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.ts';
 import type { MemberSpec, RestoreTarget } from '../../src/engines/contract.ts';
 import { stopRestoredMariaDb } from '../../src/engines/mariadb/pitr/restore.ts';
-import { stopRestoredPostgres } from '../../src/engines/postgres/postgres-pitr-restore.ts';
-import { suggestedArchiveCommand } from '../../src/engines/postgres/postgres-pitr.ts';
+import { stopRestoredPostgres } from '../../src/engines/postgres/pitr/restore.ts';
+import { suggestedArchiveCommand } from '../../src/engines/postgres/pitr/archive.ts';
+import { freePort } from '../../src/local-servers/process.ts';
 import { startLocalMariaDb, type LocalMariaDb } from '../../src/local-servers/mariadb-server.ts';
 import { startLocalPostgres, type LocalPostgres } from '../../src/local-servers/postgres-server.ts';
 import { handOver } from '../../src/local-servers/process.ts';
@@ -119,7 +120,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function restoreTargets(method: 'logical' | 'pitr', tag: string): Record<string, RestoreTarget> {
+async function restoreTargets(method: 'logical' | 'pitr', tag: string): Promise<Record<string, RestoreTarget>> {
   if (method === 'logical') {
     return { pg: { database: `restored_${tag}` }, maria: { host: '127.0.0.1', port: mariaTarget.port, inPlace: true } };
   }
@@ -127,7 +128,8 @@ function restoreTargets(method: 'logical' | 'pitr', tag: string): Record<string,
   const mariaDir = join(dir, `maria-${tag}`);
   restoredPg.push(pgDir);
   restoredMaria.push(mariaDir);
-  return { pg: { dataDir: pgDir }, maria: { dir: mariaDir } };
+  // A PITR target names its port (the default is the source's port + 1, which a test server may not leave free).
+  return { pg: { dataDir: pgDir, port: await freePort() }, maria: { dir: mariaDir } };
 }
 
 describe('mixed group (PostgreSQL + MariaDB) under the bank workload through two nodes', () => {
@@ -149,7 +151,7 @@ describe('mixed group (PostgreSQL + MariaDB) under the bank workload through two
         expect(m.bytes).toBeGreaterThan(0);
       }
       const tag = `${method}_${mode.replace('-', '_')}`;
-      const restored = await runRestore(catalog, { backupId: result.backupId, targets: restoreTargets(method, tag), force: true });
+      const restored = await runRestore(catalog, { backupId: result.backupId, targets: await restoreTargets(method, tag), force: true });
       expect(restored.checkSkipped).toBeNull();
       expect(restored.check?.violations).toEqual([]);
       expect(restored.ok).toBe(true);

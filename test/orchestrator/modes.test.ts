@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog } from '../../src/catalog/catalog.ts';
-import { getEngine } from '../../src/engines/registry.ts';
+import { resolveMember } from '../../src/engines/registry.ts';
 import { runBackup } from '../../src/orchestrator/backup.ts';
 import { chooseMode, requiredWindowMs } from '../../src/orchestrator/modes.ts';
 import { redactSecrets } from '../../src/orchestrator/redact.ts';
@@ -24,7 +24,7 @@ describe('modes and window sizing', () => {
 
   it('derives single / snapshot modes from capabilities and rejects impossible ones', () => {
     const one = parsePlan({ version: 1, members: [sqliteMember('all', 'x.db', ['bank_a', 'coordinator'])] }, { baseDir: tmp.dir });
-    const engines = (p: typeof one) => p.members.map((m) => ({ name: m.name, engine: getEngine(m.engine) }));
+    const engines = (p: typeof one) => p.members.map((m) => ({ name: m.name, capabilities: resolveMember(m).capabilities }));
     expect(chooseMode(one, engines(one))).toBe('single');
     const two = parsePlan({ version: 1, members: [sqliteMember('a', 'a.db', ['bank_a']), sqliteMember('c', 'c.db', ['coordinator'])] }, { baseDir: tmp.dir });
     expect(() => chooseMode(two, engines(two))).toThrow(expect.objectContaining({ code: 'PLAN_INVALID' }) as Error);

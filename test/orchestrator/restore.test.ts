@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.ts';
 import { runBackup } from '../../src/orchestrator/backup.ts';
@@ -56,14 +57,44 @@ describe('restore (bank group, real admin servers)', () => {
     expect(report.check?.stats.accounts).toBe(10);
     expect(report.group?.namespaces).toEqual({ bank_a: 'bank_a', bank_b: 'bank_b', coordinator: 'coordinator' });
     expect(readFileSync(join(tmp.dir, 'hooks.log'), 'utf8')).toBe(`before-${backupId}\nafter\n`);
-    // Re-running the same restore (e.g. after a crash) works without --force.
+    // A finished restore is not redone without --force (it may have been written to since).
+    await expect(runRestore(catalog, { backupId, intoDir: into, check: false })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    // An unfinished one (crashed before the check marked it restored) is redone without --force.
+    const marker = join(into, 'bank_a.db.stillpoint-restore.json');
+    writeFileSync(marker, readFileSync(marker, 'utf8').replace('"restored"', '"in-progress"'));
+    for (const m of ['bank_b', 'coordinator']) writeFileSync(join(into, `${m}.db.stillpoint-restore.json`), readFileSync(join(into, `${m}.db.stillpoint-restore.json`), 'utf8').replace('"restored"', '"in-progress"'));
     expect((await runRestore(catalog, { backupId, intoDir: into, check: false })).ok).toBe(true);
-    // A target that is not ours is refused, and allowed with force.
+    // A target that is not ours is refused — before any hook runs — and allowed with force.
     const foreign = join(tmp.dir, 'foreign');
     await runRestore(catalog, { backupId, intoDir: foreign, check: false });
     writeFileSync(join(foreign, 'bank_a.db.stillpoint-restore.json'), '{}');
+    const hooksBefore = readFileSync(join(tmp.dir, 'hooks.log'), 'utf8');
     await expect(runRestore(catalog, { backupId, intoDir: foreign })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    expect(readFileSync(join(tmp.dir, 'hooks.log'), 'utf8')).toBe(hooksBefore);
     expect((await runRestore(catalog, { backupId, intoDir: foreign, force: true })).ok).toBe(true);
+  });
+
+  it('issue 11 row 3: re-running a finished restore does not overwrite later writes (refused without --force)', async () => {
+    const into = join(tmp.dir, 'r');
+    expect((await runRestore(catalog, { backupId, intoDir: into })).ok).toBe(true);
+    const db = new Database(join(into, 'bank_a.db'));
+    db.exec('CREATE TABLE written_after_restore (x)');
+    db.close();
+    await expect(runRestore(catalog, { backupId, intoDir: into })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    const after = new Database(join(into, 'bank_a.db'), { readonly: true });
+    expect(after.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'written_after_restore'").get()).toEqual({ n: 1 });
+    after.close();
+  });
+
+  it('issue 19 item 4: a dry run inspects every target and is not ok when the restore would be refused', async () => {
+    const into = join(tmp.dir, 'r');
+    const first = await runRestore(catalog, { backupId, intoDir: into, dryRun: true });
+    expect(first.ok).toBe(true);
+    expect(first.plan.members.map((m) => m.inspection.state)).toEqual(['absent', 'absent', 'absent']);
+    await runRestore(catalog, { backupId, intoDir: into });
+    const again = await runRestore(catalog, { backupId, intoDir: into, dryRun: true });
+    expect(again.plan.members.map((m) => m.inspection.state)).toEqual(['restored', 'restored', 'restored']);
+    expect(again.ok).toBe(false);
   });
 
   it('a damaged artifact stops the restore before anything is written or any hook runs', async () => {

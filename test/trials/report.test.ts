@@ -4,7 +4,8 @@ import { createRandom } from '../../src/trials/random.ts';
 import { passed, renderMarkdown, summarize, type TrialResult, type TrialsReport } from '../../src/trials/report.ts';
 import { restoreTarget, scheduleFaults } from '../../src/trials/runner.ts';
 import type { MemberRecord, MemberSpec } from '../../src/engines/contract.ts';
-import { getEngine } from '../../src/engines/registry.ts';
+import { getEngineKind } from '../../src/engines/registry.ts';
+import { createLocalDirStore } from '../../src/artifacts/local-dir-store.ts';
 
 const trial = (over: Partial<TrialResult>): TrialResult => ({
   index: 0, trialSeed: 1, group: 'sqlite', mode: 'snapshot', discovery: 'addresses', fault: 'none', moment: 'during-pause', faultApplied: true, faultDetail: null,
@@ -67,6 +68,9 @@ describe('restore targets of the trials', () => {
   it.each(members.map((m) => [m.engine, m] as const))('%s: the target is one its engine accepts', (_engine, member) => {
     const record: MemberRecord = { backupId: 'bk-1', member, handle: { kind: 'snapshot', snapshotId: 's' }, artifacts: [] };
     const target = restoreTarget(member, '/tmp/restored', createRandom(1), { host: '127.0.0.1', port: 3307 });
-    expect(() => getEngine(member.engine).parseRestoreTarget(record, target)).not.toThrow();
+    const kind = getEngineKind(member.engine);
+    const artifacts = createLocalDirStore('/tmp/stillpoint-unused-store');
+    // Opening a restore session parses the target (no I/O).
+    expect(() => kind.openRestore({ record, target, artifacts, log: { info: () => {}, warn: () => {} } }, kind.parseOptions(member))).not.toThrow();
   });
 });

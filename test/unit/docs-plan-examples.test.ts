@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { getEngine } from '../../src/engines/registry.ts';
+import { resolveMember } from '../../src/engines/registry.ts';
 import { chooseMode } from '../../src/orchestrator/modes.ts';
 import { loadPlan } from '../../src/plan/load-plan.ts';
 
@@ -72,7 +72,7 @@ describe('docs/backup-and-restore.md plan examples', () => {
     const plan = loadPlan(file);
     const mode = chooseMode(
       plan,
-      plan.members.map((m) => ({ name: m.name, engine: getEngine(m.engine) })),
+      plan.members.map((m) => ({ name: m.name, capabilities: resolveMember(m).capabilities })),
     );
     expect(['single', 'pause-window', 'snapshot']).toContain(mode);
   });

@@ -25,8 +25,9 @@ const FUNCTIONS = [
   // plan, engines, catalog
   'loadPlan',
   'parsePlan',
-  'getEngine',
-  'registerEngine',
+  'getEngineKind',
+  'registerEngineKind',
+  'resolveMember',
   'engineKinds',
   'openCatalog',
   'verifyBackup',
@@ -73,7 +74,8 @@ describe('library entry point', () => {
 
   it('registers the built-in engines', () => {
     expect(stillpoint.engineKinds()).toEqual(expect.arrayContaining(['mariadb', 'postgres', 'sqlite']));
-    expect(stillpoint.getEngine('sqlite').capabilities.atomicCapture).toBe(true);
+    const sqlite = stillpoint.getEngineKind('sqlite');
+    expect(sqlite.capabilities(sqlite.parseOptions({ name: 'a', engine: 'sqlite', connection: { kind: 'sqlite', path: '/tmp/a.db' }, namespaces: [], options: {} })).atomicCapture).toBe(true);
   });
 
   it('is what package.json publishes: dist/index.js with its types', () => {

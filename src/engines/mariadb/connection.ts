@@ -93,3 +93,27 @@ export function credentialsRejected(error: unknown): boolean {
   const cause = (error as { cause?: { code?: string } }).cause;
   return cause?.code === 'ER_ACCESS_DENIED_ERROR' || cause?.code === 'ER_DBACCESS_DENIED_ERROR';
 }
+
+/**
+ * `work`, or EngineError `ABORTED` as soon as `signal` aborts (then `onAbort` drops whatever `work` waits
+ * on). mysql2 leaves a query pending forever when its socket goes silent, so waiting for `work` to notice
+ * is not enough.
+ */
+export function abortable<T>(signal: AbortSignal, work: () => Promise<T>, onAbort: () => void, what: string): Promise<T> {
+  const aborted = (): EngineError => new EngineError('ABORTED', `${what} was aborted.`, { context: { engine: 'mariadb' }, cause: signal.reason });
+  if (signal.aborted) {
+    onAbort();
+    return Promise.reject(aborted());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const abort = (): void => {
+      onAbort();
+      reject(aborted());
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    work().then(
+      (value) => (signal.removeEventListener('abort', abort), resolve(value)),
+      (error: unknown) => (signal.removeEventListener('abort', abort), reject(error as Error)),
+    );
+  });
+}

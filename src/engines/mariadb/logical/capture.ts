@@ -10,11 +10,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createGzip } from 'node:zlib';
+import { pipeline, type Readable } from 'node:stream';
 import type mysql from 'mysql2/promise';
 import { EngineError } from '../../../errors.ts';
 import type { ArtifactRef } from '../../../artifacts/contract.ts';
 import type { BackupSession, BackupSessionContext, CaptureResult, ClockSample, EngineCapabilities, FinishedMember, FinishWindow, PreflightCheck, RestoreHandle } from '../../contract.ts';
-import { closeQuietly, connectMariaDb, measureClockOn, quoteIdent, reuseOrConnect } from '../connection.ts';
+import { abortable, closeQuietly, connectMariaDb, measureClockOn, quoteIdent, reuseOrConnect } from '../connection.ts';
 import { connectionOf, databasesOf, METADATA_DATABASE, type MariaDbOptions } from '../options.ts';
 import { columnsOf, dumpStatements, streamTable } from './dump-table.ts';
 import { DUMP_FORMAT, DUMP_TIME_ZONE, type DumpManifest, type DumpTable } from './manifest.ts';
@@ -45,6 +46,8 @@ export class LogicalBackup implements BackupSession {
   /** Every connection this session opened and has not closed yet: `close` ends them all. */
   private readonly open = new Set<mysql.Connection>();
   private closed = false;
+  /** Row streams of the dump in progress: destroyed when the dump is given up, so their files are removed. */
+  private readonly streams = new Set<Readable>();
 
   constructor(
     private readonly ctx: BackupSessionContext,
@@ -102,15 +105,17 @@ export class LogicalBackup implements BackupSession {
   /** Opens `jobs` identical snapshots (inside the pause); the session holds them until finish or discard. */
   async capture(signal: AbortSignal): Promise<CaptureResult> {
     await this.discard();
-    const started = performance.now();
     const pre = this.pre;
-    this.pre = [];
-    // Given up by the orchestrator (capture deadline, abort): drop the connections so a query stuck on a dead
-    // path (the pre-opened connections' liveness checks included) fails now.
-    const abandon = (): void => {
+    // Given up by the orchestrator (capture deadline, abort): drop every connection, so nothing stays stuck
+    // on a dead path (the pre-opened connections' liveness checks included).
+    return abortable(signal, () => this.captureSnapshots(pre, signal), () => {
       for (const c of [...pre, ...this.open]) c.destroy();
-    };
-    signal.addEventListener('abort', abandon, { once: true });
+    }, 'The capture');
+  }
+
+  private async captureSnapshots(pre: mysql.Connection[], signal: AbortSignal): Promise<CaptureResult> {
+    const started = performance.now();
+    this.pre = [];
     const conns = await Promise.all(
       Array.from({ length: this.options.jobs }, (_, i) => reuseOrConnect(pre[i], () => this.connect(signal)).catch((e: unknown) => e as Error)),
     );
@@ -118,7 +123,6 @@ export class LogicalBackup implements BackupSession {
     for (const c of pre) if (!conns.includes(c)) this.open.delete(c);
     const open = conns.filter((c): c is mysql.Connection => !(c instanceof Error));
     if (open.length === 0 || open.length < conns.length) {
-      signal.removeEventListener('abort', abandon);
       await this.release(open);
       throw conns.find((c) => c instanceof Error) ?? new EngineError('CAPTURE_FAILED', 'No connection.', { context: { engine: ENGINE } });
     }
@@ -140,8 +144,6 @@ export class LogicalBackup implements BackupSession {
         context: { engine: ENGINE, member: this.ctx.member.name, backupId: this.ctx.backupId },
         cause: error,
       });
-    } finally {
-      signal.removeEventListener('abort', abandon);
     }
     const captureMs = performance.now() - started;
     if (position.file === '') {
@@ -179,6 +181,7 @@ export class LogicalBackup implements BackupSession {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const stream of this.streams) stream.destroy(new EngineError('SESSION_CLOSED', 'The backup session was closed.', { context: { engine: ENGINE } }));
     this.snapshot = undefined;
     this.pre = [];
     await this.release([...this.open]).catch(() => undefined);
@@ -198,6 +201,7 @@ export class LogicalBackup implements BackupSession {
     const guard = new Promise<never>((_, reject) => (fail = reject));
     const stop = (error: Error): void => {
       for (const c of snap.holders) c.destroy();
+      for (const stream of this.streams) stream.destroy(error);
       fail(error);
     };
     // Polled, not re-armed per row: re-arming a timer per row cost ~10% of the dump's CPU.
@@ -253,9 +257,14 @@ export class LogicalBackup implements BackupSession {
         const statements = dumpStatements(db, table, columns.get(table) ?? []);
         work.push(async (conn) => {
           const lines = streamTable(conn, statements, options.batchBytes, (n) => ((item.rows += n), touch()));
-          const ref = await ctx.artifacts.put(item.key, options.gzip ? lines.pipe(createGzip({ level: 1 })) : lines);
-          touch();
-          return ref;
+          this.streams.add(lines);
+          try {
+            const ref = await ctx.artifacts.put(item.key, options.gzip ? pipeline(lines, createGzip({ level: 1 }), () => undefined) : lines);
+            touch();
+            return ref;
+          } finally {
+            this.streams.delete(lines);
+          }
         });
       }
     }

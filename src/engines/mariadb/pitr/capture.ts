@@ -18,7 +18,7 @@ import type { ArtifactRef } from '../../../artifacts/contract.ts';
 import type { BackupSession, BackupSessionContext, CaptureResult, ClockSample, EngineCapabilities, FinishedMember, PreflightCheck, RestoreHandle } from '../../contract.ts';
 import { latestBaseBackup } from '../../base-backups.ts';
 import { hasTool, runTool, spawnTool, waitTool } from '../../tool-runner.ts';
-import { closeQuietly, connectMariaDb, measureClockOn, reuseOrConnect, toolArgs, toolEnv } from '../connection.ts';
+import { abortable, closeQuietly, connectMariaDb, measureClockOn, reuseOrConnect, toolArgs, toolEnv } from '../connection.ts';
 import { connectionOf, type MariaDbOptions } from '../options.ts';
 
 const ENGINE = 'mariadb';
@@ -90,7 +90,14 @@ async function ensureBaseBackup(ctx: BackupSessionContext, signal: AbortSignal):
  * Closes the binlog holding the handle's position (FLUSH BINARY LOGS) and archives every binlog from the
  * base backup's file through it. EngineError `BINLOG_PURGED` when the server no longer has one of them.
  */
-async function archiveBinlogs(ctx: BackupSessionContext, options: MariaDbOptions, handle: RestoreHandle, signal: AbortSignal, base?: BaseBackupInfo): Promise<ArtifactRef[]> {
+async function archiveBinlogs(
+  ctx: BackupSessionContext,
+  options: MariaDbOptions,
+  handle: RestoreHandle,
+  signal: AbortSignal,
+  connect: () => Promise<mysql.Connection>,
+  base?: BaseBackupInfo,
+): Promise<ArtifactRef[]> {
   if (handle.kind !== 'log-position') throw new EngineError('HANDLE_KIND', `MariaDB PITR expects a log-position handle, got ${handle.kind}.`, { context: { engine: ENGINE } });
   const from = base ?? (await latestBaseBackup<BaseBackupInfo>(ctx));
   const conn = connectionOf(ctx.member);
@@ -98,7 +105,7 @@ async function archiveBinlogs(ctx: BackupSessionContext, options: MariaDbOptions
   const dir = ctx.artifacts.localPath(prefix.slice(0, -1));
   if (dir === undefined) throw new EngineError('STORE_NOT_LOCAL', 'Binlog archiving needs an artifact store with local paths.', { context: { engine: ENGINE } });
   await mkdir(dir, { recursive: true });
-  const c = await connectMariaDb(conn, options.connectTimeoutMs);
+  const c = await connect();
   try {
     const [status] = await c.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
     if (String(status[0]?.File) === handle.file) await c.query('FLUSH BINARY LOGS');
@@ -129,12 +136,12 @@ async function archiveBinlogs(ctx: BackupSessionContext, options: MariaDbOptions
     }
     return refs;
   } finally {
-    await c.end().catch(() => {});
+    await closeQuietly(c);
   }
 }
 
 /** How long close waits for running steps to settle after aborting them. */
-const CLOSE_WAIT_MS = 10_000;
+const CLOSE_WAIT_MS = 3_000;
 
 const TOOLS = ['mariabackup', 'mbstream', 'mariadb-binlog', 'mariadb', 'mariadbd'] as const;
 
@@ -154,10 +161,16 @@ export class PitrBackup implements BackupSession {
     readonly capabilities: EngineCapabilities,
   ) {}
 
-  /** Runs `work` with a signal that also aborts on close; close waits for it to settle. */
-  private track<T>(signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` with a signal that also aborts on close; on abort it ends at once (children are killed
+   * through the signal, connections dropped). close waits for it to settle.
+   */
+  private track<T>(signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>, what: string): Promise<T> {
     if (this.closing.signal.aborted) return Promise.reject(new EngineError('SESSION_CLOSED', 'The backup session is closed.', { context: { engine: ENGINE } }));
-    const p = work(AbortSignal.any([signal, this.closing.signal]));
+    const both = AbortSignal.any([signal, this.closing.signal]);
+    const p = abortable(both, () => work(both), () => {
+      for (const c of this.open) c.destroy();
+    }, what);
     this.running.add(p);
     void p.finally(() => this.running.delete(p)).catch(() => undefined);
     return p;
@@ -165,6 +178,7 @@ export class PitrBackup implements BackupSession {
 
   private async connect(signal: AbortSignal): Promise<mysql.Connection> {
     signal.throwIfAborted();
+    if (this.closing.signal.aborted) throw new EngineError('SESSION_CLOSED', 'The backup session is closed.', { context: { engine: ENGINE } });
     const c = await connectMariaDb(connectionOf(this.ctx.member), this.options.connectTimeoutMs);
     this.open.add(c);
     return c;
@@ -199,7 +213,7 @@ export class PitrBackup implements BackupSession {
   }
 
   async prepare(signal: AbortSignal): Promise<void> {
-    await this.track(signal, (s) => ensureBaseBackup(this.ctx, s));
+    await this.track(signal, (s) => ensureBaseBackup(this.ctx, s), 'The base backup');
     await this.release(this.pre);
     this.pre = await this.connect(signal);
   }
@@ -214,12 +228,14 @@ export class PitrBackup implements BackupSession {
   }
 
   /** Inside the pause: the binlog position (and GTID position) of the last commit. */
-  async capture(signal: AbortSignal): Promise<CaptureResult> {
+  capture(signal: AbortSignal): Promise<CaptureResult> {
+    return this.track(signal, (s) => this.readPosition(s), 'The capture');
+  }
+
+  private async readPosition(signal: AbortSignal): Promise<CaptureResult> {
     const started = performance.now();
     const pre = this.pre;
     this.pre = undefined;
-    const abandon = (): void => pre?.destroy();
-    signal.addEventListener('abort', abandon, { once: true });
     let c: mysql.Connection | undefined;
     try {
       c = await reuseOrConnect(pre, () => this.connect(signal));
@@ -237,7 +253,6 @@ export class PitrBackup implements BackupSession {
         cause: error,
       });
     } finally {
-      signal.removeEventListener('abort', abandon);
       await this.release(c ?? pre);
     }
     this.captureMs = performance.now() - started;
@@ -251,7 +266,7 @@ export class PitrBackup implements BackupSession {
     if (base === undefined) {
       throw new EngineError('BASE_BACKUP_MISSING', `Member ${this.ctx.member.name} has no base backup in ${this.ctx.sharedPrefix}base/.`, { hint: 'prepare() takes one; run the backup again.', context: { engine: ENGINE } });
     }
-    const binlogs = await this.track(signal, (s) => archiveBinlogs(this.ctx, this.options, handle, s, base));
+    const binlogs = await this.track(signal, (s) => archiveBinlogs(this.ctx, this.options, handle, s, () => this.connect(s), base), 'Archiving the binlogs');
     const artifacts = [...base.files, ...binlogs];
     return { handle, artifacts, bytes: artifacts.reduce((s, a) => s + a.bytes, 0), detail: { method: 'pitr', captureMs: this.captureMs, base: base.label, binlogs: binlogs.length } };
   }
@@ -263,7 +278,7 @@ export class PitrBackup implements BackupSession {
 
   async horizon(handle: RestoreHandle, signal: AbortSignal): Promise<void> {
     if (handle.kind !== 'log-position') return;
-    await this.track(signal, (s) => archiveBinlogs(this.ctx, this.options, handle, s));
+    await this.track(signal, (s) => archiveBinlogs(this.ctx, this.options, handle, s, () => this.connect(s)), 'Archiving the binlogs');
   }
 
   async close(): Promise<void> {

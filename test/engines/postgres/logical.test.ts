@@ -1,16 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startLocalPostgres, type LocalPostgres } from '../../../src/local-servers/postgres-server.ts';
-import { createPostgresEngine } from '../../../src/engines/postgres/postgres-engine.ts';
+import { postgresEngine } from '../../../src/engines/postgres/engine.ts';
 import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
 import { startTcpProxy } from '../../../src/trials/tcp-proxy.ts';
-import { finishWindow, phaseContext, restoreContext, tempDirStore } from './test-support.ts';
+import { finishWindow, never, openBackup, openRestore, tempDirStore } from '../support.ts';
 
 type Store = Awaited<ReturnType<typeof tempDirStore>>;
 
 let server: LocalPostgres;
 let store: Store;
-const engine = createPostgresEngine();
 
 async function rows(conn: { host: string; port: number; user: string; database: string }): Promise<string> {
   const client = new pg.Client(conn);
@@ -63,20 +62,22 @@ describe('postgres logical engine', () => {
   for (const format of ['directory', 'custom'] as const) {
     it(`restores exactly the exported snapshot (${format}), not writes made after capture`, async () => {
       const spec = member({ method: 'logical', format, jobs: 2 });
-      engine.validateOptions(spec);
+      expect(postgresEngine.capabilities(postgresEngine.parseOptions(spec)).horizonWait).toBe(false);
       const backupId = `bk-${format}-0001`;
-      const ctx = phaseContext(store, spec, backupId);
-      const checks = await engine.preflight(ctx);
+      const session = openBackup(store, spec, backupId);
+      const checks = await session.preflight(never);
       expect(checks.every((c) => c.ok)).toBe(true);
+      await session.prepare(never);
       await transfers(20, `before-${format}`);
       const atCapture = await rows(server.connection('bank'));
-      const capture = await engine.capture(ctx);
+      const capture = await session.capture(never);
       expect(capture.handle?.kind).toBe('snapshot');
       await transfers(20, `after-${format}`);
       await server.query(`INSERT INTO bank.accounts VALUES (1000, 5, 'late')`, [], 'bank');
       await server.query(`DELETE FROM bank.accounts WHERE id = 1000`, [], 'bank').catch(() => {});
       await server.query(`INSERT INTO bank.accounts VALUES (1000 + ${format.length}, 5, 'late')`, [], 'bank');
-      const finished = await capture.finish(ctx, finishWindow);
+      const finished = await session.finish(finishWindow, never);
+      await session.close();
       expect(finished.bytes).toBeGreaterThan(0);
       expect(finished.artifacts.length).toBeGreaterThan(0);
       for (const ref of finished.artifacts) expect(await store.verify(ref)).toBe(true);
@@ -84,17 +85,23 @@ describe('postgres logical engine', () => {
       expect(now).not.toBe(atCapture);
 
       const record: MemberRecord = { backupId, member: spec, handle: finished.handle, artifacts: finished.artifacts };
-      const target = engine.parseRestoreTarget(record, undefined);
-      expect(target.database).toBe(`bank_restored_${`bk${format}0001`.slice(-12)}`);
-      const plan = await engine.planRestore(restoreContext(store, record, target));
+      const restore = openRestore(store, record, undefined);
+      expect(restore.target.database).toBe(`bank_restored_${`bk${format}0001`.slice(-12)}`);
+      const plan = await restore.plan();
       expect(plan.some((s) => (s.detail ?? '').includes('pg_restore'))).toBe(true);
-      const restored = await engine.restore(restoreContext(store, record, target));
+      expect((await restore.inspect(never)).state).toBe('absent');
+      const restored = await restore.restore({ force: false, signal: never });
       expect(restored.connection.kind).toBe('postgres');
       expect(await rows(restored.connection as never)).toBe(atCapture);
-
-      await expect(engine.restore(restoreContext(store, record, target))).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
-      const again = await engine.restore(restoreContext(store, record, target, true));
+      // Not marked finished yet: an unfinished restore of this backup is redone without force.
+      expect((await restore.inspect(never)).state).toBe('in-progress');
+      await restore.restore({ force: false, signal: never });
+      await restore.markFinished();
+      expect((await restore.inspect(never)).state).toBe('restored');
+      await expect(restore.restore({ force: false, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+      const again = await restore.restore({ force: true, signal: never });
       expect(await rows(again.connection as never)).toBe(atCapture);
+      await restore.close();
     });
   }
 
@@ -102,56 +109,83 @@ describe('postgres logical engine', () => {
     const direct = server.connection('bank');
     const proxy = await startTcpProxy({ upstreamHost: direct.host, upstreamPort: direct.port });
     try {
-      const m: MemberSpec = { ...member({ method: 'logical' }), connection: { ...direct, port: proxy.port } };
+      const m: MemberSpec = { ...member({ method: 'logical', connectTimeoutMs: 2_000 }), connection: { ...direct, port: proxy.port } };
       const controller = new AbortController();
-      const ctx = { ...phaseContext(store, m, 'bk-silent'), signal: controller.signal };
-      await engine.prepare(ctx); // the pre-opened connection goes through the proxy
+      const session = openBackup(store, m, 'bk-silent');
+      await session.prepare(never); // the pre-opened connection goes through the proxy
       proxy.setMode({ kind: 'drop' });
-      const capture = engine.capture(ctx);
+      const capture = session.capture(controller.signal);
       setTimeout(() => controller.abort(), 200);
-      // Without the abort the liveness check of the pre-opened connection waits for query_timeout (10 min).
-      await expect(capture).rejects.toThrow();
+      // Without the abort the capture on the pre-opened connection waits for query_timeout (10 min).
+      await expect(capture).rejects.toMatchObject({ code: 'ABORTED' });
+      await session.close();
     } finally {
       await proxy.close();
     }
   }, 30_000);
 
-  it('discard() closes the connection prepare opened when no capture took it', async () => {
+  it('close() closes the connection prepare opened when no capture took it', async () => {
     const backends = async (): Promise<number> => {
       const r = await server.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'bank' AND pid <> pg_backend_pid()`, [], 'bank');
       return Number((r.rows[0] as { n: string } | undefined)?.n);
     };
-    const ctx = phaseContext(store, member({ method: 'logical' }), 'bk-discard');
+    const session = openBackup(store, member({ method: 'logical' }), 'bk-discard');
     const before = await backends();
-    await engine.prepare(ctx);
+    await session.prepare(never);
     expect(await backends()).toBe(before + 1);
-    await engine.discard?.(ctx);
+    await session.close();
     await expect.poll(backends).toBe(before);
   });
 
-  it('release() ends the exporting transaction without dumping', async () => {
-    const ctx = phaseContext(store, member({}), 'bk-release');
-    const capture = await engine.capture(ctx);
-    await capture.release();
-    await capture.release();
+  it('discard() ends the exporting transaction without dumping', async () => {
+    const session = openBackup(store, member({}), 'bk-release');
+    await session.capture(never);
+    await session.discard();
+    await session.discard();
+    await session.close();
     const open = await server.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'`);
     expect(open.rows[0].n).toBe(0);
     expect(await store.list('bk-release/')).toEqual([]);
   });
 
   it('measures the database clock with a round trip', async () => {
-    const sample = await engine.measureClock!(phaseContext(store, member({}), 'bk-clock'));
+    const session = openBackup(store, member({}), 'bk-clock');
+    const sample = await session.measureClock!(never);
+    await session.close();
     expect(Math.abs(sample.offsetMs)).toBeLessThan(1000);
     expect(sample.uncertaintyMs).toBeGreaterThanOrEqual(sample.rttMs / 2);
   });
 
   it('flags bad credentials, a missing tool and bad options', async () => {
     const bad: MemberSpec = { ...member({ binDir: '/nonexistent' }), connection: { ...server.connection('bank'), user: 'stillpoint', password: 'wrong' } };
-    const checks = await engine.preflight(phaseContext(store, bad, 'bk-bad'));
+    const session = openBackup(store, bad, 'bk-bad');
+    const checks = await session.preflight(never);
     expect(checks.find((c) => c.name === 'connect')?.ok).toBe(false);
     expect(checks.find((c) => c.name === 'tool pg_dump')?.ok).toBe(false);
-    expect(() => engine.validateOptions(member({ method: 'nope' }))).toThrow(expect.objectContaining({ code: 'ENGINE_OPTIONS_INVALID' }));
-    const capture = engine.capture(phaseContext(store, bad, 'bk-bad'));
-    await expect(capture).rejects.toMatchObject({ code: 'CONNECT_FAILED' });
+    expect(() => postgresEngine.parseOptions(member({ method: 'nope' }))).toThrow(expect.objectContaining({ code: 'ENGINE_OPTIONS_INVALID' }));
+    await expect(session.capture(never)).rejects.toMatchObject({ code: 'CAPTURE_FAILED' });
+    await session.close();
+  });
+
+  it('issue 19 item 5: a restore target may carry its own credentials', async () => {
+    const spec = member({ method: 'logical' });
+    const session = openBackup(store, spec, 'bk-creds');
+    await session.capture(never);
+    const finished = await session.finish(finishWindow, never);
+    await session.close();
+    const record: MemberRecord = { backupId: 'bk-creds', member: spec, handle: finished.handle, artifacts: finished.artifacts };
+    const { user, password } = server.passwordUser;
+    const wrong = openRestore(store, record, { database: 'bank_creds', user, password: 'wrong' });
+    const inspection = await wrong.inspect(never);
+    expect(inspection.checks.find((c) => c.name === 'connect')?.ok).toBe(false);
+    await expect(wrong.restore({ force: false, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_UNUSABLE' });
+    await wrong.close();
+    process.env.STILLPOINT_TEST_TARGET_PW = password;
+    const right = openRestore(store, record, { database: 'bank_creds', user, passwordEnv: 'STILLPOINT_TEST_TARGET_PW' });
+    expect((await right.inspect(never)).state).toBe('absent');
+    const restored = await right.restore({ force: false, signal: never });
+    expect(restored.connection).toMatchObject({ user, passwordEnv: 'STILLPOINT_TEST_TARGET_PW', database: 'bank_creds' });
+    expect(restored.connection).not.toHaveProperty('password');
+    await right.close();
   });
 });

@@ -1,13 +1,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { handOver } from '../../../src/local-servers/process.ts';
+import { freePort, handOver } from '../../../src/local-servers/process.ts';
 import { startLocalPostgres, type LocalPostgres } from '../../../src/local-servers/postgres-server.ts';
-import { createPostgresEngine } from '../../../src/engines/postgres/postgres-engine.ts';
-import { stopRestoredPostgres } from '../../../src/engines/postgres/postgres-pitr-restore.ts';
-import { suggestedArchiveCommand } from '../../../src/engines/postgres/postgres-pitr.ts';
+import { stopRestoredPostgres } from '../../../src/engines/postgres/pitr/restore.ts';
+import { archiveCommandSql, suggestedArchiveCommand } from '../../../src/engines/postgres/pitr/archive.ts';
 import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
-import { finishWindow, phaseContext, restoreContext, tempDirStore } from './test-support.ts';
+import { finishWindow, never, openBackup, openRestore, tempDirStore } from '../support.ts';
 
 type Store = Awaited<ReturnType<typeof tempDirStore>>;
 
@@ -15,7 +14,6 @@ let server: LocalPostgres;
 let plain: LocalPostgres;
 let store: Store;
 const restoredDirs: string[] = [];
-const engine = createPostgresEngine();
 
 async function snapshotOf(conn: { host: string; port: number; user: string; database: string }): Promise<string> {
   const client = new pg.Client(conn);
@@ -77,15 +75,40 @@ afterAll(async () => {
 
 describe('postgres pitr engine', () => {
   it('preflight flags archiving that is off, with hints', async () => {
-    const checks = await engine.preflight(phaseContext(store, member(plain), 'bk-neg'));
+    const session = openBackup(store, member(plain), 'bk-neg');
+    const checks = await session.preflight(never);
+    await session.close();
     const archiveMode = checks.find((c) => c.name === 'archive_mode');
     expect(archiveMode?.ok).toBe(false);
     expect(archiveMode?.hint).toContain('ALTER SYSTEM SET archive_mode');
     expect(checks.find((c) => c.name === 'archiving works')).toBeUndefined();
   });
 
+  it("issue 19 item 3: the printed archive_command fix parses and sets exactly the suggested command", async () => {
+    const session = openBackup(store, member(plain), 'bk-neg');
+    const hint = (await session.preflight(never)).find((c) => c.name === 'archive_command')?.hint ?? '';
+    await session.close();
+    expect(hint).toContain('must exist and be writable by the server');
+    const sql = /ALTER SYSTEM SET archive_command = '(?:[^']|'')*';/.exec(hint)?.[0];
+    expect(sql).toBeDefined();
+    // Run the printed statement as a user would paste it into psql, then read the setting back.
+    // (archive_mode is off on this server, so SHOW says "(disabled)": read what ALTER SYSTEM wrote instead.)
+    const written = async (): Promise<unknown> =>
+      (await plain.query(`SELECT setting FROM pg_file_settings WHERE name = 'archive_command' ORDER BY seqno DESC LIMIT 1`)).rows[0]?.setting;
+    await plain.query(sql!);
+    expect(await written()).toBe(suggestedArchiveCommand(store.localPath('shared/pgpitr/wal')!));
+    // A directory whose name needs shell quoting puts single quotes inside the literal: the old hint broke here.
+    const awkward = "/tmp/it's a wal dir";
+    expect(suggestedArchiveCommand(awkward)).toContain("'");
+    await plain.query(archiveCommandSql(awkward));
+    expect(await written()).toBe(suggestedArchiveCommand(awkward));
+    await plain.query('ALTER SYSTEM RESET archive_command');
+  });
+
   it('preflight passes and proves archiving works on an archiving server', async () => {
-    const checks = await engine.preflight(phaseContext(store, member(server), 'bk-pre'));
+    const session = openBackup(store, member(server), 'bk-pre');
+    const checks = await session.preflight(never);
+    await session.close();
     expect(checks.filter((c) => !c.ok)).toEqual([]);
     expect(checks.find((c) => c.name === 'archiving works')?.ok).toBe(true);
   });
@@ -93,27 +116,38 @@ describe('postgres pitr engine', () => {
   it('restores to exactly the named restore point, not later writes', async () => {
     const spec = member(server);
     const backupId = 'bk-pitr-0001';
-    const ctx = phaseContext(store, spec, backupId);
-    await engine.prepare(ctx);
+    const session = openBackup(store, spec, backupId);
+    expect(session.capabilities.horizonWait).toBe(true);
+    await session.prepare(never);
     expect((await store.list('shared/pgpitr/base/')).some((k) => k.endsWith('base.tar'))).toBe(true);
     await transfers(30, 'before');
     const atCapture = await snapshotOf(server.connection('bank'));
-    const capture = await engine.capture(ctx);
+    const capture = await session.capture(never);
     expect(capture.handle).toMatchObject({ kind: 'named-point', name: backupId });
     await transfers(30, 'after');
-    const finished = await capture.finish(ctx, finishWindow);
-    await engine.horizon(ctx, finished.handle);
+    const finished = await session.finish(finishWindow, never);
+    await session.horizon(finished.handle, never);
+    await session.close();
     expect(finished.artifacts.some((a) => a.key.includes('/wal/'))).toBe(true);
     for (const ref of finished.artifacts) expect(await store.verify(ref)).toBe(true);
     expect(await snapshotOf(server.connection('bank'))).not.toBe(atCapture);
 
     const record: MemberRecord = { backupId, member: spec, handle: finished.handle, artifacts: finished.artifacts };
-    const target = engine.parseRestoreTarget(record, undefined);
-    restoredDirs.push(target.dataDir as string);
-    const plan = await engine.planRestore(restoreContext(store, record, target));
+    const restore = openRestore(store, record, { port: await freePort() });
+    restoredDirs.push(restore.target.dataDir as string);
+    const plan = await restore.plan();
     expect(plan.map((s) => s.detail ?? '').join('\n')).toContain(`recovery_target_name = '${backupId}'`);
-    const restored = await engine.restore(restoreContext(store, record, target));
+    expect((await restore.inspect(never)).state).toBe('absent');
+    const restored = await restore.restore({ force: false, signal: never });
     expect(await snapshotOf(restored.connection as never)).toBe(atCapture);
-    await expect(engine.restore(restoreContext(store, record, target))).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    await restore.markFinished();
+    expect((await restore.inspect(never)).state).toBe('restored');
+    await expect(restore.restore({ force: false, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    await restore.close();
+    // The source server's own port is the live source: refused even with force.
+    const onSource = openRestore(store, record, { port: server.port, dataDir: `${restore.target.dataDir as string}-x` });
+    expect((await onSource.inspect(never)).state).toBe('live-source');
+    await expect(onSource.restore({ force: true, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_IS_SOURCE' });
+    await onSource.close();
   });
 });

@@ -3,18 +3,20 @@
  * `archive_command` into the artifact store (`shared/<member>/wal/`); a base backup (`pg_basebackup -Ft -X none`)
  * in `shared/<member>/base/<label>/` precedes every restore point; inside the pause the engine only calls
  * `pg_create_restore_point('<backup id>')`; the horizon waits until the WAL segment holding it is archived.
- * Restore lives in ./postgres-pitr-restore.ts.
+ * This file holds the archive side (preflight of archiving, base backups, waiting for a segment); the
+ * session is ./capture.ts and the restore ./restore.ts.
  */
 import { mkdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
-import { EngineError } from '../../errors.ts';
-import type { ArtifactRef } from '../../artifacts/contract.ts';
-import type { MemberCapture, PhaseContext, PreflightCheck, RestoreHandle } from '../contract.ts';
-import { latestBaseBackup } from '../base-backups.ts';
-import { runTool } from '../tool-runner.ts';
-import { connectPostgres, pgTool, reuseOrConnect, toolEnv } from './postgres-connection.ts';
-import { connectionOf, type PostgresOptions } from './postgres-options.ts';
+import { EngineError } from '../../../errors.ts';
+import type { ArtifactRef } from '../../../artifacts/contract.ts';
+import type { BackupSessionContext, PreflightCheck, RestoreHandle } from '../../contract.ts';
+import { latestBaseBackup } from '../../base-backups.ts';
+import { runTool, shellQuote } from '../../tool-runner.ts';
+import { connectPostgres, endClient, pgTool, quoteLiteral, toolEnv } from '../connection.ts';
+import { connectionOf, type PostgresOptions } from '../options.ts';
 
 const ENGINE = 'postgres';
 const SEGMENT_NAME = /^[0-9A-F]{24}$/;
@@ -33,10 +35,19 @@ export interface BaseBackupInfo {
 
 /** The archive_command the engine expects, writing into `walDir` without ever overwriting a segment. */
 export function suggestedArchiveCommand(walDir: string): string {
-  return `test ! -f '${walDir}/%f' && cp %p '${walDir}/%f.tmp' && mv '${walDir}/%f.tmp' '${walDir}/%f'`;
+  const at = (suffix: string): string => `${shellQuote(walDir)}/%f${suffix}`;
+  return `test ! -f ${at('')} && cp %p ${at('.tmp')} && mv ${at('.tmp')} ${at('')}`;
 }
 
-export async function preflightPitr(ctx: PhaseContext, client: pg.Client): Promise<PreflightCheck[]> {
+/**
+ * The SQL that sets {@link suggestedArchiveCommand}, as one statement a user can paste into psql (quotes
+ * doubled by {@link quoteLiteral}; ALTER SYSTEM cannot share a transaction, so reload is a second one).
+ */
+export function archiveCommandSql(walDir: string): string {
+  return `ALTER SYSTEM SET archive_command = ${quoteLiteral(suggestedArchiveCommand(walDir))};`;
+}
+
+export async function preflightPitr(ctx: BackupSessionContext, client: pg.Client, signal: AbortSignal): Promise<PreflightCheck[]> {
   const settings = await client.query<{ name: string; setting: string }>(
     `SELECT name, setting FROM pg_settings WHERE name IN ('wal_level', 'archive_mode', 'archive_command')`,
   );
@@ -51,15 +62,16 @@ export async function preflightPitr(ctx: PhaseContext, client: pg.Client): Promi
       'archive_command',
       command !== '' && command !== '(disabled)',
       `archive_command = ${command || '(empty)'}`,
-      `ALTER SYSTEM SET archive_command = '${suggestedArchiveCommand(walDir ?? '<artifacts>/shared/<member>/wal')}'; SELECT pg_reload_conf();`,
+      `Run ${archiveCommandSql(walDir ?? '<artifacts>/shared/<member>/wal')} then SELECT pg_reload_conf(); ` +
+        `The WAL directory ${walDir ?? '<artifacts>/shared/<member>/wal'} must exist and be writable by the server's OS user (e.g. postgres).`,
     ),
   ];
   if (walDir !== undefined) {
     checks.push(
-      check('archive_command targets the artifact store', command.includes(walDir), `WAL must land in ${walDir}`, `Point archive_command at ${walDir} (owned by the server's OS user).`),
+      check('archive_command targets the artifact store', command.includes(walDir), `WAL must land in ${walDir}`, `Point archive_command at ${walDir}: ${archiveCommandSql(walDir)} The directory must exist and be writable by the server's OS user.`),
     );
   }
-  if (checks.every((c) => c.ok)) checks.push(await archivingWorks(ctx, client));
+  if (checks.every((c) => c.ok)) checks.push(await archivingWorks(ctx, client, signal));
   return checks;
 }
 
@@ -68,25 +80,25 @@ function check(name: string, ok: boolean, detail: string, hint: string): Preflig
 }
 
 /** Switches WAL and waits (≤ 15 s) for that segment to be archived without new archive failures. */
-async function archivingWorks(ctx: PhaseContext, client: pg.Client): Promise<PreflightCheck> {
+async function archivingWorks(ctx: BackupSessionContext, client: pg.Client, signal: AbortSignal): Promise<PreflightCheck> {
   const before = await archiverStats(client);
   // A restore point guarantees there is WAL to switch away from, so the switch always closes a segment.
   await client.query(`SELECT pg_create_restore_point('stillpoint-preflight')`);
   const switched = await client.query<{ wal: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS wal');
   const segment = switched.rows[0]?.wal ?? '';
   const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline && !ctx.signal.aborted) {
+  while (Date.now() < deadline && !signal.aborted) {
     const now = await archiverStats(client);
     if (now.failedCount > before.failedCount) {
       return {
         name: 'archiving works',
         ok: false,
         detail: `archive_command failed for ${now.lastFailedWal ?? '?'} (failed_count ${before.failedCount} → ${now.failedCount})`,
-        hint: 'Run the archive_command by hand as the server OS user; check the target directory exists and is writable.',
+        hint: "Run the archive_command by hand as the server's OS user; the WAL directory must exist and be writable by that user.",
       };
     }
     if (await segmentArchived(ctx, client, segment)) return { name: 'archiving works', ok: true, detail: `segment ${segment} archived` };
-    await sleep(200);
+    await sleep(200, undefined, { signal }).catch(() => undefined);
   }
   return { name: 'archiving works', ok: false, detail: `segment ${segment} not archived within 15 s`, hint: 'Check pg_stat_archiver and the server log.' };
 }
@@ -106,7 +118,7 @@ async function archiverStats(client: pg.Client): Promise<ArchiverStats> {
 }
 
 /** The file is in the store's archive, or (remote stores) pg_stat_archiver has passed it on the same timeline. */
-async function segmentArchived(ctx: PhaseContext, client: pg.Client, segment: string): Promise<boolean> {
+async function segmentArchived(ctx: BackupSessionContext, client: pg.Client, segment: string): Promise<boolean> {
   if (await ctx.artifacts.exists(`${ctx.sharedPrefix}wal/${segment}`)) return true;
   if (ctx.artifacts.localPath(`${ctx.sharedPrefix}wal`) !== undefined) return false;
   const last = (await archiverStats(client)).lastArchivedWal?.slice(0, 24) ?? '';
@@ -114,7 +126,7 @@ async function segmentArchived(ctx: PhaseContext, client: pg.Client, segment: st
 }
 
 /** Takes a base backup unless one exists (any existing one precedes every restore point taken later). */
-export async function ensureBaseBackup(ctx: PhaseContext, options: PostgresOptions): Promise<BaseBackupInfo> {
+export async function ensureBaseBackup(ctx: BackupSessionContext, options: PostgresOptions, signal: AbortSignal): Promise<BaseBackupInfo> {
   const existing = await latestBaseBackup<BaseBackupInfo>(ctx);
   if (existing) return existing;
   const label = `base-${new Date().toISOString().replaceAll(/[-:.]/g, '')}`;
@@ -126,24 +138,24 @@ export async function ensureBaseBackup(ctx: PhaseContext, options: PostgresOptio
       context: { engine: ENGINE, member: ctx.member.name },
     });
   }
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const conn = connectionOf(ctx.member);
   const started = performance.now();
   await runTool(pgTool('pg_basebackup', options.binDir), ['-D', dir, '-F', 't', '-X', 'none', '-c', 'fast', '-l', label, '--no-sync'], {
     env: toolEnv(conn),
-    signal: ctx.signal,
+    signal,
     engine: ENGINE,
   });
   const manifest = JSON.parse(await readFile(`${dir}/backup_manifest`, 'utf8')) as { 'WAL-Ranges'?: Array<{ Timeline: number; 'Start-LSN': string; 'End-LSN': string }> };
   const range = manifest['WAL-Ranges']?.[0];
   if (range === undefined) throw new EngineError('BASE_BACKUP_INVALID', `pg_basebackup wrote no WAL range into ${dir}/backup_manifest.`, { context: { engine: ENGINE } });
   const files = [await ctx.artifacts.adopt(`${dirKey}/base.tar`, true), await ctx.artifacts.adopt(`${dirKey}/backup_manifest`, true)];
-  const client = await connectPostgres(conn, options.connectTimeoutMs);
+  const client = await connectPostgres(conn, options.connectTimeoutMs, conn.database, signal);
   let startWal: string;
   try {
     startWal = (await client.query<{ w: string }>('SELECT pg_walfile_name($1::pg_lsn) AS w', [range['Start-LSN']])).rows[0]?.w ?? '';
   } finally {
-    await client.end().catch(() => {});
+    await endClient(client);
   }
   // pg_walfile_name uses the server's current timeline; the base backup's own timeline is authoritative.
   startWal = range.Timeline.toString(16).toUpperCase().padStart(8, '0') + startWal.slice(8);
@@ -153,54 +165,16 @@ export async function ensureBaseBackup(ctx: PhaseContext, options: PostgresOptio
   return info;
 }
 
-/** Inside the pause: one restore point, named after the backup. */
-export async function capturePitr(ctx: PhaseContext, options: PostgresOptions, pre?: pg.Client): Promise<MemberCapture> {
-  const started = performance.now();
-  const client = await reuseOrConnect(pre, () => connectPostgres(connectionOf(ctx.member), options.connectTimeoutMs));
-  let handle: RestoreHandle;
-  try {
-    const r = await client.query<{ lsn: string; tli: number }>(
-      'SELECT pg_create_restore_point($1)::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli',
-      [ctx.backupId.slice(0, 63)],
-    );
-    handle = { kind: 'named-point', name: ctx.backupId.slice(0, 63), lsn: r.rows[0]?.lsn ?? '', timeline: Number(r.rows[0]?.tli ?? 1) };
-  } catch (error) {
-    throw new EngineError('CAPTURE_FAILED', `Could not create restore point ${ctx.backupId}: ${(error as Error).message}`, {
-      hint: 'The user needs superuser (or EXECUTE on pg_create_restore_point) and wal_level must be replica or logical.',
-      context: { engine: ENGINE, member: ctx.member.name, backupId: ctx.backupId },
-      cause: error,
-    });
-  } finally {
-    await client.end().catch(() => {});
-  }
-  const captureMs = performance.now() - started;
-  return {
-    handle,
-    capturedAtMs: Date.now(),
-    async finish(phase) {
-      const base = await latestBaseBackup<BaseBackupInfo>(phase);
-      if (base === undefined) {
-        throw new EngineError('BASE_BACKUP_MISSING', `Member ${phase.member.name} has no base backup in ${phase.sharedPrefix}base/.`, {
-          hint: 'prepare() takes one; run the backup again.',
-          context: { engine: ENGINE, member: phase.member.name },
-        });
-      }
-      const target = await waitArchived(phase, options, handle);
-      const wal = await walArtifacts(phase, base.startWal, target);
-      const artifacts = [...base.files, ...wal];
-      return { handle, artifacts, bytes: artifacts.reduce((s, a) => s + a.bytes, 0), detail: { method: 'pitr', captureMs, base: base.label, walSegments: wal.length } };
-    },
-    async release() {},
-  };
-}
-
 /**
  * Waits until the segment holding the handle's LSN is archived, switching WAL when the server is still
  * writing into it. Returns that segment's name. EngineError `HORIZON_TIMEOUT` after `archiveTimeoutMs`.
  */
-export async function waitArchived(ctx: PhaseContext, options: PostgresOptions, handle: RestoreHandle): Promise<string> {
+export async function waitArchived(ctx: BackupSessionContext, options: PostgresOptions, handle: RestoreHandle, signal: AbortSignal): Promise<string> {
   if (handle.kind !== 'named-point') throw new EngineError('HANDLE_KIND', `PostgreSQL PITR expects a named-point handle, got ${handle.kind}.`, { context: { engine: ENGINE } });
-  const client = await connectPostgres(connectionOf(ctx.member), options.connectTimeoutMs);
+  const conn = connectionOf(ctx.member);
+  const client = await connectPostgres(conn, options.connectTimeoutMs, conn.database, signal);
+  const onAbort = (): void => void endClient(client, 0);
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
     const segment = (await client.query<{ w: string }>('SELECT pg_walfile_name($1::pg_lsn) AS w', [handle.lsn])).rows[0]?.w ?? '';
     const started = Date.now();
@@ -210,7 +184,7 @@ export async function waitArchived(ctx: PhaseContext, options: PostgresOptions, 
       const current = (await client.query<{ w: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS w')).rows[0]?.w ?? '';
       // Only the segment still being written needs a switch; closed ones are queued for archive_command.
       if (current === segment) await client.query('SELECT pg_switch_wal()');
-      if (ctx.signal.aborted) throw new EngineError('ABORTED', 'Waiting for the WAL archive was aborted.', { context: { engine: ENGINE } });
+      if (signal.aborted) throw new EngineError('ABORTED', 'Waiting for the WAL archive was aborted.', { context: { engine: ENGINE } });
       if (Date.now() - started > options.archiveTimeoutMs) {
         const stats = await archiverStats(client);
         throw new EngineError('HORIZON_TIMEOUT', `WAL segment ${segment} (restore point ${handle.name}) was not archived within ${options.archiveTimeoutMs} ms; last archived ${stats.lastArchivedWal ?? 'none'}, failures ${stats.failedCount}.`, {
@@ -222,23 +196,23 @@ export async function waitArchived(ctx: PhaseContext, options: PostgresOptions, 
         lastLog = Date.now();
         ctx.log.info('waiting for WAL archive', { member: ctx.member.name, segment, waitedMs: lastLog - started });
       }
-      await sleep(100);
+      await sleep(100, undefined, { signal }).catch(() => undefined);
     }
+  } catch (error) {
+    if (signal.aborted) throw new EngineError('ABORTED', 'Waiting for the WAL archive was aborted.', { context: { engine: ENGINE }, cause: error });
+    throw error;
   } finally {
-    await client.end().catch(() => {});
+    signal.removeEventListener('abort', onAbort);
+    await endClient(client);
   }
 }
 
 /** Archived segments from the base backup's start segment through `target`, plus timeline history files. */
-async function walArtifacts(ctx: PhaseContext, startWal: string, target: string): Promise<ArtifactRef[]> {
+export async function walArtifacts(ctx: BackupSessionContext, startWal: string, target: string): Promise<ArtifactRef[]> {
   const prefix = `${ctx.sharedPrefix}wal/`;
   const names = (await ctx.artifacts.list(prefix)).map((k) => k.slice(prefix.length));
   const wanted = names.filter((n) => n.endsWith('.history') || (SEGMENT_NAME.test(n) && n.slice(8) >= startWal.slice(8) && n.slice(8) <= target.slice(8) && n.slice(0, 8) <= target.slice(0, 8)));
   const refs: ArtifactRef[] = [];
   for (const name of wanted.sort()) refs.push(await ctx.artifacts.adopt(`${prefix}${name}`, true));
   return refs;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -21,7 +21,7 @@ const optionsSchema = z
     database: z.string().min(1).optional(),
     /** pg_dump compression level 0–9; default the tool's default. */
     compress: z.number().int().min(0).max(9).optional(),
-    /** Directory of pg_dump, pg_restore, pg_basebackup, pg_ctl; default PATH (or STILLPOINT_PG_BIN). */
+    /** Directory of pg_dump, pg_restore, pg_basebackup, pg_ctl; default STILLPOINT_PG_BIN, else the Debian default, else PATH. */
     binDir: z.string().min(1).optional(),
     /** PITR: how long the horizon waits for the restore point's WAL segment to be archived; default 120 000 ms. */
     archiveTimeoutMs: z.number().int().positive().default(120_000),
@@ -58,30 +58,82 @@ export function connectionOf(member: MemberSpec): PostgresConnection {
   return member.connection as PostgresConnection;
 }
 
-/** Logical restore target: a database on a server (default: same server, new name). */
+/** Credentials a restore target may carry; absent: the member's (a new server may need others). */
+const credentials = {
+  user: z.string().min(1),
+  password: z.string(),
+  passwordEnv: z.string().min(1),
+  passwordFile: z.string().min(1),
+};
+
+/** Logical restore target: a database on a server (default: same server and credentials, new database name). */
 export type LogicalTarget = {
   readonly host: string;
   readonly port: number;
-  readonly user: string;
   readonly database: string;
-};
+} & TargetCredentials;
 
-/** PITR restore target: a new data directory and the port of the server started on it (0 = a free port). */
+/**
+ * PITR restore target: a new data directory and the address of the server started on it. Default port: the
+ * source's port + 1 (never a port probed and released: `inspect` refuses a port something already listens
+ * on, and the target's `port` picks another).
+ */
 export type PitrTarget = {
   readonly dataDir: string;
   readonly port: number;
   readonly host: string;
+} & TargetCredentials;
+
+export type TargetCredentials = {
+  readonly user: string;
+  readonly password?: string;
+  readonly passwordEnv?: string;
+  readonly passwordFile?: string;
 };
 
-const logicalTargetSchema = z.object({ host: z.string(), port: z.number().int(), user: z.string(), database: z.string().min(1) }).partial().strict();
-const pitrTargetSchema = z.object({ dataDir: z.string().min(1), port: z.number().int().min(0), host: z.string() }).partial().strict();
+const logicalTargetSchema = z
+  .object({ host: z.string().min(1), port: z.number().int().min(1).max(65535), database: z.string().min(1).max(63), ...credentials })
+  .partial()
+  .strict();
+const pitrTargetSchema = z
+  .object({ dataDir: z.string().min(1), port: z.number().int().min(1).max(65535), host: z.string().min(1), ...credentials })
+  .partial()
+  .strict();
 
 export function parseLogicalTarget(target: RestoreTarget, defaults: LogicalTarget): LogicalTarget {
-  return { ...defaults, ...strip(parseWith(logicalTargetSchema, target)) };
+  return Object.freeze(withCredentials<LogicalTarget>(defaults, strip(parseWith(logicalTargetSchema, target)) as Partial<LogicalTarget>));
 }
 
 export function parsePitrTarget(target: RestoreTarget, defaults: PitrTarget): PitrTarget {
-  return { ...defaults, ...strip(parseWith(pitrTargetSchema, target)) };
+  return Object.freeze(withCredentials<PitrTarget>(defaults, strip(parseWith(pitrTargetSchema, target)) as Partial<PitrTarget>));
+}
+
+/** A target that names its own user or password source replaces the member's credentials as a whole. */
+function withCredentials<T extends TargetCredentials>(defaults: T, given: Partial<T>): T {
+  const own = given.password !== undefined || given.passwordEnv !== undefined || given.passwordFile !== undefined;
+  const base = own ? { ...defaults, password: undefined, passwordEnv: undefined, passwordFile: undefined } : defaults;
+  return strip({ ...base, ...given }) as T;
+}
+
+/** The member's connection with a target's address and credentials (what the restored member is reached by). */
+export function targetConnection(source: PostgresConnection, target: { host: string; port: number; database?: string } & TargetCredentials): PostgresConnection {
+  const { password: _p, passwordEnv: _e, passwordFile: _f, ...rest } = source as PostgresConnection & TargetCredentials;
+  return strip({
+    ...rest,
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    database: target.database ?? source.database,
+    password: target.password,
+    passwordEnv: target.passwordEnv,
+    passwordFile: target.passwordFile,
+  }) as PostgresConnection;
+}
+
+/** The member's credentials, as a target's defaults. */
+export function memberCredentials(conn: PostgresConnection): TargetCredentials {
+  const c = conn as PostgresConnection & Partial<TargetCredentials>;
+  return strip({ user: conn.user, password: c.password, passwordEnv: c.passwordEnv, passwordFile: c.passwordFile }) as TargetCredentials;
 }
 
 function parseWith<T>(schema: z.ZodType<T>, target: RestoreTarget): T {
@@ -89,7 +141,7 @@ function parseWith<T>(schema: z.ZodType<T>, target: RestoreTarget): T {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConfigError('RESTORE_TARGET_INVALID', `Restore target key ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`, {
-      hint: 'A postgres logical target takes host, port, user, database; a pitr target takes dataDir, port, host.',
+      hint: 'A postgres logical target takes host, port, database; a pitr target takes dataDir, port, host; both take user and password / passwordEnv / passwordFile.',
       context: { engine: 'postgres' },
     });
   }
