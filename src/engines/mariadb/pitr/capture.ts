@@ -168,12 +168,13 @@ export class PitrBackup implements BackupSession {
   private track<T>(signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>, what: string): Promise<T> {
     if (this.closing.signal.aborted) return Promise.reject(new EngineError('SESSION_CLOSED', 'The backup session is closed.', { context: { engine: ENGINE } }));
     const both = AbortSignal.any([signal, this.closing.signal]);
-    const p = abortable(both, () => work(both), () => {
+    // close waits (bounded) for the work itself, so an aborted child has exited when close returns.
+    const inner = work(both);
+    this.running.add(inner);
+    void inner.finally(() => this.running.delete(inner)).catch(() => undefined);
+    return abortable(both, () => inner, () => {
       for (const c of this.open) c.destroy();
     }, what);
-    this.running.add(p);
-    void p.finally(() => this.running.delete(p)).catch(() => undefined);
-    return p;
   }
 
   private async connect(signal: AbortSignal): Promise<mysql.Connection> {
