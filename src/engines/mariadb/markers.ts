@@ -5,8 +5,7 @@
  * `stillpoint-restore.json`. `in-progress` is written before anything else changes; `markFinished` turns it
  * into `restored`, after which a re-run needs force (the target may have been written to since).
  */
-import { ConfigError, EngineError } from '../../errors.ts';
-import type { RestoreOptions, TargetInspection } from '../contract.ts';
+import type { TargetInspection } from '../contract.ts';
 
 export interface RestoreMarker {
   readonly backupId: string;
@@ -47,26 +46,4 @@ const ORDER: readonly State[] = ['absent', 'empty', 'in-progress', 'restored', '
 /** The state of a target made of several parts (databases): the one needing the most to proceed. */
 export function worstState(states: readonly State[]): State {
   return states.reduce<State>((w, s) => (ORDER.indexOf(s) > ORDER.indexOf(w) ? s : w), 'absent');
-}
-
-/**
- * The refusal rule (the same codes as every engine): a failed check always refuses; `restored` / `foreign`
- * need force; `live-source` needs force and allowSource.
- */
-export function refuseUnlessRestorable(inspection: TargetInspection, opts: Pick<RestoreOptions, 'force' | 'allowSource'>, target: string): void {
-  const context = { engine: 'mariadb', target };
-  const failed = inspection.checks.filter((c) => !c.ok);
-  if (failed.length > 0) {
-    throw new EngineError('RESTORE_TARGET_UNUSABLE', `Restore target ${target} failed its checks: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')}.`, {
-      context,
-      ...(failed[0]?.hint === undefined ? {} : { hint: failed[0].hint }),
-    });
-  }
-  const hint = inspection.hint ?? 'Restore into a new target, or pass --force.';
-  if (inspection.state === 'live-source' && !(opts.force && opts.allowSource === true)) {
-    throw new ConfigError('RESTORE_TARGET_IS_SOURCE', `Restore target is the member's live source: ${inspection.detail}.`, { context, hint });
-  }
-  if ((inspection.state === 'restored' || inspection.state === 'foreign') && !opts.force) {
-    throw new ConfigError('RESTORE_TARGET_NOT_EMPTY', `Restore target is not empty: ${inspection.detail}.`, { context, hint });
-  }
 }

@@ -60,7 +60,11 @@ export class LogicalBackup implements BackupSession {
     if (this.closed) throw new EngineError('SESSION_CLOSED', 'The backup session is closed.', { context: { engine: ENGINE, member: this.ctx.member.name } });
     const c = await connectMariaDb(connectionOf(this.ctx.member), this.options.connectTimeoutMs);
     this.open.add(c);
-    if (this.closed) await this.release([c]);
+    if (this.closed) {
+      // Closed while connecting: the connection must not outlive the session.
+      await this.release([c]);
+      throw new EngineError('SESSION_CLOSED', 'The backup session is closed.', { context: { engine: ENGINE, member: this.ctx.member.name } });
+    }
     return c;
   }
 

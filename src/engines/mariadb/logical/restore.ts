@@ -13,7 +13,8 @@ import { EngineError } from '../../../errors.ts';
 import type { PreflightCheck, RestoredMember, RestoreOptions, RestoreSession, RestoreSessionContext, RestoreStep, RestoreTarget, TargetInspection } from '../../contract.ts';
 import { readJsonArtifact } from '../../base-backups.ts';
 import { closeQuietly, connectMariaDb, credentialsRejected, quoteIdent } from '../connection.ts';
-import { decodeMarker, encodeMarker, refuseUnlessRestorable, stateFromMarker, worstState, type RestoreMarker } from '../markers.ts';
+import { refuseUnlessRestorable } from '../../restore-refusal.ts';
+import { decodeMarker, encodeMarker, stateFromMarker, worstState, type RestoreMarker } from '../markers.ts';
 import { connectionOf, parseLogicalTarget, redactedTarget, targetDatabase, type LogicalTarget, type MariaDbOptions } from '../options.ts';
 import type { DumpManifest, DumpTable } from './manifest.ts';
 
@@ -149,7 +150,7 @@ export class LogicalRestore implements RestoreSession {
 
   async restore(opts: RestoreOptions): Promise<RestoredMember> {
     const inspection = await this.inspect(opts.signal);
-    refuseUnlessRestorable(inspection, opts, this.label);
+    refuseUnlessRestorable(inspection, opts, { engine: ENGINE, target: this.label });
     const manifest = await this.readManifest();
     const names = await this.names();
     const jobs: Array<{ db: string; table: DumpTable }> = [];

@@ -19,7 +19,8 @@ import { EngineError } from '../../../errors.ts';
 import type { MemberRecord, PreflightCheck, RestoredMember, RestoreOptions, RestoreSession, RestoreSessionContext, RestoreStep, RestoreTarget, TargetInspection } from '../../contract.ts';
 import { hasTool, runTool, showCommand, spawnTool, waitTool } from '../../tool-runner.ts';
 import { closeQuietly, connectMariaDb, toolArgs, toolEnv } from '../connection.ts';
-import { decodeMarker, refuseUnlessRestorable, stateFromMarker, type RestoreMarker } from '../markers.ts';
+import { refuseUnlessRestorable } from '../../restore-refusal.ts';
+import { decodeMarker, stateFromMarker, type RestoreMarker } from '../markers.ts';
 import { backupSuffix, connectionOf, parsePitrTarget, redactedTarget, type MariaDbConnection, type MariaDbOptions, type PitrTarget } from '../options.ts';
 
 const ENGINE = 'mariadb';
@@ -126,7 +127,7 @@ export class PitrRestore implements RestoreSession {
   }
 
   async restore(opts: RestoreOptions): Promise<RestoredMember> {
-    refuseUnlessRestorable(await this.inspect(opts.signal), opts, this.t.dir);
+    refuseUnlessRestorable(await this.inspect(opts.signal), opts, { engine: ENGINE, target: this.t.dir });
     const signal = AbortSignal.any([opts.signal, this.closing.signal]);
     const work = this.run(signal);
     this.running.add(work);
