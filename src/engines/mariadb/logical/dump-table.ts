@@ -159,7 +159,11 @@ class RowBatcher extends Transform {
         out[p++] = 0x27;
       } else {
         out[p++] = 0x27;
-        for (let j = 0; j < value.length; j++) {
+        // Most values need no escape: scan read-only, then one native copy (faster than copying byte by byte).
+        let clean = 0;
+        while (clean < value.length && ESCAPE[value[clean]!] === 0) clean++;
+        p += value.copy(out, p, 0, clean);
+        for (let j = clean; j < value.length; j++) {
           const b = value[j]!;
           const e = ESCAPE[b]!;
           if (e === 0) out[p++] = b;
