@@ -35,12 +35,12 @@ function openBackup(store: ArtifactStore, member: MemberSpec, backupId: string):
   return kind.openBackup({ backupId, member, artifacts: store, artifactPrefix: `${backupId}/${member.name}/`, sharedPrefix: `shared/${member.name}/`, log: quiet }, options);
 }
 
-/** One member's backup as the orchestrator takes it (prepare, capture, finish), timed from capture on. */
+/** One member's backup as the orchestrator takes it (prepare, capture, finish), timed whole: connecting included, as the native tool's run is. */
 async function backupOnce(store: ArtifactStore, member: MemberSpec, backupId: string): Promise<{ ms: number; value: FinishedMember }> {
   const session = openBackup(store, member, backupId);
   try {
-    await session.prepare(never);
     return await timed(async () => {
+      await session.prepare(never);
       await session.capture(never);
       return session.finish({ pausedAtMs: 0, unpauseStartedAtMs: 0, midMs: 0 }, never);
     });

@@ -3,11 +3,13 @@
  * PITR) is shared across the file; every case gets a fresh database. MariaDB pairs are added by their own
  * fixtures: one `engineContractSuite(...)` line each.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import type { MemberSpec } from '../../src/engines/contract.ts';
 import { stopRestoredPostgres } from '../../src/engines/postgres/pitr/restore.ts';
 import { suggestedArchiveCommand } from '../../src/engines/postgres/pitr/archive.ts';
@@ -15,7 +17,7 @@ import { startLocalPostgres, type LocalPostgres } from '../../src/local-servers/
 import { freePort, handOver } from '../../src/local-servers/process.ts';
 import { startTcpProxy } from '../../src/trials/tcp-proxy.ts';
 import type { StorageConfig } from '../../src/txn/contract.ts';
-import { engineContractSuite, type EnginePair, type PairFixture } from './engine-contract.ts';
+import { engineContractSuite, leakedSince, resources, type EnginePair, type PairFixture } from './engine-contract.ts';
 import { tempDirStore } from './support.ts';
 import { mariadbPair } from './mariadb/contract-pairs.ts';
 
@@ -179,3 +181,25 @@ engineContractSuite(postgresPair('logical'));
 engineContractSuite(postgresPair('pitr'));
 engineContractSuite(mariadbPair('logical'));
 engineContractSuite(mariadbPair('pitr'));
+
+describe('the leak check itself (negative control)', () => {
+  it('sees an open socket and a child process, and not once they are gone', async () => {
+    const before = resources();
+    const server = await startLocalPostgres();
+    try {
+      const baseline = resources();
+      const client = new pg.Client(server.connection('postgres'));
+      await client.connect();
+      const child = spawn('sleep', ['30']);
+      expect(leakedSince(baseline).join('\n')).toMatch(/TCPWRAP|TCPSocketWrap/);
+      expect(leakedSince(baseline).join('\n')).toContain(`child pid ${child.pid}`);
+      await client.end();
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('close', resolve));
+      await expect.poll(() => leakedSince(baseline)).toEqual([]);
+    } finally {
+      await server.destroy();
+    }
+    await expect.poll(() => leakedSince(before)).toEqual([]);
+  }, 60_000);
+});

@@ -187,12 +187,12 @@ async function expectEndsWithin(work: Promise<unknown>, ms = DEAD_PATH_DEADLINE_
   expect(Date.now() - started).toBeLessThan(ms);
 }
 
-interface ResourceSnapshot {
+export interface ResourceSnapshot {
   readonly counts: Record<string, number>;
   readonly children: readonly number[];
 }
 
-function resources(): ResourceSnapshot {
+export function resources(): ResourceSnapshot {
   const counts: Record<string, number> = {};
   for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1;
   return { counts, children: childPids() };
@@ -214,16 +214,19 @@ function childPids(): number[] {
   return pids;
 }
 
+/** What is open now that was not at `before`: resource types that grew, and new child processes. */
+export function leakedSince(before: ResourceSnapshot): string[] {
+  const now = resources();
+  const grown = Object.entries(now.counts)
+    .filter(([type, n]) => n > (before.counts[type] ?? 0))
+    .map(([type, n]) => `${type} ${before.counts[type] ?? 0} → ${n}`);
+  const children = now.children.filter((p) => !before.children.includes(p)).map((p) => `child pid ${p}`);
+  return [...grown, ...children];
+}
+
 /** Every resource type is back to (at most) its count before the case; polls briefly so closes can settle. */
 async function expectNoLeaks(before: ResourceSnapshot): Promise<void> {
-  const leaked = (): string[] => {
-    const now = resources();
-    const grown = Object.entries(now.counts)
-      .filter(([type, n]) => n > (before.counts[type] ?? 0))
-      .map(([type, n]) => `${type} ${before.counts[type] ?? 0} → ${n}`);
-    const children = now.children.filter((p) => !before.children.includes(p)).map((p) => `child pid ${p}`);
-    return [...grown, ...children];
-  };
+  const leaked = (): string[] => leakedSince(before);
   const deadline = Date.now() + 5_000;
   while (leaked().length > 0 && Date.now() < deadline) await sleep(100);
   expect(leaked()).toEqual([]);

@@ -21,7 +21,7 @@ export async function tempDirStore(): Promise<ArtifactStore & { destroy(): Promi
 export const quietLog: Logger = { info: () => {}, warn: () => {} };
 
 /** A signal that never aborts. */
-export const never = new AbortController().signal;
+export const never: AbortSignal = new AbortController().signal;
 
 export function backupContext(store: ArtifactStore, member: MemberSpec, backupId: string): BackupSessionContext {
   return { backupId, member, artifacts: store, artifactPrefix: `${backupId}/${member.name}/`, sharedPrefix: `shared/${member.name}/`, log: quietLog };

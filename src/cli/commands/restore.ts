@@ -119,6 +119,8 @@ export function renderPlan(plan: RestorePlan): string {
     lines.push(`    source: ${m.source}`);
     lines.push(`    target: ${JSON.stringify(m.target)}`);
     lines.push(`    restore point: ${m.restorePointUtc}`);
+    const failed = m.inspection.checks.filter((c) => !c.ok).map((c) => `; ${c.name} FAILED: ${c.detail}`).join('');
+    lines.push(`    target state: ${m.inspection.state} (${m.inspection.detail}${failed})${m.inspection.hint ? ` — ${m.inspection.hint}` : ''}`);
     for (const s of m.steps) lines.push(`    ${s.destructive ? '!' : '-'} ${s.title}${s.detail ? ` [${s.detail}]` : ''}`);
   }
   if (plan.hooks.after.length > 0) lines.push(`  after: ${plan.hooks.after.join(' && ')}`);
@@ -129,6 +131,7 @@ function renderReport(r: RestoreReport): string {
   const lines = [renderPlan(r.plan)];
   if (r.dryRun) {
     lines.push('dry run: nothing was changed (steps marked ! are destructive).');
+    if (!r.ok) lines.push('the restore would be refused: see the target states above.');
     return lines.join('\n');
   }
   lines.push(`checksums: ${r.checksums.length} verified`);
