@@ -19,6 +19,7 @@ import { startTcpProxy } from '../../src/trials/tcp-proxy.ts';
 import type { StorageConfig } from '../../src/txn/contract.ts';
 import { engineContractSuite, leakedSince, resources, type EnginePair, type PairFixture } from './engine-contract.ts';
 import { tempDirStore } from './support.ts';
+import { mariadbPair } from './mariadb/contract-pairs.ts';
 
 const SEED_ROWS = 50;
 
@@ -178,6 +179,8 @@ function postgresPair(method: 'logical' | 'pitr'): EnginePair {
 engineContractSuite(sqliteSnapshot);
 engineContractSuite(postgresPair('logical'));
 engineContractSuite(postgresPair('pitr'));
+engineContractSuite(mariadbPair('logical'));
+engineContractSuite(mariadbPair('pitr'));
 
 describe('the leak check itself (negative control)', () => {
   it('sees an open socket and a child process, and not once they are gone', async () => {

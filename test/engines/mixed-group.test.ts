@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.ts';
 import type { MemberSpec, RestoreTarget } from '../../src/engines/contract.ts';
-import { stopRestoredMariaDb } from '../../src/engines/mariadb/mariadb-pitr-restore.ts';
+import { stopRestoredMariaDb } from '../../src/engines/mariadb/pitr/restore.ts';
 import { stopRestoredPostgres } from '../../src/engines/postgres/pitr/restore.ts';
 import { suggestedArchiveCommand } from '../../src/engines/postgres/pitr/archive.ts';
 import { freePort } from '../../src/local-servers/process.ts';

@@ -46,7 +46,7 @@ export function parseMariaDbOptions(member: MemberSpec): MariaDbOptions {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConfigError('ENGINE_OPTIONS_INVALID', `Member ${member.name}: option ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`, {
-      hint: 'Valid options: method (logical|pitr), jobs, gzip, batchBytes, databases, archiveTimeoutMs, osUser, connectTimeoutMs.',
+      hint: 'Valid options: method (logical|pitr), jobs, gzip, batchBytes, databases, archiveTimeoutMs, osUser, connectTimeoutMs, dumpStallMs.',
       context: { member: member.name, engine: 'mariadb' },
     });
   }
@@ -63,6 +63,17 @@ export function databasesOf(member: MemberSpec, options: MariaDbOptions): readon
   return options.databases ?? member.namespaces;
 }
 
+/** ScalarDB keeps its table catalog in this namespace (a database on MySQL/MariaDB). */
+export const METADATA_DATABASE = 'scalardb';
+
+/** Credentials a restore target may carry (a new server may need other ones); default: the member's. */
+const credentialKeys = {
+  user: z.string().min(1),
+  password: z.string(),
+  passwordEnv: z.string().min(1),
+  passwordFile: z.string().min(1),
+};
+
 /**
  * Logical restore target: a server, and the name each database is restored under: `rename[db]`, else the
  * database's own name when `inPlace`, else `<db>_r_<suffix>`.
@@ -70,11 +81,12 @@ export function databasesOf(member: MemberSpec, options: MariaDbOptions): readon
 export type LogicalTarget = {
   readonly host: string;
   readonly port: number;
-  readonly user: string;
   /** Source database → target database (wins over inPlace and suffix). */
   readonly rename: Readonly<Record<string, string>>;
   readonly inPlace: boolean;
   readonly suffix: string;
+  /** Connection to the target server, credentials included (the member's unless the target gives its own). */
+  readonly connection: MariaDbConnection;
 };
 
 /** The name database `db` is restored under. */
@@ -82,42 +94,69 @@ export function targetDatabase(t: LogicalTarget, db: string): string {
   return t.rename[db] ?? (t.inPlace ? db : `${db}_r_${t.suffix}`);
 }
 
-/** PITR restore target: a new data directory and the port of the server started on it (0 = a free port). */
+/** PITR restore target: a new directory holding the data directory, and the server started on it (port 0 = any free port). */
 export type PitrTarget = {
-  readonly dataDir: string;
+  readonly dir: string;
   readonly port: number;
   readonly host: string;
+  /** Connection to the restored server (the source's users, as the data directory is a copy, unless given). */
+  readonly connection: MariaDbConnection;
 };
 
 const logicalTargetSchema = z
-  .object({ host: z.string(), port: z.number().int(), user: z.string(), rename: z.record(z.string(), z.string().min(1)), inPlace: z.boolean(), suffix: z.string().regex(/^[A-Za-z0-9_]+$/) })
+  .object({ host: z.string().min(1), port: z.number().int().min(1).max(65535), rename: z.record(z.string(), z.string().min(1).max(64)), inPlace: z.boolean(), suffix: z.string().regex(/^[A-Za-z0-9_]+$/), ...credentialKeys })
   .partial()
   .strict();
-const pitrTargetSchema = z.object({ dataDir: z.string().min(1), port: z.number().int().min(0), host: z.string() }).partial().strict();
+const pitrTargetSchema = z.object({ dir: z.string().min(1), port: z.number().int().min(0).max(65535), host: z.string().min(1), ...credentialKeys }).partial().strict();
 
 function invalid(error: z.ZodError): ConfigError {
   const issue = error.issues[0];
   return new ConfigError('RESTORE_TARGET_INVALID', `Restore target key ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`, {
-    hint: 'A mariadb logical target takes host, port, user, rename {db: newName} or inPlace: true; a pitr target takes dataDir, port, host.',
+    hint: 'A mariadb logical target takes host, port, rename {db: newName} or inPlace: true, suffix; a pitr target takes dir, port, host; both take user and password / passwordEnv / passwordFile.',
     context: { engine: 'mariadb' },
   });
 }
 
+type Credentials = Partial<Record<keyof typeof credentialKeys, string>>;
+
+/** The target's connection: its own host/port/user; its own password source if it names one, else the member's. */
+function targetConnection(member: MariaDbConnection, host: string, port: number, given: Credentials): MariaDbConnection {
+  const ownPassword = given.password !== undefined || given.passwordEnv !== undefined || given.passwordFile !== undefined;
+  const { password, passwordEnv, passwordFile } = ownPassword ? given : member;
+  return {
+    kind: 'mysql',
+    host,
+    port,
+    user: given.user ?? member.user,
+    ...(password === undefined ? {} : { password }),
+    ...(passwordEnv === undefined ? {} : { passwordEnv }),
+    ...(passwordFile === undefined ? {} : { passwordFile }),
+  };
+}
+
 /** `inPlace: true` restores every database under its own name (needs force when it is not empty). */
-export function parseLogicalTarget(target: RestoreTarget, defaults: LogicalTarget): LogicalTarget {
-  const parsed = logicalTargetSchema.safeParse(target);
+export function parseLogicalTarget(target: RestoreTarget | undefined, member: MariaDbConnection, backupId: string): LogicalTarget {
+  const parsed = logicalTargetSchema.safeParse(target ?? {});
   if (!parsed.success) throw invalid(parsed.error);
-  return { ...defaults, ...strip(parsed.data) };
+  const t = parsed.data;
+  const host = t.host ?? member.host;
+  const port = t.port ?? member.port;
+  return Object.freeze({ host, port, rename: t.rename ?? {}, inPlace: t.inPlace ?? false, suffix: t.suffix ?? backupSuffix(backupId), connection: targetConnection(member, host, port, t) });
 }
 
-export function parsePitrTarget(target: RestoreTarget, defaults: PitrTarget): PitrTarget {
-  const parsed = pitrTargetSchema.safeParse(target);
+export function parsePitrTarget(target: RestoreTarget | undefined, member: MariaDbConnection, defaultDir: string): PitrTarget {
+  const parsed = pitrTargetSchema.safeParse(target ?? {});
   if (!parsed.success) throw invalid(parsed.error);
-  return { ...defaults, ...strip(parsed.data) };
+  const t = parsed.data;
+  const host = t.host ?? '127.0.0.1';
+  const port = t.port ?? 0;
+  return Object.freeze({ dir: t.dir ?? defaultDir, port, host, connection: targetConnection(member, host, port, t) });
 }
 
-function strip<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** A target for printing: the password itself never shows. */
+export function redactedTarget<T extends { connection: MariaDbConnection }>(t: T): Record<string, unknown> {
+  const { connection, ...rest } = t;
+  return { ...rest, user: connection.user, ...(connection.password === undefined ? {} : { password: '***' }), ...(connection.passwordEnv ? { passwordEnv: connection.passwordEnv } : {}), ...(connection.passwordFile ? { passwordFile: connection.passwordFile } : {}) };
 }
 
 /** Short, name-safe suffix of a backup id for default restore names. */
