@@ -15,7 +15,7 @@
 import type { GroupConfig, Row, Storage, StorageGroup, SweepReport, TableSchema } from '../txn/contract.ts';
 import { TxState } from '../txn/contract.ts';
 import { openGroup } from '../txn/group.ts';
-import { sweep as runSweep } from '../txn/recovery.ts';
+import { readCoordinatorStates, sweep as runSweep } from '../txn/recovery.ts';
 import { BANK_A, BANK_B, BANK_TABLES, META_TABLE, toBigInt, toInt } from '../workload/bank-schema.ts';
 import { committedView, isUnfinished, stateOf, txIdOf, type Decisions } from './records.ts';
 
@@ -117,9 +117,11 @@ async function checkOpenGroup(group: Group, options: CheckOptions): Promise<Chec
   const sweepReport = options.sweep === true ? await runSweep(group, options.expiryMs === undefined ? {} : { expiryMs: options.expiryMs }) : undefined;
   options.signal?.throwIfAborted();
   const findings = new Findings(options.maxViolations ?? 1000);
-  const decisions = await readDecisions(group.storageFor('coordinator'));
+  const rows = await readDecisions(group.storageFor('coordinator'));
+  // Group-commit members (`<parent>$<child>`) are decided by their parent's row, as ScalarDB's readers see it.
+  const decisions = await readCoordinatorStates(group);
   const tables = await userTables(group);
-  let records = decisions.size;
+  let records = rows.size;
   let unfinished = 0;
   let committedWithoutDecision = 0;
   const views = new Map<string, Row[]>();
@@ -147,7 +149,7 @@ async function checkOpenGroup(group: Group, options: CheckOptions): Promise<Chec
       records,
       unfinished,
       committedWithoutDecision,
-      coordinator: countDecisions(decisions),
+      coordinator: countDecisions(rows),
       violationsTotal: findings.total,
       ...(sweepReport === undefined ? {} : { sweep: sweepReport }),
       elapsedMs: Date.now() - started,
@@ -155,7 +157,7 @@ async function checkOpenGroup(group: Group, options: CheckOptions): Promise<Chec
   };
 }
 
-/** Coordinator decisions from `coordinator.state`. */
+/** Coordinator rows from `coordinator.state`: tx id → state (group rows under their parent id, unexpanded). */
 export async function readDecisions(storage: Storage): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for await (const row of storage.scanAll({ namespace: 'coordinator', table: 'state' })) {

@@ -26,6 +26,8 @@ import java.util.Random;
  * Usage: BankDriver scalardb.properties op... ; ops:
  *   setup:N:BALANCE        namespaces, tables, Coordinator tables, N accounts and the meta row
  *   transfers:K:SEED       K committed transfers between random accounts (ids sdb-SEED-i)
+ *   concurrent:K:SEED:THREADS  K transfers on THREADS threads at once (so a group commit can group them)
+ *   finish:TXID            DistributedTransactionManager.finishTransaction (3.19): finish records, delete the row
  *   read                   every account, transfer and the meta row through ONE ScalarDB transaction
  *                          (lazy recovery included; retried while records are undecided)
  *   crash-prepared:ID:FROM:TO:AMOUNT   two-phase commit: both halves prepared, then the JVM halts
@@ -51,6 +53,12 @@ public final class BankDriver {
             break;
           case "transfers":
             transfers(factory.getTransactionManager(), Integer.parseInt(op[1]), Long.parseLong(op[2]));
+            break;
+          case "concurrent":
+            concurrent(factory.getTransactionManager(), Integer.parseInt(op[1]), Long.parseLong(op[2]), Integer.parseInt(op[3]));
+            break;
+          case "finish":
+            Out.line(Out.obj().add("finish", op[1]).add("result", factory.getTransactionManager().finishTransaction(op[1])));
             break;
           case "read":
             read(factory.getTransactionManager());
@@ -147,6 +155,34 @@ public final class BankDriver {
         throw e;
       }
     }
+  }
+
+  /** Disjoint account pairs per thread (no conflicts), all committing at about the same moment. */
+  static void concurrent(DistributedTransactionManager tm, int count, long seed, int threads) throws Exception {
+    int accounts = accountCount(tm);
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+    List<java.util.concurrent.Future<?>> futures = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      int from = (2 * i) % accounts;
+      int to = (from + 1) % accounts;
+      String id = "sdb-" + seed + "-" + i;
+      futures.add(
+          pool.submit(
+              () -> {
+                DistributedTransaction tx = tm.begin();
+                long fromBalance = balance(tx, from);
+                long toBalance = balance(tx, to);
+                tx.put(account(from, fromBalance - 3));
+                tx.put(account(to, toBalance + 3));
+                tx.put(transferRow(A, id, from, to, 3));
+                tx.put(transferRow(B, id, from, to, 3));
+                tx.commit();
+                Out.line(Out.obj().add("transfer", id).add("txId", tx.getId()));
+                return null;
+              }));
+    }
+    for (java.util.concurrent.Future<?> f : futures) f.get();
+    pool.shutdown();
   }
 
   static void read(DistributedTransactionManager tm) throws Exception {
