@@ -177,8 +177,10 @@ export function formatSuite(factory: StoreFactory): void {
       await runDriver('BankDriver', [propsA, 'setup:6:100', 'crash-prepared:x-flip:2:3:9'], { allowFailure: true });
       await a.sql(`UPDATE ${a.table('bank_a', 'accounts')} SET tx_state = 3 WHERE tx_state = 1`);
       await a.sql(`UPDATE ${a.table('bank_a', 'transfers')} SET tx_state = 3 WHERE tx_state = 1`);
-      const report = await checkGroup(a.group, { sweep: true, expiryMs: 0 });
-      expect(new Set(report.violations.map((v) => v.kind))).toEqual(new Set(['balance-not-conserved', 'transfer-torn', 'committed-by-aborted']));
+      // Judged read-only, as a restored copy is before any repair (the sweep would take the flipped record as
+      // evidence of a commit and complete the transfer: a consistent bank, so no longer a control).
+      const report = await checkGroup(a.group);
+      expect(new Set(report.violations.map((v) => v.kind))).toEqual(new Set(['balance-not-conserved', 'transfer-torn']));
 
       // stillpoint wrote, the code is flipped: ScalarDB's view breaks the bank's invariants, which the harness sees.
       const b = await factory.fresh('neg-sp');

@@ -12,7 +12,8 @@ import java.util.List;
  * The upstream pause client (scalar-admin's RequestCoordinator, as their CLI and Kubernetes tool use it)
  * against a list of targets. Usage: AdminDriver host:port[,host:port...] op...
  * ops: pause (wait, server default) | pause:MS (wait, max_pause_wait_time=MS) | pause-nowait | check |
- * unpause | wait-stdin (prints {"event":"waiting"} and blocks until a line arrives on stdin).
+ * unpause | wait-stdin (prints {"event":"waiting"} and blocks until a line arrives on stdin) | sleep:MS (lets
+ * the calls a failed op left running in upstream's thread pool finish before the JVM exits).
  * Prints {"op","event":"start"} before and {"op","ok","ms",("result"|"error")} after each op; never exits
  * early on a failed op, so one JVM runs the whole scenario.
  */
@@ -30,6 +31,10 @@ public final class AdminDriver {
       if (op.equals("wait-stdin")) {
         Out.line(Out.obj().add("event", "waiting"));
         stdin.readLine();
+        continue;
+      }
+      if (op.startsWith("sleep:")) {
+        Thread.sleep(Long.parseLong(op.substring("sleep:".length())));
         continue;
       }
       Out.line(Out.obj().add("op", op).add("event", "start"));
