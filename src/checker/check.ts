@@ -13,7 +13,7 @@
 import type { GroupConfig, Row, Storage, StorageGroup, SweepReport, TableSchema } from '../txn/contract.ts';
 import { TxState } from '../txn/contract.ts';
 import { openGroup } from '../txn/group.ts';
-import { sweep as runSweep } from '../txn/recovery.ts';
+import { readCoordinatorStates, sweep as runSweep } from '../txn/recovery.ts';
 import type { AppInvariant, Violation } from './invariants.ts';
 import { committedView, isUnfinished, stateOf, txIdOf, type Decisions } from './records.ts';
 
@@ -100,7 +100,9 @@ async function checkOpenGroup(group: Group, options: CheckOptions): Promise<Chec
   const sweepReport = options.sweep === true ? await runSweep(group, options.expiryMs === undefined ? {} : { expiryMs: options.expiryMs }) : undefined;
   options.signal?.throwIfAborted();
   const findings = new Findings(options.maxViolations ?? 1000);
-  const decisions = await readDecisions(group.storageFor('coordinator'));
+  const rows = await readDecisions(group.storageFor('coordinator'));
+  // Group-commit members (`<parent>$<child>`) are decided by their parent's row, as ScalarDB's readers see it.
+  const decisions = await readCoordinatorStates(group);
   const all = await group.tables();
   for (const ns of group.namespaces()) {
     if (!all.some((t) => t.namespace === ns)) {
@@ -108,7 +110,7 @@ async function checkOpenGroup(group: Group, options: CheckOptions): Promise<Chec
     }
   }
   const kept = new Set(invariants.flatMap((p) => p.tables.map((t) => `${t.namespace}.${t.table}`)));
-  let records = decisions.size;
+  let records = rows.size;
   let unfinished = 0;
   let committedWithoutDecision = 0;
   const views = new Map<string, Row[]>();
@@ -145,7 +147,7 @@ async function checkOpenGroup(group: Group, options: CheckOptions): Promise<Chec
       records,
       unfinished,
       committedWithoutDecision,
-      coordinator: countDecisions(decisions),
+      coordinator: countDecisions(rows),
       violationsTotal: findings.total,
       ...(sweepReport === undefined ? {} : { sweep: sweepReport }),
       invariants: invariants.map((p) => p.name),
@@ -154,7 +156,7 @@ async function checkOpenGroup(group: Group, options: CheckOptions): Promise<Chec
   };
 }
 
-/** Coordinator decisions from `coordinator.state`. */
+/** Coordinator rows from `coordinator.state`: tx id → state (group rows under their parent id, unexpanded). */
 export async function readDecisions(storage: Storage): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for await (const row of storage.scanAll({ namespace: 'coordinator', table: 'state' })) {

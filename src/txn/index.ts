@@ -7,6 +7,7 @@ export { openGroup } from './group.ts';
 export {
   coordinatorState,
   DEFAULT_EXPIRY_MS,
+  decide,
   decideAborted,
   keyOf,
   readCoordinatorStates,
@@ -14,6 +15,7 @@ export {
   sweep,
   type RecoveryOptions,
   type Resolution,
+  splitGroupCommitId,
 } from './recovery.ts';
 export * from './schema.ts';
 export { createStorage } from './storages/index.ts';
