@@ -47,3 +47,23 @@ export function throwIfAborted(signal: AbortSignal, engine: string, what: string
 export function settleSync<T>(work: () => T): Promise<T> {
   return new Promise((resolve) => resolve(work()));
 }
+
+/**
+ * A signal that aborts when any of `signals` does. Unlike `AbortSignal.any`, it listens on each source, which
+ * keeps an `AbortSignal.timeout` source alive until it fires (Node holds `any`'s sources weakly, so a
+ * timeout signal nobody else references can be collected and never abort the composite).
+ */
+export function linkSignals(...signals: readonly AbortSignal[]): AbortSignal {
+  const controller = new AbortController();
+  const aborted = signals.find((s) => s.aborted);
+  if (aborted) {
+    controller.abort(aborted.reason);
+    return controller.signal;
+  }
+  const onAbort = (event: Event): void => {
+    for (const s of signals) s.removeEventListener('abort', onAbort);
+    controller.abort((event.target as AbortSignal).reason);
+  };
+  for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
+  return controller.signal;
+}

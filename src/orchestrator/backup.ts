@@ -24,6 +24,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { BackupMode, BackupState } from '../catalog/catalog-schema.ts';
 import type { BackupSession, BackupSessionContext, CaptureResult, ClockSample, RestoreHandle } from '../engines/contract.ts';
 import { resolveMember, type ResolvedMember } from '../engines/registry.ts';
+import { linkSignals } from '../engines/settle.ts';
 import { EngineError, StillpointError, asStillpointError } from '../errors.ts';
 import type { Plan } from '../plan/load-plan.ts';
 import { defaultPauseDeps } from './deps.ts';
@@ -244,7 +245,7 @@ class BackupRun {
     // while the orchestrator lives): past the plan's window.captureTimeoutMs the attempt fails, the cluster is
     // unpaused, late captures are released when they end, and engines see the capture's signal aborted.
     const limitMs = this.options.plan.window.captureTimeoutMs;
-    const signal = AbortSignal.any([this.signal, AbortSignal.timeout(limitMs)]);
+    const signal = linkSignals(this.signal, AbortSignal.timeout(limitMs));
     const captured = new Set<PlannedMember>();
     const pending = this.members.map((m) =>
       this.captureOne(m, signal).then((c) => {
@@ -304,7 +305,7 @@ class BackupRun {
     // and the finally closes every session (which aborts what is still running).
     const limitMs = this.options.finishTimeoutMs ?? 30 * 60_000;
     const deadline = AbortSignal.timeout(limitMs);
-    const signal = AbortSignal.any([this.signal, deadline]);
+    const signal = linkSignals(this.signal, deadline);
     const settled = await allSettledUnlessAborted(
       outcome.captures.map(async (c) => {
         const window = { ...outcome.window, ...(c.clock ? { clock: c.clock } : {}) };
@@ -331,7 +332,7 @@ class BackupRun {
     const waiting = this.members.filter((m) => m.capabilities.horizonWait);
     if (waiting.length === 0) return;
     const timeout = AbortSignal.timeout(this.options.horizonTimeoutMs ?? 30 * 60_000);
-    const signal = AbortSignal.any([this.signal, timeout]);
+    const signal = linkSignals(this.signal, timeout);
     const record = this.options.catalog.get(this.id);
     const results = await Promise.allSettled(
       waiting.map(async (m) => {

@@ -11,7 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ArtifactStore } from '../../src/artifacts/contract.ts';
-import type { MemberRecord, MemberSpec, RestoreTarget } from '../../src/engines/contract.ts';
+import type { BackupSession, MemberRecord, MemberSpec, RestoreTarget } from '../../src/engines/contract.ts';
 import type { StorageConfig } from '../../src/txn/contract.ts';
 import { finishWindow, never, openBackup, openRestore } from './support.ts';
 
@@ -140,36 +140,24 @@ export function engineContractSuite(pair: EnginePair): void {
 
     it('a dead database path ends prepare, capture and finish within their deadline', async (ctx) => {
       if (fx.deadPath === undefined) return ctx.skip();
-      const preparePath = await fx.deadPath(`${caseId}p`);
-      try {
-        const session = openBackup(fx.store, preparePath.member, `bk-${caseId}-dp`);
-        preparePath.silence();
-        await expectEndsWithin(session.prepare(AbortSignal.timeout(DEAD_PATH_DEADLINE_MS)));
-        await expectEndsWithin(session.close(), DEAD_PATH_SLACK_MS);
-      } finally {
-        await preparePath.close();
-      }
-      const capturePath = await fx.deadPath(caseId);
-      try {
-        const session = openBackup(fx.store, capturePath.member, `bk-${caseId}-dc`);
-        await session.prepare(never);
-        capturePath.silence();
-        await expectEndsWithin(session.capture(AbortSignal.timeout(DEAD_PATH_DEADLINE_MS)));
-        await expectEndsWithin(session.close(), DEAD_PATH_SLACK_MS);
-      } finally {
-        await capturePath.close();
-      }
-      const finishPath = await fx.deadPath(`${caseId}f`);
-      try {
-        const session = openBackup(fx.store, finishPath.member, `bk-${caseId}-df`);
-        await session.prepare(never);
-        await session.capture(never);
-        finishPath.silence();
-        await expectEndsWithin(session.finish(finishWindow, AbortSignal.timeout(DEAD_PATH_DEADLINE_MS)));
-        await expectEndsWithin(session.close(), DEAD_PATH_SLACK_MS);
-      } finally {
-        await finishPath.close();
-      }
+      const deadPath = fx.deadPath.bind(fx);
+      // Each step is bounded, so a hang fails naming its step instead of at the test timeout.
+      const phase = async (name: string, setUp: (s: BackupSession) => Promise<void>, run: (s: BackupSession) => Promise<unknown>): Promise<void> => {
+        const path = await bounded(`${name}: set up the path`, deadPath(`${caseId}${name[0]}`));
+        try {
+          const session = openBackup(fx.store, path.member, `bk-${caseId}-d${name[0]}`);
+          await bounded(`${name}: steps before the path dies`, setUp(session));
+          path.silence();
+          await expectEndsWithin(run(session), name);
+          await expectEndsWithin(session.close(), `${name}: close`, DEAD_PATH_SLACK_MS);
+        } finally {
+          await bounded(`${name}: close the proxy`, path.close());
+        }
+      };
+      const deadline = (): AbortSignal => AbortSignal.timeout(DEAD_PATH_DEADLINE_MS);
+      await phase('prepare', () => Promise.resolve(), (s) => s.prepare(deadline()));
+      await phase('capture', (s) => s.prepare(never), (s) => s.capture(deadline()));
+      await phase('finish', async (s) => void (await s.prepare(never), await s.capture(never)), (s) => s.finish(finishWindow, deadline()));
     }, 120_000);
 
     it('close() is idempotent and bounded in every phase, and discard never throws', async () => {
@@ -190,10 +178,25 @@ export function engineContractSuite(pair: EnginePair): void {
   });
 }
 
-async function expectEndsWithin(work: Promise<unknown>, ms = DEAD_PATH_DEADLINE_MS + DEAD_PATH_SLACK_MS): Promise<void> {
+async function expectEndsWithin(work: Promise<unknown>, what: string, ms = DEAD_PATH_DEADLINE_MS + DEAD_PATH_SLACK_MS): Promise<void> {
   const started = Date.now();
-  await work.catch(() => undefined);
-  expect(Date.now() - started).toBeLessThan(ms);
+  await bounded(what, work.catch(() => undefined), ms * 3);
+  expect(Date.now() - started, what).toBeLessThan(ms);
+}
+
+/** `work`, or a failure naming `what` after `ms` (default 20 s). */
+async function bounded<T>(what: string, work: Promise<T>, ms = 20_000): Promise<T> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([
+      work,
+      sleep(ms, undefined, { signal: timer.signal }).then(() => {
+        throw new Error(`${what} did not end within ${ms} ms`);
+      }),
+    ]);
+  } finally {
+    timer.abort();
+  }
 }
 
 export interface ResourceSnapshot {

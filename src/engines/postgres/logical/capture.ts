@@ -24,7 +24,7 @@ import type {
   PreflightCheck,
   RestoreHandle,
 } from '../../contract.ts';
-import { graceful } from '../../settle.ts';
+import { graceful, linkSignals } from '../../settle.ts';
 import { runTool, spawnTool, waitTool } from '../../tool-runner.ts';
 import { measurePostgresClock } from '../clock.ts';
 import { checkToolsAndConnect, connectPostgres, endClient, pgTool, toolEnv, withAbort } from '../connection.ts';
@@ -219,7 +219,7 @@ export class PostgresLogicalBackup implements BackupSession {
   }
 
   private signal(signal: AbortSignal): AbortSignal {
-    return AbortSignal.any([signal, this.closing.signal]);
+    return linkSignals(signal, this.closing.signal);
   }
 
   private track<T>(work: Promise<T>): Promise<T> {

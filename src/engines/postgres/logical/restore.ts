@@ -21,7 +21,7 @@ import type {
   TargetInspection,
 } from '../../contract.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
-import { graceful } from '../../settle.ts';
+import { graceful, linkSignals } from '../../settle.ts';
 import { hasTool, runTool, showCommand } from '../../tool-runner.ts';
 import { connectPostgres, endClient, pgTool, quoteIdent, quoteLiteral, sameServer, toolEnv, withAbort } from '../connection.ts';
 import {
@@ -203,7 +203,7 @@ export class PostgresLogicalRestore implements RestoreSession {
   }
 
   private signal(signal: AbortSignal): AbortSignal {
-    return AbortSignal.any([signal, this.closing.signal]);
+    return linkSignals(signal, this.closing.signal);
   }
 
   private track<T>(work: Promise<T>): Promise<T> {

@@ -20,7 +20,7 @@ import type {
   RestoreHandle,
 } from '../../contract.ts';
 import { latestBaseBackup } from '../../base-backups.ts';
-import { graceful } from '../../settle.ts';
+import { graceful, linkSignals } from '../../settle.ts';
 import { checkToolsAndConnect, connectPostgres, endClient, withAbort } from '../connection.ts';
 import { measurePostgresClock } from '../clock.ts';
 import { connectionOf, type PostgresOptions } from '../options.ts';
@@ -153,7 +153,7 @@ export class PostgresPitrBackup implements BackupSession {
   }
 
   private signal(signal: AbortSignal): AbortSignal {
-    return AbortSignal.any([signal, this.closing.signal]);
+    return linkSignals(signal, this.closing.signal);
   }
 
   private track<T>(work: Promise<T>): Promise<T> {

@@ -31,7 +31,7 @@ import type {
   TargetInspection,
 } from '../../contract.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
-import { graceful, pollUntil } from '../../settle.ts';
+import { graceful, pollUntil, linkSignals } from '../../settle.ts';
 import { hasTool, runTool, showCommand } from '../../tool-runner.ts';
 import { connectPostgres, endClient, pgTool, quoteLiteral, sameServer } from '../connection.ts';
 import { backupSuffix, connectionOf, memberCredentials, parsePitrTarget, targetConnection, type PitrTarget, type PostgresOptions } from '../options.ts';
@@ -220,7 +220,7 @@ export class PostgresPitrRestore implements RestoreSession {
   }
 
   private signal(signal: AbortSignal): AbortSignal {
-    return AbortSignal.any([signal, this.closing.signal]);
+    return linkSignals(signal, this.closing.signal);
   }
 
   private track<T>(work: Promise<T>): Promise<T> {

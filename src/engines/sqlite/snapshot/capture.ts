@@ -29,7 +29,7 @@ import type {
   PreflightCheck,
   RestoreHandle,
 } from '../../contract.ts';
-import { graceful, settleSync, throwIfAborted } from '../../settle.ts';
+import { graceful, settleSync, throwIfAborted, linkSignals } from '../../settle.ts';
 import { sqlitePath, type SqliteOptions } from '../options.ts';
 import { copySnapshot } from './copy-snapshot.ts';
 
@@ -116,7 +116,7 @@ export class SqliteSnapshotBackup implements BackupSession {
   }
 
   finish(_window: FinishWindow, signal: AbortSignal): Promise<FinishedMember> {
-    const work = this.copyOut(AbortSignal.any([signal, this.closing.signal]));
+    const work = this.copyOut(linkSignals(signal, this.closing.signal));
     this.finishing = work;
     return work;
   }
