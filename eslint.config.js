@@ -17,6 +17,26 @@ export default tseslint.config(
     },
   },
   {
+    // Product apart from lab (docs/ARCHITECTURE.md): the product never imports the lab — local database servers,
+    // the bank workload and its invariants, the demo, the trials. The CLI's entry point is the one place that
+    // composes both. test/unit/lint-rules.test.ts shows this rule catching a wrong-way import.
+    files: ['src/**/*.ts'],
+    ignores: ['src/lab/**', 'src/cli/main.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/lab', '**/lab/**'], message: 'Product code must not import the lab (src/lab/); pass what you need in from src/cli/main.ts or a test.' }] },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.object.name='process'][object.property.name='env'][property.name=/FAILPOINT/]",
+          message: 'Failpoints are typed options passed in by the lab or a test, never read from the environment by product code.',
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**', 'bench/**'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -44,7 +44,6 @@ export async function startNodeProcess(configFile: string, name: string, options
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const child = spawn(process.execPath, [...(options.execArgv ?? []), CLI_BIN, 'node', '--config', configFile, '--json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, STILLPOINT_FAILPOINTS: '' },
   });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {

@@ -40,18 +40,25 @@ export interface BackupOptions {
   readonly signal?: AbortSignal;
   readonly onEvent?: EventSink;
   readonly deps?: Partial<PauseDeps>;
-  /**
-   * Fault injection for crash tests (also read from STILLPOINT_FAILPOINTS, comma-separated):
-   * `kill-after-pause` SIGKILLs this process once every cluster is paused; `fail-capture:<member>` makes
-   * that member's capture fail; `hang-capture:<member>` makes it never end (a database path gone silent).
-   */
-  readonly failpoints?: readonly string[];
+  /** Fault injection for tests and the trials (typed hooks; never read from the environment). */
+  readonly failpoints?: BackupFailpoints;
   /** Longest wait for every member's horizon (default 30 min). */
   readonly horizonTimeoutMs?: number;
   /** The artifact store (default: opened from the plan's artifacts location by openArtifactStore). */
   readonly store?: ArtifactStore;
   /** Longest the finish phase may take for all members together (default 30 min); past it the backup fails FINISH_TIMEOUT. */
   readonly finishTimeoutMs?: number;
+}
+
+/**
+ * Hooks the tests and the trials use to inject faults at a step boundary. A hook may throw (the step fails as
+ * if the engine had), never settle (a database path gone silent), or end the process (a crash).
+ */
+export interface BackupFailpoints {
+  /** Every cluster is paused; no capture has started. */
+  readonly afterPause?: () => void | Promise<void>;
+  /** Before one member's capture, inside the pause. */
+  readonly beforeCapture?: (member: string, signal: AbortSignal) => void | Promise<void>;
 }
 
 export interface MemberResult {
@@ -117,7 +124,7 @@ class BackupRun {
   private readonly signal: AbortSignal;
   private readonly sink: EventSink;
   private readonly deps: PauseDeps;
-  private readonly failpoints: Set<string>;
+  private readonly failpoints: BackupFailpoints;
   private attempt = 0;
   private state: BackupState = 'planned';
   private readonly heartbeat: Heartbeat; // [ownership] renewed for the whole run, stopped in run()'s finally
@@ -132,8 +139,7 @@ class BackupRun {
     this.signal = options.signal ?? new AbortController().signal;
     this.sink = options.onEvent ?? (() => {});
     this.deps = { ...defaultPauseDeps(), ...options.deps };
-    const env = (process.env.STILLPOINT_FAILPOINTS ?? '').split(',').filter((s) => s.length > 0);
-    this.failpoints = new Set([...(options.failpoints ?? []), ...env]);
+    this.failpoints = options.failpoints ?? {};
     const ownership = ownershipFor(options.plan); // [ownership]
     const record = options.catalog.createBackup({
       planDigest: options.plan.digest,
@@ -216,7 +222,7 @@ class BackupRun {
       });
       const { pausedAtMs, drainMs } = sessions.length > 0 ? await pauseClusters(sessions, this.signal) : { pausedAtMs: Date.now(), drainMs: 0 };
       this.setState('paused', { pausedAtMs, drainMs });
-      if (this.failpoints.has('kill-after-pause')) process.kill(process.pid, 'SIGKILL');
+      await this.failpoints.afterPause?.();
       captures = await this.captureAll();
       this.setState('captured');
       const required = this.requiredMs(captures);
@@ -274,10 +280,7 @@ class BackupRun {
   }
 
   private async captureOne(m: PlannedMember, signal: AbortSignal): Promise<Captured> {
-    if (this.failpoints.has(`hang-capture:${m.spec.name}`)) await new Promise<never>(() => undefined);
-    if (this.failpoints.has(`fail-capture:${m.spec.name}`)) {
-      throw new EngineError('CAPTURE_FAILED', `capture of ${m.spec.name} failed (failpoint).`, { context: { member: m.spec.name } });
-    }
+    await this.failpoints.beforeCapture?.(m.spec.name, signal);
     const started = performance.now();
     let clock: ClockSample | undefined;
     if (m.capabilities.clockBased) {

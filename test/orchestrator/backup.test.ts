@@ -6,6 +6,7 @@ import { runBackup } from '../../src/orchestrator/backup.ts';
 import type { BackupEvent } from '../../src/orchestrator/events.ts';
 import { resumeIncomplete } from '../../src/orchestrator/recovery.ts';
 import { loadPlan } from '../../src/plan/load-plan.ts';
+import { failCapture, hangCapture } from '../support/failpoints.ts';
 import { startAdminNode, tempDir, waitFor, writePlan, type AdminNode } from './helpers.ts';
 
 describe('backup orchestrator (real admin servers, real SQLite)', () => {
@@ -57,7 +58,7 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
 
   it('a member failing capture: everything unpaused and released, backup failed, catalog consistent', async () => {
     const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port)));
-    const result = await runBackup({ plan, catalog, failpoints: ['fail-capture:b'] });
+    const result = await runBackup({ plan, catalog, failpoints: failCapture('b') });
     expect(result.state).toBe('failed');
     expect(result.reason).toMatch(/^CAPTURE_FAILED/);
     expect(nodes.every((n) => !n.gate.paused)).toBe(true);
@@ -70,7 +71,7 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
   it('a capture stuck past the capture deadline: attempt given up, everything unpaused, backup failed', async () => {
     const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port), { window: { captureTimeoutMs: 300 } }));
     // Without the deadline this never returns: the lease is renewed and the cluster stays paused.
-    const result = await runBackup({ plan, catalog, failpoints: ['hang-capture:b'] });
+    const result = await runBackup({ plan, catalog, failpoints: hangCapture('b') });
     expect(result.state).toBe('failed');
     expect(result.reason).toMatch(/^CAPTURE_TIMEOUT: capture of b did not end/);
     expect(nodes.every((n) => !n.gate.paused)).toBe(true);
@@ -149,9 +150,8 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
 
   it('orchestrator SIGKILLed while paused: nodes unpause by lease, the next run classifies it failed', async () => {
     const file = writePlan(tmp.dir, nodes.map((n) => n.port));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'backup', '--plan', file, '--json'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/orchestrator/fixtures/backup-killed-after-pause.ts', file], {
       cwd: join(import.meta.dirname, '..', '..'),
-      env: { ...process.env, STILLPOINT_FAILPOINTS: 'kill-after-pause' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exit = await new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));

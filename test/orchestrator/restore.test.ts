@@ -10,6 +10,7 @@ import { loadPlan, type Plan } from '../../src/plan/load-plan.ts';
 import { demoGroup, seedBank, writeDemoPlan } from '../../src/demo/demo-setup.ts';
 import { bankInvariants } from '../../src/workload/bank-invariants.ts';
 import { startAdminNode, tempDir, type AdminNode } from './helpers.ts';
+import { failCapture } from '../support/failpoints.ts';
 
 describe('restore (bank group, real admin servers)', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -149,7 +150,7 @@ describe('restore (bank group, real admin servers)', () => {
   });
 
   it('refuses to restore a backup that is not complete', async () => {
-    const failed = await runBackup({ plan, catalog, failpoints: ['fail-capture:bank_a'] });
+    const failed = await runBackup({ plan, catalog, failpoints: failCapture('bank_a') });
     expect(failed.state).toBe('failed');
     await expect(runRestore(catalog, { backupId: failed.backupId, plan, intoDir: join(tmp.dir, 'x') })).rejects.toMatchObject({ code: 'BACKUP_NOT_RESTORABLE' });
   });
