@@ -145,7 +145,7 @@ export const ERROR_CODES = {
   BACKUP_NOT_FOUND: c(['catalog'], 1, 'No backup with that id.'),
   BACKUP_NOT_RESTORABLE: c(['catalog'], 1, 'The backup is not complete.'),
   RESTORE_MEMBER_FAILED: c(['catalog'], 1, 'One or more members failed to restore; the per-member results say which.'),
-  BACKUP_NOT_TERMINAL: c(['catalog'], 2, 'The backup is still running (or stale: run `backups recover`); it cannot be deleted.'),
+  BACKUP_NOT_TERMINAL: c(['catalog'], 1, 'The backup is still running (or stale: run `backups recover`); it cannot be deleted.'),
   BACKUP_STATE_FINAL: c(['catalog'], 1, 'The backup is complete, failed or invalid; its state cannot change.'),
   CATALOG_UNAVAILABLE: c(['catalog'], 1, 'The catalog cannot be opened.'),
   CATALOG_UNRECOGNIZED: c(['catalog'], 1, 'The file is SQLite but not a stillpoint catalog.'),

@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
+import { bankInvariants } from '../../src/workload/bank-invariants.ts';
 import { committedView } from '../../src/checker/records.ts';
 import { createTransactionManager } from '../../src/txn/consensus-commit.ts';
 import type { GroupConfig, Row } from '../../src/txn/contract.ts';
@@ -136,11 +137,11 @@ export function formatSuite(factory: StoreFactory): void {
       expect(before.transfers.bank_a).toContain('x-committed');
       expect(before.transfers.bank_b).toContain('x-committed');
       expect([...before.transfers.bank_a, ...before.transfers.bank_b]).not.toContain('x-prepared');
-      const unswept = await checkGroup(store.group);
+      const unswept = await checkGroup(store.group, { invariants: [bankInvariants] });
       expect(unswept.violations).toEqual([]);
       expect(unswept.stats.unfinished).toBe(6); // x-committed: account 1 + bank_b row; x-prepared: accounts 2, 3 + two rows
       // The sweep rolls x-committed forward and aborts x-prepared (a restored copy has no live writer).
-      const swept = await checkGroup(store.group, { sweep: true, expiryMs: 0 });
+      const swept = await checkGroup(store.group, { invariants: [bankInvariants], sweep: true, expiryMs: 0 });
       expect(swept.violations).toEqual([]);
       expect(swept.stats).toMatchObject({ accounts: 6, totalBalance: 600, expectedTotal: 600, transfers: 6, unfinished: 0 });
       // The first record of x-prepared decides ABORTED (abortedExpired); its other three follow that decision.
@@ -165,7 +166,7 @@ export function formatSuite(factory: StoreFactory): void {
       const states = [...(await coordinatorRows(store)).values()];
       expect(states.filter((s) => s === 4).length).toBe(1);
       // And stillpoint agrees with whatever ScalarDB rewrote.
-      const report = await checkGroup(store.group, { sweep: true, expiryMs: 0 });
+      const report = await checkGroup(store.group, { invariants: [bankInvariants], sweep: true, expiryMs: 0 });
       expect(report.violations).toEqual([]);
       expect(await stillpointView(store.group)).toEqual(expected);
     });
@@ -179,7 +180,7 @@ export function formatSuite(factory: StoreFactory): void {
       await a.sql(`UPDATE ${a.table('bank_a', 'transfers')} SET tx_state = 3 WHERE tx_state = 1`);
       // Judged read-only, as a restored copy is before any repair (the sweep would take the flipped record as
       // evidence of a commit and complete the transfer: a consistent bank, so no longer a control).
-      const report = await checkGroup(a.group);
+      const report = await checkGroup(a.group, { invariants: [bankInvariants] });
       expect(new Set(report.violations.map((v) => v.kind))).toEqual(new Set(['balance-not-conserved', 'transfer-torn']));
 
       // stillpoint wrote, the code is flipped: ScalarDB's view breaks the bank's invariants, which the harness sees.

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
+import { bankInvariants } from '../../src/workload/bank-invariants.ts';
 import type { GroupConfig, Row } from '../../src/txn/contract.ts';
 import { propertiesFile, stillpointView, viewFromLines } from './format-suite.ts';
 import { interopSkipReason, runDriver, VERSIONS } from './harness.ts';
@@ -55,13 +56,13 @@ describe.skipIf(skip !== undefined)(`ScalarDB ${VERSIONS.scalardb} features on d
     const groups = s.sql(`SELECT tx_id, tx_child_ids, tx_state FROM "coordinator$state" WHERE tx_child_ids IS NOT NULL AND tx_child_ids <> ''`);
     expect(groups.some((g) => String(g.tx_child_ids).split(',').length >= 2)).toBe(true);
 
-    const report = await checkGroup(s.group);
+    const report = await checkGroup(s.group, { invariants: [bankInvariants] });
     expect(report.violations).toEqual([]);
     expect(report.stats.committedWithoutDecision).toBe(0);
     // A member whose commit-records step never ran: the parent's listing must roll it forward, not abort it.
     const member = ids[0]!;
     s.sql(`UPDATE "bank_a$transfers" SET tx_state = 1 WHERE tx_id = '${member}'`);
-    const swept = await checkGroup(s.group, { sweep: true, expiryMs: 0 });
+    const swept = await checkGroup(s.group, { invariants: [bankInvariants], sweep: true, expiryMs: 0 });
     expect(swept.violations).toEqual([]);
     expect(swept.stats.sweep).toMatchObject({ rolledForward: 1, abortedExpired: 0, rolledBack: 0 });
     const view = await stillpointView(s.group);
@@ -80,7 +81,7 @@ describe.skipIf(skip !== undefined)(`ScalarDB ${VERSIONS.scalardb} features on d
     const records = s.sql(`SELECT tx_state, tx_prepared_at, tx_committed_at, before_tx_id FROM "bank_a$transfers"`);
     expect(records).toHaveLength(3);
     for (const r of records) expect(r).toMatchObject({ tx_state: 3, tx_prepared_at: r.tx_committed_at, before_tx_id: null });
-    const report = await checkGroup(s.group, { sweep: true, expiryMs: 0 });
+    const report = await checkGroup(s.group, { invariants: [bankInvariants], sweep: true, expiryMs: 0 });
     expect(report.violations).toEqual([]);
     expect(report.stats.committedWithoutDecision).toBeGreaterThanOrEqual(12);
     expect(report.stats.sweep).toMatchObject({ rolledForward: 0, rolledBack: 0, abortedExpired: 0 });
@@ -98,7 +99,7 @@ describe.skipIf(skip !== undefined)(`ScalarDB ${VERSIONS.scalardb} features on d
     const finished = await runDriver('BankDriver', [props, `finish:${committed}`]);
     expect(finished.lines.find((l) => l.finish === committed)?.result).toBe(true);
     expect(s.sql(`SELECT tx_id FROM "coordinator$state" WHERE tx_id = '${committed}'`)).toEqual([]);
-    const afterCleanup = await checkGroup(s.group);
+    const afterCleanup = await checkGroup(s.group, { invariants: [bankInvariants] });
     expect(afterCleanup.violations).toEqual([]);
     expect(afterCleanup.stats.committedWithoutDecision).toBeGreaterThan(0);
 
