@@ -25,7 +25,7 @@ import { defaultPauseDeps } from './deps.ts';
 import { loggerFor, type EventSink } from './events.ts';
 import { chooseMode, requiredWindowMs, sleep } from './modes.ts';
 import { ownershipFor, startHeartbeat, type Heartbeat } from './ownership.ts';
-import { checkValidity, closeSessions, pauseClusters, resolveClusters, unpauseClusters, type ClusterSession, type PauseDeps } from './pause-phase.ts';
+import { checkMembershipAfter, checkValidity, closeSessions, pauseClusters, resolveClusters, unpauseClusters, unpauseFailure, type ClusterSession, type PauseDeps } from './pause-phase.ts';
 
 export interface BackupOptions {
   readonly plan: Plan;
@@ -206,10 +206,11 @@ class BackupRun {
       const problems = await checkValidity(sessions, this.signal);
       this.setState('unpausing');
       const unpaused = await unpauseClusters(sessions);
-      if (!unpaused.ok) this.log('warn', 'some targets did not confirm the unpause; their lease will reopen them', { targets: unpaused.targets });
+      if (!unpaused.ok) throw unpauseFailure(sessions, unpaused); // [k8s] Scalar's servers ignore the lease: fail loudly
       const unpauseStartedAtMs = sessions.length > 0 ? unpaused.unpauseStartedAtMs : Date.now();
       const window = { pausedAtMs, unpauseStartedAtMs, midMs: Math.round((pausedAtMs + unpauseStartedAtMs) / 2) };
       this.setState('validating', { ...window });
+      problems.push(...(await checkMembershipAfter(sessions, this.signal))); // [k8s] pods compared after the unpause too
       if (unpauseStartedAtMs - pausedAtMs < required) problems.push(`window ${unpauseStartedAtMs - pausedAtMs} ms is shorter than the required ${required} ms`);
       this.reportWindow(window, required, problems);
       return { captures, window, problems };

@@ -41,6 +41,8 @@ export interface ResolvedTargets {
   readonly targets: readonly Target[];
   /** Anything whose change during a window makes the window invalid (pod names, restart counts, …). */
   readonly membership: MembershipSnapshot;
+  /** The last resort when Unpause cannot reach the targets, as a command (Kubernetes: `kubectl rollout restart …`). */
+  readonly unpauseFallback?: string;
 }
 
 export interface MembershipSnapshot {

@@ -34,8 +34,7 @@ function optionsFor(f: ReleaseFixture, extra: Partial<K8sPauseOptions> = {}): K8
   return {
     api: createK8sClientApi({ kubeConfig: f.fake.kubeConfig(), callTimeoutMs: 5_000 }),
     pauseClient: client!,
-    release: f.release,
-    namespace: f.namespace,
+    releases: [{ release: f.release, namespace: f.namespace }],
     pauseDurationMs: 200,
     pollIntervalMs: 20,
     ...extra,
@@ -58,8 +57,8 @@ describe('pauseRelease', () => {
     expect(pausedInWindow).toEqual([true, true, true]);
     expect(f.nodes.every((n) => !n.gate.paused)).toBe(true);
     expect(result.attempts).toBe(1);
-    expect(result.product).toBe('scalardb-cluster'); // detected from the pods' app label; Envoy ignored
-    expect(result.targets).toEqual(f.nodes.map((n) => `${n.ip}:${f.port}`).sort());
+    expect(result.releases[0]!.product).toBe('scalardb-cluster'); // detected from the pods' app label; Envoy ignored
+    expect(result.releases[0]!.targets).toEqual(f.nodes.map((n) => `${n.ip}:${f.port}`).sort());
     // The hold happened (a lower bound only, with slack for timer rounding; no upper bound on a shared machine).
     expect(result.window.unpauseStartedAtMs).toBeGreaterThanOrEqual(result.window.pausedAtMs + 150);
 
@@ -71,7 +70,8 @@ describe('pauseRelease', () => {
       pause_start_timestamp_ms: result.window.pausedAtMs,
       pause_end_timestamp_ms: result.window.unpauseStartedAtMs,
       pause_mid_timestamp_ms: result.window.midMs,
-      srv_name: '_scalardb-cluster._tcp.prod-db-headless.ns-scalar.svc.cluster.local',
+      // The chart names the headless service <release>-<chart>-headless (the release does not contain the chart name).
+      srv_name: '_scalardb-cluster._tcp.prod-db-scalardb-cluster-headless.ns-scalar.svc.cluster.local',
     });
     expect(json['pause_start_date_time']).toBe(localDateTime(result.window.pausedAtMs, 'Asia/Tokyo'));
     expect(json['pause_start_date_time']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$/);
