@@ -41,6 +41,13 @@ export interface ReleaseFixtureOptions {
   readonly release?: string;
   /** Namespace. Default `ns-scalar`. */
   readonly namespace?: string;
+  /** Share another fixture's fake API server (several releases in one namespace). It stays open on close. */
+  readonly fake?: FakeK8sApiServer;
+  /** The chart's `fullnameOverride` value. */
+  readonly fullnameOverride?: string;
+  /** The admin servers serve TLS with this certificate and require this token. */
+  readonly tls?: { readonly certPem: string; readonly keyPem: string };
+  readonly token?: string;
   /** The services carry the chart's labels (default true); without them only the name finds the headless one. */
   readonly serviceLabels?: boolean;
   /** Pods whose admin server is NOT started (their endpoint is down). */
@@ -59,9 +66,9 @@ export async function startReleaseFixture(options: ReleaseFixtureOptions = {}): 
   const namespace = options.namespace ?? 'ns-scalar';
   const product = options.product ?? 'scalardb-cluster';
   const info = PRODUCTS[product];
-  const fullname = chartFullname(release, info.chartName);
-  const fake = new FakeK8sApiServer(options.controller);
-  await fake.start();
+  const fullname = chartFullname(release, info.chartName, options.fullnameOverride);
+  const fake = options.fake ?? new FakeK8sApiServer(options.controller);
+  if (!options.fake) await fake.start();
   const first = options.firstOctet ?? 10;
   const count = options.pods ?? 3;
   const nodes: PodNode[] = [];
@@ -71,7 +78,14 @@ export async function startReleaseFixture(options: ReleaseFixtureOptions = {}): 
     const gate = createGate({ log: quiet });
     const node: PodNode = { name, ip, gate, server: undefined };
     if (listen) {
-      node.server = await startAdminServer({ gate, host: ip, port, log: quiet });
+      node.server = await startAdminServer({
+        gate,
+        host: ip,
+        port,
+        log: quiet,
+        ...(options.tls ? { tls: options.tls } : {}),
+        ...(options.token ? { token: options.token } : {}),
+      });
       port = node.server.port;
     }
     nodes.push(node);
@@ -139,7 +153,7 @@ export async function startReleaseFixture(options: ReleaseFixtureOptions = {}): 
     async close() {
       for (const node of nodes) node.gate.unpause('test cleanup');
       await Promise.all(nodes.map((n) => n.server?.close() ?? Promise.resolve()));
-      await fake.close();
+      if (!options.fake) await fake.close();
     },
   };
 }
