@@ -33,6 +33,7 @@ export function helmRenderer(): string {
     throw new Error(
       `cannot build the Helm template renderer (${String(error)}); install Go and sprig: ` +
         'apt-get install -y golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev (scripts/ensure-deps.sh does)',
+      { cause: error },
     );
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -58,7 +59,7 @@ export function renderChartText(chartDir: string, options: RenderOptions): Recor
       out = execFileSync(helmRenderer(), [chartDir, options.release, options.namespace, values], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (error) {
       const stderr = (error as { stderr?: string }).stderr ?? String(error);
-      throw new Error(`helm template failed: ${stderr.trim()}`);
+      throw new Error(`helm template failed: ${stderr.trim()}`, { cause: error });
     }
     return (JSON.parse(out) as { manifests: Record<string, string> }).manifests;
   } finally {
