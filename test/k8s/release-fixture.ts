@@ -43,6 +43,8 @@ export interface ReleaseFixtureOptions {
   readonly namespace?: string;
   /** Share another fixture's fake API server (several releases in one namespace). It stays open on close. */
   readonly fake?: FakeK8sApiServer;
+  /** The workload's kind. Default Deployment. */
+  readonly workloadKind?: 'Deployment' | 'StatefulSet';
   /** The chart's `fullnameOverride` value. */
   readonly fullnameOverride?: string;
   /** The admin servers serve TLS with this certificate and require this token. */
@@ -100,7 +102,7 @@ export async function startReleaseFixture(options: ReleaseFixtureOptions = {}): 
   const serviceLabels = options.serviceLabels === false ? {} : { ...labels, 'app.kubernetes.io/managed-by': 'Helm' };
   const containerPorts = [{ name: info.adminPortName, containerPort: port }];
   fake.addWorkload({
-    kind: 'Deployment',
+    kind: options.workloadKind ?? 'Deployment',
     name: fullname,
     namespace,
     labels,
@@ -129,7 +131,7 @@ export async function startReleaseFixture(options: ReleaseFixtureOptions = {}): 
       labels,
       podIp: node.ip,
       containerPorts,
-      owner: { kind: 'ReplicaSet', name: fullname },
+      owner: { kind: options.workloadKind === 'StatefulSet' ? 'StatefulSet' : 'ReplicaSet', name: fullname },
     });
   }
   if (options.envoy ?? true) {
