@@ -125,6 +125,25 @@ describe('backup with a kubernetes cluster', () => {
   });
 });
 
+describe('backup with a kubernetes workload named in the plan (no Helm labels needed)', () => {
+  it('pauses the pods of a Deployment given by name with its admin port, and refuses an ambiguous target', async () => {
+    const { f, deps } = await setUp();
+    const planFile = writePlan(tmp!.dir, [], {
+      clusters: [{ name: 'ledger', targets: { kubernetes: { deployment: f.fullname, adminPort: f.port, namespace: f.namespace } }, leaseMs: 5_000 }],
+    });
+    const result = await runBackup({ ...open(planFile), deps });
+    expect(result.state).toBe('complete');
+    expect(f.nodes.every((n) => !n.gate.paused && n.gate.stats().pausesTotal === 1)).toBe(true);
+
+    const bad = writePlan(tmp!.dir, [], {
+      clusters: [{ name: 'ledger', targets: { kubernetes: { release: 'ledger', deployment: f.fullname, namespace: f.namespace } } }],
+    });
+    expect(() => loadPlan(bad)).toThrow(/exactly one of release, deployment, statefulset, selector/);
+    const noPort = writePlan(tmp!.dir, [], { clusters: [{ name: 'ledger', targets: { kubernetes: { selector: 'app=x' } } }] });
+    expect(() => loadPlan(noPort)).toThrow(/adminPort goes with/);
+  });
+});
+
 describe('stillpoint backup with a kubernetes cluster', () => {
   it('exits 4 with the rollout-restart command when an unpause fails', async () => {
     const { f, planFile } = await setUp();
