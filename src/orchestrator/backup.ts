@@ -215,7 +215,9 @@ class BackupRun {
       this.reportWindow(window, required, problems);
       return { captures, window, problems };
     } catch (error) {
+      const late = await unpauseClusters(sessions); // [k8s] a failed attempt's unpause is checked too, and ranked first
       await releaseAll(captures);
+      if (!late.ok) throw unpauseFailure(sessions, late, error);
       throw error;
     } finally {
       await unpauseClusters(sessions);
@@ -324,7 +326,8 @@ class BackupRun {
   }
 
   private fail(error: unknown): void {
-    const code = this.signal.aborted ? 'ABORTED' : error instanceof StepFailure ? error.code : asStillpointError(error).code;
+    const unpauseFailed = error instanceof StillpointError && error.code === 'UNPAUSE_FAILED'; // [k8s] outranks an abort: act now
+    const code = unpauseFailed ? 'UNPAUSE_FAILED' : this.signal.aborted ? 'ABORTED' : error instanceof StepFailure ? error.code : asStillpointError(error).code;
     const message = error instanceof StillpointError ? error.detail : error instanceof Error ? error.message : String(error);
     try {
       this.setState('failed', { reason: `${code}: ${message}` });

@@ -100,8 +100,9 @@ export async function checkMembershipAfter(sessions: readonly ClusterSession[], 
 /**
  * [k8s] The error for an unpause not confirmed (after the client's retries): targets may still be paused, and
  * Scalar's servers ignore the lease, so the run must fail loudly with what to do, including the last resort.
+ * `cause`: what failed the attempt before the unpause (reported after this).
  */
-export function unpauseFailure(sessions: readonly ClusterSession[], unpaused: { targets: readonly TargetStatus[] }): PauseError {
+export function unpauseFailure(sessions: readonly ClusterSession[], unpaused: { targets: readonly TargetStatus[] }, cause?: unknown): PauseError {
   const bad = unpaused.targets.filter((t) => !t.ok).map((t) => t.target);
   const affected = sessions.filter((s) => s.resolved.targets.some((t) => bad.includes(t.label)));
   const fallbacks = affected.flatMap((s) => (s.resolved.unpauseFallback === undefined ? [] : [s.resolved.unpauseFallback]));
@@ -109,7 +110,7 @@ export function unpauseFailure(sessions: readonly ClusterSession[], unpaused: { 
   return new PauseError(
     'UNPAUSE_FAILED',
     `Unpause was not confirmed by ${bad.join(', ')} of cluster(s) ${affected.map((s) => s.cluster.name).join(', ')}; they may still be paused. ${todo}`,
-    { context: { clusters: affected.map((s) => s.cluster.name), targets: unpaused.targets }, hint: todo },
+    { context: { clusters: affected.map((s) => s.cluster.name), targets: unpaused.targets }, hint: todo, ...(cause === undefined ? {} : { cause }) },
   );
 }
 

@@ -78,6 +78,43 @@ describe('backup with a kubernetes cluster', () => {
     victim.server = undefined;
   });
 
+  it('reports the unpause failure first when the attempt failed for another reason too (a capture failed)', async () => {
+    const { f, planFile, deps } = await setUp();
+    const victim = f.nodes[1]!;
+    const result = await runBackup({
+      ...open(planFile),
+      deps,
+      failpoints: ['fail-capture:b'],
+      onEvent: (e: BackupEvent) => {
+        if (e.type === 'state' && e.state === 'paused') void victim.server!.server.forceShutdown();
+      },
+    });
+    // Before: CAPTURE_FAILED, and nothing said that the pod may still be paused.
+    expect(result.state).toBe('failed');
+    expect(result.reason).toMatch(/^UNPAUSE_FAILED: /);
+    expect(result.reason).toContain('kubectl rollout restart deployment/ledger-scalardl -n ns-scalar');
+    victim.server = undefined;
+  });
+
+  it('an unpause failure outranks an abort (Ctrl-C, SIGTERM at activeDeadlineSeconds): the reason says what to do', async () => {
+    const { f, planFile, deps } = await setUp();
+    const victim = f.nodes[0]!;
+    const controller = new AbortController();
+    const result = await runBackup({
+      ...open(planFile),
+      deps,
+      signal: controller.signal,
+      onEvent: (e: BackupEvent) => {
+        if (e.type === 'state' && e.state === 'paused') {
+          void victim.server!.server.forceShutdown();
+          controller.abort(new Error('SIGTERM'));
+        }
+      },
+    });
+    expect(result.reason).toMatch(/^UNPAUSE_FAILED: .*kubectl rollout restart deployment\/ledger-scalardl -n ns-scalar/);
+    victim.server = undefined;
+  });
+
   it('compares the pods after the unpause too: a pod restarted during the unpause makes the window invalid', async () => {
     const { f, planFile, deps } = await setUp();
     let restarted = false;
