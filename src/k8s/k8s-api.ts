@@ -57,18 +57,26 @@ export interface WorkloadInfo {
   /** `status.readyReplicas` (0 when absent). */
   readonly readyReplicas: number;
   readonly labels: Readonly<Record<string, string>>;
+  /** `spec.selector.matchLabels`: the labels of its pods (empty when the selector uses only expressions). */
+  readonly selector: Readonly<Record<string, string>>;
 }
 
-/** Every call takes a signal; the real adapter also applies its own per-call deadline. */
+/**
+ * Every call takes a signal; the real adapter also applies its own per-call deadline. Each method is one API
+ * call whose RBAC verb is fixed (listed per method): the chart's Role grants exactly these and a test checks
+ * every call the code makes against it.
+ */
 export interface K8sApi {
-  /** Pods in `namespace` matching `labelSelector` (`k=v,k2=v2`). */
+  /** Pods in `namespace` matching `labelSelector` (`k=v,k2=v2`). RBAC: `list pods`. */
   listPods(namespace: string, labelSelector: string, signal?: AbortSignal): Promise<PodInfo[]>;
-  /** The service, or `undefined` when it does not exist (404). */
+  /** Services in `namespace` matching `labelSelector`. RBAC: `list services`. */
+  listServices(namespace: string, labelSelector: string, signal?: AbortSignal): Promise<ServiceInfo[]>;
+  /** The service, or `undefined` when it does not exist (404). RBAC: `get services`. */
   getService(namespace: string, name: string, signal?: AbortSignal): Promise<ServiceInfo | undefined>;
-  /** Deployments and StatefulSets in `namespace` matching `labelSelector`. */
+  /** Deployments and StatefulSets in `namespace` matching `labelSelector` (`''`: all). RBAC: `list deployments, statefulsets`. */
   listWorkloads(namespace: string, labelSelector: string, signal?: AbortSignal): Promise<WorkloadInfo[]>;
-  /** One workload; throws when it does not exist. */
+  /** One workload; throws when it does not exist. RBAC: `get deployments` / `get statefulsets`. */
   getWorkload(namespace: string, kind: WorkloadKind, name: string, signal?: AbortSignal): Promise<WorkloadInfo>;
-  /** Sets `spec.replicas` through the `scale` subresource (the only write stillpoint makes). */
+  /** Sets `spec.replicas` through the `scale` subresource (the only write stillpoint makes). RBAC: `patch deployments/scale` / `statefulsets/scale`. */
   scaleWorkload(namespace: string, kind: WorkloadKind, name: string, replicas: number, signal?: AbortSignal): Promise<void>;
 }

@@ -62,6 +62,12 @@ export function createK8sClientApi(options: K8sClientOptions = {}): K8sApi {
       );
       return list.items.map(toPodInfo);
     },
+    async listServices(namespace, labelSelector, signal) {
+      const list = await call(`list services (${labelSelector}) in ${namespace}`, signal, (o) =>
+        core.listNamespacedService({ namespace, labelSelector }, o),
+      );
+      return list.items.map(toServiceInfo);
+    },
     async getService(namespace, name, signal) {
       try {
         return toServiceInfo(
@@ -75,10 +81,10 @@ export function createK8sClientApi(options: K8sClientOptions = {}): K8sApi {
     async listWorkloads(namespace, labelSelector, signal) {
       const [deployments, statefulSets] = await Promise.all([
         call(`list deployments (${labelSelector}) in ${namespace}`, signal, (o) =>
-          apps.listNamespacedDeployment({ namespace, labelSelector }, o),
+          apps.listNamespacedDeployment({ namespace, ...(labelSelector === '' ? {} : { labelSelector }) }, o),
         ),
         call(`list statefulsets (${labelSelector}) in ${namespace}`, signal, (o) =>
-          apps.listNamespacedStatefulSet({ namespace, labelSelector }, o),
+          apps.listNamespacedStatefulSet({ namespace, ...(labelSelector === '' ? {} : { labelSelector }) }, o),
         ),
       ]);
       return [
@@ -196,5 +202,6 @@ function toWorkloadInfo(kind: WorkloadKind, workload: V1Deployment | V1StatefulS
     replicas: workload.spec?.replicas ?? 1,
     readyReplicas: workload.status?.readyReplicas ?? 0,
     labels: workload.metadata?.labels ?? {},
+    selector: workload.spec?.selector?.matchLabels ?? {},
   };
 }

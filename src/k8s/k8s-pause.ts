@@ -1,10 +1,11 @@
 /**
- * Pausing a Helm release with the pod checks done for you — what seed 004 asks an operator to do by hand and
+ * Pausing Helm releases with the pod checks done for you — what seed 004 asks an operator to do by hand and
  * what scalar-admin-for-kubernetes does, plus the checks it lacks:
- * read the release (all pods must be Running) → pause every pod by IP (wait_outstanding) → hold the duration →
- * CheckPaused and re-read the release → always unpause (the PausedGroup retries) → re-read again. Any change of
- * pod names, phases, restart counts, resourceVersions or the workload's resourceVersion makes the window
- * invalid (a new or restarted pod ran unpaused); the whole attempt is then retried, up to `retries` times.
+ * read every release (all pods must be Running and Ready) → pause every pod of every release by IP in one
+ * all-or-nothing group (wait_outstanding) → hold the duration → CheckPaused and re-read the releases → always
+ * unpause (the PausedGroup retries) → re-read again. Any change of pod names, phases, readiness, restart
+ * counts, resourceVersions or a workload's resourceVersion makes the window invalid (a new or restarted pod
+ * ran unpaused); the whole attempt is then retried, up to `retries` times, once every pod has settled.
  * Errors are ranked: an unpause failure is reported before anything else.
  */
 import { ConfigError, PauseError, asStillpointError } from '../errors.ts';
@@ -17,14 +18,18 @@ import {
   assertAllRunning,
   describeChanges,
   readRelease,
+  refName,
+  rolloutRestartCommand,
   srvNameFor,
   targetsOf,
   totalRestarts,
 } from './release.ts';
 
-export interface K8sPauseOptions extends ReleaseRef {
+export interface K8sPauseOptions {
   readonly api: K8sApi;
   readonly pauseClient: PauseClient;
+  /** What to pause, all in the same window (one or more releases, workloads or selections). */
+  readonly releases: readonly ReleaseRef[];
   /** How long to hold the pause, ms. Default 5 000 (upstream default). */
   readonly pauseDurationMs?: number;
   /** Drain limit sent as max_pause_wait_time. Default: the server's (30 000). */
@@ -35,7 +40,7 @@ export interface K8sPauseOptions extends ReleaseRef {
   readonly timeZone?: string;
   /** Attempts after an invalid window. Default 2 (so at most 3 windows). */
   readonly retries?: number;
-  /** Before a retry, how long to wait for every pod to be Running again, ms. Default 120 000. */
+  /** Before a retry, how long to wait for every pod to be Running and Ready again, ms. Default 120 000. */
   readonly settleTimeoutMs?: number;
   /** Poll interval while settling, ms. Default 1 000. */
   readonly pollIntervalMs?: number;
@@ -51,31 +56,42 @@ export type K8sPauseEvent =
   | { readonly type: 'unpaused'; readonly attempt: number; readonly window: PauseWindow }
   | { readonly type: 'invalid'; readonly attempt: number; readonly changes: readonly string[] };
 
-export interface K8sPauseResult {
-  readonly release: string;
+/** One paused release (or workload / selection) of a {@link K8sPauseResult}. */
+export interface K8sReleaseResult {
+  /** The release name, or `deployment/<name>`, `statefulset/<name>`, `selector <s>`. */
+  readonly name: string;
   readonly namespace: string;
-  readonly product: ScalarProduct;
+  readonly product?: ScalarProduct;
+  readonly workload: string;
+  readonly targets: readonly string[];
+  readonly pods: readonly { readonly name: string; readonly ip: string; readonly restarts: number }[];
+  /** What to give the upstream client (`scalar-admin -s`) for the same release (releases only). */
+  readonly srvName?: string;
+}
+
+export interface K8sPauseResult {
   readonly window: PauseWindow;
   readonly timeZone: string;
   readonly attempts: number;
   /** Why earlier windows were invalid, one entry per invalid attempt. */
   readonly invalidAttempts: readonly { readonly attempt: number; readonly changes: readonly string[] }[];
-  readonly targets: readonly string[];
-  readonly pods: readonly { readonly name: string; readonly ip: string; readonly restarts: number }[];
-  /** What to give the upstream client (`scalar-admin -s`) for the same release. */
-  readonly srvName: string;
+  readonly releases: readonly K8sReleaseResult[];
 }
 
-type AttemptOutcome = { readonly window: PauseWindow; readonly changes: string[]; readonly before: ReleaseSnapshot };
+type AttemptOutcome = { readonly window: PauseWindow; readonly changes: string[]; readonly before: readonly ReleaseSnapshot[] };
 
 /** Runs the procedure. Throws PauseError `UNPAUSE_FAILED`, `PAUSE_FAILED`, `K8S_WINDOW_INVALID`, `K8S_POD_NOT_RUNNING`, …. */
 export async function pauseRelease(options: K8sPauseOptions): Promise<K8sPauseResult> {
   const timeZone = options.timeZone ?? 'Etc/UTC';
   assertTimeZone(timeZone);
+  if (options.releases.length === 0) {
+    throw new ConfigError('K8S_SOURCE_INVALID', 'No release to pause.', { hint: 'Give -r <release> (repeatable), or a workload or selector.' });
+  }
+  const names = options.releases.map((r) => `${r.namespace}/${refName(r)}`).join(', ');
   const retries = options.retries ?? 2;
   const invalidAttempts: { attempt: number; changes: string[] }[] = [];
   for (let attempt = 1; ; attempt++) {
-    if (attempt > 1) await waitUntilRunning(options);
+    if (attempt > 1) await waitUntilSettled(options);
     const outcome = await attemptOnce(options, attempt);
     if (outcome.changes.length === 0) return resultOf(options, outcome, timeZone, attempt, invalidAttempts);
     invalidAttempts.push({ attempt, changes: outcome.changes });
@@ -83,9 +99,9 @@ export async function pauseRelease(options: K8sPauseOptions): Promise<K8sPauseRe
     if (attempt > retries) {
       throw new PauseError(
         'K8S_WINDOW_INVALID',
-        `The pause window of release "${options.release}" was invalid ${attempt} time(s); last: ${outcome.changes.join('; ')}.`,
+        `The pause window of ${names} was invalid ${attempt} time(s); last: ${outcome.changes.join('; ')}.`,
         {
-          context: { cluster: options.release, namespace: options.namespace, attempts: attempt, invalidAttempts },
+          context: { clusters: names, attempts: attempt, invalidAttempts },
           hint: 'Pods restarted, were added or changed during the window (a new or restarted pod runs unpaused). Check the release (kubectl get pods) and run again, or raise --retries.',
         },
       );
@@ -93,10 +109,15 @@ export async function pauseRelease(options: K8sPauseOptions): Promise<K8sPauseRe
   }
 }
 
+async function readAll(options: K8sPauseOptions, refs: readonly ReleaseRef[]): Promise<ReleaseSnapshot[]> {
+  return Promise.all(refs.map((ref) => readRelease(options.api, ref, options.signal)));
+}
+
 async function attemptOnce(options: K8sPauseOptions, attempt: number): Promise<AttemptOutcome> {
-  const before = await readRelease(options.api, options, options.signal);
-  assertAllRunning(before);
-  const targets = targetsOf(before);
+  const before = await readAll(options, options.releases);
+  for (const snapshot of before) assertAllRunning(snapshot);
+  const targets = before.flatMap(targetsOf);
+  // One group for every release: all-or-nothing, one window (as the plan's clusters are paused).
   const group = await options.pauseClient.pauseAll(targets, {
     waitOutstanding: true,
     ...(options.maxPauseWaitMs !== undefined ? { maxPauseWaitMs: options.maxPauseWaitMs } : {}),
@@ -115,17 +136,17 @@ async function attemptOnce(options: K8sPauseOptions, attempt: number): Promise<A
     unpause = await group.unpause();
   }
   options.onEvent?.({ type: 'unpaused', attempt, window: unpause.window });
-  if (!unpause.ok) throw unpauseFailed(options, unpause, failure);
+  if (!unpause.ok) throw unpauseFailed(before, unpause, failure);
   if (failure !== undefined) throw asStillpointError(failure);
   changes.push(...(await changesSince(options, before)).filter((c) => !changes.includes(c)));
   return { window: unpause.window, changes, before };
 }
 
-// Inside the window: hold, then confirm every target still paused and the release unchanged.
+// Inside the window: hold, then confirm every target still paused and the releases unchanged.
 async function holdAndCheck(
   options: K8sPauseOptions,
   group: PausedGroup,
-  before: ReleaseSnapshot,
+  before: readonly ReleaseSnapshot[],
   targets: readonly Target[],
 ): Promise<string[]> {
   await sleep(options.pauseDurationMs ?? 5_000, options.signal);
@@ -136,34 +157,44 @@ async function holdAndCheck(
   return changes;
 }
 
-async function changesSince(options: K8sPauseOptions, before: ReleaseSnapshot): Promise<string[]> {
-  try {
-    return describeChanges(before, await readRelease(options.api, { ...options, product: before.product }, options.signal));
-  } catch (error) {
-    // Not being able to read the release back means the membership cannot be confirmed: invalid, not fatal.
-    return [`could not read the release back: ${asStillpointError(error).message}`];
-  }
+async function changesSince(options: K8sPauseOptions, before: readonly ReleaseSnapshot[]): Promise<string[]> {
+  const prefix = (s: ReleaseSnapshot, text: string): string => (before.length > 1 ? `${s.name}: ${text}` : text);
+  const changes = await Promise.all(
+    before.map(async (snapshot, i) => {
+      const ref = options.releases[i]!;
+      try {
+        const after = await readRelease(options.api, { ...ref, ...(snapshot.product ? { product: snapshot.product } : {}) }, options.signal);
+        return describeChanges(snapshot, after).map((c) => prefix(snapshot, c));
+      } catch (error) {
+        // Not being able to read the release back means the membership cannot be confirmed: invalid, not fatal.
+        return [prefix(snapshot, `could not read the release back: ${asStillpointError(error).message}`)];
+      }
+    }),
+  );
+  return changes.flat();
 }
 
-function unpauseFailed(options: K8sPauseOptions, unpause: UnpauseResult, failure: unknown): PauseError {
-  const bad = unpause.targets.filter((t) => !t.ok);
+function unpauseFailed(before: readonly ReleaseSnapshot[], unpause: UnpauseResult, failure: unknown): PauseError {
+  const bad = unpause.targets.filter((t) => !t.ok).map((t) => t.target);
+  const affected = before.filter((s) => targetsOf(s).some((t) => bad.includes(t.label)));
+  const restarts = affected.map(rolloutRestartCommand);
   return new PauseError(
     'UNPAUSE_FAILED',
-    `Unpause failed for ${bad.map((t) => t.target).join(', ')} of release "${options.release}"; those pods may still be paused.`,
+    `Unpause failed for ${bad.join(', ')} of ${affected.map((s) => `"${s.name}"`).join(', ')}; those pods may still be paused.`,
     {
-      context: { cluster: options.release, namespace: options.namespace, targets: unpause.targets, window: unpause.window },
-      hint: `Unpause them now: stillpoint unpause -a ${bad.map((t) => t.target).join(',')} (or scalar-admin -c unpause).`,
+      context: { clusters: affected.map((s) => s.name), targets: unpause.targets, window: unpause.window, restart: restarts },
+      hint: `Unpause them now: stillpoint unpause -a ${bad.join(',')} (or scalar-admin -c unpause); if they stay unreachable, restart them (they start unpaused): ${restarts.join(' && ')}`,
       ...(failure !== undefined ? { cause: failure } : {}),
     },
   );
 }
 
-// A retry after a restart must wait for the restarted pod to be Running again, or it would be refused at once.
-async function waitUntilRunning(options: K8sPauseOptions): Promise<void> {
+// A retry after a restart or a scale-up must wait for every pod to be Running and Ready, or it would be refused at once.
+async function waitUntilSettled(options: K8sPauseOptions): Promise<void> {
   const deadline = Date.now() + (options.settleTimeoutMs ?? 120_000);
   for (;;) {
     try {
-      assertAllRunning(await readRelease(options.api, options, options.signal));
+      for (const snapshot of await readAll(options, options.releases)) assertAllRunning(snapshot);
       return;
     } catch (error) {
       if (asStillpointError(error).code !== 'K8S_POD_NOT_RUNNING' || Date.now() >= deadline) throw error;
@@ -179,27 +210,44 @@ function resultOf(
   attempts: number,
   invalidAttempts: K8sPauseResult['invalidAttempts'],
 ): K8sPauseResult {
-  const { before } = outcome;
   return {
-    release: before.release,
-    namespace: before.namespace,
-    product: before.product,
     window: outcome.window,
     timeZone,
     attempts,
     invalidAttempts,
-    targets: targetsOf(before).map((t) => t.label),
-    pods: before.pods.map((p) => ({ name: p.name, ip: p.podIp ?? '', restarts: totalRestarts(p) })),
-    srvName: srvNameFor(before, options.clusterDomain),
+    releases: outcome.before.map((snapshot) => {
+      const srvName = srvNameFor(snapshot, options.clusterDomain);
+      return {
+        name: snapshot.name,
+        namespace: snapshot.namespace,
+        ...(snapshot.product ? { product: snapshot.product } : {}),
+        workload: `${snapshot.workload.kind}/${snapshot.workload.name}`,
+        targets: targetsOf(snapshot).map((t) => t.label),
+        pods: snapshot.pods.map((p) => ({ name: p.name, ip: p.podIp ?? '', restarts: totalRestarts(p) })),
+        ...(srvName ? { srvName } : {}),
+      };
+    }),
   };
 }
 
-/** The one JSON line of upstream's wrapper (same field names), plus the mid-time and our extras. */
+/**
+ * The one JSON line of upstream's wrapper (same field names), plus the mid-time and our extras. With one
+ * release the per-release fields are also at the top level, as upstream prints them; `releases` lists each.
+ */
 export function wrapperJson(result: K8sPauseResult): Record<string, unknown> {
   const { window, timeZone } = result;
+  const releases = result.releases.map((r) => ({
+    namespace: r.namespace,
+    helm_release_name: r.name,
+    ...(r.product ? { product: r.product } : {}),
+    workload: r.workload,
+    targets: r.targets,
+    pods: r.pods,
+    ...(r.srvName ? { srv_name: r.srvName } : {}),
+  }));
+  const only = releases.length === 1 ? releases[0] : undefined;
   return {
-    namespace: result.namespace,
-    helm_release_name: result.release,
+    ...(only ? { namespace: only.namespace, helm_release_name: only.helm_release_name } : {}),
     pause_start_timestamp_ms: window.pausedAtMs,
     pause_end_timestamp_ms: window.unpauseStartedAtMs,
     pause_start_date_time: localDateTime(window.pausedAtMs, timeZone),
@@ -207,12 +255,10 @@ export function wrapperJson(result: K8sPauseResult): Record<string, unknown> {
     timezone: timeZone,
     pause_mid_timestamp_ms: window.midMs,
     pause_mid_date_time: localDateTime(window.midMs, timeZone),
-    product: result.product,
     attempts: result.attempts,
     invalid_attempts: result.invalidAttempts,
-    targets: result.targets,
-    pods: result.pods,
-    srv_name: result.srvName,
+    ...(only ? { ...only } : {}),
+    releases,
   };
 }
 

@@ -3,14 +3,14 @@
  * src/pause/targets.ts. Each `resolve` reads the release afresh: targets are pod IPs with the admin port, the
  * membership covers pod names, phases, restart counts and resourceVersions and the workload's resourceVersion.
  *
- * A release with a pod that is not Running is refused (PauseError `K8S_POD_NOT_RUNNING`), also when resolving
+ * A release with a pod that is not Running and Ready is refused (PauseError `K8S_POD_NOT_RUNNING`), also when resolving
  * after a window: a caller that cannot resolve the same membership afterwards must treat the window as invalid.
  */
 import { ConfigError } from '../errors.ts';
 import type { ResolvedTargets, TargetResolver, TargetSource } from '../pause/contract.ts';
 import type { K8sApi } from './k8s-api.ts';
 import { type K8sClientOptions, createK8sClientApi } from './k8s-client-api.ts';
-import { assertAllRunning, membershipOf, readRelease, targetsOf } from './release.ts';
+import { type ReleaseRef, assertAllRunning, membershipOf, readRelease, rolloutRestartCommand, targetsOf } from './release.ts';
 
 export function createKubernetesTargetResolver(api: K8sApi): TargetResolver {
   return {
@@ -20,14 +20,28 @@ export function createKubernetesTargetResolver(api: K8sApi): TargetResolver {
           hint: 'Use createTargetResolver() from src/pause/targets.ts, which routes each kind of source.',
         });
       }
-      const snapshot = await readRelease(
-        api,
-        { release: source.release, namespace: source.namespace, ...(source.product ? { product: source.product } : {}) },
-        signal,
-      );
+      const snapshot = await readRelease(api, refOf(source), signal);
       assertAllRunning(snapshot);
-      return { targets: targetsOf(snapshot), membership: membershipOf(snapshot) };
+      return { targets: targetsOf(snapshot), membership: membershipOf(snapshot), unpauseFallback: rolloutRestartCommand(snapshot) };
     },
+  };
+}
+
+/** The {@link ReleaseRef} of a plan's `kubernetes` source. */
+export function refOf(source: Extract<TargetSource, { kind: 'kubernetes' }>): ReleaseRef {
+  const workload =
+    source.deployment !== undefined
+      ? { kind: 'Deployment' as const, name: source.deployment }
+      : source.statefulset !== undefined
+        ? { kind: 'StatefulSet' as const, name: source.statefulset }
+        : undefined;
+  return {
+    namespace: source.namespace,
+    ...(source.release !== undefined ? { release: source.release } : {}),
+    ...(source.product !== undefined ? { product: source.product } : {}),
+    ...(workload !== undefined ? { workload } : {}),
+    ...(source.selector !== undefined ? { selector: source.selector } : {}),
+    ...(source.adminPort !== undefined ? { adminPort: source.adminPort } : {}),
   };
 }
 

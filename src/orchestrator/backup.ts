@@ -31,7 +31,7 @@ import { defaultPauseDeps } from './deps.ts';
 import { loggerFor, type EventSink } from './events.ts';
 import { chooseMode, requiredWindowMs, sleep } from './modes.ts';
 import { ownershipFor, startHeartbeat, type Heartbeat } from './ownership.ts';
-import { checkValidity, closeSessions, pauseClusters, resolveClusters, unpauseClusters, type ClusterSession, type PauseDeps } from './pause-phase.ts';
+import { checkMembershipAfter, checkValidity, closeSessions, pauseClusters, resolveClusters, unpauseClusters, unpauseFailure, type ClusterSession, type PauseDeps } from './pause-phase.ts';
 
 export interface BackupOptions {
   readonly plan: Plan;
@@ -127,7 +127,7 @@ class BackupRun {
   private readonly failpoints: BackupFailpoints;
   private attempt = 0;
   private state: BackupState = 'planned';
-  private readonly heartbeat: Heartbeat; // [ownership] renewed for the whole run, stopped in run()'s finally
+  private readonly heartbeat: Heartbeat; // renewed for the whole run, stopped in run()'s finally
   private readonly members: readonly PlannedMember[];
 
   constructor(
@@ -140,7 +140,7 @@ class BackupRun {
     this.sink = options.onEvent ?? (() => {});
     this.deps = { ...defaultPauseDeps(), ...options.deps };
     this.failpoints = options.failpoints ?? {};
-    const ownership = ownershipFor(options.plan); // [ownership]
+    const ownership = ownershipFor(options.plan);
     const record = options.catalog.createBackup({
       planDigest: options.plan.digest,
       group: options.plan.group,
@@ -148,10 +148,10 @@ class BackupRun {
       members: resolved.map((m) => m.spec),
       artifactsLocation: this.store.location,
       hooks: options.plan.hooks,
-      ownership, // [ownership]
+      ownership,
     });
     this.id = record.id;
-    this.heartbeat = startHeartbeat(options.catalog, record.id, ownership); // [ownership]
+    this.heartbeat = startHeartbeat(options.catalog, record.id, ownership);
     // Opening a session does no I/O; each is closed in run()'s finally.
     this.members = resolved.map((m) => ({ ...m, session: m.kind.openBackup(this.ctx(m), m.options) }));
     this.emitState(undefined);
@@ -180,7 +180,7 @@ class BackupRun {
     } catch (error) {
       this.fail(error);
     } finally {
-      this.heartbeat.stop(); // [ownership] the outcome is recorded (or the catalog is gone): nothing to renew
+      this.heartbeat.stop(); // the outcome is recorded (or the catalog is gone): nothing to renew
       // Every session, whatever it reached: connections, children, temp files. close() never throws and is
       // bounded; the backup's outcome is already recorded.
       await Promise.allSettled(this.members.map((m) => m.session.close()));
@@ -230,15 +230,18 @@ class BackupRun {
       const problems = await checkValidity(sessions, this.signal);
       this.setState('unpausing');
       const unpaused = await unpauseClusters(sessions);
-      if (!unpaused.ok) this.log('warn', 'some targets did not confirm the unpause; their lease will reopen them', { targets: unpaused.targets });
+      if (!unpaused.ok) throw unpauseFailure(sessions, unpaused); // Scalar's servers ignore the lease: fail loudly
       const unpauseStartedAtMs = sessions.length > 0 ? unpaused.unpauseStartedAtMs : Date.now();
       const window = { pausedAtMs, unpauseStartedAtMs, midMs: Math.round((pausedAtMs + unpauseStartedAtMs) / 2) };
       this.setState('validating', { ...window });
+      problems.push(...(await checkMembershipAfter(sessions, this.signal))); // pods compared after the unpause too
       if (unpauseStartedAtMs - pausedAtMs < required) problems.push(`window ${unpauseStartedAtMs - pausedAtMs} ms is shorter than the required ${required} ms`);
       this.reportWindow(window, required, problems);
       return { captures, window, problems };
     } catch (error) {
+      const late = await unpauseClusters(sessions); // a failed attempt's unpause is checked too, and ranked first
       await discardAll(captures);
+      if (!late.ok) throw unpauseFailure(sessions, late, error);
       throw error;
     } finally {
       await unpauseClusters(sessions);
@@ -356,7 +359,8 @@ class BackupRun {
   }
 
   private fail(error: unknown): void {
-    const code = this.signal.aborted ? 'ABORTED' : error instanceof StepFailure ? error.code : asStillpointError(error).code;
+    const unpauseFailed = error instanceof StillpointError && error.code === 'UNPAUSE_FAILED'; // outranks an abort: act now
+    const code = unpauseFailed ? 'UNPAUSE_FAILED' : this.signal.aborted ? 'ABORTED' : error instanceof StepFailure ? error.code : asStillpointError(error).code;
     const message = error instanceof StillpointError ? error.detail : error instanceof Error ? error.message : String(error);
     try {
       this.setState('failed', { reason: `${code}: ${message}` });

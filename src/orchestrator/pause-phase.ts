@@ -13,11 +13,16 @@ import type {
   TargetStatus,
 } from '../pause/contract.ts';
 import type { ClusterPlan } from '../plan/load-plan.ts';
+import { sleep } from './modes.ts';
 
 /** How the orchestrator reaches clusters; the defaults are the real gRPC client and resolvers. */
 export interface PauseDeps {
   createPauseClient(connection: AdminConnectionOptions): PauseClient;
   createResolver(cluster: ClusterPlan): TargetResolver;
+  /** Kubernetes: Before a pause, how long to wait for pods still starting (after a restart or scale-up), ms. Default 120 000. */
+  readonly settleTimeoutMs?: number;
+  /** Kubernetes: Poll interval while waiting for them, ms. Default 1 000. */
+  readonly settlePollMs?: number;
 }
 
 export interface ClusterSession {
@@ -42,7 +47,7 @@ export async function resolveClusters(clusters: readonly ClusterPlan[], deps: Pa
   try {
     for (const cluster of clusters) {
       const resolver = deps.createResolver(cluster);
-      const resolved = await resolver.resolve(cluster.source, signal);
+      const resolved = await resolveSettled(resolver, cluster, deps, signal);
       if (resolved.targets.length === 0) {
         throw new PauseError('NO_TARGETS', `Cluster "${cluster.name}" resolved to no targets.`, {
           context: { cluster: cluster.name },
@@ -56,6 +61,57 @@ export async function resolveClusters(clusters: readonly ClusterPlan[], deps: Pa
     closeSessions(sessions);
     throw error;
   }
+}
+
+// Kubernetes: A Kubernetes cluster right after a restart or a scale-up (a retry after an invalid window) has pods
+// still starting: wait for them to be Running and Ready instead of failing the retry at once. Other errors are final.
+async function resolveSettled(resolver: TargetResolver, cluster: ClusterPlan, deps: PauseDeps, signal: AbortSignal): Promise<ResolvedTargets> {
+  const deadline = Date.now() + (deps.settleTimeoutMs ?? 120_000);
+  for (;;) {
+    try {
+      return await resolver.resolve(cluster.source, signal);
+    } catch (error) {
+      if (asStillpointError(error).code !== 'K8S_POD_NOT_RUNNING' || Date.now() >= deadline) throw error;
+    }
+    await sleep(deps.settlePollMs ?? 1_000, signal);
+  }
+}
+
+/**
+ * Kubernetes: The membership read again after the unpause (seed 004 compares the pods after the backup too): a pod
+ * restarted or added during the unpause itself ran unpaused. Kubernetes clusters only. Returns the problems.
+ */
+export async function checkMembershipAfter(sessions: readonly ClusterSession[], signal: AbortSignal): Promise<string[]> {
+  const kubernetes = sessions.filter((s) => s.cluster.source.kind === 'kubernetes');
+  const problems = await Promise.all(
+    kubernetes.map(async (s) => {
+      try {
+        const again = await s.resolver.resolve(s.cluster.source, signal);
+        if (again.membership.fingerprint === s.resolved.membership.fingerprint) return [];
+        return [`${s.cluster.name}: membership changed by the end of the unpause (${s.resolved.membership.items.join(',')} → ${again.membership.items.join(',')})`];
+      } catch (error) {
+        return [`${s.cluster.name}: membership could not be re-checked after the unpause (${asStillpointError(error).code})`];
+      }
+    }),
+  );
+  return problems.flat();
+}
+
+/**
+ * Kubernetes: The error for an unpause not confirmed (after the client's retries): targets may still be paused, and
+ * Scalar's servers ignore the lease, so the run must fail loudly with what to do, including the last resort.
+ * `cause`: what failed the attempt before the unpause (reported after this).
+ */
+export function unpauseFailure(sessions: readonly ClusterSession[], unpaused: { targets: readonly TargetStatus[] }, cause?: unknown): PauseError {
+  const bad = unpaused.targets.filter((t) => !t.ok).map((t) => t.target);
+  const affected = sessions.filter((s) => s.resolved.targets.some((t) => bad.includes(t.label)));
+  const fallbacks = affected.flatMap((s) => (s.resolved.unpauseFallback === undefined ? [] : [s.resolved.unpauseFallback]));
+  const todo = `Unpause them now: stillpoint unpause -a ${bad.join(',')}${fallbacks.length > 0 ? `; if they stay unreachable, restart them (they start unpaused): ${fallbacks.join(' && ')}` : ''}`;
+  return new PauseError(
+    'UNPAUSE_FAILED',
+    `Unpause was not confirmed by ${bad.join(', ')} of cluster(s) ${affected.map((s) => s.cluster.name).join(', ')}; they may still be paused. ${todo}`,
+    { context: { clusters: affected.map((s) => s.cluster.name), targets: unpaused.targets }, hint: todo, ...(cause === undefined ? {} : { cause }) },
+  );
 }
 
 export function closeSessions(sessions: readonly ClusterSession[]): void {

@@ -27,9 +27,15 @@ export type TargetSource =
   | { readonly kind: 'srv'; readonly name: string }
   | {
       readonly kind: 'kubernetes';
-      readonly release: string;
       readonly namespace: string;
       readonly product?: 'scalardb' | 'scalardb-cluster' | 'scalardl-ledger' | 'scalardl-auditor';
+      /** Exactly one of a Helm release, a Deployment, a StatefulSet or a pod label selector (src/k8s/release.ts). */
+      readonly release?: string;
+      readonly deployment?: string;
+      readonly statefulset?: string;
+      readonly selector?: string;
+      /** With deployment / statefulset / selector: a port number or a container port name. */
+      readonly adminPort?: number | string;
     };
 
 /** Resolves a source into targets, plus an opaque membership fingerprint compared before and after a window. */
@@ -41,6 +47,8 @@ export interface ResolvedTargets {
   readonly targets: readonly Target[];
   /** Anything whose change during a window makes the window invalid (pod names, restart counts, …). */
   readonly membership: MembershipSnapshot;
+  /** The last resort when Unpause cannot reach the targets, as a command (Kubernetes: `kubectl rollout restart …`). */
+  readonly unpauseFallback?: string;
 }
 
 export interface MembershipSnapshot {

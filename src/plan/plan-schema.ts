@@ -9,6 +9,7 @@
  *   - name: nodes
  *     targets: { addresses: ["127.0.0.1:50051", "[::1]:50052"] }   # or { srv: _x._tcp.name, dnsServers: [...] }
  *                                                                  # or { kubernetes: { release, namespace, product } }
+ *                                                                  # or { kubernetes: { statefulset|deployment|selector, adminPort, namespace } }
  *     tls: { caFile: ./ca.pem }     # optional; absent = plaintext
  *     token: { env: ADMIN_TOKEN }   # or { file: ./token }
  *     drainTimeoutMs: 30000         # sent as max_pause_wait_time; default: server default
@@ -59,11 +60,24 @@ const targetsSchema = z.union([
   z.strictObject({ addresses: z.array(text).min(1, 'list at least one host:port').max(PLAN_LIMITS.list) }),
   z.strictObject({ srv: text, dnsServers: z.array(text).max(PLAN_LIMITS.list).optional() }),
   z.strictObject({
-    kubernetes: z.strictObject({
-      release: z.string().min(1),
-      namespace: z.string().min(1).default('default'),
-      product: z.enum(['scalardb', 'scalardb-cluster', 'scalardl-ledger', 'scalardl-auditor']).optional(),
-    }),
+    // [k8s] A Helm release of a Scalar chart, or (without Helm labels) a Deployment / StatefulSet by name or a pod
+    // label selector with the admin port (a number or a container port name).
+    kubernetes: z
+      .strictObject({
+        release: z.string().min(1).optional(),
+        deployment: z.string().min(1).optional(),
+        statefulset: z.string().min(1).optional(),
+        selector: z.string().min(1).optional(),
+        adminPort: z.union([z.number().int().min(1).max(65535), z.string().min(1)]).optional(),
+        namespace: z.string().min(1).default('default'),
+        product: z.enum(['scalardb', 'scalardb-cluster', 'scalardl-ledger', 'scalardl-auditor']).optional(),
+      })
+      .refine((k) => [k.release, k.deployment, k.statefulset, k.selector].filter((x) => x !== undefined).length === 1, {
+        message: 'name exactly one of release, deployment, statefulset, selector',
+      })
+      .refine((k) => (k.release === undefined) === (k.adminPort !== undefined), {
+        message: 'adminPort goes with deployment, statefulset or selector (a release has it in its headless service), and they need it',
+      }),
   }),
 ]);
 

@@ -1,6 +1,6 @@
 /**
  * A FAKE Kubernetes API server for tests (no real one can run here). It speaks the same HTTP/JSON API as the
- * real one for the objects stillpoint uses — pods (list by label selector), services, endpoints, Deployments
+ * real one for the objects stillpoint uses — pods and services (list by label selector, read), endpoints, Deployments
  * and StatefulSets (list, read, `scale` subresource read/patch) — holds state, and plays a tiny controller:
  * scaling marks pods terminating and removes them, or creates pods that become Running and Ready after a delay.
  * Tests can script changes (a restart, a new pod, a phase) at any moment, e.g. inside a pause window.
@@ -237,6 +237,7 @@ export class FakeK8sApiServer {
     if (p[0] === 'api' && p[1] === 'v1' && p[2] === 'namespaces' && method === 'GET') {
       const [ns, resource, name] = [p[3]!, p[4], p[5]];
       if (resource === 'pods' && name === undefined) return [200, this.podList(ns, selector)];
+      if (resource === 'services' && name === undefined) return [200, this.serviceList(ns, selector)];
       if (resource === 'services' && name) return this.found(this.services.get(key(ns, 'Service', name)), serviceJson);
       if (resource === 'endpoints' && name) return this.found(this.services.get(key(ns, 'Service', name)), (s) => this.endpointsJson(s));
     }
@@ -274,6 +275,12 @@ export class FakeK8sApiServer {
     const match = parseSelector(selector);
     const items = [...this.pods.values()].filter((p) => p.namespace === ns && match(p.labels)).map(podJson);
     return { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items };
+  }
+
+  private serviceList(ns: string, selector: string): unknown {
+    const match = parseSelector(selector);
+    const items = [...this.services.values()].filter((s) => s.namespace === ns && match(s.labels)).map(serviceJson);
+    return { kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items };
   }
 
   private workloadList(ns: string, kind: WorkloadKind, selector: string): unknown {

@@ -1,53 +1,44 @@
 /**
- * The Helm chart (deploy/helm/stillpoint) rendered with test/k8s/mini-helm.ts (no Helm renderer exists on npm)
- * and checked: the objects and their wiring, the plan in the ConfigMap is a valid plan, and the RBAC is
- * least-privilege with the scale permission present ONLY when restore hooks are enabled. The Dockerfile
- * cannot be built here; its essentials are checked as text.
+ * The Helm chart (deploy/helm/stillpoint) rendered with Helm's own template engine (Go text/template + sprig,
+ * ./helm-render.ts) and checked: the objects and their wiring, numbers as integers, names within Kubernetes
+ * limits, a persistent /data, the grace period, the plan in the ConfigMap is a valid plan. The Role is checked
+ * against the API calls the code makes in ./rbac-calls.test.ts. The Dockerfile cannot be built here; its
+ * essentials are checked as text.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parsePlan } from '../../src/plan/load-plan.ts';
-import { renderChart, renderTemplate } from './mini-helm.ts';
+import { renderChart, renderChartText } from './helm-render.ts';
 
 const CHART = 'deploy/helm/stillpoint';
 
-interface Rule {
-  apiGroups: string[];
-  resources: string[];
-  verbs: string[];
-}
-
 type Doc = Record<string, unknown> & { kind: string; metadata: { name: string; namespace: string } };
 
-function render(values: Record<string, unknown> = {}): Doc[] {
-  return renderChart(CHART, { release: 'nightly', namespace: 'backups', values }) as Doc[];
+function render(values: Record<string, unknown> = {}, release = 'nightly'): Doc[] {
+  return renderChart(CHART, { release, namespace: 'backups', values }) as Doc[];
 }
 
-const READ = new Set(['get', 'list', 'watch']);
-const ALLOWED_READ = new Set(['pods', 'services', 'endpoints', 'deployments', 'statefulsets']);
-const ALLOWED_SCALE = new Set(['deployments/scale', 'statefulsets/scale']);
+type PodSpec = {
+  serviceAccountName: string;
+  terminationGracePeriodSeconds: number;
+  securityContext: { runAsNonRoot: boolean };
+  containers: { args: string[]; env: unknown[]; volumeMounts: { name: string; mountPath: string }[]; resources: unknown }[];
+  volumes: { name: string; configMap?: { name: string }; persistentVolumeClaim?: { claimName: string }; emptyDir?: unknown }[];
+};
 
-/** Problems with a Role's rules; empty when least-privilege (reads of the objects used, plus scale patch if allowed). */
-function privilegeProblems(rules: Rule[], scaleAllowed: boolean): string[] {
-  const problems: string[] = [];
-  for (const rule of rules) {
-    for (const r of rule.resources) {
-      const isScale = ALLOWED_SCALE.has(r);
-      if (r.includes('*') || rule.verbs.includes('*') || rule.apiGroups.includes('*')) problems.push(`wildcard in ${r}`);
-      else if (isScale && (!scaleAllowed || rule.verbs.some((v) => v !== 'patch'))) problems.push(`${r}: ${rule.verbs.join(',')}`);
-      else if (!isScale && (!ALLOWED_READ.has(r) || rule.verbs.some((v) => !READ.has(v)))) problems.push(`${r}: ${rule.verbs.join(',')}`);
-    }
-  }
-  return problems;
+function podSpecOf(docs: Doc[]): PodSpec {
+  const cron = docs.find((d) => d.kind === 'CronJob') as unknown as { spec: { jobTemplate: { spec: { template: { spec: PodSpec } } } } };
+  return cron.spec.jobTemplate.spec.template.spec;
 }
 
-describe('helm chart', () => {
-  it('renders a ServiceAccount, a Role and RoleBinding per target namespace, the plan ConfigMap and the CronJob', () => {
+describe('helm chart (rendered by Go text/template + sprig)', () => {
+  it('renders a ServiceAccount, a Role and RoleBinding per target namespace, the plan ConfigMap, the PVC and the CronJob', () => {
     const docs = render({ rbac: { namespaces: ['ns-a', 'ns-b'] } });
     expect(docs.map((d) => `${d.kind}/${d.metadata.namespace}`).sort()).toEqual([
       'ConfigMap/backups',
       'CronJob/backups',
+      'PersistentVolumeClaim/backups',
       'Role/ns-a',
       'Role/ns-b',
       'RoleBinding/ns-a',
@@ -62,38 +53,52 @@ describe('helm chart', () => {
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'nightly-stillpoint', namespace: 'backups' }]);
   });
 
-  it('grants read-only access by default and scale patch only with restore hooks enabled', () => {
-    const rulesOf = (docs: Doc[]): Rule[] => (docs.find((d) => d.kind === 'Role') as unknown as { rules: Rule[] }).rules;
-    const plain = rulesOf(render());
-    expect(privilegeProblems(plain, false)).toEqual([]);
-    expect(plain.flatMap((r) => r.resources)).not.toContain('deployments/scale');
+  it('renders numbers as integers, never as floats (values.yaml numbers are float64 in Helm: 1000000 → 1e+06)', () => {
+    const text = renderChartText(CHART, {
+      release: 'nightly',
+      namespace: 'backups',
+      values: { activeDeadlineSeconds: 1_000_000, backoffLimit: 0, successfulJobsHistoryLimit: 10_000_000, terminationGracePeriodSeconds: 3_000_000 },
+    })['stillpoint/templates/cronjob.yaml']!;
+    expect(text).toContain('activeDeadlineSeconds: 1000000\n');
+    expect(text).toContain('successfulJobsHistoryLimit: 10000000\n');
+    expect(text).toContain('terminationGracePeriodSeconds: 3000000\n');
+    expect(text).not.toMatch(/\de\+\d/);
+  });
 
-    const withHooks = rulesOf(render({ restoreHooks: { enabled: true } }));
-    expect(privilegeProblems(withHooks, true)).toEqual([]);
-    expect(withHooks).toContainEqual({ apiGroups: ['apps'], resources: ['deployments/scale', 'statefulsets/scale'], verbs: ['patch'] });
-    // Negative control: the same rules are flagged when scaling is not allowed, and so is a wildcard.
-    expect(privilegeProblems(withHooks, false)).not.toEqual([]);
-    expect(privilegeProblems([{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }], true)).not.toEqual([]);
-    expect(privilegeProblems([{ apiGroups: ['apps'], resources: ['*'], verbs: ['get'] }], true)).not.toEqual([]);
+  it('names objects as the standard helpers do, within Kubernetes limits (63; a CronJob 52)', () => {
+    const named = render({}, 'stillpoint-prod');
+    expect(named.find((d) => d.kind === 'ServiceAccount')!.metadata.name).toBe('stillpoint-prod'); // contains the chart name
+    const long = render({}, 'r'.repeat(70));
+    for (const d of long) expect(d.metadata.name.length, `${d.kind} ${d.metadata.name}`).toBeLessThanOrEqual(d.kind === 'CronJob' ? 52 : 63);
+    expect(render({ fullnameOverride: 'sp' }).find((d) => d.kind === 'CronJob')!.metadata.name).toBe('sp');
+  });
+
+  it('keeps /data on a PersistentVolumeClaim: creates one by default, uses an existing one, and refuses an emptyDir', () => {
+    const created = render();
+    expect(podSpecOf(created).volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'nightly-stillpoint-data' } });
+    const pvc = created.find((d) => d.kind === 'PersistentVolumeClaim') as unknown as { metadata: { annotations: Record<string, string> }; spec: unknown };
+    expect(pvc.metadata.annotations['helm.sh/resource-policy']).toBe('keep');
+    expect(pvc.spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } } });
+
+    const existing = render({ persistence: { existingClaim: 'stillpoint-data' } });
+    expect(existing.some((d) => d.kind === 'PersistentVolumeClaim')).toBe(false);
+    expect(podSpecOf(existing).volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'stillpoint-data' } });
+    expect(podSpecOf(existing).volumes.filter((v) => v.emptyDir !== undefined).map((v) => v.name)).toEqual(['tmp']);
+
+    expect(() => render({ persistence: { create: false } })).toThrow(/persistence\.existingClaim or persistence\.create=true/);
+  });
+
+  it('gives the pod time after SIGTERM to unpause with retries and record the outcome', () => {
+    expect(podSpecOf(render()).terminationGracePeriodSeconds).toBe(120);
+    expect(() => render({ terminationGracePeriodSeconds: 30 })).toThrow(/terminationGracePeriodSeconds must be at least 60/);
   });
 
   it('runs `stillpoint backup --plan` as non-root with the plan mounted and secrets as env', () => {
-    const docs = render({
-      secretEnv: [{ name: 'PGPASSWORD', secretName: 'pg', key: 'password' }],
-      persistence: { existingClaim: 'stillpoint-data' },
-    });
-    const cron = docs.find((d) => d.kind === 'CronJob') as unknown as {
-      apiVersion: string;
-      spec: { schedule: string; concurrencyPolicy: string; jobTemplate: { spec: { template: { spec: Record<string, unknown> } } } };
-    };
+    const docs = render({ secretEnv: [{ name: 'PGPASSWORD', secretName: 'pg', key: 'password' }] });
+    const cron = docs.find((d) => d.kind === 'CronJob') as unknown as { apiVersion: string; spec: { concurrencyPolicy: string } };
     expect(cron.apiVersion).toBe('batch/v1');
     expect(cron.spec.concurrencyPolicy).toBe('Forbid');
-    const pod = cron.spec.jobTemplate.spec.template.spec as {
-      serviceAccountName: string;
-      securityContext: { runAsNonRoot: boolean };
-      containers: { args: string[]; env: unknown[]; volumeMounts: { name: string; mountPath: string }[]; resources: unknown }[];
-      volumes: { name: string; configMap?: { name: string }; persistentVolumeClaim?: { claimName: string } }[];
-    };
+    const pod = podSpecOf(docs);
     expect(pod.serviceAccountName).toBe('nightly-stillpoint');
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     const container = pod.containers[0]!;
@@ -102,20 +107,12 @@ describe('helm chart', () => {
     expect(container.volumeMounts).toContainEqual({ name: 'plan', mountPath: '/etc/stillpoint', readOnly: true });
     expect(container.resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } });
     expect(pod.volumes).toContainEqual({ name: 'plan', configMap: { name: 'nightly-stillpoint-plan' } });
-    expect(pod.volumes).toContainEqual({ name: 'data', persistentVolumeClaim: { claimName: 'stillpoint-data' } });
   });
 
   it('ships a default plan that is a valid plan with a kubernetes target', () => {
     const configMap = render().find((d) => d.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
     const plan = parsePlan(parse(configMap.data['plan.yaml']!), { baseDir: '/etc/stillpoint' });
     expect(plan.clusters[0]?.source).toEqual({ kind: 'kubernetes', release: 'scalardb', namespace: 'ns-scalar', product: 'scalardb' });
-  });
-
-  it('the renderer refuses what it does not implement (so the chart cannot outgrow the checks silently)', () => {
-    expect(() => renderTemplate('{{ include "x" . }}', {})).toThrow(/unsupported/);
-    expect(() => renderTemplate('{{ .Values.a | upper }}', { Values: { a: 'x' } })).toThrow(/unsupported/);
-    expect(() => renderTemplate('{{ if .Values.a }}x', { Values: { a: true } })).toThrow(/missing/);
-    expect(renderTemplate('a\n{{- if .V }}\nb{{- else }}\nc{{- end }}\n', { V: false })).toBe('a\nc\n');
   });
 });
 

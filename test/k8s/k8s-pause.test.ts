@@ -15,7 +15,10 @@ let fixture: ReleaseFixture | undefined;
 let client: PauseClient | undefined;
 let octet = 10;
 
+const extra: ReleaseFixture[] = [];
+
 afterEach(async () => {
+  for (const f of extra.splice(0)) await f.close();
   client?.close();
   await fixture?.close();
   fixture = undefined;
@@ -34,8 +37,7 @@ function optionsFor(f: ReleaseFixture, extra: Partial<K8sPauseOptions> = {}): K8
   return {
     api: createK8sClientApi({ kubeConfig: f.fake.kubeConfig(), callTimeoutMs: 5_000 }),
     pauseClient: client!,
-    release: f.release,
-    namespace: f.namespace,
+    releases: [{ release: f.release, namespace: f.namespace }],
     pauseDurationMs: 200,
     pollIntervalMs: 20,
     ...extra,
@@ -58,8 +60,8 @@ describe('pauseRelease', () => {
     expect(pausedInWindow).toEqual([true, true, true]);
     expect(f.nodes.every((n) => !n.gate.paused)).toBe(true);
     expect(result.attempts).toBe(1);
-    expect(result.product).toBe('scalardb-cluster'); // detected from the pods' app label; Envoy ignored
-    expect(result.targets).toEqual(f.nodes.map((n) => `${n.ip}:${f.port}`).sort());
+    expect(result.releases[0]!.product).toBe('scalardb-cluster'); // detected from the pods' app label; Envoy ignored
+    expect(result.releases[0]!.targets).toEqual(f.nodes.map((n) => `${n.ip}:${f.port}`).sort());
     // The hold happened (a lower bound only, with slack for timer rounding; no upper bound on a shared machine).
     expect(result.window.unpauseStartedAtMs).toBeGreaterThanOrEqual(result.window.pausedAtMs + 150);
 
@@ -71,7 +73,8 @@ describe('pauseRelease', () => {
       pause_start_timestamp_ms: result.window.pausedAtMs,
       pause_end_timestamp_ms: result.window.unpauseStartedAtMs,
       pause_mid_timestamp_ms: result.window.midMs,
-      srv_name: '_scalardb-cluster._tcp.prod-db-headless.ns-scalar.svc.cluster.local',
+      // The chart names the headless service <release>-<chart>-headless (the release does not contain the chart name).
+      srv_name: '_scalardb-cluster._tcp.prod-db-scalardb-cluster-headless.ns-scalar.svc.cluster.local',
     });
     expect(json['pause_start_date_time']).toBe(localDateTime(result.window.pausedAtMs, 'Asia/Tokyo'));
     expect(json['pause_start_date_time']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$/);
@@ -156,8 +159,57 @@ describe('pauseRelease', () => {
     ).catch((e: unknown) => e);
     expect((error as StillpointError).code).toBe('UNPAUSE_FAILED');
     expect((error as StillpointError).message).toContain(`${victim.ip}:${f.port}`);
+    // The last resort upstream gives too, exactly: restart the workload (its pods start unpaused).
+    expect((error as StillpointError).hint).toContain('kubectl rollout restart deployment/prod-db-scalardb-cluster -n ns-scalar');
     expect(f.nodes.slice(1).every((n) => !n.gate.paused)).toBe(true);
     victim.server = undefined;
+  });
+
+  it('pauses several releases in one all-or-nothing window (-r ledger -r auditor)', async () => {
+    const f = await setUp({ release: 'ledger', product: 'scalardl-ledger', pods: 2 });
+    octet += 10;
+    const auditor = await startReleaseFixture({ fake: f.fake, firstOctet: octet, release: 'auditor', product: 'scalardl-auditor', pods: 2, envoy: false });
+    extra.push(auditor);
+    const all = [...f.nodes, ...auditor.nodes];
+    let pausedTogether: boolean[] = [];
+    const result = await pauseRelease(
+      optionsFor(f, {
+        releases: [
+          { release: 'ledger', namespace: f.namespace },
+          { release: 'auditor', namespace: f.namespace },
+        ],
+        onEvent: (e) => {
+          if (e.type === 'paused') pausedTogether = all.map((n) => n.gate.paused);
+        },
+      }),
+    );
+    expect(pausedTogether).toEqual([true, true, true, true]);
+    expect(all.every((n) => !n.gate.paused && n.gate.stats().pausesTotal === 1)).toBe(true);
+    expect(result.releases.map((r) => [r.name, r.product, r.srvName])).toEqual([
+      ['ledger', 'scalardl-ledger', '_scalardl-admin._tcp.ledger-scalardl-headless.ns-scalar.svc.cluster.local'],
+      ['auditor', 'scalardl-auditor', '_scalardl-auditor-admin._tcp.auditor-scalardl-audit-headless.ns-scalar.svc.cluster.local'],
+    ]);
+    const json = wrapperJson(result);
+    expect(json['helm_release_name']).toBeUndefined();
+    expect((json['releases'] as unknown[]).length).toBe(2);
+
+    // All or nothing: one auditor pod's endpoint down → the ledger is not left paused either.
+    await auditor.nodes[1]!.server!.close();
+    auditor.nodes[1]!.server = undefined;
+    expect(
+      await codeOf(
+        pauseRelease(
+          optionsFor(f, {
+            releases: [
+              { release: 'ledger', namespace: f.namespace },
+              { release: 'auditor', namespace: f.namespace },
+            ],
+          }),
+        ),
+      ),
+    ).toBe('PAUSE_FAILED');
+    expect(all.every((n) => !n.gate.paused)).toBe(true);
+    expect(f.nodes.every((n) => n.gate.stats().pausesTotal === 2)).toBe(true); // paused, then rolled back
   });
 
   it('unpauses when cancelled during the hold', async () => {

@@ -27,7 +27,8 @@ export function register(program: Command): void {
         'every cluster (all-or-nothing, leased), capture every member, validate the window, unpause (always), ' +
         'copy and checksum, and record it in the catalog. Backups left behind by a dead orchestrator are ' +
         'unpaused and marked failed first. Ctrl-C unpauses, then records the backup failed (ABORTED). ' +
-        'Exit 0 when the backup is complete, 1 when it is invalid or failed, 2 for a bad plan. ' +
+        'Exit 0 when the backup is complete, 1 when it is invalid or failed, 2 for a bad plan, 4 when an unpause ' +
+        'was not confirmed (targets may still be paused: the reason says how to unpause them). ' +
         'The plan format is in docs/backup-and-restore.md.',
     )
     .addHelpText('after', '\nExamples:\n  stillpoint backup --plan plan.yaml\n  stillpoint backup --plan plan.yaml --json | tail -n 1')
@@ -57,7 +58,8 @@ async function backupCommand(flags: BackupFlags): Promise<number> {
     for (const r of recovered) onEvent({ type: 'log', backupId: r.backupId, level: 'warn', message: `classified ${r.backupId} (left in ${r.previousState}) as failed` });
     const result = await runBackup({ plan, catalog, signal: controller.signal, onEvent });
     emit(json, { type: 'result', ...result }, () => renderResult(result));
-    return result.state === 'complete' ? 0 : 1;
+    if (result.state === 'complete') return 0;
+    return result.reason?.startsWith('UNPAUSE_FAILED:') ? 4 : 1; // targets may still be paused: act now (see the reason)
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -10,11 +10,11 @@ import type { Command } from 'commander';
 import { ConfigError } from '../../errors.ts';
 import { createK8sClientApi } from '../../k8s/k8s-client-api.ts';
 import { type K8sPauseEvent, pauseRelease, wrapperJson } from '../../k8s/k8s-pause.ts';
-import { type ScalarProduct, parseProduct, detectProduct } from '../../k8s/release.ts';
+import { type ReleaseRef, type ScalarProduct, parseProduct, detectProduct } from '../../k8s/release.ts';
 import { findWorkload, scaleAndWait } from '../../k8s/restore-hooks.ts';
 import { createPauseClient } from '../../pause/pause-client.ts';
 import { action, emit } from '../output.ts';
-import { type ConnectionFlags, connectionOptions, parseMillis } from '../pause-options.ts';
+import { TOKEN_HELP, type ConnectionFlags, collect, connectionOptions, parseMillis } from '../pause-options.ts';
 
 interface ReleaseFlags {
   readonly release: string;
@@ -24,8 +24,15 @@ interface ReleaseFlags {
   readonly json?: boolean;
 }
 
-interface PauseFlags extends ReleaseFlags, Omit<ConnectionFlags, 'caPath' | 'caPem'> {
+interface PauseFlags extends Omit<ReleaseFlags, 'release'>, Omit<ConnectionFlags, 'caPath' | 'caPem'> {
+  readonly release?: readonly string[];
+  readonly deployment?: string;
+  readonly statefulset?: string;
+  readonly selector?: string;
+  readonly adminPort?: string;
   readonly ca?: string;
+  readonly caRootCertPath?: string;
+  readonly caRootCertPem?: string;
   readonly pauseDuration: string;
   readonly maxPauseWaitTime?: string;
   readonly timeZone: string;
@@ -53,31 +60,46 @@ export function register(program: Command): void {
       'after',
       '\nExamples:\n' +
         '  stillpoint k8s pause -r scalardl-ledger -n ns-scalar -d 5000 -z Asia/Tokyo\n' +
+        '  stillpoint k8s pause -r scalardl-ledger -r scalardl-auditor -n ns-scalar\n' +
         '  stillpoint k8s scale-down -r scalardb -n prod --record /tmp/scalardb.replicas\n' +
         '  stillpoint k8s scale-up -r scalardb -n prod --replicas-from /tmp/scalardb.replicas',
     );
 
   const pause = k8s
     .command('pause')
-    .summary('pause every pod of a release, hold, unpause, and check the pods did not change')
+    .summary('pause every pod of one or more releases, hold, unpause, and check the pods did not change')
     .description(
-      'Pause every pod of a Helm release (by pod IP), hold, always unpause, and check that no pod was added, ' +
+      'Pause every pod of one or more Helm releases (-r, repeatable; by pod IP, all in one all-or-nothing window), ' +
+        'or of a workload (--deployment / --statefulset) or a pod selector (--selector) with --admin-port, ' +
+        'hold, always unpause, and check that no pod was added, ' +
         'restarted or changed meanwhile (such a pod ran unpaused): then the window is invalid and retried. ' +
         'Prints one JSON line like scalar-admin-for-kubernetes (window start/end as epoch ms and local date-times ' +
         'in --time-zone) plus the mid-time and the SRV name for the upstream client. Exit 1 when no valid ' +
-        'window was obtained or an unpause failed (reported first).',
+        'window was obtained, 4 when an unpause failed (reported first, with the commands to recover).',
     )
-    .addHelpText('after', '\nExample:\n  stillpoint k8s pause -r scalardb -n default --pause-duration 10000 --lease 30000')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  stillpoint k8s pause -r scalardb -n default --pause-duration 10000 --lease 30000\n' +
+        '  stillpoint k8s pause -r ledger -r auditor -n ns-scalar --token-file /run/secrets/admin-token\n' +
+        '  stillpoint k8s pause --statefulset my-ledger --admin-port 50053 -n ledger',
+    )
+    .option('-r, --release <name>', 'Helm release name, or <namespace>/<name>; repeat for several releases in one window', collect)
+    .option('--deployment <name>', 'pause the pods of this Deployment (no Helm labels needed; with --admin-port)')
+    .option('--statefulset <name>', 'pause the pods of this StatefulSet (no Helm labels needed; with --admin-port)')
+    .option('--selector <labels>', 'pause the pods matching this label selector k=v,k2=v2 (with --admin-port)')
+    .option('--admin-port <port>', 'admin port: a number or a container port name (with --deployment/--statefulset/--selector)')
     .option('-d, --pause-duration <ms>', 'how long to hold the pause', '5000')
     .option('-w, --max-pause-wait-time <ms>', 'drain limit sent to the pods (default: theirs, 30000)')
     .option('-z, --time-zone <zone>', 'IANA time zone of the printed date-times', 'Etc/UTC')
     .option('--retries <n>', 'new attempts after an invalid window', '2')
     .option('--lease <ms>', 'pause lease (stillpoint servers unpause by themselves if we vanish)')
     .option('--tls', 'connect to the admin ports with TLS')
-    .option('--ca <path>', 'CA certificate (PEM) to trust; implies --tls')
+    .option('--ca, --ca-root-cert-path <path>', 'CA certificate (PEM file) to trust; implies --tls')
+    .option('--ca-root-cert-pem <pem>', 'CA certificate as PEM text (as upstream accepts); implies --tls')
     .option('--override-authority <name>', 'TLS server name to expect')
-    .option('--token <token>', 'admin bearer token (default: $STILLPOINT_ADMIN_TOKEN)');
-  addReleaseOptions(pause).action(action((flags: PauseFlags) => runPause(flags)));
+    .option('--token <token>', TOKEN_HELP.token)
+    .option('--token-file <path>', TOKEN_HELP.tokenFile);
+  addCommonOptions(pause).action(action((flags: PauseFlags) => runPause(flags)));
 
   const down = k8s
     .command('scale-down')
@@ -101,8 +123,11 @@ export function register(program: Command): void {
 }
 
 function addReleaseOptions(command: Command): Command {
+  return addCommonOptions(command.requiredOption('-r, --release <name>', 'Helm release name (helm list -n <namespace>)'));
+}
+
+function addCommonOptions(command: Command): Command {
   return command
-    .requiredOption('-r, --release <name>', 'Helm release name (helm list -n <namespace>)')
     .option('-n, --namespace <ns>', 'namespace of the release', 'default')
     .option('--product <product>', 'scalardb | scalardb-cluster | scalardl-ledger | scalardl-auditor (default: from the pod labels)')
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
@@ -110,9 +135,10 @@ function addReleaseOptions(command: Command): Command {
 }
 
 async function runPause(flags: PauseFlags): Promise<number> {
-  const product = flags.product === undefined ? undefined : parseProduct(flags.product);
+  const releases = pauseRefs(flags);
+  const connection = connectionOptions({ ...flags, ...caOf(flags) });
   const api = createK8sClientApi(flags.kubeconfig === undefined ? {} : { kubeconfigPath: flags.kubeconfig });
-  const client = createPauseClient(connectionOptions({ ...flags, ...(flags.ca ? { caPath: flags.ca } : {}) }));
+  const client = createPauseClient(connection);
   // Ctrl-C / SIGTERM end the hold early; the pause is still undone before we exit.
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new Error('interrupted'));
@@ -122,9 +148,7 @@ async function runPause(flags: PauseFlags): Promise<number> {
     const result = await pauseRelease({
       api,
       pauseClient: client,
-      release: flags.release,
-      namespace: flags.namespace,
-      ...(product ? { product } : {}),
+      releases,
       pauseDurationMs: positive(flags.pauseDuration, '--pause-duration'),
       ...(flags.maxPauseWaitTime !== undefined ? { maxPauseWaitMs: positive(flags.maxPauseWaitTime, '--max-pause-wait-time') } : {}),
       ...(flags.lease !== undefined ? { leaseMs: positive(flags.lease, '--lease') } : {}),
@@ -141,6 +165,51 @@ async function runPause(flags: PauseFlags): Promise<number> {
     process.off('SIGTERM', onSignal);
     client.close();
   }
+}
+
+// What to pause: the releases (-r, repeatable, `<ns>/<name>` or the -n namespace), or one workload / selector.
+function pauseRefs(flags: PauseFlags): ReleaseRef[] {
+  const product = flags.product === undefined ? undefined : parseProduct(flags.product);
+  const common = { ...(product ? { product } : {}) };
+  const releases = flags.release ?? [];
+  const others = [flags.deployment, flags.statefulset, flags.selector].filter((x) => x !== undefined).length;
+  if ((releases.length > 0 ? 1 : 0) + others !== 1) {
+    throw new ConfigError('K8S_SOURCE_INVALID', 'Give the Helm release(s) with -r, or exactly one of --deployment, --statefulset, --selector.', {
+      hint: 'Example: stillpoint k8s pause -r scalardb -n ns-scalar, or --statefulset ledger --admin-port 50053.',
+    });
+  }
+  if (releases.length > 0) {
+    if (flags.adminPort !== undefined) {
+      throw new ConfigError('FLAG_INVALID', '--admin-port is for --deployment, --statefulset and --selector; a release has it in its headless service.');
+    }
+    return releases.map((text) => {
+      const [namespace, release] = text.includes('/') ? (text.split('/', 2) as [string, string]) : [flags.namespace, text];
+      if (namespace === '' || release === '') throw new ConfigError('K8S_SOURCE_INVALID', `Bad release "${text}": use <name> or <namespace>/<name>.`);
+      return { release, namespace, ...common };
+    });
+  }
+  const adminPort = flags.adminPort === undefined ? undefined : /^\d+$/.test(flags.adminPort) ? Number(flags.adminPort) : flags.adminPort;
+  const base = { namespace: flags.namespace, ...common, ...(adminPort === undefined ? {} : { adminPort }) };
+  if (flags.deployment !== undefined) return [{ ...base, workload: { kind: 'Deployment', name: flags.deployment } }];
+  if (flags.statefulset !== undefined) return [{ ...base, workload: { kind: 'StatefulSet', name: flags.statefulset } }];
+  return [{ ...base, selector: flags.selector! }];
+}
+
+// The CA: a file (--ca / --ca-root-cert-path) or PEM text (--ca-root-cert-pem), not both.
+function caOf(flags: PauseFlags): { caPath?: string; caPem?: string } {
+  if ((flags.ca ?? flags.caRootCertPath) !== undefined && flags.caRootCertPem !== undefined) {
+    throw new ConfigError('FLAG_INVALID', 'Give the CA as a file (--ca-root-cert-path) or as PEM text (--ca-root-cert-pem), not both.');
+  }
+  if (flags.caRootCertPem !== undefined) {
+    if (!flags.caRootCertPem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ConfigError('FLAG_INVALID', '--ca-root-cert-pem must be PEM text (-----BEGIN CERTIFICATE----- …).', {
+        hint: 'Give a file with --ca-root-cert-path, or the PEM text itself: --ca-root-cert-pem "$(cat ca.pem)".',
+      });
+    }
+    return { caPem: flags.caRootCertPem };
+  }
+  const path = flags.ca ?? flags.caRootCertPath;
+  return path === undefined ? {} : { caPath: path };
 }
 
 // Progress goes to stderr so stdout stays the one JSON line.
