@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../../errors.ts';
+import { parseMemberOptions } from '../member-options.ts';
 import type { MemberSpec, RestoreTarget } from '../contract.ts';
 import type { StorageConfig } from '../../txn/contract.ts';
 
@@ -36,21 +37,7 @@ export type MariaDbOptions = z.infer<typeof optionsSchema>;
 
 /** Parses and freezes `member.options`; throws ConfigError `ENGINE_OPTIONS_INVALID` naming the key. */
 export function parseMariaDbOptions(member: MemberSpec): MariaDbOptions {
-  if (member.connection.kind !== 'mysql') {
-    throw new ConfigError('ENGINE_CONNECTION_INVALID', `Member ${member.name} uses the mariadb engine but a ${member.connection.kind} connection.`, {
-      hint: 'Give the member a connection with kind: mysql.',
-      context: { member: member.name, engine: 'mariadb' },
-    });
-  }
-  const parsed = optionsSchema.safeParse(member.options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError('ENGINE_OPTIONS_INVALID', `Member ${member.name}: option ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`, {
-      hint: 'Valid options: method (logical|pitr), jobs, gzip, batchBytes, databases, archiveTimeoutMs, osUser, connectTimeoutMs, dumpStallMs.',
-      context: { member: member.name, engine: 'mariadb' },
-    });
-  }
-  return Object.freeze(parsed.data);
+  return parseMemberOptions(member, { engine: 'mariadb', connectionKind: 'mysql', schema: optionsSchema });
 }
 
 export function connectionOf(member: MemberSpec): MariaDbConnection {

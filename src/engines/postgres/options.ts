@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../../errors.ts';
+import { parseMemberOptions } from '../member-options.ts';
 import type { MemberSpec, RestoreTarget } from '../contract.ts';
 import type { StorageConfig } from '../../txn/contract.ts';
 
@@ -36,21 +37,7 @@ export type PostgresOptions = z.infer<typeof optionsSchema>;
 
 /** Parses and freezes `member.options`; throws ConfigError `ENGINE_OPTIONS_INVALID` naming the key. */
 export function parsePostgresOptions(member: MemberSpec): PostgresOptions {
-  if (member.connection.kind !== 'postgres') {
-    throw new ConfigError('ENGINE_CONNECTION_INVALID', `Member ${member.name} uses the postgres engine but a ${member.connection.kind} connection.`, {
-      hint: 'Give the member a connection with kind: postgres.',
-      context: { member: member.name, engine: 'postgres' },
-    });
-  }
-  const parsed = optionsSchema.safeParse(member.options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError('ENGINE_OPTIONS_INVALID', `Member ${member.name}: option ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`, {
-      hint: 'Valid options: method (logical|pitr), jobs, format (directory|custom), database, compress, binDir, archiveTimeoutMs, osUser, connectTimeoutMs.',
-      context: { member: member.name, engine: 'postgres' },
-    });
-  }
-  return Object.freeze(parsed.data);
+  return parseMemberOptions(member, { engine: 'postgres', connectionKind: 'postgres', schema: optionsSchema });
 }
 
 export function connectionOf(member: MemberSpec): PostgresConnection {
