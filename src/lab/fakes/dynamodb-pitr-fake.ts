@@ -32,8 +32,6 @@ import {
   ResourceNotFoundException,
   ScanCommand,
   type AttributeValue,
-  type KeySchemaElement,
-  type AttributeDefinition,
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoControlPlane, PitrStatus, ScalableTarget, ScalingPolicy, TableDescription } from '../../engines/dynamodb/control-plane.ts';
 
@@ -159,8 +157,8 @@ export class DynamoPitrFake implements DynamoControlPlane {
     await this.client.send(
       new CreateTableCommand({
         TableName: target,
-        KeySchema: t?.KeySchema as KeySchemaElement[],
-        AttributeDefinitions: t?.AttributeDefinitions as AttributeDefinition[],
+        KeySchema: t?.KeySchema,
+        AttributeDefinitions: t?.AttributeDefinitions,
         ...(t?.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST'
           ? { BillingMode: 'PAY_PER_REQUEST' }
           : { ProvisionedThroughput: { ReadCapacityUnits: t?.ProvisionedThroughput?.ReadCapacityUnits ?? 5, WriteCapacityUnits: t?.ProvisionedThroughput?.WriteCapacityUnits ?? 5 } }),
