@@ -53,6 +53,12 @@ export interface DynamoControlPlane {
   enablePitr(table: string): Promise<void>;
   /** Restores `source` as of `atMs` (service clock) into the new table `target`, which must not exist. */
   restoreTableToPointInTime(source: string, target: string, atMs: number): Promise<void>;
+  /**
+   * Creates `target` with the key schema and billing mode of `source` and copies every item (Scan, then
+   * writes). Used to bring a restored alias back under the original name: nobody writes the alias, so the
+   * copy is exact, and the deleted original's PITR history cannot be restored by name.
+   */
+  copyTable(source: string, target: string): Promise<void>;
   describeScalableTargets(table: string): Promise<ScalableTarget[]>;
   describeScalingPolicies(table: string): Promise<ScalingPolicy[]>;
   registerScalableTarget(table: string, target: ScalableTarget): Promise<void>;

@@ -164,10 +164,20 @@ export class DynamoPitrFake implements DynamoControlPlane {
           : { ProvisionedThroughput: { ReadCapacityUnits: t?.ProvisionedThroughput?.ReadCapacityUnits ?? 5, WriteCapacityUnits: t?.ProvisionedThroughput?.WriteCapacityUnits ?? 5 } }),
       }),
     );
+    await this.dataActive(target);
     this.creatingUntil.set(target, Date.now() + this.creatingMs);
     const state = new Map<string, Item | undefined>();
     for (const entry of this.log.get(source) ?? []) if (entry.atMs <= atMs) state.set(entry.key, entry.item);
     for (const item of state.values()) if (item !== undefined) await this.client.send(new PutItemCommand({ TableName: target, Item: item }));
+  }
+
+  async copyTable(source: string, target: string): Promise<void> {
+    this.calls.push(`CopyTable ${source} -> ${target}`);
+    if ((await this.describeTable(target)) !== undefined) throw new Error(`ResourceInUseException: ${target}`);
+    const t = (await this.client.send(new DescribeTableCommand({ TableName: source }))).Table;
+    await this.client.send(new CreateTableCommand({ TableName: target, KeySchema: t?.KeySchema, AttributeDefinitions: t?.AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST' }));
+    await this.dataActive(target);
+    for (const item of await this.scanAll(source)) await this.client.send(new PutItemCommand({ TableName: target, Item: item }));
   }
 
   describeScalableTargets(table: string): Promise<ScalableTarget[]> {
@@ -282,6 +292,13 @@ export class DynamoPitrFake implements DynamoControlPlane {
       out.on('error', reject);
       out.end(body);
     });
+  }
+
+  /** dynalite creates tables asynchronously even with createTableMs 0: writes before ACTIVE are refused. */
+  private async dataActive(table: string): Promise<void> {
+    while ((await this.client.send(new DescribeTableCommand({ TableName: table }))).Table?.TableStatus !== 'ACTIVE') {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   private async keyNames(table: string): Promise<string[]> {
