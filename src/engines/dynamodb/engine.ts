@@ -1,12 +1,12 @@
 /**
  * The `dynamodb` engine kind: PITR backups with a `time` handle (clock-based, horizon wait) and the
  * restore dance. It reaches DynamoDB's control plane through a {@link DynamoControlPlane} made per session by
- * `controlPlaneFor`: tests pass the fake over dynalite (src/lab/fakes/dynamodb-pitr-fake.ts). An adapter
- * over the AWS SDK is not written yet, so this kind is not in the built-in registry: an embedding
- * application registers `createDynamoEngine(itsAdapter)` with registerEngineKind.
+ * `controlPlaneFor`: the built-in kind uses the AWS SDK adapter; tests pass the fake over dynalite
+ * (src/lab/fakes/dynamodb-pitr-fake.ts).
  */
 import { ConfigError } from '../../errors.ts';
 import type { EngineKind, MemberSpec } from '../contract.ts';
+import { AwsDynamoControlPlane } from './aws-control-plane.ts';
 import type { DynamoControlPlane } from './control-plane.ts';
 import { dynamoOptionsSchema, type DynamoOptions } from './options.ts';
 import { DYNAMO_CAPABILITIES, DynamoPitrBackupSession } from './pitr/capture.ts';
@@ -36,3 +36,9 @@ export function createDynamoEngine(controlPlaneFor: (member: MemberSpec) => Dyna
     openRestore: (ctx, options) => new DynamoPitrRestoreSession(ctx, options, controlPlaneFor(ctx.record.member)),
   };
 }
+
+/** The built-in `dynamodb` kind, over AWS (or any endpoint the connection names). */
+export const dynamodbEngine = createDynamoEngine((member) => {
+  if (member.connection.kind !== 'dynamodb') throw new ConfigError('PLAN_INVALID', `Member ${member.name}: engine dynamodb needs a connection of kind dynamodb.`, { context: { member: member.name } });
+  return new AwsDynamoControlPlane(member.connection);
+});

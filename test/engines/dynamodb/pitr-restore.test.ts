@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemberSpec } from '../../../src/engines/contract.ts';
+import { AwsDynamoControlPlane } from '../../../src/engines/dynamodb/aws-control-plane.ts';
 import { createDynamoEngine } from '../../../src/engines/dynamodb/engine.ts';
 import { DynamoPitrFake } from '../../../src/lab/fakes/dynamodb-pitr-fake.ts';
 import { startLocalDynalite, type LocalDynalite } from '../../../src/lab/local-servers/dynalite-server.ts';
@@ -153,6 +154,30 @@ describe('dynamodb engine over the PITR fake', () => {
       expect(await balances(connection(prefix))).toEqual({ a: 100, b: 100, c: 100 });
       expect(await fake.listTables(prefix)).toEqual([`${prefix}bank_a.accounts`, `${prefix}scalardb.metadata`]);
       expect((await fake.describeContinuousBackups(`${prefix}bank_a.accounts`)).enabled).toBe(true);
+    }
+  });
+});
+
+describe('the AWS SDK control plane, on what dynalite implements', () => {
+  it('lists, describes, copies and deletes tables, reads the service clock from the Date header, and reports PITR as unsupported there', async () => {
+    await seed('aws_');
+    const cp = new AwsDynamoControlPlane({ kind: 'dynamodb', region: dyn.region, endpoint: dyn.endpoint, dummyCredentials: true });
+    try {
+      expect(await cp.listTables('aws_')).toEqual(['aws_bank_a.accounts', 'aws_scalardb.metadata']);
+      expect(await cp.describeTable('aws_bank_a.accounts')).toMatchObject({ status: 'ACTIVE', billingMode: 'PAY_PER_REQUEST' });
+      expect(await cp.describeTable('aws_none')).toBeUndefined();
+      const { nowMs, resolutionMs } = await cp.serviceTime();
+      expect(resolutionMs).toBe(1_000);
+      expect(Math.abs(nowMs + 500 - Date.now())).toBeLessThan(5_000);
+      await cp.copyTable('aws_bank_a.accounts', 'aws_copy.accounts');
+      expect(await balances({ kind: 'dynamodb', region: dyn.region, endpoint: dyn.endpoint, dummyCredentials: true, prefix: 'aws_' })).toEqual({ a: 100, b: 100, c: 100 });
+      expect((await cp.listTables('aws_copy')).length).toBe(1);
+      await cp.deleteTable('aws_copy.accounts');
+      expect(await cp.describeTable('aws_copy.accounts')).toBeUndefined();
+      // dynalite has no PITR API: the adapter's call fails loudly rather than pretending.
+      await expect(cp.describeContinuousBackups('aws_bank_a.accounts')).rejects.toThrow();
+    } finally {
+      await cp.close();
     }
   });
 });
