@@ -121,6 +121,7 @@ export const ERROR_CODES = {
   CONNECT_FAILED: c(['engine'], 1, 'The engine cannot connect to the database.'),
   DATABASE_MISSING: c(['engine'], 1, 'A database the member names does not exist.'),
   DUMP_STALLED: c(['engine'], 1, 'A dump made no progress for too long.'),
+  DYNAMODB_TABLE_NOT_ACTIVE: c(['engine'], 1, 'A DynamoDB table did not become ACTIVE in time.'),
   FINISH_FAILED: c(['engine'], 1, 'Copying a capture out after the unpause failed.'),
   HANDLE_KIND: c(['engine', 'config'], 1, 'A restore handle is of a kind this engine cannot restore.'),
   HORIZON_TIMEOUT: c(['engine'], 1, 'A restore point did not become restorable in time.'),

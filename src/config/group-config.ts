@@ -7,6 +7,7 @@
  *   pg: { kind: postgres, host: 127.0.0.1, port: 5432, user: app, database: bank, passwordEnv: PGPASSWORD }
  *   maria: { kind: mysql, host: 127.0.0.1, port: 3306, user: root }
  *   local: { kind: sqlite, path: ./data/a.db }   # relative to the config file
+ *   dyn: { kind: dynamodb, region: us-east-1, endpoint: http://127.0.0.1:8000, dummyCredentials: true }
  * namespaces: { bank_a: pg, bank_b: maria, coordinator: pg }
  * ```
  *
@@ -50,11 +51,19 @@ const mysqlSchema = z.strictObject({
   ...credentials,
 });
 
+const dynamodbSchema = z.strictObject({
+  kind: z.literal('dynamodb'),
+  region: z.string().min(1),
+  endpoint: z.url().optional(),
+  prefix: z.string().optional(),
+  dummyCredentials: z.boolean().optional(),
+});
+
 /** Zod schema of one storage entry (exported so other config files can embed it). */
 export const storageConfigSchema = z
-  .discriminatedUnion('kind', [sqliteSchema, postgresSchema, mysqlSchema])
+  .discriminatedUnion('kind', [sqliteSchema, postgresSchema, mysqlSchema, dynamodbSchema])
   .refine(
-    (s) => s.kind === 'sqlite' || [s.password, s.passwordEnv, s.passwordFile].filter((p) => p !== undefined).length <= 1,
+    (s) => s.kind === 'sqlite' || s.kind === 'dynamodb' || [s.password, s.passwordEnv, s.passwordFile].filter((p) => p !== undefined).length <= 1,
     { message: 'give at most one of password, passwordEnv, passwordFile' },
   );
 
@@ -160,6 +169,7 @@ export function describeGroup(group: GroupConfig): string {
 function describeStorage(s: StorageConfig | undefined): string {
   if (s === undefined) return '?';
   if (s.kind === 'sqlite') return `sqlite ${s.path}`;
+  if (s.kind === 'dynamodb') return `dynamodb ${s.endpoint ?? s.region}`;
   return `${s.kind} ${s.host}:${s.port}${s.database === undefined ? '' : `/${s.database}`}`;
 }
 
@@ -168,6 +178,8 @@ function resolvePaths(group: GroupConfig, baseDir: string): GroupConfig {
   for (const [name, s] of Object.entries(group.storages)) {
     if (s.kind === 'sqlite') {
       storages[name] = isAbsolute(s.path) || s.path === ':memory:' ? s : { ...s, path: resolve(baseDir, s.path) };
+    } else if (s.kind === 'dynamodb') {
+      storages[name] = s;
     } else {
       storages[name] = s.passwordFile === undefined || isAbsolute(s.passwordFile) ? s : { ...s, passwordFile: resolve(baseDir, s.passwordFile) };
     }

@@ -9,6 +9,7 @@
  */
 import { ConfigError } from '../errors.ts';
 import type { EngineCapabilities, EngineKind, MemberSpec } from './contract.ts';
+import { dynamodbEngine } from './dynamodb/engine.ts';
 import { mariadbEngine } from './mariadb/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
 import { sqliteEngine } from './sqlite/engine.ts';
@@ -16,7 +17,7 @@ import { sqliteEngine } from './sqlite/engine.ts';
 /** The options type is private to each kind: the registry hands a kind's parsed options back to it only. */
 const erase = <O>(kind: EngineKind<O>): EngineKind<unknown> => kind;
 
-const BUILT_IN: readonly EngineKind<unknown>[] = [erase(sqliteEngine), erase(postgresEngine), erase(mariadbEngine)];
+const BUILT_IN: readonly EngineKind<unknown>[] = [erase(sqliteEngine), erase(postgresEngine), erase(mariadbEngine), erase(dynamodbEngine)];
 
 const kinds = new Map<string, EngineKind<unknown>>(BUILT_IN.map((k) => [k.kind, k]));
 

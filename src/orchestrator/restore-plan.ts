@@ -207,13 +207,13 @@ function hooksToRun(record: BackupRecord, plan: RestorePlanInput | undefined): {
  * the password cannot be read: the error names the member and the variable or file.
  */
 function currentPasswordSource(member: string, recorded: StorageConfig, plan: RestorePlanInput | undefined, targetHasCredentials: boolean): StorageConfig {
-  if (recorded.kind === 'sqlite') return recorded;
+  if (recorded.kind === 'sqlite' || recorded.kind === 'dynamodb') return recorded;
   const current = plan?.members.find((m) => m.name === member)?.connection;
   const { password, passwordEnv, passwordFile, ...rest } = recorded;
   // The target brings its own user and password (--target member='{"user":…,"passwordEnv":…}').
   if (targetHasCredentials) return password === undefined ? recorded : rest;
   let connection: StorageConfig = recorded;
-  if (current !== undefined && current.kind !== 'sqlite' && (current.passwordEnv !== undefined || current.passwordFile !== undefined)) {
+  if (current !== undefined && current.kind !== 'sqlite' && current.kind !== 'dynamodb' && (current.passwordEnv !== undefined || current.passwordFile !== undefined)) {
     connection = { ...rest, ...(current.passwordEnv === undefined ? {} : { passwordEnv: current.passwordEnv }), ...(current.passwordFile === undefined ? {} : { passwordFile: current.passwordFile }) };
   } else if (password !== undefined) {
     throw new ConfigError('PASSWORD_UNAVAILABLE', `Member ${member}: the backup was taken with a password written in the plan, which the catalog does not keep.`, {
@@ -233,6 +233,7 @@ function hasCredentials(target: RestoreTarget | undefined): boolean {
 
 /** A connection for humans, never with secrets. */
 export function describeConnection(c: StorageConfig): string {
+  if (c.kind === 'dynamodb') return `dynamodb ${c.endpoint ?? c.region}${c.prefix ? ` prefix ${c.prefix}` : ''}`;
   return c.kind === 'sqlite' ? `sqlite ${c.path}` : `${c.kind} ${c.user}@${c.host}:${c.port}${c.database ? `/${c.database}` : ''}`;
 }
 

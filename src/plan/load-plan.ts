@@ -107,7 +107,7 @@ export function parsePlan(value: unknown, options: { file?: string; baseDir?: st
  */
 function refuseInlinePasswords(input: PlanInput, file: string): void {
   input.members.forEach((m, i) => {
-    if (m.connection.kind !== 'sqlite' && m.connection.password !== undefined) {
+    if (m.connection.kind !== 'sqlite' && m.connection.kind !== 'dynamodb' && m.connection.password !== undefined) {
       throw new ConfigError('PLAN_INLINE_PASSWORD', `${file}: members.${i}.connection.password: member "${m.name}" has its password written in the plan.`, {
         context: { file, key: `members.${i}.connection.password`, member: m.name },
         hint: 'Use passwordEnv: <VAR> (or passwordFile: <path>) instead. The catalog records only where the password comes from, so the restore can read it again; an inline password could not be restored.',
@@ -138,6 +138,7 @@ function toMember(m: PlanInput['members'][number], i: number, at: (p: string) =>
 
 function resolveConnection(c: StorageConfig, at: (p: string) => string): StorageConfig {
   if (c.kind === 'sqlite') return c.path === ':memory:' ? c : { ...c, path: at(c.path) };
+  if (c.kind === 'dynamodb') return c;
   return c.passwordFile === undefined ? c : { ...c, passwordFile: at(c.passwordFile) };
 }
 

@@ -1,8 +1,7 @@
 /**
  * The transaction layer: the contract of this folder.
  *
- * A {@link Storage} is one database reached through one driver (SQLite, PostgreSQL, MariaDB/MySQL; DynamoDB
- * later). It knows nothing about transactions: it offers get / scan / conditional mutations with exactly the
+ * A {@link Storage} is one database reached through one driver (SQLite, PostgreSQL, MariaDB/MySQL, DynamoDB). It knows nothing about transactions: it offers get / scan / conditional mutations with exactly the
  * conditions Consensus Commit needs, all expressible as DynamoDB condition expressions.
  * The {@link TransactionManager} runs Consensus Commit over several storages (namespace → storage), in the
  * ScalarDB on-disk format (../../../shared/reference/transaction-format.md), so our recovery and checker
@@ -60,6 +59,16 @@ export type StorageConfig =
       readonly password?: string;
       readonly passwordEnv?: string;
       readonly passwordFile?: string;
+    }
+  | {
+      readonly kind: 'dynamodb';
+      readonly region: string;
+      /** A DynamoDB-compatible endpoint (dynalite in the lab); AWS's regional endpoint when absent. */
+      readonly endpoint?: string;
+      /** ScalarDB's `scalar.db.dynamo.namespace.prefix`: prepended to every physical table name. */
+      readonly prefix?: string;
+      /** Fixed dummy credentials, for dynalite and other local endpoints that ignore them. */
+      readonly dummyCredentials?: boolean;
     };
 
 /** A group of storages and which namespace lives where; the Coordinator is the namespace `coordinator`. */

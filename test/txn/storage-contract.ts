@@ -98,7 +98,7 @@ export function storageContractSuite(label: string, open: () => Promise<{ storag
       await storage.mutate([{ kind: 'delete', table: T, key }]);
     });
 
-    it('applies a batch all or nothing', async () => {
+    it('applies a batch all or nothing (within the storage\'s atomicity)', async () => {
       await storage.mutate([{ kind: 'put', table: T, key: { pk: 'atom', ck: 1 }, values: { s: 'old', tx_id: 'X' }, condition: { kind: 'ifNotExists' } }]);
       const code = await codeOf(
         storage.mutate([
@@ -108,8 +108,15 @@ export function storageContractSuite(label: string, open: () => Promise<{ storag
         ]),
       );
       expect(code).toBe('TX_CONDITION_FAILED');
-      expect(await storage.get(T, { pk: 'atom', ck: 2 })).toBeUndefined();
-      expect(await storage.get(T, { pk: 'atom', ck: 1 })).toMatchObject({ s: 'old' });
+      expect(await storage.get(T, { pk: 'atom', ck: 3 })).toBeUndefined();
+      if (storage.capabilities.atomicity === 'storage') {
+        expect(await storage.get(T, { pk: 'atom', ck: 2 })).toBeUndefined();
+        expect(await storage.get(T, { pk: 'atom', ck: 1 })).toMatchObject({ s: 'old' });
+      } else {
+        // Per-record atomicity (DynamoDB without TransactWriteItems): mutations before the failed one stand.
+        expect(await storage.get(T, { pk: 'atom', ck: 2 })).toMatchObject({ s: 'new' });
+        expect(await storage.get(T, { pk: 'atom', ck: 1 })).toMatchObject({ s: 'changed' });
+      }
     });
 
     it('lets exactly one of several concurrent conditional writers win', async () => {

@@ -2,12 +2,16 @@
 import { resolvePassword } from '../../config/password.ts';
 import { ConfigError } from '../../errors.ts';
 import type { Storage, StorageConfig } from '../contract.ts';
+import { openDynamoStorage } from './dynamodb/dynamodb-storage.ts';
 import { openMysqlStorage } from './mysql/mysql-storage.ts';
 import { openPostgresStorage } from './postgres/postgres-storage.ts';
 import { openSqliteStorage } from './sqlite/sqlite-storage.ts';
 
 /** Connection deadline used for every server storage. */
 export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** What a local DynamoDB endpoint (dynalite) is given: it checks that credentials exist, not what they are. */
+const DUMMY_CREDENTIALS = { accessKeyId: 'stillpoint-local', secretAccessKey: 'stillpoint-local' };
 
 /**
  * Opens and checks one storage. Throws TransactionError `STORAGE_UNREACHABLE`, `STORAGE_AUTH_FAILED` or
@@ -26,10 +30,17 @@ export async function createStorage(name: string, config: StorageConfig): Promis
       const password = resolvePassword(config, `storage ${name}`);
       return openMysqlStorage(name, { ...config, connectTimeoutMs: CONNECT_TIMEOUT_MS, ...(password === undefined ? {} : { password }) });
     }
+    case 'dynamodb':
+      return openDynamoStorage(name, {
+        region: config.region,
+        ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+        ...(config.prefix === undefined ? {} : { prefix: config.prefix }),
+        ...(config.dummyCredentials === true ? { credentials: DUMMY_CREDENTIALS } : {}),
+      });
     default: {
       const kind = (config as { kind?: unknown }).kind;
       throw new ConfigError('TXN_STORAGE_KIND', `Storage ${name} has unknown kind ${String(kind)}.`, {
-        hint: 'Use one of: sqlite, postgres, mysql.',
+        hint: 'Use one of: sqlite, postgres, mysql, dynamodb.',
         context: { storage: name },
       });
     }

@@ -1,0 +1,169 @@
+/**
+ * {@link DynamoControlPlane} over the AWS SDK v3: DynamoDB for tables, PITR and restores, Application Auto
+ * Scaling for the table's read/write targets and target-tracking policies. The service clock is the HTTP
+ * `Date` header (1 s resolution). Only the fake exercises this interface in CI; the adapter runs against
+ * AWS when an operator points a plan at it (IAM permissions: docs/backup-and-restore.md).
+ */
+import {
+  ApplicationAutoScalingClient,
+  DescribeScalableTargetsCommand,
+  DescribeScalingPoliciesCommand,
+  PutScalingPolicyCommand,
+  RegisterScalableTargetCommand,
+} from '@aws-sdk/client-application-auto-scaling';
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DescribeContinuousBackupsCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  PutItemCommand,
+  ResourceNotFoundException,
+  RestoreTableToPointInTimeCommand,
+  ScanCommand,
+  UpdateContinuousBackupsCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { EngineError } from '../../errors.ts';
+import type { StorageConfig } from '../../txn/contract.ts';
+import type { DynamoControlPlane, PitrStatus, ScalableTarget, ScalingPolicy, TableDescription } from './control-plane.ts';
+
+type DynamoConnection = Extract<StorageConfig, { kind: 'dynamodb' }>;
+const resourceId = (table: string) => `table/${table}`;
+
+export class AwsDynamoControlPlane implements DynamoControlPlane {
+  private readonly ddb: DynamoDBClient;
+  private readonly scaling: ApplicationAutoScalingClient;
+
+  constructor(connection: DynamoConnection) {
+    const credentials = connection.dummyCredentials === true ? { credentials: { accessKeyId: 'stillpoint-local', secretAccessKey: 'stillpoint-local' } } : {};
+    this.ddb = new DynamoDBClient({ region: connection.region, ...(connection.endpoint === undefined ? {} : { endpoint: connection.endpoint }), ...credentials });
+    this.scaling = new ApplicationAutoScalingClient({ region: connection.region, ...credentials });
+  }
+
+  async listTables(prefix: string): Promise<string[]> {
+    const names: string[] = [];
+    let start: string | undefined;
+    do {
+      const out = await this.ddb.send(new ListTablesCommand({ ...(start === undefined ? {} : { ExclusiveStartTableName: start }) }));
+      names.push(...(out.TableNames ?? []));
+      start = out.LastEvaluatedTableName;
+    } while (start !== undefined);
+    return names.filter((n) => n.startsWith(prefix));
+  }
+
+  async describeTable(table: string): Promise<TableDescription | undefined> {
+    try {
+      const t = (await this.ddb.send(new DescribeTableCommand({ TableName: table }))).Table;
+      return {
+        name: table,
+        status: (t?.TableStatus ?? 'ACTIVE') as TableDescription['status'],
+        billingMode: t?.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' ? 'PAY_PER_REQUEST' : 'PROVISIONED',
+        ...(t?.ProvisionedThroughput?.ReadCapacityUnits ? { readCapacity: t.ProvisionedThroughput.ReadCapacityUnits } : {}),
+        ...(t?.ProvisionedThroughput?.WriteCapacityUnits ? { writeCapacity: t.ProvisionedThroughput.WriteCapacityUnits } : {}),
+      };
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return undefined;
+      throw error;
+    }
+  }
+
+  async deleteTable(table: string): Promise<void> {
+    await this.ddb.send(new DeleteTableCommand({ TableName: table }));
+  }
+
+  async describeContinuousBackups(table: string): Promise<PitrStatus> {
+    const out = await this.ddb.send(new DescribeContinuousBackupsCommand({ TableName: table }));
+    const pitr = out.ContinuousBackupsDescription?.PointInTimeRecoveryDescription;
+    if (pitr?.PointInTimeRecoveryStatus !== 'ENABLED') return { enabled: false };
+    return {
+      enabled: true,
+      ...(pitr.EarliestRestorableDateTime ? { earliestRestorableMs: pitr.EarliestRestorableDateTime.getTime() } : {}),
+      ...(pitr.LatestRestorableDateTime ? { latestRestorableMs: pitr.LatestRestorableDateTime.getTime() } : {}),
+    };
+  }
+
+  async enablePitr(table: string): Promise<void> {
+    await this.ddb.send(new UpdateContinuousBackupsCommand({ TableName: table, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }));
+  }
+
+  async restoreTableToPointInTime(source: string, target: string, atMs: number): Promise<void> {
+    await this.ddb.send(new RestoreTableToPointInTimeCommand({ SourceTableName: source, TargetTableName: target, RestoreDateTime: new Date(atMs) }));
+  }
+
+  async copyTable(source: string, target: string): Promise<void> {
+    const t = (await this.ddb.send(new DescribeTableCommand({ TableName: source }))).Table;
+    await this.ddb.send(new CreateTableCommand({ TableName: target, KeySchema: t?.KeySchema, AttributeDefinitions: t?.AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST' }));
+    for (;;) {
+      if ((await this.describeTable(target))?.status === 'ACTIVE') break;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await this.ddb.send(new ScanCommand({ TableName: source, ConsistentRead: true, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }));
+      for (const item of out.Items ?? []) await this.ddb.send(new PutItemCommand({ TableName: target, Item: item }));
+      start = out.LastEvaluatedKey;
+    } while (start !== undefined);
+  }
+
+  async describeScalableTargets(table: string): Promise<ScalableTarget[]> {
+    const out = await this.scaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'dynamodb', ResourceIds: [resourceId(table)] }));
+    return (out.ScalableTargets ?? []).map((t) => ({ dimension: t.ScalableDimension as ScalableTarget['dimension'], min: t.MinCapacity ?? 1, max: t.MaxCapacity ?? 1 }));
+  }
+
+  async describeScalingPolicies(table: string): Promise<ScalingPolicy[]> {
+    const out = await this.scaling.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'dynamodb', ResourceId: resourceId(table) }));
+    return (out.ScalingPolicies ?? []).map((p) => ({
+      name: p.PolicyName ?? '',
+      dimension: p.ScalableDimension as ScalableTarget['dimension'],
+      targetValue: p.TargetTrackingScalingPolicyConfiguration?.TargetValue ?? 70,
+    }));
+  }
+
+  async registerScalableTarget(table: string, target: ScalableTarget): Promise<void> {
+    await this.scaling.send(
+      new RegisterScalableTargetCommand({ ServiceNamespace: 'dynamodb', ResourceId: resourceId(table), ScalableDimension: target.dimension, MinCapacity: target.min, MaxCapacity: target.max }),
+    );
+  }
+
+  async putScalingPolicy(table: string, policy: ScalingPolicy): Promise<void> {
+    const metric = policy.dimension.includes('Read') ? 'DynamoDBReadCapacityUtilization' : 'DynamoDBWriteCapacityUtilization';
+    await this.scaling.send(
+      new PutScalingPolicyCommand({
+        ServiceNamespace: 'dynamodb',
+        ResourceId: resourceId(table),
+        ScalableDimension: policy.dimension,
+        PolicyName: policy.name,
+        PolicyType: 'TargetTrackingScaling',
+        TargetTrackingScalingPolicyConfiguration: { TargetValue: policy.targetValue, PredefinedMetricSpecification: { PredefinedMetricType: metric } },
+      }),
+    );
+  }
+
+  async serviceTime(): Promise<{ nowMs: number; resolutionMs: number }> {
+    const command = new ListTablesCommand({ Limit: 1 });
+    let date: string | undefined;
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        date = ((result.response as { headers?: Record<string, string> }).headers ?? {}).date;
+        return result;
+      },
+      { step: 'deserialize', name: 'stillpointServiceDate' },
+    );
+    await this.ddb.send(command);
+    const nowMs = Date.parse(date ?? '');
+    if (!Number.isFinite(nowMs)) {
+      throw new EngineError('CLOCK_UNMEASURABLE', 'DynamoDB answered without a usable Date header.', { hint: 'Check the endpoint: it must be DynamoDB or a compatible server.' });
+    }
+    // The header names the start of a whole second: resolution 1 s (measureClock adds half of it).
+    return { nowMs, resolutionMs: 1_000 };
+  }
+
+  close(): Promise<void> {
+    this.ddb.destroy();
+    this.scaling.destroy();
+    return Promise.resolve();
+  }
+}

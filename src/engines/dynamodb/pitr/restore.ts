@@ -1,0 +1,195 @@
+/**
+ * Restore of a DynamoDB member to its time handle. PITR only restores into a NEW table, so in place every
+ * table goes through the runbook's dance: restore to an alias → wait ACTIVE → delete the original →
+ * copy the alias back under the original name (decision: copy, see ../control-plane.ts `copyTable`) →
+ * wait ACTIVE → re-enable PITR → re-apply auto-scaling from the manifest → delete the alias. Each finished
+ * step is persisted in `restore-state.json` next to the backup's artifacts, so a crash resumes where it
+ * stopped. With a target `prefix`, tables are restored straight into the new names (a second environment).
+ */
+import { DeleteItemCommand, DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { text } from 'node:stream/consumers';
+import { ConfigError, EngineError } from '../../../errors.ts';
+import type { RestoredMember, RestoreOptions, RestoreSession, RestoreSessionContext, RestoreStep, TargetInspection } from '../../contract.ts';
+import type { DynamoControlPlane, TableSettings } from '../control-plane.ts';
+import { dynamoTargetSchema, type DynamoOptions, type DynamoTarget } from '../options.ts';
+import { memberPrefix, waitActive } from '../tables.ts';
+import { METADATA_KEY, METADATA_NAMESPACE, METADATA_TABLE_NAME } from '../../../txn/storages/dynamodb/metadata.ts';
+import { MANIFEST_FILE, type DynamoManifest } from './capture.ts';
+
+const ALIAS_SUFFIX = '.stillpoint-restore';
+type Step = 'alias' | 'delete-original' | 'copy-back' | 'catalog' | 'pitr' | 'autoscaling' | 'delete-alias';
+
+export class DynamoPitrRestoreSession implements RestoreSession {
+  readonly target: DynamoTarget;
+  private manifest: DynamoManifest | undefined;
+  private done: Record<string, Step[]> = {};
+
+  constructor(
+    private readonly ctx: RestoreSessionContext,
+    private readonly options: DynamoOptions,
+    private readonly cp: DynamoControlPlane,
+  ) {
+    const parsed = dynamoTargetSchema.safeParse(ctx.target ?? {});
+    if (!parsed.success) {
+      throw new ConfigError('RESTORE_TARGET_INVALID', `Member ${ctx.record.member.name}: bad DynamoDB restore target: ${parsed.error.message}`, {
+        hint: 'Give {"prefix":"<new prefix>"} to restore into new table names, or nothing to restore in place.',
+        context: { member: ctx.record.member.name },
+      });
+    }
+    this.target = parsed.data;
+  }
+
+  private get atMs(): number {
+    const h = this.ctx.record.handle;
+    if (h.kind !== 'time') throw new EngineError('HANDLE_KIND', `A DynamoDB restore needs a time handle, not ${h.kind}.`, { context: { member: this.ctx.record.member.name } });
+    return h.atMs;
+  }
+
+  private get inPlace(): boolean {
+    return this.target.prefix === undefined;
+  }
+
+  private targetName(table: string): string {
+    return this.inPlace ? table : `${this.target.prefix ?? ''}${table.slice(memberPrefix(this.ctx.record.member).length)}`;
+  }
+
+  async plan(): Promise<readonly RestoreStep[]> {
+    const at = new Date(this.atMs).toISOString();
+    const steps: RestoreStep[] = [];
+    for (const t of (await this.readManifest()).tables) {
+      const name = this.targetName(t.table);
+      if (this.inPlace) {
+        const alias = t.table + ALIAS_SUFFIX;
+        steps.push(
+          { title: `restore ${t.table} to alias`, detail: `RestoreTableToPointInTime SourceTableName=${t.table} TargetTableName=${alias} RestoreDateTime=${at}`, destructive: false },
+          { title: `delete the original ${t.table}`, detail: `DeleteTable ${t.table}`, destructive: true },
+          { title: `copy the alias back to ${t.table}`, detail: `CreateTable ${t.table} + Scan ${alias} → PutItem ${t.table}`, destructive: true },
+        );
+      } else {
+        steps.push({ title: `restore ${t.table} as ${name}`, detail: `RestoreTableToPointInTime SourceTableName=${t.table} TargetTableName=${name} RestoreDateTime=${at}`, destructive: false });
+      }
+      steps.push({ title: `re-enable PITR on ${name}`, detail: `UpdateContinuousBackups ${name} PointInTimeRecoveryEnabled=true`, destructive: false });
+      for (const s of t.scalableTargets) steps.push({ title: `auto-scaling ${name}`, detail: `RegisterScalableTarget table/${name} ${s.dimension} min=${s.min} max=${s.max}`, destructive: false });
+      for (const p of t.scalingPolicies) steps.push({ title: `scaling policy ${name}`, detail: `PutScalingPolicy table/${name} ${p.name} target=${p.targetValue}`, destructive: false });
+      if (this.inPlace) steps.push({ title: `delete the alias`, detail: `DeleteTable ${t.table}${ALIAS_SUFFIX}`, destructive: true });
+    }
+    return steps;
+  }
+
+  async inspect(): Promise<TargetInspection> {
+    const manifest = await this.readManifest();
+    await this.readState();
+    if (Object.keys(this.done).length > 0) return { checks: [], state: 'in-progress', detail: 'an earlier restore of this backup stopped part-way; it resumes' };
+    const existing: string[] = [];
+    for (const t of manifest.tables) if ((await this.cp.describeTable(this.targetName(t.table))) !== undefined) existing.push(this.targetName(t.table));
+    if (existing.length === 0) return { checks: [], state: 'absent', detail: 'no target table exists' };
+    return this.inPlace
+      ? { checks: [], state: 'live-source', detail: `restoring in place replaces the live tables ${existing.join(', ')}`, hint: 'Pass --force and --overwrite-source, or restore into new names with a target prefix.' }
+      : { checks: [], state: 'foreign', detail: `tables ${existing.join(', ')} already exist`, hint: 'Delete them, pick another prefix, or pass --force.' };
+  }
+
+  async restore(opts: RestoreOptions): Promise<RestoredMember> {
+    const inspection = await this.inspect();
+    if (inspection.state === 'live-source' && !(opts.force && opts.allowSource === true)) {
+      throw new ConfigError('RESTORE_TARGET_IS_SOURCE', `Member ${this.ctx.record.member.name}: ${inspection.detail}.`, { hint: inspection.hint ?? '', context: { member: this.ctx.record.member.name } });
+    }
+    if (inspection.state === 'foreign' && !opts.force) {
+      throw new ConfigError('RESTORE_TARGET_NOT_EMPTY', `Member ${this.ctx.record.member.name}: ${inspection.detail}.`, { hint: inspection.hint ?? '', context: { member: this.ctx.record.member.name } });
+    }
+    for (const t of (await this.readManifest()).tables) await this.restoreTable(t, opts);
+    const connection = this.ctx.record.member.connection;
+    return { connection: this.inPlace || connection.kind !== 'dynamodb' ? connection : { ...connection, prefix: this.target.prefix ?? '' } };
+  }
+
+  private async restoreTable(t: TableSettings, opts: RestoreOptions): Promise<void> {
+    const name = this.targetName(t.table);
+    const alias = t.table + ALIAS_SUFFIX;
+    const step = async (s: Step, run: () => Promise<void>) => {
+      if ((this.done[t.table] ?? []).includes(s)) return;
+      await run();
+      this.done[t.table] = [...(this.done[t.table] ?? []), s];
+      await this.writeState();
+    };
+    const wait = (table: string) => waitActive(this.cp, table, this.options.pollMs, this.options.activeTimeoutMs, opts.signal);
+    if (this.inPlace) {
+      await step('alias', async () => {
+        if ((await this.cp.describeTable(alias)) !== undefined) await this.cp.deleteTable(alias); // a half-made alias
+        await this.cp.restoreTableToPointInTime(t.table, alias, this.atMs);
+        await wait(alias);
+      });
+      await step('delete-original', async () => {
+        if ((await this.cp.describeTable(t.table)) !== undefined) await this.cp.deleteTable(t.table);
+      });
+      await step('copy-back', async () => {
+        if ((await this.cp.describeTable(t.table)) !== undefined) await this.cp.deleteTable(t.table); // a half-made copy
+        await this.cp.copyTable(alias, t.table);
+        await wait(t.table);
+      });
+    } else {
+      await step('alias', async () => {
+        if ((await this.cp.describeTable(name)) !== undefined) await this.cp.deleteTable(name);
+        await this.cp.restoreTableToPointInTime(t.table, name, this.atMs);
+        await wait(name);
+      });
+      // ScalarDB's catalog keys tables by their physical name: rename its entries to the new prefix.
+      if (name.endsWith(`${METADATA_NAMESPACE}.${METADATA_TABLE_NAME}`)) await step('catalog', () => this.renameCatalog(name));
+    }
+    await step('pitr', () => this.cp.enablePitr(name));
+    await step('autoscaling', async () => {
+      for (const s of t.scalableTargets) await this.cp.registerScalableTarget(name, s);
+      for (const p of t.scalingPolicies) await this.cp.putScalingPolicy(name, p);
+    });
+    if (this.inPlace) await step('delete-alias', () => this.cp.deleteTable(alias));
+  }
+
+  private async renameCatalog(catalog: string): Promise<void> {
+    const connection = this.ctx.record.member.connection;
+    if (connection.kind !== 'dynamodb') return;
+    const from = memberPrefix(this.ctx.record.member);
+    const to = this.target.prefix ?? '';
+    const client = new DynamoDBClient({
+      region: connection.region,
+      ...(connection.endpoint === undefined ? {} : { endpoint: connection.endpoint }),
+      ...(connection.dummyCredentials === true ? { credentials: { accessKeyId: 'stillpoint-local', secretAccessKey: 'stillpoint-local' } } : {}),
+    });
+    try {
+      const items = (await client.send(new ScanCommand({ TableName: catalog, ConsistentRead: true }))).Items ?? [];
+      for (const item of items) {
+        const stored = item[METADATA_KEY]?.S ?? '';
+        if (!stored.startsWith(from) || stored.startsWith(to)) continue;
+        await client.send(new PutItemCommand({ TableName: catalog, Item: { ...item, [METADATA_KEY]: { S: to + stored.slice(from.length) } } }));
+        await client.send(new DeleteItemCommand({ TableName: catalog, Key: { [METADATA_KEY]: { S: stored } } }));
+      }
+    } finally {
+      client.destroy();
+    }
+  }
+
+  async markFinished(): Promise<void> {
+    await this.ctx.artifacts.delete(this.stateKey()).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.cp.close().catch(() => undefined);
+  }
+
+  private stateKey(): string {
+    return `${this.ctx.record.backupId}/${this.ctx.record.member.name}/restore-state-${this.target.prefix ?? 'in-place'}.json`;
+  }
+
+  private async readState(): Promise<void> {
+    if (await this.ctx.artifacts.exists(this.stateKey())) this.done = JSON.parse(await text(await this.ctx.artifacts.get(this.stateKey()))) as Record<string, Step[]>;
+  }
+
+  private async writeState(): Promise<void> {
+    await this.ctx.artifacts.put(this.stateKey(), JSON.stringify(this.done));
+  }
+
+  private async readManifest(): Promise<DynamoManifest> {
+    if (this.manifest !== undefined) return this.manifest;
+    const ref = this.ctx.record.artifacts.find((a) => a.key.endsWith(MANIFEST_FILE));
+    if (ref === undefined) throw new EngineError('RESTORE_FAILED', `Member ${this.ctx.record.member.name}: the backup has no ${MANIFEST_FILE}.`, { context: { member: this.ctx.record.member.name } });
+    this.manifest = JSON.parse(await text(await this.ctx.artifacts.get(ref.key))) as DynamoManifest;
+    return this.manifest;
+  }
+}
