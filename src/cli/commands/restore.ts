@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { ConfigError, exitCodeFor } from '../../errors.ts';
 import { loadPlan } from '../../plan/load-plan.ts';
 import type { RestoreTarget } from '../../engines/contract.ts';
-import { redactSecrets } from '../../orchestrator/redact.ts';
+import { redactSecrets } from '../../redact.ts';
 import { runRestore, type RestoreReport, type RestoreState } from '../../orchestrator/restore.ts';
 import type { RestorePlan } from '../../orchestrator/restore-plan.ts';
 import type { InvariantPlugins } from '../../checker/invariants.ts';

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../errors.ts';
 import type { MemberSpec, RestoreTarget } from '../contract.ts';
 import type { StorageConfig } from '../../txn/contract.ts';
+import { redactSecrets } from '../../redact.ts';
 
 export type MariaDbConnection = Extract<StorageConfig, { kind: 'mysql' }>;
 
@@ -156,7 +157,7 @@ export function parsePitrTarget(target: RestoreTarget | undefined, member: Maria
 /** A target for printing: the password itself never shows. */
 export function redactedTarget<T extends { connection: MariaDbConnection }>(t: T): Record<string, unknown> {
   const { connection, ...rest } = t;
-  return { ...rest, user: connection.user, ...(connection.password === undefined ? {} : { password: '***' }), ...(connection.passwordEnv ? { passwordEnv: connection.passwordEnv } : {}), ...(connection.passwordFile ? { passwordFile: connection.passwordFile } : {}) };
+  return redactSecrets({ ...rest, user: connection.user, ...(connection.password === undefined ? {} : { password: connection.password }), ...(connection.passwordEnv ? { passwordEnv: connection.passwordEnv } : {}), ...(connection.passwordFile ? { passwordFile: connection.passwordFile } : {}) });
 }
 
 /** Short, name-safe suffix of a backup id for default restore names. */
