@@ -3,6 +3,7 @@
  * the binary log on (row format, so binlog positions are restore points). Root has no password on loopback;
  * a password user exists for credential tests. The caller must `destroy()` it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,7 +43,7 @@ export async function startLocalMariaDb(options: LocalMariaDbOptions = {}): Prom
   try {
     return await startOnce(options);
   } catch (first) {
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await sleep(1_000);
     return startOnce(options).catch(() => Promise.reject(first as Error));
   }
 }

@@ -3,6 +3,7 @@
  * a free loopback port, commands run as an unprivileged user when we are root (PostgreSQL refuses root),
  * and a child-process runner that reports stderr on failure.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile, execFileSync } from 'node:child_process';
 import { chown } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -70,6 +71,6 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
   for (;;) {
     if (await check().catch(() => false)) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }

@@ -3,6 +3,7 @@
  * measure the longest time any node stayed paused and to check that all of them end unpaused. Polling gives
  * a lower bound on pause durations (resolution: the poll interval plus one round trip).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PauseClient, Target } from '../../pause/contract.ts';
 
 export interface PauseMonitor {
@@ -46,7 +47,7 @@ export function startPauseMonitor(client: PauseClient, targets: () => readonly T
   const loop = (async () => {
     while (!stopped) {
       await poll().catch(() => undefined);
-      await new Promise((r) => setTimeout(r, intervalMs));
+      await sleep(intervalMs);
     }
   })();
 
@@ -59,7 +60,7 @@ export function startPauseMonitor(client: PauseClient, targets: () => readonly T
         await poll().catch(() => undefined);
         if (paused.length === 0) return [];
         if (Date.now() >= deadline) return paused;
-        await new Promise((r) => setTimeout(r, intervalMs));
+        await sleep(intervalMs);
       }
     },
     async stop() {

@@ -7,6 +7,7 @@
  * source: `runTrials({ seed })` makes the same choices again. Timing under load is not reproducible, so a
  * replay exercises the same scenario, not the same interleaving.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -180,7 +181,7 @@ async function runNegativeControl(
       load.abort();
       await workload;
     });
-    await new Promise((r) => setTimeout(r, sizes.warmupMs));
+    await sleep(sizes.warmupMs);
     while (made < attempts && torn === 0 && !signal.aborted) {
       made += 1;
       const result = await copyWithoutPause(

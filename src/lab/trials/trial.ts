@@ -2,6 +2,7 @@
  * One trial: a fresh group, three node processes, the bank workload, a backup in its own process, one
  * fault at one moment; then the checks that make a trial pass or fail (see {@link runTrial}).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { openCatalog } from '../../catalog/catalog.ts';
 import { checkGroup } from '../../checker/check.ts';
@@ -358,4 +359,3 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | unde
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
