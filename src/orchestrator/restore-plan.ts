@@ -10,7 +10,7 @@ import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
 import type { Logger, MemberRecord, RestoreHandle, RestoreSession, RestoreStep, RestoreTarget, TargetInspection } from '../engines/contract.ts';
 import { resolveMember } from '../engines/registry.ts';
-import { resolvePassword } from '../config/password.ts';
+import { resolvePassword } from '../password.ts';
 import { CatalogError, ConfigError, asStillpointError } from '../errors.ts';
 import type { StorageConfig } from '../txn/contract.ts';
 import { redactSecrets } from '../redact.ts';

@@ -4,7 +4,7 @@
  * the transaction layer's storages and the backup engines; the value is never logged or put into an error.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from './errors.ts';
 
 export interface PasswordSource {
   readonly password?: string;
