@@ -22,8 +22,13 @@ export const MAX_DURATION_MS = UNIT_MS.h * 24;
 export interface DurationBounds {
   /** Smallest accepted value in ms. Default 1 (durations are positive). */
   readonly minMs?: number;
-  /** Largest accepted value in ms. Default {@link MAX_DURATION_MS} (24 h); never above {@link MAX_TIMER_MS}. */
+  /** Largest accepted value in ms. Default {@link MAX_DURATION_MS} (24 h); never above {@link MAX_TIMER_MS} for a timer. */
   readonly maxMs?: number;
+  /**
+   * False for an age compared with a clock (a retention window, a minimum age), never handed to a timer:
+   * `maxMs` may then exceed {@link MAX_TIMER_MS}. Default true.
+   */
+  readonly timer?: boolean;
 }
 
 const DURATION = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d|w)?$/;
@@ -47,7 +52,7 @@ export function parseDuration(text: string, what: string, bounds: DurationBounds
 /** Checks a duration already in ms (a config number, a wire field) against `bounds`; returns it. */
 export function checkDurationMs(ms: number, what: string, bounds: DurationBounds = {}, given: string = String(ms)): number {
   const minMs = bounds.minMs ?? 1;
-  const maxMs = Math.min(bounds.maxMs ?? MAX_DURATION_MS, MAX_TIMER_MS);
+  const maxMs = bounds.timer === false ? (bounds.maxMs ?? MAX_DURATION_MS) : Math.min(bounds.maxMs ?? MAX_DURATION_MS, MAX_TIMER_MS);
   if (!Number.isFinite(ms) || ms < minMs || ms > maxMs) {
     throw new ConfigError(
       'DURATION_OUT_OF_RANGE',

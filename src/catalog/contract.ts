@@ -207,9 +207,3 @@ export function newOwnerId(): string {
   return `own-${randomBytes(8).toString('hex')}`;
 }
 
-/** Removes inline secrets from a member spec before it is stored or printed. */
-export function redactSpec(spec: MemberSpec): MemberSpec {
-  const connection = { ...spec.connection } as Record<string, unknown>;
-  if ('password' in connection) connection.password = '***';
-  return { ...spec, connection: connection as unknown as MemberSpec['connection'] };
-}

@@ -5,6 +5,7 @@
  */
 import { openArtifactStore } from '../artifacts/open-store.ts';
 import { CatalogError, ConfigError } from '../errors.ts';
+import { parseDuration, type DurationBounds } from '../duration.ts';
 import { heartbeatAgeMs, isStale, type BackupRecord, type Catalog } from './catalog.ts';
 import { TERMINAL_STATES } from './catalog-schema.ts';
 
@@ -130,15 +131,10 @@ export async function deleteBackups(catalog: Catalog, ids: readonly string[]): P
   return outcomes;
 }
 
-/** Parses `7d`, `12h`, `30m`, `45s` or plain ms. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?$/.exec(text.trim());
-  if (!match) {
-    throw new ConfigError('DURATION_INVALID', `"${text}" is not a duration.`, {
-      hint: 'Write a number with a unit: 30m, 12h, 7d, 2w.',
-    });
-  }
-  const unit = match[2] ?? 'ms';
-  const factor: Record<string, number> = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7, w: 6.048e8 };
-  return Number(match[1]) * (factor[unit] ?? 1);
+/** Retention windows and leftover ages are compared with the clock, never set as timers: up to ten years. */
+export const AGE_BOUNDS: DurationBounds = { minMs: 0, maxMs: 3650 * 86_400_000, timer: false };
+
+/** An age flag (`--keep-within 7d`, `--min-age 10m`) in ms, through the one duration parser (src/duration.ts). */
+export function parseAge(text: string, what: string): number {
+  return parseDuration(text, what, AGE_BOUNDS);
 }

@@ -15,7 +15,6 @@ import {
   DEFAULT_STALE_AFTER_MS,
   newBackupId,
   newOwnerId,
-  redactSpec,
   type BackupFilter,
   type BackupRecord,
   type Catalog,
@@ -28,6 +27,7 @@ import {
   type TransitionPatch,
 } from './contract.ts';
 import { CATALOG_SCHEMA_VERSION, migrate } from './migrations.ts';
+import { redactSecrets } from '../redact.ts';
 
 const GENESIS = '0'.repeat(64);
 const NOT_TERMINAL = `state NOT IN (${TERMINAL_STATES.map((s) => `'${s}'`).join(', ')})`;
@@ -96,7 +96,7 @@ class SqliteCatalog implements Catalog {
       const insert = this.db.prepare(
         `INSERT INTO members (backup_id, member, engine, state, spec_json) VALUES (?, ?, ?, 'planned', ?)`,
       );
-      for (const m of input.members) insert.run(id, m.name, m.engine, JSON.stringify(redactSpec(m)));
+      for (const m of input.members) insert.run(id, m.name, m.engine, JSON.stringify(redactSecrets(m)));
       this.appendEvent(id, 'created', {
         state: 'planned',
         group: input.group,

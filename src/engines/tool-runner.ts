@@ -1,6 +1,7 @@
 /**
- * Running the database's own command-line tools (pg_dump, pg_restore, pg_basebackup, mariabackup,
- * mariadb-binlog, …) for the engines: a missing tool is an EngineError `TOOL_MISSING` with a hint, every
+ * The product's one child-process runner: the database's own command-line tools (pg_dump, pg_restore,
+ * pg_basebackup, mariabackup, mariadb-binlog, …) for the engines, the restore hooks' shell commands for the
+ * orchestrator, and a restored server started to outlive us ({@link startDetached}). A missing tool is an EngineError `TOOL_MISSING` with a hint, every
  * run has a deadline and follows an AbortSignal, and a failure carries the tool's stderr.
  * Secrets go through `env` (PGPASSWORD, MYSQL_PWD), never through argv, so a printed command is safe.
  */
@@ -22,6 +23,10 @@ export interface ToolRunOptions {
   /** Someone else reads stdout (e.g. the artifact store's put): do not collect it. */
   readonly stdoutTaken?: boolean;
   readonly engine?: string;
+  /** Its own process group: a deadline or an abort kills the whole group (a shell's children too). */
+  readonly processGroup?: boolean;
+  /** stdout and stderr go to ours (operator-visible hooks) instead of being collected. */
+  readonly inheritOutput?: boolean;
 }
 
 const DEFAULT_TIMEOUT_MS = 6 * 3600_000;
@@ -55,10 +60,22 @@ export function showCommand(command: string, args: readonly string[]): string {
 export function spawnTool(command: string, args: readonly string[], options: ToolRunOptions = {}): ChildProcess {
   const asUser = options.user !== undefined && process.getuid?.() === 0;
   const [file, argv] = asUser ? ['runuser', ['-u', options.user ?? '', '--', command, ...args]] : [command, [...args]];
+  const output = options.inheritOutput === true ? 'inherit' : 'pipe';
   return spawn(file, argv, {
     env: options.env ?? process.env,
-    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', output, output],
+    detached: options.processGroup === true,
   });
+}
+
+/**
+ * Starts a server that outlives this process (its own session, no stdio, not waited for); whoever started it
+ * stops it through its pid file. Watch the returned child's `exit`/`error` to see an early death.
+ */
+export function startDetached(command: string, args: readonly string[], options: Pick<ToolRunOptions, 'env'> = {}): ChildProcess {
+  const child = spawn(command, [...args], { env: options.env ?? process.env, stdio: 'ignore', detached: true });
+  child.unref();
+  return child;
 }
 
 /**
@@ -96,7 +113,13 @@ export function waitTool(
     let failure: EngineError | undefined;
     const kill = (error: EngineError): void => {
       failure ??= error;
-      child.kill('SIGKILL');
+      if (options.processGroup === true && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      } else child.kill('SIGKILL');
     };
     const timer = setTimeout(
       () => kill(new EngineError('TOOL_TIMEOUT', `${command} did not finish within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms.`, { context: { engine } })),

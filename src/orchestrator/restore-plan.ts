@@ -10,9 +10,10 @@ import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
 import type { Logger, MemberRecord, RestoreHandle, RestoreSession, RestoreStep, RestoreTarget, TargetInspection } from '../engines/contract.ts';
 import { resolveMember } from '../engines/registry.ts';
-import { resolvePassword } from '../config/password.ts';
+import { resolvePassword } from '../password.ts';
 import { CatalogError, ConfigError, asStillpointError } from '../errors.ts';
 import type { StorageConfig } from '../txn/contract.ts';
+import { redactSecrets } from '../redact.ts';
 
 export interface RestoreRequest {
   readonly backupId: string;
@@ -112,7 +113,7 @@ export async function planRestore(catalog: Catalog, request: RestoreRequest, sig
         engine: m.engine,
         namespaces: m.spec.namespaces,
         source: describeConnection(m.spec.connection),
-        target: redactTarget(session.target),
+        target: redactSecrets(session.target), // an inline password never leaves the process
         handle: m.handle,
         restorePointUtc: restorePoint(m.handle, record),
         steps: await session.plan(),
@@ -150,10 +151,6 @@ async function inspectSafely(session: RestoreSession, signal: AbortSignal): Prom
   }
 }
 
-/** A target for printing and the catalog: an inline password never leaves the process. */
-function redactTarget(target: RestoreTarget): RestoreTarget {
-  return 'password' in target && target.password !== undefined ? { ...target, password: '***' } : target;
-}
 
 /** Every member's connection with its current password source; every unreadable password reported at once. */
 function currentConnections(record: BackupRecord, request: RestoreRequest): Map<string, StorageConfig> {

@@ -6,12 +6,45 @@
  * ABORTED into the Coordinator, then every prepared record back to what was read.
  */
 import { TransactionError } from '../errors.ts';
-import type { Mutation, Storage } from './contract.ts';
+import type { Failpoints, Key, Mutation, Row, Storage, StorageGroup, TableRef, TableSchema, Value } from './contract.ts';
 import { TxState } from './contract.ts';
 import { isPending, prepareMutation, recordId, rollForwardMutation, undoPrepareMutation } from './records.ts';
 import { coordinatorState, decideAborted, keyOf } from './recovery.ts';
 import { COORDINATOR_NAMESPACE, COORDINATOR_TABLE } from './schema.ts';
-import type { ManagerContext, ReadEntry, ScanEntry, WriteEntry } from './transaction.ts';
+
+/**
+ * What a transaction manager shares with its transactions, and a transaction's read, write and scan sets
+ * (built by ./transaction.ts, validated and written by the commit below).
+ */
+export interface ManagerContext {
+  readonly group: StorageGroup;
+  readonly expiryMs: number;
+  readonly now: () => number;
+  readonly failpoints: Failpoints;
+  /** User schema of a table (cached by the manager). */
+  schemaOf(table: TableRef): Promise<TableSchema>;
+}
+
+export interface ReadEntry {
+  readonly table: TableRef;
+  readonly key: Key;
+  /** The stored (committed) record as read, all columns; undefined = absent. */
+  readonly row: Row | undefined;
+}
+
+export interface WriteEntry {
+  readonly table: TableRef;
+  readonly key: Key;
+  /** New user values; undefined = delete. */
+  readonly values: Row | undefined;
+}
+
+export interface ScanEntry {
+  readonly table: TableRef;
+  readonly partitionKey: Key;
+  /** recordId → tx_id of every record the scan returned. */
+  readonly seen: ReadonlyMap<string, Value>;
+}
 
 /** The transaction as the commit protocol sees it. */
 export interface CommitState {

@@ -8,7 +8,8 @@ import { InternalError, TransactionError, isRetryable } from '../errors.ts';
 import type { TableRef, TableSchema, Transaction, TransactionManager, TransactionManagerOptions, TransactionOptions } from './contract.ts';
 import { DEFAULT_EXPIRY_MS } from './recovery.ts';
 import { fullTableName } from './schema.ts';
-import { ConsensusTransaction, type ManagerContext } from './transaction.ts';
+import type { ManagerContext } from './commit.ts';
+import { ConsensusTransaction } from './transaction.ts';
 
 /** Default number of retries in `run`. */
 export const DEFAULT_RETRIES = 10;

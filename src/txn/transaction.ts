@@ -4,42 +4,11 @@
  * buffered writes. The commit protocol itself is in commit.ts.
  */
 import { InternalError, TransactionError } from '../errors.ts';
-import type { Failpoints, Key, Row, StorageGroup, TableRef, TableSchema, Transaction, Value } from './contract.ts';
-import { commitTransaction } from './commit.ts';
+import type { Key, Row, TableRef, Transaction, Value } from './contract.ts';
+import { commitTransaction, type ManagerContext, type ReadEntry, type ScanEntry, type WriteEntry } from './commit.ts';
 import { isPending, recordId } from './records.ts';
 import { keyOf, resolveRecord } from './recovery.ts';
 import { userValues } from './schema.ts';
-
-/** What a transaction manager shares with its transactions. */
-export interface ManagerContext {
-  readonly group: StorageGroup;
-  readonly expiryMs: number;
-  readonly now: () => number;
-  readonly failpoints: Failpoints;
-  /** User schema of a table (cached by the manager). */
-  schemaOf(table: TableRef): Promise<TableSchema>;
-}
-
-export interface ReadEntry {
-  readonly table: TableRef;
-  readonly key: Key;
-  /** The stored (committed) record as read, all columns; undefined = absent. */
-  readonly row: Row | undefined;
-}
-
-export interface WriteEntry {
-  readonly table: TableRef;
-  readonly key: Key;
-  /** New user values; undefined = delete. */
-  readonly values: Row | undefined;
-}
-
-export interface ScanEntry {
-  readonly table: TableRef;
-  readonly partitionKey: Key;
-  /** recordId → tx_id of every record the scan returned. */
-  readonly seen: ReadonlyMap<string, Value>;
-}
 
 /** How many times a read re-reads a record after recovering it before giving up. */
 const READ_ATTEMPTS = 3;

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalDirStore } from '../../src/artifacts/local-dir-store.ts';
 import { newBackupId, openCatalog, type Catalog } from '../../src/catalog/catalog.ts';
-import { deleteBackups, parseDuration, planPrune } from '../../src/catalog/retention.ts';
+import { deleteBackups, parseAge, planPrune } from '../../src/catalog/retention.ts';
 import type { MemberSpec } from '../../src/engines/contract.ts';
 
 const member: MemberSpec = {
@@ -126,9 +126,13 @@ describe('catalog', () => {
 
   it('keeps recent backups and rejects an empty policy', () => {
     catalog.createBackup({ planDigest: 'x', group: 'g', mode: 'single', members: [member], artifactsLocation: dir });
-    expect(planPrune(catalog.list(), { keepWithinMs: parseDuration('7d') }).remove).toEqual([]);
+    expect(planPrune(catalog.list(), { keepWithinMs: parseAge('7d', '--keep-within') }).remove).toEqual([]);
     expect(() => planPrune([], {})).toThrow(expect.objectContaining({ code: 'PRUNE_POLICY_MISSING' }) as Error);
-    expect(parseDuration('2h')).toBe(7.2e6);
+    expect(parseAge('2h', '--keep-within')).toBe(7.2e6);
+    // The one parser (src/duration.ts), with age bounds: a 90-day window is no timer, so past 2^31 ms is fine.
+    expect(parseAge('90d', '--keep-within')).toBe(90 * 86_400_000);
+    expect(() => parseAge('7 days', '--keep-within')).toThrow(expect.objectContaining({ code: 'DURATION_INVALID', context: { key: '--keep-within' } }) as Error);
+    expect(() => parseAge('20000w', '--keep-within')).toThrow(expect.objectContaining({ code: 'DURATION_OUT_OF_RANGE' }) as Error);
   });
 
   it('prune never deletes the newest complete backup of a group unless allowEmpty (issue 11 row 9)', () => {

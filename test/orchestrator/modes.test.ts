@@ -4,7 +4,7 @@ import { openCatalog } from '../../src/catalog/catalog.ts';
 import { resolveMember } from '../../src/engines/registry.ts';
 import { runBackup } from '../../src/orchestrator/backup.ts';
 import { chooseMode, requiredWindowMs } from '../../src/orchestrator/modes.ts';
-import { redactSecrets } from '../../src/orchestrator/redact.ts';
+import { redactSecrets } from '../../src/redact.ts';
 import { parsePlan } from '../../src/plan/load-plan.ts';
 import { makeSqliteDb, startAdminNode, tempDir, type AdminNode } from './helpers.ts';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolvePassword } from '../../src/config/password.ts';
+import { resolvePassword } from '../../src/password.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sp-password-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

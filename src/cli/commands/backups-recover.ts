@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_LEFTOVER_MIN_AGE_MS, removeLeftovers, type LeftoverReport, type RemovedLeftover } from '../../catalog/leftovers.ts';
-import { parseDuration } from '../../catalog/retention.ts';
+import { parseAge } from '../../catalog/retention.ts';
 import type { BackupEvent } from '../../orchestrator/events.ts';
 import { resumeIncomplete, type RecoveredBackup } from '../../orchestrator/recovery.ts';
 import { loadPlan } from '../../plan/load-plan.ts';
@@ -35,7 +35,7 @@ export function registerRecover(command: Command): void {
 
 async function recover(flags: RecoverFlags): Promise<number> {
   const json = flags.json === true;
-  const minAgeMs = flags.minAge === undefined ? DEFAULT_LEFTOVER_MIN_AGE_MS : parseDuration(flags.minAge);
+  const minAgeMs = flags.minAge === undefined ? DEFAULT_LEFTOVER_MIN_AGE_MS : parseAge(flags.minAge, '--min-age');
   const plan = flags.plan === undefined ? undefined : loadPlan(flags.plan);
   const catalog = openCatalogFrom(flags);
   try {

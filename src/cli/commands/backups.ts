@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { BACKUP_STATES, type BackupState } from '../../catalog/catalog-schema.ts';
 import type { BackupFilter, BackupRecord } from '../../catalog/catalog.ts';
-import { deleteBackups, parseDuration, planPrune } from '../../catalog/retention.ts';
+import { deleteBackups, parseAge, planPrune } from '../../catalog/retention.ts';
 import { verifyBackup } from '../../catalog/verify-backup.ts';
 import { ConfigError } from '../../errors.ts';
 import { describeConnection, describeHandle } from '../../orchestrator/restore-plan.ts';
@@ -187,7 +187,7 @@ function prune(flags: PruneFlags): Promise<number> {
   }
   const policy = {
     ...(keepLast === undefined ? {} : { keepLast }),
-    ...(flags.keepWithin === undefined ? {} : { keepWithinMs: parseDuration(flags.keepWithin) }),
+    ...(flags.keepWithin === undefined ? {} : { keepWithinMs: parseAge(flags.keepWithin, '--keep-within') }),
     allowEmpty: flags.allowEmpty === true,
   };
   return withCatalog(flags, async (catalog) => {

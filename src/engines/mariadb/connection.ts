@@ -4,7 +4,7 @@
  * password travels in MYSQL_PWD, never in argv).
  */
 import mysql from 'mysql2/promise';
-import { resolvePassword } from '../../config/password.ts';
+import { resolvePassword } from '../../password.ts';
 import { EngineError } from '../../errors.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';

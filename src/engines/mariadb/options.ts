@@ -7,6 +7,7 @@ import { ConfigError } from '../../errors.ts';
 import { parseMemberOptions } from '../member-options.ts';
 import type { MemberSpec, RestoreTarget } from '../contract.ts';
 import type { StorageConfig } from '../../txn/contract.ts';
+import { redactSecrets } from '../../redact.ts';
 
 export type MariaDbConnection = Extract<StorageConfig, { kind: 'mysql' }>;
 
@@ -143,7 +144,7 @@ export function parsePitrTarget(target: RestoreTarget | undefined, member: Maria
 /** A target for printing: the password itself never shows. */
 export function redactedTarget<T extends { connection: MariaDbConnection }>(t: T): Record<string, unknown> {
   const { connection, ...rest } = t;
-  return { ...rest, user: connection.user, ...(connection.password === undefined ? {} : { password: '***' }), ...(connection.passwordEnv ? { passwordEnv: connection.passwordEnv } : {}), ...(connection.passwordFile ? { passwordFile: connection.passwordFile } : {}) };
+  return redactSecrets({ ...rest, user: connection.user, ...(connection.password === undefined ? {} : { password: connection.password }), ...(connection.passwordEnv ? { passwordEnv: connection.passwordEnv } : {}), ...(connection.passwordFile ? { passwordFile: connection.passwordFile } : {}) });
 }
 
 /** Short, name-safe suffix of a backup id for default restore names. */

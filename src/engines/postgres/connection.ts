@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { resolvePassword } from '../../config/password.ts';
+import { resolvePassword } from '../../password.ts';
 import { EngineError } from '../../errors.ts';
 import type { PreflightCheck } from '../contract.ts';
 import { graceful } from '../settle.ts';

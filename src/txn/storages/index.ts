@@ -1,5 +1,5 @@
-/** Opens a {@link Storage} from its config (the password through src/config/password.ts). */
-import { resolvePassword } from '../../config/password.ts';
+/** Opens a {@link Storage} from its config (the password through src/password.ts). */
+import { resolvePassword } from '../../password.ts';
 import { ConfigError } from '../../errors.ts';
 import type { Storage, StorageConfig } from '../contract.ts';
 import { openDynamoStorage } from './dynamodb/dynamodb-storage.ts';

@@ -7,7 +7,6 @@
  * binlog/, mysqld.pid, mysqld.sock, error.log. The restored server is detached and outlives the session
  * when the restore succeeds; a failed restore's server is stopped by `close`.
  */
-import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -17,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type mysql from 'mysql2/promise';
 import { EngineError } from '../../../errors.ts';
 import type { MemberRecord, PreflightCheck, RestoredMember, RestoreOptions, RestoreSession, RestoreSessionContext, RestoreStep, RestoreTarget, TargetInspection } from '../../contract.ts';
-import { hasTool, runTool, showCommand, spawnTool, waitTool } from '../../tool-runner.ts';
+import { hasTool, runTool, showCommand, spawnTool, startDetached, waitTool } from '../../tool-runner.ts';
 import { closeQuietly, connectMariaDb, toolArgs, toolEnv } from '../connection.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
 import { decodeMarker, stateFromMarker, type RestoreMarker } from '../markers.ts';
@@ -220,8 +219,7 @@ export class PitrRestore implements RestoreSession {
       ...(osUser ? [`--user=${osUser}`] : []),
     ];
     // Detached: the restored server outlives this process; stopRestoredMariaDb stops it through its pid file.
-    const child = spawn('mariadbd', args, { stdio: 'ignore', detached: true });
-    child.unref();
+    const child = startDetached('mariadbd', args);
     this.started = true;
     let exited = false;
     child.once('exit', () => (exited = true));

@@ -1,0 +1,187 @@
+/**
+ * The fault catalogue of the trials, as data: what can break, when it can break, in which groups it makes
+ * sense, and what the backup is allowed to end as. The runner (./runner.ts) picks one fault per trial with
+ * the seeded random source and applies it at a chosen moment of the backup, which it reads from the
+ * backup process's NDJSON events (`stillpoint backup --plan … --json`).
+ *
+ * Whatever the fault, the invariants checked after every trial are the same (see ./trial.ts): every node
+ * ends unpaused within the lease, every `complete` backup restores and passes the checker, and every
+ * transfer the workload saw acknowledged is present in the live databases.
+ */
+
+import { InternalError } from '../../errors.ts';
+
+/** When a fault is applied, relative to the backup's progress (from its NDJSON events). */
+export type FaultMoment =
+  /** After the backup started, before any Pause was sent (preflight / prepare). */
+  | 'before-pause'
+  /** After every target answered Pause, before Unpause (the window; capture happens here). */
+  | 'during-pause'
+  /** After Unpause started (finish: copying, checksums; horizon waits). */
+  | 'after-pause';
+
+/** Which group the trial builds. */
+export type GroupKind = 'sqlite' | 'postgres+mariadb';
+
+/** A backup's final state in the catalog, or `none` when no entry was written. */
+export type BackupOutcome = 'complete' | 'invalid' | 'failed' | 'none';
+
+export type FaultKind =
+  | 'none'
+  | 'orchestrator-kill'
+  | 'node-kill'
+  | 'node-restart'
+  | 'node-join'
+  | 'database-stop'
+  | 'database-restart'
+  | 'node-path-slow'
+  | 'node-path-drop'
+  | 'database-path-slow'
+  | 'database-path-drop'
+  | 'admin-error'
+  | 'admin-silent'
+  | 'clock-offset';
+
+export interface FaultSpec {
+  readonly kind: FaultKind;
+  readonly description: string;
+  /** Moments at which this fault may be applied; the runner picks one at random. */
+  readonly moments: readonly FaultMoment[];
+  /** Groups this fault applies to (e.g. no database server to stop in an SQLite group). */
+  readonly groups: readonly GroupKind[];
+  /**
+   * Outcomes the backup may end with. Anything else is a violation. `complete` is only ever accepted if
+   * the restore passes the checker; that check is separate and always made.
+   */
+  readonly allowedOutcomes: readonly BackupOutcome[];
+}
+
+const ANY: readonly BackupOutcome[] = ['complete', 'invalid', 'failed', 'none'];
+/** A target that never acknowledged its Pause: the backup must not be `complete`. */
+const NEVER_PAUSED: readonly BackupOutcome[] = ['failed', 'invalid'];
+const BOTH: readonly GroupKind[] = ['sqlite', 'postgres+mariadb'];
+const SERVERS: readonly GroupKind[] = ['postgres+mariadb'];
+
+/** Every fault the runner knows. `none` is the control: the backup must be `complete`. */
+export const FAULTS: readonly FaultSpec[] = [
+  {
+    kind: 'none',
+    description: 'no fault: the backup must complete and restore consistently',
+    moments: ['during-pause'],
+    groups: BOTH,
+    allowedOutcomes: ['complete'],
+  },
+  {
+    kind: 'orchestrator-kill',
+    description: 'SIGKILL of the backup process; a rerun must finish the unpause and classify the backup',
+    moments: ['before-pause', 'during-pause', 'after-pause'],
+    groups: BOTH,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'node-kill',
+    description: 'SIGKILL of one node (it stays down until the backup ends, then is restarted)',
+    moments: ['during-pause'],
+    groups: BOTH,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'node-restart',
+    description: 'one node killed and started again at once: it comes back unpaused inside the window',
+    moments: ['during-pause'],
+    groups: BOTH,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'node-join',
+    description: 'a node started outside the service joins it during the window (SRV answer) and takes transfers',
+    moments: ['during-pause'],
+    groups: BOTH,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'database-stop',
+    description: 'one database server stopped (immediate) during capture or finish, started again after',
+    moments: ['during-pause', 'after-pause'],
+    groups: SERVERS,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'database-restart',
+    description: 'one database server restarted (stopped and started at once) under the running nodes: every node must stay up',
+    moments: ['before-pause', 'during-pause', 'after-pause'],
+    groups: SERVERS,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'node-path-slow',
+    description: 'the network path to one node admin port delays every chunk (TCP proxy, delay)',
+    moments: ['before-pause', 'during-pause'],
+    groups: BOTH,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'node-path-drop',
+    description: 'the network path to one node admin port goes silent (TCP proxy, blackhole)',
+    moments: ['before-pause', 'during-pause'],
+    groups: BOTH,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'database-path-slow',
+    description: "the backup's network path to one database delays every chunk (TCP proxy, delay)",
+    moments: ['before-pause', 'during-pause', 'after-pause'],
+    groups: SERVERS,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'database-path-drop',
+    description: "the backup's network path to one database goes silent (TCP proxy, blackhole)",
+    moments: ['during-pause', 'after-pause'],
+    groups: SERVERS,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'admin-error',
+    description:
+      'one admin endpoint answers Pause with a gRPC error, with or without having closed its gate first ' +
+      '(a faulty endpoint in front of the node; Unpause and CheckPaused still reach it)',
+    moments: ['before-pause'],
+    groups: BOTH,
+    allowedOutcomes: NEVER_PAUSED,
+  },
+  {
+    kind: 'admin-silent',
+    description: 'one admin endpoint accepts Pause and never answers, with or without having closed its gate first',
+    moments: ['before-pause'],
+    groups: BOTH,
+    allowedOutcomes: NEVER_PAUSED,
+  },
+  {
+    kind: 'clock-offset',
+    description: "one node's or the orchestrator's wall clock runs 3–15 s ahead or behind, from its start",
+    moments: ['before-pause'],
+    groups: BOTH,
+    allowedOutcomes: ['complete'],
+  },
+];
+
+/** The catalogue entry for a kind. */
+export function faultSpec(kind: FaultKind): FaultSpec {
+  const spec = FAULTS.find((f) => f.kind === kind);
+  // The union type makes this unreachable unless FAULTS misses a kind; keep the message explicit.
+  if (spec === undefined) {
+    throw new InternalError('FAULT_UNKNOWN', `fault kind "${kind}" is not in the catalogue.`, { context: { kind } });
+  }
+  return spec;
+}
+
+/** Faults that can run in a group. */
+export function faultsFor(group: GroupKind, only?: readonly FaultKind[]): FaultSpec[] {
+  return FAULTS.filter(
+    (f) => f.groups.includes(group) && (only === undefined || only.includes(f.kind)),
+  );
+}
+
+/** Every fault kind, for CLI validation. */
+export const FAULT_KINDS: readonly FaultKind[] = FAULTS.map((f) => f.kind);

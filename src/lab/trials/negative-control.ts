@@ -1,0 +1,73 @@
+/**
+ * The negative control: the same engines, the same workload, but NO pause — each member is captured at a
+ * different instant while transfers run, then finished, restored and checked. The checker must find torn
+ * copies in at least one attempt; if it never does, the trials prove nothing (the runner says so).
+ *
+ * This deliberately bypasses the orchestrator: it is the "copy each database separately" mistake the
+ * product exists to prevent, made with the product's own engines so that only the pause differs.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { createLocalDirStore } from '../../artifacts/local-dir-store.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BackupSession, BackupSessionContext, Logger, MemberRecord, MemberSpec, RestoreTarget } from '../../engines/contract.ts';
+import { resolveMember } from '../../engines/registry.ts';
+import type { Random } from './random.ts';
+import { checkRestored, restoreRecords } from './restore-check.ts';
+
+const QUIET: Logger = { info: () => undefined, warn: () => undefined };
+
+export interface UnpausedCopyInput {
+  readonly members: readonly MemberSpec[];
+  /** Where restored copies and artifacts go. */
+  readonly dir: string;
+  /** Restore target for a member (engine-specific; e.g. `{ path }` for SQLite, a new database name for servers). */
+  readonly restoreTarget: (member: MemberSpec, attempt: number) => RestoreTarget;
+  readonly random: Random;
+  /** Gap between two members' captures, ms: [min, max] (default [20, 80]). */
+  readonly gapMs?: readonly [number, number];
+  readonly signal: AbortSignal;
+}
+
+export interface UnpausedCopyResult {
+  readonly torn: boolean;
+  readonly violations: readonly string[];
+}
+
+/** One unpaused copy of the group: capture members one after another, restore, check. */
+export async function copyWithoutPause(input: UnpausedCopyInput, attempt: number): Promise<UnpausedCopyResult> {
+  const artifacts = createLocalDirStore(join(input.dir, `nc-artifacts-${attempt}`));
+  const backupId = `nc-${attempt}-${randomBytes(3).toString('hex')}`;
+  const ctxFor = (member: MemberSpec): BackupSessionContext => ({
+    backupId,
+    member,
+    artifacts,
+    artifactPrefix: `${backupId}/${member.name}/`,
+    sharedPrefix: `shared/${member.name}/`,
+    log: QUIET,
+  });
+  const [minGap, maxGap] = input.gapMs ?? [20, 80];
+  const sessions: Array<{ member: MemberSpec; session: BackupSession }> = [];
+  try {
+    for (const member of input.members) {
+      const { kind, options } = resolveMember(member);
+      const session = kind.openBackup(ctxFor(member), options);
+      sessions.push({ member, session });
+      await session.prepare(input.signal);
+      await session.capture(input.signal);
+      await sleep(input.random.int(minGap, maxGap), undefined, { signal: input.signal });
+    }
+    const now = Date.now();
+    const window = { pausedAtMs: now, unpauseStartedAtMs: now, midMs: now };
+    const records: MemberRecord[] = [];
+    for (const { member, session } of sessions) {
+      const finished = await session.finish(window, input.signal);
+      records.push({ backupId, member, handle: finished.handle, artifacts: finished.artifacts });
+    }
+    const group = await restoreRecords(records, artifacts, (m) => input.restoreTarget(m, attempt), input.signal);
+    const violations = await checkRestored(group, input.signal);
+    return { torn: violations.length > 0, violations };
+  } finally {
+    await Promise.allSettled(sessions.map(({ session }) => session.close()));
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Node processes for a trial: each `stillpoint node --config <file>` runs in its own child process (so the
+ * runner can SIGKILL it) on a port chosen up front (so a restarted node comes back at the same address),
+ * behind a TCP proxy that the backup's admin calls go through (so the runner can slow, silence or break that
+ * path without touching the workload's path, which connects directly).
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort } from '../local-servers/process.ts';
+import type { GroupConfig } from '../../txn/contract.ts';
+import { startNodeProcess, type NodeProcess } from '../demo/node-process.ts';
+import { clockOffsetExecArgv } from './clock-offset.ts';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+
+/** How long a node may take to print its ready line (tsx start + storages opened), ms. */
+const READY_TIMEOUT_MS = 60_000;
+
+export interface TrialNode {
+  readonly name: string;
+  readonly port: number;
+  /** Direct address (data API and admin share the port): for the workload and the runner's own checks. */
+  readonly address: string;
+  /** The admin path the backup uses (through {@link TrialNode.proxy}). */
+  readonly proxy: TcpProxy;
+  readonly running: boolean;
+  /** SIGKILL (no cleanup at all: the gate and its lease die with the process). */
+  kill(): Promise<void>;
+  /** Starts the process again on the same port; a no-op when running. */
+  start(): Promise<void>;
+  /** SIGTERM, then the proxy. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Writes the node's config file and starts it; resolves once its ready line was printed. `clockOffsetMs`
+ * runs the node's wall clock ahead (or behind, negative) of real time, restarts included (./clock-offset.ts).
+ */
+export async function startTrialNode(dir: string, name: string, group: GroupConfig, expiryMs: number, clockOffsetMs = 0): Promise<TrialNode> {
+  const port = await freePort();
+  const configFile = join(dir, `${name}.yaml`);
+  await writeFile(configFile, stringify({ name, group, listen: { host: '127.0.0.1', port }, expiryMs }), { mode: 0o600 });
+  const proxy = await startTcpProxy({ upstreamHost: '127.0.0.1', upstreamPort: port });
+  let child: NodeProcess | undefined;
+
+  const start = async (): Promise<void> => {
+    if (child?.running) return;
+    child = await startNodeProcess(configFile, name, {
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      execArgv: clockOffsetMs === 0 ? [] : clockOffsetExecArgv(clockOffsetMs),
+    });
+  };
+
+  const node: TrialNode = {
+    name,
+    port,
+    address: `127.0.0.1:${port}`,
+    proxy,
+    get running() {
+      return child?.running ?? false;
+    },
+    kill: async () => child?.kill(),
+    start,
+    async close() {
+      await child?.stop(5_000);
+      await proxy.close();
+    },
+  };
+  try {
+    await start();
+  } catch (error) {
+    await proxy.close();
+    throw error;
+  }
+  return node;
+}

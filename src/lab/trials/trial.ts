@@ -1,0 +1,361 @@
+/**
+ * One trial: a fresh group, three node processes, the bank workload, a backup in its own process, one
+ * fault at one moment; then the checks that make a trial pass or fail (see {@link runTrial}).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { openCatalog } from '../../catalog/catalog.ts';
+import { checkGroup } from '../../checker/check.ts';
+import { bankInvariants } from '../bank/bank-invariants.ts';
+import type { MemberSpec, RestoreTarget } from '../../engines/contract.ts';
+import { asStillpointError, InternalError } from '../../errors.ts';
+import type { PauseClient, Target } from '../../pause/contract.ts';
+import { resumeIncomplete } from '../../orchestrator/recovery.ts';
+import { loadPlan } from '../../plan/load-plan.ts';
+import { openGroup } from '../../txn/group.ts';
+import { setupBank } from '../bank/bank-setup.ts';
+import { runBankWorkload, type BankReport } from '../bank/bank-workload.ts';
+import { startBackup, writeTrialPlan, type BackupRun, type TrialPlan } from './backup-process.ts';
+import { clockOffsetExecArgv } from './clock-offset.ts';
+import { applyFault, chooseClockOffset, UPFRONT_FAULTS, type AppliedFault, type ClockOffsetChoice } from './fault-apply.ts';
+import { faultSpec, type BackupOutcome, type FaultKind, type FaultMoment, type GroupKind } from './faults.ts';
+import { createTrialDatabases, type SharedServers, type TrialDatabases } from './group.ts';
+import { startTrialNode, type TrialNode } from './nodes.ts';
+import { startDnsServer, type DnsServer } from './srv-dns.ts';
+import { startPauseMonitor } from './pause-monitor.ts';
+import type { Random } from './random.ts';
+import type { TrialResult } from './report.ts';
+import { restoreFromCatalog } from './restore-check.ts';
+
+/** Sizes of a trial; defaults keep one SQLite trial around 10–20 s on two cores. */
+export interface TrialSizes {
+  readonly nodes: number;
+  readonly accounts: number;
+  readonly concurrency: number;
+  /** Lease of the pause, ms: nodes whose orchestrator died unpause by themselves after this. */
+  readonly leaseMs: number;
+  /** Lazy-recovery expiry of the nodes, ms (short, so a killed node's prepared records clear fast). */
+  readonly expiryMs: number;
+  /** Load before the backup starts, ms. */
+  readonly warmupMs: number;
+  /** A backup (or its recovery) that takes longer is a violation: it hung. */
+  readonly backupTimeoutMs: number;
+}
+
+export const DEFAULT_SIZES: TrialSizes = {
+  nodes: 3,
+  accounts: 20,
+  concurrency: 4,
+  leaseMs: 3_000,
+  expiryMs: 2_000,
+  warmupMs: 400,
+  backupTimeoutMs: 120_000,
+};
+
+/** Healing a fault (a restart, a server start, a joiner stopped) longer than this is a harness failure. */
+const HEAL_TIMEOUT_MS = 120_000;
+
+/** Slack on top of the lease for "unpaused within the lease": polling, process start, a busy machine. */
+const UNPAUSE_SLACK_MS = 3_000;
+
+export interface TrialSpec {
+  readonly index: number;
+  readonly random: Random;
+  readonly group: GroupKind;
+  readonly mode: string;
+  readonly fault: FaultKind;
+  readonly moment: FaultMoment;
+  readonly dir: string;
+  readonly servers: SharedServers | undefined;
+  readonly sizes: TrialSizes;
+  readonly pauseClient: PauseClient;
+  readonly memberOptions: (engine: string) => Record<string, unknown>;
+  readonly restoreTarget: (member: MemberSpec, dir: string) => RestoreTarget;
+  readonly signal: AbortSignal;
+}
+
+/** How the backup finds the nodes: the plan's fixed list, or DNS SRV (needed to see a node join). */
+export type Discovery = 'addresses' | 'srv';
+const DISCOVERIES: readonly Discovery[] = ['addresses', 'srv'];
+const SRV_NAME = '_admin._tcp.trial.test';
+
+/** Faults that need the window held open long enough for a process to start inside it. */
+const SLOW_FAULTS: ReadonlySet<FaultKind> = new Set(['node-kill', 'node-restart', 'node-join', 'database-stop', 'database-restart']);
+
+/**
+ * Runs one trial. Violations (never thrown): a node still paused after the lease; a `complete` backup
+ * that fails to restore or fails the checker; an acknowledged transfer missing from the live databases
+ * or a live inconsistency; an outcome the fault does not allow; a backup that hung.
+ */
+export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
+  const started = Date.now();
+  const violations: string[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+  let outcome: BackupOutcome = 'none';
+  let reason: string | null = null;
+  let backupId: string | null = null;
+  let restoreChecked = false;
+  let acknowledged = 0;
+  let longestPausedMs = 0;
+  let faultApplied = false;
+  let faultDetail: string | null = null;
+  let harnessError: string | null = null;
+  let discovery: Discovery = 'addresses';
+  let attempts = 0;
+  try {
+    const databases = await createTrialDatabases(spec.group, spec.dir, spec.index, spec.servers, spec.memberOptions);
+    cleanups.push(() => databases.close());
+    await seedBank(databases, spec.sizes.accounts);
+    discovery = spec.fault === 'node-join' ? 'srv' : spec.random.pick(DISCOVERIES);
+    const clock = spec.fault === 'clock-offset' ? chooseClockOffset(nodeNames(spec.sizes), spec.random) : undefined;
+    const nodes = await startNodes(spec.dir, databases, spec.sizes, cleanups, clock);
+    // A joiner is started up front but outside the service: joining (DNS entry, then traffic) is instant.
+    const joiner = spec.fault === 'node-join' ? await startTrialNode(spec.dir, 'joiner', databases.group, spec.sizes.expiryMs) : undefined;
+    if (joiner !== undefined) cleanups.push(() => joiner.close());
+    const dns = discovery === 'srv' ? await startDnsServer({ [SRV_NAME]: nodes.map((n) => ({ target: n.proxy.host, port: n.proxy.port })) }) : undefined;
+    if (dns !== undefined) cleanups.push(() => dns.close());
+    const monitor = startPauseMonitor(spec.pauseClient, () => [...nodes, ...(joiner === undefined ? [] : [joiner])].map(directTarget));
+    cleanups.push(() => monitor.stop());
+
+    const load = new AbortController();
+    const workloads: Array<Promise<BankReport>> = [startLoad(spec.sizes, nodes.map((n) => n.address), load.signal)];
+    cleanups.push(async () => {
+      load.abort();
+      await Promise.allSettled(workloads);
+    });
+    await sleep(spec.sizes.warmupMs);
+
+    const plan = await writeTrialPlan({
+      dir: spec.dir,
+      mode: spec.mode,
+      adminAddresses: nodes.map((n) => n.proxy.address),
+      ...(dns === undefined ? {} : { srv: { name: SRV_NAME, dnsServer: dns.address } }),
+      members: databases.members,
+      leaseMs: spec.sizes.leaseMs,
+      drainTimeoutMs: 2_000,
+      minWindowMs: SLOW_FAULTS.has(spec.fault) ? 2_500 : spec.random.int(0, 300),
+    });
+    const target = {
+      nodes,
+      databases,
+      random: spec.random,
+      joinNode: () => joinService(joiner, dns, spec.sizes, workloads, load.signal),
+      ...(clock === undefined ? {} : { clockOffset: clock }),
+    };
+
+    let applied: AppliedFault | undefined;
+    let applying: Promise<void> = Promise.resolve();
+    const apply = (backup: BackupRun | undefined): void => {
+      faultApplied = true;
+      applying = applyFault(spec.fault, target, backup).then((a) => {
+        applied = a;
+        faultDetail = a.note;
+      });
+    };
+    if (UPFRONT_FAULTS.has(spec.fault)) apply(undefined);
+    await applying;
+    const backupClock = clock?.process === 'orchestrator' ? clockOffsetExecArgv(clock.offsetMs) : [];
+    const backup: BackupRun = startBackup(plan, spec.moment, () => {
+      if (!UPFRONT_FAULTS.has(spec.fault)) apply(backup);
+    }, backupClock);
+    const exit = await withTimeout(backup.exited, spec.sizes.backupTimeoutMs);
+    if (exit === undefined) {
+      violations.push(`backup did not end within ${spec.sizes.backupTimeoutMs} ms (states: ${backup.states().join(' → ')})`);
+      backup.process.kill('SIGKILL');
+      await backup.exited;
+    }
+    await applying;
+    if (applied?.violation !== undefined) violations.push(applied.violation);
+    const endedAt = Date.now();
+
+    // Every node must end unpaused: at once when the orchestrator ran to the end, else within the lease.
+    const stillPaused = await monitor.waitAllUnpaused(endedAt + spec.sizes.leaseMs + UNPAUSE_SLACK_MS - Date.now());
+    if (stillPaused.length > 0) {
+      violations.push(`node(s) ${stillPaused.join(', ')} still paused ${spec.sizes.leaseMs + UNPAUSE_SLACK_MS} ms after the backup ended`);
+    }
+    if (applied !== undefined && (await withTimeout(applied.heal().then(() => true), HEAL_TIMEOUT_MS)) === undefined) {
+      throw new InternalError('TRIAL_HEAL_HUNG', `healing the fault ${spec.fault} did not end within ${HEAL_TIMEOUT_MS} ms.`);
+    }
+    backupId = backup.backupId();
+    attempts = backup.attempts();
+    if (applied?.orchestratorKilled === true || exit === undefined) await recover(plan, violations);
+    ({ outcome, reason, backupId } = readOutcome(plan, backupId));
+    if (outcome === 'none' && backupId !== null) {
+      const how = exit === undefined ? 'killed by the runner' : `exit ${exit.code ?? exit.signal}, stderr: ${exit.stderr.trim().slice(-400)}`;
+      violations.push(`backup ${backupId} ${reason ?? 'not classified'} after the run and recovery (process: ${how})`);
+    }
+    if (!faultSpec(spec.fault).allowedOutcomes.includes(outcome)) {
+      violations.push(`fault ${spec.fault} must not end as ${outcome}${reason ? ` (${reason})` : ''}`);
+    }
+
+    load.abort();
+    const reports = await Promise.all(workloads);
+    const acked = reports.flatMap((r) => r.acknowledged);
+    acknowledged = acked.length;
+    longestPausedMs = monitor.longestPausedMs();
+    const live = await checkGroup(databases.group, { invariants: [bankInvariants], acknowledged: acked, signal: spec.signal });
+    for (const v of live.violations.slice(0, 5)) violations.push(`live: ${v.kind}: ${v.detail}`);
+
+    if (outcome === 'complete' && backupId !== null) {
+      const id = backupId;
+      const restored = await withCatalog(plan, (catalog) =>
+        restoreFromCatalog(catalog, id, (m) => spec.restoreTarget(m, join(spec.dir, 'restored')), spec.signal),
+      ).catch((error: unknown) => [`restore failed: ${asStillpointError(error).message}`]);
+      restoreChecked = true;
+      for (const v of restored) violations.push(`restored: ${v}`);
+    }
+  } catch (error) {
+    harnessError = asStillpointError(error).message;
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  }
+  return {
+    index: spec.index,
+    trialSeed: spec.random.seed,
+    group: spec.group,
+    mode: spec.mode,
+    discovery,
+    fault: spec.fault,
+    moment: spec.moment,
+    faultApplied,
+    faultDetail,
+    backupId,
+    outcome,
+    attempts,
+    reason,
+    restoreChecked,
+    acknowledged,
+    longestPausedMs,
+    violations,
+    harnessError,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** Creates the bank tables and accounts in a fresh group. */
+export async function seedBank(databases: TrialDatabases, accounts: number): Promise<void> {
+  const group = await openGroup(databases.group);
+  try {
+    await setupBank(group, { accounts });
+  } finally {
+    await group.close();
+  }
+}
+
+/** Names of the planned nodes of a trial. */
+function nodeNames(sizes: TrialSizes): string[] {
+  return Array.from({ length: sizes.nodes }, (_, i) => `n${i + 1}`);
+}
+
+/**
+ * Starts `sizes.nodes` node processes in parallel (the one `clock` names with its clock offset); each
+ * one's close is pushed onto `cleanups`.
+ */
+export async function startNodes(
+  dir: string,
+  databases: TrialDatabases,
+  sizes: TrialSizes,
+  cleanups: Array<() => Promise<void>>,
+  clock?: ClockOffsetChoice,
+): Promise<TrialNode[]> {
+  const offset = (name: string): number => (clock?.process === name ? clock.offsetMs : 0);
+  const started = await Promise.allSettled(nodeNames(sizes).map((name) => startTrialNode(dir, name, databases.group, sizes.expiryMs, offset(name))));
+  const nodes: TrialNode[] = [];
+  for (const s of started) {
+    if (s.status === 'fulfilled') {
+      nodes.push(s.value);
+      cleanups.push(() => s.value.close());
+    }
+  }
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return nodes;
+}
+
+/** The bank workload over `targets` until `signal` aborts. */
+export function startLoad(sizes: TrialSizes, targets: readonly string[], signal: AbortSignal): Promise<BankReport> {
+  return runBankWorkload({
+    targets,
+    accounts: sizes.accounts,
+    concurrency: sizes.concurrency,
+    signal,
+    // Enough attempts to ride out a pause plus a lease expiry without losing the transfer.
+    unavailableAttempts: 20,
+  });
+}
+
+/**
+ * The joiner enters the service: its admin endpoint is added to the SRV answer (so the orchestrator's
+ * membership check can see it), then it takes transfers of its own. Returns how to stop its load.
+ */
+function joinService(node: TrialNode | undefined, dns: DnsServer | undefined, sizes: TrialSizes, workloads: Array<Promise<BankReport>>, signal: AbortSignal) {
+  if (node === undefined) return Promise.reject(new InternalError('TRIAL_NO_JOINER', 'node-join needs the joiner started up front.'));
+  dns?.records.get(SRV_NAME)?.push({ target: node.proxy.host, port: node.proxy.port });
+  const own = new AbortController();
+  const onAbort = (): void => own.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  const load = startLoad(sizes, [node.address], own.signal);
+  workloads.push(load);
+  return Promise.resolve(async () => {
+    // Its acknowledged transfers still count (its report stays in `workloads`). Only its own load is awaited:
+    // the trial's main load runs until after the heal. The node itself closes with the trial.
+    own.abort();
+    signal.removeEventListener('abort', onAbort);
+    await load.catch(() => undefined);
+  });
+}
+
+/** What a rerun of `stillpoint backup` does first: finish the unpause and classify what a dead orchestrator left. */
+async function recover(plan: TrialPlan, violations: string[]): Promise<void> {
+  try {
+    // [ownership] The trial ended the orchestrator itself, so it need not wait out the heartbeat's stale bound
+    // (2 × lease + 5 s): judge staleness as if that time had passed.
+    const now = (): number => Date.now() + 10 * 60_000;
+    await withCatalog(plan, (catalog) => resumeIncomplete(catalog, { plan: loadPlan(plan.file), now }));
+  } catch (error) {
+    violations.push(`recovery after the crash failed: ${asStillpointError(error).message}`);
+  }
+}
+
+function readOutcome(plan: TrialPlan, id: string | null): { outcome: BackupOutcome; reason: string | null; backupId: string | null } {
+  return withCatalogSync(plan, (catalog) => {
+    const record = id === null ? catalog.list().at(-1) : catalog.find(id);
+    if (record === undefined) return { outcome: 'none', reason: null, backupId: id };
+    const state = record.state;
+    const outcome: BackupOutcome = state === 'complete' || state === 'invalid' || state === 'failed' ? state : 'none';
+    return { outcome, reason: outcome === 'none' ? `left in state ${state}` : record.reason, backupId: record.id };
+  });
+}
+
+function withCatalogSync<T>(plan: TrialPlan, fn: (catalog: ReturnType<typeof openCatalog>) => T): T {
+  const catalog = openCatalog(plan.catalogPath);
+  try {
+    return fn(catalog);
+  } finally {
+    catalog.close();
+  }
+}
+
+async function withCatalog<T>(plan: TrialPlan, fn: (catalog: ReturnType<typeof openCatalog>) => Promise<T>): Promise<T> {
+  const catalog = openCatalog(plan.catalogPath);
+  try {
+    return await fn(catalog);
+  } finally {
+    catalog.close();
+  }
+}
+
+function directTarget(node: TrialNode): Target {
+  return { host: '127.0.0.1', port: node.port, label: node.address };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
