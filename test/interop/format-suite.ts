@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
-import { bankInvariants } from '../../src/workload/bank-invariants.ts';
+import { bankInvariants } from '../../src/lab/bank/bank-invariants.ts';
 import { committedView } from '../../src/checker/records.ts';
 import { createTransactionManager } from '../../src/txn/consensus-commit.ts';
 import type { GroupConfig, Row } from '../../src/txn/contract.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
-import { bankInvariants } from '../../src/workload/bank-invariants.ts';
+import { bankInvariants } from '../../src/lab/bank/bank-invariants.ts';
 import type { GroupConfig, Row } from '../../src/txn/contract.ts';
 import { propertiesFile, stillpointView, viewFromLines } from './format-suite.ts';
 import { interopSkipReason, runDriver, VERSIONS } from './harness.ts';

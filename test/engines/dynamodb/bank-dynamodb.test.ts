@@ -10,12 +10,12 @@ import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../../src/checker/check.ts';
 import { startLocalDynalite, type LocalDynalite } from '../../../src/lab/local-servers/dynalite-server.ts';
-import { startCli, type CliProcess } from '../../../src/trials/cli-process.ts';
+import { startCli, type CliProcess } from '../../../src/lab/trials/cli-process.ts';
 import type { GroupConfig } from '../../../src/txn/contract.ts';
 import { openGroup } from '../../../src/txn/group.ts';
-import { bankInvariants } from '../../../src/workload/bank-invariants.ts';
-import { setupBank } from '../../../src/workload/bank-setup.ts';
-import { runBankWorkload } from '../../../src/workload/bank-workload.ts';
+import { bankInvariants } from '../../../src/lab/bank/bank-invariants.ts';
+import { setupBank } from '../../../src/lab/bank/bank-setup.ts';
+import { runBankWorkload } from '../../../src/lab/bank/bank-workload.ts';
 
 const ACCOUNTS = 20;
 let dir: string;
