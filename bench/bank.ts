@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { checkGroup } from '../src/checker/check.ts';
-import { startLocalMariaDb } from '../src/local-servers/mariadb-server.ts';
-import { startLocalPostgres } from '../src/local-servers/postgres-server.ts';
-import { startCli, type CliProcess } from '../src/trials/cli-process.ts';
+import { startLocalMariaDb } from '../src/lab/local-servers/mariadb-server.ts';
+import { startLocalPostgres } from '../src/lab/local-servers/postgres-server.ts';
+import { startCli, type CliProcess } from '../src/lab/trials/cli-process.ts';
 import type { GroupConfig } from '../src/txn/contract.ts';
 import { openGroup } from '../src/txn/group.ts';
-import { setupBank } from '../src/workload/bank-setup.ts';
-import { runBankWorkload } from '../src/workload/bank-workload.ts';
+import { setupBank } from '../src/lab/bank/bank-setup.ts';
+import { runBankWorkload } from '../src/lab/bank/bank-workload.ts';
 import type { Benchmark, BenchRow } from './contract.ts';
 
 const ACCOUNTS = 100;

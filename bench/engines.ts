@@ -20,8 +20,8 @@ import type { ArtifactStore } from '../src/artifacts/contract.ts';
 import type { BackupSession, FinishedMember, MemberRecord, MemberSpec, RestoredMember, RestoreTarget } from '../src/engines/contract.ts';
 import { resolveMember } from '../src/engines/registry.ts';
 import { runTool, spawnTool, waitTool } from '../src/engines/tool-runner.ts';
-import { startLocalMariaDb, type LocalMariaDb } from '../src/local-servers/mariadb-server.ts';
-import { PG_BIN, startLocalPostgres, type LocalPostgres } from '../src/local-servers/postgres-server.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../src/lab/local-servers/mariadb-server.ts';
+import { PG_BIN, startLocalPostgres, type LocalPostgres } from '../src/lab/local-servers/postgres-server.ts';
 import type { Benchmark, BenchRow } from './contract.ts';
 
 const TABLES = 4;

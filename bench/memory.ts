@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Benchmark, BenchRow } from './contract.ts';
 import { sqliteGroup, withDir } from './product.ts';
-import { writeTrialPlan } from '../src/trials/backup-process.ts';
-import { DEFAULT_SIZES, startNodes } from '../src/trials/trial.ts';
+import { writeTrialPlan } from '../src/lab/trials/backup-process.ts';
+import { DEFAULT_SIZES, startNodes } from '../src/lab/trials/trial.ts';
 
 const MB = 2 ** 20;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -63,7 +63,7 @@ async function buildCli(dir: string): Promise<string> {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const built = await node([tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out]);
   if (built.code !== 0) throw new Error(`tsc failed: ${built.stderr}`);
-  for (const proto of ['pause/proto', 'node/proto']) await cp(join(ROOT, 'src', proto), join(out, proto), { recursive: true });
+  for (const proto of ['pause/proto', 'lab/bank/proto']) await cp(join(ROOT, 'src', proto), join(out, proto), { recursive: true });
   await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   return join(out, 'cli', 'main.js');

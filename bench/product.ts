@@ -16,9 +16,9 @@ import type { Benchmark, BenchRow } from './contract.ts';
 import { openCatalog } from '../src/catalog/catalog.ts';
 import { runBackup } from '../src/orchestrator/backup.ts';
 import { loadPlan } from '../src/plan/load-plan.ts';
-import { writeTrialPlan } from '../src/trials/backup-process.ts';
-import { createTrialDatabases, type TrialDatabases } from '../src/trials/group.ts';
-import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/trials/trial.ts';
+import { writeTrialPlan } from '../src/lab/trials/backup-process.ts';
+import { createTrialDatabases, type TrialDatabases } from '../src/lab/trials/group.ts';
+import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/lab/trials/trial.ts';
 
 export async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'stillpoint-bench-product-'));

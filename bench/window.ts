@@ -17,14 +17,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Benchmark, BenchRow } from './contract.ts';
 import { openCatalog } from '../src/catalog/catalog.ts';
-import { startLocalMariaDb } from '../src/local-servers/mariadb-server.ts';
-import { startLocalPostgres } from '../src/local-servers/postgres-server.ts';
+import { startLocalMariaDb } from '../src/lab/local-servers/mariadb-server.ts';
+import { startLocalPostgres } from '../src/lab/local-servers/postgres-server.ts';
 import { runBackup } from '../src/orchestrator/backup.ts';
 import { loadPlan } from '../src/plan/load-plan.ts';
-import { writeTrialPlan } from '../src/trials/backup-process.ts';
-import type { GroupKind } from '../src/trials/faults.ts';
-import { createTrialDatabases, type SharedServers } from '../src/trials/group.ts';
-import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/trials/trial.ts';
+import { writeTrialPlan } from '../src/lab/trials/backup-process.ts';
+import type { GroupKind } from '../src/lab/trials/faults.ts';
+import { createTrialDatabases, type SharedServers } from '../src/lab/trials/group.ts';
+import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/lab/trials/trial.ts';
 
 /** The default pause window of the upstream Kubernetes backup tooling, ms. */
 const UPSTREAM_WINDOW_MS = 5_000;

@@ -51,7 +51,7 @@ function build(sourcesMs) {
   try {
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
     execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', next], { stdio: 'ignore' });
-    for (const proto of ['pause/proto', 'node/proto']) cpSync(join(src, proto), join(next, proto), { recursive: true });
+    for (const proto of ['pause/proto', 'lab/bank/proto']) cpSync(join(src, proto), join(next, proto), { recursive: true });
     // The stamp carries the sources' time as seen BEFORE compiling: an edit during the build makes it stale.
     const stampFile = join(next, '.build-stamp');
     writeFileSync(stampFile, `built from sources as of ${new Date(sourcesMs).toISOString()}\n`);

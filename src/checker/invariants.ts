@@ -2,7 +2,7 @@
  * Application invariants as plug-ins of the checker. The checker core (./check.ts) judges the transaction
  * state of every record (no COMMITTED record of an ABORTED transaction, nothing PREPARED left after the
  * sweep, every mapped namespace present); what the DATA must satisfy belongs to the application that wrote
- * it, so it comes in as an {@link AppInvariant} (the bank's lives with the bank workload, in src/workload/).
+ * it, so it comes in as an {@link AppInvariant} (the bank's lives with the bank workload, in src/lab/bank/).
  * The product never imports a plug-in: the CLI resolves one by name (`--invariants bank`, or the plan's
  * `check.invariants`).
  */

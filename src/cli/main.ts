@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 /**
  * The `stillpoint` command line: a thin layer over the library. Each command lives in ./commands/<name>.ts
- * and registers itself on the program; see ./commands/index.ts.
+ * and registers itself on the program; see ./commands/index.ts. This is the composition root, the one product
+ * file that imports the lab: it plugs the lab's commands, the bank node service and the bank invariants in.
  */
 import { Command, CommanderError } from 'commander';
+import { LAB_COMPOSITION } from '../lab/composition.ts';
 import { registerCommands } from './commands/index.ts';
+import type { CliComposition } from './composition.ts';
 import { reportError } from './output.ts';
 
-export function buildProgram(): Command {
+export function buildProgram(composition: CliComposition = LAB_COMPOSITION): Command {
   const program = new Command('stillpoint')
     .description(
       'Transactionally-consistent backups and point-in-time restores of every database under a distributed ' +
@@ -17,7 +20,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerCommands(program);
+  registerCommands(program, composition);
   tidyHelp(program);
   return program;
 }

@@ -1,6 +1,7 @@
 /**
- * A stillpoint node: the transaction manager behind the gate, serving the bank data API and the admin
- * service (`rpc.Admin`) on ONE gRPC port, so `adminPort === dataPort`. Several nodes may share one group of
+ * A stillpoint node: the transaction manager behind the gate, serving the data services it is given
+ * (./node-service.ts; the lab's bank service in the CLI) and the admin service (`rpc.Admin`) on ONE gRPC port,
+ * so `adminPort === dataPort`. Several nodes may share one group of
  * databases (SQLite files in WAL mode work across processes).
  */
 import * as grpc from '@grpc/grpc-js';
@@ -11,13 +12,14 @@ import { checkListenerSecurity } from '../pause/listener-security.ts';
 import type { StorageGroup, TransactionManager } from '../txn/contract.ts';
 import { createTransactionManager } from '../txn/consensus-commit.ts';
 import { openGroup } from '../txn/group.ts';
-import { loadBankProto } from './bank-proto.ts';
-import { bankHandlers } from './bank-service.ts';
 import type { NodeConfig } from './node-config.ts';
+import type { NodeService } from './node-service.ts';
 
 export interface StartNodeOptions {
   /** Log sink for gate and admin events. Default: stderr. */
   readonly log?: PauseLog;
+  /** Data services served behind the gate on the node's port. Default: none (admin service only). */
+  readonly services?: readonly NodeService[];
 }
 
 export interface RunningNode {
@@ -58,7 +60,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       : undefined;
     // The token guards the data API too: whoever may move money may also be trusted to pause.
     const authorised = token === undefined ? undefined : makeAuthorizer(token, options.log ?? stderrLog);
-    server.addService(loadBankProto().service, bankHandlers({ tm: manager, ...(gate ? { gate } : {}), ...(authorised ? { authorised } : {}) }));
+    const context = { tm: manager, ...(gate ? { gate } : {}), ...(authorised ? { authorised } : {}) };
+    for (const service of options.services ?? []) server.addService(service.definition(), service.handlers(context));
     // Without a gate there is nothing to pause: no admin service, so a pause fails loudly instead of lying.
     if (gate) addAdminService(server, gate, { ...(config.admin?.token ? { token: config.admin.token } : {}), ...(options.log ? { log: options.log } : {}) });
     const host = config.listen.host;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_BIN } from '../../src/demo/node-process.ts';
+import { CLI_BIN } from '../../src/lab/demo/node-process.ts';
 import { startAdminNode, tempDir, writePlan, type AdminNode } from '../orchestrator/helpers.ts';
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openArtifactStore } from '../../src/artifacts/open-store.ts';
 import { openCatalog } from '../../src/catalog/catalog.ts';
-import { CLI_BIN } from '../../src/demo/node-process.ts';
+import { CLI_BIN } from '../../src/lab/demo/node-process.ts';
 import { runBackup } from '../../src/orchestrator/backup.ts';
 import { createPauseClient } from '../../src/pause/pause-client.ts';
 import { loadPlan, type Plan } from '../../src/plan/load-plan.ts';

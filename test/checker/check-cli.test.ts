@@ -6,10 +6,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli } from '../../src/trials/cli-process.ts';
+import { startCli } from '../../src/lab/trials/cli-process.ts';
 import { openGroup } from '../../src/txn/group.ts';
 import { loadGroupConfig } from '../../src/config/group-config.ts';
-import { transfersRef } from '../../src/workload/bank-schema.ts';
+import { transfersRef } from '../../src/lab/bank/bank-schema.ts';
 
 let dir: string;
 let file: string;

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
-import { bankInvariants } from '../../src/workload/bank-invariants.ts';
+import { bankInvariants } from '../../src/lab/bank/bank-invariants.ts';
 import type { GroupConfig, Row, StorageGroup, TableRef } from '../../src/txn/contract.ts';
 import { openGroup } from '../../src/txn/group.ts';
 import { COORDINATOR_TABLE } from '../../src/txn/schema.ts';
-import { accountsRef, metaRef, namespaceOf, transfersRef } from '../../src/workload/bank-schema.ts';
-import { createBankTables } from '../../src/workload/bank-setup.ts';
+import { accountsRef, metaRef, namespaceOf, transfersRef } from '../../src/lab/bank/bank-schema.ts';
+import { createBankTables } from '../../src/lab/bank/bank-setup.ts';
 
 let dir: string;
 let group: StorageGroup;

@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
-import { bankInvariants } from '../../src/workload/bank-invariants.ts';
+import { bankInvariants } from '../../src/lab/bank/bank-invariants.ts';
 import type { Failpoints, StorageGroup } from '../../src/txn/contract.ts';
 import { createTransactionManager } from '../../src/txn/consensus-commit.ts';
 import { openGroup } from '../../src/txn/group.ts';
-import { transfer } from '../../src/workload/bank-schema.ts';
-import { setupBank } from '../../src/workload/bank-setup.ts';
+import { transfer } from '../../src/lab/bank/bank-schema.ts';
+import { setupBank } from '../../src/lab/bank/bank-setup.ts';
 
 let dir: string;
 let group: StorageGroup;

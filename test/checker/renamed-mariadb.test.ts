@@ -9,11 +9,11 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
 import { parseGroupConfig } from '../../src/config/group-config.ts';
-import { startLocalMariaDb, type LocalMariaDb } from '../../src/local-servers/mariadb-server.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../../src/lab/local-servers/mariadb-server.ts';
 import type { GroupConfig } from '../../src/txn/contract.ts';
 import { openGroup } from '../../src/txn/group.ts';
-import { bankInvariants } from '../../src/workload/bank-invariants.ts';
-import { setupBank } from '../../src/workload/bank-setup.ts';
+import { bankInvariants } from '../../src/lab/bank/bank-invariants.ts';
+import { setupBank } from '../../src/lab/bank/bank-setup.ts';
 
 let maria: LocalMariaDb;
 let conn: mysql.Connection;

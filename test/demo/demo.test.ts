@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
-import { bankInvariants } from '../../src/workload/bank-invariants.ts';
-import { runDemo, type DemoEvent } from '../../src/demo/demo.ts';
-import { demoGroup } from '../../src/demo/demo-setup.ts';
+import { bankInvariants } from '../../src/lab/bank/bank-invariants.ts';
+import { runDemo, type DemoEvent } from '../../src/lab/demo/demo.ts';
+import { demoGroup } from '../../src/lab/demo/demo-setup.ts';
 import { tempDir } from '../orchestrator/helpers.ts';
 
 const tmp = tempDir('sp-demo-test-');

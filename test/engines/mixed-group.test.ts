@@ -14,21 +14,22 @@ import type { MemberSpec, RestoreTarget } from '../../src/engines/contract.ts';
 import { stopRestoredMariaDb } from '../../src/engines/mariadb/pitr/restore.ts';
 import { stopRestoredPostgres } from '../../src/engines/postgres/pitr/restore.ts';
 import { suggestedArchiveCommand } from '../../src/engines/postgres/pitr/archive.ts';
-import { freePort } from '../../src/local-servers/process.ts';
-import { startLocalMariaDb, type LocalMariaDb } from '../../src/local-servers/mariadb-server.ts';
-import { startLocalPostgres, type LocalPostgres } from '../../src/local-servers/postgres-server.ts';
-import { handOver } from '../../src/local-servers/process.ts';
+import { freePort } from '../../src/lab/local-servers/process.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../../src/lab/local-servers/mariadb-server.ts';
+import { startLocalPostgres, type LocalPostgres } from '../../src/lab/local-servers/postgres-server.ts';
+import { handOver } from '../../src/lab/local-servers/process.ts';
+import { bankNodeService } from '../../src/lab/bank/bank-service.ts';
 import { startNode, type RunningNode } from '../../src/node/node.ts';
 import { runBackup } from '../../src/orchestrator/backup.ts';
 import { runRestore } from '../../src/orchestrator/restore.ts';
-import { bankInvariants } from '../../src/workload/bank-invariants.ts';
+import { bankInvariants } from '../../src/lab/bank/bank-invariants.ts';
 import { parsePlan, type Plan } from '../../src/plan/load-plan.ts';
-import { copyWithoutPause } from '../../src/trials/negative-control.ts';
-import { createRandom } from '../../src/trials/random.ts';
+import { copyWithoutPause } from '../../src/lab/trials/negative-control.ts';
+import { createRandom } from '../../src/lab/trials/random.ts';
 import type { GroupConfig } from '../../src/txn/contract.ts';
 import { openGroup } from '../../src/txn/group.ts';
-import { setupBank } from '../../src/workload/bank-setup.ts';
-import { runBankWorkload, type BankReport } from '../../src/workload/bank-workload.ts';
+import { setupBank } from '../../src/lab/bank/bank-setup.ts';
+import { runBankWorkload, type BankReport } from '../../src/lab/bank/bank-workload.ts';
 
 const ACCOUNTS = 20;
 const NEGATIVE_ATTEMPTS = 5;
@@ -108,7 +109,7 @@ beforeAll(async () => {
   } finally {
     await opened.close();
   }
-  nodes = await Promise.all(['n1', 'n2'].map((name) => startNode({ name, group, listen: { host: '127.0.0.1', port: 0 }, expiryMs: 1_000 }, { log: () => undefined })));
+  nodes = await Promise.all(['n1', 'n2'].map((name) => startNode({ name, group, listen: { host: '127.0.0.1', port: 0 }, expiryMs: 1_000 }, { log: () => undefined, services: [bankNodeService] })));
   catalog = openCatalog(join(dir, 'catalog.db'));
 });
 

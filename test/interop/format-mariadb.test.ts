@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { startLocalMariaDb, type LocalMariaDb } from '../../src/local-servers/mariadb-server.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../../src/lab/local-servers/mariadb-server.ts';
 import type { Row } from '../../src/txn/contract.ts';
 import { formatSuite } from './format-suite.ts';
 import { interopSkipReason } from './harness.ts';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { startLocalPostgres, type LocalPostgres } from '../../src/local-servers/postgres-server.ts';
+import { startLocalPostgres, type LocalPostgres } from '../../src/lab/local-servers/postgres-server.ts';
 import type { Row } from '../../src/txn/contract.ts';
 import { formatSuite } from './format-suite.ts';
 import { interopSkipReason } from './harness.ts';

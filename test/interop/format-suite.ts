@@ -14,8 +14,8 @@ import type { GroupConfig, Row } from '../../src/txn/contract.ts';
 import { openGroup } from '../../src/txn/group.ts';
 import { readCoordinatorStates } from '../../src/txn/recovery.ts';
 import { COORDINATOR_NAMESPACE } from '../../src/txn/schema.ts';
-import { setupBank } from '../../src/workload/bank-setup.ts';
-import { transfer } from '../../src/workload/bank-schema.ts';
+import { setupBank } from '../../src/lab/bank/bank-setup.ts';
+import { transfer } from '../../src/lab/bank/bank-schema.ts';
 import { runDriver, VERSIONS, type JsonLine } from './harness.ts';
 
 /** One fresh set of databases on a storage, reachable by both sides. */

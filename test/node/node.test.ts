@@ -8,16 +8,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
-import { bankInvariants } from '../../src/workload/bank-invariants.ts';
+import { bankInvariants } from '../../src/lab/bank/bank-invariants.ts';
 import { parseNodeConfig } from '../../src/node/node-config.ts';
+import { bankNodeService } from '../../src/lab/bank/bank-service.ts';
 import { startNode, type RunningNode } from '../../src/node/node.ts';
 import { createPauseClient } from '../../src/pause/pause-client.ts';
 import { parseAddress } from '../../src/pause/targets.ts';
 import type { GroupConfig } from '../../src/txn/contract.ts';
 import { openGroup } from '../../src/txn/group.ts';
-import { BankCallError, createBankClient, type BankClient } from '../../src/workload/bank-client.ts';
-import { setupBank } from '../../src/workload/bank-setup.ts';
-import { runBankWorkload } from '../../src/workload/bank-workload.ts';
+import { BankCallError, createBankClient, type BankClient } from '../../src/lab/bank/bank-client.ts';
+import { setupBank } from '../../src/lab/bank/bank-setup.ts';
+import { runBankWorkload } from '../../src/lab/bank/bank-workload.ts';
 
 let dir: string;
 let group: GroupConfig;
@@ -43,7 +44,7 @@ afterEach(async () => {
 });
 
 async function node(gate: Record<string, unknown> = {}): Promise<RunningNode> {
-  const running = await startNode(await parseNodeConfig({ group, listen: { port: 0 }, gate }), { log: () => undefined });
+  const running = await startNode(await parseNodeConfig({ group, listen: { port: 0 }, gate }), { log: () => undefined, services: [bankNodeService] });
   cleanups.push(() => running.close());
   return running;
 }
@@ -172,7 +173,7 @@ describe('node admin security', () => {
       '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
     ], { stdio: 'ignore' });
     const config = await parseNodeConfig({ group, listen: { port: 0 }, admin: { token: 's3cret', tls: { certFile: 'cert.pem', keyFile: 'key.pem' } } }, { baseDir: dir });
-    const running = await startNode(config, { log: () => undefined });
+    const running = await startNode(config, { log: () => undefined, services: [bankNodeService] });
     cleanups.push(() => running.close());
     const tls = { caPem: await readFile(join(dir, 'cert.pem'), 'utf8'), overrideAuthority: 'node.stillpoint.test' };
     const target = [parseAddress(running.address)];

@@ -6,10 +6,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCatalog } from '../../src/catalog/catalog.ts';
-import { startLocalPostgres, type LocalPostgres } from '../../src/local-servers/postgres-server.ts';
+import { startLocalPostgres, type LocalPostgres } from '../../src/lab/local-servers/postgres-server.ts';
 import { runBackup } from '../../src/orchestrator/backup.ts';
 import { loadPlan } from '../../src/plan/load-plan.ts';
-import { startTcpProxy, type TcpProxy } from '../../src/trials/tcp-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../../src/lab/trials/tcp-proxy.ts';
 import { makeSqliteDb, startAdminNode, tempDir, type AdminNode } from './helpers.ts';
 
 let server: LocalPostgres;

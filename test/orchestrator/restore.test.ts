@@ -7,8 +7,8 @@ import { openCatalog, type Catalog } from '../../src/catalog/catalog.ts';
 import { runBackup } from '../../src/orchestrator/backup.ts';
 import { runRestore } from '../../src/orchestrator/restore.ts';
 import { loadPlan, type Plan } from '../../src/plan/load-plan.ts';
-import { demoGroup, seedBank, writeDemoPlan } from '../../src/demo/demo-setup.ts';
-import { bankInvariants } from '../../src/workload/bank-invariants.ts';
+import { demoGroup, seedBank, writeDemoPlan } from '../../src/lab/demo/demo-setup.ts';
+import { bankInvariants } from '../../src/lab/bank/bank-invariants.ts';
 import { startAdminNode, tempDir, type AdminNode } from './helpers.ts';
 import { failCapture } from '../support/failpoints.ts';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closedPort, startNodes, stopNodes, type TestNode } from './helpers.ts';
-import { startDnsServer, type DnsServer } from '../../src/trials/srv-dns.ts';
+import { startDnsServer, type DnsServer } from '../../src/lab/trials/srv-dns.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI_TIMEOUT_MS = 90_000;

@@ -6,12 +6,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseNodeConfig } from '../../src/node/node-config.ts';
+import { bankNodeService } from '../../src/lab/bank/bank-service.ts';
 import { startNode } from '../../src/node/node.ts';
 import { startAdminServer } from '../../src/pause/admin-server.ts';
 import { LEASE_METADATA_KEY } from '../../src/pause/contract.ts';
 import { createGate } from '../../src/pause/gate.ts';
 import { isLoopbackHost, plaintextTokenWarning } from '../../src/pause/listener-security.ts';
-import { createBankClient, type BankCallError } from '../../src/workload/bank-client.ts';
+import { createBankClient, type BankCallError } from '../../src/lab/bank/bank-client.ts';
 import { codeOf } from '../support/error-code.ts';
 import { RawAdminClient } from './helpers.ts';
 
@@ -36,7 +37,7 @@ describe('listener security defaults', () => {
 
   it('a node config on a non-loopback host is refused without insecure: true', async () => {
     const config = await parseNodeConfig({ group: { storages: { a: { kind: 'sqlite', path: ':memory:' } }, namespaces: { coordinator: 'a' } }, listen: { host: '0.0.0.0', port: 0 } });
-    expect(await codeOf(startNode(config, { log: () => undefined }))).toBe('LISTENER_INSECURE');
+    expect(await codeOf(startNode(config, { log: () => undefined, services: [bankNodeService] }))).toBe('LISTENER_INSECURE');
   });
 
   it('tells loopback from exposed addresses', () => {
@@ -56,7 +57,7 @@ describe('the node token guards the data API', () => {
       listen: { port: 0 },
       admin: { token: 'data-token' },
     });
-    const node = await startNode(config, { log: () => undefined });
+    const node = await startNode(config, { log: () => undefined, services: [bankNodeService] });
     cleanups.push(() => node.close());
     const anonymous = createBankClient(node.address);
     const trusted = createBankClient(node.address, { token: 'data-token' });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, PauseError, StillpointError } from '../../src/errors.ts';
 import type { ResolvedTargets, TargetResolver } from '../../src/pause/contract.ts';
 import { createTargetResolver, parseAddress, parseAddresses, resolveSrv } from '../../src/pause/targets.ts';
-import { startDnsServer, type DnsServer } from '../../src/trials/srv-dns.ts';
+import { startDnsServer, type DnsServer } from '../../src/lab/trials/srv-dns.ts';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

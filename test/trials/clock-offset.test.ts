@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { clockOffsetExecArgv } from '../../src/trials/clock-offset.ts';
+import { clockOffsetExecArgv } from '../../src/lab/trials/clock-offset.ts';
 
 /** Wall clock minus real time (performance.timeOrigin + now) in a child started with the offset, ms. */
 function measuredOffset(offsetMs: number): { now: number; constructed: number; explicit: string } {

@@ -9,7 +9,7 @@ import { createGate } from '../../src/pause/gate.ts';
 import type { Gate } from '../../src/pause/contract.ts';
 import { createPauseClient } from '../../src/pause/pause-client.ts';
 import { asStillpointError } from '../../src/errors.ts';
-import { startFaultyAdmin, type FaultyAdmin, type FaultyAdminBehaviour } from '../../src/trials/faulty-admin.ts';
+import { startFaultyAdmin, type FaultyAdmin, type FaultyAdminBehaviour } from '../../src/lab/trials/faulty-admin.ts';
 
 describe('faulty admin endpoint', () => {
   let gate: Gate;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FAULTS, faultsFor } from '../../src/trials/faults.ts';
-import { createRandom } from '../../src/trials/random.ts';
-import { passed, renderMarkdown, summarize, type TrialResult, type TrialsReport } from '../../src/trials/report.ts';
-import { restoreTarget, scheduleFaults } from '../../src/trials/runner.ts';
+import { FAULTS, faultsFor } from '../../src/lab/trials/faults.ts';
+import { createRandom } from '../../src/lab/trials/random.ts';
+import { passed, renderMarkdown, summarize, type TrialResult, type TrialsReport } from '../../src/lab/trials/report.ts';
+import { restoreTarget, scheduleFaults } from '../../src/lab/trials/runner.ts';
 import type { MemberRecord, MemberSpec } from '../../src/engines/contract.ts';
 import { getEngineKind } from '../../src/engines/registry.ts';
 import { createLocalDirStore } from '../../src/artifacts/local-dir-store.ts';

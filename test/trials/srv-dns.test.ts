@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { asStillpointError } from '../../src/errors.ts';
 import { resolveSrv } from '../../src/pause/targets.ts';
-import { startDnsServer, type DnsServer } from '../../src/trials/srv-dns.ts';
+import { startDnsServer, type DnsServer } from '../../src/lab/trials/srv-dns.ts';
 
 const NAME = '_admin._tcp.trial.test';
 

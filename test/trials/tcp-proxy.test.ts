@@ -1,7 +1,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTcpProxy, type TcpProxy } from '../../src/trials/tcp-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../../src/lab/trials/tcp-proxy.ts';
 
 /** An upstream echo server that also counts what it received. */
 interface Echo {

@@ -5,8 +5,8 @@
  * process, real restores and the real checker.
  */
 import { describe, expect, it } from 'vitest';
-import { passed, summarize } from '../../src/trials/report.ts';
-import { runTrials } from '../../src/trials/runner.ts';
+import { passed, summarize } from '../../src/lab/trials/report.ts';
+import { runTrials } from '../../src/lab/trials/runner.ts';
 
 describe('trials (CI size)', () => {
   it('survives orchestrator and node kills with zero violations, and the negative control finds tearing', async () => {

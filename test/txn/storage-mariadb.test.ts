@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalMariaDb, type LocalMariaDb } from '../../src/local-servers/mariadb-server.ts';
-import { freePort } from '../../src/local-servers/process.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../../src/lab/local-servers/mariadb-server.ts';
+import { freePort } from '../../src/lab/local-servers/process.ts';
 import { createStorage } from '../../src/txn/storages/index.ts';
 import { codeOf, storageContractSuite } from './storage-contract.ts';
 

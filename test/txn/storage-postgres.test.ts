@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalPostgres, type LocalPostgres } from '../../src/local-servers/postgres-server.ts';
-import { freePort } from '../../src/local-servers/process.ts';
+import { startLocalPostgres, type LocalPostgres } from '../../src/lab/local-servers/postgres-server.ts';
+import { freePort } from '../../src/lab/local-servers/process.ts';
 import { createStorage } from '../../src/txn/storages/index.ts';
 import { codeOf, storageContractSuite } from './storage-contract.ts';
 

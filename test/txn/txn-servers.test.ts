@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransactionError } from '../../src/errors.ts';
-import { startLocalMariaDb, type LocalMariaDb } from '../../src/local-servers/mariadb-server.ts';
-import { startLocalPostgres, type LocalPostgres } from '../../src/local-servers/postgres-server.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../../src/lab/local-servers/mariadb-server.ts';
+import { startLocalPostgres, type LocalPostgres } from '../../src/lab/local-servers/postgres-server.ts';
 import { createTransactionManager } from '../../src/txn/consensus-commit.ts';
 import type { GroupConfig } from '../../src/txn/contract.ts';
 import { openGroup } from '../../src/txn/group.ts';

@@ -28,7 +28,7 @@ async function waitForBuild(): Promise<void> {
 
 describe('bin/stillpoint.js in a checkout', () => {
   it('runs src through tsx until the build is current, then dist; an edit is never hidden by a stale build', async () => {
-    for (const sub of ['bin', 'src/cli', 'src/pause/proto', 'src/node/proto']) mkdirSync(join(dir, sub), { recursive: true });
+    for (const sub of ['bin', 'src/cli', 'src/pause/proto', 'src/lab/bank/proto']) mkdirSync(join(dir, sub), { recursive: true });
     cpSync(join(ROOT, 'bin', 'stillpoint.js'), join(dir, 'bin', 'stillpoint.js'));
     for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package.json']) cpSync(join(ROOT, f), join(dir, f));
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));

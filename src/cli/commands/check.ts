@@ -8,6 +8,7 @@ import { parseDuration } from '../../duration.ts';
 import { checkGroup, type CheckReport } from '../../checker/check.ts';
 import { loadGroupConfig } from '../../config/group-config.ts';
 import { ConfigError } from '../../errors.ts';
+import type { CliComposition } from '../composition.ts';
 import { resolveInvariants } from '../invariant-plugins.ts';
 import { action, emit } from '../output.ts';
 
@@ -20,7 +21,7 @@ interface CheckFlags {
   json?: boolean;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, composition: CliComposition): void {
   program
     .command('check')
     .summary('check the consistency of a group of databases (live or restored)')
@@ -47,7 +48,7 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(
       action(async (flags: CheckFlags) => {
-        const invariants = resolveInvariants(flags.invariants);
+        const invariants = resolveInvariants(flags.invariants, composition.invariantPlugins);
         const group = await loadGroupConfig(flags.config);
         const acknowledged = flags.acknowledged === undefined ? undefined : await readAcknowledged(flags.acknowledged);
         const report = await checkGroup(group, {

@@ -6,14 +6,15 @@
 import type { Command } from 'commander';
 import { loadNodeConfig } from '../../node/node-config.ts';
 import { startNode } from '../../node/node.ts';
+import type { CliComposition } from '../composition.ts';
 import { action, emit } from '../output.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, composition: CliComposition): void {
   program
     .command('node')
     .summary('run a pausable node: transactions behind the gate, data API and admin service')
     .description(
-      'Run a node: the transaction manager behind the pause gate, serving the bank data API and the admin ' +
+      'Run a node: the transaction manager behind the pause gate, serving the data services the CLI was built with (the lab\'s bank API) and the admin ' +
         'service (rpc.Admin, scalar-admin compatible) on one gRPC port, until SIGINT or SIGTERM. Prints one ' +
         'ready line with the address once listening. Several nodes may share one set of databases. The config ' +
         'format (group, listen, admin token/TLS, gate reject|hold, expiryMs) is documented in ' +
@@ -40,7 +41,7 @@ export function register(program: Command): void {
         const json = options.json === true;
         const loaded = await loadNodeConfig(options.config);
         const config = options.insecure === true ? { ...loaded, insecure: true } : loaded;
-        const node = await startNode(config);
+        const node = await startNode(config, { services: composition.nodeServices });
         const ready = { event: 'ready', name: node.name, host: node.host, adminPort: node.adminPort, dataPort: node.dataPort, address: node.address, pid: process.pid, gate: node.gate !== undefined };
         emit(json, ready, () => `stillpoint node ${node.name} ready on ${node.address} (adminPort=${node.adminPort} dataPort=${node.dataPort} pid=${process.pid})`);
         const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -12,6 +12,8 @@ import type { RestoreTarget } from '../../engines/contract.ts';
 import { redactSecrets } from '../../orchestrator/redact.ts';
 import { runRestore, type RestoreReport, type RestoreState } from '../../orchestrator/restore.ts';
 import type { RestorePlan } from '../../orchestrator/restore-plan.ts';
+import type { InvariantPlugins } from '../../checker/invariants.ts';
+import type { CliComposition } from '../composition.ts';
 import { resolveInvariants } from '../invariant-plugins.ts';
 import { action, emit, emitEvent } from '../output.ts';
 import { openCatalogFrom, type CatalogFlags } from './catalog-option.ts';
@@ -39,7 +41,7 @@ export const RESTORE_EXIT_CODES: Readonly<Record<Exclude<RestoreState, 'refused'
   'restored-unchecked': 3,
 });
 
-export function register(program: Command): void {
+export function register(program: Command, composition: CliComposition): void {
   program
     .command('restore <backup-id>')
     .summary('restore a backup, then prove it with the recovery sweep and the checker')
@@ -77,7 +79,7 @@ export function register(program: Command): void {
     .option('--no-check', 'skip the recovery sweep and the checker (the restore then ends restored-unchecked, exit 3)')
     .option('--invariants <names>', 'application invariants to check besides the core (bank; default: the plan\'s check.invariants, else none)', collect)
     .option('--json', 'print progress events as NDJSON and the report as the last line')
-    .action(action((id: string, flags: RestoreFlags) => restoreCommand(id, flags)));
+    .action(action((id: string, flags: RestoreFlags) => restoreCommand(id, flags, composition.invariantPlugins)));
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -104,10 +106,10 @@ function parseTargets(list: readonly string[]): Record<string, RestoreTarget> {
   return out;
 }
 
-async function restoreCommand(backupId: string, flags: RestoreFlags): Promise<number> {
+async function restoreCommand(backupId: string, flags: RestoreFlags, plugins: InvariantPlugins): Promise<number> {
   const json = flags.json === true;
   const plan = flags.plan === undefined ? undefined : loadPlan(flags.plan);
-  const invariants = resolveInvariants(flags.invariants ?? plan?.checkInvariants);
+  const invariants = resolveInvariants(flags.invariants ?? plan?.checkInvariants, plugins);
   const targets = parseTargets(flags.target ?? []);
   const catalog = openCatalogFrom(flags);
   const controller = new AbortController();

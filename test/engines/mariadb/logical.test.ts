@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
-import { startLocalMariaDb, type LocalMariaDb } from '../../../src/local-servers/mariadb-server.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../../../src/lab/local-servers/mariadb-server.ts';
 import { mariadbEngine } from '../../../src/engines/mariadb/engine.ts';
 import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
-import { startTcpProxy } from '../../../src/trials/tcp-proxy.ts';
+import { startTcpProxy } from '../../../src/lab/trials/tcp-proxy.ts';
 import { backup, clientConnections, finishWindow, never, openBackup, openRestore, tempDirStore, type Store } from './support.ts';
 
 let server: LocalMariaDb;

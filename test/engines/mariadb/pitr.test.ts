@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
-import { startLocalMariaDb, type LocalMariaDb } from '../../../src/local-servers/mariadb-server.ts';
+import { startLocalMariaDb, type LocalMariaDb } from '../../../src/lab/local-servers/mariadb-server.ts';
 import { stopRestoredMariaDb } from '../../../src/engines/mariadb/pitr/restore.ts';
 import type { MemberSpec } from '../../../src/engines/contract.ts';
 import { backup, clientConnections, never, openBackup, openRestore, tempDirStore, type Store } from './support.ts';

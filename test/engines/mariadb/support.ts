@@ -10,7 +10,7 @@ import { createLocalDirStore } from '../../../src/artifacts/local-dir-store.ts';
 import type { ArtifactStore } from '../../../src/artifacts/contract.ts';
 import type { BackupSession, Logger, MemberRecord, MemberSpec, RestoreSession, RestoreTarget } from '../../../src/engines/contract.ts';
 import { mariadbEngine } from '../../../src/engines/mariadb/engine.ts';
-import type { LocalMariaDb } from '../../../src/local-servers/mariadb-server.ts';
+import type { LocalMariaDb } from '../../../src/lab/local-servers/mariadb-server.ts';
 
 export type Store = ArtifactStore & { destroy(): Promise<void> };
 

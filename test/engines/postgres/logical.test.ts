@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { startLocalPostgres, type LocalPostgres } from '../../../src/local-servers/postgres-server.ts';
+import { startLocalPostgres, type LocalPostgres } from '../../../src/lab/local-servers/postgres-server.ts';
 import { postgresEngine } from '../../../src/engines/postgres/engine.ts';
 import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
-import { startTcpProxy } from '../../../src/trials/tcp-proxy.ts';
+import { startTcpProxy } from '../../../src/lab/trials/tcp-proxy.ts';
 import { finishWindow, never, openBackup, openRestore, tempDirStore } from '../support.ts';
 
 type Store = Awaited<ReturnType<typeof tempDirStore>>;

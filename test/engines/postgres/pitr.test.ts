@@ -1,8 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { freePort, handOver } from '../../../src/local-servers/process.ts';
-import { startLocalPostgres, type LocalPostgres } from '../../../src/local-servers/postgres-server.ts';
+import { freePort, handOver } from '../../../src/lab/local-servers/process.ts';
+import { startLocalPostgres, type LocalPostgres } from '../../../src/lab/local-servers/postgres-server.ts';
 import { stopRestoredPostgres } from '../../../src/engines/postgres/pitr/restore.ts';
 import { archiveCommandSql, suggestedArchiveCommand } from '../../../src/engines/postgres/pitr/archive.ts';
 import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';

@@ -3,17 +3,17 @@
  * fault at one moment; then the checks that make a trial pass or fail (see {@link runTrial}).
  */
 import { join } from 'node:path';
-import { openCatalog } from '../catalog/catalog.ts';
-import { checkGroup } from '../checker/check.ts';
-import { bankInvariants } from '../workload/bank-invariants.ts';
-import type { MemberSpec, RestoreTarget } from '../engines/contract.ts';
-import { asStillpointError, InternalError } from '../errors.ts';
-import type { PauseClient, Target } from '../pause/contract.ts';
-import { resumeIncomplete } from '../orchestrator/recovery.ts';
-import { loadPlan } from '../plan/load-plan.ts';
-import { openGroup } from '../txn/group.ts';
-import { setupBank } from '../workload/bank-setup.ts';
-import { runBankWorkload, type BankReport } from '../workload/bank-workload.ts';
+import { openCatalog } from '../../catalog/catalog.ts';
+import { checkGroup } from '../../checker/check.ts';
+import { bankInvariants } from '../bank/bank-invariants.ts';
+import type { MemberSpec, RestoreTarget } from '../../engines/contract.ts';
+import { asStillpointError, InternalError } from '../../errors.ts';
+import type { PauseClient, Target } from '../../pause/contract.ts';
+import { resumeIncomplete } from '../../orchestrator/recovery.ts';
+import { loadPlan } from '../../plan/load-plan.ts';
+import { openGroup } from '../../txn/group.ts';
+import { setupBank } from '../bank/bank-setup.ts';
+import { runBankWorkload, type BankReport } from '../bank/bank-workload.ts';
 import { startBackup, writeTrialPlan, type BackupRun, type TrialPlan } from './backup-process.ts';
 import { clockOffsetExecArgv } from './clock-offset.ts';
 import { applyFault, chooseClockOffset, UPFRONT_FAULTS, type AppliedFault, type ClockOffsetChoice } from './fault-apply.ts';

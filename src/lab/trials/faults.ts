@@ -9,7 +9,7 @@
  * transfer the workload saw acknowledged is present in the live databases.
  */
 
-import { InternalError } from '../errors.ts';
+import { InternalError } from '../../errors.ts';
 
 /** When a fault is applied, relative to the backup's progress (from its NDJSON events). */
 export type FaultMoment =

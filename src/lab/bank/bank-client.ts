@@ -10,9 +10,9 @@ import {
   type GetBalancesResponse,
   type OperationMessage,
   type TransferResponse,
-} from '../node/bank-proto.ts';
-import { isErrorCode } from '../error-codes.ts';
-import { StillpointError } from '../errors.ts';
+} from './bank-proto.ts';
+import { isErrorCode } from '../../error-codes.ts';
+import { StillpointError } from '../../errors.ts';
 
 /** Default deadline per data call: a transfer is a few round trips; 10 s leaves room for a loaded machine. */
 export const DEFAULT_CALL_DEADLINE_MS = 10_000;

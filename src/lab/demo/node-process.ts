@@ -6,10 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { InternalError } from '../errors.ts';
+import { InternalError } from '../../errors.ts';
 
 /** The CLI entry that runs the compiled build when present, the TypeScript sources otherwise. */
-export const CLI_BIN = fileURLToPath(new URL('../../bin/stillpoint.js', import.meta.url));
+export const CLI_BIN = fileURLToPath(new URL('../../../bin/stillpoint.js', import.meta.url));
 
 export interface NodeProcessOptions {
   /** Deadline for the ready line. Default 30 s. */

@@ -10,11 +10,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MemberSpec, RestoreTarget } from '../engines/contract.ts';
-import { asStillpointError, ConfigError, InternalError } from '../errors.ts';
+import type { MemberSpec, RestoreTarget } from '../../engines/contract.ts';
+import { asStillpointError, ConfigError, InternalError } from '../../errors.ts';
 import { startLocalMariaDb, type LocalMariaDb } from '../local-servers/mariadb-server.ts';
 import { startLocalPostgres } from '../local-servers/postgres-server.ts';
-import { createPauseClient } from '../pause/pause-client.ts';
+import { createPauseClient } from '../../pause/pause-client.ts';
 import { FAULTS, faultsFor, type FaultKind, type GroupKind } from './faults.ts';
 import { createTrialDatabases, type SharedServers } from './group.ts';
 import { copyWithoutPause } from './negative-control.ts';

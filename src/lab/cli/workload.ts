@@ -4,16 +4,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { checkGroup } from '../../checker/check.ts';
-import { bankInvariants } from '../../workload/bank-invariants.ts';
+import { bankInvariants } from '../bank/bank-invariants.ts';
 import { loadGroupConfig } from '../../config/group-config.ts';
 import { ConfigError } from '../../errors.ts';
 import { openGroup } from '../../txn/group.ts';
-import { setupBank } from '../../workload/bank-setup.ts';
-import { runBankWorkload, type BankReport } from '../../workload/bank-workload.ts';
-import { action, emit, emitEvent } from '../output.ts';
+import { setupBank } from '../bank/bank-setup.ts';
+import { runBankWorkload, type BankReport } from '../bank/bank-workload.ts';
+import { action, emit, emitEvent } from '../../cli/output.ts';
 import { parseDuration } from '../../duration.ts';
-import { resolveToken, TOKEN_HELP } from '../pause-options.ts';
-import { renderCheck } from './check.ts';
+import { resolveToken, TOKEN_HELP } from '../../cli/pause-options.ts';
+import { renderCheck } from '../../cli/commands/check.ts';
 
 interface BankFlags {
   targets?: string;

@@ -8,10 +8,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createLocalDirStore } from '../artifacts/local-dir-store.ts';
+import { createLocalDirStore } from '../../artifacts/local-dir-store.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BackupSession, BackupSessionContext, Logger, MemberRecord, MemberSpec, RestoreTarget } from '../engines/contract.ts';
-import { resolveMember } from '../engines/registry.ts';
+import type { BackupSession, BackupSessionContext, Logger, MemberRecord, MemberSpec, RestoreTarget } from '../../engines/contract.ts';
+import { resolveMember } from '../../engines/registry.ts';
 import type { Random } from './random.ts';
 import { checkRestored, restoreRecords } from './restore-check.ts';
 

@@ -14,7 +14,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { InternalError } from '../errors.ts';
+import { InternalError } from '../../errors.ts';
 
 export type ProxyMode =
   | { readonly kind: 'pass' }

@@ -1,6 +1,6 @@
 /**
  * A misbehaving admin endpoint for the `admin-error` and `admin-silent` faults: a real gRPC server speaking
- * `rpc.Admin`, put in front of one node (its trial proxy redirects there, src/trials/tcp-proxy.ts). Unpause,
+ * `rpc.Admin`, put in front of one node (its trial proxy redirects there, src/lab/trials/tcp-proxy.ts). Unpause,
  * CheckPaused and Stats are forwarded to the node unchanged; Pause misbehaves at the application level, so
  * the backup sees what a broken server really sends — a gRPC status, or a call that is accepted and never
  * answered — rather than a broken connection:
@@ -12,10 +12,10 @@
  * - `paused-then-silent`: Pause is forwarded (the node pauses) and its answer withheld.
  */
 import * as grpc from '@grpc/grpc-js';
-import { InternalError } from '../errors.ts';
-import { loadAdminProto } from '../pause/admin-proto.ts';
-import { LEASE_METADATA_KEY } from '../pause/contract.ts';
-import { adminError } from '../pause/error-details.ts';
+import { InternalError } from '../../errors.ts';
+import { loadAdminProto } from '../../pause/admin-proto.ts';
+import { LEASE_METADATA_KEY } from '../../pause/contract.ts';
+import { adminError } from '../../pause/error-details.ts';
 
 export type FaultyAdminBehaviour = 'error' | 'paused-then-error' | 'silent' | 'paused-then-silent';
 

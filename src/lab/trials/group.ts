@@ -6,11 +6,11 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MemberSpec } from '../engines/contract.ts';
-import { InternalError } from '../errors.ts';
+import type { MemberSpec } from '../../engines/contract.ts';
+import { InternalError } from '../../errors.ts';
 import type { LocalMariaDb } from '../local-servers/mariadb-server.ts';
 import type { LocalPostgres } from '../local-servers/postgres-server.ts';
-import type { GroupConfig, StorageConfig } from '../txn/contract.ts';
+import type { GroupConfig, StorageConfig } from '../../txn/contract.ts';
 import type { GroupKind } from './faults.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 

@@ -3,14 +3,14 @@
  * recovery sweep, as a real restore does). Used for every `complete` backup of a trial (from its catalog
  * record) and by the negative control (from its own captures).
  */
-import type { Catalog } from '../catalog/catalog.ts';
-import { checkGroup } from '../checker/check.ts';
-import { bankInvariants } from '../workload/bank-invariants.ts';
-import type { Logger, MemberRecord, MemberSpec, RestoreTarget } from '../engines/contract.ts';
-import { resolveMember } from '../engines/registry.ts';
-import type { ArtifactStore } from '../artifacts/contract.ts';
-import type { GroupConfig, StorageConfig } from '../txn/contract.ts';
-import { runRestore } from '../orchestrator/restore.ts';
+import type { Catalog } from '../../catalog/catalog.ts';
+import { checkGroup } from '../../checker/check.ts';
+import { bankInvariants } from '../bank/bank-invariants.ts';
+import type { Logger, MemberRecord, MemberSpec, RestoreTarget } from '../../engines/contract.ts';
+import { resolveMember } from '../../engines/registry.ts';
+import type { ArtifactStore } from '../../artifacts/contract.ts';
+import type { GroupConfig, StorageConfig } from '../../txn/contract.ts';
+import { runRestore } from '../../orchestrator/restore.ts';
 
 const QUIET: Logger = { info: () => undefined, warn: () => undefined };
 

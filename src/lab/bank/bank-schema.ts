@@ -7,8 +7,8 @@
  * is checkable row by row. `bank_a.meta` holds the expected total, updated in the same transaction that
  * creates accounts, so a restored copy carries its own expectation.
  */
-import { ConfigError, TransactionError } from '../errors.ts';
-import type { Key, Row, TableRef, TableSchema, Transaction, Value } from '../txn/contract.ts';
+import { ConfigError, TransactionError } from '../../errors.ts';
+import type { Key, Row, TableRef, TableSchema, Transaction, Value } from '../../txn/contract.ts';
 
 export const BANK_A = 'bank_a';
 export const BANK_B = 'bank_b';

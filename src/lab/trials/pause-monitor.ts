@@ -3,7 +3,7 @@
  * measure the longest time any node stayed paused and to check that all of them end unpaused. Polling gives
  * a lower bound on pause durations (resolution: the poll interval plus one round trip).
  */
-import type { PauseClient, Target } from '../pause/contract.ts';
+import type { PauseClient, Target } from '../../pause/contract.ts';
 
 export interface PauseMonitor {
   /** Longest continuous paused stretch seen on any node, ms. */

@@ -8,8 +8,8 @@
  *   member, or none is);
  * - `acknowledged-lost` (when given the ids a workload saw committed): each of them is present.
  */
-import type { AppInvariant, InvariantInput, InvariantResult, Violation } from '../checker/invariants.ts';
-import type { Row } from '../txn/contract.ts';
+import type { AppInvariant, InvariantInput, InvariantResult, Violation } from '../../checker/invariants.ts';
+import type { Row } from '../../txn/contract.ts';
 import { BANK_A, BANK_B, BANK_TABLES, META_TABLE, accountsRef, toBigInt, toInt, transfersRef } from './bank-schema.ts';
 
 type Found = Omit<Violation, 'invariant'>;

@@ -1,15 +1,15 @@
 /**
- * `stillpoint trials`: randomized backup/restore trials with fault injection (src/trials/runner.ts).
+ * `stillpoint trials`: randomized backup/restore trials with fault injection (src/lab/trials/runner.ts).
  * Prints the summary and writes it to TRIALS.md (or --out); `--json` prints the whole report instead.
  * Exit 0 when there was no violation, no harness error, and the negative control caught tearing.
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ConfigError } from '../../errors.ts';
-import { FAULT_KINDS, type GroupKind } from '../../trials/faults.ts';
-import { passed, renderMarkdown, summarize, type TrialResult } from '../../trials/report.ts';
-import { runTrials } from '../../trials/runner.ts';
-import { action, emit } from '../output.ts';
+import { FAULT_KINDS, type GroupKind } from '../trials/faults.ts';
+import { passed, renderMarkdown, summarize, type TrialResult } from '../trials/report.ts';
+import { runTrials } from '../trials/runner.ts';
+import { action, emit } from '../../cli/output.ts';
 
 interface TrialsFlags {
   trials: string;

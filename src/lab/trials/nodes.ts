@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../local-servers/process.ts';
-import type { GroupConfig } from '../txn/contract.ts';
+import type { GroupConfig } from '../../txn/contract.ts';
 import { startNodeProcess, type NodeProcess } from '../demo/node-process.ts';
 import { clockOffsetExecArgv } from './clock-offset.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';

@@ -12,15 +12,15 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { openCatalog } from '../catalog/catalog.ts';
-import { checkGroup } from '../checker/check.ts';
-import { bankInvariants } from '../workload/bank-invariants.ts';
-import { runBackup, type BackupResult } from '../orchestrator/backup.ts';
-import type { BackupEvent } from '../orchestrator/events.ts';
-import { sleep } from '../orchestrator/modes.ts';
-import { runRestore } from '../orchestrator/restore.ts';
-import { loadPlan } from '../plan/load-plan.ts';
-import { runBankWorkload, type BankProgress } from '../workload/bank-workload.ts';
+import { openCatalog } from '../../catalog/catalog.ts';
+import { checkGroup } from '../../checker/check.ts';
+import { bankInvariants } from '../bank/bank-invariants.ts';
+import { runBackup, type BackupResult } from '../../orchestrator/backup.ts';
+import type { BackupEvent } from '../../orchestrator/events.ts';
+import { sleep } from '../../orchestrator/modes.ts';
+import { runRestore } from '../../orchestrator/restore.ts';
+import { loadPlan } from '../../plan/load-plan.ts';
+import { runBankWorkload, type BankProgress } from '../bank/bank-workload.ts';
 import { demoGroup, seedBank, writeDemoPlan, writeNodeConfigs } from './demo-setup.ts';
 import { startNodeProcess, type NodeProcess } from './node-process.ts';
 

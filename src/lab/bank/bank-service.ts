@@ -8,10 +8,11 @@
  * BANK_NO_SUCH_ACCOUNT → NOT_FOUND, BANK_ACCOUNT_EXISTS → ALREADY_EXISTS, anything else → INTERNAL.
  */
 import * as grpc from '@grpc/grpc-js';
-import { ConfigError, PauseError, asStillpointError } from '../errors.ts';
-import type { Gate } from '../pause/contract.ts';
-import type { Key, Row, TransactionManager, Value } from '../txn/contract.ts';
-import { createAccounts, getBalances, transfer } from '../workload/bank-schema.ts';
+import { ConfigError, PauseError, asStillpointError } from '../../errors.ts';
+import type { Gate } from '../../pause/contract.ts';
+import type { Key, Row, TransactionManager, Value } from '../../txn/contract.ts';
+import type { Authorizer, NodeService, NodeServiceContext } from '../../node/node-service.ts';
+import { createAccounts, getBalances, transfer } from './bank-schema.ts';
 import {
   ERROR_CODE_METADATA_KEY,
   type CreateAccountsRequest,
@@ -24,16 +25,16 @@ import {
   type TransferRequestMessage,
   type TransferResponse,
 } from './bank-proto.ts';
+import { BANK_SERVICE_NAME, loadBankProto } from './bank-proto.ts';
 
-export interface BankServiceOptions {
-  readonly tm: TransactionManager;
-  /** Absent: no gate (benchmarks only; the node then cannot be paused). */
-  readonly gate?: Gate;
-  /** The node's token check (../pause/admin-server.ts makeAuthorizer); absent: no token required. */
-  readonly authorised?: Authorizer;
-}
+/** The bank data API as a node service: `startNode(config, { services: [bankNodeService] })`. */
+export const bankNodeService: NodeService = {
+  name: BANK_SERVICE_NAME,
+  definition: () => loadBankProto().service,
+  handlers: (context) => bankHandlers(context),
+};
 
-type Authorizer = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: (error: Partial<grpc.StatusObject>) => void, method: string) => boolean;
+export type BankServiceOptions = NodeServiceContext;
 
 /** The handlers of `stillpoint.bank.Bank`, for `server.addService(loadBankProto().service, …)`. */
 export function bankHandlers(options: BankServiceOptions): grpc.UntypedServiceImplementation {

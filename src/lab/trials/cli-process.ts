@@ -7,9 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { InternalError } from '../errors.ts';
+import { InternalError } from '../../errors.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/stillpoint.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../../bin/stillpoint.js', import.meta.url));
 
 export interface CliProcessOptions {
   readonly args: readonly string[];

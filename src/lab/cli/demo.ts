@@ -3,10 +3,10 @@
  * consistent backups under load, each restored and checked, and a short report. Exit 1 if any check fails.
  */
 import type { Command } from 'commander';
-import { runDemo, type DemoEvent, type DemoReport } from '../../demo/demo.ts';
+import { runDemo, type DemoEvent, type DemoReport } from '../demo/demo.ts';
 import { ConfigError } from '../../errors.ts';
 import { describeEvent } from '../../orchestrator/events.ts';
-import { action, createProgressDisplay, emit, emitEvent } from '../output.ts';
+import { action, createProgressDisplay, emit, emitEvent } from '../../cli/output.ts';
 
 interface DemoFlags {
   dir?: string;

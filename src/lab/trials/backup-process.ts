@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { MemberSpec } from '../engines/contract.ts';
+import type { MemberSpec } from '../../engines/contract.ts';
 import { startCli, type CliExit, type CliProcess } from './cli-process.ts';
 import type { FaultMoment } from './faults.ts';
 

@@ -5,9 +5,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { GroupConfig } from '../txn/contract.ts';
-import { openGroup } from '../txn/group.ts';
-import { setupBank } from '../workload/bank-setup.ts';
+import type { GroupConfig } from '../../txn/contract.ts';
+import { openGroup } from '../../txn/group.ts';
+import { setupBank } from '../bank/bank-setup.ts';
 
 export const DEMO_MEMBERS = ['bank_a', 'bank_b', 'coordinator'] as const;
 

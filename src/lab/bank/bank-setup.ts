@@ -2,8 +2,8 @@
  * Creating and seeding the bank in a group: tables (and `coordinator.state`) if absent, then accounts in a few
  * transactions, each also updating `bank_a.meta` so the expected total always matches the accounts present.
  */
-import type { StorageGroup } from '../txn/contract.ts';
-import { createTransactionManager } from '../txn/consensus-commit.ts';
+import type { StorageGroup } from '../../txn/contract.ts';
+import { createTransactionManager } from '../../txn/consensus-commit.ts';
 import { BANK_TABLES, createAccounts } from './bank-schema.ts';
 
 export interface SetupBankOptions {
