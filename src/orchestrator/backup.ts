@@ -75,6 +75,8 @@ export interface BackupResult {
   readonly backupId: string;
   readonly state: BackupState;
   readonly reason: string | null;
+  /** What to do next about a failure (the failing step's hint), when it gave one. */
+  readonly hint: string | null;
   readonly mode: BackupMode;
   readonly attempts: number;
   readonly window: { pausedAtMs: number; unpauseStartedAtMs: number; midMs: number } | null;
@@ -126,6 +128,7 @@ class BackupRun {
   private readonly deps: PauseDeps;
   private readonly failpoints: BackupFailpoints;
   private attempt = 0;
+  private failureHint: string | null = null;
   private state: BackupState = 'planned';
   private readonly heartbeat: Heartbeat; // renewed for the whole run, stopped in run()'s finally
   private readonly members: readonly PlannedMember[];
@@ -362,6 +365,7 @@ class BackupRun {
     const unpauseFailed = error instanceof StillpointError && error.code === 'UNPAUSE_FAILED'; // outranks an abort: act now
     const code = unpauseFailed ? 'UNPAUSE_FAILED' : this.signal.aborted ? 'ABORTED' : error instanceof StepFailure ? error.code : asStillpointError(error).code;
     const message = error instanceof StillpointError ? error.detail : error instanceof Error ? error.message : String(error);
+    this.failureHint = error instanceof StillpointError ? (error.hint ?? null) : null;
     try {
       this.setState('failed', { reason: `${code}: ${message}` });
     } catch (catalogError) {
@@ -421,6 +425,7 @@ class BackupRun {
       backupId: r.id,
       state: r.state,
       reason: r.reason,
+      hint: r.state === 'complete' ? null : this.failureHint,
       mode: r.mode,
       attempts: r.attempts,
       window: r.window,

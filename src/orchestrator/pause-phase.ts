@@ -142,7 +142,8 @@ export async function pauseClusters(sessions: ClusterSession[], signal: AbortSig
         clusters: failed.map((f) => ({ cluster: f.cluster, ...f.error.toJSON() })),
         rollback: { ok: rollback.ok, targets: rollback.targets },
       },
-      hint: 'Check that every target is reachable and drains within drainTimeoutMs; the clusters that paused were unpaused.',
+      // The failing cluster's own hint says what to do next (an unreachable node: how to check it).
+      hint: `${failed[0]!.error.hint ? `${failed[0]!.error.hint} ` : ''}Check that every target is reachable and drains within drainTimeoutMs; the clusters that paused were unpaused.`,
       cause: failed[0]!.error,
     });
   }

@@ -105,6 +105,8 @@ class PauseClientImpl implements PauseClient {
       .map((s) => s.target);
     const refused = statuses.filter((s) => s.error?.code === 'UNAUTHENTICATED').map((s) => s.target);
     const tokenHint = refused.length === 0 ? '' : `${refused.join(', ')} refused the token: give the right one with --token-file <file> or STILLPOINT_TOKEN (or --token, visible in ps). `;
+    const unreachable = statuses.filter(neverReached).map((s) => s.target);
+    const reachHint = unreachable.length === 0 ? '' : `${unreachable.join(', ')} could not be reached: is the node running and listening there? Check with: stillpoint check-paused -a ${unreachable.join(',')}. `;
     return new PauseError(
       'PAUSE_FAILED',
       `Pause failed at ${failed.join(', ')}; ` +
@@ -116,6 +118,7 @@ class PauseClientImpl implements PauseClient {
       {
         context: { targets: merged, rollback: rollback.targets },
         hint:
+          reachHint +
           tokenHint +
           (stillPaused.length === 0
             ? 'Fix the failing target (see each status) and retry.'

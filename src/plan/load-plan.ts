@@ -14,6 +14,7 @@ import { engineKinds, getEngineKind } from '../engines/registry.ts';
 import { ConfigError, StillpointError } from '../errors.ts';
 import type { TargetSource } from '../pause/contract.ts';
 import type { StorageConfig } from '../txn/contract.ts';
+import { allowedKeys, closest } from './did-you-mean.ts';
 import { planSchema, type PlanInput } from './plan-schema.ts';
 
 /** One cluster to pause, with its secrets resolved (never print `token` or `tls.caPem`). */
@@ -80,7 +81,7 @@ export function parsePlan(value: unknown, options: { file?: string; baseDir?: st
   const file = options.file ?? '<inline>';
   const baseDir = options.baseDir ?? process.cwd();
   const parsed = planSchema.safeParse(value);
-  if (!parsed.success) throw fromZod(parsed.error, file);
+  if (!parsed.success) throw fromZod(parsed.error, file, value);
   const input = parsed.data;
   refuseInlinePasswords(input, file);
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
@@ -196,24 +197,44 @@ function knownList(): string {
   return engineKinds().join(', ');
 }
 
-function fromZod(error: z.ZodError, file: string): ConfigError {
-  const described = error.issues.map((issue) => describeIssue(issue));
+function fromZod(error: z.ZodError, file: string, value: unknown): ConfigError {
+  const described = error.issues.map((issue) => describeIssue(issue, [], value));
   const first = described[0] ?? { key: '(top level)', message: 'invalid' };
   const more = described.slice(1, 5).map((d) => `; ${d.key}: ${d.message}`);
   const issues = described.map((d) => `${d.key}: ${d.message}`);
-  return invalid(file, first.key, first.message + more.join(''), `Fix "${first.key}" in the plan; the format is described in docs/backup-and-restore.md.`, undefined, issues);
+  const suggestion = described.find((d) => d.suggestion !== undefined)?.suggestion;
+  const hint = `${suggestion === undefined ? '' : `Did you mean ${suggestion}? `}Fix "${first.key}" in the plan; the format is described in docs/backup-and-restore.md.`;
+  return invalid(file, first.key, first.message + more.join(''), hint, undefined, issues);
+}
+
+/** The member an issue under `members.N` is about, by name (an index alone makes the reader count). */
+function memberAt(path: readonly PropertyKey[], value: unknown): string | undefined {
+  if (path[0] !== 'members' || typeof path[1] !== 'number') return undefined;
+  const name = (value as { members?: { name?: unknown }[] } | null)?.members?.[path[1]]?.name;
+  return typeof name === 'string' ? name.slice(0, 80) : undefined;
 }
 
 /** One zod issue as a key path and a sentence; a union names its allowed forms (or the branch clearly meant). */
-function describeIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[] = []): { key: string; message: string } {
+function describeIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[], value: unknown): { key: string; message: string; suggestion?: string } {
   const path = [...prefix, ...issue.path];
   const key = path.length > 0 ? path.map(String).join('.') : '(top level)';
-  if (issue.code === 'unrecognized_keys') return { key, message: `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
+  if (issue.code === 'unrecognized_keys') {
+    const member = memberAt(path, value);
+    const allowed = allowedKeys(planSchema, path);
+    const pairs = issue.keys.flatMap((k) => {
+      const near = closest(k, allowed.filter((a) => !issue.keys.includes(a)));
+      return near === undefined ? [] : [`"${near}" for "${k}"`];
+    });
+    const suggestion = pairs.length > 0 ? pairs.join(', ') : undefined;
+    const where = member === undefined ? '' : ` in member "${member}"`;
+    const message = `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}${suggestion ? ` (did you mean ${suggestion}?)` : ''}`;
+    return { key, message, ...(suggestion ? { suggestion } : {}) };
+  }
   if (issue.code !== 'invalid_union' || issue.errors.length === 0) return { key, message: issue.message };
   const missingKey = (i: z.core.$ZodIssue): boolean => i.code === 'invalid_type' && i.path.length === 1 && i.message.endsWith('received undefined');
   // The branch whose own key is present is the one the author meant: report what is wrong inside it.
   const meant = issue.errors.find((branch) => !branch.some(missingKey));
-  if (meant?.[0] !== undefined) return describeIssue(meant[0], path);
+  if (meant?.[0] !== undefined) return describeIssue(meant[0], path, value);
   const forms = issue.errors.map((branch) => branch.filter(missingKey).map((i) => String(i.path[0])).join(' + ')).filter((f) => f !== '');
   const unknown = issue.errors.flat().flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : []));
   const unknownText = unknown.length > 0 ? `unknown key(s) ${[...new Set(unknown)].map((k) => `"${k}"`).join(', ')}; ` : '';

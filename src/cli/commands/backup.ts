@@ -51,7 +51,7 @@ async function backupCommand(flags: BackupFlags): Promise<number> {
   process.on('SIGTERM', onSignal);
   const onEvent = (e: BackupEvent): void => {
     if (json) emitEvent({ ...e });
-    else process.stdout.write(`${describeEvent(e)}\n`);
+    else process.stderr.write(`${PROGRESS_LABEL}${describeEvent(progressOnly(e)).trimStart()}\n`);
   };
   try {
     const recovered = await resumeIncomplete(catalog, { plan, onEvent });
@@ -67,9 +67,28 @@ async function backupCommand(flags: BackupFlags): Promise<number> {
   }
 }
 
-function renderResult(r: BackupResult): string {
+/** Progress goes to stderr, labelled, so it is told apart from the result on stdout and from other tools' lines. */
+const PROGRESS_LABEL = 'stillpoint backup: ';
+
+/**
+ * An event without the failure text the result prints anyway: the reason of a failed backup used to appear
+ * in the member's progress line, the state line and the result — the same connection error three times.
+ */
+export function progressOnly(e: BackupEvent): BackupEvent {
+  if (e.type === 'state' && e.reason !== undefined && e.state !== 'complete') {
+    const { reason: _reason, ...rest } = e;
+    return rest;
+  }
+  if (e.type === 'member' && e.error !== undefined) {
+    return { ...e, error: 'failed (see the result)' };
+  }
+  return e;
+}
+
+export function renderResult(r: BackupResult): string {
   const lines = [`backup ${r.backupId}: ${r.state.toUpperCase()} (mode ${r.mode}, ${r.attempts} attempt(s))`];
   if (r.reason) lines.push(`  reason: ${r.reason}`);
+  if (r.hint) lines.push(`  hint: ${r.hint}`);
   if (r.window) {
     lines.push(
       `  window: ${new Date(r.window.pausedAtMs).toISOString()} → ${new Date(r.window.unpauseStartedAtMs).toISOString()} ` +

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { GroupConfig } from '../../txn/contract.ts';
 import { openGroup } from '../../txn/group.ts';
+import type { DemoBackend } from './demo-servers.ts';
 import { setupBank } from '../bank/bank-setup.ts';
 
 export const DEMO_MEMBERS = ['bank_a', 'bank_b', 'coordinator'] as const;
@@ -64,4 +65,16 @@ export function writeDemoPlan(dir: string, options: DemoPlanOptions): string {
   const file = join(dir, 'plan.yaml');
   writeFileSync(file, stringify(plan));
   return file;
+}
+
+/** The SQLite group as a demo backend: snapshot backups, each restored into its own directory. */
+export function sqliteBackend(dir: string, dataDir: string, options: { leaseMs: number; minWindowMs: number }): DemoBackend {
+  return {
+    description: '3 SQLite databases',
+    group: demoGroup(dataDir),
+    methodOf: () => 'snapshot',
+    planFor: (_index, addresses) => writeDemoPlan(dir, { addresses, dataDir, ...options }),
+    restoreInto: (_index, into) => Promise.resolve({ intoDir: into }),
+    close: () => Promise.resolve(),
+  };
 }

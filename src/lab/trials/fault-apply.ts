@@ -2,6 +2,7 @@
  * Applying one fault of the catalogue (./faults.ts) to a running trial, and healing it afterwards so the
  * trial's final checks run against a whole cluster again.
  */
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupRun } from './backup-process.ts';
 import type { FaultKind } from './faults.ts';
@@ -19,6 +20,8 @@ export interface FaultTarget {
   readonly random: Random;
   /** Starts a node that is not in the plan, with its own load; returns a function that stops both. */
   readonly joinNode: () => Promise<() => Promise<void>>;
+  /** The plan's artifact store directory (for `artifacts-unusable`). */
+  readonly artifactsDir?: string;
   /** For `clock-offset`: the process started with an offset clock (./clock-offset.ts), chosen up front. */
   readonly clockOffset?: ClockOffsetChoice;
 }
@@ -40,6 +43,8 @@ export interface AppliedFault {
   /** What was done, for the report (e.g. "node n1 SIGKILLed"). */
   readonly note: string;
   readonly orchestratorKilled: boolean;
+  /** The dead orchestrator is recovered from "another host" (./other-host.ts), not by the runner itself. */
+  readonly recoverElsewhere?: boolean;
   /** A broken guarantee seen while applying the fault (e.g. a node died with its database). */
   readonly violation?: string;
   /** Undoes the fault (restart, proxy back to pass, server started). Idempotent, never throws. */
@@ -57,11 +62,12 @@ export async function applyFault(kind: FaultKind, target: FaultTarget, backup: B
   const { random } = target;
   const node = random.pick(target.nodes);
   const members = [...target.databases.proxies.keys()];
-  const healed = (note: string, heal: () => Promise<void>, orchestratorKilled = false, violation?: string): AppliedFault => {
+  const healed = (note: string, heal: () => Promise<void>, orchestratorKilled = false, violation?: string, recoverElsewhere = false): AppliedFault => {
     let done = false;
     return {
       note,
       orchestratorKilled,
+      ...(recoverElsewhere ? { recoverElsewhere } : {}),
       ...(violation === undefined ? {} : { violation }),
       async heal() {
         if (done) return;
@@ -81,6 +87,23 @@ export async function applyFault(kind: FaultKind, target: FaultTarget, backup: B
     case 'orchestrator-kill':
       backup?.process.kill('SIGKILL');
       return healed('backup process SIGKILLed', () => Promise.resolve(), true);
+    case 'orchestrator-kill-other-host':
+      backup?.process.kill('SIGKILL');
+      return healed('backup process SIGKILLed; recovered from another host', () => Promise.resolve(), true, undefined, true);
+    case 'restore-target-non-empty':
+      // Applied after the backup, by the trial's restore step (./trial.ts): nothing to do now.
+      return healed('a restore target holds a file (checked after the backup)', () => Promise.resolve());
+    case 'artifacts-unusable': {
+      const dir = target.artifactsDir;
+      if (dir === undefined) return healed('no artifact store to break', () => Promise.resolve());
+      const moved = `${dir}.moved`;
+      await rename(dir, moved).catch(() => mkdir(moved, { recursive: true }));
+      await writeFile(dir, 'not a directory\n');
+      return healed('artifact store directory replaced by a file', async () => {
+        await rm(dir, { force: true, recursive: true });
+        await rename(moved, dir);
+      });
+    }
     case 'node-kill':
       await node.kill();
       return healed(`node ${node.name} SIGKILLed`, () => node.start());

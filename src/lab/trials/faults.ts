@@ -29,6 +29,7 @@ export type BackupOutcome = 'complete' | 'invalid' | 'failed' | 'none';
 export type FaultKind =
   | 'none'
   | 'orchestrator-kill'
+  | 'orchestrator-kill-other-host'
   | 'node-kill'
   | 'node-restart'
   | 'node-join'
@@ -40,7 +41,9 @@ export type FaultKind =
   | 'database-path-drop'
   | 'admin-error'
   | 'admin-silent'
-  | 'clock-offset';
+  | 'clock-offset'
+  | 'restore-target-non-empty'
+  | 'artifacts-unusable';
 
 export interface FaultSpec {
   readonly kind: FaultKind;
@@ -61,6 +64,8 @@ const ANY: readonly BackupOutcome[] = ['complete', 'invalid', 'failed', 'none'];
 const NEVER_PAUSED: readonly BackupOutcome[] = ['failed', 'invalid'];
 const BOTH: readonly GroupKind[] = ['sqlite', 'postgres+mariadb'];
 const SERVERS: readonly GroupKind[] = ['postgres+mariadb'];
+/** Faults whose check needs file targets (the SQLite group: a restore target is a path). */
+const FILES: readonly GroupKind[] = ['sqlite'];
 
 /** Every fault the runner knows. `none` is the control: the backup must be `complete`. */
 export const FAULTS: readonly FaultSpec[] = [
@@ -74,6 +79,15 @@ export const FAULTS: readonly FaultSpec[] = [
   {
     kind: 'orchestrator-kill',
     description: 'SIGKILL of the backup process; a rerun must finish the unpause and classify the backup',
+    moments: ['before-pause', 'during-pause', 'after-pause'],
+    groups: BOTH,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'orchestrator-kill-other-host',
+    description:
+      'SIGKILL of the backup process; `stillpoint backups recover` run on "another host" (its own UTS namespace ' +
+      'and hostname, a new owner id) once the heartbeat is stale must unpause and classify it',
     moments: ['before-pause', 'during-pause', 'after-pause'],
     groups: BOTH,
     allowedOutcomes: ANY,
@@ -163,6 +177,22 @@ export const FAULTS: readonly FaultSpec[] = [
     moments: ['before-pause'],
     groups: BOTH,
     allowedOutcomes: ['complete'],
+  },
+  {
+    kind: 'restore-target-non-empty',
+    description:
+      'after the backup, a restore into targets one of which already holds a file: it must be refused before ' +
+      'anything is written (no other member restored, the occupied file untouched)',
+    moments: ['during-pause'],
+    groups: FILES,
+    allowedOutcomes: ['complete'],
+  },
+  {
+    kind: 'artifacts-unusable',
+    description: 'the artifact store directory replaced by a file before the pause: the backup fails, nothing left paused',
+    moments: ['before-pause'],
+    groups: FILES,
+    allowedOutcomes: ['failed'],
   },
 ];
 

@@ -26,6 +26,8 @@ import { startPauseMonitor } from './pause-monitor.ts';
 import type { Random } from './random.ts';
 import type { TrialResult } from './report.ts';
 import { restoreFromCatalog } from './restore-check.ts';
+import { checkOccupiedRestore } from './occupied-restore.ts';
+import { recoverFromOtherHost } from './other-host.ts';
 
 /** Sizes of a trial; defaults keep one SQLite trial around 10–20 s on two cores. */
 export interface TrialSizes {
@@ -140,13 +142,16 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       databases,
       random: spec.random,
       joinNode: () => joinService(joiner, dns, spec.sizes, workloads, load.signal),
+      artifactsDir: plan.artifactsDir,
       ...(clock === undefined ? {} : { clockOffset: clock }),
     };
 
     let applied: AppliedFault | undefined;
+    let appliedAtMs = 0;
     let applying: Promise<void> = Promise.resolve();
     const apply = (backup: BackupRun | undefined): void => {
       faultApplied = true;
+      appliedAtMs = Date.now();
       applying = applyFault(spec.fault, target, backup).then((a) => {
         applied = a;
         faultDetail = a.note;
@@ -178,7 +183,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     }
     backupId = backup.backupId();
     attempts = backup.attempts();
-    if (applied?.orchestratorKilled === true || exit === undefined) await recover(plan, violations);
+    if (applied?.recoverElsewhere === true && exit !== undefined) violations.push(...(await recoverFromOtherHost(plan, appliedAtMs)));
+    else if (applied?.orchestratorKilled === true || exit === undefined) await recover(plan, violations);
     ({ outcome, reason, backupId } = readOutcome(plan, backupId));
     if (outcome === 'none' && backupId !== null) {
       const how = exit === undefined ? 'killed by the runner' : `exit ${exit.code ?? exit.signal}, stderr: ${exit.stderr.trim().slice(-400)}`;
@@ -203,6 +209,10 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       ).catch((error: unknown) => [`restore failed: ${asStillpointError(error).message}`]);
       restoreChecked = true;
       for (const v of restored) violations.push(`restored: ${v}`);
+      if (spec.fault === 'restore-target-non-empty') {
+        const refused = await withCatalog(plan, (catalog) => checkOccupiedRestore(catalog, id, join(spec.dir, 'occupied'), spec.random, spec.signal));
+        for (const v of refused) violations.push(`occupied target: ${v}`);
+      }
     }
   } catch (error) {
     harnessError = asStillpointError(error).message;
