@@ -4,6 +4,7 @@
  * and frozen. Errors name the member, the key and the keys the engine accepts.
  */
 import type { z } from 'zod';
+import { closest } from '../did-you-mean.ts';
 import { ConfigError } from '../errors.ts';
 import type { StorageConfig } from '../txn/contract.ts';
 import type { MemberSpec } from './contract.ts';
@@ -38,24 +39,4 @@ export function parseMemberOptions<S extends z.ZodObject>(member: MemberSpec, sp
     hint: `The ${spec.engine} engine accepts: ${valid.join(', ')} (see docs/backup-and-restore.md, Engines).`,
     context: { ...context, key: `options${path}` },
   });
-}
-
-/** The candidate nearest to `word` by edit distance, when it is near enough to be a typo. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: { name: string; d: number } | undefined;
-  for (const name of candidates) {
-    const d = editDistance(word.toLowerCase(), name.toLowerCase());
-    if (best === undefined || d < best.d) best = { name, d };
-  }
-  return best !== undefined && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.name : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next.push(Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    row = next;
-  }
-  return row[b.length]!;
 }

@@ -14,7 +14,7 @@ import { engineKinds, getEngineKind } from '../engines/registry.ts';
 import { ConfigError, StillpointError } from '../errors.ts';
 import type { TargetSource } from '../pause/contract.ts';
 import type { StorageConfig } from '../txn/contract.ts';
-import { allowedKeys, closest } from './did-you-mean.ts';
+import { allowedKeys, closest } from '../did-you-mean.ts';
 import { planSchema, type PlanInput } from './plan-schema.ts';
 
 /** One cluster to pause, with its secrets resolved (never print `token` or `tls.caPem`). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MemberSpec } from '../../src/engines/contract.ts';
-import { closest } from '../../src/engines/member-options.ts';
+import { closest } from '../../src/did-you-mean.ts';
 import { mariadbEngine } from '../../src/engines/mariadb/engine.ts';
 import { postgresEngine } from '../../src/engines/postgres/engine.ts';
 import { ConfigError } from '../../src/errors.ts';
