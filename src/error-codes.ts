@@ -139,6 +139,7 @@ export const ERROR_CODES = {
   ARTIFACT_KEY_INVALID: c(['catalog', 'config'], 1, 'An artifact key escapes the store.'),
   ARTIFACT_MISSING: c(['catalog', 'engine'], 1, 'An artifact the catalog lists is missing.'),
   ARTIFACT_STORE_UNSUPPORTED: c(['config'], 2, 'The artifact store URL names a store kind this version does not support.'),
+  ARTIFACT_STORE_CREDENTIALS_MISSING: c(['config'], 2, 'A remote artifact store was named but no credentials for it were found.'),
   ARTIFACT_STORE_URL_INVALID: c(['config'], 2, 'The artifact store URL is malformed.'),
   ARTIFACT_WRITE_FAILED: c(['catalog'], 1, 'Writing an artifact failed.'),
   BACKUP_INCOMPLETE: c(['catalog'], 1, 'A backup lacks a restore handle.'),

@@ -4,15 +4,15 @@
  * way, and a new kind of store is added here only.
  *
  * - `file:///abs/path` and a plain path (absolute, or relative to the cwd): a local directory.
- * - `s3://…`, `azblob://…`: recognised, refused with ARTIFACT_STORE_UNSUPPORTED until those stores exist.
+ * - `s3://bucket/prefix?…`: Amazon S3 or an S3-compatible service (./remote/s3-store.ts).
+ * - `azblob://account/container/prefix?…`: Azure Blob Storage (./remote/azblob-store.ts).
  */
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.ts';
 import type { ArtifactStore } from './contract.ts';
 import { createLocalDirStore } from './local-dir-store.ts';
-
-/** Schemes that are planned (issue 12) but not implemented yet. */
-const PLANNED_SCHEMES = new Set(['s3:', 'azblob:']);
+import { createAzblobStore } from './remote/azblob-store.ts';
+import { createS3Store } from './remote/s3-store.ts';
 
 export function openArtifactStore(location: string): ArtifactStore {
   const trimmed = location.trim();
@@ -35,14 +35,10 @@ export function openArtifactStore(location: string): ArtifactStore {
     }
     return createLocalDirStore(path);
   }
-  if (PLANNED_SCHEMES.has(scheme)) {
-    throw new ConfigError('ARTIFACT_STORE_UNSUPPORTED', `Artifact stores of kind ${scheme}// are not supported yet (${trimmed}).`, {
-      context: { location: trimmed },
-      hint: 'Use a local directory (a path or file:///path) for now; S3 and Azure Blob stores are planned.',
-    });
-  }
+  if (scheme === 's3:') return createS3Store(trimmed);
+  if (scheme === 'azblob:') return createAzblobStore(trimmed);
   throw new ConfigError('ARTIFACT_STORE_URL_INVALID', `Unknown artifact store scheme ${scheme}// in "${trimmed}".`, {
     context: { location: trimmed },
-    hint: 'Use a path or a file:///absolute/path URL.',
+    hint: 'Use a path, file:///absolute/path, s3://bucket/prefix or azblob://account/container/prefix.',
   });
 }
