@@ -5,6 +5,7 @@
  */
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.ts';
@@ -90,6 +91,22 @@ for (const kind of ['s3', 'azblob'] as const) {
       expect(report.state).toBe('restored');
       expect(report.check?.ok).toBe(true);
       expect(report.check?.stats.accounts).toBe(10);
+    }, 120_000);
+
+    it('with compression and encryption: restores with the key; a wrong key is refused before the target is touched', async () => {
+      vi.stubEnv('STILLPOINT_KEK', 'c'.repeat(64));
+      const store = await stores[kind]();
+      const plan = { ...base, artifactsDir: `${store.url}&compression=gzip&encryption=local` };
+      const backup = await runBackup({ plan, catalog });
+      expect(backup.state).toBe('complete');
+      vi.stubEnv('STILLPOINT_KEK', 'd'.repeat(64));
+      const into = join(tmp.dir, 'r');
+      await expect(runRestore(catalog, { backupId: backup.backupId, plan, invariants: [bankInvariants], intoDir: into })).rejects.toMatchObject({ code: 'ENCRYPTION_KEY_WRONG' });
+      expect(existsSync(into)).toBe(false);
+      vi.stubEnv('STILLPOINT_KEK', 'c'.repeat(64));
+      const report = await runRestore(catalog, { backupId: backup.backupId, plan, invariants: [bankInvariants], intoDir: into });
+      expect(report.state).toBe('restored');
+      expect(report.check?.ok).toBe(true);
     }, 120_000);
 
     it('a backup whose uploads fail (the bucket/container does not exist) ends failed and leaves no object', async () => {
