@@ -138,6 +138,7 @@ export const ERROR_CODES = {
   ARTIFACT_CHECKSUM_MISMATCH: c(['catalog', 'engine'], 1, "An artifact's sha256 does not match the catalog; nothing was changed."),
   ARTIFACT_FORMAT_UNSUPPORTED: c(['catalog'], 1, 'An artifact was written in an envelope version this version cannot read.'),
   ARTIFACT_TAMPERED: c(['catalog'], 1, 'An encrypted artifact failed authentication (changed or truncated); nothing was restored.'),
+  MANIFEST_INVALID: c(['catalog'], 1, 'An object named as a backup manifest in the store is not one stillpoint can read.'),
   ARTIFACT_KEY_INVALID: c(['catalog', 'config'], 1, 'An artifact key escapes the store.'),
   ARTIFACT_MISSING: c(['catalog', 'engine'], 1, 'An artifact the catalog lists is missing.'),
   ARTIFACT_STORE_UNSUPPORTED: c(['config'], 2, 'The artifact store URL names a store kind this version does not support.'),

@@ -1,7 +1,7 @@
 /**
- * `stillpoint backups list | show <id> | verify <id> | delete <id> | prune | recover`: the catalog, read and
+ * `stillpoint backups list | show <id> | verify <id> | delete <id> | prune | recover | sync`: the catalog, read and
  * kept. Retention is group-aware: an artifact shared by several backups (base backups, WAL/binlogs under
- * `shared/`) is deleted only when no retained backup references it. `recover` is ./backups-recover.ts.
+ * `shared/`) is deleted only when no retained backup references it. `recover` is ./backups-recover.ts, `sync` ./backups-sync.ts.
  */
 import type { Command } from 'commander';
 import { BACKUP_STATES, type BackupState } from '../../catalog/catalog-schema.ts';
@@ -12,6 +12,7 @@ import { ConfigError } from '../../errors.ts';
 import { describeConnection, describeHandle } from '../../orchestrator/restore-plan.ts';
 import { action, emit } from '../output.ts';
 import { registerRecover } from './backups-recover.ts';
+import { registerSync } from './backups-sync.ts';
 import { openCatalogFrom, type CatalogFlags } from './catalog-option.ts';
 
 interface Flags extends CatalogFlags {
@@ -83,6 +84,7 @@ export function register(program: Command): void {
       .option('--dry-run', 'show what would be deleted; delete nothing'),
   ).action(action(async (flags: PruneFlags) => prune(flags)));
   registerRecover(common(backups.command('recover')));
+  registerSync(common(backups.command('sync')));
 }
 
 function withCatalog<T>(flags: Flags, fn: (catalog: ReturnType<typeof openCatalogFrom>) => Promise<T>): Promise<T> {
