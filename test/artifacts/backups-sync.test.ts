@@ -68,6 +68,9 @@ describe('backups sync rebuilds an empty catalog from the manifests in the store
       expect(JSON.stringify(JSON.parse(list.stdout))).toContain(backup.backupId);
       const verify = await cli(['backups', 'verify', backup.backupId, '--catalog', fresh, '--json'], env);
       expect(verify.code).toBe(0);
+      const files = await cli(['backups', 'verify', backup.backupId, '--level', 'files', '--catalog', fresh, '--json'], env);
+      expect(files.code).toBe(0);
+      expect(JSON.parse(files.stdout).counts.artifactsChecked).toBe(3);
       // A sync without the key cannot read the encrypted manifest: reported, coded, exit 1.
       const noKey = await cli(['backups', 'sync', '--store', url, '--catalog', join(tmp.dir, 'other.db'), '--json'], { ...env, STILLPOINT_KEK: '' });
       expect(noKey.code).toBe(1);

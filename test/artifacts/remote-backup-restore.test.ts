@@ -86,7 +86,7 @@ for (const kind of ['s3', 'azblob'] as const) {
       expect(backup.state).toBe('complete');
       const record = catalog.get(backup.backupId);
       expect(record.artifactsLocation).toBe(store.url);
-      expect((await store.names()).sort()).toEqual(record.artifacts.map((a) => `prod/${a.key}`).sort());
+      expect((await store.names()).sort()).toEqual([...record.artifacts.map((a) => `prod/${a.key}`), `prod/${backup.backupId}/manifest.json`].sort());
       const report = await runRestore(catalog, { backupId: backup.backupId, plan, invariants: [bankInvariants], intoDir: join(tmp.dir, 'r') });
       expect(report.state).toBe('restored');
       expect(report.check?.ok).toBe(true);

@@ -139,7 +139,9 @@ for (const kind of [s3Kind(), azuriteKind()]) {
       expect(await store.list('bk-1/')).toEqual(['bk-1/a/x.db']);
       expect(await store.list('')).toEqual(['bk-1/a/x.db', 'shared/a/wal/1']);
       expect(await store.exists('bk-1/a/x.db')).toBe(true);
+      expect(await store.size('bk-1/a/x.db')).toBe(5);
       await store.delete('bk-1/a/x.db');
+      expect(await store.size('bk-1/a/x.db')).toBeUndefined();
       expect(await store.exists('bk-1/a/x.db')).toBe(false);
       await expect(store.get('bk-1/a/x.db')).rejects.toMatchObject({ code: 'ARTIFACT_MISSING' });
       await expect(Promise.resolve().then(() => store.exists('../escape'))).rejects.toMatchObject({ code: 'ARTIFACT_KEY_INVALID' });

@@ -62,6 +62,10 @@ class EncodedStore implements ArtifactStore {
     return this.inner.exists(key);
   }
 
+  size(key: string): Promise<number | undefined> {
+    return this.inner.size(key);
+  }
+
   /**
    * Reads every stored byte once: its sha256 and size against the ref, and through the decoder (decrypting
    * and decompressing, output discarded). A wrong or missing key throws its coded error; a changed byte

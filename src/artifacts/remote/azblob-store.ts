@@ -121,6 +121,12 @@ class AzblobStore implements ArtifactStore {
     return this.container.getBlobClient(this.blobName(key)).exists({ abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   }
 
+  async size(key: string): Promise<number | undefined> {
+    const blob = this.container.getBlobClient(this.blobName(key));
+    if (!(await blob.exists({ abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }))) return undefined;
+    return (await blob.getProperties({ abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).contentLength;
+  }
+
   async verify(ref: ArtifactRef): Promise<boolean> {
     try {
       const digest = await sha256Stream(await this.get(ref.key));

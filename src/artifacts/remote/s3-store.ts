@@ -161,6 +161,16 @@ class S3Store implements ArtifactStore {
     }
   }
 
+  async size(key: string): Promise<number | undefined> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }), { abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      return head.ContentLength;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
   async verify(ref: ArtifactRef): Promise<boolean> {
     try {
       const digest = await sha256Stream(await this.get(ref.key));

@@ -19,6 +19,10 @@ interface Flags extends CatalogFlags {
   json?: boolean;
 }
 
+interface VerifyFlags extends Flags {
+  level?: string;
+}
+
 interface ListFlags extends Flags {
   state?: string;
   group?: string;
@@ -68,8 +72,9 @@ export function register(program: Command): void {
     action(async (id: string, flags: Flags) => show(id, flags)),
   );
   common(
-    backups.command('verify <id>').summary('check hash chain, record and every artifact checksum').description('Check that a backup is still what the catalog says: the hash chain over every event of the catalog (all backups; it detects accidental corruption, not tampering), the backup\'s record against its logged events, and every artifact\'s sha256 and size. Exit 1 on any problem.'),
-  ).action(action(async (id: string, flags: Flags) => verify(id, flags)));
+    backups.command('verify <id>').summary('check hash chain, record and every artifact checksum').description('Check that a backup is still what the catalog says: the hash chain over every event of the catalog (all backups; it detects accidental corruption, not tampering), the backup\'s record against its logged events, and every artifact\'s sha256 and size (--level files: only that each is present with its size). Exit 1 on any problem.')
+      .option('--level <level>', 'files (each object present with its size) or checksums (every byte read and checked, decrypting)', 'checksums'),
+  ).action(action(async (id: string, flags: VerifyFlags) => verify(id, flags)));
   common(backups.command('delete <id>').summary('delete a backup and the files no other backup needs').description('Delete a complete, failed or invalid backup: its catalog entry and every artifact no other backup needs (shared files still referenced are kept). A backup still in progress is refused (BACKUP_NOT_TERMINAL); if its orchestrator is gone, run `backups recover` first.')).action(
     action(async (id: string, flags: Flags) => remove([id], flags)),
   );
@@ -153,9 +158,13 @@ function show(id: string, flags: Flags): Promise<number> {
   });
 }
 
-function verify(id: string, flags: Flags): Promise<number> {
+function verify(id: string, flags: VerifyFlags): Promise<number> {
+  const level = flags.level ?? 'checksums';
+  if (level !== 'files' && level !== 'checksums') {
+    throw new ConfigError('FLAG_INVALID', `--level must be files or checksums, not "${level}".`, { hint: 'Use --level files or --level checksums (restore drills: `stillpoint restore`).' });
+  }
   return withCatalog(flags, async (catalog) => {
-    const r = await verifyBackup(catalog, id);
+    const r = await verifyBackup(catalog, id, level);
     emit(flags.json === true, r, () => {
       const lines = [`${r.backupId}: ${r.ok ? 'OK' : 'PROBLEMS FOUND'}`];
       lines.push(
@@ -164,7 +173,7 @@ function verify(id: string, flags: Flags): Promise<number> {
       lines.push(`  backup record vs its logged events: ${r.recordProblems.length === 0 ? 'consistent' : `${r.recordProblems.length} problem(s)`}`);
       for (const p of r.recordProblems) lines.push(`    record: ${p}`);
       const bad = r.artifacts.filter((a) => !a.ok).length;
-      lines.push(`  artifacts: ${r.artifacts.length} checked (sha256 and size), ${bad === 0 ? 'all ok' : `${bad} BAD`}`);
+      lines.push(`  artifacts: ${r.artifacts.length} checked (${level === 'files' ? 'present with their size' : 'sha256 and size'}), ${bad === 0 ? 'all ok' : `${bad} BAD`}`);
       for (const a of r.artifacts) lines.push(`    ${a.ok ? 'ok     ' : 'BAD    '} ${a.key} (${a.bytes} B)`);
       return lines.join('\n');
     });
