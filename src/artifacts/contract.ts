@@ -28,6 +28,8 @@ export interface ArtifactStore {
   /** A local filesystem path for tools that need one (pg_restore, mariabackup), or undefined for remote stores. */
   localPath(key: string): string | undefined;
   exists(key: string): Promise<boolean>;
+  /** Size in bytes of the stored object, or undefined when it is missing (one metadata request, no read). */
+  size(key: string): Promise<number | undefined>;
   /** Recomputes the checksum; returns false on mismatch or when missing. */
   verify(ref: ArtifactRef): Promise<boolean>;
   /** Committed keys under `prefix` (never the temp files of writes in progress or interrupted). */

@@ -94,6 +94,11 @@ class LocalDirStore implements ArtifactStore {
     }
   }
 
+  async size(key: string): Promise<number | undefined> {
+    const info = await stat(this.pathFor(key)).catch(() => undefined);
+    return info?.isFile() === true ? info.size : undefined;
+  }
+
   async verify(ref: ArtifactRef): Promise<boolean> {
     try {
       const digest = await sha256File(this.pathFor(ref.key));

@@ -4,17 +4,53 @@
  * way, and a new kind of store is added here only.
  *
  * - `file:///abs/path` and a plain path (absolute, or relative to the cwd): a local directory.
- * - `s3://…`, `azblob://…`: recognised, refused with ARTIFACT_STORE_UNSUPPORTED until those stores exist.
+ * - `s3://bucket/prefix?…`: Amazon S3 or an S3-compatible service (./remote/s3-store.ts).
+ * - `azblob://account/container/prefix?…`: Azure Blob Storage (./remote/azblob-store.ts).
+ *
+ * Any URL may add `compression=gzip|brotli|none` and `encryption=local` (key from STILLPOINT_KEK or
+ * STILLPOINT_KEK_FILE): the store is then wrapped by ./encoding/encoded-store.ts. Reads decode whatever
+ * each object's header says, so the options only decide how new artifacts are written.
  */
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.ts';
 import type { ArtifactStore } from './contract.ts';
+import { createEncodedStore } from './encoding/encoded-store.ts';
+import type { Compression } from './encoding/envelope.ts';
+import { keyProviderFromEnv } from './encoding/key-providers.ts';
 import { createLocalDirStore } from './local-dir-store.ts';
-
-/** Schemes that are planned (issue 12) but not implemented yet. */
-const PLANNED_SCHEMES = new Set(['s3:', 'azblob:']);
+import { createAzblobStore } from './remote/azblob-store.ts';
+import { createS3Store } from './remote/s3-store.ts';
 
 export function openArtifactStore(location: string): ArtifactStore {
+  const inner = openPlainStore(location);
+  const encoding = encodingOf(location.trim());
+  if (encoding === undefined) return inner;
+  return createEncodedStore(inner, location.trim(), { ...encoding, keys: keyProviderFromEnv() });
+}
+
+/** The `compression` / `encryption` query options of a store URL, or undefined when it has neither. */
+function encodingOf(location: string): { compression: Compression; encrypt: boolean } | undefined {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return undefined;
+  const q = new URL(location).searchParams;
+  const compression = q.get('compression');
+  const encryption = q.get('encryption');
+  if (compression === null && encryption === null) return undefined;
+  if (compression !== null && compression !== 'gzip' && compression !== 'brotli' && compression !== 'none') {
+    throw new ConfigError('ARTIFACT_STORE_URL_INVALID', `Unknown compression "${compression}" in ${location}.`, {
+      context: { location },
+      hint: 'Use compression=gzip, compression=brotli or compression=none.',
+    });
+  }
+  if (encryption !== null && encryption !== 'local' && encryption !== 'none') {
+    throw new ConfigError('ARTIFACT_STORE_URL_INVALID', `Unknown encryption "${encryption}" in ${location}.`, {
+      context: { location },
+      hint: 'Use encryption=local (key from STILLPOINT_KEK or STILLPOINT_KEK_FILE) or leave it out.',
+    });
+  }
+  return { compression: compression ?? 'none', encrypt: encryption === 'local' };
+}
+
+function openPlainStore(location: string): ArtifactStore {
   const trimmed = location.trim();
   if (trimmed.length === 0) {
     throw new ConfigError('ARTIFACT_STORE_URL_INVALID', 'The artifact store location is empty.', {
@@ -35,14 +71,10 @@ export function openArtifactStore(location: string): ArtifactStore {
     }
     return createLocalDirStore(path);
   }
-  if (PLANNED_SCHEMES.has(scheme)) {
-    throw new ConfigError('ARTIFACT_STORE_UNSUPPORTED', `Artifact stores of kind ${scheme}// are not supported yet (${trimmed}).`, {
-      context: { location: trimmed },
-      hint: 'Use a local directory (a path or file:///path) for now; S3 and Azure Blob stores are planned.',
-    });
-  }
+  if (scheme === 's3:') return createS3Store(trimmed);
+  if (scheme === 'azblob:') return createAzblobStore(trimmed);
   throw new ConfigError('ARTIFACT_STORE_URL_INVALID', `Unknown artifact store scheme ${scheme}// in "${trimmed}".`, {
     context: { location: trimmed },
-    hint: 'Use a path or a file:///absolute/path URL.',
+    hint: 'Use a path, file:///absolute/path, s3://bucket/prefix or azblob://account/container/prefix.',
   });
 }

@@ -18,6 +18,7 @@
  * `runBackup` never throws once the catalog entry exists: it returns a per-member result set.
  */
 import { performance } from 'node:perf_hooks';
+import { writeManifest } from '../artifacts/manifest.ts';
 import { openArtifactStore } from '../artifacts/open-store.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { Catalog } from '../catalog/catalog.ts';
@@ -171,6 +172,8 @@ class BackupRun {
         if (outcome.problems.length === 0) {
           await this.finishAll(outcome);
           await this.horizons();
+          // The store is the source of truth: its manifest is written before the backup counts as complete.
+          await writeManifest(this.store, this.options.catalog.get(this.id), this.options.catalog.events(this.id));
           this.setState('complete', { reason: null });
           for (const m of this.members) this.options.catalog.updateMember(this.id, m.spec.name, { state: 'complete' });
           return this.result();

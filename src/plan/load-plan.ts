@@ -93,7 +93,7 @@ export function parsePlan(value: unknown, options: { file?: string; baseDir?: st
     ...(input.mode === undefined ? {} : { mode: input.mode }),
     clusters: input.clusters.map((c, i) => toCluster(c, i, at, file)),
     members,
-    artifactsDir: at(input.artifacts?.dir ?? './.stillpoint/artifacts'),
+    artifactsDir: input.artifacts?.url ?? at(input.artifacts?.dir ?? './.stillpoint/artifacts'),
     catalogPath: at(input.catalog?.path ?? './.stillpoint/catalog.db'),
     window: input.window,
     hooks: input.restore.hooks,

@@ -112,7 +112,8 @@ export const planSchema = z
     mode: z.enum(['single', 'pause-window', 'snapshot']).optional(),
     clusters: z.array(clusterSchema).max(PLAN_LIMITS.list).default([]),
     members: z.array(memberSchema).min(1, 'list at least one member database').max(PLAN_LIMITS.list),
-    artifacts: z.strictObject({ dir: z.string().min(1) }).optional(),
+    // `url` names any store openArtifactStore knows (s3://…, azblob://…, file:///…); `dir` a local directory.
+    artifacts: z.strictObject({ dir: z.string().min(1).optional(), url: z.string().min(1).optional() }).optional(),
     catalog: z.strictObject({ path: z.string().min(1) }).optional(),
     window: z
       .strictObject({

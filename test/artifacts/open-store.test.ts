@@ -21,9 +21,8 @@ describe('openArtifactStore (real local directories)', () => {
     expect(await byPath.verify(ref)).toBe(true);
   });
 
-  it('refuses s3:// and azblob:// with ARTIFACT_STORE_UNSUPPORTED, and unknown schemes as invalid', () => {
-    expect(() => openArtifactStore('s3://bucket/prefix')).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_UNSUPPORTED' }));
-    expect(() => openArtifactStore('azblob://acct/container/p')).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_UNSUPPORTED' }));
+  it('opens s3:// stores, and refuses unknown schemes as invalid', () => {
+    expect(openArtifactStore('s3://bucket/prefix').location).toBe('s3://bucket/prefix');
     expect(() => openArtifactStore('ftp://host/x')).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }));
     expect(() => openArtifactStore('file://remote-host/x')).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }));
     expect(() => openArtifactStore('  ')).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }));

@@ -1,7 +1,7 @@
 /**
- * `stillpoint backups list | show <id> | verify <id> | delete <id> | prune | recover`: the catalog, read and
+ * `stillpoint backups list | show <id> | verify <id> | delete <id> | prune | recover | sync`: the catalog, read and
  * kept. Retention is group-aware: an artifact shared by several backups (base backups, WAL/binlogs under
- * `shared/`) is deleted only when no retained backup references it. `recover` is ./backups-recover.ts.
+ * `shared/`) is deleted only when no retained backup references it. `recover` is ./backups-recover.ts, `sync` ./backups-sync.ts.
  */
 import type { Command } from 'commander';
 import { BACKUP_STATES, type BackupState } from '../../catalog/catalog-schema.ts';
@@ -12,10 +12,15 @@ import { ConfigError } from '../../errors.ts';
 import { describeConnection, describeHandle } from '../../orchestrator/restore-plan.ts';
 import { action, emit } from '../output.ts';
 import { registerRecover } from './backups-recover.ts';
+import { registerSync } from './backups-sync.ts';
 import { openCatalogFrom, type CatalogFlags } from './catalog-option.ts';
 
 interface Flags extends CatalogFlags {
   json?: boolean;
+}
+
+interface VerifyFlags extends Flags {
+  level?: string;
 }
 
 interface ListFlags extends Flags {
@@ -67,8 +72,9 @@ export function register(program: Command): void {
     action(async (id: string, flags: Flags) => show(id, flags)),
   );
   common(
-    backups.command('verify <id>').summary('check hash chain, record and every artifact checksum').description('Check that a backup is still what the catalog says: the hash chain over every event of the catalog (all backups; it detects accidental corruption, not tampering), the backup\'s record against its logged events, and every artifact\'s sha256 and size. Exit 1 on any problem.'),
-  ).action(action(async (id: string, flags: Flags) => verify(id, flags)));
+    backups.command('verify <id>').summary('check hash chain, record and every artifact checksum').description('Check that a backup is still what the catalog says: the hash chain over every event of the catalog (all backups; it detects accidental corruption, not tampering), the backup\'s record against its logged events, and every artifact\'s sha256 and size (--level files: only that each is present with its size). Exit 1 on any problem.')
+      .option('--level <level>', 'files (each object present with its size) or checksums (every byte read and checked, decrypting)', 'checksums'),
+  ).action(action(async (id: string, flags: VerifyFlags) => verify(id, flags)));
   common(backups.command('delete <id>').summary('delete a backup and the files no other backup needs').description('Delete a complete, failed or invalid backup: its catalog entry and every artifact no other backup needs (shared files still referenced are kept). A backup still in progress is refused (BACKUP_NOT_TERMINAL); if its orchestrator is gone, run `backups recover` first.')).action(
     action(async (id: string, flags: Flags) => remove([id], flags)),
   );
@@ -83,6 +89,7 @@ export function register(program: Command): void {
       .option('--dry-run', 'show what would be deleted; delete nothing'),
   ).action(action(async (flags: PruneFlags) => prune(flags)));
   registerRecover(common(backups.command('recover')));
+  registerSync(common(backups.command('sync')));
 }
 
 function withCatalog<T>(flags: Flags, fn: (catalog: ReturnType<typeof openCatalogFrom>) => Promise<T>): Promise<T> {
@@ -151,9 +158,13 @@ function show(id: string, flags: Flags): Promise<number> {
   });
 }
 
-function verify(id: string, flags: Flags): Promise<number> {
+function verify(id: string, flags: VerifyFlags): Promise<number> {
+  const level = flags.level ?? 'checksums';
+  if (level !== 'files' && level !== 'checksums') {
+    throw new ConfigError('FLAG_INVALID', `--level must be files or checksums, not "${level}".`, { hint: 'Use --level files or --level checksums (restore drills: `stillpoint restore`).' });
+  }
   return withCatalog(flags, async (catalog) => {
-    const r = await verifyBackup(catalog, id);
+    const r = await verifyBackup(catalog, id, level);
     emit(flags.json === true, r, () => {
       const lines = [`${r.backupId}: ${r.ok ? 'OK' : 'PROBLEMS FOUND'}`];
       lines.push(
@@ -162,7 +173,7 @@ function verify(id: string, flags: Flags): Promise<number> {
       lines.push(`  backup record vs its logged events: ${r.recordProblems.length === 0 ? 'consistent' : `${r.recordProblems.length} problem(s)`}`);
       for (const p of r.recordProblems) lines.push(`    record: ${p}`);
       const bad = r.artifacts.filter((a) => !a.ok).length;
-      lines.push(`  artifacts: ${r.artifacts.length} checked (sha256 and size), ${bad === 0 ? 'all ok' : `${bad} BAD`}`);
+      lines.push(`  artifacts: ${r.artifacts.length} checked (${level === 'files' ? 'present with their size' : 'sha256 and size'}), ${bad === 0 ? 'all ok' : `${bad} BAD`}`);
       for (const a of r.artifacts) lines.push(`    ${a.ok ? 'ok     ' : 'BAD    '} ${a.key} (${a.bytes} B)`);
       return lines.join('\n');
     });
