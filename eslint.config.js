@@ -13,7 +13,10 @@ export default tseslint.config(
       '@typescript-eslint/await-thenable': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
     },
   },
   {
@@ -25,13 +28,23 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/lab', '**/lab/**'], message: 'Product code must not import the lab (src/lab/); pass what you need in from src/cli/main.ts or a test.' }] },
+        {
+          patterns: [
+            {
+              group: ['**/lab', '**/lab/**'],
+              message:
+                'Product code must not import the lab (src/lab/); pass what you need in from src/cli/main.ts or a test.',
+            },
+          ],
+        },
       ],
       'no-restricted-syntax': [
         'error',
         {
-          selector: "MemberExpression[object.object.name='process'][object.property.name='env'][property.name=/FAILPOINT/]",
-          message: 'Failpoints are typed options passed in by the lab or a test, never read from the environment by product code.',
+          selector:
+            "MemberExpression[object.object.name='process'][object.property.name='env'][property.name=/FAILPOINT/]",
+          message:
+            'Failpoints are typed options passed in by the lab or a test, never read from the environment by product code.',
         },
       ],
     },

@@ -27,7 +27,10 @@ interface NodeProcess {
 
 async function startNode(dir: string, group: GroupConfig, name: string, gate: boolean): Promise<NodeProcess> {
   const file = join(dir, `${name}-${Date.now()}.yaml`);
-  await writeFile(file, stringify({ name, group, listen: { host: '127.0.0.1', port: 0 }, gate: { enabled: gate } }));
+  await writeFile(
+    file,
+    stringify({ name, group, listen: { host: '127.0.0.1', port: 0 }, gate: { enabled: gate } }),
+  );
   const child = startCli({ args: ['node', '--config', file, '--json'] });
   try {
     const line = await child.waitForLine((_l, json) => json?.event === 'ready', 60_000);
@@ -39,9 +42,13 @@ async function startNode(dir: string, group: GroupConfig, name: string, gate: bo
 }
 
 /** Committed transfers and elapsed ms of one round through `targets`. */
-async function round(targets: readonly string[], durationMs: number): Promise<{ committed: number; ms: number }> {
+async function round(
+  targets: readonly string[],
+  durationMs: number,
+): Promise<{ committed: number; ms: number }> {
   const report = await runBankWorkload({ targets, accounts: ACCOUNTS, concurrency: CONCURRENCY, durationMs });
-  if (report.failed > 0) throw new Error(`${report.failed} transfers failed: ${JSON.stringify(report.errors)}`);
+  if (report.failed > 0)
+    throw new Error(`${report.failed} transfers failed: ${JSON.stringify(report.errors)}`);
   return { committed: report.committed, ms: report.elapsedMs };
 }
 
@@ -49,8 +56,16 @@ async function round(targets: readonly string[], durationMs: number): Promise<{ 
  * Throughput of three settings measured in ALTERNATING short rounds (gated node, ungated node, two gated
  * nodes, repeat), so drift in the shared machine's load hits all three alike and the ratios stay meaningful.
  */
-async function measure(dir: string, group: GroupConfig, quick: boolean): Promise<{ one: number; ungated: number; two: number }> {
-  const nodes = await Promise.all([startNode(dir, group, 'gated-1', true), startNode(dir, group, 'ungated', false), startNode(dir, group, 'gated-2', true)]);
+async function measure(
+  dir: string,
+  group: GroupConfig,
+  quick: boolean,
+): Promise<{ one: number; ungated: number; two: number }> {
+  const nodes = await Promise.all([
+    startNode(dir, group, 'gated-1', true),
+    startNode(dir, group, 'ungated', false),
+    startNode(dir, group, 'gated-2', true),
+  ]);
   const [g1, u1, g2] = nodes.map((n) => n.address) as [string, string, string];
   try {
     // Warm-up: the first calls pay for connections and JIT.
@@ -67,7 +82,8 @@ async function measure(dir: string, group: GroupConfig, quick: boolean): Promise
         }
       }
     }
-    const rate = (i: number): number => ((totals[i]?.committed ?? 0) * 1000) / Math.max(1, totals[i]?.ms ?? 0);
+    const rate = (i: number): number =>
+      ((totals[i]?.committed ?? 0) * 1000) / Math.max(1, totals[i]?.ms ?? 0);
     return { one: rate(0), ungated: rate(1), two: rate(2) };
   } finally {
     for (const n of nodes) n.child.kill('SIGTERM');
@@ -75,7 +91,12 @@ async function measure(dir: string, group: GroupConfig, quick: boolean): Promise
   }
 }
 
-async function backendRows(label: string, dir: string, group: GroupConfig, quick: boolean): Promise<BenchRow[]> {
+async function backendRows(
+  label: string,
+  dir: string,
+  group: GroupConfig,
+  quick: boolean,
+): Promise<BenchRow[]> {
   const opened = await openGroup(group);
   try {
     await setupBank(opened, { accounts: ACCOUNTS, initialBalance: 1000 });
@@ -84,14 +105,37 @@ async function backendRows(label: string, dir: string, group: GroupConfig, quick
   }
   const { one, ungated, two } = await measure(dir, group, quick);
   const check = await checkGroup(group);
-  if (!check.ok) throw new Error(`checker failed after the ${label} runs: ${JSON.stringify(check.violations.slice(0, 3))}`);
+  if (!check.ok)
+    throw new Error(
+      `checker failed after the ${label} runs: ${JSON.stringify(check.violations.slice(0, 3))}`,
+    );
   const ratio = one / ungated;
   return [
-    { metric: `bank tx/s, ${label}, 1 node (gate)`, value: one.toFixed(1), goal: '—', note: `${CONCURRENCY} clients, ${ACCOUNTS} accounts, alternating rounds` },
+    {
+      metric: `bank tx/s, ${label}, 1 node (gate)`,
+      value: one.toFixed(1),
+      goal: '—',
+      note: `${CONCURRENCY} clients, ${ACCOUNTS} accounts, alternating rounds`,
+    },
     { metric: `bank tx/s, ${label}, 1 node (no gate)`, value: ungated.toFixed(1), goal: '—' },
-    { metric: `bank tx/s, ${label}, 2 nodes (gate)`, value: two.toFixed(1), goal: '—', note: `${(two / one).toFixed(2)}× one node (2 cores shared with the databases and the clients)` },
-    { metric: `gate cost, ${label}: tx/s with gate / without`, value: `${ratio.toFixed(2)}×`, goal: '≥ 0.90×', met: ratio >= 0.9 },
-    { metric: `checker, ${label}`, value: `${Math.round((check.stats.records * 1000) / Math.max(1, check.stats.elapsedMs))} records/s`, goal: '—', note: `${check.stats.records} records in ${check.stats.elapsedMs} ms` },
+    {
+      metric: `bank tx/s, ${label}, 2 nodes (gate)`,
+      value: two.toFixed(1),
+      goal: '—',
+      note: `${(two / one).toFixed(2)}× one node (2 cores shared with the databases and the clients)`,
+    },
+    {
+      metric: `gate cost, ${label}: tx/s with gate / without`,
+      value: `${ratio.toFixed(2)}×`,
+      goal: '≥ 0.90×',
+      met: ratio >= 0.9,
+    },
+    {
+      metric: `checker, ${label}`,
+      value: `${Math.round((check.stats.records * 1000) / Math.max(1, check.stats.elapsedMs))} records/s`,
+      goal: '—',
+      note: `${check.stats.records} records in ${check.stats.elapsedMs} ms`,
+    },
   ];
 }
 
@@ -102,14 +146,21 @@ export const benchmarks: readonly Benchmark[] = [
       const dir = await mkdtemp(join(tmpdir(), 'stillpoint-bench-bank-'));
       try {
         const sqlite: GroupConfig = {
-          storages: { a: { kind: 'sqlite', path: join(dir, 'a.db') }, b: { kind: 'sqlite', path: join(dir, 'b.db') }, c: { kind: 'sqlite', path: join(dir, 'c.db') } },
+          storages: {
+            a: { kind: 'sqlite', path: join(dir, 'a.db') },
+            b: { kind: 'sqlite', path: join(dir, 'b.db') },
+            c: { kind: 'sqlite', path: join(dir, 'c.db') },
+          },
           namespaces: { bank_a: 'a', bank_b: 'b', coordinator: 'c' },
         };
         const rows = await backendRows('SQLite', dir, sqlite, quick);
         const [pg, maria] = await Promise.all([startLocalPostgres(), startLocalMariaDb()]);
         try {
           await pg.createDatabase('bench');
-          const servers: GroupConfig = { storages: { pg: pg.connection('bench'), maria: maria.connection() }, namespaces: { bank_a: 'pg', coordinator: 'pg', bank_b: 'maria' } };
+          const servers: GroupConfig = {
+            storages: { pg: pg.connection('bench'), maria: maria.connection() },
+            namespaces: { bank_a: 'pg', coordinator: 'pg', bank_b: 'maria' },
+          };
           rows.push(...(await backendRows('PostgreSQL + MariaDB', dir, servers, quick)));
         } finally {
           await Promise.all([pg.destroy(), maria.destroy()]);

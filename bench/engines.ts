@@ -17,7 +17,14 @@ import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { createLocalDirStore } from '../src/artifacts/local-dir-store.ts';
 import type { ArtifactStore } from '../src/artifacts/contract.ts';
-import type { BackupSession, FinishedMember, MemberRecord, MemberSpec, RestoredMember, RestoreTarget } from '../src/engines/contract.ts';
+import type {
+  BackupSession,
+  FinishedMember,
+  MemberRecord,
+  MemberSpec,
+  RestoredMember,
+  RestoreTarget,
+} from '../src/engines/contract.ts';
 import { resolveMember } from '../src/engines/registry.ts';
 import { runTool, spawnTool, waitTool } from '../src/engines/tool-runner.ts';
 import { startLocalMariaDb, type LocalMariaDb } from '../src/lab/local-servers/mariadb-server.ts';
@@ -32,11 +39,25 @@ const never = new AbortController().signal;
 
 function openBackup(store: ArtifactStore, member: MemberSpec, backupId: string): BackupSession {
   const { kind, options } = resolveMember(member);
-  return kind.openBackup({ backupId, member, artifacts: store, artifactPrefix: `${backupId}/${member.name}/`, sharedPrefix: `shared/${member.name}/`, log: quiet }, options);
+  return kind.openBackup(
+    {
+      backupId,
+      member,
+      artifacts: store,
+      artifactPrefix: `${backupId}/${member.name}/`,
+      sharedPrefix: `shared/${member.name}/`,
+      log: quiet,
+    },
+    options,
+  );
 }
 
 /** One member's backup as the orchestrator takes it (prepare, capture, finish), timed whole: connecting included, as the native tool's run is. */
-async function backupOnce(store: ArtifactStore, member: MemberSpec, backupId: string): Promise<{ ms: number; value: FinishedMember }> {
+async function backupOnce(
+  store: ArtifactStore,
+  member: MemberSpec,
+  backupId: string,
+): Promise<{ ms: number; value: FinishedMember }> {
   const session = openBackup(store, member, backupId);
   try {
     return await timed(async () => {
@@ -49,7 +70,11 @@ async function backupOnce(store: ArtifactStore, member: MemberSpec, backupId: st
   }
 }
 
-async function restoreOnce(store: ArtifactStore, record: MemberRecord, target: RestoreTarget): Promise<{ ms: number; value: RestoredMember }> {
+async function restoreOnce(
+  store: ArtifactStore,
+  record: MemberRecord,
+  target: RestoreTarget,
+): Promise<{ ms: number; value: RestoredMember }> {
   const { kind, options } = resolveMember(record.member);
   const session = kind.openRestore({ record, target, artifacts: store, log: quiet }, options);
   try {
@@ -72,7 +97,13 @@ function percentile(values: readonly number[], p: number): number {
 
 function ratioRow(metric: string, ours: number, theirs: number, note: string): BenchRow {
   const ratio = ours / theirs;
-  return { metric, value: `${ratio.toFixed(2)}×`, goal: '≤ 1.10', met: ratio <= 1.1, note: `${(ours / 1000).toFixed(2)} s vs ${(theirs / 1000).toFixed(2)} s; ${note}` };
+  return {
+    metric,
+    value: `${ratio.toFixed(2)}×`,
+    goal: '≤ 1.10',
+    met: ratio <= 1.1,
+    note: `${(ours / 1000).toFixed(2)} s vs ${(theirs / 1000).toFixed(2)} s; ${note}`,
+  };
 }
 
 async function loadPostgres(server: LocalPostgres, rowsPerTable: number): Promise<void> {
@@ -91,8 +122,12 @@ async function loadPostgres(server: LocalPostgres, rowsPerTable: number): Promis
 async function loadMariaDb(server: LocalMariaDb, rowsPerTable: number): Promise<void> {
   await server.query('CREATE DATABASE bench');
   for (let t = 0; t < TABLES; t++) {
-    await server.query(`CREATE TABLE bench.t${t} (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL, note TEXT) ENGINE=InnoDB`);
-    await server.query(`INSERT INTO bench.t${t} SELECT seq, seq % 1000, REPEAT(MD5(seq), ${Math.round(ROW_BYTES / 32)}) FROM mysql.seq_1_to_${rowsPerTable}`);
+    await server.query(
+      `CREATE TABLE bench.t${t} (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL, note TEXT) ENGINE=InnoDB`,
+    );
+    await server.query(
+      `INSERT INTO bench.t${t} SELECT seq, seq % 1000, REPEAT(MD5(seq), ${Math.round(ROW_BYTES / 32)}) FROM mysql.seq_1_to_${rowsPerTable}`,
+    );
   }
 }
 
@@ -102,22 +137,44 @@ interface Pair {
   native: { backupMs: number; restoreMs: number };
 }
 
-async function postgresPair(server: LocalPostgres, store: ArtifactStore, dir: string, round: number): Promise<Pair> {
-  const member: MemberSpec = { name: 'pg', engine: 'postgres', connection: server.connection('bench'), namespaces: ['public'], options: { method: 'logical', jobs: 2 } };
+async function postgresPair(
+  server: LocalPostgres,
+  store: ArtifactStore,
+  dir: string,
+  round: number,
+): Promise<Pair> {
+  const member: MemberSpec = {
+    name: 'pg',
+    engine: 'postgres',
+    connection: server.connection('bench'),
+    namespaces: ['public'],
+    options: { method: 'logical', jobs: 2 },
+  };
   const backupId = `bench-pg-${round}`;
   const env = { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(server.port), PGUSER: 'postgres' };
   const out = join(dir, `native-pg-${round}`);
   const ours = async (): Promise<Pair['ours']> => {
     const backup = await backupOnce(store, member, backupId);
-    const record: MemberRecord = { backupId, member, handle: backup.value.handle, artifacts: backup.value.artifacts };
+    const record: MemberRecord = {
+      backupId,
+      member,
+      handle: backup.value.handle,
+      artifacts: backup.value.artifacts,
+    };
     const restore = await restoreOnce(store, record, { database: `ours_${round}` });
     return { backupMs: backup.ms, restoreMs: restore.ms, bytes: backup.value.bytes };
   };
   const native = async (): Promise<Pair['native']> => {
-    const backup = await timed(() => runTool(join(PG_BIN, 'pg_dump'), ['-F', 'd', '-j', '2', '-f', out, '-d', 'bench'], { env }));
+    const backup = await timed(() =>
+      runTool(join(PG_BIN, 'pg_dump'), ['-F', 'd', '-j', '2', '-f', out, '-d', 'bench'], { env }),
+    );
     const restore = await timed(async () => {
       await server.query(`CREATE DATABASE native_${round}`);
-      await runTool(join(PG_BIN, 'pg_restore'), ['--exit-on-error', '--no-owner', '-j', '2', '-d', `native_${round}`, out], { env });
+      await runTool(
+        join(PG_BIN, 'pg_restore'),
+        ['--exit-on-error', '--no-owner', '-j', '2', '-d', `native_${round}`, out],
+        { env },
+      );
     });
     return { backupMs: backup.ms, restoreMs: restore.ms };
   };
@@ -129,7 +186,11 @@ async function postgresPair(server: LocalPostgres, store: ArtifactStore, dir: st
 }
 
 /** Runs ours then the native tool on even rounds, the other way round on odd ones (caches, drift). */
-async function alternate(round: number, ours: () => Promise<Pair['ours']>, native: () => Promise<Pair['native']>): Promise<Pair> {
+async function alternate(
+  round: number,
+  ours: () => Promise<Pair['ours']>,
+  native: () => Promise<Pair['native']>,
+): Promise<Pair> {
   if (round % 2 === 0) {
     const o = await ours();
     return { ours: o, native: await native() };
@@ -138,14 +199,30 @@ async function alternate(round: number, ours: () => Promise<Pair['ours']>, nativ
   return { ours: await ours(), native: n };
 }
 
-async function mariaPair(server: LocalMariaDb, store: ArtifactStore, dir: string, round: number): Promise<Pair> {
-  const member: MemberSpec = { name: 'maria', engine: 'mariadb', connection: server.connection(), namespaces: ['bench'], options: { method: 'logical', jobs: 2 } };
+async function mariaPair(
+  server: LocalMariaDb,
+  store: ArtifactStore,
+  dir: string,
+  round: number,
+): Promise<Pair> {
+  const member: MemberSpec = {
+    name: 'maria',
+    engine: 'mariadb',
+    connection: server.connection(),
+    namespaces: ['bench'],
+    options: { method: 'logical', jobs: 2 },
+  };
   const backupId = `bench-m-${round}`;
   const file = join(dir, `native-m-${round}.sql`);
   const args = ['--host=127.0.0.1', `--port=${server.port}`, '--user=root'];
   const ours = async (): Promise<Pair['ours']> => {
     const backup = await backupOnce(store, member, backupId);
-    const record: MemberRecord = { backupId, member, handle: backup.value.handle, artifacts: backup.value.artifacts };
+    const record: MemberRecord = {
+      backupId,
+      member,
+      handle: backup.value.handle,
+      artifacts: backup.value.artifacts,
+    };
     const restore = await restoreOnce(store, record, { rename: { bench: `ours_${round}` } });
     return { backupMs: backup.ms, restoreMs: restore.ms, bytes: backup.value.bytes };
   };
@@ -193,26 +270,76 @@ function writer(update: () => Promise<unknown>): { stop: () => Promise<void> } {
   return { stop: async () => ((running = false), await loop) };
 }
 
-async function pauseRows(pgServer: LocalPostgres, maria: LocalMariaDb, store: ArtifactStore, samples: number, sizeLabel: string): Promise<BenchRow[]> {
+async function pauseRows(
+  pgServer: LocalPostgres,
+  maria: LocalMariaDb,
+  store: ArtifactStore,
+  samples: number,
+  sizeLabel: string,
+): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const pgClient = new pg.Client(pgServer.connection('bench'));
   await pgClient.connect();
   const mClient = await mysql.createConnection({ host: '127.0.0.1', port: maria.port, user: 'root' });
   const writers = [
     writer(() => pgClient.query('UPDATE t0 SET balance = balance + 1 WHERE id = (random() * 1000)::int + 1')),
-    writer(() => mClient.query('UPDATE bench.t0 SET balance = balance + 1 WHERE id = FLOOR(1 + RAND() * 1000)')),
+    writer(() =>
+      mClient.query('UPDATE bench.t0 SET balance = balance + 1 WHERE id = FLOOR(1 + RAND() * 1000)'),
+    ),
   ];
   try {
     const cases: Array<[string, MemberSpec]> = [
-      ['postgres logical', { name: 'pgc', engine: 'postgres', connection: pgServer.connection('bench'), namespaces: ['public'], options: { method: 'logical' } }],
-      ['postgres pitr', { name: 'pgc', engine: 'postgres', connection: pgServer.connection('bench'), namespaces: ['public'], options: { method: 'pitr' } }],
-      ['mariadb logical (2 snapshots)', { name: 'mc', engine: 'mariadb', connection: maria.connection(), namespaces: ['bench'], options: { method: 'logical', jobs: 2 } }],
-      ['mariadb pitr', { name: 'mc', engine: 'mariadb', connection: maria.connection(), namespaces: ['bench'], options: { method: 'pitr' } }],
+      [
+        'postgres logical',
+        {
+          name: 'pgc',
+          engine: 'postgres',
+          connection: pgServer.connection('bench'),
+          namespaces: ['public'],
+          options: { method: 'logical' },
+        },
+      ],
+      [
+        'postgres pitr',
+        {
+          name: 'pgc',
+          engine: 'postgres',
+          connection: pgServer.connection('bench'),
+          namespaces: ['public'],
+          options: { method: 'pitr' },
+        },
+      ],
+      [
+        'mariadb logical (2 snapshots)',
+        {
+          name: 'mc',
+          engine: 'mariadb',
+          connection: maria.connection(),
+          namespaces: ['bench'],
+          options: { method: 'logical', jobs: 2 },
+        },
+      ],
+      [
+        'mariadb pitr',
+        {
+          name: 'mc',
+          engine: 'mariadb',
+          connection: maria.connection(),
+          namespaces: ['bench'],
+          options: { method: 'pitr' },
+        },
+      ],
     ];
     for (const [label, member] of cases) {
       const times = await captureTimes(store, member, samples);
       const p99 = percentile(times, 99);
-      rows.push({ metric: `capture (pause cost), ${label}, ${sizeLabel}`, value: `p50 ${percentile(times, 50).toFixed(1)} ms / p99 ${p99.toFixed(1)} ms`, goal: '≤ 50 ms p99', met: p99 <= 50, note: `${samples} captures under a concurrent writer` });
+      rows.push({
+        metric: `capture (pause cost), ${label}, ${sizeLabel}`,
+        value: `p50 ${percentile(times, 50).toFixed(1)} ms / p99 ${p99.toFixed(1)} ms`,
+        goal: '≤ 50 ms p99',
+        met: p99 <= 50,
+        note: `${samples} captures under a concurrent writer`,
+      });
     }
   } finally {
     for (const w of writers) await w.stop();
@@ -231,7 +358,10 @@ async function run(quick: boolean): Promise<BenchRow[]> {
   await mkdir(storeDir);
   const store = createLocalDirStore(storeDir);
   // Both servers start in parallel; if one fails, the other is destroyed (and the temp dir removed) before rethrowing.
-  const started = await Promise.allSettled([startLocalPostgres(), startLocalMariaDb({ args: ['--innodb-buffer-pool-size=512M', '--max-allowed-packet=64M'] })]);
+  const started = await Promise.allSettled([
+    startLocalPostgres(),
+    startLocalMariaDb({ args: ['--innodb-buffer-pool-size=512M', '--max-allowed-packet=64M'] }),
+  ]);
   const [pgStart, mariaStart] = started;
   if (pgStart.status === 'rejected' || mariaStart.status === 'rejected') {
     if (pgStart.status === 'fulfilled') await pgStart.value.destroy();
@@ -259,11 +389,37 @@ async function run(quick: boolean): Promise<BenchRow[]> {
     }
     const dumped = (pairs: Pair[]): string => `${(pairs[0]!.ours.bytes / 1e6).toFixed(0)} MB dumped`;
     rows.push(
-      ratioRow('postgres logical backup / pg_dump -Fd -j 2', best(pgPairs, (p) => p.ours.backupMs), best(pgPairs, (p) => p.native.backupMs), `${size}; ours adds sha256 of every file (${dumped(pgPairs)})`),
+      ratioRow(
+        'postgres logical backup / pg_dump -Fd -j 2',
+        best(pgPairs, (p) => p.ours.backupMs),
+        best(pgPairs, (p) => p.native.backupMs),
+        `${size}; ours adds sha256 of every file (${dumped(pgPairs)})`,
+      ),
     );
-    rows.push(ratioRow('postgres logical restore / pg_restore -j 2', best(pgPairs, (p) => p.ours.restoreMs), best(pgPairs, (p) => p.native.restoreMs), size));
-    rows.push(ratioRow('mariadb logical backup / mariadb-dump --single-transaction', best(mPairs, (p) => p.ours.backupMs), best(mPairs, (p) => p.native.backupMs), `${size}; ours: 2 identical snapshots, sha256 (${dumped(mPairs)})`));
-    rows.push(ratioRow('mariadb logical restore / mariadb < dump', best(mPairs, (p) => p.ours.restoreMs), best(mPairs, (p) => p.native.restoreMs), size));
+    rows.push(
+      ratioRow(
+        'postgres logical restore / pg_restore -j 2',
+        best(pgPairs, (p) => p.ours.restoreMs),
+        best(pgPairs, (p) => p.native.restoreMs),
+        size,
+      ),
+    );
+    rows.push(
+      ratioRow(
+        'mariadb logical backup / mariadb-dump --single-transaction',
+        best(mPairs, (p) => p.ours.backupMs),
+        best(mPairs, (p) => p.native.backupMs),
+        `${size}; ours: 2 identical snapshots, sha256 (${dumped(mPairs)})`,
+      ),
+    );
+    rows.push(
+      ratioRow(
+        'mariadb logical restore / mariadb < dump',
+        best(mPairs, (p) => p.ours.restoreMs),
+        best(mPairs, (p) => p.native.restoreMs),
+        size,
+      ),
+    );
     rows.push(...(await pauseRows(pgServer, maria, store, quick ? 30 : 200, 'large')));
   } finally {
     await Promise.all([pgServer.destroy(), maria.destroy()]);

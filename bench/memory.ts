@@ -46,7 +46,9 @@ function node(args: readonly string[]): Promise<{ code: number | null; stderr: s
   child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2_000)));
   const sample = setInterval(() => {
     readFile(`/proc/${child.pid}/status`, 'utf8')
-      .then((status) => (peak = Math.max(peak, Number(/^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? 0) * 1024)))
+      .then(
+        (status) => (peak = Math.max(peak, Number(/^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? 0) * 1024)),
+      )
       .catch(() => undefined);
   }, 20);
   return new Promise((resolve) =>
@@ -63,7 +65,8 @@ async function buildCli(dir: string): Promise<string> {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const built = await node([tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out]);
   if (built.code !== 0) throw new Error(`tsc failed: ${built.stderr}`);
-  for (const proto of ['pause/proto', 'lab/bank/proto']) await cp(join(ROOT, 'src', proto), join(out, proto), { recursive: true });
+  for (const proto of ['pause/proto', 'lab/bank/proto'])
+    await cp(join(ROOT, 'src', proto), join(out, proto), { recursive: true });
   await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   return join(out, 'cli', 'main.js');
@@ -88,13 +91,26 @@ async function backupPeaks(bytes: number, clis: ReadonlyArray<readonly string[]>
       // A group of several members needs a cluster to pause: one idle node.
       const nodes = await startNodes(dir, databases, { ...DEFAULT_SIZES, nodes: 1 }, cleanups);
       const adminAddresses = nodes.map((n) => n.address);
-      const plan = await writeTrialPlan({ dir, mode: 'snapshot', adminAddresses, members: databases.members, leaseMs: 15_000, drainTimeoutMs: 10_000, minWindowMs: 0 });
+      const plan = await writeTrialPlan({
+        dir,
+        mode: 'snapshot',
+        adminAddresses,
+        members: databases.members,
+        leaseMs: 15_000,
+        drainTimeoutMs: 10_000,
+        minWindowMs: 0,
+      });
       const peaks: Peak[] = [];
       for (const cli of clis) {
         const started = Date.now();
         const exit = await node([...cli, 'backup', '--plan', plan.file, '--json']);
         const ok = exit.code === 0;
-        peaks.push({ peak: exit.peak, ms: Date.now() - started, ok, detail: ok ? '' : exit.stderr.slice(-300) });
+        peaks.push({
+          peak: exit.peak,
+          ms: Date.now() - started,
+          ok,
+          detail: ok ? '' : exit.stderr.slice(-300),
+        });
       }
       return peaks;
     } finally {
@@ -104,7 +120,8 @@ async function backupPeaks(bytes: number, clis: ReadonlyArray<readonly string[]>
   });
 }
 
-const label = (b: number): string => (b >= 1024 * MB ? `${(b / 1024 / MB).toFixed(0)} GB` : `${(b / MB).toFixed(1)} MB`);
+const label = (b: number): string =>
+  b >= 1024 * MB ? `${(b / 1024 / MB).toFixed(0)} GB` : `${(b / MB).toFixed(1)} MB`;
 const mb = (b: number): string => `${(b / MB).toFixed(0)} MB`;
 const failure = (p: Peak): string => (p.ok ? '' : `; FAILED: ${p.detail}`);
 
@@ -145,4 +162,6 @@ async function memory(quick: boolean): Promise<BenchRow[]> {
   }
 }
 
-export const benchmarks: readonly Benchmark[] = [{ name: 'product: backup memory peak', run: ({ quick }) => memory(quick) }];
+export const benchmarks: readonly Benchmark[] = [
+  { name: 'product: backup memory peak', run: ({ quick }) => memory(quick) },
+];

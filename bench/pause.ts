@@ -48,14 +48,22 @@ async function gateOverhead(quick: boolean): Promise<BenchRow[]> {
     { Bare: echo, Gated: withGate(gate, echo) },
   );
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
+      e ? reject(e) : resolve(p),
+    ),
   );
   const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const payload = Buffer.from('x'.repeat(64));
   const call = (path: string) =>
     new Promise<void>((resolve, reject) =>
-      client.makeUnaryRequest(path, bytes, bytes, payload, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (e) =>
-        e ? reject(e) : resolve(),
+      client.makeUnaryRequest(
+        path,
+        bytes,
+        bytes,
+        payload,
+        new grpc.Metadata(),
+        { deadline: Date.now() + 10_000 },
+        (e) => (e ? reject(e) : resolve()),
       ),
     );
   const callsPerRound = quick ? 400 : 2_000;
@@ -128,10 +136,13 @@ async function pauseLatency(quick: boolean, txMs: number): Promise<BenchRow[]> {
   // The worker is TypeScript too: it registers tsx's loader, then imports the worker module (on Node 20,
   // `execArgv: ['--import', 'tsx']` does not reach a worker's entry file: "Unknown file extension .ts").
   const entry = new URL('./pause-servers-worker.ts', import.meta.url).href;
-  const worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`, {
-    eval: true,
-    workerData: { count: 64, txMs },
-  });
+  const worker = new Worker(
+    `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`,
+    {
+      eval: true,
+      workerData: { count: 64, txMs },
+    },
+  );
   const client = createPauseClient();
   const rounds = quick ? 5 : 15;
   const setting = txMs > 0 ? `each server busy with ${txMs} ms transactions` : 'idle servers';

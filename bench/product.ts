@@ -70,7 +70,11 @@ async function throughput(quick: boolean): Promise<BenchRow[]> {
       const ratio = during.throughput / baseline;
       const waitShare = `${((100 * during.pausedWaitMs) / (sizes.concurrency * during.elapsedMs)).toFixed(1)}%`;
       return [
-        { metric: 'bank throughput without backups (2 nodes, SQLite)', value: `${baseline.toFixed(0)} tx/s`, goal: '—' },
+        {
+          metric: 'bank throughput without backups (2 nodes, SQLite)',
+          value: `${baseline.toFixed(0)} tx/s`,
+          goal: '—',
+        },
         {
           metric: 'bank throughput while backups run back to back',
           value: `${during.throughput.toFixed(0)} tx/s`,
@@ -95,7 +99,9 @@ async function throughput(quick: boolean): Promise<BenchRow[]> {
 /** A child process taking backups back to back (this file with --backup-loop). */
 function startBackupLoop(planFile: string): { stop(): Promise<number> } {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', self, '--backup-loop', planFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--backup-loop', planFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
@@ -130,6 +136,10 @@ export const benchmarks: readonly Benchmark[] = [
   { name: 'product: bank throughput with backups running', run: ({ quick }) => throughput(quick) },
 ];
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === '--backup-loop') {
+if (
+  process.argv[1] !== undefined &&
+  import.meta.url === pathToFileURL(process.argv[1]).href &&
+  process.argv[2] === '--backup-loop'
+) {
   await backupLoop(process.argv[3] ?? 'plan.yaml');
 }

@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- --quick] [-- --only name,name]`: runs every benchmark module in one run and writes
- * BENCHMARKS.md (machine, date, one table per benchmark).
+ * BENCHMARKS.md (machine, date, one table per benchmark). With `--only`, the named sections are replaced
+ * (each with its own date line) and the others are kept as they were.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import type { Benchmark, BenchRow } from './contract.ts';
 
@@ -19,7 +20,7 @@ const quick = process.argv.includes('--quick');
 const onlyIndex = process.argv.indexOf('--only');
 const only = onlyIndex >= 0 ? new Set((process.argv[onlyIndex + 1] ?? '').split(',')) : undefined;
 
-const sections: string[] = [];
+const sections = new Map<string, string>();
 for (const load of modules) {
   for (const bench of (await load()).benchmarks) {
     if (only && !only.has(bench.name)) continue;
@@ -28,19 +29,47 @@ for (const load of modules) {
     try {
       rows = await bench.run({ quick });
     } catch (error) {
-      rows = [{ metric: 'run', value: 'failed', goal: '—', note: error instanceof Error ? error.message : String(error) }];
+      rows = [
+        {
+          metric: 'run',
+          value: 'failed',
+          goal: '—',
+          note: error instanceof Error ? error.message : String(error),
+        },
+      ];
     }
     const table = rows.map(
-      (r) => `| ${r.metric} | ${r.value} | ${r.goal} | ${r.met === undefined ? '—' : r.met ? 'yes' : '**no**'} | ${r.note ?? ''} |`,
+      (r) =>
+        `| ${r.metric} | ${r.value} | ${r.goal} | ${r.met === undefined ? '—' : r.met ? 'yes' : '**no**'} | ${r.note ?? ''} |`,
     );
-    sections.push(`## ${bench.name}\n\n| metric | value | goal | met | note |\n|---|---|---|---|---|\n${table.join('\n')}\n`);
+    const dated = only
+      ? `Updated alone by \`npm run bench -- --only ${bench.name}\` on ${machine()}.\n\n`
+      : '';
+    sections.set(
+      bench.name,
+      `## ${bench.name}\n\n${dated}| metric | value | goal | met | note |\n|---|---|---|---|---|\n${table.join('\n')}\n`,
+    );
     process.stderr.write(`${table.join('\n')}\n`);
   }
 }
 
-const cpu = cpus()[0]?.model ?? 'unknown CPU';
-const header =
-  `# Benchmarks\n\nMeasured by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}, ` +
-  `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}. ` +
-  'Shared, noisy machine: compare the ratios within one run, not absolute figures across runs.\n';
-await writeFile(new URL('../BENCHMARKS.md', import.meta.url), `${header}\n${sections.join('\n')}`);
+function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return `${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}${quick ? ' (--quick)' : ''}`;
+}
+
+const file = new URL('../BENCHMARKS.md', import.meta.url);
+if (only) {
+  // Keep the sections not run: split the old page at its `## name` headings and replace the ones run now.
+  const old = await readFile(file, 'utf8').catch(() => '');
+  const [head = '', ...rest] = old.split(/^(?=## )/m);
+  const merged = rest.map((section) => sections.get(/^## (.+)$/m.exec(section)?.[1] ?? '') ?? section);
+  for (const [name, section] of sections)
+    if (!rest.some((r) => r.startsWith(`## ${name}\n`))) merged.push(section);
+  await writeFile(file, `${head}${merged.map((m) => m.trimEnd() + '\n').join('\n')}`);
+} else {
+  const header =
+    `# Benchmarks\n\nMeasured by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${machine()}. ` +
+    'Shared, noisy machine: compare the ratios within one run, not absolute figures across runs.\n';
+  await writeFile(file, `${header}\n${[...sections.values()].join('\n')}`);
+}

@@ -55,13 +55,19 @@ const ms = (v: number): string => `${v.toFixed(0)} ms`;
 /** Runs `count` backups of `planFile` in a child orchestrator process; resolves with one sample per backup. */
 function backupsInChild(planFile: string, count: number): Promise<Sample[]> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', self, '--backups', planFile, String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--backups', planFile, String(count)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const samples: Sample[] = [];
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2_000)));
   createInterface({ input: child.stdout }).on('line', (line) => samples.push(JSON.parse(line) as Sample));
   return new Promise((resolve, reject) => {
-    child.on('close', (code) => (code === 0 ? resolve(samples) : reject(new Error(`orchestrator process exited ${code}: ${stderr.trim()}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(samples)
+        : reject(new Error(`orchestrator process exited ${code}: ${stderr.trim()}`)),
+    );
   });
 }
 
@@ -72,7 +78,11 @@ async function backupLoop(planFile: string, count: number): Promise<void> {
   try {
     for (let i = 0; i < count; i++) {
       const at = new Map<string, number>();
-      const r = await runBackup({ plan, catalog, onEvent: (e) => void (e.type === 'state' && at.set(e.state, Date.now())) });
+      const r = await runBackup({
+        plan,
+        catalog,
+        onEvent: (e) => void (e.type === 'state' && at.set(e.state, Date.now())),
+      });
       const [captured, unpausing] = [at.get('captured'), at.get('unpausing')];
       const w = r.window;
       const sample: Sample = {
@@ -83,7 +93,11 @@ async function backupLoop(planFile: string, count: number): Promise<void> {
         captureMs: Math.max(...r.members.map((m) => m.captureMs ?? NaN)),
         steps:
           w && captured !== undefined && unpausing !== undefined
-            ? { capture: captured - w.pausedAtMs, check: unpausing - captured, unpause: w.unpauseStartedAtMs - unpausing }
+            ? {
+                capture: captured - w.pausedAtMs,
+                check: unpausing - captured,
+                unpause: w.unpauseStartedAtMs - unpausing,
+              }
             : null,
       };
       process.stdout.write(`${JSON.stringify(sample)}\n`);
@@ -94,16 +108,30 @@ async function backupLoop(planFile: string, count: number): Promise<void> {
 }
 
 /** Rows of one mode on one group: the window (goal), and how long the gate stayed closed (drain + window). */
-function modeRows(group: GroupKind, mode: string, samples: readonly Sample[], pausedWaitMaxMs: number): BenchRow[] {
+function modeRows(
+  group: GroupKind,
+  mode: string,
+  samples: readonly Sample[],
+  pausedWaitMaxMs: number,
+): BenchRow[] {
   const complete = samples.filter((s) => s.state === 'complete' && s.windowMs !== null && s.drainMs !== null);
-  const failures = samples.filter((s) => s.state !== 'complete').map((s) => `${s.state}: ${s.reason ?? ''}`.slice(0, 120));
+  const failures = samples
+    .filter((s) => s.state !== 'complete')
+    .map((s) => `${s.state}: ${s.reason ?? ''}`.slice(0, 120));
   const windows = complete.map((s) => s.windowMs!);
   const drains = complete.map((s) => s.drainMs!);
   const closed = complete.map((s) => s.windowMs! + s.drainMs!);
   const captures = complete.map((s) => s.captureMs ?? NaN);
-  const step = (k: 'capture' | 'check' | 'unpause'): string => ms(percentile(complete.map((s) => s.steps?.[k] ?? NaN), 99));
+  const step = (k: 'capture' | 'check' | 'unpause'): string =>
+    ms(
+      percentile(
+        complete.map((s) => s.steps?.[k] ?? NaN),
+        99,
+      ),
+    );
   const p99 = percentile(windows, 99);
-  const failed = failures.length > 0 ? `; NOT COMPLETE: ${failures.length} (${[...new Set(failures)].join(' | ')})` : '';
+  const failed =
+    failures.length > 0 ? `; NOT COMPLETE: ${failures.length} (${[...new Set(failures)].join(' | ')})` : '';
   return [
     {
       metric: `pause window p50 / p99, ${mode}, ${group}`,
@@ -125,9 +153,14 @@ function modeRows(group: GroupKind, mode: string, samples: readonly Sample[], pa
 }
 
 /** One group: nodes and load up, then `count` backups (+1 warm-up, not counted) per mode. */
-async function groupRows(group: GroupKind, servers: SharedServers | undefined, count: number): Promise<BenchRow[]> {
+async function groupRows(
+  group: GroupKind,
+  servers: SharedServers | undefined,
+  count: number,
+): Promise<BenchRow[]> {
   const dir = await mkdtemp(join(tmpdir(), 'stillpoint-bench-window-'));
-  const memberOptions = (engine: string): Record<string, unknown> => (engine === 'postgres' ? { method: 'logical' } : {});
+  const memberOptions = (engine: string): Record<string, unknown> =>
+    engine === 'postgres' ? { method: 'logical' } : {};
   const databases = await createTrialDatabases(group, dir, 0, servers, memberOptions);
   const cleanups: Array<() => Promise<void>> = [];
   try {
@@ -135,7 +168,10 @@ async function groupRows(group: GroupKind, servers: SharedServers | undefined, c
     const nodes = await startNodes(dir, databases, SIZES, cleanups);
     // The backup connects to the databases directly, not through the trial's fault-injection proxies (which
     // run on this process's event loop, next to the workload's clients).
-    const members = databases.members.map((m) => ({ ...m, connection: databases.group.storages[m.name] ?? m.connection }));
+    const members = databases.members.map((m) => ({
+      ...m,
+      connection: databases.group.storages[m.name] ?? m.connection,
+    }));
     const rows: BenchRow[] = [];
     for (const mode of MODES) {
       const modeDir = join(dir, mode);
@@ -150,7 +186,11 @@ async function groupRows(group: GroupKind, servers: SharedServers | undefined, c
         minWindowMs: 0,
       });
       const controller = new AbortController();
-      const load = startLoad(SIZES, nodes.map((n) => n.address), controller.signal);
+      const load = startLoad(
+        SIZES,
+        nodes.map((n) => n.address),
+        controller.signal,
+      );
       try {
         await new Promise((r) => setTimeout(r, 1_000)); // load reaches its pace before the first backup
         const samples = await backupsInChild(plan.file, count + 1);
@@ -193,8 +233,14 @@ async function run(quick: boolean): Promise<BenchRow[]> {
   return rows;
 }
 
-export const benchmarks: readonly Benchmark[] = [{ name: 'window: pause window under load', run: ({ quick }) => run(quick) }];
+export const benchmarks: readonly Benchmark[] = [
+  { name: 'window: pause window under load', run: ({ quick }) => run(quick) },
+];
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === '--backups') {
+if (
+  process.argv[1] !== undefined &&
+  import.meta.url === pathToFileURL(process.argv[1]).href &&
+  process.argv[2] === '--backups'
+) {
   await backupLoop(process.argv[3] ?? 'plan.yaml', Number(process.argv[4] ?? '1'));
 }

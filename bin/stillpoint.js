@@ -6,7 +6,17 @@
 // background, so the calls after it run the build again (about half the time, see the commit message).
 // A tree that does not compile simply keeps running through tsx.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,7 +32,8 @@ const STALE_LOCK_MS = 5 * 60_000;
 function newestMtime(dir) {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath ?? entry.path, entry.name)).mtimeMs);
+    if (entry.isFile())
+      newest = Math.max(newest, statSync(join(entry.parentPath ?? entry.path, entry.name)).mtimeMs);
   }
   return newest;
 }
@@ -34,7 +45,9 @@ function sourcesMtime() {
 
 function buildIsCurrent(sourcesMs) {
   // Whole ms on both sides: file times round-trip through utimes at ms precision at best.
-  return existsSync(compiled) && existsSync(stamp) && Math.floor(statSync(stamp).mtimeMs) >= Math.floor(sourcesMs);
+  return (
+    existsSync(compiled) && existsSync(stamp) && Math.floor(statSync(stamp).mtimeMs) >= Math.floor(sourcesMs)
+  );
 }
 
 /** Compiles into a fresh directory and swaps it in; false when another build runs or tsc fails. */
@@ -50,8 +63,11 @@ function build(sourcesMs) {
   const next = join(root, `.dist-build-${process.pid}`);
   try {
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', next], { stdio: 'ignore' });
-    for (const proto of ['pause/proto', 'lab/bank/proto']) cpSync(join(src, proto), join(next, proto), { recursive: true });
+    execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', next], {
+      stdio: 'ignore',
+    });
+    for (const proto of ['pause/proto', 'lab/bank/proto'])
+      cpSync(join(src, proto), join(next, proto), { recursive: true });
     // The stamp carries the sources' time as seen BEFORE compiling: an edit during the build makes it stale.
     const stampFile = join(next, '.build-stamp');
     writeFileSync(stampFile, `built from sources as of ${new Date(sourcesMs).toISOString()}\n`);
@@ -69,7 +85,11 @@ function build(sourcesMs) {
 
 /** Builds in a detached process, so no call ever waits for a build (a node's ready line has a deadline). */
 function buildInBackground() {
-  spawn(process.execPath, [fileURLToPath(import.meta.url)], { detached: true, stdio: 'ignore', env: { ...process.env, STILLPOINT_BUILD_ONLY: '1' } }).unref();
+  spawn(process.execPath, [fileURLToPath(import.meta.url)], {
+    detached: true,
+    stdio: 'ignore',
+    env: { ...process.env, STILLPOINT_BUILD_ONLY: '1' },
+  }).unref();
 }
 
 if (process.env.STILLPOINT_BUILD_ONLY === '1') {

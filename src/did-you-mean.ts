@@ -29,10 +29,12 @@ function schemasAt(schema: z.ZodType, path: readonly PropertyKey[], depth = 0): 
   const wrapped = def.innerType ?? def.in ?? (def.type === 'lazy' ? def.getter?.() : undefined);
   if (wrapped !== undefined) return schemasAt(wrapped, path, depth + 1);
   if (def.type === 'union') return (def.options ?? []).flatMap((o) => schemasAt(o, path, depth + 1));
-  if (def.type === 'intersection') return [def.left, def.right].flatMap((o) => (o ? schemasAt(o, path, depth + 1) : []));
+  if (def.type === 'intersection')
+    return [def.left, def.right].flatMap((o) => (o ? schemasAt(o, path, depth + 1) : []));
   if (path.length === 0) return [schema];
   const [head, ...rest] = path;
-  if (def.type === 'object' && typeof head === 'string' && def.shape?.[head] !== undefined) return schemasAt(def.shape[head], rest, depth + 1);
+  if (def.type === 'object' && typeof head === 'string' && def.shape?.[head] !== undefined)
+    return schemasAt(def.shape[head], rest, depth + 1);
   if (def.type === 'array' && def.element !== undefined) return schemasAt(def.element, rest, depth + 1);
   if (def.type === 'record' && def.valueType !== undefined) return schemasAt(def.valueType, rest, depth + 1);
   return [];
@@ -62,7 +64,8 @@ function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
-    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    for (let j = 1; j <= b.length; j++)
+      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
     prev = row;
   }
   return prev[b.length]!;

@@ -50,14 +50,25 @@ export function parseDuration(text: string, what: string, bounds: DurationBounds
 }
 
 /** Checks a duration already in ms (a config number, a wire field) against `bounds`; returns it. */
-export function checkDurationMs(ms: number, what: string, bounds: DurationBounds = {}, given: string = String(ms)): number {
+export function checkDurationMs(
+  ms: number,
+  what: string,
+  bounds: DurationBounds = {},
+  given: string = String(ms),
+): number {
   const minMs = bounds.minMs ?? 1;
-  const maxMs = bounds.timer === false ? (bounds.maxMs ?? MAX_DURATION_MS) : Math.min(bounds.maxMs ?? MAX_DURATION_MS, MAX_TIMER_MS);
+  const maxMs =
+    bounds.timer === false
+      ? (bounds.maxMs ?? MAX_DURATION_MS)
+      : Math.min(bounds.maxMs ?? MAX_DURATION_MS, MAX_TIMER_MS);
   if (!Number.isFinite(ms) || ms < minMs || ms > maxMs) {
     throw new ConfigError(
       'DURATION_OUT_OF_RANGE',
       `${what} must be between ${formatDuration(minMs)} and ${formatDuration(maxMs)}, got ${given}${given === String(ms) ? ' ms' : ''}.`,
-      { hint: `Give ${what} a value from ${formatDuration(minMs)} to ${formatDuration(maxMs)}.`, context: { key: what } },
+      {
+        hint: `Give ${what} a value from ${formatDuration(minMs)} to ${formatDuration(maxMs)}.`,
+        context: { key: what },
+      },
     );
   }
   return ms;

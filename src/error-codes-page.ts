@@ -10,10 +10,17 @@ const CLASS_OF: Record<ErrorKind, string> = {
   internal: 'InternalError',
 };
 
-export function renderErrorCodesPage(table: Readonly<Record<string, { kinds: readonly ErrorKind[]; exit: number; summary: string }>> = ERROR_CODES): string {
+export function renderErrorCodesPage(
+  table: Readonly<
+    Record<string, { kinds: readonly ErrorKind[]; exit: number; summary: string }>
+  > = ERROR_CODES,
+): string {
   const rows = Object.entries(table)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([code, spec]) => `| \`${code}\` | ${spec.exit} | ${spec.kinds.map((k) => CLASS_OF[k]).join(', ')} | ${spec.summary} |`);
+    .map(
+      ([code, spec]) =>
+        `| \`${code}\` | ${spec.exit} | ${spec.kinds.map((k) => CLASS_OF[k]).join(', ')} | ${spec.summary} |`,
+    );
   return [
     '# Error codes',
     '',

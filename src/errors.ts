@@ -74,7 +74,13 @@ export class CatalogError extends StillpointError<CodeOf<'catalog'>> {}
 export class InternalError extends StillpointError<CodeOf<'internal'>> {}
 
 /** Codes whose operation may succeed when retried as a whole (a fresh transaction, a fresh pause). */
-const RETRYABLE_CODES = new Set(['TX_CONFLICT', 'TX_UNKNOWN_STATE_RETRY', 'PAUSE_IN_PROGRESS', 'GATE_PAUSED', 'STORAGE_CONNECTION_LOST']);
+const RETRYABLE_CODES = new Set([
+  'TX_CONFLICT',
+  'TX_UNKNOWN_STATE_RETRY',
+  'PAUSE_IN_PROGRESS',
+  'GATE_PAUSED',
+  'STORAGE_CONNECTION_LOST',
+]);
 
 /** `instanceof` on the generic class would type the code as `any`; this keeps it an ErrorCode. */
 export function isStillpointError(error: unknown): error is StillpointError {

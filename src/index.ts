@@ -30,7 +30,12 @@ export {
   type Violation,
   type ViolationKind,
 } from './checker/check.ts';
-export type { AppInvariant, CoreViolationKind, InvariantInput, InvariantResult } from './checker/invariants.ts';
+export type {
+  AppInvariant,
+  CoreViolationKind,
+  InvariantInput,
+  InvariantResult,
+} from './checker/invariants.ts';
 
 // Plans (docs/backup-and-restore.md).
 export { loadPlan, parsePlan, type ClusterPlan, type Plan, type WindowOptions } from './plan/load-plan.ts';
@@ -38,7 +43,13 @@ export { planSchema, type PlanInput } from './plan/plan-schema.ts';
 
 // Backup engines: the contract, and the registry the orchestrator looks engines up in.
 export type * from './engines/contract.ts';
-export { engineKinds, getEngineKind, registerEngineKind, resolveMember, type ResolvedMember } from './engines/registry.ts';
+export {
+  engineKinds,
+  getEngineKind,
+  registerEngineKind,
+  resolveMember,
+  type ResolvedMember,
+} from './engines/registry.ts';
 
 // Artifacts and the catalog.
 export type { ArtifactRef, ArtifactStore } from './artifacts/contract.ts';

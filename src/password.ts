@@ -18,10 +18,14 @@ export function resolvePassword(source: PasswordSource, owner: string): string |
   if (source.passwordEnv !== undefined) {
     const value = process.env[source.passwordEnv];
     if (value === undefined) {
-      throw new ConfigError('PASSWORD_UNAVAILABLE', `${owner}: environment variable ${source.passwordEnv} is not set.`, {
-        hint: `Export ${source.passwordEnv} with the database password, or use passwordFile.`,
-        context: { owner },
-      });
+      throw new ConfigError(
+        'PASSWORD_UNAVAILABLE',
+        `${owner}: environment variable ${source.passwordEnv} is not set.`,
+        {
+          hint: `Export ${source.passwordEnv} with the database password, or use passwordFile.`,
+          context: { owner },
+        },
+      );
     }
     return value;
   }
@@ -29,11 +33,15 @@ export function resolvePassword(source: PasswordSource, owner: string): string |
     try {
       return readFileSync(source.passwordFile, 'utf8').replace(/\r?\n$/, '');
     } catch (error) {
-      throw new ConfigError('PASSWORD_UNAVAILABLE', `${owner}: cannot read password file ${source.passwordFile}.`, {
-        hint: 'Check the path and that this process may read it.',
-        context: { owner },
-        cause: error,
-      });
+      throw new ConfigError(
+        'PASSWORD_UNAVAILABLE',
+        `${owner}: cannot read password file ${source.passwordFile}.`,
+        {
+          hint: 'Check the path and that this process may read it.',
+          context: { owner },
+          cause: error,
+        },
+      );
     }
   }
   return undefined;

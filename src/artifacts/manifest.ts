@@ -23,10 +23,25 @@ export interface BackupManifest {
 export const manifestKey = (backupId: string): string => `${backupId}/${MANIFEST_NAME}`;
 
 /** Writes the manifest of `record` as complete (its members complete too). */
-export async function writeManifest(store: ArtifactStore, record: BackupRecord, events: ReturnType<Catalog['events']>): Promise<void> {
+export async function writeManifest(
+  store: ArtifactStore,
+  record: BackupRecord,
+  events: ReturnType<Catalog['events']>,
+): Promise<void> {
   const { owner: _owner, ...rest } = record;
-  const backup = { ...rest, state: 'complete' as const, reason: null, members: rest.members.map((m) => ({ ...m, state: 'complete' })) };
-  const manifest: BackupManifest = { format: MANIFEST_FORMAT, version: MANIFEST_VERSION, writtenAt: new Date().toISOString(), backup, events };
+  const backup = {
+    ...rest,
+    state: 'complete' as const,
+    reason: null,
+    members: rest.members.map((m) => ({ ...m, state: 'complete' })),
+  };
+  const manifest: BackupManifest = {
+    format: MANIFEST_FORMAT,
+    version: MANIFEST_VERSION,
+    writtenAt: new Date().toISOString(),
+    backup,
+    events,
+  };
   await store.put(manifestKey(record.id), JSON.stringify(manifest, null, 2));
 }
 
@@ -37,13 +52,28 @@ export async function readManifest(store: ArtifactStore, key: string): Promise<B
   try {
     parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Partial<BackupManifest>;
   } catch (cause) {
-    throw new CatalogError('MANIFEST_INVALID', `The manifest ${key} in ${store.location} is not JSON.`, { context: { key }, hint: 'Check the object; it may be damaged.', cause });
+    throw new CatalogError('MANIFEST_INVALID', `The manifest ${key} in ${store.location} is not JSON.`, {
+      context: { key },
+      hint: 'Check the object; it may be damaged.',
+      cause,
+    });
   }
   if (parsed.format !== MANIFEST_FORMAT || parsed.backup === undefined) {
-    throw new CatalogError('MANIFEST_INVALID', `${key} in ${store.location} is not a stillpoint backup manifest.`, { context: { key }, hint: 'Only objects named <backupId>/manifest.json written by stillpoint are read.' });
+    throw new CatalogError(
+      'MANIFEST_INVALID',
+      `${key} in ${store.location} is not a stillpoint backup manifest.`,
+      {
+        context: { key },
+        hint: 'Only objects named <backupId>/manifest.json written by stillpoint are read.',
+      },
+    );
   }
   if (typeof parsed.version !== 'number' || parsed.version > MANIFEST_VERSION) {
-    throw new CatalogError('ARTIFACT_FORMAT_UNSUPPORTED', `The manifest ${key} has version ${String(parsed.version)}; this version reads ${MANIFEST_VERSION}.`, { context: { key }, hint: 'Sync with the stillpoint version that wrote it, or a newer one.' });
+    throw new CatalogError(
+      'ARTIFACT_FORMAT_UNSUPPORTED',
+      `The manifest ${key} has version ${String(parsed.version)}; this version reads ${MANIFEST_VERSION}.`,
+      { context: { key }, hint: 'Sync with the stillpoint version that wrote it, or a newer one.' },
+    );
   }
   return parsed as BackupManifest;
 }
@@ -60,7 +90,9 @@ export interface SyncResult {
  * `store.location` as its artifact location. Never throws halfway: unreadable manifests are reported.
  */
 export async function syncFromStore(catalog: Catalog, store: ArtifactStore): Promise<SyncResult> {
-  const keys = (await store.list('')).filter((k) => k.endsWith(`/${MANIFEST_NAME}`) && k.split('/').length === 2);
+  const keys = (await store.list('')).filter(
+    (k) => k.endsWith(`/${MANIFEST_NAME}`) && k.split('/').length === 2,
+  );
   const result: SyncResult = { imported: [], alreadyKnown: [], failed: [] };
   for (const key of keys) {
     try {
@@ -69,10 +101,28 @@ export async function syncFromStore(catalog: Catalog, store: ArtifactStore): Pro
         result.alreadyKnown.push(b.id);
         continue;
       }
-      catalog.createBackup({ id: b.id, planDigest: b.planDigest, group: b.group, mode: b.mode, members: b.members.map((m) => m.spec), artifactsLocation: store.location, hooks: b.hooks });
+      catalog.createBackup({
+        id: b.id,
+        planDigest: b.planDigest,
+        group: b.group,
+        mode: b.mode,
+        members: b.members.map((m) => m.spec),
+        artifactsLocation: store.location,
+        hooks: b.hooks,
+      });
       for (const m of b.members) {
-        catalog.updateMember(b.id, m.name, { state: m.state, handle: m.handle, bytes: m.bytes, captureMs: m.captureMs, error: m.error });
-        catalog.recordArtifacts(b.id, m.name, b.artifacts.filter((a) => a.member === m.name).map(({ member: _m, ...ref }) => ref));
+        catalog.updateMember(b.id, m.name, {
+          state: m.state,
+          handle: m.handle,
+          bytes: m.bytes,
+          captureMs: m.captureMs,
+          error: m.error,
+        });
+        catalog.recordArtifacts(
+          b.id,
+          m.name,
+          b.artifacts.filter((a) => a.member === m.name).map(({ member: _m, ...ref }) => ref),
+        );
       }
       catalog.note(b.id, 'synced-from-store', { location: store.location, manifest: key });
       catalog.transition(b.id, 'complete', {

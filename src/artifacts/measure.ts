@@ -25,7 +25,9 @@ export function measure(): Measured {
 }
 
 /** sha256 and size of a stream, read to its end. */
-export async function sha256Stream(source: AsyncIterable<unknown>): Promise<{ sha256: string; bytes: number }> {
+export async function sha256Stream(
+  source: AsyncIterable<unknown>,
+): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
   for await (const chunk of source) {
@@ -48,5 +50,7 @@ export function joinKey(prefix: string, key: string): string {
 
 /** Refuses keys that are empty, absolute or contain `..` segments (same rule as the local store). */
 export function isSafeKey(key: string): boolean {
-  return key.length > 0 && !key.startsWith('/') && !key.split('/').some((s) => s === '..' || s === '.' || s === '');
+  return (
+    key.length > 0 && !key.startsWith('/') && !key.split('/').some((s) => s === '..' || s === '.' || s === '')
+  );
 }

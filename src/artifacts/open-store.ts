@@ -36,16 +36,24 @@ function encodingOf(location: string): { compression: Compression; encrypt: bool
   const encryption = q.get('encryption');
   if (compression === null && encryption === null) return undefined;
   if (compression !== null && compression !== 'gzip' && compression !== 'brotli' && compression !== 'none') {
-    throw new ConfigError('ARTIFACT_STORE_URL_INVALID', `Unknown compression "${compression}" in ${location}.`, {
-      context: { location },
-      hint: 'Use compression=gzip, compression=brotli or compression=none.',
-    });
+    throw new ConfigError(
+      'ARTIFACT_STORE_URL_INVALID',
+      `Unknown compression "${compression}" in ${location}.`,
+      {
+        context: { location },
+        hint: 'Use compression=gzip, compression=brotli or compression=none.',
+      },
+    );
   }
   if (encryption !== null && encryption !== 'local' && encryption !== 'none') {
-    throw new ConfigError('ARTIFACT_STORE_URL_INVALID', `Unknown encryption "${encryption}" in ${location}.`, {
-      context: { location },
-      hint: 'Use encryption=local (key from STILLPOINT_KEK or STILLPOINT_KEK_FILE) or leave it out.',
-    });
+    throw new ConfigError(
+      'ARTIFACT_STORE_URL_INVALID',
+      `Unknown encryption "${encryption}" in ${location}.`,
+      {
+        context: { location },
+        hint: 'Use encryption=local (key from STILLPOINT_KEK or STILLPOINT_KEK_FILE) or leave it out.',
+      },
+    );
   }
   return { compression: compression ?? 'none', encrypt: encryption === 'local' };
 }
@@ -54,7 +62,7 @@ function openPlainStore(location: string): ArtifactStore {
   const trimmed = location.trim();
   if (trimmed.length === 0) {
     throw new ConfigError('ARTIFACT_STORE_URL_INVALID', 'The artifact store location is empty.', {
-      hint: 'Set the plan\'s artifacts directory to a path or a file:/// URL.',
+      hint: "Set the plan's artifacts directory to a path or a file:/// URL.",
     });
   }
   const scheme = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(trimmed)?.[1]?.toLowerCase();
@@ -73,8 +81,12 @@ function openPlainStore(location: string): ArtifactStore {
   }
   if (scheme === 's3:') return createS3Store(trimmed);
   if (scheme === 'azblob:') return createAzblobStore(trimmed);
-  throw new ConfigError('ARTIFACT_STORE_URL_INVALID', `Unknown artifact store scheme ${scheme}// in "${trimmed}".`, {
-    context: { location: trimmed },
-    hint: 'Use a path, file:///absolute/path, s3://bucket/prefix or azblob://account/container/prefix.',
-  });
+  throw new ConfigError(
+    'ARTIFACT_STORE_URL_INVALID',
+    `Unknown artifact store scheme ${scheme}// in "${trimmed}".`,
+    {
+      context: { location: trimmed },
+      hint: 'Use a path, file:///absolute/path, s3://bucket/prefix or azblob://account/container/prefix.',
+    },
+  );
 }

@@ -185,7 +185,10 @@ export interface Catalog {
 
 /** A sortable backup id: `bk-20261122T035512Z-1a2b`. */
 export function newBackupId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   return `bk-${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
@@ -206,4 +209,3 @@ export function isStale(owner: BackupOwnership | null, nowMs: number): boolean {
 export function newOwnerId(): string {
   return `own-${randomBytes(8).toString('hex')}`;
 }
-

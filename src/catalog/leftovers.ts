@@ -60,7 +60,10 @@ export interface LeftoverReport {
   readonly bytesFreed: number;
 }
 
-export async function removeLeftovers(catalog: Catalog, options: LeftoverOptions = {}): Promise<LeftoverReport> {
+export async function removeLeftovers(
+  catalog: Catalog,
+  options: LeftoverOptions = {},
+): Promise<LeftoverReport> {
   const now = options.now ?? Date.now;
   const minAgeMs = options.minAgeMs ?? DEFAULT_LEFTOVER_MIN_AGE_MS;
   const removed: RemovedLeftover[] = [];
@@ -70,15 +73,28 @@ export async function removeLeftovers(catalog: Catalog, options: LeftoverOptions
     options.onRemoved?.(item);
   };
   const backups = catalog.list();
-  const liveStores = new Set(backups.filter((b) => !TERMINAL_STATES.includes(b.state) && !isStale(b.owner, now())).map((b) => openArtifactStore(b.artifactsLocation).location));
-  const locations = new Set([...backups.map((b) => b.artifactsLocation), ...(options.stores ?? [])].filter((l) => l.length > 0));
+  const liveStores = new Set(
+    backups
+      .filter((b) => !TERMINAL_STATES.includes(b.state) && !isStale(b.owner, now()))
+      .map((b) => openArtifactStore(b.artifactsLocation).location),
+  );
+  const locations = new Set(
+    [...backups.map((b) => b.artifactsLocation), ...(options.stores ?? [])].filter((l) => l.length > 0),
+  );
   const stores = new Map([...locations].map((l) => openArtifactStore(l)).map((s) => [s.location, s]));
 
   for (const store of stores.values()) {
     for (const p of await store.listPartialWrites()) {
       const where = store.location;
-      if (liveStores.has(where)) kept.push({ kind: 'partial-write', where, name: p.name, reason: 'a running backup writes to this store' });
-      else if (now() - p.modifiedAtMs < minAgeMs) kept.push({ kind: 'partial-write', where, name: p.name, reason: `younger than ${minAgeMs} ms` });
+      if (liveStores.has(where))
+        kept.push({
+          kind: 'partial-write',
+          where,
+          name: p.name,
+          reason: 'a running backup writes to this store',
+        });
+      else if (now() - p.modifiedAtMs < minAgeMs)
+        kept.push({ kind: 'partial-write', where, name: p.name, reason: `younger than ${minAgeMs} ms` });
       else {
         await store.removePartialWrite(p.name);
         record({ kind: 'partial-write', where, name: p.name, bytes: p.bytes });
@@ -100,7 +116,9 @@ export async function removeLeftovers(catalog: Catalog, options: LeftoverOptions
   }
 
   const tempDir = options.tempDir ?? tmpdir();
-  for (const name of (await readdir(tempDir).catch(() => [] as string[])).filter((n) => SQLITE_TEMP_COPY.test(n)).sort()) {
+  for (const name of (await readdir(tempDir).catch(() => [] as string[]))
+    .filter((n) => SQLITE_TEMP_COPY.test(n))
+    .sort()) {
     const path = join(tempDir, name);
     const info = await stat(path).catch(() => undefined);
     if (info === undefined || !info.isFile()) continue;

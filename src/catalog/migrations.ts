@@ -93,10 +93,17 @@ export const MIGRATIONS: readonly Migration[] = [
         owner_pid: number | null;
         owner_host: string | null;
       }[];
-      const update = db.prepare('UPDATE backups SET owner_id = ?, heartbeat_at_ms = ?, stale_after_ms = ? WHERE id = ?');
+      const update = db.prepare(
+        'UPDATE backups SET owner_id = ?, heartbeat_at_ms = ?, stale_after_ms = ? WHERE id = ?',
+      );
       for (const r of rows) {
         const heartbeat = Date.parse(r.updated_at);
-        update.run(`v1:${r.owner_host ?? '?'}:${r.owner_pid ?? '?'}`, Number.isNaN(heartbeat) ? 0 : heartbeat, DEFAULT_STALE_AFTER_MS, r.id);
+        update.run(
+          `v1:${r.owner_host ?? '?'}:${r.owner_pid ?? '?'}`,
+          Number.isNaN(heartbeat) ? 0 : heartbeat,
+          DEFAULT_STALE_AFTER_MS,
+          r.id,
+        );
       }
     },
   },
@@ -136,11 +143,19 @@ export function migrate(db: Database.Database, path: string): MigrationOutcome {
 function currentVersion(db: Database.Database, path: string): number {
   const stored = db.pragma('user_version', { simple: true }) as number;
   if (stored !== 0) return stored;
-  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((t) => t.name);
+  const tables = (
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as {
+      name: string;
+    }[]
+  ).map((t) => t.name);
   if (tables.length === 0) return 0;
   if (tables.includes('backups') && tables.includes('events')) return 1;
-  throw new CatalogError('CATALOG_UNRECOGNIZED', `${path} is a SQLite file but not a stillpoint catalog (tables: ${tables.join(', ')}).`, {
-    context: { path },
-    hint: 'Point --catalog (or STILLPOINT_CATALOG, or the plan\'s catalog.path) at a stillpoint catalog, or at a new file.',
-  });
+  throw new CatalogError(
+    'CATALOG_UNRECOGNIZED',
+    `${path} is a SQLite file but not a stillpoint catalog (tables: ${tables.join(', ')}).`,
+    {
+      context: { path },
+      hint: "Point --catalog (or STILLPOINT_CATALOG, or the plan's catalog.path) at a stillpoint catalog, or at a new file.",
+    },
+  );
 }

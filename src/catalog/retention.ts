@@ -85,13 +85,19 @@ export function assertDeletable(record: BackupRecord, nowMs = Date.now()): void 
   if (TERMINAL_STATES.includes(record.state)) return;
   const stale = isStale(record.owner, nowMs);
   const age = heartbeatAgeMs(record.owner, nowMs);
-  const seen = Number.isFinite(age) ? `its last heartbeat was ${Math.round(age / 1000)} s ago` : 'it has no heartbeat';
-  throw new CatalogError('BACKUP_NOT_TERMINAL', `Backup ${record.id} is ${record.state}, not complete, failed or invalid; ${seen}.`, {
-    context: { backupId: record.id, state: record.state, stale },
-    hint: stale
-      ? 'Its orchestrator is gone: run `stillpoint backups recover` to unpause its targets and classify it failed, then delete it.'
-      : 'It is still running: wait for it to end (or stop its `stillpoint backup` process), then delete it.',
-  });
+  const seen = Number.isFinite(age)
+    ? `its last heartbeat was ${Math.round(age / 1000)} s ago`
+    : 'it has no heartbeat';
+  throw new CatalogError(
+    'BACKUP_NOT_TERMINAL',
+    `Backup ${record.id} is ${record.state}, not complete, failed or invalid; ${seen}.`,
+    {
+      context: { backupId: record.id, state: record.state, stale },
+      hint: stale
+        ? 'Its orchestrator is gone: run `stillpoint backups recover` to unpause its targets and classify it failed, then delete it.'
+        : 'It is still running: wait for it to end (or stop its `stillpoint backup` process), then delete it.',
+    },
+  );
 }
 
 /**

@@ -10,7 +10,15 @@ import Database from 'better-sqlite3';
 import type { ArtifactRef } from '../artifacts/contract.ts';
 import type { MemberSpec, RestoreHandle } from '../engines/contract.ts';
 import { CatalogError, StillpointError } from '../errors.ts';
-import { TERMINAL_STATES, type ArtifactRow, type BackupMode, type BackupRow, type BackupState, type EventRow, type MemberRow } from './catalog-schema.ts';
+import {
+  TERMINAL_STATES,
+  type ArtifactRow,
+  type BackupMode,
+  type BackupRow,
+  type BackupState,
+  type EventRow,
+  type MemberRow,
+} from './catalog-schema.ts';
 import {
   DEFAULT_STALE_AFTER_MS,
   newBackupId,
@@ -91,8 +99,19 @@ class SqliteCatalog implements Catalog {
           `INSERT INTO backups (id, plan_digest, grp, mode, state, created_at, updated_at, owner_id, heartbeat_at_ms,
              stale_after_ms, artifacts_location, hooks_json) VALUES (?, ?, ?, ?, 'planned', ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(id, input.planDigest, input.group, input.mode, now, now, ownership.ownerId, nowMs, ownership.staleAfterMs,
-          input.artifactsLocation, JSON.stringify(input.hooks ?? {}));
+        .run(
+          id,
+          input.planDigest,
+          input.group,
+          input.mode,
+          now,
+          now,
+          ownership.ownerId,
+          nowMs,
+          ownership.staleAfterMs,
+          input.artifactsLocation,
+          JSON.stringify(input.hooks ?? {}),
+        );
       const insert = this.db.prepare(
         `INSERT INTO members (backup_id, member, engine, state, spec_json) VALUES (?, ?, ?, 'planned', ?)`,
       );
@@ -131,8 +150,11 @@ class SqliteCatalog implements Catalog {
       values.push(JSON.stringify(patch.targets));
     }
     this.db.transaction(() => {
-      const result = this.db.prepare(`UPDATE backups SET ${sets.join(', ')} WHERE id = ? AND ${NOT_TERMINAL}`).run(...values, id);
-      if (result.changes === 0) throw this.find(id) === undefined ? notFound(id) : stateFinal(this.get(id), state);
+      const result = this.db
+        .prepare(`UPDATE backups SET ${sets.join(', ')} WHERE id = ? AND ${NOT_TERMINAL}`)
+        .run(...values, id);
+      if (result.changes === 0)
+        throw this.find(id) === undefined ? notFound(id) : stateFinal(this.get(id), state);
       this.appendEvent(id, 'state', { state, ...patch });
     })();
   }
@@ -147,7 +169,9 @@ class SqliteCatalog implements Catalog {
   failIfStale(id: string, observedHeartbeatAtMs: number | null, reason: string): boolean {
     return this.db.transaction(() => {
       const result = this.db
-        .prepare(`UPDATE backups SET state = 'failed', reason = ?, updated_at = ? WHERE id = ? AND heartbeat_at_ms IS ? AND ${NOT_TERMINAL}`)
+        .prepare(
+          `UPDATE backups SET state = 'failed', reason = ?, updated_at = ? WHERE id = ? AND heartbeat_at_ms IS ? AND ${NOT_TERMINAL}`,
+        )
         .run(reason, new Date().toISOString(), id, observedHeartbeatAtMs);
       if (result.changes === 0) return false;
       this.appendEvent(id, 'state', { state: 'failed', reason });
@@ -206,12 +230,19 @@ class SqliteCatalog implements Catalog {
   list(filter: BackupFilter = {}): BackupRecord[] {
     const rows = this.db
       .prepare('SELECT * FROM backups WHERE (? IS NULL OR state = ?) AND (? IS NULL OR grp = ?) ORDER BY id')
-      .all(filter.state ?? null, filter.state ?? null, filter.group ?? null, filter.group ?? null) as BackupRow[];
+      .all(
+        filter.state ?? null,
+        filter.state ?? null,
+        filter.group ?? null,
+        filter.group ?? null,
+      ) as BackupRow[];
     return rows.map((r) => this.toRecord(r));
   }
 
   incomplete(): BackupRecord[] {
-    const rows = this.db.prepare(`SELECT * FROM backups WHERE ${NOT_TERMINAL} ORDER BY id`).all() as BackupRow[];
+    const rows = this.db
+      .prepare(`SELECT * FROM backups WHERE ${NOT_TERMINAL} ORDER BY id`)
+      .all() as BackupRow[];
     return rows.map((r) => this.toRecord(r));
   }
 
@@ -224,7 +255,10 @@ class SqliteCatalog implements Catalog {
   }
 
   referencedKeys(excluding: ReadonlySet<string> = new Set()): Set<string> {
-    const rows = this.db.prepare('SELECT backup_id, key FROM artifacts').all() as Pick<ArtifactRow, 'backup_id' | 'key'>[];
+    const rows = this.db.prepare('SELECT backup_id, key FROM artifacts').all() as Pick<
+      ArtifactRow,
+      'backup_id' | 'key'
+    >[];
     return new Set(rows.filter((r) => !excluding.has(r.backup_id)).map((r) => r.key));
   }
 
@@ -234,7 +268,13 @@ class SqliteCatalog implements Catalog {
         ? this.db.prepare('SELECT * FROM events ORDER BY seq').all()
         : this.db.prepare('SELECT * FROM events WHERE backup_id = ? ORDER BY seq').all(id)
     ) as EventRow[];
-    return rows.map((r) => ({ seq: r.seq, backupId: r.backup_id, ts: r.ts, type: r.type, data: parsePayload(r).data }));
+    return rows.map((r) => ({
+      seq: r.seq,
+      backupId: r.backup_id,
+      ts: r.ts,
+      type: r.type,
+      data: parsePayload(r).data,
+    }));
   }
 
   verifyChain(): ChainReport {
@@ -243,7 +283,12 @@ class SqliteCatalog implements Catalog {
     for (const row of rows) {
       const expected = chainHash(prev, row.payload);
       if (row.prev_hash !== prev || row.hash !== expected) {
-        return { ok: false, checked: rows.length, brokenAtSeq: row.seq, problems: [`event ${row.seq} does not chain`] };
+        return {
+          ok: false,
+          checked: rows.length,
+          brokenAtSeq: row.seq,
+          problems: [`event ${row.seq} does not chain`],
+        };
       }
       prev = row.hash;
     }
@@ -260,20 +305,24 @@ class SqliteCatalog implements Catalog {
     const problems: string[] = [];
     const states = events.filter((e) => e.type === 'state' || e.type === 'created');
     const last = states.at(-1)?.data as { state?: string } | undefined;
-    if (last?.state !== record.state) problems.push(`state ${record.state} is not the last logged state (${String(last?.state)})`);
+    if (last?.state !== record.state)
+      problems.push(`state ${record.state} is not the last logged state (${String(last?.state)})`);
     const logged = new Map<string, string>();
     for (const e of events.filter((x) => x.type === 'artifacts')) {
       for (const a of (e.data as { artifacts: ArtifactRef[] }).artifacts) logged.set(a.key, a.sha256);
     }
     for (const a of record.artifacts) {
-      if (logged.get(a.key) !== a.sha256) problems.push(`artifact ${a.key} differs from the logged reference`);
+      if (logged.get(a.key) !== a.sha256)
+        problems.push(`artifact ${a.key} differs from the logged reference`);
     }
-    if (logged.size !== record.artifacts.length) problems.push('artifact references were added or removed outside the log');
+    if (logged.size !== record.artifacts.length)
+      problems.push('artifact references were added or removed outside the log');
     return problems;
   }
 
   private appendEvent(id: string | null, type: string, data: unknown): void {
-    const last = this.db.prepare('SELECT hash FROM events ORDER BY seq DESC LIMIT 1').get() as { hash: string } | undefined;
+    const last = this.db.prepare('SELECT hash FROM events ORDER BY seq DESC LIMIT 1').get() as
+      { hash: string } | undefined;
     const prev = last?.hash ?? GENESIS;
     const ts = new Date().toISOString();
     const payload = JSON.stringify({ backupId: id, ts, type, data });
@@ -283,8 +332,12 @@ class SqliteCatalog implements Catalog {
   }
 
   private toRecord(row: BackupRow): BackupRecord {
-    const members = this.db.prepare('SELECT * FROM members WHERE backup_id = ? ORDER BY member').all(row.id) as MemberRow[];
-    const artifacts = this.db.prepare('SELECT * FROM artifacts WHERE backup_id = ? ORDER BY key').all(row.id) as ArtifactRow[];
+    const members = this.db
+      .prepare('SELECT * FROM members WHERE backup_id = ? ORDER BY member')
+      .all(row.id) as MemberRow[];
+    const artifacts = this.db
+      .prepare('SELECT * FROM artifacts WHERE backup_id = ? ORDER BY key')
+      .all(row.id) as ArtifactRow[];
     return {
       id: row.id,
       planDigest: row.plan_digest,
@@ -303,7 +356,11 @@ class SqliteCatalog implements Catalog {
       owner:
         row.owner_id === null
           ? null
-          : { ownerId: row.owner_id, heartbeatAtMs: row.heartbeat_at_ms ?? 0, staleAfterMs: row.stale_after_ms ?? DEFAULT_STALE_AFTER_MS },
+          : {
+              ownerId: row.owner_id,
+              heartbeatAtMs: row.heartbeat_at_ms ?? 0,
+              staleAfterMs: row.stale_after_ms ?? DEFAULT_STALE_AFTER_MS,
+            },
       targets: JSON.parse(row.targets_json) as StoredClusterTargets[],
       artifactsLocation: row.artifacts_location,
       hooks: JSON.parse(row.hooks_json) as RestoreHooks,
@@ -317,7 +374,13 @@ class SqliteCatalog implements Catalog {
         captureMs: m.capture_ms,
         error: m.error,
       })),
-      artifacts: artifacts.map((a) => ({ member: a.member, key: a.key, sha256: a.sha256, bytes: a.bytes, shared: a.shared === 1 })),
+      artifacts: artifacts.map((a) => ({
+        member: a.member,
+        key: a.key,
+        sha256: a.sha256,
+        bytes: a.bytes,
+        shared: a.shared === 1,
+      })),
     };
   }
 }
@@ -335,15 +398,23 @@ function parsePayload(row: EventRow): { data: unknown } {
 }
 
 function stateFinal(record: BackupRecord, wanted: BackupState): CatalogError {
-  return new CatalogError('BACKUP_STATE_FINAL', `Backup ${record.id} is already ${record.state}${record.reason ? ` (${record.reason})` : ''}; it cannot become ${wanted}.`, {
-    context: { backupId: record.id },
-    hint: 'A terminal state is final. If this run was classified failed by `backups recover`, its heartbeat had stopped: check the host for stalls.',
-  });
+  return new CatalogError(
+    'BACKUP_STATE_FINAL',
+    `Backup ${record.id} is already ${record.state}${record.reason ? ` (${record.reason})` : ''}; it cannot become ${wanted}.`,
+    {
+      context: { backupId: record.id },
+      hint: 'A terminal state is final. If this run was classified failed by `backups recover`, its heartbeat had stopped: check the host for stalls.',
+    },
+  );
 }
 
 function notFound(id: string, member?: string): CatalogError {
-  return new CatalogError('BACKUP_NOT_FOUND', `No backup ${id}${member ? ` with member ${member}` : ''} in the catalog.`, {
-    context: { backupId: id, ...(member ? { member } : {}) },
-    hint: 'Run `stillpoint backups list` to see the backup ids, and check --catalog.',
-  });
+  return new CatalogError(
+    'BACKUP_NOT_FOUND',
+    `No backup ${id}${member ? ` with member ${member}` : ''} in the catalog.`,
+    {
+      context: { backupId: id, ...(member ? { member } : {}) },
+      hint: 'Run `stillpoint backups list` to see the backup ids, and check --catalog.',
+    },
+  );
 }

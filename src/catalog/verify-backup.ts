@@ -13,7 +13,11 @@ export interface VerifyReport {
   readonly recordProblems: readonly string[];
   readonly artifacts: readonly { key: string; bytes: number; ok: boolean }[];
   /** What was counted: catalog events (the whole catalog's chain) and this backup's artifacts. */
-  readonly counts: { readonly catalogEventsChecked: number; readonly artifactsChecked: number; readonly artifactsBad: number };
+  readonly counts: {
+    readonly catalogEventsChecked: number;
+    readonly artifactsChecked: number;
+    readonly artifactsBad: number;
+  };
   readonly ok: boolean;
 }
 
@@ -23,13 +27,27 @@ export interface VerifyReport {
  */
 export type VerifyLevel = 'files' | 'checksums';
 
-export async function verifyBackup(catalog: Catalog, backupId: string, level: VerifyLevel = 'checksums'): Promise<VerifyReport> {
+export async function verifyBackup(
+  catalog: Catalog,
+  backupId: string,
+  level: VerifyLevel = 'checksums',
+): Promise<VerifyReport> {
   const record = catalog.get(backupId);
   const chain = catalog.verifyChain();
   const recordProblems = catalog.verifyRecordAgainstLog(backupId);
   const store = openArtifactStore(record.artifactsLocation);
-  const artifacts = await Promise.all(record.artifacts.map(async (a) => ({ key: a.key, bytes: a.bytes, ok: level === 'files' ? (await store.size(a.key)) === a.bytes : await store.verify(a) })));
+  const artifacts = await Promise.all(
+    record.artifacts.map(async (a) => ({
+      key: a.key,
+      bytes: a.bytes,
+      ok: level === 'files' ? (await store.size(a.key)) === a.bytes : await store.verify(a),
+    })),
+  );
   const ok = chain.ok && recordProblems.length === 0 && artifacts.every((a) => a.ok);
-  const counts = { catalogEventsChecked: chain.checked, artifactsChecked: artifacts.length, artifactsBad: artifacts.filter((a) => !a.ok).length };
+  const counts = {
+    catalogEventsChecked: chain.checked,
+    artifactsChecked: artifacts.length,
+    artifactsBad: artifacts.filter((a) => !a.ok).length,
+  };
   return { backupId, state: record.state, chain, recordProblems, artifacts, counts, ok };
 }

@@ -68,7 +68,10 @@ type Group = StorageGroup;
  * it and leaves it open. Never throws for a violated invariant (see `ok`); throws only when a database
  * cannot be read.
  */
-export async function checkGroup(group: Group | GroupConfig, options: CheckOptions = {}): Promise<CheckReport> {
+export async function checkGroup(
+  group: Group | GroupConfig,
+  options: CheckOptions = {},
+): Promise<CheckReport> {
   if (isConfig(group)) {
     const opened = await openGroup(group);
     try {
@@ -97,7 +100,10 @@ class Findings {
 async function checkOpenGroup(group: Group, options: CheckOptions): Promise<CheckReport> {
   const started = Date.now();
   const invariants = options.invariants ?? [];
-  const sweepReport = options.sweep === true ? await runSweep(group, options.expiryMs === undefined ? {} : { expiryMs: options.expiryMs }) : undefined;
+  const sweepReport =
+    options.sweep === true
+      ? await runSweep(group, options.expiryMs === undefined ? {} : { expiryMs: options.expiryMs })
+      : undefined;
   options.signal?.throwIfAborted();
   const findings = new Findings(options.maxViolations ?? 1000);
   const rows = await readDecisions(group.storageFor('coordinator'));
@@ -106,7 +112,11 @@ async function checkOpenGroup(group: Group, options: CheckOptions): Promise<Chec
   const all = await group.tables();
   for (const ns of group.namespaces()) {
     if (!all.some((t) => t.namespace === ns)) {
-      findings.add({ kind: 'namespace-missing', detail: `namespace ${ns} holds no table: is it mapped to the right storage and physical name?`, namespace: ns });
+      findings.add({
+        kind: 'namespace-missing',
+        detail: `namespace ${ns} holds no table: is it mapped to the right storage and physical name?`,
+        namespace: ns,
+      });
     }
   }
   const kept = new Set(invariants.flatMap((p) => p.tables.map((t) => `${t.namespace}.${t.table}`)));
@@ -169,23 +179,45 @@ export async function readDecisions(storage: Storage): Promise<Map<string, numbe
 
 /** Every transactional table of the group, as the storages' catalogs know them (the plug-ins' definitions win). */
 function userTables(all: readonly TableSchema[], invariants: readonly AppInvariant[]): TableSchema[] {
-  const declared = new Map(invariants.flatMap((p) => p.schemas ?? []).map((t) => [`${t.namespace}.${t.table}`, t]));
-  return all.filter((t) => t.transactional !== false && t.namespace !== 'coordinator').map((t) => declared.get(`${t.namespace}.${t.table}`) ?? t);
+  const declared = new Map(
+    invariants.flatMap((p) => p.schemas ?? []).map((t) => [`${t.namespace}.${t.table}`, t]),
+  );
+  return all
+    .filter((t) => t.transactional !== false && t.namespace !== 'coordinator')
+    .map((t) => declared.get(`${t.namespace}.${t.table}`) ?? t);
 }
 
-function judgeRecord(row: Row, schema: TableSchema, decisions: Decisions, findings: Findings, swept: boolean): 'ok' | 'unfinished' | 'no-decision' {
+function judgeRecord(
+  row: Row,
+  schema: TableSchema,
+  decisions: Decisions,
+  findings: Findings,
+  swept: boolean,
+): 'ok' | 'unfinished' | 'no-decision' {
   const key = keyOf(row, schema);
   const txId = txIdOf(row);
   if (isUnfinished(row)) {
     if (swept) {
-      findings.add({ kind: 'unresolved-record', detail: `record is still ${stateOf(row) === TxState.PREPARED ? 'PREPARED' : 'DELETED'} by ${txId ?? '?'} after the sweep`, namespace: schema.namespace, table: schema.table, key });
+      findings.add({
+        kind: 'unresolved-record',
+        detail: `record is still ${stateOf(row) === TxState.PREPARED ? 'PREPARED' : 'DELETED'} by ${txId ?? '?'} after the sweep`,
+        namespace: schema.namespace,
+        table: schema.table,
+        key,
+      });
     }
     return 'unfinished';
   }
   if (stateOf(row) !== TxState.COMMITTED || txId === undefined) return 'ok';
   const decision = decisions.get(txId);
   if (decision === TxState.ABORTED) {
-    findings.add({ kind: 'committed-by-aborted', detail: `record is COMMITTED by ${txId}, which the Coordinator says ABORTED`, namespace: schema.namespace, table: schema.table, key });
+    findings.add({
+      kind: 'committed-by-aborted',
+      detail: `record is COMMITTED by ${txId}, which the Coordinator says ABORTED`,
+      namespace: schema.namespace,
+      table: schema.table,
+      key,
+    });
   }
   return decision === undefined ? 'no-decision' : 'ok';
 }

@@ -16,4 +16,8 @@ export interface CliComposition {
 }
 
 /** The product alone: no extra commands, no data services, no application invariants. */
-export const PRODUCT_ONLY: CliComposition = Object.freeze({ commands: [], nodeServices: [], invariantPlugins: Object.freeze({}) });
+export const PRODUCT_ONLY: CliComposition = Object.freeze({
+  commands: [],
+  nodeServices: [],
+  invariantPlugins: Object.freeze({}),
+});

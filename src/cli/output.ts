@@ -55,7 +55,10 @@ export interface ProgressDisplay {
   done(): void;
 }
 
-export function createProgressDisplay(stream: NodeJS.WriteStream = process.stdout, plainEveryMs = 5_000): ProgressDisplay {
+export function createProgressDisplay(
+  stream: NodeJS.WriteStream = process.stdout,
+  plainEveryMs = 5_000,
+): ProgressDisplay {
   // A terminal that reports no width (some pseudo-terminals) gets plain lines: in-place redraws need it.
   if (stream.isTTY && (stream.columns ?? 0) > 0) {
     const update = createLogUpdate(stream);

@@ -20,7 +20,10 @@ export function collect(value: string, previous: string[] | undefined): string[]
 }
 
 /** Resolves exactly one of --addresses / --srv into targets. ConfigError for none or both. */
-export async function resolveTargets(flags: TargetFlags, names = { addresses: '--addresses', srv: '--srv' }): Promise<Target[]> {
+export async function resolveTargets(
+  flags: TargetFlags,
+  names = { addresses: '--addresses', srv: '--srv' },
+): Promise<Target[]> {
   const hasAddresses = flags.addresses !== undefined && flags.addresses.length > 0;
   const hasSrv = flags.srv !== undefined;
   if (hasAddresses === hasSrv) {
@@ -58,19 +61,30 @@ export const TOKEN_HELP = {
  * The bearer token, from the first of: `--token`, `--token-file`, STILLPOINT_TOKEN, STILLPOINT_ADMIN_TOKEN
  * (the older name). ConfigError `TOKEN_CONFLICT` for both flags, `TOKEN_UNREADABLE` for a bad file.
  */
-export function resolveToken(flags: { readonly token?: string; readonly tokenFile?: string }): string | undefined {
+export function resolveToken(flags: {
+  readonly token?: string;
+  readonly tokenFile?: string;
+}): string | undefined {
   if (flags.token !== undefined && flags.tokenFile !== undefined) {
-    throw new ConfigError('TOKEN_CONFLICT', 'Give --token or --token-file, not both.', { hint: 'Keep --token-file: a token on the command line is visible in `ps`.' });
+    throw new ConfigError('TOKEN_CONFLICT', 'Give --token or --token-file, not both.', {
+      hint: 'Keep --token-file: a token on the command line is visible in `ps`.',
+    });
   }
   if (flags.tokenFile !== undefined) {
     let text: string;
     try {
       text = readFileSync(flags.tokenFile, 'utf8');
     } catch (error) {
-      throw new ConfigError('TOKEN_UNREADABLE', `Cannot read the token file ${flags.tokenFile}.`, { hint: 'Give the path of a file holding the token (mode 0600).', cause: error });
+      throw new ConfigError('TOKEN_UNREADABLE', `Cannot read the token file ${flags.tokenFile}.`, {
+        hint: 'Give the path of a file holding the token (mode 0600).',
+        cause: error,
+      });
     }
     const token = text.split(/\r?\n/)[0]?.trim() ?? '';
-    if (token === '') throw new ConfigError('TOKEN_UNREADABLE', `The token file ${flags.tokenFile} is empty.`, { hint: 'Write the token on its first line.' });
+    if (token === '')
+      throw new ConfigError('TOKEN_UNREADABLE', `The token file ${flags.tokenFile} is empty.`, {
+        hint: 'Write the token on its first line.',
+      });
     return token;
   }
   const token = flags.token ?? process.env.STILLPOINT_TOKEN ?? process.env.STILLPOINT_ADMIN_TOKEN;
@@ -107,7 +121,11 @@ export function connectionOptions(flags: ConnectionFlags): AdminConnectionOption
 
 /** Prints a warning on stderr before a token would travel in plaintext to a non-loopback target. */
 export function warnIfPlaintextToken(options: AdminConnectionOptions, targets: readonly Target[]): void {
-  const warning = plaintextTokenWarning(targets.map((t) => t.host), options.token !== undefined, options.tls !== undefined);
+  const warning = plaintextTokenWarning(
+    targets.map((t) => t.host),
+    options.token !== undefined,
+    options.tls !== undefined,
+  );
   if (warning !== undefined) process.stderr.write(`${warning}\n`);
 }
 

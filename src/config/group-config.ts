@@ -63,40 +63,68 @@ const dynamodbSchema = z.strictObject({
 export const storageConfigSchema = z
   .discriminatedUnion('kind', [sqliteSchema, postgresSchema, mysqlSchema, dynamodbSchema])
   .refine(
-    (s) => s.kind === 'sqlite' || s.kind === 'dynamodb' || [s.password, s.passwordEnv, s.passwordFile].filter((p) => p !== undefined).length <= 1,
+    (s) =>
+      s.kind === 'sqlite' ||
+      s.kind === 'dynamodb' ||
+      [s.password, s.passwordEnv, s.passwordFile].filter((p) => p !== undefined).length <= 1,
     { message: 'give at most one of password, passwordEnv, passwordFile' },
   );
 
-const identifier = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'namespace names are lower-case identifiers').max(63);
+const identifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]*$/, 'namespace names are lower-case identifiers')
+  .max(63);
 /** A physical schema/database name: what MariaDB and PostgreSQL accept unquoted-safe, ≤ 63 characters. */
-const physicalName = z.string().regex(/^[A-Za-z0-9_$]+$/, 'use letters, digits, `_`, `$`').max(63);
+const physicalName = z
+  .string()
+  .regex(/^[A-Za-z0-9_$]+$/, 'use letters, digits, `_`, `$`')
+  .max(63);
 
 /** Zod schema of a group: every namespace must name a declared storage, and `coordinator` must be placed. */
 export const groupConfigSchema = z
   .strictObject({
     storages: z.record(z.string().min(1), storageConfigSchema),
-    namespaces: z.record(identifier, z.union([z.string(), z.strictObject({ storage: z.string().min(1), name: physicalName })])),
+    namespaces: z.record(
+      identifier,
+      z.union([z.string(), z.strictObject({ storage: z.string().min(1), name: physicalName })]),
+    ),
     renames: z.record(z.string().min(1), z.record(identifier, physicalName)).optional(),
   })
   .superRefine((group, ctx) => {
     for (const [ns, entry] of Object.entries(group.namespaces)) {
       const storage = typeof entry === 'string' ? entry : entry.storage;
       if (!(storage in group.storages)) {
-        ctx.addIssue({ code: 'custom', path: ['namespaces', ns], message: `names storage "${storage}", which is not declared under storages` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['namespaces', ns],
+          message: `names storage "${storage}", which is not declared under storages`,
+        });
       }
     }
     for (const storage of Object.keys(group.renames ?? {})) {
       if (!(storage in group.storages)) {
-        ctx.addIssue({ code: 'custom', path: ['renames', storage], message: `names storage "${storage}", which is not declared under storages` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['renames', storage],
+          message: `names storage "${storage}", which is not declared under storages`,
+        });
       }
     }
     if (!('coordinator' in group.namespaces)) {
-      ctx.addIssue({ code: 'custom', path: ['namespaces'], message: 'has no "coordinator" entry (the storage holding coordinator.state)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['namespaces'],
+        message: 'has no "coordinator" entry (the storage holding coordinator.state)',
+      });
     }
   });
 
 /** Turns a zod error into a ConfigError naming the key and what to do. */
-export function configErrorFrom(error: z.ZodError, file: string, code: 'CONFIG_INVALID' | 'PLAN_INVALID' = 'CONFIG_INVALID'): ConfigError {
+export function configErrorFrom(
+  error: z.ZodError,
+  file: string,
+  code: 'CONFIG_INVALID' | 'PLAN_INVALID' = 'CONFIG_INVALID',
+): ConfigError {
   const first = error.issues[0];
   const key = first && first.path.length > 0 ? first.path.join('.') : '(top level)';
   const all = error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
@@ -107,7 +135,10 @@ export function configErrorFrom(error: z.ZodError, file: string, code: 'CONFIG_I
 }
 
 /** Validates a parsed object as a group; relative SQLite paths are resolved against `baseDir`. */
-export function parseGroupConfig(value: unknown, options: { file?: string; baseDir?: string } = {}): GroupConfig {
+export function parseGroupConfig(
+  value: unknown,
+  options: { file?: string; baseDir?: string } = {},
+): GroupConfig {
   const file = options.file ?? '<group config>';
   const parsed = groupConfigSchema.safeParse(value);
   if (!parsed.success) throw configErrorFrom(parsed.error, file);
@@ -152,7 +183,11 @@ export async function readYaml(path: string): Promise<unknown> {
   try {
     return parseYaml(text) as unknown;
   } catch (cause) {
-    throw new ConfigError('CONFIG_NOT_YAML', `${path} is not valid YAML.`, { context: { file: path }, hint: 'Fix the YAML syntax.', cause });
+    throw new ConfigError('CONFIG_NOT_YAML', `${path} is not valid YAML.`, {
+      context: { file: path },
+      hint: 'Fix the YAML syntax.',
+      cause,
+    });
   }
 }
 
@@ -177,11 +212,15 @@ function resolvePaths(group: GroupConfig, baseDir: string): GroupConfig {
   const storages: Record<string, StorageConfig> = {};
   for (const [name, s] of Object.entries(group.storages)) {
     if (s.kind === 'sqlite') {
-      storages[name] = isAbsolute(s.path) || s.path === ':memory:' ? s : { ...s, path: resolve(baseDir, s.path) };
+      storages[name] =
+        isAbsolute(s.path) || s.path === ':memory:' ? s : { ...s, path: resolve(baseDir, s.path) };
     } else if (s.kind === 'dynamodb') {
       storages[name] = s;
     } else {
-      storages[name] = s.passwordFile === undefined || isAbsolute(s.passwordFile) ? s : { ...s, passwordFile: resolve(baseDir, s.passwordFile) };
+      storages[name] =
+        s.passwordFile === undefined || isAbsolute(s.passwordFile)
+          ? s
+          : { ...s, passwordFile: resolve(baseDir, s.passwordFile) };
     }
   }
   return { ...group, storages, namespaces: { ...group.namespaces } };

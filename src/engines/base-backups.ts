@@ -13,7 +13,12 @@ export async function readJsonArtifact<T>(store: ArtifactStore, key: string): Pr
 }
 
 /** The `info.json` of this member's latest complete base backup, or undefined. */
-export async function latestBaseBackup<T>(ctx: Pick<BackupSessionContext, 'artifacts' | 'sharedPrefix'>): Promise<T | undefined> {
-  const last = (await ctx.artifacts.list(`${ctx.sharedPrefix}base/`)).filter((k) => k.endsWith('/info.json')).sort().at(-1);
+export async function latestBaseBackup<T>(
+  ctx: Pick<BackupSessionContext, 'artifacts' | 'sharedPrefix'>,
+): Promise<T | undefined> {
+  const last = (await ctx.artifacts.list(`${ctx.sharedPrefix}base/`))
+    .filter((k) => k.endsWith('/info.json'))
+    .sort()
+    .at(-1);
   return last === undefined ? undefined : readJsonArtifact<T>(ctx.artifacts, last);
 }

@@ -65,7 +65,11 @@ export interface EngineCapabilities {
 
 /** A member's restore point, as stored in the catalog (JSON). */
 export type RestoreHandle =
-  | { readonly kind: 'snapshot'; readonly snapshotId: string; readonly detail?: Readonly<Record<string, unknown>> }
+  | {
+      readonly kind: 'snapshot';
+      readonly snapshotId: string;
+      readonly detail?: Readonly<Record<string, unknown>>;
+    }
   | { readonly kind: 'named-point'; readonly name: string; readonly lsn: string; readonly timeline?: number }
   | {
       readonly kind: 'log-position';

@@ -15,13 +15,20 @@ export interface OptionsSpec<S extends z.ZodObject> {
   readonly schema: S;
 }
 
-export function parseMemberOptions<S extends z.ZodObject>(member: MemberSpec, spec: OptionsSpec<S>): Readonly<z.infer<S>> {
+export function parseMemberOptions<S extends z.ZodObject>(
+  member: MemberSpec,
+  spec: OptionsSpec<S>,
+): Readonly<z.infer<S>> {
   const context = { member: member.name, engine: spec.engine };
   if (member.connection.kind !== spec.connectionKind) {
-    throw new ConfigError('ENGINE_CONNECTION_INVALID', `Member ${member.name} uses the ${spec.engine} engine but a ${member.connection.kind} connection.`, {
-      hint: `Give the member a connection with kind: ${spec.connectionKind}.`,
-      context: { ...context, key: 'connection.kind' },
-    });
+    throw new ConfigError(
+      'ENGINE_CONNECTION_INVALID',
+      `Member ${member.name} uses the ${spec.engine} engine but a ${member.connection.kind} connection.`,
+      {
+        hint: `Give the member a connection with kind: ${spec.connectionKind}.`,
+        context: { ...context, key: 'connection.kind' },
+      },
+    );
   }
   const parsed = spec.schema.safeParse(member.options);
   if (parsed.success) return Object.freeze(parsed.data);
@@ -30,13 +37,21 @@ export function parseMemberOptions<S extends z.ZodObject>(member: MemberSpec, sp
   const path = issue && issue.path.length > 0 ? `.${issue.path.join('.')}` : '';
   if (issue?.code === 'unrecognized_keys') {
     const guesses = issue.keys.flatMap((k) => closest(k, valid) ?? []);
-    throw new ConfigError('ENGINE_OPTIONS_INVALID', `Member ${member.name}: unknown option(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}.`, {
-      hint: `${guesses.length > 0 ? `Did you mean ${guesses.map((g) => `"${g}"`).join(', ')}? ` : ''}The ${spec.engine} engine accepts: ${valid.join(', ')}.`,
-      context: { ...context, key: `options${path}` },
-    });
+    throw new ConfigError(
+      'ENGINE_OPTIONS_INVALID',
+      `Member ${member.name}: unknown option(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}.`,
+      {
+        hint: `${guesses.length > 0 ? `Did you mean ${guesses.map((g) => `"${g}"`).join(', ')}? ` : ''}The ${spec.engine} engine accepts: ${valid.join(', ')}.`,
+        context: { ...context, key: `options${path}` },
+      },
+    );
   }
-  throw new ConfigError('ENGINE_OPTIONS_INVALID', `Member ${member.name}: options${path} is invalid: ${issue?.message ?? 'invalid'}.`, {
-    hint: `The ${spec.engine} engine accepts: ${valid.join(', ')} (see docs/backup-and-restore.md, Engines).`,
-    context: { ...context, key: `options${path}` },
-  });
+  throw new ConfigError(
+    'ENGINE_OPTIONS_INVALID',
+    `Member ${member.name}: options${path} is invalid: ${issue?.message ?? 'invalid'}.`,
+    {
+      hint: `The ${spec.engine} engine accepts: ${valid.join(', ')} (see docs/backup-and-restore.md, Engines).`,
+      context: { ...context, key: `options${path}` },
+    },
+  );
 }

@@ -17,7 +17,12 @@ import { sqliteEngine } from './sqlite/engine.ts';
 /** The options type is private to each kind: the registry hands a kind's parsed options back to it only. */
 const erase = <O>(kind: EngineKind<O>): EngineKind<unknown> => kind;
 
-const BUILT_IN: readonly EngineKind<unknown>[] = [erase(sqliteEngine), erase(postgresEngine), erase(mariadbEngine), erase(dynamodbEngine)];
+const BUILT_IN: readonly EngineKind<unknown>[] = [
+  erase(sqliteEngine),
+  erase(postgresEngine),
+  erase(mariadbEngine),
+  erase(dynamodbEngine),
+];
 
 const kinds = new Map<string, EngineKind<unknown>>(BUILT_IN.map((k) => [k.kind, k]));
 

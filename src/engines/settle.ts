@@ -8,7 +8,10 @@ import { EngineError } from '../errors.ts';
 /** Waits for `work`, or `ms` at most (then leaves it running): for polite closes that must not hang. */
 export async function graceful(work: Promise<unknown>, ms: number): Promise<void> {
   const timer = new AbortController();
-  await Promise.race([work.catch(() => undefined), sleep(ms, undefined, { signal: timer.signal }).catch(() => undefined)]);
+  await Promise.race([
+    work.catch(() => undefined),
+    sleep(ms, undefined, { signal: timer.signal }).catch(() => undefined),
+  ]);
   timer.abort();
 }
 
@@ -29,18 +32,28 @@ export interface PollOptions {
 export async function pollUntil(check: () => Promise<boolean>, options: PollOptions): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
-    if (options.signal?.aborted) throw new EngineError('ABORTED', `Waiting for ${options.what} was aborted.`, { context: { engine: options.engine } });
+    if (options.signal?.aborted)
+      throw new EngineError('ABORTED', `Waiting for ${options.what} was aborted.`, {
+        context: { engine: options.engine },
+      });
     if (await check().catch(() => false)) return;
     if (Date.now() >= deadline) {
-      throw new EngineError('WAIT_TIMEOUT', `Gave up waiting for ${options.what} after ${options.timeoutMs} ms.`, { context: { engine: options.engine } });
+      throw new EngineError(
+        'WAIT_TIMEOUT',
+        `Gave up waiting for ${options.what} after ${options.timeoutMs} ms.`,
+        { context: { engine: options.engine } },
+      );
     }
-    await sleep(options.intervalMs ?? 200, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
+    await sleep(options.intervalMs ?? 200, undefined, options.signal ? { signal: options.signal } : {}).catch(
+      () => undefined,
+    );
   }
 }
 
 /** Rejects with EngineError `ABORTED` when `signal` has aborted (engines check this between steps). */
 export function throwIfAborted(signal: AbortSignal, engine: string, what: string): void {
-  if (signal.aborted) throw new EngineError('ABORTED', `${what} was aborted.`, { context: { engine }, cause: signal.reason });
+  if (signal.aborted)
+    throw new EngineError('ABORTED', `${what} was aborted.`, { context: { engine }, cause: signal.reason });
 }
 
 /** Runs synchronous `work` so that a throw becomes a rejected promise (session methods never throw synchronously). */

@@ -37,7 +37,10 @@ export function requireTool(tool: string, engine: string, hint: string): string 
   const found = spawnSync('sh', ['-c', `command -v "$0"`, tool], { encoding: 'utf8' });
   const path = found.stdout.trim();
   if (found.status !== 0 || path === '') {
-    throw new EngineError('TOOL_MISSING', `The tool ${tool} was not found on PATH.`, { hint, context: { engine, tool } });
+    throw new EngineError('TOOL_MISSING', `The tool ${tool} was not found on PATH.`, {
+      hint,
+      context: { engine, tool },
+    });
   }
   return path;
 }
@@ -57,9 +60,15 @@ export function showCommand(command: string, args: readonly string[]): string {
   return [command, ...args].map(shellQuote).join(' ');
 }
 
-export function spawnTool(command: string, args: readonly string[], options: ToolRunOptions = {}): ChildProcess {
+export function spawnTool(
+  command: string,
+  args: readonly string[],
+  options: ToolRunOptions = {},
+): ChildProcess {
   const asUser = options.user !== undefined && process.getuid?.() === 0;
-  const [file, argv] = asUser ? ['runuser', ['-u', options.user ?? '', '--', command, ...args]] : [command, [...args]];
+  const [file, argv] = asUser
+    ? ['runuser', ['-u', options.user ?? '', '--', command, ...args]]
+    : [command, [...args]];
   const output = options.inheritOutput === true ? 'inherit' : 'pipe';
   return spawn(file, argv, {
     env: options.env ?? process.env,
@@ -72,8 +81,16 @@ export function spawnTool(command: string, args: readonly string[], options: Too
  * Starts a server that outlives this process (its own session, no stdio, not waited for); whoever started it
  * stops it through its pid file. Watch the returned child's `exit`/`error` to see an early death.
  */
-export function startDetached(command: string, args: readonly string[], options: Pick<ToolRunOptions, 'env'> = {}): ChildProcess {
-  const child = spawn(command, [...args], { env: options.env ?? process.env, stdio: 'ignore', detached: true });
+export function startDetached(
+  command: string,
+  args: readonly string[],
+  options: Pick<ToolRunOptions, 'env'> = {},
+): ChildProcess {
+  const child = spawn(command, [...args], {
+    env: options.env ?? process.env,
+    stdio: 'ignore',
+    detached: true,
+  });
   child.unref();
   return child;
 }
@@ -102,8 +119,13 @@ export function waitTool(
   let stdout = '';
   let stderr = '';
   if (options.stdout) child.stdout?.pipe(options.stdout);
-  else if (!options.stdoutTaken) child.stdout?.on('data', (d: Buffer) => (stdout.length < MAX_COLLECT ? (stdout += d.toString()) : undefined));
-  child.stderr?.on('data', (d: Buffer) => (stderr.length < MAX_COLLECT ? (stderr += d.toString()) : undefined));
+  else if (!options.stdoutTaken)
+    child.stdout?.on('data', (d: Buffer) =>
+      stdout.length < MAX_COLLECT ? (stdout += d.toString()) : undefined,
+    );
+  child.stderr?.on('data', (d: Buffer) =>
+    stderr.length < MAX_COLLECT ? (stderr += d.toString()) : undefined,
+  );
   if (options.stdin && child.stdin) {
     options.stdin.on('error', () => child.kill('SIGKILL'));
     child.stdin.on('error', () => {}); // EPIPE when the tool exits early; its exit code reports the failure.
@@ -122,10 +144,18 @@ export function waitTool(
       } else child.kill('SIGKILL');
     };
     const timer = setTimeout(
-      () => kill(new EngineError('TOOL_TIMEOUT', `${command} did not finish within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms.`, { context: { engine } })),
+      () =>
+        kill(
+          new EngineError(
+            'TOOL_TIMEOUT',
+            `${command} did not finish within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms.`,
+            { context: { engine } },
+          ),
+        ),
       options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     );
-    const onAbort = (): void => kill(new EngineError('ABORTED', `${command} was aborted.`, { context: { engine } }));
+    const onAbort = (): void =>
+      kill(new EngineError('ABORTED', `${command} was aborted.`, { context: { engine } }));
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const done = (): void => {
@@ -147,9 +177,13 @@ export function waitTool(
       if (failure) return reject(failure);
       if (code === 0) return resolve({ stdout, stderr });
       reject(
-        new EngineError('TOOL_FAILED', `${showCommand(command, args)} failed (${code ?? signal}): ${stderr.trim().slice(-2000)}`, {
-          context: { engine, exitCode: code },
-        }),
+        new EngineError(
+          'TOOL_FAILED',
+          `${showCommand(command, args)} failed (${code ?? signal}): ${stderr.trim().slice(-2000)}`,
+          {
+            context: { engine, exitCode: code },
+          },
+        ),
       );
     });
   });

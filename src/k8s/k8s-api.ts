@@ -76,7 +76,18 @@ export interface K8sApi {
   /** Deployments and StatefulSets in `namespace` matching `labelSelector` (`''`: all). RBAC: `list deployments, statefulsets`. */
   listWorkloads(namespace: string, labelSelector: string, signal?: AbortSignal): Promise<WorkloadInfo[]>;
   /** One workload; throws when it does not exist. RBAC: `get deployments` / `get statefulsets`. */
-  getWorkload(namespace: string, kind: WorkloadKind, name: string, signal?: AbortSignal): Promise<WorkloadInfo>;
+  getWorkload(
+    namespace: string,
+    kind: WorkloadKind,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<WorkloadInfo>;
   /** Sets `spec.replicas` through the `scale` subresource (the only write stillpoint makes). RBAC: `patch deployments/scale` / `statefulsets/scale`. */
-  scaleWorkload(namespace: string, kind: WorkloadKind, name: string, replicas: number, signal?: AbortSignal): Promise<void>;
+  scaleWorkload(
+    namespace: string,
+    kind: WorkloadKind,
+    name: string,
+    replicas: number,
+    signal?: AbortSignal,
+  ): Promise<void>;
 }

@@ -45,7 +45,11 @@ export function createK8sClientApi(options: K8sClientOptions = {}): K8sApi {
   const server = config.getCurrentCluster()?.server ?? '(no cluster)';
 
   // Runs one call with its deadline; maps failures to PauseError K8S_API_FAILED (404 → undefined when asked).
-  async function call<T>(what: string, signal: AbortSignal | undefined, fn: (opts: CallOptions) => Promise<T>) {
+  async function call<T>(
+    what: string,
+    signal: AbortSignal | undefined,
+    fn: (opts: CallOptions) => Promise<T>,
+  ) {
     const deadline = AbortSignal.timeout(timeoutMs);
     const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
     try {
@@ -71,7 +75,9 @@ export function createK8sClientApi(options: K8sClientOptions = {}): K8sApi {
     async getService(namespace, name, signal) {
       try {
         return toServiceInfo(
-          await call(`read service ${namespace}/${name}`, signal, (o) => core.readNamespacedService({ namespace, name }, o)),
+          await call(`read service ${namespace}/${name}`, signal, (o) =>
+            core.readNamespacedService({ namespace, name }, o),
+          ),
         );
       } catch (error) {
         if (error instanceof PauseError && error.context['status'] === 404) return undefined;
@@ -84,7 +90,10 @@ export function createK8sClientApi(options: K8sClientOptions = {}): K8sApi {
           apps.listNamespacedDeployment({ namespace, ...(labelSelector === '' ? {} : { labelSelector }) }, o),
         ),
         call(`list statefulsets (${labelSelector}) in ${namespace}`, signal, (o) =>
-          apps.listNamespacedStatefulSet({ namespace, ...(labelSelector === '' ? {} : { labelSelector }) }, o),
+          apps.listNamespacedStatefulSet(
+            { namespace, ...(labelSelector === '' ? {} : { labelSelector }) },
+            o,
+          ),
         ),
       ]);
       return [
@@ -95,8 +104,14 @@ export function createK8sClientApi(options: K8sClientOptions = {}): K8sApi {
     async getWorkload(namespace, kind, name, signal) {
       const what = `read ${kind} ${namespace}/${name}`;
       return kind === 'Deployment'
-        ? toWorkloadInfo(kind, await call(what, signal, (o) => apps.readNamespacedDeployment({ namespace, name }, o)))
-        : toWorkloadInfo(kind, await call(what, signal, (o) => apps.readNamespacedStatefulSet({ namespace, name }, o)));
+        ? toWorkloadInfo(
+            kind,
+            await call(what, signal, (o) => apps.readNamespacedDeployment({ namespace, name }, o)),
+          )
+        : toWorkloadInfo(
+            kind,
+            await call(what, signal, (o) => apps.readNamespacedStatefulSet({ namespace, name }, o)),
+          );
     },
     async scaleWorkload(namespace, kind, name, replicas, signal) {
       const body = { spec: { replicas } };

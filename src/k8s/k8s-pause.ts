@@ -52,7 +52,12 @@ export interface K8sPauseOptions {
 }
 
 export type K8sPauseEvent =
-  | { readonly type: 'paused'; readonly attempt: number; readonly targets: readonly string[]; readonly pausedAtMs: number }
+  | {
+      readonly type: 'paused';
+      readonly attempt: number;
+      readonly targets: readonly string[];
+      readonly pausedAtMs: number;
+    }
   | { readonly type: 'unpaused'; readonly attempt: number; readonly window: PauseWindow }
   | { readonly type: 'invalid'; readonly attempt: number; readonly changes: readonly string[] };
 
@@ -78,14 +83,20 @@ export interface K8sPauseResult {
   readonly releases: readonly K8sReleaseResult[];
 }
 
-type AttemptOutcome = { readonly window: PauseWindow; readonly changes: string[]; readonly before: readonly ReleaseSnapshot[] };
+type AttemptOutcome = {
+  readonly window: PauseWindow;
+  readonly changes: string[];
+  readonly before: readonly ReleaseSnapshot[];
+};
 
 /** Runs the procedure. Throws PauseError `UNPAUSE_FAILED`, `PAUSE_FAILED`, `K8S_WINDOW_INVALID`, `K8S_POD_NOT_RUNNING`, …. */
 export async function pauseRelease(options: K8sPauseOptions): Promise<K8sPauseResult> {
   const timeZone = options.timeZone ?? 'Etc/UTC';
   assertTimeZone(timeZone);
   if (options.releases.length === 0) {
-    throw new ConfigError('K8S_SOURCE_INVALID', 'No release to pause.', { hint: 'Give -r <release> (repeatable), or a workload or selector.' });
+    throw new ConfigError('K8S_SOURCE_INVALID', 'No release to pause.', {
+      hint: 'Give -r <release> (repeatable), or a workload or selector.',
+    });
   }
   const names = options.releases.map((r) => `${r.namespace}/${refName(r)}`).join(', ');
   const retries = options.retries ?? 2;
@@ -124,7 +135,12 @@ async function attemptOnce(options: K8sPauseOptions, attempt: number): Promise<A
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  options.onEvent?.({ type: 'paused', attempt, targets: targets.map((t) => t.label), pausedAtMs: group.pausedAtMs });
+  options.onEvent?.({
+    type: 'paused',
+    attempt,
+    targets: targets.map((t) => t.label),
+    pausedAtMs: group.pausedAtMs,
+  });
   const changes: string[] = [];
   let failure: unknown;
   let unpause: UnpauseResult;
@@ -151,19 +167,26 @@ async function holdAndCheck(
 ): Promise<string[]> {
   await sleep(options.pauseDurationMs ?? 5_000, options.signal);
   const check = await group.checkPaused();
-  const changes = check.targets.filter((t) => !t.ok || t.paused !== true).map((t) => `${t.target} is not paused`);
+  const changes = check.targets
+    .filter((t) => !t.ok || t.paused !== true)
+    .map((t) => `${t.target} is not paused`);
   if (check.targets.length !== targets.length) changes.push('CheckPaused did not answer for every target');
   changes.push(...(await changesSince(options, before)));
   return changes;
 }
 
 async function changesSince(options: K8sPauseOptions, before: readonly ReleaseSnapshot[]): Promise<string[]> {
-  const prefix = (s: ReleaseSnapshot, text: string): string => (before.length > 1 ? `${s.name}: ${text}` : text);
+  const prefix = (s: ReleaseSnapshot, text: string): string =>
+    before.length > 1 ? `${s.name}: ${text}` : text;
   const changes = await Promise.all(
     before.map(async (snapshot, i) => {
       const ref = options.releases[i]!;
       try {
-        const after = await readRelease(options.api, { ...ref, ...(snapshot.product ? { product: snapshot.product } : {}) }, options.signal);
+        const after = await readRelease(
+          options.api,
+          { ...ref, ...(snapshot.product ? { product: snapshot.product } : {}) },
+          options.signal,
+        );
         return describeChanges(snapshot, after).map((c) => prefix(snapshot, c));
       } catch (error) {
         // Not being able to read the release back means the membership cannot be confirmed: invalid, not fatal.
@@ -174,7 +197,11 @@ async function changesSince(options: K8sPauseOptions, before: readonly ReleaseSn
   return changes.flat();
 }
 
-function unpauseFailed(before: readonly ReleaseSnapshot[], unpause: UnpauseResult, failure: unknown): PauseError {
+function unpauseFailed(
+  before: readonly ReleaseSnapshot[],
+  unpause: UnpauseResult,
+  failure: unknown,
+): PauseError {
   const bad = unpause.targets.filter((t) => !t.ok).map((t) => t.target);
   const affected = before.filter((s) => targetsOf(s).some((t) => bad.includes(t.label)));
   const restarts = affected.map(rolloutRestartCommand);
@@ -182,7 +209,12 @@ function unpauseFailed(before: readonly ReleaseSnapshot[], unpause: UnpauseResul
     'UNPAUSE_FAILED',
     `Unpause failed for ${bad.join(', ')} of ${affected.map((s) => `"${s.name}"`).join(', ')}; those pods may still be paused.`,
     {
-      context: { clusters: affected.map((s) => s.name), targets: unpause.targets, window: unpause.window, restart: restarts },
+      context: {
+        clusters: affected.map((s) => s.name),
+        targets: unpause.targets,
+        window: unpause.window,
+        restart: restarts,
+      },
       hint: `Unpause them now: stillpoint unpause -a ${bad.join(',')} (or scalar-admin -c unpause); if they stay unreachable, restart them (they start unpaused): ${restarts.join(' && ')}`,
       ...(failure !== undefined ? { cause: failure } : {}),
     },
@@ -310,5 +342,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 function cancelled(signal: AbortSignal): PauseError {
-  return new PauseError('K8S_PAUSE_CANCELLED', 'The Kubernetes pause was cancelled.', { cause: signal.reason });
+  return new PauseError('K8S_PAUSE_CANCELLED', 'The Kubernetes pause was cancelled.', {
+    cause: signal.reason,
+  });
 }

@@ -10,19 +10,34 @@ import { ConfigError } from '../errors.ts';
 import type { ResolvedTargets, TargetResolver, TargetSource } from '../pause/contract.ts';
 import type { K8sApi } from './k8s-api.ts';
 import { type K8sClientOptions, createK8sClientApi } from './k8s-client-api.ts';
-import { type ReleaseRef, assertAllRunning, membershipOf, readRelease, rolloutRestartCommand, targetsOf } from './release.ts';
+import {
+  type ReleaseRef,
+  assertAllRunning,
+  membershipOf,
+  readRelease,
+  rolloutRestartCommand,
+  targetsOf,
+} from './release.ts';
 
 export function createKubernetesTargetResolver(api: K8sApi): TargetResolver {
   return {
     async resolve(source: TargetSource, signal?: AbortSignal): Promise<ResolvedTargets> {
       if (source.kind !== 'kubernetes') {
-        throw new ConfigError('K8S_SOURCE_INVALID', `The Kubernetes resolver cannot resolve a "${source.kind}" source.`, {
-          hint: 'Use createTargetResolver() from src/pause/targets.ts, which routes each kind of source.',
-        });
+        throw new ConfigError(
+          'K8S_SOURCE_INVALID',
+          `The Kubernetes resolver cannot resolve a "${source.kind}" source.`,
+          {
+            hint: 'Use createTargetResolver() from src/pause/targets.ts, which routes each kind of source.',
+          },
+        );
       }
       const snapshot = await readRelease(api, refOf(source), signal);
       assertAllRunning(snapshot);
-      return { targets: targetsOf(snapshot), membership: membershipOf(snapshot), unpauseFallback: rolloutRestartCommand(snapshot) };
+      return {
+        targets: targetsOf(snapshot),
+        membership: membershipOf(snapshot),
+        unpauseFallback: rolloutRestartCommand(snapshot),
+      };
     },
   };
 }

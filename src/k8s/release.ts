@@ -33,10 +33,30 @@ export interface ProductInfo {
 }
 
 export const PRODUCTS: Readonly<Record<ScalarProduct, ProductInfo>> = {
-  scalardb: { appLabel: 'scalardb', adminPortName: 'scalardb', defaultAdminPort: 60051, chartName: 'scalardb' },
-  'scalardb-cluster': { appLabel: 'scalardb-cluster', adminPortName: 'scalardb-cluster', defaultAdminPort: 60053, chartName: 'scalardb-cluster' },
-  'scalardl-ledger': { appLabel: 'ledger', adminPortName: 'scalardl-admin', defaultAdminPort: 50053, chartName: 'scalardl' },
-  'scalardl-auditor': { appLabel: 'auditor', adminPortName: 'scalardl-auditor-admin', defaultAdminPort: 40053, chartName: 'scalardl-audit' },
+  scalardb: {
+    appLabel: 'scalardb',
+    adminPortName: 'scalardb',
+    defaultAdminPort: 60051,
+    chartName: 'scalardb',
+  },
+  'scalardb-cluster': {
+    appLabel: 'scalardb-cluster',
+    adminPortName: 'scalardb-cluster',
+    defaultAdminPort: 60053,
+    chartName: 'scalardb-cluster',
+  },
+  'scalardl-ledger': {
+    appLabel: 'ledger',
+    adminPortName: 'scalardl-admin',
+    defaultAdminPort: 50053,
+    chartName: 'scalardl',
+  },
+  'scalardl-auditor': {
+    appLabel: 'auditor',
+    adminPortName: 'scalardl-auditor-admin',
+    defaultAdminPort: 40053,
+    chartName: 'scalardl-audit',
+  },
 };
 
 export const LABEL_INSTANCE = 'app.kubernetes.io/instance';
@@ -109,33 +129,62 @@ export function productSelector(release: string, product: ScalarProduct): string
  * Reads the release, workload or selection. Throws PauseError `K8S_RELEASE_NOT_FOUND` /
  * `K8S_SERVICE_NOT_FOUND` / `K8S_ADMIN_PORT_NOT_FOUND` / `K8S_WORKLOAD_AMBIGUOUS`, ConfigError `K8S_SOURCE_INVALID`.
  */
-export async function readRelease(api: K8sApi, ref: ReleaseRef, signal?: AbortSignal): Promise<ReleaseSnapshot> {
+export async function readRelease(
+  api: K8sApi,
+  ref: ReleaseRef,
+  signal?: AbortSignal,
+): Promise<ReleaseSnapshot> {
   const ways = [ref.release, ref.workload, ref.selector].filter((x) => x !== undefined).length;
   if (ways !== 1) {
-    throw new ConfigError('K8S_SOURCE_INVALID', 'Name exactly one of a Helm release, a workload or a label selector.', {
-      hint: 'Give -r <release>, or --deployment/--statefulset <name>, or --selector k=v with --admin-port.',
-    });
+    throw new ConfigError(
+      'K8S_SOURCE_INVALID',
+      'Name exactly one of a Helm release, a workload or a label selector.',
+      {
+        hint: 'Give -r <release>, or --deployment/--statefulset <name>, or --selector k=v with --admin-port.',
+      },
+    );
   }
   if (ref.release !== undefined) return readHelmRelease(api, { ...ref, release: ref.release }, signal);
   if (ref.adminPort === undefined) {
-    throw new ConfigError('K8S_SOURCE_INVALID', `An admin port is needed to pause ${refName(ref)} (no Scalar chart service to read it from).`, {
-      hint: 'Give --admin-port <number|container port name> (plan: adminPort).',
-    });
+    throw new ConfigError(
+      'K8S_SOURCE_INVALID',
+      `An admin port is needed to pause ${refName(ref)} (no Scalar chart service to read it from).`,
+      {
+        hint: 'Give --admin-port <number|container port name> (plan: adminPort).',
+      },
+    );
   }
   const { pods, workload, selector } =
-    ref.workload !== undefined ? await byWorkload(api, ref.namespace, ref.workload, signal) : await bySelector(api, ref.namespace, ref.selector!, signal);
+    ref.workload !== undefined
+      ? await byWorkload(api, ref.namespace, ref.workload, signal)
+      : await bySelector(api, ref.namespace, ref.selector!, signal);
   const name = refName(ref);
   if (pods.length === 0) {
-    throw new PauseError('K8S_RELEASE_NOT_FOUND', `No pods found for ${name} in namespace "${ref.namespace}".`, {
-      context: { cluster: name, namespace: ref.namespace, selector },
-      hint: 'Check the workload name or the selector, and the namespace.',
-    });
+    throw new PauseError(
+      'K8S_RELEASE_NOT_FOUND',
+      `No pods found for ${name} in namespace "${ref.namespace}".`,
+      {
+        context: { cluster: name, namespace: ref.namespace, selector },
+        hint: 'Check the workload name or the selector, and the namespace.',
+      },
+    );
   }
   const adminPort = containerPortOf(ref.adminPort, pods, name);
-  return { name, namespace: ref.namespace, ...(ref.product ? { product: ref.product } : {}), pods, workload, adminPort };
+  return {
+    name,
+    namespace: ref.namespace,
+    ...(ref.product ? { product: ref.product } : {}),
+    pods,
+    workload,
+    adminPort,
+  };
 }
 
-async function readHelmRelease(api: K8sApi, ref: ReleaseRef & { release: string }, signal?: AbortSignal): Promise<ReleaseSnapshot> {
+async function readHelmRelease(
+  api: K8sApi,
+  ref: ReleaseRef & { release: string },
+  signal?: AbortSignal,
+): Promise<ReleaseSnapshot> {
   const product = ref.product ?? (await detectProduct(api, ref, signal));
   const selector = productSelector(ref.release, product);
   const [pods, workloads, service] = await Promise.all([
@@ -145,19 +194,35 @@ async function readHelmRelease(api: K8sApi, ref: ReleaseRef & { release: string 
   ]);
   const context = { cluster: ref.release, namespace: ref.namespace, product };
   if (pods.length === 0) {
-    throw new PauseError('K8S_RELEASE_NOT_FOUND', `No ${product} pods found for release "${ref.release}" in namespace "${ref.namespace}".`, {
-      context: { ...context, selector },
-      hint: 'Check the release name (helm list -n <namespace>), the namespace and --product.',
-    });
+    throw new PauseError(
+      'K8S_RELEASE_NOT_FOUND',
+      `No ${product} pods found for release "${ref.release}" in namespace "${ref.namespace}".`,
+      {
+        context: { ...context, selector },
+        hint: 'Check the release name (helm list -n <namespace>), the namespace and --product.',
+      },
+    );
   }
   if (workloads.length !== 1) {
-    throw new PauseError('K8S_WORKLOAD_AMBIGUOUS', `Expected one Deployment or StatefulSet for release "${ref.release}" (${selector}), found ${workloads.length}.`, {
-      context: { ...context, workloads: workloads.map((w) => `${w.kind}/${w.name}`) },
-      hint: 'Deploy the product with the Scalar Helm chart, which creates exactly one workload per release.',
-    });
+    throw new PauseError(
+      'K8S_WORKLOAD_AMBIGUOUS',
+      `Expected one Deployment or StatefulSet for release "${ref.release}" (${selector}), found ${workloads.length}.`,
+      {
+        context: { ...context, workloads: workloads.map((w) => `${w.kind}/${w.name}`) },
+        hint: 'Deploy the product with the Scalar Helm chart, which creates exactly one workload per release.',
+      },
+    );
   }
   const adminPort = adminPortOf(service, product, pods);
-  return { name: ref.release, namespace: ref.namespace, product, pods, workload: workloads[0]!, service, adminPort };
+  return {
+    name: ref.release,
+    namespace: ref.namespace,
+    product,
+    pods,
+    workload: workloads[0]!,
+    service,
+    adminPort,
+  };
 }
 
 /**
@@ -173,9 +238,13 @@ export async function findHeadlessService(
   signal?: AbortSignal,
 ): Promise<ServiceInfo> {
   const expected = `${chartFullname(release, PRODUCTS[product].chartName)}-headless`;
-  const labelled = (await api.listServices(namespace, productSelector(release, product), signal)).filter((s) => s.name.endsWith('-headless'));
+  const labelled = (await api.listServices(namespace, productSelector(release, product), signal)).filter(
+    (s) => s.name.endsWith('-headless'),
+  );
   if (labelled.length === 1) return labelled[0]!;
-  const exact = labelled.find((s) => s.name === expected) ?? (labelled.length === 0 ? await api.getService(namespace, expected, signal) : undefined);
+  const exact =
+    labelled.find((s) => s.name === expected) ??
+    (labelled.length === 0 ? await api.getService(namespace, expected, signal) : undefined);
   if (exact) return exact;
   throw new PauseError(
     'K8S_SERVICE_NOT_FOUND',
@@ -190,7 +259,11 @@ export async function findHeadlessService(
 }
 
 /** The product of the release's pods (by `app.kubernetes.io/app`). Throws PauseError `K8S_RELEASE_NOT_FOUND` / `K8S_PRODUCT_AMBIGUOUS`. */
-export async function detectProduct(api: K8sApi, ref: { readonly release: string; readonly namespace: string }, signal?: AbortSignal): Promise<ScalarProduct> {
+export async function detectProduct(
+  api: K8sApi,
+  ref: { readonly release: string; readonly namespace: string },
+  signal?: AbortSignal,
+): Promise<ScalarProduct> {
   const pods = await api.listPods(ref.namespace, `${LABEL_INSTANCE}=${ref.release}`, signal);
   const found = new Set<ScalarProduct>();
   for (const pod of pods) {
@@ -216,10 +289,14 @@ function adminPortOf(service: ServiceInfo, product: ScalarProduct, pods: readonl
   const name = PRODUCTS[product].adminPortName;
   const port = service.ports.find((p) => p.name === name);
   if (!port) {
-    throw new PauseError('K8S_ADMIN_PORT_NOT_FOUND', `Service "${service.name}" has no port named "${name}".`, {
-      context: { ports: service.ports.map((p) => p.name ?? String(p.port)) },
-      hint: `The ${product} admin port must be a named port "${name}" of the headless service (Scalar Helm chart default).`,
-    });
+    throw new PauseError(
+      'K8S_ADMIN_PORT_NOT_FOUND',
+      `Service "${service.name}" has no port named "${name}".`,
+      {
+        context: { ports: service.ports.map((p) => p.name ?? String(p.port)) },
+        hint: `The ${product} admin port must be a named port "${name}" of the headless service (Scalar Helm chart default).`,
+      },
+    );
   }
   if (port.targetPort === undefined) return port.port;
   if (typeof port.targetPort === 'number') return port.targetPort;
@@ -227,10 +304,14 @@ function adminPortOf(service: ServiceInfo, product: ScalarProduct, pods: readonl
   if (byName) return byName.containerPort;
   const asNumber = Number(port.targetPort);
   if (Number.isInteger(asNumber) && asNumber > 0) return asNumber;
-  throw new PauseError('K8S_ADMIN_PORT_NOT_FOUND', `Target port "${port.targetPort}" of service "${service.name}" matches no container port.`, {
-    context: { port: name },
-    hint: 'Use a numeric targetPort or name the container port the same.',
-  });
+  throw new PauseError(
+    'K8S_ADMIN_PORT_NOT_FOUND',
+    `Target port "${port.targetPort}" of service "${service.name}" matches no container port.`,
+    {
+      context: { port: name },
+      hint: 'Use a numeric targetPort or name the container port the same.',
+    },
+  );
 }
 
 /**
@@ -272,7 +353,11 @@ export function rolloutRestartCommand(snapshot: Pick<ReleaseSnapshot, 'workload'
 export function targetsOf(snapshot: ReleaseSnapshot): Target[] {
   return snapshot.pods
     .filter((p) => p.podIp !== undefined)
-    .map((p) => ({ host: p.podIp!, port: snapshot.adminPort, label: targetLabel(p.podIp!, snapshot.adminPort) }))
+    .map((p) => ({
+      host: p.podIp!,
+      port: snapshot.adminPort,
+      label: targetLabel(p.podIp!, snapshot.adminPort),
+    }))
     .sort((a, b) => a.label.localeCompare(b.label));
 }
 
@@ -283,7 +368,10 @@ export function targetsOf(snapshot: ReleaseSnapshot): Target[] {
 export function membershipOf(snapshot: ReleaseSnapshot): MembershipSnapshot {
   const pods = [...snapshot.pods]
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((p) => `pod ${p.name} phase=${p.phase} ready=${p.ready} restarts=${totalRestarts(p)} rv=${p.resourceVersion} ip=${p.podIp ?? '-'}`);
+    .map(
+      (p) =>
+        `pod ${p.name} phase=${p.phase} ready=${p.ready} restarts=${totalRestarts(p)} rv=${p.resourceVersion} ip=${p.podIp ?? '-'}`,
+    );
   const w = snapshot.workload;
   const items = [...pods, `${w.kind.toLowerCase()} ${w.name} rv=${w.resourceVersion} replicas=${w.replicas}`];
   return { fingerprint: items.join('\n'), items };
@@ -309,20 +397,24 @@ export function describeChanges(before: ReleaseSnapshot, after: ReleaseSnapshot)
       changes.push(`pod ${pod.name} restarted (restarts ${totalRestarts(pod)} → ${totalRestarts(now)})`);
     }
     if (now.phase !== pod.phase) changes.push(`pod ${pod.name} phase ${pod.phase} → ${now.phase}`);
-    if (now.ready !== pod.ready) changes.push(`pod ${pod.name} ${now.ready ? 'became Ready' : 'is no longer Ready'}`);
+    if (now.ready !== pod.ready)
+      changes.push(`pod ${pod.name} ${now.ready ? 'became Ready' : 'is no longer Ready'}`);
     if (now.deleting && !pod.deleting) changes.push(`pod ${pod.name} is terminating`);
     if (now.podIp !== pod.podIp) changes.push(`pod ${pod.name} IP ${pod.podIp ?? '-'} → ${now.podIp ?? '-'}`);
     if (now.resourceVersion !== pod.resourceVersion) {
       changes.push(`pod ${pod.name} resourceVersion ${pod.resourceVersion} → ${now.resourceVersion}`);
     }
   }
-  for (const pod of after.pods) if (!beforeNames.has(pod.name)) changes.push(`new pod ${pod.name} (${pod.phase})`);
+  for (const pod of after.pods)
+    if (!beforeNames.has(pod.name)) changes.push(`new pod ${pod.name} (${pod.phase})`);
   const [w0, w1] = [before.workload, after.workload];
-  if (w0.name !== w1.name || w0.kind !== w1.kind) changes.push(`workload ${w0.kind}/${w0.name} → ${w1.kind}/${w1.name}`);
+  if (w0.name !== w1.name || w0.kind !== w1.kind)
+    changes.push(`workload ${w0.kind}/${w0.name} → ${w1.kind}/${w1.name}`);
   else if (w0.resourceVersion !== w1.resourceVersion) {
     changes.push(`${w0.kind} ${w0.name} resourceVersion ${w0.resourceVersion} → ${w1.resourceVersion}`);
   }
-  if (before.adminPort !== after.adminPort) changes.push(`admin port ${before.adminPort} → ${after.adminPort}`);
+  if (before.adminPort !== after.adminPort)
+    changes.push(`admin port ${before.adminPort} → ${after.adminPort}`);
   return changes;
 }
 

@@ -43,11 +43,20 @@ export function createKubernetesRestoreHooks(api: K8sApi, options: RestoreHookOp
     },
     async after() {
       if (!recorded) {
-        throw new InternalError('K8S_RESTORE_HOOK_ORDER', 'The after-restore hook ran without the before-restore hook.', {
-          context: { cluster: options.release },
-        });
+        throw new InternalError(
+          'K8S_RESTORE_HOOK_ORDER',
+          'The after-restore hook ran without the before-restore hook.',
+          {
+            context: { cluster: options.release },
+          },
+        );
       }
-      await scaleAndWait(api, { ...options, product: recorded.product }, recorded.workload, recorded.replicas);
+      await scaleAndWait(
+        api,
+        { ...options, product: recorded.product },
+        recorded.workload,
+        recorded.replicas,
+      );
     },
   };
 }
@@ -61,7 +70,11 @@ export async function findWorkload(api: K8sApi, options: ScaleTarget): Promise<W
     'K8S_WORKLOAD_AMBIGUOUS',
     `Expected one Deployment or StatefulSet for release "${options.release}" (${selector}), found ${workloads.length}.`,
     {
-      context: { cluster: options.release, namespace: options.namespace, workloads: workloads.map((w) => `${w.kind}/${w.name}`) },
+      context: {
+        cluster: options.release,
+        namespace: options.namespace,
+        workloads: workloads.map((w) => `${w.kind}/${w.name}`),
+      },
       hint: 'Give --product to pick the product workload of the release.',
     },
   );
@@ -78,7 +91,11 @@ export async function scaleAndWait(
   const deadline = Date.now() + (options.timeoutMs ?? 300_000);
   let last: PodInfo[] = [];
   while (Date.now() < deadline) {
-    last = await api.listPods(options.namespace, productSelector(options.release, options.product), options.signal);
+    last = await api.listPods(
+      options.namespace,
+      productSelector(options.release, options.product),
+      options.signal,
+    );
     if (replicas === 0 ? last.length === 0 : isReady(last, replicas)) return;
     await delay(options.pollIntervalMs ?? 1_000, options.signal);
   }
@@ -99,14 +116,20 @@ function isReady(pods: readonly PodInfo[], replicas: number): boolean {
 
 function describe(pods: readonly PodInfo[]): string {
   if (pods.length === 0) return 'none';
-  return pods.map((p) => `${p.name} ${p.phase}${p.ready ? ' ready' : ''}${p.deleting ? ' terminating' : ''}`).join(', ');
+  return pods
+    .map((p) => `${p.name} ${p.phase}${p.ready ? ' ready' : ''}${p.deleting ? ' terminating' : ''}`)
+    .join(', ');
 }
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(new PauseError('K8S_SCALE_CANCELLED', 'Waiting for the workload was cancelled.', { cause: signal?.reason }));
+      reject(
+        new PauseError('K8S_SCALE_CANCELLED', 'Waiting for the workload was cancelled.', {
+          cause: signal?.reason,
+        }),
+      );
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);

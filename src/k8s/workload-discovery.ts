@@ -17,10 +17,14 @@ export async function byWorkload(
   const workload = await api.getWorkload(namespace, ref.kind, ref.name, signal);
   const selector = labelsToSelector(workload.selector);
   if (selector === '') {
-    throw new PauseError('K8S_WORKLOAD_AMBIGUOUS', `${ref.kind} ${ref.name} has no spec.selector.matchLabels to find its pods by.`, {
-      context: { cluster: ref.name, namespace },
-      hint: 'Use --selector k=v with the labels of its pods instead.',
-    });
+    throw new PauseError(
+      'K8S_WORKLOAD_AMBIGUOUS',
+      `${ref.kind} ${ref.name} has no spec.selector.matchLabels to find its pods by.`,
+      {
+        context: { cluster: ref.name, namespace },
+        hint: 'Use --selector k=v with the labels of its pods instead.',
+      },
+    );
   }
   return { pods: await api.listPods(namespace, selector, signal), workload, selector };
 }
@@ -32,17 +36,30 @@ export async function bySelector(
   selector: string,
   signal?: AbortSignal,
 ): Promise<{ pods: PodInfo[]; workload: WorkloadInfo; selector: string }> {
-  const [pods, labelled] = await Promise.all([api.listPods(namespace, selector, signal), api.listWorkloads(namespace, selector, signal)]);
+  const [pods, labelled] = await Promise.all([
+    api.listPods(namespace, selector, signal),
+    api.listWorkloads(namespace, selector, signal),
+  ]);
   let workloads = labelled;
   if (workloads.length === 0 && pods.length > 0) {
     const all = await api.listWorkloads(namespace, '', signal);
-    workloads = all.filter((w) => Object.keys(w.selector).length > 0 && pods.every((p) => matches(w.selector, p.labels)));
+    workloads = all.filter(
+      (w) => Object.keys(w.selector).length > 0 && pods.every((p) => matches(w.selector, p.labels)),
+    );
   }
   if (workloads.length !== 1 && pods.length > 0) {
-    throw new PauseError('K8S_WORKLOAD_AMBIGUOUS', `Expected one Deployment or StatefulSet for the pods of selector "${selector}", found ${workloads.length}.`, {
-      context: { cluster: `selector ${selector}`, namespace, workloads: workloads.map((w) => `${w.kind}/${w.name}`) },
-      hint: 'Narrow the selector to the pods of one workload, or name it with --deployment/--statefulset.',
-    });
+    throw new PauseError(
+      'K8S_WORKLOAD_AMBIGUOUS',
+      `Expected one Deployment or StatefulSet for the pods of selector "${selector}", found ${workloads.length}.`,
+      {
+        context: {
+          cluster: `selector ${selector}`,
+          namespace,
+          workloads: workloads.map((w) => `${w.kind}/${w.name}`),
+        },
+        hint: 'Narrow the selector to the pods of one workload, or name it with --deployment/--statefulset.',
+      },
+    );
   }
   return { pods, workload: workloads[0]!, selector };
 }
@@ -63,8 +80,15 @@ export function containerPortOf(port: number | string, pods: readonly PodInfo[],
   if (Number.isInteger(asNumber) && asNumber > 0 && asNumber < 65536) return asNumber;
   const found = pods[0]?.containerPorts.find((p) => p.name === port);
   if (found) return found.containerPort;
-  throw new PauseError('K8S_ADMIN_PORT_NOT_FOUND', `The pods of ${name} have no container port named "${port}".`, {
-    context: { cluster: name, ports: pods[0]?.containerPorts.map((p) => p.name ?? String(p.containerPort)) ?? [] },
-    hint: 'Give --admin-port as a number or as the name of a container port of the pods.',
-  });
+  throw new PauseError(
+    'K8S_ADMIN_PORT_NOT_FOUND',
+    `The pods of ${name} have no container port named "${port}".`,
+    {
+      context: {
+        cluster: name,
+        ports: pods[0]?.containerPorts.map((p) => p.name ?? String(p.containerPort)) ?? [],
+      },
+      hint: 'Give --admin-port as a number or as the name of a container port of the pods.',
+    },
+  );
 }

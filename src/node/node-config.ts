@@ -33,7 +33,10 @@ import { configErrorFrom, groupConfigSchema, parseGroupConfig, readYaml } from '
 const nodeConfigSchema = z.strictObject({
   name: z.string().min(1).optional(),
   group: groupConfigSchema,
-  listen: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65_535) }),
+  listen: z.strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65_535),
+  }),
   admin: z
     .strictObject({
       token: z.string().min(1).optional(),
@@ -59,7 +62,10 @@ export interface NodeConfig {
   readonly name?: string;
   readonly group: GroupConfig;
   readonly listen: { readonly host: string; readonly port: number };
-  readonly admin?: { readonly token?: string; readonly tls?: { readonly certPem: Buffer; readonly keyPem: Buffer } };
+  readonly admin?: {
+    readonly token?: string;
+    readonly tls?: { readonly certPem: Buffer; readonly keyPem: Buffer };
+  };
   /** `enabled: false` serves without a gate (benchmarks measure the gate's cost with it). Default enabled, reject. */
   readonly gate?: { readonly enabled?: boolean; readonly pausedBehaviour?: PausedBehaviour };
   /** Lazy-recovery expiry in ms. Default: the transaction manager's (15 000). */
@@ -69,7 +75,10 @@ export interface NodeConfig {
 }
 
 /** Validates a parsed node config object; relative paths resolve against `baseDir`. */
-export async function parseNodeConfig(value: unknown, options: { file?: string; baseDir?: string } = {}): Promise<NodeConfig> {
+export async function parseNodeConfig(
+  value: unknown,
+  options: { file?: string; baseDir?: string } = {},
+): Promise<NodeConfig> {
   const file = options.file ?? '<node config>';
   const baseDir = options.baseDir ?? process.cwd();
   const parsed = nodeConfigSchema.safeParse(value);
@@ -77,7 +86,9 @@ export async function parseNodeConfig(value: unknown, options: { file?: string; 
   const c = parsed.data;
   const group = parseGroupConfig(c.group, { file, baseDir });
   const pausedBehaviour: PausedBehaviour =
-    c.gate.whilePaused === 'hold' ? { kind: 'hold', maxQueued: c.gate.maxQueued, maxHoldMs: c.gate.maxHoldMs } : { kind: 'reject' };
+    c.gate.whilePaused === 'hold'
+      ? { kind: 'hold', maxQueued: c.gate.maxQueued, maxHoldMs: c.gate.maxHoldMs }
+      : { kind: 'reject' };
   return {
     ...(c.name === undefined ? {} : { name: c.name }),
     group,
@@ -94,26 +105,58 @@ export async function loadNodeConfig(path: string): Promise<NodeConfig> {
   return parseNodeConfig(await readYaml(path), { file: path, baseDir: dirname(resolve(path)) });
 }
 
-type AdminInput = { token?: string | undefined; tokenEnv?: string | undefined; tokenFile?: string | undefined; tls?: { certFile: string; keyFile: string } | undefined };
+type AdminInput = {
+  token?: string | undefined;
+  tokenEnv?: string | undefined;
+  tokenFile?: string | undefined;
+  tls?: { certFile: string; keyFile: string } | undefined;
+};
 
-async function resolveAdmin(admin: AdminInput, file: string, baseDir: string): Promise<NonNullable<NodeConfig['admin']>> {
+async function resolveAdmin(
+  admin: AdminInput,
+  file: string,
+  baseDir: string,
+): Promise<NonNullable<NodeConfig['admin']>> {
   if ([admin.token, admin.tokenEnv, admin.tokenFile].filter((t) => t !== undefined).length > 1) {
-    throw new ConfigError('CONFIG_INVALID', `${file}: admin: give one of token, tokenEnv, tokenFile.`, { context: { file, key: 'admin' }, hint: 'Keep one of admin.token, admin.tokenEnv, admin.tokenFile.' });
+    throw new ConfigError('CONFIG_INVALID', `${file}: admin: give one of token, tokenEnv, tokenFile.`, {
+      context: { file, key: 'admin' },
+      hint: 'Keep one of admin.token, admin.tokenEnv, admin.tokenFile.',
+    });
   }
   let token = admin.token;
   if (admin.tokenFile !== undefined) {
-    token = (await readSecret(admin.tokenFile, 'admin.tokenFile', file, baseDir)).toString('utf8').split(/\r?\n/)[0]?.trim();
+    token = (await readSecret(admin.tokenFile, 'admin.tokenFile', file, baseDir))
+      .toString('utf8')
+      .split(/\r?\n/)[0]
+      ?.trim();
     if (token === undefined || token === '') {
-      throw new ConfigError('CONFIG_SECRET_MISSING', `${file}: admin.tokenFile ${admin.tokenFile} is empty.`, { context: { file, key: 'admin.tokenFile' }, hint: 'Write the token on the first line of the file.' });
+      throw new ConfigError(
+        'CONFIG_SECRET_MISSING',
+        `${file}: admin.tokenFile ${admin.tokenFile} is empty.`,
+        { context: { file, key: 'admin.tokenFile' }, hint: 'Write the token on the first line of the file.' },
+      );
     }
   }
   if (admin.tokenEnv !== undefined) {
     token = process.env[admin.tokenEnv];
     if (token === undefined || token === '') {
-      throw new ConfigError('CONFIG_SECRET_MISSING', `${file}: admin.tokenEnv names ${admin.tokenEnv}, which is not set.`, { context: { file, key: 'admin.tokenEnv' }, hint: `Export ${admin.tokenEnv} before starting the node.` });
+      throw new ConfigError(
+        'CONFIG_SECRET_MISSING',
+        `${file}: admin.tokenEnv names ${admin.tokenEnv}, which is not set.`,
+        {
+          context: { file, key: 'admin.tokenEnv' },
+          hint: `Export ${admin.tokenEnv} before starting the node.`,
+        },
+      );
     }
   }
-  const tls = admin.tls === undefined ? undefined : { certPem: await readSecret(admin.tls.certFile, 'admin.tls.certFile', file, baseDir), keyPem: await readSecret(admin.tls.keyFile, 'admin.tls.keyFile', file, baseDir) };
+  const tls =
+    admin.tls === undefined
+      ? undefined
+      : {
+          certPem: await readSecret(admin.tls.certFile, 'admin.tls.certFile', file, baseDir),
+          keyPem: await readSecret(admin.tls.keyFile, 'admin.tls.keyFile', file, baseDir),
+        };
   return { ...(token === undefined ? {} : { token }), ...(tls === undefined ? {} : { tls }) };
 }
 
@@ -121,6 +164,10 @@ async function readSecret(path: string, key: string, file: string, baseDir: stri
   try {
     return await readFile(resolve(baseDir, path));
   } catch (cause) {
-    throw new ConfigError('CONFIG_UNREADABLE', `${file}: ${key}: cannot read ${path}.`, { context: { file, key }, hint: `Check the path in ${key} (relative paths are relative to the config file).`, cause });
+    throw new ConfigError('CONFIG_UNREADABLE', `${file}: ${key}: cannot read ${path}.`, {
+      context: { file, key },
+      hint: `Check the path in ${key} (relative paths are relative to the config file).`,
+      cause,
+    });
   }
 }

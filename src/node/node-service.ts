@@ -8,7 +8,11 @@ import type { Gate } from '../pause/contract.ts';
 import type { TransactionManager } from '../txn/contract.ts';
 
 /** The node's token check (../pause/admin-server.ts makeAuthorizer): false means it already answered the call. */
-export type Authorizer = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: (error: Partial<grpc.StatusObject>) => void, method: string) => boolean;
+export type Authorizer = (
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  callback: (error: Partial<grpc.StatusObject>) => void,
+  method: string,
+) => boolean;
 
 export interface NodeServiceContext {
   readonly tm: TransactionManager;

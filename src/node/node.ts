@@ -45,25 +45,41 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   // Before anything opens: an exposed node without token and TLS is refused unless the operator said insecure.
   const token = config.admin?.token;
   checkListenerSecurity(
-    { host: config.listen.host, token: token !== undefined, tls: config.admin?.tls !== undefined, insecure: config.insecure === true },
+    {
+      host: config.listen.host,
+      token: token !== undefined,
+      tls: config.admin?.tls !== undefined,
+      insecure: config.insecure === true,
+    },
     options.log ?? stderrLog,
   );
   const group = await openGroup(config.group);
   let tm: TransactionManager | undefined;
   const server = new grpc.Server();
   try {
-    const manager = createTransactionManager({ group, ...(config.expiryMs === undefined ? {} : { expiryMs: config.expiryMs }) });
+    const manager = createTransactionManager({
+      group,
+      ...(config.expiryMs === undefined ? {} : { expiryMs: config.expiryMs }),
+    });
     tm = manager;
     const gateEnabled = config.gate?.enabled ?? true;
     const gate = gateEnabled
-      ? createGate({ pausedBehaviour: config.gate?.pausedBehaviour ?? { kind: 'reject' }, ...(options.log ? { log: options.log } : {}) })
+      ? createGate({
+          pausedBehaviour: config.gate?.pausedBehaviour ?? { kind: 'reject' },
+          ...(options.log ? { log: options.log } : {}),
+        })
       : undefined;
     // The token guards the data API too: whoever may move money may also be trusted to pause.
     const authorised = token === undefined ? undefined : makeAuthorizer(token, options.log ?? stderrLog);
     const context = { tm: manager, ...(gate ? { gate } : {}), ...(authorised ? { authorised } : {}) };
-    for (const service of options.services ?? []) server.addService(service.definition(), service.handlers(context));
+    for (const service of options.services ?? [])
+      server.addService(service.definition(), service.handlers(context));
     // Without a gate there is nothing to pause: no admin service, so a pause fails loudly instead of lying.
-    if (gate) addAdminService(server, gate, { ...(config.admin?.token ? { token: config.admin.token } : {}), ...(options.log ? { log: options.log } : {}) });
+    if (gate)
+      addAdminService(server, gate, {
+        ...(config.admin?.token ? { token: config.admin.token } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      });
     const host = config.listen.host;
     const hostPart = host.includes(':') ? `[${host}]` : host;
     const port = await bind(server, `${hostPart}:${config.listen.port}`, credentialsFor(config));
@@ -112,7 +128,9 @@ function makeRunning(p: Parts): RunningNode {
 
 function credentialsFor(config: NodeConfig): grpc.ServerCredentials {
   const tls = config.admin?.tls;
-  return tls ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.certPem, private_key: tls.keyPem }]) : grpc.ServerCredentials.createInsecure();
+  return tls
+    ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.certPem, private_key: tls.keyPem }])
+    : grpc.ServerCredentials.createInsecure();
 }
 
 function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {

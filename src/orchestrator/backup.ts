@@ -23,7 +23,13 @@ import { openArtifactStore } from '../artifacts/open-store.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { BackupMode, BackupState } from '../catalog/catalog-schema.ts';
-import type { BackupSession, BackupSessionContext, CaptureResult, ClockSample, RestoreHandle } from '../engines/contract.ts';
+import type {
+  BackupSession,
+  BackupSessionContext,
+  CaptureResult,
+  ClockSample,
+  RestoreHandle,
+} from '../engines/contract.ts';
 import { resolveMember, type ResolvedMember } from '../engines/registry.ts';
 import { linkSignals } from '../engines/settle.ts';
 import { EngineError, StillpointError, asStillpointError } from '../errors.ts';
@@ -32,7 +38,17 @@ import { defaultPauseDeps } from './deps.ts';
 import { loggerFor, type EventSink } from './events.ts';
 import { chooseMode, requiredWindowMs, sleep } from './modes.ts';
 import { ownershipFor, startHeartbeat, type Heartbeat } from './ownership.ts';
-import { checkMembershipAfter, checkValidity, closeSessions, pauseClusters, resolveClusters, unpauseClusters, unpauseFailure, type ClusterSession, type PauseDeps } from './pause-phase.ts';
+import {
+  checkMembershipAfter,
+  checkValidity,
+  closeSessions,
+  pauseClusters,
+  resolveClusters,
+  unpauseClusters,
+  unpauseFailure,
+  type ClusterSession,
+  type PauseDeps,
+} from './pause-phase.ts';
 
 export interface BackupOptions {
   readonly plan: Plan;
@@ -117,7 +133,10 @@ class StepFailure extends Error {
  */
 export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const members = options.plan.members.map(resolveMember);
-  const mode = chooseMode(options.plan, members.map((m) => ({ name: m.spec.name, capabilities: m.capabilities })));
+  const mode = chooseMode(
+    options.plan,
+    members.map((m) => ({ name: m.spec.name, capabilities: m.capabilities })),
+  );
   return new BackupRun(options, members, mode).run();
 }
 
@@ -173,9 +192,14 @@ class BackupRun {
           await this.finishAll(outcome);
           await this.horizons();
           // The store is the source of truth: its manifest is written before the backup counts as complete.
-          await writeManifest(this.store, this.options.catalog.get(this.id), this.options.catalog.events(this.id));
+          await writeManifest(
+            this.store,
+            this.options.catalog.get(this.id),
+            this.options.catalog.events(this.id),
+          );
           this.setState('complete', { reason: null });
-          for (const m of this.members) this.options.catalog.updateMember(this.id, m.spec.name, { state: 'complete' });
+          for (const m of this.members)
+            this.options.catalog.updateMember(this.id, m.spec.name, { state: 'complete' });
           return this.result();
         }
         problems = outcome.problems;
@@ -207,26 +231,44 @@ class BackupRun {
           error = asStillpointError(cause).message;
         }
         if (error !== '') failures.push(`${m.spec.name}: ${error}`);
-        this.memberState(m, error !== '' ? 'failed' : 'ready', { step: 'preflight', ...(error !== '' ? { error } : {}) });
+        this.memberState(m, error !== '' ? 'failed' : 'ready', {
+          step: 'preflight',
+          ...(error !== '' ? { error } : {}),
+        });
       }),
     );
     if (failures.length > 0) throw new StepFailure('PREFLIGHT_FAILED', failures.join('; '));
     // Every member's prepare settles (a failed one does not leave the others running), then per-member report.
     const prepared = await Promise.allSettled(this.members.map((m) => m.session.prepare(this.signal)));
-    const failed = prepared.flatMap((r, i) => (r.status === 'rejected' ? [{ m: this.members[i]!, error: asStillpointError(r.reason) }] : []));
-    for (const f of failed) this.memberState(f.m, 'failed', { step: 'failed', error: `prepare: ${f.error.message}` });
-    if (failed.length > 0) throw new StepFailure('PREPARE_FAILED', failed.map((f) => `${f.m.spec.name}: ${f.error.message}`).join('; '));
+    const failed = prepared.flatMap((r, i) =>
+      r.status === 'rejected' ? [{ m: this.members[i]!, error: asStillpointError(r.reason) }] : [],
+    );
+    for (const f of failed)
+      this.memberState(f.m, 'failed', { step: 'failed', error: `prepare: ${f.error.message}` });
+    if (failed.length > 0)
+      throw new StepFailure(
+        'PREPARE_FAILED',
+        failed.map((f) => `${f.m.spec.name}: ${f.error.message}`).join('; '),
+      );
   }
 
   private async runAttempt(): Promise<AttemptOutcome> {
-    const sessions = this.mode === 'single' ? [] : await resolveClusters(this.options.plan.clusters, this.deps, this.signal);
+    const sessions =
+      this.mode === 'single' ? [] : await resolveClusters(this.options.plan.clusters, this.deps, this.signal);
     let captures: Captured[] = [];
     try {
       this.setState('pausing', {
         attempts: this.attempt,
-        targets: sessions.map((s) => ({ cluster: s.cluster.name, targets: s.resolved.targets, leaseMs: s.cluster.leaseMs })),
+        targets: sessions.map((s) => ({
+          cluster: s.cluster.name,
+          targets: s.resolved.targets,
+          leaseMs: s.cluster.leaseMs,
+        })),
       });
-      const { pausedAtMs, drainMs } = sessions.length > 0 ? await pauseClusters(sessions, this.signal) : { pausedAtMs: Date.now(), drainMs: 0 };
+      const { pausedAtMs, drainMs } =
+        sessions.length > 0
+          ? await pauseClusters(sessions, this.signal)
+          : { pausedAtMs: Date.now(), drainMs: 0 };
       this.setState('paused', { pausedAtMs, drainMs });
       await this.failpoints.afterPause?.();
       captures = await this.captureAll();
@@ -238,10 +280,17 @@ class BackupRun {
       const unpaused = await unpauseClusters(sessions);
       if (!unpaused.ok) throw unpauseFailure(sessions, unpaused); // Scalar's servers ignore the lease: fail loudly
       const unpauseStartedAtMs = sessions.length > 0 ? unpaused.unpauseStartedAtMs : Date.now();
-      const window = { pausedAtMs, unpauseStartedAtMs, midMs: Math.round((pausedAtMs + unpauseStartedAtMs) / 2) };
+      const window = {
+        pausedAtMs,
+        unpauseStartedAtMs,
+        midMs: Math.round((pausedAtMs + unpauseStartedAtMs) / 2),
+      };
       this.setState('validating', { ...window });
       problems.push(...(await checkMembershipAfter(sessions, this.signal))); // pods compared after the unpause too
-      if (unpauseStartedAtMs - pausedAtMs < required) problems.push(`window ${unpauseStartedAtMs - pausedAtMs} ms is shorter than the required ${required} ms`);
+      if (unpauseStartedAtMs - pausedAtMs < required)
+        problems.push(
+          `window ${unpauseStartedAtMs - pausedAtMs} ms is shorter than the required ${required} ms`,
+        );
       this.reportWindow(window, required, problems);
       return { captures, window, problems };
     } catch (error) {
@@ -271,21 +320,37 @@ class BackupRun {
     const results = await allSettledUnlessAborted(pending, signal);
     if (results === undefined) {
       // Released whenever they end (a late one too); the caller unpauses now.
-      for (const p of pending) void p.then((c) => c.member.session.discard(), () => undefined);
+      for (const p of pending)
+        void p.then(
+          (c) => c.member.session.discard(),
+          () => undefined,
+        );
       const late = this.members.filter((m) => !captured.has(m));
       for (const m of this.members) {
         if (captured.has(m)) this.memberState(m, 'released', { step: 'released' });
-        else this.memberState(m, 'failed', { step: 'failed', error: `capture did not end within ${limitMs} ms` });
+        else
+          this.memberState(m, 'failed', {
+            step: 'failed',
+            error: `capture did not end within ${limitMs} ms`,
+          });
       }
-      throw new StepFailure('CAPTURE_TIMEOUT', `capture of ${late.map((m) => m.spec.name).join(', ')} did not end within ${limitMs} ms; the cluster was unpaused`);
+      throw new StepFailure(
+        'CAPTURE_TIMEOUT',
+        `capture of ${late.map((m) => m.spec.name).join(', ')} did not end within ${limitMs} ms; the cluster was unpaused`,
+      );
     }
     const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ member: this.members[i]!, error: asStillpointError(r.reason) }] : []));
+    const failed = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [{ member: this.members[i]!, error: asStillpointError(r.reason) }] : [],
+    );
     if (failed.length === 0) return ok;
     await discardAll(ok);
     for (const c of ok) this.memberState(c.member, 'released', { step: 'released' });
     for (const f of failed) this.memberState(f.member, 'failed', { step: 'failed', error: f.error.message });
-    throw new StepFailure('CAPTURE_FAILED', failed.map((f) => `${f.member.spec.name}: ${f.error.message}`).join('; '));
+    throw new StepFailure(
+      'CAPTURE_FAILED',
+      failed.map((f) => `${f.member.spec.name}: ${f.error.message}`).join('; '),
+    );
   }
 
   private async captureOne(m: PlannedMember, signal: AbortSignal): Promise<Captured> {
@@ -294,13 +359,21 @@ class BackupRun {
     let clock: ClockSample | undefined;
     if (m.capabilities.clockBased) {
       if (m.session.measureClock === undefined) {
-        throw new EngineError('CLOCK_UNMEASURABLE', `Engine ${m.kind.kind} is clock-based but cannot measure its clock.`, { context: { member: m.spec.name } });
+        throw new EngineError(
+          'CLOCK_UNMEASURABLE',
+          `Engine ${m.kind.kind} is clock-based but cannot measure its clock.`,
+          { context: { member: m.spec.name } },
+        );
       }
       clock = await m.session.measureClock(signal);
     }
     const capture = await m.session.capture(signal);
     const ms = performance.now() - started;
-    this.options.catalog.updateMember(this.id, m.spec.name, { state: 'captured', captureMs: ms, ...(capture.handle ? { handle: capture.handle } : {}) });
+    this.options.catalog.updateMember(this.id, m.spec.name, {
+      state: 'captured',
+      captureMs: ms,
+      ...(capture.handle ? { handle: capture.handle } : {}),
+    });
     this.sink({ type: 'member', backupId: this.id, member: m.spec.name, step: 'captured', ms });
     return { member: m, capture, ...(clock === undefined ? {} : { clock }) };
   }
@@ -308,7 +381,10 @@ class BackupRun {
   private requiredMs(captures: readonly Captured[]): number {
     if (this.mode === 'single') return 0;
     if (this.mode === 'snapshot') return this.options.plan.window.minMs;
-    return requiredWindowMs(this.options.plan.window, captures.flatMap((c) => (c.clock ? [c.clock] : [])));
+    return requiredWindowMs(
+      this.options.plan.window,
+      captures.flatMap((c) => (c.clock ? [c.clock] : [])),
+    );
   }
 
   private async finishAll(outcome: AttemptOutcome): Promise<void> {
@@ -323,21 +399,44 @@ class BackupRun {
         const window = { ...outcome.window, ...(c.clock ? { clock: c.clock } : {}) };
         const finished = await c.member.session.finish(window, signal);
         this.options.catalog.recordArtifacts(this.id, c.member.spec.name, finished.artifacts);
-        this.options.catalog.updateMember(this.id, c.member.spec.name, { state: 'finished', handle: finished.handle, bytes: finished.bytes });
-        this.sink({ type: 'member', backupId: this.id, member: c.member.spec.name, step: 'finished', bytes: finished.bytes });
+        this.options.catalog.updateMember(this.id, c.member.spec.name, {
+          state: 'finished',
+          handle: finished.handle,
+          bytes: finished.bytes,
+        });
+        this.sink({
+          type: 'member',
+          backupId: this.id,
+          member: c.member.spec.name,
+          step: 'finished',
+          bytes: finished.bytes,
+        });
       }),
       signal,
     );
     if (settled === undefined) {
-      for (const c of outcome.captures) this.memberState(c.member, 'failed', { step: 'failed', error: `finish did not end within ${limitMs} ms` });
+      for (const c of outcome.captures)
+        this.memberState(c.member, 'failed', {
+          step: 'failed',
+          error: `finish did not end within ${limitMs} ms`,
+        });
       if (this.signal.aborted) throw new StepFailure('ABORTED', 'the backup was aborted while finishing');
-      throw new StepFailure('FINISH_TIMEOUT', `finish did not end within ${limitMs} ms (finishTimeoutMs); the cluster was already unpaused`);
+      throw new StepFailure(
+        'FINISH_TIMEOUT',
+        `finish did not end within ${limitMs} ms (finishTimeoutMs); the cluster was already unpaused`,
+      );
     }
-    const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ c: outcome.captures[i]!, error: asStillpointError(r.reason) }] : []));
+    const failed = settled.flatMap((r, i) =>
+      r.status === 'rejected' ? [{ c: outcome.captures[i]!, error: asStillpointError(r.reason) }] : [],
+    );
     if (failed.length === 0) return;
     await discardAll(outcome.captures);
-    for (const f of failed) this.memberState(f.c.member, 'failed', { step: 'failed', error: f.error.message });
-    throw new StepFailure('FINISH_FAILED', failed.map((f) => `${f.c.member.spec.name}: ${f.error.message}`).join('; '));
+    for (const f of failed)
+      this.memberState(f.c.member, 'failed', { step: 'failed', error: f.error.message });
+    throw new StepFailure(
+      'FINISH_FAILED',
+      failed.map((f) => `${f.c.member.spec.name}: ${f.error.message}`).join('; '),
+    );
   }
 
   private async horizons(): Promise<void> {
@@ -353,21 +452,48 @@ class BackupRun {
         const started = performance.now();
         this.log('info', `waiting for ${m.spec.name} to become restorable`, { member: m.spec.name });
         await m.session.horizon(handle, signal);
-        this.sink({ type: 'member', backupId: this.id, member: m.spec.name, step: 'horizon', ms: performance.now() - started });
+        this.sink({
+          type: 'member',
+          backupId: this.id,
+          member: m.spec.name,
+          step: 'horizon',
+          ms: performance.now() - started,
+        });
       }),
     );
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ m: waiting[i]!, error: asStillpointError(r.reason) }] : []));
+    const failed = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [{ m: waiting[i]!, error: asStillpointError(r.reason) }] : [],
+    );
     if (failed.length === 0) return;
-    for (const f of failed) this.memberState(f.m, 'failed', { step: 'failed', error: `horizon: ${timeout.aborted ? 'did not become restorable in time' : f.error.message}` });
+    for (const f of failed)
+      this.memberState(f.m, 'failed', {
+        step: 'failed',
+        error: `horizon: ${timeout.aborted ? 'did not become restorable in time' : f.error.message}`,
+      });
     const names = failed.map((f) => f.m.spec.name).join(', ');
-    if (timeout.aborted) throw new StepFailure('HORIZON_TIMEOUT', `${names} did not become restorable in time`);
-    throw new StepFailure('HORIZON_FAILED', failed.map((f) => `${f.m.spec.name}: ${f.error.message}`).join('; '));
+    if (timeout.aborted)
+      throw new StepFailure('HORIZON_TIMEOUT', `${names} did not become restorable in time`);
+    throw new StepFailure(
+      'HORIZON_FAILED',
+      failed.map((f) => `${f.m.spec.name}: ${f.error.message}`).join('; '),
+    );
   }
 
   private fail(error: unknown): void {
     const unpauseFailed = error instanceof StillpointError && error.code === 'UNPAUSE_FAILED'; // outranks an abort: act now
-    const code = unpauseFailed ? 'UNPAUSE_FAILED' : this.signal.aborted ? 'ABORTED' : error instanceof StepFailure ? error.code : asStillpointError(error).code;
-    const message = error instanceof StillpointError ? error.detail : error instanceof Error ? error.message : String(error);
+    const code = unpauseFailed
+      ? 'UNPAUSE_FAILED'
+      : this.signal.aborted
+        ? 'ABORTED'
+        : error instanceof StepFailure
+          ? error.code
+          : asStillpointError(error).code;
+    const message =
+      error instanceof StillpointError
+        ? error.detail
+        : error instanceof Error
+          ? error.message
+          : String(error);
     this.failureHint = error instanceof StillpointError ? (error.hint ?? null) : null;
     try {
       this.setState('failed', { reason: `${code}: ${message}` });
@@ -376,7 +502,11 @@ class BackupRun {
     }
   }
 
-  private reportWindow(window: AttemptOutcome['window'], requiredMs: number, problems: readonly string[]): void {
+  private reportWindow(
+    window: AttemptOutcome['window'],
+    requiredMs: number,
+    problems: readonly string[],
+  ): void {
     const event = {
       type: 'window' as const,
       backupId: this.id,
@@ -399,11 +529,24 @@ class BackupRun {
   }
 
   private emitState(reason: string | undefined): void {
-    this.sink({ type: 'state', backupId: this.id, state: this.state, attempt: Math.max(1, this.attempt), ...(reason ? { reason } : {}) });
+    this.sink({
+      type: 'state',
+      backupId: this.id,
+      state: this.state,
+      attempt: Math.max(1, this.attempt),
+      ...(reason ? { reason } : {}),
+    });
   }
 
-  private memberState(m: PlannedMember, state: string, event: { step: 'preflight' | 'released' | 'failed'; error?: string }): void {
-    this.options.catalog.updateMember(this.id, m.spec.name, { state, ...(event.error ? { error: event.error } : {}) });
+  private memberState(
+    m: PlannedMember,
+    state: string,
+    event: { step: 'preflight' | 'released' | 'failed'; error?: string },
+  ): void {
+    this.options.catalog.updateMember(this.id, m.spec.name, {
+      state,
+      ...(event.error ? { error: event.error } : {}),
+    });
     this.sink({ type: 'member', backupId: this.id, member: m.spec.name, ...event });
   }
 
@@ -433,7 +576,15 @@ class BackupRun {
       attempts: r.attempts,
       window: r.window,
       drainMs: r.drainMs,
-      members: r.members.map((m) => ({ name: m.name, engine: m.engine, state: m.state, handle: m.handle, bytes: m.bytes, captureMs: m.captureMs, error: m.error })),
+      members: r.members.map((m) => ({
+        name: m.name,
+        engine: m.engine,
+        state: m.state,
+        handle: m.handle,
+        bytes: m.bytes,
+        captureMs: m.captureMs,
+        error: m.error,
+      })),
     };
   }
 }
@@ -446,7 +597,10 @@ async function discardAll(captures: readonly Captured[]): Promise<void> {
 export type { ClusterSession };
 
 /** Every promise settled, or `undefined` as soon as `signal` aborts (the promises keep running). */
-function allSettledUnlessAborted<T>(promises: readonly Promise<T>[], signal: AbortSignal): Promise<PromiseSettledResult<T>[] | undefined> {
+function allSettledUnlessAborted<T>(
+  promises: readonly Promise<T>[],
+  signal: AbortSignal,
+): Promise<PromiseSettledResult<T>[] | undefined> {
   if (signal.aborted) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     const onAbort = (): void => resolve(undefined);

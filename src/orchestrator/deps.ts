@@ -11,7 +11,10 @@ export function defaultPauseDeps(): PauseDeps {
   return {
     createPauseClient: (connection) => createPauseClient(connection),
     createResolver: (cluster) =>
-      createTargetResolver({ ...(cluster.dnsServers ? { dnsServers: cluster.dnsServers } : {}), kubernetes: lazyKubernetes() }),
+      createTargetResolver({
+        ...(cluster.dnsServers ? { dnsServers: cluster.dnsServers } : {}),
+        kubernetes: lazyKubernetes(),
+      }),
   };
 }
 
@@ -23,7 +26,9 @@ function lazyKubernetes(): TargetResolver {
   let resolver: Promise<TargetResolver> | undefined;
   return {
     async resolve(source, signal) {
-      resolver ??= import('../k8s/k8s-target-resolver.ts').then((m) => m.createLazyKubernetesTargetResolver());
+      resolver ??= import('../k8s/k8s-target-resolver.ts').then((m) =>
+        m.createLazyKubernetesTargetResolver(),
+      );
       return (await resolver).resolve(source, signal);
     },
   };

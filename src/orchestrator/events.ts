@@ -6,7 +6,13 @@ import type { BackupState } from '../catalog/catalog-schema.ts';
 import type { Logger } from '../engines/contract.ts';
 
 export type BackupEvent =
-  | { readonly type: 'state'; readonly backupId: string; readonly state: BackupState; readonly attempt: number; readonly reason?: string }
+  | {
+      readonly type: 'state';
+      readonly backupId: string;
+      readonly state: BackupState;
+      readonly attempt: number;
+      readonly reason?: string;
+    }
   | {
       readonly type: 'member';
       readonly backupId: string;
@@ -27,7 +33,13 @@ export type BackupEvent =
       readonly valid: boolean;
       readonly problems: readonly string[];
     }
-  | { readonly type: 'log'; readonly backupId?: string; readonly level: 'info' | 'warn'; readonly message: string; readonly fields?: Record<string, unknown> };
+  | {
+      readonly type: 'log';
+      readonly backupId?: string;
+      readonly level: 'info' | 'warn';
+      readonly message: string;
+      readonly fields?: Record<string, unknown>;
+    };
 
 export type EventSink = (event: BackupEvent) => void;
 

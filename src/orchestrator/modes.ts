@@ -29,20 +29,36 @@ export function chooseMode(plan: Plan, members: readonly PlannedMember[]): Backu
   if (mode === 'single') {
     const atomic = members.length === 1 && members[0]!.capabilities.atomicCapture;
     if (!atomic || plan.clusters.length > 0) {
-      throw modeError(plan, 'mode "single" needs exactly one member whose engine captures atomically, and no clusters',
-        'Remove `mode: single` (the mode is then derived), or list one transactional member.');
+      throw modeError(
+        plan,
+        'mode "single" needs exactly one member whose engine captures atomically, and no clusters',
+        'Remove `mode: single` (the mode is then derived), or list one transactional member.',
+      );
     }
   } else if (plan.clusters.length === 0) {
-    throw modeError(plan, `a group of ${members.length} members needs clusters to pause`, 'List the application clusters under `clusters`.');
+    throw modeError(
+      plan,
+      `a group of ${members.length} members needs clusters to pause`,
+      'List the application clusters under `clusters`.',
+    );
   } else if (mode === 'snapshot' && !allSnapshot) {
-    const bad = members.filter((m) => !m.capabilities.snapshotInsidePause || m.capabilities.clockBased).map((m) => m.name);
-    throw modeError(plan, `mode "snapshot" cannot back up ${bad.join(', ')} (no snapshot inside the pause)`, 'Use `mode: pause-window`.');
+    const bad = members
+      .filter((m) => !m.capabilities.snapshotInsidePause || m.capabilities.clockBased)
+      .map((m) => m.name);
+    throw modeError(
+      plan,
+      `mode "snapshot" cannot back up ${bad.join(', ')} (no snapshot inside the pause)`,
+      'Use `mode: pause-window`.',
+    );
   }
   return mode;
 }
 
 function modeError(plan: Plan, message: string, hint: string): ConfigError {
-  return new ConfigError('PLAN_INVALID', `${plan.file}: mode: ${message}.`, { context: { file: plan.file, key: 'mode' }, hint });
+  return new ConfigError('PLAN_INVALID', `${plan.file}: mode: ${message}.`, {
+    context: { file: plan.file, key: 'mode' },
+    hint,
+  });
 }
 
 /**
@@ -52,7 +68,8 @@ function modeError(plan: Plan, message: string, hint: string): ConfigError {
  */
 export function requiredWindowMs(window: WindowOptions, clocks: readonly ClockSample[]): number {
   let required = window.minMs;
-  for (const c of clocks) required = Math.max(required, Math.ceil(2 * (Math.abs(c.offsetMs) + c.uncertaintyMs) + window.marginMs));
+  for (const c of clocks)
+    required = Math.max(required, Math.ceil(2 * (Math.abs(c.offsetMs) + c.uncertaintyMs) + window.marginMs));
   return required;
 }
 
@@ -60,10 +77,13 @@ export function requiredWindowMs(window: WindowOptions, clocks: readonly ClockSa
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.max(0, ms),
+    );
     const onAbort = (): void => {
       clearTimeout(timer);
       reject(signal.reason as Error);

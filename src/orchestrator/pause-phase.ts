@@ -42,7 +42,11 @@ export function connectionOf(cluster: ClusterPlan): AdminConnectionOptions {
 }
 
 /** Resolves every cluster's targets (and membership fingerprint). Closes what it opened on failure. */
-export async function resolveClusters(clusters: readonly ClusterPlan[], deps: PauseDeps, signal: AbortSignal): Promise<ClusterSession[]> {
+export async function resolveClusters(
+  clusters: readonly ClusterPlan[],
+  deps: PauseDeps,
+  signal: AbortSignal,
+): Promise<ClusterSession[]> {
   const sessions: ClusterSession[] = [];
   try {
     for (const cluster of clusters) {
@@ -51,7 +55,7 @@ export async function resolveClusters(clusters: readonly ClusterPlan[], deps: Pa
       if (resolved.targets.length === 0) {
         throw new PauseError('NO_TARGETS', `Cluster "${cluster.name}" resolved to no targets.`, {
           context: { cluster: cluster.name },
-          hint: 'Check the cluster\'s targets in the plan (SRV name, Kubernetes release).',
+          hint: "Check the cluster's targets in the plan (SRV name, Kubernetes release).",
         });
       }
       sessions.push({ cluster, resolver, resolved, client: deps.createPauseClient(connectionOf(cluster)) });
@@ -65,7 +69,12 @@ export async function resolveClusters(clusters: readonly ClusterPlan[], deps: Pa
 
 // Kubernetes: A Kubernetes cluster right after a restart or a scale-up (a retry after an invalid window) has pods
 // still starting: wait for them to be Running and Ready instead of failing the retry at once. Other errors are final.
-async function resolveSettled(resolver: TargetResolver, cluster: ClusterPlan, deps: PauseDeps, signal: AbortSignal): Promise<ResolvedTargets> {
+async function resolveSettled(
+  resolver: TargetResolver,
+  cluster: ClusterPlan,
+  deps: PauseDeps,
+  signal: AbortSignal,
+): Promise<ResolvedTargets> {
   const deadline = Date.now() + (deps.settleTimeoutMs ?? 120_000);
   for (;;) {
     try {
@@ -81,16 +90,23 @@ async function resolveSettled(resolver: TargetResolver, cluster: ClusterPlan, de
  * Kubernetes: The membership read again after the unpause (seed 004 compares the pods after the backup too): a pod
  * restarted or added during the unpause itself ran unpaused. Kubernetes clusters only. Returns the problems.
  */
-export async function checkMembershipAfter(sessions: readonly ClusterSession[], signal: AbortSignal): Promise<string[]> {
+export async function checkMembershipAfter(
+  sessions: readonly ClusterSession[],
+  signal: AbortSignal,
+): Promise<string[]> {
   const kubernetes = sessions.filter((s) => s.cluster.source.kind === 'kubernetes');
   const problems = await Promise.all(
     kubernetes.map(async (s) => {
       try {
         const again = await s.resolver.resolve(s.cluster.source, signal);
         if (again.membership.fingerprint === s.resolved.membership.fingerprint) return [];
-        return [`${s.cluster.name}: membership changed by the end of the unpause (${s.resolved.membership.items.join(',')} → ${again.membership.items.join(',')})`];
+        return [
+          `${s.cluster.name}: membership changed by the end of the unpause (${s.resolved.membership.items.join(',')} → ${again.membership.items.join(',')})`,
+        ];
       } catch (error) {
-        return [`${s.cluster.name}: membership could not be re-checked after the unpause (${asStillpointError(error).code})`];
+        return [
+          `${s.cluster.name}: membership could not be re-checked after the unpause (${asStillpointError(error).code})`,
+        ];
       }
     }),
   );
@@ -102,15 +118,25 @@ export async function checkMembershipAfter(sessions: readonly ClusterSession[], 
  * Scalar's servers ignore the lease, so the run must fail loudly with what to do, including the last resort.
  * `cause`: what failed the attempt before the unpause (reported after this).
  */
-export function unpauseFailure(sessions: readonly ClusterSession[], unpaused: { targets: readonly TargetStatus[] }, cause?: unknown): PauseError {
+export function unpauseFailure(
+  sessions: readonly ClusterSession[],
+  unpaused: { targets: readonly TargetStatus[] },
+  cause?: unknown,
+): PauseError {
   const bad = unpaused.targets.filter((t) => !t.ok).map((t) => t.target);
   const affected = sessions.filter((s) => s.resolved.targets.some((t) => bad.includes(t.label)));
-  const fallbacks = affected.flatMap((s) => (s.resolved.unpauseFallback === undefined ? [] : [s.resolved.unpauseFallback]));
+  const fallbacks = affected.flatMap((s) =>
+    s.resolved.unpauseFallback === undefined ? [] : [s.resolved.unpauseFallback],
+  );
   const todo = `Unpause them now: stillpoint unpause -a ${bad.join(',')}${fallbacks.length > 0 ? `; if they stay unreachable, restart them (they start unpaused): ${fallbacks.join(' && ')}` : ''}`;
   return new PauseError(
     'UNPAUSE_FAILED',
     `Unpause was not confirmed by ${bad.join(', ')} of cluster(s) ${affected.map((s) => s.cluster.name).join(', ')}; they may still be paused. ${todo}`,
-    { context: { clusters: affected.map((s) => s.cluster.name), targets: unpaused.targets }, hint: todo, ...(cause === undefined ? {} : { cause }) },
+    {
+      context: { clusters: affected.map((s) => s.cluster.name), targets: unpaused.targets },
+      hint: todo,
+      ...(cause === undefined ? {} : { cause }),
+    },
   );
 }
 
@@ -122,7 +148,10 @@ export function closeSessions(sessions: readonly ClusterSession[]): void {
  * Pauses every cluster in parallel. If any cluster fails, the clusters that paused are unpaused and a
  * PauseError `PAUSE_FAILED` is thrown with every cluster's outcome. Returns when all are paused.
  */
-export async function pauseClusters(sessions: ClusterSession[], signal: AbortSignal): Promise<{ pausedAtMs: number; drainMs: number }> {
+export async function pauseClusters(
+  sessions: ClusterSession[],
+  signal: AbortSignal,
+): Promise<{ pausedAtMs: number; drainMs: number }> {
   const started = Date.now();
   const results = await Promise.allSettled(
     sessions.map(async (s) => {
@@ -134,18 +163,26 @@ export async function pauseClusters(sessions: ClusterSession[], signal: AbortSig
       });
     }),
   );
-  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ cluster: sessions[i]!.cluster.name, error: asStillpointError(r.reason) }] : []));
+  const failed = results.flatMap((r, i) =>
+    r.status === 'rejected'
+      ? [{ cluster: sessions[i]!.cluster.name, error: asStillpointError(r.reason) }]
+      : [],
+  );
   if (failed.length > 0) {
     const rollback = await unpauseClusters(sessions);
-    throw new PauseError('PAUSE_FAILED', `Could not pause cluster(s) ${failed.map((f) => f.cluster).join(', ')}: ${failed[0]!.error.detail}`, {
-      context: {
-        clusters: failed.map((f) => ({ cluster: f.cluster, ...f.error.toJSON() })),
-        rollback: { ok: rollback.ok, targets: rollback.targets },
+    throw new PauseError(
+      'PAUSE_FAILED',
+      `Could not pause cluster(s) ${failed.map((f) => f.cluster).join(', ')}: ${failed[0]!.error.detail}`,
+      {
+        context: {
+          clusters: failed.map((f) => ({ cluster: f.cluster, ...f.error.toJSON() })),
+          rollback: { ok: rollback.ok, targets: rollback.targets },
+        },
+        // The failing cluster's own hint says what to do next (an unreachable node: how to check it).
+        hint: `${failed[0]!.error.hint ? `${failed[0]!.error.hint} ` : ''}Check that every target is reachable and drains within drainTimeoutMs; the clusters that paused were unpaused.`,
+        cause: failed[0]!.error,
       },
-      // The failing cluster's own hint says what to do next (an unreachable node: how to check it).
-      hint: `${failed[0]!.error.hint ? `${failed[0]!.error.hint} ` : ''}Check that every target is reachable and drains within drainTimeoutMs; the clusters that paused were unpaused.`,
-      cause: failed[0]!.error,
-    });
+    );
   }
   const pausedAtMs = Math.max(...sessions.map((s) => s.group!.pausedAtMs));
   return { pausedAtMs, drainMs: pausedAtMs - started };
@@ -155,7 +192,10 @@ export async function pauseClusters(sessions: ClusterSession[], signal: AbortSig
  * The validity checks taken just before unpause: every target still paused (CheckPaused, which also
  * renews the lease) and every cluster's membership unchanged (resolver re-run). Returns the problems.
  */
-export async function checkValidity(sessions: readonly ClusterSession[], signal: AbortSignal): Promise<string[]> {
+export async function checkValidity(
+  sessions: readonly ClusterSession[],
+  signal: AbortSignal,
+): Promise<string[]> {
   const problems: string[] = [];
   await Promise.all(
     sessions.map(async (s) => {
@@ -163,16 +203,22 @@ export async function checkValidity(sessions: readonly ClusterSession[], signal:
       const check = await s.group.checkPaused();
       for (const t of check.targets) {
         if (!t.ok || t.paused !== true) {
-          problems.push(`${s.cluster.name}/${t.target}: ${t.ok ? 'not paused' : `unreachable (${t.error?.code ?? 'error'})`}`);
+          problems.push(
+            `${s.cluster.name}/${t.target}: ${t.ok ? 'not paused' : `unreachable (${t.error?.code ?? 'error'})`}`,
+          );
         }
       }
       try {
         const again = await s.resolver.resolve(s.cluster.source, signal);
         if (again.membership.fingerprint !== s.resolved.membership.fingerprint) {
-          problems.push(`${s.cluster.name}: membership changed (${s.resolved.membership.items.join(',')} → ${again.membership.items.join(',')})`);
+          problems.push(
+            `${s.cluster.name}: membership changed (${s.resolved.membership.items.join(',')} → ${again.membership.items.join(',')})`,
+          );
         }
       } catch (error) {
-        problems.push(`${s.cluster.name}: membership could not be re-checked (${asStillpointError(error).code})`);
+        problems.push(
+          `${s.cluster.name}: membership could not be re-checked (${asStillpointError(error).code})`,
+        );
       }
     }),
   );
@@ -194,7 +240,8 @@ export async function unpauseClusters(
   const done = results.filter((r) => r !== undefined);
   return {
     ok: done.every((r) => r.ok),
-    unpauseStartedAtMs: done.length === 0 ? startedAt : Math.min(...done.map((r) => r.window.unpauseStartedAtMs)),
+    unpauseStartedAtMs:
+      done.length === 0 ? startedAt : Math.min(...done.map((r) => r.window.unpauseStartedAtMs)),
     targets: done.flatMap((r) => [...r.targets]),
   };
 }

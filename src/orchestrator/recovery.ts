@@ -41,7 +41,10 @@ export interface ResumeOptions {
 }
 
 /** Finds backups whose owner's heartbeat is stale, unpauses their targets, and classifies them failed. */
-export async function resumeIncomplete(catalog: Catalog, options: ResumeOptions = {}): Promise<RecoveredBackup[]> {
+export async function resumeIncomplete(
+  catalog: Catalog,
+  options: ResumeOptions = {},
+): Promise<RecoveredBackup[]> {
   const deps = { ...defaultPauseDeps(), ...options.deps };
   const now = options.now ?? Date.now;
   const recovered: RecoveredBackup[] = [];
@@ -49,15 +52,27 @@ export async function resumeIncomplete(catalog: Catalog, options: ResumeOptions 
     if (!isStale(candidate.owner, now())) continue;
     // Read again right before acting: the owner may have renewed since the list was read.
     const backup = catalog.find(candidate.id);
-    if (backup === undefined || TERMINAL_STATES.includes(backup.state) || !isStale(backup.owner, now())) continue;
+    if (backup === undefined || TERMINAL_STATES.includes(backup.state) || !isStale(backup.owner, now()))
+      continue;
     const age = backup.owner === null ? null : heartbeatAgeMs(backup.owner, now());
-    const { unpaused, targets, skipped } = await unpauseStored(backup, heldByLiveBackups(catalog, backup.id, now()), deps, options.plan);
+    const { unpaused, targets, skipped } = await unpauseStored(
+      backup,
+      heldByLiveBackups(catalog, backup.id, now()),
+      deps,
+      options.plan,
+    );
     const reason =
       `ORCHESTRATOR_DIED: the orchestrator (owner ${backup.owner?.ownerId ?? 'unknown'}) stopped in state ${backup.state}; ` +
       `its last heartbeat was ${age === null ? 'never recorded' : `${age} ms ago (bound ${backup.owner!.staleAfterMs} ms)`}` +
       (unpaused ? '' : '; some targets did not confirm the unpause (their lease, if any, reopens them)');
     if (!catalog.failIfStale(backup.id, backup.owner?.heartbeatAtMs ?? null, reason)) continue;
-    options.onEvent?.({ type: 'state', backupId: backup.id, state: 'failed', attempt: Math.max(1, backup.attempts), reason });
+    options.onEvent?.({
+      type: 'state',
+      backupId: backup.id,
+      state: 'failed',
+      attempt: Math.max(1, backup.attempts),
+      reason,
+    });
     recovered.push({
       backupId: backup.id,
       previousState: backup.state,
@@ -94,7 +109,9 @@ async function unpauseStored(
   if (!PAUSE_HELD_STATES.includes(backup.state)) return { unpaused, targets, skipped };
   for (const stored of backup.targets) {
     const mine = stored.targets.filter((t) => !heldByLive.has(`${stored.cluster}/${t.label}`));
-    skipped.push(...stored.targets.filter((t) => !mine.includes(t)).map((t) => `${stored.cluster}/${t.label}`));
+    skipped.push(
+      ...stored.targets.filter((t) => !mine.includes(t)).map((t) => `${stored.cluster}/${t.label}`),
+    );
     if (mine.length === 0) continue;
     const cluster = plan?.clusters.find((c) => c.name === stored.cluster);
     const client = deps.createPauseClient(cluster ? connectionOf(cluster) : {});

@@ -25,17 +25,30 @@ export async function runHooks(
   for (const command of commands) {
     const started = Date.now();
     // Its own process group, so a deadline or an interrupt stops the whole command, not only `sh`.
-    const exitCode = await runTool('sh', ['-c', command], { env: { ...process.env, ...env }, signal, timeoutMs, processGroup: true, inheritOutput: true, engine: 'restore-hook' }).then(
+    const exitCode = await runTool('sh', ['-c', command], {
+      env: { ...process.env, ...env },
+      signal,
+      timeoutMs,
+      processGroup: true,
+      inheritOutput: true,
+      engine: 'restore-hook',
+    }).then(
       () => 0,
       (error: unknown) => {
         const e = asStillpointError(error);
         if (e.code === 'TOOL_FAILED' && typeof e.context?.exitCode === 'number') return e.context.exitCode;
-        throw new EngineError('RESTORE_HOOK_FAILED', `Hook "${command}" could not run or timed out.`, { hint: HINT, cause: error });
+        throw new EngineError('RESTORE_HOOK_FAILED', `Hook "${command}" could not run or timed out.`, {
+          hint: HINT,
+          cause: error,
+        });
       },
     );
     results.push({ command, exitCode, ms: Date.now() - started });
     if (exitCode !== 0) {
-      throw new EngineError('RESTORE_HOOK_FAILED', `Hook "${command}" exited with ${String(exitCode)}.`, { context: { results }, hint: HINT });
+      throw new EngineError('RESTORE_HOOK_FAILED', `Hook "${command}" exited with ${String(exitCode)}.`, {
+        context: { results },
+        hint: HINT,
+      });
     }
   }
   return results;

@@ -8,7 +8,15 @@
 import { openArtifactStore } from '../artifacts/open-store.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
-import type { Logger, MemberRecord, RestoreHandle, RestoreSession, RestoreStep, RestoreTarget, TargetInspection } from '../engines/contract.ts';
+import type {
+  Logger,
+  MemberRecord,
+  RestoreHandle,
+  RestoreSession,
+  RestoreStep,
+  RestoreTarget,
+  TargetInspection,
+} from '../engines/contract.ts';
 import { resolveMember } from '../engines/registry.ts';
 import { resolvePassword } from '../password.ts';
 import { CatalogError, ConfigError, asStillpointError } from '../errors.ts';
@@ -77,36 +85,60 @@ export interface PlannedRestore {
 
 const silent: Logger = { info: () => {}, warn: () => {} };
 
-export async function planRestore(catalog: Catalog, request: RestoreRequest, signal: AbortSignal, log: Logger = silent): Promise<PlannedRestore> {
+export async function planRestore(
+  catalog: Catalog,
+  request: RestoreRequest,
+  signal: AbortSignal,
+  log: Logger = silent,
+): Promise<PlannedRestore> {
   const record = catalog.get(request.backupId);
   if (record.state !== 'complete') {
-    throw new CatalogError('BACKUP_NOT_RESTORABLE', `Backup ${record.id} is ${record.state}${record.reason ? ` (${record.reason})` : ''}, not complete.`, {
-      context: { backupId: record.id },
-      hint: 'Restore a complete backup; `stillpoint backups list` shows their states.',
-    });
+    throw new CatalogError(
+      'BACKUP_NOT_RESTORABLE',
+      `Backup ${record.id} is ${record.state}${record.reason ? ` (${record.reason})` : ''}, not complete.`,
+      {
+        context: { backupId: record.id },
+        hint: 'Restore a complete backup; `stillpoint backups list` shows their states.',
+      },
+    );
   }
   for (const name of Object.keys(request.targets ?? {})) {
     if (!record.members.some((m) => m.name === name)) {
-      throw new ConfigError('RESTORE_TARGET_INVALID', `--target names "${name}", which is not a member of ${record.id}.`, {
-        hint: `Members: ${record.members.map((m) => m.name).join(', ')}.`,
-      });
+      throw new ConfigError(
+        'RESTORE_TARGET_INVALID',
+        `--target names "${name}", which is not a member of ${record.id}.`,
+        {
+          hint: `Members: ${record.members.map((m) => m.name).join(', ')}.`,
+        },
+      );
     }
   }
   const hooks = hooksToRun(record, request.plan);
   const connections = currentConnections(record, request);
   const store = openArtifactStore(record.artifactsLocation);
   const sessions = new Map<string, RestoreSession>();
-  const close = async (): Promise<void> => void (await Promise.allSettled([...sessions.values()].map((s) => s.close())));
+  const close = async (): Promise<void> =>
+    void (await Promise.allSettled([...sessions.values()].map((s) => s.close())));
   const members: MemberRestorePlan[] = [];
   try {
     for (const m of record.members) {
-      if (m.handle === null) throw new CatalogError('BACKUP_INCOMPLETE', `Member ${m.name} of ${record.id} has no restore handle.`, { context: { backupId: record.id, member: m.name } });
-      const requested = request.targets?.[m.name] ?? (request.intoDir !== undefined ? { intoDir: request.intoDir } : undefined);
+      if (m.handle === null)
+        throw new CatalogError(
+          'BACKUP_INCOMPLETE',
+          `Member ${m.name} of ${record.id} has no restore handle.`,
+          { context: { backupId: record.id, member: m.name } },
+        );
+      const requested =
+        request.targets?.[m.name] ??
+        (request.intoDir !== undefined ? { intoDir: request.intoDir } : undefined);
       const spec = { ...m.spec, connection: connections.get(m.name) ?? m.spec.connection };
       const { kind, options } = resolveMember(spec);
       const artifacts = record.artifacts.filter((a) => a.member === m.name);
       const memberRecord: MemberRecord = { backupId: record.id, member: spec, handle: m.handle, artifacts };
-      const session = kind.openRestore({ record: memberRecord, target: requested, artifacts: store, log }, options);
+      const session = kind.openRestore(
+        { record: memberRecord, target: requested, artifacts: store, log },
+        options,
+      );
       sessions.set(m.name, session);
       members.push({
         member: m.name,
@@ -147,10 +179,15 @@ async function inspectSafely(session: RestoreSession, signal: AbortSignal): Prom
     return await session.inspect(signal);
   } catch (error) {
     const e = asStillpointError(error);
-    return { checks: [{ name: 'inspect', ok: false, detail: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) }], state: 'foreign', detail: 'the target could not be inspected' };
+    return {
+      checks: [
+        { name: 'inspect', ok: false, detail: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) },
+      ],
+      state: 'foreign',
+      detail: 'the target could not be inspected',
+    };
   }
 }
-
 
 /** Every member's connection with its current password source; every unreadable password reported at once. */
 function currentConnections(record: BackupRecord, request: RestoreRequest): Map<string, StorageConfig> {
@@ -159,7 +196,10 @@ function currentConnections(record: BackupRecord, request: RestoreRequest): Map<
   for (const m of record.members) {
     const requested = request.targets?.[m.name];
     try {
-      out.set(m.name, currentPasswordSource(m.name, m.spec.connection, request.plan, hasCredentials(requested)));
+      out.set(
+        m.name,
+        currentPasswordSource(m.name, m.spec.connection, request.plan, hasCredentials(requested)),
+      );
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       problems.push(error);
@@ -167,10 +207,17 @@ function currentConnections(record: BackupRecord, request: RestoreRequest): Map<
   }
   if (problems.length === 1 && problems[0] !== undefined) throw problems[0];
   if (problems.length > 1) {
-    throw new ConfigError('PASSWORD_UNAVAILABLE', `${problems.length} members' passwords cannot be read; nothing was changed: ${problems.map((p) => p.detail).join(' | ')}`, {
-      context: { members: problems.map((p) => p.context.owner ?? p.context.member) },
-      hint: problems.map((p) => p.hint).filter((h) => h !== undefined).join(' '),
-    });
+    throw new ConfigError(
+      'PASSWORD_UNAVAILABLE',
+      `${problems.length} members' passwords cannot be read; nothing was changed: ${problems.map((p) => p.detail).join(' | ')}`,
+      {
+        context: { members: problems.map((p) => p.context.owner ?? p.context.member) },
+        hint: problems
+          .map((p) => p.hint)
+          .filter((h) => h !== undefined)
+          .join(' '),
+      },
+    );
   }
   return out;
 }
@@ -182,20 +229,31 @@ type Hooks = RestorePlan['hooks'];
  * write the catalog could otherwise run commands at the next restore. A backup that recorded hooks needs
  * `--plan`; when the plan's differ from the recorded ones, both are shown and the plan's run.
  */
-function hooksToRun(record: BackupRecord, plan: RestorePlanInput | undefined): { hooks: Hooks; recordedHooks?: Hooks } {
+function hooksToRun(
+  record: BackupRecord,
+  plan: RestorePlanInput | undefined,
+): { hooks: Hooks; recordedHooks?: Hooks } {
   const recorded: Hooks = { before: record.hooks.before ?? [], after: record.hooks.after ?? [] };
   const hasRecorded = recorded.before.length + recorded.after.length > 0;
   if (plan === undefined) {
     if (hasRecorded) {
-      throw new ConfigError('RESTORE_HOOKS_NEED_PLAN', `Backup ${record.id} recorded restore hooks; they are run only from the plan file, never from the catalog.`, {
-        context: { backupId: record.id, recorded },
-        hint: 'Pass --plan <file> (its restore.hooks are run). Nothing was changed.',
-      });
+      throw new ConfigError(
+        'RESTORE_HOOKS_NEED_PLAN',
+        `Backup ${record.id} recorded restore hooks; they are run only from the plan file, never from the catalog.`,
+        {
+          context: { backupId: record.id, recorded },
+          hint: 'Pass --plan <file> (its restore.hooks are run). Nothing was changed.',
+        },
+      );
     }
     return { hooks: recorded };
   }
-  const same = JSON.stringify(recorded) === JSON.stringify({ before: plan.hooks.before, after: plan.hooks.after });
-  return { hooks: { before: plan.hooks.before, after: plan.hooks.after }, ...(same || !hasRecorded ? {} : { recordedHooks: recorded }) };
+  const same =
+    JSON.stringify(recorded) === JSON.stringify({ before: plan.hooks.before, after: plan.hooks.after });
+  return {
+    hooks: { before: plan.hooks.before, after: plan.hooks.after },
+    ...(same || !hasRecorded ? {} : { recordedHooks: recorded }),
+  };
 }
 
 /**
@@ -203,20 +261,38 @@ function hooksToRun(record: BackupRecord, plan: RestorePlanInput | undefined): {
  * sources, never values; a source may have moved since the backup). Fails before anything changes when
  * the password cannot be read: the error names the member and the variable or file.
  */
-function currentPasswordSource(member: string, recorded: StorageConfig, plan: RestorePlanInput | undefined, targetHasCredentials: boolean): StorageConfig {
+function currentPasswordSource(
+  member: string,
+  recorded: StorageConfig,
+  plan: RestorePlanInput | undefined,
+  targetHasCredentials: boolean,
+): StorageConfig {
   if (recorded.kind === 'sqlite' || recorded.kind === 'dynamodb') return recorded;
   const current = plan?.members.find((m) => m.name === member)?.connection;
   const { password, passwordEnv, passwordFile, ...rest } = recorded;
   // The target brings its own user and password (--target member='{"user":…,"passwordEnv":…}').
   if (targetHasCredentials) return password === undefined ? recorded : rest;
   let connection: StorageConfig = recorded;
-  if (current !== undefined && current.kind !== 'sqlite' && current.kind !== 'dynamodb' && (current.passwordEnv !== undefined || current.passwordFile !== undefined)) {
-    connection = { ...rest, ...(current.passwordEnv === undefined ? {} : { passwordEnv: current.passwordEnv }), ...(current.passwordFile === undefined ? {} : { passwordFile: current.passwordFile }) };
+  if (
+    current !== undefined &&
+    current.kind !== 'sqlite' &&
+    current.kind !== 'dynamodb' &&
+    (current.passwordEnv !== undefined || current.passwordFile !== undefined)
+  ) {
+    connection = {
+      ...rest,
+      ...(current.passwordEnv === undefined ? {} : { passwordEnv: current.passwordEnv }),
+      ...(current.passwordFile === undefined ? {} : { passwordFile: current.passwordFile }),
+    };
   } else if (password !== undefined) {
-    throw new ConfigError('PASSWORD_UNAVAILABLE', `Member ${member}: the backup was taken with a password written in the plan, which the catalog does not keep.`, {
-      context: { member },
-      hint: `Pass --plan with member ${member}'s connection using passwordEnv or passwordFile, or give the target's credentials: --target '${member}={"user":…,"passwordEnv":…}'.`,
-    });
+    throw new ConfigError(
+      'PASSWORD_UNAVAILABLE',
+      `Member ${member}: the backup was taken with a password written in the plan, which the catalog does not keep.`,
+      {
+        context: { member },
+        hint: `Pass --plan with member ${member}'s connection using passwordEnv or passwordFile, or give the target's credentials: --target '${member}={"user":…,"passwordEnv":…}'.`,
+      },
+    );
   } else if (passwordEnv === undefined && passwordFile === undefined) {
     return recorded;
   }
@@ -230,8 +306,11 @@ function hasCredentials(target: RestoreTarget | undefined): boolean {
 
 /** A connection for humans, never with secrets. */
 export function describeConnection(c: StorageConfig): string {
-  if (c.kind === 'dynamodb') return `dynamodb ${c.endpoint ?? c.region}${c.prefix ? ` prefix ${c.prefix}` : ''}`;
-  return c.kind === 'sqlite' ? `sqlite ${c.path}` : `${c.kind} ${c.user}@${c.host}:${c.port}${c.database ? `/${c.database}` : ''}`;
+  if (c.kind === 'dynamodb')
+    return `dynamodb ${c.endpoint ?? c.region}${c.prefix ? ` prefix ${c.prefix}` : ''}`;
+  return c.kind === 'sqlite'
+    ? `sqlite ${c.path}`
+    : `${c.kind} ${c.user}@${c.host}:${c.port}${c.database ? `/${c.database}` : ''}`;
 }
 
 function restorePoint(handle: RestoreHandle, record: BackupRecord): string {

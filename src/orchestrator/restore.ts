@@ -32,7 +32,13 @@ export interface RestoreOptions extends RestoreRequest {
   readonly onProgress?: (event: RestoreEvent) => void;
 }
 
-export type RestoreEvent = { readonly type: 'restore'; readonly backupId: string; readonly step: string; readonly member?: string; readonly detail?: string };
+export type RestoreEvent = {
+  readonly type: 'restore';
+  readonly backupId: string;
+  readonly step: string;
+  readonly member?: string;
+  readonly detail?: string;
+};
 
 export interface RestoredEntry {
   readonly member: string;
@@ -54,7 +60,8 @@ export interface MemberRestoreResult {
  * be read back), `failed` (a hook or a member failed; see `members`), `dry-run`, `refused` (a dry run that
  * the real restore would refuse). Only `restored` is a proven restore.
  */
-export type RestoreState = 'restored' | 'check-failed' | 'restored-unchecked' | 'failed' | 'dry-run' | 'refused';
+export type RestoreState =
+  'restored' | 'check-failed' | 'restored-unchecked' | 'failed' | 'dry-run' | 'refused';
 
 export interface RestoreReport {
   readonly state: RestoreState;
@@ -80,21 +87,48 @@ type Progress = (step: string, extra?: { member?: string; detail?: string }) => 
 
 export async function runRestore(catalog: Catalog, options: RestoreOptions): Promise<RestoreReport> {
   const signal = options.signal ?? new AbortController().signal;
-  const progress: Progress = (step, extra = {}) => options.onProgress?.({ type: 'restore', backupId: options.backupId, step, ...extra });
+  const progress: Progress = (step, extra = {}) =>
+    options.onProgress?.({ type: 'restore', backupId: options.backupId, step, ...extra });
   progress('inspect-targets');
   const planned = await planRestore(catalog, options, signal);
   try {
     progress('verify-checksums');
-    const checksums = await Promise.all(planned.record.artifacts.map(async (a) => ({ key: a.key, ok: await planned.store.verify(a) })));
+    const checksums = await Promise.all(
+      planned.record.artifacts.map(async (a) => ({ key: a.key, ok: await planned.store.verify(a) })),
+    );
     const refusals = [...checksumRefusal(options.backupId, checksums), ...targetRefusals(planned, options)];
-    const base = { plan: planned.plan, checksums, refusals, hooks: { before: [], after: [] }, restored: [], group: null, check: null, error: null };
-    const notStarted = planned.plan.members.map((m): MemberRestoreResult => ({ member: m.member, state: 'not-started' }));
+    const base = {
+      plan: planned.plan,
+      checksums,
+      refusals,
+      hooks: { before: [], after: [] },
+      restored: [],
+      group: null,
+      check: null,
+      error: null,
+    };
+    const notStarted = planned.plan.members.map((m): MemberRestoreResult => ({
+      member: m.member,
+      state: 'not-started',
+    }));
     if (options.dryRun === true) {
       const state = refusals.length === 0 ? 'dry-run' : 'refused';
-      return { ...base, state, dryRun: true, members: notStarted, checkSkipped: 'dry run', ok: refusals.length === 0 };
+      return {
+        ...base,
+        state,
+        dryRun: true,
+        members: notStarted,
+        checkSkipped: 'dry run',
+        ok: refusals.length === 0,
+      };
     }
     if (refusals.length > 0) {
-      catalog.note(options.backupId, 'restore-finished', { ok: false, state: 'refused', members: notStarted, refusals: refusals.map((e) => e.toJSON()) });
+      catalog.note(options.backupId, 'restore-finished', {
+        ok: false,
+        state: 'refused',
+        members: notStarted,
+        refusals: refusals.map((e) => e.toJSON()),
+      });
       throw combined(refusals);
     }
     return await restoreWhole(catalog, planned, options, signal, progress, checksums);
@@ -112,7 +146,9 @@ async function restoreWhole(
   checksums: RestoreReport['checksums'],
 ): Promise<RestoreReport> {
   const { plan } = planned;
-  catalog.note(options.backupId, 'restore-started', { targets: plan.members.map((m) => ({ member: m.member, target: m.target })) });
+  catalog.note(options.backupId, 'restore-started', {
+    targets: plan.members.map((m) => ({ member: m.member, target: m.target })),
+  });
   const env = { STILLPOINT_BACKUP_ID: options.backupId };
   let before: HookResult[] = [];
   let after: HookResult[] = [];
@@ -131,7 +167,8 @@ async function restoreWhole(
       group = restoredGroup(plan, restored);
       ({ check, checkSkipped } = await checkRestored(group, options, signal, progress));
       // A whole restore (not one the checker rejected) becomes "restored": a later re-run needs --force.
-      if (check === null || check.ok) for (const m of plan.members) await planned.sessions.get(m.member)!.markFinished();
+      if (check === null || check.ok)
+        for (const m of plan.members) await planned.sessions.get(m.member)!.markFinished();
     } else {
       error = memberError(members);
     }
@@ -141,12 +178,23 @@ async function restoreWhole(
     progress('hooks-after');
     try {
       // Not tied to `signal`: an interrupted restore still restarts the application (each hook has its own deadline).
-      after = await runHooks(plan.hooks.after, { ...env, STILLPOINT_HOOK: 'after' }, new AbortController().signal);
+      after = await runHooks(
+        plan.hooks.after,
+        { ...env, STILLPOINT_HOOK: 'after' },
+        new AbortController().signal,
+      );
     } catch (caught) {
       error ??= asStillpointError(caught);
     }
   }
-  const state: RestoreState = error !== null ? 'failed' : check === null ? 'restored-unchecked' : check.ok ? 'restored' : 'check-failed';
+  const state: RestoreState =
+    error !== null
+      ? 'failed'
+      : check === null
+        ? 'restored-unchecked'
+        : check.ok
+          ? 'restored'
+          : 'check-failed';
   catalog.note(options.backupId, 'restore-finished', {
     ok: state === 'restored',
     state,
@@ -154,7 +202,21 @@ async function restoreWhole(
     violations: check?.stats.violationsTotal ?? null,
     ...(error === null ? {} : { error: error.toJSON() }),
   });
-  return { state, plan, dryRun: false, checksums, refusals: [], hooks: { before, after }, members, restored, group, check, checkSkipped, error, ok: state === 'restored' };
+  return {
+    state,
+    plan,
+    dryRun: false,
+    checksums,
+    refusals: [],
+    hooks: { before, after },
+    members,
+    restored,
+    group,
+    check,
+    checkSkipped,
+    error,
+    ok: state === 'restored',
+  };
 }
 
 /** Every member restored concurrently and settled: one failure never leaves another half-reported. */
@@ -164,13 +226,24 @@ async function restoreMembers(
   signal: AbortSignal,
   progress: Progress,
 ): Promise<{ members: MemberRestoreResult[]; restored: RestoredEntry[] }> {
-  const opts = { force: options.force ?? false, ...(options.allowSource === undefined ? {} : { allowSource: options.allowSource }), signal };
+  const opts = {
+    force: options.force ?? false,
+    ...(options.allowSource === undefined ? {} : { allowSource: options.allowSource }),
+    signal,
+  };
   const settled = await Promise.allSettled(
     planned.plan.members.map(async (m) => {
       const started = Date.now();
       progress('restore-member', { member: m.member });
       const out = await planned.sessions.get(m.member)!.restore(opts);
-      return { entry: { member: m.member, connection: out.connection, ...(out.namespaces ? { namespaces: out.namespaces } : {}) }, ms: Date.now() - started };
+      return {
+        entry: {
+          member: m.member,
+          connection: out.connection,
+          ...(out.namespaces ? { namespaces: out.namespaces } : {}),
+        },
+        ms: Date.now() - started,
+      };
     }),
   );
   const members: MemberRestoreResult[] = [];
@@ -182,7 +255,11 @@ async function restoreMembers(
       members.push({ member, state: 'restored', ms: s.value.ms });
     } else {
       const e = asStillpointError(s.reason);
-      members.push({ member, state: 'failed', error: { code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) } });
+      members.push({
+        member,
+        state: 'failed',
+        error: { code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) },
+      });
     }
   });
   return { members, restored };
@@ -190,20 +267,30 @@ async function restoreMembers(
 
 function memberError(members: readonly MemberRestoreResult[]): StillpointError {
   const failed = members.filter((m) => m.state === 'failed');
-  return new CatalogError('RESTORE_MEMBER_FAILED', `${failed.length} of ${members.length} member(s) failed to restore: ${failed.map((m) => `${m.member}: ${m.error?.message ?? '?'}`).join('; ')}`, {
-    context: { members: failed.map((m) => m.member) },
-    hint: failed[0]?.error?.hint ?? 'Fix the cause and run the same restore again: targets of this restore are redone without --force.',
-  });
+  return new CatalogError(
+    'RESTORE_MEMBER_FAILED',
+    `${failed.length} of ${members.length} member(s) failed to restore: ${failed.map((m) => `${m.member}: ${m.error?.message ?? '?'}`).join('; ')}`,
+    {
+      context: { members: failed.map((m) => m.member) },
+      hint:
+        failed[0]?.error?.hint ??
+        'Fix the cause and run the same restore again: targets of this restore are redone without --force.',
+    },
+  );
 }
 
 function checksumRefusal(backupId: string, checksums: RestoreReport['checksums']): StillpointError[] {
   const bad = checksums.filter((c) => !c.ok);
   if (bad.length === 0) return [];
   return [
-    new CatalogError('ARTIFACT_CHECKSUM_MISMATCH', `${bad.length} artifact(s) of ${backupId} are missing or damaged: ${bad.map((b) => b.key).join(', ')}.`, {
-      context: { backupId, keys: bad.map((b) => b.key) },
-      hint: 'Nothing was changed. Restore another backup; `stillpoint backups verify <id>` lists the damage.',
-    }),
+    new CatalogError(
+      'ARTIFACT_CHECKSUM_MISMATCH',
+      `${bad.length} artifact(s) of ${backupId} are missing or damaged: ${bad.map((b) => b.key).join(', ')}.`,
+      {
+        context: { backupId, keys: bad.map((b) => b.key) },
+        hint: 'Nothing was changed. Restore another backup; `stillpoint backups verify <id>` lists the damage.',
+      },
+    ),
   ];
 }
 
@@ -211,7 +298,14 @@ function checksumRefusal(backupId: string, checksums: RestoreReport['checksums']
 function targetRefusals(planned: PlannedRestore, options: RestoreOptions): StillpointError[] {
   return planned.plan.members.flatMap((m) => {
     try {
-      refuseUnlessRestorable(m.inspection, { force: options.force ?? false, ...(options.allowSource === undefined ? {} : { allowSource: options.allowSource }) }, { member: m.member, engine: m.engine, backupId: options.backupId, target: JSON.stringify(m.target) });
+      refuseUnlessRestorable(
+        m.inspection,
+        {
+          force: options.force ?? false,
+          ...(options.allowSource === undefined ? {} : { allowSource: options.allowSource }),
+        },
+        { member: m.member, engine: m.engine, backupId: options.backupId, target: JSON.stringify(m.target) },
+      );
       return [];
     } catch (error) {
       const e = asStillpointError(error);
@@ -221,7 +315,12 @@ function targetRefusals(planned: PlannedRestore, options: RestoreOptions): Still
 }
 
 /** The same error class and code with another message (the refusal rule does not know the member). */
-function rebuilt(e: StillpointError, message: string, context: Record<string, unknown>, hint: string | undefined): StillpointError {
+function rebuilt(
+  e: StillpointError,
+  message: string,
+  context: Record<string, unknown>,
+  hint: string | undefined,
+): StillpointError {
   const Kind = e.constructor as new (code: string, message: string, options: object) => StillpointError;
   return new Kind(e.code, message, { context, ...(hint === undefined ? {} : { hint }) });
 }
@@ -257,14 +356,30 @@ function restoredGroup(plan: RestorePlan, restored: readonly RestoredEntry[]): G
 }
 
 /** The sweep and the checker; a restored member that cannot be read back leaves the restore unchecked, never "proven". */
-async function checkRestored(group: GroupConfig, options: RestoreOptions, signal: AbortSignal, progress: Progress): Promise<{ check: CheckReport | null; checkSkipped: string | null }> {
+async function checkRestored(
+  group: GroupConfig,
+  options: RestoreOptions,
+  signal: AbortSignal,
+  progress: Progress,
+): Promise<{ check: CheckReport | null; checkSkipped: string | null }> {
   if (options.check === false) return { check: null, checkSkipped: '--no-check' };
   progress('sweep-and-check');
   try {
     // expiryMs 0: a restored group has no live writer that could still finish a transaction.
-    return { check: await checkGroup(group, { sweep: true, expiryMs: 0, invariants: options.invariants ?? [], signal }), checkSkipped: null };
+    return {
+      check: await checkGroup(group, {
+        sweep: true,
+        expiryMs: 0,
+        invariants: options.invariants ?? [],
+        signal,
+      }),
+      checkSkipped: null,
+    };
   } catch (error) {
     signal.throwIfAborted();
-    return { check: null, checkSkipped: `the restored group could not be read: ${asStillpointError(error).message}` };
+    return {
+      check: null,
+      checkSkipped: `the restored group could not be read: ${asStillpointError(error).message}`,
+    };
   }
 }

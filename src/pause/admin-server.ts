@@ -96,7 +96,9 @@ function parsePauseCall(
 ): { options: { waitOutstanding: boolean; maxWaitMs: number; leaseMs?: number } } | { error: string } {
   const maxWait = readMaxPauseWaitTime(call.request);
   if (maxWait !== undefined && !(maxWait >= 0 && maxWait <= MAX_DURATION_MS && Number.isFinite(maxWait))) {
-    return { error: `[DURATION_OUT_OF_RANGE] max_pause_wait_time must be 0 (the default) to ${MAX_DURATION_MS} ms (24h), got ${maxWait}.` };
+    return {
+      error: `[DURATION_OUT_OF_RANGE] max_pause_wait_time must be 0 (the default) to ${MAX_DURATION_MS} ms (24h), got ${maxWait}.`,
+    };
   }
   const lease = readLease(call.metadata);
   if (typeof lease === 'string') return { error: lease };
@@ -120,7 +122,8 @@ function readLease(metadata: grpc.Metadata): number | undefined | string {
     return `${LEASE_METADATA_KEY} must be a positive integer of milliseconds (got "${text}").`;
   }
   // A Node timer above 2^31-1 ms fires at once: an unbounded lease would unpause immediately.
-  if (value > MAX_DURATION_MS) return `[DURATION_OUT_OF_RANGE] ${LEASE_METADATA_KEY} must be at most ${MAX_DURATION_MS} ms (24h), got ${value}.`;
+  if (value > MAX_DURATION_MS)
+    return `[DURATION_OUT_OF_RANGE] ${LEASE_METADATA_KEY} must be at most ${MAX_DURATION_MS} ms (24h), got ${value}.`;
   return value;
 }
 
@@ -140,8 +143,15 @@ export function makeAuthorizer(token: string | undefined, log: PauseLog) {
     const actual = Buffer.from(given === undefined ? '' : given.toString());
     // Constant-time compare so the token cannot be guessed byte by byte from response times.
     if (actual.length === expected.length && timingSafeEqual(actual, expected)) return true;
-    log('refused a call without a valid token', { method, peer: call.getPeer(), tokenSent: given !== undefined });
-    callback({ code: grpc.status.UNAUTHENTICATED, details: 'A valid token is required (authorization: Bearer).' });
+    log('refused a call without a valid token', {
+      method,
+      peer: call.getPeer(),
+      tokenSent: given !== undefined,
+    });
+    callback({
+      code: grpc.status.UNAUTHENTICATED,
+      details: 'A valid token is required (authorization: Bearer).',
+    });
     return false;
   };
 }
@@ -188,7 +198,15 @@ export interface RunningAdminServer {
 /** Starts a gRPC server that serves only the admin service over `gate`. */
 export async function startAdminServer(options: AdminServerOptions): Promise<RunningAdminServer> {
   const host = options.host ?? '127.0.0.1';
-  checkListenerSecurity({ host, token: options.token !== undefined, tls: options.tls !== undefined, insecure: options.insecure === true }, options.log ?? stderrLog);
+  checkListenerSecurity(
+    {
+      host,
+      token: options.token !== undefined,
+      tls: options.tls !== undefined,
+      insecure: options.insecure === true,
+    },
+    options.log ?? stderrLog,
+  );
   const server = new grpc.Server();
   addAdminService(server, options.gate, options);
   const hostPart = host.includes(':') ? `[${host}]` : host;

@@ -142,7 +142,9 @@ export interface PauseClient {
    */
   pauseAll(targets: readonly Target[], options?: PauseOptions): Promise<PausedGroup>;
   /** Unpauses every target (with retries). Never throws; see `ok`. */
-  unpauseAll(targets: readonly Target[]): Promise<{ readonly ok: boolean; readonly targets: readonly TargetStatus[] }>;
+  unpauseAll(
+    targets: readonly Target[],
+  ): Promise<{ readonly ok: boolean; readonly targets: readonly TargetStatus[] }>;
   /** CheckPaused on every target. Never throws; unreachable targets are `ok: false`. */
   checkPausedAll(targets: readonly Target[]): Promise<readonly TargetStatus[]>;
   close(): void;

@@ -20,17 +20,30 @@ let types: { status: protobuf.Type; errorInfo: protobuf.Type } | undefined;
 function loadTypes(): { status: protobuf.Type; errorInfo: protobuf.Type } {
   if (types) return types;
   const root = protobuf.loadSync(fileURLToPath(new URL('./proto/error-details.proto', import.meta.url)));
-  types = { status: root.lookupType('google.rpc.Status'), errorInfo: root.lookupType('google.rpc.ErrorInfo') };
+  types = {
+    status: root.lookupType('google.rpc.Status'),
+    errorInfo: root.lookupType('google.rpc.ErrorInfo'),
+  };
   return types;
 }
 
 /** A gRPC error for a callback, carrying `reason` both in the message and as an ErrorInfo detail. */
-export function adminError(code: grpc.status, reason: AdminErrorReason, message: string): Partial<grpc.StatusObject> {
+export function adminError(
+  code: grpc.status,
+  reason: AdminErrorReason,
+  message: string,
+): Partial<grpc.StatusObject> {
   const { status, errorInfo } = loadTypes();
   const details = `[${reason}] ${message}`;
   const info = errorInfo.encode(errorInfo.fromObject({ reason, domain: ERROR_DOMAIN })).finish();
   const encoded = status
-    .encode(status.fromObject({ code, message: details, details: [{ type_url: ERROR_INFO_TYPE_URL, value: info }] }))
+    .encode(
+      status.fromObject({
+        code,
+        message: details,
+        details: [{ type_url: ERROR_INFO_TYPE_URL, value: info }],
+      }),
+    )
     .finish();
   const metadata = new grpc.Metadata();
   metadata.set(STATUS_DETAILS_KEY, Buffer.from(encoded));
@@ -43,7 +56,9 @@ export function readErrorReason(error: Partial<grpc.ServiceError>): string | und
   if (Buffer.isBuffer(raw)) {
     try {
       const { status, errorInfo } = loadTypes();
-      const decoded = status.toObject(status.decode(raw)) as { details?: Array<{ type_url?: string; value?: Uint8Array }> };
+      const decoded = status.toObject(status.decode(raw)) as {
+        details?: Array<{ type_url?: string; value?: Uint8Array }>;
+      };
       for (const any of decoded.details ?? []) {
         if (any.type_url === ERROR_INFO_TYPE_URL && any.value) {
           const info = errorInfo.toObject(errorInfo.decode(any.value)) as { reason?: string };

@@ -160,7 +160,11 @@ class GateImpl implements Gate {
     return run;
   }
 
-  private async pauseNow(options: GatePauseOptions, maxWaitMs: number, arrivedAtUnpause: number): Promise<void> {
+  private async pauseNow(
+    options: GatePauseOptions,
+    maxWaitMs: number,
+    arrivedAtUnpause: number,
+  ): Promise<void> {
     if (this.unpauseCount !== arrivedAtUnpause) {
       throw interrupted('an unpause arrived while this pause waited for an earlier one');
     }
@@ -183,7 +187,11 @@ class GateImpl implements Gate {
   }
 
   /** Ends a drain that did not reach 0: reopen only a gate this pause closed, then throw. */
-  private failDrain(outcome: Exclude<DrainOutcome, 'drained'>, closedByThisPause: boolean, maxWaitMs: number): never {
+  private failDrain(
+    outcome: Exclude<DrainOutcome, 'drained'>,
+    closedByThisPause: boolean,
+    maxWaitMs: number,
+  ): never {
     if (outcome === 'interrupted') throw interrupted('the gate was unpaused while this pause drained');
     if (outcome === 'timeout') this.counters.pauseTimeoutsTotal++;
     const context = { outstanding: this.outstanding, maxWaitMs };
@@ -287,9 +295,13 @@ class GateImpl implements Gate {
 function resolveMaxWait(maxWaitMs: number | undefined): number {
   if (maxWaitMs === undefined || maxWaitMs === 0) return DEFAULT_MAX_PAUSE_WAIT_MS;
   if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
-    throw new ConfigError('MAX_WAIT_INVALID', `The drain limit must be a positive number of ms, got ${maxWaitMs}.`, {
-      hint: 'Omit it (or send 0) for the default of 30 000 ms.',
-    });
+    throw new ConfigError(
+      'MAX_WAIT_INVALID',
+      `The drain limit must be a positive number of ms, got ${maxWaitMs}.`,
+      {
+        hint: 'Omit it (or send 0) for the default of 30 000 ms.',
+      },
+    );
   }
   // Bounded: a Node timer above 2^31-1 ms fires at once.
   return checkDurationMs(maxWaitMs, 'the drain limit (max pause wait)');
@@ -305,7 +317,10 @@ function validateLease(leaseMs: number): void {
   checkDurationMs(leaseMs, 'a pause lease');
 }
 
-function pausedError(reason: 'reject' | 'queue-full' | 'hold-timeout', context: Record<string, unknown> = {}): PauseError {
+function pausedError(
+  reason: 'reject' | 'queue-full' | 'hold-timeout',
+  context: Record<string, unknown> = {},
+): PauseError {
   return new PauseError('GATE_PAUSED', 'The server is paused and does not admit new work now.', {
     context: { reason, ...context },
     hint: 'Retry after the pause ends (pauses last seconds).',
@@ -319,5 +334,8 @@ function interrupted(message: string): PauseError {
 }
 
 function cancelled(): PauseError {
-  return new PauseError('PAUSE_CANCELLED', 'The pause was cancelled by its caller before the drain finished.');
+  return new PauseError(
+    'PAUSE_CANCELLED',
+    'The pause was cancelled by its caller before the drain finished.',
+  );
 }

@@ -15,7 +15,10 @@ import type { Gate, GateTicket } from './contract.ts';
 export const PAUSED_MESSAGE = 'the server is paused';
 
 /** Wraps `handler` so each call enters `gate` first. Stable API: the node serves its data API with it. */
-export function withGate<Req, Res>(gate: Gate, handler: grpc.handleUnaryCall<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+export function withGate<Req, Res>(
+  gate: Gate,
+  handler: grpc.handleUnaryCall<Req, Res>,
+): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     gate.enter().then(
       (ticket) => runAdmitted(ticket, handler, call, callback),

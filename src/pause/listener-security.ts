@@ -43,15 +43,22 @@ export function checkListenerSecurity(listener: ListenerSecurity, log: PauseLog)
       },
     );
   }
-  log(`WARNING: INSECURE listener on ${listener.host}: no ${missing.join(' and no ')}; anyone who reaches it can pause the cluster and use the data API`, {
-    host: listener.host,
-    token: listener.token,
-    tls: listener.tls,
-  });
+  log(
+    `WARNING: INSECURE listener on ${listener.host}: no ${missing.join(' and no ')}; anyone who reaches it can pause the cluster and use the data API`,
+    {
+      host: listener.host,
+      token: listener.token,
+      tls: listener.tls,
+    },
+  );
 }
 
 /** The warning a client prints before sending a token in plaintext to a non-loopback target; undefined when safe. */
-export function plaintextTokenWarning(hosts: readonly string[], token: boolean, tls: boolean): string | undefined {
+export function plaintextTokenWarning(
+  hosts: readonly string[],
+  token: boolean,
+  tls: boolean,
+): string | undefined {
   if (!token || tls) return undefined;
   const exposed = hosts.filter((h) => !isLoopbackHost(h));
   if (exposed.length === 0) return undefined;

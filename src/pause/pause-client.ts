@@ -101,12 +101,20 @@ class PauseClientImpl implements PauseClient {
     // A target neither call could reach, or one that refused our token (it checks the token before touching
     // its gate), was never paused by us; any other failed rollback may have left one paused.
     const stillPaused = rollback.targets
-      .filter((s, i) => !s.ok && !neverPaused(statuses[i]!) && !(neverReached(statuses[i]!) && neverReached(s)))
+      .filter(
+        (s, i) => !s.ok && !neverPaused(statuses[i]!) && !(neverReached(statuses[i]!) && neverReached(s)),
+      )
       .map((s) => s.target);
     const refused = statuses.filter((s) => s.error?.code === 'UNAUTHENTICATED').map((s) => s.target);
-    const tokenHint = refused.length === 0 ? '' : `${refused.join(', ')} refused the token: give the right one with --token-file <file> or STILLPOINT_TOKEN (or --token, visible in ps). `;
+    const tokenHint =
+      refused.length === 0
+        ? ''
+        : `${refused.join(', ')} refused the token: give the right one with --token-file <file> or STILLPOINT_TOKEN (or --token, visible in ps). `;
     const unreachable = statuses.filter(neverReached).map((s) => s.target);
-    const reachHint = unreachable.length === 0 ? '' : `${unreachable.join(', ')} could not be reached: is the node running and listening there? Check with: stillpoint check-paused -a ${unreachable.join(',')}. `;
+    const reachHint =
+      unreachable.length === 0
+        ? ''
+        : `${unreachable.join(', ')} could not be reached: is the node running and listening there? Check with: stillpoint check-paused -a ${unreachable.join(',')}. `;
     return new PauseError(
       'PAUSE_FAILED',
       `Pause failed at ${failed.join(', ')}; ` +
@@ -132,11 +140,16 @@ class PauseClientImpl implements PauseClient {
   ): Promise<{ readonly ok: boolean; readonly targets: readonly TargetStatus[] }> {
     const results = await Promise.all(
       targets.map((target) =>
-        this.call<object>(target, 'Unpause', {}, {
-          deadlineMs: this.options.callDeadlineMs ?? BASE_DEADLINE_MS,
-          // Unpause is idempotent and a server left paused is an outage: retry any failure that may be transient.
-          retryable: isTransient,
-        }),
+        this.call<object>(
+          target,
+          'Unpause',
+          {},
+          {
+            deadlineMs: this.options.callDeadlineMs ?? BASE_DEADLINE_MS,
+            // Unpause is idempotent and a server left paused is an outage: retry any failure that may be transient.
+            retryable: isTransient,
+          },
+        ),
       ),
     );
     const statuses = targets.map((target, i) => {
@@ -149,11 +162,16 @@ class PauseClientImpl implements PauseClient {
   async checkPausedAll(targets: readonly Target[], leaseMs?: number): Promise<readonly TargetStatus[]> {
     const results = await Promise.all(
       targets.map((target) =>
-        this.call<CheckPausedResponseMessage>(target, 'CheckPaused', {}, {
-          deadlineMs: this.options.callDeadlineMs ?? BASE_DEADLINE_MS,
-          leaseMs,
-          retryable: () => false,
-        }),
+        this.call<CheckPausedResponseMessage>(
+          target,
+          'CheckPaused',
+          {},
+          {
+            deadlineMs: this.options.callDeadlineMs ?? BASE_DEADLINE_MS,
+            leaseMs,
+            retryable: () => false,
+          },
+        ),
       ),
     );
     return targets.map((target, i) => {
@@ -185,7 +203,14 @@ class PauseClientImpl implements PauseClient {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (attempt > 1) await sleep(Math.random() * BACKOFF_BASE_MS * 2 ** (attempt - 1));
       try {
-        const value = await this.callOnce<Res>(target, method, request, how.deadlineMs, how.leaseMs, how.signal);
+        const value = await this.callOnce<Res>(
+          target,
+          method,
+          request,
+          how.deadlineMs,
+          how.leaseMs,
+          how.signal,
+        );
         return { value, attempts: attempt, elapsedMs: Date.now() - started };
       } catch (error) {
         failure = classify(error as grpc.ServiceError);
@@ -215,11 +240,17 @@ class PauseClientImpl implements PauseClient {
         return;
       }
       const onAbort = (): void => call.cancel();
-      const call = client[method].call(client, request, metadata, { deadline: Date.now() + deadlineMs }, (error, value) => {
-        signal?.removeEventListener('abort', onAbort);
-        if (error) reject(error);
-        else resolve(value as Res);
-      });
+      const call = client[method].call(
+        client,
+        request,
+        metadata,
+        { deadline: Date.now() + deadlineMs },
+        (error, value) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (error) reject(error);
+          else resolve(value as Res);
+        },
+      );
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -387,7 +418,10 @@ function classify(error: Partial<grpc.ServiceError>): CallFailure {
       return { ...base, code: 'CANCELLED' };
     case grpc.status.FAILED_PRECONDITION:
       // Old servers send no reason for a drain timeout: FAILED_PRECONDITION alone means TIMED_OUT.
-      return { ...base, code: reason === 'TIMED_OUT_STILL_PAUSED' ? 'PAUSE_TIMED_OUT_STILL_PAUSED' : 'PAUSE_TIMED_OUT' };
+      return {
+        ...base,
+        code: reason === 'TIMED_OUT_STILL_PAUSED' ? 'PAUSE_TIMED_OUT_STILL_PAUSED' : 'PAUSE_TIMED_OUT',
+      };
     case grpc.status.ABORTED:
       return { ...base, code: reason === 'PAUSE_IN_PROGRESS' ? 'PAUSE_IN_PROGRESS' : 'PAUSE_INTERRUPTED' };
     default:
@@ -396,6 +430,8 @@ function classify(error: Partial<grpc.ServiceError>): CallFailure {
 }
 
 function abortedFailure(): Error {
-  return Object.assign(new Error('aborted by the caller'), { code: grpc.status.CANCELLED, details: 'aborted by the caller' });
+  return Object.assign(new Error('aborted by the caller'), {
+    code: grpc.status.CANCELLED,
+    details: 'aborted by the caller',
+  });
 }
-

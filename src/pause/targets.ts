@@ -32,7 +32,8 @@ export function parseAddress(text: string): Target {
   const host = match[1]!;
   const port = Number(match[2]);
   if (bracketed && isIP(host) !== 6) throw invalidAddress(text, 'only IPv6 literals go in brackets');
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw invalidAddress(text, 'the port must be 1–65535');
+  if (!Number.isInteger(port) || port < 1 || port > 65_535)
+    throw invalidAddress(text, 'the port must be 1–65535');
   if (!bracketed && !isIP(host) && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host)) {
     throw invalidAddress(text, 'the host is not an IP address or a host name');
   }
@@ -87,7 +88,11 @@ export async function resolveSrv(name: string, options: SrvOptions = {}): Promis
     const byLabel = new Map<string, Target>();
     for (const record of records) {
       const host = record.name.replace(/\.$/, '');
-      byLabel.set(targetLabel(host, record.port), { host, port: record.port, label: targetLabel(host, record.port) });
+      byLabel.set(targetLabel(host, record.port), {
+        host,
+        port: record.port,
+        label: targetLabel(host, record.port),
+      });
     }
     return [...byLabel.values()];
   } catch (error) {
@@ -117,14 +122,21 @@ export function createTargetResolver(options: TargetResolverOptions = {}): Targe
           return withMembership(parseAddresses(source.addresses));
         case 'srv':
           return withMembership(
-            await resolveSrv(source.name, { ...(options.dnsServers ? { servers: options.dnsServers } : {}), signal }),
+            await resolveSrv(source.name, {
+              ...(options.dnsServers ? { servers: options.dnsServers } : {}),
+              signal,
+            }),
           );
         case 'kubernetes':
           if (!options.kubernetes) {
-            throw new ConfigError('KUBERNETES_UNAVAILABLE', 'Kubernetes targets need the Kubernetes resolver.', {
-              hint: 'Run where a kubeconfig or in-cluster service account is available, or give --addresses.',
-              context: { cluster: source.release },
-            });
+            throw new ConfigError(
+              'KUBERNETES_UNAVAILABLE',
+              'Kubernetes targets need the Kubernetes resolver.',
+              {
+                hint: 'Run where a kubeconfig or in-cluster service account is available, or give --addresses.',
+                context: { cluster: source.release },
+              },
+            );
           }
           return options.kubernetes.resolve(source, signal);
       }

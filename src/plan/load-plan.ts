@@ -108,31 +108,65 @@ export function parsePlan(value: unknown, options: { file?: string; baseDir?: st
  */
 function refuseInlinePasswords(input: PlanInput, file: string): void {
   input.members.forEach((m, i) => {
-    if (m.connection.kind !== 'sqlite' && m.connection.kind !== 'dynamodb' && m.connection.password !== undefined) {
-      throw new ConfigError('PLAN_INLINE_PASSWORD', `${file}: members.${i}.connection.password: member "${m.name}" has its password written in the plan.`, {
-        context: { file, key: `members.${i}.connection.password`, member: m.name },
-        hint: 'Use passwordEnv: <VAR> (or passwordFile: <path>) instead. The catalog records only where the password comes from, so the restore can read it again; an inline password could not be restored.',
-      });
+    if (
+      m.connection.kind !== 'sqlite' &&
+      m.connection.kind !== 'dynamodb' &&
+      m.connection.password !== undefined
+    ) {
+      throw new ConfigError(
+        'PLAN_INLINE_PASSWORD',
+        `${file}: members.${i}.connection.password: member "${m.name}" has its password written in the plan.`,
+        {
+          context: { file, key: `members.${i}.connection.password`, member: m.name },
+          hint: 'Use passwordEnv: <VAR> (or passwordFile: <path>) instead. The catalog records only where the password comes from, so the restore can read it again; an inline password could not be restored.',
+        },
+      );
     }
   });
 }
 
-function toMember(m: PlanInput['members'][number], i: number, at: (p: string) => string, file: string): MemberSpec {
+function toMember(
+  m: PlanInput['members'][number],
+  i: number,
+  at: (p: string) => string,
+  file: string,
+): MemberSpec {
   const connection = resolveConnection(m.connection, at);
-  const spec: MemberSpec = { name: m.name, engine: m.engine, connection, namespaces: m.namespaces, options: m.options };
+  const spec: MemberSpec = {
+    name: m.name,
+    engine: m.engine,
+    connection,
+    namespaces: m.namespaces,
+    options: m.options,
+  };
   let engine;
   try {
     engine = getEngineKind(m.engine);
   } catch (cause) {
-    throw invalid(file, `members.${i}.engine`, `unknown engine "${m.engine}"`, `Use one of: ${knownList()}.`, cause);
+    throw invalid(
+      file,
+      `members.${i}.engine`,
+      `unknown engine "${m.engine}"`,
+      `Use one of: ${knownList()}.`,
+      cause,
+    );
   }
   try {
     engine.parseOptions(spec);
   } catch (cause) {
-    const key = cause instanceof StillpointError && typeof cause.context.key === 'string' ? cause.context.key : 'options';
+    const key =
+      cause instanceof StillpointError && typeof cause.context.key === 'string'
+        ? cause.context.key
+        : 'options';
     const hint = cause instanceof StillpointError ? cause.hint : undefined;
     const detail = cause instanceof Error ? cause.message : String(cause);
-    throw invalid(file, `members.${i}.${key}`, detail, hint ?? `Fix the options of member "${m.name}".`, cause);
+    throw invalid(
+      file,
+      `members.${i}.${key}`,
+      detail,
+      hint ?? `Fix the options of member "${m.name}".`,
+      cause,
+    );
   }
   return spec;
 }
@@ -143,7 +177,12 @@ function resolveConnection(c: StorageConfig, at: (p: string) => string): Storage
   return c.passwordFile === undefined ? c : { ...c, passwordFile: at(c.passwordFile) };
 }
 
-function toCluster(c: PlanInput['clusters'][number], i: number, at: (p: string) => string, file: string): ClusterPlan {
+function toCluster(
+  c: PlanInput['clusters'][number],
+  i: number,
+  at: (p: string) => string,
+  file: string,
+): ClusterPlan {
   const t = c.targets;
   const source: TargetSource =
     'addresses' in t
@@ -160,7 +199,12 @@ function toCluster(c: PlanInput['clusters'][number], i: number, at: (p: string) 
     if ('env' in c.token) {
       token = process.env[c.token.env];
       if (token === undefined || token === '') {
-        throw invalid(file, `clusters.${i}.token.env`, `environment variable ${c.token.env} is not set`, `Export ${c.token.env} with the admin token.`);
+        throw invalid(
+          file,
+          `clusters.${i}.token.env`,
+          `environment variable ${c.token.env} is not set`,
+          `Export ${c.token.env} with the admin token.`,
+        );
       }
     } else {
       token = readSecretFile(at(c.token.file), file, `clusters.${i}.token.file`).trim();
@@ -172,7 +216,12 @@ function toCluster(c: PlanInput['clusters'][number], i: number, at: (p: string) 
     ...('srv' in t && t.dnsServers !== undefined ? { dnsServers: t.dnsServers } : {}),
     ...(c.tls === undefined
       ? {}
-      : { tls: { ...(caPem === undefined ? {} : { caPem }), ...(c.tls.overrideAuthority ? { overrideAuthority: c.tls.overrideAuthority } : {}) } }),
+      : {
+          tls: {
+            ...(caPem === undefined ? {} : { caPem }),
+            ...(c.tls.overrideAuthority ? { overrideAuthority: c.tls.overrideAuthority } : {}),
+          },
+        }),
     ...(token === undefined ? {} : { token }),
     ...(c.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: c.drainTimeoutMs }),
     leaseMs: c.leaseMs,
@@ -183,7 +232,13 @@ function readSecretFile(path: string, file: string, key: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (cause) {
-    throw invalid(file, key, `cannot read ${path}`, 'Check the path (relative paths resolve against the plan file).', cause);
+    throw invalid(
+      file,
+      key,
+      `cannot read ${path}`,
+      'Check the path (relative paths resolve against the plan file).',
+      cause,
+    );
   }
 }
 
@@ -215,14 +270,21 @@ function memberAt(path: readonly PropertyKey[], value: unknown): string | undefi
 }
 
 /** One zod issue as a key path and a sentence; a union names its allowed forms (or the branch clearly meant). */
-function describeIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[], value: unknown): { key: string; message: string; suggestion?: string } {
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  prefix: readonly PropertyKey[],
+  value: unknown,
+): { key: string; message: string; suggestion?: string } {
   const path = [...prefix, ...issue.path];
   const key = path.length > 0 ? path.map(String).join('.') : '(top level)';
   if (issue.code === 'unrecognized_keys') {
     const member = memberAt(path, value);
     const allowed = allowedKeys(planSchema, path);
     const pairs = issue.keys.flatMap((k) => {
-      const near = closest(k, allowed.filter((a) => !issue.keys.includes(a)));
+      const near = closest(
+        k,
+        allowed.filter((a) => !issue.keys.includes(a)),
+      );
       return near === undefined ? [] : [`"${near}" for "${k}"`];
     });
     const suggestion = pairs.length > 0 ? pairs.join(', ') : undefined;
@@ -231,17 +293,33 @@ function describeIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[], 
     return { key, message, ...(suggestion ? { suggestion } : {}) };
   }
   if (issue.code !== 'invalid_union' || issue.errors.length === 0) return { key, message: issue.message };
-  const missingKey = (i: z.core.$ZodIssue): boolean => i.code === 'invalid_type' && i.path.length === 1 && i.message.endsWith('received undefined');
+  const missingKey = (i: z.core.$ZodIssue): boolean =>
+    i.code === 'invalid_type' && i.path.length === 1 && i.message.endsWith('received undefined');
   // The branch whose own key is present is the one the author meant: report what is wrong inside it.
   const meant = issue.errors.find((branch) => !branch.some(missingKey));
   if (meant?.[0] !== undefined) return describeIssue(meant[0], path, value);
-  const forms = issue.errors.map((branch) => branch.filter(missingKey).map((i) => String(i.path[0])).join(' + ')).filter((f) => f !== '');
+  const forms = issue.errors
+    .map((branch) =>
+      branch
+        .filter(missingKey)
+        .map((i) => String(i.path[0]))
+        .join(' + '),
+    )
+    .filter((f) => f !== '');
   const unknown = issue.errors.flat().flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : []));
-  const unknownText = unknown.length > 0 ? `unknown key(s) ${[...new Set(unknown)].map((k) => `"${k}"`).join(', ')}; ` : '';
+  const unknownText =
+    unknown.length > 0 ? `unknown key(s) ${[...new Set(unknown)].map((k) => `"${k}"`).join(', ')}; ` : '';
   return { key, message: `${unknownText}write exactly one of ${forms.map((f) => `"${f}"`).join(', ')}` };
 }
 
-function invalid(file: string, key: string, message: string, hint: string, cause?: unknown, issues?: string[]): ConfigError {
+function invalid(
+  file: string,
+  key: string,
+  message: string,
+  hint: string,
+  cause?: unknown,
+  issues?: string[],
+): ConfigError {
   return new ConfigError('PLAN_INVALID', `${file}: ${key}: ${message}`, {
     context: { file, key, ...(issues ? { issues } : {}) },
     hint,

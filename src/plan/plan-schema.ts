@@ -72,26 +72,40 @@ const targetsSchema = z.union([
         namespace: z.string().min(1).default('default'),
         product: z.enum(['scalardb', 'scalardb-cluster', 'scalardl-ledger', 'scalardl-auditor']).optional(),
       })
-      .refine((k) => [k.release, k.deployment, k.statefulset, k.selector].filter((x) => x !== undefined).length === 1, {
-        message: 'name exactly one of release, deployment, statefulset, selector',
-      })
+      .refine(
+        (k) =>
+          [k.release, k.deployment, k.statefulset, k.selector].filter((x) => x !== undefined).length === 1,
+        {
+          message: 'name exactly one of release, deployment, statefulset, selector',
+        },
+      )
       .refine((k) => (k.release === undefined) === (k.adminPort !== undefined), {
-        message: 'adminPort goes with deployment, statefulset or selector (a release has it in its headless service), and they need it',
+        message:
+          'adminPort goes with deployment, statefulset or selector (a release has it in its headless service), and they need it',
       }),
   }),
 ]);
 
-const secretRef = z.union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })]);
+const secretRef = z.union([
+  z.strictObject({ env: z.string().min(1) }),
+  z.strictObject({ file: z.string().min(1) }),
+]);
 
 const clusterSchema = z.strictObject({
   name,
   targets: targetsSchema,
   tls: z
-    .strictObject({ ca: z.string().min(1).optional(), caFile: z.string().min(1).optional(), overrideAuthority: z.string().optional() })
+    .strictObject({
+      ca: z.string().min(1).optional(),
+      caFile: z.string().min(1).optional(),
+      overrideAuthority: z.string().optional(),
+    })
     .optional(),
   token: secretRef.optional(),
   drainTimeoutMs: ms(PLAN_LIMITS.drainTimeoutMs).positive().optional(),
-  leaseMs: ms(PLAN_LIMITS.leaseMs).min(1000, 'a lease under 1000 ms cannot be renewed reliably').default(15_000),
+  leaseMs: ms(PLAN_LIMITS.leaseMs)
+    .min(1000, 'a lease under 1000 ms cannot be renewed reliably')
+    .default(15_000),
 });
 
 const memberSchema = z.strictObject({
@@ -99,7 +113,12 @@ const memberSchema = z.strictObject({
   engine: z.string().min(1).max(MAX_NAME_LENGTH),
   connection: storageConfigSchema,
   namespaces: z
-    .array(z.string().max(MAX_NAME_LENGTH).regex(/^[a-z_][a-z0-9_]*$/, 'namespace names are lower-case identifiers'))
+    .array(
+      z
+        .string()
+        .max(MAX_NAME_LENGTH)
+        .regex(/^[a-z_][a-z0-9_]*$/, 'namespace names are lower-case identifiers'),
+    )
     .min(1)
     .max(PLAN_LIMITS.list),
   options: z.record(z.string(), z.unknown()).default({}),
@@ -113,7 +132,9 @@ export const planSchema = z
     clusters: z.array(clusterSchema).max(PLAN_LIMITS.list).default([]),
     members: z.array(memberSchema).min(1, 'list at least one member database').max(PLAN_LIMITS.list),
     // `url` names any store openArtifactStore knows (s3://…, azblob://…, file:///…); `dir` a local directory.
-    artifacts: z.strictObject({ dir: z.string().min(1).optional(), url: z.string().min(1).optional() }).optional(),
+    artifacts: z
+      .strictObject({ dir: z.string().min(1).optional(), url: z.string().min(1).optional() })
+      .optional(),
     catalog: z.strictObject({ path: z.string().min(1) }).optional(),
     window: z
       .strictObject({
@@ -126,7 +147,10 @@ export const planSchema = z
     restore: z
       .strictObject({
         hooks: z
-          .strictObject({ before: z.array(text).max(PLAN_LIMITS.list).default([]), after: z.array(text).max(PLAN_LIMITS.list).default([]) })
+          .strictObject({
+            before: z.array(text).max(PLAN_LIMITS.list).default([]),
+            after: z.array(text).max(PLAN_LIMITS.list).default([]),
+          })
           .prefault({}),
       })
       .prefault({}),
@@ -138,13 +162,21 @@ export const planSchema = z
       for (const ns of m.namespaces) {
         const other = seen.get(ns);
         if (other !== undefined) {
-          ctx.addIssue({ code: 'custom', path: ['members', i, 'namespaces'], message: `namespace "${ns}" is already held by member "${other}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['members', i, 'namespaces'],
+            message: `namespace "${ns}" is already held by member "${other}"`,
+          });
         }
         seen.set(ns, m.name);
       }
     });
     if (!seen.has('coordinator')) {
-      ctx.addIssue({ code: 'custom', path: ['members'], message: 'no member holds the namespace "coordinator" (the Coordinator table must be backed up)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['members'],
+        message: 'no member holds the namespace "coordinator" (the Coordinator table must be backed up)',
+      });
     }
     dupes(plan.members.map((m) => m.name)).forEach((n) =>
       ctx.addIssue({ code: 'custom', path: ['members'], message: `member name "${n}" is used twice` }),
@@ -153,7 +185,11 @@ export const planSchema = z
       ctx.addIssue({ code: 'custom', path: ['clusters'], message: `cluster name "${n}" is used twice` }),
     );
     if (plan.mode !== undefined && plan.mode !== 'single' && plan.clusters.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['mode'], message: `mode "${plan.mode}" pauses clusters, but no clusters are listed` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mode'],
+        message: `mode "${plan.mode}" pauses clusters, but no clusters are listed`,
+      });
     }
   });
 

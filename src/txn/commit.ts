@@ -6,7 +6,17 @@
  * ABORTED into the Coordinator, then every prepared record back to what was read.
  */
 import { TransactionError } from '../errors.ts';
-import type { Failpoints, Key, Mutation, Row, Storage, StorageGroup, TableRef, TableSchema, Value } from './contract.ts';
+import type {
+  Failpoints,
+  Key,
+  Mutation,
+  Row,
+  Storage,
+  StorageGroup,
+  TableRef,
+  TableSchema,
+  Value,
+} from './contract.ts';
 import { TxState } from './contract.ts';
 import { isPending, prepareMutation, recordId, rollForwardMutation, undoPrepareMutation } from './records.ts';
 import { coordinatorState, decideAborted, keyOf } from './recovery.ts';
@@ -67,7 +77,8 @@ interface Prepared {
 export async function commitTransaction(tx: CommitState): Promise<void> {
   const { failpoints } = tx.ctx;
   if (tx.writes.size === 0) {
-    if (tx.isolation === 'serializable' && !(await validateReads(tx))) throw conflict(tx, 'a record it read changed before it committed');
+    if (tx.isolation === 'serializable' && !(await validateReads(tx)))
+      throw conflict(tx, 'a record it read changed before it committed');
     return;
   }
   // Blind writes need the current record too: its tx_id is the prepare condition, its values the before image.
@@ -91,7 +102,14 @@ function composePrepare(tx: CommitState): Prepared[] {
   for (const [id, write] of tx.writes) {
     const read = tx.reads.get(id);
     if (read === undefined) throw new TransactionError('TX_INTERNAL', `No read for record ${id}.`);
-    const mutation = prepareMutation(write.table, write.key, read.row, write.values, tx.id, preparedAt) as Mutation & { kind: 'put' };
+    const mutation = prepareMutation(
+      write.table,
+      write.key,
+      read.row,
+      write.values,
+      tx.id,
+      preparedAt,
+    ) as Mutation & { kind: 'put' };
     out.push({ id, write, read, mutation });
   }
   // One global order of records: two transactions batching overlapping records lock them in the same order.
@@ -118,13 +136,19 @@ async function prepareAll(tx: CommitState, prepared: readonly Prepared[]): Promi
 }
 
 /** Runs a pre-commit-point step; on failure aborts (Coordinator ABORTED, records undone) and throws. */
-async function runOrAbort(tx: CommitState, prepared: readonly Prepared[], step: () => Promise<void>): Promise<void> {
+async function runOrAbort(
+  tx: CommitState,
+  prepared: readonly Prepared[],
+  step: () => Promise<void>,
+): Promise<void> {
   try {
     await step();
   } catch (error) {
     // If the abort itself fails (a storage is down), the records stay PREPARED: readers abort them after the expiry.
     await abortPrepared(tx, prepared).catch(() => {});
-    throw isConflict(error) ? conflict(tx, 'another transaction wrote one of its records first', error) : error;
+    throw isConflict(error)
+      ? conflict(tx, 'another transaction wrote one of its records first', error)
+      : error;
   }
 }
 
@@ -141,7 +165,15 @@ async function undoRecords(tx: CommitState, prepared: readonly Prepared[]): Prom
     prepared.map((p) =>
       tx.ctx.group
         .storageFor(p.write.table.namespace)
-        .mutate([undoPrepareMutation(p.write.table, p.write.key, p.read.row, tx.id, Number(p.mutation.values.tx_state))]),
+        .mutate([
+          undoPrepareMutation(
+            p.write.table,
+            p.write.key,
+            p.read.row,
+            tx.id,
+            Number(p.mutation.values.tx_state),
+          ),
+        ]),
     ),
   );
 }
@@ -173,13 +205,20 @@ async function commitState(tx: CommitState, prepared: readonly Prepared[]): Prom
 async function decisionAfterFailedCommitState(tx: CommitState, error: unknown): Promise<number> {
   try {
     // The write may have landed (e.g. a timeout after the server applied it): ask before deciding.
-    return (await coordinatorState(tx.ctx.group, tx.id)) ?? (await decideAborted(tx.ctx.group, tx.id, tx.ctx.now()));
+    return (
+      (await coordinatorState(tx.ctx.group, tx.id)) ??
+      (await decideAborted(tx.ctx.group, tx.id, tx.ctx.now()))
+    );
   } catch (readError) {
-    throw new TransactionError('TX_COMMIT_UNKNOWN', `Transaction ${tx.id} may or may not have committed: the Coordinator cannot be read.`, {
-      hint: 'Check the Coordinator storage; readers or the recovery sweep settle the transaction once it is reachable.',
-      context: { txId: tx.id },
-      cause: new AggregateError([error, readError]),
-    });
+    throw new TransactionError(
+      'TX_COMMIT_UNKNOWN',
+      `Transaction ${tx.id} may or may not have committed: the Coordinator cannot be read.`,
+      {
+        hint: 'Check the Coordinator storage; readers or the recovery sweep settle the transaction once it is reachable.',
+        context: { txId: tx.id },
+        cause: new AggregateError([error, readError]),
+      },
+    );
   }
 }
 
@@ -188,7 +227,9 @@ async function commitRecords(tx: CommitState, prepared: readonly Prepared[]): Pr
   const commitOne = async (p: Prepared) => {
     const storage = tx.ctx.group.storageFor(p.write.table.namespace);
     // Harmless if it fails: the Coordinator already says COMMITTED and readers roll the record forward.
-    await storage.mutate([rollForwardMutation(p.write.table, p.write.key, p.mutation.values, tx.ctx.now())]).catch(() => {});
+    await storage
+      .mutate([rollForwardMutation(p.write.table, p.write.key, p.mutation.values, tx.ctx.now())])
+      .catch(() => {});
   };
   const [first, ...rest] = prepared;
   if (first === undefined) return;
@@ -211,7 +252,13 @@ async function validateReads(tx: CommitState): Promise<boolean> {
     for (const id of new Set([...now.keys(), ...scan.seen.keys()])) {
       if (tx.writes.has(id)) continue;
       const row = now.get(id);
-      if (row === undefined || !scan.seen.has(id) || isPending(row) || (row.tx_id ?? null) !== scan.seen.get(id)) return false;
+      if (
+        row === undefined ||
+        !scan.seen.has(id) ||
+        isPending(row) ||
+        (row.tx_id ?? null) !== scan.seen.get(id)
+      )
+        return false;
     }
   }
   return true;
@@ -219,11 +266,18 @@ async function validateReads(tx: CommitState): Promise<boolean> {
 
 function sameVersion(before: ReadEntry['row'], current: ReadEntry['row']): boolean {
   if (before === undefined || current === undefined) return before === current;
-  return !isPending(current) && (current.tx_id ?? null) === (before.tx_id ?? null) && (current.tx_version ?? null) === (before.tx_version ?? null);
+  return (
+    !isPending(current) &&
+    (current.tx_id ?? null) === (before.tx_id ?? null) &&
+    (current.tx_version ?? null) === (before.tx_version ?? null)
+  );
 }
 
 function isConflict(error: unknown): boolean {
-  return error instanceof TransactionError && (error.code === 'TX_CONDITION_FAILED' || error.code === 'TX_CONFLICT');
+  return (
+    error instanceof TransactionError &&
+    (error.code === 'TX_CONDITION_FAILED' || error.code === 'TX_CONFLICT')
+  );
 }
 
 function conflict(tx: CommitState, why: string, cause?: unknown): TransactionError {

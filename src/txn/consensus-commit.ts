@@ -5,7 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InternalError, TransactionError, isRetryable } from '../errors.ts';
-import type { TableRef, TableSchema, Transaction, TransactionManager, TransactionManagerOptions, TransactionOptions } from './contract.ts';
+import type {
+  TableRef,
+  TableSchema,
+  Transaction,
+  TransactionManager,
+  TransactionManagerOptions,
+  TransactionOptions,
+} from './contract.ts';
 import { DEFAULT_EXPIRY_MS } from './recovery.ts';
 import { fullTableName } from './schema.ts';
 import type { ManagerContext } from './commit.ts';
@@ -37,10 +44,14 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
       const name = fullTableName(table);
       const cached = schemas.get(name);
       if (cached !== undefined) return cached;
-      for (const schema of await options.group.storageFor(table.namespace).listTables(table.namespace)) schemas.set(fullTableName(schema), schema);
+      for (const schema of await options.group.storageFor(table.namespace).listTables(table.namespace))
+        schemas.set(fullTableName(schema), schema);
       const found = schemas.get(name);
       if (found === undefined) {
-        throw new TransactionError('TXN_TABLE_NOT_FOUND', `Table ${name} does not exist.`, { hint: 'Create it first.', context: { table: name } });
+        throw new TransactionError('TXN_TABLE_NOT_FOUND', `Table ${name} does not exist.`, {
+          hint: 'Create it first.',
+          context: { table: name },
+        });
       }
       return found;
     },
@@ -49,13 +60,21 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
   let closed = false;
 
   const begin = (txOptions: TransactionOptions = {}): Promise<Transaction> => {
-    if (closed) return Promise.reject(new InternalError('TXN_MANAGER_CLOSED', 'The transaction manager is closed.', { hint: 'Create a new one.' }));
+    if (closed)
+      return Promise.reject(
+        new InternalError('TXN_MANAGER_CLOSED', 'The transaction manager is closed.', {
+          hint: 'Create a new one.',
+        }),
+      );
     return Promise.resolve(new ConsensusTransaction(ctx, newId(), txOptions.isolation ?? 'snapshot'));
   };
 
   return {
     begin,
-    async run<T>(fn: (tx: Transaction) => Promise<T>, runOptions: TransactionOptions & { readonly retries?: number } = {}): Promise<T> {
+    async run<T>(
+      fn: (tx: Transaction) => Promise<T>,
+      runOptions: TransactionOptions & { readonly retries?: number } = {},
+    ): Promise<T> {
       const retries = runOptions.retries ?? DEFAULT_RETRIES;
       for (let attempt = 0; ; attempt += 1) {
         const tx = await begin(runOptions);

@@ -178,7 +178,10 @@ export interface Transaction {
 export interface TransactionManager {
   begin(options?: TransactionOptions): Promise<Transaction>;
   /** Runs `fn` in a transaction and commits; retries on retryable errors up to `retries` (default 10). */
-  run<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions & { readonly retries?: number }): Promise<T>;
+  run<T>(
+    fn: (tx: Transaction) => Promise<T>,
+    options?: TransactionOptions & { readonly retries?: number },
+  ): Promise<T>;
   close(): Promise<void>;
 }
 

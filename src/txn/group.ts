@@ -15,14 +15,20 @@ import { createStorage } from './storages/index.ts';
 export async function openGroup(config: GroupConfig): Promise<StorageGroup> {
   for (const [namespace, storageName] of Object.entries(config.namespaces)) {
     if (!(storageName in config.storages)) {
-      throw new ConfigError('TXN_NAMESPACE_UNMAPPED', `Namespace ${namespace} maps to storage ${storageName}, which is not configured.`, {
-        hint: `Add a storage named ${storageName}, or map ${namespace} to one of: ${Object.keys(config.storages).join(', ')}.`,
-        context: { namespace },
-      });
+      throw new ConfigError(
+        'TXN_NAMESPACE_UNMAPPED',
+        `Namespace ${namespace} maps to storage ${storageName}, which is not configured.`,
+        {
+          hint: `Add a storage named ${storageName}, or map ${namespace} to one of: ${Object.keys(config.storages).join(', ')}.`,
+          context: { namespace },
+        },
+      );
     }
   }
   const entries = Object.entries(config.storages);
-  const results = await Promise.allSettled(entries.map(([name, storageConfig]) => createStorage(name, storageConfig)));
+  const results = await Promise.allSettled(
+    entries.map(([name, storageConfig]) => createStorage(name, storageConfig)),
+  );
   const storages = new Map<string, Storage>();
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') storages.set(entries[i]?.[0] ?? '', r.value);
@@ -45,17 +51,25 @@ function applyRenames(config: GroupConfig, storages: ReadonlyMap<string, Storage
   for (const [name, names] of Object.entries(config.renames ?? {})) {
     const storage = storages.get(name);
     if (storage === undefined) {
-      throw new ConfigError('TXN_NAMESPACE_UNMAPPED', `renames names storage ${name}, which is not configured.`, {
-        hint: `Rename namespaces of one of: ${Object.keys(config.storages).join(', ')}.`,
-        context: { storage: name },
-      });
+      throw new ConfigError(
+        'TXN_NAMESPACE_UNMAPPED',
+        `renames names storage ${name}, which is not configured.`,
+        {
+          hint: `Rename namespaces of one of: ${Object.keys(config.storages).join(', ')}.`,
+          context: { storage: name },
+        },
+      );
     }
     if (Object.keys(names).length === 0) continue;
     if (storage.usePhysicalNames === undefined) {
-      throw new ConfigError('TXN_RENAME_UNSUPPORTED', `Storage ${name} cannot serve namespaces under other physical names.`, {
-        hint: 'Remove its entry under renames.',
-        context: { storage: name },
-      });
+      throw new ConfigError(
+        'TXN_RENAME_UNSUPPORTED',
+        `Storage ${name} cannot serve namespaces under other physical names.`,
+        {
+          hint: 'Remove its entry under renames.',
+          context: { storage: name },
+        },
+      );
     }
     storage.usePhysicalNames(names);
   }
@@ -77,16 +91,22 @@ class Group implements StorageGroup {
     const name = this.config.namespaces[namespace];
     const storage = name === undefined ? undefined : this.storages.get(name);
     if (storage === undefined) {
-      throw new ConfigError('TXN_NAMESPACE_UNMAPPED', `Namespace ${namespace} is not mapped to a storage in this group.`, {
-        hint: `Add "${namespace}: <storage>" to the group's namespaces.`,
-        context: { namespace },
-      });
+      throw new ConfigError(
+        'TXN_NAMESPACE_UNMAPPED',
+        `Namespace ${namespace} is not mapped to a storage in this group.`,
+        {
+          hint: `Add "${namespace}: <storage>" to the group's namespaces.`,
+          context: { namespace },
+        },
+      );
     }
     return storage;
   }
 
   async tables(): Promise<TableSchema[]> {
-    const lists = await Promise.all(Object.keys(this.config.namespaces).map((ns) => this.storageFor(ns).listTables(ns)));
+    const lists = await Promise.all(
+      Object.keys(this.config.namespaces).map((ns) => this.storageFor(ns).listTables(ns)),
+    );
     return lists.flat();
   }
 

@@ -25,7 +25,12 @@ function clearedBeforeImage(row: Row): Record<string, Value> {
 export function rollForwardMutation(table: TableRef, key: Key, row: Row, committedAt: number): Mutation {
   const txId = String(row.tx_id);
   if (row.tx_state === TxState.DELETED) {
-    return { kind: 'delete', table, key, condition: { kind: 'ifTxIdAndState', txId, state: TxState.DELETED } };
+    return {
+      kind: 'delete',
+      table,
+      key,
+      condition: { kind: 'ifTxIdAndState', txId, state: TxState.DELETED },
+    };
   }
   return {
     kind: 'put',
@@ -43,7 +48,8 @@ export function rollForwardMutation(table: TableRef, key: Key, row: Row, committ
  */
 export function rollBackMutation(table: TableRef, key: Key, row: Row): Mutation {
   const condition = { kind: 'ifTxIdAndState', txId: String(row.tx_id), state: Number(row.tx_state) } as const;
-  if (row.before_tx_version === null || row.before_tx_version === undefined) return { kind: 'delete', table, key, condition };
+  if (row.before_tx_version === null || row.before_tx_version === undefined)
+    return { kind: 'delete', table, key, condition };
   const values: Record<string, Value> = clearedBeforeImage(row);
   for (const name of Object.keys(row)) {
     if (!name.startsWith(BEFORE_PREFIX)) continue;
@@ -76,10 +82,17 @@ export function prepareMutation(
   const newValues: Record<string, Value> = {};
   for (const [name, value] of Object.entries(values ?? {})) if (!keyNames.has(name)) newValues[name] = value;
   if (current === undefined) {
-    return { kind: 'put', table, key, values: { ...newValues, ...meta, tx_version: 1 }, condition: { kind: 'ifNotExists' } };
+    return {
+      kind: 'put',
+      table,
+      key,
+      values: { ...newValues, ...meta, tx_version: 1 },
+      condition: { kind: 'ifNotExists' },
+    };
   }
   const before: Record<string, Value> = {};
-  for (const [name, value] of Object.entries(userValues(current))) if (!keyNames.has(name)) before[BEFORE_PREFIX + name] = value;
+  for (const [name, value] of Object.entries(userValues(current)))
+    if (!keyNames.has(name)) before[BEFORE_PREFIX + name] = value;
   for (const name of TX_COLUMN_NAMES) before[BEFORE_PREFIX + name] = current[name] ?? null;
   const version = typeof current.tx_version === 'number' ? current.tx_version : 0;
   // A deemed-committed record has no version: its before image records version 0 (see rollBackMutation).
@@ -90,7 +103,10 @@ export function prepareMutation(
     table,
     key,
     values: { ...newValues, ...before, ...meta, tx_version: version + 1 },
-    condition: priorTxId === null || priorTxId === undefined ? { kind: 'ifTxIdIsNull' } : { kind: 'ifTxId', txId: String(priorTxId) },
+    condition:
+      priorTxId === null || priorTxId === undefined
+        ? { kind: 'ifTxIdIsNull' }
+        : { kind: 'ifTxId', txId: String(priorTxId) },
   };
 }
 
@@ -98,12 +114,19 @@ export function prepareMutation(
  * Rolls back a record this transaction prepared, from what it read before (not from the stored before
  * image, which may be absent if the prepare never landed): the condition makes it a no-op then.
  */
-export function undoPrepareMutation(table: TableRef, key: Key, current: Row | undefined, txId: string, state: number): Mutation {
+export function undoPrepareMutation(
+  table: TableRef,
+  key: Key,
+  current: Row | undefined,
+  txId: string,
+  state: number,
+): Mutation {
   const condition = { kind: 'ifTxIdAndState', txId, state } as const;
   if (current === undefined) return { kind: 'delete', table, key, condition };
   const values: Record<string, Value> = { ...clearedBeforeImage(current) };
   const keyNames = new Set(Object.keys(key));
-  for (const [name, value] of Object.entries(current)) if (!keyNames.has(name) && !name.startsWith(BEFORE_PREFIX)) values[name] = value;
+  for (const [name, value] of Object.entries(current))
+    if (!keyNames.has(name) && !name.startsWith(BEFORE_PREFIX)) values[name] = value;
   return { kind: 'put', table, key, values, condition };
 }
 

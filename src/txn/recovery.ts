@@ -71,7 +71,13 @@ function childIds(row: Row): string[] {
 async function putDecision(group: StorageGroup, txId: string, state: number, now: number): Promise<boolean> {
   try {
     await group.storageFor(COORDINATOR_NAMESPACE).mutate([
-      { kind: 'put', table: COORDINATOR_TABLE, key: { tx_id: txId }, values: { tx_state: state, tx_created_at: now }, condition: { kind: 'ifNotExists' } },
+      {
+        kind: 'put',
+        table: COORDINATOR_TABLE,
+        key: { tx_id: txId },
+        values: { tx_state: state, tx_created_at: now },
+        condition: { kind: 'ifNotExists' },
+      },
     ]);
     return true;
   } catch (error) {
@@ -95,7 +101,8 @@ export async function decide(group: StorageGroup, txId: string, state: number, n
   if (await putDecision(group, txId, state, now)) return state;
   // Lost the race: a committer (or another reader) decided first; its decision stands.
   const decided = await coordinatorState(group, txId);
-  if (decided === undefined) throw new InternalError('TXN_DECISION_VANISHED', `The Coordinator row of ${txId} disappeared.`);
+  if (decided === undefined)
+    throw new InternalError('TXN_DECISION_VANISHED', `The Coordinator row of ${txId} disappeared.`);
   return decided;
 }
 
@@ -108,7 +115,13 @@ export function decideAborted(group: StorageGroup, txId: string, now: number): P
  * Resolves one record if it is PREPARED/DELETED. Condition failures while rolling are ignored: someone
  * else resolved the record first.
  */
-export async function resolveRecord(group: StorageGroup, table: TableRef, key: Key, row: Row, options: RecoveryOptions = {}): Promise<Resolution> {
+export async function resolveRecord(
+  group: StorageGroup,
+  table: TableRef,
+  key: Key,
+  row: Row,
+  options: RecoveryOptions = {},
+): Promise<Resolution> {
   if (!isPending(row)) return 'none';
   const now = options.now ?? Date.now;
   const txId = String(row.tx_id);
@@ -118,13 +131,17 @@ export async function resolveRecord(group: StorageGroup, table: TableRef, key: K
     decision = await decide(group, txId, TxState.COMMITTED, now());
   }
   if (decision === undefined) {
-    const preparedAt = typeof row.tx_prepared_at === 'number' ? row.tx_prepared_at : Number(row.tx_prepared_at ?? 0);
+    const preparedAt =
+      typeof row.tx_prepared_at === 'number' ? row.tx_prepared_at : Number(row.tx_prepared_at ?? 0);
     const expiryMs = options.expiryMs ?? DEFAULT_EXPIRY_MS;
     if (expiryMs > 0 && now() - preparedAt <= expiryMs) return 'unresolved';
     decision = await decideAborted(group, txId, now());
     expired = decision === TxState.ABORTED;
   }
-  const mutation = decision === TxState.COMMITTED ? rollForwardMutation(table, key, row, now()) : rollBackMutation(table, key, row);
+  const mutation =
+    decision === TxState.COMMITTED
+      ? rollForwardMutation(table, key, row, now())
+      : rollBackMutation(table, key, row);
   try {
     await group.storageFor(table.namespace).mutate([mutation]);
   } catch (error) {
@@ -147,7 +164,9 @@ export function keyOf(schema: TableSchema, row: Row): Key {
  */
 export async function sweep(group: StorageGroup, options: RecoveryOptions = {}): Promise<SweepReport> {
   const counts = { scanned: 0, rolledForward: 0, rolledBack: 0, abortedExpired: 0, unresolved: 0 };
-  const tables = (await group.tables()).filter((t) => t.namespace !== COORDINATOR_NAMESPACE && t.transactional !== false);
+  const tables = (await group.tables()).filter(
+    (t) => t.namespace !== COORDINATOR_NAMESPACE && t.transactional !== false,
+  );
   // Collect first, then resolve: rolling back deletes rows, which must not disturb the paging scan.
   const pending: { schema: TableSchema; row: Row }[] = [];
   for (const schema of tables) {
@@ -160,7 +179,10 @@ export async function sweep(group: StorageGroup, options: RecoveryOptions = {}):
   const committedEvidence = await committedSiblings(group, tables, pending, options.signal);
   for (const { schema, row } of pending) {
     options.signal?.throwIfAborted();
-    const result = await resolveRecord(group, schema, keyOf(schema, row), row, { ...options, committedEvidence }).catch((error: unknown) => {
+    const result = await resolveRecord(group, schema, keyOf(schema, row), row, {
+      ...options,
+      committedEvidence,
+    }).catch((error: unknown) => {
       // A live system may hold a lock on the record right now (deadlock victim, busy SQLite file): leave
       // it for the next sweep or a reader instead of failing the whole sweep.
       if (isRetryable(error)) return 'unresolved' as const;
@@ -175,16 +197,23 @@ export async function sweep(group: StorageGroup, options: RecoveryOptions = {}):
  * The undecided transactions of `pending` (no Coordinator decision) that left a COMMITTED record somewhere in
  * the group: committed for certain. A second scan, run only when some pending record has no decision.
  */
-async function committedSiblings(group: StorageGroup, tables: readonly TableSchema[], pending: readonly { row: Row }[], signal?: AbortSignal): Promise<Set<string>> {
+async function committedSiblings(
+  group: StorageGroup,
+  tables: readonly TableSchema[],
+  pending: readonly { row: Row }[],
+  signal?: AbortSignal,
+): Promise<Set<string>> {
   const undecided = new Set<string>();
-  for (const id of new Set(pending.map((p) => String(p.row.tx_id)))) if ((await coordinatorState(group, id)) === undefined) undecided.add(id);
+  for (const id of new Set(pending.map((p) => String(p.row.tx_id))))
+    if ((await coordinatorState(group, id)) === undefined) undecided.add(id);
   const found = new Set<string>();
   if (undecided.size === 0) return found;
   for (const schema of tables) {
     for await (const row of group.storageFor(schema.namespace).scanAll(schema)) {
       signal?.throwIfAborted();
       const txId = row.tx_id === null || row.tx_id === undefined ? undefined : String(row.tx_id);
-      if (txId !== undefined && Number(row.tx_state) === TxState.COMMITTED && undecided.has(txId)) found.add(txId);
+      if (txId !== undefined && Number(row.tx_state) === TxState.COMMITTED && undecided.has(txId))
+        found.add(txId);
     }
   }
   return found;
@@ -200,7 +229,8 @@ export async function readCoordinatorStates(group: StorageGroup): Promise<Map<st
   for await (const row of group.storageFor(COORDINATOR_NAMESPACE).scanAll(COORDINATOR_TABLE)) {
     const txId = String(row.tx_id);
     states.set(txId, Number(row.tx_state));
-    for (const child of childIds(row)) members.push([`${txId}${GROUP_DELIMITER}${child}`, Number(row.tx_state)]);
+    for (const child of childIds(row))
+      members.push([`${txId}${GROUP_DELIMITER}${child}`, Number(row.tx_state)]);
   }
   // As getState: the parent's listing decides for a member before a row under its full id.
   for (const [id, state] of members) states.set(id, state);

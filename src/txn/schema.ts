@@ -21,7 +21,10 @@ export const BEFORE_PREFIX = 'before_';
 
 export const COORDINATOR_NAMESPACE = 'coordinator';
 export const COORDINATOR_TABLE_NAME = 'state';
-export const COORDINATOR_TABLE: TableRef = Object.freeze({ namespace: COORDINATOR_NAMESPACE, table: COORDINATOR_TABLE_NAME });
+export const COORDINATOR_TABLE: TableRef = Object.freeze({
+  namespace: COORDINATOR_NAMESPACE,
+  table: COORDINATOR_TABLE_NAME,
+});
 
 /** `coordinator.state`: the commit/abort decision of every transaction (not itself transactional). */
 export const COORDINATOR_SCHEMA: TableSchema = Object.freeze<TableSchema>({
@@ -29,7 +32,13 @@ export const COORDINATOR_SCHEMA: TableSchema = Object.freeze<TableSchema>({
   table: COORDINATOR_TABLE_NAME,
   partitionKey: ['tx_id'],
   clusteringKey: [],
-  columns: { tx_id: 'TEXT', tx_child_ids: 'TEXT', tx_state: 'INT', tx_created_at: 'BIGINT', tx_write_set: 'BLOB' },
+  columns: {
+    tx_id: 'TEXT',
+    tx_child_ids: 'TEXT',
+    tx_state: 'INT',
+    tx_created_at: 'BIGINT',
+    tx_write_set: 'BLOB',
+  },
   transactional: false,
 });
 
@@ -77,7 +86,8 @@ export function userSchemaFromPhysical(
   const columns: Record<string, ColumnType> = {};
   for (const [name, type] of Object.entries(physical)) {
     if (transactional && name in TX_COLUMNS) continue;
-    if (transactional && name.startsWith(BEFORE_PREFIX) && names.includes(name.slice(BEFORE_PREFIX.length))) continue;
+    if (transactional && name.startsWith(BEFORE_PREFIX) && names.includes(name.slice(BEFORE_PREFIX.length)))
+      continue;
     columns[name] = type;
   }
   return { ...ref, partitionKey, clusteringKey, columns, ...(transactional ? {} : { transactional: false }) };

@@ -5,7 +5,13 @@
  */
 import { InternalError, TransactionError } from '../errors.ts';
 import type { Key, Row, TableRef, Transaction, Value } from './contract.ts';
-import { commitTransaction, type ManagerContext, type ReadEntry, type ScanEntry, type WriteEntry } from './commit.ts';
+import {
+  commitTransaction,
+  type ManagerContext,
+  type ReadEntry,
+  type ScanEntry,
+  type WriteEntry,
+} from './commit.ts';
 import { isPending, recordId } from './records.ts';
 import { keyOf, resolveRecord } from './recovery.ts';
 import { userValues } from './schema.ts';
@@ -31,7 +37,8 @@ export class ConsensusTransaction implements Transaction {
     const write = this.writes.get(id);
     if (write !== undefined && write.values === undefined) return undefined;
     const read = this.reads.get(id) ?? (await this.readRecord(table, key));
-    if (write !== undefined) return { ...(read.row === undefined ? {} : userValues(read.row)), ...key, ...write.values };
+    if (write !== undefined)
+      return { ...(read.row === undefined ? {} : userValues(read.row)), ...key, ...write.values };
     return read.row === undefined ? undefined : userValues(read.row);
   }
 
@@ -56,7 +63,8 @@ export class ConsensusTransaction implements Transaction {
     // Read-your-writes: records this transaction inserted into the partition.
     for (const [id, write] of this.writes) {
       if (returned.has(id) || write.values === undefined || !sameTable(write.table, table)) continue;
-      if (schema.partitionKey.every((c) => sameValue(write.key[c], partitionKey[c]))) out.push({ ...write.values, ...write.key });
+      if (schema.partitionKey.every((c) => sameValue(write.key[c], partitionKey[c])))
+        out.push({ ...write.values, ...write.key });
     }
     this.scans.push({ table, partitionKey, seen });
     return out;
@@ -100,7 +108,10 @@ export class ConsensusTransaction implements Transaction {
         this.reads.set(recordId(table, key), entry);
         return entry;
       }
-      const result = await resolveRecord(this.ctx.group, table, key, row, { expiryMs: this.ctx.expiryMs, now: this.ctx.now });
+      const result = await resolveRecord(this.ctx.group, table, key, row, {
+        expiryMs: this.ctx.expiryMs,
+        now: this.ctx.now,
+      });
       if (result === 'unresolved') throw this.undecided(table, row);
     }
     throw this.undecided(table, undefined);
@@ -115,7 +126,10 @@ export class ConsensusTransaction implements Transaction {
       const pending = rows.filter((r) => isPending(r));
       if (pending.length === 0) return rows;
       for (const row of pending) {
-        const result = await resolveRecord(this.ctx.group, table, keyOf(schema, row), row, { expiryMs: this.ctx.expiryMs, now: this.ctx.now });
+        const result = await resolveRecord(this.ctx.group, table, keyOf(schema, row), row, {
+          expiryMs: this.ctx.expiryMs,
+          now: this.ctx.now,
+        });
         if (result === 'unresolved') throw this.undecided(table, row);
       }
     }
@@ -127,18 +141,26 @@ export class ConsensusTransaction implements Transaction {
    * cannot know its value, so this transaction fails with a retryable error instead of guessing.
    */
   private undecided(table: TableRef, row: Row | undefined): TransactionError {
-    return new TransactionError('TX_UNKNOWN_STATE_RETRY', `A record of ${table.namespace}.${table.table} is being written by another transaction.`, {
-      hint: 'Retry the transaction; the other one commits or expires soon.',
-      context: { txId: this.id, ...(row === undefined ? {} : { writer: row.tx_id }) },
-    });
+    return new TransactionError(
+      'TX_UNKNOWN_STATE_RETRY',
+      `A record of ${table.namespace}.${table.table} is being written by another transaction.`,
+      {
+        hint: 'Retry the transaction; the other one commits or expires soon.',
+        context: { txId: this.id, ...(row === undefined ? {} : { writer: row.tx_id }) },
+      },
+    );
   }
 
   private assertActive(): void {
     if (this.phase !== 'active') {
-      throw new InternalError('TX_CLOSED', `Transaction ${this.id} is already ${this.phase === 'done' ? 'finished' : 'committing'}.`, {
-        hint: 'Begin a new transaction.',
-        context: { txId: this.id },
-      });
+      throw new InternalError(
+        'TX_CLOSED',
+        `Transaction ${this.id} is already ${this.phase === 'done' ? 'finished' : 'committing'}.`,
+        {
+          hint: 'Begin a new transaction.',
+          context: { txId: this.id },
+        },
+      );
     }
   }
 }
@@ -148,5 +170,8 @@ function sameTable(a: TableRef, b: TableRef): boolean {
 }
 
 function sameValue(a: Value | undefined, b: Value | undefined): boolean {
-  return recordId({ namespace: '', table: '' }, { v: a ?? null }) === recordId({ namespace: '', table: '' }, { v: b ?? null });
+  return (
+    recordId({ namespace: '', table: '' }, { v: a ?? null }) ===
+    recordId({ namespace: '', table: '' }, { v: b ?? null })
+  );
 }

@@ -41,17 +41,26 @@ describe('encoded artifact store (gzip + AES-256-GCM envelopes, real local direc
     const data = payload();
     const store = openArtifactStore(url);
     expect(store.location).toBe(url);
-    const ref = await store.put('bk-1/a/snapshot.sqlite', Readable.from([data.subarray(0, 1000), data.subarray(1000)]));
+    const ref = await store.put(
+      'bk-1/a/snapshot.sqlite',
+      Readable.from([data.subarray(0, 1000), data.subarray(1000)]),
+    );
     const raw = readFileSync(stored(ref.key));
     expect(ref.bytes).toBe(raw.length);
     expect(raw.length).toBeLessThan(data.length * 0.6); // the repetitive half compressed
     expect(raw.subarray(0, 4).toString()).toBe('SPAE');
-    const header = JSON.parse(raw.subarray(9, 9 + raw.readUInt32BE(5)).toString()) as { compression: string; encryption: { keyId: string } };
+    const header = JSON.parse(raw.subarray(9, 9 + raw.readUInt32BE(5)).toString()) as {
+      compression: string;
+      encryption: { keyId: string };
+    };
     expect(header.compression).toBe('gzip');
     expect(header.encryption.keyId).toMatch(/^local:[0-9a-f]{16}$/);
     expect(raw.includes(Buffer.from('stillpoint stillpoint'))).toBe(false);
     // A fresh store object (another process) reads it back byte for byte.
-    expect(await sha256Stream(await openArtifactStore(url).get(ref.key))).toEqual({ sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length });
+    expect(await sha256Stream(await openArtifactStore(url).get(ref.key))).toEqual({
+      sha256: createHash('sha256').update(data).digest('hex'),
+      bytes: data.length,
+    });
     expect(await store.verify(ref)).toBe(true);
     // Empty artifacts have a final (empty) record too.
     const empty = await store.put('bk-1/a/empty', '');
@@ -64,8 +73,12 @@ describe('encoded artifact store (gzip + AES-256-GCM envelopes, real local direc
     await expect(openArtifactStore(url).verify(ref)).rejects.toMatchObject({ code: 'ENCRYPTION_KEY_WRONG' });
     await expect(openArtifactStore(url).get(ref.key)).rejects.toMatchObject({ code: 'ENCRYPTION_KEY_WRONG' });
     vi.stubEnv('STILLPOINT_KEK', '');
-    await expect(openArtifactStore(url).get(ref.key)).rejects.toMatchObject({ code: 'ENCRYPTION_KEY_MISSING' });
-    await expect(openArtifactStore(url).put('bk-1/a/y', 'x')).rejects.toMatchObject({ code: 'ENCRYPTION_KEY_MISSING' });
+    await expect(openArtifactStore(url).get(ref.key)).rejects.toMatchObject({
+      code: 'ENCRYPTION_KEY_MISSING',
+    });
+    await expect(openArtifactStore(url).put('bk-1/a/y', 'x')).rejects.toMatchObject({
+      code: 'ENCRYPTION_KEY_MISSING',
+    });
     vi.stubEnv('STILLPOINT_KEK', 'abcd');
     expect(() => openArtifactStore(url)).toThrow(expect.objectContaining({ code: 'ENCRYPTION_KEY_INVALID' }));
   });
@@ -93,8 +106,12 @@ describe('encoded artifact store (gzip + AES-256-GCM envelopes, real local direc
       const store = openArtifactStore(`${pathToFileURL(join(dir, c)).href}?compression=${c}`);
       const ref = await store.put('k', data);
       expect(ref.bytes).toBeLessThan(data.length);
-      expect((await sha256Stream(await store.get('k'))).sha256).toBe(createHash('sha256').update(data).digest('hex'));
+      expect((await sha256Stream(await store.get('k'))).sha256).toBe(
+        createHash('sha256').update(data).digest('hex'),
+      );
     }
-    expect(() => openArtifactStore(`${pathToFileURL(dir).href}?compression=lz4`)).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }));
+    expect(() => openArtifactStore(`${pathToFileURL(dir).href}?compression=lz4`)).toThrow(
+      expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }),
+    );
   });
 });

@@ -23,9 +23,15 @@ describe('openArtifactStore (real local directories)', () => {
 
   it('opens s3:// stores, and refuses unknown schemes as invalid', () => {
     expect(openArtifactStore('s3://bucket/prefix').location).toBe('s3://bucket/prefix');
-    expect(() => openArtifactStore('ftp://host/x')).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }));
-    expect(() => openArtifactStore('file://remote-host/x')).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }));
-    expect(() => openArtifactStore('  ')).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }));
+    expect(() => openArtifactStore('ftp://host/x')).toThrow(
+      expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }),
+    );
+    expect(() => openArtifactStore('file://remote-host/x')).toThrow(
+      expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }),
+    );
+    expect(() => openArtifactStore('  ')).toThrow(
+      expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }),
+    );
   });
 
   it('writes artifacts 0600 in directories 0700 (issue 11 row 14)', async () => {
@@ -46,14 +52,18 @@ describe('openArtifactStore (real local directories)', () => {
         this.destroy(new Error('disk went away'));
       },
     });
-    await expect(store.put('bk-1/a/snapshot.sqlite', failing)).rejects.toMatchObject({ code: 'ARTIFACT_WRITE_FAILED' });
+    await expect(store.put('bk-1/a/snapshot.sqlite', failing)).rejects.toMatchObject({
+      code: 'ARTIFACT_WRITE_FAILED',
+    });
     // A crash (no catch block ran) leaves the temp file behind: simulate it the way the process would leave it.
     writeFileSync(join(dir, 'store', 'bk-1', 'a', 'snapshot.sqlite.tmp-deadbeef'), 'half');
     expect(await store.list('bk-1/')).toEqual(['bk-1/a/done.db']);
     const partial = await store.listPartialWrites();
     expect(partial.map((p) => p.name)).toEqual(['bk-1/a/snapshot.sqlite.tmp-deadbeef']);
     expect(partial[0]!.bytes).toBe(4);
-    await expect(store.removePartialWrite('bk-1/a/done.db')).rejects.toMatchObject({ code: 'ARTIFACT_KEY_INVALID' });
+    await expect(store.removePartialWrite('bk-1/a/done.db')).rejects.toMatchObject({
+      code: 'ARTIFACT_KEY_INVALID',
+    });
     await store.removePartialWrite(partial[0]!.name);
     expect(await store.listPartialWrites()).toEqual([]);
     expect(await store.exists('bk-1/a/done.db')).toBe(true);

@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.ts';
 import { demoGroup, seedBank, writeDemoPlan } from '../../src/lab/demo/demo-setup.ts';
-import { S3RVER_CREDENTIALS, startAzurite, startS3rver, type RunningAzurite, type RunningObjectServer } from '../../src/lab/local-servers/object-store-servers.ts';
+import {
+  S3RVER_CREDENTIALS,
+  startAzurite,
+  startS3rver,
+  type RunningAzurite,
+  type RunningObjectServer,
+} from '../../src/lab/local-servers/object-store-servers.ts';
 import { runBackup } from '../../src/orchestrator/backup.ts';
 import { runRestore } from '../../src/orchestrator/restore.ts';
 import { loadPlan, type Plan } from '../../src/plan/load-plan.ts';
@@ -28,7 +34,12 @@ beforeAll(async () => {
   vi.stubEnv('AWS_ACCESS_KEY_ID', S3RVER_CREDENTIALS.accessKeyId);
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', S3RVER_CREDENTIALS.secretAccessKey);
   vi.stubEnv('AZURE_STORAGE_CONNECTION_STRING', azurite.connectionString);
-  s3Admin = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
+  s3Admin = new S3Client({
+    region: 'us-east-1',
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    credentials: S3RVER_CREDENTIALS,
+  });
   azAdmin = BlobServiceClient.fromConnectionString(azurite.connectionString);
 }, 60_000);
 afterAll(async () => {
@@ -42,7 +53,10 @@ const stores = {
   s3: async () => {
     const bucket = `sp-bk-${Date.now().toString(36)}-${n++}`;
     await s3Admin.send(new CreateBucketCommand({ Bucket: bucket }));
-    const names = async (): Promise<string[]> => ((await s3Admin.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key ?? '');
+    const names = async (): Promise<string[]> =>
+      ((await s3Admin.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map(
+        (o) => o.Key ?? '',
+      );
     return { url: `s3://${bucket}/prod?endpoint=${encodeURIComponent(s3.endpoint)}`, names };
   },
   azblob: async () => {
@@ -54,7 +68,10 @@ const stores = {
       for await (const b of client.listBlobsFlat({ includeUncommitedBlobs: true })) out.push(b.name);
       return out;
     };
-    return { url: `azblob://devstoreaccount1/${container}/prod?endpoint=${encodeURIComponent(azurite.endpoint)}`, names };
+    return {
+      url: `azblob://devstoreaccount1/${container}/prod?endpoint=${encodeURIComponent(azurite.endpoint)}`,
+      names,
+    };
   },
 };
 
@@ -70,7 +87,14 @@ for (const kind of ['s3', 'azblob'] as const) {
       node = await startAdminNode();
       const dataDir = join(tmp.dir, 'data');
       await seedBank(demoGroup(dataDir), 10);
-      base = loadPlan(writeDemoPlan(tmp.dir, { addresses: [`127.0.0.1:${node.port}`], dataDir, leaseMs: 5000, minWindowMs: 0 }));
+      base = loadPlan(
+        writeDemoPlan(tmp.dir, {
+          addresses: [`127.0.0.1:${node.port}`],
+          dataDir,
+          leaseMs: 5000,
+          minWindowMs: 0,
+        }),
+      );
       catalog = openCatalog(base.catalogPath);
     });
     afterEach(async () => {
@@ -86,8 +110,15 @@ for (const kind of ['s3', 'azblob'] as const) {
       expect(backup.state).toBe('complete');
       const record = catalog.get(backup.backupId);
       expect(record.artifactsLocation).toBe(store.url);
-      expect((await store.names()).sort()).toEqual([...record.artifacts.map((a) => `prod/${a.key}`), `prod/${backup.backupId}/manifest.json`].sort());
-      const report = await runRestore(catalog, { backupId: backup.backupId, plan, invariants: [bankInvariants], intoDir: join(tmp.dir, 'r') });
+      expect((await store.names()).sort()).toEqual(
+        [...record.artifacts.map((a) => `prod/${a.key}`), `prod/${backup.backupId}/manifest.json`].sort(),
+      );
+      const report = await runRestore(catalog, {
+        backupId: backup.backupId,
+        plan,
+        invariants: [bankInvariants],
+        intoDir: join(tmp.dir, 'r'),
+      });
       expect(report.state).toBe('restored');
       expect(report.check?.ok).toBe(true);
       expect(report.check?.stats.accounts).toBe(10);
@@ -101,10 +132,17 @@ for (const kind of ['s3', 'azblob'] as const) {
       expect(backup.state).toBe('complete');
       vi.stubEnv('STILLPOINT_KEK', 'd'.repeat(64));
       const into = join(tmp.dir, 'r');
-      await expect(runRestore(catalog, { backupId: backup.backupId, plan, invariants: [bankInvariants], intoDir: into })).rejects.toMatchObject({ code: 'ENCRYPTION_KEY_WRONG' });
+      await expect(
+        runRestore(catalog, { backupId: backup.backupId, plan, invariants: [bankInvariants], intoDir: into }),
+      ).rejects.toMatchObject({ code: 'ENCRYPTION_KEY_WRONG' });
       expect(existsSync(into)).toBe(false);
       vi.stubEnv('STILLPOINT_KEK', 'c'.repeat(64));
-      const report = await runRestore(catalog, { backupId: backup.backupId, plan, invariants: [bankInvariants], intoDir: into });
+      const report = await runRestore(catalog, {
+        backupId: backup.backupId,
+        plan,
+        invariants: [bankInvariants],
+        intoDir: into,
+      });
       expect(report.state).toBe('restored');
       expect(report.check?.ok).toBe(true);
     }, 120_000);
@@ -112,7 +150,9 @@ for (const kind of ['s3', 'azblob'] as const) {
     it('a backup whose uploads fail (the bucket/container does not exist) ends failed and leaves no object', async () => {
       const store = await stores[kind]();
       const missing = store.url.replace(/sp-bk-/, 'sp-gone-');
-      const backup = await runBackup({ plan: { ...base, artifactsDir: missing }, catalog }).catch((error: unknown) => ({ state: 'threw', error }));
+      const backup = await runBackup({ plan: { ...base, artifactsDir: missing }, catalog }).catch(
+        (error: unknown) => ({ state: 'threw', error }),
+      );
       expect(backup.state).not.toBe('complete');
       const failed = catalog.list().at(-1)!;
       expect(failed.state).toBe('failed');

@@ -13,7 +13,13 @@ import type { ArtifactStore } from '../../src/artifacts/contract.ts';
 import { sha256Stream } from '../../src/artifacts/measure.ts';
 import { openArtifactStore } from '../../src/artifacts/open-store.ts';
 import { PART_BYTES } from '../../src/artifacts/remote/s3-store.ts';
-import { S3RVER_CREDENTIALS, startAzurite, startS3rver, type RunningAzurite, type RunningObjectServer } from '../../src/lab/local-servers/object-store-servers.ts';
+import {
+  S3RVER_CREDENTIALS,
+  startAzurite,
+  startS3rver,
+  type RunningAzurite,
+  type RunningObjectServer,
+} from '../../src/lab/local-servers/object-store-servers.ts';
 
 /** `total` pseudo-random bytes in 1 MiB chunks, never held whole; fails after `failAfter` bytes if given. */
 function randomSource(total: number, failAfter?: number): { stream: Readable; sha256: () => string } {
@@ -61,7 +67,12 @@ function s3Kind(): StoreKind {
       server = await startS3rver();
       vi.stubEnv('AWS_ACCESS_KEY_ID', S3RVER_CREDENTIALS.accessKeyId);
       vi.stubEnv('AWS_SECRET_ACCESS_KEY', S3RVER_CREDENTIALS.secretAccessKey);
-      admin = new S3Client({ region: 'us-east-1', endpoint: server.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
+      admin = new S3Client({
+        region: 'us-east-1',
+        endpoint: server.endpoint,
+        forcePathStyle: true,
+        credentials: S3RVER_CREDENTIALS,
+      });
     },
     async stop() {
       admin.destroy();
@@ -94,11 +105,16 @@ function azuriteKind(): StoreKind {
     async fresh() {
       const container = fresh('sp-');
       await admin.getContainerClient(container).create();
-      return openArtifactStore(`azblob://devstoreaccount1/${container}/backups/prod?endpoint=${encodeURIComponent(server.endpoint)}`);
+      return openArtifactStore(
+        `azblob://devstoreaccount1/${container}/backups/prod?endpoint=${encodeURIComponent(server.endpoint)}`,
+      );
     },
     async rawNames(store) {
       const out: string[] = [];
-      for await (const b of admin.getContainerClient(containerOf(store)).listBlobsFlat({ includeUncommitedBlobs: true })) out.push(b.name);
+      for await (const b of admin
+        .getContainerClient(containerOf(store))
+        .listBlobsFlat({ includeUncommitedBlobs: true }))
+        out.push(b.name);
       return out;
     },
   };
@@ -117,7 +133,12 @@ for (const kind of [s3Kind(), azuriteKind()]) {
       const total = 2 * PART_BYTES + 12345;
       const source = randomSource(total);
       const ref = await store.put('bk-1/a/snapshot.sqlite', source.stream);
-      expect(ref).toMatchObject({ key: 'bk-1/a/snapshot.sqlite', bytes: total, sha256: source.sha256(), shared: false });
+      expect(ref).toMatchObject({
+        key: 'bk-1/a/snapshot.sqlite',
+        bytes: total,
+        sha256: source.sha256(),
+        shared: false,
+      });
       const back = await sha256Stream(await store.get(ref.key));
       expect(back).toEqual({ sha256: ref.sha256, bytes: total });
       expect(await store.verify(ref)).toBe(true);
@@ -128,7 +149,10 @@ for (const kind of [s3Kind(), azuriteKind()]) {
       const small = randomSource(300_000);
       const smallRef = await store.put('bk-1/a/small.sqlite', small.stream);
       expect(smallRef.sha256).toBe(small.sha256());
-      expect(await sha256Stream(await store.get(smallRef.key))).toEqual({ sha256: smallRef.sha256, bytes: 300_000 });
+      expect(await sha256Stream(await store.get(smallRef.key))).toEqual({
+        sha256: smallRef.sha256,
+        bytes: 300_000,
+      });
     }, 120_000);
 
     it('puts small artifacts, lists under a prefix, checks existence and deletes', async () => {
@@ -144,13 +168,17 @@ for (const kind of [s3Kind(), azuriteKind()]) {
       expect(await store.size('bk-1/a/x.db')).toBeUndefined();
       expect(await store.exists('bk-1/a/x.db')).toBe(false);
       await expect(store.get('bk-1/a/x.db')).rejects.toMatchObject({ code: 'ARTIFACT_MISSING' });
-      await expect(Promise.resolve().then(() => store.exists('../escape'))).rejects.toMatchObject({ code: 'ARTIFACT_KEY_INVALID' });
+      await expect(Promise.resolve().then(() => store.exists('../escape'))).rejects.toMatchObject({
+        code: 'ARTIFACT_KEY_INVALID',
+      });
     }, 60_000);
 
     it('an upload interrupted after several parts fails with ARTIFACT_WRITE_FAILED and leaves no object', async () => {
       const store = await kind.fresh();
       const source = randomSource(4 * PART_BYTES, 2 * PART_BYTES + 1024);
-      await expect(store.put('bk-1/a/snapshot.sqlite', source.stream)).rejects.toMatchObject({ code: 'ARTIFACT_WRITE_FAILED' });
+      await expect(store.put('bk-1/a/snapshot.sqlite', source.stream)).rejects.toMatchObject({
+        code: 'ARTIFACT_WRITE_FAILED',
+      });
       expect(await store.exists('bk-1/a/snapshot.sqlite')).toBe(false);
       expect(await kind.rawNames(store)).toEqual([]);
       expect(await store.list('')).toEqual([]);
@@ -160,13 +188,21 @@ for (const kind of [s3Kind(), azuriteKind()]) {
 
 describe('remote store URLs', () => {
   it('refuses malformed URLs and missing Azure credentials with codes', () => {
-    expect(() => openArtifactStore('s3:///prefix')).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }));
-    expect(() => openArtifactStore('s3://b/p?sse=rot13')).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }));
-    expect(() => openArtifactStore('azblob://acct')).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }));
+    expect(() => openArtifactStore('s3:///prefix')).toThrow(
+      expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }),
+    );
+    expect(() => openArtifactStore('s3://b/p?sse=rot13')).toThrow(
+      expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }),
+    );
+    expect(() => openArtifactStore('azblob://acct')).toThrow(
+      expect.objectContaining({ code: 'ARTIFACT_STORE_URL_INVALID' }),
+    );
     vi.stubEnv('AZURE_STORAGE_CONNECTION_STRING', '');
     vi.stubEnv('STILLPOINT_AZBLOB_CONNECTION_STRING', '');
     vi.stubEnv('AZURE_STORAGE_SAS_TOKEN', '');
-    expect(() => openArtifactStore('azblob://acct/c/p')).toThrow(expect.objectContaining({ code: 'ARTIFACT_STORE_CREDENTIALS_MISSING' }));
+    expect(() => openArtifactStore('azblob://acct/c/p')).toThrow(
+      expect.objectContaining({ code: 'ARTIFACT_STORE_CREDENTIALS_MISSING' }),
+    );
     vi.unstubAllEnvs();
   });
 });

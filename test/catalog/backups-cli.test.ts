@@ -5,9 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BIN } from '../../src/lab/demo/node-process.ts';
 import { startAdminNode, tempDir, writePlan, type AdminNode } from '../orchestrator/helpers.ts';
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -34,7 +40,10 @@ describe('CLI: backup, backups, restore', () => {
   it('backs up twice, lists, shows, verifies, restores, prunes; detects a damaged artifact', async () => {
     const first = await cli(['backup', '--plan', plan, '--json']);
     expect(first.code).toBe(0);
-    const events = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; state?: string });
+    const events = first.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; state?: string });
     expect(events.some((e) => e.type === 'state' && e.state === 'paused')).toBe(true);
     const id1 = lastJson(first.stdout).backupId as string;
     const second = await cli(['backup', '--plan', plan]);
@@ -49,7 +58,16 @@ describe('CLI: backup, backups, restore', () => {
     expect(verified.code).toBe(0);
     expect(lastJson(verified.stdout).ok).toBe(true);
 
-    const dry = await cli(['restore', id1, '--plan', plan, '--dry-run', '--into', join(tmp.dir, 'r'), '--json']);
+    const dry = await cli([
+      'restore',
+      id1,
+      '--plan',
+      plan,
+      '--dry-run',
+      '--into',
+      join(tmp.dir, 'r'),
+      '--json',
+    ]);
     expect(dry.code).toBe(0);
     expect(lastJson(dry.stdout).plan.members).toHaveLength(3);
 
@@ -74,7 +92,9 @@ describe('CLI: backup, backups, restore', () => {
   it('SIGINT while paused: the CLI unpauses, records ABORTED and exits 1', async () => {
     mkdirSync(join(tmp.dir, 'long'));
     const longPlan = writePlan(join(tmp.dir, 'long'), [node.port], { window: { minMs: 60_000 } });
-    const child = spawn(process.execPath, [CLI_BIN, 'backup', '--plan', longPlan, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_BIN, 'backup', '--plan', longPlan, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();

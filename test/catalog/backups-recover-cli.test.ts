@@ -27,7 +27,10 @@ interface CliResult {
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -41,7 +44,8 @@ const lastJson = (text: string): any => JSON.parse(text.trim().split('\n').at(-1
 const errorJson = (r: CliResult): any => JSON.parse(r.stderr.trim().split('\n').at(-1)!).error;
 
 /** The `key` field of every item of a JSON array. */
-const pluck = (items: unknown, key: string): unknown[] => (items as Record<string, unknown>[]).map((x) => x[key]);
+const pluck = (items: unknown, key: string): unknown[] =>
+  (items as Record<string, unknown>[]).map((x) => x[key]);
 
 const HOUR_AGO_S = (Date.now() - 3_600_000) / 1000;
 
@@ -64,18 +68,35 @@ describe('CLI: backups recover, delete refusal, prune floor, list filters', () =
       completeId = (await runBackup({ plan, catalog })).backupId;
       // Lost: an orchestrator on another host paused the node (no lease, as upstream scalar-admin) and died.
       const target = { host: '127.0.0.1', port: node.port, label: `127.0.0.1:${node.port}` };
-      const lost = catalog.createBackup({ planDigest: plan.digest, group: plan.group, mode: 'snapshot', members: plan.members, artifactsLocation: plan.artifactsDir, ownership: { ownerId: 'own-other-host', staleAfterMs: 9_000 } });
-      catalog.transition(lost.id, 'pausing', { targets: [{ cluster: 'nodes', targets: [target], leaseMs: 2000 }] });
+      const lost = catalog.createBackup({
+        planDigest: plan.digest,
+        group: plan.group,
+        mode: 'snapshot',
+        members: plan.members,
+        artifactsLocation: plan.artifactsDir,
+        ownership: { ownerId: 'own-other-host', staleAfterMs: 9_000 },
+      });
+      catalog.transition(lost.id, 'pausing', {
+        targets: [{ cluster: 'nodes', targets: [target], leaseMs: 2000 }],
+      });
       catalog.transition(lost.id, 'paused');
       catalog.heartbeat(lost.id, 'own-other-host', Date.now() - 120_000);
       lostId = lost.id;
       const client = createPauseClient();
       await client.pauseAll([target]).finally(() => client.close());
       // Failed: a backup whose finish wrote one member's file before another member failed.
-      const failed = catalog.createBackup({ planDigest: plan.digest, group: plan.group, mode: 'snapshot', members: plan.members, artifactsLocation: plan.artifactsDir });
+      const failed = catalog.createBackup({
+        planDigest: plan.digest,
+        group: plan.group,
+        mode: 'snapshot',
+        members: plan.members,
+        artifactsLocation: plan.artifactsDir,
+      });
       failedId = failed.id;
       const store = openArtifactStore(plan.artifactsDir);
-      catalog.recordArtifacts(failed.id, 'a', [await store.put(`${failed.id}/a/snapshot.sqlite`, 'partial backup')]);
+      catalog.recordArtifacts(failed.id, 'a', [
+        await store.put(`${failed.id}/a/snapshot.sqlite`, 'partial backup'),
+      ]);
       catalog.transition(failed.id, 'failed', { reason: 'FINISH_FAILED: b: disk full' });
     } finally {
       catalog.close();
@@ -97,11 +118,18 @@ describe('CLI: backups recover, delete refusal, prune floor, list filters', () =
   });
 
   it('list filters by state and group; a bad state is a usage error', async () => {
-    const complete = lastJson((await cli(['backups', 'list', '--state', 'complete', '--plan', planFile, '--json'])).stdout);
+    const complete = lastJson(
+      (await cli(['backups', 'list', '--state', 'complete', '--plan', planFile, '--json'])).stdout,
+    );
     expect(pluck(complete.backups, 'id')).toEqual([completeId]);
-    const paused = lastJson((await cli(['backups', 'list', '--state', 'paused', '--group', 'test', '--plan', planFile, '--json'])).stdout);
+    const paused = lastJson(
+      (await cli(['backups', 'list', '--state', 'paused', '--group', 'test', '--plan', planFile, '--json']))
+        .stdout,
+    );
     expect(pluck(paused.backups, 'id')).toEqual([lostId]);
-    const none = lastJson((await cli(['backups', 'list', '--group', 'other', '--plan', planFile, '--json'])).stdout);
+    const none = lastJson(
+      (await cli(['backups', 'list', '--group', 'other', '--plan', planFile, '--json'])).stdout,
+    );
     expect(none.backups).toEqual([]);
     const bad = await cli(['backups', 'list', '--state', 'done', '--plan', planFile, '--json']);
     expect(bad.code).toBe(2);
@@ -120,10 +148,20 @@ describe('CLI: backups recover, delete refusal, prune floor, list filters', () =
 
   it('recover classifies the lost backup, unpauses its target, and removes leftovers (keeping young temp files)', async () => {
     expect(node.gate.paused).toBe(true);
-    const r = await cli(['backups', 'recover', '--plan', planFile, '--json', '--min-age', '10m'], { TMPDIR: tempCopies });
+    const r = await cli(['backups', 'recover', '--plan', planFile, '--json', '--min-age', '10m'], {
+      TMPDIR: tempCopies,
+    });
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; kind?: string; name?: string });
-    expect(lines.filter((l) => l.type === 'leftover-removed').map((l) => l.kind).sort()).toEqual(['failed-backup-file', 'partial-write', 'temp-copy']);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; kind?: string; name?: string });
+    expect(
+      lines
+        .filter((l) => l.type === 'leftover-removed')
+        .map((l) => l.kind)
+        .sort(),
+    ).toEqual(['failed-backup-file', 'partial-write', 'temp-copy']);
     const result = lastJson(r.stdout);
     expect(pluck(result.recovered, 'backupId')).toEqual([lostId]);
     expect(pluck(result.leftovers.kept, 'name')).toEqual(['stillpoint-sqlite-ba9876543210.db']);
@@ -154,19 +192,28 @@ describe('CLI: backups recover, delete refusal, prune floor, list filters', () =
     const shown = await cli(['backups', 'show', completeId, '--plan', planFile]);
     expect(shown.stdout).toMatch(/3 artifacts; \d+ catalog events logged for this backup/);
     const verified = await cli(['backups', 'verify', completeId, '--plan', planFile]);
-    expect(verified.stdout).toMatch(/catalog hash chain: intact \(\d+ catalog events checked, every backup's\)/);
+    expect(verified.stdout).toMatch(
+      /catalog hash chain: intact \(\d+ catalog events checked, every backup's\)/,
+    );
     expect(verified.stdout).toMatch(/artifacts: 3 checked \(sha256 and size\), all ok/);
-    const json = lastJson((await cli(['backups', 'verify', completeId, '--plan', planFile, '--json'])).stdout);
+    const json = lastJson(
+      (await cli(['backups', 'verify', completeId, '--plan', planFile, '--json'])).stdout,
+    );
     expect(json.counts).toMatchObject({ artifactsChecked: 3, artifactsBad: 0 });
   });
 
   it('prune --keep-within 1ms keeps the newest complete backup; only --allow-empty deletes it', async () => {
-    const pruned = lastJson((await cli(['backups', 'prune', '--keep-within', '1ms', '--plan', planFile, '--json'])).stdout);
+    const pruned = lastJson(
+      (await cli(['backups', 'prune', '--keep-within', '1ms', '--plan', planFile, '--json'])).stdout,
+    );
     expect(pruned.keptAsNewestComplete).toEqual([completeId]);
     expect(pluck(pruned.deleted, 'backupId')).toEqual([failedId]);
     const left = lastJson((await cli(['backups', 'list', '--plan', planFile, '--json'])).stdout);
     expect(pluck(left.backups, 'id')).toEqual([completeId]);
-    const emptied = lastJson((await cli(['backups', 'prune', '--keep-within', '1ms', '--allow-empty', '--plan', planFile, '--json'])).stdout);
+    const emptied = lastJson(
+      (await cli(['backups', 'prune', '--keep-within', '1ms', '--allow-empty', '--plan', planFile, '--json']))
+        .stdout,
+    );
     expect(pluck(emptied.deleted, 'backupId')).toEqual([completeId]);
   });
 });

@@ -66,11 +66,29 @@ describe('catalog', () => {
   });
 
   it('records transitions, members, artifacts and redacts passwords', () => {
-    const pg: MemberSpec = { ...member, name: 'p', engine: 'postgres',
-      connection: { kind: 'postgres', host: 'h', port: 1, user: 'u', database: 'd', password: 's3cret' } };
-    const b = catalog.createBackup({ planDigest: 'x', group: 'g', mode: 'snapshot', members: [member, pg], artifactsLocation: dir });
-    catalog.transition(b.id, 'pausing', { targets: [{ cluster: 'c', targets: [{ host: '127.0.0.1', port: 1, label: '127.0.0.1:1' }], leaseMs: 1000 }] });
-    catalog.updateMember(b.id, 'a', { state: 'captured', captureMs: 1.5, handle: { kind: 'snapshot', snapshotId: 's' } });
+    const pg: MemberSpec = {
+      ...member,
+      name: 'p',
+      engine: 'postgres',
+      connection: { kind: 'postgres', host: 'h', port: 1, user: 'u', database: 'd', password: 's3cret' },
+    };
+    const b = catalog.createBackup({
+      planDigest: 'x',
+      group: 'g',
+      mode: 'snapshot',
+      members: [member, pg],
+      artifactsLocation: dir,
+    });
+    catalog.transition(b.id, 'pausing', {
+      targets: [
+        { cluster: 'c', targets: [{ host: '127.0.0.1', port: 1, label: '127.0.0.1:1' }], leaseMs: 1000 },
+      ],
+    });
+    catalog.updateMember(b.id, 'a', {
+      state: 'captured',
+      captureMs: 1.5,
+      handle: { kind: 'snapshot', snapshotId: 's' },
+    });
     catalog.recordArtifacts(b.id, 'a', [{ key: `${b.id}/a/x`, bytes: 1, sha256: 'ab', shared: false }]);
     const r = catalog.get(b.id);
     expect(r.state).toBe('pausing');
@@ -81,17 +99,29 @@ describe('catalog', () => {
     expect(catalog.incomplete().map((x) => x.id)).toEqual([b.id]);
     expect(catalog.verifyChain().ok).toBe(true);
     expect(catalog.verifyRecordAgainstLog(b.id)).toEqual([]);
-    expect(() => catalog.get('bk-none')).toThrow(expect.objectContaining({ code: 'BACKUP_NOT_FOUND' }) as Error);
+    expect(() => catalog.get('bk-none')).toThrow(
+      expect.objectContaining({ code: 'BACKUP_NOT_FOUND' }) as Error,
+    );
   });
 
   it('detects tampering with the event log and with rows (negative controls)', () => {
-    const b = catalog.createBackup({ planDigest: 'x', group: 'g', mode: 'single', members: [member], artifactsLocation: dir });
+    const b = catalog.createBackup({
+      planDigest: 'x',
+      group: 'g',
+      mode: 'single',
+      members: [member],
+      artifactsLocation: dir,
+    });
     catalog.transition(b.id, 'failed', { reason: 'X' });
     // A terminal state is final (a run taken over by recovery can never turn `complete` afterwards).
-    expect(() => catalog.transition(b.id, 'complete')).toThrow(expect.objectContaining({ code: 'BACKUP_STATE_FINAL' }) as Error);
+    expect(() => catalog.transition(b.id, 'complete')).toThrow(
+      expect.objectContaining({ code: 'BACKUP_STATE_FINAL' }) as Error,
+    );
     expect(catalog.verifyChain().ok).toBe(true);
     const raw = new Database(catalog.path);
-    raw.prepare("UPDATE events SET payload = replace(payload, 'failed', 'paused') WHERE type = 'state'").run();
+    raw
+      .prepare("UPDATE events SET payload = replace(payload, 'failed', 'paused') WHERE type = 'state'")
+      .run();
     expect(catalog.verifyChain()).toMatchObject({ ok: false, brokenAtSeq: 2 });
     raw.prepare("UPDATE backups SET state = 'invalid'").run();
     raw.close();
@@ -104,7 +134,14 @@ describe('catalog', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const id = `bk-2026010${i + 1}T000000Z-000${i}`;
-      catalog.createBackup({ id, planDigest: 'x', group: 'g', mode: 'snapshot', members: [member], artifactsLocation: store.location });
+      catalog.createBackup({
+        id,
+        planDigest: 'x',
+        group: 'g',
+        mode: 'snapshot',
+        members: [member],
+        artifactsLocation: store.location,
+      });
       const own = await store.put(`${id}/a/data.db`, `data${i}`);
       catalog.recordArtifacts(id, 'a', i === 0 ? [own] : [own, shared]);
       catalog.transition(id, 'complete');
@@ -125,20 +162,39 @@ describe('catalog', () => {
   });
 
   it('keeps recent backups and rejects an empty policy', () => {
-    catalog.createBackup({ planDigest: 'x', group: 'g', mode: 'single', members: [member], artifactsLocation: dir });
+    catalog.createBackup({
+      planDigest: 'x',
+      group: 'g',
+      mode: 'single',
+      members: [member],
+      artifactsLocation: dir,
+    });
     expect(planPrune(catalog.list(), { keepWithinMs: parseAge('7d', '--keep-within') }).remove).toEqual([]);
-    expect(() => planPrune([], {})).toThrow(expect.objectContaining({ code: 'PRUNE_POLICY_MISSING' }) as Error);
+    expect(() => planPrune([], {})).toThrow(
+      expect.objectContaining({ code: 'PRUNE_POLICY_MISSING' }) as Error,
+    );
     expect(parseAge('2h', '--keep-within')).toBe(7.2e6);
     // The one parser (src/duration.ts), with age bounds: a 90-day window is no timer, so past 2^31 ms is fine.
     expect(parseAge('90d', '--keep-within')).toBe(90 * 86_400_000);
-    expect(() => parseAge('7 days', '--keep-within')).toThrow(expect.objectContaining({ code: 'DURATION_INVALID', context: { key: '--keep-within' } }) as Error);
-    expect(() => parseAge('20000w', '--keep-within')).toThrow(expect.objectContaining({ code: 'DURATION_OUT_OF_RANGE' }) as Error);
+    expect(() => parseAge('7 days', '--keep-within')).toThrow(
+      expect.objectContaining({ code: 'DURATION_INVALID', context: { key: '--keep-within' } }) as Error,
+    );
+    expect(() => parseAge('20000w', '--keep-within')).toThrow(
+      expect.objectContaining({ code: 'DURATION_OUT_OF_RANGE' }) as Error,
+    );
   });
 
   it('prune never deletes the newest complete backup of a group unless allowEmpty (issue 11 row 9)', () => {
     const ids = ['bk-20260101T000000Z-0001', 'bk-20260102T000000Z-0002', 'bk-20260103T000000Z-0003'];
     for (const [i, id] of ids.entries()) {
-      catalog.createBackup({ id, planDigest: 'x', group: i === 0 ? 'other' : 'g', mode: 'single', members: [member], artifactsLocation: dir });
+      catalog.createBackup({
+        id,
+        planDigest: 'x',
+        group: i === 0 ? 'other' : 'g',
+        mode: 'single',
+        members: [member],
+        artifactsLocation: dir,
+      });
       catalog.transition(id, 'complete');
     }
     const now = Date.now() + 60_000;
@@ -150,11 +206,30 @@ describe('catalog', () => {
   });
 
   it('delete refuses a backup that is not terminal, and deletes none of a batch that holds one (issue 11 row 8)', async () => {
-    const done = catalog.createBackup({ planDigest: 'x', group: 'g', mode: 'single', members: [member], artifactsLocation: dir });
+    const done = catalog.createBackup({
+      planDigest: 'x',
+      group: 'g',
+      mode: 'single',
+      members: [member],
+      artifactsLocation: dir,
+    });
     catalog.transition(done.id, 'complete');
-    const running = catalog.createBackup({ planDigest: 'x', group: 'g', mode: 'single', members: [member], artifactsLocation: dir });
+    const running = catalog.createBackup({
+      planDigest: 'x',
+      group: 'g',
+      mode: 'single',
+      members: [member],
+      artifactsLocation: dir,
+    });
     catalog.transition(running.id, 'paused');
-    await expect(deleteBackups(catalog, [done.id, running.id])).rejects.toMatchObject({ code: 'BACKUP_NOT_TERMINAL' });
-    expect(catalog.list().map((b) => b.id).sort()).toEqual([done.id, running.id].sort());
+    await expect(deleteBackups(catalog, [done.id, running.id])).rejects.toMatchObject({
+      code: 'BACKUP_NOT_TERMINAL',
+    });
+    expect(
+      catalog
+        .list()
+        .map((b) => b.id)
+        .sort(),
+    ).toEqual([done.id, running.id].sort());
   });
 });

@@ -9,12 +9,19 @@ import { CATALOG_SCHEMA_VERSION } from '../../src/catalog/migrations.ts';
 /** Written by the catalog code of the first releases (no schema version): one complete and one failed backup. */
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'catalog-v1-unversioned.db');
 
-function dump(path: string): { backups: unknown[]; members: unknown[]; artifacts: unknown[]; events: unknown[] } {
+function dump(path: string): {
+  backups: unknown[];
+  members: unknown[];
+  artifacts: unknown[];
+  events: unknown[];
+} {
   const db = new Database(path, { readonly: true });
   try {
     const all = (sql: string): unknown[] => db.prepare(sql).all();
     return {
-      backups: all('SELECT id, plan_digest, grp, mode, state, reason, created_at, paused_at_ms, unpause_started_at_ms, mid_ms, drain_ms, attempts, owner_pid, owner_host, targets_json, artifacts_location, hooks_json FROM backups ORDER BY id'),
+      backups: all(
+        'SELECT id, plan_digest, grp, mode, state, reason, created_at, paused_at_ms, unpause_started_at_ms, mid_ms, drain_ms, attempts, owner_pid, owner_host, targets_json, artifacts_location, hooks_json FROM backups ORDER BY id',
+      ),
       members: all('SELECT * FROM members ORDER BY backup_id, member'),
       artifacts: all('SELECT * FROM artifacts ORDER BY backup_id, key'),
       events: all('SELECT * FROM events ORDER BY seq'),
@@ -39,7 +46,10 @@ describe('catalog schema versions and migrations (real SQLite files)', () => {
     const catalog = openCatalog(file);
     try {
       expect(catalog.schemaVersion).toBe(CATALOG_SCHEMA_VERSION);
-      const states = catalog.list().map((b) => b.state).sort();
+      const states = catalog
+        .list()
+        .map((b) => b.state)
+        .sort();
       expect(states).toEqual(['complete', 'failed']);
       const complete = catalog.list({ state: 'complete' })[0]!;
       expect(complete.artifacts).toHaveLength(3);
@@ -79,7 +89,9 @@ describe('catalog schema versions and migrations (real SQLite files)', () => {
     raw.pragma(`user_version = ${CATALOG_SCHEMA_VERSION + 1}`);
     raw.close();
     const before = dump(file);
-    expect(() => openCatalog(file)).toThrow(expect.objectContaining({ code: 'CATALOG_VERSION_TOO_NEW' }) as Error);
+    expect(() => openCatalog(file)).toThrow(
+      expect.objectContaining({ code: 'CATALOG_VERSION_TOO_NEW' }) as Error,
+    );
     expect(dump(file)).toEqual(before);
   });
 
@@ -88,13 +100,21 @@ describe('catalog schema versions and migrations (real SQLite files)', () => {
     const raw = new Database(file);
     raw.exec('CREATE TABLE accounts (id INTEGER PRIMARY KEY)');
     raw.close();
-    expect(() => openCatalog(file)).toThrow(expect.objectContaining({ code: 'CATALOG_UNRECOGNIZED' }) as Error);
+    expect(() => openCatalog(file)).toThrow(
+      expect.objectContaining({ code: 'CATALOG_UNRECOGNIZED' }) as Error,
+    );
   });
 
   it('creates a new catalog at the newest version, the file 0600 in a directory 0700 (issue 11 row 14)', () => {
     const file = join(dir, 'state', 'catalog.db');
     const catalog = openCatalog(file);
-    catalog.createBackup({ planDigest: 'x', group: 'g', mode: 'single', members: [], artifactsLocation: dir });
+    catalog.createBackup({
+      planDigest: 'x',
+      group: 'g',
+      mode: 'single',
+      members: [],
+      artifactsLocation: dir,
+    });
     catalog.close();
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'state')).mode & 0o777).toBe(0o700);

@@ -17,7 +17,10 @@ let file: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'stillpoint-check-cli-'));
   file = join(dir, 'group.yaml');
-  await writeFile(file, 'storages:\n  a: { kind: sqlite, path: a.db }\n  b: { kind: sqlite, path: b.db }\nnamespaces: { bank_a: a, bank_b: b, coordinator: a }\n');
+  await writeFile(
+    file,
+    'storages:\n  a: { kind: sqlite, path: a.db }\n  b: { kind: sqlite, path: b.db }\nnamespaces: { bank_a: a, bank_b: b, coordinator: a }\n',
+  );
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -35,11 +38,21 @@ describe('stillpoint check', () => {
 
     const ok = await cli('check', '--config', file, '--invariants', 'bank', '--json');
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, stats: { accounts: 6, totalBalance: 6000, expectedTotal: 6000 } });
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      ok: true,
+      stats: { accounts: 6, totalBalance: 6000, expectedTotal: 6000 },
+    });
 
     const group = await openGroup(await loadGroupConfig(file));
     try {
-      await group.storageFor('bank_b').mutate([{ kind: 'put', table: transfersRef('bank_b'), key: { transfer_id: 'half' }, values: { from_account: 0, to_account: 1, amount: 5 } }]);
+      await group.storageFor('bank_b').mutate([
+        {
+          kind: 'put',
+          table: transfersRef('bank_b'),
+          key: { transfer_id: 'half' },
+          values: { from_account: 0, to_account: 1, amount: 5 },
+        },
+      ]);
     } finally {
       await group.close();
     }
@@ -48,7 +61,10 @@ describe('stillpoint check', () => {
     expect(torn.stdout).toContain('check FAILED');
     expect(torn.stdout).toMatch(/transfer-torn: transfer half/);
 
-    await writeFile(join(dir, 'bad.yaml'), 'storages: {}\nnamespaces: { bank_a: nowhere, coordinator: nowhere }\n');
+    await writeFile(
+      join(dir, 'bad.yaml'),
+      'storages: {}\nnamespaces: { bank_a: nowhere, coordinator: nowhere }\n',
+    );
     const bad = await cli('check', '--config', join(dir, 'bad.yaml'), '--json');
     expect(bad.code).toBe(2);
     expect(JSON.parse(bad.stderr)).toMatchObject({ error: { code: 'CONFIG_INVALID' } });

@@ -22,7 +22,11 @@ let group: StorageGroup;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'stillpoint-crash-'));
   group = await openGroup({
-    storages: { a: { kind: 'sqlite', path: join(dir, 'a.db') }, b: { kind: 'sqlite', path: join(dir, 'b.db') }, c: { kind: 'sqlite', path: join(dir, 'c.db') } },
+    storages: {
+      a: { kind: 'sqlite', path: join(dir, 'a.db') },
+      b: { kind: 'sqlite', path: join(dir, 'b.db') },
+      c: { kind: 'sqlite', path: join(dir, 'c.db') },
+    },
     namespaces: { bank_a: 'a', bank_b: 'b', coordinator: 'c' },
   });
   await setupBank(group, { accounts: 4, initialBalance: 100 });
@@ -57,7 +61,12 @@ describe('crash at a step boundary, then sweep and check', () => {
       expect(before.violations).toEqual([]);
       expect(before.stats.unfinished).toBeGreaterThan(0);
 
-      const after = await checkGroup(group, { invariants: [bankInvariants], sweep: true, expiryMs: 0, ...(committed ? { acknowledged: ['crashed'] } : {}) });
+      const after = await checkGroup(group, {
+        invariants: [bankInvariants],
+        sweep: true,
+        expiryMs: 0,
+        ...(committed ? { acknowledged: ['crashed'] } : {}),
+      });
       expect(after.violations).toEqual([]);
       expect(after.stats).toMatchObject({ unfinished: 0, transfers: committed ? 1 : 0, totalBalance: 400 });
     });

@@ -14,10 +14,14 @@ describe('resolveInvariants', () => {
   });
 
   it('refuses an unknown plug-in with CHECK_INVARIANTS_UNKNOWN naming the known ones', () => {
-    expect(() => resolveInvariants(['ledger'], plugins)).toThrow(expect.objectContaining({ code: 'CHECK_INVARIANTS_UNKNOWN', hint: expect.stringContaining('bank') }));
+    expect(() => resolveInvariants(['ledger'], plugins)).toThrow(
+      expect.objectContaining({ code: 'CHECK_INVARIANTS_UNKNOWN', hint: expect.stringContaining('bank') }),
+    );
   });
 
   it('knows no plug-ins without the lab', () => {
-    expect(() => resolveInvariants(['bank'], {})).toThrow(expect.objectContaining({ code: 'CHECK_INVARIANTS_UNKNOWN' }));
+    expect(() => resolveInvariants(['bank'], {})).toThrow(
+      expect.objectContaining({ code: 'CHECK_INVARIANTS_UNKNOWN' }),
+    );
   });
 });

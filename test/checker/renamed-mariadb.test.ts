@@ -20,7 +20,10 @@ let conn: mysql.Connection;
 
 beforeAll(async () => {
   maria = await startLocalMariaDb();
-  const group: GroupConfig = { storages: { m: maria.connection() }, namespaces: { bank_a: 'm', bank_b: 'm', coordinator: 'm' } };
+  const group: GroupConfig = {
+    storages: { m: maria.connection() },
+    namespaces: { bank_a: 'm', bank_b: 'm', coordinator: 'm' },
+  };
   const opened = await openGroup(group);
   try {
     await setupBank(opened, { accounts: 8, initialBalance: 500 });
@@ -30,7 +33,10 @@ beforeAll(async () => {
   conn = await mysql.createConnection({ host: maria.host, port: maria.port, user: maria.user });
   for (const db of ['bank_a', 'bank_b', 'coordinator', 'scalardb']) {
     await conn.query(`CREATE DATABASE \`${db}_copy\``);
-    const [tables] = await conn.query<mysql.RowDataPacket[]>('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ?', [db]);
+    const [tables] = await conn.query<mysql.RowDataPacket[]>(
+      'SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ?',
+      [db],
+    );
     for (const { t } of tables as { t: string }[]) {
       await conn.query(`CREATE TABLE \`${db}_copy\`.\`${t}\` LIKE \`${db}\`.\`${t}\``);
       await conn.query(`INSERT INTO \`${db}_copy\`.\`${t}\` SELECT * FROM \`${db}\`.\`${t}\``);
@@ -56,7 +62,14 @@ describe('renamed namespaces on MariaDB', () => {
 
   it('checks the copy under its physical names, scalardb catalog included; damage to the copy is caught', async () => {
     const group = parseGroupConfig(yaml());
-    expect(group.renames).toEqual({ m: { bank_a: 'bank_a_copy', bank_b: 'bank_b_copy', coordinator: 'coordinator_copy', scalardb: 'scalardb_copy' } });
+    expect(group.renames).toEqual({
+      m: {
+        bank_a: 'bank_a_copy',
+        bank_b: 'bank_b_copy',
+        coordinator: 'coordinator_copy',
+        scalardb: 'scalardb_copy',
+      },
+    });
     const report = await checkGroup(group, { sweep: true, expiryMs: 0, invariants: [bankInvariants] });
     expect(report.violations).toEqual([]);
     expect(report.stats).toMatchObject({ accounts: 8, totalBalance: 4000 });
@@ -72,6 +85,8 @@ describe('renamed namespaces on MariaDB', () => {
 
   it('NEGATIVE: without the scalardb rename (the source catalog is gone) the copy cannot be read', async () => {
     const { renames: _drop, ...withoutCatalog } = yaml() as Record<string, unknown>;
-    await expect(checkGroup(parseGroupConfig(withoutCatalog), { invariants: [bankInvariants] })).rejects.toMatchObject({ code: 'TXN_TABLE_NOT_FOUND' });
+    await expect(
+      checkGroup(parseGroupConfig(withoutCatalog), { invariants: [bankInvariants] }),
+    ).rejects.toMatchObject({ code: 'TXN_TABLE_NOT_FOUND' });
   });
 });

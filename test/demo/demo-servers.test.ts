@@ -23,7 +23,14 @@ async function serversUnder(dir: string): Promise<string[]> {
 describe('demo --group postgres+mariadb (throwaway servers from the lab)', () => {
   it('a PITR and a logical backup under load, each restore CHECKED; servers stopped and dir removed', async () => {
     const events: DemoEvent[] = [];
-    const report = await runDemo({ group: 'postgres+mariadb', backups: 2, intervalMs: 600, accounts: 10, concurrency: 3, onEvent: (e) => events.push(e) });
+    const report = await runDemo({
+      group: 'postgres+mariadb',
+      backups: 2,
+      intervalMs: 600,
+      accounts: 10,
+      concurrency: 3,
+      onEvent: (e) => events.push(e),
+    });
     expect(report.liveCheckOk).toBe(true);
     expect(report.backups.map((b) => b.method)).toEqual(['pitr', 'logical']);
     for (const b of report.backups) {
@@ -32,7 +39,11 @@ describe('demo --group postgres+mariadb (throwaway servers from the lab)', () =>
       expect(b.violations).toBe(0);
     }
     expect(report.ok).toBe(true);
-    expect(events.filter((e) => e.type === 'demo' && e.step === 'checked').map((e) => (e.type === 'demo' ? e.detail : ''))).toEqual([
+    expect(
+      events
+        .filter((e) => e.type === 'demo' && e.step === 'checked')
+        .map((e) => (e.type === 'demo' ? e.detail : '')),
+    ).toEqual([
       expect.stringContaining('CHECKED, consistent'),
       expect.stringContaining('CHECKED, consistent'),
     ]);
@@ -41,7 +52,11 @@ describe('demo --group postgres+mariadb (throwaway servers from the lab)', () =>
   }, 300_000);
 
   it('SIGINT after the servers started: they are stopped and the temp dir removed', async () => {
-    const child = spawn(process.execPath, [BIN, 'demo', '--group', 'postgres+mariadb', '--backups', '1', '--accounts', '5', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'demo', '--group', 'postgres+mariadb', '--backups', '1', '--accounts', '5', '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let dir: string | undefined;
     let buffered = '';
     const started = new Promise<void>((resolve) => {

@@ -15,7 +15,14 @@ afterAll(() => tmp.cleanup());
 describe('demo (3 real node processes, SQLite, bank workload)', () => {
   it('takes three consistent backups under load, restores and checks each; a mixed cut fails the checker', async () => {
     const events: DemoEvent[] = [];
-    const report = await runDemo({ dir: tmp.dir, backups: 3, intervalMs: 800, accounts: 20, concurrency: 4, onEvent: (e) => events.push(e) });
+    const report = await runDemo({
+      dir: tmp.dir,
+      backups: 3,
+      intervalMs: 800,
+      accounts: 20,
+      concurrency: 4,
+      onEvent: (e) => events.push(e),
+    });
     expect(report.ok).toBe(true);
     expect(report.liveCheckOk).toBe(true);
     expect(report.backups).toHaveLength(3);
@@ -38,14 +45,22 @@ describe('demo (3 real node processes, SQLite, bank workload)', () => {
     copyFileSync(join(tmp.dir, 'restore-3', 'bank_a.db'), join(mixed, 'bank_a.db'));
     copyFileSync(join(tmp.dir, 'restore-1', 'bank_b.db'), join(mixed, 'bank_b.db'));
     copyFileSync(join(tmp.dir, 'restore-3', 'coordinator.db'), join(mixed, 'coordinator.db'));
-    const check = await checkGroup(demoGroup(mixed), { invariants: [bankInvariants], sweep: true, expiryMs: 0 });
+    const check = await checkGroup(demoGroup(mixed), {
+      invariants: [bankInvariants],
+      sweep: true,
+      expiryMs: 0,
+    });
     expect(check.ok).toBe(false);
     expect(check.violations.length).toBeGreaterThan(0);
   });
 
   it('runs to the end when its reader goes away (stdout closed early): no EPIPE crash, exit 0', async () => {
     const bin = fileURLToPath(new URL('../../bin/stillpoint.js', import.meta.url));
-    const child = spawn(process.execPath, [bin, 'demo', '--backups', '1', '--accounts', '10', '--interval', '300', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [bin, 'demo', '--backups', '1', '--accounts', '10', '--interval', '300', '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.stdout.once('data', () => child.stdout.destroy()); // like `| head -1`

@@ -13,7 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopRestoredMariaDb } from '../../src/engines/mariadb/pitr/restore.ts';
 import { stopRestoredPostgres } from '../../src/engines/postgres/pitr/restore.ts';
 import { startLocalMariaDb, type LocalMariaDb } from '../../src/lab/local-servers/mariadb-server.ts';
-import { PG_BIN, startLocalPostgres, type LocalPostgres } from '../../src/lab/local-servers/postgres-server.ts';
+import {
+  PG_BIN,
+  startLocalPostgres,
+  type LocalPostgres,
+} from '../../src/lab/local-servers/postgres-server.ts';
 import { freePort } from '../../src/lab/local-servers/process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,13 +48,26 @@ afterAll(async () => {
 describe('docs/try-postgres-mariadb.md', () => {
   it('has the steps the issue asks for', async () => {
     const text = await readFile(GUIDE, 'utf8');
-    for (const needle of ['wal_level', 'archive_mode', 'archive_command', 'log_bin', 'binlog_format', 'ROW', 'mariabackup', 'scalardb', 'schema', 'kind: sqlite', 'kind: postgres', 'kind: mysql']) {
+    for (const needle of [
+      'wal_level',
+      'archive_mode',
+      'archive_command',
+      'log_bin',
+      'binlog_format',
+      'ROW',
+      'mariabackup',
+      'scalardb',
+      'schema',
+      'kind: sqlite',
+      'kind: postgres',
+      'kind: mysql',
+    ]) {
       expect(text).toContain(needle);
     }
     expect(await readFile(join(ROOT, 'README.md'), 'utf8')).toContain('docs/try-postgres-mariadb.md');
   });
 
-  it("runs every sh block as written: PITR setup, node, backups under load, restores checked", async () => {
+  it('runs every sh block as written: PITR setup, node, backups under load, restores checked', async () => {
     const script = shellBlocks(await readFile(GUIDE, 'utf8')).join('\n');
     expect(script).toContain('stillpoint restore "$PITR"');
     const env = {
@@ -66,7 +83,11 @@ describe('docs/try-postgres-mariadb.md', () => {
       SP_DIR: join(dir, 'sp'),
       STILLPOINT_HOME: ROOT,
     };
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
+      env,
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -17,7 +17,13 @@ import { startLocalPostgres, type LocalPostgres } from '../../src/lab/local-serv
 import { freePort, handOver } from '../../src/lab/local-servers/process.ts';
 import { startTcpProxy } from '../../src/lab/trials/tcp-proxy.ts';
 import type { StorageConfig } from '../../src/txn/contract.ts';
-import { engineContractSuite, leakedSince, resources, type EnginePair, type PairFixture } from './engine-contract.ts';
+import {
+  engineContractSuite,
+  leakedSince,
+  resources,
+  type EnginePair,
+  type PairFixture,
+} from './engine-contract.ts';
 import { tempDirStore } from './support.ts';
 import { mariadbPair } from './mariadb/contract-pairs.ts';
 
@@ -51,7 +57,13 @@ const sqliteSnapshot: EnginePair = {
           for (let i = 0; i < SEED_ROWS; i++) insert.run(`v${i}`);
         })();
         db.close();
-        return Promise.resolve({ name: 'lite', engine: 'sqlite', connection: { kind: 'sqlite', path }, namespaces: ['coordinator'], options: {} });
+        return Promise.resolve({
+          name: 'lite',
+          engine: 'sqlite',
+          connection: { kind: 'sqlite', path },
+          namespaces: ['coordinator'],
+          options: {},
+        });
       },
       writeMore(member) {
         const db = new Database((member.connection as { path: string }).path);
@@ -73,7 +85,8 @@ const sqliteSnapshot: EnginePair = {
 
 // ---- PostgreSQL (one shared server, a database per case) -----------------------------------------------
 
-let shared: { server: LocalPostgres; store: Awaited<ReturnType<typeof tempDirStore>>; users: number } | undefined;
+let shared:
+  { server: LocalPostgres; store: Awaited<ReturnType<typeof tempDirStore>>; users: number } | undefined;
 
 /** One archiving server and store for both PostgreSQL pairs (the PITR member's WAL lands in the store). */
 async function sharedPostgres(): Promise<NonNullable<typeof shared>> {
@@ -83,7 +96,11 @@ async function sharedPostgres(): Promise<NonNullable<typeof shared>> {
     await mkdir(walDir, { recursive: true });
     await handOver('postgres', store.localPath('shared')!, store.localPath('shared/pgpitr')!, walDir);
     const server = await startLocalPostgres({
-      conf: ['wal_level = replica', 'archive_mode = on', `archive_command = '${suggestedArchiveCommand(walDir).replaceAll("'", "''")}'`],
+      conf: [
+        'wal_level = replica',
+        'archive_mode = on',
+        `archive_command = '${suggestedArchiveCommand(walDir).replaceAll("'", "''")}'`,
+      ],
     });
     shared = { server, store, users: 0 };
   }
@@ -129,11 +146,19 @@ function postgresPair(method: 'logical' | 'pitr'): EnginePair {
         async member(caseId) {
           const database = `${method}_${caseId}`;
           await server.createDatabase(database);
-          await server.query(`CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, ${SEED_ROWS}) g;`, [], database);
+          await server.query(
+            `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, ${SEED_ROWS}) g;`,
+            [],
+            database,
+          );
           return memberOf(database);
         },
         async writeMore(member) {
-          await server.query(`INSERT INTO t VALUES (${SEED_ROWS + 1}, 'after capture')`, [], (member.connection as { database: string }).database);
+          await server.query(
+            `INSERT INTO t VALUES (${SEED_ROWS + 1}, 'after capture')`,
+            [],
+            (member.connection as { database: string }).database,
+          );
         },
         rows: pgRows,
         async target(caseId) {
@@ -157,9 +182,17 @@ function postgresPair(method: 'logical' | 'pitr'): EnginePair {
         async deadPath(caseId) {
           const database = `${method}_${caseId}`;
           await server.createDatabase(database);
-          await server.query(`CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, ${SEED_ROWS}) g;`, [], database);
+          await server.query(
+            `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, ${SEED_ROWS}) g;`,
+            [],
+            database,
+          );
           const proxy = await startTcpProxy({ upstreamHost: server.host, upstreamPort: server.port });
-          return { member: memberOf(database, proxy.port), silence: () => proxy.setMode({ kind: 'drop' }), close: () => proxy.close() };
+          return {
+            member: memberOf(database, proxy.port),
+            silence: () => proxy.setMode({ kind: 'drop' }),
+            close: () => proxy.close(),
+          };
         },
         async afterRestore(target) {
           if (typeof target.dataDir === 'string') await stopRestoredPostgres(target.dataDir);

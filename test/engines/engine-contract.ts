@@ -75,7 +75,10 @@ export function engineContractSuite(pair: EnginePair): void {
       await expectNoLeaks(before);
     }, 30_000);
 
-    async function backup(member: MemberSpec, backupId = `bk-${caseId}`): Promise<{ record: MemberRecord; atCapture: unknown[] }> {
+    async function backup(
+      member: MemberSpec,
+      backupId = `bk-${caseId}`,
+    ): Promise<{ record: MemberRecord; atCapture: unknown[] }> {
       const session = openBackup(fx.store, member, backupId);
       try {
         expect((await session.preflight(never)).filter((c) => !c.ok)).toEqual([]);
@@ -85,7 +88,10 @@ export function engineContractSuite(pair: EnginePair): void {
         await fx.writeMore(member);
         const finished = await session.finish(finishWindow, never);
         if (captured.handle) await session.horizon(finished.handle, never);
-        return { record: { backupId, member, handle: finished.handle, artifacts: finished.artifacts }, atCapture };
+        return {
+          record: { backupId, member, handle: finished.handle, artifacts: finished.artifacts },
+          atCapture,
+        };
       } finally {
         await session.close();
       }
@@ -104,7 +110,9 @@ export function engineContractSuite(pair: EnginePair): void {
         expect(await fx.rows(restored.connection)).toEqual(atCapture);
         await restore.markFinished();
         expect((await restore.inspect(never)).state).toBe('restored');
-        await expect(restore.restore({ force: false, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+        await expect(restore.restore({ force: false, signal: never })).rejects.toMatchObject({
+          code: 'RESTORE_TARGET_NOT_EMPTY',
+        });
       } finally {
         await restore.close();
       }
@@ -115,7 +123,9 @@ export function engineContractSuite(pair: EnginePair): void {
       const restore = openRestore(fx.store, record, await fx.foreignTarget(caseId));
       try {
         expect((await restore.inspect(never)).state).toBe('foreign');
-        await expect(restore.restore({ force: false, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+        await expect(restore.restore({ force: false, signal: never })).rejects.toMatchObject({
+          code: 'RESTORE_TARGET_NOT_EMPTY',
+        });
       } finally {
         await restore.close();
       }
@@ -142,7 +152,11 @@ export function engineContractSuite(pair: EnginePair): void {
       if (fx.deadPath === undefined) return ctx.skip();
       const deadPath = fx.deadPath.bind(fx);
       // Each step is bounded, so a hang fails naming its step instead of at the test timeout.
-      const phase = async (name: string, setUp: (s: BackupSession) => Promise<void>, run: (s: BackupSession) => Promise<unknown>): Promise<void> => {
+      const phase = async (
+        name: string,
+        setUp: (s: BackupSession) => Promise<void>,
+        run: (s: BackupSession) => Promise<unknown>,
+      ): Promise<void> => {
         const path = await bounded(`${name}: set up the path`, deadPath(`${caseId}${name[0]}`));
         try {
           const session = openBackup(fx.store, path.member, `bk-${caseId}-d${name[0]}`);
@@ -155,9 +169,21 @@ export function engineContractSuite(pair: EnginePair): void {
         }
       };
       const deadline = (): AbortSignal => AbortSignal.timeout(DEAD_PATH_DEADLINE_MS);
-      await phase('prepare', () => Promise.resolve(), (s) => s.prepare(deadline()));
-      await phase('capture', (s) => s.prepare(never), (s) => s.capture(deadline()));
-      await phase('finish', async (s) => void (await s.prepare(never), await s.capture(never)), (s) => s.finish(finishWindow, deadline()));
+      await phase(
+        'prepare',
+        () => Promise.resolve(),
+        (s) => s.prepare(deadline()),
+      );
+      await phase(
+        'capture',
+        (s) => s.prepare(never),
+        (s) => s.capture(deadline()),
+      );
+      await phase(
+        'finish',
+        async (s) => void (await s.prepare(never), await s.capture(never)),
+        (s) => s.finish(finishWindow, deadline()),
+      );
     }, 120_000);
 
     it('close() is idempotent and bounded in every phase, and discard never throws', async () => {
@@ -178,9 +204,17 @@ export function engineContractSuite(pair: EnginePair): void {
   });
 }
 
-async function expectEndsWithin(work: Promise<unknown>, what: string, ms = DEAD_PATH_DEADLINE_MS + DEAD_PATH_SLACK_MS): Promise<void> {
+async function expectEndsWithin(
+  work: Promise<unknown>,
+  what: string,
+  ms = DEAD_PATH_DEADLINE_MS + DEAD_PATH_SLACK_MS,
+): Promise<void> {
   const started = Date.now();
-  await bounded(what, work.catch(() => undefined), ms * 3);
+  await bounded(
+    what,
+    work.catch(() => undefined),
+    ms * 3,
+  );
   expect(Date.now() - started, what).toBeLessThan(ms);
 }
 

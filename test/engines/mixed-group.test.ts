@@ -48,8 +48,20 @@ const restoredMaria: string[] = [];
 
 function members(method: 'logical' | 'pitr'): MemberSpec[] {
   return [
-    { name: 'pg', engine: 'postgres', connection: pg.connection('bank'), namespaces: ['bank_a', 'coordinator'], options: { method } },
-    { name: 'maria', engine: 'mariadb', connection: maria.connection(), namespaces: ['bank_b'], options: { method } },
+    {
+      name: 'pg',
+      engine: 'postgres',
+      connection: pg.connection('bank'),
+      namespaces: ['bank_a', 'coordinator'],
+      options: { method },
+    },
+    {
+      name: 'maria',
+      engine: 'mariadb',
+      connection: maria.connection(),
+      namespaces: ['bank_b'],
+      options: { method },
+    },
   ];
 }
 
@@ -98,18 +110,34 @@ beforeAll(async () => {
   await mkdir(walDir, { recursive: true });
   await chmod(artifactsDir, 0o755);
   await handOver('postgres', join(artifactsDir, 'shared'), join(artifactsDir, 'shared', 'pg'), walDir);
-  pg = await startLocalPostgres({ conf: ['wal_level = replica', 'archive_mode = on', `archive_command = '${suggestedArchiveCommand(walDir).replaceAll("'", "''")}'`] });
+  pg = await startLocalPostgres({
+    conf: [
+      'wal_level = replica',
+      'archive_mode = on',
+      `archive_command = '${suggestedArchiveCommand(walDir).replaceAll("'", "''")}'`,
+    ],
+  });
   maria = await startLocalMariaDb();
   mariaTarget = await startLocalMariaDb();
   await pg.createDatabase('bank');
-  group = { storages: { pg: pg.connection('bank'), maria: maria.connection() }, namespaces: { bank_a: 'pg', coordinator: 'pg', bank_b: 'maria' } };
+  group = {
+    storages: { pg: pg.connection('bank'), maria: maria.connection() },
+    namespaces: { bank_a: 'pg', coordinator: 'pg', bank_b: 'maria' },
+  };
   const opened = await openGroup(group);
   try {
     await setupBank(opened, { accounts: ACCOUNTS, initialBalance: 1000 });
   } finally {
     await opened.close();
   }
-  nodes = await Promise.all(['n1', 'n2'].map((name) => startNode({ name, group, listen: { host: '127.0.0.1', port: 0 }, expiryMs: 1_000 }, { log: () => undefined, services: [bankNodeService] })));
+  nodes = await Promise.all(
+    ['n1', 'n2'].map((name) =>
+      startNode(
+        { name, group, listen: { host: '127.0.0.1', port: 0 }, expiryMs: 1_000 },
+        { log: () => undefined, services: [bankNodeService] },
+      ),
+    ),
+  );
   catalog = openCatalog(join(dir, 'catalog.db'));
 });
 
@@ -122,9 +150,15 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function restoreTargets(method: 'logical' | 'pitr', tag: string): Promise<Record<string, RestoreTarget>> {
+async function restoreTargets(
+  method: 'logical' | 'pitr',
+  tag: string,
+): Promise<Record<string, RestoreTarget>> {
   if (method === 'logical') {
-    return { pg: { database: `restored_${tag}` }, maria: { host: '127.0.0.1', port: mariaTarget.port, inPlace: true } };
+    return {
+      pg: { database: `restored_${tag}` },
+      maria: { host: '127.0.0.1', port: mariaTarget.port, inPlace: true },
+    };
   }
   const pgDir = join(dir, `pg-${tag}`);
   const mariaDir = join(dir, `maria-${tag}`);
@@ -153,7 +187,12 @@ describe('mixed group (PostgreSQL + MariaDB) under the bank workload through two
         expect(m.bytes).toBeGreaterThan(0);
       }
       const tag = `${method}_${mode.replace('-', '_')}`;
-      const restored = await runRestore(catalog, { backupId: result.backupId, targets: await restoreTargets(method, tag), force: true, invariants: [bankInvariants] });
+      const restored = await runRestore(catalog, {
+        backupId: result.backupId,
+        targets: await restoreTargets(method, tag),
+        force: true,
+        invariants: [bankInvariants],
+      });
       expect(restored.checkSkipped).toBeNull();
       expect(restored.check?.violations).toEqual([]);
       expect(restored.ok).toBe(true);
@@ -172,7 +211,10 @@ describe('mixed group (PostgreSQL + MariaDB) under the bank workload through two
           {
             members: specs,
             dir,
-            restoreTarget: (m, a): RestoreTarget => (m.name === 'pg' ? { database: `nc_${a}` } : { host: '127.0.0.1', port: mariaTarget.port, inPlace: true }),
+            restoreTarget: (m, a): RestoreTarget =>
+              m.name === 'pg'
+                ? { database: `nc_${a}` }
+                : { host: '127.0.0.1', port: mariaTarget.port, inPlace: true },
             random,
             gapMs: [150, 300],
             signal: new AbortController().signal,

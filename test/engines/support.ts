@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalDirStore } from '../../src/artifacts/local-dir-store.ts';
 import type { ArtifactStore } from '../../src/artifacts/contract.ts';
-import type { BackupSession, BackupSessionContext, Logger, MemberRecord, MemberSpec, RestoreSession, RestoreTarget } from '../../src/engines/contract.ts';
+import type {
+  BackupSession,
+  BackupSessionContext,
+  Logger,
+  MemberRecord,
+  MemberSpec,
+  RestoreSession,
+  RestoreTarget,
+} from '../../src/engines/contract.ts';
 import { resolveMember } from '../../src/engines/registry.ts';
 
 /** The real local-directory store in a temp dir, world-traversable so server OS users can archive into it. */
@@ -15,7 +23,9 @@ export async function tempDirStore(): Promise<ArtifactStore & { destroy(): Promi
   const root = await mkdtemp(join(tmpdir(), 'stillpoint-engine-store-'));
   await chmod(root, 0o755);
   const store = createLocalDirStore(root);
-  return Object.assign(Object.create(store) as ArtifactStore, { destroy: () => rm(root, { recursive: true, force: true }) });
+  return Object.assign(Object.create(store) as ArtifactStore, {
+    destroy: () => rm(root, { recursive: true, force: true }),
+  });
 }
 
 export const quietLog: Logger = { info: () => {}, warn: () => {} };
@@ -23,8 +33,19 @@ export const quietLog: Logger = { info: () => {}, warn: () => {} };
 /** A signal that never aborts. */
 export const never: AbortSignal = new AbortController().signal;
 
-export function backupContext(store: ArtifactStore, member: MemberSpec, backupId: string): BackupSessionContext {
-  return { backupId, member, artifacts: store, artifactPrefix: `${backupId}/${member.name}/`, sharedPrefix: `shared/${member.name}/`, log: quietLog };
+export function backupContext(
+  store: ArtifactStore,
+  member: MemberSpec,
+  backupId: string,
+): BackupSessionContext {
+  return {
+    backupId,
+    member,
+    artifacts: store,
+    artifactPrefix: `${backupId}/${member.name}/`,
+    sharedPrefix: `shared/${member.name}/`,
+    log: quietLog,
+  };
 }
 
 /** A backup session for `member` (options parsed once, as the orchestrator does). */
@@ -34,7 +55,11 @@ export function openBackup(store: ArtifactStore, member: MemberSpec, backupId: s
 }
 
 /** A restore session of `record` into `target` (undefined: the engine's default target). */
-export function openRestore(store: ArtifactStore, record: MemberRecord, target: RestoreTarget | undefined): RestoreSession {
+export function openRestore(
+  store: ArtifactStore,
+  record: MemberRecord,
+  target: RestoreTarget | undefined,
+): RestoreSession {
   const { kind, options } = resolveMember(record.member);
   return kind.openRestore({ record, target, artifacts: store, log: quietLog }, options);
 }

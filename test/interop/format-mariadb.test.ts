@@ -29,7 +29,8 @@ describe.skipIf(skip !== undefined)(`MariaDB${skip ? ` (skipped: ${skip})` : ''}
     name: 'MariaDB',
     dir: () => dir,
     async fresh() {
-      for (const db of ['bank_a', 'bank_b', 'coordinator', 'scalardb']) await server.query(`DROP DATABASE IF EXISTS \`${db}\``);
+      for (const db of ['bank_a', 'bank_b', 'coordinator', 'scalardb'])
+        await server.query(`DROP DATABASE IF EXISTS \`${db}\``);
       return {
         properties: {
           'scalar.db.storage': 'jdbc',
@@ -37,7 +38,10 @@ describe.skipIf(skip !== undefined)(`MariaDB${skip ? ` (skipped: ${skip})` : ''}
           'scalar.db.username': server.user,
           'scalar.db.password': '',
         },
-        group: { storages: { maria: server.connection() }, namespaces: { bank_a: 'maria', bank_b: 'maria', coordinator: 'maria' } },
+        group: {
+          storages: { maria: server.connection() },
+          namespaces: { bank_a: 'maria', bank_b: 'maria', coordinator: 'maria' },
+        },
         table: (namespace, table) => `\`${namespace}\`.\`${table}\``,
         sql: async (statement) => {
           // A SELECT answers rows; an UPDATE answers a result header (no rows).

@@ -36,7 +36,10 @@ describe.skipIf(skip !== undefined)(`PostgreSQL${skip ? ` (skipped: ${skip})` : 
           'scalar.db.username': server.user,
           'scalar.db.password': '',
         },
-        group: { storages: { pg: server.connection(database) }, namespaces: { bank_a: 'pg', bank_b: 'pg', coordinator: 'pg' } },
+        group: {
+          storages: { pg: server.connection(database) },
+          namespaces: { bank_a: 'pg', bank_b: 'pg', coordinator: 'pg' },
+        },
         table: (namespace, table) => `"${namespace}"."${table}"`,
         sql: async (statement) => (await server.query(statement, [], database)).rows as Row[],
       };

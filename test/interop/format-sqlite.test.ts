@@ -25,8 +25,16 @@ describe.skipIf(skip !== undefined)(`SQLite${skip ? ` (skipped: ${skip})` : ''}`
     fresh(label) {
       const path = join(dir, `${label}.db`);
       return Promise.resolve({
-        properties: { 'scalar.db.storage': 'jdbc', 'scalar.db.contact_points': `jdbc:sqlite:${path}`, 'scalar.db.username': '', 'scalar.db.password': '' },
-        group: { storages: { s: { kind: 'sqlite', path } }, namespaces: { bank_a: 's', bank_b: 's', coordinator: 's' } },
+        properties: {
+          'scalar.db.storage': 'jdbc',
+          'scalar.db.contact_points': `jdbc:sqlite:${path}`,
+          'scalar.db.username': '',
+          'scalar.db.password': '',
+        },
+        group: {
+          storages: { s: { kind: 'sqlite', path } },
+          namespaces: { bank_a: 's', bank_b: 's', coordinator: 's' },
+        },
         table: (namespace, table) => `"${namespace}$${table}"`,
         sql(statement) {
           const db = new Database(path);

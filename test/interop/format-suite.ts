@@ -46,16 +46,31 @@ export interface BankView {
   readonly meta?: { accounts: number; total: number };
 }
 
-export async function propertiesFile(dir: string, label: string, properties: Record<string, string>, extra: Record<string, string> = {}): Promise<string> {
+export async function propertiesFile(
+  dir: string,
+  label: string,
+  properties: Record<string, string>,
+  extra: Record<string, string> = {},
+): Promise<string> {
   const file = join(dir, `${label}.properties`);
   const all = { 'scalar.db.transaction_manager': 'consensus-commit', ...properties, ...extra };
-  await writeFile(file, Object.entries(all).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+  await writeFile(
+    file,
+    Object.entries(all)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n') + '\n',
+    { mode: 0o600 },
+  );
   return file;
 }
 
 /** ScalarDB's view, from BankDriver's `read` lines. */
 export function viewFromLines(lines: readonly JsonLine[]): BankView {
-  const view = { balances: {} as Record<number, number>, transfers: { bank_a: [] as string[], bank_b: [] as string[] }, meta: undefined as BankView['meta'] };
+  const view = {
+    balances: {} as Record<number, number>,
+    transfers: { bank_a: [] as string[], bank_b: [] as string[] },
+    meta: undefined as BankView['meta'],
+  };
   for (const l of lines) {
     if (typeof l.account === 'number') view.balances[l.account] = Number(l.balance);
     if (typeof l.transfer === 'string') view.transfers[l.ns as 'bank_a' | 'bank_b'].push(l.transfer);
@@ -71,14 +86,19 @@ export async function stillpointView(config: GroupConfig): Promise<BankView> {
   const group = await openGroup(config);
   try {
     const decisions = await readCoordinatorStates(group);
-    const view = { balances: {} as Record<number, number>, transfers: { bank_a: [] as string[], bank_b: [] as string[] }, meta: undefined as BankView['meta'] };
+    const view = {
+      balances: {} as Record<number, number>,
+      transfers: { bank_a: [] as string[], bank_b: [] as string[] },
+      meta: undefined as BankView['meta'],
+    };
     for (const schema of await group.tables()) {
       if (schema.namespace === COORDINATOR_NAMESPACE) continue;
       for await (const raw of group.storageFor(schema.namespace).scanAll(schema)) {
         const row = committedView(raw, schema, decisions);
         if (row === undefined) continue;
         if (schema.table === 'accounts') view.balances[Number(row.account_id)] = Number(row.balance);
-        if (schema.table === 'transfers') view.transfers[schema.namespace as 'bank_a' | 'bank_b'].push(String(row.transfer_id));
+        if (schema.table === 'transfers')
+          view.transfers[schema.namespace as 'bank_a' | 'bank_b'].push(String(row.transfer_id));
         if (schema.table === 'meta') view.meta = { accounts: Number(row.accounts), total: Number(row.total) };
       }
     }
@@ -98,14 +118,24 @@ async function stillpointWrites(config: GroupConfig): Promise<void> {
   try {
     await setupBank(group, { accounts: 6, initialBalance: 100 });
     const tm = createTransactionManager({ group });
-    for (let i = 0; i < 5; i++) await tm.run((tx) => transfer(tx, { transferId: `sp-${i}`, from: i, to: (i + 1) % 6, amount: 10 + i }));
+    for (let i = 0; i < 5; i++)
+      await tm.run((tx) => transfer(tx, { transferId: `sp-${i}`, from: i, to: (i + 1) % 6, amount: 10 + i }));
     await tm.close();
     // Written with a clock a minute behind, so real ScalarDB (expiry 15 s from tx_prepared_at) may abort the undecided one now.
     const crash = (step: 'afterPrepare' | 'afterCommitState') =>
-      createTransactionManager({ group, now: () => Date.now() - 60_000, failpoints: { [step]: () => Promise.reject(new Error(`crash ${step}`)) } });
-    for (const [step, id, from, to] of [['afterCommitState', 'sp-committed', 0, 1], ['afterPrepare', 'sp-prepared', 2, 3]] as const) {
+      createTransactionManager({
+        group,
+        now: () => Date.now() - 60_000,
+        failpoints: { [step]: () => Promise.reject(new Error(`crash ${step}`)) },
+      });
+    for (const [step, id, from, to] of [
+      ['afterCommitState', 'sp-committed', 0, 1],
+      ['afterPrepare', 'sp-prepared', 2, 3],
+    ] as const) {
       const tm2 = crash(step);
-      await expect(tm2.run((tx) => transfer(tx, { transferId: id, from, to, amount: 7 }), { retries: 0 })).rejects.toThrow(`crash ${step}`);
+      await expect(
+        tm2.run((tx) => transfer(tx, { transferId: id, from, to, amount: 7 }), { retries: 0 }),
+      ).rejects.toThrow(`crash ${step}`);
       await tm2.close();
     }
   } finally {
@@ -120,11 +150,17 @@ export function formatSuite(factory: StoreFactory): void {
     it('ScalarDB writes (one 2PC transaction crashed after the Coordinator committed, one after prepare): stillpoint reads, checks, sweeps; ScalarDB then reads the same bank', async () => {
       const store = await factory.fresh('sdb-writes');
       const props = await propertiesFile(factory.dir(), `sdb-writes-${factory.name}`, store.properties);
-      const written = await runDriver('BankDriver', [props, 'setup:6:100', 'transfers:5:7', 'crash-committed:x-committed:0:1:7'], { allowFailure: true });
+      const written = await runDriver(
+        'BankDriver',
+        [props, 'setup:6:100', 'transfers:5:7', 'crash-committed:x-committed:0:1:7'],
+        { allowFailure: true },
+      );
       expect(written.code).toBe(137);
       expect(written.lines.filter((l) => l.ok === true).map((l) => l.op)).toEqual(['setup', 'transfers']);
       const committedTx = String(written.lines.find((l) => l.halting === true)?.txId);
-      const crashed = await runDriver('BankDriver', [props, 'crash-prepared:x-prepared:2:3:9'], { allowFailure: true });
+      const crashed = await runDriver('BankDriver', [props, 'crash-prepared:x-prepared:2:3:9'], {
+        allowFailure: true,
+      });
       expect(crashed.code).toBe(137);
       const preparedTx = String(crashed.lines.find((l) => l.halting === true)?.txId);
 
@@ -143,9 +179,20 @@ export function formatSuite(factory: StoreFactory): void {
       // The sweep rolls x-committed forward and aborts x-prepared (a restored copy has no live writer).
       const swept = await checkGroup(store.group, { invariants: [bankInvariants], sweep: true, expiryMs: 0 });
       expect(swept.violations).toEqual([]);
-      expect(swept.stats).toMatchObject({ accounts: 6, totalBalance: 600, expectedTotal: 600, transfers: 6, unfinished: 0 });
+      expect(swept.stats).toMatchObject({
+        accounts: 6,
+        totalBalance: 600,
+        expectedTotal: 600,
+        transfers: 6,
+        unfinished: 0,
+      });
       // The first record of x-prepared decides ABORTED (abortedExpired); its other three follow that decision.
-      expect(swept.stats.sweep).toMatchObject({ rolledForward: 2, abortedExpired: 1, rolledBack: 3, unresolved: 0 });
+      expect(swept.stats.sweep).toMatchObject({
+        rolledForward: 2,
+        abortedExpired: 1,
+        rolledBack: 3,
+        unresolved: 0,
+      });
       expect(await stillpointView(store.group)).toEqual(before);
       // Real ScalarDB reads what stillpoint recovered, and sees the same bank.
       const read = await runDriver('BankDriver', [props, 'read']);
@@ -166,7 +213,11 @@ export function formatSuite(factory: StoreFactory): void {
       const states = [...(await coordinatorRows(store)).values()];
       expect(states.filter((s) => s === 4).length).toBe(1);
       // And stillpoint agrees with whatever ScalarDB rewrote.
-      const report = await checkGroup(store.group, { invariants: [bankInvariants], sweep: true, expiryMs: 0 });
+      const report = await checkGroup(store.group, {
+        invariants: [bankInvariants],
+        sweep: true,
+        expiryMs: 0,
+      });
       expect(report.violations).toEqual([]);
       expect(await stillpointView(store.group)).toEqual(expected);
     });
@@ -175,18 +226,24 @@ export function formatSuite(factory: StoreFactory): void {
       // ScalarDB wrote, the code is flipped: stillpoint's checker must refuse the bank.
       const a = await factory.fresh('neg-sdb');
       const propsA = await propertiesFile(factory.dir(), `neg-sdb-${factory.name}`, a.properties);
-      await runDriver('BankDriver', [propsA, 'setup:6:100', 'crash-prepared:x-flip:2:3:9'], { allowFailure: true });
+      await runDriver('BankDriver', [propsA, 'setup:6:100', 'crash-prepared:x-flip:2:3:9'], {
+        allowFailure: true,
+      });
       await a.sql(`UPDATE ${a.table('bank_a', 'accounts')} SET tx_state = 3 WHERE tx_state = 1`);
       await a.sql(`UPDATE ${a.table('bank_a', 'transfers')} SET tx_state = 3 WHERE tx_state = 1`);
       // Judged read-only, as a restored copy is before any repair (the sweep would take the flipped record as
       // evidence of a commit and complete the transfer: a consistent bank, so no longer a control).
       const report = await checkGroup(a.group, { invariants: [bankInvariants] });
-      expect(new Set(report.violations.map((v) => v.kind))).toEqual(new Set(['balance-not-conserved', 'transfer-torn']));
+      expect(new Set(report.violations.map((v) => v.kind))).toEqual(
+        new Set(['balance-not-conserved', 'transfer-torn']),
+      );
 
       // stillpoint wrote, the code is flipped: ScalarDB's view breaks the bank's invariants, which the harness sees.
       const b = await factory.fresh('neg-sp');
       await stillpointWrites(b.group);
-      await b.sql(`UPDATE ${b.table('bank_a', 'accounts')} SET tx_state = 3 WHERE tx_state = 1 AND account_id = 2`);
+      await b.sql(
+        `UPDATE ${b.table('bank_a', 'accounts')} SET tx_state = 3 WHERE tx_state = 1 AND account_id = 2`,
+      );
       const propsB = await propertiesFile(factory.dir(), `neg-sp-${factory.name}`, b.properties);
       const view = viewFromLines((await runDriver('BankDriver', [propsB, 'read'])).lines);
       expect(sum(view)).not.toBe(view.meta?.total);

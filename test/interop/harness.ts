@@ -43,7 +43,10 @@ function newestSource(dir: string): number {
 
 function upToDate(): boolean {
   if (!existsSync(STAMP) || !existsSync(LIB)) return false;
-  const sources = Math.max(newestSource(join(INTEROP_DIR, 'src')), statSync(join(INTEROP_DIR, 'pom.xml')).mtimeMs);
+  const sources = Math.max(
+    newestSource(join(INTEROP_DIR, 'src')),
+    statSync(join(INTEROP_DIR, 'pom.xml')).mtimeMs,
+  );
   return statSync(STAMP).mtimeMs >= sources;
 }
 
@@ -85,7 +88,10 @@ async function build(): Promise<string | undefined> {
 /** Runs `mvn -q -B package`; undefined on success, else the error lines Maven printed. */
 async function mvn(extra: string[]): Promise<string | undefined> {
   try {
-    await execFileAsync('mvn', [...extra, '-q', '-B', '-f', join(INTEROP_DIR, 'pom.xml'), 'package'], { timeout: 900_000, maxBuffer: 32 * 1024 * 1024 });
+    await execFileAsync('mvn', [...extra, '-q', '-B', '-f', join(INTEROP_DIR, 'pom.xml'), 'package'], {
+      timeout: 900_000,
+      maxBuffer: 32 * 1024 * 1024,
+    });
     return undefined;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
@@ -112,12 +118,20 @@ export interface DriverProcess {
 }
 
 /** Starts `stillpoint.interop.<driver>` with `args`; JSON lines on stdout are collected in order. */
-export function startDriver(driver: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): DriverProcess {
+export function startDriver(
+  driver: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): DriverProcess {
   const classpath = `${CLASSES}:${LIB}/*`;
-  const child = spawn('java', ['-XX:TieredStopAtLevel=1', '-Xshare:auto', '-cp', classpath, `stillpoint.interop.${driver}`, ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
+  const child = spawn(
+    'java',
+    ['-XX:TieredStopAtLevel=1', '-Xshare:auto', '-cp', classpath, `stillpoint.interop.${driver}`, ...args],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    },
+  );
   const lines: JsonLine[] = [];
   const waiters: { predicate: (line: JsonLine) => boolean; resolve: (line: JsonLine) => void }[] = [];
   let stderr = '';
@@ -139,11 +153,21 @@ export function startDriver(driver: string, args: readonly string[], env: NodeJS
       const seen = lines.find(predicate);
       if (seen !== undefined) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${driver}: no matching line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`${driver}: no matching line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`),
+            ),
+          timeoutMs,
+        );
         waiters.push({ predicate, resolve: (l) => (clearTimeout(timer), resolve(l)) });
         void exited.then(() => {
           clearTimeout(timer);
-          reject(new Error(`${driver} exited before a matching line; lines: ${JSON.stringify(lines).slice(-2000)}; stderr: ${stderr.slice(-2000)}`));
+          reject(
+            new Error(
+              `${driver} exited before a matching line; lines: ${JSON.stringify(lines).slice(-2000)}; stderr: ${stderr.slice(-2000)}`,
+            ),
+          );
         });
       });
     },
@@ -158,12 +182,18 @@ export function startDriver(driver: string, args: readonly string[], env: NodeJS
 }
 
 /** Runs a driver to completion; throws (with its stderr) when it exits non-zero. */
-export async function runDriver(driver: string, args: readonly string[], options: { allowFailure?: boolean } = {}): Promise<DriverRun> {
+export async function runDriver(
+  driver: string,
+  args: readonly string[],
+  options: { allowFailure?: boolean } = {},
+): Promise<DriverRun> {
   const proc = startDriver(driver, args);
   proc.send('');
   const run = await proc.done();
   if (run.code !== 0 && options.allowFailure !== true) {
-    throw new Error(`${driver} ${args.join(' ')} exited ${run.code ?? run.signal}: ${run.stderr.slice(-3000)}\nlines: ${JSON.stringify(run.lines).slice(-2000)}`);
+    throw new Error(
+      `${driver} ${args.join(' ')} exited ${run.code ?? run.signal}: ${run.stderr.slice(-3000)}\nlines: ${JSON.stringify(run.lines).slice(-2000)}`,
+    );
   }
   return run;
 }

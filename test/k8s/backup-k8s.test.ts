@@ -37,10 +37,21 @@ afterEach(async () => {
 
 async function setUp(): Promise<{ f: ReleaseFixture; planFile: string; deps: PauseDeps }> {
   octet += 10;
-  const f = (fixture = await startReleaseFixture({ firstOctet: octet, pods: 2, product: 'scalardl-ledger', release: 'ledger' }));
+  const f = (fixture = await startReleaseFixture({
+    firstOctet: octet,
+    pods: 2,
+    product: 'scalardl-ledger',
+    release: 'ledger',
+  }));
   tmp = tempDir('sp-k8s-backup-');
   const planFile = writePlan(tmp.dir, [], {
-    clusters: [{ name: 'ledger', targets: { kubernetes: { release: f.release, namespace: f.namespace, product: 'scalardl-ledger' } }, leaseMs: 5_000 }],
+    clusters: [
+      {
+        name: 'ledger',
+        targets: { kubernetes: { release: f.release, namespace: f.namespace, product: 'scalardl-ledger' } },
+        leaseMs: 5_000,
+      },
+    ],
   });
   const api = createK8sClientApi({ kubeConfig: f.fake.kubeConfig(), callTimeoutMs: 5_000 });
   const deps: PauseDeps = {
@@ -112,7 +123,9 @@ describe('backup with a kubernetes cluster', () => {
         }
       },
     });
-    expect(result.reason).toMatch(/^UNPAUSE_FAILED: .*kubectl rollout restart deployment\/ledger-scalardl -n ns-scalar/);
+    expect(result.reason).toMatch(
+      /^UNPAUSE_FAILED: .*kubectl rollout restart deployment\/ledger-scalardl -n ns-scalar/,
+    );
     victim.server = undefined;
   });
 
@@ -145,7 +158,13 @@ describe('backup with a kubernetes cluster', () => {
       onEvent: (e: BackupEvent) => {
         if (e.type === 'state' && e.state === 'unpausing' && !scaled) {
           scaled = true;
-          const pod = f.fake.addPod({ name: 'ledger-scalardl-abc-2', namespace: f.namespace, labels: f.fake.pod(f.namespace, f.nodes[0]!.name).labels, phase: 'Pending', ready: false });
+          const pod = f.fake.addPod({
+            name: 'ledger-scalardl-abc-2',
+            namespace: f.namespace,
+            labels: f.fake.pod(f.namespace, f.nodes[0]!.name).labels,
+            phase: 'Pending',
+            ready: false,
+          });
           pod.containerPorts = f.fake.pod(f.namespace, f.nodes[0]!.name).containerPorts;
           void f.startNode(pod.name, newIp).then(() =>
             setTimeout(() => {
@@ -167,17 +186,30 @@ describe('backup with a kubernetes workload named in the plan (no Helm labels ne
   it('pauses the pods of a Deployment given by name with its admin port, and refuses an ambiguous target', async () => {
     const { f, deps } = await setUp();
     const planFile = writePlan(tmp!.dir, [], {
-      clusters: [{ name: 'ledger', targets: { kubernetes: { deployment: f.fullname, adminPort: f.port, namespace: f.namespace } }, leaseMs: 5_000 }],
+      clusters: [
+        {
+          name: 'ledger',
+          targets: { kubernetes: { deployment: f.fullname, adminPort: f.port, namespace: f.namespace } },
+          leaseMs: 5_000,
+        },
+      ],
     });
     const result = await runBackup({ ...open(planFile), deps });
     expect(result.state).toBe('complete');
     expect(f.nodes.every((n) => !n.gate.paused && n.gate.stats().pausesTotal === 1)).toBe(true);
 
     const bad = writePlan(tmp!.dir, [], {
-      clusters: [{ name: 'ledger', targets: { kubernetes: { release: 'ledger', deployment: f.fullname, namespace: f.namespace } } }],
+      clusters: [
+        {
+          name: 'ledger',
+          targets: { kubernetes: { release: 'ledger', deployment: f.fullname, namespace: f.namespace } },
+        },
+      ],
     });
     expect(() => loadPlan(bad)).toThrow(/exactly one of release, deployment, statefulset, selector/);
-    const noPort = writePlan(tmp!.dir, [], { clusters: [{ name: 'ledger', targets: { kubernetes: { selector: 'app=x' } } }] });
+    const noPort = writePlan(tmp!.dir, [], {
+      clusters: [{ name: 'ledger', targets: { kubernetes: { selector: 'app=x' } } }],
+    });
     expect(() => loadPlan(noPort)).toThrow(/adminPort goes with/);
   });
 });
@@ -200,9 +232,20 @@ describe('stillpoint backup with a kubernetes cluster', () => {
     const run = await new Promise<{ code: number; stdout: string }>((resolve) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', 'backup', '--plan', planFile, '--catalog', join(tmp!.dir, 'cli-catalog.db'), '--json'],
+        [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'backup',
+          '--plan',
+          planFile,
+          '--catalog',
+          join(tmp!.dir, 'cli-catalog.db'),
+          '--json',
+        ],
         { timeout: 90_000, env: { ...process.env, KUBECONFIG: kubeconfig } },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout: stdout + stderr }),
+        (error, stdout, stderr) =>
+          resolve({ code: error ? Number(error.code ?? 1) : 0, stdout: stdout + stderr }),
       );
     });
     clearInterval(watcher);

@@ -26,9 +26,10 @@ async function fixture(options: ReleaseFixtureOptions): Promise<ReleaseFixture> 
   return f;
 }
 
-const apiOf = (f: { fake: FakeK8sApiServer }) => createK8sClientApi({ kubeConfig: f.fake.kubeConfig(), callTimeoutMs: 5_000 });
+const apiOf = (f: { fake: FakeK8sApiServer }) =>
+  createK8sClientApi({ kubeConfig: f.fake.kubeConfig(), callTimeoutMs: 5_000 });
 
-describe('the charts\' fullname rule', () => {
+describe("the charts' fullname rule", () => {
   it('is <release>-<chart>, or the release when it contains the chart name, truncated to 63 without a trailing dash', () => {
     expect(chartFullname('prod', 'scalardl')).toBe('prod-scalardl');
     expect(chartFullname('ledger', 'scalardl')).toBe('ledger-scalardl');
@@ -51,7 +52,9 @@ describe('headless service discovery', () => {
     const snapshot = await readRelease(apiOf(f), { release: 'ledger', namespace: f.namespace });
     expect(snapshot.service?.name).toBe('ledger-scalardl-headless');
     expect(snapshot.adminPort).toBe(f.port);
-    expect(srvNameFor(snapshot)).toBe('_scalardl-admin._tcp.ledger-scalardl-headless.ns-scalar.svc.cluster.local');
+    expect(srvNameFor(snapshot)).toBe(
+      '_scalardl-admin._tcp.ledger-scalardl-headless.ns-scalar.svc.cluster.local',
+    );
   });
 
   it('finds the service by its labels when the name follows no rule we know (fullnameOverride)', async () => {
@@ -61,12 +64,23 @@ describe('headless service discovery', () => {
   });
 
   it('falls back to the chart name when the services carry no labels, and says what it looked for otherwise', async () => {
-    const f = await fixture({ release: 'scalardb-cluster-e2e', product: 'scalardb-cluster', serviceLabels: false });
+    const f = await fixture({
+      release: 'scalardb-cluster-e2e',
+      product: 'scalardb-cluster',
+      serviceLabels: false,
+    });
     const snapshot = await readRelease(apiOf(f), { release: 'scalardb-cluster-e2e', namespace: f.namespace });
     expect(snapshot.service?.name).toBe('scalardb-cluster-e2e-headless');
 
-    const g = await fixture({ release: 'other', product: 'scalardb', serviceLabels: false, fullnameOverride: 'renamed' });
-    const error = await readRelease(apiOf(g), { release: 'other', namespace: g.namespace }).catch((e: unknown) => e);
+    const g = await fixture({
+      release: 'other',
+      product: 'scalardb',
+      serviceLabels: false,
+      fullnameOverride: 'renamed',
+    });
+    const error = await readRelease(apiOf(g), { release: 'other', namespace: g.namespace }).catch(
+      (e: unknown) => e,
+    );
     expect((error as { code: string }).code).toBe('K8S_SERVICE_NOT_FOUND');
     expect((error as Error).message).toContain('"other-scalardb-headless"');
   });
@@ -87,26 +101,57 @@ describe('discovery without Helm labels', () => {
   it('finds the pods of a Deployment by name, and of a selector, with the admin port by number or container port name', async () => {
     const f = await fixture({ product: 'scalardb-cluster' });
     const api = apiOf(f);
-    const byName = await readRelease(api, { namespace: f.namespace, workload: { kind: 'Deployment', name: f.fullname }, adminPort: f.port });
+    const byName = await readRelease(api, {
+      namespace: f.namespace,
+      workload: { kind: 'Deployment', name: f.fullname },
+      adminPort: f.port,
+    });
     expect(byName.pods.map((p) => p.name).sort()).toEqual(f.nodes.map((n) => n.name).sort());
     expect(byName.name).toBe(`deployment/${f.fullname}`);
-    const bySelector = await readRelease(api, { namespace: f.namespace, selector: 'app.kubernetes.io/app=scalardb-cluster', adminPort: 'scalardb-cluster' });
+    const bySelector = await readRelease(api, {
+      namespace: f.namespace,
+      selector: 'app.kubernetes.io/app=scalardb-cluster',
+      adminPort: 'scalardb-cluster',
+    });
     expect(bySelector.adminPort).toBe(f.port); // the container port named scalardb-cluster
     expect(bySelector.workload.name).toBe(f.fullname);
-    expect(await codeOf(readRelease(api, { namespace: f.namespace, selector: 'app.kubernetes.io/app=scalardb-cluster' }))).toBe('K8S_SOURCE_INVALID');
-    expect(await codeOf(readRelease(api, { namespace: f.namespace, selector: 'app.kubernetes.io/app=scalardb-cluster', adminPort: 'nope' }))).toBe(
-      'K8S_ADMIN_PORT_NOT_FOUND',
-    );
+    expect(
+      await codeOf(
+        readRelease(api, { namespace: f.namespace, selector: 'app.kubernetes.io/app=scalardb-cluster' }),
+      ),
+    ).toBe('K8S_SOURCE_INVALID');
+    expect(
+      await codeOf(
+        readRelease(api, {
+          namespace: f.namespace,
+          selector: 'app.kubernetes.io/app=scalardb-cluster',
+          adminPort: 'nope',
+        }),
+      ),
+    ).toBe('K8S_ADMIN_PORT_NOT_FOUND');
   });
 
-  it('finds a hand-written StatefulSet whose own labels differ from its pods\' (by its selector)', async () => {
+  it("finds a hand-written StatefulSet whose own labels differ from its pods' (by its selector)", async () => {
     const fake = new FakeK8sApiServer();
     await fake.start();
     cleanups.push(() => fake.close());
     const podLabels = { app: 'my-ledger' };
-    fake.addWorkload({ kind: 'StatefulSet', name: 'ledger', namespace: 'dl', labels: {}, replicas: 2, podTemplate: { labels: podLabels, containerPorts: [] } });
+    fake.addWorkload({
+      kind: 'StatefulSet',
+      name: 'ledger',
+      namespace: 'dl',
+      labels: {},
+      replicas: 2,
+      podTemplate: { labels: podLabels, containerPorts: [] },
+    });
     for (const i of [0, 1]) {
-      fake.addPod({ name: `ledger-${i}`, namespace: 'dl', labels: podLabels, podIp: `10.1.0.${i + 1}`, owner: { kind: 'StatefulSet', name: 'ledger' } });
+      fake.addPod({
+        name: `ledger-${i}`,
+        namespace: 'dl',
+        labels: podLabels,
+        podIp: `10.1.0.${i + 1}`,
+        owner: { kind: 'StatefulSet', name: 'ledger' },
+      });
     }
     const api = apiOf({ fake });
     const refs: ReleaseRef[] = [

@@ -182,11 +182,15 @@ export class FakeK8sApiServer {
 
   private reconcile(w: FakeWorkload): void {
     if (this.controller.stuck) return;
-    const owned = [...this.pods.values()].filter((p) => p.owner?.name === w.name && p.namespace === w.namespace);
+    const owned = [...this.pods.values()].filter(
+      (p) => p.owner?.name === w.name && p.namespace === w.namespace,
+    );
     const live = owned.filter((p) => !p.deleting);
     for (const pod of live.slice(w.replicas)) {
       Object.assign(pod, { deleting: true, ready: false, resourceVersion: this.bump() });
-      this.later(this.controller.deleteDelayMs ?? 50, () => this.pods.delete(key(pod.namespace, 'Pod', pod.name)));
+      this.later(this.controller.deleteDelayMs ?? 50, () =>
+        this.pods.delete(key(pod.namespace, 'Pod', pod.name)),
+      );
     }
     for (let i = live.length; i < w.replicas; i++) {
       const name = w.kind === 'StatefulSet' ? `${w.name}-${i}` : `${w.name}-${randomUUID().slice(0, 5)}`;
@@ -220,7 +224,8 @@ export class FakeK8sApiServer {
         ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
       });
       if (this.hang) return;
-      if (this.failWith !== undefined) return send(res, this.failWith, status(this.failWith, 'scripted failure'));
+      if (this.failWith !== undefined)
+        return send(res, this.failWith, status(this.failWith, 'scripted failure'));
       try {
         const [code, body] = this.route(req.method ?? 'GET', url, Buffer.concat(chunks).toString('utf8'));
         send(res, code, body);
@@ -238,8 +243,10 @@ export class FakeK8sApiServer {
       const [ns, resource, name] = [p[3]!, p[4], p[5]];
       if (resource === 'pods' && name === undefined) return [200, this.podList(ns, selector)];
       if (resource === 'services' && name === undefined) return [200, this.serviceList(ns, selector)];
-      if (resource === 'services' && name) return this.found(this.services.get(key(ns, 'Service', name)), serviceJson);
-      if (resource === 'endpoints' && name) return this.found(this.services.get(key(ns, 'Service', name)), (s) => this.endpointsJson(s));
+      if (resource === 'services' && name)
+        return this.found(this.services.get(key(ns, 'Service', name)), serviceJson);
+      if (resource === 'endpoints' && name)
+        return this.found(this.services.get(key(ns, 'Service', name)), (s) => this.endpointsJson(s));
     }
     // /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}[/{name}[/scale]]
     if (p[0] === 'apis' && p[1] === 'apps' && p[2] === 'v1' && p[3] === 'namespaces') {
@@ -249,7 +256,8 @@ export class FakeK8sApiServer {
       if (kind && name === undefined && method === 'GET') return [200, this.workloadList(ns, kind, selector)];
       if (kind && name) {
         const w = this.workloads.get(key(ns, kind, name));
-        if (sub === undefined && method === 'GET') return this.found(w, (x) => workloadJson(x, this.readyCount(x)));
+        if (sub === undefined && method === 'GET')
+          return this.found(w, (x) => workloadJson(x, this.readyCount(x)));
         if (sub === 'scale' && method === 'GET') return this.found(w, scaleJson);
         if (sub === 'scale' && method === 'PATCH') return this.patchScale(w, body);
       }
@@ -279,7 +287,9 @@ export class FakeK8sApiServer {
 
   private serviceList(ns: string, selector: string): unknown {
     const match = parseSelector(selector);
-    const items = [...this.services.values()].filter((s) => s.namespace === ns && match(s.labels)).map(serviceJson);
+    const items = [...this.services.values()]
+      .filter((s) => s.namespace === ns && match(s.labels))
+      .map(serviceJson);
     return { kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items };
   }
 
@@ -288,7 +298,12 @@ export class FakeK8sApiServer {
     const items = [...this.workloads.values()]
       .filter((w) => w.namespace === ns && w.kind === kind && match(w.labels))
       .map((w) => workloadJson(w, this.readyCount(w)));
-    return { kind: `${kind}List`, apiVersion: 'apps/v1', metadata: { resourceVersion: String(this.rv) }, items };
+    return {
+      kind: `${kind}List`,
+      apiVersion: 'apps/v1',
+      metadata: { resourceVersion: String(this.rv) },
+      items,
+    };
   }
 
   private readyCount(w: FakeWorkload): number {
@@ -296,13 +311,24 @@ export class FakeK8sApiServer {
   }
 
   private endpointsJson(s: FakeService): unknown {
-    const match = parseSelector(Object.entries(s.labels).map(([k, v]) => `${k}=${v}`).join(','));
-    const ready = [...this.pods.values()].filter((p) => p.namespace === s.namespace && p.ready && p.podIp && match(p.labels));
+    const match = parseSelector(
+      Object.entries(s.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+    );
+    const ready = [...this.pods.values()].filter(
+      (p) => p.namespace === s.namespace && p.ready && p.podIp && match(p.labels),
+    );
     return {
       kind: 'Endpoints',
       apiVersion: 'v1',
       metadata: { name: s.name, namespace: s.namespace, resourceVersion: String(this.rv) },
-      subsets: [{ addresses: ready.map((p) => ({ ip: p.podIp })), ports: s.ports.map((x) => ({ name: x.name, port: x.port })) }],
+      subsets: [
+        {
+          addresses: ready.map((p) => ({ ip: p.podIp })),
+          ports: s.ports.map((x) => ({ name: x.name, port: x.port })),
+        },
+      ],
     };
   }
 }
@@ -342,7 +368,13 @@ function podJson(p: FakePod): unknown {
       labels: p.labels,
       resourceVersion: p.resourceVersion,
       ...(p.deleting ? { deletionTimestamp: new Date().toISOString() } : {}),
-      ...(p.owner ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: p.owner.kind, name: p.owner.name, uid: 'x', controller: true }] } : {}),
+      ...(p.owner
+        ? {
+            ownerReferences: [
+              { apiVersion: 'apps/v1', kind: p.owner.kind, name: p.owner.name, uid: 'x', controller: true },
+            ],
+          }
+        : {}),
     },
     spec: { containers: [{ name: 'main', image: 'fake', ports: p.containerPorts }] },
     status: {
@@ -350,7 +382,14 @@ function podJson(p: FakePod): unknown {
       ...(p.podIp ? { podIP: p.podIp } : {}),
       conditions: [{ type: 'Ready', status: p.ready ? 'True' : 'False' }],
       containerStatuses: [
-        { name: 'main', image: 'fake', imageID: '', ready: p.ready, restartCount: p.restartCount, started: p.phase === 'Running' },
+        {
+          name: 'main',
+          image: 'fake',
+          imageID: '',
+          ready: p.ready,
+          restartCount: p.restartCount,
+          started: p.phase === 'Running',
+        },
       ],
     },
   };
@@ -373,7 +412,10 @@ function workloadJson(w: FakeWorkload, readyReplicas?: number): unknown {
     spec: {
       replicas: w.replicas,
       selector: { matchLabels: w.podTemplate.labels },
-      template: { metadata: { labels: w.podTemplate.labels }, spec: { containers: [{ name: 'main', image: 'fake' }] } },
+      template: {
+        metadata: { labels: w.podTemplate.labels },
+        spec: { containers: [{ name: 'main', image: 'fake' }] },
+      },
       ...(w.kind === 'StatefulSet' ? { serviceName: `${w.name}-headless` } : {}),
     },
     status: { replicas: w.replicas, ...(readyReplicas !== undefined ? { readyReplicas } : {}) },

@@ -25,7 +25,14 @@ export function helmRenderer(): string {
   const work = mkdtempSync(join(dir, 'build-'));
   try {
     execFileSync('go', ['build', '-o', join(work, 'helm-render'), SOURCE], {
-      env: { ...process.env, GO111MODULE: 'off', GOPATH, GOFLAGS: '', GOCACHE: join(dir, 'cache'), CGO_ENABLED: '0' },
+      env: {
+        ...process.env,
+        GO111MODULE: 'off',
+        GOPATH,
+        GOFLAGS: '',
+        GOCACHE: join(dir, 'cache'),
+        CGO_ENABLED: '0',
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     renameSync(join(work, 'helm-render'), binary);
@@ -56,7 +63,10 @@ export function renderChartText(chartDir: string, options: RenderOptions): Recor
     writeFileSync(values, JSON.stringify(options.values ?? {}));
     let out: string;
     try {
-      out = execFileSync(helmRenderer(), [chartDir, options.release, options.namespace, values], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      out = execFileSync(helmRenderer(), [chartDir, options.release, options.namespace, values], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } catch (error) {
       const stderr = (error as { stderr?: string }).stderr ?? String(error);
       throw new Error(`helm template failed: ${stderr.trim()}`, { cause: error });
@@ -72,6 +82,8 @@ export function renderChart(chartDir: string, options: RenderOptions): Record<st
   const manifests = renderChartText(chartDir, options);
   return Object.keys(manifests)
     .sort()
-    .flatMap((name) => parseAllDocuments(manifests[name]!).map((d) => d.toJS() as Record<string, unknown> | null))
+    .flatMap((name) =>
+      parseAllDocuments(manifests[name]!).map((d) => d.toJS() as Record<string, unknown> | null),
+    )
     .filter((d): d is Record<string, unknown> => d !== null && typeof d === 'object');
 }

@@ -44,7 +44,6 @@ function optionsFor(f: ReleaseFixture, extra: Partial<K8sPauseOptions> = {}): K8
   };
 }
 
-
 describe('pauseRelease', () => {
   it('pauses every pod by IP inside the window, unpauses, and reports the upstream-shaped result', async () => {
     const f = await setUp();
@@ -79,7 +78,9 @@ describe('pauseRelease', () => {
     expect(json['pause_start_date_time']).toBe(localDateTime(result.window.pausedAtMs, 'Asia/Tokyo'));
     expect(json['pause_start_date_time']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$/);
     // The real adapter really went over HTTP with the kubeconfig's token.
-    expect(f.fake.requests.some((r) => r.path.startsWith('/api/v1/namespaces/ns-scalar/pods?labelSelector='))).toBe(true);
+    expect(
+      f.fake.requests.some((r) => r.path.startsWith('/api/v1/namespaces/ns-scalar/pods?labelSelector=')),
+    ).toBe(true);
     expect(f.fake.requests.every((r) => r.authorization === 'Bearer fake-token')).toBe(true);
   });
 
@@ -117,7 +118,10 @@ describe('pauseRelease', () => {
             f.fake.addPod({
               name: 'prod-db-scalardb-cluster-abc-new',
               namespace: f.namespace,
-              labels: { 'app.kubernetes.io/instance': f.release, 'app.kubernetes.io/app': 'scalardb-cluster' },
+              labels: {
+                'app.kubernetes.io/instance': f.release,
+                'app.kubernetes.io/app': 'scalardb-cluster',
+              },
               podIp: '127.0.0.250',
             });
           }
@@ -126,7 +130,9 @@ describe('pauseRelease', () => {
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StillpointError);
     expect((error as StillpointError).code).toBe('K8S_WINDOW_INVALID');
-    expect((error as StillpointError).message).toContain('new pod prod-db-scalardb-cluster-abc-new (Running)');
+    expect((error as StillpointError).message).toContain(
+      'new pod prod-db-scalardb-cluster-abc-new (Running)',
+    );
     expect(events).toEqual(['paused', 'unpaused', 'invalid']);
     expect(f.nodes.every((n) => !n.gate.paused)).toBe(true);
   });
@@ -160,7 +166,9 @@ describe('pauseRelease', () => {
     expect((error as StillpointError).code).toBe('UNPAUSE_FAILED');
     expect((error as StillpointError).message).toContain(`${victim.ip}:${f.port}`);
     // The last resort upstream gives too, exactly: restart the workload (its pods start unpaused).
-    expect((error as StillpointError).hint).toContain('kubectl rollout restart deployment/prod-db-scalardb-cluster -n ns-scalar');
+    expect((error as StillpointError).hint).toContain(
+      'kubectl rollout restart deployment/prod-db-scalardb-cluster -n ns-scalar',
+    );
     expect(f.nodes.slice(1).every((n) => !n.gate.paused)).toBe(true);
     victim.server = undefined;
   });
@@ -168,7 +176,14 @@ describe('pauseRelease', () => {
   it('pauses several releases in one all-or-nothing window (-r ledger -r auditor)', async () => {
     const f = await setUp({ release: 'ledger', product: 'scalardl-ledger', pods: 2 });
     octet += 10;
-    const auditor = await startReleaseFixture({ fake: f.fake, firstOctet: octet, release: 'auditor', product: 'scalardl-auditor', pods: 2, envoy: false });
+    const auditor = await startReleaseFixture({
+      fake: f.fake,
+      firstOctet: octet,
+      release: 'auditor',
+      product: 'scalardl-auditor',
+      pods: 2,
+      envoy: false,
+    });
     extra.push(auditor);
     const all = [...f.nodes, ...auditor.nodes];
     let pausedTogether: boolean[] = [];
@@ -186,8 +201,16 @@ describe('pauseRelease', () => {
     expect(pausedTogether).toEqual([true, true, true, true]);
     expect(all.every((n) => !n.gate.paused && n.gate.stats().pausesTotal === 1)).toBe(true);
     expect(result.releases.map((r) => [r.name, r.product, r.srvName])).toEqual([
-      ['ledger', 'scalardl-ledger', '_scalardl-admin._tcp.ledger-scalardl-headless.ns-scalar.svc.cluster.local'],
-      ['auditor', 'scalardl-auditor', '_scalardl-auditor-admin._tcp.auditor-scalardl-audit-headless.ns-scalar.svc.cluster.local'],
+      [
+        'ledger',
+        'scalardl-ledger',
+        '_scalardl-admin._tcp.ledger-scalardl-headless.ns-scalar.svc.cluster.local',
+      ],
+      [
+        'auditor',
+        'scalardl-auditor',
+        '_scalardl-auditor-admin._tcp.auditor-scalardl-audit-headless.ns-scalar.svc.cluster.local',
+      ],
     ]);
     const json = wrapperJson(result);
     expect(json['helm_release_name']).toBeUndefined();

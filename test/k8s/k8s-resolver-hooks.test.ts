@@ -24,7 +24,10 @@ afterEach(async () => {
 });
 
 /** A ScalarDL Ledger release `ledger` with a StatefulSet of `replicas` Running pods and an Envoy pod. */
-async function ledgerRelease(replicas = 2, controller: FakeControllerOptions = {}): Promise<{ fake: FakeK8sApiServer; api: K8sApi }> {
+async function ledgerRelease(
+  replicas = 2,
+  controller: FakeControllerOptions = {},
+): Promise<{ fake: FakeK8sApiServer; api: K8sApi }> {
   fake = new FakeK8sApiServer({ startDelayMs: 30, deleteDelayMs: 30, ...controller });
   await fake.start();
   fake.addWorkload({
@@ -54,16 +57,25 @@ async function ledgerRelease(replicas = 2, controller: FakeControllerOptions = {
       owner: { kind: 'StatefulSet', name: 'ledger' },
     });
   }
-  fake.addPod({ name: 'ledger-envoy-x', namespace: NS, labels: { 'app.kubernetes.io/instance': 'ledger', 'app.kubernetes.io/app': 'envoy' }, podIp: '10.0.9.9' });
+  fake.addPod({
+    name: 'ledger-envoy-x',
+    namespace: NS,
+    labels: { 'app.kubernetes.io/instance': 'ledger', 'app.kubernetes.io/app': 'envoy' },
+    podIp: '10.0.9.9',
+  });
   return { fake, api: createK8sClientApi({ kubeConfig: fake.kubeConfig(), callTimeoutMs: 5_000 }) };
 }
-
 
 describe('kubernetes target resolver', () => {
   it('resolves pod IPs with the named admin port and fingerprints the membership', async () => {
     const { fake, api } = await ledgerRelease();
     const resolver = createTargetResolver({ kubernetes: createKubernetesTargetResolver(api) });
-    const source = { kind: 'kubernetes', release: 'ledger', namespace: NS, product: 'scalardl-ledger' } as const;
+    const source = {
+      kind: 'kubernetes',
+      release: 'ledger',
+      namespace: NS,
+      product: 'scalardl-ledger',
+    } as const;
     const first = await resolver.resolve(source);
     expect(first.targets.map((t) => t.label)).toEqual(['10.0.0.1:50053', '10.0.0.2:50053']);
     expect(first.membership.items).toHaveLength(3); // two pods and the StatefulSet
@@ -115,7 +127,12 @@ describe('kubernetes target resolver', () => {
 describe('kubernetes restore hooks', () => {
   it('scales the workload to zero and waits for the pods to go, then back and waits for readiness', async () => {
     const { fake, api } = await ledgerRelease(2);
-    const hooks = createKubernetesRestoreHooks(api, { release: 'ledger', namespace: NS, timeoutMs: 10_000, pollIntervalMs: 20 });
+    const hooks = createKubernetesRestoreHooks(api, {
+      release: 'ledger',
+      namespace: NS,
+      timeoutMs: 10_000,
+      pollIntervalMs: 20,
+    });
     await hooks.before();
     const workload = fake.workloads.get(`${NS}/StatefulSet/ledger`)!;
     expect(workload.replicas).toBe(0);
@@ -135,7 +152,13 @@ describe('kubernetes restore hooks', () => {
 
   it('times out when the pods never go, and refuses `after` without `before`', async () => {
     const { api } = await ledgerRelease(1, { stuck: true });
-    const hooks = createKubernetesRestoreHooks(api, { release: 'ledger', namespace: NS, product: 'scalardl-ledger', timeoutMs: 200, pollIntervalMs: 20 });
+    const hooks = createKubernetesRestoreHooks(api, {
+      release: 'ledger',
+      namespace: NS,
+      product: 'scalardl-ledger',
+      timeoutMs: 200,
+      pollIntervalMs: 20,
+    });
     expect(await codeOf(hooks.after())).toBe('K8S_RESTORE_HOOK_ORDER');
     expect(await codeOf(hooks.before())).toBe('K8S_SCALE_TIMEOUT');
   });

@@ -98,8 +98,13 @@ export async function startReleaseFixture(options: ReleaseFixtureOptions = {}): 
   }
   if (port === 0) throw new Error('fixture: at least one pod must listen');
   // The chart's selector labels (name, instance, app).
-  const labels = { 'app.kubernetes.io/name': info.chartName, 'app.kubernetes.io/instance': release, 'app.kubernetes.io/app': info.appLabel };
-  const serviceLabels = options.serviceLabels === false ? {} : { ...labels, 'app.kubernetes.io/managed-by': 'Helm' };
+  const labels = {
+    'app.kubernetes.io/name': info.chartName,
+    'app.kubernetes.io/instance': release,
+    'app.kubernetes.io/app': info.appLabel,
+  };
+  const serviceLabels =
+    options.serviceLabels === false ? {} : { ...labels, 'app.kubernetes.io/managed-by': 'Helm' };
   const containerPorts = [{ name: info.adminPortName, containerPort: port }];
   fake.addWorkload({
     kind: options.workloadKind ?? 'Deployment',

@@ -57,7 +57,9 @@ async function nodeOn(name: string, group: GroupConfig): Promise<NodeProcess> {
 async function survivesRestart(node: NodeProcess, restart: () => Promise<void>): Promise<void> {
   const client = createBankClient(node.address, { deadlineMs: 5_000 });
   try {
-    expect(await client.transfer({ transferId: `${node.name}-before`, from: 0, to: 1, amount: 1 })).toMatchObject({ applied: true });
+    expect(
+      await client.transfer({ transferId: `${node.name}-before`, from: 0, to: 1, amount: 1 }),
+    ).toMatchObject({ applied: true });
     // Idle pooled connections are cut by the restart too (the crash of issue 19 hit idle and busy ones).
     let stop = false;
     const codes: string[] = [];
@@ -65,10 +67,17 @@ async function survivesRestart(node: NodeProcess, restart: () => Promise<void>):
     const traffic = Promise.all(
       [0, 1, 2, 3].map(async (worker) => {
         for (let i = 0; !stop; i += 1) {
-          await client.transfer({ transferId: `${node.name}-during-${worker}-${i}`, from: worker, to: worker + 4, amount: 1 }).catch((error: { code?: string }) => {
-            codes.push(String(error.code));
-            if (!alive(node.pid)) stop = true;
-          });
+          await client
+            .transfer({
+              transferId: `${node.name}-during-${worker}-${i}`,
+              from: worker,
+              to: worker + 4,
+              amount: 1,
+            })
+            .catch((error: { code?: string }) => {
+              codes.push(String(error.code));
+              if (!alive(node.pid)) stop = true;
+            });
         }
       }),
     );
@@ -78,10 +87,12 @@ async function survivesRestart(node: NodeProcess, restart: () => Promise<void>):
     expect(alive(node.pid), 'the node process died with its database').toBe(true);
     let served = false;
     for (let attempt = 0; attempt < 50 && !served; attempt += 1) {
-      served = await client.transfer({ transferId: `${node.name}-after-${attempt}`, from: 2, to: 3, amount: 1 }).then(
-        () => true,
-        () => sleep(200).then(() => false),
-      );
+      served = await client
+        .transfer({ transferId: `${node.name}-after-${attempt}`, from: 2, to: 3, amount: 1 })
+        .then(
+          () => true,
+          () => sleep(200).then(() => false),
+        );
     }
     stop = true;
     await traffic;

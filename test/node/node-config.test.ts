@@ -15,7 +15,10 @@ afterAll(async () => {
 });
 
 const group = {
-  storages: { a: { kind: 'sqlite', path: 'a.db' }, pg: { kind: 'postgres', host: 'db', port: 5432, user: 'app', database: 'bank', passwordEnv: 'PGPW' } },
+  storages: {
+    a: { kind: 'sqlite', path: 'a.db' },
+    pg: { kind: 'postgres', host: 'db', port: 5432, user: 'app', database: 'bank', passwordEnv: 'PGPW' },
+  },
   namespaces: { bank_a: 'a', bank_b: 'pg', coordinator: 'a' },
 };
 
@@ -30,7 +33,10 @@ function configError(fn: () => unknown): ConfigError {
 }
 
 async function asyncConfigError(promise: Promise<unknown>): Promise<ConfigError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ConfigError);
   return error as ConfigError;
 }
@@ -38,7 +44,10 @@ async function asyncConfigError(promise: Promise<unknown>): Promise<ConfigError>
 describe('group config', () => {
   it('resolves relative SQLite paths against the config file and describes the group without secrets', async () => {
     const file = join(dir, 'group.yaml');
-    await writeFile(file, `storages:\n  a: { kind: sqlite, path: a.db }\n  pg: { kind: postgres, host: db, port: 5432, user: app, database: bank, password: hunter2 }\nnamespaces: { bank_a: a, bank_b: pg, coordinator: a }\n`);
+    await writeFile(
+      file,
+      `storages:\n  a: { kind: sqlite, path: a.db }\n  pg: { kind: postgres, host: db, port: 5432, user: app, database: bank, password: hunter2 }\nnamespaces: { bank_a: a, bank_b: pg, coordinator: a }\n`,
+    );
     const loaded = await loadGroupConfig(file);
     expect(loaded.storages.a).toEqual({ kind: 'sqlite', path: join(dir, 'a.db') });
     expect(describeGroup(loaded)).not.toContain('hunter2');
@@ -47,10 +56,25 @@ describe('group config', () => {
 
   it('rejects unknown keys, undeclared storages, a missing coordinator and two password sources, naming the key', () => {
     expect(configError(() => parseGroupConfig({ ...group, extra: 1 })).context.key).toBe('(top level)');
-    expect(configError(() => parseGroupConfig({ ...group, storages: { ...group.storages, a: { kind: 'sqlite', path: 'x', mode: 'wal' } } })).context.key).toBe('storages.a');
-    expect(configError(() => parseGroupConfig({ ...group, namespaces: { ...group.namespaces, bank_b: 'nope' } })).context.key).toBe('namespaces.bank_b');
-    expect(configError(() => parseGroupConfig({ ...group, namespaces: { bank_a: 'a' } })).code).toBe('CONFIG_INVALID');
-    const twoPasswords = { ...group, storages: { ...group.storages, pg: { ...group.storages.pg, password: 'x' } } };
+    expect(
+      configError(() =>
+        parseGroupConfig({
+          ...group,
+          storages: { ...group.storages, a: { kind: 'sqlite', path: 'x', mode: 'wal' } },
+        }),
+      ).context.key,
+    ).toBe('storages.a');
+    expect(
+      configError(() => parseGroupConfig({ ...group, namespaces: { ...group.namespaces, bank_b: 'nope' } }))
+        .context.key,
+    ).toBe('namespaces.bank_b');
+    expect(configError(() => parseGroupConfig({ ...group, namespaces: { bank_a: 'a' } })).code).toBe(
+      'CONFIG_INVALID',
+    );
+    const twoPasswords = {
+      ...group,
+      storages: { ...group.storages, pg: { ...group.storages.pg, password: 'x' } },
+    };
     const error = configError(() => parseGroupConfig(twoPasswords));
     expect(error.context.key).toBe('storages.pg');
     expect(error.message).not.toContain('x"');
@@ -67,25 +91,60 @@ describe('node config', () => {
 
   it('reads hold mode, the admin token from the environment, and rejects unknown keys', async () => {
     process.env.STILLPOINT_TEST_TOKEN = 'tok';
-    const config = await parseNodeConfig({ group, listen: { port: 7000 }, gate: { whilePaused: 'hold', maxHoldMs: 5000 }, admin: { tokenEnv: 'STILLPOINT_TEST_TOKEN' } });
+    const config = await parseNodeConfig({
+      group,
+      listen: { port: 7000 },
+      gate: { whilePaused: 'hold', maxHoldMs: 5000 },
+      admin: { tokenEnv: 'STILLPOINT_TEST_TOKEN' },
+    });
     expect(config.gate?.pausedBehaviour).toEqual({ kind: 'hold', maxQueued: 1000, maxHoldMs: 5000 });
     expect(config.admin?.token).toBe('tok');
-    expect((await asyncConfigError(parseNodeConfig({ group, listen: { port: 0 }, gate: { whilePaused: 'queue' } }))).context.key).toBe('gate.whilePaused');
-    expect((await asyncConfigError(parseNodeConfig({ group, listen: { port: 0 }, lisen: 1 }))).code).toBe('CONFIG_INVALID');
-    expect((await asyncConfigError(parseNodeConfig({ group, listen: { port: 0 }, admin: { tokenEnv: 'STILLPOINT_UNSET_VAR' } }))).code).toBe('CONFIG_SECRET_MISSING');
+    expect(
+      (
+        await asyncConfigError(
+          parseNodeConfig({ group, listen: { port: 0 }, gate: { whilePaused: 'queue' } }),
+        )
+      ).context.key,
+    ).toBe('gate.whilePaused');
+    expect((await asyncConfigError(parseNodeConfig({ group, listen: { port: 0 }, lisen: 1 }))).code).toBe(
+      'CONFIG_INVALID',
+    );
+    expect(
+      (
+        await asyncConfigError(
+          parseNodeConfig({ group, listen: { port: 0 }, admin: { tokenEnv: 'STILLPOINT_UNSET_VAR' } }),
+        )
+      ).code,
+    ).toBe('CONFIG_SECRET_MISSING');
   });
 
   it('reads the admin token from a file, bounds durations, and defaults insecure to false', async () => {
     await writeFile(join(dir, 'token'), 'file-token\n', { mode: 0o600 });
-    const config = await parseNodeConfig({ group, listen: { port: 0 }, admin: { tokenFile: 'token' } }, { baseDir: dir });
+    const config = await parseNodeConfig(
+      { group, listen: { port: 0 }, admin: { tokenFile: 'token' } },
+      { baseDir: dir },
+    );
     expect(config.admin?.token).toBe('file-token');
     expect(config.insecure).toBe(false);
-    expect((await asyncConfigError(parseNodeConfig({ group, listen: { port: 0 }, admin: { tokenFile: 'token', token: 'x' } }, { baseDir: dir }))).code).toBe('CONFIG_INVALID');
-    expect((await asyncConfigError(parseNodeConfig({ group, listen: { port: 0 }, expiryMs: 9e9 }))).code).toBe('CONFIG_INVALID');
+    expect(
+      (
+        await asyncConfigError(
+          parseNodeConfig(
+            { group, listen: { port: 0 }, admin: { tokenFile: 'token', token: 'x' } },
+            { baseDir: dir },
+          ),
+        )
+      ).code,
+    ).toBe('CONFIG_INVALID');
+    expect(
+      (await asyncConfigError(parseNodeConfig({ group, listen: { port: 0 }, expiryMs: 9e9 }))).code,
+    ).toBe('CONFIG_INVALID');
   });
 
   it('fails with CONFIG_UNREADABLE / CONFIG_NOT_YAML for a bad file', async () => {
-    expect((await asyncConfigError(loadNodeConfig(join(dir, 'missing.yaml')))).code).toBe('CONFIG_UNREADABLE');
+    expect((await asyncConfigError(loadNodeConfig(join(dir, 'missing.yaml')))).code).toBe(
+      'CONFIG_UNREADABLE',
+    );
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, 'group: [unclosed');
     expect((await asyncConfigError(loadNodeConfig(bad))).code).toBe('CONFIG_NOT_YAML');

@@ -27,7 +27,10 @@ const cleanups: Array<() => Promise<void> | void> = [];
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'stillpoint-node-'));
   group = {
-    storages: { a: { kind: 'sqlite', path: join(dir, 'a.db') }, b: { kind: 'sqlite', path: join(dir, 'b.db') } },
+    storages: {
+      a: { kind: 'sqlite', path: join(dir, 'a.db') },
+      b: { kind: 'sqlite', path: join(dir, 'b.db') },
+    },
     namespaces: { bank_a: 'a', bank_b: 'b', coordinator: 'a' },
   };
   const opened = await openGroup(group);
@@ -44,7 +47,10 @@ afterEach(async () => {
 });
 
 async function node(gate: Record<string, unknown> = {}): Promise<RunningNode> {
-  const running = await startNode(await parseNodeConfig({ group, listen: { port: 0 }, gate }), { log: () => undefined, services: [bankNodeService] });
+  const running = await startNode(await parseNodeConfig({ group, listen: { port: 0 }, gate }), {
+    log: () => undefined,
+    services: [bankNodeService],
+  });
   cleanups.push(() => running.close());
   return running;
 }
@@ -56,7 +62,10 @@ function client(running: RunningNode): BankClient {
 }
 
 async function rejection(promise: Promise<unknown>): Promise<BankCallError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(BankCallError);
   return error as BankCallError;
 }
@@ -66,32 +75,61 @@ describe('node data API', () => {
     const running = await node();
     expect(running.adminPort).toBe(running.dataPort);
     const c = client(running);
-    expect(await c.transfer({ transferId: 'x1', from: 0, to: 1, amount: 30 })).toMatchObject({ applied: true });
-    expect(await c.transfer({ transferId: 'x1', from: 0, to: 1, amount: 30 })).toMatchObject({ applied: false });
+    expect(await c.transfer({ transferId: 'x1', from: 0, to: 1, amount: 30 })).toMatchObject({
+      applied: true,
+    });
+    expect(await c.transfer({ transferId: 'x1', from: 0, to: 1, amount: 30 })).toMatchObject({
+      applied: false,
+    });
     const balances = await c.getBalances([0, 1, 2, 99]);
-    expect(balances.balances.map((b) => [b.account_id, b.balance])).toEqual([[0, 970], [1, 1030], [2, 1000]]);
-    expect((await rejection(c.transfer({ transferId: 'x2', from: 0, to: 99, amount: 1 }))).code).toBe('BANK_NO_SUCH_ACCOUNT');
+    expect(balances.balances.map((b) => [b.account_id, b.balance])).toEqual([
+      [0, 970],
+      [1, 1030],
+      [2, 1000],
+    ]);
+    expect((await rejection(c.transfer({ transferId: 'x2', from: 0, to: 99, amount: 1 }))).code).toBe(
+      'BANK_NO_SUCH_ACCOUNT',
+    );
     expect((await rejection(c.createAccounts([3], 5))).code).toBe('BANK_ACCOUNT_EXISTS');
     await c.createAccounts([10, 11], 500);
     const report = await checkGroup(group, { invariants: [bankInvariants], acknowledged: ['x1'] });
     expect(report.violations).toEqual([]);
-    expect(report.stats).toMatchObject({ accounts: 12, expectedTotal: 11_000, totalBalance: 11_000, transfers: 1 });
+    expect(report.stats).toMatchObject({
+      accounts: 12,
+      expectedTotal: 11_000,
+      totalBalance: 11_000,
+      transfers: 1,
+    });
   });
 
   it('runs ExecuteBatch as one transaction (put, get, delete) and rejects a malformed operation', async () => {
     const c = client(await node());
-    const op = (kind: string, key: object, values?: object) => ({ kind, namespace: 'bank_b', table: 'accounts', key_json: JSON.stringify(key), values_json: values ? JSON.stringify(values) : '' });
-    const first = await c.executeBatch([op('get', { account_id: 1 }), op('put', { account_id: 1 }, { balance: 7 })]);
+    const op = (kind: string, key: object, values?: object) => ({
+      kind,
+      namespace: 'bank_b',
+      table: 'accounts',
+      key_json: JSON.stringify(key),
+      values_json: values ? JSON.stringify(values) : '',
+    });
+    const first = await c.executeBatch([
+      op('get', { account_id: 1 }),
+      op('put', { account_id: 1 }, { balance: 7 }),
+    ]);
     expect(first.results[0]).toMatchObject({ found: true });
     expect(JSON.parse(first.results[0]?.row_json ?? '{}')).toMatchObject({ account_id: 1 });
     const second = await c.executeBatch([op('get', { account_id: 1 }), op('delete', { account_id: 3 })]);
     expect(JSON.parse(second.results[0]?.row_json ?? '{}')).toMatchObject({ balance: 7 });
     const third = await c.executeBatch([op('get', { account_id: 3 })]);
     expect(third.results[0]?.found).toBe(false);
-    expect((await rejection(c.executeBatch([op('upsert', { account_id: 1 })]))).code).toBe('BANK_BAD_REQUEST');
+    expect((await rejection(c.executeBatch([op('upsert', { account_id: 1 })]))).code).toBe(
+      'BANK_BAD_REQUEST',
+    );
     // The raw changes broke the bank's invariants: the checker must say so.
     const report = await checkGroup(group, { invariants: [bankInvariants] });
-    expect(report.violations.map((v) => v.kind).sort()).toEqual(['account-count-mismatch', 'balance-not-conserved']);
+    expect(report.violations.map((v) => v.kind).sort()).toEqual([
+      'account-count-mismatch',
+      'balance-not-conserved',
+    ]);
   });
 });
 
@@ -102,7 +140,13 @@ describe('node under the pause protocol', () => {
     cleanups.push(() => pauses.close());
     // Ended by the test once work resumed after the unpause (not by time: a loaded machine is slow).
     const stopLoad = new AbortController();
-    const workload = runBankWorkload({ targets: [running.address], accounts: 10, concurrency: 4, durationMs: 90_000, signal: stopLoad.signal });
+    const workload = runBankWorkload({
+      targets: [running.address],
+      accounts: 10,
+      concurrency: 4,
+      durationMs: 90_000,
+      signal: stopLoad.signal,
+    });
     await waitUntil(() => (running.gate?.stats().admittedTotal ?? 0) > 20);
     const paused = await pauses.pauseAll([parseAddress(running.address)]);
     try {
@@ -122,7 +166,10 @@ describe('node under the pause protocol', () => {
     expect(report.retriesByReason.unavailable).toBeGreaterThan(0);
     expect(report.pausedWaitMs).toBeGreaterThan(0);
     expect(running.gate?.stats().admittedTotal).toBeGreaterThan(admittedAtUnpause);
-    const check = await checkGroup(group, { invariants: [bankInvariants], acknowledged: report.acknowledged });
+    const check = await checkGroup(group, {
+      invariants: [bankInvariants],
+      acknowledged: report.acknowledged,
+    });
     expect(check.violations).toEqual([]);
     expect(check.stats.transfers).toBe(report.committed - report.duplicates);
   });
@@ -133,7 +180,13 @@ describe('node under the pause protocol', () => {
     cleanups.push(() => pauses.close());
     const paused = await pauses.pauseAll([parseAddress(running.address)]);
     try {
-      const report = await runBankWorkload({ targets: [running.address], accounts: 10, concurrency: 2, transfers: 2, unavailableAttempts: 2 });
+      const report = await runBankWorkload({
+        targets: [running.address],
+        accounts: 10,
+        concurrency: 2,
+        transfers: 2,
+        unavailableAttempts: 2,
+      });
       expect(report).toMatchObject({ committed: 0, failed: 2, errors: { GATE_PAUSED: 2 }, acknowledged: [] });
       expect(report.pausedWaitMs).toBeGreaterThan(0);
     } finally {
@@ -147,7 +200,9 @@ describe('node under the pause protocol', () => {
     cleanups.push(() => pauses.close());
     const paused = await pauses.pauseAll([parseAddress(running.address)]);
     let settled = false;
-    const call = client(running).transfer({ transferId: 'held', from: 2, to: 3, amount: 1 }).finally(() => (settled = true));
+    const call = client(running)
+      .transfer({ transferId: 'held', from: 2, to: 3, amount: 1 })
+      .finally(() => (settled = true));
     await waitUntil(() => (running.gate?.stats().heldTotal ?? 0) >= 1);
     expect(settled).toBe(false);
     await paused.unpause();
@@ -159,31 +214,68 @@ describe('node under the pause protocol', () => {
     expect(running.gate).toBeUndefined();
     const pauses = createPauseClient({ callDeadlineMs: 5_000 });
     cleanups.push(() => pauses.close());
-    const error = await pauses.pauseAll([parseAddress(running.address)]).then(() => undefined, (e: unknown) => e);
+    const error = await pauses.pauseAll([parseAddress(running.address)]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ code: 'PAUSE_FAILED' });
-    expect(await client(running).transfer({ transferId: 'free', from: 0, to: 1, amount: 1 })).toMatchObject({ applied: true });
+    expect(await client(running).transfer({ transferId: 'free', from: 0, to: 1, amount: 1 })).toMatchObject({
+      applied: true,
+    });
   });
 });
 
 describe('node admin security', () => {
   it('serves data and admin over TLS on one port and requires the admin token (negative controls: no token, plaintext)', async () => {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=node.stillpoint.test', '-addext', 'subjectAltName=DNS:node.stillpoint.test',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    const config = await parseNodeConfig({ group, listen: { port: 0 }, admin: { token: 's3cret', tls: { certFile: 'cert.pem', keyFile: 'key.pem' } } }, { baseDir: dir });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=node.stillpoint.test',
+        '-addext',
+        'subjectAltName=DNS:node.stillpoint.test',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const config = await parseNodeConfig(
+      {
+        group,
+        listen: { port: 0 },
+        admin: { token: 's3cret', tls: { certFile: 'cert.pem', keyFile: 'key.pem' } },
+      },
+      { baseDir: dir },
+    );
     const running = await startNode(config, { log: () => undefined, services: [bankNodeService] });
     cleanups.push(() => running.close());
-    const tls = { caPem: await readFile(join(dir, 'cert.pem'), 'utf8'), overrideAuthority: 'node.stillpoint.test' };
+    const tls = {
+      caPem: await readFile(join(dir, 'cert.pem'), 'utf8'),
+      overrideAuthority: 'node.stillpoint.test',
+    };
     const target = [parseAddress(running.address)];
 
     const data = createBankClient(running.address, { tls, token: 's3cret' });
     cleanups.push(() => data.close());
-    expect(await data.transfer({ transferId: 'tls', from: 0, to: 1, amount: 1 })).toMatchObject({ applied: true });
+    expect(await data.transfer({ transferId: 'tls', from: 0, to: 1, amount: 1 })).toMatchObject({
+      applied: true,
+    });
     const plain = createBankClient(running.address, { deadlineMs: 3_000 });
     cleanups.push(() => plain.close());
-    expect((await rejection(plain.transfer({ transferId: 'plain', from: 0, to: 1, amount: 1 }))).status).not.toBe(0);
+    expect(
+      (await rejection(plain.transfer({ transferId: 'plain', from: 0, to: 1, amount: 1 }))).status,
+    ).not.toBe(0);
 
     const noToken = createPauseClient({ tls, callDeadlineMs: 5_000 });
     cleanups.push(() => noToken.close());

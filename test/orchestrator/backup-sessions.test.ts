@@ -19,7 +19,11 @@ let node: AdminNode;
 beforeAll(async () => {
   server = await startLocalPostgres();
   await server.createDatabase('bank');
-  await server.query('CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);', [], 'bank');
+  await server.query(
+    'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);',
+    [],
+    'bank',
+  );
   tmp = tempDir('sp-sessions-');
   node = await startAdminNode();
 }, 60_000);
@@ -34,12 +38,32 @@ function writePlan(name: string, pgPort: number, withSqlite: boolean): string {
   const dir = join(tmp.dir, name);
   mkdirSync(dir, { recursive: true });
   if (withSqlite) makeSqliteDb(join(dir, 'a.db'));
-  const pg = { name: 'pg', engine: 'postgres', connection: { kind: 'postgres', host: '127.0.0.1', port: pgPort, user: 'postgres', database: 'bank' }, namespaces: ['bank_b', 'coordinator'], options: { method: 'logical', connectTimeoutMs: 1000 } };
+  const pg = {
+    name: 'pg',
+    engine: 'postgres',
+    connection: { kind: 'postgres', host: '127.0.0.1', port: pgPort, user: 'postgres', database: 'bank' },
+    namespaces: ['bank_b', 'coordinator'],
+    options: { method: 'logical', connectTimeoutMs: 1000 },
+  };
   const plan = {
     version: 1,
     group: name,
-    clusters: withSqlite ? [{ name: 'nodes', targets: { addresses: [`127.0.0.1:${node.port}`] }, leaseMs: 2000 }] : [],
-    members: [...(withSqlite ? [{ name: 'a', engine: 'sqlite', connection: { kind: 'sqlite', path: './a.db' }, namespaces: ['bank_a'] }] : []), pg],
+    clusters: withSqlite
+      ? [{ name: 'nodes', targets: { addresses: [`127.0.0.1:${node.port}`] }, leaseMs: 2000 }]
+      : [],
+    members: [
+      ...(withSqlite
+        ? [
+            {
+              name: 'a',
+              engine: 'sqlite',
+              connection: { kind: 'sqlite', path: './a.db' },
+              namespaces: ['bank_a'],
+            },
+          ]
+        : []),
+      pg,
+    ],
   };
   const file = join(dir, 'plan.yaml');
   writeFileSync(file, JSON.stringify(plan, null, 2));
@@ -91,12 +115,16 @@ describe('backup sessions', () => {
           catalog,
           onEvent: (e) => {
             // Preflight passed through the proxy; prepare's connection meets a silent network.
-            if (e.type === 'member' && e.step === 'preflight' && e.member === 'pg') proxy.setMode({ kind: 'drop' });
+            if (e.type === 'member' && e.step === 'preflight' && e.member === 'pg')
+              proxy.setMode({ kind: 'drop' });
           },
         });
         expect(result.state).toBe('failed');
         expect(result.reason).toMatch(/^PREPARE_FAILED: pg:/);
-        expect(result.members.find((m) => m.name === 'pg')).toMatchObject({ state: 'failed', error: expect.stringMatching(/^prepare:/) });
+        expect(result.members.find((m) => m.name === 'pg')).toMatchObject({
+          state: 'failed',
+          error: expect.stringMatching(/^prepare:/),
+        });
         expect(result.members.find((m) => m.name === 'a')?.state).toBe('ready');
         expect(node.gate.paused).toBe(false);
       } finally {

@@ -32,19 +32,36 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
   };
 
   it('takes a complete snapshot-mode backup: paused once, unpaused, artifacts checksummed, chain intact', async () => {
-    const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port)));
+    const { plan, catalog } = open(
+      writePlan(
+        tmp.dir,
+        nodes.map((n) => n.port),
+      ),
+    );
     const states: string[] = [];
     let pausedDuringCapture = false;
     const result = await runBackup({
-      plan, catalog,
+      plan,
+      catalog,
       onEvent: (e: BackupEvent) => {
         if (e.type === 'state') states.push(e.state);
-        if (e.type === 'member' && e.step === 'captured') pausedDuringCapture = nodes.every((n) => n.gate.paused);
+        if (e.type === 'member' && e.step === 'captured')
+          pausedDuringCapture = nodes.every((n) => n.gate.paused);
       },
     });
     expect(result.state).toBe('complete');
     expect(result.mode).toBe('snapshot');
-    expect(states).toEqual(['planned', 'preflight', 'pausing', 'paused', 'captured', 'unpausing', 'validating', 'finishing', 'complete']);
+    expect(states).toEqual([
+      'planned',
+      'preflight',
+      'pausing',
+      'paused',
+      'captured',
+      'unpausing',
+      'validating',
+      'finishing',
+      'complete',
+    ]);
     expect(pausedDuringCapture).toBe(true);
     expect(nodes.every((n) => !n.gate.paused && n.gate.stats().pausesTotal === 1)).toBe(true);
     expect(result.members.map((m) => m.state)).toEqual(['complete', 'complete', 'complete']);
@@ -57,7 +74,12 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
   });
 
   it('a member failing capture: everything unpaused and released, backup failed, catalog consistent', async () => {
-    const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port)));
+    const { plan, catalog } = open(
+      writePlan(
+        tmp.dir,
+        nodes.map((n) => n.port),
+      ),
+    );
     const result = await runBackup({ plan, catalog, failpoints: failCapture('b') });
     expect(result.state).toBe('failed');
     expect(result.reason).toMatch(/^CAPTURE_FAILED/);
@@ -69,7 +91,13 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
   });
 
   it('a capture stuck past the capture deadline: attempt given up, everything unpaused, backup failed', async () => {
-    const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port), { window: { captureTimeoutMs: 300 } }));
+    const { plan, catalog } = open(
+      writePlan(
+        tmp.dir,
+        nodes.map((n) => n.port),
+        { window: { captureTimeoutMs: 300 } },
+      ),
+    );
     // Without the deadline this never returns: the lease is renewed and the cluster stays paused.
     const result = await runBackup({ plan, catalog, failpoints: hangCapture('b') });
     expect(result.state).toBe('failed');
@@ -81,7 +109,13 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
   });
 
   it('a node restarted during the window makes it invalid; the backup retries and completes', async () => {
-    const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port), { window: { minMs: 300 } }));
+    const { plan, catalog } = open(
+      writePlan(
+        tmp.dir,
+        nodes.map((n) => n.port),
+        { window: { minMs: 300 } },
+      ),
+    );
     let restarted = false;
     const restart = async (): Promise<void> => {
       const old = nodes[1]!;
@@ -91,7 +125,8 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
     let pending: Promise<void> | undefined;
     const windows: boolean[] = [];
     const result = await runBackup({
-      plan, catalog,
+      plan,
+      catalog,
       onEvent: (e) => {
         if (e.type === 'state' && e.state === 'captured' && !restarted) {
           restarted = true;
@@ -109,11 +144,20 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
   });
 
   it('gives up as invalid after maxAttempts, always unpausing', async () => {
-    const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port), { window: { minMs: 100, maxAttempts: 2 } }));
+    const { plan, catalog } = open(
+      writePlan(
+        tmp.dir,
+        nodes.map((n) => n.port),
+        { window: { minMs: 100, maxAttempts: 2 } },
+      ),
+    );
     const result = await runBackup({
-      plan, catalog,
+      plan,
+      catalog,
       // Someone unpauses node 0 behind our back in every attempt.
-      onEvent: (e) => { if (e.type === 'state' && e.state === 'captured') nodes[0]!.gate.unpause('test'); },
+      onEvent: (e) => {
+        if (e.type === 'state' && e.state === 'captured') nodes[0]!.gate.unpause('test');
+      },
     });
     expect(result.state).toBe('invalid');
     expect(result.reason).toMatch(/^WINDOW_INVALID/);
@@ -122,14 +166,30 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
   });
 
   it('malformed plan: PLAN_INVALID and nothing paused', () => {
-    const file = writePlan(tmp.dir, nodes.map((n) => n.port), { window: { minMs: 10, bogus: true } });
+    const file = writePlan(
+      tmp.dir,
+      nodes.map((n) => n.port),
+      { window: { minMs: 10, bogus: true } },
+    );
     expect(() => loadPlan(file)).toThrow(expect.objectContaining({ code: 'PLAN_INVALID' }) as Error);
     expect(nodes.every((n) => n.gate.stats().pausesTotal === 0)).toBe(true);
   });
 
   it('preflight failure pauses nothing', async () => {
-    const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port)));
-    const broken = { ...plan, members: plan.members.map((m) => (m.name === 'a' ? { ...m, connection: { kind: 'sqlite' as const, path: join(tmp.dir, 'missing.db') } } : m)) };
+    const { plan, catalog } = open(
+      writePlan(
+        tmp.dir,
+        nodes.map((n) => n.port),
+      ),
+    );
+    const broken = {
+      ...plan,
+      members: plan.members.map((m) =>
+        m.name === 'a'
+          ? { ...m, connection: { kind: 'sqlite' as const, path: join(tmp.dir, 'missing.db') } }
+          : m,
+      ),
+    };
     const result = await runBackup({ plan: broken, catalog });
     expect(result.state).toBe('failed');
     expect(result.reason).toMatch(/^PREFLIGHT_FAILED/);
@@ -137,11 +197,22 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
   });
 
   it('an abort while paused unpauses and records ABORTED', async () => {
-    const { plan, catalog } = open(writePlan(tmp.dir, nodes.map((n) => n.port), { window: { minMs: 5000 } }));
+    const { plan, catalog } = open(
+      writePlan(
+        tmp.dir,
+        nodes.map((n) => n.port),
+        { window: { minMs: 5000 } },
+      ),
+    );
     const controller = new AbortController();
     const result = await runBackup({
-      plan, catalog, signal: controller.signal,
-      onEvent: (e) => { if (e.type === 'state' && e.state === 'captured') setTimeout(() => controller.abort(new Error('SIGINT')), 50); },
+      plan,
+      catalog,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'state' && e.state === 'captured')
+          setTimeout(() => controller.abort(new Error('SIGINT')), 50);
+      },
     });
     expect(result.state).toBe('failed');
     expect(result.reason).toMatch(/^ABORTED/);
@@ -149,12 +220,21 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
   });
 
   it('orchestrator SIGKILLed while paused: nodes unpause by lease, the next run classifies it failed', async () => {
-    const file = writePlan(tmp.dir, nodes.map((n) => n.port));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/orchestrator/fixtures/backup-killed-after-pause.ts', file], {
-      cwd: join(import.meta.dirname, '..', '..'),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exit = await new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+    const file = writePlan(
+      tmp.dir,
+      nodes.map((n) => n.port),
+    );
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/orchestrator/fixtures/backup-killed-after-pause.ts', file],
+      {
+        cwd: join(import.meta.dirname, '..', '..'),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const exit = await new Promise<NodeJS.Signals | number | null>((resolve) =>
+      child.on('exit', (code, signal) => resolve(signal ?? code)),
+    );
     expect(exit).toBe('SIGKILL');
     expect(nodes.every((n) => n.gate.paused)).toBe(true); // nobody unpaused them...
     await waitFor(() => nodes.every((n) => !n.gate.paused), 10_000, 'lease expiry'); // ...until the lease lapsed

@@ -27,7 +27,9 @@ export function makeSqliteDb(path: string, rows = 10): void {
   db.pragma('journal_mode = WAL');
   db.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)');
   const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
-  db.transaction(() => { for (let i = 0; i < rows; i++) ins.run(`v${i}`); })();
+  db.transaction(() => {
+    for (let i = 0; i < rows; i++) ins.run(`v${i}`);
+  })();
   db.close();
 }
 
@@ -37,16 +39,28 @@ export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
 }
 
 /** Writes a plan with three SQLite members (a, b, coord) and one cluster over `ports`. */
-export function writePlan(dir: string, ports: readonly number[], extra: Record<string, unknown> = {}): string {
+export function writePlan(
+  dir: string,
+  ports: readonly number[],
+  extra: Record<string, unknown> = {},
+): string {
   for (const n of ['a', 'b', 'coord']) makeSqliteDb(join(dir, `${n}.db`));
   const plan = {
     version: 1,
     group: 'test',
-    clusters: ports.length === 0 ? [] : [{ name: 'nodes', targets: { addresses: ports.map((p) => `127.0.0.1:${p}`) }, leaseMs: 2000 }],
+    clusters:
+      ports.length === 0
+        ? []
+        : [{ name: 'nodes', targets: { addresses: ports.map((p) => `127.0.0.1:${p}`) }, leaseMs: 2000 }],
     members: [
       { name: 'a', engine: 'sqlite', connection: { kind: 'sqlite', path: './a.db' }, namespaces: ['bank_a'] },
       { name: 'b', engine: 'sqlite', connection: { kind: 'sqlite', path: './b.db' }, namespaces: ['bank_b'] },
-      { name: 'coord', engine: 'sqlite', connection: { kind: 'sqlite', path: './coord.db' }, namespaces: ['coordinator'] },
+      {
+        name: 'coord',
+        engine: 'sqlite',
+        connection: { kind: 'sqlite', path: './coord.db' },
+        namespaces: ['coordinator'],
+      },
     ],
     ...extra,
   };

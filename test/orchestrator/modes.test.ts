@@ -8,7 +8,12 @@ import { redactSecrets } from '../../src/redact.ts';
 import { parsePlan } from '../../src/plan/load-plan.ts';
 import { makeSqliteDb, startAdminNode, tempDir, type AdminNode } from './helpers.ts';
 
-const sqliteMember = (name: string, path: string, namespaces: string[]) => ({ name, engine: 'sqlite', connection: { kind: 'sqlite', path }, namespaces });
+const sqliteMember = (name: string, path: string, namespaces: string[]) => ({
+  name,
+  engine: 'sqlite',
+  connection: { kind: 'sqlite', path },
+  namespaces,
+});
 
 describe('modes and window sizing', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -19,26 +24,61 @@ describe('modes and window sizing', () => {
     const w = { minMs: 100, marginMs: 50, maxAttempts: 3, captureTimeoutMs: 30_000 };
     expect(requiredWindowMs(w, [])).toBe(100);
     expect(requiredWindowMs(w, [{ offsetMs: -200, uncertaintyMs: 10, rttMs: 20 }])).toBe(470);
-    expect(requiredWindowMs(w, [{ offsetMs: 5, uncertaintyMs: 1, rttMs: 2 }, { offsetMs: 40, uncertaintyMs: 5, rttMs: 10 }])).toBe(140);
+    expect(
+      requiredWindowMs(w, [
+        { offsetMs: 5, uncertaintyMs: 1, rttMs: 2 },
+        { offsetMs: 40, uncertaintyMs: 5, rttMs: 10 },
+      ]),
+    ).toBe(140);
   });
 
   it('derives single / snapshot modes from capabilities and rejects impossible ones', () => {
-    const one = parsePlan({ version: 1, members: [sqliteMember('all', 'x.db', ['bank_a', 'coordinator'])] }, { baseDir: tmp.dir });
-    const engines = (p: typeof one) => p.members.map((m) => ({ name: m.name, capabilities: resolveMember(m).capabilities }));
+    const one = parsePlan(
+      { version: 1, members: [sqliteMember('all', 'x.db', ['bank_a', 'coordinator'])] },
+      { baseDir: tmp.dir },
+    );
+    const engines = (p: typeof one) =>
+      p.members.map((m) => ({ name: m.name, capabilities: resolveMember(m).capabilities }));
     expect(chooseMode(one, engines(one))).toBe('single');
-    const two = parsePlan({ version: 1, members: [sqliteMember('a', 'a.db', ['bank_a']), sqliteMember('c', 'c.db', ['coordinator'])] }, { baseDir: tmp.dir });
-    expect(() => chooseMode(two, engines(two))).toThrow(expect.objectContaining({ code: 'PLAN_INVALID' }) as Error);
-    const withCluster = parsePlan({ ...{ version: 1, members: [sqliteMember('a', 'a.db', ['bank_a']), sqliteMember('c', 'c.db', ['coordinator'])] }, clusters: [{ name: 'n', targets: { addresses: ['127.0.0.1:1'] } }] }, { baseDir: tmp.dir });
+    const two = parsePlan(
+      {
+        version: 1,
+        members: [sqliteMember('a', 'a.db', ['bank_a']), sqliteMember('c', 'c.db', ['coordinator'])],
+      },
+      { baseDir: tmp.dir },
+    );
+    expect(() => chooseMode(two, engines(two))).toThrow(
+      expect.objectContaining({ code: 'PLAN_INVALID' }) as Error,
+    );
+    const withCluster = parsePlan(
+      {
+        ...{
+          version: 1,
+          members: [sqliteMember('a', 'a.db', ['bank_a']), sqliteMember('c', 'c.db', ['coordinator'])],
+        },
+        clusters: [{ name: 'n', targets: { addresses: ['127.0.0.1:1'] } }],
+      },
+      { baseDir: tmp.dir },
+    );
     expect(chooseMode(withCluster, engines(withCluster))).toBe('snapshot');
   });
 
   it('single mode: one atomic member, no pause, complete', async () => {
     makeSqliteDb(join(tmp.dir, 'all.db'));
-    const plan = parsePlan({ version: 1, members: [sqliteMember('all', 'all.db', ['bank_a', 'bank_b', 'coordinator'])] }, { baseDir: tmp.dir });
+    const plan = parsePlan(
+      { version: 1, members: [sqliteMember('all', 'all.db', ['bank_a', 'bank_b', 'coordinator'])] },
+      { baseDir: tmp.dir },
+    );
     const catalog = openCatalog(plan.catalogPath);
     try {
       const states: string[] = [];
-      const r = await runBackup({ plan, catalog, onEvent: (e) => { if (e.type === 'state') states.push(e.state); } });
+      const r = await runBackup({
+        plan,
+        catalog,
+        onEvent: (e) => {
+          if (e.type === 'state') states.push(e.state);
+        },
+      });
       expect(r.mode).toBe('single');
       expect(r.state).toBe('complete');
       expect(catalog.get(r.backupId).targets).toEqual([]);
@@ -53,11 +93,16 @@ describe('modes and window sizing', () => {
     try {
       node = await startAdminNode();
       for (const n of ['a', 'c']) makeSqliteDb(join(tmp.dir, `${n}.db`));
-      const plan = parsePlan({
-        version: 1, mode: 'pause-window', window: { minMs: 400 },
-        clusters: [{ name: 'n', targets: { addresses: [`127.0.0.1:${node.port}`] } }],
-        members: [sqliteMember('a', 'a.db', ['bank_a']), sqliteMember('c', 'c.db', ['coordinator'])],
-      }, { baseDir: tmp.dir });
+      const plan = parsePlan(
+        {
+          version: 1,
+          mode: 'pause-window',
+          window: { minMs: 400 },
+          clusters: [{ name: 'n', targets: { addresses: [`127.0.0.1:${node.port}`] } }],
+          members: [sqliteMember('a', 'a.db', ['bank_a']), sqliteMember('c', 'c.db', ['coordinator'])],
+        },
+        { baseDir: tmp.dir },
+      );
       const catalog = openCatalog(plan.catalogPath);
       try {
         const r = await runBackup({ plan, catalog });
@@ -74,7 +119,11 @@ describe('modes and window sizing', () => {
   });
 
   it('redacts secrets in printed values', () => {
-    const out = redactSecrets({ connection: { kind: 'postgres', password: 'pw', user: 'u' }, token: 't', nested: [{ caPem: 'x' }] });
+    const out = redactSecrets({
+      connection: { kind: 'postgres', password: 'pw', user: 'u' },
+      token: 't',
+      nested: [{ caPem: 'x' }],
+    });
     expect(JSON.stringify(out)).not.toMatch(/"pw"|"t"|"x"/);
     expect(out.connection.user).toBe('u');
   });

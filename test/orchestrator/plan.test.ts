@@ -12,7 +12,12 @@ const good = () => ({
   clusters: [{ name: 'nodes', targets: { addresses: ['127.0.0.1:1'] }, token: { env: 'SP_TEST_TOKEN' } }],
   members: [
     { name: 'a', engine: 'sqlite', connection: { kind: 'sqlite', path: './a.db' }, namespaces: ['bank_a'] },
-    { name: 'c', engine: 'sqlite', connection: { kind: 'sqlite', path: 'c.db' }, namespaces: ['coordinator'] },
+    {
+      name: 'c',
+      engine: 'sqlite',
+      connection: { kind: 'sqlite', path: 'c.db' },
+      namespaces: ['coordinator'],
+    },
   ],
 });
 
@@ -49,13 +54,25 @@ describe('plan', () => {
       [{ ...good(), extra: 1 }, '(top level)'],
       [{ ...good(), version: 2 }, 'version'],
       [{ ...good(), clusters: [{ name: 'n', targets: { addresses: [] } }] }, 'clusters.0.targets.addresses'],
-      [{ ...good(), clusters: [{ name: 'n', targets: { addresses: ['h:1'] }, leaseMs: 5 }] }, 'clusters.0.leaseMs'],
+      [
+        { ...good(), clusters: [{ name: 'n', targets: { addresses: ['h:1'] }, leaseMs: 5 }] },
+        'clusters.0.leaseMs',
+      ],
       [{ ...good(), members: [good().members[0]] }, 'members'],
       [{ ...good(), members: [{ ...good().members[1], engine: 'oracle' }] }, 'members.0.engine'],
       [{ ...good(), members: [{ ...good().members[1], options: { bogus: 1 } }] }, 'members.0.options'],
-      [{ ...good(), members: [{ ...good().members[1], connection: { kind: 'sqlite', path: 'x', port: 1 } }] }, 'members.0.connection'],
+      [
+        {
+          ...good(),
+          members: [{ ...good().members[1], connection: { kind: 'sqlite', path: 'x', port: 1 } }],
+        },
+        'members.0.connection',
+      ],
       [{ ...good(), window: { minMs: -1 } }, 'window.minMs'],
-      [{ ...good(), members: [...good().members, { ...good().members[1], name: 'd' }] }, 'members.2.namespaces'],
+      [
+        { ...good(), members: [...good().members, { ...good().members[1], name: 'd' }] },
+        'members.2.namespaces',
+      ],
       [{ ...good(), clusters: [], mode: 'snapshot' }, 'mode'],
     ];
     for (const [value, key] of cases) expect(codeAndKey(value)).toEqual({ code: 'PLAN_INVALID', key });
@@ -72,13 +89,19 @@ describe('plan', () => {
       }
       throw new Error('plan was accepted');
     };
-    expect(message({ adresses: ['h:1'] })).toContain('clusters.0.targets: unknown key(s) "adresses"; write exactly one of "addresses", "srv", "kubernetes"');
+    expect(message({ adresses: ['h:1'] })).toContain(
+      'clusters.0.targets: unknown key(s) "adresses"; write exactly one of "addresses", "srv", "kubernetes"',
+    );
     expect(message({ srv: 5 })).toContain('clusters.0.targets.srv: Invalid input: expected string');
   });
 
   it('reports unreadable and non-YAML files', () => {
-    expect(() => loadPlan(join(dir, 'none.yaml'))).toThrow(expect.objectContaining({ code: 'PLAN_INVALID' }) as Error);
+    expect(() => loadPlan(join(dir, 'none.yaml'))).toThrow(
+      expect.objectContaining({ code: 'PLAN_INVALID' }) as Error,
+    );
     writeFileSync(join(dir, 'bad.yaml'), 'a: [1,\n');
-    expect(() => loadPlan(join(dir, 'bad.yaml'))).toThrow(expect.objectContaining({ code: 'PLAN_INVALID' }) as Error);
+    expect(() => loadPlan(join(dir, 'bad.yaml'))).toThrow(
+      expect.objectContaining({ code: 'PLAN_INVALID' }) as Error,
+    );
   });
 });

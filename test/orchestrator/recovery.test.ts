@@ -60,14 +60,21 @@ describe('recovery by heartbeat (real admin servers, real SQLite catalog)', () =
         `INSERT INTO backups (id, plan_digest, grp, mode, state, created_at, updated_at, attempts, owner_pid, owner_host, targets_json, artifacts_location)
          VALUES ('bk-20260101T000000Z-dead', 'x', 'g', 'snapshot', 'paused', ?, ?, 1, 1, 'backup-cronjob-28931-x7k2p', ?, ?)`,
       )
-      .run(hourAgo, hourAgo, JSON.stringify([{ cluster: 'nodes', targets: [target], leaseMs: 2000 }]), tmp.dir);
+      .run(
+        hourAgo,
+        hourAgo,
+        JSON.stringify([{ cluster: 'nodes', targets: [target], leaseMs: 2000 }]),
+        tmp.dir,
+      );
     raw.close();
     await pauseWithoutLease(target);
     expect(node.gate.paused).toBe(true);
 
     catalog = openCatalog(file);
     const recovered = await resumeIncomplete(catalog);
-    expect(recovered.map((r) => [r.backupId, r.previousState])).toEqual([['bk-20260101T000000Z-dead', 'paused']]);
+    expect(recovered.map((r) => [r.backupId, r.previousState])).toEqual([
+      ['bk-20260101T000000Z-dead', 'paused'],
+    ]);
     const after = catalog.get('bk-20260101T000000Z-dead');
     expect(after.state).toBe('failed');
     expect(after.reason).toMatch(/^ORCHESTRATOR_DIED/);
@@ -80,7 +87,14 @@ describe('recovery by heartbeat (real admin servers, real SQLite catalog)', () =
     catalog = openCatalog(join(tmp.dir, 'catalog.db'));
     const stored = [{ cluster: 'nodes', targets: [target], leaseMs: 2000 }];
     const make = (ownerId: string) => {
-      const b = catalog!.createBackup({ planDigest: 'x', group: 'g', mode: 'snapshot', members: [], artifactsLocation: tmp.dir, ownership: { ownerId, staleAfterMs: 9_000 } });
+      const b = catalog!.createBackup({
+        planDigest: 'x',
+        group: 'g',
+        mode: 'snapshot',
+        members: [],
+        artifactsLocation: tmp.dir,
+        ownership: { ownerId, staleAfterMs: 9_000 },
+      });
       catalog!.transition(b.id, 'pausing', { targets: stored });
       catalog!.transition(b.id, 'paused');
       return b.id;
@@ -102,7 +116,9 @@ describe('recovery by heartbeat (real admin servers, real SQLite catalog)', () =
     expect(catalog.get(live).state).toBe('paused');
     // The lost owner's heartbeat can no longer be renewed (its run was taken over), and it cannot complete.
     expect(catalog.heartbeat(lost, 'own-lost', Date.now())).toBe(false);
-    expect(() => catalog!.transition(lost, 'complete')).toThrow(expect.objectContaining({ code: 'BACKUP_STATE_FINAL' }) as Error);
+    expect(() => catalog!.transition(lost, 'complete')).toThrow(
+      expect.objectContaining({ code: 'BACKUP_STATE_FINAL' }) as Error,
+    );
 
     // Once the live one goes stale too, it is classified and the target unpaused.
     const later = await resumeIncomplete(catalog, { now: () => Date.now() + 10_000 });
@@ -112,7 +128,14 @@ describe('recovery by heartbeat (real admin servers, real SQLite catalog)', () =
 
   it('a recoverer that lost the race (the heartbeat moved since it looked) classifies nothing', () => {
     catalog = openCatalog(join(tmp.dir, 'catalog.db'));
-    const b = catalog.createBackup({ planDigest: 'x', group: 'g', mode: 'single', members: [], artifactsLocation: tmp.dir, ownership: { ownerId: 'own-a', staleAfterMs: 9_000 } });
+    const b = catalog.createBackup({
+      planDigest: 'x',
+      group: 'g',
+      mode: 'single',
+      members: [],
+      artifactsLocation: tmp.dir,
+      ownership: { ownerId: 'own-a', staleAfterMs: 9_000 },
+    });
     const seen = catalog.get(b.id).owner!.heartbeatAtMs;
     catalog.heartbeat(b.id, 'own-a', seen + 1);
     expect(catalog.failIfStale(b.id, seen, 'ORCHESTRATOR_DIED: test')).toBe(false);
@@ -129,7 +152,8 @@ describe('recovery by heartbeat (real admin servers, real SQLite catalog)', () =
       plan,
       catalog,
       onEvent: (e) => {
-        if (e.type === 'state' && (e.state === 'captured' || e.state === 'validating')) seen[e.state] = catalog!.get(e.backupId).owner!.heartbeatAtMs;
+        if (e.type === 'state' && (e.state === 'captured' || e.state === 'validating'))
+          seen[e.state] = catalog!.get(e.backupId).owner!.heartbeatAtMs;
       },
     });
     expect(result.state).toBe('complete');

@@ -25,10 +25,16 @@ describe('runHooks', () => {
   it('runs each hook with the env given and stops at the first non-zero exit with RESTORE_HOOK_FAILED', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sp-hooks-'));
     const out = join(dir, 'out');
-    const results = await runHooks([`echo "$WHO" > ${out}`], { WHO: 'restore' }, new AbortController().signal);
+    const results = await runHooks(
+      [`echo "$WHO" > ${out}`],
+      { WHO: 'restore' },
+      new AbortController().signal,
+    );
     expect(results.map((r) => r.exitCode)).toEqual([0]);
     expect(readFileSync(out, 'utf8').trim()).toBe('restore');
-    await expect(runHooks(['exit 3', `touch ${out}.never`], {}, new AbortController().signal)).rejects.toMatchObject({
+    await expect(
+      runHooks(['exit 3', `touch ${out}.never`], {}, new AbortController().signal),
+    ).rejects.toMatchObject({
       code: 'RESTORE_HOOK_FAILED',
       context: { results: [{ command: 'exit 3', exitCode: 3 }] },
     });
@@ -38,7 +44,9 @@ describe('runHooks', () => {
     dir = mkdtempSync(join(tmpdir(), 'sp-hooks-'));
     const pidFile = join(dir, 'pid');
     const started = Date.now();
-    await expect(runHooks([`sleep 30 & echo $! > ${pidFile}; wait`], {}, new AbortController().signal, 500)).rejects.toMatchObject({ code: 'RESTORE_HOOK_FAILED' });
+    await expect(
+      runHooks([`sleep 30 & echo $! > ${pidFile}; wait`], {}, new AbortController().signal, 500),
+    ).rejects.toMatchObject({ code: 'RESTORE_HOOK_FAILED' });
     expect(Date.now() - started).toBeLessThan(5_000);
     const grandchild = Number(readFileSync(pidFile, 'utf8'));
     for (let i = 0; i < 20 && alive(grandchild); i += 1) await sleep(50);

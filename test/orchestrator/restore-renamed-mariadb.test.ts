@@ -36,8 +36,20 @@ function planValue(pgConnection: Record<string, unknown>): Record<string, unknow
     mode: 'snapshot',
     clusters: [{ name: 'nodes', targets: { addresses: [`127.0.0.1:${node.port}`] }, leaseMs: 5000 }],
     members: [
-      { name: 'pg', engine: 'postgres', connection: pgConnection, namespaces: ['bank_a', 'coordinator'], options: { method: 'logical' } },
-      { name: 'maria', engine: 'mariadb', connection: maria.connection(), namespaces: ['bank_b'], options: { method: 'logical' } },
+      {
+        name: 'pg',
+        engine: 'postgres',
+        connection: pgConnection,
+        namespaces: ['bank_a', 'coordinator'],
+        options: { method: 'logical' },
+      },
+      {
+        name: 'maria',
+        engine: 'mariadb',
+        connection: maria.connection(),
+        namespaces: ['bank_b'],
+        options: { method: 'logical' },
+      },
     ],
     artifacts: { dir: join(dir, 'artifacts') },
     catalog: { path: join(dir, 'catalog.db') },
@@ -48,7 +60,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sp-restore-servers-'));
   [pg, maria, node] = await Promise.all([startLocalPostgres(), startLocalMariaDb(), startAdminNode()]);
   await pg.createDatabase('bank');
-  const group: GroupConfig = { storages: { pg: pg.connection('bank'), maria: maria.connection() }, namespaces: { bank_a: 'pg', coordinator: 'pg', bank_b: 'maria' } };
+  const group: GroupConfig = {
+    storages: { pg: pg.connection('bank'), maria: maria.connection() },
+    namespaces: { bank_a: 'pg', coordinator: 'pg', bank_b: 'maria' },
+  };
   const opened = await openGroup(group);
   try {
     await setupBank(opened, { accounts: 10, initialBalance: 1000 });
@@ -56,7 +71,9 @@ beforeAll(async () => {
     await opened.close();
   }
   process.env[PW_ENV] = pg.passwordUser.password;
-  plan = parsePlan(planValue({ ...pg.connection('bank'), user: pg.passwordUser.user, passwordEnv: PW_ENV }), { baseDir: dir });
+  plan = parsePlan(planValue({ ...pg.connection('bank'), user: pg.passwordUser.user, passwordEnv: PW_ENV }), {
+    baseDir: dir,
+  });
   catalog = openCatalog(plan.catalogPath);
   const result = await runBackup({ plan, catalog });
   expect(result.state).toBe('complete');
@@ -72,7 +89,12 @@ afterAll(async () => {
 
 describe('restore renamed on the same MariaDB server', () => {
   it('checks MariaDB databases restored under other names on the same server (scalardb catalog included)', async () => {
-    const report = await runRestore(catalog, { backupId, plan, invariants: [bankInvariants], targets: { pg: { database: 'bank_renamed' } } });
+    const report = await runRestore(catalog, {
+      backupId,
+      plan,
+      invariants: [bankInvariants],
+      targets: { pg: { database: 'bank_renamed' } },
+    });
     // Old code: "check: skipped (… after renaming)" and ok = true.
     expect(report.checkSkipped).toBeNull();
     expect(report.state).toBe('restored');
@@ -82,9 +104,15 @@ describe('restore renamed on the same MariaDB server', () => {
     expect(renames.bank_b).not.toBe('bank_b');
 
     // Negative control: damage the renamed copy (not the source) and the same check fails.
-    const conn = await mysql.createConnection({ host: '127.0.0.1', port: maria.port, user: maria.connection().user });
+    const conn = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: maria.port,
+      user: maria.connection().user,
+    });
     try {
-      await conn.query(`UPDATE \`${renames.bank_b}\`.accounts SET balance = balance + 7 WHERE account_id = 1`);
+      await conn.query(
+        `UPDATE \`${renames.bank_b}\`.accounts SET balance = balance + 7 WHERE account_id = 1`,
+      );
     } finally {
       await conn.end();
     }

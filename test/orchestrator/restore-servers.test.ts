@@ -38,12 +38,28 @@ function planValue(pgConnection: Record<string, unknown>): Record<string, unknow
     mode: 'snapshot',
     clusters: [{ name: 'nodes', targets: { addresses: [`127.0.0.1:${node.port}`] }, leaseMs: 5000 }],
     members: [
-      { name: 'pg', engine: 'postgres', connection: pgConnection, namespaces: ['bank_a', 'coordinator'], options: { method: 'logical' } },
-      { name: 'b', engine: 'sqlite', connection: { kind: 'sqlite', path: join(dir, 'b.db') }, namespaces: ['bank_b'] },
+      {
+        name: 'pg',
+        engine: 'postgres',
+        connection: pgConnection,
+        namespaces: ['bank_a', 'coordinator'],
+        options: { method: 'logical' },
+      },
+      {
+        name: 'b',
+        engine: 'sqlite',
+        connection: { kind: 'sqlite', path: join(dir, 'b.db') },
+        namespaces: ['bank_b'],
+      },
     ],
     artifacts: { dir: join(dir, 'artifacts') },
     catalog: { path: join(dir, 'catalog.db') },
-    restore: { hooks: { before: [`echo before >> ${join(dir, 'hooks.log')}`], after: [`echo after >> ${join(dir, 'hooks.log')}`] } },
+    restore: {
+      hooks: {
+        before: [`echo before >> ${join(dir, 'hooks.log')}`],
+        after: [`echo after >> ${join(dir, 'hooks.log')}`],
+      },
+    },
   };
 }
 
@@ -51,7 +67,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sp-restore-servers-'));
   [pg, node] = await Promise.all([startLocalPostgres(), startAdminNode()]);
   await pg.createDatabase('bank');
-  const group: GroupConfig = { storages: { pg: pg.connection('bank'), b: { kind: 'sqlite', path: join(dir, 'b.db') } }, namespaces: { bank_a: 'pg', coordinator: 'pg', bank_b: 'b' } };
+  const group: GroupConfig = {
+    storages: { pg: pg.connection('bank'), b: { kind: 'sqlite', path: join(dir, 'b.db') } },
+    namespaces: { bank_a: 'pg', coordinator: 'pg', bank_b: 'b' },
+  };
   const opened = await openGroup(group);
   try {
     await setupBank(opened, { accounts: 10, initialBalance: 1000 });
@@ -60,7 +79,10 @@ beforeAll(async () => {
   }
   process.env[PW_ENV] = pg.passwordUser.password;
   planFile = join(dir, 'plan.json');
-  await writeFile(planFile, JSON.stringify(planValue({ ...pg.connection('bank'), user: pg.passwordUser.user, passwordEnv: PW_ENV })));
+  await writeFile(
+    planFile,
+    JSON.stringify(planValue({ ...pg.connection('bank'), user: pg.passwordUser.user, passwordEnv: PW_ENV })),
+  );
   plan = loadPlan(planFile);
   catalog = openCatalog(plan.catalogPath);
   const result = await runBackup({ plan, catalog });
@@ -78,13 +100,28 @@ afterAll(async () => {
 describe('restore on real PostgreSQL + SQLite', () => {
   it('refuses a plan with an inline password (the backup could never be restored)', () => {
     // Old code accepted it, completed the backup, and the restore read the redacted "***" from the catalog.
-    expect(() => parsePlan(planValue({ ...pg.connection('bank'), user: pg.passwordUser.user, password: pg.passwordUser.password }), { baseDir: dir })).toThrow(
+    expect(() =>
+      parsePlan(
+        planValue({
+          ...pg.connection('bank'),
+          user: pg.passwordUser.user,
+          password: pg.passwordUser.password,
+        }),
+        { baseDir: dir },
+      ),
+    ).toThrow(
       expect.objectContaining({ code: 'PLAN_INLINE_PASSWORD', hint: expect.stringContaining('passwordEnv') }),
     );
   });
 
   it('restores a passwordEnv member: the catalog kept the source, the value is read again at restore', async () => {
-    const report = await runRestore(catalog, { backupId, plan, invariants: [bankInvariants], intoDir: join(dir, 'r1'), targets: { pg: { database: 'bank_r1' } } });
+    const report = await runRestore(catalog, {
+      backupId,
+      plan,
+      invariants: [bankInvariants],
+      intoDir: join(dir, 'r1'),
+      targets: { pg: { database: 'bank_r1' } },
+    });
     expect(report.state).toBe('restored');
     expect(report.check?.stats).toMatchObject({ accounts: 10, totalBalance: 10_000 });
   }, 60_000);
@@ -92,11 +129,18 @@ describe('restore on real PostgreSQL + SQLite', () => {
   it('a missing password variable stops the restore before anything changes, naming the member and the variable', async () => {
     delete process.env[PW_ENV];
     try {
-      const error = await runRestore(catalog, { backupId, plan, intoDir: join(dir, 'r2'), targets: { pg: { database: 'bank_never' } } }).catch((e: unknown) => e);
+      const error = await runRestore(catalog, {
+        backupId,
+        plan,
+        intoDir: join(dir, 'r2'),
+        targets: { pg: { database: 'bank_never' } },
+      }).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'PASSWORD_UNAVAILABLE' });
       expect(String((error as Error).message)).toContain('member pg');
       expect(String((error as Error).message)).toContain(PW_ENV);
-      expect((await pg.query("SELECT datname FROM pg_database WHERE datname = 'bank_never'")).rows).toHaveLength(0);
+      expect(
+        (await pg.query("SELECT datname FROM pg_database WHERE datname = 'bank_never'")).rows,
+      ).toHaveLength(0);
       expect(existsSync(join(dir, 'r2'))).toBe(false);
     } finally {
       process.env[PW_ENV] = pg.passwordUser.password;
@@ -109,14 +153,17 @@ describe('restore on real PostgreSQL + SQLite', () => {
     await pg.query('CREATE TABLE t (id int)', [], 'occupied');
     const into = join(dir, 'r3');
     const targets = { pg: { database: 'occupied' } };
-    const error = await runRestore(catalog, { backupId, plan, intoDir: into, targets }).catch((e: unknown) => e);
+    const error = await runRestore(catalog, { backupId, plan, intoDir: into, targets }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
     expect(existsSync(join(into, 'b.db'))).toBe(false);
     expect(existsSync(join(dir, 'hooks.log'))).toBe(false);
 
     const env = { ...process.env, STILLPOINT_CATALOG: plan.catalogPath };
     const common = ['restore', backupId, '--plan', planFile, '--into', into, '--dry-run'];
-    const dry = await startCli({ args: [...common, '--target', `pg=${JSON.stringify(targets.pg)}`], env }).exited;
+    const dry = await startCli({ args: [...common, '--target', `pg=${JSON.stringify(targets.pg)}`], env })
+      .exited;
     // Old code: the dry run listed the checks without running them and exited 0.
     expect(dry.code).toBe(2);
     expect(dry.stdout).toContain('REFUSED');
@@ -131,7 +178,13 @@ describe('restore on real PostgreSQL + SQLite', () => {
     process.env.SP_TEST_TARGET_PW = pg.passwordUser.password;
     try {
       const target = { database: 'bank_creds', user: pg.passwordUser.user, passwordEnv: 'SP_TEST_TARGET_PW' };
-      const report = await runRestore(catalog, { backupId, plan, invariants: [bankInvariants], intoDir: join(dir, 'r4'), targets: { pg: target } });
+      const report = await runRestore(catalog, {
+        backupId,
+        plan,
+        invariants: [bankInvariants],
+        intoDir: join(dir, 'r4'),
+        targets: { pg: target },
+      });
       expect(report.state).toBe('restored');
       expect(JSON.stringify(report)).not.toContain(pg.passwordUser.password);
     } finally {
@@ -142,7 +195,20 @@ describe('restore on real PostgreSQL + SQLite', () => {
 
   it('a restore that was not checked ends restored-unchecked with exit 3, never 0', async () => {
     const env = { ...process.env, STILLPOINT_CATALOG: plan.catalogPath };
-    const run = await startCli({ args: ['restore', backupId, '--plan', planFile, '--into', join(dir, 'r5'), '--target', 'pg={"database":"bank_r5"}', '--no-check'], env }).exited;
+    const run = await startCli({
+      args: [
+        'restore',
+        backupId,
+        '--plan',
+        planFile,
+        '--into',
+        join(dir, 'r5'),
+        '--target',
+        'pg={"database":"bank_r5"}',
+        '--no-check',
+      ],
+      env,
+    }).exited;
     // Old code: "check: skipped (--no-check)" and exit 0.
     expect(run.stdout).toContain('state: restored-unchecked');
     expect(run.code).toBe(3);

@@ -26,9 +26,16 @@ describe('restore (bank group, real admin servers)', () => {
     node = await startAdminNode();
     const dataDir = join(tmp.dir, 'data');
     await seedBank(demoGroup(dataDir), 10);
-    const file = writeDemoPlan(tmp.dir, { addresses: [`127.0.0.1:${node.port}`], dataDir, leaseMs: 5000, minWindowMs: 0 });
+    const file = writeDemoPlan(tmp.dir, {
+      addresses: [`127.0.0.1:${node.port}`],
+      dataDir,
+      leaseMs: 5000,
+      minWindowMs: 0,
+    });
     // Hooks write marker files so the test can see they ran once, in order.
-    const text = readFileSync(file, 'utf8') + `restore:\n  hooks:\n    before: ["echo before-$STILLPOINT_BACKUP_ID >> ${tmp.dir}/hooks.log"]\n    after: ["echo after >> ${tmp.dir}/hooks.log"]\n`;
+    const text =
+      readFileSync(file, 'utf8') +
+      `restore:\n  hooks:\n    before: ["echo before-$STILLPOINT_BACKUP_ID >> ${tmp.dir}/hooks.log"]\n    after: ["echo after >> ${tmp.dir}/hooks.log"]\n`;
     writeFileSync(file, text);
     planFile = file;
     plan = loadPlan(file);
@@ -63,11 +70,24 @@ describe('restore (bank group, real admin servers)', () => {
     expect(report.check?.ok).toBe(true);
     expect(report.check?.stats.accounts).toBe(10);
     expect(report.members.map((m) => m.state)).toEqual(['restored', 'restored', 'restored']);
-    expect(report.group?.namespaces).toEqual({ bank_a: 'bank_a', bank_b: 'bank_b', coordinator: 'coordinator' });
+    expect(report.group?.namespaces).toEqual({
+      bank_a: 'bank_a',
+      bank_b: 'bank_b',
+      coordinator: 'coordinator',
+    });
     expect(readFileSync(join(tmp.dir, 'hooks.log'), 'utf8')).toBe(`before-${backupId}\nafter\n`);
     // Re-running a finished restore would overwrite writes made since (issue 11 row 3): refused without --force.
-    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: into })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
-    const forced = await runRestore(catalog, { backupId, plan, invariants, intoDir: into, force: true, check: false });
+    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: into })).rejects.toMatchObject({
+      code: 'RESTORE_TARGET_NOT_EMPTY',
+    });
+    const forced = await runRestore(catalog, {
+      backupId,
+      plan,
+      invariants,
+      intoDir: into,
+      force: true,
+      check: false,
+    });
     expect(forced).toMatchObject({ state: 'restored-unchecked', ok: false, check: null });
     // An unfinished one (crashed before it was marked restored) is redone without --force.
     for (const m of ['bank_a', 'bank_b', 'coordinator']) {
@@ -79,17 +99,23 @@ describe('restore (bank group, real admin servers)', () => {
     const foreign = join(tmp.dir, 'foreign');
     mkdirSync(foreign);
     writeFileSync(join(foreign, 'bank_a.db'), 'not a database this restore wrote');
-    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: foreign })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
-    expect((await runRestore(catalog, { backupId, plan, invariants, intoDir: foreign, force: true })).ok).toBe(true);
+    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: foreign })).rejects.toMatchObject(
+      { code: 'RESTORE_TARGET_NOT_EMPTY' },
+    );
+    expect(
+      (await runRestore(catalog, { backupId, plan, invariants, intoDir: foreign, force: true })).ok,
+    ).toBe(true);
   });
 
-  it('NEGATIVE: member 2\'s target holds data → refused before anything: nothing written to member 1, no hook ran, one event', async () => {
+  it("NEGATIVE: member 2's target holds data → refused before anything: nothing written to member 1, no hook ran, one event", async () => {
     const into = join(tmp.dir, 'r');
     mkdirSync(into);
-    writeFileSync(join(into, 'bank_b.db'), 'somebody else\'s data');
+    writeFileSync(join(into, 'bank_b.db'), "somebody else's data");
     writeFileSync(join(into, 'coordinator.db'), 'and more');
     // Old code restored bank_a and ran the before hook, then stopped at bank_b.
-    const error = await runRestore(catalog, { backupId, plan, invariants, intoDir: into }).catch((e: unknown) => e);
+    const error = await runRestore(catalog, { backupId, plan, invariants, intoDir: into }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
     expect(String((error as Error).message)).toContain('member bank_b');
     expect(String((error as Error).message)).toContain('member coordinator');
@@ -106,15 +132,36 @@ describe('restore (bank group, real admin servers)', () => {
   it('after hooks run after a member fails mid-restore; the event has a per-member result', async () => {
     const into = join(tmp.dir, 'r');
     // The before hook (which runs after every check passed) puts foreign data where bank_b goes: its restore fails.
-    writeFileSync(planFile, readFileSync(planFile, 'utf8').replace(/before: \[.*\]/, `before: ["mkdir -p ${into} && echo intruder > ${into}/bank_b.db"]`));
-    const report = await runRestore(catalog, { backupId, plan: loadPlan(planFile), invariants, intoDir: into });
+    writeFileSync(
+      planFile,
+      readFileSync(planFile, 'utf8').replace(
+        /before: \[.*\]/,
+        `before: ["mkdir -p ${into} && echo intruder > ${into}/bank_b.db"]`,
+      ),
+    );
+    const report = await runRestore(catalog, {
+      backupId,
+      plan: loadPlan(planFile),
+      invariants,
+      intoDir: into,
+    });
     expect(report.state).toBe('failed');
-    expect(report.members.find((m) => m.member === 'bank_b')).toMatchObject({ state: 'failed', error: { code: 'RESTORE_TARGET_NOT_EMPTY' } });
-    expect(report.members.filter((m) => m.state === 'restored').map((m) => m.member)).toEqual(['bank_a', 'coordinator']);
+    expect(report.members.find((m) => m.member === 'bank_b')).toMatchObject({
+      state: 'failed',
+      error: { code: 'RESTORE_TARGET_NOT_EMPTY' },
+    });
+    expect(report.members.filter((m) => m.state === 'restored').map((m) => m.member)).toEqual([
+      'bank_a',
+      'coordinator',
+    ]);
     expect(readFileSync(join(tmp.dir, 'hooks.log'), 'utf8')).toBe('after\n');
     const finished = catalog.events(backupId).filter((e) => e.type === 'restore-finished');
     expect(finished).toHaveLength(1);
-    expect(finished[0]?.data).toMatchObject({ ok: false, state: 'failed', members: expect.arrayContaining([expect.objectContaining({ member: 'bank_b', state: 'failed' })]) });
+    expect(finished[0]?.data).toMatchObject({
+      ok: false,
+      state: 'failed',
+      members: expect.arrayContaining([expect.objectContaining({ member: 'bank_b', state: 'failed' })]),
+    });
   });
 
   it('issue 11 row 3: re-running a finished restore does not overwrite later writes (refused without --force)', async () => {
@@ -123,9 +170,13 @@ describe('restore (bank group, real admin servers)', () => {
     const db = new Database(join(into, 'bank_a.db'));
     db.exec('CREATE TABLE written_after_restore (x)');
     db.close();
-    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: into })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: into })).rejects.toMatchObject({
+      code: 'RESTORE_TARGET_NOT_EMPTY',
+    });
     const after = new Database(join(into, 'bank_a.db'), { readonly: true });
-    expect(after.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'written_after_restore'").get()).toEqual({ n: 1 });
+    expect(
+      after.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'written_after_restore'").get(),
+    ).toEqual({ n: 1 });
     after.close();
   });
 
@@ -144,7 +195,9 @@ describe('restore (bank group, real admin servers)', () => {
     const artifact = catalog.get(backupId).artifacts.find((a) => a.member === 'bank_b')!;
     writeFileSync(join(plan.artifactsDir, artifact.key), 'damaged');
     const into = join(tmp.dir, 'r');
-    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: into })).rejects.toMatchObject({ code: 'ARTIFACT_CHECKSUM_MISMATCH' });
+    await expect(runRestore(catalog, { backupId, plan, invariants, intoDir: into })).rejects.toMatchObject({
+      code: 'ARTIFACT_CHECKSUM_MISMATCH',
+    });
     expect(existsSync(into)).toBe(false);
     expect(existsSync(join(tmp.dir, 'hooks.log'))).toBe(false);
   });
@@ -152,19 +205,26 @@ describe('restore (bank group, real admin servers)', () => {
   it('refuses to restore a backup that is not complete', async () => {
     const failed = await runBackup({ plan, catalog, failpoints: failCapture('bank_a') });
     expect(failed.state).toBe('failed');
-    await expect(runRestore(catalog, { backupId: failed.backupId, plan, intoDir: join(tmp.dir, 'x') })).rejects.toMatchObject({ code: 'BACKUP_NOT_RESTORABLE' });
+    await expect(
+      runRestore(catalog, { backupId: failed.backupId, plan, intoDir: join(tmp.dir, 'x') }),
+    ).rejects.toMatchObject({ code: 'BACKUP_NOT_RESTORABLE' });
   });
 
   it('recorded hooks are never run from the catalog: without --plan the restore is refused before anything changes', async () => {
     const into = join(tmp.dir, 'r');
     // Old code ran the commands stored in the catalog (anyone who can write the catalog could run commands).
-    await expect(runRestore(catalog, { backupId, invariants, intoDir: into })).rejects.toMatchObject({ code: 'RESTORE_HOOKS_NEED_PLAN' });
+    await expect(runRestore(catalog, { backupId, invariants, intoDir: into })).rejects.toMatchObject({
+      code: 'RESTORE_HOOKS_NEED_PLAN',
+    });
     expect(existsSync(into)).toBe(false);
     expect(existsSync(join(tmp.dir, 'hooks.log'))).toBe(false);
   });
 
   it("runs the plan's hooks when they differ from the recorded ones, and shows both", async () => {
-    writeFileSync(planFile, readFileSync(planFile, 'utf8').replace('echo after >>', 'echo after-from-plan >>'));
+    writeFileSync(
+      planFile,
+      readFileSync(planFile, 'utf8').replace('echo after >>', 'echo after-from-plan >>'),
+    );
     const current = loadPlan(planFile);
     const into = join(tmp.dir, 'r');
     const report = await runRestore(catalog, { backupId, plan: current, invariants, intoDir: into });
@@ -178,18 +238,37 @@ describe('restore (bank group, real admin servers)', () => {
     const into = join(tmp.dir, 'r');
     mkdirSync(into);
     writeFileSync(join(into, 'bank_a.db'), 'half-written');
-    writeFileSync(join(into, 'bank_a.db.stillpoint-restore.json'), JSON.stringify({ backupId: 'bk-other', sha256: 'x', state: 'in-progress' }));
-    const error = await runRestore(catalog, { backupId, plan, invariants, intoDir: into }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY', hint: expect.stringContaining(`rm -f ${join(into, 'bank_a.db')}`) });
-    expect(String((error as Error).message)).toContain('leftover of an unfinished restore of another backup (bk-other)');
+    writeFileSync(
+      join(into, 'bank_a.db.stillpoint-restore.json'),
+      JSON.stringify({ backupId: 'bk-other', sha256: 'x', state: 'in-progress' }),
+    );
+    const error = await runRestore(catalog, { backupId, plan, invariants, intoDir: into }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({
+      code: 'RESTORE_TARGET_NOT_EMPTY',
+      hint: expect.stringContaining(`rm -f ${join(into, 'bank_a.db')}`),
+    });
+    expect(String((error as Error).message)).toContain(
+      'leftover of an unfinished restore of another backup (bk-other)',
+    );
   });
 
   it('an interrupted restore still runs the after hooks', async () => {
     // `; true` makes sh fork sleep as a child instead of exec'ing it: the whole group must be stopped.
-    writeFileSync(planFile, readFileSync(planFile, 'utf8').replace(/before: \[.*\]/, 'before: ["sleep 20.123; true"]'));
+    writeFileSync(
+      planFile,
+      readFileSync(planFile, 'utf8').replace(/before: \[.*\]/, 'before: ["sleep 20.123; true"]'),
+    );
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('interrupted')), 500);
-    const report = await runRestore(catalog, { backupId, plan: loadPlan(planFile), invariants, intoDir: join(tmp.dir, 'r'), signal: controller.signal });
+    const report = await runRestore(catalog, {
+      backupId,
+      plan: loadPlan(planFile),
+      invariants,
+      intoDir: join(tmp.dir, 'r'),
+      signal: controller.signal,
+    });
     expect(report.state).toBe('failed');
     expect(report.members.every((m) => m.state === 'not-started')).toBe(true);
     expect(readFileSync(join(tmp.dir, 'hooks.log'), 'utf8')).toBe('after\n');

@@ -129,7 +129,9 @@ describe('admin server: wire compatibility with raw upstream messages', () => {
   it('rejects a malformed lease', async () => {
     const bad = new grpc.Metadata();
     bad.set(LEASE_METADATA_KEY, 'soon');
-    expect((await raw.call('Pause', pauseRequestBytes(true), bad)).error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await raw.call('Pause', pauseRequestBytes(true), bad)).error?.code).toBe(
+      grpc.status.INVALID_ARGUMENT,
+    );
     expect(nodes[0]!.gate.paused).toBe(false);
   });
 });
@@ -157,7 +159,9 @@ describe('admin server: optional max_pause_wait_time presence reaches the gate',
     server = new grpc.Server();
     addAdminService(server, recording, { log: () => undefined });
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
     );
     raw = new RawAdminClient(`127.0.0.1:${port}`);
   });
@@ -196,10 +200,14 @@ describe('admin server: bearer token', () => {
   it('refuses calls without the token or with a wrong one, logs them, and accepts the right one', async () => {
     const raw = new RawAdminClient(nodes[0]!.server.address);
     try {
-      expect((await raw.call('Pause', pauseRequestBytes(true))).error?.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect((await raw.call('Pause', pauseRequestBytes(true))).error?.code).toBe(
+        grpc.status.UNAUTHENTICATED,
+      );
       const wrong = new grpc.Metadata();
       wrong.set('authorization', 'Bearer s3cre7');
-      expect((await raw.call('Pause', pauseRequestBytes(true), wrong)).error?.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect((await raw.call('Pause', pauseRequestBytes(true), wrong)).error?.code).toBe(
+        grpc.status.UNAUTHENTICATED,
+      );
       expect((await raw.call('CheckPaused', EMPTY)).error?.code).toBe(grpc.status.UNAUTHENTICATED);
       expect(nodes[0]!.gate.paused).toBe(false);
       expect(nodes[0]!.logs.filter((l) => l.includes('without a valid token'))).toHaveLength(3);
@@ -219,11 +227,29 @@ describe('admin server: TLS', () => {
   let nodes: TestNode[];
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'stillpoint-tls-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=admin.stillpoint.test', '-addext', 'subjectAltName=DNS:admin.stillpoint.test',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=admin.stillpoint.test',
+        '-addext',
+        'subjectAltName=DNS:admin.stillpoint.test',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     certPem = readFileSync(join(dir, 'cert.pem'), 'utf8');
     const keyPem = readFileSync(join(dir, 'key.pem'), 'utf8');
     nodes = await startNodes(1, { tls: { certPem, keyPem } });
@@ -234,10 +260,14 @@ describe('admin server: TLS', () => {
   });
 
   it('serves over TLS to a client trusting the CA with the overridden authority', async () => {
-    const raw = new RawAdminClient(nodes[0]!.server.address, grpc.credentials.createSsl(Buffer.from(certPem)), {
-      'grpc.ssl_target_name_override': 'admin.stillpoint.test',
-      'grpc.default_authority': 'admin.stillpoint.test',
-    });
+    const raw = new RawAdminClient(
+      nodes[0]!.server.address,
+      grpc.credentials.createSsl(Buffer.from(certPem)),
+      {
+        'grpc.ssl_target_name_override': 'admin.stillpoint.test',
+        'grpc.default_authority': 'admin.stillpoint.test',
+      },
+    );
     try {
       expect(await raw.call('Pause', pauseRequestBytes(true))).toEqual({ response: EMPTY });
       expect(nodes[0]!.gate.paused).toBe(true);
@@ -254,7 +284,9 @@ describe('admin server: TLS', () => {
     });
     try {
       expect((await plain.call('Pause', pauseRequestBytes(true))).error?.code).toBe(grpc.status.UNAVAILABLE);
-      expect((await untrusting.call('Pause', pauseRequestBytes(true))).error?.code).toBe(grpc.status.UNAVAILABLE);
+      expect((await untrusting.call('Pause', pauseRequestBytes(true))).error?.code).toBe(
+        grpc.status.UNAVAILABLE,
+      );
       expect(nodes[0]!.gate.paused).toBe(false);
     } finally {
       plain.close();
@@ -290,13 +322,18 @@ describe('withGate: a gated data service and the admin service on one server', (
     server.addService(definition, { Echo: withGate(gate, echo) });
     addAdminService(server, gate, { log: () => undefined });
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
     );
     address = `127.0.0.1:${port}`;
   });
   afterAll(() => closeServer(server));
 
-  function echo(client: grpc.Client, text: string): Promise<{ error?: grpc.ServiceError; response?: string }> {
+  function echo(
+    client: grpc.Client,
+    text: string,
+  ): Promise<{ error?: grpc.ServiceError; response?: string }> {
     return new Promise((resolve) =>
       client.makeUnaryRequest(
         '/test.Data/Echo',

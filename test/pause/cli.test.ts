@@ -54,15 +54,21 @@ function instantOf(line: string, verb: string): number {
 
 describe('instantOf (the checker of the timestamp lines)', () => {
   it('accepts the upstream format and rejects near misses (negative control)', () => {
-    expect(instantOf('Pause completed at 2026-11-22T04:08:24.123Z UTC (1795320504123)', 'Pause completed')).toBe(
-      1795320504123,
-    );
+    expect(
+      instantOf('Pause completed at 2026-11-22T04:08:24.123Z UTC (1795320504123)', 'Pause completed'),
+    ).toBe(1795320504123);
     expect(instantOf('Pause completed at 2026-11-22T04:08:24Z UTC (1795320504000)', 'Pause completed')).toBe(
       1795320504000,
     );
-    expect(() => instantOf('Pause completed at 2026-11-22T04:08:24.123Z UTC (1795320504124)', 'Pause completed')).toThrow();
-    expect(() => instantOf('Pause completed at 2026-11-22 04:08:24 UTC (1795320504123)', 'Pause completed')).toThrow();
-    expect(() => instantOf('Pause completed at 2026-11-22T04:08:24.123Z (1795320504123)', 'Pause completed')).toThrow();
+    expect(() =>
+      instantOf('Pause completed at 2026-11-22T04:08:24.123Z UTC (1795320504124)', 'Pause completed'),
+    ).toThrow();
+    expect(() =>
+      instantOf('Pause completed at 2026-11-22 04:08:24 UTC (1795320504123)', 'Pause completed'),
+    ).toThrow();
+    expect(() =>
+      instantOf('Pause completed at 2026-11-22T04:08:24.123Z (1795320504123)', 'Pause completed'),
+    ).toThrow();
   });
 });
 
@@ -87,7 +93,9 @@ describe('stillpoint scalar-admin (drop-in)', () => {
 
     const checked = await run(['scalar-admin', '-c', 'check_paused', '-a', list]);
     expect(checked.code).toBe(0);
-    expect(JSON.parse(checked.stdout)).toEqual(Object.fromEntries(nodes.map((n) => [n.target.label, 'true'])));
+    expect(JSON.parse(checked.stdout)).toEqual(
+      Object.fromEntries(nodes.map((n) => [n.target.label, 'true'])),
+    );
 
     const unpaused = await run(['scalar-admin', '--command', 'Unpause', '--addresses', list]);
     expect(unpaused.code).toBe(0);
@@ -104,13 +112,9 @@ describe('stillpoint scalar-admin (drop-in)', () => {
       run(['scalar-admin', '-c', 'pause']),
     ]);
     expect(results.map((r) => r.code)).toEqual([2, 2, 2, 2, 2]);
-    expect(results.map((r) => /\[([A-Z_]+)\]/.exec(r.stderr.split('\n')[0] ?? '')?.[1] ?? 'commander')).toEqual([
-      'COMMAND_INVALID',
-      'TARGETS_CONFLICT',
-      'ADDRESS_INVALID',
-      'commander',
-      'TARGETS_MISSING',
-    ]);
+    expect(
+      results.map((r) => /\[([A-Z_]+)\]/.exec(r.stderr.split('\n')[0] ?? '')?.[1] ?? 'commander'),
+    ).toEqual(['COMMAND_INVALID', 'TARGETS_CONFLICT', 'ADDRESS_INVALID', 'commander', 'TARGETS_MISSING']);
     expect(results[3].stderr.split('\n')[0]).toMatch(/required option '-c, --command/);
     expect(nodes.some((n) => n.gate.paused)).toBe(false);
   });
@@ -135,15 +139,35 @@ describe('stillpoint scalar-admin: SRV and TLS', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'stillpoint-cli-tls-'));
     caPath = join(dir, 'cert.pem');
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=ledger.stillpoint.test', '-addext', 'subjectAltName=DNS:ledger.stillpoint.test',
-      '-keyout', join(dir, 'key.pem'), '-out', caPath,
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=ledger.stillpoint.test',
+        '-addext',
+        'subjectAltName=DNS:ledger.stillpoint.test',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        caPath,
+      ],
+      { stdio: 'ignore' },
+    );
     nodes = await startNodes(2, {
       tls: { certPem: readFileSync(caPath, 'utf8'), keyPem: readFileSync(join(dir, 'key.pem'), 'utf8') },
     });
-    dns = await startDnsServer({ [name]: nodes.map((n) => ({ target: n.target.host, port: n.target.port })) });
+    dns = await startDnsServer({
+      [name]: nodes.map((n) => ({ target: n.target.host, port: n.target.port })),
+    });
   });
   afterAll(async () => {
     await stopNodes(nodes);
@@ -156,7 +180,15 @@ describe('stillpoint scalar-admin: SRV and TLS', () => {
     const where = ['-s', name, '--dns-server', dns.address];
     const [paused, untrusted] = await Promise.all([
       run(['scalar-admin', '-c', 'pause', ...where, ...tls, '-m', '5000']),
-      run(['scalar-admin', '-c', 'check_paused', ...where, '--tls', '--override-authority', 'ledger.stillpoint.test']),
+      run([
+        'scalar-admin',
+        '-c',
+        'check_paused',
+        ...where,
+        '--tls',
+        '--override-authority',
+        'ledger.stillpoint.test',
+      ]),
     ]);
     expect(paused.code).toBe(0);
     instantOf(paused.stdout.trimEnd(), 'Pause completed');
@@ -190,14 +222,17 @@ describe('stillpoint pause | unpause | check-paused', () => {
     expect(report.ok).toBe(true);
     expect(report.window.durationMs).toBe(report.window.unpauseStartedAtMs - report.window.pausedAtMs);
     expect(report.window.durationMs).toBeGreaterThanOrEqual(300);
-    expect(report.window.midMs).toBe(Math.floor((report.window.pausedAtMs + report.window.unpauseStartedAtMs) / 2));
+    expect(report.window.midMs).toBe(
+      Math.floor((report.window.pausedAtMs + report.window.unpauseStartedAtMs) / 2),
+    );
     expect(nodes.every((n) => n.gate.stats().pausesTotal >= 1 && !n.gate.paused)).toBe(true);
   });
 
   it('pause --hold unpauses on SIGINT', async () => {
     const proc = start(['pause', '-a', list, '--hold', '10m']);
     const until = Date.now() + CLI_TIMEOUT_MS;
-    while (!proc.stdout().includes('Pause completed') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (!proc.stdout().includes('Pause completed') && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
     expect(nodes.every((n) => n.gate.paused)).toBe(true);
     proc.child.kill('SIGINT');
     const result = await proc.done;
@@ -224,19 +259,24 @@ describe('stillpoint pause | unpause | check-paused', () => {
     // Fails on the old CLI: without --lease no lease was sent and the targets stayed paused for good.
     const proc = start(['pause', '-a', list, '--hold', '30s']);
     const until = Date.now() + CLI_TIMEOUT_MS;
-    while (!proc.stdout().includes('Pause completed') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (!proc.stdout().includes('Pause completed') && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
     expect(nodes.every((n) => n.gate.paused)).toBe(true);
     proc.child.kill('SIGKILL');
     await proc.done;
     const killedAt = Date.now();
     // The default lease of a 30 s hold is min(30 s, 10 s) + 5 s = 15 s.
-    while (nodes.some((n) => n.gate.paused) && Date.now() - killedAt < 20_000) await new Promise((r) => setTimeout(r, 100));
+    while (nodes.some((n) => n.gate.paused) && Date.now() - killedAt < 20_000)
+      await new Promise((r) => setTimeout(r, 100));
     expect(nodes.some((n) => n.gate.paused)).toBe(false);
     expect(Date.now() - killedAt).toBeLessThan(16_000);
   }, 60_000);
 
   it('durations are bounded: --hold 1000h and --lease 9e9 exit 2 with DURATION_OUT_OF_RANGE, nothing paused', async () => {
-    const [hold, lease] = await Promise.all([run(['pause', '-a', list, '--hold', '1000h']), run(['pause', '-a', list, '--lease', '9000000000'])]);
+    const [hold, lease] = await Promise.all([
+      run(['pause', '-a', list, '--hold', '1000h']),
+      run(['pause', '-a', list, '--lease', '9000000000']),
+    ]);
     for (const r of [hold, lease]) {
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/DURATION_OUT_OF_RANGE/);
@@ -246,7 +286,10 @@ describe('stillpoint pause | unpause | check-paused', () => {
 
   it('a missing token: the target was never paused, no "unpause by hand", the hint names --token-file', async () => {
     const target = tokenNodes[0]!.target.label;
-    const result = await run(['pause', '-a', `${target},${nodes[0]!.target.label}`, '--hold', '100ms'], { STILLPOINT_TOKEN: '', STILLPOINT_ADMIN_TOKEN: '' });
+    const result = await run(['pause', '-a', `${target},${nodes[0]!.target.label}`, '--hold', '100ms'], {
+      STILLPOINT_TOKEN: '',
+      STILLPOINT_ADMIN_TOKEN: '',
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/UNAUTHENTICATED/);
     expect(result.stderr).not.toMatch(/unpause by hand|could not unpause/i);
@@ -260,7 +303,9 @@ describe('stillpoint pause | unpause | check-paused', () => {
     try {
       writeFileSync(join(dir, 'token'), 'cli-token\n', { mode: 0o600 });
       const [fromFile, fromEnv] = await Promise.all([
-        run(['check-paused', '-a', target, '--token-file', join(dir, 'token')], { STILLPOINT_ADMIN_TOKEN: '' }),
+        run(['check-paused', '-a', target, '--token-file', join(dir, 'token')], {
+          STILLPOINT_ADMIN_TOKEN: '',
+        }),
         run(['check-paused', '-a', target], { STILLPOINT_TOKEN: 'cli-token', STILLPOINT_ADMIN_TOKEN: '' }),
       ]);
       expect([fromFile.code, fromEnv.code]).toEqual([0, 0]);

@@ -90,7 +90,9 @@ describe('gate', () => {
     const gate = createGate({ log });
     const straggler = await gate.enter();
     await gate.pause({ waitOutstanding: false }); // succeeds at once, gate closed, 1 outstanding
-    expect(await codeOf(gate.pause({ waitOutstanding: true, maxWaitMs: 100 }))).toBe('PAUSE_TIMED_OUT_STILL_PAUSED');
+    expect(await codeOf(gate.pause({ waitOutstanding: true, maxWaitMs: 100 }))).toBe(
+      'PAUSE_TIMED_OUT_STILL_PAUSED',
+    );
     expect(gate.paused).toBe(true);
     expect(await codeOf(gate.enter())).toBe('GATE_PAUSED');
     straggler.release();

@@ -1,6 +1,10 @@
 /** Shared fixtures for the pause tests: real admin servers on loopback port 0, and a raw gRPC client. */
 import * as grpc from '@grpc/grpc-js';
-import { startAdminServer, type AdminServerOptions, type RunningAdminServer } from '../../src/pause/admin-server.ts';
+import {
+  startAdminServer,
+  type AdminServerOptions,
+  type RunningAdminServer,
+} from '../../src/pause/admin-server.ts';
 import type { Gate, Target } from '../../src/pause/contract.ts';
 import { createGate, type PauseLog } from '../../src/pause/gate.ts';
 import { parseAddress } from '../../src/pause/targets.ts';
@@ -51,7 +55,11 @@ export async function closedPort(): Promise<number> {
 export class RawAdminClient {
   private readonly client: grpc.Client;
 
-  constructor(address: string, credentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}) {
+  constructor(
+    address: string,
+    credentials = grpc.credentials.createInsecure(),
+    options: grpc.ChannelOptions = {},
+  ) {
     this.client = new grpc.Client(address, credentials, options);
   }
 

@@ -39,7 +39,9 @@ describe('pause client: all-or-nothing over real admin servers', () => {
     const group = await client.pauseAll(targets);
     try {
       expect(nodes.every((n) => n.gate.paused)).toBe(true);
-      expect(group.statuses.map((s) => [s.target, s.ok, s.paused])).toEqual(targets.map((t) => [t.label, true, true]));
+      expect(group.statuses.map((s) => [s.target, s.ok, s.paused])).toEqual(
+        targets.map((t) => [t.label, true, true]),
+      );
       expect(group.pausedAtMs).toBeGreaterThanOrEqual(before);
       const check = await group.checkPaused();
       expect(check.allPaused).toBe(true);
@@ -49,7 +51,9 @@ describe('pause client: all-or-nothing over real admin servers', () => {
       expect(nodes.some((n) => n.gate.paused)).toBe(false);
       expect(result.window.pausedAtMs).toBe(group.pausedAtMs);
       expect(result.window.unpauseStartedAtMs).toBeGreaterThanOrEqual(group.pausedAtMs);
-      expect(result.window.midMs).toBe(Math.floor((result.window.pausedAtMs + result.window.unpauseStartedAtMs) / 2));
+      expect(result.window.midMs).toBe(
+        Math.floor((result.window.pausedAtMs + result.window.unpauseStartedAtMs) / 2),
+      );
       expect(await group.unpause()).toBe(result); // idempotent: same result, no second unpause round
     }
   });
@@ -71,7 +75,8 @@ describe('pause client: all-or-nothing over real admin servers', () => {
     expect(statuses).toHaveLength(4);
     const downStatus = statuses.find((s) => s.target === down.label)!;
     expect(downStatus).toMatchObject({ ok: false, error: { code: 'TARGET_UNREACHABLE' }, attempts: 3 });
-    for (const s of statuses.filter((s) => s.target !== down.label)) expect(s).toMatchObject({ ok: true, paused: false });
+    for (const s of statuses.filter((s) => s.target !== down.label))
+      expect(s).toMatchObject({ ok: true, paused: false });
     expect(nodes.some((n) => n.gate.paused)).toBe(false);
   });
 
@@ -96,7 +101,10 @@ describe('pause client: all-or-nothing over real admin servers', () => {
     controller.abort();
     const error = await pauseFailure(pausing);
     ticket.release();
-    expect((error.context.targets as TargetStatus[])[0]).toMatchObject({ ok: false, error: { code: 'CANCELLED' } });
+    expect((error.context.targets as TargetStatus[])[0]).toMatchObject({
+      ok: false,
+      error: { code: 'CANCELLED' },
+    });
     expect(nodes.some((n) => n.gate.paused)).toBe(false);
   });
 

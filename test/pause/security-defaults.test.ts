@@ -24,24 +24,40 @@ afterEach(async () => {
 describe('listener security defaults', () => {
   it('refuses a non-loopback admin listener without token and TLS (LISTENER_INSECURE)', async () => {
     const gate = createGate({ log: () => undefined });
-    expect(await codeOf(startAdminServer({ gate, host: '0.0.0.0', log: () => undefined }))).toBe('LISTENER_INSECURE');
-    expect(await codeOf(startAdminServer({ gate, host: '0.0.0.0', token: 't', log: () => undefined }))).toBe('LISTENER_INSECURE');
+    expect(await codeOf(startAdminServer({ gate, host: '0.0.0.0', log: () => undefined }))).toBe(
+      'LISTENER_INSECURE',
+    );
+    expect(await codeOf(startAdminServer({ gate, host: '0.0.0.0', token: 't', log: () => undefined }))).toBe(
+      'LISTENER_INSECURE',
+    );
   });
 
   it('runs insecure when told, and says so loudly', async () => {
     const logs: string[] = [];
-    const server = await startAdminServer({ gate: createGate({ log: () => undefined }), host: '0.0.0.0', insecure: true, log: (m) => logs.push(m) });
+    const server = await startAdminServer({
+      gate: createGate({ log: () => undefined }),
+      host: '0.0.0.0',
+      insecure: true,
+      log: (m) => logs.push(m),
+    });
     cleanups.push(() => server.close());
     expect(logs.join('\n')).toMatch(/INSECURE listener on 0\.0\.0\.0/);
   });
 
   it('a node config on a non-loopback host is refused without insecure: true', async () => {
-    const config = await parseNodeConfig({ group: { storages: { a: { kind: 'sqlite', path: ':memory:' } }, namespaces: { coordinator: 'a' } }, listen: { host: '0.0.0.0', port: 0 } });
-    expect(await codeOf(startNode(config, { log: () => undefined, services: [bankNodeService] }))).toBe('LISTENER_INSECURE');
+    const config = await parseNodeConfig({
+      group: { storages: { a: { kind: 'sqlite', path: ':memory:' } }, namespaces: { coordinator: 'a' } },
+      listen: { host: '0.0.0.0', port: 0 },
+    });
+    expect(await codeOf(startNode(config, { log: () => undefined, services: [bankNodeService] }))).toBe(
+      'LISTENER_INSECURE',
+    );
   });
 
   it('tells loopback from exposed addresses', () => {
-    expect(['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1'].every(isLoopbackHost)).toBe(true);
+    expect(
+      ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1'].every(isLoopbackHost),
+    ).toBe(true);
     expect(['0.0.0.0', '10.0.0.5', '::', 'db.example.com'].some(isLoopbackHost)).toBe(false);
     expect(plaintextTokenWarning(['10.0.0.5'], true, false)).toMatch(/PLAINTEXT to 10\.0\.0\.5/);
     expect(plaintextTokenWarning(['127.0.0.1'], true, false)).toBeUndefined();
@@ -53,7 +69,10 @@ describe('the node token guards the data API', () => {
   it('a data call without the token is UNAUTHENTICATED; with it, it is served', async () => {
     // Fails on the old code: the data API ignored the token.
     const config = await parseNodeConfig({
-      group: { storages: { a: { kind: 'sqlite', path: ':memory:' } }, namespaces: { bank_a: 'a', bank_b: 'a', coordinator: 'a' } },
+      group: {
+        storages: { a: { kind: 'sqlite', path: ':memory:' } },
+        namespaces: { bank_a: 'a', bank_b: 'a', coordinator: 'a' },
+      },
       listen: { port: 0 },
       admin: { token: 'data-token' },
     });
@@ -61,7 +80,10 @@ describe('the node token guards the data API', () => {
     cleanups.push(() => node.close());
     const anonymous = createBankClient(node.address);
     const trusted = createBankClient(node.address, { token: 'data-token' });
-    cleanups.push(() => anonymous.close(), () => trusted.close());
+    cleanups.push(
+      () => anonymous.close(),
+      () => trusted.close(),
+    );
     const refused = (await anonymous.getBalances([0]).catch((e: unknown) => e)) as BankCallError;
     expect(refused.status).toBe(grpc.status.UNAUTHENTICATED);
     const served = (await trusted.getBalances([0]).catch((e: unknown) => e)) as BankCallError | object;
@@ -82,7 +104,11 @@ describe('bounds on the wire', () => {
     expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(error?.details).toMatch(/DURATION_OUT_OF_RANGE/);
     expect(gate.paused).toBe(false);
-    expect(await codeOf(Promise.resolve().then(() => gate.pause({ waitOutstanding: true, maxWaitMs: 1_000, leaseMs: 9e9 })))).toBe('DURATION_OUT_OF_RANGE');
+    expect(
+      await codeOf(
+        Promise.resolve().then(() => gate.pause({ waitOutstanding: true, maxWaitMs: 1_000, leaseMs: 9e9 })),
+      ),
+    ).toBe('DURATION_OUT_OF_RANGE');
     expect(gate.paused).toBe(false);
   });
 });

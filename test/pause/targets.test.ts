@@ -24,17 +24,25 @@ describe('parseAddress / parseAddresses', () => {
     expect(parseAddress(text)).toEqual({ host, port, label });
   });
 
-  it.each(['10.0.0.5', '10.0.0.5:', 'host:port', '::1:50053', '[10.0.0.1]:5', 'h:0', 'h:65536', 'a b:1', '[::1]', ''])(
-    'rejects %j with ConfigError ADDRESS_INVALID and a hint',
-    (text) => {
-      expect(codeOf(() => parseAddress(text))).toBe('ConfigError:ADDRESS_INVALID');
-      try {
-        parseAddress(text);
-      } catch (error) {
-        expect((error as ConfigError).hint).toMatch(/host:port/);
-      }
-    },
-  );
+  it.each([
+    '10.0.0.5',
+    '10.0.0.5:',
+    'host:port',
+    '::1:50053',
+    '[10.0.0.1]:5',
+    'h:0',
+    'h:65536',
+    'a b:1',
+    '[::1]',
+    '',
+  ])('rejects %j with ConfigError ADDRESS_INVALID and a hint', (text) => {
+    expect(codeOf(() => parseAddress(text))).toBe('ConfigError:ADDRESS_INVALID');
+    try {
+      parseAddress(text);
+    } catch (error) {
+      expect((error as ConfigError).hint).toMatch(/host:port/);
+    }
+  });
 
   it('accepts comma-separated lists and repeated items, dropping duplicates', () => {
     expect(parseAddresses(['a:1,b:2', 'c:3', 'a:1']).map((t) => t.label)).toEqual(['a:1', 'b:2', 'c:3']);
@@ -80,7 +88,10 @@ describe('SRV through a real DNS server on loopback', () => {
     const before = await resolver.resolve({ kind: 'srv', name });
     const same = await resolver.resolve({ kind: 'srv', name });
     expect(same.membership.fingerprint).toBe(before.membership.fingerprint);
-    dns.records.set(name, [...dns.records.get(name)!, { target: 'pod-2.demo-headless.default.svc.cluster.local', port: 60051 }]);
+    dns.records.set(name, [
+      ...dns.records.get(name)!,
+      { target: 'pod-2.demo-headless.default.svc.cluster.local', port: 60051 },
+    ]);
     try {
       const after = await resolver.resolve({ kind: 'srv', name });
       expect(after.targets).toHaveLength(3);
@@ -100,18 +111,25 @@ describe('createTargetResolver', () => {
 
   it('delegates kubernetes sources, or fails KUBERNETES_UNAVAILABLE without a delegate', async () => {
     const source = { kind: 'kubernetes', release: 'demo', namespace: 'default' } as const;
-    await expect(createTargetResolver().resolve(source)).rejects.toMatchObject({ code: 'KUBERNETES_UNAVAILABLE' });
+    await expect(createTargetResolver().resolve(source)).rejects.toMatchObject({
+      code: 'KUBERNETES_UNAVAILABLE',
+    });
     const answer: ResolvedTargets = { targets: [], membership: { fingerprint: 'k', items: [] } };
-    const kubernetes: TargetResolver = { resolve: (s) => Promise.resolve(s.kind === 'kubernetes' ? answer : answer) };
+    const kubernetes: TargetResolver = {
+      resolve: (s) => Promise.resolve(s.kind === 'kubernetes' ? answer : answer),
+    };
     expect(await createTargetResolver({ kubernetes }).resolve(source)).toBe(answer);
   });
 
   it('error classes: malformed addresses are ConfigErrors, lookups PauseErrors', async () => {
-    await expect(createTargetResolver().resolve({ kind: 'addresses', addresses: ['x'] })).rejects.toBeInstanceOf(
-      ConfigError,
-    );
     await expect(
-      createTargetResolver({ dnsServers: ['127.0.0.1:9'] }).resolve({ kind: 'srv', name: '_a._tcp.example.test' }),
+      createTargetResolver().resolve({ kind: 'addresses', addresses: ['x'] }),
+    ).rejects.toBeInstanceOf(ConfigError);
+    await expect(
+      createTargetResolver({ dnsServers: ['127.0.0.1:9'] }).resolve({
+        kind: 'srv',
+        name: '_a._tcp.example.test',
+      }),
     ).rejects.toBeInstanceOf(PauseError);
   });
 });

@@ -6,7 +6,10 @@ import type { BackupFailpoints } from '../../src/orchestrator/backup.ts';
 export function failCapture(member: string): BackupFailpoints {
   return {
     beforeCapture: (name) => {
-      if (name === member) throw new EngineError('CAPTURE_FAILED', `capture of ${name} failed (failpoint).`, { context: { member: name } });
+      if (name === member)
+        throw new EngineError('CAPTURE_FAILED', `capture of ${name} failed (failpoint).`, {
+          context: { member: name },
+        });
     },
   };
 }

@@ -9,7 +9,11 @@ import { createGate } from '../../src/pause/gate.ts';
 import type { Gate } from '../../src/pause/contract.ts';
 import { createPauseClient } from '../../src/pause/pause-client.ts';
 import { asStillpointError } from '../../src/errors.ts';
-import { startFaultyAdmin, type FaultyAdmin, type FaultyAdminBehaviour } from '../../src/lab/trials/faulty-admin.ts';
+import {
+  startFaultyAdmin,
+  type FaultyAdmin,
+  type FaultyAdminBehaviour,
+} from '../../src/lab/trials/faulty-admin.ts';
 
 describe('faulty admin endpoint', () => {
   let gate: Gate;
@@ -47,13 +51,16 @@ describe('faulty admin endpoint', () => {
     ['paused-then-error', 1],
     ['silent', 0],
     ['paused-then-silent', 1],
-  ])('%s: Pause fails at the client, the node paused %i time(s), and the rollback left it open', async (behaviour, forwarded) => {
-    const { pause } = await setUp(behaviour);
-    expect(await pause()).toBe('PAUSE_FAILED');
-    expect(faulty?.pauseCalls()).toBeGreaterThanOrEqual(1);
-    expect(faulty?.forwardedPauses()).toBe(forwarded);
-    expect(gate.paused).toBe(false);
-  });
+  ])(
+    '%s: Pause fails at the client, the node paused %i time(s), and the rollback left it open',
+    async (behaviour, forwarded) => {
+      const { pause } = await setUp(behaviour);
+      expect(await pause()).toBe('PAUSE_FAILED');
+      expect(faulty?.pauseCalls()).toBeGreaterThanOrEqual(1);
+      expect(faulty?.forwardedPauses()).toBe(forwarded);
+      expect(gate.paused).toBe(false);
+    },
+  );
 
   it('forwards CheckPaused and Unpause to the node', async () => {
     await setUp('error');

@@ -19,7 +19,15 @@ describe('trials: issue 11 fault kinds', () => {
       sizes: { nodes: 2 },
     });
     const summary = summarize(report);
-    const detail = JSON.stringify(report.trials.map((t) => ({ fault: t.fault, outcome: t.outcome, note: t.faultDetail, v: t.violations, h: t.harnessError })));
+    const detail = JSON.stringify(
+      report.trials.map((t) => ({
+        fault: t.fault,
+        outcome: t.outcome,
+        note: t.faultDetail,
+        v: t.violations,
+        h: t.harnessError,
+      })),
+    );
     expect(summary.harnessErrors, detail).toBe(0);
     expect(summary.violations, detail).toBe(0);
     const byFault = (kind: string) => report.trials.find((t) => t.fault === kind);

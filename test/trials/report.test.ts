@@ -1,26 +1,58 @@
 import { describe, expect, it } from 'vitest';
 import { FAULTS, faultsFor } from '../../src/lab/trials/faults.ts';
 import { createRandom } from '../../src/lab/trials/random.ts';
-import { passed, renderMarkdown, summarize, type TrialResult, type TrialsReport } from '../../src/lab/trials/report.ts';
+import {
+  passed,
+  renderMarkdown,
+  summarize,
+  type TrialResult,
+  type TrialsReport,
+} from '../../src/lab/trials/report.ts';
 import { restoreTarget, scheduleFaults } from '../../src/lab/trials/runner.ts';
 import type { MemberRecord, MemberSpec } from '../../src/engines/contract.ts';
 import { getEngineKind } from '../../src/engines/registry.ts';
 import { createLocalDirStore } from '../../src/artifacts/local-dir-store.ts';
 
 const trial = (over: Partial<TrialResult>): TrialResult => ({
-  index: 0, trialSeed: 1, group: 'sqlite', mode: 'snapshot', discovery: 'addresses', fault: 'none', moment: 'during-pause', faultApplied: true, faultDetail: null,
-  backupId: 'bk-1', outcome: 'complete', attempts: 1, reason: null, restoreChecked: true, acknowledged: 10, longestPausedMs: 12,
-  violations: [], harnessError: null, durationMs: 1000, ...over,
+  index: 0,
+  trialSeed: 1,
+  group: 'sqlite',
+  mode: 'snapshot',
+  discovery: 'addresses',
+  fault: 'none',
+  moment: 'during-pause',
+  faultApplied: true,
+  faultDetail: null,
+  backupId: 'bk-1',
+  outcome: 'complete',
+  attempts: 1,
+  reason: null,
+  restoreChecked: true,
+  acknowledged: 10,
+  longestPausedMs: 12,
+  violations: [],
+  harnessError: null,
+  durationMs: 1000,
+  ...over,
 });
 
 const report = (trials: TrialResult[], tornCopies: number): TrialsReport => ({
-  seed: 7, startedAt: '2026-11-22T00:00:00.000Z', durationMs: 5000, trials,
+  seed: 7,
+  startedAt: '2026-11-22T00:00:00.000Z',
+  durationMs: 5000,
+  trials,
   negativeControl: { ran: true, attempts: 3, tornCopies, detail: '' },
 });
 
 describe('trial report', () => {
   it('counts outcomes, faults, violations and the longest pause', () => {
-    const r = report([trial({}), trial({ fault: 'node-kill', outcome: 'invalid', restoreChecked: false, longestPausedMs: 900 })], 1);
+    const r = report(
+      [
+        trial({}),
+        trial({ fault: 'node-kill', outcome: 'invalid', restoreChecked: false, longestPausedMs: 900 }),
+      ],
+      1,
+    );
     const s = summarize(r);
     expect(s.outcomes).toEqual({ complete: 1, invalid: 1, failed: 0, none: 0 });
     expect(s.faultsByKind).toEqual({ none: 1, 'node-kill': 1 });
@@ -60,17 +92,51 @@ describe('fault schedule', () => {
 
 describe('restore targets of the trials', () => {
   const members: MemberSpec[] = [
-    { name: 'a', engine: 'sqlite', connection: { kind: 'sqlite', path: '/tmp/a.db' }, namespaces: ['bank_a'], options: {} },
-    { name: 'pg', engine: 'postgres', connection: { kind: 'postgres', host: '127.0.0.1', port: 5432, user: 'u', database: 'd' }, namespaces: ['bank_a'], options: { method: 'logical' } },
-    { name: 'maria', engine: 'mariadb', connection: { kind: 'mysql', host: '127.0.0.1', port: 3306, user: 'u' }, namespaces: ['bank_b'], options: {} },
+    {
+      name: 'a',
+      engine: 'sqlite',
+      connection: { kind: 'sqlite', path: '/tmp/a.db' },
+      namespaces: ['bank_a'],
+      options: {},
+    },
+    {
+      name: 'pg',
+      engine: 'postgres',
+      connection: { kind: 'postgres', host: '127.0.0.1', port: 5432, user: 'u', database: 'd' },
+      namespaces: ['bank_a'],
+      options: { method: 'logical' },
+    },
+    {
+      name: 'maria',
+      engine: 'mariadb',
+      connection: { kind: 'mysql', host: '127.0.0.1', port: 3306, user: 'u' },
+      namespaces: ['bank_b'],
+      options: {},
+    },
   ];
 
-  it.each(members.map((m) => [m.engine, m] as const))('%s: the target is one its engine accepts', (_engine, member) => {
-    const record: MemberRecord = { backupId: 'bk-1', member, handle: { kind: 'snapshot', snapshotId: 's' }, artifacts: [] };
-    const target = restoreTarget(member, '/tmp/restored', createRandom(1), { host: '127.0.0.1', port: 3307 });
-    const kind = getEngineKind(member.engine);
-    const artifacts = createLocalDirStore('/tmp/stillpoint-unused-store');
-    // Opening a restore session parses the target (no I/O).
-    expect(() => kind.openRestore({ record, target, artifacts, log: { info: () => {}, warn: () => {} } }, kind.parseOptions(member))).not.toThrow();
-  });
+  it.each(members.map((m) => [m.engine, m] as const))(
+    '%s: the target is one its engine accepts',
+    (_engine, member) => {
+      const record: MemberRecord = {
+        backupId: 'bk-1',
+        member,
+        handle: { kind: 'snapshot', snapshotId: 's' },
+        artifacts: [],
+      };
+      const target = restoreTarget(member, '/tmp/restored', createRandom(1), {
+        host: '127.0.0.1',
+        port: 3307,
+      });
+      const kind = getEngineKind(member.engine);
+      const artifacts = createLocalDirStore('/tmp/stillpoint-unused-store');
+      // Opening a restore session parses the target (no I/O).
+      expect(() =>
+        kind.openRestore(
+          { record, target, artifacts, log: { info: () => {}, warn: () => {} } },
+          kind.parseOptions(member),
+        ),
+      ).not.toThrow();
+    },
+  );
 });

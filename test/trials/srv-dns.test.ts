@@ -17,7 +17,8 @@ describe('trial SRV server', () => {
         { target: '127.0.0.1', port: 4002 },
       ],
     });
-    const labels = async () => (await resolveSrv(NAME, { servers: [dns!.address], timeoutMs: 2_000 })).map((t) => t.label).sort();
+    const labels = async () =>
+      (await resolveSrv(NAME, { servers: [dns!.address], timeoutMs: 2_000 })).map((t) => t.label).sort();
     expect(await labels()).toEqual(['127.0.0.1:4001', '127.0.0.1:4002']);
     dns.records.get(NAME)?.push({ target: '127.0.0.1', port: 4003 });
     expect(await labels()).toEqual(['127.0.0.1:4001', '127.0.0.1:4002', '127.0.0.1:4003']);
@@ -25,7 +26,10 @@ describe('trial SRV server', () => {
 
   it('answers NXDOMAIN for another name', async () => {
     dns = await startDnsServer({ [NAME]: [{ target: '127.0.0.1', port: 4001 }] });
-    const failed = await resolveSrv('_other._tcp.trial.test', { servers: [dns.address], timeoutMs: 2_000 }).catch((e: unknown) => asStillpointError(e));
+    const failed = await resolveSrv('_other._tcp.trial.test', {
+      servers: [dns.address],
+      timeoutMs: 2_000,
+    }).catch((e: unknown) => asStillpointError(e));
     expect(failed).toMatchObject({ code: 'SRV_LOOKUP_FAILED' });
   });
 });

@@ -19,7 +19,9 @@ describe('trials (CI size)', () => {
       sizes: { nodes: 2 },
     });
     const summary = summarize(report);
-    const detail = JSON.stringify(report.trials.map((t) => ({ fault: t.fault, outcome: t.outcome, v: t.violations, h: t.harnessError })));
+    const detail = JSON.stringify(
+      report.trials.map((t) => ({ fault: t.fault, outcome: t.outcome, v: t.violations, h: t.harnessError })),
+    );
     expect(summary.harnessErrors, detail).toBe(0);
     expect(summary.violations, detail).toBe(0);
     expect(summary.faultsByKind['orchestrator-kill']).toBeGreaterThanOrEqual(1);

@@ -33,12 +33,20 @@ describe('schema', () => {
       before_tx_prepared_at: 'BIGINT',
       before_tx_committed_at: 'BIGINT',
     });
-    expect(physicalColumns(COORDINATOR_SCHEMA)).toEqual({ tx_id: 'TEXT', tx_child_ids: 'TEXT', tx_state: 'INT', tx_created_at: 'BIGINT', tx_write_set: 'BLOB' });
+    expect(physicalColumns(COORDINATOR_SCHEMA)).toEqual({
+      tx_id: 'TEXT',
+      tx_child_ids: 'TEXT',
+      tx_state: 'INT',
+      tx_created_at: 'BIGINT',
+      tx_write_set: 'BLOB',
+    });
   });
 
   it('recovers the user schema from the physical columns', () => {
     expect(userSchemaFromPhysical(ACCOUNTS, ['id'], [], physicalColumns(ACCOUNTS))).toEqual(ACCOUNTS);
-    expect(userSchemaFromPhysical(COORDINATOR_SCHEMA, ['tx_id'], [], physicalColumns(COORDINATOR_SCHEMA))).toEqual(COORDINATOR_SCHEMA);
+    expect(
+      userSchemaFromPhysical(COORDINATOR_SCHEMA, ['tx_id'], [], physicalColumns(COORDINATOR_SCHEMA)),
+    ).toEqual(COORDINATOR_SCHEMA);
   });
 });
 
@@ -48,7 +56,10 @@ describe('storage group', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'stillpoint-group-'));
     group = await openGroup({
-      storages: { one: { kind: 'sqlite', path: join(dir, 'one.sqlite') }, two: { kind: 'sqlite', path: join(dir, 'two.sqlite') } },
+      storages: {
+        one: { kind: 'sqlite', path: join(dir, 'one.sqlite') },
+        two: { kind: 'sqlite', path: join(dir, 'two.sqlite') },
+      },
       namespaces: { bank_a: 'one', bank_b: 'two', coordinator: 'two' },
     });
   });
@@ -73,13 +84,18 @@ describe('storage group', () => {
 
   it('refuses an unmapped namespace and a mapping to an unknown storage', async () => {
     expect(() => group.storageFor('nowhere')).toThrowError(/TXN_NAMESPACE_UNMAPPED/);
-    expect(await codeOf(openGroup({ storages: {}, namespaces: { a: 'missing' } }))).toBe('TXN_NAMESPACE_UNMAPPED');
+    expect(await codeOf(openGroup({ storages: {}, namespaces: { a: 'missing' } }))).toBe(
+      'TXN_NAMESPACE_UNMAPPED',
+    );
   });
 
   it('closes what it opened when one storage cannot be opened', async () => {
     const code = await codeOf(
       openGroup({
-        storages: { ok: { kind: 'sqlite', path: join(dir, 'ok.sqlite') }, bad: { kind: 'postgres', host: '127.0.0.1', port: 1, user: 'x', database: 'x' } },
+        storages: {
+          ok: { kind: 'sqlite', path: join(dir, 'ok.sqlite') },
+          bad: { kind: 'postgres', host: '127.0.0.1', port: 1, user: 'x', database: 'x' },
+        },
         namespaces: { a: 'ok', b: 'bad' },
       }),
     );

@@ -12,10 +12,18 @@ afterAll(async () => {
   await server?.destroy();
 });
 
-storageContractSuite('mariadb', async () => ({ storage: await createStorage('maria', server.connection()), cleanup: () => Promise.resolve() }));
+storageContractSuite('mariadb', async () => ({
+  storage: await createStorage('maria', server.connection()),
+  cleanup: () => Promise.resolve(),
+}));
 
 describe('mariadb connection failures', () => {
-  const base = () => ({ kind: 'mysql' as const, host: server.host, port: server.port, user: server.passwordUser.user });
+  const base = () => ({
+    kind: 'mysql' as const,
+    host: server.host,
+    port: server.port,
+    user: server.passwordUser.user,
+  });
 
   it('accepts the right password', async () => {
     const storage = await createStorage('maria', { ...base(), password: server.passwordUser.password });
@@ -24,10 +32,14 @@ describe('mariadb connection failures', () => {
   });
 
   it('reports a wrong password as STORAGE_AUTH_FAILED', async () => {
-    expect(await codeOf(createStorage('maria', { ...base(), password: 'wrong' }))).toBe('STORAGE_AUTH_FAILED');
+    expect(await codeOf(createStorage('maria', { ...base(), password: 'wrong' }))).toBe(
+      'STORAGE_AUTH_FAILED',
+    );
   });
 
   it('reports a port nobody listens on as STORAGE_UNREACHABLE', async () => {
-    expect(await codeOf(createStorage('maria', { ...base(), port: await freePort(), password: 'x' }))).toBe('STORAGE_UNREACHABLE');
+    expect(await codeOf(createStorage('maria', { ...base(), port: await freePort(), password: 'x' }))).toBe(
+      'STORAGE_UNREACHABLE',
+    );
   });
 });

@@ -15,7 +15,10 @@ afterAll(async () => {
   await server?.destroy();
 });
 
-storageContractSuite('postgres', async () => ({ storage: await createStorage('pg', server.connection()), cleanup: () => Promise.resolve() }));
+storageContractSuite('postgres', async () => ({
+  storage: await createStorage('pg', server.connection()),
+  cleanup: () => Promise.resolve(),
+}));
 
 describe('postgres connection failures', () => {
   let dir: string;
@@ -25,13 +28,23 @@ describe('postgres connection failures', () => {
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
-  const base = () => ({ kind: 'postgres' as const, host: server.host, port: server.port, user: server.passwordUser.user, database: 'postgres' });
+  const base = () => ({
+    kind: 'postgres' as const,
+    host: server.host,
+    port: server.port,
+    user: server.passwordUser.user,
+    database: 'postgres',
+  });
 
   it('accepts the password from password, passwordEnv and passwordFile', async () => {
     const file = join(dir, 'pw');
     await writeFile(file, `${server.passwordUser.password}\n`);
     process.env.STILLPOINT_TEST_PG_PW = server.passwordUser.password;
-    for (const source of [{ password: server.passwordUser.password }, { passwordEnv: 'STILLPOINT_TEST_PG_PW' }, { passwordFile: file }]) {
+    for (const source of [
+      { password: server.passwordUser.password },
+      { passwordEnv: 'STILLPOINT_TEST_PG_PW' },
+      { passwordFile: file },
+    ]) {
       const storage = await createStorage('pg', { ...base(), ...source });
       expect(await storage.now()).toBeGreaterThan(0);
       await storage.close();
@@ -44,11 +57,15 @@ describe('postgres connection failures', () => {
   });
 
   it('reports a missing database as STORAGE_DATABASE_MISSING', async () => {
-    expect(await codeOf(createStorage('pg', { ...server.connection('no_such_db') }))).toBe('STORAGE_DATABASE_MISSING');
+    expect(await codeOf(createStorage('pg', { ...server.connection('no_such_db') }))).toBe(
+      'STORAGE_DATABASE_MISSING',
+    );
   });
 
   it('reports a port nobody listens on as STORAGE_UNREACHABLE', async () => {
-    expect(await codeOf(createStorage('pg', { ...base(), port: await freePort(), password: 'x' }))).toBe('STORAGE_UNREACHABLE');
+    expect(await codeOf(createStorage('pg', { ...base(), port: await freePort(), password: 'x' }))).toBe(
+      'STORAGE_UNREACHABLE',
+    );
   });
 
   it('reports a server that went away mid-run as STORAGE_CONNECTION_LOST (retriable), and works again once it is back', async () => {
@@ -64,6 +81,8 @@ describe('postgres connection failures', () => {
   });
 
   it('reports an unset password variable as PASSWORD_UNAVAILABLE', async () => {
-    expect(await codeOf(createStorage('pg', { ...base(), passwordEnv: 'STILLPOINT_TEST_UNSET_VAR' }))).toBe('PASSWORD_UNAVAILABLE');
+    expect(await codeOf(createStorage('pg', { ...base(), passwordEnv: 'STILLPOINT_TEST_UNSET_VAR' }))).toBe(
+      'PASSWORD_UNAVAILABLE',
+    );
   });
 });

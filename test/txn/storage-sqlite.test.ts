@@ -13,7 +13,7 @@ storageContractSuite('sqlite', async () => {
   return { storage, cleanup: () => rm(dir, { recursive: true, force: true }) };
 });
 
-describe('sqlite storage under another connection\'s write lock', () => {
+describe("sqlite storage under another connection's write lock", () => {
   it('waits asynchronously (the event loop keeps running), writes once the lock is gone, and gives up after busyTimeoutMs', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'stillpoint-txn-lock-'));
     const path = join(dir, 'db.sqlite');
@@ -22,7 +22,8 @@ describe('sqlite storage under another connection\'s write lock', () => {
     try {
       await storage.createTable(ITEMS);
       const table = { namespace: ITEMS.namespace, table: ITEMS.table };
-      const put = (pk: string) => storage.mutate([{ kind: 'put', table, key: { pk, ck: 1 }, values: { s: pk } }]);
+      const put = (pk: string) =>
+        storage.mutate([{ kind: 'put', table, key: { pk, ck: 1 }, values: { s: pk } }]);
 
       other.exec('BEGIN IMMEDIATE'); // another process's writer holds the lock
       let ticks = 0;

@@ -6,7 +6,14 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { GroupConfig, StorageGroup, TableRef, TableSchema, Transaction, TransactionManager } from '../../src/txn/contract.ts';
+import type {
+  GroupConfig,
+  StorageGroup,
+  TableRef,
+  TableSchema,
+  Transaction,
+  TransactionManager,
+} from '../../src/txn/contract.ts';
 import { createTransactionManager } from '../../src/txn/consensus-commit.ts';
 import { openGroup } from '../../src/txn/group.ts';
 import { readCoordinatorStates, sweep } from '../../src/txn/recovery.ts';
@@ -33,7 +40,9 @@ const CHILD = fileURLToPath(new URL('./fixtures/txn-child.ts', import.meta.url))
 
 /** Runs the child fixture; resolves when it prints a line starting with `until` (and SIGKILLs it then if asked). */
 async function runChild(args: string[], until: string, kill: boolean): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -60,8 +69,10 @@ const crashAt = (point: 'afterPrepare' | 'afterCommitState' | 'midCommitRecords'
   },
 });
 
-
-async function balances(tm: TransactionManager, ids: string[]): Promise<{ a: (number | undefined)[]; b: (number | undefined)[] }> {
+async function balances(
+  tm: TransactionManager,
+  ids: string[],
+): Promise<{ a: (number | undefined)[]; b: (number | undefined)[] }> {
   return tm.run(async (tx) => ({
     a: await Promise.all(ids.map(async (id) => (await tx.get(A, { id }))?.balance as number | undefined)),
     b: await Promise.all(ids.map(async (id) => (await tx.get(B, { id }))?.balance as number | undefined)),
@@ -75,7 +86,10 @@ async function transfer(tx: Transaction, from: string, to: string, amount: numbe
   tx.put(B, { id: to }, { balance: (b?.balance as number) + amount });
 }
 
-export function transactionSuite(label: string, setup: () => Promise<{ config: GroupConfig; cleanup: () => Promise<void> }>): void {
+export function transactionSuite(
+  label: string,
+  setup: () => Promise<{ config: GroupConfig; cleanup: () => Promise<void> }>,
+): void {
   describe(`consensus commit: ${label}`, () => {
     let group: StorageGroup;
     let config: GroupConfig;
@@ -167,7 +181,9 @@ export function transactionSuite(label: string, setup: () => Promise<{ config: G
     });
 
     it('run() retries conflicts until every concurrent transfer lands', async () => {
-      await Promise.all(Array.from({ length: 6 }, () => tm.run((tx) => transfer(tx, ids[0]!, ids[1]!, 1), { retries: 50 })));
+      await Promise.all(
+        Array.from({ length: 6 }, () => tm.run((tx) => transfer(tx, ids[0]!, ids[1]!, 1), { retries: 50 })),
+      );
       expect(await balances(tm, ids)).toEqual({ a: [94, 100], b: [100, 106] });
     });
 
@@ -187,41 +203,56 @@ export function transactionSuite(label: string, setup: () => Promise<{ config: G
       expect(codes.filter((c) => c === 'TX_CONFLICT').length).toBeGreaterThanOrEqual(1);
     });
 
-    describe.each(['afterPrepare', 'afterCommitState', 'midCommitRecords'] as const)('a crash %s', (point) => {
-      const committed = point !== 'afterPrepare';
-      const expected = committed ? { a: [60, 100], b: [100, 140] } : { a: [100, 100], b: [100, 100] };
+    describe.each(['afterPrepare', 'afterCommitState', 'midCommitRecords'] as const)(
+      'a crash %s',
+      (point) => {
+        const committed = point !== 'afterPrepare';
+        const expected = committed ? { a: [60, 100], b: [100, 140] } : { a: [100, 100], b: [100, 100] };
 
-      async function crash(): Promise<void> {
-        const crashing = createTransactionManager({ group, failpoints: crashAt(point) });
-        await expect(crashing.run((tx) => transfer(tx, ids[0]!, ids[1]!, 40))).rejects.toBeInstanceOf(Crash);
-      }
-
-      it('is resolved all-or-nothing by lazy recovery on read', async () => {
-        await crash();
-        let clock = Date.now();
-        const reader = createTransactionManager({ group, now: () => clock });
-        if (!committed) {
-          // Undecided and not expired: the reader must not guess.
-          expect(await codeOf(reader.run((tx) => tx.get(A, { id: ids[0]! }), { retries: 0 }))).toBe('TX_UNKNOWN_STATE_RETRY');
-          clock += 16_000;
+        async function crash(): Promise<void> {
+          const crashing = createTransactionManager({ group, failpoints: crashAt(point) });
+          await expect(crashing.run((tx) => transfer(tx, ids[0]!, ids[1]!, 40))).rejects.toBeInstanceOf(
+            Crash,
+          );
         }
-        expect(await balances(reader, ids)).toEqual(expected);
-        expect((await sweep(group, { expiryMs: 0 })).unresolved).toBe(0);
-      });
 
-      it('is resolved all-or-nothing by the sweep', async () => {
-        await crash();
-        // The crash really left the records unfinished (2 pending; 1 when it hit between the two commits).
-        const raw = await Promise.all([group.storageFor('bank_a').get(A, { id: ids[0]! }), group.storageFor('bank_b').get(B, { id: ids[1]! })]);
-        expect(raw.filter((r) => r?.tx_state === 1)).toHaveLength(point === 'midCommitRecords' ? 1 : 2);
-        const report = await sweep(group, { expiryMs: 0 });
-        expect(report.unresolved).toBe(0);
-        if (committed) expect(report.rolledForward).toBeGreaterThanOrEqual(point === 'midCommitRecords' ? 1 : 2);
-        else expect([report.abortedExpired, report.rolledBack]).toEqual([1, 1]);
-        expect(await balances(tm, ids)).toEqual(expected);
-        expect(await sweep(group, { expiryMs: 0 })).toMatchObject({ rolledForward: 0, rolledBack: 0, abortedExpired: 0 });
-      });
-    });
+        it('is resolved all-or-nothing by lazy recovery on read', async () => {
+          await crash();
+          let clock = Date.now();
+          const reader = createTransactionManager({ group, now: () => clock });
+          if (!committed) {
+            // Undecided and not expired: the reader must not guess.
+            expect(await codeOf(reader.run((tx) => tx.get(A, { id: ids[0]! }), { retries: 0 }))).toBe(
+              'TX_UNKNOWN_STATE_RETRY',
+            );
+            clock += 16_000;
+          }
+          expect(await balances(reader, ids)).toEqual(expected);
+          expect((await sweep(group, { expiryMs: 0 })).unresolved).toBe(0);
+        });
+
+        it('is resolved all-or-nothing by the sweep', async () => {
+          await crash();
+          // The crash really left the records unfinished (2 pending; 1 when it hit between the two commits).
+          const raw = await Promise.all([
+            group.storageFor('bank_a').get(A, { id: ids[0]! }),
+            group.storageFor('bank_b').get(B, { id: ids[1]! }),
+          ]);
+          expect(raw.filter((r) => r?.tx_state === 1)).toHaveLength(point === 'midCommitRecords' ? 1 : 2);
+          const report = await sweep(group, { expiryMs: 0 });
+          expect(report.unresolved).toBe(0);
+          if (committed)
+            expect(report.rolledForward).toBeGreaterThanOrEqual(point === 'midCommitRecords' ? 1 : 2);
+          else expect([report.abortedExpired, report.rolledBack]).toEqual([1, 1]);
+          expect(await balances(tm, ids)).toEqual(expected);
+          expect(await sweep(group, { expiryMs: 0 })).toMatchObject({
+            rolledForward: 0,
+            rolledBack: 0,
+            abortedExpired: 0,
+          });
+        });
+      },
+    );
 
     it.each(['afterPrepare', 'afterCommitState', 'midCommitRecords'] as const)(
       'a node process SIGKILLed %s is recovered all-or-nothing',
@@ -229,13 +260,18 @@ export function transactionSuite(label: string, setup: () => Promise<{ config: G
         await runChild([JSON.stringify(config), 'crash', point, ids[0]!, ids[1]!], `AT ${point}`, true);
         const report = await sweep(group, { expiryMs: 0 });
         expect(report.unresolved).toBe(0);
-        const expected = point === 'afterPrepare' ? { a: [100, 100], b: [100, 100] } : { a: [60, 100], b: [100, 140] };
+        const expected =
+          point === 'afterPrepare' ? { a: [100, 100], b: [100, 100] } : { a: [60, 100], b: [100, 140] };
         expect(await balances(tm, ids)).toEqual(expected);
       },
     );
 
     it('several processes transfer concurrently on the same databases and conserve the total', async () => {
-      await Promise.all([0, 1].map(() => runChild([JSON.stringify(config), 'transfers', '15', ids[0]!, ids[1]!], 'DONE', false)));
+      await Promise.all(
+        [0, 1].map(() =>
+          runChild([JSON.stringify(config), 'transfers', '15', ids[0]!, ids[1]!], 'DONE', false),
+        ),
+      );
       expect(await balances(tm, ids)).toEqual({ a: [70, 100], b: [100, 130] });
     });
 
@@ -250,22 +286,43 @@ export function transactionSuite(label: string, setup: () => Promise<{ config: G
           },
         },
       });
-      expect(await codeOf(slow.run((tx) => transfer(tx, ids[0]!, ids[1]!, 40), { retries: 0 }))).toBe('TX_CONFLICT');
+      expect(await codeOf(slow.run((tx) => transfer(tx, ids[0]!, ids[1]!, 40), { retries: 0 }))).toBe(
+        'TX_CONFLICT',
+      );
       expect(await balances(tm, ids)).toEqual({ a: [100, 100], b: [100, 100] });
       expect((await sweep(group, { expiryMs: 0 })).unresolved).toBe(0);
     });
 
     it('updates and rolls back a "deemed committed" record (all tx_* NULL) exactly', async () => {
       const key = { id: `imported${n}` };
-      await group.storageFor('bank_a').mutate([{ kind: 'put', table: A, key, values: { balance: 7 }, condition: { kind: 'ifNotExists' } }]);
+      await group
+        .storageFor('bank_a')
+        .mutate([{ kind: 'put', table: A, key, values: { balance: 7 }, condition: { kind: 'ifNotExists' } }]);
       expect((await tm.run((tx) => tx.get(A, key)))?.balance).toBe(7);
       const crashing = createTransactionManager({ group, failpoints: crashAt('afterPrepare') });
-      await expect(crashing.run((tx) => Promise.resolve(tx.put(A, key, { balance: 8 })))).rejects.toBeInstanceOf(Crash);
-      expect(await group.storageFor('bank_a').get(A, key)).toMatchObject({ balance: 8, tx_state: 1, before_balance: 7, before_tx_version: 0 });
+      await expect(
+        crashing.run((tx) => Promise.resolve(tx.put(A, key, { balance: 8 }))),
+      ).rejects.toBeInstanceOf(Crash);
+      expect(await group.storageFor('bank_a').get(A, key)).toMatchObject({
+        balance: 8,
+        tx_state: 1,
+        before_balance: 7,
+        before_tx_version: 0,
+      });
       await sweep(group, { expiryMs: 0 });
-      expect(await group.storageFor('bank_a').get(A, key)).toMatchObject({ balance: 7, tx_id: null, tx_state: null, tx_version: null, before_balance: null });
+      expect(await group.storageFor('bank_a').get(A, key)).toMatchObject({
+        balance: 7,
+        tx_id: null,
+        tx_state: null,
+        tx_version: null,
+        before_balance: null,
+      });
       await tm.run((tx) => Promise.resolve(tx.put(A, key, { balance: 9 })));
-      expect(await group.storageFor('bank_a').get(A, key)).toMatchObject({ balance: 9, tx_state: 3, tx_version: 1 });
+      expect(await group.storageFor('bank_a').get(A, key)).toMatchObject({
+        balance: 9,
+        tx_state: 3,
+        tx_version: 1,
+      });
     });
 
     it('deleting an absent record conflicts with a concurrent insert and leaves no tombstone', async () => {
@@ -287,7 +344,11 @@ export function transactionSuite(label: string, setup: () => Promise<{ config: G
       await expect(crashing.run((tx) => transfer(tx, ids[0]!, ids[1]!, 40))).rejects.toBeInstanceOf(Crash);
       const report = await sweep(group, { expiryMs: 60_000 });
       expect(report.unresolved).toBe(2);
-      expect(await sweep(group, { expiryMs: 0 })).toMatchObject({ abortedExpired: 1, rolledBack: 1, unresolved: 0 });
+      expect(await sweep(group, { expiryMs: 0 })).toMatchObject({
+        abortedExpired: 1,
+        rolledBack: 1,
+        unresolved: 0,
+      });
     });
   });
 }

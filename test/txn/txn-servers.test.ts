@@ -36,7 +36,10 @@ describe('the Coordinator storage fails at the commit point', () => {
         tx.put(B, { id: 'cu' }, { balance: 100 });
         return Promise.resolve();
       });
-      const tm = createTransactionManager({ group, failpoints: { afterPrepare: () => pg.stop('immediate') } });
+      const tm = createTransactionManager({
+        group,
+        failpoints: { afterPrepare: () => pg.stop('immediate') },
+      });
       const error = await tm
         .run(
           async (tx) => {
@@ -51,7 +54,12 @@ describe('the Coordinator storage fails at the commit point', () => {
       await pg.start();
       const report = await sweep(group, { expiryMs: 0 });
       expect(report).toMatchObject({ abortedExpired: 1, rolledBack: 1, unresolved: 0 });
-      expect(await setup.run(async (tx) => [(await tx.get(A, { id: 'cu' }))?.balance, (await tx.get(B, { id: 'cu' }))?.balance])).toEqual([100, 100]);
+      expect(
+        await setup.run(async (tx) => [
+          (await tx.get(A, { id: 'cu' }))?.balance,
+          (await tx.get(B, { id: 'cu' }))?.balance,
+        ]),
+      ).toEqual([100, 100]);
     } finally {
       await group.close();
     }

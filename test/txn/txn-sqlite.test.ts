@@ -7,7 +7,10 @@ transactionSuite('two SQLite files', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'stillpoint-txn-'));
   return {
     config: {
-      storages: { one: { kind: 'sqlite', path: join(dir, 'one.sqlite') }, two: { kind: 'sqlite', path: join(dir, 'two.sqlite') } },
+      storages: {
+        one: { kind: 'sqlite', path: join(dir, 'one.sqlite') },
+        two: { kind: 'sqlite', path: join(dir, 'two.sqlite') },
+      },
       namespaces: { bank_a: 'one', bank_b: 'two', coordinator: 'one' },
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),

@@ -17,10 +17,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function writeMain(version: string): void {
   // Prints where it runs from, so the test sees dist/ vs src/.
-  writeFileSync(join(dir, 'src', 'cli', 'main.ts'), `const where: string = import.meta.url;\nconsole.log('${version}', where.includes('/dist/') ? 'dist' : 'src');\n`);
+  writeFileSync(
+    join(dir, 'src', 'cli', 'main.ts'),
+    `const where: string = import.meta.url;\nconsole.log('${version}', where.includes('/dist/') ? 'dist' : 'src');\n`,
+  );
 }
 
-const cli = (): string => execFileSync(process.execPath, [join(dir, 'bin', 'stillpoint.js')], { cwd: dir, encoding: 'utf8' }).trim();
+const cli = (): string =>
+  execFileSync(process.execPath, [join(dir, 'bin', 'stillpoint.js')], { cwd: dir, encoding: 'utf8' }).trim();
 
 async function waitForBuild(): Promise<void> {
   for (let i = 0; i < 240 && !existsSync(join(dir, 'dist', '.build-stamp')); i += 1) await sleep(500);
@@ -28,9 +32,11 @@ async function waitForBuild(): Promise<void> {
 
 describe('bin/stillpoint.js in a checkout', () => {
   it('runs src through tsx until the build is current, then dist; an edit is never hidden by a stale build', async () => {
-    for (const sub of ['bin', 'src/cli', 'src/pause/proto', 'src/lab/bank/proto']) mkdirSync(join(dir, sub), { recursive: true });
+    for (const sub of ['bin', 'src/cli', 'src/pause/proto', 'src/lab/bank/proto'])
+      mkdirSync(join(dir, sub), { recursive: true });
     cpSync(join(ROOT, 'bin', 'stillpoint.js'), join(dir, 'bin', 'stillpoint.js'));
-    for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package.json']) cpSync(join(ROOT, f), join(dir, f));
+    for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package.json'])
+      cpSync(join(ROOT, f), join(dir, f));
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
     writeMain('v1');
     expect(cli()).toBe('v1 src'); // no build yet: the sources, and a build starts in the background

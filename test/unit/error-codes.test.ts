@@ -6,7 +6,9 @@ import { ConfigError, EngineError, StillpointError, exitCodeFor } from '../../sr
 
 describe('error codes', () => {
   it('docs/error-codes.md is generated from the table (run `npm run docs:codes` when this fails)', () => {
-    expect(readFileSync(new URL('../../docs/error-codes.md', import.meta.url), 'utf8')).toBe(renderErrorCodesPage());
+    expect(readFileSync(new URL('../../docs/error-codes.md', import.meta.url), 'utf8')).toBe(
+      renderErrorCodesPage(),
+    );
   });
 
   it('one exit code per code, whichever class carries it', () => {

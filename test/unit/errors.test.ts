@@ -1,13 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, EngineError, asStillpointError, exitCodeFor, isRetryable, TransactionError } from '../../src/errors.ts';
+import {
+  ConfigError,
+  EngineError,
+  asStillpointError,
+  exitCodeFor,
+  isRetryable,
+  TransactionError,
+} from '../../src/errors.ts';
 
 describe('errors', () => {
   it('puts the code in the message and keeps hint, context and cause', () => {
     const cause = new Error('boom');
-    const e = new EngineError('CAPTURE_FAILED', 'Capture failed.', { hint: 'Check the server.', context: { member: 'a' }, cause });
+    const e = new EngineError('CAPTURE_FAILED', 'Capture failed.', {
+      hint: 'Check the server.',
+      context: { member: 'a' },
+      cause,
+    });
     expect(e.message).toBe('[CAPTURE_FAILED] Capture failed.');
     expect(e.code).toBe('CAPTURE_FAILED');
-    expect(e.toJSON()).toMatchObject({ name: 'EngineError', hint: 'Check the server.', context: { member: 'a' } });
+    expect(e.toJSON()).toMatchObject({
+      name: 'EngineError',
+      hint: 'Check the server.',
+      context: { member: 'a' },
+    });
     expect(e.cause).toBe(cause);
   });
 

@@ -75,7 +75,17 @@ describe('library entry point', () => {
   it('registers the built-in engines', () => {
     expect(stillpoint.engineKinds()).toEqual(expect.arrayContaining(['mariadb', 'postgres', 'sqlite']));
     const sqlite = stillpoint.getEngineKind('sqlite');
-    expect(sqlite.capabilities(sqlite.parseOptions({ name: 'a', engine: 'sqlite', connection: { kind: 'sqlite', path: '/tmp/a.db' }, namespaces: [], options: {} })).atomicCapture).toBe(true);
+    expect(
+      sqlite.capabilities(
+        sqlite.parseOptions({
+          name: 'a',
+          engine: 'sqlite',
+          connection: { kind: 'sqlite', path: '/tmp/a.db' },
+          namespaces: [],
+          options: {},
+        }),
+      ).atomicCapture,
+    ).toBe(true);
   });
 
   it('is what package.json publishes: dist/index.js with its types', () => {

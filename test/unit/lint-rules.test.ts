@@ -23,13 +23,17 @@ describe('architecture lint rules', () => {
   it('refuses a product → lab import', async () => {
     const code = "import { startDemo } from '../lab/demo/demo.ts';\nexport const x = startDemo;\n";
     expect(await ruleIds(code, 'src/orchestrator/wrong-way.ts')).toContain('no-restricted-imports');
-    expect(await ruleIds(code.replace('../lab/', '../../lab/'), 'src/engines/postgres/wrong-way.ts')).toContain('no-restricted-imports');
+    expect(
+      await ruleIds(code.replace('../lab/', '../../lab/'), 'src/engines/postgres/wrong-way.ts'),
+    ).toContain('no-restricted-imports');
   }, 60_000);
 
   it('allows the lab, the CLI entry point and tests to import the lab', async () => {
     const code = "import { startDemo } from '../lab/demo/demo.ts';\nexport const x = startDemo;\n";
     expect(await ruleIds(code, 'src/cli/main.ts')).not.toContain('no-restricted-imports');
-    expect(await ruleIds(code.replace('../lab/', './'), 'src/lab/trials/ok.ts')).not.toContain('no-restricted-imports');
+    expect(await ruleIds(code.replace('../lab/', './'), 'src/lab/trials/ok.ts')).not.toContain(
+      'no-restricted-imports',
+    );
   }, 60_000);
 
   it('refuses failpoints read from the environment in product code', async () => {

@@ -66,9 +66,21 @@ describe('errors that say what to do next', () => {
   }, 60_000);
 
   it('an unknown plan key suggests the schema key it is closest to and names the member', () => {
-    const good = { version: 1, group: 'g', clusters: [], artifacts: { dir: './art' }, catalog: { path: './c.db' } };
+    const good = {
+      version: 1,
+      group: 'g',
+      clusters: [],
+      artifacts: { dir: './art' },
+      catalog: { path: './c.db' },
+    };
     const members = [
-      { name: 'ledger', engine: 'sqlite', connection: { kind: 'sqlite', path: './a.db' }, namespaces: ['bank_a', 'coordinator'], option: { x: 1 } },
+      {
+        name: 'ledger',
+        engine: 'sqlite',
+        connection: { kind: 'sqlite', path: './a.db' },
+        namespaces: ['bank_a', 'coordinator'],
+        option: { x: 1 },
+      },
     ];
     const error = (() => {
       try {

@@ -31,6 +31,8 @@ describe('resolvePassword', () => {
       code: 'PASSWORD_UNAVAILABLE',
       message: '[PASSWORD_UNAVAILABLE] storage pg: environment variable SP_TEST_UNSET_PW is not set.',
     });
-    expect(codeOf(() => resolvePassword({ passwordFile: join(dir, 'missing') }, 'member b'))).toMatchObject({ code: 'PASSWORD_UNAVAILABLE' });
+    expect(codeOf(() => resolvePassword({ passwordFile: join(dir, 'missing') }, 'member b'))).toMatchObject({
+      code: 'PASSWORD_UNAVAILABLE',
+    });
   });
 });

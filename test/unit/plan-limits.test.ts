@@ -9,7 +9,14 @@ import { parsePlan } from '../../src/plan/load-plan.ts';
 const base = (): Record<string, unknown> => ({
   version: 1,
   clusters: [{ name: 'nodes', targets: { addresses: ['127.0.0.1:50051'] } }],
-  members: [{ name: 'coord', engine: 'sqlite', connection: { kind: 'sqlite', path: '/tmp/c.db' }, namespaces: ['coordinator'] }],
+  members: [
+    {
+      name: 'coord',
+      engine: 'sqlite',
+      connection: { kind: 'sqlite', path: '/tmp/c.db' },
+      namespaces: ['coordinator'],
+    },
+  ],
 });
 
 function refusal(plan: Record<string, unknown>): { code?: string; key?: string } {
@@ -17,7 +24,10 @@ function refusal(plan: Record<string, unknown>): { code?: string; key?: string }
     parsePlan(plan);
   } catch (error) {
     const e = error as { code?: string; context?: { key?: string } };
-    return { ...(e.code === undefined ? {} : { code: e.code }), ...(e.context?.key === undefined ? {} : { key: e.context.key }) };
+    return {
+      ...(e.code === undefined ? {} : { code: e.code }),
+      ...(e.context?.key === undefined ? {} : { key: e.context.key }),
+    };
   }
   return {};
 }
@@ -27,9 +37,18 @@ describe('plan limits', () => {
     const lease = base();
     lease.clusters = [{ name: 'nodes', targets: { addresses: ['127.0.0.1:50051'] }, leaseMs: 9e9 }];
     expect(refusal(lease)).toEqual({ code: 'PLAN_INVALID', key: 'clusters.0.leaseMs' });
-    expect(refusal({ ...base(), window: { captureTimeoutMs: 9e9 } })).toEqual({ code: 'PLAN_INVALID', key: 'window.captureTimeoutMs' });
-    expect(refusal({ ...base(), window: { minMs: 9e9 } })).toEqual({ code: 'PLAN_INVALID', key: 'window.minMs' });
-    expect(refusal({ ...base(), window: { marginMs: 9e9 } })).toEqual({ code: 'PLAN_INVALID', key: 'window.marginMs' });
+    expect(refusal({ ...base(), window: { captureTimeoutMs: 9e9 } })).toEqual({
+      code: 'PLAN_INVALID',
+      key: 'window.captureTimeoutMs',
+    });
+    expect(refusal({ ...base(), window: { minMs: 9e9 } })).toEqual({
+      code: 'PLAN_INVALID',
+      key: 'window.minMs',
+    });
+    expect(refusal({ ...base(), window: { marginMs: 9e9 } })).toEqual({
+      code: 'PLAN_INVALID',
+      key: 'window.marginMs',
+    });
     const drain = base();
     drain.clusters = [{ name: 'nodes', targets: { addresses: ['127.0.0.1:50051'] }, drainTimeoutMs: 9e9 }];
     expect(refusal(drain)).toEqual({ code: 'PLAN_INVALID', key: 'clusters.0.drainTimeoutMs' });
@@ -37,7 +56,14 @@ describe('plan limits', () => {
 
   it('refuses names over 63 characters or outside the safe charset', () => {
     const long = base();
-    long.members = [{ name: 'm'.repeat(5000), engine: 'sqlite', connection: { kind: 'sqlite', path: '/tmp/c.db' }, namespaces: ['coordinator'] }];
+    long.members = [
+      {
+        name: 'm'.repeat(5000),
+        engine: 'sqlite',
+        connection: { kind: 'sqlite', path: '/tmp/c.db' },
+        namespaces: ['coordinator'],
+      },
+    ];
     expect(refusal(long)).toEqual({ code: 'PLAN_INVALID', key: 'members.0.name' });
     const odd = base();
     odd.clusters = [{ name: 'a b;rm', targets: { addresses: ['127.0.0.1:50051'] } }];
@@ -49,8 +75,18 @@ describe('plan limits', () => {
   it('refuses an inline member password with its own code', () => {
     const plan = base();
     plan.members = [
-      { name: 'coord', engine: 'sqlite', connection: { kind: 'sqlite', path: '/tmp/c.db' }, namespaces: ['coordinator'] },
-      { name: 'pg', engine: 'postgres', connection: { kind: 'postgres', host: 'h', port: 5432, user: 'u', database: 'd', password: 'x' }, namespaces: ['bank_a'] },
+      {
+        name: 'coord',
+        engine: 'sqlite',
+        connection: { kind: 'sqlite', path: '/tmp/c.db' },
+        namespaces: ['coordinator'],
+      },
+      {
+        name: 'pg',
+        engine: 'postgres',
+        connection: { kind: 'postgres', host: 'h', port: 5432, user: 'u', database: 'd', password: 'x' },
+        namespaces: ['bank_a'],
+      },
     ];
     expect(refusal(plan)).toEqual({ code: 'PLAN_INLINE_PASSWORD', key: 'members.1.connection.password' });
   });

@@ -71,18 +71,35 @@ async function seed(group: GroupConfig): Promise<void> {
 async function twoNodesThenCheck(group: GroupConfig): Promise<void> {
   await seed(group);
   const nodes = await Promise.all([startNodeProcess('n1', group), startNodeProcess('n2', group)]);
-  const report = await runBankWorkload({ targets: nodes.map((n) => n.address), accounts: ACCOUNTS, concurrency: 6, durationMs: 3_000 });
+  const report = await runBankWorkload({
+    targets: nodes.map((n) => n.address),
+    accounts: ACCOUNTS,
+    concurrency: 6,
+    durationMs: 3_000,
+  });
   await Promise.all(nodes.map(stop));
   expect(report.failed).toBe(0);
   expect(report.committed).toBeGreaterThan(0);
-  const check = await checkGroup(group, { invariants: [bankInvariants], sweep: true, expiryMs: 0, acknowledged: report.acknowledged });
+  const check = await checkGroup(group, {
+    invariants: [bankInvariants],
+    sweep: true,
+    expiryMs: 0,
+    acknowledged: report.acknowledged,
+  });
   expect(check.violations).toEqual([]);
-  expect(check.stats).toMatchObject({ accounts: ACCOUNTS, totalBalance: ACCOUNTS * 1000, transfers: report.committed - report.duplicates });
+  expect(check.stats).toMatchObject({
+    accounts: ACCOUNTS,
+    totalBalance: ACCOUNTS * 1000,
+    transfers: report.committed - report.duplicates,
+  });
 }
 
 async function killOneMidWorkload(group: GroupConfig): Promise<void> {
   await seed(group);
-  const [victim, survivor] = await Promise.all([startNodeProcess('victim', group), startNodeProcess('survivor', group)]);
+  const [victim, survivor] = await Promise.all([
+    startNodeProcess('victim', group),
+    startNodeProcess('survivor', group),
+  ]);
   if (victim === undefined || survivor === undefined) throw new Error('nodes did not start');
   const controller = new AbortController();
   // Sized by progress, not by time (a loaded machine commits slowly): kill after some commits, stop once
@@ -112,7 +129,12 @@ async function killOneMidWorkload(group: GroupConfig): Promise<void> {
   expect(report.retriesByReason.unavailable + report.retriesByReason.unknown).toBeGreaterThan(0);
   expect((await victim.process.exited).signal).toBe('SIGKILL');
   await stop(survivor);
-  const check = await checkGroup(group, { invariants: [bankInvariants], sweep: true, expiryMs: 0, acknowledged: report.acknowledged });
+  const check = await checkGroup(group, {
+    invariants: [bankInvariants],
+    sweep: true,
+    expiryMs: 0,
+    acknowledged: report.acknowledged,
+  });
   expect(check.violations).toEqual([]);
   expect(check.stats.unfinished).toBe(0);
   expect(check.stats.totalBalance).toBe(ACCOUNTS * 1000);
@@ -121,7 +143,11 @@ async function killOneMidWorkload(group: GroupConfig): Promise<void> {
 
 describe('bank on SQLite files, two node processes', () => {
   const sqliteGroup = (name: string): GroupConfig => ({
-    storages: { a: { kind: 'sqlite', path: join(dir, `${name}-a.db`) }, b: { kind: 'sqlite', path: join(dir, `${name}-b.db`) }, c: { kind: 'sqlite', path: join(dir, `${name}-c.db`) } },
+    storages: {
+      a: { kind: 'sqlite', path: join(dir, `${name}-a.db`) },
+      b: { kind: 'sqlite', path: join(dir, `${name}-b.db`) },
+      c: { kind: 'sqlite', path: join(dir, `${name}-c.db`) },
+    },
     namespaces: { bank_a: 'a', bank_b: 'b', coordinator: 'c' },
   });
 
@@ -148,7 +174,8 @@ describe('bank on PostgreSQL + MariaDB, two node processes', () => {
     if (!pg || !maria) throw new Error('servers did not start');
     await pg.createDatabase(name);
     // MySQL namespaces are databases with fixed names: drop what an earlier test left.
-    for (const ns of ['bank_a', 'bank_b', 'coordinator']) await maria.query(`DROP DATABASE IF EXISTS \`${ns}\``);
+    for (const ns of ['bank_a', 'bank_b', 'coordinator'])
+      await maria.query(`DROP DATABASE IF EXISTS \`${ns}\``);
     return {
       storages: { pg: pg.connection(name), maria: maria.connection() },
       namespaces: { bank_a: 'pg', coordinator: 'pg', bank_b: 'maria' },

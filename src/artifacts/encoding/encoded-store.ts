@@ -21,7 +21,11 @@ export interface EncodedStoreOptions {
   readonly keys: KeyProvider | undefined;
 }
 
-export function createEncodedStore(inner: ArtifactStore, location: string, options: EncodedStoreOptions): ArtifactStore {
+export function createEncodedStore(
+  inner: ArtifactStore,
+  location: string,
+  options: EncodedStoreOptions,
+): ArtifactStore {
   return new EncodedStore(inner, location, options);
 }
 
@@ -39,13 +43,20 @@ class EncodedStore implements ArtifactStore {
 
   async put(key: string, source: Readable | Uint8Array | string): Promise<ArtifactRef> {
     if (this.options.encrypt && this.options.keys === undefined) {
-      throw new ConfigError('ENCRYPTION_KEY_MISSING', `The store ${this.location} encrypts artifacts, and no key was given.`, {
-        context: { key },
-        hint: 'Set STILLPOINT_KEK (64 hex characters) or STILLPOINT_KEK_FILE (a file holding them).',
-      });
+      throw new ConfigError(
+        'ENCRYPTION_KEY_MISSING',
+        `The store ${this.location} encrypts artifacts, and no key was given.`,
+        {
+          context: { key },
+          hint: 'Set STILLPOINT_KEK (64 hex characters) or STILLPOINT_KEK_FILE (a file holding them).',
+        },
+      );
     }
     const input = toReadable(source);
-    const encoded = await encode(input, { compression: this.options.compression, ...(this.options.encrypt ? { keys: this.options.keys } : {}) });
+    const encoded = await encode(input, {
+      compression: this.options.compression,
+      ...(this.options.encrypt ? { keys: this.options.keys } : {}),
+    });
     input.once('error', (error) => encoded.destroy(error));
     return this.inner.put(key, encoded);
   }

@@ -48,7 +48,12 @@ export async function encode(source: Readable, options: EncodeOptions): Promise<
   const encryption =
     options.keys === undefined
       ? null
-      : { alg: 'aes-256-gcm-chunked' as const, chunkBytes: CHUNK_BYTES, ...(await wrapped(options.keys, dataKey)), noncePrefix: noncePrefix.toString('base64') };
+      : {
+          alg: 'aes-256-gcm-chunked' as const,
+          chunkBytes: CHUNK_BYTES,
+          ...(await wrapped(options.keys, dataKey)),
+          noncePrefix: noncePrefix.toString('base64'),
+        };
   const header: EnvelopeHeader = { compression: options.compression, encryption };
   const json = Buffer.from(JSON.stringify(header));
   const prefix = Buffer.alloc(9);
@@ -77,7 +82,14 @@ async function wrapped(keys: KeyProvider, dataKey: Buffer): Promise<{ keyId: str
   return { keyId: w.keyId, wrappedKey: w.wrapped };
 }
 
-function sealRecord(key: Buffer, prefix: Buffer, aad: Buffer, index: number, plain: Buffer, last: boolean): Buffer {
+function sealRecord(
+  key: Buffer,
+  prefix: Buffer,
+  aad: Buffer,
+  index: number,
+  plain: Buffer,
+  last: boolean,
+): Buffer {
   const cipher = createCipheriv('aes-256-gcm', key, nonceFor(prefix, index));
   cipher.setAAD(recordAad(aad, index, last));
   const body = Buffer.concat([cipher.update(plain), cipher.final()]);
@@ -91,17 +103,26 @@ function sealRecord(key: Buffer, prefix: Buffer, aad: Buffer, index: number, pla
  * The decoded (plain) stream of a stored object. The header is read and the data key unwrapped before this
  * resolves, so a missing or wrong key is an error here, before any byte reaches the caller.
  */
-export async function decode(stored: Readable, keys: KeyProvider | undefined, key: string): Promise<Readable> {
+export async function decode(
+  stored: Readable,
+  keys: KeyProvider | undefined,
+  key: string,
+): Promise<Readable> {
   const reader = new ByteReader(stored);
   const first = await reader.read(4);
-  if (first === null || !first.equals(MAGIC)) return Readable.from(prepend(first, reader.rest()), { objectMode: false });
+  if (first === null || !first.equals(MAGIC))
+    return Readable.from(prepend(first, reader.rest()), { objectMode: false });
   const head = await reader.readExactly(5, key);
   const version = head.readUInt8(0);
   if (version !== ENVELOPE_VERSION) {
-    throw new CatalogError('ARTIFACT_FORMAT_UNSUPPORTED', `Artifact ${key} has envelope version ${version}; this version reads ${ENVELOPE_VERSION}.`, {
-      context: { key },
-      hint: 'Restore it with the stillpoint version that wrote it, or a newer one.',
-    });
+    throw new CatalogError(
+      'ARTIFACT_FORMAT_UNSUPPORTED',
+      `Artifact ${key} has envelope version ${version}; this version reads ${ENVELOPE_VERSION}.`,
+      {
+        context: { key },
+        hint: 'Restore it with the stillpoint version that wrote it, or a newer one.',
+      },
+    );
   }
   const json = await reader.readExactly(head.readUInt32BE(1), key);
   const header = JSON.parse(json.toString('utf8')) as EnvelopeHeader;
@@ -109,20 +130,36 @@ export async function decode(stored: Readable, keys: KeyProvider | undefined, ke
   if (header.encryption === null) plain = Readable.from(reader.rest(), { objectMode: false });
   else {
     if (keys === undefined) {
-      throw new ConfigError('ENCRYPTION_KEY_MISSING', `Artifact ${key} is encrypted under key ${header.encryption.keyId}, and no key was given; nothing was restored.`, {
-        context: { key, keyId: header.encryption.keyId },
-        hint: `Set STILLPOINT_KEK or STILLPOINT_KEK_FILE to the key with id ${header.encryption.keyId}.`,
-      });
+      throw new ConfigError(
+        'ENCRYPTION_KEY_MISSING',
+        `Artifact ${key} is encrypted under key ${header.encryption.keyId}, and no key was given; nothing was restored.`,
+        {
+          context: { key, keyId: header.encryption.keyId },
+          hint: `Set STILLPOINT_KEK or STILLPOINT_KEK_FILE to the key with id ${header.encryption.keyId}.`,
+        },
+      );
     }
-    const dataKey = await keys.unwrap({ keyId: header.encryption.keyId, wrapped: header.encryption.wrappedKey });
+    const dataKey = await keys.unwrap({
+      keyId: header.encryption.keyId,
+      wrapped: header.encryption.wrappedKey,
+    });
     const aad = createHash('sha256').update(json).digest();
-    plain = Readable.from(openRecords(reader, dataKey, Buffer.from(header.encryption.noncePrefix, 'base64'), aad, key), { objectMode: false });
+    plain = Readable.from(
+      openRecords(reader, dataKey, Buffer.from(header.encryption.noncePrefix, 'base64'), aad, key),
+      { objectMode: false },
+    );
   }
   const decompress = decompressor(header.compression);
   return decompress === undefined ? plain : pipeline(plain, decompress, () => undefined);
 }
 
-async function* openRecords(reader: ByteReader, dataKey: Buffer, prefix: Buffer, aad: Buffer, key: string): AsyncGenerator<Buffer> {
+async function* openRecords(
+  reader: ByteReader,
+  dataKey: Buffer,
+  prefix: Buffer,
+  aad: Buffer,
+  key: string,
+): AsyncGenerator<Buffer> {
   for (let index = 0; ; index++) {
     const head = await reader.read(5);
     if (head === null || head.length < 5) throw tampered(key, 'the object ends before its final record');
@@ -144,11 +181,15 @@ async function* openRecords(reader: ByteReader, dataKey: Buffer, prefix: Buffer,
 }
 
 function tampered(key: string, why: string, cause?: unknown): CatalogError {
-  return new CatalogError('ARTIFACT_TAMPERED', `Artifact ${key} failed authentication (${why}): it was changed or truncated after it was written.`, {
-    context: { key },
-    hint: 'Do not restore from this backup; restore an older one and find out who can write to the store.',
-    ...(cause !== undefined ? { cause } : {}),
-  });
+  return new CatalogError(
+    'ARTIFACT_TAMPERED',
+    `Artifact ${key} failed authentication (${why}): it was changed or truncated after it was written.`,
+    {
+      context: { key },
+      hint: 'Do not restore from this backup; restore an older one and find out who can write to the store.',
+      ...(cause !== undefined ? { cause } : {}),
+    },
+  );
 }
 
 function nonceFor(prefix: Buffer, index: number): Buffer {
@@ -179,7 +220,10 @@ function decompressor(c: Compression): Transform | undefined {
 }
 
 /** Splits a stream into pieces of exactly `size` bytes (the last may be shorter, even empty), marking the last. */
-async function* rechunk(source: AsyncIterable<unknown>, size: number): AsyncGenerator<{ data: Buffer; last: boolean }> {
+async function* rechunk(
+  source: AsyncIterable<unknown>,
+  size: number,
+): AsyncGenerator<{ data: Buffer; last: boolean }> {
   let pending: Buffer = Buffer.alloc(0);
   let held: Buffer | undefined; // a full piece not yet known to be the last
   for await (const chunk of source) {
@@ -216,7 +260,11 @@ class ByteReader {
     while (this.buffer.length < n && !this.done) {
       const next = await this.iterator.next();
       if (next.done === true) this.done = true;
-      else this.buffer = this.buffer.length === 0 ? (next.value as Buffer) : Buffer.concat([this.buffer, next.value as Buffer]);
+      else
+        this.buffer =
+          this.buffer.length === 0
+            ? (next.value as Buffer)
+            : Buffer.concat([this.buffer, next.value as Buffer]);
     }
     if (this.buffer.length === 0) return null;
     const out = this.buffer.subarray(0, n);

@@ -29,9 +29,13 @@ const WRAP_AAD = Buffer.from('stillpoint data key v1');
 
 export function localKeyProvider(kek: Buffer): KeyProvider {
   if (kek.length !== 32) {
-    throw new ConfigError('ENCRYPTION_KEY_INVALID', `The key-encryption key has ${kek.length} bytes; it must have 32.`, {
-      hint: 'Generate one with `openssl rand -hex 32` and put it in STILLPOINT_KEK or the file STILLPOINT_KEK_FILE names.',
-    });
+    throw new ConfigError(
+      'ENCRYPTION_KEY_INVALID',
+      `The key-encryption key has ${kek.length} bytes; it must have 32.`,
+      {
+        hint: 'Generate one with `openssl rand -hex 32` and put it in STILLPOINT_KEK or the file STILLPOINT_KEK_FILE names.',
+      },
+    );
   }
   const keyId = `local:${createHash('sha256').update(kek).digest('hex').slice(0, 16)}`;
   return {
@@ -41,7 +45,10 @@ export function localKeyProvider(kek: Buffer): KeyProvider {
       const cipher = createCipheriv('aes-256-gcm', kek, nonce);
       cipher.setAAD(WRAP_AAD);
       const body = Buffer.concat([cipher.update(dataKey), cipher.final()]);
-      return Promise.resolve({ keyId, wrapped: Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64') });
+      return Promise.resolve({
+        keyId,
+        wrapped: Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64'),
+      });
     },
     unwrap(key) {
       if (key.keyId !== keyId) return Promise.reject(wrongKey(key.keyId, keyId));
@@ -50,7 +57,9 @@ export function localKeyProvider(kek: Buffer): KeyProvider {
         const decipher = createDecipheriv('aes-256-gcm', kek, raw.subarray(0, 12));
         decipher.setAAD(WRAP_AAD);
         decipher.setAuthTag(raw.subarray(raw.length - 16));
-        return Promise.resolve(Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]));
+        return Promise.resolve(
+          Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]),
+        );
       } catch (cause) {
         return Promise.reject(wrongKey(key.keyId, keyId, cause));
       }
@@ -68,10 +77,14 @@ export function keyProviderFromEnv(env: NodeJS.ProcessEnv = process.env): KeyPro
     try {
       text = readFileSync(file, 'utf8');
     } catch (cause) {
-      throw new ConfigError('ENCRYPTION_KEY_MISSING', `The key file ${file} (STILLPOINT_KEK_FILE) cannot be read.`, {
-        hint: 'Check the path and that the file is readable by this user (mode 0600).',
-        cause,
-      });
+      throw new ConfigError(
+        'ENCRYPTION_KEY_MISSING',
+        `The key file ${file} (STILLPOINT_KEK_FILE) cannot be read.`,
+        {
+          hint: 'Check the path and that the file is readable by this user (mode 0600).',
+          cause,
+        },
+      );
     }
     return localKeyProvider(parseKey(text));
   }
@@ -84,9 +97,13 @@ function parseKey(text: string): Buffer {
 }
 
 export function wrongKey(needed: string, have: string, cause?: unknown): ConfigError {
-  return new ConfigError('ENCRYPTION_KEY_WRONG', `The artifact was encrypted under key ${needed}, but the key given is ${have}; nothing was restored.`, {
-    context: { keyId: needed },
-    hint: `Set STILLPOINT_KEK or STILLPOINT_KEK_FILE to the key with id ${needed}.`,
-    ...(cause !== undefined ? { cause } : {}),
-  });
+  return new ConfigError(
+    'ENCRYPTION_KEY_WRONG',
+    `The artifact was encrypted under key ${needed}, but the key given is ${have}; nothing was restored.`,
+    {
+      context: { keyId: needed },
+      hint: `Set STILLPOINT_KEK or STILLPOINT_KEK_FILE to the key with id ${needed}.`,
+      ...(cause !== undefined ? { cause } : {}),
+    },
+  );
 }

@@ -34,10 +34,14 @@ export function parseAzblobUrl(location: string): AzblobStoreOptions {
   const url = new URL(location);
   const [container, ...rest] = decodeURIComponent(url.pathname).replace(/^\/+/, '').split('/');
   if (url.hostname.length === 0 || container === undefined || container.length === 0) {
-    throw new ConfigError('ARTIFACT_STORE_URL_INVALID', `"${location}" must name an account and a container.`, {
-      context: { location },
-      hint: 'Write an Azure Blob store as azblob://account/container/optional/prefix.',
-    });
+    throw new ConfigError(
+      'ARTIFACT_STORE_URL_INVALID',
+      `"${location}" must name an account and a container.`,
+      {
+        context: { location },
+        hint: 'Write an Azure Blob store as azblob://account/container/optional/prefix.',
+      },
+    );
   }
   return {
     account: url.hostname,
@@ -52,8 +56,10 @@ export function createAzblobStore(location: string, env: NodeJS.ProcessEnv = pro
   const connection = env.STILLPOINT_AZBLOB_CONNECTION_STRING ?? env.AZURE_STORAGE_CONNECTION_STRING;
   const sas = env.AZURE_STORAGE_SAS_TOKEN;
   let service: BlobServiceClient;
-  if (connection !== undefined && connection.length > 0) service = BlobServiceClient.fromConnectionString(connection);
-  else if (sas !== undefined && sas.length > 0) service = new BlobServiceClient(`${options.endpoint}?${sas.replace(/^\?/, '')}`);
+  if (connection !== undefined && connection.length > 0)
+    service = BlobServiceClient.fromConnectionString(connection);
+  else if (sas !== undefined && sas.length > 0)
+    service = new BlobServiceClient(`${options.endpoint}?${sas.replace(/^\?/, '')}`);
   else {
     throw new ConfigError('ARTIFACT_STORE_CREDENTIALS_MISSING', `No credentials for ${location}.`, {
       context: { location },
@@ -83,24 +89,35 @@ class AzblobStore implements ArtifactStore {
       throw error;
     });
     try {
-      await Promise.all([blob.uploadStream(measured.stream, BLOCK_BYTES, CONCURRENCY, { abortSignal: abort.signal }), feeding]);
+      await Promise.all([
+        blob.uploadStream(measured.stream, BLOCK_BYTES, CONCURRENCY, { abortSignal: abort.signal }),
+        feeding,
+      ]);
     } catch (error) {
       abort.abort();
-      throw new CatalogError('ARTIFACT_WRITE_FAILED', `Could not write artifact ${key} to ${this.location}: ${String(error)}.`, {
-        context: { key },
-        hint: 'Check the credentials, that the container exists, and the network; no partial blob was committed.',
-        cause: error,
-      });
+      throw new CatalogError(
+        'ARTIFACT_WRITE_FAILED',
+        `Could not write artifact ${key} to ${this.location}: ${String(error)}.`,
+        {
+          context: { key },
+          hint: 'Check the credentials, that the container exists, and the network; no partial blob was committed.',
+          cause: error,
+        },
+      );
     }
     return { key, ...measured.result(), shared: key.startsWith('shared/') };
   }
 
   adopt(key: string): Promise<ArtifactRef> {
     return Promise.reject(
-      new ConfigError('ARTIFACT_STORE_UNSUPPORTED', `Cannot adopt ${key}: ${this.location} has no local directory for external tools.`, {
-        context: { key },
-        hint: 'Engines that need a local directory (PostgreSQL PITR, directory dumps) need a file:// store.',
-      }),
+      new ConfigError(
+        'ARTIFACT_STORE_UNSUPPORTED',
+        `Cannot adopt ${key}: ${this.location} has no local directory for external tools.`,
+        {
+          context: { key },
+          hint: 'Engines that need a local directory (PostgreSQL PITR, directory dumps) need a file:// store.',
+        },
+      ),
     );
   }
 
@@ -118,7 +135,9 @@ class AzblobStore implements ArtifactStore {
   }
 
   exists(key: string): Promise<boolean> {
-    return this.container.getBlobClient(this.blobName(key)).exists({ abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    return this.container
+      .getBlobClient(this.blobName(key))
+      .exists({ abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   }
 
   async size(key: string): Promise<number | undefined> {
@@ -139,14 +158,21 @@ class AzblobStore implements ArtifactStore {
   async list(prefix: string): Promise<string[]> {
     const out: string[] = [];
     const full = joinKey(this.options.prefix, prefix);
-    for await (const blob of this.container.listBlobsFlat({ prefix: full, abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })) {
-      out.push(this.options.prefix.length === 0 ? blob.name : blob.name.slice(this.options.prefix.length + 1));
+    for await (const blob of this.container.listBlobsFlat({
+      prefix: full,
+      abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    })) {
+      out.push(
+        this.options.prefix.length === 0 ? blob.name : blob.name.slice(this.options.prefix.length + 1),
+      );
     }
     return out.sort();
   }
 
   async delete(key: string): Promise<void> {
-    await this.container.getBlobClient(this.blobName(key)).deleteIfExists({ abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    await this.container
+      .getBlobClient(this.blobName(key))
+      .deleteIfExists({ abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   }
 
   listPartialWrites(): Promise<PartialWrite[]> {
@@ -155,10 +181,14 @@ class AzblobStore implements ArtifactStore {
 
   removePartialWrite(name: string): Promise<void> {
     return Promise.reject(
-      new ConfigError('ARTIFACT_KEY_INVALID', `"${name}" is not a partial write: Azure Blob stores have none.`, {
-        context: { key: name },
-        hint: 'Uncommitted blocks are discarded by the service itself.',
-      }),
+      new ConfigError(
+        'ARTIFACT_KEY_INVALID',
+        `"${name}" is not a partial write: Azure Blob stores have none.`,
+        {
+          context: { key: name },
+          hint: 'Uncommitted blocks are discarded by the service itself.',
+        },
+      ),
     );
   }
 

@@ -64,17 +64,22 @@ export function parseS3Url(location: string): S3StoreOptions {
   const endpoint = q.get('endpoint') ?? undefined;
   const sse = q.get('sse') ?? undefined;
   if (sse !== undefined && sse !== 'AES256' && sse !== 'aws:kms') {
-    throw new ConfigError('ARTIFACT_STORE_URL_INVALID', `Unknown server-side encryption "${sse}" in ${location}.`, {
-      context: { location },
-      hint: 'Use sse=AES256 or sse=aws:kms (with sseKmsKeyId=…).',
-    });
+    throw new ConfigError(
+      'ARTIFACT_STORE_URL_INVALID',
+      `Unknown server-side encryption "${sse}" in ${location}.`,
+      {
+        context: { location },
+        hint: 'Use sse=AES256 or sse=aws:kms (with sseKmsKeyId=…).',
+      },
+    );
   }
   return {
     bucket,
     prefix: decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, ''),
     region: q.get('region') ?? process.env.AWS_REGION ?? 'us-east-1',
     ...(endpoint !== undefined ? { endpoint } : {}),
-    forcePathStyle: q.get('forcePathStyle') !== null ? q.get('forcePathStyle') === 'true' : endpoint !== undefined,
+    forcePathStyle:
+      q.get('forcePathStyle') !== null ? q.get('forcePathStyle') === 'true' : endpoint !== undefined,
     ...(sse !== undefined ? { sse: sse } : {}),
     ...(q.get('sseKmsKeyId') !== null ? { sseKmsKeyId: q.get('sseKmsKeyId') as string } : {}),
   };
@@ -86,7 +91,11 @@ export function createS3Store(location: string, client?: S3Client): ArtifactStor
     region: options.region,
     forcePathStyle: options.forcePathStyle,
     ...(options.endpoint !== undefined
-      ? { endpoint: options.endpoint, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+      ? {
+          endpoint: options.endpoint,
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+          responseChecksumValidation: 'WHEN_REQUIRED',
+        }
       : {}),
   };
   return new S3Store(location, options, client ?? new S3Client(config));
@@ -135,16 +144,22 @@ class S3Store implements ArtifactStore {
 
   adopt(key: string): Promise<ArtifactRef> {
     return Promise.reject(
-      new ConfigError('ARTIFACT_STORE_UNSUPPORTED', `Cannot adopt ${key}: ${this.location} has no local directory for external tools.`, {
-        context: { key },
-        hint: 'Engines that need a local directory (PostgreSQL PITR, directory dumps) need a file:// store.',
-      }),
+      new ConfigError(
+        'ARTIFACT_STORE_UNSUPPORTED',
+        `Cannot adopt ${key}: ${this.location} has no local directory for external tools.`,
+        {
+          context: { key },
+          hint: 'Engines that need a local directory (PostgreSQL PITR, directory dumps) need a file:// store.',
+        },
+      ),
     );
   }
 
   async get(key: string): Promise<Readable> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }),
+      );
       return out.Body as Readable;
     } catch (error) {
       throw missing(key, this.location, error);
@@ -153,7 +168,10 @@ class S3Store implements ArtifactStore {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }), { abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      await this.client.send(
+        new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }),
+        { abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
+      );
       return true;
     } catch (error) {
       if (isNotFound(error)) return false;
@@ -163,7 +181,10 @@ class S3Store implements ArtifactStore {
 
   async size(key: string): Promise<number | undefined> {
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }), { abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }),
+        { abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
+      );
       return head.ContentLength;
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -186,7 +207,11 @@ class S3Store implements ArtifactStore {
     let token: string | undefined;
     do {
       const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: full, ...(token !== undefined ? { ContinuationToken: token } : {}) }),
+        new ListObjectsV2Command({
+          Bucket: this.options.bucket,
+          Prefix: full,
+          ...(token !== undefined ? { ContinuationToken: token } : {}),
+        }),
         { abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
       );
       for (const o of page.Contents ?? []) if (o.Key !== undefined) out.push(this.storeKey(o.Key));
@@ -196,18 +221,28 @@ class S3Store implements ArtifactStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }), { abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    await this.client.send(
+      new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }),
+      { abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
+    );
   }
 
   /** Multipart uploads still open under the prefix (a crashed writer's), named `<key>.tmp-<uploadId>`. */
   async listPartialWrites(): Promise<PartialWrite[]> {
     const page = await this.client.send(
-      new ListMultipartUploadsCommand({ Bucket: this.options.bucket, ...(this.options.prefix.length > 0 ? { Prefix: `${this.options.prefix}/` } : {}) }),
+      new ListMultipartUploadsCommand({
+        Bucket: this.options.bucket,
+        ...(this.options.prefix.length > 0 ? { Prefix: `${this.options.prefix}/` } : {}),
+      }),
       { abortSignal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
     );
     return (page.Uploads ?? [])
       .filter((u) => u.Key !== undefined && u.UploadId !== undefined)
-      .map((u) => ({ name: `${this.storeKey(u.Key as string)}${PARTIAL_WRITE_MARK}${u.UploadId as string}`, bytes: 0, modifiedAtMs: u.Initiated?.getTime() ?? 0 }));
+      .map((u) => ({
+        name: `${this.storeKey(u.Key as string)}${PARTIAL_WRITE_MARK}${u.UploadId as string}`,
+        bytes: 0,
+        modifiedAtMs: u.Initiated?.getTime() ?? 0,
+      }));
   }
 
   async removePartialWrite(name: string): Promise<void> {
@@ -220,7 +255,13 @@ class S3Store implements ArtifactStore {
     }
     const key = name.slice(0, at);
     const uploadId = name.slice(at + PARTIAL_WRITE_MARK.length);
-    await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.options.bucket, Key: this.objectKey(key), UploadId: uploadId }));
+    await this.client.send(
+      new AbortMultipartUploadCommand({
+        Bucket: this.options.bucket,
+        Key: this.objectKey(key),
+        UploadId: uploadId,
+      }),
+    );
   }
 
   private objectKey(key: string): string {
@@ -252,9 +293,13 @@ function missing(key: string, location: string, error: unknown): CatalogError {
 }
 
 function writeFailed(key: string, location: string, error: unknown): CatalogError {
-  return new CatalogError('ARTIFACT_WRITE_FAILED', `Could not write artifact ${key} to ${location}: ${String(error)}.`, {
-    context: { key },
-    hint: 'Check the credentials (AWS_* variables, profile or role), that the bucket exists, and the network; no partial object was left.',
-    cause: error,
-  });
+  return new CatalogError(
+    'ARTIFACT_WRITE_FAILED',
+    `Could not write artifact ${key} to ${location}: ${String(error)}.`,
+    {
+      context: { key },
+      hint: 'Check the credentials (AWS_* variables, profile or role), that the bucket exists, and the network; no partial object was left.',
+      cause: error,
+    },
+  );
 }

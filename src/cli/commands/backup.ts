@@ -31,9 +31,12 @@ export function register(program: Command): void {
         'was not confirmed (targets may still be paused: the reason says how to unpause them). ' +
         'The plan format is in docs/backup-and-restore.md.',
     )
-    .addHelpText('after', '\nExamples:\n  stillpoint backup --plan plan.yaml\n  stillpoint backup --plan plan.yaml --json | tail -n 1')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  stillpoint backup --plan plan.yaml\n  stillpoint backup --plan plan.yaml --json | tail -n 1',
+    )
     .requiredOption('--plan <file>', 'plan YAML (clusters to pause, member databases, artifacts, catalog)')
-    .option('--catalog <file>', 'catalog file (default: STILLPOINT_CATALOG, else the plan\'s catalog.path)')
+    .option('--catalog <file>', "catalog file (default: STILLPOINT_CATALOG, else the plan's catalog.path)")
     .option('--json', 'print NDJSON events, the last line being {"type":"result",…}')
     .action(action((flags: BackupFlags) => backupCommand(flags)));
 }
@@ -55,7 +58,13 @@ async function backupCommand(flags: BackupFlags): Promise<number> {
   };
   try {
     const recovered = await resumeIncomplete(catalog, { plan, onEvent });
-    for (const r of recovered) onEvent({ type: 'log', backupId: r.backupId, level: 'warn', message: `classified ${r.backupId} (left in ${r.previousState}) as failed` });
+    for (const r of recovered)
+      onEvent({
+        type: 'log',
+        backupId: r.backupId,
+        level: 'warn',
+        message: `classified ${r.backupId} (left in ${r.previousState}) as failed`,
+      });
     const result = await runBackup({ plan, catalog, signal: controller.signal, onEvent });
     emit(json, { type: 'result', ...result }, () => renderResult(result));
     if (result.state === 'complete') return 0;
@@ -98,7 +107,9 @@ export function renderResult(r: BackupResult): string {
   for (const m of r.members) {
     // A member's error already quoted in the reason is not repeated.
     const error = m.error && !(r.reason ?? '').includes(m.error) ? ` — ${m.error}` : '';
-    lines.push(`  ${m.name} (${m.engine}): ${m.state}${m.captureMs !== null ? `, capture ${m.captureMs.toFixed(1)} ms` : ''}${m.bytes !== null ? `, ${m.bytes} bytes` : ''}${error}`);
+    lines.push(
+      `  ${m.name} (${m.engine}): ${m.state}${m.captureMs !== null ? `, capture ${m.captureMs.toFixed(1)} ms` : ''}${m.bytes !== null ? `, ${m.bytes} bytes` : ''}${error}`,
+    );
     if (m.handle) lines.push(`    restore point: ${describeHandle(m.handle)}`);
   }
   return lines.join('\n');

@@ -16,8 +16,13 @@ interface SyncFlags extends CatalogFlags {
 export function registerSync(command: Command): void {
   command
     .summary('rebuild the catalog from the backup manifests in a store')
-    .description('Read every backup manifest (<backupId>/manifest.json) in the store and add the backups the catalog does not know, as complete. Backups already in the catalog are left as they are. Exit 1 when a manifest could not be read (the others are still imported).')
-    .requiredOption('--store <url>', 'the artifact store (s3://…, azblob://…, file:///…, or a path); encrypted manifests need STILLPOINT_KEK or STILLPOINT_KEK_FILE')
+    .description(
+      'Read every backup manifest (<backupId>/manifest.json) in the store and add the backups the catalog does not know, as complete. Backups already in the catalog are left as they are. Exit 1 when a manifest could not be read (the others are still imported).',
+    )
+    .requiredOption(
+      '--store <url>',
+      'the artifact store (s3://…, azblob://…, file:///…, or a path); encrypted manifests need STILLPOINT_KEK or STILLPOINT_KEK_FILE',
+    )
     .action(
       action(async (flags: SyncFlags) => {
         const catalog = openCatalogFrom(flags);

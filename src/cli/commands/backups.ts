@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .summary('list, show, verify, delete and prune backups in the catalog')
     .description(
       'List, inspect, verify, delete and prune the backups in a catalog. The catalog is --catalog, else ' +
-        '$STILLPOINT_CATALOG, else the --plan\'s catalog.path, else ./.stillpoint/catalog.db. Retention is ' +
+        "$STILLPOINT_CATALOG, else the --plan's catalog.path, else ./.stillpoint/catalog.db. Retention is " +
         'group-aware: files shared by several backups (base backups, archived WAL and binlogs) are deleted ' +
         'only when no remaining backup needs them.',
     )
@@ -57,42 +57,74 @@ export function register(program: Command): void {
     );
   const common = (c: Command): Command =>
     c
-      .option('--catalog <file>', 'catalog file (default: $STILLPOINT_CATALOG, else ./.stillpoint/catalog.db)')
+      .option(
+        '--catalog <file>',
+        'catalog file (default: $STILLPOINT_CATALOG, else ./.stillpoint/catalog.db)',
+      )
       .option('--plan <file>', 'use the catalog named in this plan')
       .option('--json', 'print one JSON document');
   common(
     backups
       .command('list')
       .summary('every backup with state, window and size')
-      .description('Every backup, oldest first: id, state, mode, pause window length, bytes, window mid-time (UTC), and the reason of an invalid or failed one.')
+      .description(
+        'Every backup, oldest first: id, state, mode, pause window length, bytes, window mid-time (UTC), and the reason of an invalid or failed one.',
+      )
       .option('--state <state>', `only backups in this state (${BACKUP_STATES.join(', ')})`)
       .option('--group <group>', 'only backups of this group'),
   ).action(action(async (flags: ListFlags) => list(flags)));
-  common(backups.command('show <id>').summary('one backup in detail: window, members, handles, artifacts').description('One backup: state and reason, window (UTC) and drain time, paused targets and their lease, each member\'s state and restore handle, every artifact with its sha256, and the number of catalog events logged for this backup.')).action(
-    action(async (id: string, flags: Flags) => show(id, flags)),
-  );
   common(
-    backups.command('verify <id>').summary('check hash chain, record and every artifact checksum').description('Check that a backup is still what the catalog says: the hash chain over every event of the catalog (all backups; it detects accidental corruption, not tampering), the backup\'s record against its logged events, and every artifact\'s sha256 and size (--level files: only that each is present with its size). Exit 1 on any problem.')
-      .option('--level <level>', 'files (each object present with its size) or checksums (every byte read and checked, decrypting)', 'checksums'),
+    backups
+      .command('show <id>')
+      .summary('one backup in detail: window, members, handles, artifacts')
+      .description(
+        "One backup: state and reason, window (UTC) and drain time, paused targets and their lease, each member's state and restore handle, every artifact with its sha256, and the number of catalog events logged for this backup.",
+      ),
+  ).action(action(async (id: string, flags: Flags) => show(id, flags)));
+  common(
+    backups
+      .command('verify <id>')
+      .summary('check hash chain, record and every artifact checksum')
+      .description(
+        "Check that a backup is still what the catalog says: the hash chain over every event of the catalog (all backups; it detects accidental corruption, not tampering), the backup's record against its logged events, and every artifact's sha256 and size (--level files: only that each is present with its size). Exit 1 on any problem.",
+      )
+      .option(
+        '--level <level>',
+        'files (each object present with its size) or checksums (every byte read and checked, decrypting)',
+        'checksums',
+      ),
   ).action(action(async (id: string, flags: VerifyFlags) => verify(id, flags)));
-  common(backups.command('delete <id>').summary('delete a backup and the files no other backup needs').description('Delete a complete, failed or invalid backup: its catalog entry and every artifact no other backup needs (shared files still referenced are kept). A backup still in progress is refused (BACKUP_NOT_TERMINAL); if its orchestrator is gone, run `backups recover` first.')).action(
-    action(async (id: string, flags: Flags) => remove([id], flags)),
-  );
+  common(
+    backups
+      .command('delete <id>')
+      .summary('delete a backup and the files no other backup needs')
+      .description(
+        'Delete a complete, failed or invalid backup: its catalog entry and every artifact no other backup needs (shared files still referenced are kept). A backup still in progress is refused (BACKUP_NOT_TERMINAL); if its orchestrator is gone, run `backups recover` first.',
+      ),
+  ).action(action(async (id: string, flags: Flags) => remove([id], flags)));
   common(
     backups
       .command('prune')
       .summary('delete backups outside a retention policy')
-      .description('Delete every backup outside the policy: keep the N newest complete backups and every backup newer than the period (give one or both). Backups in progress are always kept, and so is the newest complete backup of each group unless --allow-empty.')
+      .description(
+        'Delete every backup outside the policy: keep the N newest complete backups and every backup newer than the period (give one or both). Backups in progress are always kept, and so is the newest complete backup of each group unless --allow-empty.',
+      )
       .option('--keep-last <n>', 'keep the N newest complete backups')
       .option('--keep-within <duration>', 'keep every backup newer than this (30m, 12h, 7d, 2w)')
-      .option('--allow-empty', 'let the policy delete the newest complete backup of a group too (a group may end with none)')
+      .option(
+        '--allow-empty',
+        'let the policy delete the newest complete backup of a group too (a group may end with none)',
+      )
       .option('--dry-run', 'show what would be deleted; delete nothing'),
   ).action(action(async (flags: PruneFlags) => prune(flags)));
   registerRecover(common(backups.command('recover')));
   registerSync(common(backups.command('sync')));
 }
 
-function withCatalog<T>(flags: Flags, fn: (catalog: ReturnType<typeof openCatalogFrom>) => Promise<T>): Promise<T> {
+function withCatalog<T>(
+  flags: Flags,
+  fn: (catalog: ReturnType<typeof openCatalogFrom>) => Promise<T>,
+): Promise<T> {
   const catalog = openCatalogFrom(flags);
   return fn(catalog).finally(() => catalog.close());
 }
@@ -115,9 +147,13 @@ function summary(b: BackupRecord) {
 
 function list(flags: ListFlags): Promise<number> {
   if (flags.state !== undefined && !(BACKUP_STATES as readonly string[]).includes(flags.state)) {
-    throw new ConfigError('FLAG_INVALID', `--state must be one of ${BACKUP_STATES.join(', ')}, not "${flags.state}".`, {
-      hint: 'For example --state complete.',
-    });
+    throw new ConfigError(
+      'FLAG_INVALID',
+      `--state must be one of ${BACKUP_STATES.join(', ')}, not "${flags.state}".`,
+      {
+        hint: 'For example --state complete.',
+      },
+    );
   }
   const filter: BackupFilter = {
     ...(flags.state === undefined ? {} : { state: flags.state as BackupState }),
@@ -129,7 +165,10 @@ function list(flags: ListFlags): Promise<number> {
       rows.length === 0
         ? `no backups${flags.state || flags.group ? ' match the filter' : ''}`
         : rows
-            .map((r) => `${r.id}  ${r.state.padEnd(9)} ${r.mode.padEnd(12)} ${`${r.windowMs ?? '-'} ms`.padStart(8)}  ${String(r.bytes).padStart(10)} B  mid ${r.midUtc ?? '-'}${r.reason ? `  (${r.reason})` : ''}`)
+            .map(
+              (r) =>
+                `${r.id}  ${r.state.padEnd(9)} ${r.mode.padEnd(12)} ${`${r.windowMs ?? '-'} ms`.padStart(8)}  ${String(r.bytes).padStart(10)} B  mid ${r.midUtc ?? '-'}${r.reason ? `  (${r.reason})` : ''}`,
+            )
             .join('\n'),
     );
     return Promise.resolve(0);
@@ -140,20 +179,37 @@ function show(id: string, flags: Flags): Promise<number> {
   return withCatalog(flags, (catalog) => {
     const b = catalog.get(id);
     const events = catalog.events(id);
-    emit(flags.json === true, { backup: b, events, counts: { backupEvents: events.length, artifacts: b.artifacts.length } }, () => {
-      const lines = [`${b.id}: ${b.state}${b.reason ? ` (${b.reason})` : ''}`, `  group ${b.group}, mode ${b.mode}, attempts ${b.attempts}, created ${b.createdAt}`];
-      if (b.window) {
-        lines.push(`  window (UTC): ${new Date(b.window.pausedAtMs).toISOString()} → ${new Date(b.window.unpauseStartedAtMs).toISOString()}, mid ${new Date(b.window.midMs).toISOString()}, drain ${b.drainMs ?? '-'} ms`);
-      }
-      for (const t of b.targets) lines.push(`  cluster ${t.cluster}: ${t.targets.map((x) => x.label).join(', ')} (lease ${t.leaseMs} ms)`);
-      for (const m of b.members) {
-        lines.push(`  member ${m.name} (${m.engine}, ${describeConnection(m.spec.connection)}): ${m.state}${m.error ? ` — ${m.error}` : ''}`);
-        if (m.handle) lines.push(`    restore point: ${describeHandle(m.handle)}`);
-      }
-      for (const a of b.artifacts) lines.push(`  artifact ${a.key} ${a.bytes} B sha256 ${a.sha256}${a.shared ? ' (shared)' : ''}`);
-      lines.push(`  ${b.artifacts.length} artifacts; ${events.length} catalog events logged for this backup (\`backups verify\` checks the hash chain and every artifact)`);
-      return lines.join('\n');
-    });
+    emit(
+      flags.json === true,
+      { backup: b, events, counts: { backupEvents: events.length, artifacts: b.artifacts.length } },
+      () => {
+        const lines = [
+          `${b.id}: ${b.state}${b.reason ? ` (${b.reason})` : ''}`,
+          `  group ${b.group}, mode ${b.mode}, attempts ${b.attempts}, created ${b.createdAt}`,
+        ];
+        if (b.window) {
+          lines.push(
+            `  window (UTC): ${new Date(b.window.pausedAtMs).toISOString()} → ${new Date(b.window.unpauseStartedAtMs).toISOString()}, mid ${new Date(b.window.midMs).toISOString()}, drain ${b.drainMs ?? '-'} ms`,
+          );
+        }
+        for (const t of b.targets)
+          lines.push(
+            `  cluster ${t.cluster}: ${t.targets.map((x) => x.label).join(', ')} (lease ${t.leaseMs} ms)`,
+          );
+        for (const m of b.members) {
+          lines.push(
+            `  member ${m.name} (${m.engine}, ${describeConnection(m.spec.connection)}): ${m.state}${m.error ? ` — ${m.error}` : ''}`,
+          );
+          if (m.handle) lines.push(`    restore point: ${describeHandle(m.handle)}`);
+        }
+        for (const a of b.artifacts)
+          lines.push(`  artifact ${a.key} ${a.bytes} B sha256 ${a.sha256}${a.shared ? ' (shared)' : ''}`);
+        lines.push(
+          `  ${b.artifacts.length} artifacts; ${events.length} catalog events logged for this backup (\`backups verify\` checks the hash chain and every artifact)`,
+        );
+        return lines.join('\n');
+      },
+    );
     return Promise.resolve(0);
   });
 }
@@ -161,7 +217,9 @@ function show(id: string, flags: Flags): Promise<number> {
 function verify(id: string, flags: VerifyFlags): Promise<number> {
   const level = flags.level ?? 'checksums';
   if (level !== 'files' && level !== 'checksums') {
-    throw new ConfigError('FLAG_INVALID', `--level must be files or checksums, not "${level}".`, { hint: 'Use --level files or --level checksums (restore drills: `stillpoint restore`).' });
+    throw new ConfigError('FLAG_INVALID', `--level must be files or checksums, not "${level}".`, {
+      hint: 'Use --level files or --level checksums (restore drills: `stillpoint restore`).',
+    });
   }
   return withCatalog(flags, async (catalog) => {
     const r = await verifyBackup(catalog, id, level);
@@ -170,10 +228,14 @@ function verify(id: string, flags: VerifyFlags): Promise<number> {
       lines.push(
         `  catalog hash chain: ${r.chain.ok ? 'intact' : `BROKEN at event ${r.chain.brokenAtSeq ?? '?'}`} (${r.chain.checked} catalog events checked, every backup's)`,
       );
-      lines.push(`  backup record vs its logged events: ${r.recordProblems.length === 0 ? 'consistent' : `${r.recordProblems.length} problem(s)`}`);
+      lines.push(
+        `  backup record vs its logged events: ${r.recordProblems.length === 0 ? 'consistent' : `${r.recordProblems.length} problem(s)`}`,
+      );
       for (const p of r.recordProblems) lines.push(`    record: ${p}`);
       const bad = r.artifacts.filter((a) => !a.ok).length;
-      lines.push(`  artifacts: ${r.artifacts.length} checked (${level === 'files' ? 'present with their size' : 'sha256 and size'}), ${bad === 0 ? 'all ok' : `${bad} BAD`}`);
+      lines.push(
+        `  artifacts: ${r.artifacts.length} checked (${level === 'files' ? 'present with their size' : 'sha256 and size'}), ${bad === 0 ? 'all ok' : `${bad} BAD`}`,
+      );
       for (const a of r.artifacts) lines.push(`    ${a.ok ? 'ok     ' : 'BAD    '} ${a.key} (${a.bytes} B)`);
       return lines.join('\n');
     });
@@ -185,7 +247,12 @@ function remove(ids: readonly string[], flags: Flags): Promise<number> {
   return withCatalog(flags, async (catalog) => {
     const out = await deleteBackups(catalog, ids);
     emit(flags.json === true, { deleted: out }, () =>
-      out.map((o) => `deleted ${o.backupId}: ${o.removedKeys.length} file(s) removed${o.keptShared.length ? `, ${o.keptShared.length} shared file(s) kept for other backups` : ''}`).join('\n'),
+      out
+        .map(
+          (o) =>
+            `deleted ${o.backupId}: ${o.removedKeys.length} file(s) removed${o.keptShared.length ? `, ${o.keptShared.length} shared file(s) kept for other backups` : ''}`,
+        )
+        .join('\n'),
     );
     return 0;
   });
@@ -194,7 +261,11 @@ function remove(ids: readonly string[], flags: Flags): Promise<number> {
 function prune(flags: PruneFlags): Promise<number> {
   const keepLast = flags.keepLast === undefined ? undefined : Number(flags.keepLast);
   if (keepLast !== undefined && (!Number.isInteger(keepLast) || keepLast < 0)) {
-    throw new ConfigError('FLAG_INVALID', `--keep-last must be a non-negative integer, not "${flags.keepLast}".`, { hint: 'For example --keep-last 7.' });
+    throw new ConfigError(
+      'FLAG_INVALID',
+      `--keep-last must be a non-negative integer, not "${flags.keepLast}".`,
+      { hint: 'For example --keep-last 7.' },
+    );
   }
   const policy = {
     ...(keepLast === undefined ? {} : { keepLast }),
@@ -204,15 +275,27 @@ function prune(flags: PruneFlags): Promise<number> {
   return withCatalog(flags, async (catalog) => {
     const decision = planPrune(catalog.list(), policy);
     if (flags.dryRun === true) {
-      emit(flags.json === true, { dryRun: true, ...decision }, () => `would delete ${decision.remove.length}: ${decision.remove.join(', ') || '(none)'}; keep ${decision.keep.length}${floorNote(decision.keptAsNewestComplete)}`);
+      emit(
+        flags.json === true,
+        { dryRun: true, ...decision },
+        () =>
+          `would delete ${decision.remove.length}: ${decision.remove.join(', ') || '(none)'}; keep ${decision.keep.length}${floorNote(decision.keptAsNewestComplete)}`,
+      );
       return 0;
     }
     const out = await deleteBackups(catalog, decision.remove);
-    emit(flags.json === true, { keep: decision.keep, keptAsNewestComplete: decision.keptAsNewestComplete, deleted: out }, () => `deleted ${out.length} backup(s), kept ${decision.keep.length}${floorNote(decision.keptAsNewestComplete)}`);
+    emit(
+      flags.json === true,
+      { keep: decision.keep, keptAsNewestComplete: decision.keptAsNewestComplete, deleted: out },
+      () =>
+        `deleted ${out.length} backup(s), kept ${decision.keep.length}${floorNote(decision.keptAsNewestComplete)}`,
+    );
     return 0;
   });
 }
 
 function floorNote(ids: readonly string[]): string {
-  return ids.length === 0 ? '' : ` (${ids.join(', ')} kept as the newest complete backup of its group; --allow-empty to delete it)`;
+  return ids.length === 0
+    ? ''
+    : ` (${ids.join(', ')} kept as the newest complete backup of its group; --allow-empty to delete it)`;
 }

@@ -14,7 +14,10 @@ export interface CatalogFlags {
 }
 
 export function openCatalogFrom(flags: CatalogFlags): Catalog {
-  const path = flags.catalog ?? process.env.STILLPOINT_CATALOG ?? (flags.plan ? loadPlan(flags.plan).catalogPath : undefined);
+  const path =
+    flags.catalog ??
+    process.env.STILLPOINT_CATALOG ??
+    (flags.plan ? loadPlan(flags.plan).catalogPath : undefined);
   if (path !== undefined) return openCatalog(path);
   const fallback = resolve('.stillpoint', 'catalog.db');
   if (existsSync(fallback)) return openCatalog(fallback);

@@ -40,17 +40,34 @@ export function register(program: Command, composition: CliComposition): void {
         '  stillpoint check --config restored.yaml --sweep --expiry-ms 0\n' +
         '  stillpoint check --config group.yaml --acknowledged acked.txt --json',
     )
-    .requiredOption('--config <file>', 'group config YAML (storages + namespaces), or a node config with a group: key')
-    .option('--sweep', 'run the recovery sweep first (WRITES: rolls unfinished records forward or back, as a reader would)')
-    .option('--expiry-ms <ms>', 'sweep: abort undecided transactions older than this (default 15000; 0 for a restored group)')
-    .option('--invariants <names>', 'application invariants to check besides the core (bank; comma-separated; default none)', collect)
-    .option('--acknowledged <file>', 'bank: a file of transfer ids (one per line, or the workload --json report) that must be present')
+    .requiredOption(
+      '--config <file>',
+      'group config YAML (storages + namespaces), or a node config with a group: key',
+    )
+    .option(
+      '--sweep',
+      'run the recovery sweep first (WRITES: rolls unfinished records forward or back, as a reader would)',
+    )
+    .option(
+      '--expiry-ms <ms>',
+      'sweep: abort undecided transactions older than this (default 15000; 0 for a restored group)',
+    )
+    .option(
+      '--invariants <names>',
+      'application invariants to check besides the core (bank; comma-separated; default none)',
+      collect,
+    )
+    .option(
+      '--acknowledged <file>',
+      'bank: a file of transfer ids (one per line, or the workload --json report) that must be present',
+    )
     .option('--json', 'print the report as JSON')
     .action(
       action(async (flags: CheckFlags) => {
         const invariants = resolveInvariants(flags.invariants, composition.invariantPlugins);
         const group = await loadGroupConfig(flags.config);
-        const acknowledged = flags.acknowledged === undefined ? undefined : await readAcknowledged(flags.acknowledged);
+        const acknowledged =
+          flags.acknowledged === undefined ? undefined : await readAcknowledged(flags.acknowledged);
         const report = await checkGroup(group, {
           sweep: flags.sweep === true,
           invariants,
@@ -71,14 +88,24 @@ function collect(value: string, previous: string[] | undefined): string[] {
 export function renderCheck(report: CheckReport): string {
   const s = report.stats;
   const figure = (key: string): string => (typeof s[key] === 'number' ? String(s[key]) : '?');
-  const bank = typeof s.accounts === 'number' ? `${figure('accounts')} accounts, total ${figure('totalBalance')}${s.expectedTotal === undefined ? '' : ` (expected ${figure('expectedTotal')})`}, ${figure('transfers')} transfers, ` : '';
+  const bank =
+    typeof s.accounts === 'number'
+      ? `${figure('accounts')} accounts, total ${figure('totalBalance')}${s.expectedTotal === undefined ? '' : ` (expected ${figure('expectedTotal')})`}, ${figure('transfers')} transfers, `
+      : '';
   const lines = [
     `${report.ok ? 'check ok' : `check FAILED: ${s.violationsTotal} violation(s)`} — ${bank}${s.records} records, ${s.unfinished} unfinished, ` +
       `invariants: core${s.invariants.map((n) => ` + ${n}`).join('')}, ${s.elapsedMs} ms`,
   ];
-  if (s.sweep) lines.push(`sweep: scanned ${s.sweep.scanned}, rolled forward ${s.sweep.rolledForward}, rolled back ${s.sweep.rolledBack}, aborted expired ${s.sweep.abortedExpired}, unresolved ${s.sweep.unresolved}`);
-  for (const v of report.violations) lines.push(`  ${v.kind}: ${v.detail}${v.namespace === undefined ? '' : ` [${v.namespace}${v.table === undefined ? '' : `.${v.table}`}${v.key === undefined ? '' : ` key ${v.key}`}]`}`);
-  if (report.violations.length < s.violationsTotal) lines.push(`  … ${s.violationsTotal - report.violations.length} more (use --json)`);
+  if (s.sweep)
+    lines.push(
+      `sweep: scanned ${s.sweep.scanned}, rolled forward ${s.sweep.rolledForward}, rolled back ${s.sweep.rolledBack}, aborted expired ${s.sweep.abortedExpired}, unresolved ${s.sweep.unresolved}`,
+    );
+  for (const v of report.violations)
+    lines.push(
+      `  ${v.kind}: ${v.detail}${v.namespace === undefined ? '' : ` [${v.namespace}${v.table === undefined ? '' : `.${v.table}`}${v.key === undefined ? '' : ` key ${v.key}`}]`}`,
+    );
+  if (report.violations.length < s.violationsTotal)
+    lines.push(`  … ${s.violationsTotal - report.violations.length} more (use --json)`);
   return lines.join('\n');
 }
 
@@ -87,7 +114,10 @@ async function readAcknowledged(path: string): Promise<string[]> {
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new ConfigError('CONFIG_UNREADABLE', `cannot read ${path}.`, { hint: 'Check the path given to --acknowledged.', cause });
+    throw new ConfigError('CONFIG_UNREADABLE', `cannot read ${path}.`, {
+      hint: 'Check the path given to --acknowledged.',
+      cause,
+    });
   }
   const trimmed = text.trim();
   if (trimmed.startsWith('{')) {

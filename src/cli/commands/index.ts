@@ -16,7 +16,16 @@ import { register as registerK8s } from './k8s.ts';
 
 type Register = (program: Command, composition: CliComposition) => void;
 
-const modules: Register[] = [backup, backups, restore, registerNode, registerCheck, registerPause, registerScalarAdmin, registerK8s];
+const modules: Register[] = [
+  backup,
+  backups,
+  restore,
+  registerNode,
+  registerCheck,
+  registerPause,
+  registerScalarAdmin,
+  registerK8s,
+];
 
 export function registerCommands(program: Command, composition: CliComposition): void {
   for (const register of modules) register(program, composition);

@@ -14,7 +14,13 @@ import { type ReleaseRef, type ScalarProduct, parseProduct, detectProduct } from
 import { findWorkload, scaleAndWait } from '../../k8s/restore-hooks.ts';
 import { createPauseClient } from '../../pause/pause-client.ts';
 import { action, emit } from '../output.ts';
-import { TOKEN_HELP, type ConnectionFlags, collect, connectionOptions, parseMillis } from '../pause-options.ts';
+import {
+  TOKEN_HELP,
+  type ConnectionFlags,
+  collect,
+  connectionOptions,
+  parseMillis,
+} from '../pause-options.ts';
 
 interface ReleaseFlags {
   readonly release: string;
@@ -83,11 +89,27 @@ export function register(program: Command): void {
         '  stillpoint k8s pause -r ledger -r auditor -n ns-scalar --token-file /run/secrets/admin-token\n' +
         '  stillpoint k8s pause --statefulset my-ledger --admin-port 50053 -n ledger',
     )
-    .option('-r, --release <name>', 'Helm release name, or <namespace>/<name>; repeat for several releases in one window', collect)
-    .option('--deployment <name>', 'pause the pods of this Deployment (no Helm labels needed; with --admin-port)')
-    .option('--statefulset <name>', 'pause the pods of this StatefulSet (no Helm labels needed; with --admin-port)')
-    .option('--selector <labels>', 'pause the pods matching this label selector k=v,k2=v2 (with --admin-port)')
-    .option('--admin-port <port>', 'admin port: a number or a container port name (with --deployment/--statefulset/--selector)')
+    .option(
+      '-r, --release <name>',
+      'Helm release name, or <namespace>/<name>; repeat for several releases in one window',
+      collect,
+    )
+    .option(
+      '--deployment <name>',
+      'pause the pods of this Deployment (no Helm labels needed; with --admin-port)',
+    )
+    .option(
+      '--statefulset <name>',
+      'pause the pods of this StatefulSet (no Helm labels needed; with --admin-port)',
+    )
+    .option(
+      '--selector <labels>',
+      'pause the pods matching this label selector k=v,k2=v2 (with --admin-port)',
+    )
+    .option(
+      '--admin-port <port>',
+      'admin port: a number or a container port name (with --deployment/--statefulset/--selector)',
+    )
     .option('-d, --pause-duration <ms>', 'how long to hold the pause', '5000')
     .option('-w, --max-pause-wait-time <ms>', 'drain limit sent to the pods (default: theirs, 30000)')
     .option('-z, --time-zone <zone>', 'IANA time zone of the printed date-times', 'Etc/UTC')
@@ -115,7 +137,9 @@ export function register(program: Command): void {
   const up = k8s
     .command('scale-up')
     .summary('scale a release back up and wait until its pods are Ready')
-    .description("Scale the release's Deployment/StatefulSet to --replicas and wait until that many pods are Ready.")
+    .description(
+      "Scale the release's Deployment/StatefulSet to --replicas and wait until that many pods are Ready.",
+    )
     .option('--replicas <n>', 'replica count (as printed by scale-down)')
     .option('--replicas-from <file>', 'read the replica count from a file written by scale-down --record')
     .option('--timeout <ms>', 'how long to wait for readiness', '300000');
@@ -123,13 +147,18 @@ export function register(program: Command): void {
 }
 
 function addReleaseOptions(command: Command): Command {
-  return addCommonOptions(command.requiredOption('-r, --release <name>', 'Helm release name (helm list -n <namespace>)'));
+  return addCommonOptions(
+    command.requiredOption('-r, --release <name>', 'Helm release name (helm list -n <namespace>)'),
+  );
 }
 
 function addCommonOptions(command: Command): Command {
   return command
     .option('-n, --namespace <ns>', 'namespace of the release', 'default')
-    .option('--product <product>', 'scalardb | scalardb-cluster | scalardl-ledger | scalardl-auditor (default: from the pod labels)')
+    .option(
+      '--product <product>',
+      'scalardb | scalardb-cluster | scalardl-ledger | scalardl-auditor (default: from the pod labels)',
+    )
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--json', 'errors as JSON too');
 }
@@ -150,7 +179,9 @@ async function runPause(flags: PauseFlags): Promise<number> {
       pauseClient: client,
       releases,
       pauseDurationMs: positive(flags.pauseDuration, '--pause-duration'),
-      ...(flags.maxPauseWaitTime !== undefined ? { maxPauseWaitMs: positive(flags.maxPauseWaitTime, '--max-pause-wait-time') } : {}),
+      ...(flags.maxPauseWaitTime !== undefined
+        ? { maxPauseWaitMs: positive(flags.maxPauseWaitTime, '--max-pause-wait-time') }
+        : {}),
       ...(flags.lease !== undefined ? { leaseMs: positive(flags.lease, '--lease') } : {}),
       timeZone: flags.timeZone,
       retries: parseMillis(flags.retries, '--retries'),
@@ -174,37 +205,64 @@ function pauseRefs(flags: PauseFlags): ReleaseRef[] {
   const releases = flags.release ?? [];
   const others = [flags.deployment, flags.statefulset, flags.selector].filter((x) => x !== undefined).length;
   if ((releases.length > 0 ? 1 : 0) + others !== 1) {
-    throw new ConfigError('K8S_SOURCE_INVALID', 'Give the Helm release(s) with -r, or exactly one of --deployment, --statefulset, --selector.', {
-      hint: 'Example: stillpoint k8s pause -r scalardb -n ns-scalar, or --statefulset ledger --admin-port 50053.',
-    });
+    throw new ConfigError(
+      'K8S_SOURCE_INVALID',
+      'Give the Helm release(s) with -r, or exactly one of --deployment, --statefulset, --selector.',
+      {
+        hint: 'Example: stillpoint k8s pause -r scalardb -n ns-scalar, or --statefulset ledger --admin-port 50053.',
+      },
+    );
   }
   if (releases.length > 0) {
     if (flags.adminPort !== undefined) {
-      throw new ConfigError('FLAG_INVALID', '--admin-port is for --deployment, --statefulset and --selector; a release has it in its headless service.');
+      throw new ConfigError(
+        'FLAG_INVALID',
+        '--admin-port is for --deployment, --statefulset and --selector; a release has it in its headless service.',
+      );
     }
     return releases.map((text) => {
-      const [namespace, release] = text.includes('/') ? (text.split('/', 2) as [string, string]) : [flags.namespace, text];
-      if (namespace === '' || release === '') throw new ConfigError('K8S_SOURCE_INVALID', `Bad release "${text}": use <name> or <namespace>/<name>.`);
+      const [namespace, release] = text.includes('/')
+        ? (text.split('/', 2) as [string, string])
+        : [flags.namespace, text];
+      if (namespace === '' || release === '')
+        throw new ConfigError(
+          'K8S_SOURCE_INVALID',
+          `Bad release "${text}": use <name> or <namespace>/<name>.`,
+        );
       return { release, namespace, ...common };
     });
   }
-  const adminPort = flags.adminPort === undefined ? undefined : /^\d+$/.test(flags.adminPort) ? Number(flags.adminPort) : flags.adminPort;
+  const adminPort =
+    flags.adminPort === undefined
+      ? undefined
+      : /^\d+$/.test(flags.adminPort)
+        ? Number(flags.adminPort)
+        : flags.adminPort;
   const base = { namespace: flags.namespace, ...common, ...(adminPort === undefined ? {} : { adminPort }) };
-  if (flags.deployment !== undefined) return [{ ...base, workload: { kind: 'Deployment', name: flags.deployment } }];
-  if (flags.statefulset !== undefined) return [{ ...base, workload: { kind: 'StatefulSet', name: flags.statefulset } }];
+  if (flags.deployment !== undefined)
+    return [{ ...base, workload: { kind: 'Deployment', name: flags.deployment } }];
+  if (flags.statefulset !== undefined)
+    return [{ ...base, workload: { kind: 'StatefulSet', name: flags.statefulset } }];
   return [{ ...base, selector: flags.selector! }];
 }
 
 // The CA: a file (--ca / --ca-root-cert-path) or PEM text (--ca-root-cert-pem), not both.
 function caOf(flags: PauseFlags): { caPath?: string; caPem?: string } {
   if ((flags.ca ?? flags.caRootCertPath) !== undefined && flags.caRootCertPem !== undefined) {
-    throw new ConfigError('FLAG_INVALID', 'Give the CA as a file (--ca-root-cert-path) or as PEM text (--ca-root-cert-pem), not both.');
+    throw new ConfigError(
+      'FLAG_INVALID',
+      'Give the CA as a file (--ca-root-cert-path) or as PEM text (--ca-root-cert-pem), not both.',
+    );
   }
   if (flags.caRootCertPem !== undefined) {
     if (!flags.caRootCertPem.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new ConfigError('FLAG_INVALID', '--ca-root-cert-pem must be PEM text (-----BEGIN CERTIFICATE----- …).', {
-        hint: 'Give a file with --ca-root-cert-path, or the PEM text itself: --ca-root-cert-pem "$(cat ca.pem)".',
-      });
+      throw new ConfigError(
+        'FLAG_INVALID',
+        '--ca-root-cert-pem must be PEM text (-----BEGIN CERTIFICATE----- …).',
+        {
+          hint: 'Give a file with --ca-root-cert-path, or the PEM text itself: --ca-root-cert-pem "$(cat ca.pem)".',
+        },
+      );
     }
     return { caPem: flags.caRootCertPem };
   }
@@ -214,7 +272,8 @@ function caOf(flags: PauseFlags): { caPath?: string; caPem?: string } {
 
 // Progress goes to stderr so stdout stays the one JSON line.
 function progress(event: K8sPauseEvent): void {
-  if (event.type === 'paused') process.stderr.write(`attempt ${event.attempt}: paused ${event.targets.join(', ')}\n`);
+  if (event.type === 'paused')
+    process.stderr.write(`attempt ${event.attempt}: paused ${event.targets.join(', ')}\n`);
   if (event.type === 'invalid') {
     process.stderr.write(`attempt ${event.attempt}: window INVALID: ${event.changes.join('; ')}\n`);
   }
@@ -222,15 +281,24 @@ function progress(event: K8sPauseEvent): void {
 
 async function runScale(flags: ScaleFlags, direction: 'up' | 'down'): Promise<number> {
   const api = createK8sClientApi(flags.kubeconfig === undefined ? {} : { kubeconfigPath: flags.kubeconfig });
-  const base = { release: flags.release, namespace: flags.namespace, timeoutMs: positive(flags.timeout, '--timeout') };
+  const base = {
+    release: flags.release,
+    namespace: flags.namespace,
+    timeoutMs: positive(flags.timeout, '--timeout'),
+  };
   const product: ScalarProduct =
     flags.product === undefined ? await detectProduct(api, base) : parseProduct(flags.product);
   const workload = await findWorkload(api, { ...base, product });
   const replicas = direction === 'down' ? 0 : replicasFor(flags);
   await scaleAndWait(api, { ...base, product }, workload, replicas);
-  const result = { workload: `${workload.kind}/${workload.name}`, replicas_before: workload.replicas, replicas };
+  const result = {
+    workload: `${workload.kind}/${workload.name}`,
+    replicas_before: workload.replicas,
+    replicas,
+  };
   // Written after the pods are gone: a file present means the release really is scaled down.
-  if (direction === 'down' && flags.record !== undefined) writeFileSync(flags.record, `${JSON.stringify(result)}\n`);
+  if (direction === 'down' && flags.record !== undefined)
+    writeFileSync(flags.record, `${JSON.stringify(result)}\n`);
   emit(flags.json === true, result, () =>
     direction === 'down'
       ? `${result.workload} scaled to 0 (was ${workload.replicas}); after the restore run: stillpoint k8s scale-up -r ${flags.release} -n ${flags.namespace} --product ${product} --replicas ${workload.replicas}`
@@ -242,9 +310,13 @@ async function runScale(flags: ScaleFlags, direction: 'up' | 'down'): Promise<nu
 // Exactly one of --replicas / --replicas-from (a file written by scale-down --record).
 function replicasFor(flags: ScaleFlags): number {
   if ((flags.replicas === undefined) === (flags.replicasFrom === undefined)) {
-    throw new ConfigError('REPLICAS_MISSING', 'Give exactly one of --replicas <n> or --replicas-from <file>.', {
-      hint: 'scale-down prints the count, and writes it to a file with --record <file>.',
-    });
+    throw new ConfigError(
+      'REPLICAS_MISSING',
+      'Give exactly one of --replicas <n> or --replicas-from <file>.',
+      {
+        hint: 'scale-down prints the count, and writes it to a file with --record <file>.',
+      },
+    );
   }
   if (flags.replicas !== undefined) return parseMillis(flags.replicas, '--replicas');
   try {
@@ -252,10 +324,14 @@ function replicasFor(flags: ScaleFlags): number {
     if (typeof recorded.replicas_before === 'number') return recorded.replicas_before;
     throw new Error('no replicas_before field');
   } catch (error) {
-    throw new ConfigError('REPLICAS_FILE_INVALID', `Cannot read the replica count from ${flags.replicasFrom}.`, {
-      hint: 'Give the file written by `stillpoint k8s scale-down --record`, or --replicas <n>.',
-      cause: error,
-    });
+    throw new ConfigError(
+      'REPLICAS_FILE_INVALID',
+      `Cannot read the replica count from ${flags.replicasFrom}.`,
+      {
+        hint: 'Give the file written by `stillpoint k8s scale-down --record`, or --replicas <n>.',
+        cause: error,
+      },
+    );
   }
 }
 

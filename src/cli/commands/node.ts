@@ -14,7 +14,7 @@ export function register(program: Command, composition: CliComposition): void {
     .command('node')
     .summary('run a pausable node: transactions behind the gate, data API and admin service')
     .description(
-      'Run a node: the transaction manager behind the pause gate, serving the data services the CLI was built with (the lab\'s bank API) and the admin ' +
+      "Run a node: the transaction manager behind the pause gate, serving the data services the CLI was built with (the lab's bank API) and the admin " +
         'service (rpc.Admin, scalar-admin compatible) on one gRPC port, until SIGINT or SIGTERM. Prints one ' +
         'ready line with the address once listening. Several nodes may share one set of databases. The config ' +
         'format (group, listen, admin token/TLS, gate reject|hold, expiryMs) is documented in ' +
@@ -35,21 +35,42 @@ export function register(program: Command, composition: CliComposition): void {
     )
     .requiredOption('--config <file>', 'node config YAML (group, listen, admin, gate, expiryMs)')
     .option('--json', 'print the ready line and the shutdown line as JSON')
-    .option('--insecure', 'allow a non-loopback listen.host without admin token and TLS (warned about; config: insecure: true)')
+    .option(
+      '--insecure',
+      'allow a non-loopback listen.host without admin token and TLS (warned about; config: insecure: true)',
+    )
     .action(
       action(async (options: { config: string; json?: boolean; insecure?: boolean }) => {
         const json = options.json === true;
         const loaded = await loadNodeConfig(options.config);
         const config = options.insecure === true ? { ...loaded, insecure: true } : loaded;
         const node = await startNode(config, { services: composition.nodeServices });
-        const ready = { event: 'ready', name: node.name, host: node.host, adminPort: node.adminPort, dataPort: node.dataPort, address: node.address, pid: process.pid, gate: node.gate !== undefined };
-        emit(json, ready, () => `stillpoint node ${node.name} ready on ${node.address} (adminPort=${node.adminPort} dataPort=${node.dataPort} pid=${process.pid})`);
+        const ready = {
+          event: 'ready',
+          name: node.name,
+          host: node.host,
+          adminPort: node.adminPort,
+          dataPort: node.dataPort,
+          address: node.address,
+          pid: process.pid,
+          gate: node.gate !== undefined,
+        };
+        emit(
+          json,
+          ready,
+          () =>
+            `stillpoint node ${node.name} ready on ${node.address} (adminPort=${node.adminPort} dataPort=${node.dataPort} pid=${process.pid})`,
+        );
         const signal = await new Promise<NodeJS.Signals>((resolve) => {
           process.once('SIGINT', () => resolve('SIGINT'));
           process.once('SIGTERM', () => resolve('SIGTERM'));
         });
         await node.close();
-        emit(json, { event: 'stopped', name: node.name, signal }, () => `stillpoint node ${node.name} stopped (${signal})`);
+        emit(
+          json,
+          { event: 'stopped', name: node.name, signal },
+          () => `stillpoint node ${node.name} stopped (${signal})`,
+        );
       }),
     );
 }

@@ -56,9 +56,18 @@ export function register(program: Command): void {
         '  stillpoint pause -a [::1]:50053 --lease 60s     # stays paused; unpauses itself after 60 s',
     )
     .option('--no-wait', 'do not wait for in-flight work to drain (NOT a consistent point)')
-    .option('--max-pause-wait-time <duration>', 'drain limit sent to the servers, e.g. 10s (default: theirs, 30 s)')
-    .option('--lease <duration>', 'stillpoint servers unpause by themselves unless renewed within this time, e.g. 30s (renewed while --hold runs; with --hold default min(hold, 10s) + 5s); at most 24h')
-    .option('--hold <duration>', 'hold the pause this long (e.g. 5s, 500ms, 1h; at most 24h), then unpause and print the window');
+    .option(
+      '--max-pause-wait-time <duration>',
+      'drain limit sent to the servers, e.g. 10s (default: theirs, 30 s)',
+    )
+    .option(
+      '--lease <duration>',
+      'stillpoint servers unpause by themselves unless renewed within this time, e.g. 30s (renewed while --hold runs; with --hold default min(hold, 10s) + 5s); at most 24h',
+    )
+    .option(
+      '--hold <duration>',
+      'hold the pause this long (e.g. 5s, 500ms, 1h; at most 24h), then unpause and print the window',
+    );
   addCommonOptions(pause).action(action((flags: PauseFlags) => runPause(flags)));
 
   const unpause = program
@@ -86,7 +95,11 @@ function addCommonOptions(command: Command): Command {
   return command
     .option('-a, --addresses <host:port,...>', 'admin endpoints (repeatable; IPv6 as [::1]:port)', collect)
     .option('-s, --srv <name>', 'DNS SRV name; every record is one target')
-    .option('--dns-server <ip[:port]>', 'DNS server for --srv (repeatable; default: the system resolver)', collect)
+    .option(
+      '--dns-server <ip[:port]>',
+      'DNS server for --srv (repeatable; default: the system resolver)',
+      collect,
+    )
     .option('--tls', 'connect with TLS')
     .option('--ca <path>', 'CA certificate file (PEM) to trust; implies --tls')
     .option('--override-authority <name>', 'TLS server name to expect (when it differs from the address)')
@@ -114,12 +127,17 @@ async function runPause(flags: PauseFlags): Promise<number> {
       ? {}
       : { maxPauseWaitMs: parseDuration(flags.maxPauseWaitTime, '--max-pause-wait-time') }),
     // A hold always carries a lease, so a CLI killed mid-hold (kill -9, a lost pod) never leaves a cluster paused.
-    ...(leaseMs !== undefined ? { leaseMs } : holdMs !== undefined ? { leaseMs: defaultHoldLeaseMs(holdMs) } : {}),
+    ...(leaseMs !== undefined
+      ? { leaseMs }
+      : holdMs !== undefined
+        ? { leaseMs: defaultHoldLeaseMs(holdMs) }
+        : {}),
   };
   const targets = await resolveTargets(flags);
   const client = createPauseClient(connection(flags, targets));
   try {
-    if (holdMs === undefined) return await pauseAndLeave(client.pauseAll.bind(client), targets, options, flags);
+    if (holdMs === undefined)
+      return await pauseAndLeave(client.pauseAll.bind(client), targets, options, flags);
     return await pauseAndHold(client.pauseAll.bind(client), targets, options, holdMs, flags);
   } finally {
     client.close();
@@ -128,12 +146,23 @@ async function runPause(flags: PauseFlags): Promise<number> {
 
 type PauseAll = (targets: readonly Target[], options?: PauseOptions) => Promise<PausedGroup>;
 
-async function pauseAndLeave(pauseAll: PauseAll, targets: Target[], options: PauseOptions, flags: PauseFlags): Promise<number> {
+async function pauseAndLeave(
+  pauseAll: PauseAll,
+  targets: Target[],
+  options: PauseOptions,
+  flags: PauseFlags,
+): Promise<number> {
   const group = await pauseAll(targets, options);
   const json = flags.json === true;
   emit(
     json,
-    { paused: true, pausedAtMs: group.pausedAtMs, pausedAt: isoOf(group.pausedAtMs), leaseMs: options.leaseMs ?? null, targets: group.statuses },
+    {
+      paused: true,
+      pausedAtMs: group.pausedAtMs,
+      pausedAt: isoOf(group.pausedAtMs),
+      leaseMs: options.leaseMs ?? null,
+      targets: group.statuses,
+    },
     () => `Pause completed at ${formatInstant(group.pausedAtMs)}`,
   );
   const unpauseCommand = `stillpoint unpause ${targetFlagsText(targets, flags)}`;
@@ -173,7 +202,9 @@ async function pauseAndHold(
     return signalled === undefined ? 0 : signalled === 'SIGINT' ? 130 : 143;
   } catch (error) {
     if (signalled !== undefined && error instanceof PauseError && error.code === 'PAUSE_FAILED') {
-      process.stderr.write(`stillpoint: interrupted by ${signalled} during the pause; every target was unpaused.\n`);
+      process.stderr.write(
+        `stillpoint: interrupted by ${signalled} during the pause; every target was unpaused.\n`,
+      );
     }
     throw error;
   } finally {
@@ -215,7 +246,8 @@ async function runUnpause(flags: CommonFlags): Promise<number> {
     const startedAtMs = Date.now();
     if (flags.json !== true) process.stdout.write(`Unpause started at ${formatInstant(startedAtMs)}\n`);
     const result = await client.unpauseAll(targets);
-    if (flags.json === true) emit(true, { ok: result.ok, unpauseStartedAtMs: startedAtMs, targets: result.targets }, () => '');
+    if (flags.json === true)
+      emit(true, { ok: result.ok, unpauseStartedAtMs: startedAtMs, targets: result.targets }, () => '');
     else for (const line of failedLines(result.targets)) process.stderr.write(`${line}\n`);
     return result.ok ? 0 : 1;
   } finally {
@@ -232,7 +264,13 @@ async function runCheckPaused(flags: CommonFlags): Promise<number> {
     emit(
       flags.json === true,
       { ok, allPaused: ok && statuses.every((s) => s.paused === true), targets: statuses },
-      () => statuses.map((s) => `${s.target}\t${s.ok ? (s.paused ? 'paused' : 'not paused') : `unknown (${s.error?.code})`}`).join('\n'),
+      () =>
+        statuses
+          .map(
+            (s) =>
+              `${s.target}\t${s.ok ? (s.paused ? 'paused' : 'not paused') : `unknown (${s.error?.code})`}`,
+          )
+          .join('\n'),
     );
     return ok ? 0 : 1;
   } finally {
@@ -247,11 +285,14 @@ function connection(flags: CommonFlags, targets: readonly Target[]): ReturnType<
 }
 
 function failedLines(statuses: readonly TargetStatus[]): string[] {
-  return statuses.filter((s) => !s.ok).map((s) => `FAILED ${s.target}: [${s.error?.code}] ${s.error?.message}`);
+  return statuses
+    .filter((s) => !s.ok)
+    .map((s) => `FAILED ${s.target}: [${s.error?.code}] ${s.error?.message}`);
 }
 
 function targetFlagsText(targets: readonly Target[], flags: CommonFlags): string {
-  const where = flags.srv !== undefined ? `--srv ${flags.srv}` : `-a ${targets.map((t) => t.label).join(',')}`;
+  const where =
+    flags.srv !== undefined ? `--srv ${flags.srv}` : `-a ${targets.map((t) => t.label).join(',')}`;
   return `${where}${flags.tls || flags.ca ? ' --tls' : ''}`;
 }
 

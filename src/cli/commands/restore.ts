@@ -48,7 +48,7 @@ export function register(program: Command, composition: CliComposition): void {
     .description(
       'Restore every member of a complete backup, then prove it. Prints the plan per member (source, target, ' +
         'restore point, steps; times in UTC); verifies every checksum before anything is changed; runs the ' +
-        'plan\'s `before` hooks; restores every member; runs the recovery sweep and the checker on the restored ' +
+        "plan's `before` hooks; restores every member; runs the recovery sweep and the checker on the restored " +
         'group; runs the `after` hooks. Without --into or --target each member goes to a new name next to its ' +
         'source, never over live data. Refuses non-empty targets without --force; safe to re-run after a crash. ' +
         'Hooks and password sources come from --plan (required when the backup recorded hooks; never taken from ' +
@@ -69,17 +69,39 @@ export function register(program: Command, composition: CliComposition): void {
         '  stillpoint restore bk-20261130T001734Z-00de --plan plan.yaml --into ./restored\n' +
         '  stillpoint restore bk-20261130T001734Z-00de --plan plan.yaml --target \'coord={"path":"/srv/coord.db"}\'',
     )
-    .option('--catalog <file>', 'catalog file (default: $STILLPOINT_CATALOG, else the --plan\'s catalog.path, else ./.stillpoint/catalog.db)')
+    .option(
+      '--catalog <file>',
+      "catalog file (default: $STILLPOINT_CATALOG, else the --plan's catalog.path, else ./.stillpoint/catalog.db)",
+    )
     .option('--plan <file>', 'the plan: its catalog, restore hooks, password sources and check.invariants')
     .option('--dry-run', 'print the restore plan only; change nothing')
     .option('--into <dir>', 'restore every file-based member (SQLite) into this directory')
-    .option('--target <member=json>', 'engine-specific target for one member (repeatable; see below)', collect)
-    .option('--force', 'overwrite targets that hold data: an earlier finished restore, or anything this restore did not write (a file is replaced; a database or PITR directory is dropped first)')
-    .option('--overwrite-source', "together with --force: allow a target that IS a member's live source database (its current data is lost)")
-    .option('--no-check', 'skip the recovery sweep and the checker (the restore then ends restored-unchecked, exit 3)')
-    .option('--invariants <names>', 'application invariants to check besides the core (bank; default: the plan\'s check.invariants, else none)', collect)
+    .option(
+      '--target <member=json>',
+      'engine-specific target for one member (repeatable; see below)',
+      collect,
+    )
+    .option(
+      '--force',
+      'overwrite targets that hold data: an earlier finished restore, or anything this restore did not write (a file is replaced; a database or PITR directory is dropped first)',
+    )
+    .option(
+      '--overwrite-source',
+      "together with --force: allow a target that IS a member's live source database (its current data is lost)",
+    )
+    .option(
+      '--no-check',
+      'skip the recovery sweep and the checker (the restore then ends restored-unchecked, exit 3)',
+    )
+    .option(
+      '--invariants <names>',
+      "application invariants to check besides the core (bank; default: the plan's check.invariants, else none)",
+      collect,
+    )
     .option('--json', 'print progress events as NDJSON and the report as the last line')
-    .action(action((id: string, flags: RestoreFlags) => restoreCommand(id, flags, composition.invariantPlugins)));
+    .action(
+      action((id: string, flags: RestoreFlags) => restoreCommand(id, flags, composition.invariantPlugins)),
+    );
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -106,7 +128,11 @@ function parseTargets(list: readonly string[]): Record<string, RestoreTarget> {
   return out;
 }
 
-async function restoreCommand(backupId: string, flags: RestoreFlags, plugins: InvariantPlugins): Promise<number> {
+async function restoreCommand(
+  backupId: string,
+  flags: RestoreFlags,
+  plugins: InvariantPlugins,
+): Promise<number> {
   const json = flags.json === true;
   const plan = flags.plan === undefined ? undefined : loadPlan(flags.plan);
   const invariants = resolveInvariants(flags.invariants ?? plan?.checkInvariants, plugins);
@@ -128,7 +154,8 @@ async function restoreCommand(backupId: string, flags: RestoreFlags, plugins: In
       dryRun: flags.dryRun === true,
       check: flags.check,
       signal: controller.signal,
-      onProgress: (e) => (json ? emitEvent({ ...e }) : process.stderr.write(`  ${e.step}${e.member ? ` ${e.member}` : ''}\n`)),
+      onProgress: (e) =>
+        json ? emitEvent({ ...e }) : process.stderr.write(`  ${e.step}${e.member ? ` ${e.member}` : ''}\n`),
     });
     const shown = redactSecrets(report);
     emit(json, { type: 'result', ...shown }, () => renderReport(shown));
@@ -143,11 +170,18 @@ async function restoreCommand(backupId: string, flags: RestoreFlags, plugins: In
 
 export function renderPlan(plan: RestorePlan): string {
   const lines = [`restore plan for ${plan.backupId} (group ${plan.group}, mode ${plan.mode})`];
-  if (plan.window) lines.push(`  window (UTC): ${plan.window.pausedAtUtc} → ${plan.window.unpauseStartedAtUtc}, mid ${plan.window.midUtc}`);
+  if (plan.window)
+    lines.push(
+      `  window (UTC): ${plan.window.pausedAtUtc} → ${plan.window.unpauseStartedAtUtc}, mid ${plan.window.midUtc}`,
+    );
   if (plan.recordedHooks) {
     lines.push(`  hooks differ from the ones recorded with the backup; running the plan's:`);
-    lines.push(`    recorded before: ${plan.recordedHooks.before.join(' && ') || '(none)'}; after: ${plan.recordedHooks.after.join(' && ') || '(none)'}`);
-    lines.push(`    plan     before: ${plan.hooks.before.join(' && ') || '(none)'}; after: ${plan.hooks.after.join(' && ') || '(none)'}`);
+    lines.push(
+      `    recorded before: ${plan.recordedHooks.before.join(' && ') || '(none)'}; after: ${plan.recordedHooks.after.join(' && ') || '(none)'}`,
+    );
+    lines.push(
+      `    plan     before: ${plan.hooks.before.join(' && ') || '(none)'}; after: ${plan.hooks.after.join(' && ') || '(none)'}`,
+    );
   }
   if (plan.hooks.before.length > 0) lines.push(`  before: ${plan.hooks.before.join(' && ')}`);
   for (const m of plan.members) {
@@ -155,9 +189,13 @@ export function renderPlan(plan: RestorePlan): string {
     lines.push(`    source: ${m.source}`);
     lines.push(`    target: ${JSON.stringify(m.target)}`);
     lines.push(`    restore point: ${m.restorePointUtc}`);
-    lines.push(`    target state: ${m.inspection.state} (${m.inspection.detail})${m.inspection.hint ? ` — ${m.inspection.hint}` : ''}`);
-    for (const c of m.inspection.checks.filter((x) => !x.ok)) lines.push(`    ✗ ${c.name}: ${c.detail}${c.hint ? ` — ${c.hint}` : ''}`);
-    for (const s of m.steps) lines.push(`    ${s.destructive ? '!' : '-'} ${s.title}${s.detail ? ` [${s.detail}]` : ''}`);
+    lines.push(
+      `    target state: ${m.inspection.state} (${m.inspection.detail})${m.inspection.hint ? ` — ${m.inspection.hint}` : ''}`,
+    );
+    for (const c of m.inspection.checks.filter((x) => !x.ok))
+      lines.push(`    ✗ ${c.name}: ${c.detail}${c.hint ? ` — ${c.hint}` : ''}`);
+    for (const s of m.steps)
+      lines.push(`    ${s.destructive ? '!' : '-'} ${s.title}${s.detail ? ` [${s.detail}]` : ''}`);
   }
   if (plan.hooks.after.length > 0) lines.push(`  after: ${plan.hooks.after.join(' && ')}`);
   return lines.join('\n');
@@ -168,16 +206,24 @@ function renderReport(r: RestoreReport): string {
   if (r.dryRun) {
     lines.push(`checksums: ${r.checksums.filter((c) => c.ok).length} of ${r.checksums.length} verified`);
     for (const e of r.refusals) lines.push(`REFUSED: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}`);
-    lines.push(`dry run: nothing was changed (steps marked ! are destructive); the restore ${r.refusals.length === 0 ? 'would go ahead' : 'would be REFUSED'}.`);
+    lines.push(
+      `dry run: nothing was changed (steps marked ! are destructive); the restore ${r.refusals.length === 0 ? 'would go ahead' : 'would be REFUSED'}.`,
+    );
     return lines.join('\n');
   }
   lines.push(`checksums: ${r.checksums.length} verified`);
-  for (const m of r.members) lines.push(`${m.member}: ${m.state}${m.ms === undefined ? '' : ` (${m.ms} ms)`}${m.error ? ` — ${m.error.message}` : ''}`);
+  for (const m of r.members)
+    lines.push(
+      `${m.member}: ${m.state}${m.ms === undefined ? '' : ` (${m.ms} ms)`}${m.error ? ` — ${m.error.message}` : ''}`,
+    );
   for (const m of r.restored) lines.push(`restored ${m.member} → ${JSON.stringify(m.connection)}`);
   if (r.error) lines.push(`FAILED: ${r.error.message}${r.error.hint ? `\n  hint: ${r.error.hint}` : ''}`);
   if (r.check) {
     const sweep = r.check.stats.sweep;
-    if (sweep) lines.push(`sweep: ${sweep.rolledForward} rolled forward, ${sweep.rolledBack} rolled back, ${sweep.abortedExpired} aborted, ${sweep.unresolved} unresolved`);
+    if (sweep)
+      lines.push(
+        `sweep: ${sweep.rolledForward} rolled forward, ${sweep.rolledBack} rolled back, ${sweep.abortedExpired} aborted, ${sweep.unresolved} unresolved`,
+      );
     lines.push(`check: ${r.check.ok ? 'OK' : `FAILED (${r.check.stats.violationsTotal} violations)`}`);
     for (const v of r.check.violations.slice(0, 10)) lines.push(`  ${v.kind}: ${v.detail}`);
   } else if (r.state === 'restored-unchecked') {

@@ -10,7 +10,14 @@ import type { TargetStatus } from '../../pause/contract.ts';
 import { createPauseClient } from '../../pause/pause-client.ts';
 import { action } from '../output.ts';
 import { checkDurationMs } from '../../duration.ts';
-import { collect, connectionOptions, formatInstant, parseMillis, resolveTargets, warnIfPlaintextToken } from '../pause-options.ts';
+import {
+  collect,
+  connectionOptions,
+  formatInstant,
+  parseMillis,
+  resolveTargets,
+  warnIfPlaintextToken,
+} from '../pause-options.ts';
 
 interface ScalarAdminFlags {
   readonly command: string;
@@ -49,7 +56,10 @@ export function register(program: Command): void {
     .option('-s, --srv-service-url <SRV_SERVICE_URL>', 'DNS SRV name of the targets (deprecated upstream)')
     .option('-a, --addresses <ADDRESSES>', 'comma-separated host:port list of the targets')
     .option('-n, --no-wait', 'PAUSE without waiting for outstanding requests to finish')
-    .option('-m, --max-pause-wait-time <MAX_PAUSE_WAIT_TIME>', 'max time in ms to wait for outstanding requests')
+    .option(
+      '-m, --max-pause-wait-time <MAX_PAUSE_WAIT_TIME>',
+      'max time in ms to wait for outstanding requests',
+    )
     .option('--tls', 'use TLS')
     .option('--ca-root-cert-path <CA_ROOT_CERT_PATH>', 'path of the root CA certificate (PEM) for TLS')
     .option('--ca-root-cert-pem <CA_ROOT_CERT_PEM>', 'root CA certificate (PEM text) for TLS')
@@ -63,7 +73,11 @@ async function run(flags: ScalarAdminFlags): Promise<number> {
   const maxPauseWaitMs =
     flags.maxPauseWaitTime === undefined
       ? undefined
-      : checkDurationMs(parseMillis(flags.maxPauseWaitTime, '--max-pause-wait-time'), '--max-pause-wait-time', { minMs: 0 });
+      : checkDurationMs(
+          parseMillis(flags.maxPauseWaitTime, '--max-pause-wait-time'),
+          '--max-pause-wait-time',
+          { minMs: 0 },
+        );
   const targets = await resolveTargets(
     {
       ...(flags.addresses === undefined ? {} : { addresses: [flags.addresses] }),
@@ -103,7 +117,8 @@ async function run(flags: ScalarAdminFlags): Promise<number> {
       }
       case 'CHECK_PAUSED': {
         const statuses = await client.checkPausedAll(targets);
-        if (!statuses.every((s) => s.ok)) throw failure('CHECK_PAUSED_FAILED', 'CheckPaused failed', statuses);
+        if (!statuses.every((s) => s.ok))
+          throw failure('CHECK_PAUSED_FAILED', 'CheckPaused failed', statuses);
         const byTarget = Object.fromEntries(statuses.map((s) => [s.target, String(s.paused === true)]));
         // Upstream pretty-prints with javax.json: 4-space indent.
         process.stdout.write(`${JSON.stringify(byTarget, null, 4)}\n`);
@@ -119,12 +134,19 @@ function parseCommand(text: string): AdminCommand {
   const upper = text.toUpperCase();
   const found = COMMANDS.find((c) => c === upper);
   if (!found) {
-    throw new ConfigError('COMMAND_INVALID', `Unknown command "${text}"; expected one of ${COMMANDS.join(', ')}.`);
+    throw new ConfigError(
+      'COMMAND_INVALID',
+      `Unknown command "${text}"; expected one of ${COMMANDS.join(', ')}.`,
+    );
   }
   return found;
 }
 
-function failure(code: 'UNPAUSE_FAILED' | 'CHECK_PAUSED_FAILED', what: string, statuses: readonly TargetStatus[]): PauseError {
+function failure(
+  code: 'UNPAUSE_FAILED' | 'CHECK_PAUSED_FAILED',
+  what: string,
+  statuses: readonly TargetStatus[],
+): PauseError {
   const failed = statuses.filter((s) => !s.ok).map((s) => `${s.target} (${s.error?.code ?? 'FAILED'})`);
   return new PauseError(code, `${what} at ${failed.join(', ')}.`, { context: { targets: statuses } });
 }

@@ -27,7 +27,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { EngineError } from '../../errors.ts';
 import type { StorageConfig } from '../../txn/contract.ts';
-import type { DynamoControlPlane, PitrStatus, ScalableTarget, ScalingPolicy, TableDescription } from './control-plane.ts';
+import type {
+  DynamoControlPlane,
+  PitrStatus,
+  ScalableTarget,
+  ScalingPolicy,
+  TableDescription,
+} from './control-plane.ts';
 
 type DynamoConnection = Extract<StorageConfig, { kind: 'dynamodb' }>;
 const resourceId = (table: string) => `table/${table}`;
@@ -37,8 +43,15 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
   private readonly scaling: ApplicationAutoScalingClient;
 
   constructor(connection: DynamoConnection) {
-    const credentials = connection.dummyCredentials === true ? { credentials: { accessKeyId: 'stillpoint-local', secretAccessKey: 'stillpoint-local' } } : {};
-    this.ddb = new DynamoDBClient({ region: connection.region, ...(connection.endpoint === undefined ? {} : { endpoint: connection.endpoint }), ...credentials });
+    const credentials =
+      connection.dummyCredentials === true
+        ? { credentials: { accessKeyId: 'stillpoint-local', secretAccessKey: 'stillpoint-local' } }
+        : {};
+    this.ddb = new DynamoDBClient({
+      region: connection.region,
+      ...(connection.endpoint === undefined ? {} : { endpoint: connection.endpoint }),
+      ...credentials,
+    });
     this.scaling = new ApplicationAutoScalingClient({ region: connection.region, ...credentials });
   }
 
@@ -46,7 +59,9 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
     const names: string[] = [];
     let start: string | undefined;
     do {
-      const out = await this.ddb.send(new ListTablesCommand({ ...(start === undefined ? {} : { ExclusiveStartTableName: start }) }));
+      const out = await this.ddb.send(
+        new ListTablesCommand({ ...(start === undefined ? {} : { ExclusiveStartTableName: start }) }),
+      );
       names.push(...(out.TableNames ?? []));
       start = out.LastEvaluatedTableName;
     } while (start !== undefined);
@@ -59,9 +74,14 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
       return {
         name: table,
         status: (t?.TableStatus ?? 'ACTIVE') as TableDescription['status'],
-        billingMode: t?.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' ? 'PAY_PER_REQUEST' : 'PROVISIONED',
-        ...(t?.ProvisionedThroughput?.ReadCapacityUnits ? { readCapacity: t.ProvisionedThroughput.ReadCapacityUnits } : {}),
-        ...(t?.ProvisionedThroughput?.WriteCapacityUnits ? { writeCapacity: t.ProvisionedThroughput.WriteCapacityUnits } : {}),
+        billingMode:
+          t?.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' ? 'PAY_PER_REQUEST' : 'PROVISIONED',
+        ...(t?.ProvisionedThroughput?.ReadCapacityUnits
+          ? { readCapacity: t.ProvisionedThroughput.ReadCapacityUnits }
+          : {}),
+        ...(t?.ProvisionedThroughput?.WriteCapacityUnits
+          ? { writeCapacity: t.ProvisionedThroughput.WriteCapacityUnits }
+          : {}),
       };
     } catch (error) {
       if (error instanceof ResourceNotFoundException) return undefined;
@@ -79,41 +99,78 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
     if (pitr?.PointInTimeRecoveryStatus !== 'ENABLED') return { enabled: false };
     return {
       enabled: true,
-      ...(pitr.EarliestRestorableDateTime ? { earliestRestorableMs: pitr.EarliestRestorableDateTime.getTime() } : {}),
-      ...(pitr.LatestRestorableDateTime ? { latestRestorableMs: pitr.LatestRestorableDateTime.getTime() } : {}),
+      ...(pitr.EarliestRestorableDateTime
+        ? { earliestRestorableMs: pitr.EarliestRestorableDateTime.getTime() }
+        : {}),
+      ...(pitr.LatestRestorableDateTime
+        ? { latestRestorableMs: pitr.LatestRestorableDateTime.getTime() }
+        : {}),
     };
   }
 
   async enablePitr(table: string): Promise<void> {
-    await this.ddb.send(new UpdateContinuousBackupsCommand({ TableName: table, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }));
+    await this.ddb.send(
+      new UpdateContinuousBackupsCommand({
+        TableName: table,
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      }),
+    );
   }
 
   async restoreTableToPointInTime(source: string, target: string, atMs: number): Promise<void> {
-    await this.ddb.send(new RestoreTableToPointInTimeCommand({ SourceTableName: source, TargetTableName: target, RestoreDateTime: new Date(atMs) }));
+    await this.ddb.send(
+      new RestoreTableToPointInTimeCommand({
+        SourceTableName: source,
+        TargetTableName: target,
+        RestoreDateTime: new Date(atMs),
+      }),
+    );
   }
 
   async copyTable(source: string, target: string): Promise<void> {
     const t = (await this.ddb.send(new DescribeTableCommand({ TableName: source }))).Table;
-    await this.ddb.send(new CreateTableCommand({ TableName: target, KeySchema: t?.KeySchema, AttributeDefinitions: t?.AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST' }));
+    await this.ddb.send(
+      new CreateTableCommand({
+        TableName: target,
+        KeySchema: t?.KeySchema,
+        AttributeDefinitions: t?.AttributeDefinitions,
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
     for (;;) {
       if ((await this.describeTable(target))?.status === 'ACTIVE') break;
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
     let start: Record<string, AttributeValue> | undefined;
     do {
-      const out = await this.ddb.send(new ScanCommand({ TableName: source, ConsistentRead: true, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }));
-      for (const item of out.Items ?? []) await this.ddb.send(new PutItemCommand({ TableName: target, Item: item }));
+      const out = await this.ddb.send(
+        new ScanCommand({
+          TableName: source,
+          ConsistentRead: true,
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        }),
+      );
+      for (const item of out.Items ?? [])
+        await this.ddb.send(new PutItemCommand({ TableName: target, Item: item }));
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
   }
 
   async describeScalableTargets(table: string): Promise<ScalableTarget[]> {
-    const out = await this.scaling.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'dynamodb', ResourceIds: [resourceId(table)] }));
-    return (out.ScalableTargets ?? []).map((t) => ({ dimension: t.ScalableDimension as ScalableTarget['dimension'], min: t.MinCapacity ?? 1, max: t.MaxCapacity ?? 1 }));
+    const out = await this.scaling.send(
+      new DescribeScalableTargetsCommand({ ServiceNamespace: 'dynamodb', ResourceIds: [resourceId(table)] }),
+    );
+    return (out.ScalableTargets ?? []).map((t) => ({
+      dimension: t.ScalableDimension as ScalableTarget['dimension'],
+      min: t.MinCapacity ?? 1,
+      max: t.MaxCapacity ?? 1,
+    }));
   }
 
   async describeScalingPolicies(table: string): Promise<ScalingPolicy[]> {
-    const out = await this.scaling.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'dynamodb', ResourceId: resourceId(table) }));
+    const out = await this.scaling.send(
+      new DescribeScalingPoliciesCommand({ ServiceNamespace: 'dynamodb', ResourceId: resourceId(table) }),
+    );
     return (out.ScalingPolicies ?? []).map((p) => ({
       name: p.PolicyName ?? '',
       dimension: p.ScalableDimension as ScalableTarget['dimension'],
@@ -123,12 +180,20 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
 
   async registerScalableTarget(table: string, target: ScalableTarget): Promise<void> {
     await this.scaling.send(
-      new RegisterScalableTargetCommand({ ServiceNamespace: 'dynamodb', ResourceId: resourceId(table), ScalableDimension: target.dimension, MinCapacity: target.min, MaxCapacity: target.max }),
+      new RegisterScalableTargetCommand({
+        ServiceNamespace: 'dynamodb',
+        ResourceId: resourceId(table),
+        ScalableDimension: target.dimension,
+        MinCapacity: target.min,
+        MaxCapacity: target.max,
+      }),
     );
   }
 
   async putScalingPolicy(table: string, policy: ScalingPolicy): Promise<void> {
-    const metric = policy.dimension.includes('Read') ? 'DynamoDBReadCapacityUtilization' : 'DynamoDBWriteCapacityUtilization';
+    const metric = policy.dimension.includes('Read')
+      ? 'DynamoDBReadCapacityUtilization'
+      : 'DynamoDBWriteCapacityUtilization';
     await this.scaling.send(
       new PutScalingPolicyCommand({
         ServiceNamespace: 'dynamodb',
@@ -136,7 +201,10 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
         ScalableDimension: policy.dimension,
         PolicyName: policy.name,
         PolicyType: 'TargetTrackingScaling',
-        TargetTrackingScalingPolicyConfiguration: { TargetValue: policy.targetValue, PredefinedMetricSpecification: { PredefinedMetricType: metric } },
+        TargetTrackingScalingPolicyConfiguration: {
+          TargetValue: policy.targetValue,
+          PredefinedMetricSpecification: { PredefinedMetricType: metric },
+        },
       }),
     );
   }
@@ -155,7 +223,9 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
     await this.ddb.send(command);
     const nowMs = Date.parse(date ?? '');
     if (!Number.isFinite(nowMs)) {
-      throw new EngineError('CLOCK_UNMEASURABLE', 'DynamoDB answered without a usable Date header.', { hint: 'Check the endpoint: it must be DynamoDB or a compatible server.' });
+      throw new EngineError('CLOCK_UNMEASURABLE', 'DynamoDB answered without a usable Date header.', {
+        hint: 'Check the endpoint: it must be DynamoDB or a compatible server.',
+      });
     }
     // The header names the start of a whole second: resolution 1 s (measureClock adds half of it).
     return { nowMs, resolutionMs: 1_000 };

@@ -14,7 +14,14 @@ export interface PitrStatus {
 
 export interface TableDescription {
   readonly name: string;
-  readonly status: 'CREATING' | 'ACTIVE' | 'DELETING' | 'UPDATING' | 'ARCHIVING' | 'ARCHIVED' | 'INACCESSIBLE_ENCRYPTION_CREDENTIALS';
+  readonly status:
+    | 'CREATING'
+    | 'ACTIVE'
+    | 'DELETING'
+    | 'UPDATING'
+    | 'ARCHIVING'
+    | 'ARCHIVED'
+    | 'INACCESSIBLE_ENCRYPTION_CREDENTIALS';
   readonly billingMode: 'PROVISIONED' | 'PAY_PER_REQUEST';
   readonly readCapacity?: number;
   readonly writeCapacity?: number;

@@ -7,9 +7,17 @@ export const dynamoOptionsSchema = z.strictObject({
   /** Poll interval for table status and the PITR horizon. */
   pollMs: z.number().int().min(10).max(60_000).default(1_000),
   /** How long a restored table may stay CREATING. */
-  activeTimeoutMs: z.number().int().min(1_000).default(30 * 60_000),
+  activeTimeoutMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .default(30 * 60_000),
   /** How long `horizon` waits for the latest restorable time to pass the restore time. */
-  horizonTimeoutMs: z.number().int().min(1_000).default(30 * 60_000),
+  horizonTimeoutMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .default(30 * 60_000),
 });
 export type DynamoOptions = z.infer<typeof dynamoOptionsSchema>;
 

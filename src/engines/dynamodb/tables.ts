@@ -29,15 +29,25 @@ export async function tableSettings(cp: DynamoControlPlane, table: string): Prom
   };
 }
 
-export async function waitActive(cp: DynamoControlPlane, table: string, pollMs: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
+export async function waitActive(
+  cp: DynamoControlPlane,
+  table: string,
+  pollMs: number,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if ((await cp.describeTable(table))?.status === 'ACTIVE') return;
     if (Date.now() > deadline) {
-      throw new EngineError('DYNAMODB_TABLE_NOT_ACTIVE', `DynamoDB table ${table} was not ACTIVE after ${timeoutMs} ms.`, {
-        hint: 'Check the table in the console; re-run the restore to resume once it is ACTIVE.',
-        context: { table },
-      });
+      throw new EngineError(
+        'DYNAMODB_TABLE_NOT_ACTIVE',
+        `DynamoDB table ${table} was not ACTIVE after ${timeoutMs} ms.`,
+        {
+          hint: 'Check the table in the console; re-run the restore to resume once it is ACTIVE.',
+          context: { table },
+        },
+      );
     }
     await sleep(pollMs, undefined, { signal });
   }

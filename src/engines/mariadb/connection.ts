@@ -12,7 +12,11 @@ import type { ClockSample } from '../contract.ts';
 import type { MariaDbConnection } from './options.ts';
 
 /** Opens a connection; EngineError `CONNECT_FAILED` with a hint (its cause carries the driver's code). */
-export async function connectMariaDb(conn: MariaDbConnection, timeoutMs: number, database?: string): Promise<mysql.Connection> {
+export async function connectMariaDb(
+  conn: MariaDbConnection,
+  timeoutMs: number,
+  database?: string,
+): Promise<mysql.Connection> {
   try {
     const c = await mysql.createConnection({
       host: conn.host,
@@ -32,11 +36,15 @@ export async function connectMariaDb(conn: MariaDbConnection, timeoutMs: number,
     c.on('error', () => {});
     return c;
   } catch (error) {
-    throw new EngineError('CONNECT_FAILED', `Could not connect to MariaDB at ${conn.host}:${conn.port} as ${conn.user}: ${(error as Error).message}`, {
-      hint: 'Check host, port, user and password (passwordEnv / passwordFile), and that the user may connect from this host.',
-      context: { engine: 'mariadb' },
-      cause: error,
-    });
+    throw new EngineError(
+      'CONNECT_FAILED',
+      `Could not connect to MariaDB at ${conn.host}:${conn.port} as ${conn.user}: ${(error as Error).message}`,
+      {
+        hint: 'Check host, port, user and password (passwordEnv / passwordFile), and that the user may connect from this host.',
+        context: { engine: 'mariadb' },
+        cause: error,
+      },
+    );
   }
 }
 
@@ -56,7 +64,10 @@ export function quoteIdent(name: string): string {
 }
 
 /** `pre` when it still answers (a connection opened before the pause), else a fresh connection. */
-export async function reuseOrConnect(pre: mysql.Connection | undefined, connect: () => Promise<mysql.Connection>): Promise<mysql.Connection> {
+export async function reuseOrConnect(
+  pre: mysql.Connection | undefined,
+  connect: () => Promise<mysql.Connection>,
+): Promise<mysql.Connection> {
   if (pre !== undefined) {
     try {
       await pre.query('SELECT 1');
@@ -74,7 +85,10 @@ export const CLOSE_GRACE_MS = 5_000;
 /** Closes politely (QUIT), then drops the socket past `graceMs` (a dead path never answers). Never throws. */
 export async function closeQuietly(conn: mysql.Connection, graceMs = CLOSE_GRACE_MS): Promise<void> {
   const timer = new AbortController();
-  await Promise.race([conn.end().catch(() => undefined), sleep(graceMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
+  await Promise.race([
+    conn.end().catch(() => undefined),
+    sleep(graceMs, undefined, { signal: timer.signal }).catch(() => undefined),
+  ]);
   timer.abort();
   conn.destroy();
 }
@@ -82,7 +96,9 @@ export async function closeQuietly(conn: mysql.Connection, graceMs = CLOSE_GRACE
 /** Database clock minus ours: NOW(6) has microsecond resolution, so the uncertainty is the half round trip. */
 export async function measureClockOn(c: mysql.Connection): Promise<ClockSample> {
   const before = performance.timeOrigin + performance.now();
-  const [r] = await c.query<mysql.RowDataPacket[]>('SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000 AS DOUBLE) AS ms');
+  const [r] = await c.query<mysql.RowDataPacket[]>(
+    'SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000 AS DOUBLE) AS ms',
+  );
   const after = performance.timeOrigin + performance.now();
   const rttMs = after - before;
   return { offsetMs: Number(r[0]?.ms) - (before + after) / 2, uncertaintyMs: rttMs / 2 + 0.001, rttMs };
@@ -99,8 +115,17 @@ export function credentialsRejected(error: unknown): boolean {
  * on). mysql2 leaves a query pending forever when its socket goes silent, so waiting for `work` to notice
  * is not enough.
  */
-export function abortable<T>(signal: AbortSignal, work: () => Promise<T>, onAbort: () => void, what: string): Promise<T> {
-  const aborted = (): EngineError => new EngineError('ABORTED', `${what} was aborted.`, { context: { engine: 'mariadb' }, cause: signal.reason });
+export function abortable<T>(
+  signal: AbortSignal,
+  work: () => Promise<T>,
+  onAbort: () => void,
+  what: string,
+): Promise<T> {
+  const aborted = (): EngineError =>
+    new EngineError('ABORTED', `${what} was aborted.`, {
+      context: { engine: 'mariadb' },
+      cause: signal.reason,
+    });
   if (signal.aborted) {
     onAbort();
     return Promise.reject(aborted());

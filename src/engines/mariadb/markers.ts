@@ -21,11 +21,20 @@ export function encodeMarker(marker: RestoreMarker): string {
 
 /** The marker in a database comment / marker file, or undefined when there is none (or it is not ours). */
 export function decodeMarker(text: string | null | undefined): RestoreMarker | undefined {
-  const raw = text?.startsWith(PREFIX) ? text.slice(PREFIX.length) : text?.trimStart().startsWith('{') ? text : undefined;
+  const raw = text?.startsWith(PREFIX)
+    ? text.slice(PREFIX.length)
+    : text?.trimStart().startsWith('{')
+      ? text
+      : undefined;
   if (raw === undefined) return undefined;
   try {
     const m = JSON.parse(raw) as Partial<RestoreMarker>;
-    if (typeof m.backupId === 'string' && typeof m.member === 'string' && (m.state === 'in-progress' || m.state === 'restored')) return { backupId: m.backupId, member: m.member, state: m.state };
+    if (
+      typeof m.backupId === 'string' &&
+      typeof m.member === 'string' &&
+      (m.state === 'in-progress' || m.state === 'restored')
+    )
+      return { backupId: m.backupId, member: m.member, state: m.state };
   } catch {
     // not a marker
   }
@@ -35,7 +44,12 @@ export function decodeMarker(text: string | null | undefined): RestoreMarker | u
 type State = TargetInspection['state'];
 
 /** How a target holding `contents` (and maybe a marker) relates to a restore of `backupId`/`member`. */
-export function stateFromMarker(marker: RestoreMarker | undefined, backupId: string, member: string, hasContents: boolean): State {
+export function stateFromMarker(
+  marker: RestoreMarker | undefined,
+  backupId: string,
+  member: string,
+  hasContents: boolean,
+): State {
   const ours = marker !== undefined && marker.backupId === backupId && marker.member === member;
   if (ours) return marker.state === 'restored' ? 'restored' : 'in-progress';
   return hasContents ? 'foreign' : 'empty';

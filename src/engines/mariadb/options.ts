@@ -20,7 +20,12 @@ const optionsSchema = z
     /** gzip the table files; default false (the dump is CPU-bound on small machines). */
     gzip: z.boolean().default(false),
     /** Target size of one INSERT statement in the dump; default 1 MiB (below the default max_allowed_packet). */
-    batchBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(1024 * 1024),
+    batchBytes: z
+      .number()
+      .int()
+      .min(4096)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
     /** Databases to back up; default the member's namespaces. */
     databases: z.array(z.string().min(1)).min(1).optional(),
     /** PITR: how long the horizon waits for the binlog holding the position to be archived; default 120 000 ms. */
@@ -92,24 +97,49 @@ export type PitrTarget = {
 };
 
 const logicalTargetSchema = z
-  .object({ host: z.string().min(1), port: z.number().int().min(1).max(65535), rename: z.record(z.string(), z.string().min(1).max(64)), inPlace: z.boolean(), suffix: z.string().regex(/^[A-Za-z0-9_]+$/), ...credentialKeys })
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    rename: z.record(z.string(), z.string().min(1).max(64)),
+    inPlace: z.boolean(),
+    suffix: z.string().regex(/^[A-Za-z0-9_]+$/),
+    ...credentialKeys,
+  })
   .partial()
   .strict();
-const pitrTargetSchema = z.object({ dir: z.string().min(1), port: z.number().int().min(0).max(65535), host: z.string().min(1), ...credentialKeys }).partial().strict();
+const pitrTargetSchema = z
+  .object({
+    dir: z.string().min(1),
+    port: z.number().int().min(0).max(65535),
+    host: z.string().min(1),
+    ...credentialKeys,
+  })
+  .partial()
+  .strict();
 
 function invalid(error: z.ZodError): ConfigError {
   const issue = error.issues[0];
-  return new ConfigError('RESTORE_TARGET_INVALID', `Restore target key ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`, {
-    hint: 'A mariadb logical target takes host, port, rename {db: newName} or inPlace: true, suffix; a pitr target takes dir, port, host; both take user and password / passwordEnv / passwordFile.',
-    context: { engine: 'mariadb' },
-  });
+  return new ConfigError(
+    'RESTORE_TARGET_INVALID',
+    `Restore target key ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`,
+    {
+      hint: 'A mariadb logical target takes host, port, rename {db: newName} or inPlace: true, suffix; a pitr target takes dir, port, host; both take user and password / passwordEnv / passwordFile.',
+      context: { engine: 'mariadb' },
+    },
+  );
 }
 
 type Credentials = Partial<Record<keyof typeof credentialKeys, string>>;
 
 /** The target's connection: its own host/port/user; its own password source if it names one, else the member's. */
-function targetConnection(member: MariaDbConnection, host: string, port: number, given: Credentials): MariaDbConnection {
-  const ownPassword = given.password !== undefined || given.passwordEnv !== undefined || given.passwordFile !== undefined;
+function targetConnection(
+  member: MariaDbConnection,
+  host: string,
+  port: number,
+  given: Credentials,
+): MariaDbConnection {
+  const ownPassword =
+    given.password !== undefined || given.passwordEnv !== undefined || given.passwordFile !== undefined;
   const { password, passwordEnv, passwordFile } = ownPassword ? given : member;
   return {
     kind: 'mysql',
@@ -123,28 +153,54 @@ function targetConnection(member: MariaDbConnection, host: string, port: number,
 }
 
 /** `inPlace: true` restores every database under its own name (needs force when it is not empty). */
-export function parseLogicalTarget(target: RestoreTarget | undefined, member: MariaDbConnection, backupId: string): LogicalTarget {
+export function parseLogicalTarget(
+  target: RestoreTarget | undefined,
+  member: MariaDbConnection,
+  backupId: string,
+): LogicalTarget {
   const parsed = logicalTargetSchema.safeParse(target ?? {});
   if (!parsed.success) throw invalid(parsed.error);
   const t = parsed.data;
   const host = t.host ?? member.host;
   const port = t.port ?? member.port;
-  return Object.freeze({ host, port, rename: t.rename ?? {}, inPlace: t.inPlace ?? false, suffix: t.suffix ?? backupSuffix(backupId), connection: targetConnection(member, host, port, t) });
+  return Object.freeze({
+    host,
+    port,
+    rename: t.rename ?? {},
+    inPlace: t.inPlace ?? false,
+    suffix: t.suffix ?? backupSuffix(backupId),
+    connection: targetConnection(member, host, port, t),
+  });
 }
 
-export function parsePitrTarget(target: RestoreTarget | undefined, member: MariaDbConnection, defaultDir: string): PitrTarget {
+export function parsePitrTarget(
+  target: RestoreTarget | undefined,
+  member: MariaDbConnection,
+  defaultDir: string,
+): PitrTarget {
   const parsed = pitrTargetSchema.safeParse(target ?? {});
   if (!parsed.success) throw invalid(parsed.error);
   const t = parsed.data;
   const host = t.host ?? '127.0.0.1';
   const port = t.port ?? 0;
-  return Object.freeze({ dir: t.dir ?? defaultDir, port, host, connection: targetConnection(member, host, port, t) });
+  return Object.freeze({
+    dir: t.dir ?? defaultDir,
+    port,
+    host,
+    connection: targetConnection(member, host, port, t),
+  });
 }
 
 /** A target for printing: the password itself never shows. */
 export function redactedTarget<T extends { connection: MariaDbConnection }>(t: T): Record<string, unknown> {
   const { connection, ...rest } = t;
-  return redactSecrets({ ...rest, user: connection.user, ...(connection.password === undefined ? {} : { password: connection.password }), ...(connection.passwordEnv ? { passwordEnv: connection.passwordEnv } : {}), ...(connection.passwordFile ? { passwordFile: connection.passwordFile } : {}) });
+  return redactSecrets({
+    ...rest,
+    user: connection.user,
+    ...(connection.password === undefined ? {} : { password: connection.password }),
+    ...(connection.passwordEnv ? { passwordEnv: connection.passwordEnv } : {}),
+    ...(connection.passwordFile ? { passwordFile: connection.passwordFile } : {}),
+  });
 }
 
 /** Short, name-safe suffix of a backup id for default restore names. */

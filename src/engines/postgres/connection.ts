@@ -17,7 +17,12 @@ import type { PostgresConnection, PostgresOptions } from './options.ts';
  * Opens a client to `database` (default the connection's); fails with EngineError `CONNECT_FAILED`, or
  * `ABORTED` when `signal` aborts first (the half-open socket is dropped).
  */
-export async function connectPostgres(conn: PostgresConnection, timeoutMs: number, database = conn.database, signal?: AbortSignal): Promise<pg.Client> {
+export async function connectPostgres(
+  conn: PostgresConnection,
+  timeoutMs: number,
+  database = conn.database,
+  signal?: AbortSignal,
+): Promise<pg.Client> {
   signal?.throwIfAborted();
   const client = new pg.Client({
     host: conn.host,
@@ -37,12 +42,20 @@ export async function connectPostgres(conn: PostgresConnection, timeoutMs: numbe
     await client.connect();
   } catch (error) {
     await endClient(client, 0);
-    if (signal?.aborted) throw new EngineError('ABORTED', `Connecting to ${conn.host}:${conn.port} was aborted.`, { context: { engine: 'postgres' }, cause: error });
-    throw new EngineError('CONNECT_FAILED', `Could not connect to PostgreSQL at ${conn.host}:${conn.port}/${database} as ${conn.user}: ${(error as Error).message}`, {
-      hint: 'Check host, port, user and password (passwordEnv / passwordFile), and that pg_hba.conf allows this client.',
-      context: { engine: 'postgres' },
-      cause: error,
-    });
+    if (signal?.aborted)
+      throw new EngineError('ABORTED', `Connecting to ${conn.host}:${conn.port} was aborted.`, {
+        context: { engine: 'postgres' },
+        cause: error,
+      });
+    throw new EngineError(
+      'CONNECT_FAILED',
+      `Could not connect to PostgreSQL at ${conn.host}:${conn.port}/${database} as ${conn.user}: ${(error as Error).message}`,
+      {
+        hint: 'Check host, port, user and password (passwordEnv / passwordFile), and that pg_hba.conf allows this client.',
+        context: { engine: 'postgres' },
+        cause: error,
+      },
+    );
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
@@ -55,7 +68,11 @@ export function destroyClient(client: pg.Client): void {
 }
 
 /** Runs `work` on `client`; when `signal` aborts meanwhile, the client's socket is dropped so `work` rejects now. */
-export async function withAbort<T>(client: pg.Client, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+export async function withAbort<T>(
+  client: pg.Client,
+  signal: AbortSignal,
+  work: () => Promise<T>,
+): Promise<T> {
   signal.throwIfAborted();
   const onAbort = (): void => destroyClient(client);
   signal.addEventListener('abort', onAbort, { once: true });
@@ -111,13 +128,26 @@ export async function checkToolsAndConnect(
     const path = pgTool(tool, options.binDir);
     return hasTool(path)
       ? { name: `tool ${tool}`, ok: true, detail: path }
-      : { name: `tool ${tool}`, ok: false, detail: `TOOL_MISSING: ${path}`, hint: 'Install the PostgreSQL client tools (postgresql-client) or set options.binDir.' };
+      : {
+          name: `tool ${tool}`,
+          ok: false,
+          detail: `TOOL_MISSING: ${path}`,
+          hint: 'Install the PostgreSQL client tools (postgresql-client) or set options.binDir.',
+        };
   });
   let client: pg.Client;
   try {
     client = await connectPostgres(conn, options.connectTimeoutMs, database);
   } catch (error) {
-    return [...checks, { name: 'connect', ok: false, detail: (error as Error).message, hint: 'Check host, port, user and password of the member.' }];
+    return [
+      ...checks,
+      {
+        name: 'connect',
+        ok: false,
+        detail: (error as Error).message,
+        hint: 'Check host, port, user and password of the member.',
+      },
+    ];
   }
   try {
     const version = (await client.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? '?';
@@ -131,7 +161,8 @@ export async function checkToolsAndConnect(
 
 /** Same server: hosts compared after mapping the loopback names to one. */
 export function sameServer(a: { host: string; port: number }, b: { host: string; port: number }): boolean {
-  const norm = (h: string): string => (['localhost', '127.0.0.1', '::1', '[::1]'].includes(h.toLowerCase()) ? 'loopback' : h.toLowerCase());
+  const norm = (h: string): string =>
+    ['localhost', '127.0.0.1', '::1', '[::1]'].includes(h.toLowerCase()) ? 'loopback' : h.toLowerCase();
   return a.port === b.port && norm(a.host) === norm(b.host);
 }
 

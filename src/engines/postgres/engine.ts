@@ -14,16 +14,30 @@ import { parsePostgresOptions, type PostgresOptions } from './options.ts';
 import { PostgresPitrBackup } from './pitr/capture.ts';
 import { PostgresPitrRestore } from './pitr/restore.ts';
 
-const LOGICAL: EngineCapabilities = Object.freeze({ atomicCapture: true, snapshotInsidePause: true, clockBased: false, horizonWait: false });
-const PITR: EngineCapabilities = Object.freeze({ atomicCapture: true, snapshotInsidePause: true, clockBased: false, horizonWait: true });
+const LOGICAL: EngineCapabilities = Object.freeze({
+  atomicCapture: true,
+  snapshotInsidePause: true,
+  clockBased: false,
+  horizonWait: false,
+});
+const PITR: EngineCapabilities = Object.freeze({
+  atomicCapture: true,
+  snapshotInsidePause: true,
+  clockBased: false,
+  horizonWait: true,
+});
 
 export const postgresEngine: EngineKind<PostgresOptions> = {
   kind: 'postgres',
   parseOptions: parsePostgresOptions,
   capabilities: (options) => (options.method === 'pitr' ? PITR : LOGICAL),
   openBackup: (ctx, options) =>
-    options.method === 'pitr' ? new PostgresPitrBackup(ctx, options, PITR) : new PostgresLogicalBackup(ctx, options, LOGICAL),
+    options.method === 'pitr'
+      ? new PostgresPitrBackup(ctx, options, PITR)
+      : new PostgresLogicalBackup(ctx, options, LOGICAL),
   // The record's handle says how the backup was taken (the member's method may have changed since).
   openRestore: (ctx, options) =>
-    ctx.record.handle.kind === 'named-point' ? new PostgresPitrRestore(ctx, options) : new PostgresLogicalRestore(ctx, options),
+    ctx.record.handle.kind === 'named-point'
+      ? new PostgresPitrRestore(ctx, options)
+      : new PostgresLogicalRestore(ctx, options),
 };

@@ -37,7 +37,11 @@ export type PostgresOptions = z.infer<typeof optionsSchema>;
 
 /** Parses and freezes `member.options`; throws ConfigError `ENGINE_OPTIONS_INVALID` naming the key. */
 export function parsePostgresOptions(member: MemberSpec): PostgresOptions {
-  return parseMemberOptions(member, { engine: 'postgres', connectionKind: 'postgres', schema: optionsSchema });
+  return parseMemberOptions(member, {
+    engine: 'postgres',
+    connectionKind: 'postgres',
+    schema: optionsSchema,
+  });
 }
 
 export function connectionOf(member: MemberSpec): PostgresConnection {
@@ -79,32 +83,60 @@ export type TargetCredentials = {
 };
 
 const logicalTargetSchema = z
-  .object({ host: z.string().min(1), port: z.number().int().min(1).max(65535), database: z.string().min(1).max(63), ...credentials })
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    database: z.string().min(1).max(63),
+    ...credentials,
+  })
   .partial()
   .strict();
 const pitrTargetSchema = z
-  .object({ dataDir: z.string().min(1), port: z.number().int().min(1).max(65535), host: z.string().min(1), ...credentials })
+  .object({
+    dataDir: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    host: z.string().min(1),
+    ...credentials,
+  })
   .partial()
   .strict();
 
 export function parseLogicalTarget(target: RestoreTarget, defaults: LogicalTarget): LogicalTarget {
-  return Object.freeze(withCredentials<LogicalTarget>(defaults, strip(parseWith(logicalTargetSchema, target)) as Partial<LogicalTarget>));
+  return Object.freeze(
+    withCredentials<LogicalTarget>(
+      defaults,
+      strip(parseWith(logicalTargetSchema, target)) as Partial<LogicalTarget>,
+    ),
+  );
 }
 
 export function parsePitrTarget(target: RestoreTarget, defaults: PitrTarget): PitrTarget {
-  return Object.freeze(withCredentials<PitrTarget>(defaults, strip(parseWith(pitrTargetSchema, target)) as Partial<PitrTarget>));
+  return Object.freeze(
+    withCredentials<PitrTarget>(defaults, strip(parseWith(pitrTargetSchema, target)) as Partial<PitrTarget>),
+  );
 }
 
 /** A target that names its own user or password source replaces the member's credentials as a whole. */
 function withCredentials<T extends TargetCredentials>(defaults: T, given: Partial<T>): T {
-  const own = given.password !== undefined || given.passwordEnv !== undefined || given.passwordFile !== undefined;
-  const base = own ? { ...defaults, password: undefined, passwordEnv: undefined, passwordFile: undefined } : defaults;
+  const own =
+    given.password !== undefined || given.passwordEnv !== undefined || given.passwordFile !== undefined;
+  const base = own
+    ? { ...defaults, password: undefined, passwordEnv: undefined, passwordFile: undefined }
+    : defaults;
   return strip({ ...base, ...given }) as T;
 }
 
 /** The member's connection with a target's address and credentials (what the restored member is reached by). */
-export function targetConnection(source: PostgresConnection, target: { host: string; port: number; database?: string } & TargetCredentials): PostgresConnection {
-  const { password: _p, passwordEnv: _e, passwordFile: _f, ...rest } = source as PostgresConnection & TargetCredentials;
+export function targetConnection(
+  source: PostgresConnection,
+  target: { host: string; port: number; database?: string } & TargetCredentials,
+): PostgresConnection {
+  const {
+    password: _p,
+    passwordEnv: _e,
+    passwordFile: _f,
+    ...rest
+  } = source as PostgresConnection & TargetCredentials;
   return strip({
     ...rest,
     host: target.host,
@@ -120,17 +152,26 @@ export function targetConnection(source: PostgresConnection, target: { host: str
 /** The member's credentials, as a target's defaults. */
 export function memberCredentials(conn: PostgresConnection): TargetCredentials {
   const c = conn as PostgresConnection & Partial<TargetCredentials>;
-  return strip({ user: conn.user, password: c.password, passwordEnv: c.passwordEnv, passwordFile: c.passwordFile }) as TargetCredentials;
+  return strip({
+    user: conn.user,
+    password: c.password,
+    passwordEnv: c.passwordEnv,
+    passwordFile: c.passwordFile,
+  }) as TargetCredentials;
 }
 
 function parseWith<T>(schema: z.ZodType<T>, target: RestoreTarget): T {
   const parsed = schema.safeParse(target);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigError('RESTORE_TARGET_INVALID', `Restore target key ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`, {
-      hint: 'A postgres logical target takes host, port, database; a pitr target takes dataDir, port, host; both take user and password / passwordEnv / passwordFile.',
-      context: { engine: 'postgres' },
-    });
+    throw new ConfigError(
+      'RESTORE_TARGET_INVALID',
+      `Restore target key ${issue?.path.join('.') || '(root)'} is invalid: ${issue?.message ?? ''}.`,
+      {
+        hint: 'A postgres logical target takes host, port, database; a pitr target takes dataDir, port, host; both take user and password / passwordEnv / passwordFile.',
+        context: { engine: 'postgres' },
+      },
+    );
   }
   return parsed.data;
 }

@@ -30,16 +30,27 @@ export function sqlitePath(member: MemberSpec): string {
  * A restore target: `{ path }` (a file) or `{ intoDir }` (`<dir>/<member>.db`). Default: a new file next to
  * the source, `<name>.restored-<backupId>.db`. Returns the absolute path.
  */
-export function parseSqliteTarget(record: MemberRecord, target: RestoreTarget | undefined): { readonly path: string } {
+export function parseSqliteTarget(
+  record: MemberRecord,
+  target: RestoreTarget | undefined,
+): { readonly path: string } {
   const name = record.member.name;
-  if (target !== undefined && typeof target.path === 'string' && Object.keys(target).length === 1) return { path: resolve(target.path) };
-  if (target !== undefined && typeof target.intoDir === 'string' && Object.keys(target).length === 1) return { path: resolve(target.intoDir, `${name}.db`) };
+  if (target !== undefined && typeof target.path === 'string' && Object.keys(target).length === 1)
+    return { path: resolve(target.path) };
+  if (target !== undefined && typeof target.intoDir === 'string' && Object.keys(target).length === 1)
+    return { path: resolve(target.intoDir, `${name}.db`) };
   if (target !== undefined && Object.keys(target).length > 0) {
-    throw new ConfigError('RESTORE_TARGET_INVALID', `Restore target for member "${name}" needs exactly one of "path" (a file) or "intoDir".`, {
-      context: { member: name, engine: 'sqlite' },
-      hint: `Use --target ${name}='{"path":"/new/${name}.db"}' or --into DIR.`,
-    });
+    throw new ConfigError(
+      'RESTORE_TARGET_INVALID',
+      `Restore target for member "${name}" needs exactly one of "path" (a file) or "intoDir".`,
+      {
+        context: { member: name, engine: 'sqlite' },
+        hint: `Use --target ${name}='{"path":"/new/${name}.db"}' or --into DIR.`,
+      },
+    );
   }
   const source = sqlitePath(record.member);
-  return { path: join(dirname(resolve(source)), `${basename(source, '.db')}.restored-${record.backupId}.db`) };
+  return {
+    path: join(dirname(resolve(source)), `${basename(source, '.db')}.restored-${record.backupId}.db`),
+  };
 }

@@ -23,7 +23,10 @@ export class BankCallError extends StillpointError {
   readonly remoteCode: string;
   constructor(status: grpc.status, remoteCode: string, message: string, target: string, cause: unknown) {
     // A code of ours (the node's) is kept as it is; transport codes (`GRPC_…`) become TX_REMOTE.
-    super(isErrorCode(remoteCode) ? remoteCode : 'TX_REMOTE', message, { context: { target, remoteCode }, cause });
+    super(isErrorCode(remoteCode) ? remoteCode : 'TX_REMOTE', message, {
+      context: { target, remoteCode },
+      cause,
+    });
     this.status = status;
     this.remoteCode = remoteCode;
   }
@@ -40,7 +43,12 @@ export interface BankClientOptions {
 
 export interface BankClient {
   readonly target: string;
-  transfer(request: { transferId: string; from: number; to: number; amount: number }): Promise<TransferResponse>;
+  transfer(request: {
+    transferId: string;
+    from: number;
+    to: number;
+    amount: number;
+  }): Promise<TransferResponse>;
   createAccounts(ids: readonly number[], initialBalance: number): Promise<{ tx_id: string }>;
   getBalances(ids: readonly number[]): Promise<GetBalancesResponse>;
   /** Runs the operations as one transaction (`key_json` / `values_json` are JSON objects). */
@@ -49,15 +57,28 @@ export interface BankClient {
 }
 
 type Callback<T> = (error: grpc.ServiceError | null, response?: T) => void;
-type RawMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<unknown>) => void;
+type RawMethod = (
+  request: unknown,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: Callback<unknown>,
+) => void;
 
 /** Connects (lazily) to `target` (`host:port`). */
 export function createBankClient(target: string, options: BankClientOptions = {}): BankClient {
   const { Client } = loadBankProto();
   const tls = options.tls;
-  const credentials = tls ? grpc.credentials.createSsl(tls.caPem === undefined ? null : Buffer.from(tls.caPem)) : grpc.credentials.createInsecure();
-  const channelOptions = tls?.overrideAuthority ? { 'grpc.ssl_target_name_override': tls.overrideAuthority, 'grpc.default_authority': tls.overrideAuthority } : {};
-  const client = new Client(target, credentials, channelOptions) as unknown as Record<string, RawMethod> & grpc.Client;
+  const credentials = tls
+    ? grpc.credentials.createSsl(tls.caPem === undefined ? null : Buffer.from(tls.caPem))
+    : grpc.credentials.createInsecure();
+  const channelOptions = tls?.overrideAuthority
+    ? {
+        'grpc.ssl_target_name_override': tls.overrideAuthority,
+        'grpc.default_authority': tls.overrideAuthority,
+      }
+    : {};
+  const client = new Client(target, credentials, channelOptions) as unknown as Record<string, RawMethod> &
+    grpc.Client;
   const deadlineMs = options.deadlineMs ?? DEFAULT_CALL_DEADLINE_MS;
   const call = <T>(method: string, request: unknown): Promise<T> =>
     new Promise<T>((resolve, reject) => {
@@ -72,8 +93,15 @@ export function createBankClient(target: string, options: BankClientOptions = {}
     });
   return {
     target,
-    transfer: (r) => call('Transfer', { from_account: r.from, to_account: r.to, amount: r.amount, transfer_id: r.transferId }),
-    createAccounts: (ids, initialBalance) => call('CreateAccounts', { account_ids: ids, initial_balance: initialBalance }),
+    transfer: (r) =>
+      call('Transfer', {
+        from_account: r.from,
+        to_account: r.to,
+        amount: r.amount,
+        transfer_id: r.transferId,
+      }),
+    createAccounts: (ids, initialBalance) =>
+      call('CreateAccounts', { account_ids: ids, initial_balance: initialBalance }),
     getBalances: (ids) => call('GetBalances', { account_ids: ids }),
     executeBatch: (operations) => call('ExecuteBatch', { operations }),
     close: () => client.close(),

@@ -10,7 +10,16 @@
  */
 import type { AppInvariant, InvariantInput, InvariantResult, Violation } from '../../checker/invariants.ts';
 import type { Row } from '../../txn/contract.ts';
-import { BANK_A, BANK_B, BANK_TABLES, META_TABLE, accountsRef, toBigInt, toInt, transfersRef } from './bank-schema.ts';
+import {
+  BANK_A,
+  BANK_B,
+  BANK_TABLES,
+  META_TABLE,
+  accountsRef,
+  toBigInt,
+  toInt,
+  transfersRef,
+} from './bank-schema.ts';
 
 type Found = Omit<Violation, 'invariant'>;
 
@@ -28,23 +37,48 @@ function checkBank(input: InvariantInput): InvariantResult {
   const meta = input.view(META_TABLE).find((r) => r.name === 'bank');
   let expected: { expectedTotal?: number; expectedAccounts?: number } = {};
   if (meta === undefined) {
-    found.push({ kind: 'meta-missing', detail: 'bank_a.meta has no row "bank": was the bank set up (stillpoint workload bank --setup)?', namespace: BANK_A, table: 'meta', key: 'bank' });
+    found.push({
+      kind: 'meta-missing',
+      detail: 'bank_a.meta has no row "bank": was the bank set up (stillpoint workload bank --setup)?',
+      namespace: BANK_A,
+      table: 'meta',
+      key: 'bank',
+    });
   } else {
     const expectedTotal = toBigInt(meta.total);
     const expectedAccounts = toInt(meta.accounts);
     expected = { expectedTotal: Number(expectedTotal), expectedAccounts };
     if (total !== expectedTotal) {
-      found.push({ kind: 'balance-not-conserved', detail: `balances sum to ${total}, expected ${expectedTotal} (difference ${total - expectedTotal})` });
+      found.push({
+        kind: 'balance-not-conserved',
+        detail: `balances sum to ${total}, expected ${expectedTotal} (difference ${total - expectedTotal})`,
+      });
     }
     if (accountRows.length !== expectedAccounts) {
-      found.push({ kind: 'account-count-mismatch', detail: `${accountRows.length} accounts exist, bank_a.meta says ${expectedAccounts}` });
+      found.push({
+        kind: 'account-count-mismatch',
+        detail: `${accountRows.length} accounts exist, bank_a.meta says ${expectedAccounts}`,
+      });
     }
   }
   const transfers = checkTransfers(input.view(transfersRef(BANK_A)), input.view(transfersRef(BANK_B)), found);
   for (const id of input.acknowledged ?? []) {
-    if (!transfers.has(id)) found.push({ kind: 'acknowledged-lost', detail: `transfer ${id} was acknowledged to a client but is in neither namespace`, key: id });
+    if (!transfers.has(id))
+      found.push({
+        kind: 'acknowledged-lost',
+        detail: `transfer ${id} was acknowledged to a client but is in neither namespace`,
+        key: id,
+      });
   }
-  return { violations: found, stats: { accounts: accountRows.length, totalBalance: Number(total), ...expected, transfers: transfers.size } };
+  return {
+    violations: found,
+    stats: {
+      accounts: accountRows.length,
+      totalBalance: Number(total),
+      ...expected,
+      transfers: transfers.size,
+    },
+  };
 }
 
 function checkTransfers(aRows: readonly Row[], bRows: readonly Row[], found: Found[]): Set<string> {
@@ -56,9 +90,20 @@ function checkTransfers(aRows: readonly Row[], bRows: readonly Row[], found: Fou
     const rb = b.get(id);
     if (ra === undefined || rb === undefined) {
       const [has, lacks] = ra === undefined ? [BANK_B, BANK_A] : [BANK_A, BANK_B];
-      found.push({ kind: 'transfer-torn', detail: `transfer ${id} is in ${has}.transfers but not in ${lacks}.transfers`, namespace: lacks, table: 'transfers', key: id });
+      found.push({
+        kind: 'transfer-torn',
+        detail: `transfer ${id} is in ${has}.transfers but not in ${lacks}.transfers`,
+        namespace: lacks,
+        table: 'transfers',
+        key: id,
+      });
     } else if (signature(ra) !== signature(rb)) {
-      found.push({ kind: 'transfer-mismatch', detail: `transfer ${id} differs: ${BANK_A} has ${signature(ra)}, ${BANK_B} has ${signature(rb)}`, table: 'transfers', key: id });
+      found.push({
+        kind: 'transfer-mismatch',
+        detail: `transfer ${id} differs: ${BANK_A} has ${signature(ra)}, ${BANK_B} has ${signature(rb)}`,
+        table: 'transfers',
+        key: id,
+      });
     }
   }
   return all;

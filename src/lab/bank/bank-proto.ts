@@ -9,7 +9,13 @@ import * as protoLoader from '@grpc/proto-loader';
 export const BANK_PROTO_PATH = fileURLToPath(new URL('./proto/bank.proto', import.meta.url));
 export const BANK_SERVICE_NAME = 'stillpoint.bank.Bank';
 
-const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
+const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
 
 export interface CreateAccountsRequest {
   account_ids: number[];
@@ -60,7 +66,9 @@ let cached: BankProto | undefined;
 export function loadBankProto(): BankProto {
   if (cached) return cached;
   const definition = protoLoader.loadSync(BANK_PROTO_PATH, LOADER_OPTIONS);
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as { stillpoint: { bank: { Bank: grpc.ServiceClientConstructor } } };
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    stillpoint: { bank: { Bank: grpc.ServiceClientConstructor } };
+  };
   cached = { service: pkg.stillpoint.bank.Bank.service, Client: pkg.stillpoint.bank.Bank };
   return cached;
 }

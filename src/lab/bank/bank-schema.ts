@@ -40,7 +40,13 @@ export const META_TABLE: TableSchema = {
 export const META_KEY: Key = { name: 'bank' };
 
 /** Every bank table, in creation order. */
-export const BANK_TABLES: readonly TableSchema[] = [accounts(BANK_A), accounts(BANK_B), transfers(BANK_A), transfers(BANK_B), META_TABLE];
+export const BANK_TABLES: readonly TableSchema[] = [
+  accounts(BANK_A),
+  accounts(BANK_B),
+  transfers(BANK_A),
+  transfers(BANK_B),
+  META_TABLE,
+];
 
 export const accountsRef = (namespace: string): TableRef => ({ namespace, table: 'accounts' });
 export const transfersRef = (namespace: string): TableRef => ({ namespace, table: 'transfers' });
@@ -81,7 +87,12 @@ export type TransferOutcome = 'applied' | 'duplicate';
  */
 export async function transfer(tx: Transaction, request: TransferRequest): Promise<TransferOutcome> {
   const { transferId, from, to, amount } = request;
-  if (from === to) throw new ConfigError('BANK_SAME_ACCOUNT', `transfer ${transferId} moves money from account ${from} to itself.`, { hint: 'Pick two different accounts.' });
+  if (from === to)
+    throw new ConfigError(
+      'BANK_SAME_ACCOUNT',
+      `transfer ${transferId} moves money from account ${from} to itself.`,
+      { hint: 'Pick two different accounts.' },
+    );
   const [existingA, existingB, fromRow, toRow] = await Promise.all([
     tx.get(transfersRef(BANK_A), { transfer_id: transferId }),
     tx.get(transfersRef(BANK_B), { transfer_id: transferId }),
@@ -89,14 +100,28 @@ export async function transfer(tx: Transaction, request: TransferRequest): Promi
     tx.get(accountsRef(namespaceOf(to)), { account_id: to }),
   ]);
   if (existingA !== undefined || existingB !== undefined) return 'duplicate';
-  for (const [id, row] of [[from, fromRow], [to, toRow]] as const) {
+  for (const [id, row] of [
+    [from, fromRow],
+    [to, toRow],
+  ] as const) {
     if (row === undefined) {
-      throw new TransactionError('BANK_NO_SUCH_ACCOUNT', `account ${id} does not exist.`, { context: { key: String(id) }, hint: 'Create the accounts first (stillpoint workload bank --setup).' });
+      throw new TransactionError('BANK_NO_SUCH_ACCOUNT', `account ${id} does not exist.`, {
+        context: { key: String(id) },
+        hint: 'Create the accounts first (stillpoint workload bank --setup).',
+      });
     }
   }
   const delta = BigInt(amount);
-  tx.put(accountsRef(namespaceOf(from)), { account_id: from }, { balance: Number(toBigInt(fromRow?.balance) - delta) });
-  tx.put(accountsRef(namespaceOf(to)), { account_id: to }, { balance: Number(toBigInt(toRow?.balance) + delta) });
+  tx.put(
+    accountsRef(namespaceOf(from)),
+    { account_id: from },
+    { balance: Number(toBigInt(fromRow?.balance) - delta) },
+  );
+  tx.put(
+    accountsRef(namespaceOf(to)),
+    { account_id: to },
+    { balance: Number(toBigInt(toRow?.balance) + delta) },
+  );
   const row: Row = { from_account: from, to_account: to, amount };
   tx.put(transfersRef(BANK_A), { transfer_id: transferId }, row);
   tx.put(transfersRef(BANK_B), { transfer_id: transferId }, row);
@@ -107,11 +132,22 @@ export async function transfer(tx: Transaction, request: TransferRequest): Promi
  * Creates accounts `ids` with `initialBalance` each inside `tx`, and adds them to the meta row in the same
  * transaction. Throws TransactionError `BANK_ACCOUNT_EXISTS` when one already exists.
  */
-export async function createAccounts(tx: Transaction, ids: readonly number[], initialBalance: number): Promise<void> {
-  const [meta, ...existing] = await Promise.all([tx.get(metaRef, META_KEY), ...ids.map((id) => tx.get(accountsRef(namespaceOf(id)), { account_id: id }))]);
+export async function createAccounts(
+  tx: Transaction,
+  ids: readonly number[],
+  initialBalance: number,
+): Promise<void> {
+  const [meta, ...existing] = await Promise.all([
+    tx.get(metaRef, META_KEY),
+    ...ids.map((id) => tx.get(accountsRef(namespaceOf(id)), { account_id: id })),
+  ]);
   const taken = ids.filter((_, i) => existing[i] !== undefined);
   if (taken.length > 0) {
-    throw new TransactionError('BANK_ACCOUNT_EXISTS', `account(s) ${taken.slice(0, 5).join(', ')} already exist.`, { hint: 'Use new account ids, or check the existing bank instead of setting it up again.' });
+    throw new TransactionError(
+      'BANK_ACCOUNT_EXISTS',
+      `account(s) ${taken.slice(0, 5).join(', ')} already exist.`,
+      { hint: 'Use new account ids, or check the existing bank instead of setting it up again.' },
+    );
   }
   for (const id of ids) tx.put(accountsRef(namespaceOf(id)), { account_id: id }, { balance: initialBalance });
   tx.put(metaRef, META_KEY, {

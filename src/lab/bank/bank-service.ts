@@ -39,31 +39,66 @@ export type BankServiceOptions = NodeServiceContext;
 /** The handlers of `stillpoint.bank.Bank`, for `server.addService(loadBankProto().service, …)`. */
 export function bankHandlers(options: BankServiceOptions): grpc.UntypedServiceImplementation {
   const { tm, gate } = options;
-  const unary = <Req, Res>(g: Gate | undefined, fn: (request: Req) => Promise<Res>, method: string): grpc.handleUnaryCall<Req, Res> =>
-    guarded(options.authorised, method, gatedUnary(g, fn));
+  const unary = <Req, Res>(
+    g: Gate | undefined,
+    fn: (request: Req) => Promise<Res>,
+    method: string,
+  ): grpc.handleUnaryCall<Req, Res> => guarded(options.authorised, method, gatedUnary(g, fn));
   return {
-    CreateAccounts: unary(gate, async (req: CreateAccountsRequest): Promise<CreateAccountsResponse> => {
-      if (req.account_ids.length === 0 || req.initial_balance < 0) {
-        throw new ConfigError('BANK_BAD_REQUEST', 'CreateAccounts needs at least one account id and a non-negative balance.', { hint: 'Send account_ids and initial_balance >= 0.' });
-      }
-      return { tx_id: await tm.run(async (tx) => (await createAccounts(tx, req.account_ids, req.initial_balance), tx.id)) };
-    }, 'CreateAccounts'),
-    Transfer: unary(gate, async (req: TransferRequestMessage): Promise<TransferResponse> => {
-      if (req.transfer_id === '' || req.amount <= 0) {
-        throw new ConfigError('BANK_BAD_REQUEST', 'Transfer needs a transfer_id and a positive amount.', { hint: 'Send transfer_id and amount > 0.' });
-      }
-      const request = { transferId: req.transfer_id, from: req.from_account, to: req.to_account, amount: req.amount };
-      return tm.run(async (tx) => ({ applied: (await transfer(tx, request)) === 'applied', tx_id: tx.id }));
-    }, 'Transfer'),
-    GetBalances: unary(gate, async (req: GetBalancesRequest): Promise<GetBalancesResponse> => {
-      const balances = await tm.run((tx) => getBalances(tx, req.account_ids));
-      return { balances: [...balances].map(([account_id, balance]) => ({ account_id, balance: Number(balance) })) };
-    }, 'GetBalances'),
+    CreateAccounts: unary(
+      gate,
+      async (req: CreateAccountsRequest): Promise<CreateAccountsResponse> => {
+        if (req.account_ids.length === 0 || req.initial_balance < 0) {
+          throw new ConfigError(
+            'BANK_BAD_REQUEST',
+            'CreateAccounts needs at least one account id and a non-negative balance.',
+            { hint: 'Send account_ids and initial_balance >= 0.' },
+          );
+        }
+        return {
+          tx_id: await tm.run(
+            async (tx) => (await createAccounts(tx, req.account_ids, req.initial_balance), tx.id),
+          ),
+        };
+      },
+      'CreateAccounts',
+    ),
+    Transfer: unary(
+      gate,
+      async (req: TransferRequestMessage): Promise<TransferResponse> => {
+        if (req.transfer_id === '' || req.amount <= 0) {
+          throw new ConfigError('BANK_BAD_REQUEST', 'Transfer needs a transfer_id and a positive amount.', {
+            hint: 'Send transfer_id and amount > 0.',
+          });
+        }
+        const request = {
+          transferId: req.transfer_id,
+          from: req.from_account,
+          to: req.to_account,
+          amount: req.amount,
+        };
+        return tm.run(async (tx) => ({ applied: (await transfer(tx, request)) === 'applied', tx_id: tx.id }));
+      },
+      'Transfer',
+    ),
+    GetBalances: unary(
+      gate,
+      async (req: GetBalancesRequest): Promise<GetBalancesResponse> => {
+        const balances = await tm.run((tx) => getBalances(tx, req.account_ids));
+        return {
+          balances: [...balances].map(([account_id, balance]) => ({ account_id, balance: Number(balance) })),
+        };
+      },
+      'GetBalances',
+    ),
     ExecuteBatch: unary(gate, (req: ExecuteBatchRequest) => executeBatch(tm, req.operations), 'ExecuteBatch'),
   };
 }
 
-async function executeBatch(tm: TransactionManager, operations: readonly OperationMessage[]): Promise<ExecuteBatchResponse> {
+async function executeBatch(
+  tm: TransactionManager,
+  operations: readonly OperationMessage[],
+): Promise<ExecuteBatchResponse> {
   const parsed = operations.map((op, i) => parseOperation(op, i));
   return tm.run(async (tx) => {
     const results: ExecuteBatchResponse['results'] = [];
@@ -92,11 +127,15 @@ interface ParsedOperation {
 
 function parseOperation(op: OperationMessage, index: number): ParsedOperation {
   const bad = (what: string): ConfigError =>
-    new ConfigError('BANK_BAD_REQUEST', `operation ${index}: ${what}.`, { context: { key: String(index) }, hint: 'Each operation needs kind put|get|delete, namespace, table, key_json (and values_json for put).' });
+    new ConfigError('BANK_BAD_REQUEST', `operation ${index}: ${what}.`, {
+      context: { key: String(index) },
+      hint: 'Each operation needs kind put|get|delete, namespace, table, key_json (and values_json for put).',
+    });
   if (op.kind !== 'get' && op.kind !== 'put' && op.kind !== 'delete') throw bad(`unknown kind "${op.kind}"`);
   if (op.namespace === '' || op.table === '') throw bad('namespace and table are required');
   const key = parseObject(op.key_json, () => bad('key_json is not a JSON object'));
-  const values = op.kind === 'put' ? parseObject(op.values_json, () => bad('values_json is not a JSON object')) : {};
+  const values =
+    op.kind === 'put' ? parseObject(op.values_json, () => bad('values_json is not a JSON object')) : {};
   return { kind: op.kind, table: { namespace: op.namespace, table: op.table }, key, values };
 }
 
@@ -113,11 +152,17 @@ function parseObject(text: string, error: () => Error): Record<string, Value> {
 
 /** A row as JSON: bigints as decimal strings, BLOBs as base64. */
 export function rowToJson(row: Row): string {
-  return JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v));
+  return JSON.stringify(row, (_k, v: unknown) =>
+    typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v,
+  );
 }
 
 /** The token check first (before the gate: a refused caller never holds a gate unit), then the handler. */
-function guarded<Req, Res>(authorised: Authorizer | undefined, method: string, handler: grpc.handleUnaryCall<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+function guarded<Req, Res>(
+  authorised: Authorizer | undefined,
+  method: string,
+  handler: grpc.handleUnaryCall<Req, Res>,
+): grpc.handleUnaryCall<Req, Res> {
   if (authorised === undefined) return handler;
   return (call, callback) => {
     if (authorised(call, callback, method)) handler(call, callback);
@@ -125,7 +170,10 @@ function guarded<Req, Res>(authorised: Authorizer | undefined, method: string, h
 }
 
 /** Wraps a promise-returning handler: one gate unit around it, errors mapped to gRPC statuses. */
-function gatedUnary<Req, Res>(gate: Gate | undefined, fn: (request: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+function gatedUnary<Req, Res>(
+  gate: Gate | undefined,
+  fn: (request: Req) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     gated(gate, () => fn(call.request)).then(
       (response) => callback(null, response),
@@ -165,6 +213,12 @@ function toServiceError(error: unknown): Partial<grpc.ServiceError> {
   const metadata = new grpc.Metadata();
   metadata.set(ERROR_CODE_METADATA_KEY, e.code);
   let code = STATUS_BY_CODE[e.code];
-  if (code === undefined) code = e instanceof ConfigError ? grpc.status.INVALID_ARGUMENT : e instanceof PauseError ? grpc.status.UNAVAILABLE : grpc.status.INTERNAL;
+  if (code === undefined)
+    code =
+      e instanceof ConfigError
+        ? grpc.status.INVALID_ARGUMENT
+        : e instanceof PauseError
+          ? grpc.status.UNAVAILABLE
+          : grpc.status.INTERNAL;
   return { code, details: e.message, metadata };
 }

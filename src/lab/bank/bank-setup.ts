@@ -22,7 +22,10 @@ export async function createBankTables(group: StorageGroup): Promise<void> {
 }
 
 /** Creates the tables and seeds `accounts` accounts. Returns the expected total. */
-export async function setupBank(group: StorageGroup, options: SetupBankOptions): Promise<{ accounts: number; total: number }> {
+export async function setupBank(
+  group: StorageGroup,
+  options: SetupBankOptions,
+): Promise<{ accounts: number; total: number }> {
   const initialBalance = options.initialBalance ?? 1000;
   const batchSize = options.batchSize ?? 100;
   await createBankTables(group);

@@ -59,10 +59,19 @@ export interface BankReport {
   readonly duplicates: number;
   readonly failed: number;
   readonly retries: number;
-  readonly retriesByReason: { readonly unavailable: number; readonly conflict: number; readonly unknown: number };
+  readonly retriesByReason: {
+    readonly unavailable: number;
+    readonly conflict: number;
+    readonly unknown: number;
+  };
   /** Committed transfers per second. */
   readonly throughput: number;
-  readonly latencyMs: { readonly p50: number; readonly p95: number; readonly p99: number; readonly max: number };
+  readonly latencyMs: {
+    readonly p50: number;
+    readonly p95: number;
+    readonly p99: number;
+    readonly max: number;
+  };
   /** Total time (summed over clients) spent waiting to retry UNAVAILABLE, i.e. waiting on a paused node. */
   readonly pausedWaitMs: number;
   /** The longest single transfer's wait on UNAVAILABLE. */
@@ -94,19 +103,49 @@ interface Tally {
 
 /** Runs the workload until the duration, the transfer count or the signal ends it. Never throws for a failed transfer. */
 export async function runBankWorkload(options: BankWorkloadOptions): Promise<BankReport> {
-  if (options.targets.length === 0) throw new BankCallError(grpc.status.INVALID_ARGUMENT, 'WORKLOAD_NO_TARGETS', 'the workload needs at least one node address', '', undefined);
+  if (options.targets.length === 0)
+    throw new BankCallError(
+      grpc.status.INVALID_ARGUMENT,
+      'WORKLOAD_NO_TARGETS',
+      'the workload needs at least one node address',
+      '',
+      undefined,
+    );
   const clientOptions: BankClientOptions = {
     ...(options.callDeadlineMs === undefined ? {} : { deadlineMs: options.callDeadlineMs }),
     ...(options.tls === undefined ? {} : { tls: options.tls }),
     ...(options.token === undefined ? {} : { token: options.token }),
   };
   const clients = options.targets.map((t) => createBankClient(t, clientOptions));
-  const tally: Tally = { committed: 0, duplicates: 0, failed: 0, retries: { unavailable: 0, conflict: 0, unknown: 0 }, pausedWaitMs: 0, pausedWaitMaxMs: 0, errors: {}, latencies: [], acknowledged: [], issued: 0 };
+  const tally: Tally = {
+    committed: 0,
+    duplicates: 0,
+    failed: 0,
+    retries: { unavailable: 0, conflict: 0, unknown: 0 },
+    pausedWaitMs: 0,
+    pausedWaitMaxMs: 0,
+    errors: {},
+    latencies: [],
+    acknowledged: [],
+    issued: 0,
+  };
   const started = Date.now();
   const deadline = options.durationMs === undefined ? Infinity : started + options.durationMs;
-  const more = (): boolean => !(options.signal?.aborted ?? false) && Date.now() < deadline && (options.transfers === undefined || tally.issued < options.transfers);
+  const more = (): boolean =>
+    !(options.signal?.aborted ?? false) &&
+    Date.now() < deadline &&
+    (options.transfers === undefined || tally.issued < options.transfers);
   const progress = options.onProgress
-    ? setInterval(() => options.onProgress?.({ elapsedMs: Date.now() - started, committed: tally.committed, failed: tally.failed, retries: sumRetries(tally) }), 1_000)
+    ? setInterval(
+        () =>
+          options.onProgress?.({
+            elapsedMs: Date.now() - started,
+            committed: tally.committed,
+            failed: tally.failed,
+            retries: sumRetries(tally),
+          }),
+        1_000,
+      )
     : undefined;
   const runId = randomBytes(4).toString('hex');
   try {
@@ -115,7 +154,13 @@ export async function runBankWorkload(options: BankWorkloadOptions): Promise<Ban
       Array.from({ length: concurrency }, async (_, worker) => {
         for (let seq = 0; more(); seq += 1) {
           tally.issued += 1;
-          await oneTransfer(clients, worker, pickTransfer(`${runId}-${worker}-${seq}`, options.accounts), tally, options.unavailableAttempts ?? 10);
+          await oneTransfer(
+            clients,
+            worker,
+            pickTransfer(`${runId}-${worker}-${seq}`, options.accounts),
+            tally,
+            options.unavailableAttempts ?? 10,
+          );
         }
       }),
     );
@@ -126,13 +171,18 @@ export async function runBankWorkload(options: BankWorkloadOptions): Promise<Ban
   return report(tally, Date.now() - started);
 }
 
-function pickTransfer(transferId: string, accounts: number): { transferId: string; from: number; to: number; amount: number } {
+function pickTransfer(
+  transferId: string,
+  accounts: number,
+): { transferId: string; from: number; to: number; amount: number } {
   const evens = Math.ceil(accounts / 2);
   const odds = Math.floor(accounts / 2);
   const a = 2 * Math.floor(Math.random() * evens);
   const b = 2 * Math.floor(Math.random() * Math.max(1, odds)) + 1;
   const amount = 1 + Math.floor(Math.random() * 100);
-  return Math.random() < 0.5 ? { transferId, from: a, to: b, amount } : { transferId, from: b, to: a, amount };
+  return Math.random() < 0.5
+    ? { transferId, from: a, to: b, amount }
+    : { transferId, from: b, to: a, amount };
 }
 
 async function oneTransfer(
@@ -183,7 +233,11 @@ interface RetryDecision {
 }
 
 /** Whether (and how) to retry after `error`; `undefined` = give up. Mutates the attempt counters. */
-function retryDecision(error: unknown, attempts: { unavailable: number; conflict: number; unknown: number }, unavailableAttempts: number): RetryDecision | undefined {
+function retryDecision(
+  error: unknown,
+  attempts: { unavailable: number; conflict: number; unknown: number },
+  unavailableAttempts: number,
+): RetryDecision | undefined {
   const status = error instanceof BankCallError ? error.status : grpc.status.UNKNOWN;
   if (status === grpc.status.UNAVAILABLE) {
     if (++attempts.unavailable >= unavailableAttempts) return undefined;
@@ -193,7 +247,9 @@ function retryDecision(error: unknown, attempts: { unavailable: number; conflict
     const code = error instanceof BankCallError ? error.remoteCode : 'GRPC_UNAVAILABLE';
     const lost = code === 'STORAGE_CONNECTION_LOST';
     const paused = code !== 'GRPC_UNAVAILABLE' && !lost;
-    const delayMs = jitter(Math.min(UNAVAILABLE_CAP_MS, UNAVAILABLE_BASE_MS * 2 ** (attempts.unavailable - 1)));
+    const delayMs = jitter(
+      Math.min(UNAVAILABLE_CAP_MS, UNAVAILABLE_BASE_MS * 2 ** (attempts.unavailable - 1)),
+    );
     return { reason: 'unavailable', delayMs, paused, failover: !paused && !lost };
   }
   if (status === grpc.status.ABORTED) {
@@ -208,11 +264,19 @@ function retryDecision(error: unknown, attempts: { unavailable: number; conflict
 }
 
 /** Statuses after which the transfer may or may not have committed. */
-const UNKNOWN_OUTCOME = new Set([grpc.status.DEADLINE_EXCEEDED, grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.CANCELLED]);
+const UNKNOWN_OUTCOME = new Set([
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.INTERNAL,
+  grpc.status.UNKNOWN,
+  grpc.status.CANCELLED,
+]);
 
 function report(t: Tally, elapsedMs: number): BankReport {
   const sorted = [...t.latencies].sort((x, y) => x - y);
-  const pct = (p: number): number => (sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0));
+  const pct = (p: number): number =>
+    sorted.length === 0
+      ? 0
+      : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0);
   return {
     committed: t.committed,
     duplicates: t.duplicates,

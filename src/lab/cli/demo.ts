@@ -27,13 +27,20 @@ export function register(program: Command): void {
       'Show the whole story on this machine, no servers needed: three SQLite databases (bank_a, bank_b and ' +
         'the Coordinator), three `stillpoint node` processes, the bank workload through them, consistent ' +
         'backups under load through the real pause protocol, each restored into a fresh directory and proven ' +
-        'by the recovery sweep and the checker. Prints each pause window, the workload\'s dip and the verdicts. ' +
+        "by the recovery sweep and the checker. Prints each pause window, the workload's dip and the verdicts. " +
         'With --group postgres+mariadb the same story runs on throwaway PostgreSQL + MariaDB servers (PITR and ' +
         'logical backups; docs/try-postgres-mariadb.md does it by hand). ' +
         'Exit 1 if any backup, restore or check fails.',
     )
-    .addHelpText('after', '\nExamples:\n  npm run demo\n  npm run demo -- --group postgres+mariadb\n  stillpoint demo --backups 5 --dir ./demo-run\n  stillpoint demo --json > demo.ndjson')
-    .option('--group <databases>', `the databases: ${DEMO_GROUPS.join(' or ')} (servers started and removed by the demo)`, 'sqlite')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npm run demo\n  npm run demo -- --group postgres+mariadb\n  stillpoint demo --backups 5 --dir ./demo-run\n  stillpoint demo --json > demo.ndjson',
+    )
+    .option(
+      '--group <databases>',
+      `the databases: ${DEMO_GROUPS.join(' or ')} (servers started and removed by the demo)`,
+      'sqlite',
+    )
     .option('--dir <dir>', 'work here and keep the files (default: a temp directory, removed afterwards)')
     .option('--keep', 'keep the temp directory')
     .option('--backups <n>', 'backups to take under load', '3')
@@ -46,7 +53,10 @@ export function register(program: Command): void {
 
 function int(value: string, flag: string, min: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new ConfigError('FLAG_INVALID', `${flag} must be an integer ≥ ${min}, not "${value}".`, { hint: `For example ${flag} ${Math.max(min, 3)}.` });
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigError('FLAG_INVALID', `${flag} must be an integer ≥ ${min}, not "${value}".`, {
+      hint: `For example ${flag} ${Math.max(min, 3)}.`,
+    });
   return n;
 }
 
@@ -63,12 +73,19 @@ async function demoCommand(flags: DemoFlags): Promise<number> {
   const onEvent = (e: DemoEvent): void => {
     if (json) emitEvent({ ...e });
     else if (e.type === 'demo') display.line(`» ${e.step}${e.detail ? `: ${e.detail}` : ''}`);
-    else if (e.type === 'workload') display.status(`  workload: ${e.committed} committed, ${e.failed} failed (${(e.elapsedMs / 1000).toFixed(0)} s)`);
+    else if (e.type === 'workload')
+      display.status(
+        `  workload: ${e.committed} committed, ${e.failed} failed (${(e.elapsedMs / 1000).toFixed(0)} s)`,
+      );
     else if (e.type === 'state' || e.type === 'window') display.line(describeEvent(e));
   };
   try {
     if (!(DEMO_GROUPS as readonly string[]).includes(flags.group)) {
-      throw new ConfigError('FLAG_INVALID', `--group must be one of ${DEMO_GROUPS.join(', ')}, not "${flags.group}".`, { hint: 'For example --group postgres+mariadb.' });
+      throw new ConfigError(
+        'FLAG_INVALID',
+        `--group must be one of ${DEMO_GROUPS.join(', ')}, not "${flags.group}".`,
+        { hint: 'For example --group postgres+mariadb.' },
+      );
     }
     const report = await runDemo({
       group: flags.group as DemoGroupKind,
@@ -95,7 +112,12 @@ export function renderDemo(r: DemoReport): string {
   const lines = ['', 'stillpoint demo — report', ''];
   lines.push('backup                          method    state     window   drain  attempts  restore check');
   for (const b of r.backups) {
-    const check = b.state !== 'complete' ? '—' : b.checkOk ? `CHECKED, consistent (${b.transfersInRestore ?? 0} transfers)` : `FAILED (${b.violations} violations)`;
+    const check =
+      b.state !== 'complete'
+        ? '—'
+        : b.checkOk
+          ? `CHECKED, consistent (${b.transfersInRestore ?? 0} transfers)`
+          : `FAILED (${b.violations} violations)`;
     lines.push(
       `${b.backupId.padEnd(32)}${b.method.padEnd(10)}${b.state.padEnd(10)}${`${b.windowMs ?? '-'} ms`.padStart(7)}${`${b.drainMs ?? '-'} ms`.padStart(8)}${String(b.attempts).padStart(10)}  ${check}`,
     );
@@ -103,12 +125,16 @@ export function renderDemo(r: DemoReport): string {
   }
   const w = r.workload;
   lines.push('');
-  lines.push(`workload: ${w.committed} transfers committed, ${w.failed} failed, ${w.throughput.toFixed(0)}/s overall`);
+  lines.push(
+    `workload: ${w.committed} transfers committed, ${w.failed} failed, ${w.throughput.toFixed(0)}/s overall`,
+  );
   lines.push(
     `  dip: ${w.duringPausesTps ?? '-'}/s in seconds that held a pause vs ${w.outsidePausesTps ?? '-'}/s in the others; ` +
       `longest client wait on a pause ${w.pausedWaitMaxMs} ms`,
   );
-  lines.push(`live databases: ${r.liveCheckOk ? 'consistent, every acknowledged transfer present' : 'VIOLATIONS'}`);
+  lines.push(
+    `live databases: ${r.liveCheckOk ? 'consistent, every acknowledged transfer present' : 'VIOLATIONS'}`,
+  );
   lines.push('');
   lines.push(r.ok ? 'verdict: every backup restored to a consistent state ✔' : 'verdict: FAILED ✘');
   return lines.join('\n');

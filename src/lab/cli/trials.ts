@@ -40,7 +40,10 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of every random choice (default: a fresh one, printed)')
     .option('--groups <list>', `groups to draw from: ${GROUPS.join(', ')}`, 'sqlite')
     .option('--faults <list>', `faults to draw from (default all applicable): ${FAULT_KINDS.join(', ')}`)
-    .option('--no-negative-control', 'skip the negative control (the run then cannot show that it tests anything)')
+    .option(
+      '--no-negative-control',
+      'skip the negative control (the run then cannot show that it tests anything)',
+    )
     .option('--json', 'print the whole report as JSON')
     .option('--out <file>', 'where to write the Markdown summary', 'TRIALS.md')
     .addHelpText(
@@ -77,7 +80,11 @@ async function trialsCommand(flags: TrialsFlags): Promise<number> {
     const command = `stillpoint trials --trials ${trials} --seed ${report.seed} --groups ${groups.join(',')}${faults ? ` --faults ${faults.join(',')}` : ''}`;
     const markdown = renderMarkdown(report, command);
     await writeFile(flags.out, markdown);
-    emit(json, { ...report, summary: summarize(report), passed: passed(report) }, () => `${markdown}\nwritten to ${flags.out}`);
+    emit(
+      json,
+      { ...report, summary: summarize(report), passed: passed(report) },
+      () => `${markdown}\nwritten to ${flags.out}`,
+    );
     return passed(report) ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
@@ -86,25 +93,39 @@ async function trialsCommand(flags: TrialsFlags): Promise<number> {
 }
 
 function progressLine(t: TrialResult): string {
-  const verdict = t.harnessError ? `HARNESS ERROR ${t.harnessError}` : t.violations.length === 0 ? 'ok' : `VIOLATIONS ${t.violations.join('; ')}`;
+  const verdict = t.harnessError
+    ? `HARNESS ERROR ${t.harnessError}`
+    : t.violations.length === 0
+      ? 'ok'
+      : `VIOLATIONS ${t.violations.join('; ')}`;
   return `trial ${t.index} (${t.group}, ${t.mode}, ${t.fault} ${t.moment}${t.faultDetail === null ? '' : `: ${t.faultDetail}`}): ${t.outcome}${t.attempts > 1 ? ` after ${t.attempts} attempts` : ''}${t.restoreChecked ? ', restore checked' : ''} — ${verdict} [${(t.durationMs / 1000).toFixed(1)} s]`;
 }
 
 function positiveInt(value: string, flag: string, min = 1): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) {
-    throw new ConfigError('TRIALS_FLAG_INVALID', `${flag} must be an integer ≥ ${min}, got "${value}".`, { hint: `Pass ${flag} ${Math.max(min, 1)}.` });
+    throw new ConfigError('TRIALS_FLAG_INVALID', `${flag} must be an integer ≥ ${min}, got "${value}".`, {
+      hint: `Pass ${flag} ${Math.max(min, 1)}.`,
+    });
   }
   return n;
 }
 
 function list<T extends string>(value: string, allowed: readonly T[], flag: string): T[] {
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const item of items) {
     if (!(allowed as readonly string[]).includes(item)) {
-      throw new ConfigError('TRIALS_FLAG_INVALID', `${flag}: unknown value "${item}".`, { hint: `Use one or more of: ${allowed.join(', ')}.` });
+      throw new ConfigError('TRIALS_FLAG_INVALID', `${flag}: unknown value "${item}".`, {
+        hint: `Use one or more of: ${allowed.join(', ')}.`,
+      });
     }
   }
-  if (items.length === 0) throw new ConfigError('TRIALS_FLAG_INVALID', `${flag} is empty.`, { hint: `Use one or more of: ${allowed.join(', ')}.` });
+  if (items.length === 0)
+    throw new ConfigError('TRIALS_FLAG_INVALID', `${flag} is empty.`, {
+      hint: `Use one or more of: ${allowed.join(', ')}.`,
+    });
   return items as T[];
 }

@@ -41,7 +41,9 @@ export function register(program: Command): void {
   const workload = program
     .command('workload')
     .summary('drive load through nodes (the bank workload)')
-    .description('Workloads that exercise nodes and leave invariants a checker can verify. One workload: bank.');
+    .description(
+      'Workloads that exercise nodes and leave invariants a checker can verify. One workload: bank.',
+    );
   workload
     .command('bank')
     .summary('concurrent transfers between bank_a and bank_b through nodes')
@@ -82,29 +84,44 @@ export function register(program: Command): void {
 async function runBank(flags: BankFlags): Promise<number> {
   const json = flags.json === true;
   const accounts = positiveInt(flags.accounts, '--accounts', 2);
-  const durationMs = flags.duration === undefined ? undefined : parseDuration(flags.duration, '--duration', { maxMs: MAX_WORKLOAD_MS });
+  const durationMs =
+    flags.duration === undefined
+      ? undefined
+      : parseDuration(flags.duration, '--duration', { maxMs: MAX_WORKLOAD_MS });
   const token = resolveToken(flags);
   if ((flags.setup === true || flags.check === true) && flags.config === undefined) {
-    throw new ConfigError('CONFIG_MISSING', '--setup and --check need --config <group.yaml>.', { hint: 'Give the group config the nodes use.' });
+    throw new ConfigError('CONFIG_MISSING', '--setup and --check need --config <group.yaml>.', {
+      hint: 'Give the group config the nodes use.',
+    });
   }
   const group = flags.config === undefined ? undefined : await loadGroupConfig(flags.config);
   if (flags.setup === true && group !== undefined) {
     const opened = await openGroup(group);
     try {
-      const seeded = await setupBank(opened, { accounts, initialBalance: positiveInt(flags.initialBalance, '--initial-balance', 0) });
+      const seeded = await setupBank(opened, {
+        accounts,
+        initialBalance: positiveInt(flags.initialBalance, '--initial-balance', 0),
+      });
       if (json) emitEvent({ event: 'setup', ...seeded });
       else process.stderr.write(`bank set up: ${seeded.accounts} accounts, total ${seeded.total}\n`);
     } finally {
       await opened.close();
     }
   }
-  const targets = (flags.targets ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '');
+  const targets = (flags.targets ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
   if (targets.length === 0) {
     if (flags.setup === true) return 0;
-    throw new ConfigError('CONFIG_MISSING', 'no --targets given.', { hint: 'Give the node addresses, e.g. --targets 127.0.0.1:7001,127.0.0.1:7002.' });
+    throw new ConfigError('CONFIG_MISSING', 'no --targets given.', {
+      hint: 'Give the node addresses, e.g. --targets 127.0.0.1:7001,127.0.0.1:7002.',
+    });
   }
   if (flags.duration === undefined && flags.transfers === undefined) {
-    throw new ConfigError('CONFIG_MISSING', 'give --duration or --transfers.', { hint: 'e.g. --duration 10s' });
+    throw new ConfigError('CONFIG_MISSING', 'give --duration or --transfers.', {
+      hint: 'e.g. --duration 10s',
+    });
   }
   const controller = new AbortController();
   const stop = (): void => controller.abort();
@@ -122,15 +139,23 @@ async function runBank(flags: BankFlags): Promise<number> {
       ...(token === undefined ? {} : { token }),
       ...(flags.transfers === undefined ? {} : { transfers: positiveInt(flags.transfers, '--transfers', 1) }),
       signal: controller.signal,
-      onProgress: (p) => (json ? emitEvent({ event: 'progress', ...p }) : process.stderr.write(`  ${(p.elapsedMs / 1000).toFixed(0)} s: ${p.committed} committed, ${p.failed} failed, ${p.retries} retries\n`)),
+      onProgress: (p) =>
+        json
+          ? emitEvent({ event: 'progress', ...p })
+          : process.stderr.write(
+              `  ${(p.elapsedMs / 1000).toFixed(0)} s: ${p.committed} committed, ${p.failed} failed, ${p.retries} retries\n`,
+            ),
     });
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
-  if (flags.acknowledgedOut !== undefined) await writeFile(flags.acknowledgedOut, report.acknowledged.join('\n') + '\n');
+  if (flags.acknowledgedOut !== undefined)
+    await writeFile(flags.acknowledgedOut, report.acknowledged.join('\n') + '\n');
   const { acknowledged, ...summary } = report;
-  emit(json, { event: 'report', ...summary, acknowledgedCount: acknowledged.length }, () => renderBank(report));
+  emit(json, { event: 'report', ...summary, acknowledgedCount: acknowledged.length }, () =>
+    renderBank(report),
+  );
   if (flags.check === true && group !== undefined) {
     const check = await checkGroup(group, { invariants: [bankInvariants], acknowledged });
     emit(json, { event: 'check', ...check }, () => renderCheck(check));
@@ -149,17 +174,25 @@ function renderBank(r: BankReport): string {
   );
 }
 
-async function tlsOptions(flags: BankFlags): Promise<{ caPem?: string; overrideAuthority?: string } | undefined> {
+async function tlsOptions(
+  flags: BankFlags,
+): Promise<{ caPem?: string; overrideAuthority?: string } | undefined> {
   if (flags.tls !== true) return undefined;
   let caPem: string | undefined;
   if (flags.caRootCertPath !== undefined) {
     try {
       caPem = await readFile(flags.caRootCertPath, 'utf8');
     } catch (cause) {
-      throw new ConfigError('CONFIG_UNREADABLE', `cannot read ${flags.caRootCertPath}.`, { hint: 'Check --ca-root-cert-path.', cause });
+      throw new ConfigError('CONFIG_UNREADABLE', `cannot read ${flags.caRootCertPath}.`, {
+        hint: 'Check --ca-root-cert-path.',
+        cause,
+      });
     }
   }
-  return { ...(caPem === undefined ? {} : { caPem }), ...(flags.overrideAuthority === undefined ? {} : { overrideAuthority: flags.overrideAuthority }) };
+  return {
+    ...(caPem === undefined ? {} : { caPem }),
+    ...(flags.overrideAuthority === undefined ? {} : { overrideAuthority: flags.overrideAuthority }),
+  };
 }
 
 /** Counts are bounded too (a typo of 1e12 accounts should fail at once, not after an hour of seeding). */
@@ -167,6 +200,11 @@ const MAX_COUNT = 100_000_000;
 
 function positiveInt(text: string, flag: string, min: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > MAX_COUNT) throw new ConfigError('CONFIG_BAD_NUMBER', `${flag} must be an integer from ${min} to ${MAX_COUNT}, got "${text}".`, { hint: `Fix ${flag}.` });
+  if (!Number.isInteger(n) || n < min || n > MAX_COUNT)
+    throw new ConfigError(
+      'CONFIG_BAD_NUMBER',
+      `${flag} must be an integer from ${min} to ${MAX_COUNT}, got "${text}".`,
+      { hint: `Fix ${flag}.` },
+    );
   return n;
 }

@@ -30,12 +30,18 @@ export interface DemoBackend {
   /** The method of backup `index` (shown in the progress). */
   methodOf(index: number): BackupMethod | 'snapshot';
   /** Where backup `index` is restored. */
-  restoreInto(index: number, into: string): Promise<{ intoDir?: string; targets?: Record<string, RestoreTarget> }>;
+  restoreInto(
+    index: number,
+    into: string,
+  ): Promise<{ intoDir?: string; targets?: Record<string, RestoreTarget> }>;
   close(): Promise<void>;
 }
 
 /** Starts both servers (in parallel) under `dir`, which is opened to the servers' OS users. */
-export async function startServerBackend(dir: string, options: { leaseMs: number; minWindowMs: number }): Promise<DemoBackend> {
+export async function startServerBackend(
+  dir: string,
+  options: { leaseMs: number; minWindowMs: number },
+): Promise<DemoBackend> {
   await chmod(dir, 0o755); // the servers run as their own OS users (postgres, mysql) and must get through
   const artifactsDir = join(dir, 'artifacts');
   const walDir = join(artifactsDir, 'shared', 'pg', 'wal');
@@ -44,7 +50,10 @@ export async function startServerBackend(dir: string, options: { leaseMs: number
   await handOver('postgres', join(artifactsDir, 'shared'), join(artifactsDir, 'shared', 'pg'), walDir);
   const archive = suggestedArchiveCommand(walDir).replaceAll("'", "''");
   const started = await Promise.allSettled([
-    startLocalPostgres({ baseDir: dir, conf: ['wal_level = replica', 'archive_mode = on', `archive_command = '${archive}'`] }),
+    startLocalPostgres({
+      baseDir: dir,
+      conf: ['wal_level = replica', 'archive_mode = on', `archive_command = '${archive}'`],
+    }),
     startLocalMariaDb({ baseDir: dir }),
   ]);
   const [pgResult, mariaResult] = started;
@@ -75,10 +84,29 @@ export async function startServerBackend(dir: string, options: { leaseMs: number
       const plan = {
         version: 1,
         group: 'demo-bank',
-        clusters: [{ name: 'bank-nodes', targets: { addresses: [...addresses] }, leaseMs: options.leaseMs, drainTimeoutMs: 10_000 }],
+        clusters: [
+          {
+            name: 'bank-nodes',
+            targets: { addresses: [...addresses] },
+            leaseMs: options.leaseMs,
+            drainTimeoutMs: 10_000,
+          },
+        ],
         members: [
-          { name: 'pg', engine: 'postgres', connection: pg.connection('bank'), namespaces: ['bank_a', 'coordinator'], options: { method } },
-          { name: 'maria', engine: 'mariadb', connection: maria.connection(), namespaces: ['bank_b'], options: { method } },
+          {
+            name: 'pg',
+            engine: 'postgres',
+            connection: pg.connection('bank'),
+            namespaces: ['bank_a', 'coordinator'],
+            options: { method },
+          },
+          {
+            name: 'maria',
+            engine: 'mariadb',
+            connection: maria.connection(),
+            namespaces: ['bank_b'],
+            options: { method },
+          },
         ],
         artifacts: { dir: artifactsDir },
         catalog: { path: join(dir, 'catalog.db') },
@@ -97,10 +125,18 @@ export async function startServerBackend(dir: string, options: { leaseMs: number
       const mariaDir = join(into, 'maria');
       restored.pg.push(pgDir);
       restored.maria.push(mariaDir);
-      return { targets: { pg: { dataDir: pgDir, port: await freePort() }, maria: { dir: mariaDir, port: await freePort() } } };
+      return {
+        targets: {
+          pg: { dataDir: pgDir, port: await freePort() },
+          maria: { dir: mariaDir, port: await freePort() },
+        },
+      };
     },
     async close() {
-      await Promise.all([...restored.pg.map((d) => stopRestoredPostgres(d)), ...restored.maria.map((d) => stopRestoredMariaDb(d))]);
+      await Promise.all([
+        ...restored.pg.map((d) => stopRestoredPostgres(d)),
+        ...restored.maria.map((d) => stopRestoredMariaDb(d)),
+      ]);
       await Promise.all([pg.destroy(), maria.destroy()]);
     },
   };

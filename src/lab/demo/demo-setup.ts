@@ -14,7 +14,9 @@ export const DEMO_MEMBERS = ['bank_a', 'bank_b', 'coordinator'] as const;
 
 /** The demo group: each namespace in its own SQLite file under `dataDir`. */
 export function demoGroup(dataDir: string): GroupConfig {
-  const storages = Object.fromEntries(DEMO_MEMBERS.map((m) => [m, { kind: 'sqlite' as const, path: join(dataDir, `${m}.db`) }]));
+  const storages = Object.fromEntries(
+    DEMO_MEMBERS.map((m) => [m, { kind: 'sqlite' as const, path: join(dataDir, `${m}.db`) }]),
+  );
   const namespaces = Object.fromEntries(DEMO_MEMBERS.map((m) => [m, m]));
   return { storages, namespaces };
 }
@@ -51,7 +53,14 @@ export function writeDemoPlan(dir: string, options: DemoPlanOptions): string {
   const plan = {
     version: 1,
     group: 'demo-bank',
-    clusters: [{ name: 'bank-nodes', targets: { addresses: options.addresses }, leaseMs: options.leaseMs, drainTimeoutMs: 10_000 }],
+    clusters: [
+      {
+        name: 'bank-nodes',
+        targets: { addresses: options.addresses },
+        leaseMs: options.leaseMs,
+        drainTimeoutMs: 10_000,
+      },
+    ],
     members: DEMO_MEMBERS.map((m) => ({
       name: m,
       engine: 'sqlite',
@@ -68,7 +77,11 @@ export function writeDemoPlan(dir: string, options: DemoPlanOptions): string {
 }
 
 /** The SQLite group as a demo backend: snapshot backups, each restored into its own directory. */
-export function sqliteBackend(dir: string, dataDir: string, options: { leaseMs: number; minWindowMs: number }): DemoBackend {
+export function sqliteBackend(
+  dir: string,
+  dataDir: string,
+  options: { leaseMs: number; minWindowMs: number },
+): DemoBackend {
   return {
     description: '3 SQLite databases',
     group: demoGroup(dataDir),

@@ -59,7 +59,12 @@ export interface DemoOptions {
 export type DemoEvent =
   | { readonly type: 'demo'; readonly step: string; readonly detail?: string }
   | BackupEvent
-  | { readonly type: 'workload'; readonly elapsedMs: number; readonly committed: number; readonly failed: number };
+  | {
+      readonly type: 'workload';
+      readonly elapsedMs: number;
+      readonly committed: number;
+      readonly failed: number;
+    };
 
 export interface DemoBackupReport {
   readonly backupId: string;
@@ -73,7 +78,12 @@ export interface DemoBackupReport {
   readonly restoredInto: string | null;
   readonly checkOk: boolean;
   readonly violations: number;
-  readonly sweep: { rolledForward: number; rolledBack: number; abortedExpired: number; unresolved: number } | null;
+  readonly sweep: {
+    rolledForward: number;
+    rolledBack: number;
+    abortedExpired: number;
+    unresolved: number;
+  } | null;
   readonly transfersInRestore: number | null;
 }
 
@@ -95,7 +105,8 @@ export interface DemoReport {
 
 /** Runs the demo; resolves with the report (its `ok` says whether every check passed). */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
-  const dir = options.dir !== undefined ? resolve(options.dir) : mkdtempSync(join(tmpdir(), 'stillpoint-demo-'));
+  const dir =
+    options.dir !== undefined ? resolve(options.dir) : mkdtempSync(join(tmpdir(), 'stillpoint-demo-'));
   const removeDir = options.dir === undefined && options.keep !== true;
   const emit = options.onEvent ?? (() => {});
   const signal = options.signal ?? new AbortController().signal;
@@ -104,7 +115,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   try {
     return await demoSteps(dir, options, emit, signal, nodes, backends);
   } finally {
-    emit({ type: 'demo', step: 'cleanup', detail: `stopping ${nodes.length} node(s)${backends.length > 0 && options.group === 'postgres+mariadb' ? ' and the database servers' : ''}` });
+    emit({
+      type: 'demo',
+      step: 'cleanup',
+      detail: `stopping ${nodes.length} node(s)${backends.length > 0 && options.group === 'postgres+mariadb' ? ' and the database servers' : ''}`,
+    });
     await Promise.all(nodes.map((n) => n.stop()));
     await Promise.all(backends.map((b) => b.close()));
     if (removeDir) rmSync(dir, { recursive: true, force: true });
@@ -124,8 +139,12 @@ async function demoSteps(
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir, { recursive: true });
   const backendOptions = { leaseMs: LEASE_MS, minWindowMs: options.minWindowMs ?? 0 };
-  if (options.group === 'postgres+mariadb') emit({ type: 'demo', step: 'servers', detail: 'starting throwaway PostgreSQL and MariaDB servers' });
-  const backend = options.group === 'postgres+mariadb' ? await startServerBackend(dir, backendOptions) : sqliteBackend(dir, dataDir, backendOptions);
+  if (options.group === 'postgres+mariadb')
+    emit({ type: 'demo', step: 'servers', detail: 'starting throwaway PostgreSQL and MariaDB servers' });
+  const backend =
+    options.group === 'postgres+mariadb'
+      ? await startServerBackend(dir, backendOptions)
+      : sqliteBackend(dir, dataDir, backendOptions);
   backends.push(backend);
   signal.throwIfAborted();
   const group = backend.group;
@@ -141,7 +160,9 @@ async function demoSteps(
   if (failed) throw failed.reason;
   for (const n of nodes) emit({ type: 'demo', step: 'node-started', detail: `${n.name} on ${n.address}` });
   const addresses = nodes.map((n) => n.address);
-  const plans = Array.from({ length: Math.max(1, options.backups ?? 3) }, (_, i) => loadPlan(backend.planFor(i, addresses)));
+  const plans = Array.from({ length: Math.max(1, options.backups ?? 3) }, (_, i) =>
+    loadPlan(backend.planFor(i, addresses)),
+  );
   const catalog = openCatalog(plans[0]!.catalogPath);
   try {
     const load = startLoad(nodes, accounts, options.concurrency ?? 8, signal, emit);
@@ -158,8 +179,16 @@ async function demoSteps(
       load.stop.abort();
     }
     const workload = await load.done;
-    emit({ type: 'demo', step: 'live-check', detail: 'checking the live databases, every acknowledged transfer included' });
-    const live = await checkGroup(group, { invariants: [bankInvariants], acknowledged: workload.acknowledged, signal });
+    emit({
+      type: 'demo',
+      step: 'live-check',
+      detail: 'checking the live databases, every acknowledged transfer included',
+    });
+    const live = await checkGroup(group, {
+      invariants: [bankInvariants],
+      acknowledged: workload.acknowledged,
+      signal,
+    });
     const backups: DemoBackupReport[] = [];
     for (const [i, r] of results.entries()) {
       const into = join(dir, `restore-${i + 1}`);
@@ -172,7 +201,13 @@ async function demoSteps(
     return {
       dir,
       backups,
-      workload: { committed: workload.committed, failed: workload.failed, throughput: workload.throughput, ...dip, pausedWaitMaxMs: workload.pausedWaitMaxMs },
+      workload: {
+        committed: workload.committed,
+        failed: workload.failed,
+        throughput: workload.throughput,
+        ...dip,
+        pausedWaitMaxMs: workload.pausedWaitMaxMs,
+      },
       liveCheckOk: live.ok,
       ok,
     };
@@ -181,11 +216,21 @@ async function demoSteps(
   }
 }
 
-function startLoad(nodes: readonly NodeProcess[], accounts: number, concurrency: number, signal: AbortSignal, emit: (e: DemoEvent) => void) {
+function startLoad(
+  nodes: readonly NodeProcess[],
+  accounts: number,
+  concurrency: number,
+  signal: AbortSignal,
+  emit: (e: DemoEvent) => void,
+) {
   const stop = new AbortController();
   const samples: BankProgress[] = [];
   const startedAt = Date.now();
-  emit({ type: 'demo', step: 'workload', detail: `${concurrency} clients transferring between bank_a and bank_b through ${nodes.length} nodes` });
+  emit({
+    type: 'demo',
+    step: 'workload',
+    detail: `${concurrency} clients transferring between bank_a and bank_b through ${nodes.length} nodes`,
+  });
   const done = runBankWorkload({
     targets: nodes.map((n) => n.address),
     accounts,
@@ -216,13 +261,30 @@ async function restoreAndCheck(
     windowMs: r.window ? r.window.unpauseStartedAtMs - r.window.pausedAtMs : null,
     drainMs: r.drainMs,
   };
-  if (r.state !== 'complete') return { ...base, restoredInto: null, checkOk: false, violations: 0, sweep: null, transfersInRestore: null };
+  if (r.state !== 'complete')
+    return {
+      ...base,
+      restoredInto: null,
+      checkOk: false,
+      violations: 0,
+      sweep: null,
+      transfersInRestore: null,
+    };
   const into = where.intoDir ?? describeTargets(where.targets);
   emit({ type: 'demo', step: 'restore', detail: `${r.backupId} (${method}) → ${into}` });
-  const report = await runRestore(catalog, { backupId: r.backupId, ...where, invariants: [bankInvariants], signal });
+  const report = await runRestore(catalog, {
+    backupId: r.backupId,
+    ...where,
+    invariants: [bankInvariants],
+    signal,
+  });
   const check = report.check;
   // CHECKED only when the checker ran on the restored group and found it consistent.
-  emit({ type: 'demo', step: 'checked', detail: `${r.backupId}: ${check === null ? 'NOT CHECKED' : check.ok ? 'CHECKED, consistent' : 'VIOLATIONS'}` });
+  emit({
+    type: 'demo',
+    step: 'checked',
+    detail: `${r.backupId}: ${check === null ? 'NOT CHECKED' : check.ok ? 'CHECKED, consistent' : 'VIOLATIONS'}`,
+  });
   return {
     ...base,
     restoredInto: into,
@@ -235,7 +297,9 @@ async function restoreAndCheck(
 
 function describeTargets(targets: Record<string, RestoreTarget> | undefined): string {
   if (targets === undefined) return 'new names next to each source';
-  return Object.entries(targets).map(([member, t]) => `${member} ${JSON.stringify(t)}`).join(', ');
+  return Object.entries(targets)
+    .map(([member, t]) => `${member} ${JSON.stringify(t)}`)
+    .join(', ');
 }
 
 /**
@@ -258,6 +322,7 @@ export function throughputDip(
     bucket.ms += s.elapsedMs - prev.elapsedMs;
     prev = s;
   }
-  const rate = (b: { n: number; ms: number }): number | null => (b.ms > 0 ? Math.round((b.n * 1000) / b.ms) : null);
+  const rate = (b: { n: number; ms: number }): number | null =>
+    b.ms > 0 ? Math.round((b.n * 1000) / b.ms) : null;
   return { duringPausesTps: rate(sums.during), outsidePausesTps: rate(sums.outside) };
 }

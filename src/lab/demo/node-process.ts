@@ -40,11 +40,19 @@ interface ReadyLine {
 }
 
 /** Starts a node and resolves once it printed its ready line (deadline `readyTimeoutMs`, default 30 s). */
-export async function startNodeProcess(configFile: string, name: string, options: NodeProcessOptions = {}): Promise<NodeProcess> {
+export async function startNodeProcess(
+  configFile: string,
+  name: string,
+  options: NodeProcessOptions = {},
+): Promise<NodeProcess> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-  const child = spawn(process.execPath, [...(options.execArgv ?? []), CLI_BIN, 'node', '--config', configFile, '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(options.execArgv ?? []), CLI_BIN, 'node', '--config', configFile, '--json'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -67,9 +75,11 @@ function readReady(child: ChildProcess, timeoutMs: number, stderr: () => string)
     const fail = (why: string): void => {
       clearTimeout(timer);
       lines.close();
-      reject(new InternalError('NODE_START_FAILED', `stillpoint node did not start: ${why}. ${stderr().trim()}`, {
-        hint: 'Run `stillpoint node --config <file>` by hand to see the error.',
-      }));
+      reject(
+        new InternalError('NODE_START_FAILED', `stillpoint node did not start: ${why}. ${stderr().trim()}`, {
+          hint: 'Run `stillpoint node --config <file>` by hand to see the error.',
+        }),
+      );
     };
     lines.on('line', (line) => {
       try {

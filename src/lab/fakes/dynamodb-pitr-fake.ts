@@ -33,7 +33,13 @@ import {
   ScanCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
-import type { DynamoControlPlane, PitrStatus, ScalableTarget, ScalingPolicy, TableDescription } from '../../engines/dynamodb/control-plane.ts';
+import type {
+  DynamoControlPlane,
+  PitrStatus,
+  ScalableTarget,
+  ScalingPolicy,
+  TableDescription,
+} from '../../engines/dynamodb/control-plane.ts';
 
 export interface DynamoPitrFakeOptions {
   /** The dynalite endpoint (the real data plane). */
@@ -77,7 +83,11 @@ export class DynamoPitrFake implements DynamoControlPlane {
     this.skewMs = options.skewMs ?? 0;
     this.lagMs = options.lagMs ?? 1_000;
     this.creatingMs = options.creatingMs ?? 200;
-    this.client = new DynamoDBClient({ region: options.region, endpoint: options.dataEndpoint, credentials: { accessKeyId: 'fake', secretAccessKey: 'fake' } });
+    this.client = new DynamoDBClient({
+      region: options.region,
+      endpoint: options.dataEndpoint,
+      credentials: { accessKeyId: 'fake', secretAccessKey: 'fake' },
+    });
   }
 
   static async start(options: DynamoPitrFakeOptions): Promise<DynamoPitrFake> {
@@ -96,7 +106,9 @@ export class DynamoPitrFake implements DynamoControlPlane {
     const names: string[] = [];
     let start: string | undefined;
     do {
-      const out = await this.client.send(new ListTablesCommand({ ...(start === undefined ? {} : { ExclusiveStartTableName: start }) }));
+      const out = await this.client.send(
+        new ListTablesCommand({ ...(start === undefined ? {} : { ExclusiveStartTableName: start }) }),
+      );
       names.push(...(out.TableNames ?? []));
       start = out.LastEvaluatedTableName;
     } while (start !== undefined);
@@ -111,9 +123,14 @@ export class DynamoPitrFake implements DynamoControlPlane {
       return {
         name: table,
         status: creating ? 'CREATING' : ((t?.TableStatus ?? 'ACTIVE') as TableDescription['status']),
-        billingMode: t?.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' ? 'PAY_PER_REQUEST' : 'PROVISIONED',
-        ...(t?.ProvisionedThroughput?.ReadCapacityUnits ? { readCapacity: t.ProvisionedThroughput.ReadCapacityUnits } : {}),
-        ...(t?.ProvisionedThroughput?.WriteCapacityUnits ? { writeCapacity: t.ProvisionedThroughput.WriteCapacityUnits } : {}),
+        billingMode:
+          t?.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' ? 'PAY_PER_REQUEST' : 'PROVISIONED',
+        ...(t?.ProvisionedThroughput?.ReadCapacityUnits
+          ? { readCapacity: t.ProvisionedThroughput.ReadCapacityUnits }
+          : {}),
+        ...(t?.ProvisionedThroughput?.WriteCapacityUnits
+          ? { writeCapacity: t.ProvisionedThroughput.WriteCapacityUnits }
+          : {}),
       };
     } catch (error) {
       if (error instanceof ResourceNotFoundException) return undefined;
@@ -124,13 +141,18 @@ export class DynamoPitrFake implements DynamoControlPlane {
   async deleteTable(table: string): Promise<void> {
     this.calls.push(`DeleteTable ${table}`);
     await this.client.send(new DeleteTableCommand({ TableName: table }));
-    for (const map of [this.log, this.pitr, this.targets, this.policies, this.keySchemas, this.creatingUntil]) map.delete(table);
+    for (const map of [this.log, this.pitr, this.targets, this.policies, this.keySchemas, this.creatingUntil])
+      map.delete(table);
   }
 
   describeContinuousBackups(table: string): Promise<PitrStatus> {
     const since = this.pitr.get(table);
     if (since === undefined) return Promise.resolve({ enabled: false });
-    return Promise.resolve({ enabled: true, earliestRestorableMs: since, latestRestorableMs: Math.max(since, this.now() - this.lagMs) });
+    return Promise.resolve({
+      enabled: true,
+      earliestRestorableMs: since,
+      latestRestorableMs: Math.max(since, this.now() - this.lagMs),
+    });
   }
 
   async enablePitr(table: string): Promise<void> {
@@ -146,11 +168,15 @@ export class DynamoPitrFake implements DynamoControlPlane {
 
   async restoreTableToPointInTime(source: string, target: string, atMs: number): Promise<void> {
     this.calls.push(`RestoreTableToPointInTime ${source} -> ${target} @${atMs}`);
-    if ((await this.describeTable(target)) !== undefined) throw new Error(`TableAlreadyExistsException: ${target}`);
+    if ((await this.describeTable(target)) !== undefined)
+      throw new Error(`TableAlreadyExistsException: ${target}`);
     const status = await this.describeContinuousBackups(source);
-    if (!status.enabled) throw new Error(`PointInTimeRecoveryUnavailableException: PITR is not enabled on ${source}`);
+    if (!status.enabled)
+      throw new Error(`PointInTimeRecoveryUnavailableException: PITR is not enabled on ${source}`);
     if (atMs < (status.earliestRestorableMs ?? 0) || atMs > (status.latestRestorableMs ?? 0)) {
-      throw new Error(`InvalidRestoreTimeException: ${atMs} is outside [${status.earliestRestorableMs}, ${status.latestRestorableMs}] for ${source}`);
+      throw new Error(
+        `InvalidRestoreTimeException: ${atMs} is outside [${status.earliestRestorableMs}, ${status.latestRestorableMs}] for ${source}`,
+      );
     }
     const described = await this.client.send(new DescribeTableCommand({ TableName: source }));
     const t = described.Table;
@@ -161,23 +187,38 @@ export class DynamoPitrFake implements DynamoControlPlane {
         AttributeDefinitions: t?.AttributeDefinitions,
         ...(t?.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST'
           ? { BillingMode: 'PAY_PER_REQUEST' }
-          : { ProvisionedThroughput: { ReadCapacityUnits: t?.ProvisionedThroughput?.ReadCapacityUnits ?? 5, WriteCapacityUnits: t?.ProvisionedThroughput?.WriteCapacityUnits ?? 5 } }),
+          : {
+              ProvisionedThroughput: {
+                ReadCapacityUnits: t?.ProvisionedThroughput?.ReadCapacityUnits ?? 5,
+                WriteCapacityUnits: t?.ProvisionedThroughput?.WriteCapacityUnits ?? 5,
+              },
+            }),
       }),
     );
     await this.dataActive(target);
     this.creatingUntil.set(target, Date.now() + this.creatingMs);
     const state = new Map<string, Item | undefined>();
     for (const entry of this.log.get(source) ?? []) if (entry.atMs <= atMs) state.set(entry.key, entry.item);
-    for (const item of state.values()) if (item !== undefined) await this.client.send(new PutItemCommand({ TableName: target, Item: item }));
+    for (const item of state.values())
+      if (item !== undefined) await this.client.send(new PutItemCommand({ TableName: target, Item: item }));
   }
 
   async copyTable(source: string, target: string): Promise<void> {
     this.calls.push(`CopyTable ${source} -> ${target}`);
-    if ((await this.describeTable(target)) !== undefined) throw new Error(`ResourceInUseException: ${target}`);
+    if ((await this.describeTable(target)) !== undefined)
+      throw new Error(`ResourceInUseException: ${target}`);
     const t = (await this.client.send(new DescribeTableCommand({ TableName: source }))).Table;
-    await this.client.send(new CreateTableCommand({ TableName: target, KeySchema: t?.KeySchema, AttributeDefinitions: t?.AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST' }));
+    await this.client.send(
+      new CreateTableCommand({
+        TableName: target,
+        KeySchema: t?.KeySchema,
+        AttributeDefinitions: t?.AttributeDefinitions,
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
     await this.dataActive(target);
-    for (const item of await this.scanAll(source)) await this.client.send(new PutItemCommand({ TableName: target, Item: item }));
+    for (const item of await this.scanAll(source))
+      await this.client.send(new PutItemCommand({ TableName: target, Item: item }));
   }
 
   describeScalableTargets(table: string): Promise<ScalableTarget[]> {
@@ -190,13 +231,19 @@ export class DynamoPitrFake implements DynamoControlPlane {
 
   registerScalableTarget(table: string, target: ScalableTarget): Promise<void> {
     this.calls.push(`RegisterScalableTarget ${table} ${target.dimension}`);
-    this.targets.set(table, [...(this.targets.get(table) ?? []).filter((t) => t.dimension !== target.dimension), target]);
+    this.targets.set(table, [
+      ...(this.targets.get(table) ?? []).filter((t) => t.dimension !== target.dimension),
+      target,
+    ]);
     return Promise.resolve();
   }
 
   putScalingPolicy(table: string, policy: ScalingPolicy): Promise<void> {
     this.calls.push(`PutScalingPolicy ${table} ${policy.name}`);
-    this.policies.set(table, [...(this.policies.get(table) ?? []).filter((p) => p.name !== policy.name), policy]);
+    this.policies.set(table, [
+      ...(this.policies.get(table) ?? []).filter((p) => p.name !== policy.name),
+      policy,
+    ]);
     return Promise.resolve();
   }
 
@@ -219,38 +266,59 @@ export class DynamoPitrFake implements DynamoControlPlane {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
-    const action = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+    const action =
+      String(req.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop() ?? '';
     try {
       if (!WRITE_ACTIONS.has(action)) {
         await this.forward(req, body, res);
         return;
       }
-      const written = await this.writtenKeys(action, JSON.parse(body.toString('utf8')) as Record<string, unknown>);
+      const written = await this.writtenKeys(
+        action,
+        JSON.parse(body.toString('utf8')) as Record<string, unknown>,
+      );
       // One write per key at a time, so each key's log is in write order.
-      await this.withKeyLocks(written.map((w) => `${w.table}\u0000${JSON.stringify(w.key)}`), async () => {
-        const answer = await this.call(req, body);
-        if (answer.status < 300) {
-          for (const w of written) {
-            const out = await this.client.send(new GetItemCommand({ TableName: w.table, Key: w.key, ConsistentRead: true }));
-            const keys = await this.keyNames(w.table);
-            if (this.pitr.has(w.table)) this.log.get(w.table)?.push({ atMs: this.now(), key: keyId(w.key, keys), item: out.Item });
+      await this.withKeyLocks(
+        written.map((w) => `${w.table}\u0000${JSON.stringify(w.key)}`),
+        async () => {
+          const answer = await this.call(req, body);
+          if (answer.status < 300) {
+            for (const w of written) {
+              const out = await this.client.send(
+                new GetItemCommand({ TableName: w.table, Key: w.key, ConsistentRead: true }),
+              );
+              const keys = await this.keyNames(w.table);
+              if (this.pitr.has(w.table))
+                this.log.get(w.table)?.push({ atMs: this.now(), key: keyId(w.key, keys), item: out.Item });
+            }
           }
-        }
-        res.writeHead(answer.status, answer.headers);
-        res.end(answer.body);
-      });
+          res.writeHead(answer.status, answer.headers);
+          res.end(answer.body);
+        },
+      );
     } catch (error) {
       if (!res.headersSent) res.writeHead(502);
       res.end(String(error));
     }
   }
 
-  private async writtenKeys(action: string, data: Record<string, unknown>): Promise<{ table: string; key: Item }[]> {
+  private async writtenKeys(
+    action: string,
+    data: Record<string, unknown>,
+  ): Promise<{ table: string; key: Item }[]> {
     if (action === 'BatchWriteItem') {
       const out: { table: string; key: Item }[] = [];
-      for (const [table, requests] of Object.entries((data.RequestItems ?? {}) as Record<string, { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]>)) {
+      for (const [table, requests] of Object.entries(
+        (data.RequestItems ?? {}) as Record<
+          string,
+          { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]
+        >,
+      )) {
         const keys = await this.keyNames(table);
-        for (const r of requests) out.push({ table, key: pickKey(r.PutRequest?.Item ?? r.DeleteRequest?.Key ?? {}, keys) });
+        for (const r of requests)
+          out.push({ table, key: pickKey(r.PutRequest?.Item ?? r.DeleteRequest?.Key ?? {}, keys) });
       }
       return out;
     }
@@ -277,15 +345,30 @@ export class DynamoPitrFake implements DynamoControlPlane {
     res.end(answer.body);
   }
 
-  private call(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string | string[]>; body: Buffer }> {
+  private call(
+    req: IncomingMessage,
+    body: Buffer,
+  ): Promise<{ status: number; headers: Record<string, string | string[]>; body: Buffer }> {
     const url = new URL(this.options.dataEndpoint);
     return new Promise((resolve, reject) => {
       const out = request(
-        { host: url.hostname, port: url.port, method: req.method, path: req.url, headers: { ...req.headers, host: url.host } },
+        {
+          host: url.hostname,
+          port: url.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: url.host },
+        },
         (answer) => {
           const parts: Buffer[] = [];
           answer.on('data', (d: Buffer) => parts.push(d));
-          answer.on('end', () => resolve({ status: answer.statusCode ?? 500, headers: answer.headers as Record<string, string | string[]>, body: Buffer.concat(parts) }));
+          answer.on('end', () =>
+            resolve({
+              status: answer.statusCode ?? 500,
+              headers: answer.headers as Record<string, string | string[]>,
+              body: Buffer.concat(parts),
+            }),
+          );
           answer.on('error', reject);
         },
       );
@@ -296,7 +379,9 @@ export class DynamoPitrFake implements DynamoControlPlane {
 
   /** dynalite creates tables asynchronously even with createTableMs 0: writes before ACTIVE are refused. */
   private async dataActive(table: string): Promise<void> {
-    while ((await this.client.send(new DescribeTableCommand({ TableName: table }))).Table?.TableStatus !== 'ACTIVE') {
+    while (
+      (await this.client.send(new DescribeTableCommand({ TableName: table }))).Table?.TableStatus !== 'ACTIVE'
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
@@ -314,7 +399,13 @@ export class DynamoPitrFake implements DynamoControlPlane {
     const items: Item[] = [];
     let start: Item | undefined;
     do {
-      const out = await this.client.send(new ScanCommand({ TableName: table, ConsistentRead: true, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }));
+      const out = await this.client.send(
+        new ScanCommand({
+          TableName: table,
+          ConsistentRead: true,
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        }),
+      );
       items.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
@@ -334,9 +425,10 @@ function pickKey(item: Item, keys: readonly string[]): Item {
 }
 
 function keyId(item: Item, keys: readonly string[]): string {
-  return JSON.stringify(keys.map((k) => {
-    const v = item[k];
-    return v?.B !== undefined ? Buffer.from(v.B).toString('base64') : (v?.S ?? v?.N ?? '');
-  }));
+  return JSON.stringify(
+    keys.map((k) => {
+      const v = item[k];
+      return v?.B !== undefined ? Buffer.from(v.B).toString('base64') : (v?.S ?? v?.N ?? '');
+    }),
+  );
 }
-

@@ -44,7 +44,13 @@ export async function startLocalDynalite(options: DynaliteStartOptions = {}): Pr
     endpoint,
     region,
     dir,
-    connection: (prefix) => ({ kind: 'dynamodb', region, endpoint, dummyCredentials: true, ...(prefix === undefined ? {} : { prefix }) }),
+    connection: (prefix) => ({
+      kind: 'dynamodb',
+      region,
+      endpoint,
+      dummyCredentials: true,
+      ...(prefix === undefined ? {} : { prefix }),
+    }),
     destroy: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

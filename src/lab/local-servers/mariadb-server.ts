@@ -29,7 +29,13 @@ export interface LocalMariaDb {
   readonly binlogDir: string;
   readonly osUser: string | undefined;
   query(sql: string, params?: unknown[]): Promise<unknown>;
-  connection(database?: string): { kind: 'mysql'; host: string; port: number; user: string; database?: string };
+  connection(database?: string): {
+    kind: 'mysql';
+    host: string;
+    port: number;
+    user: string;
+    database?: string;
+  };
   stop(): Promise<void>;
   start(): Promise<void>;
   destroy(): Promise<void>;
@@ -58,7 +64,13 @@ async function startOnce(options: LocalMariaDbOptions): Promise<LocalMariaDb> {
   const port = await freePort();
   await run(
     'mariadb-install-db',
-    ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...(osUser ? [`--user=${osUser}`] : [])],
+    [
+      '--no-defaults',
+      `--datadir=${dataDir}`,
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+      ...(osUser ? [`--user=${osUser}`] : []),
+    ],
     { timeoutMs: 120_000 },
   ).catch(async (error: unknown) => {
     await rm(dir, { recursive: true, force: true });
@@ -85,7 +97,8 @@ async function startOnce(options: LocalMariaDbOptions): Promise<LocalMariaDb> {
     ...(osUser ? [`--user=${osUser}`] : []),
     ...(options.args ?? []),
   ];
-  const connect = () => mysql.createConnection({ host: '127.0.0.1', port, user: 'root', multipleStatements: true });
+  const connect = () =>
+    mysql.createConnection({ host: '127.0.0.1', port, user: 'root', multipleStatements: true });
 
   const server: LocalMariaDb = {
     host: '127.0.0.1',

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
-const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+const AZURITE_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export interface RunningObjectServer {
   /** Base endpoint (`http://127.0.0.1:<port>`, plus `/devstoreaccount1` for Azurite). */
@@ -52,7 +53,18 @@ export async function startAzurite(): Promise<RunningAzurite> {
   const main = join(require.resolve('azurite/package.json'), '..', 'dist', 'src', 'blob', 'main.js');
   const child = spawn(
     process.execPath,
-    [main, '--skipApiVersionCheck', '--disableTelemetry', '--silent', '--blobHost', '127.0.0.1', '--blobPort', '0', '--location', dir],
+    [
+      main,
+      '--skipApiVersionCheck',
+      '--disableTelemetry',
+      '--silent',
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      '0',
+      '--location',
+      dir,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const port = await waitForListening(child, 20_000);

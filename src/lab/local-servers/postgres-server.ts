@@ -33,7 +33,13 @@ export interface LocalPostgres {
   query(sql: string, params?: unknown[], database?: string): Promise<pg.QueryResult>;
   createDatabase(name: string): Promise<void>;
   /** Connection parameters for a `postgres` StorageConfig. */
-  connection(database?: string): { kind: 'postgres'; host: string; port: number; user: string; database: string };
+  connection(database?: string): {
+    kind: 'postgres';
+    host: string;
+    port: number;
+    user: string;
+    database: string;
+  };
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   start(): Promise<void>;
   /** Stops the server and removes the temp dir. Idempotent. */
@@ -46,9 +52,13 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
   await handOver(osUser, dir);
   const dataDir = join(dir, 'data');
   const port = await freePort();
-  await run(join(PG_BIN, 'initdb'), ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8'], {
-    user: osUser,
-  });
+  await run(
+    join(PG_BIN, 'initdb'),
+    ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8'],
+    {
+      user: osUser,
+    },
+  );
   const conf = [
     `port = ${port}`,
     `listen_addresses = '127.0.0.1'`,
@@ -58,7 +68,10 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
     ...(options.conf ?? []),
   ];
   await appendFile(join(dataDir, 'postgresql.conf'), `\n${conf.join('\n')}\n`);
-  await writeFile(join(dataDir, 'pg_hba.conf'), 'local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 trust\n');
+  await writeFile(
+    join(dataDir, 'pg_hba.conf'),
+    'local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 trust\n',
+  );
   await handOver(osUser, join(dataDir, 'postgresql.conf'), join(dataDir, 'pg_hba.conf'));
 
   const server: LocalPostgres = {
@@ -86,13 +99,23 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
       return { kind: 'postgres', host: '127.0.0.1', port, user: 'postgres', database };
     },
     async stop(mode = 'fast') {
-      await run(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', mode, '-w', 'stop'], { user: osUser }).catch(() => {});
+      await run(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', mode, '-w', 'stop'], { user: osUser }).catch(
+        () => {},
+      );
     },
     async start() {
-      await run(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start'], {
-        user: osUser,
-      });
-      await waitFor(async () => (await server.query('SELECT 1')).rowCount === 1, 30_000, 'PostgreSQL to accept connections');
+      await run(
+        join(PG_BIN, 'pg_ctl'),
+        ['-D', dataDir, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start'],
+        {
+          user: osUser,
+        },
+      );
+      await waitFor(
+        async () => (await server.query('SELECT 1')).rowCount === 1,
+        30_000,
+        'PostgreSQL to accept connections',
+      );
     },
     async destroy() {
       await server.stop('immediate');

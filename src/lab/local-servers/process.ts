@@ -62,7 +62,9 @@ export async function run(
     });
   } catch (error) {
     const e = error as { stderr?: string; message: string };
-    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`, { cause: error });
+    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`, {
+      cause: error,
+    });
   }
 }
 

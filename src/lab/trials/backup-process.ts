@@ -45,8 +45,21 @@ export async function writeTrialPlan(input: PlanInput): Promise<TrialPlan> {
     clusters:
       input.adminAddresses.length === 0
         ? []
-        : [{ name: 'nodes', targets: planTargets(input), drainTimeoutMs: input.drainTimeoutMs, leaseMs: input.leaseMs }],
-    members: input.members.map((m) => ({ name: m.name, engine: m.engine, connection: m.connection, namespaces: [...m.namespaces], options: m.options })),
+        : [
+            {
+              name: 'nodes',
+              targets: planTargets(input),
+              drainTimeoutMs: input.drainTimeoutMs,
+              leaseMs: input.leaseMs,
+            },
+          ],
+    members: input.members.map((m) => ({
+      name: m.name,
+      engine: m.engine,
+      connection: m.connection,
+      namespaces: [...m.namespaces],
+      options: m.options,
+    })),
     artifacts: { dir: artifactsDir },
     catalog: { path: catalogPath },
     window: { minMs: input.minWindowMs, marginMs: 50, maxAttempts: 2 },
@@ -56,7 +69,9 @@ export async function writeTrialPlan(input: PlanInput): Promise<TrialPlan> {
 }
 
 function planTargets(input: PlanInput) {
-  return input.srv === undefined ? { addresses: [...input.adminAddresses] } : { srv: input.srv.name, dnsServers: [input.srv.dnsServer] };
+  return input.srv === undefined
+    ? { addresses: [...input.adminAddresses] }
+    : { srv: input.srv.name, dnsServers: [input.srv.dnsServer] };
 }
 
 /** Orchestrator states (src/catalog/catalog-schema.ts) grouped by the moment they mark. */
@@ -81,7 +96,13 @@ export interface BackupRun {
  * Starts `stillpoint backup`; `onMoment` runs once, at the first event that reaches `moment`
  * (never, if the backup ends before it). `execArgv`: Node options of the process (a clock offset).
  */
-export function startBackup(plan: TrialPlan, moment: FaultMoment, onMoment: () => void, execArgv: readonly string[] = [], rssSampleMs?: number): BackupRun {
+export function startBackup(
+  plan: TrialPlan,
+  moment: FaultMoment,
+  onMoment: () => void,
+  execArgv: readonly string[] = [],
+  rssSampleMs?: number,
+): BackupRun {
   let id: string | null = null;
   const seen: string[] = [];
   let fired = false;
@@ -104,7 +125,13 @@ export function startBackup(plan: TrialPlan, moment: FaultMoment, onMoment: () =
       }
     },
   });
-  return { process: child, backupId: () => id, states: () => seen, attempts: () => attempts, exited: child.exited };
+  return {
+    process: child,
+    backupId: () => id,
+    states: () => seen,
+    attempts: () => attempts,
+    exited: child.exited,
+  };
 }
 
 /** The orchestrator state an NDJSON event announces, if any. */

@@ -34,7 +34,10 @@ export interface CliProcess {
   readonly pid: number;
   readonly child: ChildProcess;
   /** Resolves with the first stdout line for which `match` is true; rejects on exit or after `timeoutMs`. */
-  waitForLine(match: (line: string, json: Record<string, unknown> | undefined) => boolean, timeoutMs: number): Promise<string>;
+  waitForLine(
+    match: (line: string, json: Record<string, unknown> | undefined) => boolean,
+    timeoutMs: number,
+  ): Promise<string>;
   /** Resolves when the process has exited (never rejects). */
   readonly exited: Promise<CliExit>;
   readonly running: boolean;
@@ -105,13 +108,25 @@ export function startCli(options: CliProcessOptions): CliProcess {
       return new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => {
           waiters.delete(waiter);
-          reject(new InternalError('TRIAL_CHILD_TIMEOUT', `stillpoint ${options.args[0] ?? ''} printed no expected line within ${timeoutMs} ms.`, { context: { stderr: stderr.slice(-2000) } }));
+          reject(
+            new InternalError(
+              'TRIAL_CHILD_TIMEOUT',
+              `stillpoint ${options.args[0] ?? ''} printed no expected line within ${timeoutMs} ms.`,
+              { context: { stderr: stderr.slice(-2000) } },
+            ),
+          );
         }, timeoutMs);
         const waiter = (line: string, json: Record<string, unknown> | undefined): void => {
           if (!running && line === '') {
             clearTimeout(timer);
             waiters.delete(waiter);
-            reject(new InternalError('TRIAL_CHILD_EXITED', `stillpoint ${options.args[0] ?? ''} exited before the expected line: ${lastLine(stderr)}`, { context: { stderr: stderr.slice(-2000) } }));
+            reject(
+              new InternalError(
+                'TRIAL_CHILD_EXITED',
+                `stillpoint ${options.args[0] ?? ''} exited before the expected line: ${lastLine(stderr)}`,
+                { context: { stderr: stderr.slice(-2000) } },
+              ),
+            );
           } else if (match(line, json)) {
             clearTimeout(timer);
             waiters.delete(waiter);
@@ -127,7 +142,10 @@ export function startCli(options: CliProcessOptions): CliProcess {
 
 /** The last non-empty line of a process's stderr (its error message, usually). */
 function lastLine(text: string): string {
-  const lines = text.trim().split('\n').filter((l) => l.trim() !== '' && !/^\s+at /.test(l));
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/^\s+at /.test(l));
   return (lines.at(-1) ?? '(no stderr)').slice(0, 300);
 }
 

@@ -55,14 +55,28 @@ export interface AppliedFault {
  * Faults applied before the backup starts: the admin endpoint misbehaves from the first call; the clock
  * offset is in place from the start of the process that has it.
  */
-export const UPFRONT_FAULTS: ReadonlySet<FaultKind> = new Set(['admin-error', 'admin-silent', 'clock-offset']);
+export const UPFRONT_FAULTS: ReadonlySet<FaultKind> = new Set([
+  'admin-error',
+  'admin-silent',
+  'clock-offset',
+]);
 
 /** Applies `kind` now. */
-export async function applyFault(kind: FaultKind, target: FaultTarget, backup: BackupRun | undefined): Promise<AppliedFault> {
+export async function applyFault(
+  kind: FaultKind,
+  target: FaultTarget,
+  backup: BackupRun | undefined,
+): Promise<AppliedFault> {
   const { random } = target;
   const node = random.pick(target.nodes);
   const members = [...target.databases.proxies.keys()];
-  const healed = (note: string, heal: () => Promise<void>, orchestratorKilled = false, violation?: string, recoverElsewhere = false): AppliedFault => {
+  const healed = (
+    note: string,
+    heal: () => Promise<void>,
+    orchestratorKilled = false,
+    violation?: string,
+    recoverElsewhere = false,
+  ): AppliedFault => {
     let done = false;
     return {
       note,
@@ -81,7 +95,10 @@ export async function applyFault(kind: FaultKind, target: FaultTarget, backup: B
       return healed('nothing done', () => Promise.resolve());
     case 'clock-offset': {
       const c = target.clockOffset;
-      const note = c === undefined ? 'no process chosen' : `${c.process} clock ${Math.abs(c.offsetMs)} ms ${c.offsetMs > 0 ? 'ahead' : 'behind'}`;
+      const note =
+        c === undefined
+          ? 'no process chosen'
+          : `${c.process} clock ${Math.abs(c.offsetMs)} ms ${c.offsetMs > 0 ? 'ahead' : 'behind'}`;
       return healed(note, () => Promise.resolve());
     }
     case 'orchestrator-kill':
@@ -89,7 +106,13 @@ export async function applyFault(kind: FaultKind, target: FaultTarget, backup: B
       return healed('backup process SIGKILLed', () => Promise.resolve(), true);
     case 'orchestrator-kill-other-host':
       backup?.process.kill('SIGKILL');
-      return healed('backup process SIGKILLed; recovered from another host', () => Promise.resolve(), true, undefined, true);
+      return healed(
+        'backup process SIGKILLed; recovered from another host',
+        () => Promise.resolve(),
+        true,
+        undefined,
+        true,
+      );
     case 'restore-target-non-empty':
       // Applied after the backup, by the trial's restore step (./trial.ts): nothing to do now.
       return healed('a restore target holds a file (checked after the backup)', () => Promise.resolve());
@@ -127,10 +150,18 @@ export async function applyFault(kind: FaultKind, target: FaultTarget, backup: B
       // A node's connections were all cut; it must reconnect, not die (issue 19). Give a crash time to show.
       await sleep(NODE_CRASH_GRACE_MS);
       const dead = target.nodes.filter((n) => !n.running).map((n) => n.name);
-      const violation = dead.length === 0 ? undefined : `node(s) ${dead.join(', ')} died when the database server of member ${member} restarted`;
-      return healed(`database server of member ${member} restarted${dead.length === 0 ? '' : `; ${violation}`}`, async () => {
-        for (const n of target.nodes) await n.start();
-      }, false, violation);
+      const violation =
+        dead.length === 0
+          ? undefined
+          : `node(s) ${dead.join(', ')} died when the database server of member ${member} restarted`;
+      return healed(
+        `database server of member ${member} restarted${dead.length === 0 ? '' : `; ${violation}`}`,
+        async () => {
+          for (const n of target.nodes) await n.start();
+        },
+        false,
+        violation,
+      );
     }
     case 'node-path-slow':
     case 'database-path-slow': {

@@ -108,7 +108,8 @@ export const FAULTS: readonly FaultSpec[] = [
   },
   {
     kind: 'node-join',
-    description: 'a node started outside the service joins it during the window (SRV answer) and takes transfers',
+    description:
+      'a node started outside the service joins it during the window (SRV answer) and takes transfers',
     moments: ['during-pause'],
     groups: BOTH,
     allowedOutcomes: ANY,
@@ -122,7 +123,8 @@ export const FAULTS: readonly FaultSpec[] = [
   },
   {
     kind: 'database-restart',
-    description: 'one database server restarted (stopped and started at once) under the running nodes: every node must stay up',
+    description:
+      'one database server restarted (stopped and started at once) under the running nodes: every node must stay up',
     moments: ['before-pause', 'during-pause', 'after-pause'],
     groups: SERVERS,
     allowedOutcomes: ANY,
@@ -166,7 +168,8 @@ export const FAULTS: readonly FaultSpec[] = [
   },
   {
     kind: 'admin-silent',
-    description: 'one admin endpoint accepts Pause and never answers, with or without having closed its gate first',
+    description:
+      'one admin endpoint accepts Pause and never answers, with or without having closed its gate first',
     moments: ['before-pause'],
     groups: BOTH,
     allowedOutcomes: NEVER_PAUSED,
@@ -189,7 +192,8 @@ export const FAULTS: readonly FaultSpec[] = [
   },
   {
     kind: 'artifacts-unusable',
-    description: 'the artifact store directory replaced by a file before the pause: the backup fails, nothing left paused',
+    description:
+      'the artifact store directory replaced by a file before the pause: the backup fails, nothing left paused',
     moments: ['before-pause'],
     groups: FILES,
     allowedOutcomes: ['failed'],
@@ -201,16 +205,16 @@ export function faultSpec(kind: FaultKind): FaultSpec {
   const spec = FAULTS.find((f) => f.kind === kind);
   // The union type makes this unreachable unless FAULTS misses a kind; keep the message explicit.
   if (spec === undefined) {
-    throw new InternalError('FAULT_UNKNOWN', `fault kind "${kind}" is not in the catalogue.`, { context: { kind } });
+    throw new InternalError('FAULT_UNKNOWN', `fault kind "${kind}" is not in the catalogue.`, {
+      context: { kind },
+    });
   }
   return spec;
 }
 
 /** Faults that can run in a group. */
 export function faultsFor(group: GroupKind, only?: readonly FaultKind[]): FaultSpec[] {
-  return FAULTS.filter(
-    (f) => f.groups.includes(group) && (only === undefined || only.includes(f.kind)),
-  );
+  return FAULTS.filter((f) => f.groups.includes(group) && (only === undefined || only.includes(f.kind)));
 }
 
 /** Every fault kind, for CLI validation. */

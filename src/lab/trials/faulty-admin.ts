@@ -35,15 +35,27 @@ export interface FaultyAdmin {
 /** The error answered to Pause: the status and reason an upstream server sends for a failed drain. */
 function pauseError(behaviour: FaultyAdminBehaviour): Partial<grpc.StatusObject> {
   return behaviour === 'paused-then-error'
-    ? adminError(grpc.status.FAILED_PRECONDITION, 'TIMED_OUT_STILL_PAUSED', 'drain timed out; the server stays paused (injected)')
+    ? adminError(
+        grpc.status.FAILED_PRECONDITION,
+        'TIMED_OUT_STILL_PAUSED',
+        'drain timed out; the server stays paused (injected)',
+      )
     : { code: grpc.status.INTERNAL, details: 'pause failed (injected)' };
 }
 
 type Callback = (error: Partial<grpc.StatusObject> | null, value?: unknown) => void;
-type UnaryMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, value?: unknown) => void) => grpc.ClientUnaryCall;
+type UnaryMethod = (
+  request: unknown,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, value?: unknown) => void,
+) => grpc.ClientUnaryCall;
 
 /** Starts the endpoint in front of the admin server at `upstream` (`host:port`). */
-export async function startFaultyAdmin(upstream: string, behaviour: FaultyAdminBehaviour): Promise<FaultyAdmin> {
+export async function startFaultyAdmin(
+  upstream: string,
+  behaviour: FaultyAdminBehaviour,
+): Promise<FaultyAdmin> {
   const { service, Client } = loadAdminProto();
   const client = new Client(upstream, grpc.credentials.createInsecure(), { 'grpc.enable_retries': 0 });
   const methods = client as unknown as Record<string, UnaryMethod>;
@@ -57,7 +69,9 @@ export async function startFaultyAdmin(upstream: string, behaviour: FaultyAdminB
       const value = incoming.get(key)[0];
       if (value !== undefined) metadata.set(key, value.toString());
     }
-    methods[method]!.call(client, request, metadata, { deadline: Date.now() + 30_000 }, (error, value) => callback(error, value));
+    methods[method]!.call(client, request, metadata, { deadline: Date.now() + 30_000 }, (error, value) =>
+      callback(error, value),
+    );
   };
 
   const relay = (method: string) => (call: grpc.ServerUnaryCall<unknown, unknown>, callback: Callback) =>
@@ -82,9 +96,12 @@ export async function startFaultyAdmin(upstream: string, behaviour: FaultyAdminB
     Stats: relay('Stats'),
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
   );
-  if (port <= 0) throw new InternalError('FAULTY_ADMIN_NO_PORT', 'The faulty admin endpoint could not bind a port.');
+  if (port <= 0)
+    throw new InternalError('FAULTY_ADMIN_NO_PORT', 'The faulty admin endpoint could not bind a port.');
   let closed = false;
   return {
     port,

@@ -44,17 +44,39 @@ export async function createTrialDatabases(
 ): Promise<TrialDatabases> {
   await mkdir(dir, { recursive: true });
   if (kind === 'sqlite') return sqliteDatabases(dir, memberOptions);
-  if (servers === undefined) throw new InternalError('TRIAL_NO_SERVERS', 'postgres+mariadb trials need the shared servers.');
+  if (servers === undefined)
+    throw new InternalError('TRIAL_NO_SERVERS', 'postgres+mariadb trials need the shared servers.');
   return serverDatabases(dir, index, servers, memberOptions);
 }
 
-function sqliteDatabases(dir: string, memberOptions: (engine: string) => Record<string, unknown>): TrialDatabases {
+function sqliteDatabases(
+  dir: string,
+  memberOptions: (engine: string) => Record<string, unknown>,
+): TrialDatabases {
   const file = (name: string): StorageConfig => ({ kind: 'sqlite', path: join(dir, `${name}.db`) });
   const storages = { a: file('bank_a'), b: file('bank_b'), c: file('coordinator') };
   const members: MemberSpec[] = [
-    { name: 'a', engine: 'sqlite', connection: storages.a, namespaces: ['bank_a'], options: memberOptions('sqlite') },
-    { name: 'b', engine: 'sqlite', connection: storages.b, namespaces: ['bank_b'], options: memberOptions('sqlite') },
-    { name: 'c', engine: 'sqlite', connection: storages.c, namespaces: ['coordinator'], options: memberOptions('sqlite') },
+    {
+      name: 'a',
+      engine: 'sqlite',
+      connection: storages.a,
+      namespaces: ['bank_a'],
+      options: memberOptions('sqlite'),
+    },
+    {
+      name: 'b',
+      engine: 'sqlite',
+      connection: storages.b,
+      namespaces: ['bank_b'],
+      options: memberOptions('sqlite'),
+    },
+    {
+      name: 'c',
+      engine: 'sqlite',
+      connection: storages.c,
+      namespaces: ['coordinator'],
+      options: memberOptions('sqlite'),
+    },
   ];
   return {
     kind: 'sqlite',
@@ -62,7 +84,8 @@ function sqliteDatabases(dir: string, memberOptions: (engine: string) => Record<
     group: { storages, namespaces: { bank_a: 'a', bank_b: 'b', coordinator: 'c' } },
     members,
     proxies: new Map(),
-    stopServer: () => Promise.reject(new InternalError('TRIAL_NO_SERVER', 'an SQLite group has no database server to stop.')),
+    stopServer: () =>
+      Promise.reject(new InternalError('TRIAL_NO_SERVER', 'an SQLite group has no database server to stop.')),
     close: () => Promise.resolve(),
   };
 }
@@ -77,7 +100,8 @@ async function serverDatabases(
   const database = `trial_${index}_${Date.now().toString(36)}`;
   await postgres.createDatabase(database);
   // MySQL namespaces are databases with fixed names: drop what an earlier trial left.
-  for (const ns of ['bank_b', 'coordinator', 'bank_a']) await mariadb.query(`DROP DATABASE IF EXISTS \`${ns}\``);
+  for (const ns of ['bank_b', 'coordinator', 'bank_a'])
+    await mariadb.query(`DROP DATABASE IF EXISTS \`${ns}\``);
   const pgProxy = await startTcpProxy({ upstreamHost: postgres.host, upstreamPort: postgres.port });
   const mariaProxy = await startTcpProxy({ upstreamHost: mariadb.host, upstreamPort: mariadb.port });
   const pgDirect = postgres.connection(database);
@@ -101,7 +125,10 @@ async function serverDatabases(
   return {
     kind: 'postgres+mariadb',
     dir,
-    group: { storages: { pg: pgDirect, maria: mariaDirect }, namespaces: { bank_a: 'pg', bank_b: 'maria', coordinator: 'pg' } },
+    group: {
+      storages: { pg: pgDirect, maria: mariaDirect },
+      namespaces: { bank_a: 'pg', bank_b: 'maria', coordinator: 'pg' },
+    },
     members,
     proxies: new Map([
       ['pg', pgProxy],

@@ -10,7 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createLocalDirStore } from '../../artifacts/local-dir-store.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BackupSession, BackupSessionContext, Logger, MemberRecord, MemberSpec, RestoreTarget } from '../../engines/contract.ts';
+import type {
+  BackupSession,
+  BackupSessionContext,
+  Logger,
+  MemberRecord,
+  MemberSpec,
+  RestoreTarget,
+} from '../../engines/contract.ts';
 import { resolveMember } from '../../engines/registry.ts';
 import type { Random } from './random.ts';
 import { checkRestored, restoreRecords } from './restore-check.ts';
@@ -35,7 +42,10 @@ export interface UnpausedCopyResult {
 }
 
 /** One unpaused copy of the group: capture members one after another, restore, check. */
-export async function copyWithoutPause(input: UnpausedCopyInput, attempt: number): Promise<UnpausedCopyResult> {
+export async function copyWithoutPause(
+  input: UnpausedCopyInput,
+  attempt: number,
+): Promise<UnpausedCopyResult> {
   const artifacts = createLocalDirStore(join(input.dir, `nc-artifacts-${attempt}`));
   const backupId = `nc-${attempt}-${randomBytes(3).toString('hex')}`;
   const ctxFor = (member: MemberSpec): BackupSessionContext => ({
@@ -64,7 +74,12 @@ export async function copyWithoutPause(input: UnpausedCopyInput, attempt: number
       const finished = await session.finish(window, input.signal);
       records.push({ backupId, member, handle: finished.handle, artifacts: finished.artifacts });
     }
-    const group = await restoreRecords(records, artifacts, (m) => input.restoreTarget(m, attempt), input.signal);
+    const group = await restoreRecords(
+      records,
+      artifacts,
+      (m) => input.restoreTarget(m, attempt),
+      input.signal,
+    );
     const violations = await checkRestored(group, input.signal);
     return { torn: violations.length > 0, violations };
   } finally {

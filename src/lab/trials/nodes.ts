@@ -36,10 +36,18 @@ export interface TrialNode {
  * Writes the node's config file and starts it; resolves once its ready line was printed. `clockOffsetMs`
  * runs the node's wall clock ahead (or behind, negative) of real time, restarts included (./clock-offset.ts).
  */
-export async function startTrialNode(dir: string, name: string, group: GroupConfig, expiryMs: number, clockOffsetMs = 0): Promise<TrialNode> {
+export async function startTrialNode(
+  dir: string,
+  name: string,
+  group: GroupConfig,
+  expiryMs: number,
+  clockOffsetMs = 0,
+): Promise<TrialNode> {
   const port = await freePort();
   const configFile = join(dir, `${name}.yaml`);
-  await writeFile(configFile, stringify({ name, group, listen: { host: '127.0.0.1', port }, expiryMs }), { mode: 0o600 });
+  await writeFile(configFile, stringify({ name, group, listen: { host: '127.0.0.1', port }, expiryMs }), {
+    mode: 0o600,
+  });
   const proxy = await startTcpProxy({ upstreamHost: '127.0.0.1', upstreamPort: port });
   let child: NodeProcess | undefined;
 

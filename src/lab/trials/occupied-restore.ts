@@ -12,7 +12,13 @@ import { bankInvariants } from '../bank/bank-invariants.ts';
 import type { Random } from './random.ts';
 
 /** Returns violations (empty when the restore was refused up front and nothing changed). */
-export async function checkOccupiedRestore(catalog: Catalog, backupId: string, dir: string, random: Random, signal: AbortSignal): Promise<string[]> {
+export async function checkOccupiedRestore(
+  catalog: Catalog,
+  backupId: string,
+  dir: string,
+  random: Random,
+  signal: AbortSignal,
+): Promise<string[]> {
   const members = catalog.get(backupId).members.map((m) => m.name);
   mkdirSync(dir, { recursive: true });
   const occupied = random.pick(members);
@@ -23,12 +29,18 @@ export async function checkOccupiedRestore(catalog: Catalog, backupId: string, d
   const violations: string[] = [];
   try {
     const report = await runRestore(catalog, { backupId, targets, invariants: [bankInvariants], signal });
-    violations.push(`restore into an occupied target (${occupied}) was not refused: it ended ${report.state}`);
+    violations.push(
+      `restore into an occupied target (${occupied}) was not refused: it ended ${report.state}`,
+    );
   } catch (error) {
     const code = asStillpointError(error).code;
-    if (code !== 'RESTORE_TARGET_NOT_EMPTY') violations.push(`restore into an occupied target (${occupied}) failed with ${code}, not RESTORE_TARGET_NOT_EMPTY`);
+    if (code !== 'RESTORE_TARGET_NOT_EMPTY')
+      violations.push(
+        `restore into an occupied target (${occupied}) failed with ${code}, not RESTORE_TARGET_NOT_EMPTY`,
+      );
   }
-  if (readFileSync(path(occupied), 'utf8') !== junk) violations.push(`the occupied target of ${occupied} was changed by a refused restore`);
+  if (readFileSync(path(occupied), 'utf8') !== junk)
+    violations.push(`the occupied target of ${occupied} was changed by a refused restore`);
   const written = members.filter((m) => m !== occupied && existsSync(path(m)));
   if (written.length > 0) violations.push(`a refused restore wrote member(s) ${written.join(', ')}`);
   return violations;

@@ -21,10 +21,26 @@ export async function recoverFromOtherHost(plan: TrialPlan, killedAtMs: number):
   const script = `hostname ${OTHER_HOSTNAME} && [ "$(hostname)" = ${OTHER_HOSTNAME} ] && exec "$0" "$@"`;
   try {
     // unshare -u: a new UTS namespace, so the hostname changes for this process only.
-    await execFileAsync('unshare', ['-u', 'sh', '-c', script, process.execPath, CLI_BIN, 'backups', 'recover', '--plan', plan.file, '--json'], {
-      timeout: 120_000,
-      maxBuffer: 4 * 1024 * 1024,
-    });
+    await execFileAsync(
+      'unshare',
+      [
+        '-u',
+        'sh',
+        '-c',
+        script,
+        process.execPath,
+        CLI_BIN,
+        'backups',
+        'recover',
+        '--plan',
+        plan.file,
+        '--json',
+      ],
+      {
+        timeout: 120_000,
+        maxBuffer: 4 * 1024 * 1024,
+      },
+    );
     return [];
   } catch (error) {
     const e = error as { stderr?: string; message: string };

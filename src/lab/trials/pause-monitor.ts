@@ -20,7 +20,11 @@ export interface PauseMonitor {
 }
 
 /** Starts polling `targets` every `intervalMs` (default 25). */
-export function startPauseMonitor(client: PauseClient, targets: () => readonly Target[], intervalMs = 25): PauseMonitor {
+export function startPauseMonitor(
+  client: PauseClient,
+  targets: () => readonly Target[],
+  intervalMs = 25,
+): PauseMonitor {
   const since = new Map<string, number>();
   let longest = 0;
   let paused: string[] = [];

@@ -31,7 +31,8 @@ export function createRandom(seed: number): Random {
       if (item === undefined) throw new RangeError('pick from an empty list');
       return item;
     },
-    fork: (index) => createRandom((Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(index + 1, 0xc2b2ae35)) >>> 0),
+    fork: (index) =>
+      createRandom((Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(index + 1, 0xc2b2ae35)) >>> 0),
   };
 }
 

@@ -113,7 +113,11 @@ export function renderMarkdown(report: TrialsReport, command: string): string {
     '| measure | value |',
     '|---|---|',
     `| trials | ${s.trials} |`,
-    `| faults by kind | ${Object.entries(s.faultsByKind).map(([k, n]) => `${k} ${n}`).join(', ') || '—'} |`,
+    `| faults by kind | ${
+      Object.entries(s.faultsByKind)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || '—'
+    } |`,
     `| backups complete / invalid / failed / no entry | ${s.outcomes.complete} / ${s.outcomes.invalid} / ${s.outcomes.failed} / ${s.outcomes.none} |`,
     `| restores checked | ${s.restoresChecked} |`,
     `| violations | ${s.violations} |`,

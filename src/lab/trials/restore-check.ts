@@ -25,7 +25,10 @@ export async function restoreRecords(
   const namespaces: Record<string, string> = {};
   for (const record of records) {
     const { kind, options } = resolveMember(record.member);
-    const session = kind.openRestore({ record, target: restoreTarget(record.member), artifacts, log: QUIET }, options);
+    const session = kind.openRestore(
+      { record, target: restoreTarget(record.member), artifacts, log: QUIET },
+      options,
+    );
     try {
       const restored = await session.restore({ force: true, signal });
       storages[record.member.name] = restored.connection;
@@ -56,11 +59,19 @@ export async function restoreFromCatalog(
 ): Promise<string[]> {
   const record = catalog.get(backupId);
   const targets = Object.fromEntries(record.members.map((m) => [m.name, restoreTarget(m.spec)]));
-  const report = await runRestore(catalog, { backupId, targets, force: true, invariants: [bankInvariants], signal });
+  const report = await runRestore(catalog, {
+    backupId,
+    targets,
+    force: true,
+    invariants: [bankInvariants],
+    signal,
+  });
   const problems: string[] = [];
   if (!report.ok) problems.push(`restore not ok${report.checkSkipped ? ` (${report.checkSkipped})` : ''}`);
-  for (const v of report.check?.violations.slice(0, 5) ?? []) problems.push(`restore check: ${v.kind}: ${v.detail}`);
-  if (report.group !== null && report.checkSkipped === null) problems.push(...(await checkRestored(report.group, signal)));
+  for (const v of report.check?.violations.slice(0, 5) ?? [])
+    problems.push(`restore check: ${v.kind}: ${v.detail}`);
+  if (report.group !== null && report.checkSkipped === null)
+    problems.push(...(await checkRestored(report.group, signal)));
   else problems.push(`restored group not checked: ${report.checkSkipped ?? 'no group'}`);
   return problems;
 }

@@ -87,7 +87,15 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
       await rm(dir, { recursive: true, force: true });
     }
     if (options.negativeControl ?? true) {
-      negativeControl = await runNegativeControl(root.fork(1_000_000), groups[0] ?? 'sqlite', base, servers, sizes, options.negativeControlAttempts ?? 5, signal);
+      negativeControl = await runNegativeControl(
+        root.fork(1_000_000),
+        groups[0] ?? 'sqlite',
+        base,
+        servers,
+        sizes,
+        options.negativeControlAttempts ?? 5,
+        signal,
+      );
     }
   } finally {
     pauseClient.close();
@@ -96,14 +104,24 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     await servers?.mariadbRestore.destroy().catch(() => undefined);
     await rm(base, { recursive: true, force: true });
   }
-  return { seed, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime(), trials, negativeControl };
+  return {
+    seed,
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    trials,
+    negativeControl,
+  };
 }
 
 /**
  * The order in which (group, fault) pairs are tried: every applicable pair, shuffled by the seed, so a run
  * of at least that many trials covers every fault, and a shorter run a random subset.
  */
-export function scheduleFaults(random: Random, groups: readonly GroupKind[], only?: readonly FaultKind[]): Array<{ group: GroupKind; fault: FaultKind }> {
+export function scheduleFaults(
+  random: Random,
+  groups: readonly GroupKind[],
+  only?: readonly FaultKind[],
+): Array<{ group: GroupKind; fault: FaultKind }> {
   const pairs = groups.flatMap((group) => faultsFor(group, only).map((f) => ({ group, fault: f.kind })));
   if (pairs.length === 0) {
     throw new ConfigError('TRIALS_NO_FAULTS', 'No fault of the selection applies to the chosen groups.', {
@@ -125,14 +143,22 @@ function memberOptions(engine: string): Record<string, unknown> {
  * A fresh place for a restored member: a new file for SQLite, a new database for PostgreSQL, new databases
  * (`<db>_r_<suffix>`) for MariaDB. Each in the target format its engine's restore session parses.
  */
-export function restoreTarget(member: MemberSpec, into: string, random: Random, mysqlServer?: { host: string; port: number }): RestoreTarget {
+export function restoreTarget(
+  member: MemberSpec,
+  into: string,
+  random: Random,
+  mysqlServer?: { host: string; port: number },
+): RestoreTarget {
   const suffix = `${member.name}_r${random.int(0, 1e9).toString(36)}`;
   if (member.connection.kind === 'sqlite') return { path: join(into, `${suffix}.db`) };
   if (member.connection.kind === 'postgres') return { database: suffix };
   // A MySQL namespace is a database: restored under its own name (so the group can be checked), on a
   // server of its own (the live one still holds it); the restore drops what an earlier trial left there.
   if (mysqlServer === undefined) {
-    throw new InternalError('TRIAL_NO_RESTORE_SERVER', `member ${member.name} needs a MariaDB server to restore into.`);
+    throw new InternalError(
+      'TRIAL_NO_RESTORE_SERVER',
+      `member ${member.name} needs a MariaDB server to restore into.`,
+    );
   }
   return { host: mysqlServer.host, port: mysqlServer.port, inPlace: true };
 }
@@ -176,7 +202,11 @@ async function runNegativeControl(
     await seedBank(databases, sizes.accounts);
     const nodes = await startNodes(dir, databases, sizes, cleanups);
     const load = new AbortController();
-    const workload = startLoad(sizes, nodes.map((n) => n.address), load.signal);
+    const workload = startLoad(
+      sizes,
+      nodes.map((n) => n.address),
+      load.signal,
+    );
     cleanups.push(async () => {
       load.abort();
       await workload;
@@ -185,7 +215,13 @@ async function runNegativeControl(
     while (made < attempts && torn === 0 && !signal.aborted) {
       made += 1;
       const result = await copyWithoutPause(
-        { members: databases.members, dir, random, signal, restoreTarget: (m) => restoreTarget(m, join(dir, `copy-${made}`), random, servers?.mariadbRestore) },
+        {
+          members: databases.members,
+          dir,
+          random,
+          signal,
+          restoreTarget: (m) => restoreTarget(m, join(dir, `copy-${made}`), random, servers?.mariadbRestore),
+        },
         made,
       );
       if (result.torn) {
@@ -193,7 +229,12 @@ async function runNegativeControl(
         seen.push(...result.violations.slice(0, 2));
       }
     }
-    return { ran: true, attempts: made, tornCopies: torn, detail: torn > 0 ? seen.join('; ') : 'no torn copy found' };
+    return {
+      ran: true,
+      attempts: made,
+      tornCopies: torn,
+      detail: torn > 0 ? seen.join('; ') : 'no torn copy found',
+    };
   } catch (error) {
     return { ran: false, attempts: made, tornCopies: torn, detail: asStillpointError(error).message };
   } finally {

@@ -17,7 +17,13 @@ import { setupBank } from '../bank/bank-setup.ts';
 import { runBankWorkload, type BankReport } from '../bank/bank-workload.ts';
 import { startBackup, writeTrialPlan, type BackupRun, type TrialPlan } from './backup-process.ts';
 import { clockOffsetExecArgv } from './clock-offset.ts';
-import { applyFault, chooseClockOffset, UPFRONT_FAULTS, type AppliedFault, type ClockOffsetChoice } from './fault-apply.ts';
+import {
+  applyFault,
+  chooseClockOffset,
+  UPFRONT_FAULTS,
+  type AppliedFault,
+  type ClockOffsetChoice,
+} from './fault-apply.ts';
 import { faultSpec, type BackupOutcome, type FaultKind, type FaultMoment, type GroupKind } from './faults.ts';
 import { createTrialDatabases, type SharedServers, type TrialDatabases } from './group.ts';
 import { startTrialNode, type TrialNode } from './nodes.ts';
@@ -82,7 +88,13 @@ const DISCOVERIES: readonly Discovery[] = ['addresses', 'srv'];
 const SRV_NAME = '_admin._tcp.trial.test';
 
 /** Faults that need the window held open long enough for a process to start inside it. */
-const SLOW_FAULTS: ReadonlySet<FaultKind> = new Set(['node-kill', 'node-restart', 'node-join', 'database-stop', 'database-restart']);
+const SLOW_FAULTS: ReadonlySet<FaultKind> = new Set([
+  'node-kill',
+  'node-restart',
+  'node-join',
+  'database-stop',
+  'database-restart',
+]);
 
 /**
  * Runs one trial. Violations (never thrown): a node still paused after the lease; a `complete` backup
@@ -105,22 +117,45 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
   let discovery: Discovery = 'addresses';
   let attempts = 0;
   try {
-    const databases = await createTrialDatabases(spec.group, spec.dir, spec.index, spec.servers, spec.memberOptions);
+    const databases = await createTrialDatabases(
+      spec.group,
+      spec.dir,
+      spec.index,
+      spec.servers,
+      spec.memberOptions,
+    );
     cleanups.push(() => databases.close());
     await seedBank(databases, spec.sizes.accounts);
     discovery = spec.fault === 'node-join' ? 'srv' : spec.random.pick(DISCOVERIES);
-    const clock = spec.fault === 'clock-offset' ? chooseClockOffset(nodeNames(spec.sizes), spec.random) : undefined;
+    const clock =
+      spec.fault === 'clock-offset' ? chooseClockOffset(nodeNames(spec.sizes), spec.random) : undefined;
     const nodes = await startNodes(spec.dir, databases, spec.sizes, cleanups, clock);
     // A joiner is started up front but outside the service: joining (DNS entry, then traffic) is instant.
-    const joiner = spec.fault === 'node-join' ? await startTrialNode(spec.dir, 'joiner', databases.group, spec.sizes.expiryMs) : undefined;
+    const joiner =
+      spec.fault === 'node-join'
+        ? await startTrialNode(spec.dir, 'joiner', databases.group, spec.sizes.expiryMs)
+        : undefined;
     if (joiner !== undefined) cleanups.push(() => joiner.close());
-    const dns = discovery === 'srv' ? await startDnsServer({ [SRV_NAME]: nodes.map((n) => ({ target: n.proxy.host, port: n.proxy.port })) }) : undefined;
+    const dns =
+      discovery === 'srv'
+        ? await startDnsServer({
+            [SRV_NAME]: nodes.map((n) => ({ target: n.proxy.host, port: n.proxy.port })),
+          })
+        : undefined;
     if (dns !== undefined) cleanups.push(() => dns.close());
-    const monitor = startPauseMonitor(spec.pauseClient, () => [...nodes, ...(joiner === undefined ? [] : [joiner])].map(directTarget));
+    const monitor = startPauseMonitor(spec.pauseClient, () =>
+      [...nodes, ...(joiner === undefined ? [] : [joiner])].map(directTarget),
+    );
     cleanups.push(() => monitor.stop());
 
     const load = new AbortController();
-    const workloads: Array<Promise<BankReport>> = [startLoad(spec.sizes, nodes.map((n) => n.address), load.signal)];
+    const workloads: Array<Promise<BankReport>> = [
+      startLoad(
+        spec.sizes,
+        nodes.map((n) => n.address),
+        load.signal,
+      ),
+    ];
     cleanups.push(async () => {
       load.abort();
       await Promise.allSettled(workloads);
@@ -160,12 +195,19 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     if (UPFRONT_FAULTS.has(spec.fault)) apply(undefined);
     await applying;
     const backupClock = clock?.process === 'orchestrator' ? clockOffsetExecArgv(clock.offsetMs) : [];
-    const backup: BackupRun = startBackup(plan, spec.moment, () => {
-      if (!UPFRONT_FAULTS.has(spec.fault)) apply(backup);
-    }, backupClock);
+    const backup: BackupRun = startBackup(
+      plan,
+      spec.moment,
+      () => {
+        if (!UPFRONT_FAULTS.has(spec.fault)) apply(backup);
+      },
+      backupClock,
+    );
     const exit = await withTimeout(backup.exited, spec.sizes.backupTimeoutMs);
     if (exit === undefined) {
-      violations.push(`backup did not end within ${spec.sizes.backupTimeoutMs} ms (states: ${backup.states().join(' → ')})`);
+      violations.push(
+        `backup did not end within ${spec.sizes.backupTimeoutMs} ms (states: ${backup.states().join(' → ')})`,
+      );
       backup.process.kill('SIGKILL');
       await backup.exited;
     }
@@ -174,21 +216,40 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     const endedAt = Date.now();
 
     // Every node must end unpaused: at once when the orchestrator ran to the end, else within the lease.
-    const stillPaused = await monitor.waitAllUnpaused(endedAt + spec.sizes.leaseMs + UNPAUSE_SLACK_MS - Date.now());
+    const stillPaused = await monitor.waitAllUnpaused(
+      endedAt + spec.sizes.leaseMs + UNPAUSE_SLACK_MS - Date.now(),
+    );
     if (stillPaused.length > 0) {
-      violations.push(`node(s) ${stillPaused.join(', ')} still paused ${spec.sizes.leaseMs + UNPAUSE_SLACK_MS} ms after the backup ended`);
+      violations.push(
+        `node(s) ${stillPaused.join(', ')} still paused ${spec.sizes.leaseMs + UNPAUSE_SLACK_MS} ms after the backup ended`,
+      );
     }
-    if (applied !== undefined && (await withTimeout(applied.heal().then(() => true), HEAL_TIMEOUT_MS)) === undefined) {
-      throw new InternalError('TRIAL_HEAL_HUNG', `healing the fault ${spec.fault} did not end within ${HEAL_TIMEOUT_MS} ms.`);
+    if (
+      applied !== undefined &&
+      (await withTimeout(
+        applied.heal().then(() => true),
+        HEAL_TIMEOUT_MS,
+      )) === undefined
+    ) {
+      throw new InternalError(
+        'TRIAL_HEAL_HUNG',
+        `healing the fault ${spec.fault} did not end within ${HEAL_TIMEOUT_MS} ms.`,
+      );
     }
     backupId = backup.backupId();
     attempts = backup.attempts();
-    if (applied?.recoverElsewhere === true && exit !== undefined) violations.push(...(await recoverFromOtherHost(plan, appliedAtMs)));
+    if (applied?.recoverElsewhere === true && exit !== undefined)
+      violations.push(...(await recoverFromOtherHost(plan, appliedAtMs)));
     else if (applied?.orchestratorKilled === true || exit === undefined) await recover(plan, violations);
     ({ outcome, reason, backupId } = readOutcome(plan, backupId));
     if (outcome === 'none' && backupId !== null) {
-      const how = exit === undefined ? 'killed by the runner' : `exit ${exit.code ?? exit.signal}, stderr: ${exit.stderr.trim().slice(-400)}`;
-      violations.push(`backup ${backupId} ${reason ?? 'not classified'} after the run and recovery (process: ${how})`);
+      const how =
+        exit === undefined
+          ? 'killed by the runner'
+          : `exit ${exit.code ?? exit.signal}, stderr: ${exit.stderr.trim().slice(-400)}`;
+      violations.push(
+        `backup ${backupId} ${reason ?? 'not classified'} after the run and recovery (process: ${how})`,
+      );
     }
     if (!faultSpec(spec.fault).allowedOutcomes.includes(outcome)) {
       violations.push(`fault ${spec.fault} must not end as ${outcome}${reason ? ` (${reason})` : ''}`);
@@ -199,18 +260,29 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     const acked = reports.flatMap((r) => r.acknowledged);
     acknowledged = acked.length;
     longestPausedMs = monitor.longestPausedMs();
-    const live = await checkGroup(databases.group, { invariants: [bankInvariants], acknowledged: acked, signal: spec.signal });
+    const live = await checkGroup(databases.group, {
+      invariants: [bankInvariants],
+      acknowledged: acked,
+      signal: spec.signal,
+    });
     for (const v of live.violations.slice(0, 5)) violations.push(`live: ${v.kind}: ${v.detail}`);
 
     if (outcome === 'complete' && backupId !== null) {
       const id = backupId;
       const restored = await withCatalog(plan, (catalog) =>
-        restoreFromCatalog(catalog, id, (m) => spec.restoreTarget(m, join(spec.dir, 'restored')), spec.signal),
+        restoreFromCatalog(
+          catalog,
+          id,
+          (m) => spec.restoreTarget(m, join(spec.dir, 'restored')),
+          spec.signal,
+        ),
       ).catch((error: unknown) => [`restore failed: ${asStillpointError(error).message}`]);
       restoreChecked = true;
       for (const v of restored) violations.push(`restored: ${v}`);
       if (spec.fault === 'restore-target-non-empty') {
-        const refused = await withCatalog(plan, (catalog) => checkOccupiedRestore(catalog, id, join(spec.dir, 'occupied'), spec.random, spec.signal));
+        const refused = await withCatalog(plan, (catalog) =>
+          checkOccupiedRestore(catalog, id, join(spec.dir, 'occupied'), spec.random, spec.signal),
+        );
         for (const v of refused) violations.push(`occupied target: ${v}`);
       }
     }
@@ -269,7 +341,9 @@ export async function startNodes(
   clock?: ClockOffsetChoice,
 ): Promise<TrialNode[]> {
   const offset = (name: string): number => (clock?.process === name ? clock.offsetMs : 0);
-  const started = await Promise.allSettled(nodeNames(sizes).map((name) => startTrialNode(dir, name, databases.group, sizes.expiryMs, offset(name))));
+  const started = await Promise.allSettled(
+    nodeNames(sizes).map((name) => startTrialNode(dir, name, databases.group, sizes.expiryMs, offset(name))),
+  );
   const nodes: TrialNode[] = [];
   for (const s of started) {
     if (s.status === 'fulfilled') {
@@ -283,7 +357,11 @@ export async function startNodes(
 }
 
 /** The bank workload over `targets` until `signal` aborts. */
-export function startLoad(sizes: TrialSizes, targets: readonly string[], signal: AbortSignal): Promise<BankReport> {
+export function startLoad(
+  sizes: TrialSizes,
+  targets: readonly string[],
+  signal: AbortSignal,
+): Promise<BankReport> {
   return runBankWorkload({
     targets,
     accounts: sizes.accounts,
@@ -298,8 +376,17 @@ export function startLoad(sizes: TrialSizes, targets: readonly string[], signal:
  * The joiner enters the service: its admin endpoint is added to the SRV answer (so the orchestrator's
  * membership check can see it), then it takes transfers of its own. Returns how to stop its load.
  */
-function joinService(node: TrialNode | undefined, dns: DnsServer | undefined, sizes: TrialSizes, workloads: Array<Promise<BankReport>>, signal: AbortSignal) {
-  if (node === undefined) return Promise.reject(new InternalError('TRIAL_NO_JOINER', 'node-join needs the joiner started up front.'));
+function joinService(
+  node: TrialNode | undefined,
+  dns: DnsServer | undefined,
+  sizes: TrialSizes,
+  workloads: Array<Promise<BankReport>>,
+  signal: AbortSignal,
+) {
+  if (node === undefined)
+    return Promise.reject(
+      new InternalError('TRIAL_NO_JOINER', 'node-join needs the joiner started up front.'),
+    );
   dns?.records.get(SRV_NAME)?.push({ target: node.proxy.host, port: node.proxy.port });
   const own = new AbortController();
   const onAbort = (): void => own.abort();
@@ -327,13 +414,21 @@ async function recover(plan: TrialPlan, violations: string[]): Promise<void> {
   }
 }
 
-function readOutcome(plan: TrialPlan, id: string | null): { outcome: BackupOutcome; reason: string | null; backupId: string | null } {
+function readOutcome(
+  plan: TrialPlan,
+  id: string | null,
+): { outcome: BackupOutcome; reason: string | null; backupId: string | null } {
   return withCatalogSync(plan, (catalog) => {
     const record = id === null ? catalog.list().at(-1) : catalog.find(id);
     if (record === undefined) return { outcome: 'none', reason: null, backupId: id };
     const state = record.state;
-    const outcome: BackupOutcome = state === 'complete' || state === 'invalid' || state === 'failed' ? state : 'none';
-    return { outcome, reason: outcome === 'none' ? `left in state ${state}` : record.reason, backupId: record.id };
+    const outcome: BackupOutcome =
+      state === 'complete' || state === 'invalid' || state === 'failed' ? state : 'none';
+    return {
+      outcome,
+      reason: outcome === 'none' ? `left in state ${state}` : record.reason,
+      backupId: record.id,
+    };
   });
 }
 
@@ -346,7 +441,10 @@ function withCatalogSync<T>(plan: TrialPlan, fn: (catalog: ReturnType<typeof ope
   }
 }
 
-async function withCatalog<T>(plan: TrialPlan, fn: (catalog: ReturnType<typeof openCatalog>) => Promise<T>): Promise<T> {
+async function withCatalog<T>(
+  plan: TrialPlan,
+  fn: (catalog: ReturnType<typeof openCatalog>) => Promise<T>,
+): Promise<T> {
   const catalog = openCatalog(plan.catalogPath);
   try {
     return await fn(catalog);
@@ -368,4 +466,3 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | unde
     clearTimeout(timer);
   }
 }
-

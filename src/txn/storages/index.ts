@@ -24,11 +24,19 @@ export async function createStorage(name: string, config: StorageConfig): Promis
       return openSqliteStorage(name, { path: config.path });
     case 'postgres': {
       const password = resolvePassword(config, `storage ${name}`);
-      return openPostgresStorage(name, { ...config, connectTimeoutMs: CONNECT_TIMEOUT_MS, ...(password === undefined ? {} : { password }) });
+      return openPostgresStorage(name, {
+        ...config,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        ...(password === undefined ? {} : { password }),
+      });
     }
     case 'mysql': {
       const password = resolvePassword(config, `storage ${name}`);
-      return openMysqlStorage(name, { ...config, connectTimeoutMs: CONNECT_TIMEOUT_MS, ...(password === undefined ? {} : { password }) });
+      return openMysqlStorage(name, {
+        ...config,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        ...(password === undefined ? {} : { password }),
+      });
     }
     case 'dynamodb':
       return openDynamoStorage(name, {

@@ -37,9 +37,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function startNode(name: string, group: GroupConfig): Promise<{ process: CliProcess; address: string }> {
+async function startNode(
+  name: string,
+  group: GroupConfig,
+): Promise<{ process: CliProcess; address: string }> {
   const file = join(dir, `${name}-${Date.now()}.yaml`);
-  await writeFile(file, stringify({ name, group, listen: { host: '127.0.0.1', port: 0 }, expiryMs: 1_000 }), { mode: 0o600 });
+  await writeFile(file, stringify({ name, group, listen: { host: '127.0.0.1', port: 0 }, expiryMs: 1_000 }), {
+    mode: 0o600,
+  });
   const child = startCli({ args: ['node', '--config', file, '--json'] });
   processes.push(child);
   const line = await child.waitForLine((_l, json) => json?.event === 'ready', 60_000);
@@ -63,14 +68,28 @@ describe('bank on DynamoDB (dynalite), node processes', () => {
     };
     await seed(group);
     const nodes = await Promise.all([startNode('n1', group), startNode('n2', group)]);
-    const report = await runBankWorkload({ targets: nodes.map((n) => n.address), accounts: ACCOUNTS, concurrency: 6, durationMs: 3_000 });
+    const report = await runBankWorkload({
+      targets: nodes.map((n) => n.address),
+      accounts: ACCOUNTS,
+      concurrency: 6,
+      durationMs: 3_000,
+    });
     for (const n of nodes) n.process.kill('SIGTERM');
     for (const n of nodes) expect((await n.process.exited).code).toBe(0);
     expect(report.failed).toBe(0);
     expect(report.committed).toBeGreaterThan(0);
-    const check = await checkGroup(group, { invariants: [bankInvariants], sweep: true, expiryMs: 0, acknowledged: report.acknowledged });
+    const check = await checkGroup(group, {
+      invariants: [bankInvariants],
+      sweep: true,
+      expiryMs: 0,
+      acknowledged: report.acknowledged,
+    });
     expect(check.violations).toEqual([]);
-    expect(check.stats).toMatchObject({ accounts: ACCOUNTS, totalBalance: ACCOUNTS * 1000, transfers: report.committed - report.duplicates });
+    expect(check.stats).toMatchObject({
+      accounts: ACCOUNTS,
+      totalBalance: ACCOUNTS * 1000,
+      transfers: report.committed - report.duplicates,
+    });
   });
 
   it('mixed SQLite + DynamoDB (Coordinator on DynamoDB): a node SIGKILLed mid-workload, the sweep and the checker pass', async () => {
@@ -100,7 +119,12 @@ describe('bank on DynamoDB (dynalite), node processes', () => {
     expect(report.failed).toBe(0);
     survivor.process.kill('SIGTERM');
     expect((await survivor.process.exited).code).toBe(0);
-    const check = await checkGroup(group, { invariants: [bankInvariants], sweep: true, expiryMs: 0, acknowledged: report.acknowledged });
+    const check = await checkGroup(group, {
+      invariants: [bankInvariants],
+      sweep: true,
+      expiryMs: 0,
+      acknowledged: report.acknowledged,
+    });
     expect(check.violations).toEqual([]);
     expect(check.stats.unfinished).toBe(0);
     expect(check.stats.totalBalance).toBe(ACCOUNTS * 1000);

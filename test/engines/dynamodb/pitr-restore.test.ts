@@ -22,7 +22,12 @@ const engine = createDynamoEngine(() => fake);
 
 beforeAll(async () => {
   dyn = await startLocalDynalite();
-  fake = await DynamoPitrFake.start({ dataEndpoint: dyn.endpoint, region: dyn.region, lagMs: 300, creatingMs: 100 });
+  fake = await DynamoPitrFake.start({
+    dataEndpoint: dyn.endpoint,
+    region: dyn.region,
+    lagMs: 300,
+    creatingMs: 100,
+  });
   store = await tempDirStore();
 });
 afterAll(async () => {
@@ -31,13 +36,37 @@ afterAll(async () => {
   await store?.destroy();
 });
 
-const connection = (prefix: string): StorageConfig => ({ kind: 'dynamodb', region: dyn.region, endpoint: fake.endpoint, dummyCredentials: true, prefix });
-const member = (prefix: string, options: Record<string, unknown> = {}): MemberSpec => ({ name: 'dyn', engine: 'dynamodb', connection: connection(prefix), namespaces: ['bank_a'], options: { pollMs: 20, ...options } });
+const connection = (prefix: string): StorageConfig => ({
+  kind: 'dynamodb',
+  region: dyn.region,
+  endpoint: fake.endpoint,
+  dummyCredentials: true,
+  prefix,
+});
+const member = (prefix: string, options: Record<string, unknown> = {}): MemberSpec => ({
+  name: 'dyn',
+  engine: 'dynamodb',
+  connection: connection(prefix),
+  namespaces: ['bank_a'],
+  options: { pollMs: 20, ...options },
+});
 
 async function seed(prefix: string): Promise<void> {
   const s = await createStorage('dyn', connection(prefix));
-  await s.createTable({ ...ACCOUNTS, partitionKey: ['id'], clusteringKey: [], columns: { id: 'TEXT', balance: 'BIGINT' } });
-  await s.mutate(['a', 'b', 'c'].map((id) => ({ kind: 'put' as const, table: ACCOUNTS, key: { id }, values: { balance: 100 } })));
+  await s.createTable({
+    ...ACCOUNTS,
+    partitionKey: ['id'],
+    clusteringKey: [],
+    columns: { id: 'TEXT', balance: 'BIGINT' },
+  });
+  await s.mutate(
+    ['a', 'b', 'c'].map((id) => ({
+      kind: 'put' as const,
+      table: ACCOUNTS,
+      key: { id },
+      values: { balance: 100 },
+    })),
+  );
   await s.close();
 }
 
@@ -52,7 +81,17 @@ async function balances(c: StorageConfig): Promise<Record<string, unknown>> {
 /** A backup as the orchestrator runs it: preflight, clock inside the pause, a 200 ms window, finish, horizon. */
 async function backup(spec: MemberSpec, backupId: string) {
   const options = engine.parseOptions(spec);
-  const session = engine.openBackup({ backupId, member: spec, artifacts: store, artifactPrefix: `${backupId}/dyn/`, sharedPrefix: 'shared/dyn/', log: quietLog }, options);
+  const session = engine.openBackup(
+    {
+      backupId,
+      member: spec,
+      artifacts: store,
+      artifactPrefix: `${backupId}/dyn/`,
+      sharedPrefix: 'shared/dyn/',
+      log: quietLog,
+    },
+    options,
+  );
   const checks = await session.preflight(never);
   expect(checks.every((c) => c.ok)).toBe(true);
   const pausedAtMs = Date.now();
@@ -60,21 +99,63 @@ async function backup(spec: MemberSpec, backupId: string) {
   await session.capture(never);
   await new Promise((r) => setTimeout(r, 200));
   const unpauseStartedAtMs = Date.now();
-  const finished = await session.finish({ pausedAtMs, unpauseStartedAtMs, midMs: Math.round((pausedAtMs + unpauseStartedAtMs) / 2), ...(clock ? { clock } : {}) }, never);
+  const finished = await session.finish(
+    {
+      pausedAtMs,
+      unpauseStartedAtMs,
+      midMs: Math.round((pausedAtMs + unpauseStartedAtMs) / 2),
+      ...(clock ? { clock } : {}),
+    },
+    never,
+  );
   await session.horizon(finished.handle, never);
   await session.close();
-  return { record: { backupId, member: spec, handle: finished.handle, artifacts: finished.artifacts }, clock };
+  return {
+    record: { backupId, member: spec, handle: finished.handle, artifacts: finished.artifacts },
+    clock,
+  };
 }
 
 describe('dynamodb engine over the PITR fake', () => {
   it('preflight refuses a table without PITR, and enablePitr turns it on', async () => {
     await seed('pf_');
     const spec = member('pf_');
-    const session = engine.openBackup({ backupId: 'b0', member: spec, artifacts: store, artifactPrefix: 'b0/dyn/', sharedPrefix: 'shared/dyn/', log: quietLog }, engine.parseOptions(spec));
+    const session = engine.openBackup(
+      {
+        backupId: 'b0',
+        member: spec,
+        artifacts: store,
+        artifactPrefix: 'b0/dyn/',
+        sharedPrefix: 'shared/dyn/',
+        log: quietLog,
+      },
+      engine.parseOptions(spec),
+    );
     const checks = await session.preflight(never);
-    expect(checks.filter((c) => !c.ok).map((c) => c.name).sort()).toEqual(['pitr pf_bank_a.accounts', 'pitr pf_scalardb.metadata']);
+    expect(
+      checks
+        .filter((c) => !c.ok)
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(['pitr pf_bank_a.accounts', 'pitr pf_scalardb.metadata']);
     const enabling = member('pf_', { enablePitr: true });
-    expect((await engine.openBackup({ backupId: 'b0', member: enabling, artifacts: store, artifactPrefix: 'b0/dyn/', sharedPrefix: 'shared/dyn/', log: quietLog }, engine.parseOptions(enabling)).preflight(never)).every((c) => c.ok)).toBe(true);
+    expect(
+      (
+        await engine
+          .openBackup(
+            {
+              backupId: 'b0',
+              member: enabling,
+              artifacts: store,
+              artifactPrefix: 'b0/dyn/',
+              sharedPrefix: 'shared/dyn/',
+              log: quietLog,
+            },
+            engine.parseOptions(enabling),
+          )
+          .preflight(never)
+      ).every((c) => c.ok),
+    ).toBe(true);
   });
 
   for (const skewMs of [0, 4_000, -4_000]) {
@@ -83,27 +164,48 @@ describe('dynamodb engine over the PITR fake', () => {
       fake.skewMs = skewMs;
       await seed(prefix);
       const table = `${prefix}bank_a.accounts`;
-      await fake.registerScalableTarget(table, { dimension: 'dynamodb:table:ReadCapacityUnits', min: 5, max: 50 });
-      await fake.putScalingPolicy(table, { name: 'read-70', dimension: 'dynamodb:table:ReadCapacityUnits', targetValue: 70 });
+      await fake.registerScalableTarget(table, {
+        dimension: 'dynamodb:table:ReadCapacityUnits',
+        min: 5,
+        max: 50,
+      });
+      await fake.putScalingPolicy(table, {
+        name: 'read-70',
+        dimension: 'dynamodb:table:ReadCapacityUnits',
+        targetValue: 70,
+      });
       const spec = member(prefix, { enablePitr: true });
       const { record, clock } = await backup(spec, `b-${prefix}`);
       expect(Math.abs((clock?.offsetMs ?? 0) - skewMs)).toBeLessThanOrEqual(clock?.uncertaintyMs ?? 0);
       // Writes after the window must not come back.
       const s = await createStorage('w', connection(prefix));
-      await s.mutate([{ kind: 'put', table: ACCOUNTS, key: { id: 'a' }, values: { balance: 1 } }, { kind: 'delete', table: ACCOUNTS, key: { id: 'b' } }]);
+      await s.mutate([
+        { kind: 'put', table: ACCOUNTS, key: { id: 'a' }, values: { balance: 1 } },
+        { kind: 'delete', table: ACCOUNTS, key: { id: 'b' } },
+      ]);
       await s.close();
       await new Promise((r) => setTimeout(r, 400)); // past the fake's restore lag
-      const session = engine.openRestore({ record, target: undefined, artifacts: store, log: quietLog }, engine.parseOptions(spec));
+      const session = engine.openRestore(
+        { record, target: undefined, artifacts: store, log: quietLog },
+        engine.parseOptions(spec),
+      );
       expect((await session.inspect(never)).state).toBe('live-source');
-      await expect(session.restore({ force: true, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_IS_SOURCE' });
+      await expect(session.restore({ force: true, signal: never })).rejects.toMatchObject({
+        code: 'RESTORE_TARGET_IS_SOURCE',
+      });
       const restored = await session.restore({ force: true, allowSource: true, signal: never });
       await session.markFinished();
       await session.close();
       expect(await balances(restored.connection)).toEqual({ a: 100, b: 100, c: 100 });
       expect((await fake.describeContinuousBackups(table)).enabled).toBe(true);
-      expect(await fake.describeScalableTargets(table)).toEqual([{ dimension: 'dynamodb:table:ReadCapacityUnits', min: 5, max: 50 }]);
+      expect(await fake.describeScalableTargets(table)).toEqual([
+        { dimension: 'dynamodb:table:ReadCapacityUnits', min: 5, max: 50 },
+      ]);
       expect((await fake.describeScalingPolicies(table)).map((p) => p.name)).toEqual(['read-70']);
-      expect(await fake.listTables(prefix)).toEqual([`${prefix}bank_a.accounts`, `${prefix}scalardb.metadata`]);
+      expect(await fake.listTables(prefix)).toEqual([
+        `${prefix}bank_a.accounts`,
+        `${prefix}scalardb.metadata`,
+      ]);
     });
   }
 
@@ -113,8 +215,13 @@ describe('dynamodb engine over the PITR fake', () => {
     const spec = member('src_', { enablePitr: true });
     const { record } = await backup(spec, 'b-new');
     await new Promise((r) => setTimeout(r, 400));
-    const session = engine.openRestore({ record, target: { prefix: 'copy_' }, artifacts: store, log: quietLog }, engine.parseOptions(spec));
-    expect((await session.plan()).some((s) => s.detail?.includes('TargetTableName=copy_bank_a.accounts'))).toBe(true);
+    const session = engine.openRestore(
+      { record, target: { prefix: 'copy_' }, artifacts: store, log: quietLog },
+      engine.parseOptions(spec),
+    );
+    expect(
+      (await session.plan()).some((s) => s.detail?.includes('TargetTableName=copy_bank_a.accounts')),
+    ).toBe(true);
     expect((await session.inspect(never)).state).toBe('absent');
     const restored = await session.restore({ force: false, signal: never });
     await session.close();
@@ -137,7 +244,19 @@ describe('dynamodb engine over the PITR fake', () => {
       const crashing = new Proxy(fake, {
         get(target, prop, receiver) {
           const value = Reflect.get(target, prop, receiver) as unknown;
-          if (typeof value !== 'function' || !['restoreTableToPointInTime', 'deleteTable', 'copyTable', 'enablePitr', 'registerScalableTarget'].includes(String(prop))) return typeof value === 'function' ? ((value as (...a: unknown[]) => unknown).bind(target) as unknown) : value;
+          if (
+            typeof value !== 'function' ||
+            ![
+              'restoreTableToPointInTime',
+              'deleteTable',
+              'copyTable',
+              'enablePitr',
+              'registerScalableTarget',
+            ].includes(String(prop))
+          )
+            return typeof value === 'function'
+              ? ((value as (...a: unknown[]) => unknown).bind(target) as unknown)
+              : value;
           return (...args: unknown[]) => {
             n += 1;
             if (n === crashAt) throw new Error(`crash at call ${crashAt}`);
@@ -146,13 +265,22 @@ describe('dynamodb engine over the PITR fake', () => {
         },
       });
       const crashEngine = createDynamoEngine(() => crashing);
-      const first = crashEngine.openRestore({ record, target: undefined, artifacts: store, log: quietLog }, crashEngine.parseOptions(spec));
+      const first = crashEngine.openRestore(
+        { record, target: undefined, artifacts: store, log: quietLog },
+        crashEngine.parseOptions(spec),
+      );
       await first.restore({ force: true, allowSource: true, signal: never }).catch(() => undefined);
-      const again = engine.openRestore({ record, target: undefined, artifacts: store, log: quietLog }, engine.parseOptions(spec));
+      const again = engine.openRestore(
+        { record, target: undefined, artifacts: store, log: quietLog },
+        engine.parseOptions(spec),
+      );
       await again.restore({ force: true, allowSource: true, signal: never });
       await again.markFinished();
       expect(await balances(connection(prefix))).toEqual({ a: 100, b: 100, c: 100 });
-      expect(await fake.listTables(prefix)).toEqual([`${prefix}bank_a.accounts`, `${prefix}scalardb.metadata`]);
+      expect(await fake.listTables(prefix)).toEqual([
+        `${prefix}bank_a.accounts`,
+        `${prefix}scalardb.metadata`,
+      ]);
       expect((await fake.describeContinuousBackups(`${prefix}bank_a.accounts`)).enabled).toBe(true);
     }
   });
@@ -161,16 +289,32 @@ describe('dynamodb engine over the PITR fake', () => {
 describe('the AWS SDK control plane, on what dynalite implements', () => {
   it('lists, describes, copies and deletes tables, reads the service clock from the Date header, and reports PITR as unsupported there', async () => {
     await seed('aws_');
-    const cp = new AwsDynamoControlPlane({ kind: 'dynamodb', region: dyn.region, endpoint: dyn.endpoint, dummyCredentials: true });
+    const cp = new AwsDynamoControlPlane({
+      kind: 'dynamodb',
+      region: dyn.region,
+      endpoint: dyn.endpoint,
+      dummyCredentials: true,
+    });
     try {
       expect(await cp.listTables('aws_')).toEqual(['aws_bank_a.accounts', 'aws_scalardb.metadata']);
-      expect(await cp.describeTable('aws_bank_a.accounts')).toMatchObject({ status: 'ACTIVE', billingMode: 'PAY_PER_REQUEST' });
+      expect(await cp.describeTable('aws_bank_a.accounts')).toMatchObject({
+        status: 'ACTIVE',
+        billingMode: 'PAY_PER_REQUEST',
+      });
       expect(await cp.describeTable('aws_none')).toBeUndefined();
       const { nowMs, resolutionMs } = await cp.serviceTime();
       expect(resolutionMs).toBe(1_000);
       expect(Math.abs(nowMs + 500 - Date.now())).toBeLessThan(5_000);
       await cp.copyTable('aws_bank_a.accounts', 'aws_copy.accounts');
-      expect(await balances({ kind: 'dynamodb', region: dyn.region, endpoint: dyn.endpoint, dummyCredentials: true, prefix: 'aws_' })).toEqual({ a: 100, b: 100, c: 100 });
+      expect(
+        await balances({
+          kind: 'dynamodb',
+          region: dyn.region,
+          endpoint: dyn.endpoint,
+          dummyCredentials: true,
+          prefix: 'aws_',
+        }),
+      ).toEqual({ a: 100, b: 100, c: 100 });
       expect((await cp.listTables('aws_copy')).length).toBe(1);
       await cp.deleteTable('aws_copy.accounts');
       expect(await cp.describeTable('aws_copy.accounts')).toBeUndefined();

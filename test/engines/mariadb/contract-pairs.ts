@@ -60,7 +60,9 @@ export function mariadbPair(method: 'logical' | 'pitr'): EnginePair {
         store,
         member: async (caseId) => memberOf(await seed(caseId)),
         async writeMore(member) {
-          await server.query(`INSERT INTO \`${member.namespaces[0]}\`.t VALUES (${SEED_ROWS + 1}, 'after capture')`);
+          await server.query(
+            `INSERT INTO \`${member.namespaces[0]}\`.t VALUES (${SEED_ROWS + 1}, 'after capture')`,
+          );
         },
         async rows(connection: StorageConfig) {
           const c = connection as { host: string; port: number; user: string; database?: string };
@@ -81,7 +83,9 @@ export function mariadbPair(method: 'logical' | 'pitr'): EnginePair {
         async foreignTarget(caseId) {
           if (method === 'logical') {
             const database = `foreign_${caseId}`;
-            await server.query(`CREATE DATABASE \`${database}\`; CREATE TABLE \`${database}\`.not_ours (x INT)`);
+            await server.query(
+              `CREATE DATABASE \`${database}\`; CREATE TABLE \`${database}\`.not_ours (x INT)`,
+            );
             return { rename: { [current]: database } };
           }
           const dir = join(store.location, `foreign-${caseId}`);
@@ -92,7 +96,11 @@ export function mariadbPair(method: 'logical' | 'pitr'): EnginePair {
         async deadPath(caseId) {
           const database = await seed(caseId);
           const proxy = await startTcpProxy({ upstreamHost: '127.0.0.1', upstreamPort: server.port });
-          return { member: memberOf(database, proxy.port), silence: () => proxy.setMode({ kind: 'drop' }), close: () => proxy.close() };
+          return {
+            member: memberOf(database, proxy.port),
+            silence: () => proxy.setMode({ kind: 'drop' }),
+            close: () => proxy.close(),
+          };
         },
         async afterRestore(target) {
           if (typeof target.dir === 'string') await stopRestoredMariaDb(target.dir);

@@ -4,7 +4,16 @@ import { startLocalMariaDb, type LocalMariaDb } from '../../../src/lab/local-ser
 import { mariadbEngine } from '../../../src/engines/mariadb/engine.ts';
 import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
 import { startTcpProxy } from '../../../src/lab/trials/tcp-proxy.ts';
-import { backup, clientConnections, finishWindow, never, openBackup, openRestore, tempDirStore, type Store } from './support.ts';
+import {
+  backup,
+  clientConnections,
+  finishWindow,
+  never,
+  openBackup,
+  openRestore,
+  tempDirStore,
+  type Store,
+} from './support.ts';
 
 let server: LocalMariaDb;
 let store: Store;
@@ -14,12 +23,25 @@ const LIVE: Names = { bank: 'bank', coordinator: 'coordinator', scalardb: 'scala
 
 /** Every row of the three databases (optionally renamed), as one comparable string. */
 async function contents(port: number, names: Names = LIVE): Promise<string> {
-  const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', dateStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+  const c = await mysql.createConnection({
+    host: '127.0.0.1',
+    port,
+    user: 'root',
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
   try {
-    const [a] = await c.query(`SELECT id, balance, note, amount, HEX(raw) AS raw, at, maybe FROM \`${names.bank}\`.accounts ORDER BY id`);
-    const [k] = await c.query(`SELECT id, HEX(b) AS b, HEX(bin) AS bin, txt, inv, gen, f, d, HEX(g) AS g FROM \`${names.bank}\`.kinds ORDER BY id`);
+    const [a] = await c.query(
+      `SELECT id, balance, note, amount, HEX(raw) AS raw, at, maybe FROM \`${names.bank}\`.accounts ORDER BY id`,
+    );
+    const [k] = await c.query(
+      `SELECT id, HEX(b) AS b, HEX(bin) AS bin, txt, inv, gen, f, d, HEX(g) AS g FROM \`${names.bank}\`.kinds ORDER BY id`,
+    );
     const [s] = await c.query(`SELECT tx_id, tx_state FROM \`${names.coordinator}\`.state ORDER BY tx_id`);
-    const [m] = await c.query(`SELECT * FROM \`${names.scalardb}\`.metadata ORDER BY full_table_name, column_name`);
+    const [m] = await c.query(
+      `SELECT * FROM \`${names.scalardb}\`.metadata ORDER BY full_table_name, column_name`,
+    );
     return JSON.stringify({ a, k, s, m });
   } finally {
     await c.end();
@@ -37,10 +59,20 @@ async function transfers(n: number, tag: string): Promise<void> {
 }
 
 function member(options: Record<string, unknown>): MemberSpec {
-  return { name: 'maria', engine: 'mariadb', connection: server.connection(), namespaces: ['bank', 'coordinator'], options };
+  return {
+    name: 'maria',
+    engine: 'mariadb',
+    connection: server.connection(),
+    namespaces: ['bank', 'coordinator'],
+    options,
+  };
 }
 
-const renamedNames = (suffix: string): Names => ({ bank: `bank_r_${suffix}`, coordinator: `coordinator_r_${suffix}`, scalardb: `scalardb_r_${suffix}` });
+const renamedNames = (suffix: string): Names => ({
+  bank: `bank_r_${suffix}`,
+  coordinator: `coordinator_r_${suffix}`,
+  scalardb: `scalardb_r_${suffix}`,
+});
 
 beforeAll(async () => {
   server = await startLocalMariaDb();
@@ -59,7 +91,11 @@ beforeAll(async () => {
        (0, b'10101', X'000A0D27225C1A', 'caf\\xe9 line\\r\\nnext', 7, 1.5e-300, '2026-01-02 03:04:05.123', ST_GeomFromText('POINT(1 2)')),
        (1, NULL, X'', '', NULL, NULL, NULL, NULL);`,
   );
-  const values = Array.from({ length: 40 }, (_, i) => `(${i}, 1000, 'note ''${i}''\\n\\\\ é ✓', 12345678901234.${String(i).padStart(6, '0')}, UNHEX('00FF${i.toString(16).padStart(2, '0')}0A0D'), '2026-01-02 03:04:05.${String(i).padStart(6, '0')}', ${i % 3 === 0 ? 'NULL' : i})`);
+  const values = Array.from(
+    { length: 40 },
+    (_, i) =>
+      `(${i}, 1000, 'note ''${i}''\\n\\\\ é ✓', 12345678901234.${String(i).padStart(6, '0')}, UNHEX('00FF${i.toString(16).padStart(2, '0')}0A0D'), '2026-01-02 03:04:05.${String(i).padStart(6, '0')}', ${i % 3 === 0 ? 'NULL' : i})`,
+  );
   await server.query(`INSERT INTO bank.accounts VALUES ${values.join(',')}`);
 });
 
@@ -70,16 +106,30 @@ afterAll(async () => {
 
 describe('mariadb logical engine', () => {
   it('capabilities come from the parsed options: logical does not wait for a horizon, pitr does', () => {
-    expect(mariadbEngine.capabilities(mariadbEngine.parseOptions(member({})))).toMatchObject({ horizonWait: false, atomicCapture: true });
-    expect(mariadbEngine.capabilities(mariadbEngine.parseOptions(member({ method: 'pitr' })))).toMatchObject({ horizonWait: true });
-    expect(() => mariadbEngine.parseOptions(member({ jobs: 0 }))).toThrow(expect.objectContaining({ code: 'ENGINE_OPTIONS_INVALID' }));
+    expect(mariadbEngine.capabilities(mariadbEngine.parseOptions(member({})))).toMatchObject({
+      horizonWait: false,
+      atomicCapture: true,
+    });
+    expect(mariadbEngine.capabilities(mariadbEngine.parseOptions(member({ method: 'pitr' })))).toMatchObject({
+      horizonWait: true,
+    });
+    expect(() => mariadbEngine.parseOptions(member({ jobs: 0 }))).toThrow(
+      expect.objectContaining({ code: 'ENGINE_OPTIONS_INVALID' }),
+    );
     expect(Object.isFrozen(mariadbEngine.parseOptions(member({})))).toBe(true);
   });
 
   it('a dump on a path gone silent fails as DUMP_STALLED, and close() does not hang', async () => {
     const direct = server.connection();
     const proxy = await startTcpProxy({ upstreamHost: direct.host, upstreamPort: direct.port });
-    const session = openBackup(store, { ...member({ method: 'logical', jobs: 2, dumpStallMs: 500 }), connection: { ...direct, port: proxy.port } }, 'bk-stall');
+    const session = openBackup(
+      store,
+      {
+        ...member({ method: 'logical', jobs: 2, dumpStallMs: 500 }),
+        connection: { ...direct, port: proxy.port },
+      },
+      'bk-stall',
+    );
     try {
       await session.prepare(never());
       await session.capture(never());
@@ -140,11 +190,17 @@ describe('mariadb logical engine', () => {
       const inspection = await again.inspect(never());
       expect(inspection.state).toBe('restored');
       expect(inspection.hint).toContain('--force');
-      await expect(again.restore({ force: false, signal: never() })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
-      const kept = (await server.query(`SELECT count(*) AS n FROM \`${names.coordinator}\`.state WHERE tx_id = 'written-after-restore'`)) as Array<{ n: number }>;
+      await expect(again.restore({ force: false, signal: never() })).rejects.toMatchObject({
+        code: 'RESTORE_TARGET_NOT_EMPTY',
+      });
+      const kept = (await server.query(
+        `SELECT count(*) AS n FROM \`${names.coordinator}\`.state WHERE tx_id = 'written-after-restore'`,
+      )) as Array<{ n: number }>;
       expect(Number(kept[0]!.n)).toBe(1);
       await again.restore({ force: true, signal: never() });
-      const gone = (await server.query(`SELECT count(*) AS n FROM \`${names.coordinator}\`.state WHERE tx_id = 'written-after-restore'`)) as Array<{ n: number }>;
+      const gone = (await server.query(
+        `SELECT count(*) AS n FROM \`${names.coordinator}\`.state WHERE tx_id = 'written-after-restore'`,
+      )) as Array<{ n: number }>;
       expect(Number(gone[0]!.n)).toBe(0);
     } finally {
       await again.close();
@@ -156,7 +212,9 @@ describe('mariadb logical engine', () => {
     const target = (suffix: string): Record<string, unknown> => ({ suffix });
     await server.query('CREATE DATABASE bank_r_empty; CREATE DATABASE coordinator_r_empty');
     await server.query('CREATE DATABASE bank_r_foreign; CREATE TABLE bank_r_foreign.x (id INT PRIMARY KEY)');
-    await server.query(`CREATE DATABASE bank_r_left COMMENT 'stillpoint-restore {"backupId":"bk-older","member":"maria","state":"in-progress"}'; CREATE TABLE bank_r_left.y (id INT PRIMARY KEY)`);
+    await server.query(
+      `CREATE DATABASE bank_r_left COMMENT 'stillpoint-restore {"backupId":"bk-older","member":"maria","state":"in-progress"}'; CREATE TABLE bank_r_left.y (id INT PRIMARY KEY)`,
+    );
     const cases: Array<[Record<string, unknown>, string, string | undefined]> = [
       [target('empty'), 'empty', undefined],
       [target('foreign'), 'foreign', 'other names'],
@@ -169,15 +227,22 @@ describe('mariadb logical engine', () => {
         const inspection = await s.inspect(never());
         expect(inspection.state).toBe(state);
         if (hint) expect(inspection.hint).toContain(hint);
-        if (state === 'foreign') await expect(s.restore({ force: false, signal: never() })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+        if (state === 'foreign')
+          await expect(s.restore({ force: false, signal: never() })).rejects.toMatchObject({
+            code: 'RESTORE_TARGET_NOT_EMPTY',
+          });
       } finally {
         await s.close();
       }
     }
-    expect((await openRestore(store, record, target('left')).inspect(never())).hint).toContain('DROP DATABASE `bank_r_left`');
+    expect((await openRestore(store, record, target('left')).inspect(never())).hint).toContain(
+      'DROP DATABASE `bank_r_left`',
+    );
     // The live source needs more than force.
     const live = openRestore(store, record, { inPlace: true });
-    await expect(live.restore({ force: true, signal: never() })).rejects.toMatchObject({ code: 'RESTORE_TARGET_IS_SOURCE' });
+    await expect(live.restore({ force: true, signal: never() })).rejects.toMatchObject({
+      code: 'RESTORE_TARGET_IS_SOURCE',
+    });
     await live.close();
   });
 
@@ -193,7 +258,11 @@ describe('mariadb logical engine', () => {
       await own.close();
     }
     process.env.STILLPOINT_TEST_MARIA_PW = pw.password;
-    const viaEnv = openRestore(store, record, { suffix: 'credenv', user: pw.user, passwordEnv: 'STILLPOINT_TEST_MARIA_PW' });
+    const viaEnv = openRestore(store, record, {
+      suffix: 'credenv',
+      user: pw.user,
+      passwordEnv: 'STILLPOINT_TEST_MARIA_PW',
+    });
     expect((await viaEnv.inspect(never())).checks.every((c) => c.ok)).toBe(true);
     await viaEnv.close();
     const wrong = openRestore(store, record, { suffix: 'credbad', user: pw.user, password: 'wrong' });
@@ -201,7 +270,9 @@ describe('mariadb logical engine', () => {
       const inspection = await wrong.inspect(never());
       expect(inspection.checks.find((c) => c.name === 'reachable')?.ok).toBe(true);
       expect(inspection.checks.find((c) => c.name === 'credentials')).toMatchObject({ ok: false });
-      await expect(wrong.restore({ force: true, signal: never() })).rejects.toMatchObject({ code: 'RESTORE_TARGET_UNUSABLE' });
+      await expect(wrong.restore({ force: true, signal: never() })).rejects.toMatchObject({
+        code: 'RESTORE_TARGET_UNUSABLE',
+      });
     } finally {
       await wrong.close();
     }
@@ -214,21 +285,47 @@ describe('mariadb logical engine', () => {
 
   it('restores an artifact written by the previous dump format (stillpoint-mariadb-dump/1)', async () => {
     const prefix = 'bk-v1/maria/';
-    const rows = await store.put(`${prefix}legacy/t.sql`, "INSERT INTO `t` VALUES (1,'a\\nb',NULL),(2,'c',X'00ff');\n");
+    const rows = await store.put(
+      `${prefix}legacy/t.sql`,
+      "INSERT INTO `t` VALUES (1,'a\\nb',NULL),(2,'c',X'00ff');\n",
+    );
     const manifest = {
       format: 'stillpoint-mariadb-dump/1',
       binlogFile: 'binlog.000001',
       binlogPosition: 4,
       gtid: '',
-      databases: [{ name: 'legacy', createDatabase: 'CREATE DATABASE `legacy` /*!40100 DEFAULT CHARACTER SET utf8mb4 */', tables: [{ name: 't', create: 'CREATE TABLE `t` (`id` int PRIMARY KEY, `s` text, `b` blob)', rows: 2, key: rows.key }] }],
+      databases: [
+        {
+          name: 'legacy',
+          createDatabase: 'CREATE DATABASE `legacy` /*!40100 DEFAULT CHARACTER SET utf8mb4 */',
+          tables: [
+            {
+              name: 't',
+              create: 'CREATE TABLE `t` (`id` int PRIMARY KEY, `s` text, `b` blob)',
+              rows: 2,
+              key: rows.key,
+            },
+          ],
+        },
+      ],
     };
     const ref = await store.put(`${prefix}manifest.json`, JSON.stringify(manifest));
-    const record: MemberRecord = { backupId: 'bk-v1', member: member({}), handle: { kind: 'snapshot', snapshotId: 'binlog.000001:4' }, artifacts: [rows, ref] };
+    const record: MemberRecord = {
+      backupId: 'bk-v1',
+      member: member({}),
+      handle: { kind: 'snapshot', snapshotId: 'binlog.000001:4' },
+      artifacts: [rows, ref],
+    };
     const s = openRestore(store, record);
     try {
       const restored = await s.restore({ force: false, signal: never() });
-      const got = (await server.query(`SELECT id, s, HEX(b) AS b FROM \`${restored.namespaces!.legacy}\`.t ORDER BY id`)) as unknown[];
-      expect(got).toEqual([{ id: 1, s: 'a\nb', b: null }, { id: 2, s: 'c', b: '00FF' }]);
+      const got = (await server.query(
+        `SELECT id, s, HEX(b) AS b FROM \`${restored.namespaces!.legacy}\`.t ORDER BY id`,
+      )) as unknown[];
+      expect(got).toEqual([
+        { id: 1, s: 'a\nb', b: null },
+        { id: 2, s: 'c', b: '00FF' },
+      ]);
     } finally {
       await s.close();
     }
@@ -252,7 +349,10 @@ describe('mariadb logical engine', () => {
     expect(await clientConnections(server)).toBe(baseline);
     await expect(captured.capture(never())).rejects.toMatchObject({ code: 'SESSION_CLOSED' });
 
-    const bad: MemberSpec = { ...member({}), connection: { ...server.connection(), user: 'stillpoint', password: 'wrong' } };
+    const bad: MemberSpec = {
+      ...member({}),
+      connection: { ...server.connection(), user: 'stillpoint', password: 'wrong' },
+    };
     const badSession = openBackup(store, bad, 'x');
     expect((await badSession.preflight(never())).find((c) => c.name === 'connect')?.ok).toBe(false);
     await expect(badSession.capture(never())).rejects.toMatchObject({ code: 'CONNECT_FAILED' });

@@ -6,7 +6,15 @@ import mysql from 'mysql2/promise';
 import { startLocalMariaDb, type LocalMariaDb } from '../../../src/lab/local-servers/mariadb-server.ts';
 import { stopRestoredMariaDb } from '../../../src/engines/mariadb/pitr/restore.ts';
 import type { MemberSpec } from '../../../src/engines/contract.ts';
-import { backup, clientConnections, never, openBackup, openRestore, tempDirStore, type Store } from './support.ts';
+import {
+  backup,
+  clientConnections,
+  never,
+  openBackup,
+  openRestore,
+  tempDirStore,
+  type Store,
+} from './support.ts';
 
 let server: LocalMariaDb;
 let store: Store;
@@ -14,7 +22,13 @@ let scratch: string;
 const restoredDirs: string[] = [];
 
 async function contents(port: number): Promise<string> {
-  const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', supportBigNumbers: true, bigNumberStrings: true });
+  const c = await mysql.createConnection({
+    host: '127.0.0.1',
+    port,
+    user: 'root',
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
   try {
     const [a] = await c.query('SELECT id, balance FROM bank.accounts ORDER BY id');
     const [s] = await c.query('SELECT tx_id FROM coordinator.state ORDER BY tx_id');
@@ -35,7 +49,13 @@ async function transfers(n: number, tag: string): Promise<void> {
 }
 
 function member(): MemberSpec {
-  return { name: 'mpitr', engine: 'mariadb', connection: server.connection(), namespaces: ['bank', 'coordinator'], options: { method: 'pitr', archiveTimeoutMs: 60_000 } };
+  return {
+    name: 'mpitr',
+    engine: 'mariadb',
+    connection: server.connection(),
+    namespaces: ['bank', 'coordinator'],
+    options: { method: 'pitr', archiveTimeoutMs: 60_000 },
+  };
 }
 
 beforeAll(async () => {
@@ -96,7 +116,9 @@ describe('mariadb pitr engine', () => {
     const session = openRestore(store, second, { dir });
     try {
       const plan = await session.plan();
-      expect(plan.map((s) => s.detail ?? '').join('\n')).toContain(`--stop-position=${(second.handle as { position: number }).position}`);
+      expect(plan.map((s) => s.detail ?? '').join('\n')).toContain(
+        `--stop-position=${(second.handle as { position: number }).position}`,
+      );
       expect(await session.inspect(never())).toMatchObject({ state: 'absent' });
       const restored = await session.restore({ force: false, signal: never() });
       expect(await contents((restored.connection as { port: number }).port)).toBe(atCapture);
@@ -104,7 +126,9 @@ describe('mariadb pitr engine', () => {
       await session.markFinished();
       const inspection = await session.inspect(never());
       expect(inspection.state).toBe('restored');
-      await expect(session.restore({ force: false, signal: never() })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+      await expect(session.restore({ force: false, signal: never() })).rejects.toMatchObject({
+        code: 'RESTORE_TARGET_NOT_EMPTY',
+      });
     } finally {
       await session.close();
     }
@@ -114,7 +138,10 @@ describe('mariadb pitr engine', () => {
     const record = await backup(store, member(), 'bk-mpitr-0003');
     const left = join(scratch, 'left');
     await mkdir(left);
-    await writeFile(join(left, 'stillpoint-restore.json'), JSON.stringify({ backupId: 'bk-older', member: 'mpitr', state: 'in-progress' }));
+    await writeFile(
+      join(left, 'stillpoint-restore.json'),
+      JSON.stringify({ backupId: 'bk-older', member: 'mpitr', state: 'in-progress' }),
+    );
     const foreign = join(scratch, 'foreign');
     await mkdir(foreign);
     await writeFile(join(foreign, 'something'), 'x');
@@ -125,9 +152,13 @@ describe('mariadb pitr engine', () => {
       expect(leftover.state).toBe('foreign');
       expect(leftover.hint).toContain('leftover of an unfinished restore of backup bk-older');
       expect(leftover.hint).toContain(`rm -rf ${left}`);
-      await expect(a.restore({ force: false, signal: never() })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+      await expect(a.restore({ force: false, signal: never() })).rejects.toMatchObject({
+        code: 'RESTORE_TARGET_NOT_EMPTY',
+      });
       expect(await b.inspect(never())).toMatchObject({ state: 'foreign' });
-      expect(await openRestore(store, record, { dir: join(scratch, 'nope', 'x') }).inspect(never())).toMatchObject({ state: 'absent' });
+      expect(
+        await openRestore(store, record, { dir: join(scratch, 'nope', 'x') }).inspect(never()),
+      ).toMatchObject({ state: 'absent' });
     } finally {
       await a.close();
       await b.close();
@@ -139,7 +170,10 @@ describe('mariadb pitr engine', () => {
     const fresh: MemberSpec = { ...member(), name: 'mpitr-close' };
     const session = openBackup(store, fresh, 'bk-close');
     // The outcome is taken at once: prepare rejects while close() is still running.
-    const prepared = session.prepare(never()).then(() => 'resolved', (error: unknown) => error);
+    const prepared = session.prepare(never()).then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
     await new Promise((r) => setTimeout(r, 300));
     await session.close();
     expect(await prepared).toMatchObject({ code: expect.stringMatching(/ABORTED|SESSION_CLOSED/) });

@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalDirStore } from '../../../src/artifacts/local-dir-store.ts';
 import type { ArtifactStore } from '../../../src/artifacts/contract.ts';
-import type { BackupSession, Logger, MemberRecord, MemberSpec, RestoreSession, RestoreTarget } from '../../../src/engines/contract.ts';
+import type {
+  BackupSession,
+  Logger,
+  MemberRecord,
+  MemberSpec,
+  RestoreSession,
+  RestoreTarget,
+} from '../../../src/engines/contract.ts';
 import { mariadbEngine } from '../../../src/engines/mariadb/engine.ts';
 import type { LocalMariaDb } from '../../../src/lab/local-servers/mariadb-server.ts';
 
@@ -19,7 +26,9 @@ export async function tempDirStore(): Promise<Store> {
   const root = await mkdtemp(join(tmpdir(), 'stillpoint-engine-store-'));
   await chmod(root, 0o755);
   const store = createLocalDirStore(root);
-  return Object.assign(Object.create(store) as ArtifactStore, { destroy: () => rm(root, { recursive: true, force: true }) });
+  return Object.assign(Object.create(store) as ArtifactStore, {
+    destroy: () => rm(root, { recursive: true, force: true }),
+  });
 }
 
 export const quietLog: Logger = { info: () => {}, warn: () => {} };
@@ -28,15 +37,37 @@ export const never = (): AbortSignal => new AbortController().signal;
 
 export function openBackup(store: ArtifactStore, member: MemberSpec, backupId: string): BackupSession {
   const options = mariadbEngine.parseOptions(member);
-  return mariadbEngine.openBackup({ backupId, member, artifacts: store, artifactPrefix: `${backupId}/${member.name}/`, sharedPrefix: `shared/${member.name}/`, log: quietLog }, options);
+  return mariadbEngine.openBackup(
+    {
+      backupId,
+      member,
+      artifacts: store,
+      artifactPrefix: `${backupId}/${member.name}/`,
+      sharedPrefix: `shared/${member.name}/`,
+      log: quietLog,
+    },
+    options,
+  );
 }
 
-export function openRestore(store: ArtifactStore, record: MemberRecord, target?: RestoreTarget): RestoreSession {
-  return mariadbEngine.openRestore({ record, target, artifacts: store, log: quietLog }, mariadbEngine.parseOptions(record.member));
+export function openRestore(
+  store: ArtifactStore,
+  record: MemberRecord,
+  target?: RestoreTarget,
+): RestoreSession {
+  return mariadbEngine.openRestore(
+    { record, target, artifacts: store, log: quietLog },
+    mariadbEngine.parseOptions(record.member),
+  );
 }
 
 /** A whole backup of one member: prepare, capture, finish, close. */
-export async function backup(store: ArtifactStore, member: MemberSpec, backupId: string, between?: () => Promise<void>): Promise<MemberRecord> {
+export async function backup(
+  store: ArtifactStore,
+  member: MemberSpec,
+  backupId: string,
+  between?: () => Promise<void>,
+): Promise<MemberRecord> {
   const session = openBackup(store, member, backupId);
   try {
     await session.prepare(never());
@@ -52,6 +83,8 @@ export async function backup(store: ArtifactStore, member: MemberSpec, backupId:
 
 /** Client connections to `server` other than the asking one (and the server's own threads). */
 export async function clientConnections(server: LocalMariaDb): Promise<number> {
-  const rows = (await server.query(`SELECT count(*) AS n FROM information_schema.processlist WHERE command NOT IN ('Daemon', 'Binlog Dump') AND user <> 'system user' AND id <> CONNECTION_ID()`)) as Array<{ n: number }>;
+  const rows = (await server.query(
+    `SELECT count(*) AS n FROM information_schema.processlist WHERE command NOT IN ('Daemon', 'Binlog Dump') AND user <> 'system user' AND id <> CONNECTION_ID()`,
+  )) as Array<{ n: number }>;
   return Number(rows[0]!.n);
 }

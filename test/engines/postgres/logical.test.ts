@@ -36,7 +36,13 @@ async function transfers(n: number, tag: string): Promise<void> {
 }
 
 function member(options: Record<string, unknown>): MemberSpec {
-  return { name: 'pg', engine: 'postgres', connection: server.connection('bank'), namespaces: ['bank', 'coordinator'], options };
+  return {
+    name: 'pg',
+    engine: 'postgres',
+    connection: server.connection('bank'),
+    namespaces: ['bank', 'coordinator'],
+    options,
+  };
 }
 
 beforeAll(async () => {
@@ -84,7 +90,12 @@ describe('postgres logical engine', () => {
       const now = await rows(server.connection('bank'));
       expect(now).not.toBe(atCapture);
 
-      const record: MemberRecord = { backupId, member: spec, handle: finished.handle, artifacts: finished.artifacts };
+      const record: MemberRecord = {
+        backupId,
+        member: spec,
+        handle: finished.handle,
+        artifacts: finished.artifacts,
+      };
       const restore = openRestore(store, record, undefined);
       expect(restore.target.database).toBe(`bank_restored_${`bk${format}0001`.slice(-12)}`);
       const plan = await restore.plan();
@@ -98,7 +109,9 @@ describe('postgres logical engine', () => {
       await restore.restore({ force: false, signal: never });
       await restore.markFinished();
       expect((await restore.inspect(never)).state).toBe('restored');
-      await expect(restore.restore({ force: false, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+      await expect(restore.restore({ force: false, signal: never })).rejects.toMatchObject({
+        code: 'RESTORE_TARGET_NOT_EMPTY',
+      });
       const again = await restore.restore({ force: true, signal: never });
       expect(await rows(again.connection as never)).toBe(atCapture);
       await restore.close();
@@ -109,7 +122,10 @@ describe('postgres logical engine', () => {
     const direct = server.connection('bank');
     const proxy = await startTcpProxy({ upstreamHost: direct.host, upstreamPort: direct.port });
     try {
-      const m: MemberSpec = { ...member({ method: 'logical', connectTimeoutMs: 2_000 }), connection: { ...direct, port: proxy.port } };
+      const m: MemberSpec = {
+        ...member({ method: 'logical', connectTimeoutMs: 2_000 }),
+        connection: { ...direct, port: proxy.port },
+      };
       const controller = new AbortController();
       const session = openBackup(store, m, 'bk-silent');
       await session.prepare(never); // the pre-opened connection goes through the proxy
@@ -126,7 +142,11 @@ describe('postgres logical engine', () => {
 
   it('close() closes the connection prepare opened when no capture took it', async () => {
     const backends = async (): Promise<number> => {
-      const r = await server.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'bank' AND pid <> pg_backend_pid()`, [], 'bank');
+      const r = await server.query(
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'bank' AND pid <> pg_backend_pid()`,
+        [],
+        'bank',
+      );
       return Number((r.rows[0] as { n: string } | undefined)?.n);
     };
     const session = openBackup(store, member({ method: 'logical' }), 'bk-discard');
@@ -143,7 +163,9 @@ describe('postgres logical engine', () => {
     await session.discard();
     await session.discard();
     await session.close();
-    const open = await server.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'`);
+    const open = await server.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'`,
+    );
     expect(open.rows[0].n).toBe(0);
     expect(await store.list('bk-release/')).toEqual([]);
   });
@@ -157,12 +179,17 @@ describe('postgres logical engine', () => {
   });
 
   it('flags bad credentials, a missing tool and bad options', async () => {
-    const bad: MemberSpec = { ...member({ binDir: '/nonexistent' }), connection: { ...server.connection('bank'), user: 'stillpoint', password: 'wrong' } };
+    const bad: MemberSpec = {
+      ...member({ binDir: '/nonexistent' }),
+      connection: { ...server.connection('bank'), user: 'stillpoint', password: 'wrong' },
+    };
     const session = openBackup(store, bad, 'bk-bad');
     const checks = await session.preflight(never);
     expect(checks.find((c) => c.name === 'connect')?.ok).toBe(false);
     expect(checks.find((c) => c.name === 'tool pg_dump')?.ok).toBe(false);
-    expect(() => postgresEngine.parseOptions(member({ method: 'nope' }))).toThrow(expect.objectContaining({ code: 'ENGINE_OPTIONS_INVALID' }));
+    expect(() => postgresEngine.parseOptions(member({ method: 'nope' }))).toThrow(
+      expect.objectContaining({ code: 'ENGINE_OPTIONS_INVALID' }),
+    );
     await expect(session.capture(never)).rejects.toMatchObject({ code: 'CAPTURE_FAILED' });
     await session.close();
   });
@@ -173,18 +200,33 @@ describe('postgres logical engine', () => {
     await session.capture(never);
     const finished = await session.finish(finishWindow, never);
     await session.close();
-    const record: MemberRecord = { backupId: 'bk-creds', member: spec, handle: finished.handle, artifacts: finished.artifacts };
+    const record: MemberRecord = {
+      backupId: 'bk-creds',
+      member: spec,
+      handle: finished.handle,
+      artifacts: finished.artifacts,
+    };
     const { user, password } = server.passwordUser;
     const wrong = openRestore(store, record, { database: 'bank_creds', user, password: 'wrong' });
     const inspection = await wrong.inspect(never);
     expect(inspection.checks.find((c) => c.name === 'connect')?.ok).toBe(false);
-    await expect(wrong.restore({ force: false, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_UNUSABLE' });
+    await expect(wrong.restore({ force: false, signal: never })).rejects.toMatchObject({
+      code: 'RESTORE_TARGET_UNUSABLE',
+    });
     await wrong.close();
     process.env.STILLPOINT_TEST_TARGET_PW = password;
-    const right = openRestore(store, record, { database: 'bank_creds', user, passwordEnv: 'STILLPOINT_TEST_TARGET_PW' });
+    const right = openRestore(store, record, {
+      database: 'bank_creds',
+      user,
+      passwordEnv: 'STILLPOINT_TEST_TARGET_PW',
+    });
     expect((await right.inspect(never)).state).toBe('absent');
     const restored = await right.restore({ force: false, signal: never });
-    expect(restored.connection).toMatchObject({ user, passwordEnv: 'STILLPOINT_TEST_TARGET_PW', database: 'bank_creds' });
+    expect(restored.connection).toMatchObject({
+      user,
+      passwordEnv: 'STILLPOINT_TEST_TARGET_PW',
+      database: 'bank_creds',
+    });
     expect(restored.connection).not.toHaveProperty('password');
     await right.close();
   });

@@ -15,7 +15,12 @@ let plain: LocalPostgres;
 let store: Store;
 const restoredDirs: string[] = [];
 
-async function snapshotOf(conn: { host: string; port: number; user: string; database: string }): Promise<string> {
+async function snapshotOf(conn: {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+}): Promise<string> {
   const client = new pg.Client(conn);
   await client.connect();
   try {
@@ -40,7 +45,13 @@ async function transfers(n: number, tag: string): Promise<void> {
 }
 
 function member(s: LocalPostgres): MemberSpec {
-  return { name: 'pgpitr', engine: 'postgres', connection: s.connection('bank'), namespaces: ['bank'], options: { method: 'pitr', archiveTimeoutMs: 60_000 } };
+  return {
+    name: 'pgpitr',
+    engine: 'postgres',
+    connection: s.connection('bank'),
+    namespaces: ['bank'],
+    options: { method: 'pitr', archiveTimeoutMs: 60_000 },
+  };
 }
 
 beforeAll(async () => {
@@ -49,7 +60,13 @@ beforeAll(async () => {
   await mkdir(walDir, { recursive: true });
   await handOver('postgres', store.localPath('shared')!, store.localPath('shared/pgpitr')!, walDir);
   [server, plain] = await Promise.all([
-    startLocalPostgres({ conf: ['wal_level = replica', 'archive_mode = on', `archive_command = '${suggestedArchiveCommand(walDir).replaceAll("'", "''")}'`] }),
+    startLocalPostgres({
+      conf: [
+        'wal_level = replica',
+        'archive_mode = on',
+        `archive_command = '${suggestedArchiveCommand(walDir).replaceAll("'", "''")}'`,
+      ],
+    }),
     startLocalPostgres({ conf: ['archive_mode = off'] }),
   ]);
   for (const s of [server, plain]) {
@@ -84,7 +101,7 @@ describe('postgres pitr engine', () => {
     expect(checks.find((c) => c.name === 'archiving works')).toBeUndefined();
   });
 
-  it("issue 19 item 3: the printed archive_command fix parses and sets exactly the suggested command", async () => {
+  it('issue 19 item 3: the printed archive_command fix parses and sets exactly the suggested command', async () => {
     const session = openBackup(store, member(plain), 'bk-neg');
     const hint = (await session.preflight(never)).find((c) => c.name === 'archive_command')?.hint ?? '';
     await session.close();
@@ -94,7 +111,11 @@ describe('postgres pitr engine', () => {
     // Run the printed statement as a user would paste it into psql, then read the setting back.
     // (archive_mode is off on this server, so SHOW says "(disabled)": read what ALTER SYSTEM wrote instead.)
     const written = async (): Promise<unknown> =>
-      (await plain.query(`SELECT setting FROM pg_file_settings WHERE name = 'archive_command' ORDER BY seqno DESC LIMIT 1`)).rows[0]?.setting;
+      (
+        await plain.query(
+          `SELECT setting FROM pg_file_settings WHERE name = 'archive_command' ORDER BY seqno DESC LIMIT 1`,
+        )
+      ).rows[0]?.setting;
     await plain.query(sql!);
     expect(await written()).toBe(suggestedArchiveCommand(store.localPath('shared/pgpitr/wal')!));
     // A directory whose name needs shell quoting puts single quotes inside the literal: the old hint broke here.
@@ -132,7 +153,12 @@ describe('postgres pitr engine', () => {
     for (const ref of finished.artifacts) expect(await store.verify(ref)).toBe(true);
     expect(await snapshotOf(server.connection('bank'))).not.toBe(atCapture);
 
-    const record: MemberRecord = { backupId, member: spec, handle: finished.handle, artifacts: finished.artifacts };
+    const record: MemberRecord = {
+      backupId,
+      member: spec,
+      handle: finished.handle,
+      artifacts: finished.artifacts,
+    };
     const restore = openRestore(store, record, { port: await freePort() });
     restoredDirs.push(restore.target.dataDir as string);
     const plan = await restore.plan();
@@ -142,12 +168,19 @@ describe('postgres pitr engine', () => {
     expect(await snapshotOf(restored.connection as never)).toBe(atCapture);
     await restore.markFinished();
     expect((await restore.inspect(never)).state).toBe('restored');
-    await expect(restore.restore({ force: false, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    await expect(restore.restore({ force: false, signal: never })).rejects.toMatchObject({
+      code: 'RESTORE_TARGET_NOT_EMPTY',
+    });
     await restore.close();
     // The source server's own port is the live source: refused even with force.
-    const onSource = openRestore(store, record, { port: server.port, dataDir: `${restore.target.dataDir as string}-x` });
+    const onSource = openRestore(store, record, {
+      port: server.port,
+      dataDir: `${restore.target.dataDir as string}-x`,
+    });
     expect((await onSource.inspect(never)).state).toBe('live-source');
-    await expect(onSource.restore({ force: true, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_IS_SOURCE' });
+    await expect(onSource.restore({ force: true, signal: never })).rejects.toMatchObject({
+      code: 'RESTORE_TARGET_IS_SOURCE',
+    });
     await onSource.close();
   });
 });

@@ -26,7 +26,13 @@ describe('sqlite snapshot engine', () => {
       for (let i = 0; i < 2000; i++) ins.run(`row${i}`);
     })();
     store = createLocalDirStore(join(dir, 'artifacts'));
-    member = { name: 'm', engine: 'sqlite', connection: { kind: 'sqlite', path }, namespaces: ['coordinator'], options: { batchRows: 100 } };
+    member = {
+      name: 'm',
+      engine: 'sqlite',
+      connection: { kind: 'sqlite', path },
+      namespaces: ['coordinator'],
+      options: { batchRows: 100 },
+    };
   });
   afterEach(() => {
     source.close();
@@ -48,19 +54,32 @@ describe('sqlite snapshot engine', () => {
   }
 
   it('declares capabilities from parsed options and passes preflight on a WAL database', async () => {
-    expect(sqliteEngine.capabilities(sqliteEngine.parseOptions(member))).toMatchObject({ atomicCapture: true, snapshotInsidePause: true, clockBased: false, horizonWait: false });
+    expect(sqliteEngine.capabilities(sqliteEngine.parseOptions(member))).toMatchObject({
+      atomicCapture: true,
+      snapshotInsidePause: true,
+      clockBased: false,
+      horizonWait: false,
+    });
     const session = openBackup(store, member, 'bk-1');
     expect((await session.preflight(never)).every((c) => c.ok)).toBe(true);
     await session.close();
   });
 
   it('preflight fails for a missing file and for rollback-journal mode (negative controls)', async () => {
-    const missing = openBackup(store, { ...member, connection: { kind: 'sqlite', path: join(dir, 'none.db') } }, 'bk-1');
+    const missing = openBackup(
+      store,
+      { ...member, connection: { kind: 'sqlite', path: join(dir, 'none.db') } },
+      'bk-1',
+    );
     expect((await missing.preflight(never)).some((c) => !c.ok)).toBe(true);
     const rb = new Database(join(dir, 'rb.db'));
     rb.exec('CREATE TABLE x (a)');
     rb.close();
-    const rollback = openBackup(store, { ...member, connection: { kind: 'sqlite', path: join(dir, 'rb.db') } }, 'bk-1');
+    const rollback = openBackup(
+      store,
+      { ...member, connection: { kind: 'sqlite', path: join(dir, 'rb.db') } },
+      'bk-1',
+    );
     expect((await rollback.preflight(never)).find((c) => c.name === 'journal mode')?.ok).toBe(false);
   });
 
@@ -77,7 +96,12 @@ describe('sqlite snapshot engine', () => {
     expect(finished.artifacts).toHaveLength(1);
     expect(await store.verify(finished.artifacts[0]!)).toBe(true);
 
-    const record: MemberRecord = { backupId: 'bk-1', member, handle: finished.handle, artifacts: finished.artifacts };
+    const record: MemberRecord = {
+      backupId: 'bk-1',
+      member,
+      handle: finished.handle,
+      artifacts: finished.artifacts,
+    };
     const restore = openRestore(store, record, { intoDir: join(dir, 'restored') });
     expect((await restore.plan()).some((s) => s.destructive)).toBe(false);
     expect((await restore.inspect(never)).state).toBe('absent');
@@ -86,7 +110,9 @@ describe('sqlite snapshot engine', () => {
     expect(copy.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 2000 });
     expect(copy.prepare('SELECT v FROM t WHERE id = 1').get()).toEqual({ v: 'row0' });
     expect(copy.prepare("SELECT count(*) AS n FROM t WHERE v = 'after-capture'").get()).toEqual({ n: 0 });
-    expect(copy.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all()).toEqual([{ name: 't_v' }]);
+    expect(copy.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all()).toEqual([
+      { name: 't_v' },
+    ]);
     copy.close();
     // Negative control: the live source does have the write.
     expect(source.prepare("SELECT count(*) AS n FROM t WHERE v = 'after-capture'").get()).toEqual({ n: 1 });
@@ -103,7 +129,9 @@ describe('sqlite snapshot engine', () => {
     writeFileSync(foreign, 'not ours');
     const other = openRestore(store, record, { path: foreign });
     expect((await other.inspect(never)).state).toBe('foreign');
-    await expect(other.restore({ force: false, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    await expect(other.restore({ force: false, signal: never })).rejects.toMatchObject({
+      code: 'RESTORE_TARGET_NOT_EMPTY',
+    });
     expect((await other.plan()).some((s) => s.destructive)).toBe(true);
     await other.restore({ force: true, signal: never });
     await other.close();
@@ -120,10 +148,14 @@ describe('sqlite snapshot engine', () => {
     db.prepare('INSERT INTO t (v) VALUES (?)').run('written after the restore');
     db.close();
     const again = openRestore(store, record, { intoDir: into });
-    await expect(again.restore({ force: false, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_NOT_EMPTY' });
+    await expect(again.restore({ force: false, signal: never })).rejects.toMatchObject({
+      code: 'RESTORE_TARGET_NOT_EMPTY',
+    });
     await again.close();
     const check = new Database((connection as { path: string }).path, { readonly: true });
-    expect(check.prepare("SELECT count(*) AS n FROM t WHERE v = 'written after the restore'").get()).toEqual({ n: 1 });
+    expect(check.prepare("SELECT count(*) AS n FROM t WHERE v = 'written after the restore'").get()).toEqual({
+      n: 1,
+    });
     check.close();
   });
 
@@ -131,7 +163,9 @@ describe('sqlite snapshot engine', () => {
     const record = await backup();
     const over = openRestore(store, record, { path: (member.connection as { path: string }).path });
     expect((await over.inspect(never)).state).toBe('live-source');
-    await expect(over.restore({ force: true, signal: never })).rejects.toMatchObject({ code: 'RESTORE_TARGET_IS_SOURCE' });
+    await expect(over.restore({ force: true, signal: never })).rejects.toMatchObject({
+      code: 'RESTORE_TARGET_IS_SOURCE',
+    });
     await over.close();
   });
 
@@ -139,7 +173,9 @@ describe('sqlite snapshot engine', () => {
     const record = await backup();
     writeFileSync(store.localPath(record.artifacts[0]!.key)!, 'corrupt');
     const restore = openRestore(store, record, { path: join(dir, 'r.db') });
-    await expect(restore.restore({ force: false, signal: never })).rejects.toMatchObject({ code: 'ARTIFACT_CHECKSUM_MISMATCH' });
+    await expect(restore.restore({ force: false, signal: never })).rejects.toMatchObject({
+      code: 'ARTIFACT_CHECKSUM_MISMATCH',
+    });
     expect(existsSync(join(dir, 'r.db'))).toBe(false);
     await restore.close();
   });
@@ -169,6 +205,8 @@ describe('sqlite snapshot engine', () => {
     await expect(session.finish(window, aborted)).rejects.toMatchObject({ code: 'ABORTED' });
     await session.close();
     expect(readdirSync(prefixDir).filter((n) => n.includes('.tmp-'))).toEqual([]);
-    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('stillpoint-sqlite-') && !tempsBefore.includes(n))).toEqual([]);
+    expect(
+      readdirSync(tmpdir()).filter((n) => n.startsWith('stillpoint-sqlite-') && !tempsBefore.includes(n)),
+    ).toEqual([]);
   });
 });

@@ -22,7 +22,12 @@ import type { DynamoControlPlane, TableSettings } from '../control-plane.ts';
 import type { DynamoOptions } from '../options.ts';
 import { memberTables, tableSettings } from '../tables.ts';
 
-export const DYNAMO_CAPABILITIES: EngineCapabilities = Object.freeze({ atomicCapture: false, snapshotInsidePause: false, clockBased: true, horizonWait: true });
+export const DYNAMO_CAPABILITIES: EngineCapabilities = Object.freeze({
+  atomicCapture: false,
+  snapshotInsidePause: false,
+  clockBased: true,
+  horizonWait: true,
+});
 
 export const MANIFEST_FILE = 'dynamodb-manifest.json';
 
@@ -45,10 +50,24 @@ export class DynamoPitrBackupSession implements BackupSession {
     try {
       this.tables = await memberTables(this.cp, this.ctx.member);
     } catch (error) {
-      return [{ name: 'dynamodb reachable', ok: false, detail: String((error as Error).message), hint: 'Check the endpoint/region and the credentials.' }];
+      return [
+        {
+          name: 'dynamodb reachable',
+          ok: false,
+          detail: String((error as Error).message),
+          hint: 'Check the endpoint/region and the credentials.',
+        },
+      ];
     }
     if (this.tables.length === 0) {
-      return [{ name: 'dynamodb tables', ok: false, detail: `No tables of namespaces ${this.ctx.member.namespaces.join(', ')} found.`, hint: 'Check the prefix and the namespaces of the member.' }];
+      return [
+        {
+          name: 'dynamodb tables',
+          ok: false,
+          detail: `No tables of namespaces ${this.ctx.member.namespaces.join(', ')} found.`,
+          hint: 'Check the prefix and the namespaces of the member.',
+        },
+      ];
     }
     const checks: PreflightCheck[] = [];
     for (const table of this.tables) {
@@ -60,7 +79,12 @@ export class DynamoPitrBackupSession implements BackupSession {
       checks.push(
         status.enabled
           ? { name: `pitr ${table}`, ok: true, detail: 'point-in-time recovery enabled' }
-          : { name: `pitr ${table}`, ok: false, detail: 'point-in-time recovery is OFF', hint: `Enable it (aws dynamodb update-continuous-backups --table-name ${table} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true) or set the member option enablePitr: true.` },
+          : {
+              name: `pitr ${table}`,
+              ok: false,
+              detail: 'point-in-time recovery is OFF',
+              hint: `Enable it (aws dynamodb update-continuous-backups --table-name ${table} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true) or set the member option enablePitr: true.`,
+            },
       );
     }
     return checks;
@@ -76,7 +100,11 @@ export class DynamoPitrBackupSession implements BackupSession {
     const { nowMs, resolutionMs } = await this.cp.serviceTime();
     const received = Date.now();
     const rttMs = received - sent;
-    return { offsetMs: Math.round(nowMs + resolutionMs / 2 - (sent + received) / 2), uncertaintyMs: Math.ceil(rttMs / 2 + resolutionMs), rttMs };
+    return {
+      offsetMs: Math.round(nowMs + resolutionMs / 2 - (sent + received) / 2),
+      uncertaintyMs: Math.ceil(rttMs / 2 + resolutionMs),
+      rttMs,
+    };
   }
 
   capture(): Promise<CaptureResult> {
@@ -85,13 +113,30 @@ export class DynamoPitrBackupSession implements BackupSession {
   }
 
   async finish(window: FinishWindow): Promise<FinishedMember> {
-    if (this.captured === undefined) throw new EngineError('CAPTURE_MISSING', 'finish was called without a capture.', { context: { member: this.ctx.member.name } });
+    if (this.captured === undefined)
+      throw new EngineError('CAPTURE_MISSING', 'finish was called without a capture.', {
+        context: { member: this.ctx.member.name },
+      });
     if (window.clock === undefined) {
-      throw new EngineError('CLOCK_UNMEASURABLE', 'The DynamoDB restore time needs the clock measured inside the pause.', { context: { member: this.ctx.member.name } });
+      throw new EngineError(
+        'CLOCK_UNMEASURABLE',
+        'The DynamoDB restore time needs the clock measured inside the pause.',
+        { context: { member: this.ctx.member.name } },
+      );
     }
-    const handle: RestoreHandle = { kind: 'time', atMs: window.midMs + window.clock.offsetMs, clockOffsetMs: window.clock.offsetMs, uncertaintyMs: window.clock.uncertaintyMs };
-    const manifest: DynamoManifest = { tables: await Promise.all(this.tables.map((t) => tableSettings(this.cp, t))) };
-    const ref = await this.ctx.artifacts.put(`${this.ctx.artifactPrefix}${MANIFEST_FILE}`, JSON.stringify(manifest, null, 2));
+    const handle: RestoreHandle = {
+      kind: 'time',
+      atMs: window.midMs + window.clock.offsetMs,
+      clockOffsetMs: window.clock.offsetMs,
+      uncertaintyMs: window.clock.uncertaintyMs,
+    };
+    const manifest: DynamoManifest = {
+      tables: await Promise.all(this.tables.map((t) => tableSettings(this.cp, t))),
+    };
+    const ref = await this.ctx.artifacts.put(
+      `${this.ctx.artifactPrefix}${MANIFEST_FILE}`,
+      JSON.stringify(manifest, null, 2),
+    );
     return { handle, artifacts: [ref], bytes: ref.bytes, detail: { tables: this.tables.length } };
   }
 
@@ -102,17 +147,24 @@ export class DynamoPitrBackupSession implements BackupSession {
 
   /** Complete only when every table's latest restorable time has passed the restore time. */
   async horizon(handle: RestoreHandle, signal: AbortSignal): Promise<void> {
-    if (handle.kind !== 'time') throw new EngineError('HANDLE_KIND', `A DynamoDB backup has a time handle, not ${handle.kind}.`, { context: { member: this.ctx.member.name } });
+    if (handle.kind !== 'time')
+      throw new EngineError('HANDLE_KIND', `A DynamoDB backup has a time handle, not ${handle.kind}.`, {
+        context: { member: this.ctx.member.name },
+      });
     const deadline = Date.now() + this.options.horizonTimeoutMs;
     for (const table of this.tables) {
       for (;;) {
         const status = await this.cp.describeContinuousBackups(table);
         if ((status.latestRestorableMs ?? -Infinity) >= handle.atMs) break;
         if (Date.now() > deadline) {
-          throw new EngineError('HORIZON_TIMEOUT', `Table ${table}: the latest restorable time did not pass ${new Date(handle.atMs).toISOString()} in ${this.options.horizonTimeoutMs} ms.`, {
-            hint: 'AWS trails real time by about five minutes; raise horizonTimeoutMs if it trails more.',
-            context: { member: this.ctx.member.name, table },
-          });
+          throw new EngineError(
+            'HORIZON_TIMEOUT',
+            `Table ${table}: the latest restorable time did not pass ${new Date(handle.atMs).toISOString()} in ${this.options.horizonTimeoutMs} ms.`,
+            {
+              hint: 'AWS trails real time by about five minutes; raise horizonTimeoutMs if it trails more.',
+              context: { member: this.ctx.member.name, table },
+            },
+          );
         }
         await sleep(this.options.pollMs, undefined, { signal });
       }

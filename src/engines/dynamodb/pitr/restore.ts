@@ -9,11 +9,22 @@
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { text } from 'node:stream/consumers';
 import { ConfigError, EngineError } from '../../../errors.ts';
-import type { RestoredMember, RestoreOptions, RestoreSession, RestoreSessionContext, RestoreStep, TargetInspection } from '../../contract.ts';
+import type {
+  RestoredMember,
+  RestoreOptions,
+  RestoreSession,
+  RestoreSessionContext,
+  RestoreStep,
+  TargetInspection,
+} from '../../contract.ts';
 import type { DynamoControlPlane, TableSettings } from '../control-plane.ts';
 import { dynamoTargetSchema, type DynamoOptions, type DynamoTarget } from '../options.ts';
 import { memberPrefix, waitActive } from '../tables.ts';
-import { METADATA_KEY, METADATA_NAMESPACE, METADATA_TABLE_NAME } from '../../../txn/storages/dynamodb/metadata.ts';
+import {
+  METADATA_KEY,
+  METADATA_NAMESPACE,
+  METADATA_TABLE_NAME,
+} from '../../../txn/storages/dynamodb/metadata.ts';
 import { MANIFEST_FILE, type DynamoManifest } from './capture.ts';
 
 const ALIAS_SUFFIX = '.stillpoint-restore';
@@ -31,17 +42,24 @@ export class DynamoPitrRestoreSession implements RestoreSession {
   ) {
     const parsed = dynamoTargetSchema.safeParse(ctx.target ?? {});
     if (!parsed.success) {
-      throw new ConfigError('RESTORE_TARGET_INVALID', `Member ${ctx.record.member.name}: bad DynamoDB restore target: ${parsed.error.message}`, {
-        hint: 'Give {"prefix":"<new prefix>"} to restore into new table names, or nothing to restore in place.',
-        context: { member: ctx.record.member.name },
-      });
+      throw new ConfigError(
+        'RESTORE_TARGET_INVALID',
+        `Member ${ctx.record.member.name}: bad DynamoDB restore target: ${parsed.error.message}`,
+        {
+          hint: 'Give {"prefix":"<new prefix>"} to restore into new table names, or nothing to restore in place.',
+          context: { member: ctx.record.member.name },
+        },
+      );
     }
     this.target = parsed.data;
   }
 
   private get atMs(): number {
     const h = this.ctx.record.handle;
-    if (h.kind !== 'time') throw new EngineError('HANDLE_KIND', `A DynamoDB restore needs a time handle, not ${h.kind}.`, { context: { member: this.ctx.record.member.name } });
+    if (h.kind !== 'time')
+      throw new EngineError('HANDLE_KIND', `A DynamoDB restore needs a time handle, not ${h.kind}.`, {
+        context: { member: this.ctx.record.member.name },
+      });
     return h.atMs;
   }
 
@@ -50,7 +68,9 @@ export class DynamoPitrRestoreSession implements RestoreSession {
   }
 
   private targetName(table: string): string {
-    return this.inPlace ? table : `${this.target.prefix ?? ''}${table.slice(memberPrefix(this.ctx.record.member).length)}`;
+    return this.inPlace
+      ? table
+      : `${this.target.prefix ?? ''}${table.slice(memberPrefix(this.ctx.record.member).length)}`;
   }
 
   async plan(): Promise<readonly RestoreStep[]> {
@@ -61,17 +81,48 @@ export class DynamoPitrRestoreSession implements RestoreSession {
       if (this.inPlace) {
         const alias = t.table + ALIAS_SUFFIX;
         steps.push(
-          { title: `restore ${t.table} to alias`, detail: `RestoreTableToPointInTime SourceTableName=${t.table} TargetTableName=${alias} RestoreDateTime=${at}`, destructive: false },
+          {
+            title: `restore ${t.table} to alias`,
+            detail: `RestoreTableToPointInTime SourceTableName=${t.table} TargetTableName=${alias} RestoreDateTime=${at}`,
+            destructive: false,
+          },
           { title: `delete the original ${t.table}`, detail: `DeleteTable ${t.table}`, destructive: true },
-          { title: `copy the alias back to ${t.table}`, detail: `CreateTable ${t.table} + Scan ${alias} → PutItem ${t.table}`, destructive: true },
+          {
+            title: `copy the alias back to ${t.table}`,
+            detail: `CreateTable ${t.table} + Scan ${alias} → PutItem ${t.table}`,
+            destructive: true,
+          },
         );
       } else {
-        steps.push({ title: `restore ${t.table} as ${name}`, detail: `RestoreTableToPointInTime SourceTableName=${t.table} TargetTableName=${name} RestoreDateTime=${at}`, destructive: false });
+        steps.push({
+          title: `restore ${t.table} as ${name}`,
+          detail: `RestoreTableToPointInTime SourceTableName=${t.table} TargetTableName=${name} RestoreDateTime=${at}`,
+          destructive: false,
+        });
       }
-      steps.push({ title: `re-enable PITR on ${name}`, detail: `UpdateContinuousBackups ${name} PointInTimeRecoveryEnabled=true`, destructive: false });
-      for (const s of t.scalableTargets) steps.push({ title: `auto-scaling ${name}`, detail: `RegisterScalableTarget table/${name} ${s.dimension} min=${s.min} max=${s.max}`, destructive: false });
-      for (const p of t.scalingPolicies) steps.push({ title: `scaling policy ${name}`, detail: `PutScalingPolicy table/${name} ${p.name} target=${p.targetValue}`, destructive: false });
-      if (this.inPlace) steps.push({ title: `delete the alias`, detail: `DeleteTable ${t.table}${ALIAS_SUFFIX}`, destructive: true });
+      steps.push({
+        title: `re-enable PITR on ${name}`,
+        detail: `UpdateContinuousBackups ${name} PointInTimeRecoveryEnabled=true`,
+        destructive: false,
+      });
+      for (const s of t.scalableTargets)
+        steps.push({
+          title: `auto-scaling ${name}`,
+          detail: `RegisterScalableTarget table/${name} ${s.dimension} min=${s.min} max=${s.max}`,
+          destructive: false,
+        });
+      for (const p of t.scalingPolicies)
+        steps.push({
+          title: `scaling policy ${name}`,
+          detail: `PutScalingPolicy table/${name} ${p.name} target=${p.targetValue}`,
+          destructive: false,
+        });
+      if (this.inPlace)
+        steps.push({
+          title: `delete the alias`,
+          detail: `DeleteTable ${t.table}${ALIAS_SUFFIX}`,
+          destructive: true,
+        });
     }
     return steps;
   }
@@ -79,26 +130,56 @@ export class DynamoPitrRestoreSession implements RestoreSession {
   async inspect(): Promise<TargetInspection> {
     const manifest = await this.readManifest();
     await this.readState();
-    if (Object.keys(this.done).length > 0) return { checks: [], state: 'in-progress', detail: 'an earlier restore of this backup stopped part-way; it resumes' };
+    if (Object.keys(this.done).length > 0)
+      return {
+        checks: [],
+        state: 'in-progress',
+        detail: 'an earlier restore of this backup stopped part-way; it resumes',
+      };
     const existing: string[] = [];
-    for (const t of manifest.tables) if ((await this.cp.describeTable(this.targetName(t.table))) !== undefined) existing.push(this.targetName(t.table));
+    for (const t of manifest.tables)
+      if ((await this.cp.describeTable(this.targetName(t.table))) !== undefined)
+        existing.push(this.targetName(t.table));
     if (existing.length === 0) return { checks: [], state: 'absent', detail: 'no target table exists' };
     return this.inPlace
-      ? { checks: [], state: 'live-source', detail: `restoring in place replaces the live tables ${existing.join(', ')}`, hint: 'Pass --force and --overwrite-source, or restore into new names with a target prefix.' }
-      : { checks: [], state: 'foreign', detail: `tables ${existing.join(', ')} already exist`, hint: 'Delete them, pick another prefix, or pass --force.' };
+      ? {
+          checks: [],
+          state: 'live-source',
+          detail: `restoring in place replaces the live tables ${existing.join(', ')}`,
+          hint: 'Pass --force and --overwrite-source, or restore into new names with a target prefix.',
+        }
+      : {
+          checks: [],
+          state: 'foreign',
+          detail: `tables ${existing.join(', ')} already exist`,
+          hint: 'Delete them, pick another prefix, or pass --force.',
+        };
   }
 
   async restore(opts: RestoreOptions): Promise<RestoredMember> {
     const inspection = await this.inspect();
     if (inspection.state === 'live-source' && !(opts.force && opts.allowSource === true)) {
-      throw new ConfigError('RESTORE_TARGET_IS_SOURCE', `Member ${this.ctx.record.member.name}: ${inspection.detail}.`, { hint: inspection.hint ?? '', context: { member: this.ctx.record.member.name } });
+      throw new ConfigError(
+        'RESTORE_TARGET_IS_SOURCE',
+        `Member ${this.ctx.record.member.name}: ${inspection.detail}.`,
+        { hint: inspection.hint ?? '', context: { member: this.ctx.record.member.name } },
+      );
     }
     if (inspection.state === 'foreign' && !opts.force) {
-      throw new ConfigError('RESTORE_TARGET_NOT_EMPTY', `Member ${this.ctx.record.member.name}: ${inspection.detail}.`, { hint: inspection.hint ?? '', context: { member: this.ctx.record.member.name } });
+      throw new ConfigError(
+        'RESTORE_TARGET_NOT_EMPTY',
+        `Member ${this.ctx.record.member.name}: ${inspection.detail}.`,
+        { hint: inspection.hint ?? '', context: { member: this.ctx.record.member.name } },
+      );
     }
     for (const t of (await this.readManifest()).tables) await this.restoreTable(t, opts);
     const connection = this.ctx.record.member.connection;
-    return { connection: this.inPlace || connection.kind !== 'dynamodb' ? connection : { ...connection, prefix: this.target.prefix ?? '' } };
+    return {
+      connection:
+        this.inPlace || connection.kind !== 'dynamodb'
+          ? connection
+          : { ...connection, prefix: this.target.prefix ?? '' },
+    };
   }
 
   private async restoreTable(t: TableSettings, opts: RestoreOptions): Promise<void> {
@@ -110,7 +191,8 @@ export class DynamoPitrRestoreSession implements RestoreSession {
       this.done[t.table] = [...(this.done[t.table] ?? []), s];
       await this.writeState();
     };
-    const wait = (table: string) => waitActive(this.cp, table, this.options.pollMs, this.options.activeTimeoutMs, opts.signal);
+    const wait = (table: string) =>
+      waitActive(this.cp, table, this.options.pollMs, this.options.activeTimeoutMs, opts.signal);
     if (this.inPlace) {
       await step('alias', async () => {
         if ((await this.cp.describeTable(alias)) !== undefined) await this.cp.deleteTable(alias); // a half-made alias
@@ -132,7 +214,8 @@ export class DynamoPitrRestoreSession implements RestoreSession {
         await wait(name);
       });
       // ScalarDB's catalog keys tables by their physical name: rename its entries to the new prefix.
-      if (name.endsWith(`${METADATA_NAMESPACE}.${METADATA_TABLE_NAME}`)) await step('catalog', () => this.renameCatalog(name));
+      if (name.endsWith(`${METADATA_NAMESPACE}.${METADATA_TABLE_NAME}`))
+        await step('catalog', () => this.renameCatalog(name));
     }
     await step('pitr', () => this.cp.enablePitr(name));
     await step('autoscaling', async () => {
@@ -150,15 +233,25 @@ export class DynamoPitrRestoreSession implements RestoreSession {
     const client = new DynamoDBClient({
       region: connection.region,
       ...(connection.endpoint === undefined ? {} : { endpoint: connection.endpoint }),
-      ...(connection.dummyCredentials === true ? { credentials: { accessKeyId: 'stillpoint-local', secretAccessKey: 'stillpoint-local' } } : {}),
+      ...(connection.dummyCredentials === true
+        ? { credentials: { accessKeyId: 'stillpoint-local', secretAccessKey: 'stillpoint-local' } }
+        : {}),
     });
     try {
-      const items = (await client.send(new ScanCommand({ TableName: catalog, ConsistentRead: true }))).Items ?? [];
+      const items =
+        (await client.send(new ScanCommand({ TableName: catalog, ConsistentRead: true }))).Items ?? [];
       for (const item of items) {
         const stored = item[METADATA_KEY]?.S ?? '';
         if (!stored.startsWith(from) || stored.startsWith(to)) continue;
-        await client.send(new PutItemCommand({ TableName: catalog, Item: { ...item, [METADATA_KEY]: { S: to + stored.slice(from.length) } } }));
-        await client.send(new DeleteItemCommand({ TableName: catalog, Key: { [METADATA_KEY]: { S: stored } } }));
+        await client.send(
+          new PutItemCommand({
+            TableName: catalog,
+            Item: { ...item, [METADATA_KEY]: { S: to + stored.slice(from.length) } },
+          }),
+        );
+        await client.send(
+          new DeleteItemCommand({ TableName: catalog, Key: { [METADATA_KEY]: { S: stored } } }),
+        );
       }
     } finally {
       client.destroy();
@@ -178,7 +271,11 @@ export class DynamoPitrRestoreSession implements RestoreSession {
   }
 
   private async readState(): Promise<void> {
-    if (await this.ctx.artifacts.exists(this.stateKey())) this.done = JSON.parse(await text(await this.ctx.artifacts.get(this.stateKey()))) as Record<string, Step[]>;
+    if (await this.ctx.artifacts.exists(this.stateKey()))
+      this.done = JSON.parse(await text(await this.ctx.artifacts.get(this.stateKey()))) as Record<
+        string,
+        Step[]
+      >;
   }
 
   private async writeState(): Promise<void> {
@@ -188,7 +285,12 @@ export class DynamoPitrRestoreSession implements RestoreSession {
   private async readManifest(): Promise<DynamoManifest> {
     if (this.manifest !== undefined) return this.manifest;
     const ref = this.ctx.record.artifacts.find((a) => a.key.endsWith(MANIFEST_FILE));
-    if (ref === undefined) throw new EngineError('RESTORE_FAILED', `Member ${this.ctx.record.member.name}: the backup has no ${MANIFEST_FILE}.`, { context: { member: this.ctx.record.member.name } });
+    if (ref === undefined)
+      throw new EngineError(
+        'RESTORE_FAILED',
+        `Member ${this.ctx.record.member.name}: the backup has no ${MANIFEST_FILE}.`,
+        { context: { member: this.ctx.record.member.name } },
+      );
     this.manifest = JSON.parse(await text(await this.ctx.artifacts.get(ref.key))) as DynamoManifest;
     return this.manifest;
   }

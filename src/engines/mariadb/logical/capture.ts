@@ -14,8 +14,25 @@ import { pipeline, type Readable } from 'node:stream';
 import type mysql from 'mysql2/promise';
 import { EngineError } from '../../../errors.ts';
 import type { ArtifactRef } from '../../../artifacts/contract.ts';
-import type { BackupSession, BackupSessionContext, CaptureResult, ClockSample, EngineCapabilities, FinishedMember, FinishWindow, PreflightCheck, RestoreHandle } from '../../contract.ts';
-import { abortable, closeQuietly, connectMariaDb, measureClockOn, quoteIdent, reuseOrConnect } from '../connection.ts';
+import type {
+  BackupSession,
+  BackupSessionContext,
+  CaptureResult,
+  ClockSample,
+  EngineCapabilities,
+  FinishedMember,
+  FinishWindow,
+  PreflightCheck,
+  RestoreHandle,
+} from '../../contract.ts';
+import {
+  abortable,
+  closeQuietly,
+  connectMariaDb,
+  measureClockOn,
+  quoteIdent,
+  reuseOrConnect,
+} from '../connection.ts';
 import { connectionOf, databasesOf, METADATA_DATABASE, type MariaDbOptions } from '../options.ts';
 import { columnsOf, dumpStatements, streamTable } from './dump-table.ts';
 import { DUMP_FORMAT, DUMP_TIME_ZONE, type DumpManifest, type DumpTable } from './manifest.ts';
@@ -35,7 +52,8 @@ async function openSnapshot(conn: mysql.Connection): Promise<{ file: string; pos
   await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
   await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
   const [rows] = await conn.query<mysql.RowDataPacket[]>(`SHOW STATUS LIKE 'binlog_snapshot_%'`);
-  const value = (name: string): string => String(rows.find((r) => String(r.Variable_name).toLowerCase() === name)?.Value ?? '');
+  const value = (name: string): string =>
+    String(rows.find((r) => String(r.Variable_name).toLowerCase() === name)?.Value ?? '');
   return { file: value('binlog_snapshot_file'), position: Number(value('binlog_snapshot_position')) };
 }
 
@@ -57,13 +75,18 @@ export class LogicalBackup implements BackupSession {
 
   private async connect(signal?: AbortSignal): Promise<mysql.Connection> {
     signal?.throwIfAborted();
-    if (this.closed) throw new EngineError('SESSION_CLOSED', 'The backup session is closed.', { context: { engine: ENGINE, member: this.ctx.member.name } });
+    if (this.closed)
+      throw new EngineError('SESSION_CLOSED', 'The backup session is closed.', {
+        context: { engine: ENGINE, member: this.ctx.member.name },
+      });
     const c = await connectMariaDb(connectionOf(this.ctx.member), this.options.connectTimeoutMs);
     this.open.add(c);
     if (this.closed) {
       // Closed while connecting: the connection must not outlive the session.
       await this.release([c]);
-      throw new EngineError('SESSION_CLOSED', 'The backup session is closed.', { context: { engine: ENGINE, member: this.ctx.member.name } });
+      throw new EngineError('SESSION_CLOSED', 'The backup session is closed.', {
+        context: { engine: ENGINE, member: this.ctx.member.name },
+      });
     }
     return c;
   }
@@ -78,13 +101,27 @@ export class LogicalBackup implements BackupSession {
     try {
       c = await this.connect(signal);
     } catch (error) {
-      return [{ name: 'connect', ok: false, detail: (error as Error).message, hint: 'Check host, port, user and password of the member.' }];
+      return [
+        {
+          name: 'connect',
+          ok: false,
+          detail: (error as Error).message,
+          hint: 'Check host, port, user and password of the member.',
+        },
+      ];
     }
     try {
       const [v] = await c.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v, @@log_bin AS log_bin');
-      const checks: PreflightCheck[] = [{ name: 'connect', ok: true, detail: `MariaDB ${String(v[0]?.v)} at ${conn.host}:${conn.port}` }];
+      const checks: PreflightCheck[] = [
+        { name: 'connect', ok: true, detail: `MariaDB ${String(v[0]?.v)} at ${conn.host}:${conn.port}` },
+      ];
       if (Number(v[0]?.log_bin) !== 1) {
-        checks.push({ name: 'log_bin', ok: false, detail: 'binary log disabled', hint: "Start the server with --log-bin: the snapshot's binlog position is recorded with every backup." });
+        checks.push({
+          name: 'log_bin',
+          ok: false,
+          detail: 'binary log disabled',
+          hint: "Start the server with --log-bin: the snapshot's binlog position is recorded with every backup.",
+        });
       }
       return checks;
     } finally {
@@ -112,23 +149,33 @@ export class LogicalBackup implements BackupSession {
     const pre = this.pre;
     // Given up by the orchestrator (capture deadline, abort): drop every connection, so nothing stays stuck
     // on a dead path (the pre-opened connections' liveness checks included).
-    return abortable(signal, () => this.captureSnapshots(pre, signal), () => {
-      for (const c of [...pre, ...this.open]) c.destroy();
-    }, 'The capture');
+    return abortable(
+      signal,
+      () => this.captureSnapshots(pre, signal),
+      () => {
+        for (const c of [...pre, ...this.open]) c.destroy();
+      },
+      'The capture',
+    );
   }
 
   private async captureSnapshots(pre: mysql.Connection[], signal: AbortSignal): Promise<CaptureResult> {
     const started = performance.now();
     this.pre = [];
     const conns = await Promise.all(
-      Array.from({ length: this.options.jobs }, (_, i) => reuseOrConnect(pre[i], () => this.connect(signal)).catch((e: unknown) => e as Error)),
+      Array.from({ length: this.options.jobs }, (_, i) =>
+        reuseOrConnect(pre[i], () => this.connect(signal)).catch((e: unknown) => e as Error),
+      ),
     );
     // A pre-opened connection found dead was destroyed by reuseOrConnect: no longer ours to close.
     for (const c of pre) if (!conns.includes(c)) this.open.delete(c);
     const open = conns.filter((c): c is mysql.Connection => !(c instanceof Error));
     if (open.length === 0 || open.length < conns.length) {
       await this.release(open);
-      throw conns.find((c) => c instanceof Error) ?? new EngineError('CAPTURE_FAILED', 'No connection.', { context: { engine: ENGINE } });
+      throw (
+        conns.find((c) => c instanceof Error) ??
+        new EngineError('CAPTURE_FAILED', 'No connection.', { context: { engine: ENGINE } })
+      );
     }
     let holders: mysql.Connection[];
     let position: { file: string; position: number };
@@ -137,17 +184,23 @@ export class LogicalBackup implements BackupSession {
       signal.throwIfAborted();
       const positions = await Promise.all(open.map(openSnapshot));
       position = positions[0]!;
-      holders = open.filter((_, i) => positions[i]!.file === position.file && positions[i]!.position === position.position);
+      holders = open.filter(
+        (_, i) => positions[i]!.file === position.file && positions[i]!.position === position.position,
+      );
       await this.release(open.filter((c) => !holders.includes(c)));
       const [g] = await holders[0]!.query<mysql.RowDataPacket[]>('SELECT @@gtid_binlog_pos AS gtid');
       gtid = String(g[0]?.gtid ?? '');
     } catch (error) {
       await this.release(open);
-      throw new EngineError('CAPTURE_FAILED', `Could not open a consistent snapshot: ${(error as Error).message}`, {
-        hint: 'The binary log must be enabled (log_bin) so the snapshot has a binlog position; the user needs RELOAD or BINLOG MONITOR for SHOW STATUS.',
-        context: { engine: ENGINE, member: this.ctx.member.name, backupId: this.ctx.backupId },
-        cause: error,
-      });
+      throw new EngineError(
+        'CAPTURE_FAILED',
+        `Could not open a consistent snapshot: ${(error as Error).message}`,
+        {
+          hint: 'The binary log must be enabled (log_bin) so the snapshot has a binlog position; the user needs RELOAD or BINLOG MONITOR for SHOW STATUS.',
+          context: { engine: ENGINE, member: this.ctx.member.name, backupId: this.ctx.backupId },
+          cause: error,
+        },
+      );
     }
     const captureMs = performance.now() - started;
     if (position.file === '') {
@@ -157,17 +210,28 @@ export class LogicalBackup implements BackupSession {
         context: { engine: ENGINE, member: this.ctx.member.name },
       });
     }
-    const handle: RestoreHandle = { kind: 'snapshot', snapshotId: `${position.file}:${position.position}`, detail: { binlogFile: position.file, binlogPosition: position.position, gtid, captureMs } };
+    const handle: RestoreHandle = {
+      kind: 'snapshot',
+      snapshotId: `${position.file}:${position.position}`,
+      detail: { binlogFile: position.file, binlogPosition: position.position, gtid, captureMs },
+    };
     this.snapshot = { holders, ...position, gtid, captureMs, handle };
     return { handle, capturedAtMs: Date.now() };
   }
 
   async finish(_window: FinishWindow, signal: AbortSignal): Promise<FinishedMember> {
     const snap = this.snapshot;
-    if (snap === undefined) throw new EngineError('CAPTURE_MISSING', 'finish() without a capture.', { context: { engine: ENGINE, member: this.ctx.member.name } });
+    if (snap === undefined)
+      throw new EngineError('CAPTURE_MISSING', 'finish() without a capture.', {
+        context: { engine: ENGINE, member: this.ctx.member.name },
+      });
     try {
       const dumped = await this.dumpGuarded(snap, signal);
-      return { handle: snap.handle, ...dumped, detail: { ...dumped.detail, captureMs: snap.captureMs, connections: snap.holders.length } };
+      return {
+        handle: snap.handle,
+        ...dumped,
+        detail: { ...dumped.detail, captureMs: snap.captureMs, connections: snap.holders.length },
+      };
     } finally {
       await this.discard();
     }
@@ -185,7 +249,10 @@ export class LogicalBackup implements BackupSession {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const stream of this.streams) stream.destroy(new EngineError('SESSION_CLOSED', 'The backup session was closed.', { context: { engine: ENGINE } }));
+    for (const stream of this.streams)
+      stream.destroy(
+        new EngineError('SESSION_CLOSED', 'The backup session was closed.', { context: { engine: ENGINE } }),
+      );
     this.snapshot = undefined;
     this.pre = [];
     await this.release([...this.open]).catch(() => undefined);
@@ -209,16 +276,30 @@ export class LogicalBackup implements BackupSession {
       fail(error);
     };
     // Polled, not re-armed per row: re-arming a timer per row cost ~10% of the dump's CPU.
-    const timer = setInterval(() => {
-      if (progress === seen) {
-        stop(new EngineError('DUMP_STALLED', `The dump of ${this.ctx.member.name} made no progress for ${stallMs} ms; its connections were dropped.`, {
-          hint: 'Check the network path to the database server and the server itself, then take the backup again.',
+    const timer = setInterval(
+      () => {
+        if (progress === seen) {
+          stop(
+            new EngineError(
+              'DUMP_STALLED',
+              `The dump of ${this.ctx.member.name} made no progress for ${stallMs} ms; its connections were dropped.`,
+              {
+                hint: 'Check the network path to the database server and the server itself, then take the backup again.',
+                context: { engine: ENGINE, member: this.ctx.member.name },
+              },
+            ),
+          );
+        }
+        seen = progress;
+      },
+      Math.max(50, Math.floor(stallMs / 2)),
+    );
+    const onAbort = (): void =>
+      stop(
+        new EngineError('ABORTED', 'The dump was aborted.', {
           context: { engine: ENGINE, member: this.ctx.member.name },
-        }));
-      }
-      seen = progress;
-    }, Math.max(50, Math.floor(stallMs / 2)));
-    const onAbort = (): void => stop(new EngineError('ABORTED', 'The dump was aborted.', { context: { engine: ENGINE, member: this.ctx.member.name } }));
+        }),
+      );
     if (signal.aborted) onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     const dump = this.dump(snap, () => progress++);
@@ -236,34 +317,56 @@ export class LogicalBackup implements BackupSession {
     const started = performance.now();
     const main = snap.holders[0]!;
     // A predictable session for the dump: backquoted SHOW CREATE, TIMESTAMPs in UTC (restore reads them back in UTC).
-    await Promise.all(snap.holders.map((c) => c.query(`SET SESSION sql_mode = '', time_zone = '${DUMP_TIME_ZONE}'`)));
+    await Promise.all(
+      snap.holders.map((c) => c.query(`SET SESSION sql_mode = '', time_zone = '${DUMP_TIME_ZONE}'`)),
+    );
     touch();
     const databases: DumpManifest['databases'][number][] = [];
     const work: Array<(conn: mysql.Connection) => Promise<ArtifactRef>> = [];
     for (const db of await this.databasesToDump(main)) {
-      const [createDb] = await main.query<mysql.RowDataPacket[]>(`SHOW CREATE DATABASE ${quoteIdent(db)}`).catch((error: unknown) => {
-        throw new EngineError('DATABASE_MISSING', `Database ${db} does not exist on the member.`, { hint: 'Fix the member namespaces or options.databases.', context: { engine: ENGINE, member: ctx.member.name }, cause: error });
-      });
+      const [createDb] = await main
+        .query<mysql.RowDataPacket[]>(`SHOW CREATE DATABASE ${quoteIdent(db)}`)
+        .catch((error: unknown) => {
+          throw new EngineError('DATABASE_MISSING', `Database ${db} does not exist on the member.`, {
+            hint: 'Fix the member namespaces or options.databases.',
+            context: { engine: ENGINE, member: ctx.member.name },
+            cause: error,
+          });
+        });
       const [tables] = await main.query<mysql.RowDataPacket[]>(
         `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY table_name`,
         [db],
       );
       const columns = await columnsOf(main, db);
       touch();
-      const entry = { name: db, createDatabase: String(createDb[0]?.['Create Database'] ?? ''), tables: [] as DumpTable[] };
+      const entry = {
+        name: db,
+        createDatabase: String(createDb[0]?.['Create Database'] ?? ''),
+        tables: [] as DumpTable[],
+      };
       databases.push(entry);
       for (const row of tables) {
         const table = String(row.t);
-        const [create] = await main.query<mysql.RowDataPacket[]>(`SHOW CREATE TABLE ${quoteIdent(db)}.${quoteIdent(table)}`);
+        const [create] = await main.query<mysql.RowDataPacket[]>(
+          `SHOW CREATE TABLE ${quoteIdent(db)}.${quoteIdent(table)}`,
+        );
         touch();
-        const item: DumpTable = { name: table, create: String(create[0]?.['Create Table'] ?? ''), rows: 0, key: `${ctx.artifactPrefix}${db}/${table}.sql${options.gzip ? '.gz' : ''}` };
+        const item: DumpTable = {
+          name: table,
+          create: String(create[0]?.['Create Table'] ?? ''),
+          rows: 0,
+          key: `${ctx.artifactPrefix}${db}/${table}.sql${options.gzip ? '.gz' : ''}`,
+        };
         entry.tables.push(item);
         const statements = dumpStatements(db, table, columns.get(table) ?? []);
         work.push(async (conn) => {
           const lines = streamTable(conn, statements, options.batchBytes, (n) => ((item.rows += n), touch()));
           this.streams.add(lines);
           try {
-            const ref = await ctx.artifacts.put(item.key, options.gzip ? pipeline(lines, createGzip({ level: 1 }), () => undefined) : lines);
+            const ref = await ctx.artifacts.put(
+              item.key,
+              options.gzip ? pipeline(lines, createGzip({ level: 1 }), () => undefined) : lines,
+            );
             touch();
             return ref;
           } finally {
@@ -273,10 +376,23 @@ export class LogicalBackup implements BackupSession {
       }
     }
     const artifacts = await runPool(work, snap.holders);
-    const manifest: DumpManifest = { format: DUMP_FORMAT, binlogFile: snap.file, binlogPosition: snap.position, gtid: snap.gtid, timeZone: DUMP_TIME_ZONE, databases };
-    artifacts.push(await ctx.artifacts.put(`${ctx.artifactPrefix}manifest.json`, JSON.stringify(manifest, null, 2)));
+    const manifest: DumpManifest = {
+      format: DUMP_FORMAT,
+      binlogFile: snap.file,
+      binlogPosition: snap.position,
+      gtid: snap.gtid,
+      timeZone: DUMP_TIME_ZONE,
+      databases,
+    };
+    artifacts.push(
+      await ctx.artifacts.put(`${ctx.artifactPrefix}manifest.json`, JSON.stringify(manifest, null, 2)),
+    );
     await Promise.all(snap.holders.map((c) => c.query('COMMIT')));
-    return { artifacts, bytes: artifacts.reduce((s, a) => s + a.bytes, 0), detail: { method: 'logical', dumpMs: performance.now() - started, tables: work.length } };
+    return {
+      artifacts,
+      bytes: artifacts.reduce((s, a) => s + a.bytes, 0),
+      detail: { method: 'logical', dumpMs: performance.now() - started, tables: work.length },
+    };
   }
 
   /**
@@ -286,13 +402,19 @@ export class LogicalBackup implements BackupSession {
   private async databasesToDump(main: mysql.Connection): Promise<string[]> {
     const listed = [...databasesOf(this.ctx.member, this.options)];
     if (this.options.databases !== undefined || listed.includes(METADATA_DATABASE)) return listed;
-    const [rows] = await main.query<mysql.RowDataPacket[]>('SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', [METADATA_DATABASE]);
+    const [rows] = await main.query<mysql.RowDataPacket[]>(
+      'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?',
+      [METADATA_DATABASE],
+    );
     return rows.length > 0 ? [...listed, METADATA_DATABASE] : listed;
   }
 }
 
 /** Each connection takes the next table; every connection holds the same snapshot. One failure fails all. */
-async function runPool(work: ReadonlyArray<(conn: mysql.Connection) => Promise<ArtifactRef>>, holders: readonly mysql.Connection[]): Promise<ArtifactRef[]> {
+async function runPool(
+  work: ReadonlyArray<(conn: mysql.Connection) => Promise<ArtifactRef>>,
+  holders: readonly mysql.Connection[],
+): Promise<ArtifactRef[]> {
   const results: ArtifactRef[] = [];
   let next = 0;
   const lane = async (conn: mysql.Connection): Promise<void> => {

@@ -31,10 +31,34 @@ const enum Kind {
   Hex = 2,
 }
 
-const NUMERIC = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint', 'decimal', 'float', 'double', 'year']);
+const NUMERIC = new Set([
+  'tinyint',
+  'smallint',
+  'mediumint',
+  'int',
+  'bigint',
+  'decimal',
+  'float',
+  'double',
+  'year',
+]);
 const BINARY = new Set([
-  'bit', 'binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'vector',
-  'geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection',
+  'bit',
+  'binary',
+  'varbinary',
+  'tinyblob',
+  'blob',
+  'mediumblob',
+  'longblob',
+  'vector',
+  'geometry',
+  'point',
+  'linestring',
+  'polygon',
+  'multipoint',
+  'multilinestring',
+  'multipolygon',
+  'geometrycollection',
 ]);
 
 function kindOf(c: ColumnInfo): Kind {
@@ -77,13 +101,22 @@ export function dumpStatements(db: string, table: string, columns: readonly Colu
 
 /** The callback-style connection under mysql2's promise wrapper: its query streams with backpressure. */
 type CoreConnection = {
-  query(o: { sql: string; rowsAsArray: boolean; typeCast: false }): { stream(o?: { highWaterMark: number }): Readable };
+  query(o: { sql: string; rowsAsArray: boolean; typeCast: false }): {
+    stream(o?: { highWaterMark: number }): Readable;
+  };
 };
 
 /** Streams the table as INSERT lines. `onRows(n)` is called per batch with the rows it holds. */
-export function streamTable(conn: mysql.Connection, dump: TableDump, batchBytes: number, onRows: (n: number) => void): Readable {
+export function streamTable(
+  conn: mysql.Connection,
+  dump: TableDump,
+  batchBytes: number,
+  onRows: (n: number) => void,
+): Readable {
   const core = (conn as unknown as { connection: CoreConnection }).connection;
-  const rows = core.query({ sql: dump.select, rowsAsArray: true, typeCast: false }).stream({ highWaterMark: 1000 });
+  const rows = core
+    .query({ sql: dump.select, rowsAsArray: true, typeCast: false })
+    .stream({ highWaterMark: 1000 });
   const batcher = new RowBatcher(Buffer.from(dump.insertPrefix), dump.kinds, batchBytes, onRows);
   rows.on('error', (error: Error) => batcher.destroy(error));
   return rows.pipe(batcher);

@@ -23,5 +23,9 @@ export interface DumpManifest {
   readonly gtid: string;
   /** Session time zone the TIMESTAMP values were written in (absent in format /1: the server's default). */
   readonly timeZone?: string;
-  readonly databases: ReadonlyArray<{ readonly name: string; readonly createDatabase: string; readonly tables: readonly DumpTable[] }>;
+  readonly databases: ReadonlyArray<{
+    readonly name: string;
+    readonly createDatabase: string;
+    readonly tables: readonly DumpTable[];
+  }>;
 }

@@ -10,12 +10,28 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type mysql from 'mysql2/promise';
 import { EngineError } from '../../../errors.ts';
-import type { PreflightCheck, RestoredMember, RestoreOptions, RestoreSession, RestoreSessionContext, RestoreStep, RestoreTarget, TargetInspection } from '../../contract.ts';
+import type {
+  PreflightCheck,
+  RestoredMember,
+  RestoreOptions,
+  RestoreSession,
+  RestoreSessionContext,
+  RestoreStep,
+  RestoreTarget,
+  TargetInspection,
+} from '../../contract.ts';
 import { readJsonArtifact } from '../../base-backups.ts';
 import { closeQuietly, connectMariaDb, credentialsRejected, quoteIdent } from '../connection.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
 import { decodeMarker, encodeMarker, stateFromMarker, worstState, type RestoreMarker } from '../markers.ts';
-import { connectionOf, parseLogicalTarget, redactedTarget, targetDatabase, type LogicalTarget, type MariaDbOptions } from '../options.ts';
+import {
+  connectionOf,
+  parseLogicalTarget,
+  redactedTarget,
+  targetDatabase,
+  type LogicalTarget,
+  type MariaDbOptions,
+} from '../options.ts';
 import type { DumpManifest, DumpTable } from './manifest.ts';
 
 const ENGINE = 'mariadb';
@@ -25,7 +41,9 @@ const sameHost = (a: string, b: string): boolean => a === b || (LOOPBACK.has(a) 
 
 /** Keeps the source's character set and collation: drops the name (and any comment) of its CREATE DATABASE. */
 function databaseOptions(createStatement: string): string {
-  return createStatement.replace(/^CREATE DATABASE\s+(\/\*.*?\*\/\s*)?`(?:[^`]|``)*`/i, '').replace(/\s+COMMENT\s+'(?:[^'\\]|\\.|'')*'/i, '');
+  return createStatement
+    .replace(/^CREATE DATABASE\s+(\/\*.*?\*\/\s*)?`(?:[^`]|``)*`/i, '')
+    .replace(/\s+COMMENT\s+'(?:[^'\\]|\\.|'')*'/i, '');
 }
 
 export class LogicalRestore implements RestoreSession {
@@ -55,14 +73,21 @@ export class LogicalRestore implements RestoreSession {
     if (this.manifest) return this.manifest;
     const ref = this.ctx.record.artifacts.find((a) => a.key.endsWith('/manifest.json'));
     if (ref === undefined) {
-      throw new EngineError('ARTIFACT_MISSING', `Backup ${this.ctx.record.backupId} has no dump manifest for member ${this.ctx.record.member.name}.`, { context: { engine: ENGINE, backupId: this.ctx.record.backupId } });
+      throw new EngineError(
+        'ARTIFACT_MISSING',
+        `Backup ${this.ctx.record.backupId} has no dump manifest for member ${this.ctx.record.member.name}.`,
+        { context: { engine: ENGINE, backupId: this.ctx.record.backupId } },
+      );
     }
     this.manifest = await readJsonArtifact<DumpManifest>(this.ctx.artifacts, ref.key);
     return this.manifest;
   }
 
   private async connect(): Promise<mysql.Connection> {
-    if (this.closed) throw new EngineError('SESSION_CLOSED', 'The restore session is closed.', { context: { engine: ENGINE } });
+    if (this.closed)
+      throw new EngineError('SESSION_CLOSED', 'The restore session is closed.', {
+        context: { engine: ENGINE },
+      });
     const c = await connectMariaDb(this.t.connection, this.options.connectTimeoutMs);
     this.open.add(c);
     return c;
@@ -85,9 +110,21 @@ export class LogicalRestore implements RestoreSession {
     return manifest.databases.flatMap((db) => {
       const name = targetDatabase(this.t, db.name);
       return [
-        { title: `Check that database ${name} on ${this.label} is absent, empty or an unfinished restore of this backup (else --force drops it)`, detail: `DROP DATABASE IF EXISTS ${quoteIdent(name)}`, destructive: true },
-        { title: `Create database ${name} as ${user}, marked as an in-progress restore of ${this.ctx.record.backupId}`, detail: `CREATE DATABASE ${quoteIdent(name)} … COMMENT '<marker>'`, destructive: false },
-        { title: `Create ${db.tables.length} tables and load ${db.tables.reduce((s, x) => s + x.rows, 0)} rows`, detail: db.tables.map((x) => x.key).join(', '), destructive: false },
+        {
+          title: `Check that database ${name} on ${this.label} is absent, empty or an unfinished restore of this backup (else --force drops it)`,
+          detail: `DROP DATABASE IF EXISTS ${quoteIdent(name)}`,
+          destructive: true,
+        },
+        {
+          title: `Create database ${name} as ${user}, marked as an in-progress restore of ${this.ctx.record.backupId}`,
+          detail: `CREATE DATABASE ${quoteIdent(name)} … COMMENT '<marker>'`,
+          destructive: false,
+        },
+        {
+          title: `Create ${db.tables.length} tables and load ${db.tables.reduce((s, x) => s + x.rows, 0)} rows`,
+          detail: db.tables.map((x) => x.key).join(', '),
+          destructive: false,
+        },
       ];
     });
   }
@@ -101,15 +138,39 @@ export class LogicalRestore implements RestoreSession {
       c = await this.connect();
     } catch (error) {
       const denied = credentialsRejected(error);
-      checks.push({ name: 'reachable', ok: denied, detail: denied ? `${this.label} answers` : (error as Error).message, ...(denied ? {} : { hint: `Is a MariaDB server running at ${this.label}? Check host and port of the restore target.` }) });
-      if (denied) checks.push({ name: 'credentials', ok: false, detail: `user ${this.t.connection.user} was refused at ${this.label}`, hint: 'Give the restore target its own user and password / passwordEnv / passwordFile (they default to the member\'s).' });
+      checks.push({
+        name: 'reachable',
+        ok: denied,
+        detail: denied ? `${this.label} answers` : (error as Error).message,
+        ...(denied
+          ? {}
+          : {
+              hint: `Is a MariaDB server running at ${this.label}? Check host and port of the restore target.`,
+            }),
+      });
+      if (denied)
+        checks.push({
+          name: 'credentials',
+          ok: false,
+          detail: `user ${this.t.connection.user} was refused at ${this.label}`,
+          hint: "Give the restore target its own user and password / passwordEnv / passwordFile (they default to the member's).",
+        });
       return { checks, state: 'absent', detail: `could not inspect ${this.label}` };
     }
     try {
-      checks.push({ name: 'reachable', ok: true, detail: `${this.label} answers` }, { name: 'credentials', ok: true, detail: `connected as ${this.t.connection.user}` });
+      checks.push(
+        { name: 'reachable', ok: true, detail: `${this.label} answers` },
+        { name: 'credentials', ok: true, detail: `connected as ${this.t.connection.user}` },
+      );
       const targets = Object.values(names);
-      const [schemata] = await c.query<mysql.RowDataPacket[]>('SELECT schema_name AS s, schema_comment AS m FROM information_schema.schemata WHERE schema_name IN (?)', [targets]);
-      const [counts] = await c.query<mysql.RowDataPacket[]>('SELECT table_schema AS s, count(*) AS n FROM information_schema.tables WHERE table_schema IN (?) GROUP BY table_schema', [targets]);
+      const [schemata] = await c.query<mysql.RowDataPacket[]>(
+        'SELECT schema_name AS s, schema_comment AS m FROM information_schema.schemata WHERE schema_name IN (?)',
+        [targets],
+      );
+      const [counts] = await c.query<mysql.RowDataPacket[]>(
+        'SELECT table_schema AS s, count(*) AS n FROM information_schema.tables WHERE table_schema IN (?) GROUP BY table_schema',
+        [targets],
+      );
       const source = connectionOf(this.ctx.record.member);
       const sameServer = sameHost(source.host, this.t.host) && source.port === this.t.port;
       const parts = Object.entries(names).map(([db, name]) => {
@@ -117,32 +178,56 @@ export class LogicalRestore implements RestoreSession {
         const tables = Number(counts.find((r) => String(r.s) === name)?.n ?? 0);
         const marker = decodeMarker(row?.m === undefined ? undefined : String(row.m));
         const state: TargetInspection['state'] =
-          row === undefined ? 'absent' : sameServer && name === db && marker === undefined ? 'live-source' : stateFromMarker(marker, this.ctx.record.backupId, this.ctx.record.member.name, tables > 0 || marker !== undefined);
+          row === undefined
+            ? 'absent'
+            : sameServer && name === db && marker === undefined
+              ? 'live-source'
+              : stateFromMarker(
+                  marker,
+                  this.ctx.record.backupId,
+                  this.ctx.record.member.name,
+                  tables > 0 || marker !== undefined,
+                );
         return { name, state, tables, marker };
       });
       const state = worstState(parts.map((p) => p.state));
       const worst = parts.filter((p) => p.state === state);
-      const detail = parts.map((p) => `database ${p.name}: ${p.state}${p.tables > 0 ? ` (${p.tables} tables)` : ''}`).join('; ');
+      const detail = parts
+        .map((p) => `database ${p.name}: ${p.state}${p.tables > 0 ? ` (${p.tables} tables)` : ''}`)
+        .join('; ');
       return { checks, state, detail: `${this.label}: ${detail}`, ...this.hintFor(state, worst) };
     } finally {
       await this.release(c);
     }
   }
 
-  private hintFor(state: TargetInspection['state'], parts: ReadonlyArray<{ name: string; marker: RestoreMarker | undefined }>): { hint?: string } {
+  private hintFor(
+    state: TargetInspection['state'],
+    parts: ReadonlyArray<{ name: string; marker: RestoreMarker | undefined }>,
+  ): { hint?: string } {
     const drops = parts.map((p) => `DROP DATABASE ${quoteIdent(p.name)}`).join('; ');
     const leftover = parts.find((p) => p.marker?.state === 'in-progress');
     switch (state) {
       case 'in-progress':
-        return { hint: 'The leftover of an unfinished restore of this backup: it is dropped and restored again.' };
+        return {
+          hint: 'The leftover of an unfinished restore of this backup: it is dropped and restored again.',
+        };
       case 'restored':
-        return { hint: `Restored from this backup earlier and possibly written to since. Pass --force to restore over it, or drop it first (${drops}).` };
+        return {
+          hint: `Restored from this backup earlier and possibly written to since. Pass --force to restore over it, or drop it first (${drops}).`,
+        };
       case 'foreign':
         return leftover?.marker
-          ? { hint: `${leftover.name} is the leftover of an unfinished restore of backup ${leftover.marker.backupId} (member ${leftover.marker.member}). Remove it with ${drops}, or pass --force.` }
-          : { hint: `Restore under other names (rename, suffix), or pass --force to drop and recreate ${parts.map((p) => p.name).join(', ')}.` };
+          ? {
+              hint: `${leftover.name} is the leftover of an unfinished restore of backup ${leftover.marker.backupId} (member ${leftover.marker.member}). Remove it with ${drops}, or pass --force.`,
+            }
+          : {
+              hint: `Restore under other names (rename, suffix), or pass --force to drop and recreate ${parts.map((p) => p.name).join(', ')}.`,
+            };
       case 'live-source':
-        return { hint: `${parts.map((p) => p.name).join(', ')} is the member's live database on this server. Restore under other names (the default suffix), or pass --force with allowSource to overwrite it.` };
+        return {
+          hint: `${parts.map((p) => p.name).join(', ')} is the member's live database on this server. Restore under other names (the default suffix), or pass --force with allowSource to overwrite it.`,
+        };
       default:
         return {};
     }
@@ -157,17 +242,25 @@ export class LogicalRestore implements RestoreSession {
     const admin = await this.connect();
     try {
       // Marker first: every target database says "in-progress restore of this backup" before any data changes.
-      const [existing] = await admin.query<mysql.RowDataPacket[]>('SELECT schema_name AS s FROM information_schema.schemata WHERE schema_name IN (?)', [Object.values(names)]);
+      const [existing] = await admin.query<mysql.RowDataPacket[]>(
+        'SELECT schema_name AS s FROM information_schema.schemata WHERE schema_name IN (?)',
+        [Object.values(names)],
+      );
       const present = new Set(existing.map((r) => String(r.s)));
       for (const db of manifest.databases) {
         const name = names[db.name]!;
-        if (present.has(name)) await admin.query(`ALTER DATABASE ${quoteIdent(name)} COMMENT ${admin.escape(this.marker('in-progress'))}`);
+        if (present.has(name))
+          await admin.query(
+            `ALTER DATABASE ${quoteIdent(name)} COMMENT ${admin.escape(this.marker('in-progress'))}`,
+          );
       }
       for (const db of manifest.databases) {
         opts.signal.throwIfAborted();
         const name = names[db.name]!;
         if (present.has(name)) await admin.query(`DROP DATABASE ${quoteIdent(name)}`);
-        await admin.query(`CREATE DATABASE ${quoteIdent(name)}${databaseOptions(db.createDatabase)} COMMENT ${admin.escape(this.marker('in-progress'))}`);
+        await admin.query(
+          `CREATE DATABASE ${quoteIdent(name)}${databaseOptions(db.createDatabase)} COMMENT ${admin.escape(this.marker('in-progress'))}`,
+        );
         await admin.query(`USE ${quoteIdent(name)}`);
         for (const table of db.tables) {
           await admin.query(table.create);
@@ -180,11 +273,18 @@ export class LogicalRestore implements RestoreSession {
     await this.load(jobs, manifest, opts.signal);
     const first = manifest.databases[0];
     this.ctx.log.info('restored MariaDB databases', { target: this.label, databases: Object.values(names) });
-    return { connection: { ...this.t.connection, ...(first ? { database: names[first.name]! } : {}) }, namespaces: names };
+    return {
+      connection: { ...this.t.connection, ...(first ? { database: names[first.name]! } : {}) },
+      namespaces: names,
+    };
   }
 
   /** Replays the row files, `jobs` tables at a time, in the dump's session settings. */
-  private async load(jobs: ReadonlyArray<{ db: string; table: DumpTable }>, manifest: DumpManifest, signal: AbortSignal): Promise<void> {
+  private async load(
+    jobs: ReadonlyArray<{ db: string; table: DumpTable }>,
+    manifest: DumpManifest,
+    signal: AbortSignal,
+  ): Promise<void> {
     let next = 0;
     const lane = async (): Promise<void> => {
       const c = await this.connect();
@@ -192,11 +292,18 @@ export class LogicalRestore implements RestoreSession {
       signal.addEventListener('abort', abort, { once: true });
       try {
         // As mariadb-dump's own files do: no FK/unique checks while loading, an explicit 0 stays 0 in an AUTO_INCREMENT column.
-        await c.query(`SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO'${manifest.timeZone ? `, time_zone = ${c.escape(manifest.timeZone)}` : ''}`);
+        await c.query(
+          `SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO'${manifest.timeZone ? `, time_zone = ${c.escape(manifest.timeZone)}` : ''}`,
+        );
         while (next < jobs.length) {
           const job = jobs[next++]!;
           await c.query(`USE ${quoteIdent(job.db)}`);
-          await loadTable(c, await this.ctx.artifacts.get(job.table.key), job.table.key.endsWith('.gz'), signal);
+          await loadTable(
+            c,
+            await this.ctx.artifacts.get(job.table.key),
+            job.table.key.endsWith('.gz'),
+            signal,
+          );
         }
       } finally {
         signal.removeEventListener('abort', abort);
@@ -210,7 +317,8 @@ export class LogicalRestore implements RestoreSession {
     const names = Object.values(await this.names());
     const c = await this.connect();
     try {
-      for (const name of names) await c.query(`ALTER DATABASE ${quoteIdent(name)} COMMENT ${c.escape(this.marker('restored'))}`);
+      for (const name of names)
+        await c.query(`ALTER DATABASE ${quoteIdent(name)} COMMENT ${c.escape(this.marker('restored'))}`);
     } finally {
       await this.release(c);
     }
@@ -222,11 +330,17 @@ export class LogicalRestore implements RestoreSession {
   }
 }
 
-async function loadTable(conn: mysql.Connection, stream: Readable, gz: boolean, signal: AbortSignal): Promise<void> {
+async function loadTable(
+  conn: mysql.Connection,
+  stream: Readable,
+  gz: boolean,
+  signal: AbortSignal,
+): Promise<void> {
   const lines = createInterface({ input: gz ? stream.pipe(createGunzip()) : stream, crlfDelay: Infinity });
   try {
     for await (const line of lines) {
-      if (signal.aborted) throw new EngineError('ABORTED', 'The restore was aborted.', { context: { engine: ENGINE } });
+      if (signal.aborted)
+        throw new EngineError('ABORTED', 'The restore was aborted.', { context: { engine: ENGINE } });
       if (line !== '') await conn.query(line);
     }
   } finally {

@@ -15,10 +15,27 @@ import { performance } from 'node:perf_hooks';
 import type mysql from 'mysql2/promise';
 import { EngineError } from '../../../errors.ts';
 import type { ArtifactRef } from '../../../artifacts/contract.ts';
-import type { BackupSession, BackupSessionContext, CaptureResult, ClockSample, EngineCapabilities, FinishedMember, PreflightCheck, RestoreHandle } from '../../contract.ts';
+import type {
+  BackupSession,
+  BackupSessionContext,
+  CaptureResult,
+  ClockSample,
+  EngineCapabilities,
+  FinishedMember,
+  PreflightCheck,
+  RestoreHandle,
+} from '../../contract.ts';
 import { latestBaseBackup } from '../../base-backups.ts';
 import { hasTool, runTool, spawnTool, waitTool } from '../../tool-runner.ts';
-import { abortable, closeQuietly, connectMariaDb, measureClockOn, reuseOrConnect, toolArgs, toolEnv } from '../connection.ts';
+import {
+  abortable,
+  closeQuietly,
+  connectMariaDb,
+  measureClockOn,
+  reuseOrConnect,
+  toolArgs,
+  toolEnv,
+} from '../connection.ts';
 import { connectionOf, type MariaDbOptions } from '../options.ts';
 
 const ENGINE = 'mariadb';
@@ -35,23 +52,44 @@ export interface BaseBackupInfo {
 }
 
 async function preflightPitr(conn: mysql.Connection): Promise<PreflightCheck[]> {
-  const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @@log_bin AS log_bin, @@binlog_format AS fmt');
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    'SELECT @@log_bin AS log_bin, @@binlog_format AS fmt',
+  );
   const logBin = Number(rows[0]?.log_bin ?? 0) === 1;
   const format = String(rows[0]?.fmt ?? '');
   const checks: PreflightCheck[] = [
     logBin
       ? { name: 'log_bin', ok: true, detail: 'binary log enabled' }
-      : { name: 'log_bin', ok: false, detail: 'binary log disabled', hint: 'Start the server with --log-bin (and --server-id); a restart is needed.' },
+      : {
+          name: 'log_bin',
+          ok: false,
+          detail: 'binary log disabled',
+          hint: 'Start the server with --log-bin (and --server-id); a restart is needed.',
+        },
     format === 'ROW'
       ? { name: 'binlog_format', ok: true, detail: 'ROW' }
-      : { name: 'binlog_format', ok: false, detail: `binlog_format = ${format}`, hint: 'SET GLOBAL binlog_format = ROW (and in the config file) so replay is exact.' },
+      : {
+          name: 'binlog_format',
+          ok: false,
+          detail: `binlog_format = ${format}`,
+          hint: 'SET GLOBAL binlog_format = ROW (and in the config file) so replay is exact.',
+        },
   ];
   if (logBin) {
     try {
       const [logs] = await conn.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
-      checks.push({ name: 'binlog archive readable', ok: true, detail: `${logs.length} binlog files on the server` });
+      checks.push({
+        name: 'binlog archive readable',
+        ok: true,
+        detail: `${logs.length} binlog files on the server`,
+      });
     } catch (error) {
-      checks.push({ name: 'binlog archive readable', ok: false, detail: (error as Error).message, hint: 'GRANT REPLICATION SLAVE, BINLOG MONITOR, RELOAD ON *.* to the backup user.' });
+      checks.push({
+        name: 'binlog archive readable',
+        ok: false,
+        detail: (error as Error).message,
+        hint: 'GRANT REPLICATION SLAVE, BINLOG MONITOR, RELOAD ON *.* to the backup user.',
+      });
     }
   }
   return checks;
@@ -73,13 +111,31 @@ async function ensureBaseBackup(ctx: BackupSessionContext, signal: AbortSignal):
       ctx.artifacts.put(`${dirKey}/backup.xbstream`, child.stdout!),
       waitTool(child, 'mariabackup', args, { env: toolEnv(conn), signal, engine: ENGINE, stdoutTaken: true }),
     ]);
-    const m = /binlog position: filename '([^']+)', position '(\d+)'(?:, GTID of the last change '([^']*)')?/.exec(out.stderr);
+    const m =
+      /binlog position: filename '([^']+)', position '(\d+)'(?:, GTID of the last change '([^']*)')?/.exec(
+        out.stderr,
+      );
     if (m === null) {
-      throw new EngineError('BASE_BACKUP_INVALID', 'mariabackup reported no binlog position.', { hint: 'Enable the binary log on the server.', context: { engine: ENGINE, member: ctx.member.name } });
+      throw new EngineError('BASE_BACKUP_INVALID', 'mariabackup reported no binlog position.', {
+        hint: 'Enable the binary log on the server.',
+        context: { engine: ENGINE, member: ctx.member.name },
+      });
     }
-    const info: BaseBackupInfo = { label, binlogFile: m[1]!, binlogPosition: Number(m[2]), gtid: m[3] ?? '', takenAtMs: Date.now(), files: [ref] };
+    const info: BaseBackupInfo = {
+      label,
+      binlogFile: m[1]!,
+      binlogPosition: Number(m[2]),
+      gtid: m[3] ?? '',
+      takenAtMs: Date.now(),
+      files: [ref],
+    };
     await ctx.artifacts.put(`${dirKey}/info.json`, JSON.stringify(info, null, 2));
-    ctx.log.info('base backup taken', { member: ctx.member.name, label, ms: Math.round(performance.now() - started), bytes: ref.bytes });
+    ctx.log.info('base backup taken', {
+      member: ctx.member.name,
+      label,
+      ms: Math.round(performance.now() - started),
+      bytes: ref.bytes,
+    });
     return info;
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -98,12 +154,18 @@ async function archiveBinlogs(
   connect: () => Promise<mysql.Connection>,
   base?: BaseBackupInfo,
 ): Promise<ArtifactRef[]> {
-  if (handle.kind !== 'log-position') throw new EngineError('HANDLE_KIND', `MariaDB PITR expects a log-position handle, got ${handle.kind}.`, { context: { engine: ENGINE } });
+  if (handle.kind !== 'log-position')
+    throw new EngineError('HANDLE_KIND', `MariaDB PITR expects a log-position handle, got ${handle.kind}.`, {
+      context: { engine: ENGINE },
+    });
   const from = base ?? (await latestBaseBackup<BaseBackupInfo>(ctx));
   const conn = connectionOf(ctx.member);
   const prefix = `${ctx.sharedPrefix}binlog/`;
   const dir = ctx.artifacts.localPath(prefix.slice(0, -1));
-  if (dir === undefined) throw new EngineError('STORE_NOT_LOCAL', 'Binlog archiving needs an artifact store with local paths.', { context: { engine: ENGINE } });
+  if (dir === undefined)
+    throw new EngineError('STORE_NOT_LOCAL', 'Binlog archiving needs an artifact store with local paths.', {
+      context: { engine: ENGINE },
+    });
   await mkdir(dir, { recursive: true });
   const c = await connect();
   try {
@@ -114,22 +176,30 @@ async function archiveBinlogs(
     const first = from?.binlogFile ?? handle.file;
     const wanted = names.filter((n) => n >= first && n <= handle.file);
     if (!names.includes(first) && !(await ctx.artifacts.exists(`${prefix}${first}`))) {
-      throw new EngineError('BINLOG_PURGED', `Binlog ${first} (the base backup's position) is no longer on the server nor archived.`, {
-        hint: 'Take a new base backup (delete shared/<member>/base/) and keep binlogs longer (expire_logs_days).',
-        context: { engine: ENGINE, member: ctx.member.name },
-      });
+      throw new EngineError(
+        'BINLOG_PURGED',
+        `Binlog ${first} (the base backup's position) is no longer on the server nor archived.`,
+        {
+          hint: 'Take a new base backup (delete shared/<member>/base/) and keep binlogs longer (expire_logs_days).',
+          context: { engine: ENGINE, member: ctx.member.name },
+        },
+      );
     }
     const refs: ArtifactRef[] = [];
     for (const name of wanted) {
       const key = `${prefix}${name}`;
       if (!(await ctx.artifacts.exists(key))) {
         const tmpPrefix = join(dir, `.partial-${process.pid}-`);
-        await runTool('mariadb-binlog', ['--read-from-remote-server', '--raw', ...toolArgs(conn), `--result-file=${tmpPrefix}`, name], {
-          env: toolEnv(conn),
-          signal,
-          engine: ENGINE,
-          timeoutMs: options.archiveTimeoutMs,
-        });
+        await runTool(
+          'mariadb-binlog',
+          ['--read-from-remote-server', '--raw', ...toolArgs(conn), `--result-file=${tmpPrefix}`, name],
+          {
+            env: toolEnv(conn),
+            signal,
+            engine: ENGINE,
+            timeoutMs: options.archiveTimeoutMs,
+          },
+        );
         await rename(`${tmpPrefix}${name}`, join(dir, name));
       }
       refs.push(await ctx.artifacts.adopt(key, true));
@@ -166,20 +236,31 @@ export class PitrBackup implements BackupSession {
    * through the signal, connections dropped). close waits for it to settle.
    */
   private track<T>(signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>, what: string): Promise<T> {
-    if (this.closing.signal.aborted) return Promise.reject(new EngineError('SESSION_CLOSED', 'The backup session is closed.', { context: { engine: ENGINE } }));
+    if (this.closing.signal.aborted)
+      return Promise.reject(
+        new EngineError('SESSION_CLOSED', 'The backup session is closed.', { context: { engine: ENGINE } }),
+      );
     const both = AbortSignal.any([signal, this.closing.signal]);
     // close waits (bounded) for the work itself, so an aborted child has exited when close returns.
     const inner = work(both);
     this.running.add(inner);
     void inner.finally(() => this.running.delete(inner)).catch(() => undefined);
-    return abortable(both, () => inner, () => {
-      for (const c of this.open) c.destroy();
-    }, what);
+    return abortable(
+      both,
+      () => inner,
+      () => {
+        for (const c of this.open) c.destroy();
+      },
+      what,
+    );
   }
 
   private async connect(signal: AbortSignal): Promise<mysql.Connection> {
     signal.throwIfAborted();
-    if (this.closing.signal.aborted) throw new EngineError('SESSION_CLOSED', 'The backup session is closed.', { context: { engine: ENGINE } });
+    if (this.closing.signal.aborted)
+      throw new EngineError('SESSION_CLOSED', 'The backup session is closed.', {
+        context: { engine: ENGINE },
+      });
     const c = await connectMariaDb(connectionOf(this.ctx.member), this.options.connectTimeoutMs);
     this.open.add(c);
     return c;
@@ -195,18 +276,34 @@ export class PitrBackup implements BackupSession {
     const checks: PreflightCheck[] = TOOLS.map((tool) =>
       hasTool(tool)
         ? { name: `tool ${tool}`, ok: true, detail: tool }
-        : { name: `tool ${tool}`, ok: false, detail: `TOOL_MISSING: ${tool}`, hint: 'Install mariadb-client and mariadb-backup (the same major version as the server).' },
+        : {
+            name: `tool ${tool}`,
+            ok: false,
+            detail: `TOOL_MISSING: ${tool}`,
+            hint: 'Install mariadb-client and mariadb-backup (the same major version as the server).',
+          },
     );
     const conn = connectionOf(this.ctx.member);
     let c: mysql.Connection;
     try {
       c = await this.connect(signal);
     } catch (error) {
-      return [...checks, { name: 'connect', ok: false, detail: (error as Error).message, hint: 'Check host, port, user and password of the member.' }];
+      return [
+        ...checks,
+        {
+          name: 'connect',
+          ok: false,
+          detail: (error as Error).message,
+          hint: 'Check host, port, user and password of the member.',
+        },
+      ];
     }
     try {
       const [v] = await c.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
-      checks.push({ name: 'connect', ok: true, detail: `MariaDB ${String(v[0]?.v)} at ${conn.host}:${conn.port}` }, ...(await preflightPitr(c)));
+      checks.push(
+        { name: 'connect', ok: true, detail: `MariaDB ${String(v[0]?.v)} at ${conn.host}:${conn.port}` },
+        ...(await preflightPitr(c)),
+      );
       return checks;
     } finally {
       await this.release(c);
@@ -244,15 +341,25 @@ export class PitrBackup implements BackupSession {
       const [status] = await c.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
       const [g] = await c.query<mysql.RowDataPacket[]>('SELECT @@gtid_binlog_pos AS gtid');
       const row = status[0];
-      if (row === undefined) throw new Error('SHOW MASTER STATUS returned nothing: the binary log is disabled');
-      this.handle = { kind: 'log-position', file: String(row.File), position: Number(row.Position), gtid: String(g[0]?.gtid ?? '') };
+      if (row === undefined)
+        throw new Error('SHOW MASTER STATUS returned nothing: the binary log is disabled');
+      this.handle = {
+        kind: 'log-position',
+        file: String(row.File),
+        position: Number(row.Position),
+        gtid: String(g[0]?.gtid ?? ''),
+      };
     } catch (error) {
       if ((error as EngineError).code === 'CONNECT_FAILED') throw error;
-      throw new EngineError('CAPTURE_FAILED', `Could not read the binlog position: ${(error as Error).message}`, {
-        hint: 'Enable log_bin; the user needs BINLOG MONITOR (or SUPER/REPLICATION CLIENT).',
-        context: { engine: ENGINE, member: this.ctx.member.name, backupId: this.ctx.backupId },
-        cause: error,
-      });
+      throw new EngineError(
+        'CAPTURE_FAILED',
+        `Could not read the binlog position: ${(error as Error).message}`,
+        {
+          hint: 'Enable log_bin; the user needs BINLOG MONITOR (or SUPER/REPLICATION CLIENT).',
+          context: { engine: ENGINE, member: this.ctx.member.name, backupId: this.ctx.backupId },
+          cause: error,
+        },
+      );
     } finally {
       await this.release(c ?? pre);
     }
@@ -262,14 +369,30 @@ export class PitrBackup implements BackupSession {
 
   async finish(_window: unknown, signal: AbortSignal): Promise<FinishedMember> {
     const handle = this.handle;
-    if (handle === undefined) throw new EngineError('CAPTURE_MISSING', 'finish() without a capture.', { context: { engine: ENGINE, member: this.ctx.member.name } });
+    if (handle === undefined)
+      throw new EngineError('CAPTURE_MISSING', 'finish() without a capture.', {
+        context: { engine: ENGINE, member: this.ctx.member.name },
+      });
     const base = await latestBaseBackup<BaseBackupInfo>(this.ctx);
     if (base === undefined) {
-      throw new EngineError('BASE_BACKUP_MISSING', `Member ${this.ctx.member.name} has no base backup in ${this.ctx.sharedPrefix}base/.`, { hint: 'prepare() takes one; run the backup again.', context: { engine: ENGINE } });
+      throw new EngineError(
+        'BASE_BACKUP_MISSING',
+        `Member ${this.ctx.member.name} has no base backup in ${this.ctx.sharedPrefix}base/.`,
+        { hint: 'prepare() takes one; run the backup again.', context: { engine: ENGINE } },
+      );
     }
-    const binlogs = await this.track(signal, (s) => archiveBinlogs(this.ctx, this.options, handle, s, () => this.connect(s), base), 'Archiving the binlogs');
+    const binlogs = await this.track(
+      signal,
+      (s) => archiveBinlogs(this.ctx, this.options, handle, s, () => this.connect(s), base),
+      'Archiving the binlogs',
+    );
     const artifacts = [...base.files, ...binlogs];
-    return { handle, artifacts, bytes: artifacts.reduce((s, a) => s + a.bytes, 0), detail: { method: 'pitr', captureMs: this.captureMs, base: base.label, binlogs: binlogs.length } };
+    return {
+      handle,
+      artifacts,
+      bytes: artifacts.reduce((s, a) => s + a.bytes, 0),
+      detail: { method: 'pitr', captureMs: this.captureMs, base: base.label, binlogs: binlogs.length },
+    };
   }
 
   discard(): Promise<void> {
@@ -279,7 +402,11 @@ export class PitrBackup implements BackupSession {
 
   async horizon(handle: RestoreHandle, signal: AbortSignal): Promise<void> {
     if (handle.kind !== 'log-position') return;
-    await this.track(signal, (s) => archiveBinlogs(this.ctx, this.options, handle, s, () => this.connect(s)), 'Archiving the binlogs');
+    await this.track(
+      signal,
+      (s) => archiveBinlogs(this.ctx, this.options, handle, s, () => this.connect(s)),
+      'Archiving the binlogs',
+    );
   }
 
   async close(): Promise<void> {
@@ -287,7 +414,10 @@ export class PitrBackup implements BackupSession {
     this.pre = undefined;
     // Aborted children exit at once (SIGKILL); the wait is bounded anyway (a query on a dead path never answers).
     const timer = new AbortController();
-    await Promise.race([Promise.allSettled([...this.running]), sleep(CLOSE_WAIT_MS, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    await Promise.race([
+      Promise.allSettled([...this.running]),
+      sleep(CLOSE_WAIT_MS, undefined, { signal: timer.signal }).catch(() => undefined),
+    ]);
     timer.abort();
     await Promise.all([...this.open].map((c) => this.release(c))).catch(() => undefined);
   }

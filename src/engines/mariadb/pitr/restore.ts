@@ -15,12 +15,30 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type mysql from 'mysql2/promise';
 import { EngineError } from '../../../errors.ts';
-import type { MemberRecord, PreflightCheck, RestoredMember, RestoreOptions, RestoreSession, RestoreSessionContext, RestoreStep, RestoreTarget, TargetInspection } from '../../contract.ts';
+import type {
+  MemberRecord,
+  PreflightCheck,
+  RestoredMember,
+  RestoreOptions,
+  RestoreSession,
+  RestoreSessionContext,
+  RestoreStep,
+  RestoreTarget,
+  TargetInspection,
+} from '../../contract.ts';
 import { hasTool, runTool, showCommand, spawnTool, startDetached, waitTool } from '../../tool-runner.ts';
 import { closeQuietly, connectMariaDb, toolArgs, toolEnv } from '../connection.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
 import { decodeMarker, stateFromMarker, type RestoreMarker } from '../markers.ts';
-import { backupSuffix, connectionOf, parsePitrTarget, redactedTarget, type MariaDbConnection, type MariaDbOptions, type PitrTarget } from '../options.ts';
+import {
+  backupSuffix,
+  connectionOf,
+  parsePitrTarget,
+  redactedTarget,
+  type MariaDbConnection,
+  type MariaDbOptions,
+  type PitrTarget,
+} from '../options.ts';
 
 const ENGINE = 'mariadb';
 const MARKER_FILE = 'stillpoint-restore.json';
@@ -36,17 +54,28 @@ function osUserOf(options: Pick<MariaDbOptions, 'osUser'>): string | undefined {
 
 function handleOf(record: MemberRecord): { file: string; position: number } {
   const h = record.handle;
-  if (h.kind !== 'log-position') throw new EngineError('HANDLE_KIND', `MariaDB PITR restores a log-position handle, got ${h.kind}.`, { context: { engine: ENGINE } });
+  if (h.kind !== 'log-position')
+    throw new EngineError('HANDLE_KIND', `MariaDB PITR restores a log-position handle, got ${h.kind}.`, {
+      context: { engine: ENGINE },
+    });
   return h;
 }
 
 function binlogRefs(record: MemberRecord, stopFile: string): string[] {
-  return record.artifacts.filter((a) => a.key.includes('/binlog/') && a.key.slice(a.key.lastIndexOf('/') + 1) <= stopFile).map((a) => a.key).sort();
+  return record.artifacts
+    .filter((a) => a.key.includes('/binlog/') && a.key.slice(a.key.lastIndexOf('/') + 1) <= stopFile)
+    .map((a) => a.key)
+    .sort();
 }
 
 function baseKey(record: MemberRecord): string {
   const ref = record.artifacts.find((a) => a.key.endsWith('/backup.xbstream'));
-  if (ref === undefined) throw new EngineError('ARTIFACT_MISSING', `Backup ${record.backupId} lists no base backup for ${record.member.name}.`, { context: { engine: ENGINE } });
+  if (ref === undefined)
+    throw new EngineError(
+      'ARTIFACT_MISSING',
+      `Backup ${record.backupId} lists no base backup for ${record.member.name}.`,
+      { context: { engine: ENGINE } },
+    );
   return ref.key;
 }
 
@@ -79,12 +108,38 @@ export class PitrRestore implements RestoreSession {
     const { dir } = this.t;
     const h = handleOf(this.ctx.record);
     return Promise.resolve([
-      { title: `Check that ${dir} is absent, empty or an unfinished restore of this backup (else --force stops its server and deletes it)`, destructive: true },
-      { title: `Mark ${dir} as an in-progress restore of ${this.ctx.record.backupId}`, detail: join(dir, MARKER_FILE), destructive: false },
-      { title: 'Extract the base backup', detail: `mbstream -x -C ${join(dir, 'backup')} < ${this.ctx.artifacts.localPath(baseKey(this.ctx.record)) ?? baseKey(this.ctx.record)}`, destructive: false },
-      { title: 'Prepare it', detail: showCommand('mariabackup', ['--prepare', `--target-dir=${join(dir, 'backup')}`]), destructive: false },
-      { title: 'Copy back into a new datadir', detail: showCommand('mariabackup', ['--copy-back', `--target-dir=${join(dir, 'backup')}`, `--datadir=${join(dir, 'data')}`]), destructive: false },
-      { title: `Start mariadbd on ${this.t.host}:${this.t.port === 0 ? '(a free port)' : this.t.port}`, destructive: false },
+      {
+        title: `Check that ${dir} is absent, empty or an unfinished restore of this backup (else --force stops its server and deletes it)`,
+        destructive: true,
+      },
+      {
+        title: `Mark ${dir} as an in-progress restore of ${this.ctx.record.backupId}`,
+        detail: join(dir, MARKER_FILE),
+        destructive: false,
+      },
+      {
+        title: 'Extract the base backup',
+        detail: `mbstream -x -C ${join(dir, 'backup')} < ${this.ctx.artifacts.localPath(baseKey(this.ctx.record)) ?? baseKey(this.ctx.record)}`,
+        destructive: false,
+      },
+      {
+        title: 'Prepare it',
+        detail: showCommand('mariabackup', ['--prepare', `--target-dir=${join(dir, 'backup')}`]),
+        destructive: false,
+      },
+      {
+        title: 'Copy back into a new datadir',
+        detail: showCommand('mariabackup', [
+          '--copy-back',
+          `--target-dir=${join(dir, 'backup')}`,
+          `--datadir=${join(dir, 'data')}`,
+        ]),
+        destructive: false,
+      },
+      {
+        title: `Start mariadbd on ${this.t.host}:${this.t.port === 0 ? '(a free port)' : this.t.port}`,
+        destructive: false,
+      },
       {
         title: `Replay ${binlogRefs(this.ctx.record, h.file).length} binlogs up to ${h.file}:${h.position}`,
         detail: `mariadb-binlog --start-position=<xtrabackup_binlog_info> --stop-position=${h.position} … | mariadb --host=${this.t.host} --port=<port> --user=${this.t.connection.user}`,
@@ -97,11 +152,23 @@ export class PitrRestore implements RestoreSession {
     signal.throwIfAborted();
     const { dir } = this.t;
     const checks: PreflightCheck[] = TOOLS.map((tool) =>
-      hasTool(tool) ? { name: `tool ${tool}`, ok: true, detail: tool } : { name: `tool ${tool}`, ok: false, detail: `TOOL_MISSING: ${tool}`, hint: 'Install mariadb-server, mariadb-client and mariadb-backup (the same major version as the backed-up server).' },
+      hasTool(tool)
+        ? { name: `tool ${tool}`, ok: true, detail: tool }
+        : {
+            name: `tool ${tool}`,
+            ok: false,
+            detail: `TOOL_MISSING: ${tool}`,
+            hint: 'Install mariadb-server, mariadb-client and mariadb-backup (the same major version as the backed-up server).',
+          },
     );
     checks.push(await writableCheck(dir));
     if (this.ctx.artifacts.localPath(baseKey(this.ctx.record)) === undefined) {
-      checks.push({ name: 'artifact store', ok: false, detail: 'binlog replay needs an artifact store with local paths', hint: 'Restore from a file:// artifact store.' });
+      checks.push({
+        name: 'artifact store',
+        ok: false,
+        detail: 'binlog replay needs an artifact store with local paths',
+        hint: 'Restore from a file:// artifact store.',
+      });
     }
     const entries = await readdir(dir).catch(() => undefined);
     if (entries === undefined) return { checks, state: 'absent', detail: `${dir} does not exist` };
@@ -112,15 +179,28 @@ export class PitrRestore implements RestoreSession {
     const detail = `${dir} holds ${entries.length} entries${marker ? ` (${marker.state} restore of backup ${marker.backupId}, member ${marker.member})` : ''}`;
     switch (state) {
       case 'in-progress':
-        return { checks, state, detail, hint: 'The leftover of an unfinished restore of this backup: its server is stopped and it is restored again.' };
+        return {
+          checks,
+          state,
+          detail,
+          hint: 'The leftover of an unfinished restore of this backup: its server is stopped and it is restored again.',
+        };
       case 'restored':
-        return { checks, state, detail, hint: `Restored from this backup earlier and possibly written to since. Pass --force to restore over it, or ${remove}.` };
+        return {
+          checks,
+          state,
+          detail,
+          hint: `Restored from this backup earlier and possibly written to since. Pass --force to restore over it, or ${remove}.`,
+        };
       default:
         return {
           checks,
           state,
           detail,
-          hint: marker?.state === 'in-progress' ? `The leftover of an unfinished restore of backup ${marker.backupId}: ${remove}, or pass --force.` : `Choose another dir for the restore target, or ${remove}, or pass --force.`,
+          hint:
+            marker?.state === 'in-progress'
+              ? `The leftover of an unfinished restore of backup ${marker.backupId}: ${remove}, or pass --force.`
+              : `Choose another dir for the restore target, or ${remove}, or pass --force.`,
         };
     }
   }
@@ -148,24 +228,42 @@ export class PitrRestore implements RestoreSession {
     const dataDir = join(t.dir, 'data');
     await mkdir(backupDir, { recursive: true, mode: 0o700 });
     await mkdir(join(t.dir, 'binlog'), { mode: 0o700 });
-    await runTool('mbstream', ['-x', '-C', backupDir], { stdin: await ctx.artifacts.get(baseKey(ctx.record)), signal, engine: ENGINE });
+    await runTool('mbstream', ['-x', '-C', backupDir], {
+      stdin: await ctx.artifacts.get(baseKey(ctx.record)),
+      signal,
+      engine: ENGINE,
+    });
     await runTool('mariabackup', ['--prepare', `--target-dir=${backupDir}`], { signal, engine: ENGINE });
-    await runTool('mariabackup', ['--copy-back', `--target-dir=${backupDir}`, `--datadir=${dataDir}`], { signal, engine: ENGINE });
-    if (osUser !== undefined && process.getuid?.() === 0) await runTool('chown', ['-R', `${osUser}:`, t.dir], { signal, engine: ENGINE });
+    await runTool('mariabackup', ['--copy-back', `--target-dir=${backupDir}`, `--datadir=${dataDir}`], {
+      signal,
+      engine: ENGINE,
+    });
+    if (osUser !== undefined && process.getuid?.() === 0)
+      await runTool('chown', ['-R', `${osUser}:`, t.dir], { signal, engine: ENGINE });
     const conn = await this.startServer(osUser, signal);
-    const [startFile, startPos] = (await readFile(join(backupDir, 'xtrabackup_binlog_info'), 'utf8')).trim().split(/\s+/);
+    const [startFile, startPos] = (await readFile(join(backupDir, 'xtrabackup_binlog_info'), 'utf8'))
+      .trim()
+      .split(/\s+/);
     const files: string[] = [];
     for (const key of binlogRefs(ctx.record, h.file)) {
       const name = key.slice(key.lastIndexOf('/') + 1);
       if (startFile !== undefined && name < startFile) continue;
       const local = join(t.dir, 'binlog', name);
       const path = ctx.artifacts.localPath(key);
-      if (path === undefined) throw new EngineError('STORE_NOT_LOCAL', 'Binlog replay needs an artifact store with local paths.', { context: { engine: ENGINE } });
+      if (path === undefined)
+        throw new EngineError('STORE_NOT_LOCAL', 'Binlog replay needs an artifact store with local paths.', {
+          context: { engine: ENGINE },
+        });
       await copyFile(path, local);
       files.push(local);
     }
     if (files.length > 0) await replay(files, Number(startPos ?? 4), h.position, conn, signal);
-    ctx.log.info('restored MariaDB', { dir: t.dir, port: conn.port, replayedBinlogs: files.length, stop: `${h.file}:${h.position}` });
+    ctx.log.info('restored MariaDB', {
+      dir: t.dir,
+      port: conn.port,
+      replayedBinlogs: files.length,
+      stop: `${h.file}:${h.position}`,
+    });
     return { connection: conn };
   }
 
@@ -174,7 +272,8 @@ export class PitrRestore implements RestoreSession {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await writeFile(join(dir, MARKER_FILE), this.marker('in-progress'), { mode: 0o600 });
     await stopRestoredMariaDb(dir);
-    for (const entry of await readdir(dir)) if (entry !== MARKER_FILE) await rm(join(dir, entry), { recursive: true, force: true });
+    for (const entry of await readdir(dir))
+      if (entry !== MARKER_FILE) await rm(join(dir, entry), { recursive: true, force: true });
   }
 
   /**
@@ -190,18 +289,30 @@ export class PitrRestore implements RestoreSession {
       const outcome = await this.startOnce(port, osUser, conn, signal);
       if (outcome === 'started') return conn;
       if (outcome === 'port-taken' && this.t.port === 0 && attempt < PORT_ATTEMPTS) continue;
-      const log = (await readFile(join(dir, 'error.log'), 'utf8').catch(() => '')).split('\n').slice(-10).join('\n');
-      throw new EngineError('RESTORE_FAILED', `The restored server on ${host}:${port} did not start (${outcome}).\n${log}`, {
-        hint:
-          outcome === 'port-taken'
-            ? `Port ${port} is in use: give the restore target another port (or 0 for any free one).`
-            : `See ${join(dir, 'error.log')}${osUser ? `; the server runs as OS user ${osUser}, who must be able to reach ${dir} (every parent directory traversable)` : ''}.`,
-        context: { engine: ENGINE, target: dir },
-      });
+      const log = (await readFile(join(dir, 'error.log'), 'utf8').catch(() => ''))
+        .split('\n')
+        .slice(-10)
+        .join('\n');
+      throw new EngineError(
+        'RESTORE_FAILED',
+        `The restored server on ${host}:${port} did not start (${outcome}).\n${log}`,
+        {
+          hint:
+            outcome === 'port-taken'
+              ? `Port ${port} is in use: give the restore target another port (or 0 for any free one).`
+              : `See ${join(dir, 'error.log')}${osUser ? `; the server runs as OS user ${osUser}, who must be able to reach ${dir} (every parent directory traversable)` : ''}.`,
+          context: { engine: ENGINE, target: dir },
+        },
+      );
     }
   }
 
-  private async startOnce(port: number, osUser: string | undefined, conn: MariaDbConnection, signal: AbortSignal): Promise<'started' | 'port-taken' | 'exited' | 'timeout' | 'not ours'> {
+  private async startOnce(
+    port: number,
+    osUser: string | undefined,
+    conn: MariaDbConnection,
+    signal: AbortSignal,
+  ): Promise<'started' | 'port-taken' | 'exited' | 'timeout' | 'not ours'> {
     const { dir, host } = this.t;
     await rm(join(dir, 'error.log'), { force: true });
     const args = [
@@ -253,7 +364,10 @@ export class PitrRestore implements RestoreSession {
   async close(): Promise<void> {
     this.closing.abort();
     const timer = new AbortController();
-    await Promise.race([Promise.allSettled([...this.running]), sleep(10_000, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    await Promise.race([
+      Promise.allSettled([...this.running]),
+      sleep(10_000, undefined, { signal: timer.signal }).catch(() => undefined),
+    ]);
     timer.abort();
     if (this.started && !this.succeeded) await stopRestoredMariaDb(this.t.dir).catch(() => undefined);
   }
@@ -266,7 +380,9 @@ function candidatePort(host: string): Promise<number> {
     srv.once('error', fail);
     srv.listen(0, host, () => {
       const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? ok(address.port) : fail(new Error('no port'))));
+      srv.close(() =>
+        typeof address === 'object' && address ? ok(address.port) : fail(new Error('no port')),
+      );
     });
   });
 }
@@ -279,7 +395,12 @@ async function writableCheck(dir: string): Promise<PreflightCheck> {
       return { name: 'target writable', ok: true, detail: `${probe} is writable` };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(probe) === probe) {
-        return { name: 'target writable', ok: false, detail: `${probe} is not writable`, hint: 'Choose a dir this process may create and write.' };
+        return {
+          name: 'target writable',
+          ok: false,
+          detail: `${probe} is not writable`,
+          hint: 'Choose a dir this process may create and write.',
+        };
       }
       probe = dirname(probe);
     }
@@ -287,7 +408,13 @@ async function writableCheck(dir: string): Promise<PreflightCheck> {
 }
 
 /** `mariadb-binlog … | mariadb`: start position applies to the first file, stop position to the last. */
-async function replay(files: readonly string[], start: number, stop: number, conn: MariaDbConnection, signal: AbortSignal): Promise<void> {
+async function replay(
+  files: readonly string[],
+  start: number,
+  stop: number,
+  conn: MariaDbConnection,
+  signal: AbortSignal,
+): Promise<void> {
   const binlogArgs = [`--start-position=${start}`, `--stop-position=${stop}`, ...files];
   const reader = spawnTool('mariadb-binlog', binlogArgs);
   const clientArgs = [...toolArgs(conn), '--binary-mode'];
@@ -321,4 +448,3 @@ export async function stopRestoredMariaDb(dir: string): Promise<void> {
     // gone meanwhile
   }
 }
-

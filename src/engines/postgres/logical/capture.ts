@@ -27,7 +27,14 @@ import type {
 import { graceful, linkSignals } from '../../settle.ts';
 import { runTool, spawnTool, waitTool } from '../../tool-runner.ts';
 import { measurePostgresClock } from '../clock.ts';
-import { checkToolsAndConnect, connectPostgres, endClient, pgTool, toolEnv, withAbort } from '../connection.ts';
+import {
+  checkToolsAndConnect,
+  connectPostgres,
+  endClient,
+  pgTool,
+  toolEnv,
+  withAbort,
+} from '../connection.ts';
 import { connectionOf, type PostgresConnection, type PostgresOptions } from '../options.ts';
 
 const ENGINE = 'postgres';
@@ -67,13 +74,20 @@ export class PostgresLogicalBackup implements BackupSession {
   }
 
   preflight(_signal: AbortSignal): Promise<readonly PreflightCheck[]> {
-    return this.track(checkToolsAndConnect(this.conn, this.options, ['pg_dump', 'pg_restore'], this.database));
+    return this.track(
+      checkToolsAndConnect(this.conn, this.options, ['pg_dump', 'pg_restore'], this.database),
+    );
   }
 
   prepare(signal: AbortSignal): Promise<void> {
     return this.track(
       (async () => {
-        this.pre ??= await connectPostgres(this.conn, this.options.connectTimeoutMs, this.database, this.signal(signal));
+        this.pre ??= await connectPostgres(
+          this.conn,
+          this.options.connectTimeoutMs,
+          this.database,
+          this.signal(signal),
+        );
       })(),
     );
   }
@@ -91,7 +105,9 @@ export class PostgresLogicalBackup implements BackupSession {
     const exportOn = (client: pg.Client) =>
       withAbort(client, signal, async () => {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        const r = await client.query<{ snapshot: string; lsn: string }>('SELECT pg_export_snapshot() AS snapshot, pg_current_wal_lsn()::text AS lsn');
+        const r = await client.query<{ snapshot: string; lsn: string }>(
+          'SELECT pg_export_snapshot() AS snapshot, pg_current_wal_lsn()::text AS lsn',
+        );
         return { client, snapshotId: r.rows[0]?.snapshot ?? '', lsn: r.rows[0]?.lsn ?? '' };
       });
     const pre = this.pre;
@@ -106,18 +122,28 @@ export class PostgresLogicalBackup implements BackupSession {
             fresh = await connectPostgres(this.conn, this.options.connectTimeoutMs, this.database, signal);
             return exportOn(fresh);
           })
-        : await exportOn((fresh = await connectPostgres(this.conn, this.options.connectTimeoutMs, this.database, signal)));
+        : await exportOn(
+            (fresh = await connectPostgres(this.conn, this.options.connectTimeoutMs, this.database, signal)),
+          );
       const captureMs = performance.now() - started;
-      const handle = { kind: 'snapshot', snapshotId: got.snapshotId, detail: { lsn: got.lsn, database: this.database, captureMs } } as const;
+      const handle = {
+        kind: 'snapshot',
+        snapshotId: got.snapshotId,
+        detail: { lsn: got.lsn, database: this.database, captureMs },
+      } as const;
       this.exported = { ...got, handle, captureMs };
       return { handle, capturedAtMs: Date.now() };
     } catch (error) {
       if (fresh) await endClient(fresh, 0);
-      throw new EngineError(signal.aborted ? 'ABORTED' : 'CAPTURE_FAILED', `Could not export a snapshot of ${this.database}: ${(error as Error).message}`, {
-        hint: 'The user needs CONNECT on the database; a standby cannot export snapshots of a primary.',
-        context: { engine: ENGINE, member: this.ctx.member.name, backupId: this.ctx.backupId },
-        cause: error,
-      });
+      throw new EngineError(
+        signal.aborted ? 'ABORTED' : 'CAPTURE_FAILED',
+        `Could not export a snapshot of ${this.database}: ${(error as Error).message}`,
+        {
+          hint: 'The user needs CONNECT on the database; a standby cannot export snapshots of a primary.',
+          context: { engine: ENGINE, member: this.ctx.member.name, backupId: this.ctx.backupId },
+          cause: error,
+        },
+      );
     }
   }
 
@@ -128,26 +154,44 @@ export class PostgresLogicalBackup implements BackupSession {
   private async dump(signal: AbortSignal): Promise<FinishedMember> {
     const exported = this.exported;
     if (exported === undefined) {
-      throw new EngineError('FINISH_FAILED', `Member ${this.ctx.member.name} has no exported snapshot to dump.`, { context: { engine: ENGINE, member: this.ctx.member.name } });
+      throw new EngineError(
+        'FINISH_FAILED',
+        `Member ${this.ctx.member.name} has no exported snapshot to dump.`,
+        { context: { engine: ENGINE, member: this.ctx.member.name } },
+      );
     }
     try {
       const dumped = await this.dumpSnapshot(exported, signal);
       await withAbort(exported.client, signal, () => exported.client.query('COMMIT'));
       this.finished = true;
-      return { handle: exported.handle, ...dumped, detail: { ...dumped.detail, captureMs: exported.captureMs, lsn: exported.lsn } };
+      return {
+        handle: exported.handle,
+        ...dumped,
+        detail: { ...dumped.detail, captureMs: exported.captureMs, lsn: exported.lsn },
+      };
     } finally {
       await this.releaseExport(signal.aborted);
     }
   }
 
-  private async dumpSnapshot(exported: Exported, signal: AbortSignal): Promise<Omit<FinishedMember, 'handle'>> {
+  private async dumpSnapshot(
+    exported: Exported,
+    signal: AbortSignal,
+  ): Promise<Omit<FinishedMember, 'handle'>> {
     const { ctx, options } = this;
     const started = performance.now();
     const dirKey = `${ctx.artifactPrefix}dump`;
     const localDir = ctx.artifacts.localPath(dirKey);
     const format = options.format === 'directory' && localDir !== undefined ? 'directory' : 'custom';
-    if (format !== options.format) ctx.log.warn('artifact store has no local path; using the custom format', { member: ctx.member.name });
-    const common = ['--snapshot', exported.snapshotId, ...(options.compress === undefined ? [] : ['-Z', String(options.compress)]), '-d', this.database];
+    if (format !== options.format)
+      ctx.log.warn('artifact store has no local path; using the custom format', { member: ctx.member.name });
+    const common = [
+      '--snapshot',
+      exported.snapshotId,
+      ...(options.compress === undefined ? [] : ['-Z', String(options.compress)]),
+      '-d',
+      this.database,
+    ];
     const env = toolEnv(this.conn, this.database);
     const pgDump = pgTool('pg_dump', options.binDir);
     // Keep the exporter alive: an idle-session timeout on the server must not end the snapshot mid-dump.
@@ -157,9 +201,14 @@ export class PostgresLogicalBackup implements BackupSession {
       this.dumpWritten = true;
       if (format === 'directory' && localDir !== undefined) {
         await mkdir(dirname(localDir), { recursive: true, mode: 0o700 });
-        await runTool(pgDump, ['-F', 'd', '-j', String(options.jobs), '-f', localDir, ...common], { env, signal, engine: ENGINE });
+        await runTool(pgDump, ['-F', 'd', '-j', String(options.jobs), '-f', localDir, ...common], {
+          env,
+          signal,
+          engine: ENGINE,
+        });
         artifacts = [];
-        for (const name of (await readdir(localDir)).sort()) artifacts.push(await ctx.artifacts.adopt(`${dirKey}/${name}`, false));
+        for (const name of (await readdir(localDir)).sort())
+          artifacts.push(await ctx.artifacts.adopt(`${dirKey}/${name}`, false));
       } else {
         const args = ['-F', 'c', ...common];
         const child = spawnTool(pgDump, args, { env });
@@ -173,7 +222,17 @@ export class PostgresLogicalBackup implements BackupSession {
       clearInterval(keepAlive);
     }
     const bytes = artifacts.reduce((sum, a) => sum + a.bytes, 0);
-    return { artifacts, bytes, detail: { method: 'logical', format, jobs: options.jobs, database: this.database, dumpMs: performance.now() - started } };
+    return {
+      artifacts,
+      bytes,
+      detail: {
+        method: 'logical',
+        format,
+        jobs: options.jobs,
+        database: this.database,
+        dumpMs: performance.now() - started,
+      },
+    };
   }
 
   /** Ends the exporting transaction; ending the session rolls the snapshot back anyway, so this never hangs. */
@@ -183,7 +242,11 @@ export class PostgresLogicalBackup implements BackupSession {
     if (exported === undefined) return;
     // Aborted (deadline, close): the path may be dead; dropping the socket rolls back just the same.
     const polite = !aborted && !this.closing.signal.aborted;
-    if (polite) await graceful(exported.client.query('ROLLBACK').catch(() => {}), RELEASE_GRACE_MS);
+    if (polite)
+      await graceful(
+        exported.client.query('ROLLBACK').catch(() => {}),
+        RELEASE_GRACE_MS,
+      );
     await endClient(exported.client, polite ? 2_000 : 0);
   }
 
@@ -214,7 +277,8 @@ export class PostgresLogicalBackup implements BackupSession {
     const parent = this.ctx.artifacts.localPath(this.ctx.artifactPrefix);
     if (parent === undefined) return;
     for (const name of await readdir(parent).catch(() => [] as string[])) {
-      if (name.startsWith('dump.pgcustom')) await rm(`${parent}/${name}`, { force: true }).catch(() => undefined);
+      if (name.startsWith('dump.pgcustom'))
+        await rm(`${parent}/${name}`, { force: true }).catch(() => undefined);
     }
   }
 

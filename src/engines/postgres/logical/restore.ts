@@ -23,7 +23,16 @@ import type {
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
 import { graceful, linkSignals } from '../../settle.ts';
 import { hasTool, runTool, showCommand } from '../../tool-runner.ts';
-import { connectPostgres, endClient, pgTool, quoteIdent, quoteLiteral, sameServer, toolEnv, withAbort } from '../connection.ts';
+import {
+  connectPostgres,
+  endClient,
+  pgTool,
+  quoteIdent,
+  quoteLiteral,
+  sameServer,
+  toolEnv,
+  withAbort,
+} from '../connection.ts';
 import {
   backupSuffix,
   connectionOf,
@@ -68,12 +77,35 @@ export class PostgresLogicalRestore implements RestoreSession {
     const dump = this.locateDump();
     const where = `${t.host}:${t.port} as ${t.user}`;
     return Promise.resolve([
-      { title: `Check that database ${t.database} on ${where} is absent, empty or a leftover of this restore`, destructive: false },
-      { title: 'Create a staging database, marked in-progress', detail: `CREATE DATABASE ${quoteIdent(this.staging)}`, destructive: false },
-      { title: `Restore the ${dump.format} dump`, detail: showCommand('pg_restore', restoreArgs(dump, this.options.jobs, this.staging)), destructive: false },
-      { title: `Drop database ${t.database} if it exists (a leftover of this restore, or --force)`, detail: `DROP DATABASE IF EXISTS ${quoteIdent(t.database)} WITH (FORCE)`, destructive: true },
-      { title: 'Rename the staging database to the target', detail: `ALTER DATABASE ${quoteIdent(this.staging)} RENAME TO ${quoteIdent(t.database)}`, destructive: false },
-      { title: 'After the check: mark the target restored', detail: `COMMENT ON DATABASE ${quoteIdent(t.database)} IS '${MARKER}…'`, destructive: false },
+      {
+        title: `Check that database ${t.database} on ${where} is absent, empty or a leftover of this restore`,
+        destructive: false,
+      },
+      {
+        title: 'Create a staging database, marked in-progress',
+        detail: `CREATE DATABASE ${quoteIdent(this.staging)}`,
+        destructive: false,
+      },
+      {
+        title: `Restore the ${dump.format} dump`,
+        detail: showCommand('pg_restore', restoreArgs(dump, this.options.jobs, this.staging)),
+        destructive: false,
+      },
+      {
+        title: `Drop database ${t.database} if it exists (a leftover of this restore, or --force)`,
+        detail: `DROP DATABASE IF EXISTS ${quoteIdent(t.database)} WITH (FORCE)`,
+        destructive: true,
+      },
+      {
+        title: 'Rename the staging database to the target',
+        detail: `ALTER DATABASE ${quoteIdent(this.staging)} RENAME TO ${quoteIdent(t.database)}`,
+        destructive: false,
+      },
+      {
+        title: 'After the check: mark the target restored',
+        detail: `COMMENT ON DATABASE ${quoteIdent(t.database)} IS '${MARKER}…'`,
+        destructive: false,
+      },
     ]);
   }
 
@@ -85,36 +117,80 @@ export class PostgresLogicalRestore implements RestoreSession {
     const t = this.target;
     const tool = pgTool('pg_restore', this.options.binDir);
     const checks: PreflightCheck[] = [
-      hasTool(tool) ? { name: 'tool pg_restore', ok: true, detail: tool } : { name: 'tool pg_restore', ok: false, detail: `TOOL_MISSING: ${tool}`, hint: 'Install postgresql-client or set options.binDir.' },
+      hasTool(tool)
+        ? { name: 'tool pg_restore', ok: true, detail: tool }
+        : {
+            name: 'tool pg_restore',
+            ok: false,
+            detail: `TOOL_MISSING: ${tool}`,
+            hint: 'Install postgresql-client or set options.binDir.',
+          },
     ];
     const source = connectionOf(this.ctx.record.member);
     if (sameServer(t, source) && t.database === dumpDatabase(this.ctx.record)) {
-      return { checks, state: 'live-source', detail: `database ${t.database} on ${t.host}:${t.port} is the member's live source`, hint: 'Restore into another database (--target NAME=\'{"database":"…"}\'); overwriting the source needs --force and --overwrite-source (its current data is lost).' };
+      return {
+        checks,
+        state: 'live-source',
+        detail: `database ${t.database} on ${t.host}:${t.port} is the member's live source`,
+        hint: 'Restore into another database (--target NAME=\'{"database":"…"}\'); overwriting the source needs --force and --overwrite-source (its current data is lost).',
+      };
     }
     let admin: pg.Client;
     try {
       admin = await connectPostgres(this.conn, this.options.connectTimeoutMs, 'postgres', signal);
     } catch (error) {
-      checks.push({ name: 'connect', ok: false, detail: (error as Error).message, hint: "Check the target's host, port, user and password (the target may carry its own user/password/passwordEnv/passwordFile)." });
+      checks.push({
+        name: 'connect',
+        ok: false,
+        detail: (error as Error).message,
+        hint: "Check the target's host, port, user and password (the target may carry its own user/password/passwordEnv/passwordFile).",
+      });
       return { checks, state: 'absent', detail: `server ${t.host}:${t.port} could not be inspected` };
     }
     checks.push({ name: 'connect', ok: true, detail: `${t.user}@${t.host}:${t.port}` });
     try {
       return await withAbort(admin, signal, async () => {
-        const row = (await admin.query<{ comment: string | null }>('SELECT shobj_description(oid, \'pg_database\') AS comment FROM pg_database WHERE datname = $1', [t.database])).rows[0];
-        if (row === undefined) return { checks, state: 'absent', detail: `database ${t.database} does not exist` } as const;
+        const row = (
+          await admin.query<{ comment: string | null }>(
+            "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1",
+            [t.database],
+          )
+        ).rows[0];
+        if (row === undefined)
+          return { checks, state: 'absent', detail: `database ${t.database} does not exist` } as const;
         const marker = parseMarker(row.comment);
         if (marker?.backupId === this.ctx.record.backupId) {
           return marker.state === 'in-progress'
-            ? ({ checks, state: 'in-progress', detail: `database ${t.database} is the leftover of an unfinished restore of this backup`, hint: 'It is redone without --force.' } as const)
-            : ({ checks, state: 'restored', detail: `database ${t.database} holds a finished restore of this backup, which may have been written to since`, hint: 'Pass --force to drop and restore it again, or choose another database.' } as const);
+            ? ({
+                checks,
+                state: 'in-progress',
+                detail: `database ${t.database} is the leftover of an unfinished restore of this backup`,
+                hint: 'It is redone without --force.',
+              } as const)
+            : ({
+                checks,
+                state: 'restored',
+                detail: `database ${t.database} holds a finished restore of this backup, which may have been written to since`,
+                hint: 'Pass --force to drop and restore it again, or choose another database.',
+              } as const);
         }
         if (marker?.state === 'in-progress') {
-          return { checks, state: 'foreign', detail: `database ${t.database} is the leftover of an unfinished restore of another backup (${marker.backupId ?? '?'})`, hint: `Remove it (DROP DATABASE ${t.database}), choose another target database, or pass --force to drop and recreate it.` } as const;
+          return {
+            checks,
+            state: 'foreign',
+            detail: `database ${t.database} is the leftover of an unfinished restore of another backup (${marker.backupId ?? '?'})`,
+            hint: `Remove it (DROP DATABASE ${t.database}), choose another target database, or pass --force to drop and recreate it.`,
+          } as const;
         }
         const relations = await this.countRelations(signal);
-        if (relations === 0) return { checks, state: 'empty', detail: `database ${t.database} exists and is empty` } as const;
-        return { checks, state: 'foreign', detail: `database ${t.database} has ${relations} relations this restore did not write`, hint: 'Choose another target database, or pass --force to drop and recreate it.' } as const;
+        if (relations === 0)
+          return { checks, state: 'empty', detail: `database ${t.database} exists and is empty` } as const;
+        return {
+          checks,
+          state: 'foreign',
+          detail: `database ${t.database} has ${relations} relations this restore did not write`,
+          hint: 'Choose another target database, or pass --force to drop and recreate it.',
+        } as const;
       });
     } finally {
       await endClient(admin);
@@ -122,7 +198,12 @@ export class PostgresLogicalRestore implements RestoreSession {
   }
 
   private async countRelations(signal: AbortSignal): Promise<number> {
-    const client = await connectPostgres(this.conn, this.options.connectTimeoutMs, this.target.database, signal);
+    const client = await connectPostgres(
+      this.conn,
+      this.options.connectTimeoutMs,
+      this.target.database,
+      signal,
+    );
     try {
       const result = await withAbort(client, signal, () =>
         client.query<{ n: string }>(
@@ -143,7 +224,12 @@ export class PostgresLogicalRestore implements RestoreSession {
   private async restoreInto(opts: RestoreOptions, signal: AbortSignal): Promise<RestoredMember> {
     const t = this.target;
     const inspection = await this.inspectTarget(signal);
-    refuseUnlessRestorable(inspection, opts, { member: this.ctx.record.member.name, engine: ENGINE, backupId: this.ctx.record.backupId, target: `${t.host}:${t.port}/${t.database}` });
+    refuseUnlessRestorable(inspection, opts, {
+      member: this.ctx.record.member.name,
+      engine: ENGINE,
+      backupId: this.ctx.record.backupId,
+      target: `${t.host}:${t.port}/${t.database}`,
+    });
     const dump = this.locateDump();
     const admin = await connectPostgres(this.conn, this.options.connectTimeoutMs, 'postgres', signal);
     try {
@@ -151,16 +237,25 @@ export class PostgresLogicalRestore implements RestoreSession {
         // A staging database left by a crashed earlier run is ours by name: drop it.
         await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(this.staging)} WITH (FORCE)`);
         await admin.query(`CREATE DATABASE ${quoteIdent(this.staging)}`);
-        await admin.query(`COMMENT ON DATABASE ${quoteIdent(this.staging)} IS ${quoteLiteral(this.marker('in-progress'))}`);
+        await admin.query(
+          `COMMENT ON DATABASE ${quoteIdent(this.staging)} IS ${quoteLiteral(this.marker('in-progress'))}`,
+        );
       });
       const args = restoreArgs(dump, this.options.jobs, this.staging);
       this.ctx.log.info('pg_restore', { command: showCommand('pg_restore', args) });
       const env = toolEnv(this.conn, this.staging);
       const pgRestore = pgTool('pg_restore', this.options.binDir);
       if (dump.path !== undefined) await runTool(pgRestore, args, { env, signal, engine: ENGINE });
-      else await runTool(pgRestore, args, { env, signal, engine: ENGINE, stdin: await this.ctx.artifacts.get(dump.key) });
+      else
+        await runTool(pgRestore, args, {
+          env,
+          signal,
+          engine: ENGINE,
+          stdin: await this.ctx.artifacts.get(dump.key),
+        });
       await withAbort(admin, signal, async () => {
-        if (inspection.state !== 'absent') await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(t.database)} WITH (FORCE)`);
+        if (inspection.state !== 'absent')
+          await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(t.database)} WITH (FORCE)`);
         await admin.query(`ALTER DATABASE ${quoteIdent(this.staging)} RENAME TO ${quoteIdent(t.database)}`);
       });
     } finally {
@@ -170,9 +265,16 @@ export class PostgresLogicalRestore implements RestoreSession {
   }
 
   async markFinished(): Promise<void> {
-    const admin = await connectPostgres(this.conn, this.options.connectTimeoutMs, 'postgres', this.closing.signal);
+    const admin = await connectPostgres(
+      this.conn,
+      this.options.connectTimeoutMs,
+      'postgres',
+      this.closing.signal,
+    );
     try {
-      await admin.query(`COMMENT ON DATABASE ${quoteIdent(this.target.database)} IS ${quoteLiteral(this.marker('restored'))}`);
+      await admin.query(
+        `COMMENT ON DATABASE ${quoteIdent(this.target.database)} IS ${quoteLiteral(this.marker('restored'))}`,
+      );
     } finally {
       await endClient(admin);
     }
@@ -196,10 +298,14 @@ export class PostgresLogicalRestore implements RestoreSession {
     }
     const custom = record.artifacts.find((a) => a.key.endsWith('dump.pgcustom'));
     if (custom) return { format: 'custom', key: custom.key, path: artifacts.localPath(custom.key) };
-    throw new EngineError('ARTIFACT_MISSING', `Backup ${record.backupId} has no pg_dump output for member ${record.member.name}.`, {
-      hint: 'The backup record lists no dump/toc.dat or dump.pgcustom; it cannot be restored logically.',
-      context: { engine: ENGINE, backupId: record.backupId, member: record.member.name },
-    });
+    throw new EngineError(
+      'ARTIFACT_MISSING',
+      `Backup ${record.backupId} has no pg_dump output for member ${record.member.name}.`,
+      {
+        hint: 'The backup record lists no dump/toc.dat or dump.pgcustom; it cannot be restored logically.',
+        context: { engine: ENGINE, backupId: record.backupId, member: record.member.name },
+      },
+    );
   }
 
   private signal(signal: AbortSignal): AbortSignal {
@@ -215,7 +321,12 @@ export class PostgresLogicalRestore implements RestoreSession {
 /** Default logical target: the same server and credentials, database `<db>_restored_<suffix>`. */
 export function defaultLogicalTarget(record: MemberRecord): LogicalTarget {
   const conn = connectionOf(record.member);
-  return { host: conn.host, port: conn.port, ...memberCredentials(conn), database: `${dumpDatabase(record)}_restored_${backupSuffix(record.backupId)}` };
+  return {
+    host: conn.host,
+    port: conn.port,
+    ...memberCredentials(conn),
+    database: `${dumpDatabase(record)}_restored_${backupSuffix(record.backupId)}`,
+  };
 }
 
 function dumpDatabase(record: MemberRecord): string {
@@ -235,5 +346,12 @@ function parseMarker(comment: string | null): { backupId?: string; state?: strin
 
 function restoreArgs(dump: DumpLocation, jobs: number, database: string): string[] {
   const parallel = dump.path !== undefined ? ['-j', String(jobs)] : [];
-  return ['--exit-on-error', '--no-owner', ...parallel, '-d', database, ...(dump.path !== undefined ? [dump.path] : [])];
+  return [
+    '--exit-on-error',
+    '--no-owner',
+    ...parallel,
+    '-d',
+    database,
+    ...(dump.path !== undefined ? [dump.path] : []),
+  ];
 }

@@ -24,7 +24,13 @@ import { graceful, linkSignals } from '../../settle.ts';
 import { checkToolsAndConnect, connectPostgres, endClient, withAbort } from '../connection.ts';
 import { measurePostgresClock } from '../clock.ts';
 import { connectionOf, type PostgresOptions } from '../options.ts';
-import { ensureBaseBackup, preflightPitr, waitArchived, walArtifacts, type BaseBackupInfo } from './archive.ts';
+import {
+  ensureBaseBackup,
+  preflightPitr,
+  waitArchived,
+  walArtifacts,
+  type BaseBackupInfo,
+} from './archive.ts';
 
 const ENGINE = 'postgres';
 const CLOSE_GRACE_MS = 5_000;
@@ -45,7 +51,9 @@ export class PostgresPitrBackup implements BackupSession {
   preflight(signal: AbortSignal): Promise<readonly PreflightCheck[]> {
     const conn = connectionOf(this.ctx.member);
     return this.track(
-      checkToolsAndConnect(conn, this.options, ['pg_basebackup', 'pg_ctl'], conn.database, (client) => preflightPitr(this.ctx, client, this.signal(signal))),
+      checkToolsAndConnect(conn, this.options, ['pg_basebackup', 'pg_ctl'], conn.database, (client) =>
+        preflightPitr(this.ctx, client, this.signal(signal)),
+      ),
     );
   }
 
@@ -73,7 +81,10 @@ export class PostgresPitrBackup implements BackupSession {
     const name = this.ctx.backupId.slice(0, 63);
     const query = (client: pg.Client) =>
       withAbort(client, signal, () =>
-        client.query<{ lsn: string; tli: number }>('SELECT pg_create_restore_point($1)::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli', [name]),
+        client.query<{ lsn: string; tli: number }>(
+          'SELECT pg_create_restore_point($1)::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli',
+          [name],
+        ),
       );
     try {
       const conn = connectionOf(this.ctx.member);
@@ -88,19 +99,32 @@ export class PostgresPitrBackup implements BackupSession {
           })
         : await this.once(conn, signal, query);
       if (pre) this.background(endClient(pre));
-      const handle = { kind: 'named-point', name, lsn: r.rows[0]?.lsn ?? '', timeline: Number(r.rows[0]?.tli ?? 1) } as const;
+      const handle = {
+        kind: 'named-point',
+        name,
+        lsn: r.rows[0]?.lsn ?? '',
+        timeline: Number(r.rows[0]?.tli ?? 1),
+      } as const;
       this.captured = { handle, captureMs: performance.now() - started };
       return { handle, capturedAtMs: Date.now() };
     } catch (error) {
-      throw new EngineError(signal.aborted ? 'ABORTED' : 'CAPTURE_FAILED', `Could not create restore point ${name}: ${(error as Error).message}`, {
-        hint: 'The user needs superuser (or EXECUTE on pg_create_restore_point) and wal_level must be replica or logical.',
-        context: { engine: ENGINE, member: this.ctx.member.name, backupId: this.ctx.backupId },
-        cause: error,
-      });
+      throw new EngineError(
+        signal.aborted ? 'ABORTED' : 'CAPTURE_FAILED',
+        `Could not create restore point ${name}: ${(error as Error).message}`,
+        {
+          hint: 'The user needs superuser (or EXECUTE on pg_create_restore_point) and wal_level must be replica or logical.',
+          context: { engine: ENGINE, member: this.ctx.member.name, backupId: this.ctx.backupId },
+          cause: error,
+        },
+      );
     }
   }
 
-  private async once<T>(conn: ReturnType<typeof connectionOf>, signal: AbortSignal, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  private async once<T>(
+    conn: ReturnType<typeof connectionOf>,
+    signal: AbortSignal,
+    work: (c: pg.Client) => Promise<T>,
+  ): Promise<T> {
     const client = await connectPostgres(conn, this.options.connectTimeoutMs, conn.database, signal);
     try {
       return await work(client);
@@ -116,20 +140,31 @@ export class PostgresPitrBackup implements BackupSession {
   private async listArtifacts(signal: AbortSignal): Promise<FinishedMember> {
     const { ctx } = this;
     if (this.captured === undefined) {
-      throw new EngineError('FINISH_FAILED', `Member ${ctx.member.name} has no restore point to finish.`, { context: { engine: ENGINE, member: ctx.member.name } });
+      throw new EngineError('FINISH_FAILED', `Member ${ctx.member.name} has no restore point to finish.`, {
+        context: { engine: ENGINE, member: ctx.member.name },
+      });
     }
     const { handle, captureMs } = this.captured;
     const base = await latestBaseBackup<BaseBackupInfo>(ctx);
     if (base === undefined) {
-      throw new EngineError('BASE_BACKUP_MISSING', `Member ${ctx.member.name} has no base backup in ${ctx.sharedPrefix}base/.`, {
-        hint: 'prepare() takes one; run the backup again.',
-        context: { engine: ENGINE, member: ctx.member.name },
-      });
+      throw new EngineError(
+        'BASE_BACKUP_MISSING',
+        `Member ${ctx.member.name} has no base backup in ${ctx.sharedPrefix}base/.`,
+        {
+          hint: 'prepare() takes one; run the backup again.',
+          context: { engine: ENGINE, member: ctx.member.name },
+        },
+      );
     }
     const target = await waitArchived(ctx, this.options, handle, signal);
     const wal = await walArtifacts(ctx, base.startWal, target);
     const artifacts = [...base.files, ...wal];
-    return { handle, artifacts, bytes: artifacts.reduce((s, a) => s + a.bytes, 0), detail: { method: 'pitr', captureMs, base: base.label, walSegments: wal.length } };
+    return {
+      handle,
+      artifacts,
+      bytes: artifacts.reduce((s, a) => s + a.bytes, 0),
+      detail: { method: 'pitr', captureMs, base: base.label, walSegments: wal.length },
+    };
   }
 
   discard(): Promise<void> {

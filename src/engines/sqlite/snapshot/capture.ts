@@ -59,7 +59,14 @@ export class SqliteSnapshotBackup implements BackupSession {
   preflight(): Promise<readonly PreflightCheck[]> {
     const path = this.path;
     if (!existsSync(path)) {
-      return Promise.resolve([{ name: 'database file', ok: false, detail: `${path} does not exist`, hint: 'Check members[].connection.path in the plan.' }]);
+      return Promise.resolve([
+        {
+          name: 'database file',
+          ok: false,
+          detail: `${path} does not exist`,
+          hint: 'Check members[].connection.path in the plan.',
+        },
+      ]);
     }
     const checks: PreflightCheck[] = [{ name: 'database file', ok: true, detail: path }];
     try {
@@ -147,11 +154,15 @@ export class SqliteSnapshotBackup implements BackupSession {
         detail: { tables: stats.tables, rows: stats.rows },
       };
     } catch (cause) {
-      throw new EngineError(signal.aborted ? 'ABORTED' : 'FINISH_FAILED', `Could not copy the snapshot of member "${member.name}".`, {
-        context: { member: member.name, engine: 'sqlite', backupId },
-        hint: 'Check free space in the temp directory and the artifact store.',
-        cause,
-      });
+      throw new EngineError(
+        signal.aborted ? 'ABORTED' : 'FINISH_FAILED',
+        `Could not copy the snapshot of member "${member.name}".`,
+        {
+          context: { member: member.name, engine: 'sqlite', backupId },
+          hint: 'Check free space in the temp directory and the artifact store.',
+          cause,
+        },
+      );
     } finally {
       this.closeReader();
       await removeCopy(temp);
@@ -184,7 +195,8 @@ export class SqliteSnapshotBackup implements BackupSession {
     const dir = this.ctx.artifacts.localPath(this.ctx.artifactPrefix);
     if (dir === undefined) return;
     const names = await readdir(dir).catch(() => [] as string[]);
-    for (const name of names.filter((n) => n.startsWith(`${SNAPSHOT_FILE}.tmp-`))) await rm(join(dir, name), { force: true }).catch(() => undefined);
+    for (const name of names.filter((n) => n.startsWith(`${SNAPSHOT_FILE}.tmp-`)))
+      await rm(join(dir, name), { force: true }).catch(() => undefined);
   }
 
   private handle(): RestoreHandle & { kind: 'snapshot' } {
@@ -226,5 +238,6 @@ export class SqliteSnapshotBackup implements BackupSession {
 }
 
 async function removeCopy(temp: string): Promise<void> {
-  for (const suffix of ['', '-journal', '-wal', '-shm']) await rm(`${temp}${suffix}`, { force: true }).catch(() => undefined);
+  for (const suffix of ['', '-journal', '-wal', '-shm'])
+    await rm(`${temp}${suffix}`, { force: true }).catch(() => undefined);
 }

@@ -32,7 +32,7 @@ export async function copySnapshot(
   signal: AbortSignal,
 ): Promise<CopyStats> {
   const schema = reader
-    .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
+    .prepare('SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid')
     .all() as SchemaRow[];
   const journalMode = reader.pragma('journal_mode', { simple: true }) as string;
   const out = new Database(outPath);
@@ -44,12 +44,16 @@ export async function copySnapshot(
     let rows = 0;
     for (const t of tables) rows += await copyTable(reader, out, t.name, batchRows, signal);
     if (schema.some((s) => s.name === 'sqlite_sequence')) {
-      const seq = reader.prepare('SELECT name, seq FROM sqlite_sequence').all() as { name: string; seq: number }[];
+      const seq = reader.prepare('SELECT name, seq FROM sqlite_sequence').all() as {
+        name: string;
+        seq: number;
+      }[];
       const put = out.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)');
       out.transaction(() => seq.forEach((s) => put.run(s.name, s.seq)))();
     }
     // Indexes, views and triggers after the data: triggers must not fire while rows are copied.
-    for (const s of schema.filter((x) => x.type !== 'table' && !x.name.startsWith('sqlite_'))) out.exec(s.sql!);
+    for (const s of schema.filter((x) => x.type !== 'table' && !x.name.startsWith('sqlite_')))
+      out.exec(s.sql!);
     out.pragma('journal_mode = DELETE');
     if (journalMode.toLowerCase() === 'wal') out.pragma('journal_mode = WAL');
     out.pragma('wal_checkpoint(TRUNCATE)');

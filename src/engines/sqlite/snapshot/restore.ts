@@ -17,7 +17,14 @@ import { dirname, resolve } from 'node:path';
 import { addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EngineError } from '../../../errors.ts';
-import type { RestoredMember, RestoreOptions, RestoreSession, RestoreSessionContext, RestoreStep, TargetInspection } from '../../contract.ts';
+import type {
+  RestoredMember,
+  RestoreOptions,
+  RestoreSession,
+  RestoreSessionContext,
+  RestoreStep,
+  TargetInspection,
+} from '../../contract.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
 import { throwIfAborted } from '../../settle.ts';
 import { parseSqliteTarget, sqlitePath } from '../options.ts';
@@ -51,7 +58,10 @@ export class SqliteSnapshotRestore implements RestoreSession {
       { title: `verify sha256 of ${artifact.key}`, detail: artifact.sha256, destructive: false },
       { title: `mark ${path} as being restored`, detail: this.marker, destructive: false },
       { title: `copy snapshot to a temp file next to ${path}`, destructive: false },
-      { title: `${exists ? 'replace' : 'create'} ${path} (rename, then remove stale -wal/-shm)`, destructive: exists },
+      {
+        title: `${exists ? 'replace' : 'create'} ${path} (rename, then remove stale -wal/-shm)`,
+        destructive: exists,
+      },
     ]);
   }
 
@@ -60,18 +70,33 @@ export class SqliteSnapshotRestore implements RestoreSession {
     const dir = dirname(path);
     const checks = [
       existsSync(dir) && !statSync(dir).isDirectory()
-        ? { name: 'target directory', ok: false, detail: `${dir} is not a directory`, hint: 'Choose another --into directory or target path.' }
+        ? {
+            name: 'target directory',
+            ok: false,
+            detail: `${dir} is not a directory`,
+            hint: 'Choose another --into directory or target path.',
+          }
         : { name: 'target directory', ok: true, detail: dir },
     ];
     if (resolve(sqlitePath(this.ctx.record.member)) === path) {
-      return { checks, state: 'live-source', detail: `${path} is the member's live database file`, hint: 'Restore into another path (--into DIR); overwriting the source needs --force and --overwrite-source (its current data is lost).' };
+      return {
+        checks,
+        state: 'live-source',
+        detail: `${path} is the member's live database file`,
+        hint: 'Restore into another path (--into DIR); overwriting the source needs --force and --overwrite-source (its current data is lost).',
+      };
     }
     if (!existsSync(path)) return { checks, state: 'absent', detail: `${path} does not exist` };
     if (statSync(path).size === 0) return { checks, state: 'empty', detail: `${path} is empty` };
     const marker = await this.readMarker();
     if (marker?.backupId === this.ctx.record.backupId && marker.sha256 === this.artifact().sha256) {
       if (marker.state === 'in-progress') {
-        return { checks, state: 'in-progress', detail: `${path} is the leftover of an unfinished restore of this backup`, hint: 'It is redone without --force.' };
+        return {
+          checks,
+          state: 'in-progress',
+          detail: `${path} is the leftover of an unfinished restore of this backup`,
+          hint: 'It is redone without --force.',
+        };
       }
       return {
         checks,
@@ -88,27 +113,49 @@ export class SqliteSnapshotRestore implements RestoreSession {
         hint: `Remove it (rm -f ${path} ${this.marker} ${path}-wal ${path}-shm), restore into a new path (--into DIR), or pass --force to overwrite it.`,
       };
     }
-    return { checks, state: 'foreign', detail: `${path} exists and holds data this restore did not write`, hint: 'Restore into a new path (--into DIR), or pass --force to overwrite it.' };
+    return {
+      checks,
+      state: 'foreign',
+      detail: `${path} exists and holds data this restore did not write`,
+      hint: 'Restore into a new path (--into DIR), or pass --force to overwrite it.',
+    };
   }
 
   async restore(opts: RestoreOptions): Promise<RestoredMember> {
     const { path } = this.target;
     const artifact = this.artifact();
     const inspection = await this.inspect();
-    refuseUnlessRestorable(inspection, opts, { member: this.ctx.record.member.name, engine: 'sqlite', backupId: this.ctx.record.backupId, target: path });
+    refuseUnlessRestorable(inspection, opts, {
+      member: this.ctx.record.member.name,
+      engine: 'sqlite',
+      backupId: this.ctx.record.backupId,
+      target: path,
+    });
     throwIfAborted(opts.signal, 'sqlite', 'restore');
     if (!(await this.ctx.artifacts.verify(artifact))) {
-      throw new EngineError('ARTIFACT_CHECKSUM_MISMATCH', `Artifact ${artifact.key} does not match its sha256.`, {
-        context: { member: this.ctx.record.member.name, engine: 'sqlite', backupId: this.ctx.record.backupId, key: artifact.key },
-        hint: 'The backup is damaged; restore another backup.',
-      });
+      throw new EngineError(
+        'ARTIFACT_CHECKSUM_MISMATCH',
+        `Artifact ${artifact.key} does not match its sha256.`,
+        {
+          context: {
+            member: this.ctx.record.member.name,
+            engine: 'sqlite',
+            backupId: this.ctx.record.backupId,
+            key: artifact.key,
+          },
+          hint: 'The backup is damaged; restore another backup.',
+        },
+      );
     }
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     await this.writeMarker('in-progress');
     const temp = `${path}.restoring-${randomBytes(4).toString('hex')}`;
     this.temps.add(temp);
     try {
-      await pipeline(addAbortSignal(opts.signal, await this.ctx.artifacts.get(artifact.key)), createWriteStream(temp, { mode: 0o600 }));
+      await pipeline(
+        addAbortSignal(opts.signal, await this.ctx.artifacts.get(artifact.key)),
+        createWriteStream(temp, { mode: 0o600 }),
+      );
       await rm(`${path}-wal`, { force: true });
       await rm(`${path}-shm`, { force: true });
       await rename(temp, path);
@@ -143,10 +190,18 @@ export class SqliteSnapshotRestore implements RestoreSession {
   private artifact() {
     const found = this.ctx.record.artifacts.find((a) => a.key.endsWith(`/${SNAPSHOT_FILE}`));
     if (found === undefined) {
-      throw new EngineError('ARTIFACT_MISSING', `Backup ${this.ctx.record.backupId} has no snapshot for member "${this.ctx.record.member.name}".`, {
-        context: { member: this.ctx.record.member.name, engine: 'sqlite', backupId: this.ctx.record.backupId },
-        hint: 'Only complete backups can be restored; see `stillpoint backups show <id>`.',
-      });
+      throw new EngineError(
+        'ARTIFACT_MISSING',
+        `Backup ${this.ctx.record.backupId} has no snapshot for member "${this.ctx.record.member.name}".`,
+        {
+          context: {
+            member: this.ctx.record.member.name,
+            engine: 'sqlite',
+            backupId: this.ctx.record.backupId,
+          },
+          hint: 'Only complete backups can be restored; see `stillpoint backups show <id>`.',
+        },
+      );
     }
     return found;
   }

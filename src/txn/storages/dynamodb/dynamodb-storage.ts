@@ -28,10 +28,27 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactionError } from '../../../errors.ts';
-import type { Condition, Key, Mutation, Row, ScanOptions, Storage, StorageCapabilities, TableRef, TableSchema } from '../../contract.ts';
+import type {
+  Condition,
+  Key,
+  Mutation,
+  Row,
+  ScanOptions,
+  Storage,
+  StorageCapabilities,
+  TableRef,
+  TableSchema,
+} from '../../contract.ts';
 import { fullTableName, keyColumns, physicalColumns } from '../../schema.ts';
 import { encodeKey, type KeyColumn } from './key-encoding.ts';
-import { catalogEntry, METADATA_KEY, METADATA_NAMESPACE, METADATA_TABLE_NAME, metadataItem, type CatalogEntry } from './metadata.ts';
+import {
+  catalogEntry,
+  METADATA_KEY,
+  METADATA_NAMESPACE,
+  METADATA_TABLE_NAME,
+  metadataItem,
+  type CatalogEntry,
+} from './metadata.ts';
 import { rowFromItem, toAttribute } from './values.ts';
 
 export const PARTITION_KEY_ATTR = 'concatenatedPartitionKey';
@@ -102,7 +119,15 @@ export class DynamoStorage implements Storage {
 
   async get(table: TableRef, key: Key): Promise<Row | undefined> {
     const info = await this.info(table);
-    const out = await this.send(() => this.client.send(new GetItemCommand({ TableName: this.physicalTableName(table), Key: this.keyAttributes(info, key), ConsistentRead: true })));
+    const out = await this.send(() =>
+      this.client.send(
+        new GetItemCommand({
+          TableName: this.physicalTableName(table),
+          Key: this.keyAttributes(info, key),
+          ConsistentRead: true,
+        }),
+      ),
+    );
     return out.Item === undefined ? undefined : rowFromItem(out.Item, info.physical);
   }
 
@@ -138,7 +163,13 @@ export class DynamoStorage implements Storage {
     let start: Record<string, AttributeValue> | undefined;
     do {
       const out = await this.send(() =>
-        this.client.send(new ScanCommand({ TableName: this.physicalTableName(table), ConsistentRead: true, ...(start === undefined ? {} : { ExclusiveStartKey: start }) })),
+        this.client.send(
+          new ScanCommand({
+            TableName: this.physicalTableName(table),
+            ConsistentRead: true,
+            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+          }),
+        ),
       );
       for (const item of out.Items ?? []) yield rowFromItem(item, info.physical);
       start = out.LastEvaluatedKey;
@@ -157,18 +188,41 @@ export class DynamoStorage implements Storage {
   }
 
   async createTable(schema: TableSchema): Promise<void> {
-    const metadataTable = this.physicalTableName({ namespace: METADATA_NAMESPACE, table: METADATA_TABLE_NAME });
-    await this.createPhysicalTable(metadataTable, [{ AttributeName: METADATA_KEY, AttributeType: 'S' }], [{ AttributeName: METADATA_KEY, KeyType: 'HASH' }]);
+    const metadataTable = this.physicalTableName({
+      namespace: METADATA_NAMESPACE,
+      table: METADATA_TABLE_NAME,
+    });
+    await this.createPhysicalTable(
+      metadataTable,
+      [{ AttributeName: METADATA_KEY, AttributeType: 'S' }],
+      [{ AttributeName: METADATA_KEY, KeyType: 'HASH' }],
+    );
     const name = this.physicalTableName(schema);
     const clustered = schema.clusteringKey.length > 0;
     await this.createPhysicalTable(
       name,
-      [{ AttributeName: PARTITION_KEY_ATTR, AttributeType: 'B' }, ...(clustered ? [{ AttributeName: CLUSTERING_KEY_ATTR, AttributeType: 'B' as const }] : [])],
-      [{ AttributeName: PARTITION_KEY_ATTR, KeyType: 'HASH' }, ...(clustered ? [{ AttributeName: CLUSTERING_KEY_ATTR, KeyType: 'RANGE' as const }] : [])],
+      [
+        { AttributeName: PARTITION_KEY_ATTR, AttributeType: 'B' },
+        ...(clustered ? [{ AttributeName: CLUSTERING_KEY_ATTR, AttributeType: 'B' as const }] : []),
+      ],
+      [
+        { AttributeName: PARTITION_KEY_ATTR, KeyType: 'HASH' },
+        ...(clustered ? [{ AttributeName: CLUSTERING_KEY_ATTR, KeyType: 'RANGE' as const }] : []),
+      ],
     );
     // The catalog names tables by their logical name so a restored copy under another name reads the same.
-    await this.send(() => this.client.send(new PutItemCommand({ TableName: metadataTable, Item: metadataItem(`${this.prefix}${fullTableName(schema)}`, schema) })));
-    this.tables.set(fullTableName(schema), withKeyColumns({ schema, physical: physicalColumns(schema), orders: {} }));
+    await this.send(() =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: metadataTable,
+          Item: metadataItem(`${this.prefix}${fullTableName(schema)}`, schema),
+        }),
+      ),
+    );
+    this.tables.set(
+      fullTableName(schema),
+      withKeyColumns({ schema, physical: physicalColumns(schema), orders: {} }),
+    );
   }
 
   async listTables(namespace: string): Promise<TableSchema[]> {
@@ -200,10 +254,14 @@ export class DynamoStorage implements Storage {
     await this.send(() => this.client.send(command));
     const ms = date === undefined ? Number.NaN : Date.parse(date);
     if (!Number.isFinite(ms)) {
-      throw new TransactionError('STORAGE_FAILED', `DynamoDB storage ${this.name} answered without a usable Date header.`, {
-        hint: 'Check the endpoint: it must be DynamoDB or a compatible server.',
-        context: { storage: this.name },
-      });
+      throw new TransactionError(
+        'STORAGE_FAILED',
+        `DynamoDB storage ${this.name} answered without a usable Date header.`,
+        {
+          hint: 'Check the endpoint: it must be DynamoDB or a compatible server.',
+          context: { storage: this.name },
+        },
+      );
     }
     return ms;
   }
@@ -226,12 +284,18 @@ export class DynamoStorage implements Storage {
       ...(Object.keys(values).length === 0 ? {} : { ExpressionAttributeValues: values }),
     });
     if (m.kind === 'delete') {
-      await this.send(() => this.client.send(new DeleteItemCommand({ TableName, Key, ...conditional, ...expressions() })), m);
+      await this.send(
+        () => this.client.send(new DeleteItemCommand({ TableName, Key, ...conditional, ...expressions() })),
+        m,
+      );
       return;
     }
     // Key columns are written as plain attributes only by unconditional puts and put-if-not-exists (as ScalarDB).
     const writeKeys = m.condition === undefined || m.condition.kind === 'ifNotExists';
-    const columns: Record<string, Row[string]> = { ...(writeKeys ? pick(m.key, keyColumns(info.schema)) : {}), ...m.values };
+    const columns: Record<string, Row[string]> = {
+      ...(writeKeys ? pick(m.key, keyColumns(info.schema)) : {}),
+      ...m.values,
+    };
     const sets: string[] = [];
     const removes: string[] = [];
     Object.entries(columns).forEach(([column, value], i) => {
@@ -250,11 +314,32 @@ export class DynamoStorage implements Storage {
       values[':k0'] = toAttribute(m.key[first] ?? '', info.physical[first]);
       sets.push('#k0 = :k0');
     }
-    const update = [sets.length > 0 ? `SET ${sets.join(', ')}` : '', removes.length > 0 ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' ');
-    await this.send(() => this.client.send(new UpdateItemCommand({ TableName, Key, UpdateExpression: update, ...conditional, ...expressions() })), m);
+    const update = [
+      sets.length > 0 ? `SET ${sets.join(', ')}` : '',
+      removes.length > 0 ? `REMOVE ${removes.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+    await this.send(
+      () =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName,
+            Key,
+            UpdateExpression: update,
+            ...conditional,
+            ...expressions(),
+          }),
+        ),
+      m,
+    );
   }
 
-  private conditionExpression(condition: Condition | undefined, names: Record<string, string>, values: Record<string, AttributeValue>): string | undefined {
+  private conditionExpression(
+    condition: Condition | undefined,
+    names: Record<string, string>,
+    values: Record<string, AttributeValue>,
+  ): string | undefined {
     if (condition === undefined) return undefined;
     names['#pk'] = PARTITION_KEY_ATTR;
     switch (condition.kind) {
@@ -283,7 +368,9 @@ export class DynamoStorage implements Storage {
   private keyAttributes(info: TableInfo, key: Key): Record<string, AttributeValue> {
     return {
       [PARTITION_KEY_ATTR]: { B: encodeKey(info.partition, key, true) },
-      ...(info.clustering.length === 0 ? {} : { [CLUSTERING_KEY_ATTR]: { B: encodeKey(info.clustering, key, false) } }),
+      ...(info.clustering.length === 0
+        ? {}
+        : { [CLUSTERING_KEY_ATTR]: { B: encodeKey(info.clustering, key, false) } }),
     };
   }
 
@@ -292,28 +379,43 @@ export class DynamoStorage implements Storage {
     if (!this.tables.has(name)) await this.readCatalog();
     const found = this.tables.get(name);
     if (found === undefined) {
-      throw new TransactionError('TXN_TABLE_NOT_FOUND', `Table ${name} is not known to storage ${this.name}.`, {
-        hint: 'Create it first (createTable / the schema step), or check the namespace mapping of the group.',
-        context: { storage: this.name, table: name },
-      });
+      throw new TransactionError(
+        'TXN_TABLE_NOT_FOUND',
+        `Table ${name} is not known to storage ${this.name}.`,
+        {
+          hint: 'Create it first (createTable / the schema step), or check the namespace mapping of the group.',
+          context: { storage: this.name, table: name },
+        },
+      );
     }
     return found;
   }
 
   private async readCatalog(): Promise<TableInfo[]> {
-    const metadataTable = this.physicalTableName({ namespace: METADATA_NAMESPACE, table: METADATA_TABLE_NAME });
+    const metadataTable = this.physicalTableName({
+      namespace: METADATA_NAMESPACE,
+      table: METADATA_TABLE_NAME,
+    });
     const out: TableInfo[] = [];
     let start: Record<string, AttributeValue> | undefined;
     do {
       let page;
       try {
-        page = await this.client.send(new ScanCommand({ TableName: metadataTable, ConsistentRead: true, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }));
+        page = await this.client.send(
+          new ScanCommand({
+            TableName: metadataTable,
+            ConsistentRead: true,
+            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+          }),
+        );
       } catch (error) {
         if (error instanceof ResourceNotFoundException) return []; // nobody created a table here yet
         throw this.storageError(error);
       }
       for (const item of page.Items ?? []) {
-        const entry = catalogEntry(item, (stored) => (stored.startsWith(this.prefix) ? stored.slice(this.prefix.length) : undefined));
+        const entry = catalogEntry(item, (stored) =>
+          stored.startsWith(this.prefix) ? stored.slice(this.prefix.length) : undefined,
+        );
         if (entry !== undefined) out.push(withKeyColumns(entry));
       }
       start = page.LastEvaluatedKey;
@@ -328,7 +430,14 @@ export class DynamoStorage implements Storage {
     KeySchema: { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[],
   ): Promise<void> {
     try {
-      await this.client.send(new CreateTableCommand({ TableName, AttributeDefinitions, KeySchema, BillingMode: 'PAY_PER_REQUEST' }));
+      await this.client.send(
+        new CreateTableCommand({
+          TableName,
+          AttributeDefinitions,
+          KeySchema,
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
     } catch (error) {
       if (!(error instanceof ResourceInUseException)) throw this.storageError(error);
     }
@@ -337,10 +446,14 @@ export class DynamoStorage implements Storage {
       const out = await this.send(() => this.client.send(new DescribeTableCommand({ TableName })));
       if (out.Table?.TableStatus === 'ACTIVE') return;
       if (Date.now() > deadline) {
-        throw new TransactionError('STORAGE_FAILED', `DynamoDB table ${TableName} did not become ACTIVE within ${TABLE_ACTIVE_TIMEOUT_MS} ms.`, {
-          hint: 'Check the table in the console; retry once it is ACTIVE.',
-          context: { storage: this.name, table: TableName },
-        });
+        throw new TransactionError(
+          'STORAGE_FAILED',
+          `DynamoDB table ${TableName} did not become ACTIVE within ${TABLE_ACTIVE_TIMEOUT_MS} ms.`,
+          {
+            hint: 'Check the table in the console; retry once it is ACTIVE.',
+            context: { storage: this.name, table: TableName },
+          },
+        );
       }
       await sleep(100);
     }
@@ -356,46 +469,85 @@ export class DynamoStorage implements Storage {
 
   private storageError(error: unknown, mutation?: Mutation): unknown {
     if (error instanceof TransactionError) return error;
-    const context = { storage: this.name, ...(mutation === undefined ? {} : { table: fullTableName(mutation.table) }) };
+    const context = {
+      storage: this.name,
+      ...(mutation === undefined ? {} : { table: fullTableName(mutation.table) }),
+    };
     if (error instanceof ConditionalCheckFailedException) {
-      return new TransactionError('TX_CONDITION_FAILED', `A mutation's condition did not hold on storage ${this.name}; it was not applied.`, {
-        hint: 'Another transaction wrote the record first; retry the transaction.',
-        context,
-        cause: error,
-      });
+      return new TransactionError(
+        'TX_CONDITION_FAILED',
+        `A mutation's condition did not hold on storage ${this.name}; it was not applied.`,
+        {
+          hint: 'Another transaction wrote the record first; retry the transaction.',
+          context,
+          cause: error,
+        },
+      );
     }
     const name = (error as { name?: string }).name ?? '';
-    if (name === 'TransactionConflictException' || name === 'ProvisionedThroughputExceededException' || name === 'ThrottlingException') {
-      return new TransactionError('TX_CONFLICT', `Storage ${this.name} refused the write (${name}); nothing was applied.`, { hint: 'Retry the transaction.', context, cause: error });
+    if (
+      name === 'TransactionConflictException' ||
+      name === 'ProvisionedThroughputExceededException' ||
+      name === 'ThrottlingException'
+    ) {
+      return new TransactionError(
+        'TX_CONFLICT',
+        `Storage ${this.name} refused the write (${name}); nothing was applied.`,
+        { hint: 'Retry the transaction.', context, cause: error },
+      );
     }
     if (error instanceof ResourceNotFoundException) {
-      return new TransactionError('TXN_TABLE_NOT_FOUND', `A DynamoDB table of storage ${this.name} does not exist: ${error.message}`, {
-        hint: 'Create the tables first, or check the prefix and the namespace mapping.',
-        context,
-        cause: error,
-      });
+      return new TransactionError(
+        'TXN_TABLE_NOT_FOUND',
+        `A DynamoDB table of storage ${this.name} does not exist: ${error.message}`,
+        {
+          hint: 'Create the tables first, or check the prefix and the namespace mapping.',
+          context,
+          cause: error,
+        },
+      );
     }
     const code = (error as { code?: string }).code ?? '';
-    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code) || name === 'TimeoutError') {
-      return new TransactionError('STORAGE_UNREACHABLE', `Cannot reach DynamoDB storage ${this.name} at ${this.options.endpoint ?? `region ${this.options.region}`}: ${String((error as Error).message)}`, {
-        hint: 'Check that the endpoint is running and reachable, and the region.',
-        context,
-        cause: error,
-      });
+    if (
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code) ||
+      name === 'TimeoutError'
+    ) {
+      return new TransactionError(
+        'STORAGE_UNREACHABLE',
+        `Cannot reach DynamoDB storage ${this.name} at ${this.options.endpoint ?? `region ${this.options.region}`}: ${String((error as Error).message)}`,
+        {
+          hint: 'Check that the endpoint is running and reachable, and the region.',
+          context,
+          cause: error,
+        },
+      );
     }
-    if (name === 'UnrecognizedClientException' || name === 'InvalidSignatureException' || name === 'AccessDeniedException' || name === 'CredentialsProviderError') {
-      return new TransactionError('STORAGE_AUTH_FAILED', `DynamoDB refused the credentials of storage ${this.name}: ${String((error as Error).message)}`, {
-        hint: 'Check the AWS credentials (environment, profile or role) and the IAM permissions in docs/backup-and-restore.md.',
-        context,
-        cause: error,
-      });
+    if (
+      name === 'UnrecognizedClientException' ||
+      name === 'InvalidSignatureException' ||
+      name === 'AccessDeniedException' ||
+      name === 'CredentialsProviderError'
+    ) {
+      return new TransactionError(
+        'STORAGE_AUTH_FAILED',
+        `DynamoDB refused the credentials of storage ${this.name}: ${String((error as Error).message)}`,
+        {
+          hint: 'Check the AWS credentials (environment, profile or role) and the IAM permissions in docs/backup-and-restore.md.',
+          context,
+          cause: error,
+        },
+      );
     }
     return error;
   }
 }
 
 function withKeyColumns(entry: CatalogEntry): TableInfo {
-  const column = (name: string, order: 'ASC' | 'DESC'): KeyColumn => ({ name, type: entry.physical[name] ?? 'TEXT', order });
+  const column = (name: string, order: 'ASC' | 'DESC'): KeyColumn => ({
+    name,
+    type: entry.physical[name] ?? 'TEXT',
+    order,
+  });
   return {
     ...entry,
     partition: entry.schema.partitionKey.map((c) => column(c, 'ASC')),

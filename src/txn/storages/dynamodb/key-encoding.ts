@@ -16,7 +16,11 @@ export interface KeyColumn {
 }
 
 /** Encodes `columns` of `key` in order; `blobAllowedLast` is true only for the partition key. */
-export function encodeKey(columns: readonly KeyColumn[], key: Readonly<Record<string, Value>>, blobAllowedLast: boolean): Uint8Array {
+export function encodeKey(
+  columns: readonly KeyColumn[],
+  key: Readonly<Record<string, Value>>,
+  blobAllowedLast: boolean,
+): Uint8Array {
   const parts: Uint8Array[] = [];
   columns.forEach((column, index) => {
     const value = key[column.name];
@@ -27,7 +31,10 @@ export function encodeKey(columns: readonly KeyColumn[], key: Readonly<Record<st
       });
     }
     if (column.type === 'BLOB' && !(blobAllowedLast && index === columns.length - 1)) {
-      throw badKey(column.name, 'a BLOB may only be the last partition-key column and never a clustering key');
+      throw badKey(
+        column.name,
+        'a BLOB may only be the last partition-key column and never a clustering key',
+      );
     }
     parts.push(encodeOne(column, value));
   });

@@ -40,7 +40,10 @@ function fromAttribute(attribute: AttributeValue | undefined, type: ColumnType |
 }
 
 /** A row with every physical column of the table (missing attributes → null), key attributes dropped. */
-export function rowFromItem(item: Readonly<Record<string, AttributeValue>>, physical: Readonly<Record<string, ColumnType>>): Row {
+export function rowFromItem(
+  item: Readonly<Record<string, AttributeValue>>,
+  physical: Readonly<Record<string, ColumnType>>,
+): Row {
   const out: Record<string, Value> = {};
   for (const [name, type] of Object.entries(physical)) out[name] = fromAttribute(item[name], type);
   return out;

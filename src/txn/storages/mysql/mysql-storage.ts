@@ -6,7 +6,13 @@
 import mysql from 'mysql2/promise';
 import type { ColumnType, TableRef, Value } from '../../contract.ts';
 import { connectionError } from '../connection-errors.ts';
-import { checkAffected, errorCode, type SqlDialect, type SqlExecutor, type SqlStep } from '../sql/sql-dialect.ts';
+import {
+  checkAffected,
+  errorCode,
+  type SqlDialect,
+  type SqlExecutor,
+  type SqlStep,
+} from '../sql/sql-dialect.ts';
 import { SqlStorageBase } from '../sql/sql-storage.ts';
 import { toBuffer } from '../sql/values.ts';
 
@@ -39,7 +45,9 @@ export const mysqlDialect: SqlDialect = {
   kind: 'mysql',
   quote,
   tableName: (ref: TableRef) => `${quote(ref.namespace)}.${quote(ref.table)}`,
-  createNamespace: (namespace) => [`CREATE DATABASE IF NOT EXISTS ${quote(namespace)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`],
+  createNamespace: (namespace) => [
+    `CREATE DATABASE IF NOT EXISTS ${quote(namespace)} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+  ],
   columnType(type, isKey) {
     if (isKey && type === 'TEXT') return 'VARCHAR(128)';
     if (isKey && type === 'BLOB') return 'VARBINARY(128)';
@@ -50,7 +58,10 @@ export const mysqlDialect: SqlDialect = {
   upsert(table, columns, keyColumns, update) {
     const values = columns.map(() => '?').join(', ');
     // A key-only upsert still needs an assignment: re-assign the first key column to itself.
-    const sets = update.length === 0 ? [keyColumns[0] ?? columns[0] ?? ''].map((c) => `${quote(c)} = ${quote(c)}`) : update.map((c) => `${quote(c)} = VALUES(${quote(c)})`);
+    const sets =
+      update.length === 0
+        ? [keyColumns[0] ?? columns[0] ?? ''].map((c) => `${quote(c)} = ${quote(c)}`)
+        : update.map((c) => `${quote(c)} = VALUES(${quote(c)})`);
     return `INSERT INTO ${table} (${columns.map(quote).join(', ')}) VALUES (${values}) ON DUPLICATE KEY UPDATE ${sets.join(', ')}`;
   },
   nowSql: `SELECT CAST(ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS SIGNED) AS now_ms`,
@@ -60,7 +71,8 @@ export const mysqlDialect: SqlDialect = {
   },
   isUniqueViolation: (error) => ['ER_DUP_ENTRY', '1062'].includes(errorCode(error) ?? ''),
   // 1213 deadlock, 1205 lock wait timeout.
-  isLockConflict: (error) => ['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', '1213', '1205'].includes(errorCode(error) ?? ''),
+  isLockConflict: (error) =>
+    ['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', '1213', '1205'].includes(errorCode(error) ?? ''),
 };
 
 class MysqlExecutor implements SqlExecutor {

@@ -4,7 +4,14 @@
  */
 import pg from 'pg';
 import type { ColumnType, TableRef, Value } from '../../contract.ts';
-import { checkAffected, errorCode, quoteDouble, type SqlDialect, type SqlExecutor, type SqlStep } from '../sql/sql-dialect.ts';
+import {
+  checkAffected,
+  errorCode,
+  quoteDouble,
+  type SqlDialect,
+  type SqlExecutor,
+  type SqlStep,
+} from '../sql/sql-dialect.ts';
 import { SqlStorageBase } from '../sql/sql-storage.ts';
 import { toBuffer } from '../sql/values.ts';
 import { connectionError } from '../connection-errors.ts';
@@ -43,7 +50,9 @@ export const postgresDialect: SqlDialect = {
   upsert(table, columns, keyColumns, update) {
     const values = columns.map((_, i) => `$${i + 1}`).join(', ');
     const onConflict =
-      update.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${update.map((c) => `${quoteDouble(c)} = EXCLUDED.${quoteDouble(c)}`).join(', ')}`;
+      update.length === 0
+        ? 'DO NOTHING'
+        : `DO UPDATE SET ${update.map((c) => `${quoteDouble(c)} = EXCLUDED.${quoteDouble(c)}`).join(', ')}`;
     return `INSERT INTO ${table} (${columns.map(quoteDouble).join(', ')}) VALUES (${values}) ON CONFLICT (${keyColumns.map(quoteDouble).join(', ')}) ${onConflict}`;
   },
   nowSql: `SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT AS now_ms`,
@@ -64,7 +73,9 @@ const types = {
     if (oid === INT8_OID) {
       return (text: string) => {
         const big = BigInt(text);
-        return big <= BigInt(Number.MAX_SAFE_INTEGER) && big >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(big) : big;
+        return big <= BigInt(Number.MAX_SAFE_INTEGER) && big >= BigInt(Number.MIN_SAFE_INTEGER)
+          ? Number(big)
+          : big;
       };
     }
     return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
@@ -96,7 +107,8 @@ class PostgresExecutor implements SqlExecutor {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      for (const step of steps) checkAffected(step, (await client.query(step.sql, [...step.params])).rowCount ?? 0);
+      for (const step of steps)
+        checkAffected(step, (await client.query(step.sql, [...step.params])).rowCount ?? 0);
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {
@@ -127,7 +139,10 @@ class PostgresExecutor implements SqlExecutor {
 }
 
 /** Connects (and checks the connection with `SELECT 1`) to PostgreSQL as a Storage. */
-export async function openPostgresStorage(name: string, options: PostgresStorageOptions): Promise<SqlStorageBase> {
+export async function openPostgresStorage(
+  name: string,
+  options: PostgresStorageOptions,
+): Promise<SqlStorageBase> {
   const pool = new pg.Pool({
     host: options.host,
     port: options.port,
@@ -146,7 +161,14 @@ export async function openPostgresStorage(name: string, options: PostgresStorage
     await pool.query('SELECT 1');
   } catch (error) {
     await pool.end().catch(() => {});
-    throw connectionError(error, { storage: name, kind: 'postgres', host: options.host, port: options.port, user: options.user, database: options.database });
+    throw connectionError(error, {
+      storage: name,
+      kind: 'postgres',
+      host: options.host,
+      port: options.port,
+      user: options.user,
+      database: options.database,
+    });
   }
   return new SqlStorageBase(name, postgresDialect, new PostgresExecutor(pool));
 }

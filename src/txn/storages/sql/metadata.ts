@@ -10,7 +10,15 @@ import type { SqlDialect, SqlStep } from './sql-dialect.ts';
 
 export const METADATA_TABLE: TableRef = Object.freeze({ namespace: 'scalardb', table: 'metadata' });
 
-const METADATA_COLUMNS = ['full_table_name', 'column_name', 'data_type', 'key_type', 'clustering_order', 'indexed', 'ordinal_position'];
+const METADATA_COLUMNS = [
+  'full_table_name',
+  'column_name',
+  'data_type',
+  'key_type',
+  'clustering_order',
+  'indexed',
+  'ordinal_position',
+];
 
 /** DDL for the metadata table (ScalarDB: VARCHAR(128) names, primary key full_table_name + column_name). */
 export function metadataDdl(dialect: SqlDialect): string[] {
@@ -28,7 +36,12 @@ export function metadataDdl(dialect: SqlDialect): string[] {
 /** Upserts of one metadata row per physical column of `schema`. */
 export function metadataSteps(dialect: SqlDialect, schema: TableSchema): SqlStep[] {
   const table = dialect.tableName(METADATA_TABLE);
-  const sql = dialect.upsert(table, METADATA_COLUMNS, METADATA_COLUMNS.slice(0, 2), METADATA_COLUMNS.slice(2));
+  const sql = dialect.upsert(
+    table,
+    METADATA_COLUMNS,
+    METADATA_COLUMNS.slice(0, 2),
+    METADATA_COLUMNS.slice(2),
+  );
   const partition = new Set(schema.partitionKey);
   const clustering = new Set(schema.clusteringKey);
   return Object.entries(physicalColumns(schema)).map(([column, type], index) => ({
@@ -53,7 +66,9 @@ export function metadataQuery(dialect: SqlDialect): string {
 }
 
 /** Groups metadata rows into user schemas plus their physical column types. */
-export function schemasFromMetadata(rows: readonly Record<string, unknown>[]): { schema: TableSchema; physical: Record<string, ColumnType> }[] {
+export function schemasFromMetadata(
+  rows: readonly Record<string, unknown>[],
+): { schema: TableSchema; physical: Record<string, ColumnType> }[] {
   const byTable = new Map<string, Record<string, unknown>[]>();
   for (const row of rows) {
     const name = String(row.full_table_name);
@@ -67,9 +82,14 @@ export function schemasFromMetadata(rows: readonly Record<string, unknown>[]): {
     const ref = { namespace: name.slice(0, dot), table: name.slice(dot + 1) };
     list.sort((a, b) => Number(a.ordinal_position) - Number(b.ordinal_position));
     const physical: Record<string, ColumnType> = {};
-    for (const row of list) physical[String(row.column_name)] = String(row.data_type).toUpperCase() as ColumnType;
-    const pick = (kind: string) => list.filter((r) => r.key_type === kind).map((r) => String(r.column_name as string));
-    out.push({ schema: userSchemaFromPhysical(ref, pick('PARTITION'), pick('CLUSTERING'), physical), physical });
+    for (const row of list)
+      physical[String(row.column_name)] = String(row.data_type).toUpperCase() as ColumnType;
+    const pick = (kind: string) =>
+      list.filter((r) => r.key_type === kind).map((r) => String(r.column_name as string));
+    out.push({
+      schema: userSchemaFromPhysical(ref, pick('PARTITION'), pick('CLUSTERING'), physical),
+      physical,
+    });
   }
   return out;
 }

@@ -23,7 +23,12 @@ export interface SqlDialect {
   /**
    * INSERT … or update the `update` columns on a key collision. `columns` get placeholders in order.
    */
-  upsert(table: string, columns: readonly string[], keyColumns: readonly string[], update: readonly string[]): string;
+  upsert(
+    table: string,
+    columns: readonly string[],
+    keyColumns: readonly string[],
+    update: readonly string[],
+  ): string;
   /** A query returning one row with column `now_ms`: the server clock in epoch ms. */
   readonly nowSql: string;
   /** A JS value as the driver wants it bound. */
@@ -125,16 +130,25 @@ export function guardExecutor(executor: SqlExecutor, dialect: SqlDialect, storag
     if (error instanceof ConditionNotMet || error instanceof TransactionError) return error;
     if (dialect.isUniqueViolation(error) || dialect.isLockConflict(error)) return error;
     const message = error instanceof Error ? error.message : String(error);
-    const unreachable = UNREACHABLE_CODES.has(errorCode(error) ?? '') || /connection terminated|not queryable|terminating connection|shutting down|connection lost|timeout|closed state|pool is closed/i.test(message);
-    return new TransactionError(unreachable ? 'STORAGE_CONNECTION_LOST' : 'STORAGE_FAILED', `Storage ${storage} (${dialect.kind}) failed: ${message}`, {
-      hint: unreachable
-        ? 'The connection to the database server was lost or could not be opened (a restart?); nothing of this transaction committed — retry it once the server is up.'
-        : 'See the cause; this may be a schema mismatch.',
-      context: { storage },
-      cause: error,
-    });
+    const unreachable =
+      UNREACHABLE_CODES.has(errorCode(error) ?? '') ||
+      /connection terminated|not queryable|terminating connection|shutting down|connection lost|timeout|closed state|pool is closed/i.test(
+        message,
+      );
+    return new TransactionError(
+      unreachable ? 'STORAGE_CONNECTION_LOST' : 'STORAGE_FAILED',
+      `Storage ${storage} (${dialect.kind}) failed: ${message}`,
+      {
+        hint: unreachable
+          ? 'The connection to the database server was lost or could not be opened (a restart?); nothing of this transaction committed — retry it once the server is up.'
+          : 'See the cause; this may be a schema mismatch.',
+        context: { storage },
+        cause: error,
+      },
+    );
   };
-  const guard = <T>(promise: Promise<T>): Promise<T> => promise.catch((error: unknown) => Promise.reject(wrap(error) as Error));
+  const guard = <T>(promise: Promise<T>): Promise<T> =>
+    promise.catch((error: unknown) => Promise.reject(wrap(error) as Error));
   return {
     query: (sql, params) => guard(executor.query(sql, params)),
     runBatch: (steps) => guard(executor.runBatch(steps)),

@@ -19,7 +19,14 @@ import type {
 } from '../../contract.ts';
 import { fullTableName, keyColumns, physicalColumns } from '../../schema.ts';
 import { metadataDdl, metadataQuery, metadataSteps, schemasFromMetadata } from './metadata.ts';
-import { ConditionNotMet, guardExecutor, withPhysicalNames, type SqlDialect, type SqlExecutor, type SqlStep } from './sql-dialect.ts';
+import {
+  ConditionNotMet,
+  guardExecutor,
+  withPhysicalNames,
+  type SqlDialect,
+  type SqlExecutor,
+  type SqlStep,
+} from './sql-dialect.ts';
 import { normalizeRow } from './values.ts';
 
 /** Attempts at writing a table's metadata when concurrent creators deadlock. */
@@ -58,7 +65,10 @@ export class SqlStorageBase implements Storage {
     const info = await this.info(table);
     const params: unknown[] = [];
     const where = this.keyWhere(info.keys, key, params);
-    const rows = await this.executor.query(`SELECT * FROM ${this.dialect.tableName(table)} WHERE ${where}`, params);
+    const rows = await this.executor.query(
+      `SELECT * FROM ${this.dialect.tableName(table)} WHERE ${where}`,
+      params,
+    );
     const row = rows[0];
     return row === undefined ? undefined : normalizeRow(row, info.physical);
   }
@@ -79,7 +89,10 @@ export class SqlStorageBase implements Storage {
     let after: unknown[] | undefined;
     for (;;) {
       const params = after ?? [];
-      const where = after === undefined ? '' : ` WHERE (${cols}) > (${params.map((_, i) => this.dialect.placeholder(i + 1)).join(', ')})`;
+      const where =
+        after === undefined
+          ? ''
+          : ` WHERE (${cols}) > (${params.map((_, i) => this.dialect.placeholder(i + 1)).join(', ')})`;
       const sql = `SELECT * FROM ${this.dialect.tableName(table)}${where} ORDER BY ${cols} LIMIT ${SCAN_PAGE}`;
       const rows = await this.executor.query(sql, params);
       for (const row of rows) yield normalizeRow(row, info.physical);
@@ -105,7 +118,10 @@ export class SqlStorageBase implements Storage {
     const physical = physicalColumns(schema);
     const keys = keyColumns(schema);
     const q = (c: string) => this.dialect.quote(c);
-    const cols = Object.entries(physical).map(([c, t]) => `${q(c)} ${this.dialect.columnType(t, keys.includes(c))}${keys.includes(c) ? ' NOT NULL' : ''}`);
+    const cols = Object.entries(physical).map(
+      ([c, t]) =>
+        `${q(c)} ${this.dialect.columnType(t, keys.includes(c))}${keys.includes(c) ? ' NOT NULL' : ''}`,
+    );
     const ddl = `CREATE TABLE IF NOT EXISTS ${this.dialect.tableName(schema)} (${cols.join(', ')}, PRIMARY KEY (${keys.map(q).join(', ')}))${this.dialect.tableOptions}`;
     await this.executor.ddl([...this.dialect.createNamespace(schema.namespace), ddl]);
     // Several node processes may create the same tables at start-up; their metadata upserts can deadlock.
@@ -114,7 +130,8 @@ export class SqlStorageBase implements Storage {
         await this.executor.runBatch(metadataSteps(this.dialect, schema));
         break;
       } catch (error) {
-        if (attempt >= CREATE_ATTEMPTS || !this.dialect.isLockConflict(error)) throw this.mutateError(error, []);
+        if (attempt >= CREATE_ATTEMPTS || !this.dialect.isLockConflict(error))
+          throw this.mutateError(error, []);
         await sleep(50 * attempt);
       }
     }
@@ -143,10 +160,14 @@ export class SqlStorageBase implements Storage {
     await this.readMetadata();
     const found = this.tablesCache.get(name);
     if (found === undefined) {
-      throw new TransactionError('TXN_TABLE_NOT_FOUND', `Table ${name} is not known to storage ${this.name}.`, {
-        hint: 'Create it first (createTable / the schema step), or check the namespace mapping of the group.',
-        context: { storage: this.name, table: name },
-      });
+      throw new TransactionError(
+        'TXN_TABLE_NOT_FOUND',
+        `Table ${name} is not known to storage ${this.name}.`,
+        {
+          hint: 'Create it first (createTable / the schema step), or check the namespace mapping of the group.',
+          context: { storage: this.name, table: name },
+        },
+      );
     }
     return found;
   }
@@ -161,14 +182,20 @@ export class SqlStorageBase implements Storage {
       throw error;
     }
     this.metadataReady = true;
-    const infos = schemasFromMetadata(rows).map(({ schema, physical }) => ({ schema, physical, keys: keyColumns(schema) }));
+    const infos = schemasFromMetadata(rows).map(({ schema, physical }) => ({
+      schema,
+      physical,
+      keys: keyColumns(schema),
+    }));
     for (const info of infos) this.tablesCache.set(fullTableName(info.schema), info);
     return infos;
   }
 
   private async metadataMissing(): Promise<boolean> {
     try {
-      await this.executor.query(`SELECT 1 FROM ${this.dialect.tableName({ namespace: 'scalardb', table: 'metadata' })} WHERE 1 = 0`);
+      await this.executor.query(
+        `SELECT 1 FROM ${this.dialect.tableName({ namespace: 'scalardb', table: 'metadata' })} WHERE 1 = 0`,
+      );
       return false;
     } catch {
       return true;
@@ -186,7 +213,10 @@ export class SqlStorageBase implements Storage {
       .map((c) => {
         const value = key[c];
         if (value === undefined || value === null) {
-          throw new TransactionError('TXN_BAD_KEY', `Key column ${c} is missing.`, { hint: 'Give every key column a non-null value.', context: { column: c } });
+          throw new TransactionError('TXN_BAD_KEY', `Key column ${c} is missing.`, {
+            hint: 'Give every key column a non-null value.',
+            context: { column: c },
+          });
         }
         params.push(this.dialect.toDb(value));
         return `${this.dialect.quote(c)} = ${this.dialect.placeholder(params.length)}`;
@@ -211,7 +241,9 @@ export class SqlStorageBase implements Storage {
       case 'ifTxIdAndState':
         return ` AND ${q('tx_id')} = ${p(condition.txId)} AND ${q('tx_state')} = ${p(condition.state)}`;
       case 'ifNotExists':
-        throw new TransactionError('TXN_BAD_CONDITION', 'ifNotExists is only valid on a put.', { hint: 'This is a bug in the caller.' });
+        throw new TransactionError('TXN_BAD_CONDITION', 'ifNotExists is only valid on a put.', {
+          hint: 'This is a bug in the caller.',
+        });
     }
   }
 
@@ -226,7 +258,9 @@ export class SqlStorageBase implements Storage {
     const valueCols = Object.keys(m.values).filter((c) => !info.keys.includes(c));
     if (m.condition === undefined || m.condition.kind === 'ifNotExists') {
       const cols = [...info.keys, ...valueCols];
-      const params = [...info.keys.map((c) => m.key[c]), ...valueCols.map((c) => m.values[c])].map((v) => this.dialect.toDb(v ?? null));
+      const params = [...info.keys.map((c) => m.key[c]), ...valueCols.map((c) => m.values[c])].map((v) =>
+        this.dialect.toDb(v ?? null),
+      );
       const sql =
         m.condition === undefined
           ? this.dialect.upsert(table, cols, info.keys, valueCols)
@@ -234,10 +268,13 @@ export class SqlStorageBase implements Storage {
       return { sql, params, mustAffect: false };
     }
     const params: unknown[] = [];
-    const sets = valueCols.length === 0 ? [`${q(info.keys[0] ?? '')} = ${q(info.keys[0] ?? '')}`] : valueCols.map((c) => {
-      params.push(this.dialect.toDb(m.values[c] ?? null));
-      return `${q(c)} = ${this.dialect.placeholder(params.length)}`;
-    });
+    const sets =
+      valueCols.length === 0
+        ? [`${q(info.keys[0] ?? '')} = ${q(info.keys[0] ?? '')}`]
+        : valueCols.map((c) => {
+            params.push(this.dialect.toDb(m.values[c] ?? null));
+            return `${q(c)} = ${this.dialect.placeholder(params.length)}`;
+          });
     const where = this.keyWhere(info.keys, m.key, params) + this.conditionSql(m.condition, params);
     return { sql: `UPDATE ${table} SET ${sets.join(', ')} WHERE ${where}`, params, mustAffect: true };
   }
@@ -246,18 +283,26 @@ export class SqlStorageBase implements Storage {
     if (error instanceof TransactionError) return error;
     const context = { storage: this.name, mutations: mutations.length };
     if (error instanceof ConditionNotMet || this.dialect.isUniqueViolation(error)) {
-      return new TransactionError('TX_CONDITION_FAILED', `A mutation's condition did not hold on storage ${this.name}; nothing was applied.`, {
-        hint: 'Another transaction wrote the record first; retry the transaction.',
-        context,
-        cause: error,
-      });
+      return new TransactionError(
+        'TX_CONDITION_FAILED',
+        `A mutation's condition did not hold on storage ${this.name}; nothing was applied.`,
+        {
+          hint: 'Another transaction wrote the record first; retry the transaction.',
+          context,
+          cause: error,
+        },
+      );
     }
     if (this.dialect.isLockConflict(error)) {
-      return new TransactionError('TX_CONFLICT', `Storage ${this.name} refused the batch because of a lock conflict; nothing was applied.`, {
-        hint: 'Retry the transaction.',
-        context,
-        cause: error,
-      });
+      return new TransactionError(
+        'TX_CONFLICT',
+        `Storage ${this.name} refused the batch because of a lock conflict; nothing was applied.`,
+        {
+          hint: 'Retry the transaction.',
+          context,
+          cause: error,
+        },
+      );
     }
     return error;
   }

@@ -38,7 +38,8 @@ export function normalizeRow(raw: Record<string, unknown>, types: Readonly<Recor
 
 /** Uint8Array → Buffer for drivers that only bind Buffers. */
 export function toBuffer(value: Value): unknown {
-  if (value instanceof Uint8Array && !Buffer.isBuffer(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof Uint8Array && !Buffer.isBuffer(value))
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   return value;
 }
 

@@ -13,7 +13,14 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TransactionError } from '../../../errors.ts';
 import type { ColumnType, TableRef, Value } from '../../contract.ts';
-import { checkAffected, errorCode, quoteDouble, type SqlDialect, type SqlExecutor, type SqlStep } from '../sql/sql-dialect.ts';
+import {
+  checkAffected,
+  errorCode,
+  quoteDouble,
+  type SqlDialect,
+  type SqlExecutor,
+  type SqlStep,
+} from '../sql/sql-dialect.ts';
 import { SqlStorageBase } from '../sql/sql-storage.ts';
 import { toBuffer } from '../sql/values.ts';
 
@@ -35,7 +42,9 @@ export const sqliteDialect: SqlDialect = {
     const q = columns.map(quoteDouble).join(', ');
     const values = columns.map(() => '?').join(', ');
     const onConflict =
-      update.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${update.map((c) => `${quoteDouble(c)} = excluded.${quoteDouble(c)}`).join(', ')}`;
+      update.length === 0
+        ? 'DO NOTHING'
+        : `DO UPDATE SET ${update.map((c) => `${quoteDouble(c)} = excluded.${quoteDouble(c)}`).join(', ')}`;
     return `INSERT INTO ${table} (${q}) VALUES (${values}) ON CONFLICT (${keyColumns.map(quoteDouble).join(', ')}) ${onConflict}`;
   },
   nowSql: `SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) AS now_ms`,
@@ -43,8 +52,11 @@ export const sqliteDialect: SqlDialect = {
     if (typeof value === 'boolean') return value ? 1 : 0;
     return toBuffer(value);
   },
-  isUniqueViolation: (error) => errorCode(error) === 'SQLITE_CONSTRAINT_PRIMARYKEY' || errorCode(error) === 'SQLITE_CONSTRAINT_UNIQUE',
-  isLockConflict: (error) => errorCode(error)?.startsWith('SQLITE_BUSY') === true || errorCode(error)?.startsWith('SQLITE_LOCKED') === true,
+  isUniqueViolation: (error) =>
+    errorCode(error) === 'SQLITE_CONSTRAINT_PRIMARYKEY' || errorCode(error) === 'SQLITE_CONSTRAINT_UNIQUE',
+  isLockConflict: (error) =>
+    errorCode(error)?.startsWith('SQLITE_BUSY') === true ||
+    errorCode(error)?.startsWith('SQLITE_LOCKED') === true,
 };
 
 class SqliteExecutor implements SqlExecutor {
@@ -69,7 +81,10 @@ class SqliteExecutor implements SqlExecutor {
   }
 
   query(sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
-    return retryLocked(() => this.prepare(sql).all(...params) as Record<string, unknown>[], this.busyTimeoutMs);
+    return retryLocked(
+      () => this.prepare(sql).all(...params) as Record<string, unknown>[],
+      this.busyTimeoutMs,
+    );
   }
 
   runBatch(steps: readonly SqlStep[]): Promise<void> {
@@ -108,14 +123,18 @@ async function retryLocked<T>(work: () => T, budgetMs: number): Promise<T> {
     try {
       return work();
     } catch (error) {
-      if (!sqliteDialect.isLockConflict(error) || Date.now() >= deadline) throw error instanceof Error ? error : new Error(String(error));
+      if (!sqliteDialect.isLockConflict(error) || Date.now() >= deadline)
+        throw error instanceof Error ? error : new Error(String(error));
       await sleep(wait * (0.5 + Math.random()));
     }
   }
 }
 
 /** Opens (creating if absent) an SQLite file as a Storage. */
-export async function openSqliteStorage(name: string, options: SqliteStorageOptions): Promise<SqlStorageBase> {
+export async function openSqliteStorage(
+  name: string,
+  options: SqliteStorageOptions,
+): Promise<SqlStorageBase> {
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   let db: Database.Database | undefined;
   try {
@@ -128,11 +147,15 @@ export async function openSqliteStorage(name: string, options: SqliteStorageOpti
     }, busyTimeoutMs);
   } catch (error) {
     db?.close();
-    throw new TransactionError('STORAGE_UNREACHABLE', `Cannot open the SQLite file ${options.path}: ${(error as Error).message}`, {
-      hint: 'Check that the directory exists and is writable.',
-      context: { storage: name, path: options.path },
-      cause: error,
-    });
+    throw new TransactionError(
+      'STORAGE_UNREACHABLE',
+      `Cannot open the SQLite file ${options.path}: ${(error as Error).message}`,
+      {
+        hint: 'Check that the directory exists and is writable.',
+        context: { storage: name, path: options.path },
+        cause: error,
+      },
+    );
   }
   return new SqlStorageBase(name, sqliteDialect, new SqliteExecutor(db, busyTimeoutMs));
 }
