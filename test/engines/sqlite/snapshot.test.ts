@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,6 +7,7 @@ import { createLocalDirStore } from '../../../src/artifacts/local-dir-store.ts';
 import type { ArtifactStore } from '../../../src/artifacts/contract.ts';
 import type { MemberRecord, MemberSpec } from '../../../src/engines/contract.ts';
 import { sqliteEngine } from '../../../src/engines/sqlite/engine.ts';
+import { copySnapshot } from '../../../src/engines/sqlite/snapshot/copy-snapshot.ts';
 import { never, openBackup, openRestore } from '../support.ts';
 
 describe('sqlite snapshot engine', () => {
@@ -208,5 +209,27 @@ describe('sqlite snapshot engine', () => {
     expect(
       readdirSync(tmpdir()).filter((n) => n.startsWith('stillpoint-sqlite-') && !tempsBefore.includes(n)),
     ).toEqual([]);
+  });
+});
+
+describe('sqlite snapshot copy', () => {
+  it('issue 11 row 14: the temporary copy of the member data is created 0600 (SQLite alone creates 0644)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sp-sqlite-copy-'));
+    const reader = new Database(join(dir, 'src.db'));
+    try {
+      reader.exec('CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1)');
+      reader.exec('BEGIN');
+      const out = join(dir, 'copy.db');
+      await copySnapshot(reader, out, 100, never);
+      expect(statSync(out).mode & 0o777).toBe(0o600);
+      // Negative control: what SQLite does on its own.
+      const plain = new Database(join(dir, 'plain.db'));
+      plain.exec('CREATE TABLE t (id INTEGER)');
+      plain.close();
+      expect(statSync(join(dir, 'plain.db')).mode & 0o077).not.toBe(0);
+    } finally {
+      reader.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

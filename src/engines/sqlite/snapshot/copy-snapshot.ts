@@ -6,6 +6,7 @@
  * transaction, and the online backup API restarts when another connection writes. Reading every table
  * through the connection that holds the read transaction gives exactly that snapshot, in constant memory.
  */
+import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 interface SchemaRow {
@@ -35,6 +36,8 @@ export async function copySnapshot(
     .prepare('SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid')
     .all() as SchemaRow[];
   const journalMode = reader.pragma('journal_mode', { simple: true }) as string;
+  // A copy of the member's data: created 0600 before SQLite opens it (SQLite would create it 0644).
+  writeFileSync(outPath, '', { mode: 0o600, flag: 'wx' });
   const out = new Database(outPath);
   try {
     out.pragma('journal_mode = OFF');
