@@ -23,6 +23,8 @@ import {
   RestoreTableToPointInTimeCommand,
   ScanCommand,
   UpdateContinuousBackupsCommand,
+  waitUntilTableExists,
+  waitUntilTableNotExists,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { EngineError } from '../../errors.ts';
@@ -34,6 +36,9 @@ import type {
   ScalingPolicy,
   TableDescription,
 } from './control-plane.ts';
+
+/** Longest wait for a table to become ACTIVE or to be gone (seconds; the SDK waiter polls with backoff). */
+const TABLE_WAIT_S = 15 * 60;
 
 type DynamoConnection = Extract<StorageConfig, { kind: 'dynamodb' }>;
 const resourceId = (table: string) => `table/${table}`;
@@ -91,6 +96,11 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
 
   async deleteTable(table: string): Promise<void> {
     await this.ddb.send(new DeleteTableCommand({ TableName: table }));
+    // DeleteTable only starts the deletion: the restore dance reuses the name next, so wait until it is gone.
+    await waitUntilTableNotExists(
+      { client: this.ddb, maxWaitTime: TABLE_WAIT_S, minDelay: 1, maxDelay: 20 },
+      { TableName: table },
+    );
   }
 
   async describeContinuousBackups(table: string): Promise<PitrStatus> {
@@ -137,10 +147,10 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );
-    for (;;) {
-      if ((await this.describeTable(target))?.status === 'ACTIVE') break;
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-    }
+    await waitUntilTableExists(
+      { client: this.ddb, maxWaitTime: TABLE_WAIT_S, minDelay: 1, maxDelay: 20 },
+      { TableName: target },
+    );
     let start: Record<string, AttributeValue> | undefined;
     do {
       const out = await this.ddb.send(

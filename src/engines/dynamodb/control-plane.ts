@@ -55,6 +55,7 @@ export interface DynamoControlPlane {
   listTables(prefix: string): Promise<string[]>;
   /** undefined when the table does not exist. */
   describeTable(table: string): Promise<TableDescription | undefined>;
+  /** Returns once the table is gone (DeleteTable alone only starts the deletion). */
   deleteTable(table: string): Promise<void>;
   describeContinuousBackups(table: string): Promise<PitrStatus>;
   enablePitr(table: string): Promise<void>;
