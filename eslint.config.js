@@ -24,7 +24,7 @@ export default tseslint.config(
     // the bank workload and its invariants, the demo, the trials. The CLI's entry point is the one place that
     // composes both. test/unit/lint-rules.test.ts shows this rule catching a wrong-way import.
     files: ['src/**/*.ts'],
-    ignores: ['src/lab/**', 'src/cli/main.ts'],
+    ignores: ['src/lab/**', 'src/main.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -33,7 +33,7 @@ export default tseslint.config(
             {
               group: ['**/lab', '**/lab/**'],
               message:
-                'Product code must not import the lab (src/lab/); pass what you need in from src/cli/main.ts or a test.',
+                'Product code must not import the lab (src/lab/); pass what you need in from src/main.ts or a test.',
             },
           ],
         },

@@ -69,7 +69,7 @@ async function buildCli(dir: string): Promise<string> {
     await cp(join(ROOT, 'src', proto), join(out, proto), { recursive: true });
   await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  return join(out, 'cli', 'main.js');
+  return join(out, 'main.js');
 }
 
 interface Peak {

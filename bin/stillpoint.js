@@ -25,7 +25,7 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const src = join(root, 'src');
 const dist = join(root, 'dist');
 const stamp = join(dist, '.build-stamp');
-const compiled = join(dist, 'cli', 'main.js');
+const compiled = join(dist, 'main.js');
 /** A lock older than this was left by a killed build. */
 const STALE_LOCK_MS = 5 * 60_000;
 
@@ -106,5 +106,5 @@ if (process.env.STILLPOINT_BUILD_ONLY === '1') {
   buildInBackground();
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(join(src, 'cli', 'main.ts')).href);
+  await import(pathToFileURL(join(src, 'main.ts')).href);
 }

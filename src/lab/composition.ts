@@ -1,5 +1,5 @@
 /**
- * The lab's parts for the CLI (src/cli/main.ts passes them in): its commands, the bank data service every
+ * The lab's parts for the CLI (src/main.ts passes them in): its commands, the bank data service every
  * `stillpoint node` serves, and the bank's application invariants.
  */
 import type { CliComposition } from '../cli/composition.ts';

@@ -18,7 +18,7 @@
  * `runBackup` never throws once the catalog entry exists: it returns a per-member result set.
  */
 import { performance } from 'node:perf_hooks';
-import { writeManifest } from '../artifacts/manifest.ts';
+import { writeManifest } from '../catalog/manifest.ts';
 import { openArtifactStore } from '../artifacts/open-store.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { Catalog } from '../catalog/catalog.ts';

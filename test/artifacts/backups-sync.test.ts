@@ -7,7 +7,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { manifestKey } from '../../src/artifacts/manifest.ts';
+import { manifestKey } from '../../src/catalog/manifest.ts';
 import { openArtifactStore } from '../../src/artifacts/open-store.ts';
 import { openCatalog } from '../../src/catalog/catalog.ts';
 import { demoGroup, seedBank, writeDemoPlan } from '../../src/lab/demo/demo-setup.ts';
@@ -22,7 +22,7 @@ import { loadPlan } from '../../src/plan/load-plan.ts';
 import { bankInvariants } from '../../src/lab/bank/bank-invariants.ts';
 import { startAdminNode, tempDir } from '../orchestrator/helpers.ts';
 
-const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const CLI = join(import.meta.dirname, '..', '..', 'src', 'main.ts');
 const KEK = 'e'.repeat(64);
 
 function cli(

@@ -235,7 +235,7 @@ describe('stillpoint backup with a kubernetes cluster', () => {
         [
           '--import',
           'tsx',
-          'src/cli/main.ts',
+          'src/main.ts',
           'backup',
           '--plan',
           planFile,

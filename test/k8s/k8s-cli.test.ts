@@ -32,7 +32,7 @@ function run(
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...args],
+      ['--import', 'tsx', 'src/main.ts', ...args],
       { timeout: 60_000, env: { ...process.env, STILLPOINT_ADMIN_TOKEN: '', STILLPOINT_TOKEN: '', ...env } },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );

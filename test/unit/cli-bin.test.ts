@@ -1,7 +1,7 @@
 /**
  * bin/stillpoint.js in a checkout: runs the compiled build only while it is current, builds it in the
  * background after an edit, and never runs a stale build. Exercised on a tiny project (same bin, same
- * tsconfigs, a two-line src/cli/main.ts) so the build takes seconds, not the whole tree's.
+ * tsconfigs, a two-line src/main.ts) so the build takes seconds, not the whole tree's.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function writeMain(version: string): void {
   // Prints where it runs from, so the test sees dist/ vs src/.
   writeFileSync(
-    join(dir, 'src', 'cli', 'main.ts'),
+    join(dir, 'src', 'main.ts'),
     `const where: string = import.meta.url;\nconsole.log('${version}', where.includes('/dist/') ? 'dist' : 'src');\n`,
   );
 }

@@ -3,7 +3,7 @@
  * an artifact store, so a new host with an empty disk can list, verify, restore and prune every backup.
  */
 import type { Command } from 'commander';
-import { syncFromStore } from '../../artifacts/manifest.ts';
+import { syncFromStore } from '../../catalog/manifest.ts';
 import { openArtifactStore } from '../../artifacts/open-store.ts';
 import { action, emit } from '../output.ts';
 import { openCatalogFrom, type CatalogFlags } from './catalog-option.ts';

@@ -1,16 +1,15 @@
-#!/usr/bin/env node
 /**
  * The `stillpoint` command line: a thin layer over the library. Each command lives in ./commands/<name>.ts
- * and registers itself on the program; see ./commands/index.ts. This is the composition root, the one product
- * file that imports the lab: it plugs the lab's commands, the bank node service and the bank invariants in.
+ * and registers itself on the program; see ./commands/index.ts. What the product does not hold (the lab's
+ * commands, the bank node service, the bank invariants) comes in as a {@link CliComposition} from the entry
+ * point, src/main.ts.
  */
 import { Command, CommanderError } from 'commander';
-import { LAB_COMPOSITION } from '../lab/composition.ts';
 import { registerCommands } from './commands/index.ts';
 import type { CliComposition } from './composition.ts';
 import { reportError } from './output.ts';
 
-export function buildProgram(composition: CliComposition = LAB_COMPOSITION): Command {
+export function buildProgram(composition: CliComposition): Command {
   const program = new Command('stillpoint')
     .description(
       'Transactionally-consistent backups and point-in-time restores of every database under a distributed ' +
@@ -35,8 +34,14 @@ function tidyHelp(command: Command): void {
   command.commands.forEach((sub) => tidyHelp(sub));
 }
 
-async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+/** Runs one command line; resolves with the exit code. */
+export async function runCli(argv: string[], composition: CliComposition): Promise<number> {
+  // A reader that goes away (`stillpoint backup … | head`) silences the output but never cuts the command
+  // short: a backup must still unpause and record its outcome, so the error is swallowed rather than exiting.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+  });
+  const program = buildProgram(composition);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -48,11 +53,3 @@ async function main(argv: string[]): Promise<number> {
     return reportError(error, argv.includes('--json'));
   }
 }
-
-// A reader that goes away (`stillpoint backup … | head`) silences the output but never cuts the command short:
-// a backup must still unpause and record its outcome, so the error is swallowed rather than exiting.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
-});
-
-process.exitCode = await main(process.argv);

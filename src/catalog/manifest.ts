@@ -3,9 +3,9 @@
  * `<backupId>/manifest.json`, written into the store before the backup is marked complete, so the store alone
  * describes every backup and `backups sync` can rebuild an empty catalog from it.
  */
-import type { Catalog, BackupRecord } from '../catalog/contract.ts';
+import type { Catalog, BackupRecord } from './contract.ts';
 import { CatalogError } from '../errors.ts';
-import type { ArtifactStore } from './contract.ts';
+import type { ArtifactStore } from '../artifacts/contract.ts';
 
 export const MANIFEST_FORMAT = 'stillpoint-backup-manifest';
 export const MANIFEST_VERSION = 1;
