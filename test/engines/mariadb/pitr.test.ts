@@ -167,16 +167,32 @@ describe('mariadb pitr engine', () => {
 
   it('close() during a base backup kills mariabackup and leaves no connection', async () => {
     const baseline = await clientConnections(server);
+    // A table write-locked by another session holds mariabackup at BACKUP STAGE START, so close()
+    // lands while it is running however fast the machine is.
+    const locker = await mysql.createConnection({ host: '127.0.0.1', port: server.port, user: 'root' });
+    await locker.query('LOCK TABLES bank.accounts WRITE');
     const fresh: MemberSpec = { ...member(), name: 'mpitr-close' };
     const session = openBackup(store, fresh, 'bk-close');
-    // The outcome is taken at once: prepare rejects while close() is still running.
-    const prepared = session.prepare(never()).then(
-      () => 'resolved',
-      (error: unknown) => error,
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    await session.close();
-    expect(await prepared).toMatchObject({ code: expect.stringMatching(/ABORTED|SESSION_CLOSED/) });
+    try {
+      // The outcome is taken at once: prepare rejects while close() is still running.
+      const prepared = session.prepare(never()).then(
+        () => 'resolved',
+        (error: unknown) => error,
+      );
+      await expect
+        .poll(
+          async () =>
+            (await server.query(
+              "SELECT count(*) AS n FROM information_schema.processlist WHERE info LIKE 'BACKUP STAGE%'",
+            )) as Array<{ n: number }>,
+          { timeout: 20_000 },
+        )
+        .toEqual([{ n: 1 }]);
+      await session.close();
+      expect(await prepared).toMatchObject({ code: expect.stringMatching(/ABORTED|SESSION_CLOSED/) });
+    } finally {
+      await locker.end();
+    }
     // mariabackup was killed; the server notices its dropped connections a moment later.
     await expect.poll(() => clientConnections(server), { timeout: 5_000 }).toBe(baseline);
     expect((await store.list('shared/mpitr-close/base/')).filter((k) => k.endsWith('info.json'))).toEqual([]);
