@@ -9,7 +9,6 @@
  */
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type mysql from 'mysql2/promise';
@@ -27,6 +26,7 @@ import type {
 } from '../../contract.ts';
 import { latestBaseBackup } from '../../base-backups.ts';
 import { hasTool, runTool, spawnTool, waitTool } from '../../tool-runner.ts';
+import { SessionWork } from '../../session-work.ts';
 import {
   abortable,
   closeQuietly,
@@ -221,9 +221,8 @@ export class PitrBackup implements BackupSession {
   private handle: RestoreHandle | undefined;
   private captureMs = 0;
   private readonly open = new Set<mysql.Connection>();
-  /** Aborted by close: kills any running mariabackup / mariadb-binlog child (runTool kills on abort). */
-  private readonly closing = new AbortController();
-  private readonly running = new Set<Promise<unknown>>();
+  /** Close aborts every step: running mariabackup / mariadb-binlog children are killed (runTool kills on abort). */
+  private readonly work = new SessionWork(ENGINE);
 
   constructor(
     private readonly ctx: BackupSessionContext,
@@ -232,22 +231,15 @@ export class PitrBackup implements BackupSession {
   ) {}
 
   /**
-   * Runs `work` with a signal that also aborts on close; on abort it ends at once (children are killed
-   * through the signal, connections dropped). close waits for it to settle.
+   * Runs `step` as tracked session work; on abort it ends at once (children are killed through the signal,
+   * connections dropped: mysql2 leaves a query on a silent socket pending forever). close waits for the
+   * step itself, so an aborted child has exited when close returns.
    */
-  private track<T>(signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>, what: string): Promise<T> {
-    if (this.closing.signal.aborted)
-      return Promise.reject(
-        new EngineError('SESSION_CLOSED', 'The backup session is closed.', { context: { engine: ENGINE } }),
-      );
-    const both = AbortSignal.any([signal, this.closing.signal]);
-    // close waits (bounded) for the work itself, so an aborted child has exited when close returns.
-    const inner = work(both);
-    this.running.add(inner);
-    void inner.finally(() => this.running.delete(inner)).catch(() => undefined);
+  private track<T>(signal: AbortSignal, step: (signal: AbortSignal) => Promise<T>, what: string): Promise<T> {
+    const both = this.work.signal(signal);
     return abortable(
       both,
-      () => inner,
+      () => this.work.run(both, step),
       () => {
         for (const c of this.open) c.destroy();
       },
@@ -257,10 +249,7 @@ export class PitrBackup implements BackupSession {
 
   private async connect(signal: AbortSignal): Promise<mysql.Connection> {
     signal.throwIfAborted();
-    if (this.closing.signal.aborted)
-      throw new EngineError('SESSION_CLOSED', 'The backup session is closed.', {
-        context: { engine: ENGINE },
-      });
+    this.work.throwIfClosed();
     const c = await connectMariaDb(connectionOf(this.ctx.member), this.options.connectTimeoutMs);
     this.open.add(c);
     return c;
@@ -410,15 +399,9 @@ export class PitrBackup implements BackupSession {
   }
 
   async close(): Promise<void> {
-    this.closing.abort();
     this.pre = undefined;
     // Aborted children exit at once (SIGKILL); the wait is bounded anyway (a query on a dead path never answers).
-    const timer = new AbortController();
-    await Promise.race([
-      Promise.allSettled([...this.running]),
-      sleep(CLOSE_WAIT_MS, undefined, { signal: timer.signal }).catch(() => undefined),
-    ]);
-    timer.abort();
+    await this.work.close(CLOSE_WAIT_MS);
     await Promise.all([...this.open].map((c) => this.release(c))).catch(() => undefined);
   }
 }

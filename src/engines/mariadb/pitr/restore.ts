@@ -29,6 +29,7 @@ import type {
 import { hasTool, runTool, showCommand, spawnTool, startDetached, waitTool } from '../../tool-runner.ts';
 import { closeQuietly, connectMariaDb, toolArgs, toolEnv } from '../connection.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
+import { SessionWork } from '../../session-work.ts';
 import { decodeMarker, stateFromMarker, type RestoreMarker } from '../markers.ts';
 import {
   backupSuffix,
@@ -86,8 +87,7 @@ export function defaultPitrDir(record: MemberRecord): string {
 export class PitrRestore implements RestoreSession {
   readonly target: RestoreTarget;
   private readonly t: PitrTarget;
-  private readonly closing = new AbortController();
-  private readonly running = new Set<Promise<unknown>>();
+  private readonly work = new SessionWork(ENGINE);
   /** Set once this session started a server; `close` stops it unless the restore succeeded. */
   private started = false;
   private succeeded = false;
@@ -207,16 +207,9 @@ export class PitrRestore implements RestoreSession {
 
   async restore(opts: RestoreOptions): Promise<RestoredMember> {
     refuseUnlessRestorable(await this.inspect(opts.signal), opts, { engine: ENGINE, target: this.t.dir });
-    const signal = AbortSignal.any([opts.signal, this.closing.signal]);
-    const work = this.run(signal);
-    this.running.add(work);
-    try {
-      const restored = await work;
-      this.succeeded = true;
-      return restored;
-    } finally {
-      this.running.delete(work);
-    }
+    const restored = await this.work.run(opts.signal, (signal) => this.run(signal));
+    this.succeeded = true;
+    return restored;
   }
 
   private async run(signal: AbortSignal): Promise<RestoredMember> {
@@ -362,13 +355,7 @@ export class PitrRestore implements RestoreSession {
   }
 
   async close(): Promise<void> {
-    this.closing.abort();
-    const timer = new AbortController();
-    await Promise.race([
-      Promise.allSettled([...this.running]),
-      sleep(10_000, undefined, { signal: timer.signal }).catch(() => undefined),
-    ]);
-    timer.abort();
+    await this.work.close();
     if (this.started && !this.succeeded) await stopRestoredMariaDb(this.t.dir).catch(() => undefined);
   }
 }

@@ -24,7 +24,8 @@ import type {
   PreflightCheck,
   RestoreHandle,
 } from '../../contract.ts';
-import { graceful, linkSignals } from '../../settle.ts';
+import { graceful } from '../../settle.ts';
+import { SessionWork } from '../../session-work.ts';
 import { runTool, spawnTool, waitTool } from '../../tool-runner.ts';
 import { measurePostgresClock } from '../clock.ts';
 import {
@@ -40,8 +41,6 @@ import { connectionOf, type PostgresConnection, type PostgresOptions } from '../
 const ENGINE = 'postgres';
 /** How long ending the exporter waits for the server's answer to ROLLBACK before dropping the connection. */
 const RELEASE_GRACE_MS = 5_000;
-const CLOSE_GRACE_MS = 10_000;
-
 interface Exported {
   readonly client: pg.Client;
   readonly snapshotId: string;
@@ -53,11 +52,9 @@ interface Exported {
 export class PostgresLogicalBackup implements BackupSession {
   private pre: pg.Client | undefined;
   private exported: Exported | undefined;
-  private readonly closing = new AbortController();
-  private readonly running = new Set<Promise<unknown>>();
+  private readonly work = new SessionWork(ENGINE);
   private dumpWritten = false;
   private finished = false;
-  private closed = false;
 
   constructor(
     private readonly ctx: BackupSessionContext,
@@ -74,30 +71,30 @@ export class PostgresLogicalBackup implements BackupSession {
   }
 
   preflight(_signal: AbortSignal): Promise<readonly PreflightCheck[]> {
-    return this.track(
+    return this.work.track(
       checkToolsAndConnect(this.conn, this.options, ['pg_dump', 'pg_restore'], this.database),
     );
   }
 
   prepare(signal: AbortSignal): Promise<void> {
-    return this.track(
+    return this.work.track(
       (async () => {
         this.pre ??= await connectPostgres(
           this.conn,
           this.options.connectTimeoutMs,
           this.database,
-          this.signal(signal),
+          this.work.signal(signal),
         );
       })(),
     );
   }
 
   measureClock(signal: AbortSignal): Promise<ClockSample> {
-    return this.track(measurePostgresClock(this.conn, this.options, this.signal(signal)));
+    return this.work.track(measurePostgresClock(this.conn, this.options, this.work.signal(signal)));
   }
 
   capture(signal: AbortSignal): Promise<CaptureResult> {
-    return this.track(this.exportSnapshot(this.signal(signal)));
+    return this.work.track(this.exportSnapshot(this.work.signal(signal)));
   }
 
   private async exportSnapshot(signal: AbortSignal): Promise<CaptureResult> {
@@ -148,7 +145,7 @@ export class PostgresLogicalBackup implements BackupSession {
   }
 
   finish(_window: FinishWindow, signal: AbortSignal): Promise<FinishedMember> {
-    return this.track(this.dump(this.signal(signal)));
+    return this.work.track(this.dump(this.work.signal(signal)));
   }
 
   private async dump(signal: AbortSignal): Promise<FinishedMember> {
@@ -241,7 +238,7 @@ export class PostgresLogicalBackup implements BackupSession {
     this.exported = undefined;
     if (exported === undefined) return;
     // Aborted (deadline, close): the path may be dead; dropping the socket rolls back just the same.
-    const polite = !aborted && !this.closing.signal.aborted;
+    const polite = !aborted && !this.work.closeSignal.aborted;
     if (polite)
       await graceful(
         exported.client.query('ROLLBACK').catch(() => {}),
@@ -259,10 +256,7 @@ export class PostgresLogicalBackup implements BackupSession {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.closing.abort();
-    await graceful(Promise.allSettled([...this.running]), CLOSE_GRACE_MS);
+    if (!(await this.work.close())) return;
     await this.releaseExport().catch(() => undefined);
     const pre = this.pre;
     this.pre = undefined;
@@ -280,16 +274,5 @@ export class PostgresLogicalBackup implements BackupSession {
       if (name.startsWith('dump.pgcustom'))
         await rm(`${parent}/${name}`, { force: true }).catch(() => undefined);
     }
-  }
-
-  private signal(signal: AbortSignal): AbortSignal {
-    return linkSignals(signal, this.closing.signal);
-  }
-
-  private track<T>(work: Promise<T>): Promise<T> {
-    this.running.add(work);
-    const untrack = (): void => void this.running.delete(work);
-    work.then(untrack, untrack);
-    return work;
   }
 }

@@ -21,7 +21,7 @@ import type {
   TargetInspection,
 } from '../../contract.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
-import { graceful, linkSignals } from '../../settle.ts';
+import { SessionWork } from '../../session-work.ts';
 import { hasTool, runTool, showCommand } from '../../tool-runner.ts';
 import {
   connectPostgres,
@@ -46,8 +46,6 @@ import {
 
 const ENGINE = 'postgres';
 const MARKER = 'stillpoint-restore ';
-const CLOSE_GRACE_MS = 10_000;
-
 interface DumpLocation {
   readonly format: 'directory' | 'custom';
   readonly path: string | undefined;
@@ -57,8 +55,7 @@ interface DumpLocation {
 export class PostgresLogicalRestore implements RestoreSession {
   readonly target: LogicalTarget;
   private readonly conn: PostgresConnection;
-  private readonly closing = new AbortController();
-  private running: Promise<unknown> | undefined;
+  private readonly work = new SessionWork(ENGINE);
 
   constructor(
     private readonly ctx: RestoreSessionContext,
@@ -110,7 +107,7 @@ export class PostgresLogicalRestore implements RestoreSession {
   }
 
   inspect(signal: AbortSignal): Promise<TargetInspection> {
-    return this.track(this.inspectTarget(this.signal(signal)));
+    return this.work.track(this.inspectTarget(this.work.signal(signal)));
   }
 
   private async inspectTarget(signal: AbortSignal): Promise<TargetInspection> {
@@ -218,7 +215,7 @@ export class PostgresLogicalRestore implements RestoreSession {
   }
 
   restore(opts: RestoreOptions): Promise<RestoredMember> {
-    return this.track(this.restoreInto(opts, this.signal(opts.signal)));
+    return this.work.track(this.restoreInto(opts, this.work.signal(opts.signal)));
   }
 
   private async restoreInto(opts: RestoreOptions, signal: AbortSignal): Promise<RestoredMember> {
@@ -269,7 +266,7 @@ export class PostgresLogicalRestore implements RestoreSession {
       this.conn,
       this.options.connectTimeoutMs,
       'postgres',
-      this.closing.signal,
+      this.work.closeSignal,
     );
     try {
       await admin.query(
@@ -281,8 +278,7 @@ export class PostgresLogicalRestore implements RestoreSession {
   }
 
   async close(): Promise<void> {
-    this.closing.abort();
-    if (this.running !== undefined) await graceful(this.running, CLOSE_GRACE_MS);
+    await this.work.close();
   }
 
   private marker(state: 'in-progress' | 'restored'): string {
@@ -306,15 +302,6 @@ export class PostgresLogicalRestore implements RestoreSession {
         context: { engine: ENGINE, backupId: record.backupId, member: record.member.name },
       },
     );
-  }
-
-  private signal(signal: AbortSignal): AbortSignal {
-    return linkSignals(signal, this.closing.signal);
-  }
-
-  private track<T>(work: Promise<T>): Promise<T> {
-    this.running = work;
-    return work;
   }
 }
 

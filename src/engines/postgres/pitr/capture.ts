@@ -20,7 +20,7 @@ import type {
   RestoreHandle,
 } from '../../contract.ts';
 import { latestBaseBackup } from '../../base-backups.ts';
-import { graceful, linkSignals } from '../../settle.ts';
+import { SessionWork } from '../../session-work.ts';
 import { checkToolsAndConnect, connectPostgres, endClient, withAbort } from '../connection.ts';
 import { measurePostgresClock } from '../clock.ts';
 import { connectionOf, type PostgresOptions } from '../options.ts';
@@ -33,14 +33,10 @@ import {
 } from './archive.ts';
 
 const ENGINE = 'postgres';
-const CLOSE_GRACE_MS = 5_000;
-
 export class PostgresPitrBackup implements BackupSession {
   private pre: pg.Client | undefined;
   private captured: { handle: RestoreHandle & { kind: 'named-point' }; captureMs: number } | undefined;
-  private readonly closing = new AbortController();
-  private readonly running = new Set<Promise<unknown>>();
-  private closed = false;
+  private readonly work = new SessionWork(ENGINE);
 
   constructor(
     private readonly ctx: BackupSessionContext,
@@ -50,17 +46,17 @@ export class PostgresPitrBackup implements BackupSession {
 
   preflight(signal: AbortSignal): Promise<readonly PreflightCheck[]> {
     const conn = connectionOf(this.ctx.member);
-    return this.track(
+    return this.work.track(
       checkToolsAndConnect(conn, this.options, ['pg_basebackup', 'pg_ctl'], conn.database, (client) =>
-        preflightPitr(this.ctx, client, this.signal(signal)),
+        preflightPitr(this.ctx, client, this.work.signal(signal)),
       ),
     );
   }
 
   prepare(signal: AbortSignal): Promise<void> {
-    return this.track(
+    return this.work.track(
       (async () => {
-        const s = this.signal(signal);
+        const s = this.work.signal(signal);
         await ensureBaseBackup(this.ctx, this.options, s);
         const conn = connectionOf(this.ctx.member);
         this.pre ??= await connectPostgres(conn, this.options.connectTimeoutMs, conn.database, s);
@@ -69,11 +65,13 @@ export class PostgresPitrBackup implements BackupSession {
   }
 
   measureClock(signal: AbortSignal): Promise<ClockSample> {
-    return this.track(measurePostgresClock(connectionOf(this.ctx.member), this.options, this.signal(signal)));
+    return this.work.track(
+      measurePostgresClock(connectionOf(this.ctx.member), this.options, this.work.signal(signal)),
+    );
   }
 
   capture(signal: AbortSignal): Promise<CaptureResult> {
-    return this.track(this.createRestorePoint(this.signal(signal)));
+    return this.work.track(this.createRestorePoint(this.work.signal(signal)));
   }
 
   private async createRestorePoint(signal: AbortSignal): Promise<CaptureResult> {
@@ -134,7 +132,7 @@ export class PostgresPitrBackup implements BackupSession {
   }
 
   finish(_window: FinishWindow, signal: AbortSignal): Promise<FinishedMember> {
-    return this.track(this.listArtifacts(this.signal(signal)));
+    return this.work.track(this.listArtifacts(this.work.signal(signal)));
   }
 
   private async listArtifacts(signal: AbortSignal): Promise<FinishedMember> {
@@ -174,31 +172,17 @@ export class PostgresPitrBackup implements BackupSession {
   }
 
   async horizon(handle: RestoreHandle, signal: AbortSignal): Promise<void> {
-    await this.track(waitArchived(this.ctx, this.options, handle, this.signal(signal)));
+    await this.work.track(waitArchived(this.ctx, this.options, handle, this.work.signal(signal)));
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.closing.abort();
-    await graceful(Promise.allSettled([...this.running]), CLOSE_GRACE_MS);
+    if (!(await this.work.close())) return;
     const pre = this.pre;
     this.pre = undefined;
     if (pre) await endClient(pre);
   }
 
-  private signal(signal: AbortSignal): AbortSignal {
-    return linkSignals(signal, this.closing.signal);
-  }
-
-  private track<T>(work: Promise<T>): Promise<T> {
-    this.running.add(work);
-    const untrack = (): void => void this.running.delete(work);
-    work.then(untrack, untrack);
-    return work;
-  }
-
   private background(work: Promise<unknown>): void {
-    void this.track(work.catch(() => undefined));
+    void this.work.track(work.catch(() => undefined));
   }
 }

@@ -31,7 +31,8 @@ import type {
   TargetInspection,
 } from '../../contract.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
-import { graceful, pollUntil, linkSignals } from '../../settle.ts';
+import { pollUntil } from '../../settle.ts';
+import { SessionWork } from '../../session-work.ts';
 import { hasTool, runTool, showCommand } from '../../tool-runner.ts';
 import { connectPostgres, endClient, pgTool, quoteLiteral, sameServer } from '../connection.ts';
 import {
@@ -48,12 +49,9 @@ const ENGINE = 'postgres';
 const WAL_DIR = 'stillpoint-restore-wal';
 const MARKER_FILE = 'stillpoint-restore.json';
 const PROMOTE_TIMEOUT_MS = 600_000;
-const CLOSE_GRACE_MS = 10_000;
-
 export class PostgresPitrRestore implements RestoreSession {
   readonly target: PitrTarget;
-  private readonly closing = new AbortController();
-  private running: Promise<unknown> | undefined;
+  private readonly work = new SessionWork(ENGINE);
   /** Set once pg_ctl start ran, cleared when restore returned: close() stops a half-restored server. */
   private startedServer = false;
 
@@ -116,7 +114,7 @@ export class PostgresPitrRestore implements RestoreSession {
   }
 
   inspect(signal: AbortSignal): Promise<TargetInspection> {
-    return this.track(this.inspectTarget(this.signal(signal)));
+    return this.work.track(this.inspectTarget(this.work.signal(signal)));
   }
 
   private async inspectTarget(signal: AbortSignal): Promise<TargetInspection> {
@@ -199,7 +197,7 @@ export class PostgresPitrRestore implements RestoreSession {
   }
 
   restore(opts: RestoreOptions): Promise<RestoredMember> {
-    return this.track(this.restoreInto(opts, this.signal(opts.signal)));
+    return this.work.track(this.restoreInto(opts, this.work.signal(opts.signal)));
   }
 
   private async restoreInto(opts: RestoreOptions, signal: AbortSignal): Promise<RestoredMember> {
@@ -302,8 +300,7 @@ export class PostgresPitrRestore implements RestoreSession {
   }
 
   async close(): Promise<void> {
-    this.closing.abort();
-    if (this.running !== undefined) await graceful(this.running, CLOSE_GRACE_MS);
+    await this.work.close();
     if (this.startedServer) {
       this.startedServer = false;
       await stopRestoredPostgres(this.target.dataDir, this.options);
@@ -330,15 +327,6 @@ export class PostgresPitrRestore implements RestoreSession {
       );
     }
     return tar.key;
-  }
-
-  private signal(signal: AbortSignal): AbortSignal {
-    return linkSignals(signal, this.closing.signal);
-  }
-
-  private track<T>(work: Promise<T>): Promise<T> {
-    this.running = work;
-    return work;
   }
 }
 

@@ -29,22 +29,20 @@ import type {
   PreflightCheck,
   RestoreHandle,
 } from '../../contract.ts';
-import { graceful, settleSync, throwIfAborted, linkSignals } from '../../settle.ts';
+import { settleSync, throwIfAborted } from '../../settle.ts';
+import { SessionWork } from '../../session-work.ts';
 import { sqlitePath, type SqliteOptions } from '../options.ts';
 import { copySnapshot } from './copy-snapshot.ts';
 
 export const SNAPSHOT_FILE = 'snapshot.sqlite';
 /** How long close() waits for an abandoned finish to notice its abort before removing its files. */
-const CLOSE_GRACE_MS = 5_000;
 
 export class SqliteSnapshotBackup implements BackupSession {
   private reader: Database.Database | undefined;
   private snapshotOpen = false;
   private readonly temps = new Set<string>();
   /** Aborted by close(): ends a finish still copying or streaming. */
-  private readonly closing = new AbortController();
-  private finishing: Promise<unknown> | undefined;
-  private closed = false;
+  private readonly work = new SessionWork('sqlite');
 
   constructor(
     private readonly ctx: BackupSessionContext,
@@ -123,9 +121,7 @@ export class SqliteSnapshotBackup implements BackupSession {
   }
 
   finish(_window: FinishWindow, signal: AbortSignal): Promise<FinishedMember> {
-    const work = this.copyOut(linkSignals(signal, this.closing.signal));
-    this.finishing = work;
-    return work;
+    return this.work.run(signal, (s) => this.copyOut(s));
   }
 
   private async copyOut(signal: AbortSignal): Promise<FinishedMember> {
@@ -180,10 +176,7 @@ export class SqliteSnapshotBackup implements BackupSession {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.closing.abort();
-    if (this.finishing !== undefined) await graceful(this.finishing, CLOSE_GRACE_MS);
+    if (!(await this.work.close(5_000))) return;
     this.closeReader();
     for (const temp of this.temps) await removeCopy(temp);
     this.temps.clear();
