@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../../errors.ts';
 import { parseMemberOptions } from '../member-options.ts';
+import { resolveCredentials, targetCredentialKeys, type TargetCredentials } from '../target-credentials.ts';
 import type { MemberSpec, RestoreTarget } from '../contract.ts';
 import type { StorageConfig } from '../../txn/contract.ts';
 import { redactSecrets } from '../../redact.ts';
@@ -59,14 +60,6 @@ export function databasesOf(member: MemberSpec, options: MariaDbOptions): readon
 /** ScalarDB keeps its table catalog in this namespace (a database on MySQL/MariaDB). */
 export const METADATA_DATABASE = 'scalardb';
 
-/** Credentials a restore target may carry (a new server may need other ones); default: the member's. */
-const credentialKeys = {
-  user: z.string().min(1),
-  password: z.string(),
-  passwordEnv: z.string().min(1),
-  passwordFile: z.string().min(1),
-};
-
 /**
  * Logical restore target: a server, and the name each database is restored under: `rename[db]`, else the
  * database's own name when `inPlace`, else `<db>_r_<suffix>`.
@@ -103,7 +96,7 @@ const logicalTargetSchema = z
     rename: z.record(z.string(), z.string().min(1).max(64)),
     inPlace: z.boolean(),
     suffix: z.string().regex(/^[A-Za-z0-9_]+$/),
-    ...credentialKeys,
+    ...targetCredentialKeys,
   })
   .partial()
   .strict();
@@ -112,7 +105,7 @@ const pitrTargetSchema = z
     dir: z.string().min(1),
     port: z.number().int().min(0).max(65535),
     host: z.string().min(1),
-    ...credentialKeys,
+    ...targetCredentialKeys,
   })
   .partial()
   .strict();
@@ -129,27 +122,14 @@ function invalid(error: z.ZodError): ConfigError {
   );
 }
 
-type Credentials = Partial<Record<keyof typeof credentialKeys, string>>;
-
-/** The target's connection: its own host/port/user; its own password source if it names one, else the member's. */
+/** The target's connection: its own host/port, credentials by the one rule of {@link resolveCredentials}. */
 function targetConnection(
   member: MariaDbConnection,
   host: string,
   port: number,
-  given: Credentials,
+  given: Partial<TargetCredentials>,
 ): MariaDbConnection {
-  const ownPassword =
-    given.password !== undefined || given.passwordEnv !== undefined || given.passwordFile !== undefined;
-  const { password, passwordEnv, passwordFile } = ownPassword ? given : member;
-  return {
-    kind: 'mysql',
-    host,
-    port,
-    user: given.user ?? member.user,
-    ...(password === undefined ? {} : { password }),
-    ...(passwordEnv === undefined ? {} : { passwordEnv }),
-    ...(passwordFile === undefined ? {} : { passwordFile }),
-  };
+  return { kind: 'mysql', host, port, user: member.user, ...resolveCredentials(member, given) };
 }
 
 /** `inPlace: true` restores every database under its own name (needs force when it is not empty). */

@@ -5,6 +5,12 @@
 import { z } from 'zod';
 import { ConfigError } from '../../errors.ts';
 import { parseMemberOptions } from '../member-options.ts';
+import {
+  dropUndefined,
+  resolveCredentials,
+  targetCredentialKeys,
+  type TargetCredentials,
+} from '../target-credentials.ts';
 import type { MemberSpec, RestoreTarget } from '../contract.ts';
 import type { StorageConfig } from '../../txn/contract.ts';
 
@@ -49,14 +55,6 @@ export function connectionOf(member: MemberSpec): PostgresConnection {
   return member.connection as PostgresConnection;
 }
 
-/** Credentials a restore target may carry; absent: the member's (a new server may need others). */
-const credentials = {
-  user: z.string().min(1),
-  password: z.string(),
-  passwordEnv: z.string().min(1),
-  passwordFile: z.string().min(1),
-};
-
 /** Logical restore target: a database on a server (default: same server and credentials, new database name). */
 export type LogicalTarget = {
   readonly host: string;
@@ -75,19 +73,12 @@ export type PitrTarget = {
   readonly host: string;
 } & TargetCredentials;
 
-export type TargetCredentials = {
-  readonly user: string;
-  readonly password?: string;
-  readonly passwordEnv?: string;
-  readonly passwordFile?: string;
-};
-
 const logicalTargetSchema = z
   .object({
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535),
     database: z.string().min(1).max(63),
-    ...credentials,
+    ...targetCredentialKeys,
   })
   .partial()
   .strict();
@@ -96,7 +87,7 @@ const pitrTargetSchema = z
     dataDir: z.string().min(1),
     port: z.number().int().min(1).max(65535),
     host: z.string().min(1),
-    ...credentials,
+    ...targetCredentialKeys,
   })
   .partial()
   .strict();
@@ -116,14 +107,10 @@ export function parsePitrTarget(target: RestoreTarget, defaults: PitrTarget): Pi
   );
 }
 
-/** A target that names its own user or password source replaces the member's credentials as a whole. */
+/** The target's keys over the defaults; credentials by the one rule of {@link resolveCredentials}. */
 function withCredentials<T extends TargetCredentials>(defaults: T, given: Partial<T>): T {
-  const own =
-    given.password !== undefined || given.passwordEnv !== undefined || given.passwordFile !== undefined;
-  const base = own
-    ? { ...defaults, password: undefined, passwordEnv: undefined, passwordFile: undefined }
-    : defaults;
-  return strip({ ...base, ...given }) as T;
+  const { password: _p, passwordEnv: _e, passwordFile: _f, ...rest } = defaults;
+  return strip({ ...rest, ...given, ...resolveCredentials(defaults, given) }) as T;
 }
 
 /** The member's connection with a target's address and credentials (what the restored member is reached by). */
@@ -176,9 +163,7 @@ function parseWith<T>(schema: z.ZodType<T>, target: RestoreTarget): T {
   return parsed.data;
 }
 
-function strip<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
+const strip = dropUndefined;
 
 /** Short, name-safe suffix of a backup id for default restore names. */
 export function backupSuffix(backupId: string): string {
