@@ -25,10 +25,13 @@ import { writeTrialPlan } from '../src/lab/trials/backup-process.ts';
 import type { GroupKind } from '../src/lab/trials/faults.ts';
 import { createTrialDatabases, type SharedServers } from '../src/lab/trials/group.ts';
 import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/lab/trials/trial.ts';
+import type { BankReport } from '../src/lab/bank/bank-workload.ts';
 
 /** The default pause window of the upstream Kubernetes backup tooling, ms. */
 const UPSTREAM_WINDOW_MS = 5_000;
 const GOAL_P99_MS = 50;
+/** Issue 18: the client-visible stall of hold mode, p99, for the SQL groups. */
+const GOAL_HOLD_STALL_P99_MS = 100;
 const MODES = ['snapshot', 'pause-window'] as const;
 const SIZES = { ...DEFAULT_SIZES, nodes: 3, accounts: 100, concurrency: 8 };
 
@@ -152,11 +155,37 @@ function modeRows(
   ];
 }
 
-/** One group: nodes and load up, then `count` backups (+1 warm-up, not counted) per mode. */
+/** The pause as the client feels it: per transfer that met a pause, its time blocked or retrying. */
+function stallRow(
+  group: GroupKind,
+  mode: string,
+  whilePaused: 'reject' | 'hold',
+  report: BankReport,
+): BenchRow {
+  const s = report.pauseStallMs;
+  return {
+    metric: `client-visible stall p50 / p99 / max, ${whilePaused}, ${mode}, ${group}`,
+    value: `${ms(s.p50)} / ${ms(s.p99)} / ${ms(s.max)}`,
+    goal: whilePaused === 'hold' ? `≤ ${GOAL_HOLD_STALL_P99_MS} ms p99` : '—',
+    ...(whilePaused === 'hold' ? { met: s.transfers > 0 && s.p99 <= GOAL_HOLD_STALL_P99_MS } : {}),
+    note:
+      `${s.transfers} of ${report.committed} transfers met a pause; ` +
+      (whilePaused === 'hold'
+        ? 'the node held each one until the unpause (ScalarDL behaviour), no retries'
+        : `rejected with UNAVAILABLE and retried (ScalarDB Server behaviour; backoff 100 ms doubling, capped at 1 s); ${report.retriesByReason.unavailable} retries`),
+  };
+}
+
+/**
+ * One group: nodes (whose gate rejects or holds while paused) and load up, then `count` backups (+1 warm-up,
+ * not counted) per mode.
+ */
 async function groupRows(
   group: GroupKind,
   servers: SharedServers | undefined,
   count: number,
+  whilePaused: 'reject' | 'hold',
+  modes: readonly string[],
 ): Promise<BenchRow[]> {
   const dir = await mkdtemp(join(tmpdir(), 'stillpoint-bench-window-'));
   const memberOptions = (engine: string): Record<string, unknown> =>
@@ -165,7 +194,7 @@ async function groupRows(
   const cleanups: Array<() => Promise<void>> = [];
   try {
     await seedBank(databases, SIZES.accounts);
-    const nodes = await startNodes(dir, databases, SIZES, cleanups);
+    const nodes = await startNodes(dir, databases, { ...SIZES, whilePaused }, cleanups);
     // The backup connects to the databases directly, not through the trial's fault-injection proxies (which
     // run on this process's event loop, next to the workload's clients).
     const members = databases.members.map((m) => ({
@@ -173,7 +202,7 @@ async function groupRows(
       connection: databases.group.storages[m.name] ?? m.connection,
     }));
     const rows: BenchRow[] = [];
-    for (const mode of MODES) {
+    for (const mode of modes) {
       const modeDir = join(dir, mode);
       await mkdir(modeDir);
       const plan = await writeTrialPlan({
@@ -196,7 +225,9 @@ async function groupRows(
         const samples = await backupsInChild(plan.file, count + 1);
         controller.abort();
         const report = await load;
-        rows.push(...modeRows(group, mode, samples.slice(1), report.pausedWaitMaxMs));
+        if (whilePaused === 'reject')
+          rows.push(...modeRows(group, mode, samples.slice(1), report.pausedWaitMaxMs));
+        rows.push(stallRow(group, mode, whilePaused, report));
       } finally {
         controller.abort();
         await load.catch(() => undefined);
@@ -212,12 +243,15 @@ async function groupRows(
 
 async function run(quick: boolean): Promise<BenchRow[]> {
   const count = quick ? 8 : 30;
-  const rows = await groupRows('sqlite', undefined, count);
+  const rows = await groupRows('sqlite', undefined, count, 'reject', MODES);
+  rows.push(...(await groupRows('sqlite', undefined, count, 'hold', ['pause-window'])));
   const postgres = await startLocalPostgres();
   try {
     const mariadb = await startLocalMariaDb();
     try {
-      rows.push(...(await groupRows('postgres+mariadb', { postgres, mariadb }, count)));
+      const servers = { postgres, mariadb };
+      rows.push(...(await groupRows('postgres+mariadb', servers, count, 'reject', MODES)));
+      rows.push(...(await groupRows('postgres+mariadb', servers, count, 'hold', ['pause-window'])));
     } finally {
       await mariadb.destroy();
     }

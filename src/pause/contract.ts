@@ -162,6 +162,8 @@ export type PausedBehaviour =
 /** One admitted unit of work. `release()` is idempotent: the second call is a no-op (upstream double-decrement bug). */
 export interface GateTicket {
   release(): void;
+  /** How long a hold-mode gate held this unit before admitting it, ms (0 when admitted at once). */
+  readonly heldMs: number;
 }
 
 export interface GateStats {

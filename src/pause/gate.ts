@@ -94,7 +94,7 @@ class GateImpl implements Gate {
   }
 
   enter(): Promise<GateTicket> {
-    if (!this.closed) return Promise.resolve(this.admit());
+    if (!this.closed) return Promise.resolve(this.admit(0));
     if (this.behaviour.kind === 'reject') {
       this.counters.rejectedTotal++;
       return Promise.reject(pausedError('reject'));
@@ -102,11 +102,12 @@ class GateImpl implements Gate {
     return this.hold(this.behaviour.maxQueued, this.behaviour.maxHoldMs);
   }
 
-  private admit(): GateTicket {
+  private admit(heldMs: number): GateTicket {
     this.outstanding++;
     this.counters.admittedTotal++;
     let released = false;
     return {
+      heldMs,
       release: () => {
         // Upstream decremented twice when completion and error raced; the flag makes release idempotent.
         if (released) return;
@@ -123,11 +124,12 @@ class GateImpl implements Gate {
       return Promise.reject(pausedError('queue-full', { maxQueued }));
     }
     this.counters.heldTotal++;
+    const heldSince = performance.now();
     return new Promise<GateTicket>((resolve, reject) => {
       const entry: HeldEntry = {
         admit: () => {
           clearTimeout(timer);
-          resolve(this.admit());
+          resolve(this.admit(Math.round(performance.now() - heldSince)));
         },
         reject: (error) => {
           clearTimeout(timer);

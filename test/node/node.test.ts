@@ -165,6 +165,9 @@ describe('node under the pause protocol', () => {
     expect(report.failed).toBe(0);
     expect(report.retriesByReason.unavailable).toBeGreaterThan(0);
     expect(report.pausedWaitMs).toBeGreaterThan(0);
+    // The stall clients felt: the rejected transfers' retries, backoff included.
+    expect(report.pauseStallMs.transfers).toBeGreaterThan(0);
+    expect(report.pauseStallMs.max).toBeGreaterThanOrEqual(report.pausedWaitMaxMs);
     expect(running.gate?.stats().admittedTotal).toBeGreaterThan(admittedAtUnpause);
     const check = await checkGroup(group, {
       invariants: [bankInvariants],
@@ -207,6 +210,41 @@ describe('node under the pause protocol', () => {
     expect(settled).toBe(false);
     await paused.unpause();
     expect(await call).toMatchObject({ applied: true });
+  });
+
+  it('hold mode under the workload: no retries, and each held transfer reports the stall the node held it for', async () => {
+    const running = await node({ whilePaused: 'hold', maxHoldMs: 20_000 });
+    const pauses = createPauseClient({ callDeadlineMs: 10_000 });
+    cleanups.push(() => pauses.close());
+    const stopLoad = new AbortController();
+    const workload = runBankWorkload({
+      targets: [running.address],
+      accounts: 10,
+      concurrency: 4,
+      durationMs: 90_000,
+      signal: stopLoad.signal,
+    });
+    await waitUntil(() => (running.gate?.stats().admittedTotal ?? 0) > 20);
+    const paused = await pauses.pauseAll([parseAddress(running.address)]);
+    let heldFor: number;
+    try {
+      await waitUntil(() => (running.gate?.stats().heldTotal ?? 0) >= 4);
+      const since = Date.now();
+      await new Promise((r) => setTimeout(r, 300));
+      heldFor = Date.now() - since;
+    } finally {
+      expect((await paused.unpause()).ok).toBe(true);
+    }
+    const admittedAtUnpause = running.gate?.stats().admittedTotal ?? 0;
+    await waitUntil(() => (running.gate?.stats().admittedTotal ?? 0) > admittedAtUnpause + 4);
+    stopLoad.abort();
+    const report = await workload;
+    expect(report.failed).toBe(0);
+    expect(report.retriesByReason.unavailable).toBe(0);
+    expect(report.pausedWaitMs).toBe(0);
+    // At least the four transfers held before the 300 ms wait stalled for at least that wait.
+    expect(report.pauseStallMs.transfers).toBeGreaterThanOrEqual(4);
+    expect(report.pauseStallMs.max).toBeGreaterThanOrEqual(heldFor);
   });
 
   it('with the gate disabled there is no admin service, so a pause fails instead of lying', async () => {

@@ -197,8 +197,15 @@ describe('gate', () => {
     expect(await codeOf(gate.enter())).toBe('GATE_PAUSED'); // the third exceeds the queue
     expect(await stateAfter(held1, 30)).toBe('pending');
     gate.unpause();
-    (await held1).release();
-    (await held2).release();
+    const [t1, t2] = [await held1, await held2];
+    // Each ticket says how long it was held (the client-visible stall of hold mode); an open gate holds nothing.
+    expect(t1.heldMs).toBeGreaterThanOrEqual(25);
+    expect(t2.heldMs).toBeGreaterThanOrEqual(25);
+    t1.release();
+    t2.release();
+    const open = await gate.enter();
+    expect(open.heldMs).toBe(0);
+    open.release();
     expect(gate.stats()).toMatchObject({ heldTotal: 2, rejectedTotal: 1, outstanding: 0 });
   });
 

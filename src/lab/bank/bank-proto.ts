@@ -33,6 +33,8 @@ export interface TransferRequestMessage {
 export interface TransferResponse {
   applied: boolean;
   tx_id: string;
+  /** How long the node's gate held the transfer while paused (hold mode), ms. */
+  held_ms: number;
 }
 export interface GetBalancesRequest {
   account_ids: number[];

@@ -41,7 +41,7 @@ export function bankHandlers(options: BankServiceOptions): grpc.UntypedServiceIm
   const { tm, gate } = options;
   const unary = <Req, Res>(
     g: Gate | undefined,
-    fn: (request: Req) => Promise<Res>,
+    fn: (request: Req, heldMs: number) => Promise<Res>,
     method: string,
   ): grpc.handleUnaryCall<Req, Res> => guarded(options.authorised, method, gatedUnary(g, fn));
   return {
@@ -65,7 +65,7 @@ export function bankHandlers(options: BankServiceOptions): grpc.UntypedServiceIm
     ),
     Transfer: unary(
       gate,
-      async (req: TransferRequestMessage): Promise<TransferResponse> => {
+      async (req: TransferRequestMessage, heldMs: number): Promise<TransferResponse> => {
         if (req.transfer_id === '' || req.amount <= 0) {
           throw new ConfigError('BANK_BAD_REQUEST', 'Transfer needs a transfer_id and a positive amount.', {
             hint: 'Send transfer_id and amount > 0.',
@@ -77,7 +77,11 @@ export function bankHandlers(options: BankServiceOptions): grpc.UntypedServiceIm
           to: req.to_account,
           amount: req.amount,
         };
-        return tm.run(async (tx) => ({ applied: (await transfer(tx, request)) === 'applied', tx_id: tx.id }));
+        return tm.run(async (tx) => ({
+          applied: (await transfer(tx, request)) === 'applied',
+          tx_id: tx.id,
+          held_ms: heldMs,
+        }));
       },
       'Transfer',
     ),
@@ -172,10 +176,10 @@ function guarded<Req, Res>(
 /** Wraps a promise-returning handler: one gate unit around it, errors mapped to gRPC statuses. */
 function gatedUnary<Req, Res>(
   gate: Gate | undefined,
-  fn: (request: Req) => Promise<Res>,
+  fn: (request: Req, heldMs: number) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    gated(gate, () => fn(call.request)).then(
+    gated(gate, (heldMs) => fn(call.request, heldMs)).then(
       (response) => callback(null, response),
       (error: unknown) => callback(toServiceError(error)),
     );
@@ -187,11 +191,11 @@ function gatedUnary<Req, Res>(
  * the caller cancels (e.g. its deadline passes), while our transaction may still be committing — a pause could
  * then report drained with a commit in flight. Here the ticket is released only once the transaction settled.
  */
-async function gated<T>(gate: Gate | undefined, fn: () => Promise<T>): Promise<T> {
-  if (gate === undefined) return fn();
+async function gated<T>(gate: Gate | undefined, fn: (heldMs: number) => Promise<T>): Promise<T> {
+  if (gate === undefined) return fn(0);
   const ticket = await gate.enter();
   try {
-    return await fn();
+    return await fn(ticket.heldMs);
   } finally {
     ticket.release();
   }

@@ -76,11 +76,24 @@ export interface BankReport {
   readonly pausedWaitMs: number;
   /** The longest single transfer's wait on UNAVAILABLE. */
   readonly pausedWaitMaxMs: number;
+  /**
+   * The pause as the client feels it: per transfer that met a paused node, the time it spent blocked (held
+   * by a hold-mode gate, as the node reports) or retrying (a reject-mode gate's UNAVAILABLE, backoff
+   * included). Percentiles over those transfers only; `transfers` is how many met a pause.
+   */
+  readonly pauseStallMs: StallSummary;
   /** Error codes of failed transfers, with counts. */
   readonly errors: Readonly<Record<string, number>>;
   readonly elapsedMs: number;
   /** Every transfer id the nodes acknowledged as committed. */
   readonly acknowledged: readonly string[];
+}
+
+export interface StallSummary {
+  readonly transfers: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
 }
 
 const UNAVAILABLE_BASE_MS = 100;
@@ -97,6 +110,7 @@ interface Tally {
   pausedWaitMaxMs: number;
   errors: Record<string, number>;
   latencies: number[];
+  stalls: number[];
   acknowledged: string[];
   issued: number;
 }
@@ -126,6 +140,7 @@ export async function runBankWorkload(options: BankWorkloadOptions): Promise<Ban
     pausedWaitMaxMs: 0,
     errors: {},
     latencies: [],
+    stalls: [],
     acknowledged: [],
     issued: 0,
   };
@@ -196,11 +211,13 @@ async function oneTransfer(
   const attempts = { unavailable: 0, conflict: 0, unknown: 0 };
   let target = preferred;
   let waited = 0;
+  let held = 0;
   for (;;) {
     const attemptStart = Date.now();
     try {
       const response = await (clients[target % clients.length] as BankClient).transfer(request);
       if (!response.applied) tally.duplicates += 1;
+      held = response.held_ms ?? 0;
       tally.committed += 1;
       tally.acknowledged.push(request.transferId);
       tally.latencies.push(Date.now() - started);
@@ -221,6 +238,7 @@ async function oneTransfer(
   }
   tally.pausedWaitMs += waited;
   tally.pausedWaitMaxMs = Math.max(tally.pausedWaitMaxMs, waited);
+  if (waited + held > 0) tally.stalls.push(waited + held);
 }
 
 interface RetryDecision {
@@ -271,12 +289,21 @@ const UNKNOWN_OUTCOME = new Set([
   grpc.status.CANCELLED,
 ]);
 
+/** The value at percentile `p` of `values` (nearest rank); 0 for none. */
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted.length === 0
+    ? 0
+    : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0);
+}
+
+/** The largest of `values` (0 for none); no spread: a long run has more values than a call takes arguments. */
+function largest(values: readonly number[]): number {
+  return values.reduce((m, v) => (v > m ? v : m), 0);
+}
+
 function report(t: Tally, elapsedMs: number): BankReport {
-  const sorted = [...t.latencies].sort((x, y) => x - y);
-  const pct = (p: number): number =>
-    sorted.length === 0
-      ? 0
-      : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0);
+  const pct = (p: number): number => percentile(t.latencies, p);
   return {
     committed: t.committed,
     duplicates: t.duplicates,
@@ -284,9 +311,15 @@ function report(t: Tally, elapsedMs: number): BankReport {
     retries: sumRetries(t),
     retriesByReason: { ...t.retries },
     throughput: elapsedMs > 0 ? (t.committed * 1000) / elapsedMs : 0,
-    latencyMs: { p50: pct(50), p95: pct(95), p99: pct(99), max: sorted.at(-1) ?? 0 },
+    latencyMs: { p50: pct(50), p95: pct(95), p99: pct(99), max: largest(t.latencies) },
     pausedWaitMs: t.pausedWaitMs,
     pausedWaitMaxMs: t.pausedWaitMaxMs,
+    pauseStallMs: {
+      transfers: t.stalls.length,
+      p50: percentile(t.stalls, 50),
+      p99: percentile(t.stalls, 99),
+      max: largest(t.stalls),
+    },
     errors: { ...t.errors },
     elapsedMs,
     acknowledged: t.acknowledged,

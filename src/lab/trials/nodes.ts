@@ -32,22 +32,27 @@ export interface TrialNode {
   close(): Promise<void>;
 }
 
-/**
- * Writes the node's config file and starts it; resolves once its ready line was printed. `clockOffsetMs`
- * runs the node's wall clock ahead (or behind, negative) of real time, restarts included (./clock-offset.ts).
- */
+export interface TrialNodeSettings {
+  /** Lazy-recovery expiry, ms. */
+  readonly expiryMs: number;
+  /** What the node's gate does with new work while paused: answer UNAVAILABLE (ScalarDB Server) or hold it (ScalarDL). */
+  readonly whilePaused?: 'reject' | 'hold';
+  /** Runs the node's wall clock ahead (or behind, negative) of real time, restarts included (./clock-offset.ts). */
+  readonly clockOffsetMs?: number;
+}
+
+/** Writes the node's config file and starts it; resolves once its ready line was printed. */
 export async function startTrialNode(
   dir: string,
   name: string,
   group: GroupConfig,
-  expiryMs: number,
-  clockOffsetMs = 0,
+  settings: TrialNodeSettings,
 ): Promise<TrialNode> {
+  const { expiryMs, whilePaused = 'reject', clockOffsetMs = 0 } = settings;
   const port = await freePort();
   const configFile = join(dir, `${name}.yaml`);
-  await writeFile(configFile, stringify({ name, group, listen: { host: '127.0.0.1', port }, expiryMs }), {
-    mode: 0o600,
-  });
+  const config = { name, group, listen: { host: '127.0.0.1', port }, expiryMs, gate: { whilePaused } };
+  await writeFile(configFile, stringify(config), { mode: 0o600 });
   const proxy = await startTcpProxy({ upstreamHost: '127.0.0.1', upstreamPort: port });
   let child: NodeProcess | undefined;
 

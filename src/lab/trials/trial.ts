@@ -26,7 +26,7 @@ import {
 } from './fault-apply.ts';
 import { faultSpec, type BackupOutcome, type FaultKind, type FaultMoment, type GroupKind } from './faults.ts';
 import { createTrialDatabases, type SharedServers, type TrialDatabases } from './group.ts';
-import { startTrialNode, type TrialNode } from './nodes.ts';
+import { startTrialNode, type TrialNode, type TrialNodeSettings } from './nodes.ts';
 import { startDnsServer, type DnsServer } from './srv-dns.ts';
 import { startPauseMonitor } from './pause-monitor.ts';
 import type { Random } from './random.ts';
@@ -48,6 +48,12 @@ export interface TrialSizes {
   readonly warmupMs: number;
   /** A backup (or its recovery) that takes longer is a violation: it hung. */
   readonly backupTimeoutMs: number;
+  /** The nodes' gate while paused: `reject` (ScalarDB Server; clients retry) or `hold` (ScalarDL). Default reject. */
+  readonly whilePaused?: 'reject' | 'hold';
+}
+
+function nodeSettings(sizes: TrialSizes): TrialNodeSettings {
+  return { expiryMs: sizes.expiryMs, ...(sizes.whilePaused ? { whilePaused: sizes.whilePaused } : {}) };
 }
 
 export const DEFAULT_SIZES: TrialSizes = {
@@ -133,7 +139,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     // A joiner is started up front but outside the service: joining (DNS entry, then traffic) is instant.
     const joiner =
       spec.fault === 'node-join'
-        ? await startTrialNode(spec.dir, 'joiner', databases.group, spec.sizes.expiryMs)
+        ? await startTrialNode(spec.dir, 'joiner', databases.group, nodeSettings(spec.sizes))
         : undefined;
     if (joiner !== undefined) cleanups.push(() => joiner.close());
     const dns =
@@ -342,7 +348,9 @@ export async function startNodes(
 ): Promise<TrialNode[]> {
   const offset = (name: string): number => (clock?.process === name ? clock.offsetMs : 0);
   const started = await Promise.allSettled(
-    nodeNames(sizes).map((name) => startTrialNode(dir, name, databases.group, sizes.expiryMs, offset(name))),
+    nodeNames(sizes).map((name) =>
+      startTrialNode(dir, name, databases.group, { ...nodeSettings(sizes), clockOffsetMs: offset(name) }),
+    ),
   );
   const nodes: TrialNode[] = [];
   for (const s of started) {
