@@ -30,6 +30,7 @@ const trial = (over: Partial<TrialResult>): TrialResult => ({
   restoreChecked: true,
   acknowledged: 10,
   longestPausedMs: 12,
+  clientStallMs: { p99: 40, max: 55 },
   violations: [],
   harnessError: null,
   durationMs: 1000,
@@ -60,6 +61,7 @@ describe('trial report', () => {
     expect(s.longestPausedMs).toBe(900);
     expect(passed(r)).toBe(true);
     expect(renderMarkdown(r, 'x')).toContain('| violations | 0 |');
+    expect(renderMarkdown(r, 'x')).toContain('| 12 ms | 40 / 55 ms | 0 |'); // each row: the client-visible stall
   });
 
   it('fails on a violation, and says it is not testing when the negative control found nothing', () => {

@@ -40,4 +40,27 @@ describe('trials (CI size)', () => {
     expect(report.negativeControl?.tornCopies).toBeGreaterThan(0);
     expect(passed(report)).toBe(true);
   }, 900_000);
+
+  it('hold-mode nodes (ScalarDL behaviour): clients are held through the window, not rejected, and nothing is lost', async () => {
+    // One trial keeps CI short; campaigns draw every fault with --while-paused both.
+    const report = await runTrials({
+      trials: 1,
+      seed: 20_261_202,
+      groups: ['sqlite'],
+      faults: ['none'],
+      whilePaused: 'hold',
+      negativeControl: false,
+      sizes: { nodes: 2 },
+    });
+    const detail = JSON.stringify(
+      report.trials.map((t) => ({ fault: t.fault, outcome: t.outcome, v: t.violations, h: t.harnessError })),
+    );
+    expect(summarize(report).harnessErrors, detail).toBe(0);
+    expect(summarize(report).violations, detail).toBe(0);
+    expect(report.trials.map((t) => t.whilePaused)).toEqual(['hold']);
+    // A complete backup under hold mode: its clients were held through the window (a stall, no failure).
+    const control = report.trials.find((t) => t.fault === 'none');
+    expect(control?.outcome).toBe('complete');
+    expect(control?.clientStallMs?.max).toBeGreaterThan(0);
+  }, 900_000);
 });

@@ -17,6 +17,7 @@ interface TrialsFlags {
   groups: string;
   faults?: string;
   negativeControl: boolean;
+  whilePaused: string;
   json?: boolean;
   out: string;
 }
@@ -44,6 +45,11 @@ export function register(program: Command): void {
       '--no-negative-control',
       'skip the negative control (the run then cannot show that it tests anything)',
     )
+    .option(
+      '--while-paused <behaviour>',
+      "the nodes' gate while paused: reject (ScalarDB Server; clients retry), hold (ScalarDL), or both (drawn per trial)",
+      'reject',
+    )
     .option('--json', 'print the whole report as JSON')
     .option('--out <file>', 'where to write the Markdown summary', 'TRIALS.md')
     .addHelpText(
@@ -62,6 +68,12 @@ async function trialsCommand(flags: TrialsFlags): Promise<number> {
   const seed = flags.seed === undefined ? undefined : positiveInt(flags.seed, '--seed', 0);
   const groups = list(flags.groups, GROUPS, '--groups');
   const faults = flags.faults === undefined ? undefined : list(flags.faults, FAULT_KINDS, '--faults');
+  const behaviours = list(flags.whilePaused, ['reject', 'hold', 'both'] as const, '--while-paused');
+  if (behaviours.length !== 1)
+    throw new ConfigError('TRIALS_FLAG_INVALID', '--while-paused takes one value.', {
+      hint: 'Use both to draw reject or hold per trial.',
+    });
+  const whilePaused = behaviours[0];
   const json = flags.json === true;
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
@@ -74,10 +86,11 @@ async function trialsCommand(flags: TrialsFlags): Promise<number> {
       groups,
       ...(faults === undefined ? {} : { faults }),
       negativeControl: flags.negativeControl,
+      ...(whilePaused === undefined ? {} : { whilePaused }),
       signal: controller.signal,
       onTrial: json ? undefined : (t) => process.stderr.write(`${progressLine(t)}\n`),
     });
-    const command = `stillpoint trials --trials ${trials} --seed ${report.seed} --groups ${groups.join(',')}${faults ? ` --faults ${faults.join(',')}` : ''}`;
+    const command = `stillpoint trials --trials ${trials} --seed ${report.seed} --groups ${groups.join(',')}${faults ? ` --faults ${faults.join(',')}` : ''}${whilePaused && whilePaused !== 'reject' ? ` --while-paused ${whilePaused}` : ''}`;
     const markdown = renderMarkdown(report, command);
     await writeFile(flags.out, markdown);
     emit(

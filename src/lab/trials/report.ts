@@ -33,6 +33,10 @@ export interface TrialResult {
   readonly acknowledged: number;
   /** Longest continuous time any node was seen paused, ms (polling, so a lower bound). */
   readonly longestPausedMs: number;
+  /** The nodes' gate while paused (absent in reports written before it was recorded: reject). */
+  readonly whilePaused?: 'reject' | 'hold';
+  /** The pause as the clients felt it: p99 and max of the per-transfer stall (blocked or retrying), ms. */
+  readonly clientStallMs?: { readonly p99: number; readonly max: number };
   /** Broken invariants: each a sentence naming what failed. Zero is the bar. */
   readonly violations: readonly string[];
   /** The harness itself failed (not a product violation, but the trial proves nothing). */
@@ -127,12 +131,13 @@ export function renderMarkdown(report: TrialsReport, command: string): string {
     '',
     '## Trials',
     '',
-    '| # | group | mode (targets) | fault | moment | applied | outcome | restore checked | acked | longest pause | violations |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| # | group | mode (targets) | fault | moment | applied | outcome | restore checked | acked | longest pause | client stall p99 / max | violations |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...report.trials.map(
       (t) =>
-        `| ${t.index} | ${t.group} | ${t.mode} (${t.discovery}) | ${t.fault} | ${t.moment} | ${t.faultApplied ? (t.faultDetail === null ? 'yes' : escape(t.faultDetail)) : 'no'} | ${t.outcome}${t.attempts > 1 ? ` after ${t.attempts} attempts` : ''}${t.reason ? ` (${escape(t.reason)})` : ''} | ` +
+        `| ${t.index} | ${t.group} | ${t.mode} (${t.discovery}${t.whilePaused === 'hold' ? ', hold' : ''}) | ${t.fault} | ${t.moment} | ${t.faultApplied ? (t.faultDetail === null ? 'yes' : escape(t.faultDetail)) : 'no'} | ${t.outcome}${t.attempts > 1 ? ` after ${t.attempts} attempts` : ''}${t.reason ? ` (${escape(t.reason)})` : ''} | ` +
         `${t.restoreChecked ? 'yes' : '—'} | ${t.acknowledged} | ${t.longestPausedMs} ms | ` +
+        `${t.clientStallMs ? `${t.clientStallMs.p99} / ${t.clientStallMs.max} ms` : '—'} | ` +
         `${t.harnessError ? `harness: ${escape(t.harnessError)}` : t.violations.length === 0 ? '0' : `**${t.violations.map(escape).join('; ')}**`} |`,
     ),
   ];

@@ -37,6 +37,11 @@ export interface RunTrialsOptions {
   /** Copies the negative control may make before giving up on finding a torn one (default 5). */
   readonly negativeControlAttempts?: number;
   readonly sizes?: Partial<TrialSizes>;
+  /**
+   * What the nodes' gate does with new work while paused: `reject` (ScalarDB Server, the default), `hold`
+   * (ScalarDL), or `both` (each trial draws one).
+   */
+  readonly whilePaused?: 'reject' | 'hold' | 'both';
   /** Called after each trial (progress). */
   readonly onTrial?: (result: TrialResult) => void;
   readonly signal?: AbortSignal;
@@ -67,6 +72,11 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
       const { group, fault } = schedule[index % schedule.length] ?? { group: 'sqlite', fault: 'none' };
       const spec = FAULTS.find((f) => f.kind === fault);
       const dir = await mkdtemp(join(base, `t${index}-`));
+      // Drawn from its own fork, so adding the choice left every other choice of a seed as it was.
+      const whilePaused =
+        options.whilePaused === 'both'
+          ? root.fork(2_000_000 + index).pick(['reject', 'hold'] as const)
+          : (options.whilePaused ?? 'reject');
       const result = await runTrial({
         index,
         random,
@@ -76,7 +86,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
         moment: random.pick(spec?.moments ?? ['during-pause']),
         dir,
         servers,
-        sizes,
+        sizes: { ...sizes, whilePaused },
         pauseClient,
         memberOptions,
         restoreTarget: (member, into) => restoreTarget(member, into, random, servers?.mariadbRestore),

@@ -117,6 +117,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
   let restoreChecked = false;
   let acknowledged = 0;
   let longestPausedMs = 0;
+  let clientStallMs = { p99: 0, max: 0 };
   let faultApplied = false;
   let faultDetail: string | null = null;
   let harnessError: string | null = null;
@@ -266,6 +267,10 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     const acked = reports.flatMap((r) => r.acknowledged);
     acknowledged = acked.length;
     longestPausedMs = monitor.longestPausedMs();
+    clientStallMs = {
+      p99: Math.max(0, ...reports.map((r) => r.pauseStallMs.p99)),
+      max: Math.max(0, ...reports.map((r) => r.pauseStallMs.max)),
+    };
     const live = await checkGroup(databases.group, {
       invariants: [bankInvariants],
       acknowledged: acked,
@@ -314,6 +319,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     restoreChecked,
     acknowledged,
     longestPausedMs,
+    whilePaused: spec.sizes.whilePaused ?? 'reject',
+    clientStallMs,
     violations,
     harnessError,
     durationMs: Date.now() - started,
