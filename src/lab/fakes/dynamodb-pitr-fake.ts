@@ -432,6 +432,7 @@ export class DynamoPitrFake {
           host: url.hostname,
           port: url.port,
           method: 'POST',
+          agent: false,
           path: '/',
           headers: {
             'content-type': DDB_JSON,

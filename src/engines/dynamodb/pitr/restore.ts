@@ -139,6 +139,13 @@ export class DynamoPitrRestoreSession implements RestoreSession {
 
   async inspect(): Promise<TargetInspection> {
     const manifest = await this.readManifest();
+    if (await this.ctx.artifacts.exists(this.finishedKey()))
+      return {
+        checks: [],
+        state: 'restored',
+        detail: 'an earlier restore of this backup into this target finished (it may have been written to since)',
+        hint: 'Pass --force to restore it again.',
+      };
     await this.readState();
     if (Object.keys(this.done).length > 0)
       return {
@@ -167,7 +174,20 @@ export class DynamoPitrRestoreSession implements RestoreSession {
   }
 
   async restore(opts: RestoreOptions): Promise<RestoredMember> {
+    opts.signal.throwIfAborted();
     const inspection = await this.inspect();
+    if (inspection.state === 'restored') {
+      if (!opts.force)
+        throw new ConfigError(
+          'RESTORE_TARGET_NOT_EMPTY',
+          `Member ${this.ctx.record.member.name}: ${inspection.detail}.`,
+          { hint: inspection.hint ?? '', context: { member: this.ctx.record.member.name } },
+        );
+      // A forced re-run redoes every step from the start.
+      await this.ctx.artifacts.delete(this.finishedKey());
+      await this.ctx.artifacts.delete(this.stateKey()).catch(() => undefined);
+      this.done = {};
+    }
     if (inspection.state === 'live-source' && !(opts.force && opts.allowSource === true)) {
       throw new ConfigError(
         'RESTORE_TARGET_IS_SOURCE',
@@ -197,6 +217,7 @@ export class DynamoPitrRestoreSession implements RestoreSession {
     const alias = t.table + ALIAS_SUFFIX;
     const step = async (s: Step, run: () => Promise<void>) => {
       if ((this.done[t.table] ?? []).includes(s)) return;
+      opts.signal.throwIfAborted();
       await run();
       this.done[t.table] = [...(this.done[t.table] ?? []), s];
       await this.writeState();
@@ -278,7 +299,9 @@ export class DynamoPitrRestoreSession implements RestoreSession {
     }
   }
 
+  /** The finished marker makes a later re-run into this target need --force; the step log goes. */
   async markFinished(): Promise<void> {
+    await this.ctx.artifacts.put(this.finishedKey(), JSON.stringify({ finishedAt: new Date().toISOString() }));
     await this.ctx.artifacts.delete(this.stateKey()).catch(() => undefined);
   }
 
@@ -288,6 +311,10 @@ export class DynamoPitrRestoreSession implements RestoreSession {
 
   private stateKey(): string {
     return `${this.ctx.record.backupId}/${this.ctx.record.member.name}/restore-state-${this.target.prefix ?? 'in-place'}.json`;
+  }
+
+  private finishedKey(): string {
+    return `${this.ctx.record.backupId}/${this.ctx.record.member.name}/restore-finished-${this.target.prefix ?? 'in-place'}.json`;
   }
 
   private async readState(): Promise<void> {
