@@ -91,3 +91,60 @@ export function tableOfArn(arn: string): string {
 
 /** JSON protocol timestamps are epoch seconds (fractional). */
 export const epochSeconds = (ms: number): number => ms / 1_000;
+
+/** One call to dynalite in DynamoDB's JSON protocol (it checks a signature is present, not that it is right). */
+export function dynaliteCall(
+  endpoint: string,
+  region: string,
+  action: string,
+  body: Record<string, unknown>,
+): Promise<WireAnswer> {
+  const url = new URL(endpoint);
+  const payload = Buffer.from(JSON.stringify(body));
+  const date = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
+  return new Promise((resolve, reject) => {
+    const out = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        method: 'POST',
+        agent: false,
+        path: '/',
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'content-length': String(payload.length),
+          'x-amz-target': `DynamoDB_20120810.${action}`,
+          'x-amz-date': date,
+          authorization: `AWS4-HMAC-SHA256 Credential=fake/${date.slice(0, 8)}/${region}/dynamodb/aws4_request, SignedHeaders=host, Signature=fake`,
+        },
+      },
+      (answer) => {
+        const parts: Buffer[] = [];
+        answer.on('data', (d: Buffer) => parts.push(d));
+        answer.on('end', () =>
+          resolve({ status: answer.statusCode ?? 500, headers: {}, body: Buffer.concat(parts) }),
+        );
+        answer.on('error', reject);
+      },
+    );
+    out.on('error', reject);
+    out.end(payload);
+  });
+}
+
+/** {@link dynaliteCall}, its answer parsed; dynalite's error rethrown as a {@link WireError} of its type. */
+export async function dynaliteOk(
+  endpoint: string,
+  region: string,
+  action: string,
+  body: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const answer = await dynaliteCall(endpoint, region, action, body);
+  const parsed = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>;
+  if (answer.status >= 300) {
+    const type = typeof parsed.__type === 'string' ? parsed.__type : 'InternalServerError';
+    const message = typeof parsed.message === 'string' ? parsed.message : '';
+    throw new WireError(type.split('#').pop() ?? type, message, answer.status);
+  }
+  return parsed;
+}

@@ -29,10 +29,12 @@
  * Not simulated: GSIs/LSIs, restores of deleted tables, TransactWriteItems (dynalite lacks it), throughput
  * enforcement, request signatures (not checked), AWS's exact error messages (types match, texts do not).
  */
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeAutoScaling } from './dynamodb-pitr-fake-scaling.ts';
 import {
+  dynaliteCall,
+  dynaliteOk,
   epochSeconds,
   errorAnswer,
   forward,
@@ -412,48 +414,12 @@ export class DynamoPitrFake {
     return items;
   }
 
-  private async ok(action: string, body: Json): Promise<Json> {
-    const answer = await this.data(action, body);
-    if (answer.status >= 300) {
-      const err = JSON.parse(answer.body.toString('utf8')) as { __type?: string; message?: string };
-      throw new WireError(String(err.__type ?? 'InternalServerError').split('#').pop() ?? '', err.message ?? '', answer.status);
-    }
-    return JSON.parse(answer.body.toString('utf8')) as Json;
+  private ok(action: string, body: Json): Promise<Json> {
+    return dynaliteOk(this.options.dataEndpoint, this.options.region, action, body);
   }
 
-  /** One call to dynalite in its JSON protocol (it checks a signature is present, not that it is right). */
   private data(action: string, body: Json): Promise<WireAnswer> {
-    const url = new URL(this.options.dataEndpoint);
-    const payload = Buffer.from(JSON.stringify(body));
-    const date = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
-    return new Promise((resolve, reject) => {
-      const out = request(
-        {
-          host: url.hostname,
-          port: url.port,
-          method: 'POST',
-          agent: false,
-          path: '/',
-          headers: {
-            'content-type': DDB_JSON,
-            'content-length': String(payload.length),
-            'x-amz-target': `DynamoDB_20120810.${action}`,
-            'x-amz-date': date,
-            authorization: `AWS4-HMAC-SHA256 Credential=fake/${date.slice(0, 8)}/${this.options.region}/dynamodb/aws4_request, SignedHeaders=host, Signature=fake`,
-          },
-        },
-        (answer) => {
-          const parts: Buffer[] = [];
-          answer.on('data', (d: Buffer) => parts.push(d));
-          answer.on('end', () =>
-            resolve({ status: answer.statusCode ?? 500, headers: {}, body: Buffer.concat(parts) }),
-          );
-          answer.on('error', reject);
-        },
-      );
-      out.on('error', reject);
-      out.end(payload);
-    });
+    return dynaliteCall(this.options.dataEndpoint, this.options.region, action, body);
   }
 }
 
