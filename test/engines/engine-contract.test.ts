@@ -26,6 +26,7 @@ import {
 } from './engine-contract.ts';
 import { tempDirStore } from './support.ts';
 import { mariadbPair } from './mariadb/contract-pairs.ts';
+import { dynamodbPair } from './dynamodb/contract-pair.ts';
 
 const SEED_ROWS = 50;
 
@@ -214,6 +215,7 @@ engineContractSuite(postgresPair('logical'));
 engineContractSuite(postgresPair('pitr'));
 engineContractSuite(mariadbPair('logical'));
 engineContractSuite(mariadbPair('pitr'));
+engineContractSuite(dynamodbPair);
 
 describe('the leak check itself (negative control)', () => {
   it('sees an open socket and a child process, and not once they are gone', async () => {

@@ -11,9 +11,24 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ArtifactStore } from '../../src/artifacts/contract.ts';
-import type { BackupSession, MemberRecord, MemberSpec, RestoreTarget } from '../../src/engines/contract.ts';
+import type {
+  BackupSession,
+  EngineKind,
+  FinishWindow,
+  MemberRecord,
+  MemberSpec,
+  RestoreSession,
+  RestoreTarget,
+} from '../../src/engines/contract.ts';
 import type { StorageConfig } from '../../src/txn/contract.ts';
-import { finishWindow, never, openBackup, openRestore } from './support.ts';
+import {
+  backupContext,
+  finishWindow,
+  never,
+  openBackup as registryBackup,
+  openRestore as registryRestore,
+  quietLog,
+} from './support.ts';
 
 /** A member reachable through a path the test can make go silent (a TCP proxy in `drop` mode). */
 export interface DeadPath {
@@ -37,6 +52,11 @@ export interface PairFixture {
   foreignTarget(caseId: string): Promise<RestoreTarget>;
   /** The member behind a path that can go silent; absent where there is no network path (SQLite). */
   deadPath?(caseId: string): Promise<DeadPath>;
+  /**
+   * The engine kind to test, when not the registry's built-in one for `member.engine` (e.g. one built with
+   * another control plane). Injected here, per fixture — never through a global.
+   */
+  readonly engine?: EngineKind<unknown>;
   /** Stops whatever a restore left running on purpose (a restored server). */
   afterRestore?(target: RestoreTarget): Promise<void>;
   teardown(): Promise<void>;
@@ -50,6 +70,8 @@ export interface EnginePair {
 /** Deadline for a phase on a dead path, and the slack allowed for the session to notice. */
 const DEAD_PATH_DEADLINE_MS = 1_500;
 const DEAD_PATH_SLACK_MS = 4_000;
+/** Margin beyond twice the clock uncertainty a clock-based backup's window is held open. */
+const CLOCK_MARGIN_MS = 100;
 
 export function engineContractSuite(pair: EnginePair): void {
   describe(`engine contract: ${pair.label}`, () => {
@@ -75,6 +97,28 @@ export function engineContractSuite(pair: EnginePair): void {
       await expectNoLeaks(before);
     }, 30_000);
 
+    /** A backup session of the fixture's engine (its injected kind, else the registry's). */
+    function openBackup(store: typeof fx.store, member: MemberSpec, backupId: string): BackupSession {
+      if (fx.engine === undefined) return registryBackup(store, member, backupId);
+      return fx.engine.openBackup(backupContext(store, member, backupId), fx.engine.parseOptions(member));
+    }
+    function openRestore(
+      store: typeof fx.store,
+      record: MemberRecord,
+      target: RestoreTarget | undefined,
+    ): RestoreSession {
+      if (fx.engine === undefined) return registryRestore(store, record, target);
+      return fx.engine.openRestore(
+        { record, target, artifacts: store, log: quietLog },
+        fx.engine.parseOptions(record.member),
+      );
+    }
+
+    /**
+     * A backup with a real pause window: for a clock-based engine the clock is measured inside it and the
+     * window is held open for twice the measured uncertainty (plus a margin), as the orchestrator sizes it,
+     * so the restore time — the mid-time in the database's clock — lies inside it.
+     */
     async function backup(
       member: MemberSpec,
       backupId = `bk-${caseId}`,
@@ -84,10 +128,22 @@ export function engineContractSuite(pair: EnginePair): void {
         expect((await session.preflight(never)).filter((c) => !c.ok)).toEqual([]);
         await session.prepare(never);
         const atCapture = await fx.rows(member.connection);
+        const pausedAtMs = Date.now();
+        const clock = session.capabilities.clockBased ? await session.measureClock?.(never) : undefined;
         const captured = await session.capture(never);
+        const windowMs = clock === undefined ? 0 : 2 * clock.uncertaintyMs + CLOCK_MARGIN_MS;
+        await sleep(Math.max(0, pausedAtMs + windowMs - Date.now()));
+        const unpauseStartedAtMs = Date.now();
+        const window: FinishWindow = {
+          pausedAtMs,
+          unpauseStartedAtMs,
+          midMs: Math.round((pausedAtMs + unpauseStartedAtMs) / 2),
+          ...(clock === undefined ? {} : { clock }),
+        };
         await fx.writeMore(member);
-        const finished = await session.finish(finishWindow, never);
-        if (captured.handle) await session.horizon(finished.handle, never);
+        const finished = await session.finish(window, never);
+        if (captured.handle || session.capabilities.horizonWait)
+          await session.horizon(finished.handle, never);
         return {
           record: { backupId, member, handle: finished.handle, artifacts: finished.artifacts },
           atCapture,

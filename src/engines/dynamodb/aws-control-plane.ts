@@ -1,8 +1,10 @@
 /**
  * {@link DynamoControlPlane} over the AWS SDK v3: DynamoDB for tables, PITR and restores, Application Auto
  * Scaling for the table's read/write targets and target-tracking policies. The service clock is the HTTP
- * `Date` header (1 s resolution). Only the fake exercises this interface in CI; the adapter runs against
- * AWS when an operator points a plan at it (IAM permissions: docs/backup-and-restore.md).
+ * `Date` header (1 s resolution). In CI it runs unchanged against the wire-protocol fake
+ * (src/lab/fakes/dynamodb-pitr-fake.ts); against AWS when an operator points a plan at it (IAM permissions:
+ * docs/backup-and-restore.md). A connection `endpoint` serves both services (as LocalStack and the fake do);
+ * without one each client uses its AWS regional endpoint.
  */
 import {
   ApplicationAutoScalingClient,
@@ -16,13 +18,18 @@ import {
   DeleteTableCommand,
   DescribeContinuousBackupsCommand,
   DescribeTableCommand,
+  DescribeTimeToLiveCommand,
   DynamoDBClient,
   ListTablesCommand,
+  ListTagsOfResourceCommand,
   PutItemCommand,
   ResourceNotFoundException,
   RestoreTableToPointInTimeCommand,
   ScanCommand,
+  TagResourceCommand,
   UpdateContinuousBackupsCommand,
+  UpdateTableCommand,
+  UpdateTimeToLiveCommand,
   waitUntilTableExists,
   waitUntilTableNotExists,
   type AttributeValue,
@@ -34,7 +41,10 @@ import type {
   PitrStatus,
   ScalableTarget,
   ScalingPolicy,
+  StreamSetting,
   TableDescription,
+  TableSettings,
+  Tag,
 } from './control-plane.ts';
 
 /** Longest wait for a table to become ACTIVE or to be gone (seconds; the SDK waiter polls with backoff). */
@@ -57,7 +67,11 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
       ...(connection.endpoint === undefined ? {} : { endpoint: connection.endpoint }),
       ...credentials,
     });
-    this.scaling = new ApplicationAutoScalingClient({ region: connection.region, ...credentials });
+    this.scaling = new ApplicationAutoScalingClient({
+      region: connection.region,
+      ...(connection.endpoint === undefined ? {} : { endpoint: connection.endpoint }),
+      ...credentials,
+    });
   }
 
   async listTables(prefix: string): Promise<string[]> {
@@ -86,6 +100,10 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
           : {}),
         ...(t?.ProvisionedThroughput?.WriteCapacityUnits
           ? { writeCapacity: t.ProvisionedThroughput.WriteCapacityUnits }
+          : {}),
+        arn: t?.TableArn ?? '',
+        ...(t?.StreamSpecification?.StreamEnabled === true
+          ? { stream: { viewType: t.StreamSpecification.StreamViewType ?? 'NEW_AND_OLD_IMAGES' } }
           : {}),
       };
     } catch (error) {
@@ -139,12 +157,21 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
 
   async copyTable(source: string, target: string): Promise<void> {
     const t = (await this.ddb.send(new DescribeTableCommand({ TableName: source }))).Table;
+    const provisioned = t?.BillingModeSummary?.BillingMode !== 'PAY_PER_REQUEST';
     await this.ddb.send(
       new CreateTableCommand({
         TableName: target,
         KeySchema: t?.KeySchema,
         AttributeDefinitions: t?.AttributeDefinitions,
-        BillingMode: 'PAY_PER_REQUEST',
+        ...(provisioned
+          ? {
+              BillingMode: 'PROVISIONED',
+              ProvisionedThroughput: {
+                ReadCapacityUnits: t?.ProvisionedThroughput?.ReadCapacityUnits || 1,
+                WriteCapacityUnits: t?.ProvisionedThroughput?.WriteCapacityUnits || 1,
+              },
+            }
+          : { BillingMode: 'PAY_PER_REQUEST' }),
       }),
     );
     await waitUntilTableExists(
@@ -164,6 +191,83 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
         await this.ddb.send(new PutItemCommand({ TableName: target, Item: item }));
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
+  }
+
+  async describeTimeToLive(table: string): Promise<string | undefined> {
+    const out = await this.ddb.send(new DescribeTimeToLiveCommand({ TableName: table }));
+    const d = out.TimeToLiveDescription;
+    return d?.TimeToLiveStatus === 'ENABLED' || d?.TimeToLiveStatus === 'ENABLING' ? d.AttributeName : undefined;
+  }
+
+  async enableTimeToLive(table: string, attribute: string): Promise<void> {
+    await this.ddb.send(
+      new UpdateTimeToLiveCommand({
+        TableName: table,
+        TimeToLiveSpecification: { Enabled: true, AttributeName: attribute },
+      }),
+    );
+  }
+
+  async listTags(table: string): Promise<Tag[]> {
+    const arn = await this.arnOf(table);
+    const tags: Tag[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.ddb.send(
+        new ListTagsOfResourceCommand({ ResourceArn: arn, ...(token === undefined ? {} : { NextToken: token }) }),
+      );
+      for (const t of out.Tags ?? []) tags.push({ key: t.Key ?? '', value: t.Value ?? '' });
+      token = out.NextToken;
+    } while (token !== undefined);
+    return tags;
+  }
+
+  async tagTable(table: string, tags: readonly Tag[]): Promise<void> {
+    if (tags.length === 0) return;
+    await this.ddb.send(
+      new TagResourceCommand({
+        ResourceArn: await this.arnOf(table),
+        Tags: tags.map((t) => ({ Key: t.key, Value: t.value })),
+      }),
+    );
+  }
+
+  async enableStream(table: string, stream: StreamSetting): Promise<void> {
+    await this.ddb.send(
+      new UpdateTableCommand({
+        TableName: table,
+        StreamSpecification: { StreamEnabled: true, StreamViewType: stream.viewType },
+      }),
+    );
+  }
+
+  async updateThroughput(table: string, settings: TableSettings): Promise<void> {
+    const now = await this.describeTable(table);
+    if (now === undefined) return;
+    if (settings.billingMode === 'PAY_PER_REQUEST') {
+      if (now.billingMode !== 'PAY_PER_REQUEST')
+        await this.ddb.send(new UpdateTableCommand({ TableName: table, BillingMode: 'PAY_PER_REQUEST' }));
+      return;
+    }
+    const read = settings.readCapacity ?? now.readCapacity ?? 1;
+    const write = settings.writeCapacity ?? now.writeCapacity ?? 1;
+    if (now.billingMode === 'PROVISIONED' && now.readCapacity === read && now.writeCapacity === write) return;
+    await this.ddb.send(
+      new UpdateTableCommand({
+        TableName: table,
+        BillingMode: 'PROVISIONED',
+        ProvisionedThroughput: { ReadCapacityUnits: read, WriteCapacityUnits: write },
+      }),
+    );
+  }
+
+  private async arnOf(table: string): Promise<string> {
+    const arn = (await this.describeTable(table))?.arn;
+    if (!arn)
+      throw new EngineError('DYNAMODB_TABLE_NOT_ACTIVE', `DynamoDB table ${table} does not exist.`, {
+        context: { table },
+      });
+    return arn;
   }
 
   async describeScalableTargets(table: string): Promise<ScalableTarget[]> {

@@ -1,7 +1,8 @@
 /**
  * The narrow DynamoDB control plane the engine needs (PITR, restores, table lifecycle, auto-scaling, the
- * service clock). Implemented against AWS by ./aws-control-plane.ts and, in tests, by the honestly named
- * fake src/lab/fakes/dynamodb-pitr-fake.ts over dynalite (which has none of these APIs).
+ * service clock). Implemented over the AWS SDK by ./aws-control-plane.ts — the only implementation: tests
+ * point it at the honestly named fake src/lab/fakes/dynamodb-pitr-fake.ts, which speaks DynamoDB's and
+ * Application Auto Scaling's wire protocols in front of dynalite (which has none of these APIs).
  */
 
 export interface PitrStatus {
@@ -25,6 +26,19 @@ export interface TableDescription {
   readonly billingMode: 'PROVISIONED' | 'PAY_PER_REQUEST';
   readonly readCapacity?: number;
   readonly writeCapacity?: number;
+  /** The table's ARN (tags are addressed by it). */
+  readonly arn: string;
+  /** The stream specification; absent when the table has no stream. */
+  readonly stream?: StreamSetting;
+}
+
+export interface StreamSetting {
+  readonly viewType: 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY';
+}
+
+export interface Tag {
+  readonly key: string;
+  readonly value: string;
 }
 
 /** An Application Auto Scaling target of a table (dimension `dynamodb:table:ReadCapacityUnits` / `…Write…`). */
@@ -48,6 +62,10 @@ export interface TableSettings {
   readonly writeCapacity?: number;
   readonly scalableTargets: readonly ScalableTarget[];
   readonly scalingPolicies: readonly ScalingPolicy[];
+  /** The TTL attribute; absent when TTL is off. (Absent in manifests written before TTL was captured.) */
+  readonly ttlAttribute?: string;
+  readonly tags?: readonly Tag[];
+  readonly stream?: StreamSetting;
 }
 
 export interface DynamoControlPlane {
@@ -67,6 +85,15 @@ export interface DynamoControlPlane {
    * copy is exact, and the deleted original's PITR history cannot be restored by name.
    */
   copyTable(source: string, target: string): Promise<void>;
+  /** The TTL attribute of the table; undefined when TTL is off. */
+  describeTimeToLive(table: string): Promise<string | undefined>;
+  enableTimeToLive(table: string, attribute: string): Promise<void>;
+  listTags(table: string): Promise<Tag[]>;
+  tagTable(table: string, tags: readonly Tag[]): Promise<void>;
+  /** Turns the table's stream on with `stream`'s view type (UpdateTable StreamSpecification). */
+  enableStream(table: string, stream: StreamSetting): Promise<void>;
+  /** UpdateTable to `settings`' billing mode and provisioned throughput (when they differ). */
+  updateThroughput(table: string, settings: TableSettings): Promise<void>;
   describeScalableTargets(table: string): Promise<ScalableTarget[]>;
   describeScalingPolicies(table: string): Promise<ScalingPolicy[]>;
   registerScalableTarget(table: string, target: ScalableTarget): Promise<void>;

@@ -1,8 +1,9 @@
 /**
  * The `dynamodb` engine kind: PITR backups with a `time` handle (clock-based, horizon wait) and the
  * restore dance. It reaches DynamoDB's control plane through a {@link DynamoControlPlane} made per session by
- * `controlPlaneFor`: the built-in kind uses the AWS SDK adapter; tests pass the fake over dynalite
- * (src/lab/fakes/dynamodb-pitr-fake.ts).
+ * `controlPlaneFor`: the built-in kind uses the AWS SDK adapter against the connection's endpoint (AWS, or in
+ * tests the wire-protocol fake src/lab/fakes/dynamodb-pitr-fake.ts over dynalite); tests inject failures by
+ * wrapping that adapter.
  */
 import { ConfigError } from '../../errors.ts';
 import type { EngineKind, MemberSpec } from '../contract.ts';

@@ -16,9 +16,13 @@ export async function memberTables(cp: DynamoControlPlane, member: MemberSpec): 
   return all.filter((t) => wanted.some((w) => t.startsWith(w))).sort();
 }
 
-/** Billing mode and auto-scaling of a table: what a PITR restore drops. */
+/**
+ * What a PITR restore drops or may not carry over (auto-scaling, TTL, tags, stream) and the capacity it
+ * re-applies (billing mode, provisioned throughput), captured into the manifest at backup time.
+ */
 export async function tableSettings(cp: DynamoControlPlane, table: string): Promise<TableSettings> {
   const described = await cp.describeTable(table);
+  const ttlAttribute = await cp.describeTimeToLive(table);
   return {
     table,
     billingMode: described?.billingMode ?? 'PAY_PER_REQUEST',
@@ -26,6 +30,9 @@ export async function tableSettings(cp: DynamoControlPlane, table: string): Prom
     ...(described?.writeCapacity === undefined ? {} : { writeCapacity: described.writeCapacity }),
     scalableTargets: await cp.describeScalableTargets(table),
     scalingPolicies: await cp.describeScalingPolicies(table),
+    ...(ttlAttribute === undefined ? {} : { ttlAttribute }),
+    tags: await cp.listTags(table),
+    ...(described?.stream === undefined ? {} : { stream: described.stream }),
   };
 }
 

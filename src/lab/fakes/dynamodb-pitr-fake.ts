@@ -1,45 +1,51 @@
 /**
- * A FAKE DynamoDB control plane (PITR, restores, Application Auto Scaling, the service clock) in front of a
- * real dynalite, which implements only the data plane. What it simulates, exactly:
+ * A FAKE DynamoDB control plane in front of a real dynalite (which implements only the data plane), served
+ * over HTTP in the services' own wire protocols so the product's real adapter
+ * (src/engines/dynamodb/aws-control-plane.ts, AWS SDK v3) runs against it unchanged: point the connection's
+ * `endpoint` at {@link DynamoPitrFake.endpoint}. One endpoint answers both services, told apart by
+ * `X-Amz-Target` (as LocalStack does):
  *
- * - A write log. Clients talk to {@link DynamoPitrFake.endpoint}, an HTTP proxy to dynalite. Every
- *   successful `PutItem` / `UpdateItem` / `DeleteItem` / `BatchWriteItem` is followed, BEFORE the client
- *   gets its answer, by a consistent `GetItem` of each written key, logged as (fake-clock time, item or
- *   absent). Writes to one key pass the proxy one at a time, so the log of a key is in write order. A client
- *   that saw a write acknowledged therefore knows it is logged with a time earlier than its acknowledgement.
- * - `enablePitr` (UpdateContinuousBackups): logs every item of the table at that time (the baseline); the
- *   earliest restorable time is then, the latest is the fake clock minus `lagMs` (AWS's lags ~5 min).
- * - `restoreTableToPointInTime`: the target must not exist, PITR must be on for the source, the time must be
- *   inside [earliest, latest]; it creates the target with the source's key schema and billing mode and
- *   writes, for every key, its latest logged state at or before the time. The new table has PITR off and
- *   no auto-scaling, and reads as `CREATING` for `creatingMs`.
- * - Application Auto Scaling: scalable targets and policies per table, kept in memory, dropped with the table.
- * - The service clock: `Date.now() + skewMs` (skew settable), 1 ms resolution. Log times use this clock.
+ * - `DynamoDB_20120810.*` (JSON 1.0): UpdateContinuousBackups, DescribeContinuousBackups,
+ *   RestoreTableToPointInTime, TagResource, UntagResource, ListTagsOfResource, UpdateTimeToLive,
+ *   DescribeTimeToLive are answered here; everything else is proxied to dynalite. CreateTable/UpdateTable
+ *   with a StreamSpecification keep the stream setting here (dynalite has no streams) and DescribeTable
+ *   answers carry it, and read `CREATING` for `creatingMs` after a restore.
+ * - `AnyScaleFrontendService.*` (Application Auto Scaling, JSON 1.1): RegisterScalableTarget,
+ *   PutScalingPolicy (refused without a registered target, as AWS does), DescribeScalableTargets,
+ *   DescribeScalingPolicies, DeregisterScalableTarget.
+ * - The service clock: every answer's HTTP `Date` header reads `Date.now() + skewMs` (skew settable) at
+ *   AWS's 1 s resolution; nothing finer is exposed, as with AWS.
  *
- * Not simulated: TTL, streams, tags, GSIs, restores of deleted tables, `TransactWriteItems` (dynalite lacks
- * it), provisioned-throughput enforcement, and AWS's error messages (errors are plain Errors).
+ * The write log behind PITR: every successful PutItem / UpdateItem / DeleteItem / BatchWriteItem is
+ * followed, BEFORE the client gets its answer, by a consistent GetItem of each written key, logged as
+ * (fake-clock time, item or absent). Writes to one key pass one at a time, so a key's log is in write order
+ * and a write acknowledged to a client is logged at a time before its acknowledgement. Enabling PITR logs
+ * every item of the table (the baseline); the earliest restorable time is then, the latest is the clock
+ * minus `lagMs` (AWS's trails by ~5 min). A restore needs PITR on the source, a time inside that range and
+ * an absent target; the new table keeps the key schema, billing mode and throughput, and — as on AWS —
+ * comes back with PITR off, no tags, no TTL, no stream and no auto-scaling. Deleting a table drops its
+ * fake state (PITR history, tags, TTL, stream, auto-scaling), as the console does.
+ *
+ * Not simulated: GSIs/LSIs, restores of deleted tables, TransactWriteItems (dynalite lacks it), throughput
+ * enforcement, request signatures (not checked), AWS's exact error messages (types match, texts do not).
  */
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FakeAutoScaling } from './dynamodb-pitr-fake-scaling.ts';
 import {
-  CreateTableCommand,
-  DeleteTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  ListTablesCommand,
-  PutItemCommand,
-  ResourceNotFoundException,
-  ScanCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
-import type {
-  DynamoControlPlane,
-  PitrStatus,
-  ScalableTarget,
-  ScalingPolicy,
-  TableDescription,
-} from '../../engines/dynamodb/control-plane.ts';
+  dynaliteCall,
+  dynaliteOk,
+  epochSeconds,
+  errorAnswer,
+  forward,
+  jsonAnswer,
+  keyId,
+  pickKey,
+  tableOfArn,
+  WireError,
+  type WireAnswer,
+  type WireItem,
+} from './dynamodb-pitr-fake-wire.ts';
 
 export interface DynamoPitrFakeOptions {
   /** The dynalite endpoint (the real data plane). */
@@ -53,278 +59,316 @@ export interface DynamoPitrFakeOptions {
   readonly creatingMs?: number;
 }
 
-type Item = Record<string, AttributeValue>;
 interface LogEntry {
   readonly atMs: number;
   readonly key: string;
-  readonly item: Item | undefined;
+  readonly item: WireItem | undefined;
 }
+type Json = Record<string, unknown>;
 
+const DDB_JSON = 'application/x-amz-json-1.0';
 const WRITE_ACTIONS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
+const CONTROL = new Set([
+  'UpdateContinuousBackups',
+  'DescribeContinuousBackups',
+  'RestoreTableToPointInTime',
+  'TagResource',
+  'UntagResource',
+  'ListTagsOfResource',
+  'UpdateTimeToLive',
+  'DescribeTimeToLive',
+]);
 
-export class DynamoPitrFake implements DynamoControlPlane {
+export class DynamoPitrFake {
   skewMs: number;
   readonly lagMs: number;
   readonly creatingMs: number;
-  /** Every control-plane call, in order (tests assert on the dance). */
+  /** Every control-plane call received (`Action table…`), in order: tests assert on the dance. */
   readonly calls: string[] = [];
-  private readonly client: DynamoDBClient;
+  endpoint = '';
   private readonly log = new Map<string, LogEntry[]>();
   private readonly pitr = new Map<string, number>();
   private readonly creatingUntil = new Map<string, number>();
-  private readonly targets = new Map<string, ScalableTarget[]>();
-  private readonly policies = new Map<string, ScalingPolicy[]>();
+  private readonly tags = new Map<string, { Key: string; Value: string }[]>();
+  private readonly ttl = new Map<string, string>();
+  private readonly streams = new Map<string, Json>();
   private readonly keyLocks = new Map<string, Promise<unknown>>();
   private readonly keySchemas = new Map<string, string[]>();
+  private readonly scaling = new FakeAutoScaling();
   private server: Server | undefined;
-  endpoint = '';
 
   private constructor(private readonly options: DynamoPitrFakeOptions) {
     this.skewMs = options.skewMs ?? 0;
     this.lagMs = options.lagMs ?? 1_000;
     this.creatingMs = options.creatingMs ?? 200;
-    this.client = new DynamoDBClient({
-      region: options.region,
-      endpoint: options.dataEndpoint,
-      credentials: { accessKeyId: 'fake', secretAccessKey: 'fake' },
-    });
   }
 
   static async start(options: DynamoPitrFakeOptions): Promise<DynamoPitrFake> {
     const fake = new DynamoPitrFake(options);
-    fake.server = createServer((req, res) => void fake.proxy(req, res));
+    fake.server = createServer((req, res) => void fake.serve(req, res));
     await new Promise<void>((resolve) => fake.server?.listen(0, '127.0.0.1', () => resolve()));
     fake.endpoint = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
     return fake;
   }
 
+  /** The service clock. */
   now(): number {
     return Date.now() + this.skewMs;
-  }
-
-  async listTables(prefix: string): Promise<string[]> {
-    const names: string[] = [];
-    let start: string | undefined;
-    do {
-      const out = await this.client.send(
-        new ListTablesCommand({ ...(start === undefined ? {} : { ExclusiveStartTableName: start }) }),
-      );
-      names.push(...(out.TableNames ?? []));
-      start = out.LastEvaluatedTableName;
-    } while (start !== undefined);
-    return names.filter((n) => n.startsWith(prefix));
-  }
-
-  async describeTable(table: string): Promise<TableDescription | undefined> {
-    try {
-      const out = await this.client.send(new DescribeTableCommand({ TableName: table }));
-      const t = out.Table;
-      const creating = (this.creatingUntil.get(table) ?? 0) > Date.now();
-      return {
-        name: table,
-        status: creating ? 'CREATING' : ((t?.TableStatus ?? 'ACTIVE') as TableDescription['status']),
-        billingMode:
-          t?.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST' ? 'PAY_PER_REQUEST' : 'PROVISIONED',
-        ...(t?.ProvisionedThroughput?.ReadCapacityUnits
-          ? { readCapacity: t.ProvisionedThroughput.ReadCapacityUnits }
-          : {}),
-        ...(t?.ProvisionedThroughput?.WriteCapacityUnits
-          ? { writeCapacity: t.ProvisionedThroughput.WriteCapacityUnits }
-          : {}),
-      };
-    } catch (error) {
-      if (error instanceof ResourceNotFoundException) return undefined;
-      throw error;
-    }
-  }
-
-  async deleteTable(table: string): Promise<void> {
-    this.calls.push(`DeleteTable ${table}`);
-    await this.client.send(new DeleteTableCommand({ TableName: table }));
-    for (const map of [this.log, this.pitr, this.targets, this.policies, this.keySchemas, this.creatingUntil])
-      map.delete(table);
-  }
-
-  describeContinuousBackups(table: string): Promise<PitrStatus> {
-    const since = this.pitr.get(table);
-    if (since === undefined) return Promise.resolve({ enabled: false });
-    return Promise.resolve({
-      enabled: true,
-      earliestRestorableMs: since,
-      latestRestorableMs: Math.max(since, this.now() - this.lagMs),
-    });
-  }
-
-  async enablePitr(table: string): Promise<void> {
-    this.calls.push(`UpdateContinuousBackups ${table} enabled`);
-    if (this.pitr.has(table)) return;
-    const keys = await this.keyNames(table);
-    const at = this.now();
-    const entries: LogEntry[] = [];
-    for (const item of await this.scanAll(table)) entries.push({ atMs: at, key: keyId(item, keys), item });
-    this.log.set(table, entries);
-    this.pitr.set(table, at);
-  }
-
-  async restoreTableToPointInTime(source: string, target: string, atMs: number): Promise<void> {
-    this.calls.push(`RestoreTableToPointInTime ${source} -> ${target} @${atMs}`);
-    if ((await this.describeTable(target)) !== undefined)
-      throw new Error(`TableAlreadyExistsException: ${target}`);
-    const status = await this.describeContinuousBackups(source);
-    if (!status.enabled)
-      throw new Error(`PointInTimeRecoveryUnavailableException: PITR is not enabled on ${source}`);
-    if (atMs < (status.earliestRestorableMs ?? 0) || atMs > (status.latestRestorableMs ?? 0)) {
-      throw new Error(
-        `InvalidRestoreTimeException: ${atMs} is outside [${status.earliestRestorableMs}, ${status.latestRestorableMs}] for ${source}`,
-      );
-    }
-    const described = await this.client.send(new DescribeTableCommand({ TableName: source }));
-    const t = described.Table;
-    await this.client.send(
-      new CreateTableCommand({
-        TableName: target,
-        KeySchema: t?.KeySchema,
-        AttributeDefinitions: t?.AttributeDefinitions,
-        ...(t?.BillingModeSummary?.BillingMode === 'PAY_PER_REQUEST'
-          ? { BillingMode: 'PAY_PER_REQUEST' }
-          : {
-              ProvisionedThroughput: {
-                ReadCapacityUnits: t?.ProvisionedThroughput?.ReadCapacityUnits ?? 5,
-                WriteCapacityUnits: t?.ProvisionedThroughput?.WriteCapacityUnits ?? 5,
-              },
-            }),
-      }),
-    );
-    await this.dataActive(target);
-    this.creatingUntil.set(target, Date.now() + this.creatingMs);
-    const state = new Map<string, Item | undefined>();
-    for (const entry of this.log.get(source) ?? []) if (entry.atMs <= atMs) state.set(entry.key, entry.item);
-    for (const item of state.values())
-      if (item !== undefined) await this.client.send(new PutItemCommand({ TableName: target, Item: item }));
-  }
-
-  async copyTable(source: string, target: string): Promise<void> {
-    this.calls.push(`CopyTable ${source} -> ${target}`);
-    if ((await this.describeTable(target)) !== undefined)
-      throw new Error(`ResourceInUseException: ${target}`);
-    const t = (await this.client.send(new DescribeTableCommand({ TableName: source }))).Table;
-    await this.client.send(
-      new CreateTableCommand({
-        TableName: target,
-        KeySchema: t?.KeySchema,
-        AttributeDefinitions: t?.AttributeDefinitions,
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-    await this.dataActive(target);
-    for (const item of await this.scanAll(source))
-      await this.client.send(new PutItemCommand({ TableName: target, Item: item }));
-  }
-
-  describeScalableTargets(table: string): Promise<ScalableTarget[]> {
-    return Promise.resolve([...(this.targets.get(table) ?? [])]);
-  }
-
-  describeScalingPolicies(table: string): Promise<ScalingPolicy[]> {
-    return Promise.resolve([...(this.policies.get(table) ?? [])]);
-  }
-
-  registerScalableTarget(table: string, target: ScalableTarget): Promise<void> {
-    this.calls.push(`RegisterScalableTarget ${table} ${target.dimension}`);
-    this.targets.set(table, [
-      ...(this.targets.get(table) ?? []).filter((t) => t.dimension !== target.dimension),
-      target,
-    ]);
-    return Promise.resolve();
-  }
-
-  putScalingPolicy(table: string, policy: ScalingPolicy): Promise<void> {
-    this.calls.push(`PutScalingPolicy ${table} ${policy.name}`);
-    this.policies.set(table, [
-      ...(this.policies.get(table) ?? []).filter((p) => p.name !== policy.name),
-      policy,
-    ]);
-    return Promise.resolve();
-  }
-
-  serviceTime(): Promise<{ nowMs: number; resolutionMs: number }> {
-    return Promise.resolve({ nowMs: this.now(), resolutionMs: 1 });
-  }
-
-  /** Stops the proxy; the fake's state stays readable. (Engines call this; tests call {@link destroy}.) */
-  close(): Promise<void> {
-    return Promise.resolve();
   }
 
   async destroy(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.client.destroy();
   }
 
-  private async proxy(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
-    const action =
-      String(req.headers['x-amz-target'] ?? '')
-        .split('.')
-        .pop() ?? '';
+    const [service = '', action = ''] = String(req.headers['x-amz-target'] ?? '').split('.');
+    let answer: WireAnswer;
     try {
-      if (!WRITE_ACTIONS.has(action)) {
-        await this.forward(req, body, res);
-        return;
-      }
-      const written = await this.writtenKeys(
-        action,
-        JSON.parse(body.toString('utf8')) as Record<string, unknown>,
-      );
-      // One write per key at a time, so each key's log is in write order.
-      await this.withKeyLocks(
-        written.map((w) => `${w.table}\u0000${JSON.stringify(w.key)}`),
-        async () => {
-          const answer = await this.call(req, body);
-          if (answer.status < 300) {
-            for (const w of written) {
-              const out = await this.client.send(
-                new GetItemCommand({ TableName: w.table, Key: w.key, ConsistentRead: true }),
-              );
-              const keys = await this.keyNames(w.table);
-              if (this.pitr.has(w.table))
-                this.log.get(w.table)?.push({ atMs: this.now(), key: keyId(w.key, keys), item: out.Item });
-            }
-          }
-          res.writeHead(answer.status, answer.headers);
-          res.end(answer.body);
-        },
-      );
+      answer = await this.route(service, action, req, body);
     } catch (error) {
-      if (!res.headersSent) res.writeHead(502);
-      res.end(String(error));
+      answer =
+        error instanceof WireError
+          ? errorAnswer(error, DDB_JSON)
+          : errorAnswer(new WireError('InternalServerError', String(error), 500), DDB_JSON);
+    }
+    // The service clock, at the Date header's resolution (whole seconds), on every answer.
+    const headers: Record<string, string | string[]> = { ...answer.headers };
+    delete headers['content-length'];
+    delete headers['transfer-encoding'];
+    headers.date = new Date(this.now()).toUTCString();
+    headers['content-length'] = String(answer.body.length);
+    res.writeHead(answer.status, headers);
+    res.end(answer.body);
+  }
+
+  private async route(service: string, action: string, req: IncomingMessage, body: Buffer) {
+    if (service === 'AnyScaleFrontendService') {
+      this.calls.push(`${action}`);
+      return this.scaling.handle(action, parse(body));
+    }
+    if (CONTROL.has(action)) {
+      const data = parse(body);
+      this.calls.push(`${action} ${String(data.TableName ?? data.SourceTableName ?? data.ResourceArn)}`);
+      return jsonAnswer(await this.control(action, data), DDB_JSON);
+    }
+    if (WRITE_ACTIONS.has(action)) return this.loggedWrite(action, req, body);
+    if (action === 'CreateTable' || action === 'UpdateTable') return this.withStream(action, req, body);
+    if (action === 'DeleteTable') {
+      const table = String(parse(body).TableName);
+      this.calls.push(`DeleteTable ${table}`);
+      const answer = await forward(this.options.dataEndpoint, req, body);
+      if (answer.status < 300) this.dropTable(table);
+      return answer;
+    }
+    const answer = await forward(this.options.dataEndpoint, req, body);
+    return action === 'DescribeTable' && answer.status < 300 ? this.patchDescription(answer) : answer;
+  }
+
+  private async control(action: string, data: Json): Promise<Json> {
+    switch (action) {
+      case 'UpdateContinuousBackups': {
+        const table = String(data.TableName);
+        await this.describe(table, 'TableNotFoundException');
+        const spec = data.PointInTimeRecoverySpecification as { PointInTimeRecoveryEnabled?: boolean };
+        if (spec?.PointInTimeRecoveryEnabled === true) await this.enablePitr(table);
+        else {
+          this.pitr.delete(table);
+          this.log.delete(table);
+        }
+        return this.continuousBackups(table);
+      }
+      case 'DescribeContinuousBackups':
+        await this.describe(String(data.TableName), 'TableNotFoundException');
+        return this.continuousBackups(String(data.TableName));
+      case 'RestoreTableToPointInTime':
+        return this.restore(data);
+      case 'TagResource': {
+        const table = tableOfArn(String(data.ResourceArn));
+        await this.describe(table, 'ResourceNotFoundException');
+        const added = (data.Tags ?? []) as { Key: string; Value: string }[];
+        const kept = (this.tags.get(table) ?? []).filter((t) => !added.some((a) => a.Key === t.Key));
+        this.tags.set(table, [...kept, ...added]);
+        return {};
+      }
+      case 'UntagResource': {
+        const table = tableOfArn(String(data.ResourceArn));
+        const gone = (data.TagKeys ?? []) as string[];
+        this.tags.set(
+          table,
+          (this.tags.get(table) ?? []).filter((t) => !gone.includes(t.Key)),
+        );
+        return {};
+      }
+      case 'ListTagsOfResource': {
+        const table = tableOfArn(String(data.ResourceArn));
+        await this.describe(table, 'ResourceNotFoundException');
+        return { Tags: this.tags.get(table) ?? [] };
+      }
+      case 'UpdateTimeToLive': {
+        const table = String(data.TableName);
+        await this.describe(table, 'ResourceNotFoundException');
+        const spec = data.TimeToLiveSpecification as { Enabled: boolean; AttributeName: string };
+        if (spec.Enabled) this.ttl.set(table, spec.AttributeName);
+        else this.ttl.delete(table);
+        return { TimeToLiveSpecification: spec };
+      }
+      default: {
+        const table = String(data.TableName);
+        await this.describe(table, 'ResourceNotFoundException');
+        const attr = this.ttl.get(table);
+        return {
+          TimeToLiveDescription:
+            attr === undefined
+              ? { TimeToLiveStatus: 'DISABLED' }
+              : { TimeToLiveStatus: 'ENABLED', AttributeName: attr },
+        };
+      }
     }
   }
 
-  private async writtenKeys(
-    action: string,
-    data: Record<string, unknown>,
-  ): Promise<{ table: string; key: Item }[]> {
+  private continuousBackups(table: string): Json {
+    const since = this.pitr.get(table);
+    return {
+      ContinuousBackupsDescription: {
+        ContinuousBackupsStatus: 'ENABLED',
+        PointInTimeRecoveryDescription:
+          since === undefined
+            ? { PointInTimeRecoveryStatus: 'DISABLED' }
+            : {
+                PointInTimeRecoveryStatus: 'ENABLED',
+                EarliestRestorableDateTime: epochSeconds(since),
+                LatestRestorableDateTime: epochSeconds(Math.max(since, this.now() - this.lagMs)),
+              },
+      },
+    };
+  }
+
+  private async enablePitr(table: string): Promise<void> {
+    if (this.pitr.has(table)) return;
+    const keys = await this.keyNames(table);
+    const at = this.now();
+    this.log.set(
+      table,
+      (await this.scanAll(table)).map((item) => ({ atMs: at, key: keyId(item, keys), item })),
+    );
+    this.pitr.set(table, at);
+  }
+
+  private async restore(data: Json): Promise<Json> {
+    const source = String(data.SourceTableName);
+    const target = String(data.TargetTableName);
+    const t = await this.describe(source, 'SourceTableNotFoundException');
+    if ((await this.data('DescribeTable', { TableName: target })).status < 300)
+      throw new WireError('TableAlreadyExistsException', `Table already exists: ${target}`);
+    const since = this.pitr.get(source);
+    if (since === undefined)
+      throw new WireError('PointInTimeRecoveryUnavailableException', `PITR is not enabled on ${source}`);
+    const latest = Math.max(since, this.now() - this.lagMs);
+    const atMs =
+      data.UseLatestRestorableTime === true ? latest : Math.round(Number(data.RestoreDateTime) * 1_000);
+    if (!(atMs >= since && atMs <= latest))
+      throw new WireError(
+        'InvalidRestoreTimeException',
+        `${new Date(atMs).toISOString()} is outside [${new Date(since).toISOString()}, ${new Date(latest).toISOString()}] for ${source}`,
+      );
+    const throughput = t.ProvisionedThroughput as Json | undefined;
+    await this.ok('CreateTable', {
+      TableName: target,
+      KeySchema: t.KeySchema,
+      AttributeDefinitions: t.AttributeDefinitions,
+      ...((t.BillingModeSummary as Json | undefined)?.BillingMode === 'PAY_PER_REQUEST'
+        ? { BillingMode: 'PAY_PER_REQUEST' }
+        : {
+            ProvisionedThroughput: {
+              ReadCapacityUnits: throughput?.ReadCapacityUnits ?? 5,
+              WriteCapacityUnits: throughput?.WriteCapacityUnits ?? 5,
+            },
+          }),
+    });
+    while ((await this.describe(target, 'ResourceNotFoundException')).TableStatus !== 'ACTIVE')
+      await new Promise((resolve) => setTimeout(resolve, 10)); // dynalite creates asynchronously
+    const state = new Map<string, WireItem | undefined>();
+    for (const entry of this.log.get(source) ?? []) if (entry.atMs <= atMs) state.set(entry.key, entry.item);
+    for (const item of state.values()) if (item !== undefined) await this.ok('PutItem', { TableName: target, Item: item });
+    this.creatingUntil.set(target, Date.now() + this.creatingMs);
+    return { TableDescription: { ...(await this.describe(target, 'ResourceNotFoundException')), TableStatus: 'CREATING' } };
+  }
+
+  /** CreateTable/UpdateTable: the stream setting stays here (dynalite has none); the rest goes to dynalite. */
+  private async withStream(action: string, req: IncomingMessage, body: Buffer): Promise<WireAnswer> {
+    const data = parse(body);
+    const stream = data.StreamSpecification as Json | undefined;
+    const table = String(data.TableName);
+    delete data.StreamSpecification;
+    if (action === 'UpdateTable') this.calls.push(`UpdateTable ${table}`);
+    let answer: WireAnswer;
+    if (action === 'UpdateTable' && Object.keys(data).length === 1) {
+      answer = jsonAnswer({ TableDescription: await this.describe(table, 'ResourceNotFoundException') }, DDB_JSON);
+    } else {
+      answer = await forward(this.options.dataEndpoint, req, Buffer.from(JSON.stringify(data)));
+    }
+    if (answer.status < 300 && stream !== undefined) {
+      if (stream.StreamEnabled === true) this.streams.set(table, stream);
+      else this.streams.delete(table);
+    }
+    return answer;
+  }
+
+  private patchDescription(answer: WireAnswer): WireAnswer {
+    const out = JSON.parse(answer.body.toString('utf8')) as { Table: Json };
+    const table = String(out.Table.TableName);
+    if ((this.creatingUntil.get(table) ?? 0) > Date.now()) out.Table.TableStatus = 'CREATING';
+    const stream = this.streams.get(table);
+    if (stream !== undefined) {
+      out.Table.StreamSpecification = stream;
+      out.Table.LatestStreamArn = `${String(out.Table.TableArn)}/stream/fake`;
+    }
+    return jsonAnswer(out, DDB_JSON);
+  }
+
+  private dropTable(table: string): void {
+    for (const map of [this.log, this.pitr, this.keySchemas, this.creatingUntil, this.tags, this.ttl, this.streams])
+      map.delete(table);
+    this.scaling.dropResource(`table/${table}`);
+  }
+
+  /** Writes pass one key at a time; each written key is read back and logged before the answer goes out. */
+  private async loggedWrite(action: string, req: IncomingMessage, body: Buffer): Promise<WireAnswer> {
+    const data = parse(body);
+    const written: { table: string; key: WireItem }[] = [];
     if (action === 'BatchWriteItem') {
-      const out: { table: string; key: Item }[] = [];
-      for (const [table, requests] of Object.entries(
-        (data.RequestItems ?? {}) as Record<
-          string,
-          { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]
-        >,
-      )) {
+      const batches = (data.RequestItems ?? {}) as Record<
+        string,
+        { PutRequest?: { Item: WireItem }; DeleteRequest?: { Key: WireItem } }[]
+      >;
+      for (const [table, requests] of Object.entries(batches)) {
         const keys = await this.keyNames(table);
         for (const r of requests)
-          out.push({ table, key: pickKey(r.PutRequest?.Item ?? r.DeleteRequest?.Key ?? {}, keys) });
+          written.push({ table, key: pickKey(r.PutRequest?.Item ?? r.DeleteRequest?.Key ?? {}, keys) });
       }
-      return out;
+    } else {
+      const table = String(data.TableName);
+      const item = (action === 'PutItem' ? data.Item : data.Key) as WireItem;
+      written.push({ table, key: pickKey(item, await this.keyNames(table)) });
     }
-    const table = String(data.TableName);
-    const keys = await this.keyNames(table);
-    return [{ table, key: pickKey((action === 'PutItem' ? data.Item : data.Key) as Item, keys) }];
+    return this.withKeyLocks(
+      written.map((w) => `${w.table}\u0000${JSON.stringify(w.key)}`),
+      async () => {
+        const answer = await forward(this.options.dataEndpoint, req, body);
+        if (answer.status >= 300) return answer;
+        for (const w of written) {
+          if (!this.pitr.has(w.table)) continue;
+          const got = await this.ok('GetItem', { TableName: w.table, Key: w.key, ConsistentRead: true });
+          const keys = await this.keyNames(w.table);
+          this.log.get(w.table)?.push({ atMs: this.now(), key: keyId(w.key, keys), item: got.Item as WireItem | undefined });
+        }
+        return answer;
+      },
+    );
   }
 
   private async withKeyLocks<T>(ids: readonly string[], fn: () => Promise<T>): Promise<T> {
@@ -339,96 +383,46 @@ export class DynamoPitrFake implements DynamoControlPlane {
     }
   }
 
-  private async forward(req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<void> {
-    const answer = await this.call(req, body);
-    res.writeHead(answer.status, answer.headers);
-    res.end(answer.body);
-  }
-
-  private call(
-    req: IncomingMessage,
-    body: Buffer,
-  ): Promise<{ status: number; headers: Record<string, string | string[]>; body: Buffer }> {
-    const url = new URL(this.options.dataEndpoint);
-    return new Promise((resolve, reject) => {
-      const out = request(
-        {
-          host: url.hostname,
-          port: url.port,
-          method: req.method,
-          path: req.url,
-          headers: { ...req.headers, host: url.host },
-        },
-        (answer) => {
-          const parts: Buffer[] = [];
-          answer.on('data', (d: Buffer) => parts.push(d));
-          answer.on('end', () =>
-            resolve({
-              status: answer.statusCode ?? 500,
-              headers: answer.headers as Record<string, string | string[]>,
-              body: Buffer.concat(parts),
-            }),
-          );
-          answer.on('error', reject);
-        },
-      );
-      out.on('error', reject);
-      out.end(body);
-    });
-  }
-
-  /** dynalite creates tables asynchronously even with createTableMs 0: writes before ACTIVE are refused. */
-  private async dataActive(table: string): Promise<void> {
-    while (
-      (await this.client.send(new DescribeTableCommand({ TableName: table }))).Table?.TableStatus !== 'ACTIVE'
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+  /** The table's description from dynalite, or the AWS error type `missing` when it does not exist. */
+  private async describe(table: string, missing: string): Promise<Json> {
+    const answer = await this.data('DescribeTable', { TableName: table });
+    if (answer.status >= 300) throw new WireError(missing, `Table not found: ${table}`);
+    return (JSON.parse(answer.body.toString('utf8')) as { Table: Json }).Table;
   }
 
   private async keyNames(table: string): Promise<string[]> {
     const cached = this.keySchemas.get(table);
     if (cached !== undefined) return cached;
-    const out = await this.client.send(new DescribeTableCommand({ TableName: table }));
-    const keys = (out.Table?.KeySchema ?? []).map((k) => String(k.AttributeName));
+    const schema = (await this.describe(table, 'ResourceNotFoundException')).KeySchema as { AttributeName: string }[];
+    const keys = schema.map((k) => k.AttributeName);
     this.keySchemas.set(table, keys);
     return keys;
   }
 
-  private async scanAll(table: string): Promise<Item[]> {
-    const items: Item[] = [];
-    let start: Item | undefined;
+  private async scanAll(table: string): Promise<WireItem[]> {
+    const items: WireItem[] = [];
+    let start: unknown;
     do {
-      const out = await this.client.send(
-        new ScanCommand({
-          TableName: table,
-          ConsistentRead: true,
-          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-        }),
-      );
-      items.push(...(out.Items ?? []));
+      const out = await this.ok('Scan', {
+        TableName: table,
+        ConsistentRead: true,
+        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+      });
+      items.push(...((out.Items ?? []) as WireItem[]));
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
     return items;
   }
-}
 
-/** The key attributes of a request's item, from the wire's JSON (B is base64 text there) to the SDK's form. */
-function pickKey(item: Item, keys: readonly string[]): Item {
-  const out: Item = {};
-  for (const k of keys) {
-    const v = item[k] as { B?: unknown; S?: string; N?: string } | undefined;
-    if (v === undefined) continue;
-    out[k] = typeof v.B === 'string' ? { B: Buffer.from(v.B, 'base64') } : (v as AttributeValue);
+  private ok(action: string, body: Json): Promise<Json> {
+    return dynaliteOk(this.options.dataEndpoint, this.options.region, action, body);
   }
-  return out;
+
+  private data(action: string, body: Json): Promise<WireAnswer> {
+    return dynaliteCall(this.options.dataEndpoint, this.options.region, action, body);
+  }
 }
 
-function keyId(item: Item, keys: readonly string[]): string {
-  return JSON.stringify(
-    keys.map((k) => {
-      const v = item[k];
-      return v?.B !== undefined ? Buffer.from(v.B).toString('base64') : (v?.S ?? v?.N ?? '');
-    }),
-  );
+function parse(body: Buffer): Json {
+  return body.length === 0 ? {} : (JSON.parse(body.toString('utf8')) as Json);
 }

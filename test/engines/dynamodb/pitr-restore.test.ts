@@ -1,13 +1,14 @@
 /**
- * The dynamodb engine against the PITR fake over a real dynalite: preflight refuses tables without PITR,
+ * The dynamodb engine — its real AWS SDK adapter — against the wire-protocol PITR fake over a real
+ * dynalite: preflight refuses tables without PITR,
  * a backup's time handle (with a service clock skewed by seconds) restores exactly the data as of the
- * window, in place through the alias dance or into new names, with PITR and auto-scaling re-applied; a
- * restore interrupted after any step resumes to the same end state.
+ * window, in place through the alias dance or into new names, with PITR, auto-scaling, throughput, TTL,
+ * tags and the stream re-applied; a restore interrupted after any step resumes to the same end state.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemberSpec } from '../../../src/engines/contract.ts';
 import { AwsDynamoControlPlane } from '../../../src/engines/dynamodb/aws-control-plane.ts';
-import { createDynamoEngine } from '../../../src/engines/dynamodb/engine.ts';
+import { createDynamoEngine, dynamodbEngine as engine } from '../../../src/engines/dynamodb/engine.ts';
 import { DynamoPitrFake } from '../../../src/lab/fakes/dynamodb-pitr-fake.ts';
 import { startLocalDynalite, type LocalDynalite } from '../../../src/lab/local-servers/dynalite-server.ts';
 import type { StorageConfig } from '../../../src/txn/contract.ts';
@@ -18,7 +19,8 @@ const ACCOUNTS = { namespace: 'bank_a', table: 'accounts' };
 let dyn: LocalDynalite;
 let fake: DynamoPitrFake;
 let store: Awaited<ReturnType<typeof tempDirStore>>;
-const engine = createDynamoEngine(() => fake);
+/** The real adapter, pointed at the fake: set-up and assertions go through the same wire as the engine. */
+let cp: AwsDynamoControlPlane;
 
 beforeAll(async () => {
   dyn = await startLocalDynalite();
@@ -29,8 +31,15 @@ beforeAll(async () => {
     creatingMs: 100,
   });
   store = await tempDirStore();
+  cp = new AwsDynamoControlPlane({
+    kind: 'dynamodb',
+    region: dyn.region,
+    endpoint: fake.endpoint,
+    dummyCredentials: true,
+  });
 });
 afterAll(async () => {
+  await cp?.close();
   await fake?.destroy();
   await dyn?.destroy();
   await store?.destroy();
@@ -78,7 +87,10 @@ async function balances(c: StorageConfig): Promise<Record<string, unknown>> {
   return out;
 }
 
-/** A backup as the orchestrator runs it: preflight, clock inside the pause, a 200 ms window, finish, horizon. */
+/**
+ * A backup as the orchestrator runs it: preflight, clock inside the pause, a window of at least twice the
+ * clock's uncertainty (the Date header's 1 s resolution dominates), finish, horizon.
+ */
 async function backup(spec: MemberSpec, backupId: string) {
   const options = engine.parseOptions(spec);
   const session = engine.openBackup(
@@ -97,7 +109,8 @@ async function backup(spec: MemberSpec, backupId: string) {
   const pausedAtMs = Date.now();
   const clock = await session.measureClock?.(never);
   await session.capture(never);
-  await new Promise((r) => setTimeout(r, 200));
+  const windowMs = 2 * (clock?.uncertaintyMs ?? 0) + 100;
+  await new Promise((r) => setTimeout(r, Math.max(0, pausedAtMs + windowMs - Date.now())));
   const unpauseStartedAtMs = Date.now();
   const finished = await session.finish(
     {
@@ -164,12 +177,12 @@ describe('dynamodb engine over the PITR fake', () => {
       fake.skewMs = skewMs;
       await seed(prefix);
       const table = `${prefix}bank_a.accounts`;
-      await fake.registerScalableTarget(table, {
+      await cp.registerScalableTarget(table, {
         dimension: 'dynamodb:table:ReadCapacityUnits',
         min: 5,
         max: 50,
       });
-      await fake.putScalingPolicy(table, {
+      await cp.putScalingPolicy(table, {
         name: 'read-70',
         dimension: 'dynamodb:table:ReadCapacityUnits',
         targetValue: 70,
@@ -197,17 +210,65 @@ describe('dynamodb engine over the PITR fake', () => {
       await session.markFinished();
       await session.close();
       expect(await balances(restored.connection)).toEqual({ a: 100, b: 100, c: 100 });
-      expect((await fake.describeContinuousBackups(table)).enabled).toBe(true);
-      expect(await fake.describeScalableTargets(table)).toEqual([
+      expect((await cp.describeContinuousBackups(table)).enabled).toBe(true);
+      expect(await cp.describeScalableTargets(table)).toEqual([
         { dimension: 'dynamodb:table:ReadCapacityUnits', min: 5, max: 50 },
       ]);
-      expect((await fake.describeScalingPolicies(table)).map((p) => p.name)).toEqual(['read-70']);
-      expect(await fake.listTables(prefix)).toEqual([
+      expect((await cp.describeScalingPolicies(table)).map((p) => p.name)).toEqual(['read-70']);
+      expect(await cp.listTables(prefix)).toEqual([
         `${prefix}bank_a.accounts`,
         `${prefix}scalardb.metadata`,
       ]);
     });
   }
+
+  it('re-applies provisioned throughput, TTL, tags and the stream that a PITR restore drops', async () => {
+    fake.skewMs = 0;
+    const prefix = 'set_';
+    await seed(prefix);
+    const table = `${prefix}bank_a.accounts`;
+    const settings = {
+      table,
+      billingMode: 'PROVISIONED' as const,
+      readCapacity: 7,
+      writeCapacity: 3,
+      scalableTargets: [],
+      scalingPolicies: [],
+    };
+    await cp.updateThroughput(table, settings);
+    await cp.enableTimeToLive(table, 'expires_at');
+    await cp.tagTable(table, [
+      { key: 'team', value: 'bank' },
+      { key: 'env', value: 'prod' },
+    ]);
+    await cp.enableStream(table, { viewType: 'NEW_AND_OLD_IMAGES' });
+    const spec = member(prefix, { enablePitr: true });
+    const { record } = await backup(spec, 'b-settings');
+    await new Promise((r) => setTimeout(r, 400));
+    const session = engine.openRestore(
+      { record, target: undefined, artifacts: store, log: quietLog },
+      engine.parseOptions(spec),
+    );
+    const plan = (await session.plan()).map((s) => s.detail ?? '');
+    expect(plan).toContain(`UpdateTimeToLive ${table} Enabled=true AttributeName=expires_at`);
+    expect(plan).toContain(`TagResource ${table} team=bank env=prod`);
+    await session.restore({ force: true, allowSource: true, signal: never });
+    await session.markFinished();
+    await session.close();
+    expect(await cp.describeTable(table)).toMatchObject({
+      billingMode: 'PROVISIONED',
+      readCapacity: 7,
+      writeCapacity: 3,
+      stream: { viewType: 'NEW_AND_OLD_IMAGES' },
+    });
+    expect(await cp.describeTimeToLive(table)).toBe('expires_at');
+    expect((await cp.listTags(table)).sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+      { key: 'env', value: 'prod' },
+      { key: 'team', value: 'bank' },
+    ]);
+    // The settings step is what brought them back: the alias (a bare PITR restore) had none of them.
+    expect(fake.calls).toContain(`UpdateTimeToLive ${table}`);
+  });
 
   it('restores into new names (a second environment) and leaves the source alone', async () => {
     fake.skewMs = 0;
@@ -227,21 +288,28 @@ describe('dynamodb engine over the PITR fake', () => {
     await session.close();
     expect(restored.connection).toMatchObject({ prefix: 'copy_' });
     expect(await balances(restored.connection)).toEqual({ a: 100, b: 100, c: 100 });
-    expect((await fake.describeContinuousBackups('copy_bank_a.accounts')).enabled).toBe(true);
+    expect((await cp.describeContinuousBackups('copy_bank_a.accounts')).enabled).toBe(true);
     expect(await balances(connection('src_'))).toEqual({ a: 100, b: 100, c: 100 });
   });
 
   it('a restore that crashed after each step resumes to the same end state', async () => {
     fake.skewMs = 0;
     // Crash = the control plane throws at its Nth mutating call; then a fresh session resumes.
-    for (let crashAt = 1; crashAt <= 6; crashAt += 1) {
+    // Two tables × six mutating calls (restore, delete, copy, PITR, capacity, delete alias) = 12 crash points.
+    for (let crashAt = 1; crashAt <= 12; crashAt += 1) {
       const prefix = `cr${crashAt}_`;
       await seed(prefix);
       const spec = member(prefix, { enablePitr: true });
       const { record } = await backup(spec, `b-crash-${crashAt}`);
       await new Promise((r) => setTimeout(r, 400));
       let n = 0;
-      const crashing = new Proxy(fake, {
+      const adapter = new AwsDynamoControlPlane({
+        kind: 'dynamodb',
+        region: dyn.region,
+        endpoint: fake.endpoint,
+        dummyCredentials: true,
+      });
+      const crashing = new Proxy(adapter, {
         get(target, prop, receiver) {
           const value = Reflect.get(target, prop, receiver) as unknown;
           if (
@@ -252,6 +320,7 @@ describe('dynamodb engine over the PITR fake', () => {
               'copyTable',
               'enablePitr',
               'registerScalableTarget',
+              'updateThroughput',
             ].includes(String(prop))
           )
             return typeof value === 'function'
@@ -269,7 +338,10 @@ describe('dynamodb engine over the PITR fake', () => {
         { record, target: undefined, artifacts: store, log: quietLog },
         crashEngine.parseOptions(spec),
       );
-      await first.restore({ force: true, allowSource: true, signal: never }).catch(() => undefined);
+      await expect(first.restore({ force: true, allowSource: true, signal: never })).rejects.toThrow(
+        `crash at call ${crashAt}`,
+      );
+      await first.close();
       const again = engine.openRestore(
         { record, target: undefined, artifacts: store, log: quietLog },
         engine.parseOptions(spec),
@@ -277,11 +349,11 @@ describe('dynamodb engine over the PITR fake', () => {
       await again.restore({ force: true, allowSource: true, signal: never });
       await again.markFinished();
       expect(await balances(connection(prefix))).toEqual({ a: 100, b: 100, c: 100 });
-      expect(await fake.listTables(prefix)).toEqual([
+      expect(await cp.listTables(prefix)).toEqual([
         `${prefix}bank_a.accounts`,
         `${prefix}scalardb.metadata`,
       ]);
-      expect((await fake.describeContinuousBackups(`${prefix}bank_a.accounts`)).enabled).toBe(true);
+      expect((await cp.describeContinuousBackups(`${prefix}bank_a.accounts`)).enabled).toBe(true);
     }
   });
 });

@@ -90,14 +90,16 @@ export class DynamoPitrBackupSession implements BackupSession {
     return checks;
   }
 
-  prepare(): Promise<void> {
-    return Promise.resolve();
+  // async: an aborted signal must reject the promise, not throw at the call.
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async prepare(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
   }
 
   /** Service clock minus ours from one round trip: uncertainty = half the round trip + the clock's resolution. */
-  async measureClock(): Promise<ClockSample> {
+  async measureClock(signal: AbortSignal): Promise<ClockSample> {
     const sent = Date.now();
-    const { nowMs, resolutionMs } = await this.cp.serviceTime();
+    const { nowMs, resolutionMs } = await abortable(this.cp.serviceTime(), signal);
     const received = Date.now();
     const rttMs = received - sent;
     return {
@@ -107,12 +109,15 @@ export class DynamoPitrBackupSession implements BackupSession {
     };
   }
 
-  capture(): Promise<CaptureResult> {
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async capture(signal: AbortSignal): Promise<CaptureResult> {
+    signal.throwIfAborted();
     this.captured = { handle: null, capturedAtMs: Date.now() };
-    return Promise.resolve(this.captured);
+    return this.captured;
   }
 
-  async finish(window: FinishWindow): Promise<FinishedMember> {
+  async finish(window: FinishWindow, signal: AbortSignal): Promise<FinishedMember> {
+    signal.throwIfAborted();
     if (this.captured === undefined)
       throw new EngineError('CAPTURE_MISSING', 'finish was called without a capture.', {
         context: { member: this.ctx.member.name },
@@ -131,7 +136,7 @@ export class DynamoPitrBackupSession implements BackupSession {
       uncertaintyMs: window.clock.uncertaintyMs,
     };
     const manifest: DynamoManifest = {
-      tables: await Promise.all(this.tables.map((t) => tableSettings(this.cp, t))),
+      tables: await abortable(Promise.all(this.tables.map((t) => tableSettings(this.cp, t))), signal),
     };
     const ref = await this.ctx.artifacts.put(
       `${this.ctx.artifactPrefix}${MANIFEST_FILE}`,
@@ -154,7 +159,7 @@ export class DynamoPitrBackupSession implements BackupSession {
     const deadline = Date.now() + this.options.horizonTimeoutMs;
     for (const table of this.tables) {
       for (;;) {
-        const status = await this.cp.describeContinuousBackups(table);
+        const status = await abortable(this.cp.describeContinuousBackups(table), signal);
         if ((status.latestRestorableMs ?? -Infinity) >= handle.atMs) break;
         if (Date.now() > deadline) {
           throw new EngineError(
@@ -174,4 +179,17 @@ export class DynamoPitrBackupSession implements BackupSession {
   async close(): Promise<void> {
     await this.cp.close().catch(() => undefined);
   }
+}
+
+/**
+ * `work`, or the signal's reason as soon as it aborts. The SDK call itself keeps its socket until
+ * close() destroys the client, which bounds it; the caller is released at the deadline.
+ */
+export function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -2,7 +2,8 @@
  * Restore of a DynamoDB member to its time handle. PITR only restores into a NEW table, so in place every
  * table goes through the runbook's dance: restore to an alias → wait ACTIVE → delete the original →
  * copy the alias back under the original name (decision: copy, see ../control-plane.ts `copyTable`) →
- * wait ACTIVE → re-enable PITR → re-apply auto-scaling from the manifest → delete the alias. Each finished
+ * wait ACTIVE → re-enable PITR → re-apply throughput, stream, TTL and tags, then auto-scaling, from the
+ * manifest → delete the alias. Each finished
  * step is persisted in `restore-state.json` next to the backup's artifacts, so a crash resumes where it
  * stopped. With a target `prefix`, tables are restored straight into the new names (a second environment).
  */
@@ -28,7 +29,15 @@ import {
 import { MANIFEST_FILE, type DynamoManifest } from './capture.ts';
 
 const ALIAS_SUFFIX = '.stillpoint-restore';
-type Step = 'alias' | 'delete-original' | 'copy-back' | 'catalog' | 'pitr' | 'autoscaling' | 'delete-alias';
+type Step =
+  | 'alias'
+  | 'delete-original'
+  | 'copy-back'
+  | 'catalog'
+  | 'pitr'
+  | 'settings'
+  | 'autoscaling'
+  | 'delete-alias';
 
 export class DynamoPitrRestoreSession implements RestoreSession {
   readonly target: DynamoTarget;
@@ -105,6 +114,7 @@ export class DynamoPitrRestoreSession implements RestoreSession {
         detail: `UpdateContinuousBackups ${name} PointInTimeRecoveryEnabled=true`,
         destructive: false,
       });
+      steps.push(...settingSteps(t, name));
       for (const s of t.scalableTargets)
         steps.push({
           title: `auto-scaling ${name}`,
@@ -129,6 +139,13 @@ export class DynamoPitrRestoreSession implements RestoreSession {
 
   async inspect(): Promise<TargetInspection> {
     const manifest = await this.readManifest();
+    if (await this.ctx.artifacts.exists(this.finishedKey()))
+      return {
+        checks: [],
+        state: 'restored',
+        detail: 'an earlier restore of this backup into this target finished (it may have been written to since)',
+        hint: 'Pass --force to restore it again.',
+      };
     await this.readState();
     if (Object.keys(this.done).length > 0)
       return {
@@ -157,7 +174,20 @@ export class DynamoPitrRestoreSession implements RestoreSession {
   }
 
   async restore(opts: RestoreOptions): Promise<RestoredMember> {
+    opts.signal.throwIfAborted();
     const inspection = await this.inspect();
+    if (inspection.state === 'restored') {
+      if (!opts.force)
+        throw new ConfigError(
+          'RESTORE_TARGET_NOT_EMPTY',
+          `Member ${this.ctx.record.member.name}: ${inspection.detail}.`,
+          { hint: inspection.hint ?? '', context: { member: this.ctx.record.member.name } },
+        );
+      // A forced re-run redoes every step from the start.
+      await this.ctx.artifacts.delete(this.finishedKey());
+      await this.ctx.artifacts.delete(this.stateKey()).catch(() => undefined);
+      this.done = {};
+    }
     if (inspection.state === 'live-source' && !(opts.force && opts.allowSource === true)) {
       throw new ConfigError(
         'RESTORE_TARGET_IS_SOURCE',
@@ -187,6 +217,7 @@ export class DynamoPitrRestoreSession implements RestoreSession {
     const alias = t.table + ALIAS_SUFFIX;
     const step = async (s: Step, run: () => Promise<void>) => {
       if ((this.done[t.table] ?? []).includes(s)) return;
+      opts.signal.throwIfAborted();
       await run();
       this.done[t.table] = [...(this.done[t.table] ?? []), s];
       await this.writeState();
@@ -218,6 +249,16 @@ export class DynamoPitrRestoreSession implements RestoreSession {
         await step('catalog', () => this.renameCatalog(name));
     }
     await step('pitr', () => this.cp.enablePitr(name));
+    await step('settings', async () => {
+      await this.cp.updateThroughput(name, t);
+      await wait(name);
+      if (t.stream !== undefined && (await this.cp.describeTable(name))?.stream === undefined) {
+        await this.cp.enableStream(name, t.stream);
+        await wait(name);
+      }
+      if (t.ttlAttribute !== undefined) await this.cp.enableTimeToLive(name, t.ttlAttribute);
+      await this.cp.tagTable(name, t.tags ?? []);
+    });
     await step('autoscaling', async () => {
       for (const s of t.scalableTargets) await this.cp.registerScalableTarget(name, s);
       for (const p of t.scalingPolicies) await this.cp.putScalingPolicy(name, p);
@@ -258,7 +299,9 @@ export class DynamoPitrRestoreSession implements RestoreSession {
     }
   }
 
+  /** The finished marker makes a later re-run into this target need --force; the step log goes. */
   async markFinished(): Promise<void> {
+    await this.ctx.artifacts.put(this.finishedKey(), JSON.stringify({ finishedAt: new Date().toISOString() }));
     await this.ctx.artifacts.delete(this.stateKey()).catch(() => undefined);
   }
 
@@ -268,6 +311,10 @@ export class DynamoPitrRestoreSession implements RestoreSession {
 
   private stateKey(): string {
     return `${this.ctx.record.backupId}/${this.ctx.record.member.name}/restore-state-${this.target.prefix ?? 'in-place'}.json`;
+  }
+
+  private finishedKey(): string {
+    return `${this.ctx.record.backupId}/${this.ctx.record.member.name}/restore-finished-${this.target.prefix ?? 'in-place'}.json`;
   }
 
   private async readState(): Promise<void> {
@@ -294,4 +341,34 @@ export class DynamoPitrRestoreSession implements RestoreSession {
     this.manifest = JSON.parse(await text(await this.ctx.artifacts.get(ref.key))) as DynamoManifest;
     return this.manifest;
   }
+}
+
+/** The dry-run lines of the settings step: the API calls that re-apply what the manifest holds. */
+function settingSteps(t: TableSettings, name: string): RestoreStep[] {
+  const capacity =
+    t.billingMode === 'PAY_PER_REQUEST'
+      ? 'BillingMode=PAY_PER_REQUEST'
+      : `BillingMode=PROVISIONED ReadCapacityUnits=${t.readCapacity ?? 1} WriteCapacityUnits=${t.writeCapacity ?? 1}`;
+  const steps: RestoreStep[] = [
+    { title: `capacity of ${name}`, detail: `UpdateTable ${name} ${capacity} (when it differs)`, destructive: false },
+  ];
+  if (t.stream !== undefined)
+    steps.push({
+      title: `stream of ${name}`,
+      detail: `UpdateTable ${name} StreamSpecification StreamEnabled=true StreamViewType=${t.stream.viewType}`,
+      destructive: false,
+    });
+  if (t.ttlAttribute !== undefined)
+    steps.push({
+      title: `TTL of ${name}`,
+      detail: `UpdateTimeToLive ${name} Enabled=true AttributeName=${t.ttlAttribute}`,
+      destructive: false,
+    });
+  if ((t.tags ?? []).length > 0)
+    steps.push({
+      title: `tags of ${name}`,
+      detail: `TagResource ${name} ${(t.tags ?? []).map((g) => `${g.key}=${g.value}`).join(' ')}`,
+      destructive: false,
+    });
+  return steps;
 }
