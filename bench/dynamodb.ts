@@ -42,11 +42,22 @@ async function run({ quick }: { readonly quick: boolean }): Promise<BenchRow[]> 
   const backups = quick ? 3 : 12;
   const dir = await mkdtemp(join(tmpdir(), 'stillpoint-bench-dyn-'));
   const [dyn, pg] = await Promise.all([startLocalDynalite(), startLocalPostgres()]);
-  const fake = await DynamoPitrFake.start({ dataEndpoint: dyn.endpoint, region: dyn.region, lagMs: 300, creatingMs: 50 });
+  const fake = await DynamoPitrFake.start({
+    dataEndpoint: dyn.endpoint,
+    region: dyn.region,
+    lagMs: 300,
+    creatingMs: 50,
+  });
   const nodes: CliProcess[] = [];
   try {
     await pg.createDatabase('bank');
-    const dynamo: StorageConfig = { kind: 'dynamodb', region: dyn.region, endpoint: fake.endpoint, dummyCredentials: true, prefix: 'b_' };
+    const dynamo: StorageConfig = {
+      kind: 'dynamodb',
+      region: dyn.region,
+      endpoint: fake.endpoint,
+      dummyCredentials: true,
+      prefix: 'b_',
+    };
     const group: GroupConfig = {
       storages: { pg: pg.connection('bank'), dyn: dynamo },
       namespaces: { bank_a: 'pg', bank_b: 'dyn', coordinator: 'dyn' },
@@ -56,7 +67,11 @@ async function run({ quick }: { readonly quick: boolean }): Promise<BenchRow[]> 
     const addresses: string[] = [];
     for (const name of ['n1', 'n2']) {
       const file = join(dir, `${name}.yaml`);
-      await writeFile(file, stringify({ name, group, listen: { host: '127.0.0.1', port: 0 }, expiryMs: 1_000 }), { mode: 0o600 });
+      await writeFile(
+        file,
+        stringify({ name, group, listen: { host: '127.0.0.1', port: 0 }, expiryMs: 1_000 }),
+        { mode: 0o600 },
+      );
       const child = startCli({ args: ['node', '--config', file, '--json'] });
       nodes.push(child);
       const line = await child.waitForLine((_l, json) => json?.event === 'ready', 60_000);
@@ -72,8 +87,20 @@ async function run({ quick }: { readonly quick: boolean }): Promise<BenchRow[]> 
         window: { marginMs: MARGIN_MS },
         clusters: [{ name: 'nodes', targets: { addresses }, leaseMs: 30_000 }],
         members: [
-          { name: 'pg', engine: 'postgres', connection: pg.connection('bank'), namespaces: ['bank_a'], options: { method: 'logical' } },
-          { name: 'dyn', engine: 'dynamodb', connection: dynamo, namespaces: ['bank_b', 'coordinator'], options: { enablePitr: true, pollMs: 100 } },
+          {
+            name: 'pg',
+            engine: 'postgres',
+            connection: pg.connection('bank'),
+            namespaces: ['bank_a'],
+            options: { method: 'logical' },
+          },
+          {
+            name: 'dyn',
+            engine: 'dynamodb',
+            connection: dynamo,
+            namespaces: ['bank_b', 'coordinator'],
+            options: { enablePitr: true, pollMs: 100 },
+          },
         ],
         artifacts: { dir: join(dir, 'artifacts') },
         catalog: { path: join(dir, 'catalog.db') },
@@ -116,7 +143,11 @@ async function run({ quick }: { readonly quick: boolean }): Promise<BenchRow[]> 
     const rows: BenchRow[] = [
       { metric: `backups complete / run`, value: `${windows.length} / ${backups}`, goal: '—' },
       { metric: 'pause window p50', value: ms(percentile(windows, 50)), goal: '—' },
-      { metric: 'pause window p99', value: ms(percentile(windows, 99)), goal: `≤ ${GOAL_P99_MS} ms + clock margin` },
+      {
+        metric: 'pause window p99',
+        value: ms(percentile(windows, 99)),
+        goal: `≤ ${GOAL_P99_MS} ms + clock margin`,
+      },
       {
         metric: 'clock margin needed, p50 / p99',
         value: `${ms(percentile(margins, 50))} / ${ms(percentile(margins, 99))}`,
@@ -146,7 +177,10 @@ async function run({ quick }: { readonly quick: boolean }): Promise<BenchRow[]> 
     if (record !== undefined) {
       const { kind, options } = resolveMember(record.member);
       const store = createLocalDirStore(join(dir, 'artifacts'));
-      const session = kind.openRestore({ record, target: undefined, artifacts: store, log: { info: () => {}, warn: () => {} } }, options);
+      const session = kind.openRestore(
+        { record, target: undefined, artifacts: store, log: { info: () => {}, warn: () => {} } },
+        options,
+      );
       const tables = (await session.plan()).filter((s) => s.title.startsWith('restore ')).length;
       const started = performance.now();
       await session.restore({ force: true, allowSource: true, signal: new AbortController().signal });

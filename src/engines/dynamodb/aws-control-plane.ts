@@ -196,7 +196,9 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
   async describeTimeToLive(table: string): Promise<string | undefined> {
     const out = await this.ddb.send(new DescribeTimeToLiveCommand({ TableName: table }));
     const d = out.TimeToLiveDescription;
-    return d?.TimeToLiveStatus === 'ENABLED' || d?.TimeToLiveStatus === 'ENABLING' ? d.AttributeName : undefined;
+    return d?.TimeToLiveStatus === 'ENABLED' || d?.TimeToLiveStatus === 'ENABLING'
+      ? d.AttributeName
+      : undefined;
   }
 
   async enableTimeToLive(table: string, attribute: string): Promise<void> {
@@ -214,7 +216,10 @@ export class AwsDynamoControlPlane implements DynamoControlPlane {
     let token: string | undefined;
     do {
       const out = await this.ddb.send(
-        new ListTagsOfResourceCommand({ ResourceArn: arn, ...(token === undefined ? {} : { NextToken: token }) }),
+        new ListTagsOfResourceCommand({
+          ResourceArn: arn,
+          ...(token === undefined ? {} : { NextToken: token }),
+        }),
       );
       for (const t of out.Tags ?? []) tags.push({ key: t.Key ?? '', value: t.Value ?? '' });
       token = out.NextToken;

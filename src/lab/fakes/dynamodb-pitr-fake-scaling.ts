@@ -48,7 +48,9 @@ export class FakeAutoScaling {
     const dimension = str(data.ScalableDimension);
     switch (action) {
       case 'RegisterScalableTarget': {
-        const existing = this.targets.find((t) => t.ResourceId === resourceId && t.ScalableDimension === dimension);
+        const existing = this.targets.find(
+          (t) => t.ResourceId === resourceId && t.ScalableDimension === dimension,
+        );
         this.targets = [
           ...this.targets.filter((t) => t !== existing),
           {
@@ -61,12 +63,19 @@ export class FakeAutoScaling {
         return { ScalableTargetARN: `arn:aws:application-autoscaling:fake:scalable-target/${resourceId}` };
       }
       case 'DeregisterScalableTarget':
-        this.targets = this.targets.filter((t) => !(t.ResourceId === resourceId && t.ScalableDimension === dimension));
-        this.policies = this.policies.filter((p) => !(p.ResourceId === resourceId && p.ScalableDimension === dimension));
+        this.targets = this.targets.filter(
+          (t) => !(t.ResourceId === resourceId && t.ScalableDimension === dimension),
+        );
+        this.policies = this.policies.filter(
+          (p) => !(p.ResourceId === resourceId && p.ScalableDimension === dimension),
+        );
         return {};
       case 'PutScalingPolicy': {
         if (!this.targets.some((t) => t.ResourceId === resourceId && t.ScalableDimension === dimension))
-          throw new WireError('ObjectNotFoundException', `No scalable target registered for ${resourceId} ${dimension}`);
+          throw new WireError(
+            'ObjectNotFoundException',
+            `No scalable target registered for ${resourceId} ${dimension}`,
+          );
         const name = String(data.PolicyName);
         this.policies = [
           ...this.policies.filter((p) => !(p.ResourceId === resourceId && p.PolicyName === name)),
@@ -77,7 +86,10 @@ export class FakeAutoScaling {
             PolicyType: str(data.PolicyType, 'TargetTrackingScaling'),
             ...(data.TargetTrackingScalingPolicyConfiguration === undefined
               ? {}
-              : { TargetTrackingScalingPolicyConfiguration: data.TargetTrackingScalingPolicyConfiguration as Json }),
+              : {
+                  TargetTrackingScalingPolicyConfiguration:
+                    data.TargetTrackingScalingPolicyConfiguration as Json,
+                }),
           },
         ];
         return { PolicyARN: `arn:aws:autoscaling:fake:scalingPolicy:${resourceId}:${name}`, Alarms: [] };
@@ -87,14 +99,24 @@ export class FakeAutoScaling {
         return {
           ScalableTargets: this.targets
             .filter((t) => ids === undefined || ids.includes(t.ResourceId))
-            .map((t) => ({ ...t, ServiceNamespace: 'dynamodb', RoleARN: 'arn:aws:iam::fake:role/scaling', CreationTime: 0 })),
+            .map((t) => ({
+              ...t,
+              ServiceNamespace: 'dynamodb',
+              RoleARN: 'arn:aws:iam::fake:role/scaling',
+              CreationTime: 0,
+            })),
         };
       }
       case 'DescribeScalingPolicies':
         return {
           ScalingPolicies: this.policies
             .filter((p) => data.ResourceId === undefined || p.ResourceId === resourceId)
-            .map((p) => ({ ...p, ServiceNamespace: 'dynamodb', PolicyARN: `arn:fake:${p.PolicyName}`, CreationTime: 0 })),
+            .map((p) => ({
+              ...p,
+              ServiceNamespace: 'dynamodb',
+              PolicyARN: `arn:fake:${p.PolicyName}`,
+              CreationTime: 0,
+            })),
         };
       default:
         throw new WireError('UnknownOperationException', `The fake does not implement ${action}`);

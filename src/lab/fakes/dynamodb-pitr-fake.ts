@@ -293,9 +293,15 @@ export class DynamoPitrFake {
       await new Promise((resolve) => setTimeout(resolve, 10)); // dynalite creates asynchronously
     const state = new Map<string, WireItem | undefined>();
     for (const entry of this.log.get(source) ?? []) if (entry.atMs <= atMs) state.set(entry.key, entry.item);
-    for (const item of state.values()) if (item !== undefined) await this.ok('PutItem', { TableName: target, Item: item });
+    for (const item of state.values())
+      if (item !== undefined) await this.ok('PutItem', { TableName: target, Item: item });
     this.creatingUntil.set(target, Date.now() + this.creatingMs);
-    return { TableDescription: { ...(await this.describe(target, 'ResourceNotFoundException')), TableStatus: 'CREATING' } };
+    return {
+      TableDescription: {
+        ...(await this.describe(target, 'ResourceNotFoundException')),
+        TableStatus: 'CREATING',
+      },
+    };
   }
 
   /** CreateTable/UpdateTable: the stream setting stays here (dynalite has none); the rest goes to dynalite. */
@@ -307,7 +313,10 @@ export class DynamoPitrFake {
     if (action === 'UpdateTable') this.calls.push(`UpdateTable ${table}`);
     let answer: WireAnswer;
     if (action === 'UpdateTable' && Object.keys(data).length === 1) {
-      answer = jsonAnswer({ TableDescription: await this.describe(table, 'ResourceNotFoundException') }, DDB_JSON);
+      answer = jsonAnswer(
+        { TableDescription: await this.describe(table, 'ResourceNotFoundException') },
+        DDB_JSON,
+      );
     } else {
       answer = await forward(this.options.dataEndpoint, req, Buffer.from(JSON.stringify(data)));
     }
@@ -331,7 +340,15 @@ export class DynamoPitrFake {
   }
 
   private dropTable(table: string): void {
-    for (const map of [this.log, this.pitr, this.keySchemas, this.creatingUntil, this.tags, this.ttl, this.streams])
+    for (const map of [
+      this.log,
+      this.pitr,
+      this.keySchemas,
+      this.creatingUntil,
+      this.tags,
+      this.ttl,
+      this.streams,
+    ])
       map.delete(table);
     this.scaling.dropResource(`table/${table}`);
   }
@@ -364,7 +381,9 @@ export class DynamoPitrFake {
           if (!this.pitr.has(w.table)) continue;
           const got = await this.ok('GetItem', { TableName: w.table, Key: w.key, ConsistentRead: true });
           const keys = await this.keyNames(w.table);
-          this.log.get(w.table)?.push({ atMs: this.now(), key: keyId(w.key, keys), item: got.Item as WireItem | undefined });
+          this.log
+            .get(w.table)
+            ?.push({ atMs: this.now(), key: keyId(w.key, keys), item: got.Item as WireItem | undefined });
         }
         return answer;
       },
@@ -393,7 +412,9 @@ export class DynamoPitrFake {
   private async keyNames(table: string): Promise<string[]> {
     const cached = this.keySchemas.get(table);
     if (cached !== undefined) return cached;
-    const schema = (await this.describe(table, 'ResourceNotFoundException')).KeySchema as { AttributeName: string }[];
+    const schema = (await this.describe(table, 'ResourceNotFoundException')).KeySchema as {
+      AttributeName: string;
+    }[];
     const keys = schema.map((k) => k.AttributeName);
     this.keySchemas.set(table, keys);
     return keys;

@@ -64,7 +64,10 @@ const dynamo = (prefix: string): StorageConfig => ({
   prefix,
 });
 
-async function startNode(name: string, group: GroupConfig): Promise<{ process: CliProcess; address: string }> {
+async function startNode(
+  name: string,
+  group: GroupConfig,
+): Promise<{ process: CliProcess; address: string }> {
   const file = join(dir, `${name}.yaml`);
   await writeFile(file, stringify({ name, group, listen: { host: '127.0.0.1', port: 0 }, expiryMs: 1_000 }), {
     mode: 0o600,
@@ -100,7 +103,11 @@ describe('mixed DynamoDB + PostgreSQL group (Coordinator on DynamoDB) through th
       }
       const cp = new AwsDynamoControlPlane(dynamo('') as Extract<StorageConfig, { kind: 'dynamodb' }>);
       const accounts = (await cp.listTables(`${tag}_bank_b.`))[0] ?? '';
-      await cp.registerScalableTarget(accounts, { dimension: 'dynamodb:table:WriteCapacityUnits', min: 5, max: 40 });
+      await cp.registerScalableTarget(accounts, {
+        dimension: 'dynamodb:table:WriteCapacityUnits',
+        min: 5,
+        max: 40,
+      });
       await cp.putScalingPolicy(accounts, {
         name: 'write-60',
         dimension: 'dynamodb:table:WriteCapacityUnits',
@@ -117,8 +124,20 @@ describe('mixed DynamoDB + PostgreSQL group (Coordinator on DynamoDB) through th
           window: { marginMs: 50, maxAttempts: 1 },
           clusters: [{ name: 'nodes', targets: { addresses: nodes.map((n) => n.address) }, leaseMs }],
           members: [
-            { name: 'pg', engine: 'postgres', connection: pg.connection(database), namespaces: ['bank_a'], options: { method: 'logical' } },
-            { name: 'dyn', engine: 'dynamodb', connection: dynamo(`${tag}_`), namespaces: ['bank_b', 'coordinator'], options: { enablePitr: true, pollMs: 100 } },
+            {
+              name: 'pg',
+              engine: 'postgres',
+              connection: pg.connection(database),
+              namespaces: ['bank_a'],
+              options: { method: 'logical' },
+            },
+            {
+              name: 'dyn',
+              engine: 'dynamodb',
+              connection: dynamo(`${tag}_`),
+              namespaces: ['bank_b', 'coordinator'],
+              options: { enablePitr: true, pollMs: 100 },
+            },
           ],
           artifacts: { dir: join(dir, `artifacts-${tag}`) },
           catalog: { path: join(dir, `catalog-${tag}.db`) },

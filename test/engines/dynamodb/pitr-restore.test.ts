@@ -215,10 +215,7 @@ describe('dynamodb engine over the PITR fake', () => {
         { dimension: 'dynamodb:table:ReadCapacityUnits', min: 5, max: 50 },
       ]);
       expect((await cp.describeScalingPolicies(table)).map((p) => p.name)).toEqual(['read-70']);
-      expect(await cp.listTables(prefix)).toEqual([
-        `${prefix}bank_a.accounts`,
-        `${prefix}scalardb.metadata`,
-      ]);
+      expect(await cp.listTables(prefix)).toEqual([`${prefix}bank_a.accounts`, `${prefix}scalardb.metadata`]);
     });
   }
 
@@ -349,10 +346,7 @@ describe('dynamodb engine over the PITR fake', () => {
       await again.restore({ force: true, allowSource: true, signal: never });
       await again.markFinished();
       expect(await balances(connection(prefix))).toEqual({ a: 100, b: 100, c: 100 });
-      expect(await cp.listTables(prefix)).toEqual([
-        `${prefix}bank_a.accounts`,
-        `${prefix}scalardb.metadata`,
-      ]);
+      expect(await cp.listTables(prefix)).toEqual([`${prefix}bank_a.accounts`, `${prefix}scalardb.metadata`]);
       expect((await cp.describeContinuousBackups(`${prefix}bank_a.accounts`)).enabled).toBe(true);
     }
   });

@@ -143,7 +143,8 @@ export class DynamoPitrRestoreSession implements RestoreSession {
       return {
         checks: [],
         state: 'restored',
-        detail: 'an earlier restore of this backup into this target finished (it may have been written to since)',
+        detail:
+          'an earlier restore of this backup into this target finished (it may have been written to since)',
         hint: 'Pass --force to restore it again.',
       };
     await this.readState();
@@ -301,7 +302,10 @@ export class DynamoPitrRestoreSession implements RestoreSession {
 
   /** The finished marker makes a later re-run into this target need --force; the step log goes. */
   async markFinished(): Promise<void> {
-    await this.ctx.artifacts.put(this.finishedKey(), JSON.stringify({ finishedAt: new Date().toISOString() }));
+    await this.ctx.artifacts.put(
+      this.finishedKey(),
+      JSON.stringify({ finishedAt: new Date().toISOString() }),
+    );
     await this.ctx.artifacts.delete(this.stateKey()).catch(() => undefined);
   }
 
@@ -350,7 +354,11 @@ function settingSteps(t: TableSettings, name: string): RestoreStep[] {
       ? 'BillingMode=PAY_PER_REQUEST'
       : `BillingMode=PROVISIONED ReadCapacityUnits=${t.readCapacity ?? 1} WriteCapacityUnits=${t.writeCapacity ?? 1}`;
   const steps: RestoreStep[] = [
-    { title: `capacity of ${name}`, detail: `UpdateTable ${name} ${capacity} (when it differs)`, destructive: false },
+    {
+      title: `capacity of ${name}`,
+      detail: `UpdateTable ${name} ${capacity} (when it differs)`,
+      destructive: false,
+    },
   ];
   if (t.stream !== undefined)
     steps.push({
