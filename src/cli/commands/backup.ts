@@ -4,12 +4,9 @@
  * state machine. SIGINT/SIGTERM abort the backup; the orchestrator unpauses before this process exits.
  */
 import type { Command } from 'commander';
-import { openCatalog } from '../../catalog/catalog.ts';
-import { runBackup, type BackupResult } from '../../orchestrator/backup.ts';
+import type { RestoreHandle } from '../../engines/contract.ts';
+import type { BackupResult } from '../../orchestrator/backup.ts';
 import { describeEvent, type BackupEvent } from '../../orchestrator/events.ts';
-import { resumeIncomplete } from '../../orchestrator/recovery.ts';
-import { describeHandle } from '../../orchestrator/restore-plan.ts';
-import { loadPlan } from '../../plan/load-plan.ts';
 import { action, emit, emitEvent } from '../output.ts';
 
 interface BackupFlags {
@@ -43,6 +40,15 @@ export function register(program: Command): void {
 
 async function backupCommand(flags: BackupFlags): Promise<number> {
   const json = flags.json === true;
+  // Loaded here, not at the top: `--help` must not pay for the engines, drivers and SDKs (issue 17).
+  const [{ loadPlan }, { openCatalog }, { runBackup }, { resumeIncomplete }, { describeHandle }] =
+    await Promise.all([
+      import('../../plan/load-plan.ts'),
+      import('../../catalog/catalog.ts'),
+      import('../../orchestrator/backup.ts'),
+      import('../../orchestrator/recovery.ts'),
+      import('../../orchestrator/restore-plan.ts'),
+    ]);
   const plan = loadPlan(flags.plan);
   const catalog = openCatalog(flags.catalog ?? process.env.STILLPOINT_CATALOG ?? plan.catalogPath);
   const controller = new AbortController();
@@ -66,7 +72,7 @@ async function backupCommand(flags: BackupFlags): Promise<number> {
         message: `classified ${r.backupId} (left in ${r.previousState}) as failed`,
       });
     const result = await runBackup({ plan, catalog, signal: controller.signal, onEvent });
-    emit(json, { type: 'result', ...result }, () => renderResult(result));
+    emit(json, { type: 'result', ...result }, () => renderResult(result, describeHandle));
     if (result.state === 'complete') return 0;
     return result.reason?.startsWith('UNPAUSE_FAILED:') ? 4 : 1; // targets may still be paused: act now (see the reason)
   } finally {
@@ -94,7 +100,10 @@ export function progressOnly(e: BackupEvent): BackupEvent {
   return e;
 }
 
-export function renderResult(r: BackupResult): string {
+export function renderResult(
+  r: BackupResult,
+  describeHandle: (handle: RestoreHandle) => string,
+): string {
   const lines = [`backup ${r.backupId}: ${r.state.toUpperCase()} (mode ${r.mode}, ${r.attempts} attempt(s))`];
   if (r.reason) lines.push(`  reason: ${r.reason}`);
   if (r.hint) lines.push(`  hint: ${r.hint}`);
