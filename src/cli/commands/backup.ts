@@ -4,6 +4,7 @@
  * state machine. SIGINT/SIGTERM abort the backup; the orchestrator unpauses before this process exits.
  */
 import type { Command } from 'commander';
+import type { Catalog } from '../../catalog/catalog.ts';
 import type { RestoreHandle } from '../../engines/contract.ts';
 import type { BackupResult } from '../../orchestrator/backup.ts';
 import { describeEvent, type BackupEvent } from '../../orchestrator/events.ts';
@@ -13,6 +14,7 @@ interface BackupFlags {
   plan: string;
   catalog?: string;
   json?: boolean;
+  metricsFile?: string;
 }
 
 export function register(program: Command): void {
@@ -35,6 +37,10 @@ export function register(program: Command): void {
     .requiredOption('--plan <file>', 'plan YAML (clusters to pause, member databases, artifacts, catalog)')
     .option('--catalog <file>', "catalog file (default: STILLPOINT_CATALOG, else the plan's catalog.path)")
     .option('--json', 'print NDJSON events, the last line being {"type":"result",…}')
+    .option(
+      '--metrics-file <file>',
+      "after the backup, write the catalog's Prometheus metrics here (node_exporter textfile collector; docs/operating.md)",
+    )
     .action(action((flags: BackupFlags) => backupCommand(flags)));
 }
 
@@ -72,6 +78,7 @@ async function backupCommand(flags: BackupFlags): Promise<number> {
         message: `classified ${r.backupId} (left in ${r.previousState}) as failed`,
       });
     const result = await runBackup({ plan, catalog, signal: controller.signal, onEvent });
+    if (flags.metricsFile !== undefined) await writeMetrics(flags.metricsFile, catalog);
     emit(json, { type: 'result', ...result }, () => renderResult(result, describeHandle));
     if (result.state === 'complete') return 0;
     return result.reason?.startsWith('UNPAUSE_FAILED:') ? 4 : 1; // targets may still be paused: act now (see the reason)
@@ -80,6 +87,15 @@ async function backupCommand(flags: BackupFlags): Promise<number> {
     process.off('SIGTERM', onSignal);
     catalog.close();
   }
+}
+
+/** The textfile for a CronJob's run: the same metrics `serve` gives on /metrics, from the catalog. */
+async function writeMetrics(path: string, catalog: Catalog): Promise<void> {
+  const [{ snapshot }, { buildRegistry, writeMetricsFile }] = await Promise.all([
+    import('../../serve/catalog-view.ts'),
+    import('../../metrics/catalog-metrics.ts'),
+  ]);
+  await writeMetricsFile(path, buildRegistry(snapshot(catalog)));
 }
 
 /** Progress goes to stderr, labelled, so it is told apart from the result on stdout and from other tools' lines. */
@@ -100,10 +116,7 @@ export function progressOnly(e: BackupEvent): BackupEvent {
   return e;
 }
 
-export function renderResult(
-  r: BackupResult,
-  describeHandle: (handle: RestoreHandle) => string,
-): string {
+export function renderResult(r: BackupResult, describeHandle: (handle: RestoreHandle) => string): string {
   const lines = [`backup ${r.backupId}: ${r.state.toUpperCase()} (mode ${r.mode}, ${r.attempts} attempt(s))`];
   if (r.reason) lines.push(`  reason: ${r.reason}`);
   if (r.hint) lines.push(`  hint: ${r.hint}`);

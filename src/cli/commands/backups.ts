@@ -224,6 +224,9 @@ async function verify(id: string, flags: VerifyFlags): Promise<number> {
   const { verifyBackup } = await import('../../catalog/verify-backup.ts');
   return withCatalog(flags, async (catalog) => {
     const r = await verifyBackup(catalog, id, level);
+    // Logged, so the dashboard and the metrics show the last verification (and RPO counts only backups
+    // whose last check passed).
+    catalog.note(id, 'verified', { ok: r.ok, level, counts: r.counts });
     emit(flags.json === true, r, () => {
       const lines = [`${r.backupId}: ${r.ok ? 'OK' : 'PROBLEMS FOUND'}`];
       lines.push(

@@ -166,7 +166,9 @@ function addCommonOptions(command: Command): Command {
 async function runPause(flags: PauseFlags): Promise<number> {
   const releases = pauseRefs(flags);
   const connection = connectionOptions({ ...flags, ...caOf(flags) });
-  const api = await createK8sClientApi(flags.kubeconfig === undefined ? {} : { kubeconfigPath: flags.kubeconfig });
+  const api = await createK8sClientApi(
+    flags.kubeconfig === undefined ? {} : { kubeconfigPath: flags.kubeconfig },
+  );
   const client = await createPauseClient(connection);
   // Ctrl-C / SIGTERM end the hold early; the pause is still undone before we exit.
   const controller = new AbortController();
@@ -280,7 +282,9 @@ function progress(event: K8sPauseEvent): void {
 }
 
 async function runScale(flags: ScaleFlags, direction: 'up' | 'down'): Promise<number> {
-  const api = await createK8sClientApi(flags.kubeconfig === undefined ? {} : { kubeconfigPath: flags.kubeconfig });
+  const api = await createK8sClientApi(
+    flags.kubeconfig === undefined ? {} : { kubeconfigPath: flags.kubeconfig },
+  );
   const base = {
     release: flags.release,
     namespace: flags.namespace,
