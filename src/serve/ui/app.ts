@@ -44,8 +44,9 @@ function GroupCard({ rpo, pitr }: { rpo: GroupRpo; pitr: PitrWindow | undefined 
   return html`<div class="card" data-testid=${`group-${g}`}>
     <strong>${g}</strong>
     <div>
-      RPO:
-      <span data-testid=${`rpo-${g}`} data-seconds=${rpo.rpoSeconds ?? ''}>${ago(rpo.rpoSeconds)}</span>
+      ${'RPO: '}<span data-testid=${`rpo-${g}`} data-seconds=${rpo.rpoSeconds ?? ''}
+        >${ago(rpo.rpoSeconds)}</span
+      >
       ${rpo.backupId ? html` <span class="muted mono">(${rpo.backupId})</span>` : null}
     </div>
     <div>Consistent PITR window:</div>
@@ -70,8 +71,7 @@ function PauseHealthCard({ health }: { health: Overview['pauseHealth'] }) {
   return html`<div class="card" data-testid="pause-health">
     <strong>Pause health</strong>
     <div>
-      held now:
-      ${health.heldNow.length === 0 ? 'none' : health.heldNow.map((x) => `${x.backupId} ${(x.heldMs / 1000).toFixed(1)} s of ${(x.leaseMs / 1000).toFixed(1)} s lease`).join(', ')}
+      ${'held now: '}${health.heldNow.length === 0 ? 'none' : health.heldNow.map((x) => `${x.backupId} ${(x.heldMs / 1000).toFixed(1)} s of ${(x.leaseMs / 1000).toFixed(1)} s lease`).join(', ')}
     </div>
     <div>rollbacks (failed pauses undone): ${health.rollbacks.length}</div>
     <div>unpause failures: ${health.unpauseFailures.length}</div>
