@@ -15,6 +15,7 @@ const modules: Array<() => Promise<{ benchmarks: readonly Benchmark[] }>> = [
   () => import('./product.ts'),
   () => import('./memory.ts'),
   () => import('./dynamodb.ts'),
+  () => import('./startup.ts'),
 ];
 
 const quick = process.argv.includes('--quick');

@@ -19,6 +19,8 @@ command -v mariabackup >/dev/null 2>&1 || missing+=(mariadb-backup)
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/Masterminds/sprig ] || missing+=(golang-github-masterminds-sprig-dev)
 [ -d /usr/share/gocode/src/sigs.k8s.io/yaml ] || missing+=(golang-k8s-sigs-yaml-dev)
+# The dashboard's browser test (test/serve/) drives Debian's chromium through playwright-core.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "stillpoint: installing Debian packages: ${missing[*]}…" >&2

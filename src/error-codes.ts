@@ -284,6 +284,10 @@ export const ERROR_CODES = {
   TRIAL_SPAWN_FAILED: c(['internal'], 1, 'A trial child process could not be spawned.'),
   TXN_DECISION_VANISHED: c(['internal'], 1, 'A Coordinator decision disappeared.'),
   TXN_MANAGER_CLOSED: c(['internal'], 1, 'The transaction manager was used after close.'),
+  // The operator's view: `stillpoint serve` and metrics (issue 17)
+  SERVE_TOKEN_REQUIRED: c(['config'], 2, '`serve` on a non-loopback address needs a bearer token.'),
+  SERVE_UI_MISSING: c(['config'], 2, 'The dashboard bundle is not built (run `npm run build`).'),
+  METRICS_FILE_UNWRITABLE: c(['config'], 2, 'The --metrics-file cannot be written.'),
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -9,8 +9,11 @@ import type { NodeService } from '../node/node-service.ts';
 export interface CliComposition {
   /** More commands (the lab's `demo`, `workload`, `trials`), registered after the product's. */
   readonly commands: readonly ((program: Command) => void)[];
-  /** Data services `stillpoint node` serves behind the gate, besides the admin service. */
-  readonly nodeServices: readonly NodeService[];
+  /**
+   * Data services `stillpoint node` serves behind the gate, besides the admin service. A loader, so that
+   * commands other than `node` (and `--help`) never load them (gRPC service code).
+   */
+  readonly loadNodeServices: () => Promise<readonly NodeService[]>;
   /** Application invariants by name, for `--invariants` and a plan's `check.invariants`. */
   readonly invariantPlugins: InvariantPlugins;
 }
@@ -18,6 +21,6 @@ export interface CliComposition {
 /** The product alone: no extra commands, no data services, no application invariants. */
 export const PRODUCT_ONLY: CliComposition = Object.freeze({
   commands: [],
-  nodeServices: [],
+  loadNodeServices: () => Promise.resolve([]),
   invariantPlugins: Object.freeze({}),
 });

@@ -2,7 +2,6 @@
  * How commands print: human text on a terminal, one JSON document (or NDJSON events) with `--json`.
  * Errors go to stderr with their stable code and hint; exit code 2 for usage/config errors, 1 otherwise.
  */
-import { createLogUpdate } from 'log-update';
 import { asStillpointError, exitCodeFor } from '../errors.ts';
 
 /** Prints a result: JSON when `json`, else the human rendering. */
@@ -55,12 +54,14 @@ export interface ProgressDisplay {
   done(): void;
 }
 
-export function createProgressDisplay(
+export async function createProgressDisplay(
   stream: NodeJS.WriteStream = process.stdout,
   plainEveryMs = 5_000,
-): ProgressDisplay {
+): Promise<ProgressDisplay> {
   // A terminal that reports no width (some pseudo-terminals) gets plain lines: in-place redraws need it.
   if (stream.isTTY && (stream.columns ?? 0) > 0) {
+    // Imported only for a terminal: log-update and its ANSI helpers cost ~0.3 s of start-up (issue 17).
+    const { createLogUpdate } = await import('log-update');
     const update = createLogUpdate(stream);
     let current = '';
     return {

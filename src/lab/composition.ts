@@ -4,13 +4,12 @@
  */
 import type { CliComposition } from '../cli/composition.ts';
 import { bankInvariants } from './bank/bank-invariants.ts';
-import { bankNodeService } from './bank/bank-service.ts';
 import { register as demo } from './cli/demo.ts';
 import { register as trials } from './cli/trials.ts';
 import { register as workload } from './cli/workload.ts';
 
 export const LAB_COMPOSITION: CliComposition = Object.freeze({
   commands: [demo, workload, trials],
-  nodeServices: [bankNodeService],
+  loadNodeServices: async () => [(await import('./bank/bank-service.ts')).bankNodeService],
   invariantPlugins: Object.freeze({ bank: bankInvariants }),
 });

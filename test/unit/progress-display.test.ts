@@ -14,9 +14,9 @@ function stream(isTTY: boolean): { stream: NodeJS.WriteStream; text: () => strin
 const plain = (t: string): string => t.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
 
 describe('progress display', () => {
-  it('on a terminal redraws the status line in place and keeps it below printed lines', () => {
+  it('on a terminal redraws the status line in place and keeps it below printed lines', async () => {
     const { stream: s, text } = stream(true);
-    const display = createProgressDisplay(s);
+    const display = await createProgressDisplay(s);
     display.status('workload: 1 committed');
     display.status('workload: 2 committed');
     display.line('» backup 1');
@@ -29,9 +29,9 @@ describe('progress display', () => {
     expect(out.slice(out.indexOf('» backup 1'))).not.toContain('workload: 1 committed');
   });
 
-  it('in a pipe prints plain lines and at most one status per interval', () => {
+  it('in a pipe prints plain lines and at most one status per interval', async () => {
     const { stream: s, text } = stream(false);
-    const display = createProgressDisplay(s, 60_000);
+    const display = await createProgressDisplay(s, 60_000);
     display.status('workload: 1 committed');
     display.status('workload: 2 committed');
     display.line('» backup 1');

@@ -4,18 +4,17 @@
  * state machine. SIGINT/SIGTERM abort the backup; the orchestrator unpauses before this process exits.
  */
 import type { Command } from 'commander';
-import { openCatalog } from '../../catalog/catalog.ts';
-import { runBackup, type BackupResult } from '../../orchestrator/backup.ts';
+import type { Catalog } from '../../catalog/catalog.ts';
+import type { RestoreHandle } from '../../engines/contract.ts';
+import type { BackupResult } from '../../orchestrator/backup.ts';
 import { describeEvent, type BackupEvent } from '../../orchestrator/events.ts';
-import { resumeIncomplete } from '../../orchestrator/recovery.ts';
-import { describeHandle } from '../../orchestrator/restore-plan.ts';
-import { loadPlan } from '../../plan/load-plan.ts';
 import { action, emit, emitEvent } from '../output.ts';
 
 interface BackupFlags {
   plan: string;
   catalog?: string;
   json?: boolean;
+  metricsFile?: string;
 }
 
 export function register(program: Command): void {
@@ -38,11 +37,24 @@ export function register(program: Command): void {
     .requiredOption('--plan <file>', 'plan YAML (clusters to pause, member databases, artifacts, catalog)')
     .option('--catalog <file>', "catalog file (default: STILLPOINT_CATALOG, else the plan's catalog.path)")
     .option('--json', 'print NDJSON events, the last line being {"type":"result",…}')
+    .option(
+      '--metrics-file <file>',
+      "after the backup, write the catalog's Prometheus metrics here (node_exporter textfile collector; docs/operating.md)",
+    )
     .action(action((flags: BackupFlags) => backupCommand(flags)));
 }
 
 async function backupCommand(flags: BackupFlags): Promise<number> {
   const json = flags.json === true;
+  // Loaded here, not at the top: `--help` must not pay for the engines, drivers and SDKs (issue 17).
+  const [{ loadPlan }, { openCatalog }, { runBackup }, { resumeIncomplete }, { describeHandle }] =
+    await Promise.all([
+      import('../../plan/load-plan.ts'),
+      import('../../catalog/catalog.ts'),
+      import('../../orchestrator/backup.ts'),
+      import('../../orchestrator/recovery.ts'),
+      import('../../orchestrator/restore-plan.ts'),
+    ]);
   const plan = loadPlan(flags.plan);
   const catalog = openCatalog(flags.catalog ?? process.env.STILLPOINT_CATALOG ?? plan.catalogPath);
   const controller = new AbortController();
@@ -66,7 +78,8 @@ async function backupCommand(flags: BackupFlags): Promise<number> {
         message: `classified ${r.backupId} (left in ${r.previousState}) as failed`,
       });
     const result = await runBackup({ plan, catalog, signal: controller.signal, onEvent });
-    emit(json, { type: 'result', ...result }, () => renderResult(result));
+    if (flags.metricsFile !== undefined) await writeMetrics(flags.metricsFile, catalog);
+    emit(json, { type: 'result', ...result }, () => renderResult(result, describeHandle));
     if (result.state === 'complete') return 0;
     return result.reason?.startsWith('UNPAUSE_FAILED:') ? 4 : 1; // targets may still be paused: act now (see the reason)
   } finally {
@@ -74,6 +87,15 @@ async function backupCommand(flags: BackupFlags): Promise<number> {
     process.off('SIGTERM', onSignal);
     catalog.close();
   }
+}
+
+/** The textfile for a CronJob's run: the same metrics `serve` gives on /metrics, from the catalog. */
+async function writeMetrics(path: string, catalog: Catalog): Promise<void> {
+  const [{ snapshot }, { buildRegistry, writeMetricsFile }] = await Promise.all([
+    import('../../serve/catalog-view.ts'),
+    import('../../metrics/catalog-metrics.ts'),
+  ]);
+  await writeMetricsFile(path, buildRegistry(snapshot(catalog)));
 }
 
 /** Progress goes to stderr, labelled, so it is told apart from the result on stdout and from other tools' lines. */
@@ -94,7 +116,7 @@ export function progressOnly(e: BackupEvent): BackupEvent {
   return e;
 }
 
-export function renderResult(r: BackupResult): string {
+export function renderResult(r: BackupResult, describeHandle: (handle: RestoreHandle) => string): string {
   const lines = [`backup ${r.backupId}: ${r.state.toUpperCase()} (mode ${r.mode}, ${r.attempts} attempt(s))`];
   if (r.reason) lines.push(`  reason: ${r.reason}`);
   if (r.hint) lines.push(`  hint: ${r.hint}`);

@@ -5,16 +5,9 @@
  * files of failed backups (their catalog rows stay), and the SQLite engine's temp copies.
  */
 import type { Command } from 'commander';
-import {
-  DEFAULT_LEFTOVER_MIN_AGE_MS,
-  removeLeftovers,
-  type LeftoverReport,
-  type RemovedLeftover,
-} from '../../catalog/leftovers.ts';
-import { parseAge } from '../../catalog/retention.ts';
+import type { LeftoverReport, RemovedLeftover } from '../../catalog/leftovers.ts';
 import type { BackupEvent } from '../../orchestrator/events.ts';
-import { resumeIncomplete, type RecoveredBackup } from '../../orchestrator/recovery.ts';
-import { loadPlan } from '../../plan/load-plan.ts';
+import type { RecoveredBackup } from '../../orchestrator/recovery.ts';
 import { action, emit, emitEvent } from '../output.ts';
 import { openCatalogFrom, type CatalogFlags } from './catalog-option.ts';
 
@@ -36,17 +29,25 @@ export function registerRecover(command: Command): void {
     )
     .option(
       '--min-age <duration>',
-      `remove temp files only when older than this (default ${DEFAULT_LEFTOVER_MIN_AGE_MS / 60_000}m)`,
+      // The default is DEFAULT_LEFTOVER_MIN_AGE_MS (catalog/leftovers.ts), not imported: --help stays light.
+      'remove temp files only when older than this (default 10m)',
     )
     .action(action(async (flags: RecoverFlags) => recover(flags)));
 }
 
 async function recover(flags: RecoverFlags): Promise<number> {
   const json = flags.json === true;
+  const [{ DEFAULT_LEFTOVER_MIN_AGE_MS, removeLeftovers }, { parseAge }, { resumeIncomplete }, { loadPlan }] =
+    await Promise.all([
+      import('../../catalog/leftovers.ts'),
+      import('../../catalog/retention.ts'),
+      import('../../orchestrator/recovery.ts'),
+      import('../../plan/load-plan.ts'),
+    ]);
   const minAgeMs =
     flags.minAge === undefined ? DEFAULT_LEFTOVER_MIN_AGE_MS : parseAge(flags.minAge, '--min-age');
   const plan = flags.plan === undefined ? undefined : loadPlan(flags.plan);
-  const catalog = openCatalogFrom(flags);
+  const catalog = await openCatalogFrom(flags);
   try {
     const onEvent = (e: BackupEvent): void => {
       if (json) emitEvent({ ...e });

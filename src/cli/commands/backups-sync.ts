@@ -3,8 +3,6 @@
  * an artifact store, so a new host with an empty disk can list, verify, restore and prune every backup.
  */
 import type { Command } from 'commander';
-import { syncFromStore } from '../../catalog/manifest.ts';
-import { openArtifactStore } from '../../artifacts/open-store.ts';
 import { action, emit } from '../output.ts';
 import { openCatalogFrom, type CatalogFlags } from './catalog-option.ts';
 
@@ -25,7 +23,11 @@ export function registerSync(command: Command): void {
     )
     .action(
       action(async (flags: SyncFlags) => {
-        const catalog = openCatalogFrom(flags);
+        const [{ syncFromStore }, { openArtifactStore }] = await Promise.all([
+          import('../../catalog/manifest.ts'),
+          import('../../artifacts/open-store.ts'),
+        ]);
+        const catalog = await openCatalogFrom(flags);
         try {
           const r = await syncFromStore(catalog, openArtifactStore(flags.store));
           emit(flags.json === true, r, () =>

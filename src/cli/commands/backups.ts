@@ -5,11 +5,8 @@
  */
 import type { Command } from 'commander';
 import { BACKUP_STATES, type BackupState } from '../../catalog/catalog-schema.ts';
-import type { BackupFilter, BackupRecord } from '../../catalog/catalog.ts';
-import { deleteBackups, parseAge, planPrune } from '../../catalog/retention.ts';
-import { verifyBackup } from '../../catalog/verify-backup.ts';
+import type { BackupFilter, BackupRecord, Catalog } from '../../catalog/catalog.ts';
 import { ConfigError } from '../../errors.ts';
-import { describeConnection, describeHandle } from '../../orchestrator/restore-plan.ts';
 import { action, emit } from '../output.ts';
 import { registerRecover } from './backups-recover.ts';
 import { registerSync } from './backups-sync.ts';
@@ -121,13 +118,15 @@ export function register(program: Command): void {
   registerSync(common(backups.command('sync')));
 }
 
-function withCatalog<T>(
-  flags: Flags,
-  fn: (catalog: ReturnType<typeof openCatalogFrom>) => Promise<T>,
-): Promise<T> {
-  const catalog = openCatalogFrom(flags);
+async function withCatalog<T>(flags: Flags, fn: (catalog: Catalog) => Promise<T>): Promise<T> {
+  const catalog = await openCatalogFrom(flags);
   return fn(catalog).finally(() => catalog.close());
 }
+
+// The modules below pull in the engines and the artifact stores (SDKs): imported when a command runs, so
+// `--help` stays fast (issue 17).
+const retention = () => import('../../catalog/retention.ts');
+const restorePlan = () => import('../../orchestrator/restore-plan.ts');
 
 function summary(b: BackupRecord) {
   const bytes = b.members.reduce((n, m) => n + (m.bytes ?? 0), 0);
@@ -175,7 +174,8 @@ function list(flags: ListFlags): Promise<number> {
   });
 }
 
-function show(id: string, flags: Flags): Promise<number> {
+async function show(id: string, flags: Flags): Promise<number> {
+  const { describeConnection, describeHandle } = await restorePlan();
   return withCatalog(flags, (catalog) => {
     const b = catalog.get(id);
     const events = catalog.events(id);
@@ -214,15 +214,19 @@ function show(id: string, flags: Flags): Promise<number> {
   });
 }
 
-function verify(id: string, flags: VerifyFlags): Promise<number> {
+async function verify(id: string, flags: VerifyFlags): Promise<number> {
   const level = flags.level ?? 'checksums';
   if (level !== 'files' && level !== 'checksums') {
     throw new ConfigError('FLAG_INVALID', `--level must be files or checksums, not "${level}".`, {
       hint: 'Use --level files or --level checksums (restore drills: `stillpoint restore`).',
     });
   }
+  const { verifyBackup } = await import('../../catalog/verify-backup.ts');
   return withCatalog(flags, async (catalog) => {
     const r = await verifyBackup(catalog, id, level);
+    // Logged, so the dashboard and the metrics show the last verification (and RPO counts only backups
+    // whose last check passed).
+    catalog.note(id, 'verified', { ok: r.ok, level, counts: r.counts });
     emit(flags.json === true, r, () => {
       const lines = [`${r.backupId}: ${r.ok ? 'OK' : 'PROBLEMS FOUND'}`];
       lines.push(
@@ -243,7 +247,8 @@ function verify(id: string, flags: VerifyFlags): Promise<number> {
   });
 }
 
-function remove(ids: readonly string[], flags: Flags): Promise<number> {
+async function remove(ids: readonly string[], flags: Flags): Promise<number> {
+  const { deleteBackups } = await retention();
   return withCatalog(flags, async (catalog) => {
     const out = await deleteBackups(catalog, ids);
     emit(flags.json === true, { deleted: out }, () =>
@@ -258,7 +263,8 @@ function remove(ids: readonly string[], flags: Flags): Promise<number> {
   });
 }
 
-function prune(flags: PruneFlags): Promise<number> {
+async function prune(flags: PruneFlags): Promise<number> {
+  const { deleteBackups, parseAge, planPrune } = await retention();
   const keepLast = flags.keepLast === undefined ? undefined : Number(flags.keepLast);
   if (keepLast !== undefined && (!Number.isInteger(keepLast) || keepLast < 0)) {
     throw new ConfigError(

@@ -4,20 +4,21 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { openCatalog, type Catalog } from '../../catalog/catalog.ts';
+import type { Catalog } from '../../catalog/catalog.ts';
 import { ConfigError } from '../../errors.ts';
-import { loadPlan } from '../../plan/load-plan.ts';
 
 export interface CatalogFlags {
   catalog?: string;
   plan?: string;
 }
 
-export function openCatalogFrom(flags: CatalogFlags): Catalog {
+/** Async because the catalog (better-sqlite3) and the plan loader are imported only when a command runs. */
+export async function openCatalogFrom(flags: CatalogFlags): Promise<Catalog> {
+  const { openCatalog } = await import('../../catalog/catalog.ts');
   const path =
     flags.catalog ??
     process.env.STILLPOINT_CATALOG ??
-    (flags.plan ? loadPlan(flags.plan).catalogPath : undefined);
+    (flags.plan ? (await import('../../plan/load-plan.ts')).loadPlan(flags.plan).catalogPath : undefined);
   if (path !== undefined) return openCatalog(path);
   const fallback = resolve('.stillpoint', 'catalog.db');
   if (existsSync(fallback)) return openCatalog(fallback);

@@ -5,8 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseDuration } from '../../duration.ts';
-import { checkGroup, type CheckReport } from '../../checker/check.ts';
-import { loadGroupConfig } from '../../config/group-config.ts';
+import type { CheckReport } from '../../checker/check.ts';
 import { ConfigError } from '../../errors.ts';
 import type { CliComposition } from '../composition.ts';
 import { resolveInvariants } from '../invariant-plugins.ts';
@@ -65,6 +64,10 @@ export function register(program: Command, composition: CliComposition): void {
     .action(
       action(async (flags: CheckFlags) => {
         const invariants = resolveInvariants(flags.invariants, composition.invariantPlugins);
+        const [{ loadGroupConfig }, { checkGroup }] = await Promise.all([
+          import('../../config/group-config.ts'),
+          import('../../checker/check.ts'),
+        ]);
         const group = await loadGroupConfig(flags.config);
         const acknowledged =
           flags.acknowledged === undefined ? undefined : await readAcknowledged(flags.acknowledged);

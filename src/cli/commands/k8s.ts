@@ -8,11 +8,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError } from '../../errors.ts';
-import { createK8sClientApi } from '../../k8s/k8s-client-api.ts';
+import type * as K8sClientApiModule from '../../k8s/k8s-client-api.ts';
 import { type K8sPauseEvent, pauseRelease, wrapperJson } from '../../k8s/k8s-pause.ts';
 import { type ReleaseRef, type ScalarProduct, parseProduct, detectProduct } from '../../k8s/release.ts';
 import { findWorkload, scaleAndWait } from '../../k8s/restore-hooks.ts';
-import { createPauseClient } from '../../pause/pause-client.ts';
+import type * as PauseClientModule from '../../pause/pause-client.ts';
 import { action, emit } from '../output.ts';
 import {
   TOKEN_HELP,
@@ -166,8 +166,10 @@ function addCommonOptions(command: Command): Command {
 async function runPause(flags: PauseFlags): Promise<number> {
   const releases = pauseRefs(flags);
   const connection = connectionOptions({ ...flags, ...caOf(flags) });
-  const api = createK8sClientApi(flags.kubeconfig === undefined ? {} : { kubeconfigPath: flags.kubeconfig });
-  const client = createPauseClient(connection);
+  const api = await createK8sClientApi(
+    flags.kubeconfig === undefined ? {} : { kubeconfigPath: flags.kubeconfig },
+  );
+  const client = await createPauseClient(connection);
   // Ctrl-C / SIGTERM end the hold early; the pause is still undone before we exit.
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new Error('interrupted'));
@@ -280,7 +282,9 @@ function progress(event: K8sPauseEvent): void {
 }
 
 async function runScale(flags: ScaleFlags, direction: 'up' | 'down'): Promise<number> {
-  const api = createK8sClientApi(flags.kubeconfig === undefined ? {} : { kubeconfigPath: flags.kubeconfig });
+  const api = await createK8sClientApi(
+    flags.kubeconfig === undefined ? {} : { kubeconfigPath: flags.kubeconfig },
+  );
   const base = {
     release: flags.release,
     namespace: flags.namespace,
@@ -339,4 +343,18 @@ function positive(text: string, flag: string): number {
   const value = parseMillis(text, flag);
   if (value <= 0) throw new ConfigError('NUMBER_INVALID', `${flag} must be greater than 0, got "${text}".`);
   return value;
+}
+
+/** The gRPC client, imported on first use: `--help` must not load @grpc/grpc-js (issue 17). */
+async function createPauseClient(
+  ...args: Parameters<typeof PauseClientModule.createPauseClient>
+): Promise<ReturnType<typeof PauseClientModule.createPauseClient>> {
+  return (await import('../../pause/pause-client.ts')).createPauseClient(...args);
+}
+
+/** The Kubernetes client (~0.6 s to load), imported only by the commands that talk to a cluster (issue 17). */
+async function createK8sClientApi(
+  ...args: Parameters<typeof K8sClientApiModule.createK8sClientApi>
+): Promise<ReturnType<typeof K8sClientApiModule.createK8sClientApi>> {
+  return (await import('../../k8s/k8s-client-api.ts')).createK8sClientApi(...args);
 }

@@ -4,8 +4,6 @@
  * `stillpoint node <name> ready on <address> (adminPort=<p> dataPort=<p> pid=<pid>)`.
  */
 import type { Command } from 'commander';
-import { loadNodeConfig } from '../../node/node-config.ts';
-import { startNode } from '../../node/node.ts';
 import type { CliComposition } from '../composition.ts';
 import { action, emit } from '../output.ts';
 
@@ -42,9 +40,15 @@ export function register(program: Command, composition: CliComposition): void {
     .action(
       action(async (options: { config: string; json?: boolean; insecure?: boolean }) => {
         const json = options.json === true;
+        // Loaded here so `--help` does not load gRPC and the storages (issue 17).
+        const [{ loadNodeConfig }, { startNode }, services] = await Promise.all([
+          import('../../node/node-config.ts'),
+          import('../../node/node.ts'),
+          composition.loadNodeServices(),
+        ]);
         const loaded = await loadNodeConfig(options.config);
         const config = options.insecure === true ? { ...loaded, insecure: true } : loaded;
-        const node = await startNode(config, { services: composition.nodeServices });
+        const node = await startNode(config, { services });
         const ready = {
           event: 'ready',
           name: node.name,

@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import { parseDuration } from '../../duration.ts';
 import { PauseError } from '../../errors.ts';
 import type { PausedGroup, PauseOptions, Target, TargetStatus, UnpauseResult } from '../../pause/contract.ts';
-import { createPauseClient } from '../../pause/pause-client.ts';
+import type * as PauseClientModule from '../../pause/pause-client.ts';
 import { action, emit } from '../output.ts';
 import {
   type ConnectionFlags,
@@ -134,7 +134,7 @@ async function runPause(flags: PauseFlags): Promise<number> {
         : {}),
   };
   const targets = await resolveTargets(flags);
-  const client = createPauseClient(connection(flags, targets));
+  const client = await createPauseClient(connection(flags, targets));
   try {
     if (holdMs === undefined)
       return await pauseAndLeave(client.pauseAll.bind(client), targets, options, flags);
@@ -241,7 +241,7 @@ function report(json: boolean, result: UnpauseResult, signalled: NodeJS.Signals 
 
 async function runUnpause(flags: CommonFlags): Promise<number> {
   const targets = await resolveTargets(flags);
-  const client = createPauseClient(connection(flags, targets));
+  const client = await createPauseClient(connection(flags, targets));
   try {
     const startedAtMs = Date.now();
     if (flags.json !== true) process.stdout.write(`Unpause started at ${formatInstant(startedAtMs)}\n`);
@@ -257,7 +257,7 @@ async function runUnpause(flags: CommonFlags): Promise<number> {
 
 async function runCheckPaused(flags: CommonFlags): Promise<number> {
   const targets = await resolveTargets(flags);
-  const client = createPauseClient(connection(flags, targets));
+  const client = await createPauseClient(connection(flags, targets));
   try {
     const statuses = await client.checkPausedAll(targets);
     const ok = statuses.every((s) => s.ok);
@@ -303,4 +303,11 @@ function isoOf(epochMs: number): string {
 /** Waits `ms`, or less when `signal` aborts (a signal ends the hold early; it is not an error). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return delay(ms, undefined, { signal }).catch(() => undefined);
+}
+
+/** The gRPC client, imported on first use: `--help` must not load @grpc/grpc-js (issue 17). */
+async function createPauseClient(
+  ...args: Parameters<typeof PauseClientModule.createPauseClient>
+): Promise<ReturnType<typeof PauseClientModule.createPauseClient>> {
+  return (await import('../../pause/pause-client.ts')).createPauseClient(...args);
 }

@@ -7,10 +7,9 @@
  */
 import type { Command } from 'commander';
 import { ConfigError, exitCodeFor } from '../../errors.ts';
-import { loadPlan } from '../../plan/load-plan.ts';
 import type { RestoreTarget } from '../../engines/contract.ts';
 import { redactSecrets } from '../../redact.ts';
-import { runRestore, type RestoreReport, type RestoreState } from '../../orchestrator/restore.ts';
+import type { RestoreReport, RestoreState } from '../../orchestrator/restore.ts';
 import type { RestorePlan } from '../../orchestrator/restore-plan.ts';
 import type { InvariantPlugins } from '../../checker/invariants.ts';
 import type { CliComposition } from '../composition.ts';
@@ -134,10 +133,15 @@ async function restoreCommand(
   plugins: InvariantPlugins,
 ): Promise<number> {
   const json = flags.json === true;
+  // Imported here, not at the top: `--help` must not load the engines and their drivers (issue 17).
+  const [{ loadPlan }, { runRestore }] = await Promise.all([
+    import('../../plan/load-plan.ts'),
+    import('../../orchestrator/restore.ts'),
+  ]);
   const plan = flags.plan === undefined ? undefined : loadPlan(flags.plan);
   const invariants = resolveInvariants(flags.invariants ?? plan?.checkInvariants, plugins);
   const targets = parseTargets(flags.target ?? []);
-  const catalog = openCatalogFrom(flags);
+  const catalog = await openCatalogFrom(flags);
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new Error('interrupted'));
   process.on('SIGINT', onSignal);

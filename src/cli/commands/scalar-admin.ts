@@ -7,7 +7,7 @@
 import { type Command, Option } from 'commander';
 import { ConfigError, PauseError } from '../../errors.ts';
 import type { TargetStatus } from '../../pause/contract.ts';
-import { createPauseClient } from '../../pause/pause-client.ts';
+import type * as PauseClientModule from '../../pause/pause-client.ts';
 import { action } from '../output.ts';
 import { checkDurationMs } from '../../duration.ts';
 import {
@@ -98,7 +98,7 @@ async function run(flags: ScalarAdminFlags): Promise<number> {
       : {},
   );
   warnIfPlaintextToken(connection, targets);
-  const client = createPauseClient(connection);
+  const client = await createPauseClient(connection);
   try {
     switch (command) {
       case 'PAUSE': {
@@ -149,4 +149,11 @@ function failure(
 ): PauseError {
   const failed = statuses.filter((s) => !s.ok).map((s) => `${s.target} (${s.error?.code ?? 'FAILED'})`);
   return new PauseError(code, `${what} at ${failed.join(', ')}.`, { context: { targets: statuses } });
+}
+
+/** The gRPC client, imported on first use: `--help` must not load @grpc/grpc-js (issue 17). */
+async function createPauseClient(
+  ...args: Parameters<typeof PauseClientModule.createPauseClient>
+): Promise<ReturnType<typeof PauseClientModule.createPauseClient>> {
+  return (await import('../../pause/pause-client.ts')).createPauseClient(...args);
 }

@@ -8,7 +8,6 @@ import type { Command } from 'commander';
 import { ConfigError } from '../../errors.ts';
 import { FAULT_KINDS, type GroupKind } from '../trials/faults.ts';
 import { passed, renderMarkdown, summarize, type TrialResult } from '../trials/report.ts';
-import { runTrials } from '../trials/runner.ts';
 import { action, emit } from '../../cli/output.ts';
 
 interface TrialsFlags {
@@ -80,6 +79,8 @@ async function trialsCommand(flags: TrialsFlags): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    // Imported here so `--help` does not load the trial runner and its servers (issue 17).
+    const { runTrials } = await import('../trials/runner.ts');
     const report = await runTrials({
       trials,
       ...(seed === undefined ? {} : { seed }),

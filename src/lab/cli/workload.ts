@@ -3,13 +3,9 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { checkGroup } from '../../checker/check.ts';
 import { bankInvariants } from '../bank/bank-invariants.ts';
-import { loadGroupConfig } from '../../config/group-config.ts';
 import { ConfigError } from '../../errors.ts';
-import { openGroup } from '../../txn/group.ts';
-import { setupBank } from '../bank/bank-setup.ts';
-import { runBankWorkload, type BankReport } from '../bank/bank-workload.ts';
+import type { BankReport } from '../bank/bank-workload.ts';
 import { action, emit, emitEvent } from '../../cli/output.ts';
 import { parseDuration } from '../../duration.ts';
 import { resolveToken, TOKEN_HELP } from '../../cli/pause-options.ts';
@@ -94,6 +90,15 @@ async function runBank(flags: BankFlags): Promise<number> {
       hint: 'Give the group config the nodes use.',
     });
   }
+  // Imported here so `--help` does not load the storages, gRPC and the workload (issue 17).
+  const [{ checkGroup }, { loadGroupConfig }, { openGroup }, { setupBank }, { runBankWorkload }] =
+    await Promise.all([
+      import('../../checker/check.ts'),
+      import('../../config/group-config.ts'),
+      import('../../txn/group.ts'),
+      import('../bank/bank-setup.ts'),
+      import('../bank/bank-workload.ts'),
+    ]);
   const group = flags.config === undefined ? undefined : await loadGroupConfig(flags.config);
   if (flags.setup === true && group !== undefined) {
     const opened = await openGroup(group);
