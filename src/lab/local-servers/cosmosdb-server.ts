@@ -7,6 +7,7 @@
  * conditions on this server (docs/decisions/0009-cosmos-mutations.md).
  */
 import { execFile } from 'node:child_process';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHttpsServer } from '@vercel/cosmosdb-server';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -73,11 +74,14 @@ export interface LocalCosmos {
 export interface LocalCosmosOptions {
   /** Reuse a certificate (the management fake starts several servers with one); a new one otherwise. */
   readonly tls?: LocalTls;
+  /** Sees every request before the server does (the management fake keeps its write log with it). */
+  readonly observe?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 export async function startLocalCosmos(options: LocalCosmosOptions = {}): Promise<LocalCosmos> {
   const tls = options.tls ?? (await createLocalTls());
   const server = createHttpsServer({ cert: tls.cert, key: tls.key, keepAlive: true });
+  if (options.observe !== undefined) server.prependListener('request', options.observe);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
