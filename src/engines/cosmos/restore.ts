@@ -26,6 +26,8 @@ import { cosmosTargetSchema, type CosmosOptions, type CosmosTarget } from './opt
 type Step = 'create-account' | 'consistency' | 'stored-procedures' | 'key';
 interface RestoreState {
   done: Step[];
+  /** Written before the restore PUT: an account that exists after a crash here is ours, not foreign. */
+  started?: boolean;
   endpoint?: string;
 }
 
@@ -122,7 +124,7 @@ export class CosmosPitrRestoreSession implements RestoreSession {
             hint: 'Continuous backup keeps 7 or 30 days (tier); the account may have been deleted longer ago.',
           },
     );
-    if (this.state.done.length > 0)
+    if (this.state.done.length > 0 || this.state.started === true)
       return {
         checks,
         state: 'in-progress',
@@ -157,6 +159,10 @@ export class CosmosPitrRestoreSession implements RestoreSession {
     const to = this.target.account;
     await this.step('create-account', async () => {
       const existing = await this.cp.getAccount(to); // a crash after the PUT: the operation runs on without us
+      if (existing === undefined) {
+        this.state.started = true;
+        await this.ctx.artifacts.put(this.stateKey(), JSON.stringify(this.state));
+      }
       const account = existing ?? (await this.cp.restoreAccount(await this.source(), to, this.atMs));
       this.state.endpoint = (await this.waitReady(account.name, opts.signal)).documentEndpoint;
     });
