@@ -35,7 +35,7 @@ export function createCosmosEngine(
           'PLAN_INVALID',
           `Member ${member.name}: bad cosmos options: ${parsed.error.message}`,
           {
-            hint: 'Required: subscriptionId, resourceGroup, account. Optional: managementEndpoint, managementCaFile, pollMs, horizonTimeoutMs.',
+            hint: 'Required: subscriptionId, resourceGroup, account. Optional: managementEndpoint, managementCaFile, pollMs, restoreTimeoutMs, horizonTimeoutMs.',
             context: { member: member.name, key: 'options' },
           },
         );

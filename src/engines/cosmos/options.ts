@@ -12,6 +12,12 @@ export const cosmosOptionsSchema = z.strictObject({
   managementCaFile: z.string().min(1).optional(),
   /** Poll interval for restores and the restorable horizon. */
   pollMs: z.number().int().min(10).max(60_000).default(5_000),
+  /** How long a restore into a new account may take to be provisioned (Azure: minutes to hours by size). */
+  restoreTimeoutMs: z
+    .number()
+    .int()
+    .min(1_000)
+    .default(4 * 60 * 60_000),
   /** How long `horizon` waits for the latest restorable time to pass the restore time. */
   horizonTimeoutMs: z
     .number()

@@ -208,6 +208,7 @@ export class CosmosPitrRestoreSession implements RestoreSession {
   }
 
   private async waitReady(account: string, signal: AbortSignal) {
+    const deadline = Date.now() + this.options.restoreTimeoutMs;
     for (;;) {
       const a = await this.cp.getAccount(account);
       if (a?.provisioningState === 'Succeeded') return a;
@@ -216,6 +217,15 @@ export class CosmosPitrRestoreSession implements RestoreSession {
           hint: 'See the account activity log in the Azure portal; delete the failed account and retry.',
           context: { member: this.ctx.record.member.name },
         });
+      if (Date.now() > deadline)
+        throw new EngineError(
+          'COSMOS_RESTORE_TIMEOUT',
+          `Account ${account} is still ${a.provisioningState} after ${this.options.restoreTimeoutMs} ms.`,
+          {
+            hint: 'Run the same restore again later: it resumes waiting for this account (raise restoreTimeoutMs for large accounts).',
+            context: { member: this.ctx.record.member.name },
+          },
+        );
       await sleep(this.options.pollMs, undefined, { signal });
     }
   }
