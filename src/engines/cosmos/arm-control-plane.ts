@@ -132,7 +132,8 @@ export class ArmCosmosControlPlane implements CosmosControlPlane {
 
   async restoreAccount(source: CosmosAccount, target: string, atMs: number): Promise<CosmosAccount> {
     try {
-      const created = await this.client.databaseAccounts.beginCreateOrUpdateAndWait(this.rg, target, {
+      // Start the long-running operation only: the engine polls the account with its own deadline.
+      await this.client.databaseAccounts.beginCreateOrUpdate(this.rg, target, {
         location: source.location,
         locations: [{ locationName: source.location, failoverPriority: 0 }],
         databaseAccountOfferType: 'Standard',
@@ -144,7 +145,10 @@ export class ArmCosmosControlPlane implements CosmosControlPlane {
           restoreTimestampInUtc: new Date(atMs),
         },
       });
-      return toAccount(created);
+      const created = await this.getAccount(target);
+      if (created === undefined)
+        throw new Error(`account ${target} does not exist after the restore request`);
+      return created;
     } catch (error) {
       throw this.error(`restore ${source.name} into ${target}`, error);
     }

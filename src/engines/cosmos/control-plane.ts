@@ -38,7 +38,7 @@ export interface CosmosControlPlane {
   latestRestorableMs(account: string, database: string, container: string): Promise<number>;
   /** The oldest restorable time of the account (service clock), undefined if it is not restorable. */
   oldestRestorableMs(source: CosmosAccount): Promise<number | undefined>;
-  /** Creates `target` in Restore mode from `source` as of `atMs`; returns once it is provisioned. */
+  /** Starts creating `target` in Restore mode from `source` as of `atMs`; returns the account as it is (Creating). */
   restoreAccount(source: CosmosAccount, target: string, atMs: number): Promise<CosmosAccount>;
   setStrongConsistency(account: string): Promise<void>;
   /** The account's primary read-write key. */

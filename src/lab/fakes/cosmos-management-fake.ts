@@ -63,6 +63,8 @@ export interface CosmosManagementFake {
   setSkew(ms: number): void;
   /** How far the latest restorable time trails the service clock. */
   setRestorableLag(ms: number): void;
+  /** How long a restore operation runs before the new account exists. */
+  setRestoreDelay(ms: number): void;
   /** Service-clock epoch ms. */
   now(): number;
   destroy(): Promise<void>;
@@ -86,6 +88,7 @@ export async function startCosmosManagementFake(
   const operations = new Map<string, 'InProgress' | 'Succeeded' | 'Failed'>();
   let skewMs = 0;
   let lagMs = 0;
+  let restoreDelayMs = options.restoreDelayMs ?? 50;
   const now = () => Date.now() + skewMs;
   const agent = new Agent({ ca: tls.cert });
   const dataClient = (account: FakeAccount) =>
@@ -262,7 +265,7 @@ export async function startCosmosManagementFake(
     const opId = randomUUID();
     operations.set(opId, 'InProgress');
     void (async () => {
-      await new Promise((resolve) => setTimeout(resolve, options.restoreDelayMs ?? 50));
+      await new Promise((resolve) => setTimeout(resolve, restoreDelayMs));
       await startData(target);
       await replay(
         source.log.filter((e) => e.atMs <= atMs),
@@ -367,6 +370,9 @@ export async function startCosmosManagementFake(
     },
     setRestorableLag: (ms) => {
       lagMs = ms;
+    },
+    setRestoreDelay: (ms) => {
+      restoreDelayMs = ms;
     },
     now,
     async destroy() {

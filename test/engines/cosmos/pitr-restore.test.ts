@@ -171,6 +171,35 @@ async function writeAfterWindow(connection: StorageConfig): Promise<void> {
 }
 
 describe('cosmos engine over the ARM fake', () => {
+  it('a restore whose account takes longer than restoreTimeoutMs fails with COSMOS_RESTORE_TIMEOUT and the next run resumes the wait', async () => {
+    fake.setSkew(0);
+    const connection = await seed('slow');
+    const spec = member('slow', connection);
+    const { record } = await backup(spec, 'b-slow');
+    fake.setRestoreDelay(2_500);
+    try {
+      const impatient = { ...spec, options: { ...spec.options, restoreTimeoutMs: 1_000 } };
+      const first = engine.openRestore(
+        { record, target: { account: 'slow-r' }, artifacts: store, log: quietLog },
+        engine.parseOptions(impatient),
+      );
+      await expect(first.restore({ force: false, signal: never })).rejects.toMatchObject({
+        code: 'COSMOS_RESTORE_TIMEOUT',
+      });
+      await first.close();
+      const second = engine.openRestore(
+        { record, target: { account: 'slow-r' }, artifacts: store, log: quietLog },
+        engine.parseOptions(spec),
+      );
+      expect((await second.inspect(never)).state).toBe('in-progress');
+      const restored = await second.restore({ force: false, signal: never });
+      await second.close();
+      expect(await balances(restored.connection)).toEqual({ a: 100, b: 100, c: 100 });
+    } finally {
+      fake.setRestoreDelay(50);
+    }
+  }, 60_000);
+
   it('preflight refuses an account without continuous backup or STRONG consistency', async () => {
     const { endpoint, caFile, key } = await fake.createAccount('periodic', {
       continuous: false,
