@@ -288,6 +288,16 @@ export const ERROR_CODES = {
   SERVE_TOKEN_REQUIRED: c(['config'], 2, '`serve` on a non-loopback address needs a bearer token.'),
   SERVE_UI_MISSING: c(['config'], 2, 'The dashboard bundle is not built (run `npm run build`).'),
   METRICS_FILE_UNWRITABLE: c(['config'], 2, 'The --metrics-file cannot be written.'),
+  // Cosmos DB (storage src/txn/storages/cosmos, engine src/engines/cosmos)
+  COSMOS_KEY_INVALID: c(['transaction'], 1, 'A Cosmos DB key value cannot be put into a document id.'),
+  COSMOS_VALUE_OUT_OF_RANGE: c(['transaction'], 1, 'A BIGINT value is outside ±2^53 on Cosmos DB.'),
+  COSMOS_MANAGEMENT_FAILED: c(['engine'], 1, 'An Azure Resource Manager call for Cosmos DB failed.'),
+  COSMOS_RESTORE_TIMEOUT: c(['engine'], 1, 'A restored Cosmos DB account did not become ready in time.'),
+  COSMOS_ACCOUNT_NOT_RESTORABLE: c(
+    ['engine'],
+    1,
+    'The Cosmos DB account has no restorable time range covering the restore time.',
+  ),
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -59,9 +59,18 @@ const dynamodbSchema = z.strictObject({
   dummyCredentials: z.boolean().optional(),
 });
 
+const cosmosSchema = z.strictObject({
+  kind: z.literal('cosmos'),
+  endpoint: z.url(),
+  caFile: z.string().min(1).optional(),
+  prefix: z.string().optional(),
+  mutations: z.enum(['stored-procedure', 'etag']).optional(),
+  ...credentials,
+});
+
 /** Zod schema of one storage entry (exported so other config files can embed it). */
 export const storageConfigSchema = z
-  .discriminatedUnion('kind', [sqliteSchema, postgresSchema, mysqlSchema, dynamodbSchema])
+  .discriminatedUnion('kind', [sqliteSchema, postgresSchema, mysqlSchema, dynamodbSchema, cosmosSchema])
   .refine(
     (s) =>
       s.kind === 'sqlite' ||
@@ -205,6 +214,7 @@ function describeStorage(s: StorageConfig | undefined): string {
   if (s === undefined) return '?';
   if (s.kind === 'sqlite') return `sqlite ${s.path}`;
   if (s.kind === 'dynamodb') return `dynamodb ${s.endpoint ?? s.region}`;
+  if (s.kind === 'cosmos') return `cosmos ${s.endpoint}`;
   return `${s.kind} ${s.host}:${s.port}${s.database === undefined ? '' : `/${s.database}`}`;
 }
 
@@ -216,6 +226,14 @@ function resolvePaths(group: GroupConfig, baseDir: string): GroupConfig {
         isAbsolute(s.path) || s.path === ':memory:' ? s : { ...s, path: resolve(baseDir, s.path) };
     } else if (s.kind === 'dynamodb') {
       storages[name] = s;
+    } else if (s.kind === 'cosmos') {
+      storages[name] = {
+        ...s,
+        ...(s.passwordFile === undefined || isAbsolute(s.passwordFile)
+          ? {}
+          : { passwordFile: resolve(baseDir, s.passwordFile) }),
+        ...(s.caFile === undefined || isAbsolute(s.caFile) ? {} : { caFile: resolve(baseDir, s.caFile) }),
+      };
     } else {
       storages[name] =
         s.passwordFile === undefined || isAbsolute(s.passwordFile)

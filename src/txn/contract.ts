@@ -69,6 +69,24 @@ export type StorageConfig =
       readonly prefix?: string;
       /** Fixed dummy credentials, for dynalite and other local endpoints that ignore them. */
       readonly dummyCredentials?: boolean;
+    }
+  | {
+      readonly kind: 'cosmos';
+      /** The account's document endpoint, e.g. https://acct.documents.azure.com:443/. */
+      readonly endpoint: string;
+      /** The account key (from password / passwordEnv / passwordFile, as SQL passwords). */
+      readonly password?: string;
+      readonly passwordEnv?: string;
+      readonly passwordFile?: string;
+      /** A PEM CA bundle to trust for this endpoint only (the lab's self-signed cosmosdb-server). */
+      readonly caFile?: string;
+      /** Prepended to every database name (lab isolation; ScalarDB itself uses no prefix). */
+      readonly prefix?: string;
+      /**
+       * How conditional mutations are applied (docs/decisions/0009-cosmos-mutations.md): ScalarDB's
+       * `mutate.js` stored procedure (default; real Cosmos DB) or ETag-conditional writes.
+       */
+      readonly mutations?: 'stored-procedure' | 'etag';
     };
 
 /** A group of storages and which namespace lives where; the Coordinator is the namespace `coordinator`. */
@@ -118,6 +136,8 @@ export interface StorageCapabilities {
   readonly atomicity: 'storage' | 'partition' | 'record';
   /** The database can give a consistent snapshot of all its tables at once (SQL databases). */
   readonly transactionalSnapshot: boolean;
+  /** BIGINT values are limited to ±2^53 (Cosmos DB keeps JSON numbers; ScalarDB enforces the same limit). */
+  readonly bigintSafeOnly?: boolean;
 }
 
 export interface ScanOptions {

@@ -62,6 +62,8 @@ export function storageContractSuite(
 
     it('round-trips every column type with one mapping', async () => {
       const blob = new Uint8Array([0, 1, 2, 255]);
+      // Cosmos DB keeps JSON numbers: BIGINT is limited to ±2^53 there (as in ScalarDB).
+      const bigN = storage.capabilities.bigintSafeOnly === true ? Number.MAX_SAFE_INTEGER : 2n ** 60n;
       await storage.mutate([
         {
           kind: 'put',
@@ -70,7 +72,7 @@ export function storageContractSuite(
           values: { s: 'héllo', n: 1_763_780_000_123, b: true, d: 1.5, blob, i: -7 },
           condition: { kind: 'ifNotExists' },
         },
-        { kind: 'put', table: T, key: { pk: 'types', ck: 2 }, values: { n: 2n ** 60n, b: false } },
+        { kind: 'put', table: T, key: { pk: 'types', ck: 2 }, values: { n: bigN, b: false } },
       ]);
       const row = await storage.get(T, { pk: 'types', ck: 1 });
       expect(row).toMatchObject({
@@ -87,7 +89,7 @@ export function storageContractSuite(
       expect(row?.blob).toEqual(blob);
       expect(row?.blob).toBeInstanceOf(Uint8Array);
       const big = await storage.get(T, { pk: 'types', ck: 2 });
-      expect(big).toMatchObject({ n: 2n ** 60n, b: false, s: null });
+      expect(big).toMatchObject({ n: bigN, b: false, s: null });
       expect(await storage.get(T, { pk: 'types', ck: 3 })).toBeUndefined();
     });
 

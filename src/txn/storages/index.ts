@@ -2,6 +2,7 @@
 import { resolvePassword } from '../../password.ts';
 import { ConfigError } from '../../errors.ts';
 import type { Storage, StorageConfig } from '../contract.ts';
+import { openCosmosStorage } from './cosmos/cosmos-storage.ts';
 import { openDynamoStorage } from './dynamodb/dynamodb-storage.ts';
 import { openMysqlStorage } from './mysql/mysql-storage.ts';
 import { openPostgresStorage } from './postgres/postgres-storage.ts';
@@ -45,10 +46,26 @@ export async function createStorage(name: string, config: StorageConfig): Promis
         ...(config.prefix === undefined ? {} : { prefix: config.prefix }),
         ...(config.dummyCredentials === true ? { credentials: DUMMY_CREDENTIALS } : {}),
       });
+    case 'cosmos': {
+      const key = resolvePassword(config, `storage ${name}`);
+      if (key === undefined) {
+        throw new ConfigError('PASSWORD_UNAVAILABLE', `Storage ${name}: no Cosmos DB account key is given.`, {
+          hint: 'Set password, passwordEnv or passwordFile to the account key.',
+          context: { storage: name },
+        });
+      }
+      return openCosmosStorage(name, {
+        endpoint: config.endpoint,
+        key,
+        ...(config.caFile === undefined ? {} : { caFile: config.caFile }),
+        ...(config.prefix === undefined ? {} : { prefix: config.prefix }),
+        ...(config.mutations === undefined ? {} : { mutations: config.mutations }),
+      });
+    }
     default: {
       const kind = (config as { kind?: unknown }).kind;
       throw new ConfigError('TXN_STORAGE_KIND', `Storage ${name} has unknown kind ${String(kind)}.`, {
-        hint: 'Use one of: sqlite, postgres, mysql, dynamodb.',
+        hint: 'Use one of: sqlite, postgres, mysql, dynamodb, cosmos.',
         context: { storage: name },
       });
     }
