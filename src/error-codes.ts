@@ -284,6 +284,8 @@ export const ERROR_CODES = {
   TRIAL_SPAWN_FAILED: c(['internal'], 1, 'A trial child process could not be spawned.'),
   TXN_DECISION_VANISHED: c(['internal'], 1, 'A Coordinator decision disappeared.'),
   TXN_MANAGER_CLOSED: c(['internal'], 1, 'The transaction manager was used after close.'),
+  // Managed SQL (rds, azure-flexible)
+  MANAGED_NOT_AVAILABLE: c(['engine'], 1, 'A server created by a managed point-in-time restore did not become available in time.'),
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

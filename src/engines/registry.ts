@@ -12,6 +12,7 @@ import type { EngineCapabilities, EngineKind, MemberSpec } from './contract.ts';
 import { dynamodbEngine } from './dynamodb/engine.ts';
 import { mariadbEngine } from './mariadb/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
+import { rdsEngine } from './rds/engine.ts';
 import { sqliteEngine } from './sqlite/engine.ts';
 
 /** The options type is private to each kind: the registry hands a kind's parsed options back to it only. */
@@ -22,6 +23,7 @@ const BUILT_IN: readonly EngineKind<unknown>[] = [
   erase(postgresEngine),
   erase(mariadbEngine),
   erase(dynamodbEngine),
+  erase(rdsEngine),
 ];
 
 const kinds = new Map<string, EngineKind<unknown>>(BUILT_IN.map((k) => [k.kind, k]));
