@@ -9,6 +9,7 @@
  */
 import { ConfigError } from '../errors.ts';
 import type { EngineCapabilities, EngineKind, MemberSpec } from './contract.ts';
+import { azureFlexibleEngine } from './azure-flexible/engine.ts';
 import { dynamodbEngine } from './dynamodb/engine.ts';
 import { mariadbEngine } from './mariadb/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
@@ -24,6 +25,7 @@ const BUILT_IN: readonly EngineKind<unknown>[] = [
   erase(mariadbEngine),
   erase(dynamodbEngine),
   erase(rdsEngine),
+  erase(azureFlexibleEngine),
 ];
 
 const kinds = new Map<string, EngineKind<unknown>>(BUILT_IN.map((k) => [k.kind, k]));
