@@ -67,14 +67,13 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe('managed group: rds PostgreSQL + azure-flexible MySQL behind the fakes', () => {
-  it('a pause-window backup under the bank workload restores to the mid-time and passes the checker', async () => {
-    const plan = parsePlan(
+function managedPlan(leaseMs: number) {
+    return parsePlan(
       {
         version: 1,
         group: 'managed',
         mode: 'pause-window',
-        clusters: [{ name: 'nodes', targets: { addresses: nodes.map((n) => n.address) }, leaseMs: 10_000 }],
+        clusters: [{ name: 'nodes', targets: { addresses: nodes.map((n) => n.address) }, leaseMs }],
         members: [
           {
             name: 'pg',
@@ -106,6 +105,10 @@ describe('managed group: rds PostgreSQL + azure-flexible MySQL behind the fakes'
       },
       { baseDir: dir },
     );
+}
+
+/** Runs the backup while the bank workload runs through both nodes (after some transfers committed). */
+async function backupUnderLoad(leaseMs: number) {
     const controller = new AbortController();
     let warm!: () => void;
     const warmed = new Promise<void>((resolve) => (warm = resolve));
@@ -118,9 +121,16 @@ describe('managed group: rds PostgreSQL + azure-flexible MySQL behind the fakes'
       onProgress: (p) => (p.committed > 10 ? warm() : undefined),
     });
     await warmed;
-    const result = await runBackup({ plan, catalog }).finally(() => controller.abort());
+    const result = await runBackup({ plan: managedPlan(leaseMs), catalog }).finally(() => controller.abort());
     const report = await workload;
     expect(report.committed).toBeGreaterThan(0);
+    return { result, report };
+}
+
+describe('managed group: rds PostgreSQL + azure-flexible MySQL behind the fakes', () => {
+  it('a pause-window backup under the bank workload restores to the mid-time and passes the checker', async () => {
+    const { result, report } = await backupUnderLoad(10_000);
+    expect(report.failed).toBe(0);
     expect(result.state, result.reason ?? '').toBe('complete');
 
     const restored = await runRestore(catalog, { backupId: result.backupId, targets: {}, force: false, invariants: [bankInvariants] });
@@ -131,5 +141,34 @@ describe('managed group: rds PostgreSQL + azure-flexible MySQL behind the fakes'
     expect(restored.check?.stats.transfers).toBeGreaterThan(0);
     expect(rds.calls).toContain('RestoreDBInstanceToPointInTime');
     expect(azure.calls.some((c) => c.startsWith('PUT'))).toBe(true);
+  }, 400_000);
+
+  it('service clocks skewed by +20 s / +15 s: the backup is consistent or invalid, never torn', async () => {
+    rds.skewMs = 20_000;
+    azure.skewMs = 15_000;
+    try {
+      // The window must cover 2 × (|offset| + uncertainty) ≈ 42 s: longer than an 8 s lease can hold.
+      // Transfers that time out during the long pause attempts fail visibly (never acknowledged): allowed.
+      const { result } = await backupUnderLoad(8_000);
+      expect(['complete', 'invalid']).toContain(result.state);
+      if (result.state === 'complete') {
+        const restored = await runRestore(catalog, {
+          backupId: result.backupId,
+          targets: { pg: { instance: 'bank-pg-skewed' }, maria: { server: 'bank-mysql-skewed' } },
+          force: false,
+          invariants: [bankInvariants],
+        });
+        expect(restored.check?.violations).toEqual([]);
+        expect(restored.ok).toBe(true);
+      } else {
+        expect(result.reason).toMatch(/WINDOW_INVALID/);
+      }
+      // Never left paused: the bank commits again through both nodes.
+      const after = await runBankWorkload({ targets: nodes.map((n) => n.address), accounts: ACCOUNTS, concurrency: 2, durationMs: 1_000 });
+      expect(after.committed).toBeGreaterThan(0);
+    } finally {
+      rds.skewMs = 2_000;
+      azure.skewMs = -1_500;
+    }
   }, 400_000);
 });
