@@ -298,6 +298,12 @@ export const ERROR_CODES = {
     1,
     'The Cosmos DB account has no restorable time range covering the restore time.',
   ),
+  // Managed SQL (rds, azure-flexible)
+  MANAGED_NOT_AVAILABLE: c(
+    ['engine'],
+    1,
+    'A server created by a managed point-in-time restore did not become available in time.',
+  ),
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,9 +10,11 @@
 import { ConfigError } from '../errors.ts';
 import type { EngineCapabilities, EngineKind, MemberSpec } from './contract.ts';
 import { cosmosEngine } from './cosmos/engine.ts';
+import { azureFlexibleEngine } from './azure-flexible/engine.ts';
 import { dynamodbEngine } from './dynamodb/engine.ts';
 import { mariadbEngine } from './mariadb/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
+import { rdsEngine } from './rds/engine.ts';
 import { sqliteEngine } from './sqlite/engine.ts';
 
 /** The options type is private to each kind: the registry hands a kind's parsed options back to it only. */
@@ -24,6 +26,8 @@ const BUILT_IN: readonly EngineKind<unknown>[] = [
   erase(mariadbEngine),
   erase(dynamodbEngine),
   erase(cosmosEngine),
+  erase(rdsEngine),
+  erase(azureFlexibleEngine),
 ];
 
 const kinds = new Map<string, EngineKind<unknown>>(BUILT_IN.map((k) => [k.kind, k]));

@@ -1,0 +1,236 @@
+/**
+ * Restore of an `azure-flexible` member to its time handle: a PUT of a NEW flexible server with
+ * `createMode: PointInTimeRestore`, the source's id, location, SKU, VNet subnet/DNS zone and tags (plus
+ * `stillpoint:restore-of = <backup id>`), then a wait until it is Ready; the member's connection is
+ * rewritten to its host. Steps are persisted (`azure-flexible-restore-<server>.json`): a re-run does not
+ * PUT again, it waits. An existing server that is not this restore's own is never replaced.
+ */
+import { text } from 'node:stream/consumers';
+import { ConfigError, EngineError } from '../../../errors.ts';
+import type {
+  RestoredMember,
+  RestoreOptions,
+  RestoreSession,
+  RestoreSessionContext,
+  RestoreStep,
+  TargetInspection,
+} from '../../contract.ts';
+import {
+  managedConnection,
+  restoreTag,
+  waitAvailable,
+  type ManagedRestoreState,
+} from '../../managed-restore.ts';
+import { refuseUnlessRestorable } from '../../restore-refusal.ts';
+import type { FlexibleControlPlane, FlexibleServer } from '../control-plane.ts';
+import {
+  azureFlexibleTargetSchema,
+  type AzureFlexibleOptions,
+  type AzureFlexibleTarget,
+} from '../options.ts';
+import { AZURE_MANIFEST_FILE, type AzureFlexibleManifest } from './capture.ts';
+
+export class AzureFlexibleRestoreSession implements RestoreSession {
+  readonly target: AzureFlexibleTarget & { readonly server: string };
+  private manifest: AzureFlexibleManifest | undefined;
+  private state: ManagedRestoreState = { steps: [], finished: false };
+
+  constructor(
+    private readonly ctx: RestoreSessionContext,
+    private readonly options: AzureFlexibleOptions & { readonly port: number },
+    private readonly cp: FlexibleControlPlane,
+  ) {
+    const parsed = azureFlexibleTargetSchema.safeParse(ctx.target ?? {});
+    if (!parsed.success)
+      throw new ConfigError(
+        'RESTORE_TARGET_INVALID',
+        `Member ${ctx.record.member.name}: bad Azure restore target: ${parsed.error.message}`,
+        {
+          hint: 'Give {"server":"<new server name>"} (lower case, digits, hyphens).',
+          context: { member: ctx.record.member.name },
+        },
+      );
+    const tail = ctx.record.backupId
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '')
+      .slice(-10);
+    this.target = { ...parsed.data, server: parsed.data.server ?? `${options.server}-sp-${tail}` };
+  }
+
+  private get atMs(): number {
+    const h = this.ctx.record.handle;
+    if (h.kind !== 'time')
+      throw new EngineError('HANDLE_KIND', `An Azure restore needs a time handle, not ${h.kind}.`, {
+        context: { member: this.ctx.record.member.name },
+      });
+    return h.atMs;
+  }
+
+  private tags(source: FlexibleServer): Record<string, string> {
+    return { ...source.tags, [restoreTag]: this.ctx.record.backupId };
+  }
+
+  async plan(): Promise<readonly RestoreStep[]> {
+    const { source } = await this.readManifest();
+    const path = `resourceGroups/${this.options.resourceGroup}/providers/…/flexibleServers/${this.target.server}`;
+    return [
+      { title: `check that ${this.target.server} does not exist`, detail: `GET ${path}`, destructive: false },
+      {
+        title: `restore ${source.name} as ${this.target.server} to ${new Date(this.atMs).toISOString()}`,
+        detail: `PUT ${path} createMode=PointInTimeRestore sourceServerResourceId=${source.id} pointInTime=${new Date(this.atMs).toISOString()} location=${source.location} sku=${source.sku?.name ?? '-'}/${source.sku?.tier ?? '-'} subnet=${source.subnetId ?? 'public'} privateDnsZone=${source.privateDnsZoneId ?? '-'} tags=${JSON.stringify(this.tags(source))}`,
+        destructive: false,
+      },
+      {
+        title: `wait for ${this.target.server}`,
+        detail: `GET ${path} until state=Ready`,
+        destructive: false,
+      },
+      {
+        title: 'point the member at the new server',
+        detail: `restored group config: ${this.ctx.record.member.name}.connection host = the new server's fullyQualifiedDomainName, port ${this.options.port}`,
+        destructive: false,
+      },
+    ];
+  }
+
+  async inspect(): Promise<TargetInspection> {
+    const { source } = await this.readManifest();
+    await this.readState();
+    if (this.target.server === source.name)
+      return {
+        checks: [],
+        state: 'live-source',
+        detail: `${source.name} is the member's live source`,
+        hint: 'Azure restores only into a new server: name another one.',
+      };
+    let existing: FlexibleServer | undefined;
+    try {
+      existing = await this.cp.getServer(this.target.server);
+    } catch (error) {
+      return {
+        checks: [
+          {
+            name: 'azure reachable',
+            ok: false,
+            detail: (error as Error).message,
+            hint: 'Check the endpoint and the credentials.',
+          },
+        ],
+        state: 'absent',
+        detail: 'ARM did not answer',
+      };
+    }
+    if (existing === undefined)
+      return this.state.steps.length > 0
+        ? {
+            checks: [],
+            state: 'in-progress',
+            detail: `an earlier restore into ${this.target.server} stopped part-way; it resumes`,
+          }
+        : { checks: [], state: 'absent', detail: `${this.target.server} does not exist` };
+    if (existing.tags[restoreTag] !== this.ctx.record.backupId)
+      return {
+        checks: [],
+        state: 'foreign',
+        detail: `${this.target.server} exists and is not a restore of this backup`,
+        hint: 'Name another server, or delete that one.',
+      };
+    return this.state.finished
+      ? {
+          checks: [],
+          state: 'restored',
+          detail: `${this.target.server} is a finished restore of this backup`,
+          hint: 'Name another server, or pass --force to reuse it as it is now.',
+        }
+      : {
+          checks: [],
+          state: 'in-progress',
+          detail: `${this.target.server} is an unfinished restore of this backup; it resumes`,
+        };
+  }
+
+  async restore(opts: RestoreOptions): Promise<RestoredMember> {
+    const inspection = await this.inspect();
+    const context = { member: this.ctx.record.member.name, target: this.target.server };
+    refuseUnlessRestorable(inspection, opts, context);
+    if (inspection.state === 'foreign' || inspection.state === 'live-source')
+      throw new ConfigError(
+        'RESTORE_TARGET_NOT_EMPTY',
+        `${inspection.detail}; stillpoint never deletes or replaces a server.`,
+        {
+          context,
+          hint: 'Name another target server, or delete that one yourself.',
+        },
+      );
+    const { source } = await this.readManifest();
+    if (!this.state.steps.includes('request')) {
+      if ((await this.cp.getServer(this.target.server)) === undefined)
+        await this.cp.restoreServer({
+          source,
+          target: this.target.server,
+          atMs: this.atMs,
+          tags: this.tags(source),
+        });
+      this.state = { ...this.state, steps: [...this.state.steps, 'request'] };
+      await this.writeState();
+    }
+    const ready = await waitAvailable(
+      async () => {
+        const s = await this.cp.getServer(this.target.server);
+        return s === undefined
+          ? undefined
+          : {
+              status: s.state,
+              ...(s.host === undefined ? {} : { endpoint: { host: s.host, port: this.options.port } }),
+            };
+      },
+      `server ${this.target.server}`,
+      {
+        pollMs: this.options.pollMs,
+        timeoutMs: this.options.availableTimeoutMs,
+        signal: opts.signal,
+        member: this.ctx.record.member.name,
+      },
+    );
+    this.state = { ...this.state, steps: [...this.state.steps, 'available'] };
+    await this.writeState();
+    return { connection: managedConnection(this.ctx.record.member, ready, this.target) };
+  }
+
+  async markFinished(): Promise<void> {
+    this.state = { ...this.state, finished: true };
+    await this.writeState();
+  }
+
+  async close(): Promise<void> {
+    await this.cp.close().catch(() => undefined);
+  }
+
+  private stateKey(): string {
+    return `${this.ctx.record.backupId}/${this.ctx.record.member.name}/azure-flexible-restore-${this.target.server}.json`;
+  }
+
+  private async readState(): Promise<void> {
+    if (await this.ctx.artifacts.exists(this.stateKey()))
+      this.state = JSON.parse(
+        await text(await this.ctx.artifacts.get(this.stateKey())),
+      ) as ManagedRestoreState;
+  }
+
+  private async writeState(): Promise<void> {
+    await this.ctx.artifacts.put(this.stateKey(), JSON.stringify(this.state));
+  }
+
+  private async readManifest(): Promise<AzureFlexibleManifest> {
+    if (this.manifest !== undefined) return this.manifest;
+    const ref = this.ctx.record.artifacts.find((a) => a.key.endsWith(AZURE_MANIFEST_FILE));
+    if (ref === undefined)
+      throw new EngineError(
+        'RESTORE_FAILED',
+        `Member ${this.ctx.record.member.name}: the backup has no ${AZURE_MANIFEST_FILE}.`,
+        { context: { member: this.ctx.record.member.name } },
+      );
+    this.manifest = JSON.parse(await text(await this.ctx.artifacts.get(ref.key))) as AzureFlexibleManifest;
+    return this.manifest;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * What the managed-database engines (`rds`, `azure-flexible`) share: a point-in-time restore there always
+ * creates a NEW server, so the restore waits for it to be available and the member's connection is
+ * rewritten to the new endpoint (credentials: the target's, else the member's — a point-in-time restore
+ * keeps the source's users and passwords).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, EngineError } from '../errors.ts';
+import type { MemberSpec } from './contract.ts';
+import type { StorageConfig } from '../txn/contract.ts';
+
+/** Tag put on every resource a restore creates: its value is the backup id (how `inspect` knows its own). */
+export const restoreTag = 'stillpoint:restore-of';
+
+/** Persisted per restore target; `steps` grow as they finish. */
+export interface ManagedRestoreState {
+  readonly steps: readonly string[];
+  readonly finished: boolean;
+}
+
+const FAILED = new Set([
+  'failed',
+  'incompatible-restore',
+  'incompatible-parameters',
+  'inaccessible-encryption-credentials',
+  'Dropping',
+  'Disabled',
+]);
+
+/** Polls `describe` until the resource reads available with an endpoint; its endpoint. */
+export async function waitAvailable(
+  describe: () => Promise<{ status: string; endpoint?: { host: string; port: number } } | undefined>,
+  what: string,
+  o: { pollMs: number; timeoutMs: number; signal: AbortSignal; member: string },
+): Promise<{ host: string; port: number }> {
+  const deadline = Date.now() + o.timeoutMs;
+  for (;;) {
+    const r = await describe();
+    if (r !== undefined && (r.status.toLowerCase() === 'available' || r.status === 'Ready')) {
+      if (r.endpoint !== undefined) return r.endpoint;
+    }
+    if (r !== undefined && FAILED.has(r.status))
+      throw new EngineError('RESTORE_FAILED', `${what} ended in status ${r.status}.`, {
+        context: { member: o.member },
+        hint: 'Read the service events of that resource, delete it, and run the restore again.',
+      });
+    if (Date.now() > deadline)
+      throw new EngineError(
+        'MANAGED_NOT_AVAILABLE',
+        `${what} was not available after ${o.timeoutMs} ms (status ${r?.status ?? 'absent'}).`,
+        {
+          context: { member: o.member },
+          hint: 'A large restore can take hours: raise availableTimeoutMs and run the restore again — it resumes waiting.',
+        },
+      );
+    await sleep(o.pollMs, undefined, { signal: o.signal });
+  }
+}
+
+/** The member's connection pointed at `endpoint`, with the target's credentials when it gives any. */
+export function managedConnection(
+  member: MemberSpec,
+  endpoint: { host: string; port: number },
+  target: { user?: string; password?: string; passwordEnv?: string; passwordFile?: string },
+): StorageConfig {
+  const c = member.connection;
+  if (c.kind !== 'postgres' && c.kind !== 'mysql')
+    throw new ConfigError(
+      'PLAN_INVALID',
+      `Member ${member.name}: a managed database member needs a postgres or mysql connection.`,
+      {
+        context: { member: member.name },
+      },
+    );
+  const secret =
+    target.password !== undefined
+      ? { password: target.password }
+      : target.passwordEnv !== undefined
+        ? { passwordEnv: target.passwordEnv }
+        : target.passwordFile !== undefined
+          ? { passwordFile: target.passwordFile }
+          : undefined;
+  const { password, passwordEnv, passwordFile, ...rest } = c;
+  const kept = secret ?? {
+    ...(password === undefined ? {} : { password }),
+    ...(passwordEnv === undefined ? {} : { passwordEnv }),
+    ...(passwordFile === undefined ? {} : { passwordFile }),
+  };
+  return {
+    ...rest,
+    ...kept,
+    host: endpoint.host,
+    port: endpoint.port,
+    ...(target.user === undefined ? {} : { user: target.user }),
+  };
+}
