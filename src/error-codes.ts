@@ -284,6 +284,19 @@ export const ERROR_CODES = {
   TRIAL_SPAWN_FAILED: c(['internal'], 1, 'A trial child process could not be spawned.'),
   TXN_DECISION_VANISHED: c(['internal'], 1, 'A Coordinator decision disappeared.'),
   TXN_MANAGER_CLOSED: c(['internal'], 1, 'The transaction manager was used after close.'),
+  // Artifact stores: KMS, key rotation, restore drills (issue 12, wave 4)
+  KMS_KEY_UNUSABLE: c(
+    ['config'],
+    2,
+    'KMS refused the key (missing, disabled, pending deletion or not allowed); nothing was written or restored.',
+  ),
+  KMS_REQUEST_FAILED: c(['config'], 2, 'A KMS request failed (network, credentials, throttling).'),
+  KEYS_ROTATE_TARGET_MISSING: c(['config'], 2, '`keys rotate` was given no key to rotate to.'),
+  VERIFY_RESTORE_TARGET_MISSING: c(
+    ['config'],
+    2,
+    '`backups verify --level restore` needs scratch targets to restore into.',
+  ),
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
