@@ -28,14 +28,15 @@ import { createLocalDirStore } from './local-dir-store.ts';
 import { createAzblobStore } from './remote/azblob-store.ts';
 import { createS3Store } from './remote/s3-store.ts';
 
-export function openArtifactStore(location: string): ArtifactStore {
+/** `writer`, when given, encrypts new artifacts under that key whatever the URL says (`keys rotate`). */
+export function openArtifactStore(location: string, writer?: KeyProvider): ArtifactStore {
   const inner = openPlainStore(location);
   const encoding = encodingOf(location.trim());
-  if (encoding === undefined) return inner;
+  if (encoding === undefined && writer === undefined) return inner;
   return createEncodedStore(inner, location.trim(), {
-    compression: encoding.compression,
-    encrypt: encoding.encryption !== 'none',
-    keys: keyringFor(location),
+    compression: encoding?.compression ?? 'none',
+    encrypt: writer !== undefined || (encoding !== undefined && encoding.encryption !== 'none'),
+    keys: keyringFor(location, writer),
   });
 }
 
