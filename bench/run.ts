@@ -14,6 +14,7 @@ const modules: Array<() => Promise<{ benchmarks: readonly Benchmark[] }>> = [
   () => import('./engines.ts'),
   () => import('./product.ts'),
   () => import('./memory.ts'),
+  () => import('./stores.ts'),
 ];
 
 const quick = process.argv.includes('--quick');
