@@ -292,11 +292,6 @@ export const ERROR_CODES = {
   ),
   KMS_REQUEST_FAILED: c(['config'], 2, 'A KMS request failed (network, credentials, throttling).'),
   KEYS_ROTATE_TARGET_MISSING: c(['config'], 2, '`keys rotate` was given no key to rotate to.'),
-  VERIFY_RESTORE_TARGET_MISSING: c(
-    ['config'],
-    2,
-    '`backups verify --level restore` needs scratch targets to restore into.',
-  ),
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
