@@ -151,5 +151,5 @@ describe('keys rotate (real backup, local key → KMS → KMS, KMS fake)', () =>
       await node.server.close();
       tmp.cleanup();
     }
-  }, 240_000);
+  }, 600_000);
 });

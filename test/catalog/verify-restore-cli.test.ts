@@ -78,5 +78,5 @@ describe('CLI: backups verify --level restore', () => {
     const bad = await cli(['backups', 'verify', id, '--level', 'restore', '--plan', plan, '--json']);
     expect(bad.code).toBe(1);
     expect(lastJson(bad.stdout)).toMatchObject({ ok: false, restoreDrill: null });
-  }, 180_000);
+  }, 600_000);
 });
