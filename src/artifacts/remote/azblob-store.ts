@@ -15,7 +15,7 @@
  * visible; the service discards uncommitted blocks itself (after 7 days), so this store lists no partial
  * writes.
  */
-import { DefaultAzureCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/core-auth';
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -84,7 +84,7 @@ export function createAzblobStore(location: string, env: NodeJS.ProcessEnv = pro
     );
   // No secret given: a token from Entra ID. Nothing is fetched until the first request, so a missing
   // identity surfaces there, as ARTIFACT_STORE_CREDENTIALS_MISSING ({@link noIdentity}).
-  else service = new BlobServiceClient(options.endpoint, new DefaultAzureCredential());
+  else service = new BlobServiceClient(options.endpoint, lazyDefaultCredential());
   return new AzblobStore(location, options, service.getContainerClient(options.container));
 }
 
@@ -220,6 +220,23 @@ class AzblobStore implements ArtifactStore {
     }
     return joinKey(this.options.prefix, key);
   }
+}
+
+/**
+ * DefaultAzureCredential, imported on the first token request: @azure/identity is large, and every CLI
+ * command that opens a store would otherwise load it at start-up.
+ */
+function lazyDefaultCredential(): TokenCredential {
+  let credential: TokenCredential | undefined;
+  return {
+    async getToken(scopes, options) {
+      if (credential === undefined) {
+        const { DefaultAzureCredential } = await import('@azure/identity');
+        credential = new DefaultAzureCredential();
+      }
+      return credential.getToken(scopes, options);
+    },
+  };
 }
 
 const IDENTITY_ERRORS = new Set(['CredentialUnavailableError', 'AuthenticationError', 'AggregateAuthenticationError']);
