@@ -16,6 +16,7 @@ const modules: Array<() => Promise<{ benchmarks: readonly Benchmark[] }>> = [
   () => import('./memory.ts'),
   () => import('./dynamodb.ts'),
   () => import('./startup.ts'),
+  () => import('./stores.ts'),
 ];
 
 const quick = process.argv.includes('--quick');

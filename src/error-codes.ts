@@ -304,6 +304,14 @@ export const ERROR_CODES = {
     1,
     'A server created by a managed point-in-time restore did not become available in time.',
   ),
+  // Artifact stores: KMS, key rotation, restore drills (issue 12, wave 4)
+  KMS_KEY_UNUSABLE: c(
+    ['config'],
+    2,
+    'KMS refused the key (missing, disabled, pending deletion or not allowed); nothing was written or restored.',
+  ),
+  KMS_REQUEST_FAILED: c(['config'], 2, 'A KMS request failed (network, credentials, throttling).'),
+  KEYS_ROTATE_TARGET_MISSING: c(['config'], 2, '`keys rotate` was given no key to rotate to.'),
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -8,28 +8,69 @@
  * - `azblob://account/container/prefix?…`: Azure Blob Storage (./remote/azblob-store.ts).
  *
  * Any URL may add `compression=gzip|brotli|none` and `encryption=local` (key from STILLPOINT_KEK or
- * STILLPOINT_KEK_FILE): the store is then wrapped by ./encoding/encoded-store.ts. Reads decode whatever
- * each object's header says, so the options only decide how new artifacts are written.
+ * STILLPOINT_KEK_FILE) or `encryption=kms&key=<KMS key ARN>` (optionally `kmsEndpoint=http://…`): the store
+ * is then wrapped by ./encoding/encoded-store.ts. Reads decode whatever each object's header says (any
+ * local or KMS key id), so the options only decide how new artifacts are written.
  */
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.ts';
 import type { ArtifactStore } from './contract.ts';
 import { createEncodedStore } from './encoding/encoded-store.ts';
 import type { Compression } from './encoding/envelope.ts';
-import { keyProviderFromEnv } from './encoding/key-providers.ts';
+import {
+  createKeyring,
+  keyProviderFromEnv,
+  type Keyring,
+  type KeyProvider,
+} from './encoding/key-providers.ts';
+import { kmsKeyProvider } from './encoding/kms-provider.ts';
 import { createLocalDirStore } from './local-dir-store.ts';
 import { createAzblobStore } from './remote/azblob-store.ts';
 import { createS3Store } from './remote/s3-store.ts';
 
-export function openArtifactStore(location: string): ArtifactStore {
+/** `writer`, when given, encrypts new artifacts under that key whatever the URL says (`keys rotate`). */
+export function openArtifactStore(location: string, writer?: KeyProvider): ArtifactStore {
   const inner = openPlainStore(location);
   const encoding = encodingOf(location.trim());
-  if (encoding === undefined) return inner;
-  return createEncodedStore(inner, location.trim(), { ...encoding, keys: keyProviderFromEnv() });
+  if (encoding === undefined && writer === undefined) return inner;
+  return createEncodedStore(inner, location.trim(), {
+    compression: encoding?.compression ?? 'none',
+    encrypt: writer !== undefined || (encoding !== undefined && encoding.encryption !== 'none'),
+    keys: keyringFor(location, writer),
+  });
 }
 
+/**
+ * The keys a store URL reads and writes with: its writer is the URL's `encryption` choice (the env key, or
+ * the KMS key of `key=`), and it unwraps any local or KMS key id an artifact names.
+ */
+export function keyringFor(location: string, writer?: KeyProvider): Keyring {
+  const encoding = encodingOf(location.trim());
+  const kmsEndpoint = kmsEndpointOf(location.trim());
+  const kms = (arn: string): KeyProvider =>
+    kmsKeyProvider(arn, kmsEndpoint === undefined ? {} : { endpoint: kmsEndpoint });
+  const local = keyProviderFromEnv();
+  const chosen =
+    writer ??
+    (encoding?.encryption === 'kms'
+      ? kms(encoding.kmsKey)
+      : encoding?.encryption === 'local'
+        ? local
+        : undefined);
+  return createKeyring(chosen, local, kms);
+}
+
+function kmsEndpointOf(location: string): string | undefined {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return undefined;
+  return new URL(location).searchParams.get('kmsEndpoint') ?? undefined;
+}
+
+type Encoding =
+  | { compression: Compression; encryption: 'none' | 'local' }
+  | { compression: Compression; encryption: 'kms'; kmsKey: string };
+
 /** The `compression` / `encryption` query options of a store URL, or undefined when it has neither. */
-function encodingOf(location: string): { compression: Compression; encrypt: boolean } | undefined {
+function encodingOf(location: string): Encoding | undefined {
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return undefined;
   const q = new URL(location).searchParams;
   const compression = q.get('compression');
@@ -45,20 +86,35 @@ function encodingOf(location: string): { compression: Compression; encrypt: bool
       },
     );
   }
-  if (encryption !== null && encryption !== 'local' && encryption !== 'none') {
+  if (encryption !== null && encryption !== 'local' && encryption !== 'kms' && encryption !== 'none') {
     throw new ConfigError(
       'ARTIFACT_STORE_URL_INVALID',
       `Unknown encryption "${encryption}" in ${location}.`,
       {
         context: { location },
-        hint: 'Use encryption=local (key from STILLPOINT_KEK or STILLPOINT_KEK_FILE) or leave it out.',
+        hint: 'Use encryption=local (key from STILLPOINT_KEK or STILLPOINT_KEK_FILE), encryption=kms&key=<KMS key ARN>, or leave it out.',
       },
     );
   }
-  return { compression: compression ?? 'none', encrypt: encryption === 'local' };
+  if (encryption === 'kms') {
+    const kmsKey = q.get('key');
+    if (kmsKey === null || kmsKey.length === 0) {
+      throw new ConfigError(
+        'ENCRYPTION_KEY_MISSING',
+        `${location} asks for KMS encryption and names no key.`,
+        {
+          context: { location },
+          hint: 'Add key=<KMS key ARN> (URL-encoded) to the store URL.',
+        },
+      );
+    }
+    return { compression: compression ?? 'none', encryption, kmsKey };
+  }
+  return { compression: compression ?? 'none', encryption: encryption === 'local' ? 'local' : 'none' };
 }
 
-function openPlainStore(location: string): ArtifactStore {
+/** The store without its encoding layer: the stored bytes as they are (for `keys rotate`). */
+export function openPlainStore(location: string): ArtifactStore {
   const trimmed = location.trim();
   if (trimmed.length === 0) {
     throw new ConfigError('ARTIFACT_STORE_URL_INVALID', 'The artifact store location is empty.', {

@@ -8,6 +8,8 @@ import { CatalogError, ConfigError } from '../errors.ts';
 import { parseDuration, type DurationBounds } from '../duration.ts';
 import { heartbeatAgeMs, isStale, type BackupRecord, type Catalog } from './catalog.ts';
 import { TERMINAL_STATES } from './catalog-schema.ts';
+import type { ArtifactStore } from '../artifacts/contract.ts';
+import { MANIFEST_NAME, readManifest } from './manifest.ts';
 
 export interface PrunePolicy {
   /** Keep the N newest `complete` backups. */
@@ -34,6 +36,11 @@ export interface DeleteOutcome {
   readonly removedKeys: readonly string[];
   /** Shared keys this backup referenced that a retained backup still needs. */
   readonly keptShared: readonly string[];
+  /**
+   * Backups known only from manifests in the store (another catalog's, or not yet synced) whose references
+   * kept shared keys; or `*unreadable*` when a manifest could not be read, and every shared key was kept.
+   */
+  readonly keptForStoreBackups?: readonly string[];
 }
 
 /**
@@ -110,14 +117,21 @@ export async function deleteBackups(catalog: Catalog, ids: readonly string[]): P
   for (const id of ids) assertDeletable(catalog.get(id));
   const removing = new Set(ids);
   const stillNeeded = catalog.referencedKeys(removing);
+  const known = new Set(catalog.list().map((r) => r.id));
   const outcomes: DeleteOutcome[] = [];
   for (const id of ids) {
     const record = catalog.get(id);
     const store = openArtifactStore(record.artifactsLocation);
     const removedKeys: string[] = [];
     const keptShared: string[] = [];
+    // Shared artifacts about to go: the store is the source of truth, so backups this catalog does not
+    // know (another pod's catalog, not yet synced) still count, through their manifests.
+    const sharedToDelete = record.artifacts.filter((a) => a.shared && !stillNeeded.has(a.key));
+    const fromStore = sharedToDelete.length === 0 ? undefined : await storeReferences(store, removing, known);
     for (const a of record.artifacts) {
-      if (stillNeeded.has(a.key)) {
+      const neededInStore =
+        a.shared && fromStore !== undefined && (fromStore.unreadable || fromStore.keys.has(a.key));
+      if (stillNeeded.has(a.key) || neededInStore) {
         keptShared.push(a.key);
         continue;
       }
@@ -132,9 +146,40 @@ export async function deleteBackups(catalog: Catalog, ids: readonly string[]): P
       }
     }
     catalog.deleteBackup(id);
-    outcomes.push({ backupId: id, removedKeys, keptShared });
+    outcomes.push({
+      backupId: id,
+      removedKeys,
+      keptShared,
+      ...(fromStore !== undefined && (fromStore.unreadable || fromStore.backups.length > 0)
+        ? { keptForStoreBackups: fromStore.unreadable ? ['*unreadable*'] : fromStore.backups }
+        : {}),
+    });
   }
   return outcomes;
+}
+
+/** Artifact keys referenced by the manifests in `store` of backups neither removed nor in the catalog. */
+async function storeReferences(
+  store: ArtifactStore,
+  removing: ReadonlySet<string>,
+  known: ReadonlySet<string>,
+): Promise<{ keys: Set<string>; backups: string[]; unreadable: boolean }> {
+  const keys = new Set<string>();
+  const backups: string[] = [];
+  for (const key of await store.list('')) {
+    const [backupId, name, ...rest] = key.split('/');
+    if (name !== MANIFEST_NAME || rest.length > 0 || backupId === undefined) continue;
+    if (removing.has(backupId) || known.has(backupId)) continue;
+    try {
+      const manifest = await readManifest(store, key);
+      for (const a of manifest.backup.artifacts) keys.add(a.key);
+      backups.push(backupId);
+    } catch {
+      // Unreadable (no key here, damaged): it may reference anything shared, so keep every shared key.
+      return { keys, backups, unreadable: true };
+    }
+  }
+  return { keys, backups, unreadable: false };
 }
 
 /** Retention windows and leftover ages are compared with the clock, never set as timers: up to ten years. */

@@ -27,6 +27,30 @@ export interface VerifyReport {
  */
 export type VerifyLevel = 'files' | 'checksums';
 
+/** The catalog event a restore drill (`backups verify --level restore`) records on its backup. */
+export const RESTORE_DRILL_EVENT = 'restore-drill';
+
+export interface RestoreDrillResult {
+  /** True only when the restore ended `restored`: restored, swept and checked consistent. */
+  readonly ok: boolean;
+  /** The restore's end state (restored, check-failed, restored-unchecked, failed…). */
+  readonly state: string;
+  readonly at: string;
+  readonly ms: number;
+  readonly checked: boolean;
+  readonly violations: number;
+  readonly scratch: string;
+  /** Why the checker did not run (then the drill did not pass). */
+  readonly checkSkipped?: string;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** The newest restore drill recorded on a backup, or undefined when none ran. */
+export function lastRestoreDrill(catalog: Catalog, backupId: string): RestoreDrillResult | undefined {
+  const drills = catalog.events(backupId).filter((e) => e.type === RESTORE_DRILL_EVENT);
+  return drills.at(-1)?.data as RestoreDrillResult | undefined;
+}
+
 export async function verifyBackup(
   catalog: Catalog,
   backupId: string,

@@ -12,13 +12,13 @@ import { ConfigError } from '../../errors.ts';
 import type { ArtifactRef, ArtifactStore, PartialWrite } from '../contract.ts';
 import { measure, toReadable } from '../measure.ts';
 import { decode, encode, type Compression } from './envelope.ts';
-import type { KeyProvider } from './key-providers.ts';
+import type { Keyring } from './key-providers.ts';
 
 export interface EncodedStoreOptions {
   readonly compression: Compression;
-  /** Whether to encrypt writes (needs `keys`). Reads decrypt whenever an object says it is encrypted. */
+  /** Whether to encrypt writes (needs `keys.writer`). Reads decrypt whenever an object says it is encrypted. */
   readonly encrypt: boolean;
-  readonly keys: KeyProvider | undefined;
+  readonly keys: Keyring;
 }
 
 export function createEncodedStore(
@@ -42,7 +42,8 @@ class EncodedStore implements ArtifactStore {
   }
 
   async put(key: string, source: Readable | Uint8Array | string): Promise<ArtifactRef> {
-    if (this.options.encrypt && this.options.keys === undefined) {
+    const writer = this.options.keys.writer;
+    if (this.options.encrypt && writer === undefined) {
       throw new ConfigError(
         'ENCRYPTION_KEY_MISSING',
         `The store ${this.location} encrypts artifacts, and no key was given.`,
@@ -52,11 +53,19 @@ class EncodedStore implements ArtifactStore {
         },
       );
     }
+    // The data key is made (KMS: GenerateDataKey) before the first byte is read or written, so a missing
+    // or unusable key fails here with nothing written.
     const input = toReadable(source);
-    const encoded = await encode(input, {
-      compression: this.options.compression,
-      ...(this.options.encrypt ? { keys: this.options.keys } : {}),
-    });
+    let encoded: Readable;
+    try {
+      encoded = await encode(input, {
+        compression: this.options.compression,
+        ...(this.options.encrypt && writer !== undefined ? { keys: writer } : {}),
+      });
+    } catch (error) {
+      input.destroy();
+      throw error;
+    }
     input.once('error', (error) => encoded.destroy(error));
     return this.inner.put(key, encoded);
   }
@@ -121,5 +130,10 @@ class EncodedStore implements ArtifactStore {
 
 function isKeyError(error: unknown): boolean {
   const code = (error as { code?: string }).code;
-  return code === 'ENCRYPTION_KEY_WRONG' || code === 'ENCRYPTION_KEY_MISSING';
+  return (
+    code === 'ENCRYPTION_KEY_WRONG' ||
+    code === 'ENCRYPTION_KEY_MISSING' ||
+    code === 'KMS_KEY_UNUSABLE' ||
+    code === 'KMS_REQUEST_FAILED'
+  );
 }

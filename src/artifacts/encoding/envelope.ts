@@ -2,23 +2,27 @@
  * The artifact envelope (docs/store-format.md, "Artifact objects"): a self-describing header followed by
  * the body, compressed and/or encrypted in a stream.
  *
- *   "SPAE" (4) ‖ version u8 (=1) ‖ header length u32 BE ‖ header JSON (UTF-8) ‖ body
+ *   "SPAE" (4) ‖ version u8 (=2; 1 still read) ‖ header length u32 BE ‖ header JSON (UTF-8) ‖ body
  *
  * Encrypted bodies are records of at most {@link CHUNK_BYTES} plaintext bytes:
  *   final u8 (0|1) ‖ length u32 BE ‖ AES-256-GCM ciphertext ‖ tag (16)
- * with nonce = noncePrefix (8) ‖ index u32 BE and AAD = sha256(header bytes) ‖ index u32 BE ‖ final u8,
- * so a changed header, a reordered, dropped, duplicated or truncated record, or any flipped byte fails.
+ * with nonce = noncePrefix (8) ‖ index u32 BE and AAD = headerHash ‖ index u32 BE ‖ final u8, so a changed
+ * header field, a reordered, dropped, duplicated or truncated record, or any flipped byte fails.
+ * Version 2: headerHash = sha256 of the header WITHOUT its key id and wrapped key ({@link bodyAad}), so
+ * `keys rotate` can rewrap the data key by rewriting the header alone, the body copied byte for byte (a
+ * swapped wrapped key unwraps to another data key, and then no record authenticates). Version 1 (the
+ * first release): headerHash = sha256(header bytes); such objects are read, and rotated by re-encrypting.
  * Objects without the magic (files adopted from external tools, artifacts written before envelopes) are
  * read as they are.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { Readable, pipeline, type Transform } from 'node:stream';
 import { constants, createBrotliCompress, createBrotliDecompress, createGunzip, createGzip } from 'node:zlib';
-import { CatalogError, ConfigError } from '../../errors.ts';
-import type { KeyProvider } from './key-providers.ts';
+import { CatalogError } from '../../errors.ts';
+import type { Keyring, KeyProvider, WrappedKey } from './key-providers.ts';
 
 export const MAGIC = Buffer.from('SPAE');
-export const ENVELOPE_VERSION = 1;
+export const ENVELOPE_VERSION = 2;
 export const CHUNK_BYTES = 1024 * 1024;
 const TAG_BYTES = 16;
 
@@ -43,43 +47,56 @@ export interface EncodeOptions {
 
 /** The encoded stream of `source`: header, then the compressed and/or encrypted body. */
 export async function encode(source: Readable, options: EncodeOptions): Promise<Readable> {
-  const dataKey = randomBytes(32);
   const noncePrefix = randomBytes(8);
+  const generated = options.keys === undefined ? undefined : await options.keys.newDataKey();
   const encryption =
-    options.keys === undefined
+    generated === undefined
       ? null
       : {
           alg: 'aes-256-gcm-chunked' as const,
           chunkBytes: CHUNK_BYTES,
-          ...(await wrapped(options.keys, dataKey)),
+          keyId: generated.wrapped.keyId,
+          wrappedKey: generated.wrapped.wrapped,
           noncePrefix: noncePrefix.toString('base64'),
         };
   const header: EnvelopeHeader = { compression: options.compression, encryption };
-  const json = Buffer.from(JSON.stringify(header));
-  const prefix = Buffer.alloc(9);
-  MAGIC.copy(prefix, 0);
-  prefix.writeUInt8(ENVELOPE_VERSION, 4);
-  prefix.writeUInt32BE(json.length, 5);
   const compressed = compressor(options.compression);
   const body: Readable = compressed === undefined ? source : pipeline(source, compressed, () => undefined);
-  const aad = createHash('sha256').update(json).digest();
+  const aad = bodyAad(header, ENVELOPE_VERSION, Buffer.from(JSON.stringify(header)));
   async function* generate(): AsyncGenerator<Buffer> {
-    yield Buffer.concat([prefix, json]);
-    if (encryption === null) {
+    yield headerBytes(header);
+    if (generated === undefined) {
       for await (const chunk of body) yield chunk as Buffer;
       return;
     }
     let index = 0;
     for await (const plain of rechunk(body, CHUNK_BYTES)) {
-      yield sealRecord(dataKey, noncePrefix, aad, index++, plain.data, plain.last);
+      yield sealRecord(generated.dataKey, noncePrefix, aad, index++, plain.data, plain.last);
     }
   }
   return Readable.from(generate(), { objectMode: false });
 }
 
-async function wrapped(keys: KeyProvider, dataKey: Buffer): Promise<{ keyId: string; wrappedKey: string }> {
-  const w = await keys.wrap(dataKey);
-  return { keyId: w.keyId, wrappedKey: w.wrapped };
+/** Magic ‖ version ‖ length ‖ JSON of a current-version header. */
+export function headerBytes(header: EnvelopeHeader): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const prefix = Buffer.alloc(9);
+  MAGIC.copy(prefix, 0);
+  prefix.writeUInt8(ENVELOPE_VERSION, 4);
+  prefix.writeUInt32BE(json.length, 5);
+  return Buffer.concat([prefix, json]);
+}
+
+/** The hash every record's AAD starts with (see the file header for versions 1 and 2). */
+function bodyAad(header: EnvelopeHeader, version: number, json: Buffer): Buffer {
+  if (version === 1) return createHash('sha256').update(json).digest();
+  const e = header.encryption;
+  const bound = [
+    'stillpoint-envelope-v2',
+    header.compression,
+    e === null ? null : [e.alg, e.chunkBytes, e.noncePrefix],
+  ];
+  return createHash('sha256').update(JSON.stringify(bound)).digest();
 }
 
 function sealRecord(
@@ -99,25 +116,29 @@ function sealRecord(
   return Buffer.concat([head, body, cipher.getAuthTag()]);
 }
 
-/**
- * The decoded (plain) stream of a stored object. The header is read and the data key unwrapped before this
- * resolves, so a missing or wrong key is an error here, before any byte reaches the caller.
- */
-export async function decode(
+/** A stored object's envelope header, read from its first bytes, and the rest of the stream. */
+export interface OpenedEnvelope {
+  readonly version: number;
+  readonly header: EnvelopeHeader;
+  readonly json: Buffer;
+  readonly reader: ByteReader;
+}
+
+/** Reads the header of a stored object; undefined (with the bytes read so far) when it is not an envelope. */
+export async function readEnvelope(
   stored: Readable,
-  keys: KeyProvider | undefined,
   key: string,
-): Promise<Readable> {
+): Promise<{ envelope: OpenedEnvelope } | { plain: Readable }> {
   const reader = new ByteReader(stored);
   const first = await reader.read(4);
   if (first === null || !first.equals(MAGIC))
-    return Readable.from(prepend(first, reader.rest()), { objectMode: false });
+    return { plain: Readable.from(prepend(first, reader.rest()), { objectMode: false }) };
   const head = await reader.readExactly(5, key);
   const version = head.readUInt8(0);
-  if (version !== ENVELOPE_VERSION) {
+  if (version !== 1 && version !== ENVELOPE_VERSION) {
     throw new CatalogError(
       'ARTIFACT_FORMAT_UNSUPPORTED',
-      `Artifact ${key} has envelope version ${version}; this version reads ${ENVELOPE_VERSION}.`,
+      `Artifact ${key} has envelope version ${version}; this version reads 1 and ${ENVELOPE_VERSION}.`,
       {
         context: { key },
         hint: 'Restore it with the stillpoint version that wrote it, or a newer one.',
@@ -126,31 +147,39 @@ export async function decode(
   }
   const json = await reader.readExactly(head.readUInt32BE(1), key);
   const header = JSON.parse(json.toString('utf8')) as EnvelopeHeader;
+  return { envelope: { version, header, json, reader } };
+}
+
+/**
+ * The decoded (plain) stream of a stored object. The header is read and the data key unwrapped before this
+ * resolves, so a missing or wrong key is an error here, before any byte reaches the caller.
+ */
+export async function decode(stored: Readable, keys: Keyring, key: string): Promise<Readable> {
+  const opened = await readEnvelope(stored, key);
+  if ('plain' in opened) return opened.plain;
+  const { version, header, json, reader } = opened.envelope;
   let plain: Readable;
   if (header.encryption === null) plain = Readable.from(reader.rest(), { objectMode: false });
   else {
-    if (keys === undefined) {
-      throw new ConfigError(
-        'ENCRYPTION_KEY_MISSING',
-        `Artifact ${key} is encrypted under key ${header.encryption.keyId}, and no key was given; nothing was restored.`,
-        {
-          context: { key, keyId: header.encryption.keyId },
-          hint: `Set STILLPOINT_KEK or STILLPOINT_KEK_FILE to the key with id ${header.encryption.keyId}.`,
-        },
-      );
-    }
-    const dataKey = await keys.unwrap({
-      keyId: header.encryption.keyId,
-      wrapped: header.encryption.wrappedKey,
-    });
-    const aad = createHash('sha256').update(json).digest();
+    const dataKey = await keys.unwrap(wrappedOf(header), key);
     plain = Readable.from(
-      openRecords(reader, dataKey, Buffer.from(header.encryption.noncePrefix, 'base64'), aad, key),
+      openRecords(
+        reader,
+        dataKey,
+        Buffer.from(header.encryption.noncePrefix, 'base64'),
+        bodyAad(header, version, json),
+        key,
+      ),
       { objectMode: false },
     );
   }
   const decompress = decompressor(header.compression);
   return decompress === undefined ? plain : pipeline(plain, decompress, () => undefined);
+}
+
+export function wrappedOf(header: EnvelopeHeader): WrappedKey {
+  if (header.encryption === null) throw new Error('not encrypted');
+  return { keyId: header.encryption.keyId, wrapped: header.encryption.wrappedKey };
 }
 
 async function* openRecords(
@@ -246,7 +275,7 @@ async function* prepend(first: Buffer | null, rest: AsyncIterable<Buffer>): Asyn
 }
 
 /** Reads exact byte counts from a stream without holding more than one incoming chunk beyond the request. */
-class ByteReader {
+export class ByteReader {
   private readonly iterator: AsyncIterator<unknown>;
   private buffer: Buffer = Buffer.alloc(0);
   private done = false;

@@ -6,7 +6,11 @@
  * - `local`: a 32-byte key from a file (STILLPOINT_KEK_FILE) or an environment variable (STILLPOINT_KEK),
  *   as 64 hex characters or base64. Its key id is `local:<first 16 hex of sha256(key)>`: a fingerprint,
  *   never the key.
- * AWS KMS is a planned provider behind the same interface (issue 12).
+ * - `kms`: an AWS KMS key (./kms-provider.ts): data keys come from GenerateDataKey, the wrap is KMS's
+ *   ciphertext blob, and the key id is `kms:<key ARN>`.
+ *
+ * Reads go through a {@link Keyring}: it unwraps by the key id each header names (a `kms:` id through KMS,
+ * a `local:` id through the local key), so one store reads artifacts written before and after a rotation.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -20,6 +24,8 @@ export interface WrappedKey {
 
 export interface KeyProvider {
   readonly keyId: string;
+  /** A fresh 32-byte data key and its wrap (KMS: one GenerateDataKey call). */
+  newDataKey(): Promise<{ dataKey: Buffer; wrapped: WrappedKey }>;
   wrap(dataKey: Buffer): Promise<WrappedKey>;
   /** Throws ENCRYPTION_KEY_WRONG when the key id differs or the wrap does not authenticate. */
   unwrap(key: WrappedKey): Promise<Buffer>;
@@ -38,8 +44,12 @@ export function localKeyProvider(kek: Buffer): KeyProvider {
     );
   }
   const keyId = `local:${createHash('sha256').update(kek).digest('hex').slice(0, 16)}`;
-  return {
+  const provider: KeyProvider = {
     keyId,
+    async newDataKey() {
+      const dataKey = randomBytes(32);
+      return { dataKey, wrapped: await provider.wrap(dataKey) };
+    },
     wrap(dataKey) {
       const nonce = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', kek, nonce);
@@ -65,6 +75,7 @@ export function localKeyProvider(kek: Buffer): KeyProvider {
       }
     },
   };
+  return provider;
 }
 
 /** The local provider from STILLPOINT_KEK or STILLPOINT_KEK_FILE, or undefined when neither is set. */
@@ -94,6 +105,42 @@ export function keyProviderFromEnv(env: NodeJS.ProcessEnv = process.env): KeyPro
 function parseKey(text: string): Buffer {
   const t = text.trim();
   return /^[0-9a-f]{64}$/i.test(t) ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64');
+}
+
+/** The keys a store reads with: whatever key id an artifact header names, and the key new writes use. */
+export interface Keyring {
+  /** The provider new artifacts are encrypted with, or undefined when the store does not encrypt. */
+  readonly writer: KeyProvider | undefined;
+  /** Unwraps a data key by the key id recorded with it (ENCRYPTION_KEY_MISSING when no such key is at hand). */
+  unwrap(key: WrappedKey, artifact: string): Promise<Buffer>;
+}
+
+/**
+ * A keyring: `writer` for new artifacts; `local:` ids unwrap with `local` (the env key), `kms:` ids through
+ * `kms(arn)` (KMS finds the key from the blob; IAM decides whether this caller may use it).
+ */
+export function createKeyring(
+  writer: KeyProvider | undefined,
+  local: KeyProvider | undefined,
+  kms: (arn: string) => KeyProvider,
+): Keyring {
+  return {
+    writer,
+    unwrap(key, artifact) {
+      if (key.keyId.startsWith('kms:')) return kms(key.keyId.slice('kms:'.length)).unwrap(key);
+      if (local !== undefined) return local.unwrap(key);
+      return Promise.reject(
+        new ConfigError(
+          'ENCRYPTION_KEY_MISSING',
+          `Artifact ${artifact} is encrypted under key ${key.keyId}, and no key was given; nothing was restored.`,
+          {
+            context: { key: artifact, keyId: key.keyId },
+            hint: `Set STILLPOINT_KEK or STILLPOINT_KEK_FILE to the key with id ${key.keyId}.`,
+          },
+        ),
+      );
+    },
+  };
 }
 
 export function wrongKey(needed: string, have: string, cause?: unknown): ConfigError {

@@ -2,16 +2,21 @@
  * `azblob://account/container/prefix` — an artifact store in Azure Blob Storage (or Azurite), through
  * `@azure/storage-blob`.
  *
- * Credentials never sit in the URL (it is stored in every catalog row): a connection string from
- * STILLPOINT_AZBLOB_CONNECTION_STRING or AZURE_STORAGE_CONNECTION_STRING, else a SAS token from
- * AZURE_STORAGE_SAS_TOKEN against `https://<account>.blob.core.windows.net` (or `?endpoint=…`).
+ * Credentials never sit in the URL (it is stored in every catalog row), first found wins
+ * ({@link azblobAuthFrom}): a connection string from STILLPOINT_AZBLOB_CONNECTION_STRING or
+ * AZURE_STORAGE_CONNECTION_STRING; a SAS token from AZURE_STORAGE_SAS_TOKEN; an account key from
+ * AZURE_STORAGE_KEY; else Microsoft Entra ID through `@azure/identity`'s DefaultAzureCredential (workload
+ * identity in AKS, managed identity, AZURE_CLIENT_ID/SECRET, the Azure CLI login…), against
+ * `https://<account>.blob.core.windows.net` (or `?endpoint=…`). Azurite accepts only shared keys and SAS,
+ * so the Entra ID path is tested by its selection, not against a server.
  *
  * Writes stream as staged blocks ({@link BLOCK_BYTES}, {@link CONCURRENCY} in flight) committed by one
  * final Put Block List: a failed or interrupted upload commits nothing, so no partial blob is ever
  * visible; the service discards uncommitted blocks itself (after 7 days), so this store lists no partial
  * writes.
  */
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import type { TokenCredential } from '@azure/core-auth';
+import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CatalogError, ConfigError } from '../../errors.ts';
@@ -51,21 +56,37 @@ export function parseAzblobUrl(location: string): AzblobStoreOptions {
   };
 }
 
+/** How a store authenticates, from the environment (secrets stay out of the URL and the catalog). */
+export type AzblobAuth =
+  | { readonly kind: 'connection-string'; readonly connectionString: string }
+  | { readonly kind: 'sas'; readonly sas: string }
+  | { readonly kind: 'account-key'; readonly accountKey: string }
+  | { readonly kind: 'entra-id' };
+
+export function azblobAuthFrom(env: NodeJS.ProcessEnv): AzblobAuth {
+  const connection = env.STILLPOINT_AZBLOB_CONNECTION_STRING || env.AZURE_STORAGE_CONNECTION_STRING;
+  if (connection) return { kind: 'connection-string', connectionString: connection };
+  if (env.AZURE_STORAGE_SAS_TOKEN)
+    return { kind: 'sas', sas: env.AZURE_STORAGE_SAS_TOKEN.replace(/^\?/, '') };
+  if (env.AZURE_STORAGE_KEY) return { kind: 'account-key', accountKey: env.AZURE_STORAGE_KEY };
+  return { kind: 'entra-id' };
+}
+
 export function createAzblobStore(location: string, env: NodeJS.ProcessEnv = process.env): ArtifactStore {
   const options = parseAzblobUrl(location);
-  const connection = env.STILLPOINT_AZBLOB_CONNECTION_STRING ?? env.AZURE_STORAGE_CONNECTION_STRING;
-  const sas = env.AZURE_STORAGE_SAS_TOKEN;
+  const auth = azblobAuthFrom(env);
   let service: BlobServiceClient;
-  if (connection !== undefined && connection.length > 0)
-    service = BlobServiceClient.fromConnectionString(connection);
-  else if (sas !== undefined && sas.length > 0)
-    service = new BlobServiceClient(`${options.endpoint}?${sas.replace(/^\?/, '')}`);
-  else {
-    throw new ConfigError('ARTIFACT_STORE_CREDENTIALS_MISSING', `No credentials for ${location}.`, {
-      context: { location },
-      hint: 'Set AZURE_STORAGE_CONNECTION_STRING (or STILLPOINT_AZBLOB_CONNECTION_STRING) or AZURE_STORAGE_SAS_TOKEN.',
-    });
-  }
+  if (auth.kind === 'connection-string')
+    service = BlobServiceClient.fromConnectionString(auth.connectionString);
+  else if (auth.kind === 'sas') service = new BlobServiceClient(`${options.endpoint}?${auth.sas}`);
+  else if (auth.kind === 'account-key')
+    service = new BlobServiceClient(
+      options.endpoint,
+      new StorageSharedKeyCredential(options.account, auth.accountKey),
+    );
+  // No secret given: a token from Entra ID. Nothing is fetched until the first request, so a missing
+  // identity surfaces there, as ARTIFACT_STORE_CREDENTIALS_MISSING ({@link noIdentity}).
+  else service = new BlobServiceClient(options.endpoint, lazyDefaultCredential());
   return new AzblobStore(location, options, service.getContainerClient(options.container));
 }
 
@@ -95,14 +116,17 @@ class AzblobStore implements ArtifactStore {
       ]);
     } catch (error) {
       abort.abort();
-      throw new CatalogError(
-        'ARTIFACT_WRITE_FAILED',
-        `Could not write artifact ${key} to ${this.location}: ${String(error)}.`,
-        {
-          context: { key },
-          hint: 'Check the credentials, that the container exists, and the network; no partial blob was committed.',
-          cause: error,
-        },
+      throw (
+        noIdentity(error, this.location) ??
+        new CatalogError(
+          'ARTIFACT_WRITE_FAILED',
+          `Could not write artifact ${key} to ${this.location}: ${String(error)}.`,
+          {
+            context: { key },
+            hint: 'Check the credentials, that the container exists, and the network; no partial blob was committed.',
+            cause: error,
+          },
+        )
       );
     }
     return { key, ...measured.result(), shared: key.startsWith('shared/') };
@@ -126,11 +150,14 @@ class AzblobStore implements ArtifactStore {
       const out = await this.container.getBlobClient(this.blobName(key)).download();
       return out.readableStreamBody as Readable;
     } catch (error) {
-      throw new CatalogError('ARTIFACT_MISSING', `Artifact ${key} is missing from ${this.location}.`, {
-        context: { key },
-        hint: 'Run `stillpoint backups verify <id>` to see which artifacts are gone.',
-        cause: error,
-      });
+      throw (
+        noIdentity(error, this.location) ??
+        new CatalogError('ARTIFACT_MISSING', `Artifact ${key} is missing from ${this.location}.`, {
+          context: { key },
+          hint: 'Run `stillpoint backups verify <id>` to see which artifacts are gone.',
+          cause: error,
+        })
+      );
     }
   }
 
@@ -201,4 +228,42 @@ class AzblobStore implements ArtifactStore {
     }
     return joinKey(this.options.prefix, key);
   }
+}
+
+/**
+ * DefaultAzureCredential, imported on the first token request: @azure/identity is large, and every CLI
+ * command that opens a store would otherwise load it at start-up.
+ */
+function lazyDefaultCredential(): TokenCredential {
+  let credential: TokenCredential | undefined;
+  return {
+    async getToken(scopes, options) {
+      if (credential === undefined) {
+        const { DefaultAzureCredential } = await import('@azure/identity');
+        credential = new DefaultAzureCredential();
+      }
+      return credential.getToken(scopes, options);
+    },
+  };
+}
+
+const IDENTITY_ERRORS = new Set([
+  'CredentialUnavailableError',
+  'AuthenticationError',
+  'AggregateAuthenticationError',
+]);
+
+/** The coded error for "no Entra ID identity could get a token", or undefined for any other failure. */
+export function noIdentity(error: unknown, location: string): ConfigError | undefined {
+  const name = (error as { name?: string }).name ?? '';
+  if (!IDENTITY_ERRORS.has(name)) return undefined;
+  return new ConfigError(
+    'ARTIFACT_STORE_CREDENTIALS_MISSING',
+    `No credentials for ${location}: DefaultAzureCredential found no identity (${name}).`,
+    {
+      context: { location },
+      hint: 'Set AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_KEY, or give this pod/host an Entra ID identity (workload or managed identity, AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, `az login`) with the Storage Blob Data Contributor role.',
+      cause: error,
+    },
+  );
 }

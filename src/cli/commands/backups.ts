@@ -6,6 +6,9 @@
 import type { Command } from 'commander';
 import { BACKUP_STATES, type BackupState } from '../../catalog/catalog-schema.ts';
 import type { BackupFilter, BackupRecord, Catalog } from '../../catalog/catalog.ts';
+import type { RestoreDrillResult } from '../../catalog/verify-backup.ts';
+import type { CliComposition } from '../composition.ts';
+import type { InvariantPlugins } from '../../checker/invariants.ts';
 import { ConfigError } from '../../errors.ts';
 import { action, emit } from '../output.ts';
 import { registerRecover } from './backups-recover.ts';
@@ -18,6 +21,7 @@ interface Flags extends CatalogFlags {
 
 interface VerifyFlags extends Flags {
   level?: string;
+  into?: string;
 }
 
 interface ListFlags extends Flags {
@@ -32,7 +36,7 @@ interface PruneFlags extends Flags {
   allowEmpty?: boolean;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, composition?: CliComposition): void {
   const backups = program
     .command('backups')
     .summary('list, show, verify, delete and prune backups in the catalog')
@@ -87,10 +91,16 @@ export function register(program: Command): void {
       )
       .option(
         '--level <level>',
-        'files (each object present with its size) or checksums (every byte read and checked, decrypting)',
+        'files (each object present with its size), checksums (every byte read and checked, decrypting) or restore (checksums, then a restore drill into scratch targets with the sweep and the checker, recorded on the backup)',
         'checksums',
+      )
+      .option(
+        '--into <dir>',
+        'with --level restore: restore file-based members here (default: a temporary directory, removed after)',
       ),
-  ).action(action(async (id: string, flags: VerifyFlags) => verify(id, flags)));
+  ).action(
+    action(async (id: string, flags: VerifyFlags) => verify(id, flags, composition?.invariantPlugins ?? {})),
+  );
   common(
     backups
       .command('delete <id>')
@@ -127,8 +137,10 @@ async function withCatalog<T>(flags: Flags, fn: (catalog: Catalog) => Promise<T>
 // `--help` stays fast (issue 17).
 const retention = () => import('../../catalog/retention.ts');
 const restorePlan = () => import('../../orchestrator/restore-plan.ts');
+const verification = () => import('../../catalog/verify-backup.ts');
+const drills = () => import('./backups-verify-restore.ts');
 
-function summary(b: BackupRecord) {
+function summary(b: BackupRecord, drill: RestoreDrillResult | undefined) {
   const bytes = b.members.reduce((n, m) => n + (m.bytes ?? 0), 0);
   return {
     id: b.id,
@@ -141,10 +153,16 @@ function summary(b: BackupRecord) {
     midUtc: b.window ? new Date(b.window.midMs).toISOString() : null,
     attempts: b.attempts,
     bytes,
+    restoreDrill: drill ?? null,
   };
 }
 
-function list(flags: ListFlags): Promise<number> {
+function describeDrill(d: RestoreDrillResult | undefined | null): string {
+  if (d === undefined || d === null) return 'never';
+  return `${d.ok ? 'PASSED' : 'FAILED'} ${d.at} (${d.state}, ${d.violations} violation(s), ${d.ms} ms${d.error ? `, ${d.error.code}` : ''})`;
+}
+
+async function list(flags: ListFlags): Promise<number> {
   if (flags.state !== undefined && !(BACKUP_STATES as readonly string[]).includes(flags.state)) {
     throw new ConfigError(
       'FLAG_INVALID',
@@ -158,15 +176,16 @@ function list(flags: ListFlags): Promise<number> {
     ...(flags.state === undefined ? {} : { state: flags.state as BackupState }),
     ...(flags.group === undefined ? {} : { group: flags.group }),
   };
+  const { lastRestoreDrill } = await verification();
   return withCatalog(flags, (catalog) => {
-    const rows = catalog.list(filter).map(summary);
+    const rows = catalog.list(filter).map((b) => summary(b, lastRestoreDrill(catalog, b.id)));
     emit(flags.json === true, { backups: rows }, () =>
       rows.length === 0
         ? `no backups${flags.state || flags.group ? ' match the filter' : ''}`
         : rows
             .map(
               (r) =>
-                `${r.id}  ${r.state.padEnd(9)} ${r.mode.padEnd(12)} ${`${r.windowMs ?? '-'} ms`.padStart(8)}  ${String(r.bytes).padStart(10)} B  mid ${r.midUtc ?? '-'}${r.reason ? `  (${r.reason})` : ''}`,
+                `${r.id}  ${r.state.padEnd(9)} ${r.mode.padEnd(12)} ${`${r.windowMs ?? '-'} ms`.padStart(8)}  ${String(r.bytes).padStart(10)} B  mid ${r.midUtc ?? '-'}${r.restoreDrill ? `  drill ${r.restoreDrill.ok ? 'passed' : 'FAILED'} ${r.restoreDrill.at}` : ''}${r.reason ? `  (${r.reason})` : ''}`,
             )
             .join('\n'),
     );
@@ -176,12 +195,19 @@ function list(flags: ListFlags): Promise<number> {
 
 async function show(id: string, flags: Flags): Promise<number> {
   const { describeConnection, describeHandle } = await restorePlan();
+  const { lastRestoreDrill } = await verification();
   return withCatalog(flags, (catalog) => {
     const b = catalog.get(id);
     const events = catalog.events(id);
+    const drill = lastRestoreDrill(catalog, id);
     emit(
       flags.json === true,
-      { backup: b, events, counts: { backupEvents: events.length, artifacts: b.artifacts.length } },
+      {
+        backup: b,
+        events,
+        restoreDrill: drill ?? null,
+        counts: { backupEvents: events.length, artifacts: b.artifacts.length },
+      },
       () => {
         const lines = [
           `${b.id}: ${b.state}${b.reason ? ` (${b.reason})` : ''}`,
@@ -202,6 +228,7 @@ async function show(id: string, flags: Flags): Promise<number> {
           );
           if (m.handle) lines.push(`    restore point: ${describeHandle(m.handle)}`);
         }
+        lines.push(`  last restore drill: ${describeDrill(drill)}`);
         for (const a of b.artifacts)
           lines.push(`  artifact ${a.key} ${a.bytes} B sha256 ${a.sha256}${a.shared ? ' (shared)' : ''}`);
         lines.push(
@@ -214,16 +241,29 @@ async function show(id: string, flags: Flags): Promise<number> {
   });
 }
 
-async function verify(id: string, flags: VerifyFlags): Promise<number> {
+async function verify(id: string, flags: VerifyFlags, plugins: InvariantPlugins): Promise<number> {
   const level = flags.level ?? 'checksums';
-  if (level !== 'files' && level !== 'checksums') {
-    throw new ConfigError('FLAG_INVALID', `--level must be files or checksums, not "${level}".`, {
-      hint: 'Use --level files or --level checksums (restore drills: `stillpoint restore`).',
+  if (level !== 'files' && level !== 'checksums' && level !== 'restore') {
+    throw new ConfigError('FLAG_INVALID', `--level must be files, checksums or restore, not "${level}".`, {
+      hint: 'Use --level files, --level checksums or --level restore.',
     });
   }
-  const { verifyBackup } = await import('../../catalog/verify-backup.ts');
+  const { verifyBackup } = await verification();
   return withCatalog(flags, async (catalog) => {
-    const r = await verifyBackup(catalog, id, level);
+    const checked = await verifyBackup(catalog, id, level === 'files' ? 'files' : 'checksums');
+    // A drill only on a backup whose every byte checked out: a bad artifact is already the answer.
+    const drill =
+      level === 'restore' && checked.ok
+        ? await (
+            await drills()
+          ).runRestoreDrill(catalog, id, flags, plugins, (step) =>
+            flags.json === true ? undefined : process.stderr.write(`  drill: ${step}\n`),
+          )
+        : undefined;
+    const r =
+      level === 'restore'
+        ? { ...checked, restoreDrill: drill ?? null, ok: checked.ok && drill?.ok === true }
+        : checked;
     // Logged, so the dashboard and the metrics show the last verification (and RPO counts only backups
     // whose last check passed).
     catalog.note(id, 'verified', { ok: r.ok, level, counts: r.counts });
@@ -241,6 +281,12 @@ async function verify(id: string, flags: VerifyFlags): Promise<number> {
         `  artifacts: ${r.artifacts.length} checked (${level === 'files' ? 'present with their size' : 'sha256 and size'}), ${bad === 0 ? 'all ok' : `${bad} BAD`}`,
       );
       for (const a of r.artifacts) lines.push(`    ${a.ok ? 'ok     ' : 'BAD    '} ${a.key} (${a.bytes} B)`);
+      if (level === 'restore')
+        lines.push(
+          drill === undefined
+            ? '  restore drill: not run (the checks above failed)'
+            : `  restore drill: ${describeDrill(drill)}${drill.error ? ` — ${drill.error.message}` : ''}`,
+        );
       return lines.join('\n');
     });
     return r.ok ? 0 : 1;

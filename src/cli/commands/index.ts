@@ -14,6 +14,7 @@ import { register as registerPause } from './pause.ts';
 import { register as registerScalarAdmin } from './scalar-admin.ts';
 import { register as registerK8s } from './k8s.ts';
 import { register as registerServe } from './serve.ts';
+import { register as registerKeys } from './keys.ts';
 
 type Register = (program: Command, composition: CliComposition) => void;
 
@@ -27,6 +28,7 @@ const modules: Register[] = [
   registerScalarAdmin,
   registerK8s,
   registerServe,
+  registerKeys,
 ];
 
 export function registerCommands(program: Command, composition: CliComposition): void {

@@ -15,6 +15,7 @@ interface DemoFlags {
   group: string;
   dir?: string;
   keep?: boolean;
+  artifacts?: string;
   backups: string;
   accounts: string;
   concurrency: string;
@@ -45,6 +46,10 @@ export function register(program: Command): void {
       'sqlite',
     )
     .option('--dir <dir>', 'work here and keep the files (default: a temp directory, removed afterwards)')
+    .option(
+      '--artifacts <url>',
+      'store backups here: s3://bucket/prefix?endpoint=…, azblob://…, with ?compression=gzip&encryption=local|kms (sqlite group; default: a directory under --dir). Also STILLPOINT_DEMO_ARTIFACTS',
+    )
     .option('--keep', 'keep the temp directory')
     .option('--backups <n>', 'backups to take under load', '3')
     .option('--accounts <n>', 'bank accounts', '100')
@@ -91,10 +96,17 @@ async function demoCommand(flags: DemoFlags): Promise<number> {
       );
     }
     const { runDemo } = await import('../demo/demo.ts');
+    const artifacts = flags.artifacts ?? process.env.STILLPOINT_DEMO_ARTIFACTS;
+    if (artifacts !== undefined && artifacts !== '' && flags.group !== 'sqlite') {
+      throw new ConfigError('FLAG_INVALID', '--artifacts works with --group sqlite only.', {
+        hint: 'The PostgreSQL/MariaDB demo archives WAL and binlogs into a local directory; drop --artifacts or use the sqlite group.',
+      });
+    }
     const report = await runDemo({
       group: flags.group as DemoGroupKind,
       ...(flags.dir === undefined ? {} : { dir: flags.dir }),
       keep: flags.keep === true,
+      ...(artifacts === undefined || artifacts === '' ? {} : { artifacts }),
       backups: int(flags.backups, '--backups', 1),
       accounts: int(flags.accounts, '--accounts', 2),
       concurrency: int(flags.concurrency, '--concurrency', 1),

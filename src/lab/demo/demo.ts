@@ -40,6 +40,12 @@ export interface DemoOptions {
   readonly dir?: string;
   /** Keep the temp directory (default false). */
   readonly keep?: boolean;
+  /**
+   * Where backups go: an artifact store URL (s3://…, azblob://…, with `?compression=…&encryption=…`).
+   * Default: a directory under the demo's. SQLite group only (the PostgreSQL/MariaDB group's PITR archive
+   * needs a local directory).
+   */
+  readonly artifacts?: string;
   /** Node processes (default 3). */
   readonly nodes?: number;
   /** Bank accounts (default 100). */
@@ -160,9 +166,10 @@ async function demoSteps(
   if (failed) throw failed.reason;
   for (const n of nodes) emit({ type: 'demo', step: 'node-started', detail: `${n.name} on ${n.address}` });
   const addresses = nodes.map((n) => n.address);
-  const plans = Array.from({ length: Math.max(1, options.backups ?? 3) }, (_, i) =>
-    loadPlan(backend.planFor(i, addresses)),
-  );
+  const plans = Array.from({ length: Math.max(1, options.backups ?? 3) }, (_, i) => {
+    const plan = loadPlan(backend.planFor(i, addresses));
+    return options.artifacts === undefined ? plan : { ...plan, artifactsDir: options.artifacts };
+  });
   const catalog = openCatalog(plans[0]!.catalogPath);
   try {
     const load = startLoad(nodes, accounts, options.concurrency ?? 8, signal, emit);
