@@ -46,6 +46,7 @@ import {
   resolveClusters,
   unpauseClusters,
   unpauseFailure,
+  leaseWarnings,
   type ClusterSession,
   type PauseDeps,
 } from './pause-phase.ts';
@@ -257,6 +258,7 @@ class BackupRun {
       this.mode === 'single' ? [] : await resolveClusters(this.options.plan.clusters, this.deps, this.signal);
     let captures: Captured[] = [];
     try {
+      if (this.attempt === 1) for (const w of await leaseWarnings(sessions)) this.log('warn', w);
       this.setState('pausing', {
         attempts: this.attempt,
         targets: sessions.map((s) => ({
