@@ -25,6 +25,8 @@ import java.util.Random;
  * row in both, bank_a.meta with the count and the total) run by REAL ScalarDB Consensus Commit.
  * Usage: BankDriver scalardb.properties op... ; ops:
  *   setup:N:BALANCE        namespaces, tables, Coordinator tables, N accounts and the meta row
+ *   setup-decoupled:N:BALANCE  the same with transaction-metadata decoupling (3.17+, JDBC): every table is
+ *                          <t>_data + <t>_tx_metadata behind a view <t>
  *   transfers:K:SEED       K committed transfers between random accounts (ids sdb-SEED-i)
  *   concurrent:K:SEED:THREADS  K transfers on THREADS threads at once (so a group commit can group them)
  *   workload:SEED          transfers one after another until a line arrives on stdin; a transfer that fails
@@ -51,7 +53,10 @@ public final class BankDriver {
       try {
         switch (op[0]) {
           case "setup":
-            setup(factory, Integer.parseInt(op[1]), Long.parseLong(op[2]));
+            setup(factory, Integer.parseInt(op[1]), Long.parseLong(op[2]), java.util.Map.of());
+            break;
+          case "setup-decoupled":
+            setup(factory, Integer.parseInt(op[1]), Long.parseLong(op[2]), java.util.Map.of("transaction-metadata-decoupling", "true"));
             break;
           case "transfers":
             transfers(factory.getTransactionManager(), Integer.parseInt(op[1]), Long.parseLong(op[2]));
@@ -89,7 +94,7 @@ public final class BankDriver {
     return account % 2 == 0 ? A : B;
   }
 
-  static void setup(TransactionFactory factory, int accounts, long balance) throws Exception {
+  static void setup(TransactionFactory factory, int accounts, long balance, java.util.Map<String, String> options) throws Exception {
     DistributedTransactionAdmin admin = factory.getTransactionAdmin();
     admin.createCoordinatorTables(true);
     TableMetadata accountsTable = TableMetadata.newBuilder().addColumn("account_id", DataType.INT).addColumn("balance", DataType.BIGINT).addPartitionKey("account_id").build();
@@ -104,10 +109,10 @@ public final class BankDriver {
     TableMetadata metaTable = TableMetadata.newBuilder().addColumn("name", DataType.TEXT).addColumn("accounts", DataType.INT).addColumn("total", DataType.BIGINT).addPartitionKey("name").build();
     for (String ns : new String[] {A, B}) {
       admin.createNamespace(ns, true);
-      admin.createTable(ns, "accounts", accountsTable, true);
-      admin.createTable(ns, "transfers", transfersTable, true);
+      admin.createTable(ns, "accounts", accountsTable, true, options);
+      admin.createTable(ns, "transfers", transfersTable, true, options);
     }
-    admin.createTable(A, "meta", metaTable, true);
+    admin.createTable(A, "meta", metaTable, true, options);
     admin.close();
     DistributedTransactionManager tm = factory.getTransactionManager();
     DistributedTransaction tx = tm.begin();
