@@ -316,7 +316,9 @@ class BackupRun {
     // Stage by stage (captureStage: the Coordinator's member first); within a stage, all at once.
     const byMember = new Map<PlannedMember, Promise<Captured>>();
     let previous: Promise<unknown> = Promise.resolve();
-    for (const stage of [...new Set(this.members.map((m) => captureStage(m.spec.namespaces)))].sort((x, y) => x - y)) {
+    for (const stage of [...new Set(this.members.map((m) => captureStage(m.spec.namespaces)))].sort(
+      (x, y) => x - y,
+    )) {
       const after = previous;
       const inStage = this.members
         .filter((m) => captureStage(m.spec.namespaces) === stage)
