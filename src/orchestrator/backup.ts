@@ -36,7 +36,7 @@ import { EngineError, StillpointError, asStillpointError } from '../errors.ts';
 import type { Plan } from '../plan/load-plan.ts';
 import { defaultPauseDeps } from './deps.ts';
 import { loggerFor, type EventSink } from './events.ts';
-import { chooseMode, requiredWindowMs, sleep } from './modes.ts';
+import { captureStage, chooseMode, requiredWindowMs, sleep } from './modes.ts';
 import { ownershipFor, startHeartbeat, type Heartbeat } from './ownership.ts';
 import {
   checkMembershipAfter,
@@ -46,6 +46,7 @@ import {
   resolveClusters,
   unpauseClusters,
   unpauseFailure,
+  leaseWarnings,
   type ClusterSession,
   type PauseDeps,
 } from './pause-phase.ts';
@@ -257,6 +258,7 @@ class BackupRun {
       this.mode === 'single' ? [] : await resolveClusters(this.options.plan.clusters, this.deps, this.signal);
     let captures: Captured[] = [];
     try {
+      if (this.attempt === 1) for (const w of await leaseWarnings(sessions)) this.log('warn', w);
       this.setState('pausing', {
         attempts: this.attempt,
         targets: sessions.map((s) => ({
@@ -311,8 +313,27 @@ class BackupRun {
     const limitMs = this.options.plan.window.captureTimeoutMs;
     const signal = linkSignals(this.signal, AbortSignal.timeout(limitMs));
     const captured = new Set<PlannedMember>();
+    // Stage by stage (captureStage: the Coordinator's member first); within a stage, all at once.
+    const byMember = new Map<PlannedMember, Promise<Captured>>();
+    let previous: Promise<unknown> = Promise.resolve();
+    for (const stage of [...new Set(this.members.map((m) => captureStage(m.spec.namespaces)))].sort(
+      (x, y) => x - y,
+    )) {
+      const after = previous;
+      const inStage = this.members
+        .filter((m) => captureStage(m.spec.namespaces) === stage)
+        .map((m) => {
+          const p = after.then(() => {
+            signal.throwIfAborted();
+            return this.captureOne(m, signal);
+          });
+          byMember.set(m, p);
+          return p;
+        });
+      previous = Promise.allSettled(inStage);
+    }
     const pending = this.members.map((m) =>
-      this.captureOne(m, signal).then((c) => {
+      byMember.get(m)!.then((c) => {
         captured.add(m);
         return c;
       }),

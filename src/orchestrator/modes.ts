@@ -5,6 +5,7 @@ import type { BackupMode } from '../catalog/catalog-schema.ts';
 import type { ClockSample, EngineCapabilities } from '../engines/contract.ts';
 import { ConfigError } from '../errors.ts';
 import type { Plan, WindowOptions } from '../plan/load-plan.ts';
+import { COORDINATOR_NAMESPACE } from '../txn/schema.ts';
 
 export interface PlannedMember {
   readonly name: string;
@@ -90,4 +91,16 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * The capture stage of a member (lower first; a stage starts when every capture of the one before has
+ * ended). A member holding the Coordinator namespace is stage 0: ScalarDB 3.19's Coordinator cleanup
+ * deletes a transaction's state row once its records are final, and a missing row reads as "aborted", so a
+ * user-table copy taken before a roll-forward combined with a Coordinator copy taken after the deletion
+ * would roll back a committed transaction. Captured first, the Coordinator copy holds every row that any
+ * later user-table copy can still need.
+ */
+export function captureStage(namespaces: readonly string[]): number {
+  return namespaces.includes(COORDINATOR_NAMESPACE) ? 0 : 1;
 }

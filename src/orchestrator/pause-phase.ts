@@ -9,6 +9,7 @@ import type {
   PauseClient,
   PausedGroup,
   ResolvedTargets,
+  Target,
   TargetResolver,
   TargetStatus,
 } from '../pause/contract.ts';
@@ -244,4 +245,29 @@ export async function unpauseClusters(
       done.length === 0 ? startedAt : Math.min(...done.map((r) => r.window.unpauseStartedAtMs)),
     targets: done.flatMap((r) => [...r.targets]),
   };
+}
+
+/** Which targets honour the pause lease (see {@link PauseClient.leaseSupportAll}); clients without the probe: none known. */
+export async function probeLeaseSupport(
+  client: PauseClient,
+  targets: readonly Target[],
+): Promise<readonly { readonly target: string; readonly lease: boolean | undefined }[]> {
+  return client.leaseSupportAll === undefined ? [] : client.leaseSupportAll(targets);
+}
+
+/**
+ * One warning per cluster whose targets ignore the pause lease (an upstream scalar-admin server such as
+ * ScalarDB Server 3.13): if this process dies while they are paused, nothing unpauses them by itself.
+ */
+export async function leaseWarnings(sessions: readonly ClusterSession[]): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const s of sessions) {
+    const probe = await probeLeaseSupport(s.client, s.resolved.targets);
+    const without = probe.filter((p) => p.lease === false).map((p) => p.target);
+    if (without.length > 0)
+      warnings.push(
+        `cluster "${s.cluster.name}": ${without.join(', ')} ignore the pause lease (an upstream scalar-admin server, e.g. ScalarDB Server 3.13): if stillpoint dies while they are paused they stay paused until \`stillpoint pause unpause\``,
+      );
+  }
+  return warnings;
 }

@@ -147,6 +147,14 @@ export interface PauseClient {
   ): Promise<{ readonly ok: boolean; readonly targets: readonly TargetStatus[] }>;
   /** CheckPaused on every target. Never throws; unreachable targets are `ok: false`. */
   checkPausedAll(targets: readonly Target[]): Promise<readonly TargetStatus[]>;
+  /**
+   * Whether each target honours the pause lease: a `stillpoint node` answers `Stats` (ours, beside the
+   * upstream three calls); an upstream scalar-admin server (ScalarDB Server 3.13, ScalarDL) answers
+   * UNIMPLEMENTED and ignores the lease metadata. `undefined` when the target could not be asked.
+   */
+  leaseSupportAll?(
+    targets: readonly Target[],
+  ): Promise<readonly { readonly target: string; readonly lease: boolean | undefined }[]>;
   close(): void;
 }
 

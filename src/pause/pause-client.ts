@@ -29,7 +29,7 @@ const MAX_ATTEMPTS = 3;
 /** First backoff; doubled per attempt, with full jitter so many clients do not retry in lock-step. */
 const BACKOFF_BASE_MS = 100;
 
-type Method = 'Pause' | 'Unpause' | 'CheckPaused';
+type Method = 'Pause' | 'Unpause' | 'CheckPaused' | 'Stats';
 type Callback<Res> = (error: grpc.ServiceError | null, response?: Res) => void;
 type UnaryMethod = (
   request: unknown,
@@ -177,6 +177,20 @@ class PauseClientImpl implements PauseClient {
     return targets.map((target, i) => {
       const r = results[i]!;
       return toStatus(target, r, r.value?.paused);
+    });
+  }
+
+  async leaseSupportAll(
+    targets: readonly Target[],
+  ): Promise<readonly { readonly target: string; readonly lease: boolean | undefined }[]> {
+    const deadlineMs = this.options.callDeadlineMs ?? BASE_DEADLINE_MS;
+    const results = await Promise.all(
+      targets.map((t) => this.call<object>(t, 'Stats', {}, { deadlineMs, retryable: () => false })),
+    );
+    return targets.map((t, i) => {
+      const failure = results[i]!.failure;
+      const lease = failure === undefined ? true : failure.code === 'UNIMPLEMENTED' ? false : undefined;
+      return { target: t.label, lease };
     });
   }
 

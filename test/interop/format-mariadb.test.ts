@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { startLocalMariaDb, type LocalMariaDb } from '../../src/lab/local-servers/mariadb-server.ts';
 import type { Row } from '../../src/txn/contract.ts';
-import { formatSuite } from './format-suite.ts';
+import { featuresSuite } from './features-suite.ts';
+import { formatSuite, type StoreFactory } from './format-suite.ts';
 import { interopSkipReason } from './harness.ts';
 
 const skip = await interopSkipReason();
@@ -25,7 +26,7 @@ describe.skipIf(skip !== undefined)(`MariaDB${skip ? ` (skipped: ${skip})` : ''}
     await server?.destroy();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
-  formatSuite({
+  const factory: StoreFactory = {
     name: 'MariaDB',
     dir: () => dir,
     async fresh() {
@@ -50,5 +51,7 @@ describe.skipIf(skip !== undefined)(`MariaDB${skip ? ` (skipped: ${skip})` : ''}
         },
       };
     },
-  });
+  };
+  formatSuite(factory);
+  featuresSuite(factory);
 });

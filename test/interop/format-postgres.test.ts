@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { startLocalPostgres, type LocalPostgres } from '../../src/lab/local-servers/postgres-server.ts';
 import type { Row } from '../../src/txn/contract.ts';
-import { formatSuite } from './format-suite.ts';
+import { featuresSuite } from './features-suite.ts';
+import { formatSuite, type StoreFactory } from './format-suite.ts';
 import { interopSkipReason } from './harness.ts';
 
 const skip = await interopSkipReason();
@@ -23,7 +24,7 @@ describe.skipIf(skip !== undefined)(`PostgreSQL${skip ? ` (skipped: ${skip})` : 
     await server?.destroy();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
-  formatSuite({
+  const factory: StoreFactory = {
     name: 'PostgreSQL',
     dir: () => dir,
     async fresh(label) {
@@ -44,5 +45,7 @@ describe.skipIf(skip !== undefined)(`PostgreSQL${skip ? ` (skipped: ${skip})` : 
         sql: async (statement) => (await server.query(statement, [], database)).rows as Row[],
       };
     },
-  });
+  };
+  formatSuite(factory);
+  featuresSuite(factory);
 });

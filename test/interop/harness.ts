@@ -14,22 +14,54 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 export const INTEROP_DIR = fileURLToPath(new URL('../../interop/', import.meta.url));
-const CLASSES = join(INTEROP_DIR, 'target', 'classes');
-const LIB = join(INTEROP_DIR, 'target', 'lib');
-const STAMP = join(INTEROP_DIR, 'target', 'stillpoint-interop-0.1.0.jar');
-const LOCK = join(INTEROP_DIR, 'target', '.build-lock');
+/** A Maven project of drivers: its classpath and the files that say whether it is built. */
+interface Project {
+  readonly dir: string;
+  readonly classpath: string;
+  readonly stamp: string;
+  readonly lock: string;
+}
 
-/** Versions the pom pins (kept in one place for test names and docs/compatibility.md). */
-export const VERSIONS = { scalardb: '3.19.0', scalarAdmin: '2.2.1' } as const;
+function project(dir: string, jar: string): Project {
+  return {
+    dir,
+    classpath: `${join(dir, 'target', 'classes')}:${join(dir, 'target', 'lib')}/*`,
+    stamp: join(dir, 'target', jar),
+    lock: join(dir, 'target', '.build-lock'),
+  };
+}
+
+/** The drivers on ScalarDB 3.19 and scalar-admin. */
+const DRIVERS = project(INTEROP_DIR, 'stillpoint-interop-0.1.0.jar');
+/** ScalarDB Server 3.13.6 and its 3.13 gRPC client (interop/server/pom.xml says which jars Central lacks). */
+const SERVER = project(join(INTEROP_DIR, 'server'), 'stillpoint-interop-server-0.1.0.jar');
+
+/** Versions the poms pin (kept in one place for test names and docs/compatibility.md). */
+export const VERSIONS = {
+  scalardb: '3.19.0',
+  scalarAdmin: '2.2.1',
+  scalardbServer: '3.13.6',
+  scalardbServerCore: '3.13.1',
+} as const;
 
 export type JsonLine = Record<string, unknown>;
 
-let built: Promise<string | undefined> | undefined;
+const built = new Map<Project, Promise<string | undefined>>();
+
+function buildOnce(p: Project): Promise<string | undefined> {
+  let result = built.get(p);
+  if (result === undefined) built.set(p, (result = build(p)));
+  return result;
+}
 
 /** Undefined when the drivers are built and runnable; otherwise the exact reason they are not. */
 export function interopSkipReason(): Promise<string | undefined> {
-  built ??= build();
-  return built;
+  return buildOnce(DRIVERS);
+}
+
+/** Undefined when ScalarDB Server and its client are built and runnable; otherwise the exact reason. */
+export function serverSkipReason(): Promise<string | undefined> {
+  return buildOnce(SERVER);
 }
 
 function newestSource(dir: string): number {
@@ -41,16 +73,13 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-function upToDate(): boolean {
-  if (!existsSync(STAMP) || !existsSync(LIB)) return false;
-  const sources = Math.max(
-    newestSource(join(INTEROP_DIR, 'src')),
-    statSync(join(INTEROP_DIR, 'pom.xml')).mtimeMs,
-  );
-  return statSync(STAMP).mtimeMs >= sources;
+function upToDate(p: Project): boolean {
+  if (!existsSync(p.stamp) || !existsSync(join(p.dir, 'target', 'lib'))) return false;
+  const sources = Math.max(newestSource(join(p.dir, 'src')), statSync(join(p.dir, 'pom.xml')).mtimeMs);
+  return statSync(p.stamp).mtimeMs >= sources;
 }
 
-async function build(): Promise<string | undefined> {
+async function build(p: Project): Promise<string | undefined> {
   for (const tool of ['java', 'mvn']) {
     try {
       await execFileAsync(tool, ['-version'], { timeout: 60_000 });
@@ -58,37 +87,37 @@ async function build(): Promise<string | undefined> {
       return `${tool} is not runnable here: ${(error as Error).message.split('\n')[0]}`;
     }
   }
-  if (upToDate()) return undefined;
+  if (upToDate(p)) return undefined;
   // Test files run in parallel workers: one builds, the others wait for its result (mkdir is atomic).
-  mkdirSync(join(INTEROP_DIR, 'target'), { recursive: true });
+  mkdirSync(join(p.dir, 'target'), { recursive: true });
   const deadline = Date.now() + 600_000;
   for (;;) {
     try {
-      mkdirSync(LOCK);
+      mkdirSync(p.lock);
       break;
     } catch {
-      if (upToDate()) return undefined;
+      if (upToDate(p)) return undefined;
       if (Date.now() > deadline) return 'another worker held the interop build lock for 10 minutes';
       await new Promise((r) => setTimeout(r, 500));
     }
   }
   try {
-    if (upToDate()) return undefined;
-    const offline = await mvn(['-o']);
+    if (upToDate(p)) return undefined;
+    const offline = await mvn(p, ['-o']);
     if (offline === undefined) return undefined;
     // A cold cache: one online attempt (CI prepares the cache in .ci/run, so this is the local first run).
     if (!/offline mode|has not been downloaded/.test(offline)) return `mvn -o package failed: ${offline}`;
-    const online = await mvn([]);
+    const online = await mvn(p, []);
     return online === undefined ? undefined : `Maven could not fetch the interop dependencies: ${online}`;
   } finally {
-    rmSync(LOCK, { recursive: true, force: true });
+    rmSync(p.lock, { recursive: true, force: true });
   }
 }
 
 /** Runs `mvn -q -B package`; undefined on success, else the error lines Maven printed. */
-async function mvn(extra: string[]): Promise<string | undefined> {
+async function mvn(p: Project, extra: string[]): Promise<string | undefined> {
   try {
-    await execFileAsync('mvn', [...extra, '-q', '-B', '-f', join(INTEROP_DIR, 'pom.xml'), 'package'], {
+    await execFileAsync('mvn', [...extra, '-q', '-B', '-f', join(p.dir, 'pom.xml'), 'package'], {
       timeout: 900_000,
       maxBuffer: 32 * 1024 * 1024,
     });
@@ -123,10 +152,24 @@ export function startDriver(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
 ): DriverProcess {
-  const classpath = `${CLASSES}:${LIB}/*`;
+  return startJava(DRIVERS, `stillpoint.interop.${driver}`, args, env);
+}
+
+/** Starts a main class of the ScalarDB Server project (the server itself, or `stillpoint.interop.server.*`). */
+export function startServerJava(mainClass: string, args: readonly string[]): DriverProcess {
+  return startJava(SERVER, mainClass, args, {});
+}
+
+function startJava(
+  p: Project,
+  mainClass: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): DriverProcess {
+  const driver = mainClass.slice(mainClass.lastIndexOf('.') + 1);
   const child = spawn(
     'java',
-    ['-XX:TieredStopAtLevel=1', '-Xshare:auto', '-cp', classpath, `stillpoint.interop.${driver}`, ...args],
+    ['-XX:TieredStopAtLevel=1', '-Xshare:auto', '-cp', p.classpath, mainClass, ...args],
     {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...env },

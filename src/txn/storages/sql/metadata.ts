@@ -93,3 +93,38 @@ export function schemasFromMetadata(
   }
   return out;
 }
+
+/** ScalarDB 3.17+ transaction-metadata decoupling: the views, one row each (JDBC only). */
+export const VIRTUAL_TABLES: TableRef = Object.freeze({ namespace: 'scalardb', table: 'virtual_tables' });
+
+/**
+ * Decoupled tables as ScalarDB sees them: the view `<t>` (an INNER join of `<t>_data`, the user columns,
+ * and `<t>_tx_metadata`, the keys and tx_* / before_* columns) stands for the table, with both sources'
+ * columns; the two physical sources are hidden, as in ScalarDB's own table listing.
+ */
+export function joinVirtualTables(
+  tables: readonly { schema: TableSchema; physical: Record<string, ColumnType> }[],
+  virtualRows: readonly Record<string, unknown>[],
+): { schema: TableSchema; physical: Record<string, ColumnType> }[] {
+  const byName = new Map(tables.map((t) => [fullTableName(t.schema), t]));
+  const hidden = new Set<string>();
+  const views: { schema: TableSchema; physical: Record<string, ColumnType> }[] = [];
+  for (const row of virtualRows) {
+    const leftName = String(row.left_source_table_full_table_name);
+    const rightName = String(row.right_source_table_full_table_name);
+    const left = byName.get(leftName);
+    const right = byName.get(rightName);
+    if (left === undefined || right === undefined || String(row.join_type).toUpperCase() !== 'INNER')
+      continue;
+    const name = String(row.full_table_name);
+    const dot = name.indexOf('.');
+    const ref = { namespace: name.slice(0, dot), table: name.slice(dot + 1) };
+    const physical = { ...left.physical, ...right.physical };
+    views.push({
+      schema: userSchemaFromPhysical(ref, left.schema.partitionKey, left.schema.clusteringKey, physical),
+      physical,
+    });
+    hidden.add(leftName).add(rightName);
+  }
+  return [...tables.filter((t) => !hidden.has(fullTableName(t.schema))), ...views];
+}

@@ -18,7 +18,14 @@ import type {
   TableSchema,
 } from '../../contract.ts';
 import { fullTableName, keyColumns, physicalColumns } from '../../schema.ts';
-import { metadataDdl, metadataQuery, metadataSteps, schemasFromMetadata } from './metadata.ts';
+import {
+  VIRTUAL_TABLES,
+  joinVirtualTables,
+  metadataDdl,
+  metadataQuery,
+  metadataSteps,
+  schemasFromMetadata,
+} from './metadata.ts';
 import {
   ConditionNotMet,
   guardExecutor,
@@ -182,13 +189,24 @@ export class SqlStorageBase implements Storage {
       throw error;
     }
     this.metadataReady = true;
-    const infos = schemasFromMetadata(rows).map(({ schema, physical }) => ({
-      schema,
-      physical,
-      keys: keyColumns(schema),
-    }));
+    const infos = joinVirtualTables(schemasFromMetadata(rows), await this.virtualTables()).map(
+      ({ schema, physical }) => ({
+        schema,
+        physical,
+        keys: keyColumns(schema),
+      }),
+    );
     for (const info of infos) this.tablesCache.set(fullTableName(info.schema), info);
     return infos;
+  }
+
+  /** The rows of ScalarDB's virtual_tables (metadata decoupling); none when the table does not exist. */
+  private async virtualTables(): Promise<Record<string, unknown>[]> {
+    try {
+      return await this.executor.query(`SELECT * FROM ${this.dialect.tableName(VIRTUAL_TABLES)}`);
+    } catch {
+      return [];
+    }
   }
 
   private async metadataMissing(): Promise<boolean> {

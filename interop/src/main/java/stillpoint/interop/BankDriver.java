@@ -25,8 +25,12 @@ import java.util.Random;
  * row in both, bank_a.meta with the count and the total) run by REAL ScalarDB Consensus Commit.
  * Usage: BankDriver scalardb.properties op... ; ops:
  *   setup:N:BALANCE        namespaces, tables, Coordinator tables, N accounts and the meta row
+ *   setup-decoupled:N:BALANCE  the same with transaction-metadata decoupling (3.17+, JDBC): every table is
+ *                          <t>_data + <t>_tx_metadata behind a view <t>
  *   transfers:K:SEED       K committed transfers between random accounts (ids sdb-SEED-i)
  *   concurrent:K:SEED:THREADS  K transfers on THREADS threads at once (so a group commit can group them)
+ *   workload:SEED          transfers one after another until a line arrives on stdin; a transfer that fails
+ *                          (a conflict, a busy database) is rolled back and counted, the loop goes on
  *   finish:TXID            DistributedTransactionManager.finishTransaction (3.19): finish records, delete the row
  *   read                   every account, transfer and the meta row through ONE ScalarDB transaction
  *                          (lazy recovery included; retried while records are undecided)
@@ -49,10 +53,16 @@ public final class BankDriver {
       try {
         switch (op[0]) {
           case "setup":
-            setup(factory, Integer.parseInt(op[1]), Long.parseLong(op[2]));
+            setup(factory, Integer.parseInt(op[1]), Long.parseLong(op[2]), java.util.Map.of());
+            break;
+          case "setup-decoupled":
+            setup(factory, Integer.parseInt(op[1]), Long.parseLong(op[2]), java.util.Map.of("transaction-metadata-decoupling", "true"));
             break;
           case "transfers":
             transfers(factory.getTransactionManager(), Integer.parseInt(op[1]), Long.parseLong(op[2]));
+            break;
+          case "workload":
+            workload(factory.getTransactionManager(), Long.parseLong(op[1]));
             break;
           case "concurrent":
             concurrent(factory.getTransactionManager(), Integer.parseInt(op[1]), Long.parseLong(op[2]), Integer.parseInt(op[3]));
@@ -84,7 +94,7 @@ public final class BankDriver {
     return account % 2 == 0 ? A : B;
   }
 
-  static void setup(TransactionFactory factory, int accounts, long balance) throws Exception {
+  static void setup(TransactionFactory factory, int accounts, long balance, java.util.Map<String, String> options) throws Exception {
     DistributedTransactionAdmin admin = factory.getTransactionAdmin();
     admin.createCoordinatorTables(true);
     TableMetadata accountsTable = TableMetadata.newBuilder().addColumn("account_id", DataType.INT).addColumn("balance", DataType.BIGINT).addPartitionKey("account_id").build();
@@ -99,10 +109,10 @@ public final class BankDriver {
     TableMetadata metaTable = TableMetadata.newBuilder().addColumn("name", DataType.TEXT).addColumn("accounts", DataType.INT).addColumn("total", DataType.BIGINT).addPartitionKey("name").build();
     for (String ns : new String[] {A, B}) {
       admin.createNamespace(ns, true);
-      admin.createTable(ns, "accounts", accountsTable, true);
-      admin.createTable(ns, "transfers", transfersTable, true);
+      admin.createTable(ns, "accounts", accountsTable, true, options);
+      admin.createTable(ns, "transfers", transfersTable, true, options);
     }
-    admin.createTable(A, "meta", metaTable, true);
+    admin.createTable(A, "meta", metaTable, true, options);
     admin.close();
     DistributedTransactionManager tm = factory.getTransactionManager();
     DistributedTransaction tx = tm.begin();
@@ -155,6 +165,52 @@ public final class BankDriver {
         throw e;
       }
     }
+  }
+
+  static void workload(DistributedTransactionManager tm, long seed) throws Exception {
+    int accounts = accountCount(tm);
+    Random random = new Random(seed);
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread stdin =
+        new Thread(
+            () -> {
+              try {
+                new java.io.BufferedReader(new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8)).readLine();
+              } catch (java.io.IOException ignored) {
+                // stdin closed: stop as well
+              }
+              stop.set(true);
+            });
+    stdin.setDaemon(true);
+    stdin.start();
+    int committed = 0;
+    int failed = 0;
+    for (int i = 0; !stop.get(); i++) {
+      int from = random.nextInt(accounts);
+      int to = (from + 1 + random.nextInt(accounts - 1)) % accounts;
+      long amount = 1 + random.nextInt(50);
+      String id = "wl-" + seed + "-" + i;
+      DistributedTransaction tx = tm.begin();
+      try {
+        long fromBalance = balance(tx, from);
+        long toBalance = balance(tx, to);
+        tx.put(account(from, fromBalance - amount));
+        tx.put(account(to, toBalance + amount));
+        tx.put(transferRow(A, id, from, to, amount));
+        tx.put(transferRow(B, id, from, to, amount));
+        tx.commit();
+        committed++;
+        Out.line(Out.obj().add("transfer", id).add("txId", tx.getId()));
+      } catch (Exception e) {
+        failed++;
+        try {
+          tx.rollback();
+        } catch (Exception ignored) {
+          // already aborted, or the commit's outcome is left to lazy recovery
+        }
+      }
+    }
+    Out.line(Out.obj().add("workload", seed).add("committed", committed).add("failed", failed));
   }
 
   /** Disjoint account pairs per thread (no conflicts), all committing at about the same moment. */
