@@ -9,6 +9,7 @@
  */
 import { ConfigError } from '../errors.ts';
 import type { EngineCapabilities, EngineKind, MemberSpec } from './contract.ts';
+import { cassandraEngine } from './cassandra/engine.ts';
 import { dynamodbEngine } from './dynamodb/engine.ts';
 import { mariadbEngine } from './mariadb/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
@@ -22,6 +23,7 @@ const BUILT_IN: readonly EngineKind<unknown>[] = [
   erase(postgresEngine),
   erase(mariadbEngine),
   erase(dynamodbEngine),
+  erase(cassandraEngine),
 ];
 
 const kinds = new Map<string, EngineKind<unknown>>(BUILT_IN.map((k) => [k.kind, k]));

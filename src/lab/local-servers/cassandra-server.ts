@@ -81,6 +81,8 @@ export interface LocalCassandraNode {
   start(): Promise<void>;
   /** SIGTERM, then SIGKILL after a grace period. */
   stop(): Promise<void>;
+  /** The nodetool command line for this node (what `stillpoint agent --nodetool` is given). */
+  readonly nodetoolArgv: readonly string[];
   /** Runs nodetool against this node; returns stdout. */
   nodetool(args: readonly string[]): Promise<string>;
 }
@@ -233,7 +235,8 @@ async function prepareNode(spec: NodeSpec): Promise<LocalCassandraNode> {
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 
-  const jmxArgs = [...JVM17, '-XX:TieredStopAtLevel=1', '-Xshare:auto', '-cp', classpath, '-Xmx128m', 'org.apache.cassandra.tools.NodeTool'];
+  // nodetool logs (logback.xml on the classpath) into the node's log dir, not into the caller's cwd.
+  const jmxArgs = [...JVM17, '-XX:TieredStopAtLevel=1', '-Xshare:auto', `-Dcassandra.logdir=${sub('logs')}`, '-cp', classpath, '-Xmx128m', 'org.apache.cassandra.tools.NodeTool'];
   const node: LocalCassandraNode = {
     address: spec.address,
     nativePort: spec.nativePort,
@@ -242,6 +245,7 @@ async function prepareNode(spec: NodeSpec): Promise<LocalCassandraNode> {
     dataDir: sub('data'),
     commitlogDir: sub('commitlog'),
     hintsDir: sub('hints'),
+    nodetoolArgv: ['java', ...jmxArgs, '-h', '127.0.0.1', '-p', String(spec.jmxPort)],
     running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
     async start() {
       if (node.running()) return;
