@@ -13,6 +13,7 @@ import { register as backups } from './backups.ts';
 import { register as registerPause } from './pause.ts';
 import { register as registerScalarAdmin } from './scalar-admin.ts';
 import { register as registerK8s } from './k8s.ts';
+import { register as registerAgent } from './agent.ts';
 
 type Register = (program: Command, composition: CliComposition) => void;
 
@@ -25,6 +26,7 @@ const modules: Register[] = [
   registerPause,
   registerScalarAdmin,
   registerK8s,
+  registerAgent,
 ];
 
 export function registerCommands(program: Command, composition: CliComposition): void {
