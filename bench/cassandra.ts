@@ -25,19 +25,36 @@ async function run({ quick }: { readonly quick: boolean }): Promise<readonly Ben
   const rows = quick ? 2_000 : 10_000;
   const server = await startLocalCassandra();
   const node = server.nodes[0]!;
-  const agent = await startAgentServer(new NodeOps({ nodetool: node.nodetoolArgv, dataDirs: [node.dataDir] }), {
-    host: '127.0.0.1',
-    port: 0,
-  });
+  const agent = await startAgentServer(
+    new NodeOps({ nodetool: node.nodetoolArgv, dataDirs: [node.dataDir] }),
+    {
+      host: '127.0.0.1',
+      port: 0,
+    },
+  );
   const root = await mkdtemp(join(tmpdir(), 'stillpoint-bench-cass-'));
   const store = createLocalDirStore(root);
   const storage = await createStorage('cass', server.connection());
   try {
     const T = { namespace: 'bench_bank', table: 'accounts' };
-    await storage.createTable({ ...T, partitionKey: ['id'], clusteringKey: [], columns: { id: 'INT', note: 'TEXT' } });
-    const put = (id: number, note: string) => ({ kind: 'put' as const, table: T, key: { id }, values: { note } });
+    await storage.createTable({
+      ...T,
+      partitionKey: ['id'],
+      clusteringKey: [],
+      columns: { id: 'INT', note: 'TEXT' },
+    });
+    const put = (id: number, note: string) => ({
+      kind: 'put' as const,
+      table: T,
+      key: { id },
+      values: { note },
+    });
     for (let i = 0; i < rows; i += 500) {
-      await storage.mutate(Array.from({ length: Math.min(500, rows - i) }, (_, j) => put(i + j, randomBytes(450).toString('hex'))));
+      await storage.mutate(
+        Array.from({ length: Math.min(500, rows - i) }, (_, j) =>
+          put(i + j, randomBytes(450).toString('hex')),
+        ),
+      );
     }
     const member: MemberSpec = {
       name: 'cass',
@@ -49,7 +66,14 @@ async function run({ quick }: { readonly quick: boolean }): Promise<readonly Ben
     const backup = async (id: string) => {
       const { kind, options } = resolveMember(member);
       const s = kind.openBackup(
-        { backupId: id, member, artifacts: store, artifactPrefix: `${id}/cass/`, sharedPrefix: 'shared/cass/', log },
+        {
+          backupId: id,
+          member,
+          artifacts: store,
+          artifactPrefix: `${id}/cass/`,
+          sharedPrefix: 'shared/cass/',
+          log,
+        },
         options,
       );
       try {
@@ -65,7 +89,9 @@ async function run({ quick }: { readonly quick: boolean }): Promise<readonly Ben
     };
     const first = await backup('b1');
     const changed = Math.round(rows / 100);
-    await storage.mutate(Array.from({ length: changed }, (_, i) => put(i * 97, randomBytes(450).toString('hex'))));
+    await storage.mutate(
+      Array.from({ length: changed }, (_, i) => put(i * 97, randomBytes(450).toString('hex'))),
+    );
     const second = await backup('b2');
     const ratio = second.uploaded / first.uploaded;
     return [

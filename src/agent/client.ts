@@ -105,11 +105,18 @@ export class AgentClient {
             } catch {
               parsed = { message: text };
             }
-            reject(this.failure(`${method} ${url.pathname} answered ${res.statusCode}: ${parsed.message ?? ''}`, parsed.code));
+            reject(
+              this.failure(
+                `${method} ${url.pathname} answered ${res.statusCode}: ${parsed.message ?? ''}`,
+                parsed.code,
+              ),
+            );
           });
         },
       );
-      req.on('error', (error) => reject(this.failure(`${method} ${url.pathname}: ${error.message}`, undefined, error)));
+      req.on('error', (error) =>
+        reject(this.failure(`${method} ${url.pathname}: ${error.message}`, undefined, error)),
+      );
       if (body instanceof Readable) body.pipe(req);
       else req.end(body);
     });

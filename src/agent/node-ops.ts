@@ -57,11 +57,15 @@ export class NodeOps {
       return stdout;
     } catch (error) {
       const e = error as { stderr?: string; stdout?: string; message: string };
-      throw new EngineError('AGENT_NODETOOL_FAILED', `nodetool ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim().slice(0, 2000)}`, {
-        hint: 'Check that Cassandra is up and JMX is reachable with the agent’s nodetool settings.',
-        context: { args: args.join(' ') },
-        cause: error,
-      });
+      throw new EngineError(
+        'AGENT_NODETOOL_FAILED',
+        `nodetool ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim().slice(0, 2000)}`,
+        {
+          hint: 'Check that Cassandra is up and JMX is reachable with the agent’s nodetool settings.',
+          context: { args: args.join(' ') },
+          cause: error,
+        },
+      );
     }
   }
 

@@ -41,7 +41,12 @@ export interface AgentServer {
 export async function startAgentServer(ops: NodeOps, options: AgentServerOptions): Promise<AgentServer> {
   const log = options.log ?? (() => {});
   checkListenerSecurity(
-    { host: options.host, token: options.token !== undefined, tls: options.tls !== undefined, insecure: options.insecure ?? false },
+    {
+      host: options.host,
+      token: options.token !== undefined,
+      tls: options.tls !== undefined,
+      insecure: options.insecure ?? false,
+    },
     log,
   );
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -52,7 +57,8 @@ export async function startAgentServer(ops: NodeOps, options: AgentServerOptions
       res.end(JSON.stringify({ code, message: error instanceof Error ? error.message : String(error) }));
     });
   };
-  const server = options.tls === undefined ? createHttpServer(handler) : createHttpsServer(options.tls, handler);
+  const server =
+    options.tls === undefined ? createHttpServer(handler) : createHttpsServer(options.tls, handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -70,7 +76,12 @@ export async function startAgentServer(ops: NodeOps, options: AgentServerOptions
   };
 }
 
-async function handle(ops: NodeOps, token: string | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  ops: NodeOps,
+  token: string | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   if (token !== undefined && !tokenMatches(req.headers.authorization, token)) {
     res.writeHead(401, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ code: 'AGENT_REQUEST_FAILED', message: 'missing or wrong agent token' }));
@@ -111,7 +122,11 @@ async function handle(ops: NodeOps, token: string | undefined, req: IncomingMess
       const p = url.searchParams;
       const name = p.get('name') ?? '';
       checkName(name, 'file name');
-      const dir = await ops.stagingDirFor(p.get('restore') ?? '', p.get('keyspace') ?? '', p.get('table') ?? '');
+      const dir = await ops.stagingDirFor(
+        p.get('restore') ?? '',
+        p.get('keyspace') ?? '',
+        p.get('table') ?? '',
+      );
       await pipeline(req, createWriteStream(join(dir, name), { mode: 0o600 }));
       return json({ ok: true });
     }

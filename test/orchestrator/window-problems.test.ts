@@ -67,8 +67,18 @@ it('a window problem reported by an engine after the unpause makes the attempt r
     group: 'flap',
     clusters: [{ name: 'nodes', targets: { addresses: [`127.0.0.1:${node.port}`] }, leaseMs: 2000 }],
     members: [
-      { name: 'a', engine: 'sqlite-ring-flap', connection: { kind: 'sqlite', path: './a.db' }, namespaces: ['bank_a'] },
-      { name: 'b', engine: 'sqlite', connection: { kind: 'sqlite', path: './b.db' }, namespaces: ['bank_b', 'coordinator'] },
+      {
+        name: 'a',
+        engine: 'sqlite-ring-flap',
+        connection: { kind: 'sqlite', path: './a.db' },
+        namespaces: ['bank_a'],
+      },
+      {
+        name: 'b',
+        engine: 'sqlite',
+        connection: { kind: 'sqlite', path: './b.db' },
+        namespaces: ['bank_b', 'coordinator'],
+      },
     ],
   };
   const file = join(tmp.dir, 'plan.yaml');

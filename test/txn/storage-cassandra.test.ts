@@ -49,7 +49,9 @@ else {
         const ks = await storage.client.execute(
           "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'fmt_ns'",
         );
-        expect(ks.rows[0]?.get('replication')).toMatchObject({ class: 'org.apache.cassandra.locator.SimpleStrategy' });
+        expect(ks.rows[0]?.get('replication')).toMatchObject({
+          class: 'org.apache.cassandra.locator.SimpleStrategy',
+        });
         const cols = await storage.client.execute(
           "SELECT column_name, type, kind, clustering_order FROM system_schema.columns WHERE keyspace_name = 'fmt_ns' AND table_name = 'items'",
         );
@@ -64,7 +66,13 @@ else {
         // A prepared record is written by an LWT and reads back at SERIAL.
         const T = { namespace: 'fmt_ns', table: 'items' };
         await storage.mutate([
-          { kind: 'put', table: T, key: { pk: 'a', ck: 1 }, values: { tx_id: 't', tx_state: 1 }, condition: { kind: 'ifNotExists' } },
+          {
+            kind: 'put',
+            table: T,
+            key: { pk: 'a', ck: 1 },
+            values: { tx_id: 't', tx_state: 1 },
+            condition: { kind: 'ifNotExists' },
+          },
         ]);
         expect(await storage.get(T, { pk: 'a', ck: 1 })).toMatchObject({ tx_id: 't', tx_state: 1 });
       } finally {
@@ -83,9 +91,9 @@ else {
         await b.mutate([{ kind: 'put', table: T, key: { pk: 'x', ck: 1 }, values: { s: 'copy' } }]);
         a.usePhysicalNames({ ren_ns: 'ren_ns_copy' });
         expect(await a.get(T, { pk: 'x', ck: 1 })).toMatchObject({ s: 'copy' });
-        expect(await codeOf(createStorage('cass', server.connection()).then((s) => s.get(T, { pk: 'x', ck: 1 })))).toBe(
-          'TXN_TABLE_NOT_FOUND',
-        );
+        expect(
+          await codeOf(createStorage('cass', server.connection()).then((s) => s.get(T, { pk: 'x', ck: 1 }))),
+        ).toBe('TXN_TABLE_NOT_FOUND');
       } finally {
         await a.close();
         await b.close();
@@ -93,11 +101,9 @@ else {
     });
 
     it('reports a port nobody listens on as STORAGE_UNREACHABLE', async () => {
-      expect(
-        await codeOf(
-          createStorage('cass', { ...server.connection(), port: 1 }),
-        ),
-      ).toBe('STORAGE_UNREACHABLE');
+      expect(await codeOf(createStorage('cass', { ...server.connection(), port: 1 }))).toBe(
+        'STORAGE_UNREACHABLE',
+      );
     });
   });
 }

@@ -81,7 +81,11 @@ export function register(program: Command): void {
           insecure: flags.insecure === true,
           log: (message) => process.stderr.write(`${message}\n`),
         });
-        emit(json, { event: 'ready', url: server.url, pid: process.pid }, () => `stillpoint agent ready on ${server.url}`);
+        emit(
+          json,
+          { event: 'ready', url: server.url, pid: process.pid },
+          () => `stillpoint agent ready on ${server.url}`,
+        );
         const signal = await new Promise<NodeJS.Signals>((resolve) => {
           process.once('SIGINT', () => resolve('SIGINT'));
           process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -96,10 +100,14 @@ function readToken(flags: AgentFlags): string | undefined {
   if (flags.tokenEnv !== undefined) {
     const token = process.env[flags.tokenEnv];
     if (token === undefined || token === '') {
-      throw new ConfigError('PLAN_INVALID', `Environment variable ${flags.tokenEnv} (agent token) is empty.`, {
-        hint: 'Export the token or use --token-file.',
-        context: { key: 'token-env' },
-      });
+      throw new ConfigError(
+        'PLAN_INVALID',
+        `Environment variable ${flags.tokenEnv} (agent token) is empty.`,
+        {
+          hint: 'Export the token or use --token-file.',
+          context: { key: 'token-env' },
+        },
+      );
     }
     return token;
   }

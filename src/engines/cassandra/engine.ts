@@ -9,7 +9,6 @@ import { cassandraOptionsSchema, type CassandraOptions } from './options.ts';
 import { CASSANDRA_CAPABILITIES, CassandraSnapshotBackupSession } from './snapshot/capture.ts';
 import { CassandraImportRestoreSession } from './snapshot/restore.ts';
 
-
 export const cassandraEngine: EngineKind<CassandraOptions> = {
   kind: 'cassandra',
   parseOptions(member) {
@@ -25,10 +24,14 @@ export const cassandraEngine: EngineKind<CassandraOptions> = {
     }
     const parsed = cassandraOptionsSchema.safeParse(member.options);
     if (!parsed.success) {
-      throw new ConfigError('PLAN_INVALID', `Member ${member.name}: bad cassandra options: ${parsed.error.message}`, {
-        hint: 'Known options: agents: [{ url, token | tokenEnv | tokenFile, caFile }] (one per node).',
-        context: { member: member.name, key: 'options' },
-      });
+      throw new ConfigError(
+        'PLAN_INVALID',
+        `Member ${member.name}: bad cassandra options: ${parsed.error.message}`,
+        {
+          hint: 'Known options: agents: [{ url, token | tokenEnv | tokenFile, caFile }] (one per node).',
+          context: { member: member.name, key: 'options' },
+        },
+      );
     }
     return Object.freeze(parsed.data);
   },

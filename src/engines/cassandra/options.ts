@@ -36,10 +36,14 @@ export function agentEndpoints(options: CassandraOptions, member: string): Agent
     if (a.tokenEnv !== undefined) token = process.env[a.tokenEnv];
     if (a.tokenFile !== undefined) token = readFileSync(a.tokenFile, 'utf8').trim();
     if ((a.tokenEnv !== undefined || a.tokenFile !== undefined) && (token === undefined || token === '')) {
-      throw new ConfigError('PLAN_INVALID', `Member ${member}: agent ${a.url} has no token in ${a.tokenEnv ?? a.tokenFile}.`, {
-        hint: 'Set the variable or write the file, or remove tokenEnv/tokenFile.',
-        context: { member, key: `options.agents[${i}]` },
-      });
+      throw new ConfigError(
+        'PLAN_INVALID',
+        `Member ${member}: agent ${a.url} has no token in ${a.tokenEnv ?? a.tokenFile}.`,
+        {
+          hint: 'Set the variable or write the file, or remove tokenEnv/tokenFile.',
+          context: { member, key: `options.agents[${i}]` },
+        },
+      );
     }
     return {
       url: a.url,

@@ -236,7 +236,16 @@ async function prepareNode(spec: NodeSpec): Promise<LocalCassandraNode> {
   let exited: Promise<void> = Promise.resolve();
 
   // nodetool logs (logback.xml on the classpath) into the node's log dir, not into the caller's cwd.
-  const jmxArgs = [...JVM17, '-XX:TieredStopAtLevel=1', '-Xshare:auto', `-Dcassandra.logdir=${sub('logs')}`, '-cp', classpath, '-Xmx128m', 'org.apache.cassandra.tools.NodeTool'];
+  const jmxArgs = [
+    ...JVM17,
+    '-XX:TieredStopAtLevel=1',
+    '-Xshare:auto',
+    `-Dcassandra.logdir=${sub('logs')}`,
+    '-cp',
+    classpath,
+    '-Xmx128m',
+    'org.apache.cassandra.tools.NodeTool',
+  ];
   const node: LocalCassandraNode = {
     address: spec.address,
     nativePort: spec.nativePort,
@@ -314,9 +323,13 @@ async function prepareNode(spec: NodeSpec): Promise<LocalCassandraNode> {
       clearTimeout(timer);
     },
     async nodetool(args) {
-      const { stdout } = await run('java', [...jmxArgs, '-h', '127.0.0.1', '-p', String(spec.jmxPort), ...args], {
-        timeoutMs: 180_000,
-      });
+      const { stdout } = await run(
+        'java',
+        [...jmxArgs, '-h', '127.0.0.1', '-p', String(spec.jmxPort), ...args],
+        {
+          timeoutMs: 180_000,
+        },
+      );
       return stdout;
     },
   };

@@ -12,7 +12,19 @@ describe('stillpoint agent (CLI)', () => {
   beforeAll(async () => {
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'src/main.ts', 'agent', '--port', '0', '--token-env', 'AGENT_TOKEN', '--json', '--data-dir', '/nonexistent'],
+      [
+        '--import',
+        'tsx',
+        'src/main.ts',
+        'agent',
+        '--port',
+        '0',
+        '--token-env',
+        'AGENT_TOKEN',
+        '--json',
+        '--data-dir',
+        '/nonexistent',
+      ],
       { env: { ...process.env, AGENT_TOKEN: 't0ken' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     url = await new Promise<string>((resolve, reject) => {
@@ -31,16 +43,22 @@ describe('stillpoint agent (CLI)', () => {
 
   it('refuses calls without the token and paths outside the snapshots', async () => {
     expect((await fetch(`${url}/v1/identity`)).status).toBe(401);
-    const res = await fetch(`${url}/v1/file?path=../../etc/passwd`, { headers: { authorization: 'Bearer t0ken' } });
+    const res = await fetch(`${url}/v1/file?path=../../etc/passwd`, {
+      headers: { authorization: 'Bearer t0ken' },
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { code: string }).code).toBe('AGENT_BAD_PATH');
   });
 
   it('refuses a non-loopback listener without token and TLS (exit 2)', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'agent', '--host', '0.0.0.0', '--port', '0'], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/main.ts', 'agent', '--host', '0.0.0.0', '--port', '0'],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
     expect(r.status).toBe(2);
     expect(r.stderr + r.stdout).toMatch(/LISTENER_INSECURE/);
   });

@@ -82,10 +82,12 @@ else
         expect(problems.join(' ')).toMatch(/did not snapshot/);
         await session.discard();
         await third.start();
-        await expect.poll(async () => (await cluster.nodes[0]!.nodetool(['status'])).match(/^UN\s/gm)?.length, {
-          timeout: 180_000,
-          interval: 2_000,
-        }).toBe(3);
+        await expect
+          .poll(async () => (await cluster.nodes[0]!.nodetool(['status'])).match(/^UN\s/gm)?.length, {
+            timeout: 180_000,
+            interval: 2_000,
+          })
+          .toBe(3);
         await session.capture(never);
         await session.windowProblems?.(never); // the ring moved on since prepare (restart): a retry round
         await session.discard();
@@ -93,7 +95,11 @@ else
         expect(await session.windowProblems?.(never)).toEqual([]);
         const finished = await session.finish(finishWindow, never);
         expect((finished.handle as { detail?: { nodes?: string[] } }).detail?.nodes).toHaveLength(3);
-        const restore = openRestore(store, { backupId: 'c1', member, handle: finished.handle, artifacts: finished.artifacts }, { suffix: 'r1' });
+        const restore = openRestore(
+          store,
+          { backupId: 'c1', member, handle: finished.handle, artifacts: finished.artifacts },
+          { suffix: 'r1' },
+        );
         try {
           await restore.restore({ force: false, signal: never });
           await restore.markFinished();

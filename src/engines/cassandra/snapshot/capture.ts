@@ -39,7 +39,9 @@ export const CASSANDRA_CAPABILITIES: EngineCapabilities = Object.freeze({
 export interface NodeManifest {
   readonly hostId: string;
   readonly tokens: readonly string[];
-  readonly files: readonly (Pick<SnapshotFile, 'keyspace' | 'table' | 'name' | 'bytes' | 'sha256'> & { key: string })[];
+  readonly files: readonly (Pick<SnapshotFile, 'keyspace' | 'table' | 'name' | 'bytes' | 'sha256'> & {
+    key: string;
+  })[];
 }
 
 /** The upload figures of one backup (the differential upload's effect). */
@@ -131,7 +133,9 @@ export class CassandraSnapshotBackupSession implements BackupSession {
       return undefined;
     });
     if (after !== undefined && ringKey(after) !== ringKey(this.ringBefore)) {
-      problems.push(`cassandra ring changed around the pause: ${describeRing(this.ringBefore)} → ${describeRing(after)}`);
+      problems.push(
+        `cassandra ring changed around the pause: ${describeRing(this.ringBefore)} → ${describeRing(after)}`,
+      );
       this.ringBefore = after;
     }
     return problems;
@@ -140,10 +144,14 @@ export class CassandraSnapshotBackupSession implements BackupSession {
   async finish(_window: unknown, signal: AbortSignal): Promise<FinishedMember> {
     const tag = this.tag;
     if (tag === undefined || this.failedNodes.length > 0 || this.snapshots.size !== this.agents().length) {
-      throw new EngineError('CASSANDRA_SNAPSHOT_INCOMPLETE', `Member ${this.ctx.member.name}: not every node took snapshot ${tag ?? '(none)'}.`, {
-        hint: 'Check the agents and nodes (nodetool status); run the backup again.',
-        context: { member: this.ctx.member.name },
-      });
+      throw new EngineError(
+        'CASSANDRA_SNAPSHOT_INCOMPLETE',
+        `Member ${this.ctx.member.name}: not every node took snapshot ${tag ?? '(none)'}.`,
+        {
+          hint: 'Check the agents and nodes (nodetool status); run the backup again.',
+          context: { member: this.ctx.member.name },
+        },
+      );
     }
     const refs: ArtifactRef[] = [];
     const figures = { uploadedBytes: 0, referencedBytes: 0, uploadedFiles: 0, referencedFiles: 0 };
@@ -161,22 +169,43 @@ export class CassandraSnapshotBackupSession implements BackupSession {
         } else {
           const ref = await this.ctx.artifacts.put(key, await agent.readFile(file.path, signal));
           if (ref.sha256 !== file.sha256 || ref.bytes !== file.bytes) {
-            throw new EngineError('CASSANDRA_SNAPSHOT_INCOMPLETE', `File ${file.path} of node ${id.hostId} changed while it was copied.`, {
-              hint: 'Snapshot files are hard links and never change; check the node’s disk, then run the backup again.',
-              context: { member: this.ctx.member.name, path: file.path },
-            });
+            throw new EngineError(
+              'CASSANDRA_SNAPSHOT_INCOMPLETE',
+              `File ${file.path} of node ${id.hostId} changed while it was copied.`,
+              {
+                hint: 'Snapshot files are hard links and never change; check the node’s disk, then run the backup again.',
+                context: { member: this.ctx.member.name, path: file.path },
+              },
+            );
           }
           refs.push({ ...ref, shared: true });
           figures.uploadedBytes += file.bytes;
           figures.uploadedFiles += 1;
         }
-        entries.push({ keyspace: file.keyspace, table: file.table, name: file.name, bytes: file.bytes, sha256: file.sha256, key });
+        entries.push({
+          keyspace: file.keyspace,
+          table: file.table,
+          name: file.name,
+          bytes: file.bytes,
+          sha256: file.sha256,
+          key,
+        });
       }
       const manifest: NodeManifest = { hostId: id.hostId, tokens: id.tokens, files: entries };
-      refs.push(await this.ctx.artifacts.put(`${this.ctx.artifactPrefix}nodes/${id.hostId}.json`, JSON.stringify(manifest)));
+      refs.push(
+        await this.ctx.artifacts.put(
+          `${this.ctx.artifactPrefix}nodes/${id.hostId}.json`,
+          JSON.stringify(manifest),
+        ),
+      );
       nodes.push(id.hostId);
     }
-    refs.push(await this.ctx.artifacts.put(`${this.ctx.artifactPrefix}schema.json`, JSON.stringify(await this.schema())));
+    refs.push(
+      await this.ctx.artifacts.put(
+        `${this.ctx.artifactPrefix}schema.json`,
+        JSON.stringify(await this.schema()),
+      ),
+    );
     await this.clearSnapshots();
     return {
       handle: { kind: 'snapshot', snapshotId: tag, detail: { nodes } },

@@ -21,7 +21,12 @@ import type {
   TargetInspection,
 } from '../../contract.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
-import { agentEndpoints, cassandraTargetSchema, type CassandraOptions, type CassandraTarget } from '../options.ts';
+import {
+  agentEndpoints,
+  cassandraTargetSchema,
+  type CassandraOptions,
+  type CassandraTarget,
+} from '../options.ts';
 import type { NodeManifest } from './capture.ts';
 
 const MARKER_KS = 'stillpoint_restores';
@@ -43,7 +48,10 @@ export class CassandraImportRestoreSession implements RestoreSession {
         context: { member: ctx.record.member.name },
       });
     }
-    const fallback = `r_${ctx.record.backupId.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(-8)}`;
+    const fallback = `r_${ctx.record.backupId
+      .replace(/[^a-z0-9]/gi, '')
+      .toLowerCase()
+      .slice(-8)}`;
     this.target = { ...parsed.data, suffix: parsed.data.suffix ?? fallback };
   }
 
@@ -60,12 +68,19 @@ export class CassandraImportRestoreSession implements RestoreSession {
     return Promise.resolve([
       { title: `Create keyspaces ${ks} and their tables from the backup's schema`, destructive: false },
       { title: 'Stage each node’s SSTables on the node with the same host id (agent)', destructive: false },
-      { title: `nodetool import into ${ks} on every node`, detail: 'nodetool import <ks> <table> <staging dir>', destructive: false },
+      {
+        title: `nodetool import into ${ks} on every node`,
+        detail: 'nodetool import <ks> <table> <staging dir>',
+        destructive: false,
+      },
     ]);
   }
 
   private async open(): Promise<CassandraStorage> {
-    this.storage ??= (await createStorage(this.ctx.record.member.name, this.ctx.record.member.connection)) as CassandraStorage;
+    this.storage ??= (await createStorage(
+      this.ctx.record.member.name,
+      this.ctx.record.member.connection,
+    )) as CassandraStorage;
     return this.storage;
   }
 
@@ -74,21 +89,47 @@ export class CassandraImportRestoreSession implements RestoreSession {
     try {
       storage = await this.open();
     } catch (error) {
-      return { checks: [{ name: 'cassandra', ok: false, detail: (error as Error).message }], state: 'absent', detail: 'unreachable' };
+      return {
+        checks: [{ name: 'cassandra', ok: false, detail: (error as Error).message }],
+        state: 'absent',
+        detail: 'unreachable',
+      };
     }
     const marker = await this.marker();
     const existing: string[] = [];
     for (const ks of Object.values(this.mapping())) {
-      const rs = await storage.client.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [ks]);
+      const rs = await storage.client.execute(
+        'SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?',
+        [ks],
+      );
       if (rs.rows.length > 0) existing.push(`${ks} (${rs.rows.length} tables)`);
     }
     const checks = [{ name: 'cassandra', ok: true, detail: 'reachable' }];
-    if (marker === 'restored') return { checks, state: 'restored', detail: `backup ${this.ctx.record.backupId} was restored into ${existing.join(', ')}` };
-    if (marker === 'in-progress') return { checks, state: 'in-progress', detail: `an earlier restore of this backup left ${existing.join(', ')}` };
+    if (marker === 'restored')
+      return {
+        checks,
+        state: 'restored',
+        detail: `backup ${this.ctx.record.backupId} was restored into ${existing.join(', ')}`,
+      };
+    if (marker === 'in-progress')
+      return {
+        checks,
+        state: 'in-progress',
+        detail: `an earlier restore of this backup left ${existing.join(', ')}`,
+      };
     if (existing.length > 0) {
-      return { checks, state: 'foreign', detail: `keyspaces exist: ${existing.join(', ')}`, hint: 'Pick another suffix or DROP those keyspaces.' };
+      return {
+        checks,
+        state: 'foreign',
+        detail: `keyspaces exist: ${existing.join(', ')}`,
+        hint: 'Pick another suffix or DROP those keyspaces.',
+      };
     }
-    return { checks, state: 'absent', detail: `keyspaces ${Object.values(this.mapping()).join(', ')} do not exist` };
+    return {
+      checks,
+      state: 'absent',
+      detail: `keyspaces ${Object.values(this.mapping()).join(', ')} do not exist`,
+    };
   }
 
   async restore(opts: RestoreOptions): Promise<RestoredMember> {
@@ -101,7 +142,9 @@ export class CassandraImportRestoreSession implements RestoreSession {
     const mapping = this.mapping();
     // Redo from scratch: an in-progress leftover (or a forced target) is truncated before the import.
     storage.usePhysicalNames(mapping);
-    const schemas = JSON.parse(await this.read(`${this.ctx.record.backupId}/${this.ctx.record.member.name}/schema.json`)) as TableSchema[];
+    const schemas = JSON.parse(
+      await this.read(`${this.ctx.record.backupId}/${this.ctx.record.member.name}/schema.json`),
+    ) as TableSchema[];
     for (const schema of schemas) {
       await storage.createTable(schema);
       await storage.client.execute(`TRUNCATE "${mapping[schema.namespace]}"."${schema.table}"`);
@@ -115,10 +158,14 @@ export class CassandraImportRestoreSession implements RestoreSession {
       const node = JSON.parse(await this.read(ref.key)) as NodeManifest;
       const agent = byHost.get(node.hostId);
       if (agent === undefined) {
-        throw new EngineError('CASSANDRA_RESTORE_NODE_MISSING', `Node ${node.hostId} of backup ${this.ctx.record.backupId} has no agent in this cluster.`, {
-          hint: 'Import needs the same nodes (host ids) as the backup; use the full-cluster restore for a new cluster.',
-          context: { member: this.ctx.record.member.name, hostId: node.hostId },
-        });
+        throw new EngineError(
+          'CASSANDRA_RESTORE_NODE_MISSING',
+          `Node ${node.hostId} of backup ${this.ctx.record.backupId} has no agent in this cluster.`,
+          {
+            hint: 'Import needs the same nodes (host ids) as the backup; use the full-cluster restore for a new cluster.',
+            context: { member: this.ctx.record.member.name, hostId: node.hostId },
+          },
+        );
       }
       await agent.clearStaging(restoreId, opts.signal);
       const tables = new Set<string>();
@@ -126,7 +173,14 @@ export class CassandraImportRestoreSession implements RestoreSession {
         if (!SSTABLE.test(file.name)) continue;
         const ks = mapping[file.keyspace];
         if (ks === undefined) continue;
-        await agent.stage(restoreId, ks, file.table, file.name, await this.ctx.artifacts.get(file.key), opts.signal);
+        await agent.stage(
+          restoreId,
+          ks,
+          file.table,
+          file.name,
+          await this.ctx.artifacts.get(file.key),
+          opts.signal,
+        );
         tables.add(`${ks}\u0000${file.table}`);
       }
       for (const t of tables) {
@@ -163,11 +217,16 @@ export class CassandraImportRestoreSession implements RestoreSession {
 
   private async setMarker(state: 'in-progress' | 'restored'): Promise<void> {
     const storage = await this.open();
-    const rf = this.ctx.record.member.connection.kind === 'cassandra' ? (this.ctx.record.member.connection.replicationFactor ?? 3) : 3;
+    const rf =
+      this.ctx.record.member.connection.kind === 'cassandra'
+        ? (this.ctx.record.member.connection.replicationFactor ?? 3)
+        : 3;
     await storage.client.execute(
       `CREATE KEYSPACE IF NOT EXISTS ${MARKER_KS} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': ${rf}}`,
     );
-    await storage.client.execute(`CREATE TABLE IF NOT EXISTS ${MARKER_KS}.markers (target text PRIMARY KEY, backup_id text, state text)`);
+    await storage.client.execute(
+      `CREATE TABLE IF NOT EXISTS ${MARKER_KS}.markers (target text PRIMARY KEY, backup_id text, state text)`,
+    );
     await storage.client.execute(
       `INSERT INTO ${MARKER_KS}.markers (target, backup_id, state) VALUES (?, ?, ?)`,
       [this.markerKey(), this.ctx.record.backupId, state],

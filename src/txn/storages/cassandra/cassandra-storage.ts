@@ -129,11 +129,15 @@ export class CassandraStorage implements Storage {
     const rows: Row[] = [];
     let pageState: string | undefined;
     do {
-      const rs = await this.exec(`SELECT * FROM ${this.qualified(table)} WHERE ${whereKey(keys)}${limit}`, params, {
-        consistency: consistencies.serial,
-        fetchSize: PAGE,
-        ...(pageState === undefined ? {} : { pageState }),
-      });
+      const rs = await this.exec(
+        `SELECT * FROM ${this.qualified(table)} WHERE ${whereKey(keys)}${limit}`,
+        params,
+        {
+          consistency: consistencies.serial,
+          fetchSize: PAGE,
+          ...(pageState === undefined ? {} : { pageState }),
+        },
+      );
       for (const row of rs.rows) rows.push(fromCql(row, info.physical));
       pageState = rs.pageState ?? undefined;
     } while (pageState !== undefined && (options.limit === undefined || rows.length < options.limit));
@@ -197,7 +201,8 @@ export class CassandraStorage implements Storage {
     const info = await this.info(m.table);
     const keys = keyColumns(info.schema);
     const keyParams = keys.map((c) => toCql(m.key[c] ?? null, info.physical[c]));
-    const bind = (column: string, value: Value | undefined): unknown => toCql(value ?? null, info.physical[column]);
+    const bind = (column: string, value: Value | undefined): unknown =>
+      toCql(value ?? null, info.physical[column]);
     const condition = m.condition === undefined ? undefined : ifClause(m.condition);
     const lwt = { consistency: consistencies.quorum, serialConsistency: consistencies.serial };
     let cql: string;
@@ -251,10 +256,14 @@ export class CassandraStorage implements Storage {
     }
     const found = this.tables.get(name);
     if (found === undefined) {
-      throw new TransactionError('TXN_TABLE_NOT_FOUND', `Table ${name} is not known to storage ${this.name}.`, {
-        hint: 'Create it first (createTable / the schema step), or check the namespace mapping of the group.',
-        context: { storage: this.name, table: name, keyspace: this.keyspace(table.namespace) },
-      });
+      throw new TransactionError(
+        'TXN_TABLE_NOT_FOUND',
+        `Table ${name} is not known to storage ${this.name}.`,
+        {
+          hint: 'Create it first (createTable / the schema step), or check the namespace mapping of the group.',
+          context: { storage: this.name, table: name, keyspace: this.keyspace(table.namespace) },
+        },
+      );
     }
     return found;
   }
@@ -284,52 +293,81 @@ export class CassandraStorage implements Storage {
     if (error instanceof cassandra.errors.NoHostAvailableError) {
       const inner: unknown[] = Object.values((error.innerErrors ?? {}) as Record<string, unknown>);
       if (inner.some((e) => e instanceof cassandra.errors.AuthenticationError)) {
-        return new TransactionError('STORAGE_AUTH_FAILED', `Cassandra ${where} refused the credentials of storage ${this.name}: ${message}`, {
+        return new TransactionError(
+          'STORAGE_AUTH_FAILED',
+          `Cassandra ${where} refused the credentials of storage ${this.name}: ${message}`,
+          {
+            hint: 'Check user and password (password, passwordEnv or passwordFile in the storage config).',
+            context,
+            cause: error,
+          },
+        );
+      }
+      return new TransactionError(
+        'STORAGE_UNREACHABLE',
+        `Cannot reach Cassandra storage ${this.name} at ${where}: ${message}`,
+        {
+          hint: 'Check that the nodes are up, the native transport port, and localDataCenter.',
+          context,
+          cause: error,
+        },
+      );
+    }
+    if (error instanceof cassandra.errors.AuthenticationError) {
+      return new TransactionError(
+        'STORAGE_AUTH_FAILED',
+        `Cassandra ${where} refused the credentials of storage ${this.name}: ${message}`,
+        {
           hint: 'Check user and password (password, passwordEnv or passwordFile in the storage config).',
           context,
           cause: error,
-        });
-      }
-      return new TransactionError('STORAGE_UNREACHABLE', `Cannot reach Cassandra storage ${this.name} at ${where}: ${message}`, {
-        hint: 'Check that the nodes are up, the native transport port, and localDataCenter.',
-        context,
-        cause: error,
-      });
-    }
-    if (error instanceof cassandra.errors.AuthenticationError) {
-      return new TransactionError('STORAGE_AUTH_FAILED', `Cassandra ${where} refused the credentials of storage ${this.name}: ${message}`, {
-        hint: 'Check user and password (password, passwordEnv or passwordFile in the storage config).',
-        context,
-        cause: error,
-      });
+        },
+      );
     }
     if (error instanceof cassandra.errors.ResponseError) {
       const codes = cassandra.types.responseErrorCodes;
       const code: number = error.code;
-      if (code === Number(codes.invalid) && /unconfigured table|does not exist|Keyspace .* doesn't exist/i.test(message)) {
-        return new TransactionError('TXN_TABLE_NOT_FOUND', `A table of Cassandra storage ${this.name} does not exist: ${message}`, {
-          hint: 'Create the tables first, or check the namespace mapping of the group.',
-          context,
-          cause: error,
-        });
+      if (
+        code === Number(codes.invalid) &&
+        /unconfigured table|does not exist|Keyspace .* doesn't exist/i.test(message)
+      ) {
+        return new TransactionError(
+          'TXN_TABLE_NOT_FOUND',
+          `A table of Cassandra storage ${this.name} does not exist: ${message}`,
+          {
+            hint: 'Create the tables first, or check the namespace mapping of the group.',
+            context,
+            cause: error,
+          },
+        );
       }
       const contended =
-        code === Number(codes.writeTimeout) || code === Number(codes.readTimeout) || code === Number(codes.unavailableException);
+        code === Number(codes.writeTimeout) ||
+        code === Number(codes.readTimeout) ||
+        code === Number(codes.unavailableException);
       if (contended && mutation?.condition !== undefined) {
         // A timed-out LWT may or may not have applied (Paxos contention or a slow replica): ScalarDB reports it
         // retriable; the transaction layer re-reads before deciding anything.
-        return new TransactionError('TX_COMMIT_UNKNOWN', `A conditional write on storage ${this.name} timed out; it may have applied: ${message}`, {
-          hint: 'Lazy recovery decides the record; retry the transaction.',
-          context,
-          cause: error,
-        });
+        return new TransactionError(
+          'TX_COMMIT_UNKNOWN',
+          `A conditional write on storage ${this.name} timed out; it may have applied: ${message}`,
+          {
+            hint: 'Lazy recovery decides the record; retry the transaction.',
+            context,
+            cause: error,
+          },
+        );
       }
       if (contended) {
-        return new TransactionError('TX_CONFLICT', `Storage ${this.name} could not reach enough replicas: ${message}`, {
-          hint: 'Retry; check that a quorum of replicas is up.',
-          context,
-          cause: error,
-        });
+        return new TransactionError(
+          'TX_CONFLICT',
+          `Storage ${this.name} could not reach enough replicas: ${message}`,
+          {
+            hint: 'Retry; check that a quorum of replicas is up.',
+            context,
+            cause: error,
+          },
+        );
       }
     }
     return error;

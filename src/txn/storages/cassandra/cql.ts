@@ -72,7 +72,9 @@ export function schemasFromColumns(namespace: string, rows: readonly SchemaColum
         .map((c) => c.column_name);
     const physical: Record<string, ColumnType> = {};
     for (const c of columns) physical[c.column_name] = FROM_CQL[c.type] ?? 'TEXT';
-    out.push(userSchemaFromPhysical({ namespace, table }, keyOf('partition_key'), keyOf('clustering'), physical));
+    out.push(
+      userSchemaFromPhysical({ namespace, table }, keyOf('partition_key'), keyOf('clustering'), physical),
+    );
   }
   return out;
 }
@@ -110,14 +112,19 @@ export function toCql(value: Value, type: ColumnType | undefined): unknown {
 }
 
 /** A driver row as a storage Row: bigints that fit a JS number become numbers, blobs plain Uint8Arrays. */
-export function fromCql(raw: { readonly [column: string]: unknown }, physical: Readonly<Record<string, ColumnType>>): Row {
+export function fromCql(
+  raw: { readonly [column: string]: unknown },
+  physical: Readonly<Record<string, ColumnType>>,
+): Row {
   const out: Record<string, Value> = {};
   for (const name of Object.keys(physical)) {
     const value = raw[name];
     if (value === null || value === undefined) out[name] = null;
     else if (typeof value === 'bigint') {
       out[name] =
-        value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value;
+        value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
+          ? Number(value)
+          : value;
     } else if (Buffer.isBuffer(value)) out[name] = new Uint8Array(value);
     else out[name] = value as Value;
   }
