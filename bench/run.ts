@@ -12,6 +12,7 @@ const modules: Array<() => Promise<{ benchmarks: readonly Benchmark[] }>> = [
   () => import('./pause.ts'),
   () => import('./window.ts'),
   () => import('./engines.ts'),
+  () => import('./cassandra.ts'),
   () => import('./product.ts'),
   () => import('./memory.ts'),
   () => import('./dynamodb.ts'),

@@ -312,6 +312,37 @@ export const ERROR_CODES = {
   ),
   KMS_REQUEST_FAILED: c(['config'], 2, 'A KMS request failed (network, credentials, throttling).'),
   KEYS_ROTATE_TARGET_MISSING: c(['config'], 2, '`keys rotate` was given no key to rotate to.'),
+  // Cassandra engine, node agent and storage (issue 16)
+  AGENT_BAD_PATH: c(
+    ['engine'],
+    1,
+    'The node agent was asked for a path outside its data or staging directory.',
+  ),
+  AGENT_NODETOOL_FAILED: c(
+    ['engine'],
+    1,
+    'nodetool on a Cassandra node failed (node down, JMX unreachable).',
+  ),
+  AGENT_REQUEST_FAILED: c(
+    ['engine'],
+    1,
+    'A call to a node agent failed (unreachable, bad token, or an error there).',
+  ),
+  CASSANDRA_RING_CHANGED: c(
+    ['engine'],
+    1,
+    'The ring (nodes, host ids, tokens, restarts) changed around the pause; the attempt is retried.',
+  ),
+  CASSANDRA_SNAPSHOT_INCOMPLETE: c(
+    ['engine'],
+    1,
+    'A node did not take the snapshot inside the pause; the attempt is retried.',
+  ),
+  CASSANDRA_RESTORE_NODE_MISSING: c(
+    ['engine'],
+    1,
+    'A backed-up node (host id) has no agent in the restore target.',
+  ),
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -68,9 +68,26 @@ const cosmosSchema = z.strictObject({
   ...credentials,
 });
 
+const cassandraSchema = z.strictObject({
+  kind: z.literal('cassandra'),
+  contactPoints: z.array(z.string().min(1)).min(1),
+  port: port.optional(),
+  localDataCenter: z.string().min(1),
+  replicationFactor: z.number().int().min(1).max(9).optional(),
+  user: z.string().min(1).optional(),
+  ...credentials,
+});
+
 /** Zod schema of one storage entry (exported so other config files can embed it). */
 export const storageConfigSchema = z
-  .discriminatedUnion('kind', [sqliteSchema, postgresSchema, mysqlSchema, dynamodbSchema, cosmosSchema])
+  .discriminatedUnion('kind', [
+    sqliteSchema,
+    postgresSchema,
+    mysqlSchema,
+    dynamodbSchema,
+    cosmosSchema,
+    cassandraSchema,
+  ])
   .refine(
     (s) =>
       s.kind === 'sqlite' ||
@@ -215,6 +232,7 @@ function describeStorage(s: StorageConfig | undefined): string {
   if (s.kind === 'sqlite') return `sqlite ${s.path}`;
   if (s.kind === 'dynamodb') return `dynamodb ${s.endpoint ?? s.region}`;
   if (s.kind === 'cosmos') return `cosmos ${s.endpoint}`;
+  if (s.kind === 'cassandra') return `cassandra ${s.contactPoints.join(',')}:${s.port ?? 9042}`;
   return `${s.kind} ${s.host}:${s.port}${s.database === undefined ? '' : `/${s.database}`}`;
 }
 

@@ -192,6 +192,11 @@ export interface BackupSession {
   capture(signal: AbortSignal): Promise<CaptureResult>;
   /** After unpause: copy out, checksum, return what the catalog must store. */
   finish(window: FinishWindow, signal: AbortSignal): Promise<FinishedMember>;
+  /**
+   * After the unpause, before finish: reasons this attempt's capture is not a consistent cut (a Cassandra node
+   * restarted or did not snapshot, the ring changed). Any reason makes the window invalid: discard + retry.
+   */
+  windowProblems?(signal: AbortSignal): Promise<readonly string[]>;
   /** Drops a capture that will not be finished (invalid window → retry). Idempotent, never throws. */
   discard(): Promise<void>;
   /** Waits until `handle` is restorable; returns at once when `capabilities.horizonWait` is false. */

@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.ts';
 import type { EngineCapabilities, EngineKind, MemberSpec } from './contract.ts';
 import { cosmosEngine } from './cosmos/engine.ts';
 import { azureFlexibleEngine } from './azure-flexible/engine.ts';
+import { cassandraEngine } from './cassandra/engine.ts';
 import { dynamodbEngine } from './dynamodb/engine.ts';
 import { mariadbEngine } from './mariadb/engine.ts';
 import { postgresEngine } from './postgres/engine.ts';
@@ -28,6 +29,7 @@ const BUILT_IN: readonly EngineKind<unknown>[] = [
   erase(cosmosEngine),
   erase(rdsEngine),
   erase(azureFlexibleEngine),
+  erase(cassandraEngine),
 ];
 
 const kinds = new Map<string, EngineKind<unknown>>(BUILT_IN.map((k) => [k.kind, k]));

@@ -289,6 +289,8 @@ class BackupRun {
       };
       this.setState('validating', { ...window });
       problems.push(...(await checkMembershipAfter(sessions, this.signal))); // pods compared after the unpause too
+      for (const c of captures)
+        problems.push(...((await c.member.session.windowProblems?.(this.signal)) ?? []));
       if (unpauseStartedAtMs - pausedAtMs < required)
         problems.push(
           `window ${unpauseStartedAtMs - pausedAtMs} ms is shorter than the required ${required} ms`,

@@ -309,6 +309,7 @@ export function describeConnection(c: StorageConfig): string {
   if (c.kind === 'dynamodb')
     return `dynamodb ${c.endpoint ?? c.region}${c.prefix ? ` prefix ${c.prefix}` : ''}`;
   if (c.kind === 'cosmos') return `cosmos ${c.endpoint}${c.prefix ? ` prefix ${c.prefix}` : ''}`;
+  if (c.kind === 'cassandra') return `cassandra ${c.contactPoints.join(',')}:${c.port ?? 9042}`;
   return c.kind === 'sqlite'
     ? `sqlite ${c.path}`
     : `${c.kind} ${c.user}@${c.host}:${c.port}${c.database ? `/${c.database}` : ''}`;

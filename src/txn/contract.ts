@@ -87,6 +87,20 @@ export type StorageConfig =
        * `mutate.js` stored procedure (default; real Cosmos DB) or ETag-conditional writes.
        */
       readonly mutations?: 'stored-procedure' | 'etag';
+    }
+  | {
+      readonly kind: 'cassandra';
+      /** Nodes the driver contacts first (`host` or `host:port`); it discovers the rest of the ring. */
+      readonly contactPoints: readonly string[];
+      /** Native transport port (default 9042). */
+      readonly port?: number;
+      readonly localDataCenter: string;
+      /** SimpleStrategy replication factor of keyspaces the layer creates (default 3, as ScalarDB). */
+      readonly replicationFactor?: number;
+      readonly user?: string;
+      readonly password?: string;
+      readonly passwordEnv?: string;
+      readonly passwordFile?: string;
     };
 
 /** A group of storages and which namespace lives where; the Coordinator is the namespace `coordinator`. */

@@ -15,6 +15,7 @@ import { register as registerScalarAdmin } from './scalar-admin.ts';
 import { register as registerK8s } from './k8s.ts';
 import { register as registerServe } from './serve.ts';
 import { register as registerKeys } from './keys.ts';
+import { register as registerAgent } from './agent.ts';
 
 type Register = (program: Command, composition: CliComposition) => void;
 
@@ -29,6 +30,7 @@ const modules: Register[] = [
   registerK8s,
   registerServe,
   registerKeys,
+  registerAgent,
 ];
 
 export function registerCommands(program: Command, composition: CliComposition): void {

@@ -3,6 +3,7 @@ import { resolvePassword } from '../../password.ts';
 import { ConfigError } from '../../errors.ts';
 import type { Storage, StorageConfig } from '../contract.ts';
 import { openCosmosStorage } from './cosmos/cosmos-storage.ts';
+import { openCassandraStorage } from './cassandra/cassandra-storage.ts';
 import { openDynamoStorage } from './dynamodb/dynamodb-storage.ts';
 import { openMysqlStorage } from './mysql/mysql-storage.ts';
 import { openPostgresStorage } from './postgres/postgres-storage.ts';
@@ -62,10 +63,22 @@ export async function createStorage(name: string, config: StorageConfig): Promis
         ...(config.mutations === undefined ? {} : { mutations: config.mutations }),
       });
     }
+    case 'cassandra': {
+      const password = resolvePassword(config, `storage ${name}`);
+      return openCassandraStorage(name, {
+        contactPoints: config.contactPoints,
+        port: config.port ?? 9042,
+        localDataCenter: config.localDataCenter,
+        replicationFactor: config.replicationFactor ?? 3,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        ...(config.user === undefined ? {} : { user: config.user }),
+        ...(password === undefined ? {} : { password }),
+      });
+    }
     default: {
       const kind = (config as { kind?: unknown }).kind;
       throw new ConfigError('TXN_STORAGE_KIND', `Storage ${name} has unknown kind ${String(kind)}.`, {
-        hint: 'Use one of: sqlite, postgres, mysql, dynamodb, cosmos.',
+        hint: 'Use one of: sqlite, postgres, mysql, dynamodb, cosmos, cassandra.',
         context: { storage: name },
       });
     }

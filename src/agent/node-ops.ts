@@ -1,0 +1,200 @@
+/**
+ * What `stillpoint agent` does on its own Cassandra node: nodetool (over local JMX) for flush, snapshot,
+ * clearsnapshot, import and the node's identity; the data directories for listing, checksumming and reading
+ * snapshot files and for staging files of a restore. The agent server (./server.ts) exposes these over HTTP.
+ *
+ * Paths handed out are RELATIVE to a data directory (`<ks>/<table>-<id>/snapshots/<tag>/<file>`) and every
+ * path taken in is checked to stay inside it (no `..`, no absolute paths).
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join, normalize, sep } from 'node:path';
+import { promisify } from 'node:util';
+import { EngineError } from '../errors.ts';
+
+const execFileAsync = promisify(execFile);
+
+export interface NodeOpsConfig {
+  /** The nodetool command line up to its arguments, e.g. `['nodetool', '-h', '127.0.0.1', '-p', '7199']`. */
+  readonly nodetool: readonly string[];
+  /** The node's `data_file_directories` (snapshots live under them). */
+  readonly dataDirs: readonly string[];
+  /** Where restore files are staged before `nodetool import` (default `<first data dir>/../stillpoint-staging`). */
+  readonly stagingDir?: string;
+  readonly timeoutMs?: number;
+}
+
+export interface NodeIdentity {
+  readonly hostId: string;
+  /** Gossip generation: changes whenever the node restarts. */
+  readonly generation: number;
+  readonly tokens: readonly string[];
+}
+
+export interface SnapshotFile {
+  /** Relative to the data directory: `<keyspace>/<table>-<id>/snapshots/<tag>/<name>`. */
+  readonly path: string;
+  readonly keyspace: string;
+  readonly table: string;
+  readonly name: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+export class NodeOps {
+  constructor(readonly config: NodeOpsConfig) {}
+
+  async nodetool(args: readonly string[]): Promise<string> {
+    const [command, ...prefix] = this.config.nodetool;
+    if (command === undefined) throw new Error('agent: empty nodetool command');
+    try {
+      const { stdout } = await execFileAsync(command, [...prefix, ...args], {
+        timeout: this.config.timeoutMs ?? 300_000,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      return stdout;
+    } catch (error) {
+      const e = error as { stderr?: string; stdout?: string; message: string };
+      throw new EngineError(
+        'AGENT_NODETOOL_FAILED',
+        `nodetool ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim().slice(0, 2000)}`,
+        {
+          hint: 'Check that Cassandra is up and JMX is reachable with the agent’s nodetool settings.',
+          context: { args: args.join(' ') },
+          cause: error,
+        },
+      );
+    }
+  }
+
+  /** Host id, gossip generation and tokens (`nodetool info -T`). */
+  async identity(): Promise<NodeIdentity> {
+    const out = await this.nodetool(['info', '-T']);
+    const hostId = /^ID\s*:\s*(\S+)/m.exec(out)?.[1] ?? '';
+    const generation = Number(/^Generation No\s*:\s*(\d+)/m.exec(out)?.[1] ?? 0);
+    const tokens = [...out.matchAll(/^Token\s*:\s*(\S+)/gm)].map((m) => m[1] ?? '').sort();
+    return { hostId, generation, tokens };
+  }
+
+  async flush(keyspaces: readonly string[]): Promise<void> {
+    for (const ks of keyspaces) await this.nodetool(['flush', '--', ks]);
+  }
+
+  /** `nodetool snapshot -t <tag>` of the keyspaces (flushes first, then hard links). */
+  async snapshot(tag: string, keyspaces: readonly string[]): Promise<void> {
+    checkName(tag, 'tag');
+    await this.nodetool(['snapshot', '-t', tag, '--', ...keyspaces]);
+  }
+
+  async clearSnapshot(tag: string): Promise<void> {
+    checkName(tag, 'tag');
+    await this.nodetool(['clearsnapshot', '-t', tag, '--all']).catch(() =>
+      this.nodetool(['clearsnapshot', '-t', tag]),
+    );
+  }
+
+  /** Every file of snapshot `tag`, with size and sha256 (SSTables are immutable: hashing once is enough). */
+  async snapshotFiles(tag: string, keyspaces: readonly string[]): Promise<SnapshotFile[]> {
+    checkName(tag, 'tag');
+    const out: SnapshotFile[] = [];
+    for (const dataDir of this.config.dataDirs) {
+      for (const keyspace of keyspaces) {
+        const ksDir = join(dataDir, keyspace);
+        for (const tableDir of await dirs(ksDir)) {
+          const snapDir = join(ksDir, tableDir, 'snapshots', tag);
+          for (const name of await filesIn(snapDir)) {
+            const full = join(snapDir, name);
+            out.push({
+              path: [keyspace, tableDir, 'snapshots', tag, name].join('/'),
+              keyspace,
+              table: tableDir.replace(/-[0-9a-f]{32}$/, ''),
+              name,
+              bytes: (await stat(full)).size,
+              sha256: await sha256(full),
+            });
+          }
+        }
+      }
+    }
+    return out.sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  /** Opens a snapshot file for reading; only paths under `…/snapshots/…` of a data directory. */
+  openSnapshotFile(path: string): NodeJS.ReadableStream {
+    const rel = safeRelative(path);
+    if (!rel.split('/').includes('snapshots')) {
+      throw new EngineError('AGENT_BAD_PATH', `Not a snapshot file: ${path}`, {
+        hint: 'Only files listed by the snapshot call can be read.',
+        context: { path },
+      });
+    }
+    return createReadStream(join(this.config.dataDirs[0] ?? '', rel));
+  }
+
+  stagingRoot(): string {
+    return this.config.stagingDir ?? join(this.config.dataDirs[0] ?? '', '..', 'stillpoint-staging');
+  }
+
+  /** The directory a restore's files for one table are staged in. */
+  async stagingDirFor(restoreId: string, keyspace: string, table: string): Promise<string> {
+    for (const [v, what] of [
+      [restoreId, 'restore id'],
+      [keyspace, 'keyspace'],
+      [table, 'table'],
+    ] as const)
+      checkName(v, what);
+    const dir = join(this.stagingRoot(), restoreId, keyspace, table);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
+  /** `nodetool import <ks> <table> <dir>`: loads staged SSTables into a live table (non-destructive). */
+  async importStaged(restoreId: string, keyspace: string, table: string): Promise<void> {
+    const dir = await this.stagingDirFor(restoreId, keyspace, table);
+    await this.nodetool(['import', '--', keyspace, table, dir]);
+  }
+
+  async clearStaging(restoreId: string): Promise<void> {
+    checkName(restoreId, 'restore id');
+    await rm(join(this.stagingRoot(), restoreId), { recursive: true, force: true });
+  }
+}
+
+/** Names we put in paths and nodetool arguments: letters, digits, `_`, `-`, `.` (no separators). */
+export function checkName(value: string, what: string): void {
+  if (!/^[A-Za-z0-9_.-]{1,200}$/.test(value) || value.startsWith('.')) {
+    throw new EngineError('AGENT_BAD_PATH', `Bad ${what}: ${JSON.stringify(value)}`, {
+      hint: 'Use letters, digits, `_`, `-` and `.` only.',
+      context: { [what]: value },
+    });
+  }
+}
+
+function safeRelative(path: string): string {
+  const rel = normalize(path).split(sep).join('/');
+  if (rel.startsWith('/') || rel.split('/').includes('..')) {
+    throw new EngineError('AGENT_BAD_PATH', `Path leaves the data directory: ${path}`, {
+      hint: 'Only relative paths inside the node’s data directory are accepted.',
+      context: { path },
+    });
+  }
+  return rel;
+}
+
+async function dirs(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+}
+
+async function filesIn(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => e.name);
+}
+
+async function sha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

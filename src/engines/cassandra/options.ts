@@ -1,0 +1,54 @@
+/** Options of a `cassandra` member and of its restore target. */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from '../../errors.ts';
+import type { AgentEndpoint } from '../../agent/client.ts';
+
+const agentSchema = z.strictObject({
+  /** `https://<node>:7400`: the `stillpoint agent` next to one Cassandra node. */
+  url: z.url(),
+  token: z.string().min(1).optional(),
+  tokenEnv: z.string().min(1).optional(),
+  tokenFile: z.string().min(1).optional(),
+  /** PEM file of the CA that signed the agents' certificates. */
+  caFile: z.string().min(1).optional(),
+});
+
+export const cassandraOptionsSchema = z.strictObject({
+  /** One agent per node of the cluster holding the member's keyspaces (every node: a snapshot is per node). */
+  agents: z.array(agentSchema).min(1),
+});
+export type CassandraOptions = z.infer<typeof cassandraOptionsSchema>;
+
+/** Restore target: import into new keyspaces `<namespace>_<suffix>` (a live cluster stays untouched). */
+export const cassandraTargetSchema = z.strictObject({
+  suffix: z
+    .string()
+    .regex(/^[a-z0-9_]{1,20}$/)
+    .optional(),
+});
+export type CassandraTarget = z.infer<typeof cassandraTargetSchema>;
+
+/** The agents' endpoints with their tokens and CA read (tokenEnv / tokenFile / caFile). */
+export function agentEndpoints(options: CassandraOptions, member: string): AgentEndpoint[] {
+  return options.agents.map((a, i) => {
+    let token = a.token;
+    if (a.tokenEnv !== undefined) token = process.env[a.tokenEnv];
+    if (a.tokenFile !== undefined) token = readFileSync(a.tokenFile, 'utf8').trim();
+    if ((a.tokenEnv !== undefined || a.tokenFile !== undefined) && (token === undefined || token === '')) {
+      throw new ConfigError(
+        'PLAN_INVALID',
+        `Member ${member}: agent ${a.url} has no token in ${a.tokenEnv ?? a.tokenFile}.`,
+        {
+          hint: 'Set the variable or write the file, or remove tokenEnv/tokenFile.',
+          context: { member, key: `options.agents[${i}]` },
+        },
+      );
+    }
+    return {
+      url: a.url,
+      ...(token === undefined ? {} : { token }),
+      ...(a.caFile === undefined ? {} : { ca: readFileSync(a.caFile) }),
+    };
+  });
+}
