@@ -68,10 +68,14 @@ function build(sourcesMs) {
     });
     for (const proto of ['pause/proto', 'lab/bank/proto'])
       cpSync(join(src, proto), join(next, proto), { recursive: true });
-    // The dashboard's browser bundle (esbuild; scripts/build-ui.ts), over tsc's unbundled app.js.
-    execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'build-ui.ts'), join(next, 'serve', 'ui')], {
-      stdio: 'ignore',
-    });
+    // The dashboard's browser bundle (esbuild; scripts/build-ui.ts), over tsc's unbundled app.js — when the
+    // checkout has the dashboard (a project reusing this bin may not).
+    if (existsSync(join(src, 'serve', 'ui')))
+      execFileSync(
+        process.execPath,
+        ['--import', 'tsx', join(root, 'scripts', 'build-ui.ts'), join(next, 'serve', 'ui')],
+        { stdio: 'ignore' },
+      );
     // The stamp carries the sources' time as seen BEFORE compiling: an edit during the build makes it stale.
     const stampFile = join(next, '.build-stamp');
     writeFileSync(stampFile, `built from sources as of ${new Date(sourcesMs).toISOString()}\n`);

@@ -135,6 +135,9 @@ async function backupUnderLoad(leaseMs: number) {
     accounts: ACCOUNTS,
     concurrency: 6,
     durationMs: 180_000,
+    // A time-handle window spans the service clock's uncertainty (1 s Date headers: seconds, not
+    // milliseconds); with the default 10 attempts (≥ 7.5 s) a loaded machine could exhaust a client's retries.
+    unavailableAttempts: 40,
     signal: controller.signal,
     onProgress: (p) => (p.committed > 10 ? warm() : undefined),
   });
