@@ -8,10 +8,10 @@
 import { ConfigError } from '../../errors.ts';
 import type { EngineKind, MemberSpec } from '../contract.ts';
 import { ArmCosmosControlPlane } from './arm-control-plane.ts';
-import { COSMOS_CAPABILITIES, CosmosPitrBackupSession } from './backup.ts';
+import { COSMOS_CAPABILITIES, CosmosPitrBackupSession } from './pitr/capture.ts';
 import type { CosmosControlPlane } from './control-plane.ts';
 import { cosmosOptionsSchema, type CosmosOptions } from './options.ts';
-import { CosmosPitrRestoreSession } from './restore.ts';
+import { CosmosPitrRestoreSession } from './pitr/restore.ts';
 
 export function createCosmosEngine(
   controlPlaneFor: (member: MemberSpec, options: CosmosOptions) => CosmosControlPlane,

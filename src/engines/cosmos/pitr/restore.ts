@@ -10,7 +10,7 @@
 import { writeFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError, EngineError } from '../../errors.ts';
+import { ConfigError, EngineError } from '../../../errors.ts';
 import type {
   RestoredMember,
   RestoreOptions,
@@ -18,10 +18,10 @@ import type {
   RestoreSessionContext,
   RestoreStep,
   TargetInspection,
-} from '../contract.ts';
-import { MANIFEST_FILE, type CosmosManifest } from './backup.ts';
-import type { CosmosControlPlane } from './control-plane.ts';
-import { cosmosTargetSchema, type CosmosOptions, type CosmosTarget } from './options.ts';
+} from '../../contract.ts';
+import { MANIFEST_FILE, type CosmosManifest } from './capture.ts';
+import type { CosmosControlPlane } from '../control-plane.ts';
+import { cosmosTargetSchema, type CosmosOptions, type CosmosTarget } from '../options.ts';
 
 type Step = 'create-account' | 'consistency' | 'stored-procedures' | 'key';
 interface RestoreState {

@@ -7,7 +7,7 @@
  * container's latest restorable time has passed the restore time (`horizon`).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EngineError } from '../../errors.ts';
+import { EngineError } from '../../../errors.ts';
 import type {
   BackupSession,
   BackupSessionContext,
@@ -18,9 +18,9 @@ import type {
   FinishWindow,
   PreflightCheck,
   RestoreHandle,
-} from '../contract.ts';
-import type { CosmosAccount, CosmosControlPlane, StoredProcedure } from './control-plane.ts';
-import type { CosmosOptions } from './options.ts';
+} from '../../contract.ts';
+import type { CosmosAccount, CosmosControlPlane, StoredProcedure } from '../control-plane.ts';
+import type { CosmosOptions } from '../options.ts';
 
 export const COSMOS_CAPABILITIES: EngineCapabilities = Object.freeze({
   atomicCapture: false,
