@@ -26,7 +26,9 @@ describe('admin messages, hand-encoded', () => {
     const theirs = PauseRequest.toObject(PauseRequest.decode(ours), { longs: Number, oneofs: true });
     expect(theirs.wait_outstanding ?? false).toBe(request.wait_outstanding);
     expect(theirs.max_pause_wait_time).toBe(request.max_pause_wait_time);
-    const back = decodePauseRequest(Buffer.from(PauseRequest.encode(PauseRequest.fromObject(request)).finish()));
+    const back = decodePauseRequest(
+      Buffer.from(PauseRequest.encode(PauseRequest.fromObject(request)).finish()),
+    );
     expect(back.wait_outstanding).toBe(request.wait_outstanding);
     expect(back._max_pause_wait_time).toBe(
       request.max_pause_wait_time === undefined ? undefined : 'max_pause_wait_time',
