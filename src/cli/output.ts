@@ -74,6 +74,7 @@ export async function createProgressDisplay(
         update(text);
       },
       done() {
+        if (current === '') return; // idempotent: nothing drawn, or already cleared
         update.clear();
         update.done(); // shows the cursor again
         current = '';

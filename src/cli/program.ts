@@ -9,7 +9,8 @@ import { registerCommands } from './commands/index.ts';
 import type { CliComposition } from './composition.ts';
 import { reportError } from './output.ts';
 
-export function buildProgram(composition: CliComposition): Command {
+/** The program; given `argv`, only the command it names is loaded (see ./commands/index.ts). */
+export async function buildProgram(composition: CliComposition, argv?: readonly string[]): Promise<Command> {
   const program = new Command('stillpoint')
     .description(
       'Transactionally-consistent backups and point-in-time restores of every database under a distributed ' +
@@ -19,7 +20,7 @@ export function buildProgram(composition: CliComposition): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerCommands(program, composition);
+  await registerCommands(program, composition, argv);
   tidyHelp(program);
   return program;
 }
@@ -41,7 +42,7 @@ export async function runCli(argv: string[], composition: CliComposition): Promi
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
   });
-  const program = buildProgram(composition);
+  const program = await buildProgram(composition, argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -93,6 +93,23 @@ export interface ClockSample {
   readonly rttMs: number;
 }
 
+/**
+ * Bytes copied so far by one member in a long phase: `prepare` and `finish` write artifacts (a base backup,
+ * a dump), `restore` reads them. Reported for one artifact key at a time, at most every ~100 ms, and once
+ * more with `done` when that artifact is complete (then `bytesDone` is its stored size).
+ */
+export interface TransferProgress {
+  readonly member: string;
+  readonly phase: 'prepare' | 'finish' | 'restore';
+  readonly key: string;
+  readonly bytesDone: number;
+  /** Known when the source has a size (a file, a buffer, a stored artifact being read). */
+  readonly bytesTotal?: number;
+  readonly done: boolean;
+}
+
+export type TransferSink = (progress: TransferProgress) => void;
+
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
@@ -149,6 +166,12 @@ export interface BackupSessionContext {
   /** Artifact key prefix shared by every backup of this member (base backups, WAL, binlogs): `shared/<member>/`. */
   readonly sharedPrefix: string;
   readonly log: Logger;
+  /**
+   * Progress of long copies. `artifacts` above already reports every `put` and `get` through it (the
+   * orchestrator hands sessions a counting store), so an engine calls this only for bytes it moves outside
+   * the store (a tool writing straight into `localPath`).
+   */
+  readonly onTransfer?: TransferSink;
 }
 
 /** What `capture` took inside the pause. */
@@ -239,6 +262,12 @@ export interface RestoreSessionContext {
   readonly target: RestoreTarget | undefined;
   readonly artifacts: ArtifactStore;
   readonly log: Logger;
+  /**
+   * Progress of long copies. `artifacts` above already reports every `put` and `get` through it (the
+   * orchestrator hands sessions a counting store), so an engine calls this only for bytes it moves outside
+   * the store (a tool writing straight into `localPath`).
+   */
+  readonly onTransfer?: TransferSink;
 }
 
 export interface RestoredMember {

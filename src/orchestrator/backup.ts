@@ -21,6 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { writeManifest } from '../catalog/manifest.ts';
 import { openArtifactStore } from '../artifacts/open-store.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
+import { withProgress } from '../artifacts/progress-store.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { BackupMode, BackupState } from '../catalog/catalog-schema.ts';
 import type {
@@ -29,6 +30,7 @@ import type {
   CaptureResult,
   ClockSample,
   RestoreHandle,
+  TransferSink,
 } from '../engines/contract.ts';
 import { resolveMember, type ResolvedMember } from '../engines/registry.ts';
 import { linkSignals } from '../engines/settle.ts';
@@ -578,10 +580,14 @@ class BackupRun {
   }
 
   private ctx(m: ResolvedMember): BackupSessionContext {
+    // Every byte an engine writes through the store, and any it reports itself, becomes a `transfer` event.
+    const onTransfer: TransferSink = (p) => this.sink({ type: 'transfer', backupId: this.id, ...p });
+    const phase = (): 'prepare' | 'finish' => (this.state === 'finishing' ? 'finish' : 'prepare');
     return {
       backupId: this.id,
       member: m.spec,
-      artifacts: this.store,
+      artifacts: withProgress(this.store, (t) => onTransfer({ member: m.spec.name, phase: phase(), ...t })),
+      onTransfer,
       artifactPrefix: `${this.id}/${m.spec.name}/`,
       sharedPrefix: `shared/${m.spec.name}/`,
       log: loggerFor(this.sink, this.id, m.spec.name),

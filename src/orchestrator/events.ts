@@ -3,7 +3,7 @@
  * and log line. The CLI prints them as NDJSON (`--json`) or progress lines; the demo aggregates them.
  */
 import type { BackupState } from '../catalog/catalog-schema.ts';
-import type { Logger } from '../engines/contract.ts';
+import type { Logger, TransferProgress } from '../engines/contract.ts';
 
 export type BackupEvent =
   | {
@@ -33,6 +33,7 @@ export type BackupEvent =
       readonly valid: boolean;
       readonly problems: readonly string[];
     }
+  | ({ readonly type: 'transfer'; readonly backupId: string } & TransferProgress)
   | {
       readonly type: 'log';
       readonly backupId?: string;
@@ -59,6 +60,8 @@ export function describeEvent(e: BackupEvent): string {
       return `  ${e.member}: ${e.step}${e.ms !== undefined ? ` in ${e.ms.toFixed(1)} ms` : ''}${e.bytes !== undefined ? `, ${e.bytes} bytes` : ''}${e.error ? ` — ${e.error}` : ''}`;
     case 'window':
       return `  window ${e.windowMs} ms (required ≥ ${e.requiredMs} ms): ${e.valid ? 'valid' : `INVALID — ${e.problems.join('; ')}`}`;
+    case 'transfer':
+      return `  ${e.member}: ${e.phase} ${e.key} ${e.bytesDone}${e.bytesTotal !== undefined ? `/${e.bytesTotal}` : ''} bytes${e.done ? ', done' : ''}`;
     case 'log':
       return `  ${e.level === 'warn' ? 'warning: ' : ''}${e.message}`;
   }

@@ -7,6 +7,7 @@
  */
 import { openArtifactStore } from '../artifacts/open-store.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
+import { withProgress } from '../artifacts/progress-store.ts';
 import type { BackupRecord, Catalog } from '../catalog/catalog.ts';
 import type {
   Logger,
@@ -16,6 +17,7 @@ import type {
   RestoreStep,
   RestoreTarget,
   TargetInspection,
+  TransferSink,
 } from '../engines/contract.ts';
 import { resolveMember } from '../engines/registry.ts';
 import { resolvePassword } from '../password.ts';
@@ -35,6 +37,8 @@ export interface RestoreRequest {
    * and its members' password SOURCES (passwordEnv/passwordFile) replace the recorded ones.
    */
   readonly plan?: RestorePlanInput;
+  /** Bytes each member reads from the artifact store as it restores (bytes, rate and ETA on the CLI). */
+  readonly onTransfer?: TransferSink;
 }
 
 /** What a restore takes from the current plan file. */
@@ -135,8 +139,19 @@ export async function planRestore(
       const { kind, options } = resolveMember(spec);
       const artifacts = record.artifacts.filter((a) => a.member === m.name);
       const memberRecord: MemberRecord = { backupId: record.id, member: spec, handle: m.handle, artifacts };
+      const onTransfer = request.onTransfer;
       const session = kind.openRestore(
-        { record: memberRecord, target: requested, artifacts: store, log },
+        {
+          record: memberRecord,
+          target: requested,
+          log,
+          ...(onTransfer === undefined
+            ? { artifacts: store }
+            : {
+                artifacts: withProgress(store, (t) => onTransfer({ member: m.name, phase: 'restore', ...t })),
+                onTransfer,
+              }),
+        },
         options,
       );
       sessions.set(m.name, session);

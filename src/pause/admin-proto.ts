@@ -1,31 +1,25 @@
 /**
- * Loads ./proto/admin.proto with @grpc/proto-loader and exposes the `rpc.Admin` service definition and
- * typed shapes of its messages as proto-loader delivers them (snake_case fields, int64 as Number).
+ * The `rpc.Admin` service of ./proto/admin.proto (the reference, as upstream publishes it) as a gRPC service
+ * definition, with its four small messages encoded by hand (./proto-wire.ts) in the shapes @grpc/proto-loader
+ * used to deliver (snake_case fields, int64 as Number, defaults filled in). Parsing the .proto text with
+ * protobufjs at run time cost more than the whole rest of `scalar-admin -c CHECK_PAUSED` (issue 17).
  *
- * Presence of the proto3 `optional` field `max_pause_wait_time`: with `oneofs: true` proto-loader represents
- * it as a synthetic oneof `_max_pause_wait_time` whose value is the field's name when it was on the wire, and
- * with `defaults: true` the field itself reads as 0 either way — so presence is read from the oneof, never from
- * the value. See docs/decisions/0001-grpc-library.md.
+ * Presence of the proto3 `optional` field `max_pause_wait_time`: as with proto-loader's `oneofs: true`, the
+ * synthetic oneof `_max_pause_wait_time` holds the field's name when it was on the wire, and the field itself
+ * reads as 0 either way — so presence is read from the oneof, never from the value. See
+ * docs/decisions/0001-grpc-library.md.
  */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { WireWriter, readFields, stringField, varintField } from './proto-wire.ts';
 
-/** The proto file, found next to this module at runtime (works from src with tsx). */
+/** The reference proto file, next to this module (tools and docs; the service below does not read it). */
 export const ADMIN_PROTO_PATH = fileURLToPath(new URL('./proto/admin.proto', import.meta.url));
 
 /** Full gRPC service name, as on the wire (`/rpc.Admin/Pause`). */
 export const ADMIN_SERVICE_NAME = 'rpc.Admin';
 
-export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
-  keepCase: true,
-  longs: Number,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-};
-
-/** `PauseRequest` as decoded by proto-loader with {@link PROTO_LOADER_OPTIONS}. */
+/** `PauseRequest` as decoded (proto-loader's shape: `keepCase`, `longs: Number`, `defaults`, `oneofs`). */
 export interface PauseRequestMessage {
   wait_outstanding?: boolean;
   max_pause_wait_time?: number | string | null;
@@ -51,16 +45,68 @@ export interface AdminProto {
 
 let cached: AdminProto | undefined;
 
-/** Loads and caches the admin proto (synchronous: it is read once per process). */
+/** Builds (once) the service definition and its client constructor. */
 export function loadAdminProto(): AdminProto {
   if (cached) return cached;
-  const definition = protoLoader.loadSync(ADMIN_PROTO_PATH, PROTO_LOADER_OPTIONS);
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    rpc: { Admin: grpc.ServiceClientConstructor };
+  const service: grpc.ServiceDefinition = {
+    Pause: method('Pause', encodePauseRequest, decodePauseRequest, encodeEmpty, decodeEmpty),
+    Unpause: method('Unpause', encodeEmpty, decodeEmpty, encodeEmpty, decodeEmpty),
+    CheckPaused: method('CheckPaused', encodeEmpty, decodeEmpty, encodeCheckPaused, decodeCheckPaused),
+    Stats: method('Stats', encodeEmpty, decodeEmpty, encodeStats, decodeStats),
   };
-  cached = { service: pkg.rpc.Admin.service, Client: pkg.rpc.Admin };
+  cached = { service, Client: grpc.makeGenericClientConstructor(service, ADMIN_SERVICE_NAME) };
   return cached;
 }
+
+function method<Req, Res>(
+  name: string,
+  requestSerialize: (value: Req) => Buffer,
+  requestDeserialize: (bytes: Buffer) => Req,
+  responseSerialize: (value: Res) => Buffer,
+  responseDeserialize: (bytes: Buffer) => Res,
+): grpc.MethodDefinition<Req, Res> {
+  return {
+    path: `/${ADMIN_SERVICE_NAME}/${name}`,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize,
+    requestDeserialize,
+    responseSerialize,
+    responseDeserialize,
+    // proto-loader's camelCase alias: clients may call `client.checkPaused(...)` as well as `CheckPaused`.
+    originalName: name.charAt(0).toLowerCase() + name.slice(1),
+  };
+}
+
+const encodeEmpty = (): Buffer => Buffer.alloc(0);
+const decodeEmpty = (): EmptyMessage => ({});
+
+export function encodePauseRequest(request: PauseRequestMessage): Buffer {
+  const writer = new WireWriter();
+  if (request.wait_outstanding === true) writer.varint(1, true);
+  const max = request.max_pause_wait_time;
+  if (max !== null && max !== undefined) writer.varint(2, BigInt(max));
+  return writer.finish();
+}
+
+export function decodePauseRequest(bytes: Buffer): PauseRequestMessage {
+  const fields = readFields(bytes);
+  const max = varintField(fields, 2);
+  return {
+    wait_outstanding: (varintField(fields, 1) ?? 0n) !== 0n,
+    max_pause_wait_time: max === undefined ? 0 : Number(max),
+    ...(max === undefined ? {} : { _max_pause_wait_time: 'max_pause_wait_time' as const }),
+  };
+}
+
+const encodeCheckPaused = (m: CheckPausedResponseMessage): Buffer =>
+  (m.paused ? new WireWriter().varint(1, true) : new WireWriter()).finish();
+const decodeCheckPaused = (bytes: Buffer): CheckPausedResponseMessage => ({
+  paused: (varintField(readFields(bytes), 1) ?? 0n) !== 0n,
+});
+const encodeStats = (m: StatsResponseMessage): Buffer =>
+  (m.stats ? new WireWriter().bytes(1, m.stats) : new WireWriter()).finish();
+const decodeStats = (bytes: Buffer): StatsResponseMessage => ({ stats: stringField(readFields(bytes), 1) });
 
 /**
  * Reads `max_pause_wait_time` honouring its presence: `undefined` when the client omitted it.

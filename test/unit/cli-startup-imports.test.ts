@@ -68,3 +68,11 @@ describe('CLI start-up imports', () => {
     expect([...found.keys()]).toContain('commander');
   }, 60_000);
 });
+
+describe('scalar-admin start-up imports', () => {
+  it('the pause client reaches gRPC but never protobufjs or proto-loader (the admin messages are hand-encoded)', async () => {
+    const found = await staticPackages('src/pause/pause-client.ts');
+    expect([...found.keys()]).toContain('@grpc/grpc-js');
+    expect([...found.keys()].filter((pkg) => /^protobufjs|^@grpc\/proto-loader/.test(pkg))).toEqual([]);
+  }, 60_000);
+});

@@ -8,7 +8,8 @@ import type { Catalog } from '../../catalog/catalog.ts';
 import type { RestoreHandle } from '../../engines/contract.ts';
 import type { BackupResult } from '../../orchestrator/backup.ts';
 import { describeEvent, type BackupEvent } from '../../orchestrator/events.ts';
-import { action, emit, emitEvent } from '../output.ts';
+import { action, createProgressDisplay, emit, emitEvent } from '../output.ts';
+import { TransferTracker } from '../transfer-progress.ts';
 
 interface BackupFlags {
   plan: string;
@@ -64,9 +65,16 @@ async function backupCommand(flags: BackupFlags): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Progress on stderr: on a terminal a live line (bytes, rate, ETA per member) under the event lines; on a
+  // pipe plain lines only, the transfer line at most every 5 s. With --json every event is one NDJSON line.
+  const display = json ? undefined : await createProgressDisplay(process.stderr);
+  const transfers = new TransferTracker();
   const onEvent = (e: BackupEvent): void => {
-    if (json) emitEvent({ ...e });
-    else process.stderr.write(`${PROGRESS_LABEL}${describeEvent(progressOnly(e)).trimStart()}\n`);
+    if (display === undefined) emitEvent({ ...e });
+    else if (e.type === 'transfer') {
+      transfers.update(e);
+      display.status(`${PROGRESS_LABEL}${transfers.line()}`);
+    } else display.line(`${PROGRESS_LABEL}${describeEvent(progressOnly(e)).trimStart()}`);
   };
   try {
     const recovered = await resumeIncomplete(catalog, { plan, onEvent });
@@ -78,11 +86,13 @@ async function backupCommand(flags: BackupFlags): Promise<number> {
         message: `classified ${r.backupId} (left in ${r.previousState}) as failed`,
       });
     const result = await runBackup({ plan, catalog, signal: controller.signal, onEvent });
+    display?.done();
     if (flags.metricsFile !== undefined) await writeMetrics(flags.metricsFile, catalog);
     emit(json, { type: 'result', ...result }, () => renderResult(result, describeHandle));
     if (result.state === 'complete') return 0;
     return result.reason?.startsWith('UNPAUSE_FAILED:') ? 4 : 1; // targets may still be paused: act now (see the reason)
   } finally {
+    display?.done();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     catalog.close();

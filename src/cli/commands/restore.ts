@@ -14,7 +14,8 @@ import type { RestorePlan } from '../../orchestrator/restore-plan.ts';
 import type { InvariantPlugins } from '../../checker/invariants.ts';
 import type { CliComposition } from '../composition.ts';
 import { resolveInvariants } from '../invariant-plugins.ts';
-import { action, emit, emitEvent } from '../output.ts';
+import { action, createProgressDisplay, emit, emitEvent } from '../output.ts';
+import { TransferTracker } from '../transfer-progress.ts';
 import { openCatalogFrom, type CatalogFlags } from './catalog-option.ts';
 
 interface RestoreFlags extends CatalogFlags {
@@ -143,6 +144,9 @@ async function restoreCommand(
   const targets = parseTargets(flags.target ?? []);
   const catalog = await openCatalogFrom(flags);
   const controller = new AbortController();
+  // Progress on stderr: a live line of bytes, rate and ETA per member on a terminal, plain lines on a pipe.
+  const display = json ? undefined : await createProgressDisplay(process.stderr);
+  const transfers = new TransferTracker();
   const onSignal = (): void => controller.abort(new Error('interrupted'));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -159,13 +163,22 @@ async function restoreCommand(
       check: flags.check,
       signal: controller.signal,
       onProgress: (e) =>
-        json ? emitEvent({ ...e }) : process.stderr.write(`  ${e.step}${e.member ? ` ${e.member}` : ''}\n`),
+        display === undefined
+          ? emitEvent({ ...e })
+          : display.line(`  ${e.step}${e.member ? ` ${e.member}` : ''}`),
+      onTransfer: (p) => {
+        if (display === undefined) return emitEvent({ type: 'transfer', backupId, ...p });
+        transfers.update(p);
+        display.status(`  ${transfers.line()}`);
+      },
     });
+    display?.done();
     const shown = redactSecrets(report);
     emit(json, { type: 'result', ...shown }, () => renderReport(shown));
     if (report.state === 'refused') return exitCodeFor(report.refusals[0]);
     return RESTORE_EXIT_CODES[report.state];
   } finally {
+    display?.done();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     catalog.close();
