@@ -28,12 +28,18 @@ export class AgentClient {
     await this.json('POST', '/v1/flush', { keyspaces }, signal);
   }
 
+  /** Takes the snapshot; `list: false` skips listing and hashing its files (see {@link snapshotFiles}). */
   snapshot(
     tag: string,
     keyspaces: readonly string[],
     signal?: AbortSignal,
+    list = true,
   ): Promise<{ snapshotMs: number; files: SnapshotFile[] }> {
-    return this.json('POST', '/v1/snapshot', { tag, keyspaces }, signal);
+    return this.json('POST', '/v1/snapshot', { tag, keyspaces, list }, signal);
+  }
+
+  snapshotFiles(tag: string, keyspaces: readonly string[], signal?: AbortSignal): Promise<SnapshotFile[]> {
+    return this.json('POST', '/v1/snapshot-files', { tag, keyspaces }, signal);
   }
 
   async clearSnapshot(tag: string, signal?: AbortSignal): Promise<void> {

@@ -13,6 +13,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, normalize, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { EngineError } from '../errors.ts';
+import { JmxSession } from './jmx-session.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -24,6 +25,11 @@ export interface NodeOpsConfig {
   /** Where restore files are staged before `nodetool import` (default `<first data dir>/../stillpoint-staging`). */
   readonly stagingDir?: string;
   readonly timeoutMs?: number;
+  /**
+   * The node's JMX endpoint for the agent's long-lived JMX helper (./jmx-session.ts): flush and snapshot
+   * then cost one MBean call instead of a nodetool JVM. Absent: nodetool for everything.
+   */
+  readonly jmx?: { readonly host: string; readonly port: number };
   /** The node's commitlog and hints directories (cleared by a full-cluster restore while the node is down). */
   readonly commitlogDir?: string;
   readonly hintsDir?: string;
@@ -61,7 +67,29 @@ export interface SnapshotFile {
 }
 
 export class NodeOps {
-  constructor(readonly config: NodeOpsConfig) {}
+  private readonly jmx: JmxSession | undefined;
+
+  constructor(readonly config: NodeOpsConfig) {
+    this.jmx = config.jmx === undefined ? undefined : new JmxSession(config.jmx.host, config.jmx.port);
+  }
+
+  /** Stops the JMX helper. */
+  close(): void {
+    this.jmx?.close();
+  }
+
+  /** Through the JMX helper when there is one; nodetool when there is none or it failed. */
+  private async viaJmx(command: readonly string[], fallback: readonly string[]): Promise<void> {
+    if (this.jmx !== undefined) {
+      try {
+        await this.jmx.run(command, this.config.timeoutMs ?? 300_000);
+        return;
+      } catch {
+        // e.g. no `java` next to the agent, or the node restarted: nodetool reports the real error, if any.
+      }
+    }
+    await this.nodetool(fallback);
+  }
 
   async nodetool(args: readonly string[]): Promise<string> {
     const [command, ...prefix] = this.config.nodetool;
@@ -96,13 +124,13 @@ export class NodeOps {
   }
 
   async flush(keyspaces: readonly string[]): Promise<void> {
-    for (const ks of keyspaces) await this.nodetool(['flush', '--', ks]);
+    for (const ks of keyspaces) await this.viaJmx(['flush', ks], ['flush', '--', ks]);
   }
 
   /** `nodetool snapshot -t <tag>` of the keyspaces (flushes first, then hard links). */
   async snapshot(tag: string, keyspaces: readonly string[]): Promise<void> {
     checkName(tag, 'tag');
-    await this.nodetool(['snapshot', '-t', tag, '--', ...keyspaces]);
+    await this.viaJmx(['snapshot', tag, ...keyspaces], ['snapshot', '-t', tag, '--', ...keyspaces]);
   }
 
   async clearSnapshot(tag: string): Promise<void> {

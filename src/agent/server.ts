@@ -70,6 +70,7 @@ export async function startAgentServer(ops: NodeOps, options: AgentServerOptions
     url,
     close: () =>
       new Promise<void>((resolve) => {
+        ops.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
@@ -106,7 +107,13 @@ async function handle(
       const started = Date.now();
       await ops.snapshot(String(body.tag), strings(body.keyspaces));
       const snapshotMs = Date.now() - started;
+      // `list: false` (inside the pause): answer at once; the files are listed and hashed after the unpause.
+      if (body.list === false) return json({ snapshotMs, files: [] });
       return json({ snapshotMs, files: await ops.snapshotFiles(String(body.tag), strings(body.keyspaces)) });
+    }
+    case 'POST /v1/snapshot-files': {
+      const body = await readJson(req);
+      return json(await ops.snapshotFiles(String(body.tag), strings(body.keyspaces)));
     }
     case 'GET /v1/file': {
       const stream = ops.openSnapshotFile(url.searchParams.get('path') ?? '');

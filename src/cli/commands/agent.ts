@@ -90,6 +90,8 @@ export function register(program: Command): void {
         const ops = new NodeOps({
           nodetool: [flags.nodetool, '-h', flags.jmxHost, '-p', flags.jmxPort],
           dataDirs: flags.dataDir,
+          // Flush and snapshot through one long-lived JMX connection (nodetool stays the fallback).
+          jmx: { host: flags.jmxHost, port: Number(flags.jmxPort) },
           ...(flags.stagingDir === undefined ? {} : { stagingDir: flags.stagingDir }),
           ...(flags.commitlogDir === undefined ? {} : { commitlogDir: flags.commitlogDir }),
           ...(flags.hintsDir === undefined ? {} : { hintsDir: flags.hintsDir }),
