@@ -343,6 +343,21 @@ export const ERROR_CODES = {
     1,
     'A backed-up node (host id) has no agent in the restore target.',
   ),
+  AGENT_LIFECYCLE_UNSET: c(
+    ['engine'],
+    1,
+    'The node agent was asked to stop or start its node but has no --stop-command / --start-command.',
+  ),
+  AGENT_NODE_RUNNING: c(
+    ['engine'],
+    1,
+    'The node agent refused to clear data files while its Cassandra node is up.',
+  ),
+  CASSANDRA_RING_NOT_READY: c(
+    ['engine'],
+    1,
+    'After a full-cluster restore the nodes did not all come back up (UN) in time; re-run to resume.',
+  ),
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -7,7 +7,7 @@ import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { EngineError } from '../errors.ts';
 import { isErrorCode } from '../error-codes.ts';
-import type { NodeIdentity, SnapshotFile } from './node-ops.ts';
+import type { NodeIdentity, SnapshotFile, TableDir } from './node-ops.ts';
 
 export interface AgentEndpoint {
   /** `https://node-1:7400` */
@@ -28,12 +28,18 @@ export class AgentClient {
     await this.json('POST', '/v1/flush', { keyspaces }, signal);
   }
 
+  /** Takes the snapshot; `list: false` skips listing and hashing its files (see {@link snapshotFiles}). */
   snapshot(
     tag: string,
     keyspaces: readonly string[],
     signal?: AbortSignal,
+    list = true,
   ): Promise<{ snapshotMs: number; files: SnapshotFile[] }> {
-    return this.json('POST', '/v1/snapshot', { tag, keyspaces }, signal);
+    return this.json('POST', '/v1/snapshot', { tag, keyspaces, list }, signal);
+  }
+
+  snapshotFiles(tag: string, keyspaces: readonly string[], signal?: AbortSignal): Promise<SnapshotFile[]> {
+    return this.json('POST', '/v1/snapshot-files', { tag, keyspaces }, signal);
   }
 
   async clearSnapshot(tag: string, signal?: AbortSignal): Promise<void> {
@@ -63,6 +69,31 @@ export class AgentClient {
 
   async clearStaging(restore: string, signal?: AbortSignal): Promise<void> {
     await this.json('POST', '/v1/clear-staging', { restore }, signal);
+  }
+
+  // ---- full-cluster restore ----
+
+  async upNodes(signal?: AbortSignal): Promise<number> {
+    return (await this.json<{ up: number }>('GET', '/v1/up-nodes', undefined, signal)).up;
+  }
+
+  async stopNode(signal?: AbortSignal): Promise<void> {
+    await this.json('POST', '/v1/stop-node', {}, signal);
+  }
+
+  async startNode(signal?: AbortSignal): Promise<void> {
+    await this.json('POST', '/v1/start-node', {}, signal);
+  }
+
+  clearData(tables: readonly TableDir[], signal?: AbortSignal): Promise<{ removed: number }> {
+    return this.json('POST', '/v1/clear-data', { tables }, signal);
+  }
+
+  /** Writes one SSTable component into a table directory of the (stopped) node. */
+  async place(restore: string, table: TableDir, name: string, body: Readable, signal?: AbortSignal): Promise<void> {
+    const q = new URLSearchParams({ restore, keyspace: table.keyspace, dir: table.dir, name });
+    const res = await this.call('PUT', `/v1/place?${q.toString()}`, body, signal);
+    res.resume();
   }
 
   private async json<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {

@@ -9,10 +9,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, normalize, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { EngineError } from '../errors.ts';
+import { JmxSession } from './jmx-session.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -24,6 +25,28 @@ export interface NodeOpsConfig {
   /** Where restore files are staged before `nodetool import` (default `<first data dir>/../stillpoint-staging`). */
   readonly stagingDir?: string;
   readonly timeoutMs?: number;
+  /**
+   * The node's JMX endpoint for the agent's long-lived JMX helper (./jmx-session.ts): flush and snapshot
+   * then cost one MBean call instead of a nodetool JVM. Absent: nodetool for everything.
+   */
+  readonly jmx?: { readonly host: string; readonly port: number };
+  /** The node's commitlog and hints directories (cleared by a full-cluster restore while the node is down). */
+  readonly commitlogDir?: string;
+  readonly hintsDir?: string;
+  /** How to stop and start the node (full-cluster restore); absent: the agent refuses those calls. */
+  readonly lifecycle?: NodeLifecycle;
+}
+
+/** Stops / starts the Cassandra process next to the agent; both must be no-ops when already done. */
+export interface NodeLifecycle {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/** One table of a full-cluster restore: its directory under the keyspace (`<table>-<id without dashes>`). */
+export interface TableDir {
+  readonly keyspace: string;
+  readonly dir: string;
 }
 
 export interface NodeIdentity {
@@ -44,7 +67,29 @@ export interface SnapshotFile {
 }
 
 export class NodeOps {
-  constructor(readonly config: NodeOpsConfig) {}
+  private readonly jmx: JmxSession | undefined;
+
+  constructor(readonly config: NodeOpsConfig) {
+    this.jmx = config.jmx === undefined ? undefined : new JmxSession(config.jmx.host, config.jmx.port);
+  }
+
+  /** Stops the JMX helper. */
+  close(): void {
+    this.jmx?.close();
+  }
+
+  /** Through the JMX helper when there is one; nodetool when there is none or it failed. */
+  private async viaJmx(command: readonly string[], fallback: readonly string[]): Promise<void> {
+    if (this.jmx !== undefined) {
+      try {
+        await this.jmx.run(command, this.config.timeoutMs ?? 300_000);
+        return;
+      } catch {
+        // e.g. no `java` next to the agent, or the node restarted: nodetool reports the real error, if any.
+      }
+    }
+    await this.nodetool(fallback);
+  }
 
   async nodetool(args: readonly string[]): Promise<string> {
     const [command, ...prefix] = this.config.nodetool;
@@ -79,13 +124,13 @@ export class NodeOps {
   }
 
   async flush(keyspaces: readonly string[]): Promise<void> {
-    for (const ks of keyspaces) await this.nodetool(['flush', '--', ks]);
+    for (const ks of keyspaces) await this.viaJmx(['flush', ks], ['flush', '--', ks]);
   }
 
   /** `nodetool snapshot -t <tag>` of the keyspaces (flushes first, then hard links). */
   async snapshot(tag: string, keyspaces: readonly string[]): Promise<void> {
     checkName(tag, 'tag');
-    await this.nodetool(['snapshot', '-t', tag, '--', ...keyspaces]);
+    await this.viaJmx(['snapshot', tag, ...keyspaces], ['snapshot', '-t', tag, '--', ...keyspaces]);
   }
 
   async clearSnapshot(tag: string): Promise<void> {
@@ -159,6 +204,96 @@ export class NodeOps {
   async clearStaging(restoreId: string): Promise<void> {
     checkName(restoreId, 'restore id');
     await rm(join(this.stagingRoot(), restoreId), { recursive: true, force: true });
+  }
+  // ---- full-cluster restore (the node's part; the engine orders the steps across nodes) ----
+
+  /** True when the node answers over JMX. */
+  async isUp(): Promise<boolean> {
+    return this.identity().then(
+      (id) => id.hostId !== '',
+      () => false,
+    );
+  }
+
+  /** `nodetool drain` (flushes every memtable: the commit log is then empty of data) and stops the node. */
+  async stopNode(): Promise<void> {
+    const lifecycle = this.lifecycleOrThrow();
+    if (await this.isUp()) await this.nodetool(['drain']);
+    await lifecycle.stop();
+  }
+
+  async startNode(): Promise<void> {
+    await this.lifecycleOrThrow().start();
+  }
+
+  /** `UN` lines of `nodetool status`: the nodes this node sees up and normal. */
+  async upNodes(): Promise<number> {
+    return ((await this.nodetool(['status'])).match(/^UN\s/gm) ?? []).length;
+  }
+
+  /**
+   * Deletes the live SSTables of the given tables (files directly in the table directory; `snapshots/` and
+   * `backups/` stay), the whole commit log, the hints and the Paxos state (`system.paxos`). Only while the
+   * node is down (after a drain, so the commit log holds nothing unflushed).
+   */
+  async clearData(tables: readonly TableDir[]): Promise<{ removed: number }> {
+    if (await this.isUp()) {
+      throw new EngineError('AGENT_NODE_RUNNING', 'Refusing to clear data files: the node is up.', {
+        hint: 'Stop the node first (the full-cluster restore does: drain, then --stop-command).',
+      });
+    }
+    let removed = 0;
+    for (const t of tables) {
+      checkName(t.keyspace, 'keyspace');
+      checkName(t.dir, 'table directory');
+      for (const dataDir of this.config.dataDirs) {
+        const dir = join(dataDir, t.keyspace, t.dir);
+        for (const name of await filesIn(dir)) {
+          await rm(join(dir, name), { force: true });
+          removed++;
+        }
+      }
+    }
+    // Paxos state of later LWTs would otherwise be repaired onto the restored rows by the next SERIAL read.
+    const paxos: string[] = [];
+    for (const dataDir of this.config.dataDirs) {
+      for (const d of await dirs(join(dataDir, 'system'))) {
+        if (/^paxos-[0-9a-f]{32}$/.test(d)) paxos.push(join(dataDir, 'system', d));
+      }
+    }
+    for (const dir of [this.config.commitlogDir, this.config.hintsDir, ...paxos]) {
+      if (dir === undefined) continue;
+      for (const name of await filesIn(dir)) {
+        await rm(join(dir, name), { force: true });
+        removed++;
+      }
+    }
+    return { removed };
+  }
+
+  /** Where a placed file is written before its rename into the table directory (same filesystem). */
+  async placeTemp(restoreId: string, name: string): Promise<string> {
+    checkName(name, 'file name');
+    const dir = await this.stagingDirFor(restoreId, '_place', '_files');
+    return join(dir, name);
+  }
+
+  /** Moves a fully written temp file into the table directory: a crash never leaves half a file there. */
+  async placeCommit(restoreId: string, t: TableDir, name: string): Promise<void> {
+    checkName(t.keyspace, 'keyspace');
+    checkName(t.dir, 'table directory');
+    const target = join(this.config.dataDirs[0] ?? '', t.keyspace, t.dir);
+    await mkdir(target, { recursive: true, mode: 0o700 });
+    await rename(await this.placeTemp(restoreId, name), join(target, name));
+  }
+
+  private lifecycleOrThrow(): NodeLifecycle {
+    if (this.config.lifecycle === undefined) {
+      throw new EngineError('AGENT_LIFECYCLE_UNSET', 'This agent cannot stop or start its node.', {
+        hint: 'Start the agent with --stop-command and --start-command (see docs/backup-and-restore.md, Cassandra).',
+      });
+    }
+    return this.config.lifecycle;
   }
 }
 

@@ -21,7 +21,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { StillpointError } from '../errors.ts';
 import { checkListenerSecurity } from '../pause/listener-security.ts';
-import type { NodeOps } from './node-ops.ts';
+import type { NodeOps, TableDir } from './node-ops.ts';
 import { checkName } from './node-ops.ts';
 
 export interface AgentServerOptions {
@@ -70,6 +70,7 @@ export async function startAgentServer(ops: NodeOps, options: AgentServerOptions
     url,
     close: () =>
       new Promise<void>((resolve) => {
+        ops.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
@@ -106,7 +107,13 @@ async function handle(
       const started = Date.now();
       await ops.snapshot(String(body.tag), strings(body.keyspaces));
       const snapshotMs = Date.now() - started;
+      // `list: false` (inside the pause): answer at once; the files are listed and hashed after the unpause.
+      if (body.list === false) return json({ snapshotMs, files: [] });
       return json({ snapshotMs, files: await ops.snapshotFiles(String(body.tag), strings(body.keyspaces)) });
+    }
+    case 'POST /v1/snapshot-files': {
+      const body = await readJson(req);
+      return json(await ops.snapshotFiles(String(body.tag), strings(body.keyspaces)));
     }
     case 'GET /v1/file': {
       const stream = ops.openSnapshotFile(url.searchParams.get('path') ?? '');
@@ -139,6 +146,24 @@ async function handle(
       await ops.clearStaging(String((await readJson(req)).restore));
       return json({ ok: true });
     }
+    case 'GET /v1/up-nodes':
+      return json({ up: await ops.upNodes() });
+    case 'POST /v1/stop-node':
+      await ops.stopNode();
+      return json({ ok: true });
+    case 'POST /v1/start-node':
+      await ops.startNode();
+      return json({ ok: true });
+    case 'POST /v1/clear-data':
+      return json(await ops.clearData(tableDirs((await readJson(req)).tables)));
+    case 'PUT /v1/place': {
+      const p = url.searchParams;
+      const restore = p.get('restore') ?? '';
+      const name = p.get('name') ?? '';
+      await pipeline(req, createWriteStream(await ops.placeTemp(restore, name), { mode: 0o600 }));
+      await ops.placeCommit(restore, { keyspace: p.get('keyspace') ?? '', dir: p.get('dir') ?? '' }, name);
+      return json({ ok: true });
+    }
     default:
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ code: 'AGENT_REQUEST_FAILED', message: `no route ${route}` }));
@@ -162,4 +187,9 @@ function strings(value: unknown): string[] {
   const list = Array.isArray(value) ? value.map(String) : [];
   for (const v of list) checkName(v, 'keyspace');
   return list;
+}
+
+function tableDirs(value: unknown): TableDir[] {
+  const list = Array.isArray(value) ? (value as Record<string, unknown>[]) : [];
+  return list.map((t) => ({ keyspace: String(t.keyspace), dir: String(t.dir) }));
 }

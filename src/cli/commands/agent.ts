@@ -5,10 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { NodeOps } from '../../agent/node-ops.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { NodeOps, type NodeLifecycle } from '../../agent/node-ops.ts';
 import { startAgentServer } from '../../agent/server.ts';
 import { ConfigError } from '../../errors.ts';
 import { action, emit } from '../output.ts';
+
+const execFileAsync = promisify(execFile);
 
 interface AgentFlags {
   host: string;
@@ -18,6 +22,10 @@ interface AgentFlags {
   jmxHost: string;
   jmxPort: string;
   stagingDir?: string;
+  commitlogDir?: string;
+  hintsDir?: string;
+  stopCommand?: string;
+  startCommand?: string;
   tokenEnv?: string;
   tokenFile?: string;
   tlsCert?: string;
@@ -50,6 +58,13 @@ export function register(program: Command): void {
     .option('--jmx-host <host>', "the node's JMX host", '127.0.0.1')
     .option('--jmx-port <port>', "the node's JMX port", '7199')
     .option('--staging-dir <dir>', 'where restored SSTables are staged before nodetool import')
+    .option('--commitlog-dir <dir>', "the node's commitlog_directory (cleared by a full-cluster restore)")
+    .option('--hints-dir <dir>', "the node's hints_directory (cleared by a full-cluster restore)")
+    .option(
+      '--stop-command <shell>',
+      'how to stop the node after `nodetool drain` (full-cluster restore), e.g. "systemctl stop cassandra"',
+    )
+    .option('--start-command <shell>', 'how to start the node again (full-cluster restore)')
     .option('--token-env <name>', 'environment variable holding the agent token')
     .option('--token-file <file>', 'file holding the agent token')
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
@@ -66,10 +81,23 @@ export function register(program: Command): void {
             context: { key: 'tls' },
           });
         }
+        if ((flags.stopCommand === undefined) !== (flags.startCommand === undefined)) {
+          throw new ConfigError('PLAN_INVALID', 'Give both --stop-command and --start-command, or neither.', {
+            hint: 'A full-cluster restore stops the node and starts it again: it needs both.',
+            context: { key: 'stop-command' },
+          });
+        }
         const ops = new NodeOps({
           nodetool: [flags.nodetool, '-h', flags.jmxHost, '-p', flags.jmxPort],
           dataDirs: flags.dataDir,
+          // Flush and snapshot through one long-lived JMX connection (nodetool stays the fallback).
+          jmx: { host: flags.jmxHost, port: Number(flags.jmxPort) },
           ...(flags.stagingDir === undefined ? {} : { stagingDir: flags.stagingDir }),
+          ...(flags.commitlogDir === undefined ? {} : { commitlogDir: flags.commitlogDir }),
+          ...(flags.hintsDir === undefined ? {} : { hintsDir: flags.hintsDir }),
+          ...(flags.stopCommand === undefined || flags.startCommand === undefined
+            ? {}
+            : { lifecycle: shellLifecycle(flags.stopCommand, flags.startCommand) }),
         });
         const server = await startAgentServer(ops, {
           host: flags.host,
@@ -112,4 +140,12 @@ function readToken(flags: AgentFlags): string | undefined {
     return token;
   }
   return flags.tokenFile === undefined ? undefined : readFileSync(flags.tokenFile, 'utf8').trim();
+}
+
+/** Stop / start through the operator's shell commands (systemd, a supervisor, a hold file in a pod). */
+function shellLifecycle(stop: string, start: string): NodeLifecycle {
+  const run = async (command: string): Promise<void> => {
+    await execFileAsync('/bin/sh', ['-c', command], { timeout: 600_000 });
+  };
+  return { stop: () => run(stop), start: () => run(start) };
 }

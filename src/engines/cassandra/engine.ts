@@ -1,11 +1,13 @@
 /**
  * The `cassandra` engine kind: per-node snapshots with one tag taken inside the pause through the node
  * agents (`stillpoint agent`), uploaded differentially after the unpause (handle kind `snapshot`); restore by
- * `nodetool import` into new keyspaces on a live cluster. See docs/backup-and-restore.md (Cassandra).
+ * `nodetool import` into new keyspaces on a live cluster, or (target `{ mode: cluster }`) the runbook's
+ * full-cluster restore in place. See docs/backup-and-restore.md (Cassandra).
  */
 import { ConfigError } from '../../errors.ts';
 import type { EngineKind } from '../contract.ts';
-import { cassandraOptionsSchema, type CassandraOptions } from './options.ts';
+import { cassandraOptionsSchema, isClusterTarget, type CassandraOptions } from './options.ts';
+import { CassandraClusterRestoreSession } from './snapshot/cluster-restore.ts';
 import { CASSANDRA_CAPABILITIES, CassandraSnapshotBackupSession } from './snapshot/capture.ts';
 import { CassandraImportRestoreSession } from './snapshot/restore.ts';
 
@@ -37,5 +39,8 @@ export const cassandraEngine: EngineKind<CassandraOptions> = {
   },
   capabilities: () => CASSANDRA_CAPABILITIES,
   openBackup: (ctx, options) => new CassandraSnapshotBackupSession(ctx, options),
-  openRestore: (ctx, options) => new CassandraImportRestoreSession(ctx, options),
+  openRestore: (ctx, options) =>
+    isClusterTarget(ctx.target)
+      ? new CassandraClusterRestoreSession(ctx, options)
+      : new CassandraImportRestoreSession(ctx, options),
 };

@@ -22,12 +22,29 @@ export type CassandraOptions = z.infer<typeof cassandraOptionsSchema>;
 
 /** Restore target: import into new keyspaces `<namespace>_<suffix>` (a live cluster stays untouched). */
 export const cassandraTargetSchema = z.strictObject({
+  mode: z.literal('import').optional(),
   suffix: z
     .string()
     .regex(/^[a-z0-9_]{1,20}$/)
     .optional(),
 });
 export type CassandraTarget = z.infer<typeof cassandraTargetSchema>;
+
+/**
+ * Restore target `{ mode: cluster }`: the runbook's full-cluster restore IN PLACE (every node stopped, the
+ * member's keyspaces replaced by the backup's files, every node started). Destructive.
+ */
+export const cassandraClusterTargetSchema = z.strictObject({
+  mode: z.literal('cluster'),
+  /** How long to wait for every node to be up and normal again (default 5 minutes). */
+  readyTimeoutMs: z.number().int().positive().optional(),
+});
+export type CassandraClusterTarget = z.infer<typeof cassandraClusterTargetSchema>;
+
+/** True when a raw restore target asks for the full-cluster restore. */
+export function isClusterTarget(target: unknown): boolean {
+  return typeof target === 'object' && target !== null && (target as { mode?: unknown }).mode === 'cluster';
+}
 
 /** The agents' endpoints with their tokens and CA read (tokenEnv / tokenFile / caFile). */
 export function agentEndpoints(options: CassandraOptions, member: string): AgentEndpoint[] {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentServer, type AgentServer } from '../../../src/agent/server.ts';
+import { JmxSession } from '../../../src/agent/jmx-session.ts';
 import { NodeOps } from '../../../src/agent/node-ops.ts';
 import type { MemberSpec } from '../../../src/engines/contract.ts';
 import {
@@ -45,11 +46,18 @@ else
     beforeAll(async () => {
       server = await startLocalCassandra();
       const node = server.nodes[0]!;
-      agent = await startAgentServer(new NodeOps({ nodetool: node.nodetoolArgv, dataDirs: [node.dataDir] }), {
-        host: '127.0.0.1',
-        port: 0,
-        token: TOKEN,
-      });
+      agent = await startAgentServer(
+        new NodeOps({
+          nodetool: node.nodetoolArgv,
+          dataDirs: [node.dataDir],
+          jmx: { host: '127.0.0.1', port: node.jmxPort },
+        }),
+        {
+          host: '127.0.0.1',
+          port: 0,
+          token: TOKEN,
+        },
+      );
       store = await tempDirStore();
       storage = await createStorage('cass', server.connection());
       await storage.createTable(ROWS);
@@ -167,6 +175,28 @@ else
         await session.close();
       }
     }, 600_000);
+
+    it('snapshots through one long-lived JMX connection (no nodetool JVM per call), and keeps working after a failed call', async () => {
+      const node = server.nodes[0]!;
+      const ops = new NodeOps({ nodetool: node.nodetoolArgv, dataDirs: [node.dataDir] });
+      const jmx = new JmxSession('127.0.0.1', node.jmxPort);
+      try {
+        await jmx.run(['ping']);
+        const ms: number[] = [];
+        for (const tag of ['jmx-1', 'jmx-2', 'jmx-3']) {
+          const started = performance.now();
+          await jmx.run(['snapshot', tag, 'eng_bank']);
+          ms.push(performance.now() - started);
+          expect((await ops.snapshotFiles(tag, ['eng_bank'])).length, tag).toBeGreaterThan(0);
+          await ops.clearSnapshot(tag);
+        }
+        console.log(`cassandra JMX snapshot: ${ms.map((m) => m.toFixed(0)).join(' / ')} ms`);
+        await expect(jmx.run(['snapshot', 'jmx-bad', 'no_such_keyspace'])).rejects.toThrow(/JMX snapshot/);
+        await jmx.run(['ping']);
+      } finally {
+        jmx.close();
+      }
+    }, 300_000);
 
     it('refuses agent calls without the token', async () => {
       const res = await fetch(`${agent.url}/v1/identity`);

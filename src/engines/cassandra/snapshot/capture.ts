@@ -58,7 +58,8 @@ export class CassandraSnapshotBackupSession implements BackupSession {
   private ringBefore: NodeIdentity[] = [];
   private tag: string | undefined;
   private attempt = 0;
-  private snapshots = new Map<AgentClient, SnapshotFile[]>();
+  /** The agents whose node took this attempt's snapshot. */
+  private snapshots = new Set<AgentClient>();
   private failedNodes: string[] = [];
 
   constructor(
@@ -113,8 +114,9 @@ export class CassandraSnapshotBackupSession implements BackupSession {
     this.failedNodes = [];
     const results = await Promise.allSettled(
       this.agents().map(async (a) => {
-        const { files } = await a.snapshot(tag, this.keyspaces(), signal);
-        this.snapshots.set(a, files);
+        // Only the snapshot inside the pause: listing and hashing its files waits for finish.
+        await a.snapshot(tag, this.keyspaces(), signal, false);
+        this.snapshots.add(a);
       }),
     );
     results.forEach((r, i) => {
@@ -157,7 +159,8 @@ export class CassandraSnapshotBackupSession implements BackupSession {
     const figures = { uploadedBytes: 0, referencedBytes: 0, uploadedFiles: 0, referencedFiles: 0 };
     const identities = new Map(this.ringBefore.map((n, i) => [this.agents()[i], n]));
     const nodes: string[] = [];
-    for (const [agent, files] of this.snapshots) {
+    for (const agent of this.snapshots) {
+      const files = await agent.snapshotFiles(tag, this.keyspaces(), signal);
       const id = identities.get(agent) ?? (await agent.identity(signal));
       const entries: NodeManifest['files'][number][] = [];
       for (const file of files) {

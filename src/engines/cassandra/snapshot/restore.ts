@@ -31,7 +31,7 @@ import type { NodeManifest } from './capture.ts';
 
 const MARKER_KS = 'stillpoint_restores';
 /** SSTable components (`<version>-<generation>-<format>-<Component>`); snapshot manifests are not imported. */
-const SSTABLE = /^[a-z]{2}-[^-]+-(big|bti)-[A-Za-z0-9_.]+$/;
+export const SSTABLE = /^[a-z]{2}-[^-]+-(big|bti)-[A-Za-z0-9_.]+$/;
 
 export class CassandraImportRestoreSession implements RestoreSession {
   readonly target: CassandraTarget & { readonly suffix: string };

@@ -1,0 +1,67 @@
+// The agent's long-lived JMX client (src/agent/jmx-session.ts starts it once with `java StillpointJmx.java
+// <host> <port>`, source-file mode: no build step). One connection to the node's StorageService, commands on
+// stdin, one answer line per command on stdout — so a snapshot inside the pause costs one MBean call, not a
+// nodetool JVM start (1.4–1.8 s on two cores). Only the JDK is needed (javax.management), no Cassandra jars.
+//
+//   ping                         -> ok <ms>
+//   snapshot <tag> <ks> [<ks>…]  -> ok <ms>        StorageService.takeSnapshot(tag, {skipFlush:false}, ks…)
+//   flush <ks>                   -> ok <ms>        StorageService.forceKeyspaceFlush(ks)
+//   (any failure)                -> err <message on one line>
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import javax.management.MBeanServerConnection;
+import javax.management.ObjectName;
+import javax.management.remote.JMXConnector;
+import javax.management.remote.JMXConnectorFactory;
+import javax.management.remote.JMXServiceURL;
+
+public class StillpointJmx {
+  public static void main(String[] args) throws Exception {
+    String url = "service:jmx:rmi:///jndi/rmi://" + args[0] + ":" + args[1] + "/jmxrmi";
+    ObjectName ss = new ObjectName("org.apache.cassandra.db:type=StorageService");
+    JMXConnector connector = null;
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+    String line;
+    while ((line = in.readLine()) != null) {
+      String[] words = line.trim().split("\\s+");
+      long started = System.nanoTime();
+      try {
+        if (connector == null) connector = JMXConnectorFactory.connect(new JMXServiceURL(url), null);
+        MBeanServerConnection mbs = connector.getMBeanServerConnection();
+        switch (words[0]) {
+          case "ping":
+            mbs.getAttribute(ss, "OperationMode");
+            break;
+          case "snapshot": {
+            Map<String, String> options = new HashMap<>();
+            options.put("skipFlush", "false");
+            String[] keyspaces = Arrays.copyOfRange(words, 2, words.length);
+            mbs.invoke(ss, "takeSnapshot", new Object[] {words[1], options, keyspaces},
+                new String[] {String.class.getName(), Map.class.getName(), String[].class.getName()});
+            break;
+          }
+          case "flush":
+            mbs.invoke(ss, "forceKeyspaceFlush", new Object[] {words[1], new String[0]},
+                new String[] {String.class.getName(), String[].class.getName()});
+            break;
+          default:
+            throw new IllegalArgumentException("unknown command " + words[0]);
+        }
+        System.out.println("ok " + (System.nanoTime() - started) / 1_000_000);
+      } catch (Exception e) {
+        // A restarted node breaks the connection: reconnect on the next command.
+        if (connector != null) {
+          try { connector.close(); } catch (Exception ignored) { }
+          connector = null;
+        }
+        Throwable root = e;
+        while (root.getCause() != null) root = root.getCause();
+        System.out.println("err " + String.valueOf(root).replace('\n', ' '));
+      }
+      System.out.flush();
+    }
+  }
+}
