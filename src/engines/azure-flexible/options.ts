@@ -2,7 +2,8 @@
 import { z } from 'zod';
 
 export const azureFlexibleOptionsSchema = z.strictObject({
-  subscriptionId: z.string().min(1),
+  /** A UUID: the ARM clients refuse anything else (found only at preflight otherwise). */
+  subscriptionId: z.string().uuid(),
   resourceGroup: z.string().min(1),
   /** The source flexible server's name. */
   server: z.string().min(1),
