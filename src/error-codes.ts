@@ -343,6 +343,17 @@ export const ERROR_CODES = {
     1,
     'A backed-up node (host id) has no agent in the restore target.',
   ),
+  // Managed databases (rds, azure-flexible): swapping names after a restore
+  MANAGED_SWAP_NEEDS_FORCE: c(
+    ['config'],
+    2,
+    'Swapping names renames the live source out of the way: it needs --force.',
+  ),
+  MANAGED_RENAME_UNSUPPORTED: c(
+    ['config'],
+    2,
+    'Names cannot be swapped for this managed resource (Azure flexible servers cannot be renamed; Aurora clusters are not supported).',
+  ),
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

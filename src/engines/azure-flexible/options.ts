@@ -45,6 +45,8 @@ export const azureFlexibleTargetSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/)
     .optional(),
+  /** Always refused: Azure flexible servers cannot be renamed (named here to refuse it clearly). */
+  swapNames: z.boolean().optional(),
   user: z.string().min(1).optional(),
   password: z.string().optional(),
   passwordEnv: z.string().min(1).optional(),

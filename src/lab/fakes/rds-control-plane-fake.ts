@@ -79,7 +79,7 @@ export class RdsControlPlaneFake {
   private readonly pending = new Set<Promise<void>>();
   /** Every Action received, in order (tests assert the API calls a restore made). */
   readonly calls: string[] = [];
-  /** Lab side: called with each Action before it runs; a throw answers 500 (a crash between calls). */
+  /** Lab side: called with each Action before it runs; a throw fails that call (400, not retried). */
   beforeAction: ((action: string, form: URLSearchParams) => void) | undefined;
 
   private constructor(
@@ -197,7 +197,11 @@ export class RdsControlPlaneFake {
     res.setHeader('Content-Type', 'text/xml');
     const requestId = `fake-${this.calls.length}`;
     try {
-      this.beforeAction?.(action, form);
+      try {
+        this.beforeAction?.(action, form);
+      } catch (error) {
+        throw new Fault(400, 'FakeInjectedFault', String(error));
+      }
       const result = this.act(action, form);
       res.statusCode = 200;
       res.end(

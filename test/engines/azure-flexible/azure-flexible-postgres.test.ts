@@ -4,6 +4,7 @@
  * backup's time handle (ARM Date header, skewed service clock) restores a NEW server (`pointInTimeUTC`)
  * holding exactly the window's data — the change before the restore time in, the one after out — with the
  * source's location, SKU, subnet and tags; the member's connection points at the new server's host.
+ * Swapping names is refused: Azure flexible servers cannot be renamed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -18,6 +19,7 @@ import { backupContext, never, quietLog, tempDirStore } from '../support.ts';
 let fake: AzureFlexibleFake;
 let source: ArchivedPostgres;
 let store: Awaited<ReturnType<typeof tempDirStore>>;
+const SUB = '6f1c2a4e-3b5d-4e7f-8a9b-0c1d2e3f4a5b';
 const SUBNET =
   '/subscriptions/6f1c2a4e-3b5d-4e7f-8a9b-0c1d2e3f4a5b/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/pg';
 
@@ -128,4 +130,37 @@ describe('azure-flexible engine, PostgreSQL flavour, over the ARM fake (real WAL
     }
     expect(expected).toBe(202);
   }, 300_000);
+
+  it('refuses swapNames: Azure flexible servers cannot be renamed', () => {
+    const spec: MemberSpec = {
+      name: 'pg',
+      engine: 'azure-flexible',
+      connection: {
+        kind: 'postgres',
+        host: source.host,
+        port: source.port,
+        user: 'postgres',
+        database: 'bank',
+      },
+      namespaces: ['bank'],
+      options: { subscriptionId: SUB, resourceGroup: 'rg-1', server: 'bank-pg', endpoint: fake.endpoint },
+    };
+    const record = {
+      backupId: 'bk-x',
+      member: spec,
+      handle: { kind: 'time', atMs: 0, clockOffsetMs: 0, uncertaintyMs: 0 } as const,
+      artifacts: [],
+    };
+    expect(() =>
+      azureFlexibleEngine.openRestore(
+        { record, target: { swapNames: true }, artifacts: store, log: quietLog },
+        azureFlexibleEngine.parseOptions(spec),
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'MANAGED_RENAME_UNSUPPORTED',
+        hint: expect.stringContaining('swapNames'),
+      }),
+    );
+  });
 });

@@ -3,6 +3,8 @@
  * MariaDB instance (real MariaDB, binlog replayed to the second) and an Aurora PostgreSQL cluster
  * (RestoreDBClusterToPointInTime, then CreateDBInstance in the new cluster; real PostgreSQL WAL PITR). Each
  * restore holds exactly the window's data: the change before the restore time is in, the one after is out.
+ * Last, swapping names (target swapNames, --force): refused without --force, listed by the dry run, and a
+ * crash between the two renames resumes to the same end state.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -177,5 +179,77 @@ describe('rds engine over the RDS fake: MariaDB instance and Aurora PostgreSQL c
     expect(copy).toBeDefined();
     if (copy !== undefined) expect(await pgSum(copy)).toBe(before.v); // +1 in, +1000 out
     expect(before.v).toBe(202);
+  }, 300_000);
+
+  // Runs last: it renames the MariaDB source instance.
+  it('swaps names with --force, resuming after a crash between the two renames', async () => {
+    const spec: MemberSpec = {
+      name: 'my',
+      engine: 'rds',
+      connection: { kind: 'mysql', host: maria.host, port: maria.port, user: 'root' },
+      namespaces: ['bank'],
+      options: options({ instance: 'bank-maria' }),
+    };
+    const before = { v: 0 };
+    const record = await backup(spec, 'bk-swap', async (d) => {
+      await maria.query(`UPDATE bank.accounts SET balance = balance + ${d}`);
+      if (d === 1) before.v = await mariaSum(maria);
+    });
+    const open = () =>
+      rdsEngine.openRestore(
+        { record, target: { instance: 'bank-maria-new', swapNames: true }, artifacts: store, log: quietLog },
+        rdsEngine.parseOptions(spec),
+      );
+    const callsBefore = fake.calls.length;
+    const refused = open();
+    await expect(refused.restore({ force: false, signal: never })).rejects.toMatchObject({
+      code: 'MANAGED_SWAP_NEEDS_FORCE',
+      hint: expect.stringContaining('--force'),
+    });
+    const plan = (await refused.plan()).map((s) => `${s.destructive ? '!' : ' '} ${s.detail ?? ''}`);
+    await refused.close();
+    expect(fake.calls.slice(callsBefore).filter((c) => !c.startsWith('Describe'))).toEqual([]);
+    expect(plan).toContain(
+      '! ModifyDBInstance DBInstanceIdentifier=bank-maria NewDBInstanceIdentifier=bank-maria-pre-restore-bkswap ApplyImmediately=true',
+    );
+    expect(plan).toContain(
+      '! ModifyDBInstance DBInstanceIdentifier=bank-maria-new NewDBInstanceIdentifier=bank-maria ApplyImmediately=true',
+    );
+
+    // The crash: the second rename fails after the first one was applied.
+    fake.beforeAction = (action, form) => {
+      if (action === 'ModifyDBInstance' && form.get('DBInstanceIdentifier') === 'bank-maria-new')
+        throw new Error('simulated crash before the second rename');
+    };
+    const first = open();
+    await expect(first.restore({ force: true, signal: never })).rejects.toThrow(/simulated crash/);
+    await first.close();
+    fake.beforeAction = undefined;
+    expect(fake.instanceIds()).toEqual(
+      expect.arrayContaining(['bank-maria-pre-restore-bkswap', 'bank-maria-new']),
+    );
+    expect(fake.instanceIds()).not.toContain('bank-maria');
+
+    const second = open();
+    expect((await second.inspect(never)).state).toBe('in-progress');
+    const { connection } = await second.restore({ force: true, signal: never });
+    await second.markFinished();
+    await second.close();
+    expect(fake.instanceIds()).toEqual(
+      expect.arrayContaining(['bank-maria', 'bank-maria-pre-restore-bkswap']),
+    );
+    expect(fake.instanceIds()).not.toContain('bank-maria-new');
+    expect(fake.server('bank-maria-pre-restore-bkswap')).toBe(maria); // the old source, parked
+    const restored = fake.server<LocalMariaDb>('bank-maria');
+    expect(restored).not.toBe(maria);
+    expect(connection).toMatchObject({ kind: 'mysql', port: restored?.port });
+    if (restored !== undefined) expect(await mariaSum(restored)).toBe(before.v);
+    expect(before.v).not.toBe(await mariaSum(maria)); // the source moved on (+1000); the restore did not
+    const renames = fake.calls.filter((c) => c === 'ModifyDBInstance');
+    expect(renames).toHaveLength(3); // source once, the restored one twice (the crashed call, then again)
+
+    const again = open();
+    expect((await again.inspect(never)).state).toBe('restored');
+    await again.close();
   }, 300_000);
 });
