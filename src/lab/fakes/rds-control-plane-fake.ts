@@ -81,6 +81,8 @@ export class RdsControlPlaneFake {
   readonly calls: string[] = [];
   /** Lab side: called with each Action before it runs; a throw fails that call (400, not retried). */
   beforeAction: ((action: string, form: URLSearchParams) => void) | undefined;
+  /** Lab side: called after an Action ran; a throw loses its answer (400): the call landed, the caller died. */
+  afterAction: ((action: string, form: URLSearchParams) => void) | undefined;
 
   private constructor(
     private readonly http: Server,
@@ -203,6 +205,11 @@ export class RdsControlPlaneFake {
         throw new Fault(400, 'FakeInjectedFault', String(error));
       }
       const result = this.act(action, form);
+      try {
+        this.afterAction?.(action, form);
+      } catch (error) {
+        throw new Fault(400, 'FakeInjectedFault', String(error));
+      }
       res.statusCode = 200;
       res.end(
         `<${action}Response xmlns="${NS}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`,

@@ -4,7 +4,7 @@
  * (RestoreDBClusterToPointInTime, then CreateDBInstance in the new cluster; real PostgreSQL WAL PITR). Each
  * restore holds exactly the window's data: the change before the restore time is in, the one after is out.
  * Last, swapping names (target swapNames, --force): refused without --force, listed by the dry run, and a
- * crash between the two renames resumes to the same end state.
+ * crash between the two renames (and one that loses the second rename's answer) resumes to the same end state.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -230,6 +230,17 @@ describe('rds engine over the RDS fake: MariaDB instance and Aurora PostgreSQL c
     );
     expect(fake.instanceIds()).not.toContain('bank-maria');
 
+    // A second crash: the second rename lands, but its answer is lost (the step is not recorded).
+    fake.afterAction = (action) => {
+      if (action === 'ModifyDBInstance') throw new Error('simulated crash after the second rename');
+    };
+    const interrupted = open();
+    expect((await interrupted.inspect(never)).state).toBe('in-progress');
+    await expect(interrupted.restore({ force: true, signal: never })).rejects.toThrow(/after the second/);
+    await interrupted.close();
+    fake.afterAction = undefined;
+    expect(fake.instanceIds()).not.toContain('bank-maria-new');
+
     const second = open();
     expect((await second.inspect(never)).state).toBe('in-progress');
     const { connection } = await second.restore({ force: true, signal: never });
@@ -246,7 +257,7 @@ describe('rds engine over the RDS fake: MariaDB instance and Aurora PostgreSQL c
     if (restored !== undefined) expect(await mariaSum(restored)).toBe(before.v);
     expect(before.v).not.toBe(await mariaSum(maria)); // the source moved on (+1000); the restore did not
     const renames = fake.calls.filter((c) => c === 'ModifyDBInstance');
-    expect(renames).toHaveLength(3); // source once, the restored one twice (the crashed call, then again)
+    expect(renames).toHaveLength(3); // the source once, the restored one twice (refused, then landed); none after
 
     const again = open();
     expect((await again.inspect(never)).state).toBe('restored');

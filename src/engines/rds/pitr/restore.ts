@@ -27,7 +27,7 @@ import { refuseUnlessRestorable } from '../../restore-refusal.ts';
 import type { RdsControlPlane, RdsResource, RdsTag } from '../control-plane.ts';
 import { rdsTargetSchema, type RdsOptions, type RdsTarget } from '../options.ts';
 import { RDS_MANIFEST_FILE, type RdsManifest } from './capture.ts';
-import { parkedName, refuseSwap, swapNames, swapPlan, type SwapNames } from './swap.ts';
+import { isRestoreOf, parkedName, refuseSwap, swapNames, swapPlan, type SwapNames } from './swap.ts';
 import {
   managedConnection,
   restoreTag,
@@ -167,11 +167,16 @@ export class RdsPitrRestoreSession implements RestoreSession {
     return steps;
   }
 
-  /** The restored resource: under its new name, or under the source's once a swap renamed it. */
-  private describeNew(): Promise<RdsResource | undefined> {
+  /**
+   * The restored resource: under its new name, or — once a swap renamed it, even if a crash kept that
+   * step from being recorded — under the source's name, known by this restore's tag.
+   */
+  private async describeNew(): Promise<RdsResource | undefined> {
     if (this.isCluster) return this.cp.describeCluster(this.newId);
-    const swapped = this.state.steps.includes('rename-restored');
-    return this.cp.describeInstance(swapped ? this.swap.source : this.newId);
+    const found = await this.cp.describeInstance(this.newId);
+    if (found !== undefined || !this.target.swapNames) return found;
+    const renamed = await this.cp.describeInstance(this.swap.source);
+    return isRestoreOf(renamed, this.ctx.record.backupId) ? renamed : undefined;
   }
 
   async inspect(): Promise<TargetInspection> {

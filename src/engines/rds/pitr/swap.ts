@@ -66,7 +66,7 @@ export function swapPlan(s: SwapNames): RestoreStep[] {
 }
 
 /** True when `r` is the restored instance of this backup. */
-const ours = (r: RdsResource | undefined, backupId: string): boolean =>
+export const isRestoreOf = (r: RdsResource | undefined, backupId: string): boolean =>
   r?.tags.some((t) => t.key === restoreTag && t.value === backupId) === true;
 
 /**
@@ -81,16 +81,16 @@ export async function swapNames(
 ): Promise<RdsEndpoint> {
   await step('rename-source', async () => {
     if ((await cp.describeInstance(s.parked)) !== undefined) return; // renamed before a crash
-    if (ours(await cp.describeInstance(s.source), s.backupId)) return; // the whole swap already happened
+    if (isRestoreOf(await cp.describeInstance(s.source), s.backupId)) return; // the whole swap already happened
     await cp.renameInstance(s.source, s.parked);
   });
   await wait(() => cp.describeInstance(s.parked), `instance ${s.parked}`);
   await step('rename-restored', async () => {
-    if (ours(await cp.describeInstance(s.source), s.backupId)) return;
+    if (isRestoreOf(await cp.describeInstance(s.source), s.backupId)) return;
     await cp.renameInstance(s.restored, s.source);
   });
   return wait(async () => {
     const r = await cp.describeInstance(s.source);
-    return ours(r, s.backupId) ? r : undefined; // until the rename landed, the name may still be free
+    return isRestoreOf(r, s.backupId) ? r : undefined; // until the rename landed, the name may still be free
   }, `instance ${s.source}`);
 }
