@@ -357,6 +357,16 @@ export const ERROR_CODES = {
     ['engine'],
     1,
     'After a full-cluster restore the nodes did not all come back up (UN) in time; re-run to resume.',
+  // Managed databases (rds, azure-flexible): swapping names after a restore
+  MANAGED_SWAP_NEEDS_FORCE: c(
+    ['config'],
+    2,
+    'Swapping names renames the live source out of the way: it needs --force.',
+  ),
+  MANAGED_RENAME_UNSUPPORTED: c(
+    ['config'],
+    2,
+    'Names cannot be swapped for this managed resource (Azure flexible servers cannot be renamed; Aurora clusters are not supported).',
   ),
 } as const satisfies Record<string, CodeSpec>;
 

@@ -90,7 +90,13 @@ export class AgentClient {
   }
 
   /** Writes one SSTable component into a table directory of the (stopped) node. */
-  async place(restore: string, table: TableDir, name: string, body: Readable, signal?: AbortSignal): Promise<void> {
+  async place(
+    restore: string,
+    table: TableDir,
+    name: string,
+    body: Readable,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const q = new URLSearchParams({ restore, keyspace: table.keyspace, dir: table.dir, name });
     const res = await this.call('PUT', `/v1/place?${q.toString()}`, body, signal);
     res.resume();

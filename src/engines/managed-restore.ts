@@ -1,13 +1,38 @@
 /**
- * What the managed-database engines (`rds`, `azure-flexible`) share: a point-in-time restore there always
- * creates a NEW server, so the restore waits for it to be available and the member's connection is
- * rewritten to the new endpoint (credentials: the target's, else the member's — a point-in-time restore
- * keeps the source's users and passwords).
+ * What the managed-database engines (`rds`, `azure-flexible`) share. Backup: their capabilities (a `time`
+ * handle from the service's own point-in-time recovery, clock-based, horizon wait) and the service clock
+ * measured from one API round trip. Restore: a point-in-time restore there always creates a NEW server, so
+ * the restore waits for it to be available and the member's connection is rewritten to the new endpoint
+ * (credentials: the target's, else the member's — a point-in-time restore keeps the source's users and
+ * passwords).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, EngineError } from '../errors.ts';
-import type { MemberSpec } from './contract.ts';
+import type { ClockSample, EngineCapabilities, MemberSpec } from './contract.ts';
 import type { StorageConfig } from '../txn/contract.ts';
+
+/** Nothing is copied inside the pause: the restore point is a time in the service's clock. */
+export const MANAGED_CAPABILITIES: EngineCapabilities = Object.freeze({
+  atomicCapture: false,
+  snapshotInsidePause: false,
+  clockBased: true,
+  horizonWait: true,
+});
+
+/** Service clock minus ours from one round trip: uncertainty = half the round trip + the clock's resolution. */
+export async function measureServiceClock(
+  serviceTime: () => Promise<{ nowMs: number; resolutionMs: number }>,
+): Promise<ClockSample> {
+  const sent = Date.now();
+  const { nowMs, resolutionMs } = await serviceTime();
+  const received = Date.now();
+  const rttMs = received - sent;
+  return {
+    offsetMs: Math.round(nowMs + resolutionMs / 2 - (sent + received) / 2),
+    uncertaintyMs: Math.ceil(rttMs / 2 + resolutionMs),
+    rttMs,
+  };
+}
 
 /** Tag put on every resource a restore creates: its value is the backup id (how `inspect` knows its own). */
 export const restoreTag = 'stillpoint:restore-of';

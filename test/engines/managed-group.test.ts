@@ -45,7 +45,7 @@ beforeAll(async () => {
     securityGroupIds: ['sg-1'],
   });
   maria = await azure.createMySqlServer({
-    subscriptionId: 'sub-1',
+    subscriptionId: '6f1c2a4e-3b5d-4e7f-8a9b-0c1d2e3f4a5b',
     resourceGroup: 'rg-1',
     name: 'bank-mysql',
   });
@@ -106,7 +106,7 @@ function managedPlan(leaseMs: number) {
           connection: maria.connection(),
           namespaces: ['bank_b'],
           options: {
-            subscriptionId: 'sub-1',
+            subscriptionId: '6f1c2a4e-3b5d-4e7f-8a9b-0c1d2e3f4a5b',
             resourceGroup: 'rg-1',
             server: 'bank-mysql',
             endpoint: azure.endpoint,

@@ -50,7 +50,9 @@ describe('helm chart: Cassandra agent sidecar', () => {
     const known = new Set(program.commands[0]!.options.map((o) => o.long));
     const flags = container!.args.slice(1).map((a) => a.split('=')[0]);
     for (const f of flags) expect(known, f).toContain(f);
-    expect(flags).toEqual(expect.arrayContaining(['--token-env', '--tls-cert', '--tls-key', '--commitlog-dir']));
+    expect(flags).toEqual(
+      expect.arrayContaining(['--token-env', '--tls-cert', '--tls-key', '--commitlog-dir']),
+    );
     const volumes = parse(cm.data['volumes.yaml']!) as { secret: { secretName: string } }[];
     expect(volumes[0]!.secret.secretName).toBe('stillpoint-agent-tls');
 

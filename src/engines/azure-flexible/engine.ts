@@ -9,7 +9,8 @@ import type { EngineKind } from '../contract.ts';
 import { ArmFlexibleControlPlane } from './arm-control-plane.ts';
 import type { FlexibleControlPlane } from './control-plane.ts';
 import { azureFlexibleOptionsSchema, type AzureFlexibleOptions } from './options.ts';
-import { AZURE_FLEXIBLE_CAPABILITIES, AzureFlexibleBackupSession } from './pitr/capture.ts';
+import { MANAGED_CAPABILITIES } from '../managed-restore.ts';
+import { AzureFlexibleBackupSession } from './pitr/capture.ts';
 import { AzureFlexibleRestoreSession } from './pitr/restore.ts';
 
 export type ParsedAzureFlexibleOptions = AzureFlexibleOptions & {
@@ -49,7 +50,7 @@ export function createAzureFlexibleEngine(
         port: parsed.data.port ?? (kind === 'mysql' ? 3306 : 5432),
       });
     },
-    capabilities: () => AZURE_FLEXIBLE_CAPABILITIES,
+    capabilities: () => MANAGED_CAPABILITIES,
     openBackup: (ctx, options) => new AzureFlexibleBackupSession(ctx, options, controlPlaneFor(options)),
     openRestore: (ctx, options) => new AzureFlexibleRestoreSession(ctx, options, controlPlaneFor(options)),
   };

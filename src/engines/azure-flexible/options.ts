@@ -2,7 +2,8 @@
 import { z } from 'zod';
 
 export const azureFlexibleOptionsSchema = z.strictObject({
-  subscriptionId: z.string().min(1),
+  /** A UUID: the ARM clients refuse anything else (found only at preflight otherwise). */
+  subscriptionId: z.string().uuid(),
   resourceGroup: z.string().min(1),
   /** The source flexible server's name. */
   server: z.string().min(1),
@@ -44,6 +45,8 @@ export const azureFlexibleTargetSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/)
     .optional(),
+  /** Always refused: Azure flexible servers cannot be renamed (named here to refuse it clearly). */
+  swapNames: z.boolean().optional(),
   user: z.string().min(1).optional(),
   password: z.string().optional(),
   passwordEnv: z.string().min(1).optional(),

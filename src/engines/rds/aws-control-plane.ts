@@ -8,6 +8,7 @@ import {
   DescribeAccountAttributesCommand,
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
+  ModifyDBInstanceCommand,
   RDSClient,
   RestoreDBClusterToPointInTimeCommand,
   RestoreDBInstanceToPointInTimeCommand,
@@ -154,6 +155,16 @@ export class AwsRdsControlPlane implements RdsControlPlane {
         DBInstanceClass: r.instanceClass,
         Engine: r.engine,
         Tags: awsTags(r.tags),
+      }),
+    );
+  }
+
+  async renameInstance(id: string, newId: string): Promise<void> {
+    await this.rds.send(
+      new ModifyDBInstanceCommand({
+        DBInstanceIdentifier: id,
+        NewDBInstanceIdentifier: newId,
+        ApplyImmediately: true,
       }),
     );
   }

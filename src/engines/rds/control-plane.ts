@@ -64,6 +64,8 @@ export interface RdsControlPlane {
     readonly engine: string;
     readonly tags: readonly RdsTag[];
   }): Promise<void>;
+  /** ModifyDBInstance NewDBInstanceIdentifier, ApplyImmediately: renames an instance (its endpoint follows). */
+  renameInstance(id: string, newId: string): Promise<void>;
   /** One round trip reading the service clock (the HTTP Date header): epoch ms and resolution. */
   serviceTime(): Promise<{ readonly nowMs: number; readonly resolutionMs: number }>;
   close(): Promise<void>;

@@ -9,7 +9,8 @@ import type { EngineKind } from '../contract.ts';
 import { AwsRdsControlPlane } from './aws-control-plane.ts';
 import type { RdsControlPlane } from './control-plane.ts';
 import { rdsOptionsSchema, type RdsOptions } from './options.ts';
-import { RDS_CAPABILITIES, RdsPitrBackupSession } from './pitr/capture.ts';
+import { MANAGED_CAPABILITIES } from '../managed-restore.ts';
+import { RdsPitrBackupSession } from './pitr/capture.ts';
 import { RdsPitrRestoreSession } from './pitr/restore.ts';
 
 export function createRdsEngine(
@@ -39,7 +40,7 @@ export function createRdsEngine(
         );
       return Object.freeze(parsed.data);
     },
-    capabilities: () => RDS_CAPABILITIES,
+    capabilities: () => MANAGED_CAPABILITIES,
     openBackup: (ctx, options) => new RdsPitrBackupSession(ctx, options, controlPlaneFor(options)),
     openRestore: (ctx, options) => new RdsPitrRestoreSession(ctx, options, controlPlaneFor(options)),
   };

@@ -35,7 +35,8 @@ export type RdsOptions = z.infer<typeof rdsOptionsSchema>;
 
 /**
  * Restore target. `instance` (or `cluster` for Aurora) names the NEW resource, default
- * `<source>-sp-<backup id tail>`; `instanceClass` overrides the source's class. Credentials default to
+ * `<source>-sp-<backup id tail>`; `instanceClass` overrides the source's class; `swapNames` gives the
+ * restored instance the source's name (see ./pitr/swap.ts). Credentials default to
  * the member's (a point-in-time restore keeps the source's users and passwords).
  */
 export const rdsTargetSchema = z.strictObject({
@@ -48,6 +49,11 @@ export const rdsTargetSchema = z.strictObject({
     .regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/)
     .optional(),
   instanceClass: z.string().min(1).optional(),
+  /**
+   * Instances only, with --force: once the restored instance is available, rename the source to
+   * `<source>-pre-restore-<backup id tail>` and the restored one to the source's name.
+   */
+  swapNames: z.boolean().default(false),
   user: z.string().min(1).optional(),
   password: z.string().optional(),
   passwordEnv: z.string().min(1).optional(),

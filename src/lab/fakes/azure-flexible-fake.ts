@@ -1,11 +1,14 @@
 /**
- * A FAKE Azure Resource Manager for MySQL flexible servers, speaking the real wire protocol (JSON over
- * HTTPS, long-running PUT with an `Azure-AsyncOperation` status URL) so the product's real adapter
- * (src/engines/azure-flexible/arm-control-plane.ts, @azure/arm-mysql-flexible) runs against it unchanged.
- * Its data planes are REAL: a server is a local MariaDB with the binary log on (./pitr-mariadb.ts), and a
- * PUT with `createMode: PointInTimeRestore` starts a NEW local MariaDB = base + binlog replayed to the time.
+ * A FAKE Azure Resource Manager for MySQL and PostgreSQL flexible servers, speaking the real wire protocol
+ * (JSON over HTTPS, long-running PUT with an `Azure-AsyncOperation` status URL) so the product's real
+ * adapter (src/engines/azure-flexible/arm-control-plane.ts, @azure/arm-mysql-flexible and
+ * @azure/arm-postgresql-flexible) runs against it unchanged. Its data planes are REAL: a MySQL server is a
+ * local MariaDB with the binary log on (./pitr-mariadb.ts), a PostgreSQL server a local PostgreSQL with
+ * WAL archiving and a base backup (./pitr-postgres.ts); a PUT with `createMode: PointInTimeRestore`
+ * (`restorePointInTime` / `pointInTimeUTC`) starts a NEW local server = base + binlog/WAL replayed to the time.
  *
- * Simulated: GET / PUT of `Microsoft.DBforMySQL/flexibleServers/<name>` (any subscription/resource group,
+ * Simulated: GET / PUT of `Microsoft.DBforMySQL/flexibleServers/<name>` and
+ * `Microsoft.DBforPostgreSQL/flexibleServers/<name>` (any subscription/resource group,
  * api-version ignored), the operation status URL, 404 `ResourceNotFound`, 409 on an existing name, 400 when
  * the restore time is outside [earliestRestoreDate, now]. A restored server carries the location, SKU,
  * network and tags the REQUEST named; it reads `Starting` until the replay finished, then `Ready`. Its host
@@ -14,7 +17,7 @@
  * The service clock is `Date.now() + skewMs` (the HTTP Date header and every time shown); databases run on
  * the machine clock, so a restore time T replays to T − skewMs.
  *
- * Not simulated: authentication (any bearer token), PostgreSQL flexible servers, firewall rules,
+ * Not simulated: authentication (any bearer token), renaming (Azure has none), firewall rules,
  * configurations, a restored server's own backups, Azure's exact error texts. TLS: a throwaway self-signed
  * certificate made at start (`caFile`).
  */
@@ -33,9 +36,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import type { LocalMariaDb } from '../local-servers/mariadb-server.ts';
-import { startBinloggedMariaDb, type BinloggedMariaDb } from './pitr-mariadb.ts';
+import { startBinloggedMariaDb } from './pitr-mariadb.ts';
+import { startArchivedPostgres, type ArchivedPostgres, type PitrPostgresServer } from './pitr-postgres.ts';
+
+type Flavor = 'MySQL' | 'PostgreSQL';
+/** A server's database: restored ones are destroyed by their source's `destroy`. */
+type DataServer = LocalMariaDb | PitrPostgresServer;
+/** Backups of a source server: real PITR to a time (our clock), and everything it started. */
+interface PitrSource {
+  readonly earliestMs: number;
+  restoreToTime(atMs: number): Promise<DataServer>;
+  destroy(): Promise<void>;
+}
 
 interface FakeServer {
+  flavor: Flavor;
   id: string;
   name: string;
   location: string;
@@ -45,8 +60,8 @@ interface FakeServer {
   retentionDays: number;
   state: 'Starting' | 'Ready' | 'Disabled';
   host: string;
-  db?: LocalMariaDb;
-  source?: BinloggedMariaDb;
+  db?: DataServer;
+  source?: PitrSource;
   earliestMs?: number;
   error?: string;
 }
@@ -127,10 +142,33 @@ export class AzureFlexibleFake {
 
   /** Lab side: a MySQL flexible server (a real binlogged MariaDB), Ready at once. */
   async createMySqlServer(spec: FakeFlexibleServerSpec): Promise<LocalMariaDb> {
-    const source = await startBinloggedMariaDb();
-    const id = `/subscriptions/${spec.subscriptionId}/resourceGroups/${spec.resourceGroup}/providers/Microsoft.DBforMySQL/flexibleServers/${spec.name}`;
-    const host = await this.forward(source.server.port);
+    const maria = await startBinloggedMariaDb();
+    const pitr = {
+      earliestMs: maria.createdAtMs,
+      restoreToTime: (t: number) => maria.restoreToTime(t),
+      destroy: () => maria.destroy(),
+    };
+    await this.addSource('MySQL', spec, maria.server, pitr);
+    return maria.server;
+  }
+
+  /** Lab side: a PostgreSQL flexible server (a real archived PostgreSQL), Ready at once. */
+  async createPostgresServer(spec: FakeFlexibleServerSpec): Promise<ArchivedPostgres> {
+    const pg = await startArchivedPostgres();
+    const pitr = {
+      earliestMs: pg.baseBackupEndMs,
+      restoreToTime: (t: number) => pg.restoreToTime(t),
+      destroy: () => pg.destroy(),
+    };
+    await this.addSource('PostgreSQL', spec, pg, pitr);
+    return pg;
+  }
+
+  private async addSource(flavor: Flavor, spec: FakeFlexibleServerSpec, db: DataServer, pitr: PitrSource) {
+    const id = `/subscriptions/${spec.subscriptionId}/resourceGroups/${spec.resourceGroup}/providers/Microsoft.DBfor${flavor}/flexibleServers/${spec.name}`;
+    const host = await this.forward(db.port);
     this.servers.set(spec.name, {
+      flavor,
       id,
       name: spec.name,
       location: spec.location ?? 'westeurope',
@@ -142,15 +180,15 @@ export class AzureFlexibleFake {
       retentionDays: spec.retentionDays ?? 7,
       state: 'Ready',
       host,
-      db: source.server,
-      source,
-      earliestMs: source.createdAtMs + this.skewMs,
+      db,
+      source: pitr,
+      earliestMs: pitr.earliestMs + this.skewMs,
     });
-    return source.server;
   }
 
-  server(name: string): LocalMariaDb | undefined {
-    return this.servers.get(name)?.db;
+  /** The database behind a server (undefined while it is starting). */
+  server<T extends DataServer = LocalMariaDb>(name: string): T | undefined {
+    return this.servers.get(name)?.db as T | undefined;
   }
 
   failure(name: string): string | undefined {
@@ -161,8 +199,6 @@ export class AzureFlexibleFake {
     await Promise.allSettled([...this.pending]);
     await new Promise<void>((resolve) => this.https.close(() => resolve()));
     for (const f of this.forwarders) f.close();
-    for (const s of this.servers.values())
-      if (s.source === undefined) await s.db?.destroy().catch(() => undefined);
     for (const s of this.servers.values()) await s.source?.destroy().catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -218,13 +254,17 @@ export class AzureFlexibleFake {
           : {}),
       });
     }
-    const m = /\/providers\/Microsoft\.DBforMySQL\/flexibleServers\/([^/]+)$/i.exec(url.pathname);
+    const m = /\/providers\/Microsoft\.DBfor(MySQL|PostgreSQL)\/flexibleServers\/([^/]+)$/i.exec(
+      url.pathname,
+    );
     if (m === null)
       return this.send(res, 404, {
         error: { code: 'InvalidResourceType', message: `The fake has no ${url.pathname}.` },
       });
-    const name = decodeURIComponent(m[1] ?? '');
-    const existing = this.servers.get(name);
+    const flavor: Flavor = m[1]?.toLowerCase() === 'mysql' ? 'MySQL' : 'PostgreSQL';
+    const name = decodeURIComponent(m[2] ?? '');
+    const found = this.servers.get(name);
+    const existing = found?.flavor === flavor ? found : undefined;
     if (req.method === 'GET') {
       if (existing === undefined)
         return this.send(res, 404, {
@@ -247,7 +287,7 @@ export class AzureFlexibleFake {
       return this.send(res, 400, {
         error: { code: 'NotSimulated', message: 'The fake creates servers only by PointInTimeRestore.' },
       });
-    if (existing !== undefined)
+    if (found !== undefined)
       return this.send(res, 409, {
         error: { code: 'ServerAlreadyExists', message: `Server ${name} already exists.` },
       });
@@ -259,7 +299,7 @@ export class AzureFlexibleFake {
           message: `No restorable server ${String(p.sourceServerResourceId)}.`,
         },
       });
-    const atMs = Date.parse(String(p.restorePointInTime));
+    const atMs = Date.parse(String(flavor === 'MySQL' ? p.restorePointInTime : p.pointInTimeUTC));
     if (!Number.isFinite(atMs) || atMs < source.earliestMs || atMs > this.now())
       return this.send(res, 400, {
         error: {
@@ -268,6 +308,7 @@ export class AzureFlexibleFake {
         },
       });
     const created: FakeServer = {
+      flavor,
       id: source.id.replace(/[^/]+$/, name),
       name,
       location: put.location ?? source.location,
@@ -303,13 +344,13 @@ export class AzureFlexibleFake {
     return {
       id: s.id,
       name: s.name,
-      type: 'Microsoft.DBforMySQL/flexibleServers',
+      type: `Microsoft.DBfor${s.flavor}/flexibleServers`,
       location: s.location,
       tags: s.tags,
       sku: s.sku,
       properties: {
         state: s.state,
-        version: '8.0.21',
+        version: s.flavor === 'MySQL' ? '8.0.21' : '15',
         ...(s.state === 'Ready' ? { fullyQualifiedDomainName: s.host } : {}),
         backup: {
           backupRetentionDays: s.retentionDays,

@@ -18,12 +18,12 @@ let fake: AzureFlexibleFake;
 let source: LocalMariaDb;
 let store: Awaited<ReturnType<typeof tempDirStore>>;
 const SUBNET =
-  '/subscriptions/sub-1/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/db';
+  '/subscriptions/6f1c2a4e-3b5d-4e7f-8a9b-0c1d2e3f4a5b/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet/subnets/db';
 
 beforeAll(async () => {
   fake = await AzureFlexibleFake.start({ skewMs: -3_000, serverPort: await freePort() });
   source = await fake.createMySqlServer({
-    subscriptionId: 'sub-1',
+    subscriptionId: '6f1c2a4e-3b5d-4e7f-8a9b-0c1d2e3f4a5b',
     resourceGroup: 'rg-1',
     name: 'bank-mysql',
     subnetId: SUBNET,
@@ -47,7 +47,7 @@ const member = (options: Record<string, unknown> = {}): MemberSpec => ({
   connection: { kind: 'mysql', host: source.host, port: source.port, user: 'root' },
   namespaces: ['bank'],
   options: {
-    subscriptionId: 'sub-1',
+    subscriptionId: '6f1c2a4e-3b5d-4e7f-8a9b-0c1d2e3f4a5b',
     resourceGroup: 'rg-1',
     server: 'bank-mysql',
     endpoint: fake.endpoint,
@@ -119,7 +119,7 @@ describe('azure-flexible engine over the ARM fake (real MariaDB binlog PITR)', (
     const { record, expected } = await backup('bk-az-1');
     const plan = (await openRestore(record).plan()).map((s) => s.detail ?? '').join('\n');
     expect(plan).toContain(
-      `createMode=PointInTimeRestore sourceServerResourceId=/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.DBforMySQL/flexibleServers/bank-mysql`,
+      `createMode=PointInTimeRestore sourceServerResourceId=/subscriptions/6f1c2a4e-3b5d-4e7f-8a9b-0c1d2e3f4a5b/resourceGroups/rg-1/providers/Microsoft.DBforMySQL/flexibleServers/bank-mysql`,
     );
     expect(plan).toContain(`subnet=${SUBNET}`);
 

@@ -163,15 +163,7 @@ else
       backedUp = { planFile, backupId: last.backupId };
 
       const restore = startCli({
-        args: [
-          'restore',
-          last.backupId,
-          '--plan',
-          planFile,
-          '--target',
-          'cass={"suffix":"r1"}',
-          '--json',
-        ],
+        args: ['restore', last.backupId, '--plan', planFile, '--target', 'cass={"suffix":"r1"}', '--json'],
       });
       processes.push(restore);
       const restored = await restore.exited;

@@ -17,11 +17,10 @@ import type {
   PreflightCheck,
   RestoreHandle,
 } from '../../contract.ts';
-import { measureServiceClock, RDS_CAPABILITIES } from '../../rds/pitr/capture.ts';
+import { MANAGED_CAPABILITIES, measureServiceClock } from '../../managed-restore.ts';
 import type { FlexibleControlPlane, FlexibleServer } from '../control-plane.ts';
 import type { AzureFlexibleOptions } from '../options.ts';
 
-export const AZURE_FLEXIBLE_CAPABILITIES = RDS_CAPABILITIES;
 export const AZURE_MANIFEST_FILE = 'azure-flexible-manifest.json';
 
 export interface AzureFlexibleManifest {
@@ -29,7 +28,7 @@ export interface AzureFlexibleManifest {
 }
 
 export class AzureFlexibleBackupSession implements BackupSession {
-  readonly capabilities = AZURE_FLEXIBLE_CAPABILITIES;
+  readonly capabilities = MANAGED_CAPABILITIES;
   private source: FlexibleServer | undefined;
   private captured: CaptureResult | undefined;
 

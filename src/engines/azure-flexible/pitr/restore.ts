@@ -3,7 +3,8 @@
  * `createMode: PointInTimeRestore`, the source's id, location, SKU, VNet subnet/DNS zone and tags (plus
  * `stillpoint:restore-of = <backup id>`), then a wait until it is Ready; the member's connection is
  * rewritten to its host. Steps are persisted (`azure-flexible-restore-<server>.json`): a re-run does not
- * PUT again, it waits. An existing server that is not this restore's own is never replaced.
+ * PUT again, it waits. An existing server that is not this restore's own is never replaced. Names are never
+ * swapped (target `swapNames` is refused with MANAGED_RENAME_UNSUPPORTED): Azure cannot rename a server.
  */
 import { text } from 'node:stream/consumers';
 import { ConfigError, EngineError } from '../../../errors.ts';
@@ -47,6 +48,15 @@ export class AzureFlexibleRestoreSession implements RestoreSession {
         `Member ${ctx.record.member.name}: bad Azure restore target: ${parsed.error.message}`,
         {
           hint: 'Give {"server":"<new server name>"} (lower case, digits, hyphens).',
+          context: { member: ctx.record.member.name },
+        },
+      );
+    if (parsed.data.swapNames === true)
+      throw new ConfigError(
+        'MANAGED_RENAME_UNSUPPORTED',
+        `Member ${ctx.record.member.name}: Azure flexible servers cannot be renamed, so names cannot be swapped.`,
+        {
+          hint: 'Leave swapNames out: the restored group config points at the new server. To keep a host name, repoint your DNS CNAME (or clients) to the new server.',
           context: { member: ctx.record.member.name },
         },
       );

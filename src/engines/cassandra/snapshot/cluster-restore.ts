@@ -164,7 +164,8 @@ export class CassandraClusterRestoreSession implements RestoreSession {
         for (const a of this.agents) await a.startNode(signal);
         return this.waitForRing(signal);
       case 'cleanup': {
-        const tag = this.ctx.record.handle.kind === 'snapshot' ? this.ctx.record.handle.snapshotId : undefined;
+        const tag =
+          this.ctx.record.handle.kind === 'snapshot' ? this.ctx.record.handle.snapshotId : undefined;
         await all(async (a) => {
           await a.clearStaging(restoreId, signal);
           if (tag !== undefined) await a.clearSnapshot(tag, signal);

@@ -13,21 +13,14 @@ import type {
   BackupSessionContext,
   CaptureResult,
   ClockSample,
-  EngineCapabilities,
   FinishedMember,
   FinishWindow,
   PreflightCheck,
   RestoreHandle,
 } from '../../contract.ts';
+import { MANAGED_CAPABILITIES, measureServiceClock } from '../../managed-restore.ts';
 import type { RdsControlPlane, RdsResource } from '../control-plane.ts';
 import type { RdsOptions } from '../options.ts';
-
-export const RDS_CAPABILITIES: EngineCapabilities = Object.freeze({
-  atomicCapture: false,
-  snapshotInsidePause: false,
-  clockBased: true,
-  horizonWait: true,
-});
 
 export const RDS_MANIFEST_FILE = 'rds-manifest.json';
 
@@ -48,23 +41,8 @@ export async function describeSource(
 
 export const sourceId = (options: RdsOptions): string => options.cluster ?? options.instance ?? '';
 
-/** Service clock minus ours from one round trip: uncertainty = half the round trip + the clock's resolution. */
-export async function measureServiceClock(
-  serviceTime: () => Promise<{ nowMs: number; resolutionMs: number }>,
-): Promise<ClockSample> {
-  const sent = Date.now();
-  const { nowMs, resolutionMs } = await serviceTime();
-  const received = Date.now();
-  const rttMs = received - sent;
-  return {
-    offsetMs: Math.round(nowMs + resolutionMs / 2 - (sent + received) / 2),
-    uncertaintyMs: Math.ceil(rttMs / 2 + resolutionMs),
-    rttMs,
-  };
-}
-
 export class RdsPitrBackupSession implements BackupSession {
-  readonly capabilities = RDS_CAPABILITIES;
+  readonly capabilities = MANAGED_CAPABILITIES;
   private source: RdsResource | undefined;
   private captured: CaptureResult | undefined;
 

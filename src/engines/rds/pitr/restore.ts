@@ -9,8 +9,9 @@
  * Every finished step is persisted in the artifact store (`rds-restore-<target>.json`), so a re-run after
  * a crash resumes: a restore already requested is not requested again, it is waited for.
  *
- * An existing resource is never deleted or renamed: a target that exists and is not this restore's
- * leftover is refused, even with --force (delete it or name another target).
+ * An existing resource is never deleted: a target that exists and is not this restore's leftover is
+ * refused, even with --force (delete it or name another target). The one rename: with `swapNames` and
+ * --force, the source instance is renamed out of the way and the restored one takes its name (./swap.ts).
  */
 import { text } from 'node:stream/consumers';
 import { ConfigError, EngineError } from '../../../errors.ts';
@@ -26,6 +27,7 @@ import { refuseUnlessRestorable } from '../../restore-refusal.ts';
 import type { RdsControlPlane, RdsResource, RdsTag } from '../control-plane.ts';
 import { rdsTargetSchema, type RdsOptions, type RdsTarget } from '../options.ts';
 import { RDS_MANIFEST_FILE, type RdsManifest } from './capture.ts';
+import { isRestoreOf, parkedName, refuseSwap, swapNames, swapPlan, type SwapNames } from './swap.ts';
 import {
   managedConnection,
   restoreTag,
@@ -33,12 +35,14 @@ import {
   type ManagedRestoreState,
 } from '../../managed-restore.ts';
 
-type Step = 'request' | 'cluster-available' | 'instance' | 'available';
+type Step = 'request' | 'cluster-available' | 'instance' | 'available' | 'rename-source' | 'rename-restored';
 
 export class RdsPitrRestoreSession implements RestoreSession {
   readonly target: RdsTarget & { readonly instance: string };
   private manifest: RdsManifest | undefined;
   private state: ManagedRestoreState = { steps: [], finished: false };
+  /** The backup id's tail: names the default target and the parked source of a swap. */
+  private readonly suffix: string;
 
   constructor(
     private readonly ctx: RestoreSessionContext,
@@ -55,10 +59,10 @@ export class RdsPitrRestoreSession implements RestoreSession {
           context: { member: ctx.record.member.name },
         },
       );
-    const tail = ctx.record.backupId
+    const tail = (this.suffix = ctx.record.backupId
       .toLowerCase()
       .replace(/[^a-z0-9]/g, '')
-      .slice(-10);
+      .slice(-10));
     const source = options.cluster ?? options.instance ?? 'db';
     this.target = {
       ...parsed.data,
@@ -74,6 +78,16 @@ export class RdsPitrRestoreSession implements RestoreSession {
   /** The resource the restore creates: the new instance, or the new cluster. */
   private get newId(): string {
     return this.isCluster ? (this.target.cluster ?? '') : this.target.instance;
+  }
+
+  private get swap(): SwapNames {
+    const source = this.options.instance ?? '';
+    return {
+      source,
+      restored: this.newId,
+      parked: parkedName(source, this.suffix),
+      backupId: this.ctx.record.backupId,
+    };
   }
 
   private get atMs(): number {
@@ -139,23 +153,30 @@ export class RdsPitrRestoreSession implements RestoreSession {
         destructive: false,
       });
     }
-    steps.push(
-      {
-        title: `wait for instance ${this.target.instance}`,
-        detail: `DescribeDBInstances DBInstanceIdentifier=${this.target.instance} until DBInstanceStatus=available`,
-        destructive: false,
-      },
-      {
-        title: `point the member at the new endpoint`,
-        detail: `restored group config: ${this.ctx.record.member.name}.connection host/port = the endpoint of ${this.newId}`,
-        destructive: false,
-      },
-    );
+    steps.push({
+      title: `wait for instance ${this.target.instance}`,
+      detail: `DescribeDBInstances DBInstanceIdentifier=${this.target.instance} until DBInstanceStatus=available`,
+      destructive: false,
+    });
+    if (this.target.swapNames) steps.push(...swapPlan(this.swap));
+    steps.push({
+      title: `point the member at the new endpoint`,
+      detail: `restored group config: ${this.ctx.record.member.name}.connection host/port = the endpoint of ${this.target.swapNames ? `${source.id} (the restored instance, renamed)` : this.newId}`,
+      destructive: false,
+    });
     return steps;
   }
 
-  private describeNew(): Promise<RdsResource | undefined> {
-    return this.isCluster ? this.cp.describeCluster(this.newId) : this.cp.describeInstance(this.newId);
+  /**
+   * The restored resource: under its new name, or — once a swap renamed it, even if a crash kept that
+   * step from being recorded — under the source's name, known by this restore's tag.
+   */
+  private async describeNew(): Promise<RdsResource | undefined> {
+    if (this.isCluster) return this.cp.describeCluster(this.newId);
+    const found = await this.cp.describeInstance(this.newId);
+    if (found !== undefined || !this.target.swapNames) return found;
+    const renamed = await this.cp.describeInstance(this.swap.source);
+    return isRestoreOf(renamed, this.ctx.record.backupId) ? renamed : undefined;
   }
 
   async inspect(): Promise<TargetInspection> {
@@ -218,6 +239,7 @@ export class RdsPitrRestoreSession implements RestoreSession {
   async restore(opts: RestoreOptions): Promise<RestoredMember> {
     const inspection = await this.inspect();
     const context = { member: this.ctx.record.member.name, target: this.newId };
+    if (this.target.swapNames) refuseSwap({ cluster: this.isCluster, force: opts.force, context });
     refuseUnlessRestorable(inspection, opts, context);
     if (inspection.state === 'foreign' || inspection.state === 'live-source')
       throw new ConfigError(
@@ -289,6 +311,7 @@ export class RdsPitrRestoreSession implements RestoreSession {
       endpoint = await wait(() => this.describeNew(), `instance ${this.newId}`);
     }
     await step('available', () => Promise.resolve());
+    if (this.target.swapNames) endpoint = await swapNames(this.cp, this.swap, step, wait);
     return { connection: managedConnection(this.ctx.record.member, endpoint, this.target) };
   }
 
