@@ -357,6 +357,7 @@ export const ERROR_CODES = {
     ['engine'],
     1,
     'After a full-cluster restore the nodes did not all come back up (UN) in time; re-run to resume.',
+  ),
   // Managed databases (rds, azure-flexible): swapping names after a restore
   MANAGED_SWAP_NEEDS_FORCE: c(
     ['config'],
