@@ -48,6 +48,11 @@ export interface TrialGroupServers {
 
 export interface TrialGroupKind {
   readonly name: GroupKind;
+  /**
+   * Backup modes its members support, drawn from per trial (`snapshot` needs a snapshot inside the pause:
+   * time-handle engines have none). The order is part of a seed's draws: append, never reorder.
+   */
+  readonly modes: readonly string[];
   /** Starts the shared servers/fakes (slow: once per campaign). */
   start(): Promise<TrialGroupServers>;
 }

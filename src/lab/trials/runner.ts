@@ -45,8 +45,6 @@ export interface RunTrialsOptions {
   readonly signal?: AbortSignal;
 }
 
-const MODES = ['snapshot', 'pause-window'] as const;
-
 /** Runs the trials and the negative control; never throws for a failed trial (see the report). */
 export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsReport> {
   const seed = options.seed ?? randomSeed();
@@ -89,7 +87,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
         index,
         random,
         group,
-        mode: random.pick(MODES),
+        mode: random.pick(TRIAL_GROUPS[group].modes),
         fault,
         moment: random.pick(spec?.moments ?? ['during-pause']),
         dir,

@@ -253,6 +253,10 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
         `backup ${backupId} ${reason ?? 'not classified'} after the run and recovery (process: ${how})`,
       );
     }
+    // No catalog entry at all: the backup stopped before creating one (a refusal in preflight). Its error is
+    // the only record of why, so it becomes the reason.
+    if (outcome === 'none' && backupId === null && exit !== undefined && exit.code !== 0)
+      reason = `no entry; exit ${exit.code ?? exit.signal}: ${lastLine(exit.stderr)}`;
     if (!faultSpec(spec.fault).allowedOutcomes.includes(outcome)) {
       violations.push(`fault ${spec.fault} must not end as ${outcome}${reason ? ` (${reason})` : ''}`);
     }
@@ -461,6 +465,12 @@ async function withCatalog<T>(
   } finally {
     catalog.close();
   }
+}
+
+/** The last non-empty line of a process's stderr (its error), at most 300 characters. */
+function lastLine(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  return (lines.at(-1) ?? '').slice(0, 300);
 }
 
 function directTarget(node: TrialNode): Target {

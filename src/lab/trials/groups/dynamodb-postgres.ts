@@ -15,6 +15,7 @@ import { restoredName, restoreTarget } from './targets.ts';
 
 export const dynamodbPostgresGroup: TrialGroupKind = {
   name: 'dynamodb+postgres',
+  modes: ['pause-window'],
   async start(): Promise<TrialGroupServers> {
     const [dyn, postgres] = await Promise.all([startLocalDynalite(), startLocalPostgres()]);
     const fake = await DynamoPitrFake.start({

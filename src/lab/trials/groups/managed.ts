@@ -18,6 +18,7 @@ const RESOURCE_GROUP = 'rg-1';
 
 export const managedGroup: TrialGroupKind = {
   name: 'managed',
+  modes: ['pause-window'],
   async start(): Promise<TrialGroupServers> {
     const rds = await RdsControlPlaneFake.start({ lagMs: 300 });
     let azure: AzureFlexibleFake | undefined;

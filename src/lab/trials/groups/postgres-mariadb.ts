@@ -12,6 +12,7 @@ import { restoreTarget } from './targets.ts';
 
 export const postgresMariadbGroup: TrialGroupKind = {
   name: 'postgres+mariadb',
+  modes: ['snapshot', 'pause-window'],
   async start(): Promise<TrialGroupServers> {
     const started: Array<{ destroy(): Promise<void> }> = [];
     try {

@@ -8,6 +8,7 @@ import { restoreTarget } from './targets.ts';
 
 export const sqliteGroup: TrialGroupKind = {
   name: 'sqlite',
+  modes: ['snapshot', 'pause-window'],
   start: () =>
     Promise.resolve({
       create(dir) {
