@@ -21,7 +21,7 @@ export type FaultMoment =
   | 'after-pause';
 
 /** Which group the trial builds. */
-export type GroupKind = 'sqlite' | 'postgres+mariadb' | 'dynamodb+postgres' | 'managed';
+export type GroupKind = 'sqlite' | 'postgres+mariadb' | 'dynamodb+postgres' | 'managed' | 'cosmos+sqlite';
 
 /** A backup's final state in the catalog, or `none` when no entry was written. */
 export type BackupOutcome = 'complete' | 'invalid' | 'failed' | 'none';
@@ -64,16 +64,22 @@ export interface FaultSpec {
 const ANY: readonly BackupOutcome[] = ['complete', 'invalid', 'failed', 'none'];
 /** A target that never acknowledged its Pause: the backup must not be `complete`. */
 const NEVER_PAUSED: readonly BackupOutcome[] = ['failed', 'invalid'];
-const ALL: readonly GroupKind[] = ['sqlite', 'postgres+mariadb', 'dynamodb+postgres', 'managed'];
+const ALL: readonly GroupKind[] = [
+  'sqlite',
+  'postgres+mariadb',
+  'dynamodb+postgres',
+  'managed',
+  'cosmos+sqlite',
+];
 /** Groups with a database server the trial may stop and a proxied path to it. */
 const SERVERS: readonly GroupKind[] = ['postgres+mariadb', 'dynamodb+postgres'];
 /** Groups with time-handle databases behind a service clock (their fakes' skew setters). */
-const SERVICE_CLOCKS: readonly GroupKind[] = ['dynamodb+postgres', 'managed'];
+const SERVICE_CLOCKS: readonly GroupKind[] = ['dynamodb+postgres', 'managed', 'cosmos+sqlite'];
 /**
  * Groups added after the first campaigns. A fault added later applies to them only, so that a seed of the
  * older groups keeps drawing the same scenarios (widen it once TRIALS.md is regenerated).
  */
-const LATER_GROUPS: readonly GroupKind[] = ['dynamodb+postgres', 'managed'];
+const LATER_GROUPS: readonly GroupKind[] = ['dynamodb+postgres', 'managed', 'cosmos+sqlite'];
 /** Faults whose check needs file targets (the SQLite group: a restore target is a path). */
 const FILES: readonly GroupKind[] = ['sqlite'];
 

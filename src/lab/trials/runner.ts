@@ -67,7 +67,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     return servers;
   };
   const trials: TrialResult[] = [];
-  let negativeControl: NegativeControlResult | null = null;
+  const negativeControls: NegativeControlResult[] = [];
   try {
     for (const group of groups) await serversFor(group);
     const schedule = scheduleFaults(root, groups, options.faults);
@@ -102,16 +102,20 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
       await rm(dir, { recursive: true, force: true });
     }
     if (options.negativeControl ?? true) {
-      const group = groups[0] ?? 'sqlite';
-      negativeControl = await runNegativeControl(
-        root.fork(1_000_000),
-        group,
-        base,
-        await serversFor(group),
-        sizes,
-        options.negativeControlAttempts ?? 5,
-        signal,
-      );
+      // One per group: each engine must show that the checker catches its tearing. The first group's draws
+      // come from the same fork as when there was a single control.
+      for (const [i, group] of groups.entries()) {
+        if (signal.aborted) break;
+        const control = await runNegativeControl(
+          root.fork(1_000_000 + i),
+          base,
+          await serversFor(group),
+          sizes,
+          options.negativeControlAttempts ?? 5,
+          signal,
+        );
+        negativeControls.push({ group, ...control });
+      }
     }
   } finally {
     pauseClient.close();
@@ -123,7 +127,8 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
     trials,
-    negativeControl,
+    negativeControl: negativeControls[0] ?? null,
+    negativeControls,
   };
 }
 
@@ -154,7 +159,6 @@ export { restoreTarget } from './groups/targets.ts';
 /** Copies a loaded group without pausing, up to `attempts` times, until the checker finds a torn copy. */
 async function runNegativeControl(
   random: Random,
-  group: GroupKind,
   base: string,
   servers: TrialGroupServers,
   sizes: TrialSizes,

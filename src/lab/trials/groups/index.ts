@@ -1,6 +1,7 @@
 /** Every trial group kind, by name (the CLI's `--groups`). Adding a group: its module here, one line. */
 import type { GroupKind } from '../faults.ts';
 import type { TrialGroupKind } from '../group.ts';
+import { cosmosSqliteGroup } from './cosmos-sqlite.ts';
 import { dynamodbPostgresGroup } from './dynamodb-postgres.ts';
 import { managedGroup } from './managed.ts';
 import { postgresMariadbGroup } from './postgres-mariadb.ts';
@@ -11,6 +12,7 @@ export const TRIAL_GROUPS: Readonly<Record<GroupKind, TrialGroupKind>> = {
   'postgres+mariadb': postgresMariadbGroup,
   'dynamodb+postgres': dynamodbPostgresGroup,
   managed: managedGroup,
+  'cosmos+sqlite': cosmosSqliteGroup,
 };
 
 export const GROUP_KINDS: readonly GroupKind[] = Object.keys(TRIAL_GROUPS) as GroupKind[];

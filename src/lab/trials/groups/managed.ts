@@ -88,7 +88,10 @@ export const managedGroup: TrialGroupKind = {
             proxies: new Map(),
             stopServer: () =>
               Promise.reject(
-                new InternalError('TRIAL_NO_SERVER', 'the managed group stops no server (its fakes own them).'),
+                new InternalError(
+                  'TRIAL_NO_SERVER',
+                  'the managed group stops no server (its fakes own them).',
+                ),
               ),
             close: () => Promise.resolve(),
           };
@@ -104,8 +107,16 @@ export const managedGroup: TrialGroupKind = {
         },
         async releaseRestored() {
           for (const r of restored.splice(0)) {
-            if (r.engine === 'rds') await rds.server(`r-${r.name}`)?.destroy().catch(() => undefined);
-            else await az.server(`r-${r.name}`)?.destroy().catch(() => undefined);
+            if (r.engine === 'rds')
+              await rds
+                .server(`r-${r.name}`)
+                ?.destroy()
+                .catch(() => undefined);
+            else
+              await az
+                .server(`r-${r.name}`)
+                ?.destroy()
+                .catch(() => undefined);
           }
         },
         async stop() {
