@@ -116,6 +116,8 @@ export async function applyFault(
         undefined,
         true,
       );
+    case 'restore-kill':
+      return healed('the restore is killed and resumed after the backup', () => Promise.resolve());
     case 'restore-target-non-empty':
       // Applied after the backup, by the trial's restore step (./trial.ts): nothing to do now.
       return healed('a restore target holds a file (checked after the backup)', () => Promise.resolve());
@@ -125,7 +127,9 @@ export async function applyFault(
       const ms = random.pick([-1, 1]) * random.int(500, 5_000);
       skew(ms);
       // Not healed: a real service clock stays wrong through the restore (the group resets it per trial).
-      return healed(`service clock ${Math.abs(ms)} ms ${ms > 0 ? 'ahead' : 'behind'}`, () => Promise.resolve());
+      return healed(`service clock ${Math.abs(ms)} ms ${ms > 0 ? 'ahead' : 'behind'}`, () =>
+        Promise.resolve(),
+      );
     }
     case 'artifacts-lost-midway':
     case 'artifacts-unusable': {
@@ -134,10 +138,13 @@ export async function applyFault(
       const moved = `${dir}.moved`;
       await rename(dir, moved).catch(() => mkdir(moved, { recursive: true }));
       await writeFile(dir, 'not a directory\n');
-      return healed(`artifact store directory replaced by a file${kind === 'artifacts-lost-midway' ? ' mid-backup, put back after it' : ''}`, async () => {
-        await rm(dir, { force: true, recursive: true });
-        await rename(moved, dir);
-      });
+      return healed(
+        `artifact store directory replaced by a file${kind === 'artifacts-lost-midway' ? ' mid-backup, put back after it' : ''}`,
+        async () => {
+          await rm(dir, { force: true, recursive: true });
+          await rename(moved, dir);
+        },
+      );
     }
     case 'node-kill':
       await node.kill();

@@ -45,7 +45,8 @@ export type FaultKind =
   | 'restore-target-non-empty'
   | 'artifacts-unusable'
   | 'service-clock-skew'
-  | 'artifacts-lost-midway';
+  | 'artifacts-lost-midway'
+  | 'restore-kill';
 
 export interface FaultSpec {
   readonly kind: FaultKind;
@@ -231,6 +232,15 @@ export const FAULTS: readonly FaultSpec[] = [
     moments: ['during-pause', 'after-pause'],
     groups: LATER_GROUPS,
     allowedOutcomes: ['complete', 'failed', 'invalid'],
+  },
+  {
+    kind: 'restore-kill',
+    description:
+      'after the backup, `stillpoint restore` SIGKILLed after its k-th progress event, then run again: it ' +
+      'must resume to a restored group that passes the checker (then the usual restore check runs too)',
+    moments: ['during-pause'],
+    groups: LATER_GROUPS,
+    allowedOutcomes: ['complete'],
   },
 ];
 

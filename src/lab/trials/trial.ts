@@ -32,6 +32,7 @@ import { startPauseMonitor } from './pause-monitor.ts';
 import type { Random } from './random.ts';
 import type { TrialResult } from './report.ts';
 import { restoreFromCatalog } from './restore-check.ts';
+import { restoreKilledAndResumed } from './restore-kill.ts';
 import { checkOccupiedRestore } from './occupied-restore.ts';
 import { recoverFromOtherHost } from './other-host.ts';
 
@@ -180,7 +181,9 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       joinNode: () => joinService(joiner, dns, spec.sizes, workloads, load.signal),
       artifactsDir: plan.artifactsDir,
       ...(clock === undefined ? {} : { clockOffset: clock }),
-      ...(spec.servers.skewServiceClock === undefined ? {} : { skewServiceClock: spec.servers.skewServiceClock }),
+      ...(spec.servers.skewServiceClock === undefined
+        ? {}
+        : { skewServiceClock: spec.servers.skewServiceClock }),
     };
 
     let applied: AppliedFault | undefined;
@@ -279,6 +282,17 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
 
     if (outcome === 'complete' && backupId !== null) {
       const id = backupId;
+      const into = join(spec.dir, 'restored');
+      if (spec.fault === 'restore-kill') {
+        const killed = await restoreKilledAndResumed(
+          plan,
+          id,
+          (m) => spec.servers.restoreTarget(m, into, spec.random),
+          spec.random,
+        );
+        faultDetail = killed.note;
+        for (const v of killed.violations) violations.push(`restore after a kill: ${v}`);
+      }
       const restored = await withCatalog(plan, (catalog) =>
         restoreFromCatalog(
           catalog,
