@@ -240,7 +240,9 @@ export const FAULTS: readonly FaultSpec[] = [
       'must resume to a restored group that passes the checker (then the usual restore check runs too)',
     moments: ['during-pause'],
     groups: LATER_GROUPS,
-    allowedOutcomes: ['complete'],
+    // The restore part applies to a complete backup; a backup that could not pause on a busy machine is
+    // judged as any other (never torn), and has nothing to restore.
+    allowedOutcomes: ['complete', 'failed', 'invalid'],
   },
 ];
 
