@@ -17,7 +17,8 @@ import { openCatalog } from '../src/catalog/catalog.ts';
 import { runBackup } from '../src/orchestrator/backup.ts';
 import { loadPlan } from '../src/plan/load-plan.ts';
 import { writeTrialPlan } from '../src/lab/trials/backup-process.ts';
-import { createTrialDatabases, type TrialDatabases } from '../src/lab/trials/group.ts';
+import type { TrialDatabases } from '../src/lab/trials/group.ts';
+import { TRIAL_GROUPS } from '../src/lab/trials/groups/index.ts';
 import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/lab/trials/trial.ts';
 
 export async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -30,7 +31,7 @@ export async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 }
 
 export async function sqliteGroup(dir: string, accounts: number): Promise<TrialDatabases> {
-  const databases = await createTrialDatabases('sqlite', dir, 0, undefined, () => ({}));
+  const databases = await (await TRIAL_GROUPS.sqlite.start()).create(dir, 0);
   await seedBank(databases, accounts);
   return databases;
 }

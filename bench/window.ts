@@ -17,13 +17,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Benchmark, BenchRow } from './contract.ts';
 import { openCatalog } from '../src/catalog/catalog.ts';
-import { startLocalMariaDb } from '../src/lab/local-servers/mariadb-server.ts';
-import { startLocalPostgres } from '../src/lab/local-servers/postgres-server.ts';
 import { runBackup } from '../src/orchestrator/backup.ts';
 import { loadPlan } from '../src/plan/load-plan.ts';
 import { writeTrialPlan } from '../src/lab/trials/backup-process.ts';
 import type { GroupKind } from '../src/lab/trials/faults.ts';
-import { createTrialDatabases, type SharedServers } from '../src/lab/trials/group.ts';
+import type { TrialGroupServers } from '../src/lab/trials/group.ts';
+import { TRIAL_GROUPS } from '../src/lab/trials/groups/index.ts';
 import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/lab/trials/trial.ts';
 import type { BankReport } from '../src/lab/bank/bank-workload.ts';
 
@@ -182,15 +181,13 @@ function stallRow(
  */
 async function groupRows(
   group: GroupKind,
-  servers: SharedServers | undefined,
+  servers: TrialGroupServers,
   count: number,
   whilePaused: 'reject' | 'hold',
   modes: readonly string[],
 ): Promise<BenchRow[]> {
   const dir = await mkdtemp(join(tmpdir(), 'stillpoint-bench-window-'));
-  const memberOptions = (engine: string): Record<string, unknown> =>
-    engine === 'postgres' ? { method: 'logical' } : {};
-  const databases = await createTrialDatabases(group, dir, 0, servers, memberOptions);
+  const databases = await servers.create(dir, 0);
   const cleanups: Array<() => Promise<void>> = [];
   try {
     await seedBank(databases, SIZES.accounts);
@@ -243,20 +240,15 @@ async function groupRows(
 
 async function run(quick: boolean): Promise<BenchRow[]> {
   const count = quick ? 8 : 30;
-  const rows = await groupRows('sqlite', undefined, count, 'reject', MODES);
-  rows.push(...(await groupRows('sqlite', undefined, count, 'hold', ['pause-window'])));
-  const postgres = await startLocalPostgres();
+  const sqlite = await TRIAL_GROUPS.sqlite.start();
+  const rows = await groupRows('sqlite', sqlite, count, 'reject', MODES);
+  rows.push(...(await groupRows('sqlite', sqlite, count, 'hold', ['pause-window'])));
+  const servers = await TRIAL_GROUPS['postgres+mariadb'].start();
   try {
-    const mariadb = await startLocalMariaDb();
-    try {
-      const servers = { postgres, mariadb };
-      rows.push(...(await groupRows('postgres+mariadb', servers, count, 'reject', MODES)));
-      rows.push(...(await groupRows('postgres+mariadb', servers, count, 'hold', ['pause-window'])));
-    } finally {
-      await mariadb.destroy();
-    }
+    rows.push(...(await groupRows('postgres+mariadb', servers, count, 'reject', MODES)));
+    rows.push(...(await groupRows('postgres+mariadb', servers, count, 'hold', ['pause-window'])));
   } finally {
-    await postgres.destroy();
+    await servers.stop();
   }
   rows.push({
     metric: 'pause window, single',

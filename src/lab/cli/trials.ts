@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ConfigError } from '../../errors.ts';
 import { FAULT_KINDS, type GroupKind } from '../trials/faults.ts';
+import { GROUP_KINDS } from '../trials/groups/index.ts';
 import { passed, renderMarkdown, summarize, type TrialResult } from '../trials/report.ts';
 import { action, emit } from '../../cli/output.ts';
 
@@ -21,14 +22,15 @@ interface TrialsFlags {
   out: string;
 }
 
-const GROUPS: readonly GroupKind[] = ['sqlite', 'postgres+mariadb'];
+const GROUPS: readonly GroupKind[] = GROUP_KINDS;
 
 export function register(program: Command): void {
   program
     .command('trials')
     .summary('take backups under injected faults, restore every good one, count violations')
     .description(
-      'Prove backups under faults: each trial builds a fresh group (SQLite files, or real PostgreSQL + MariaDB),\n' +
+      'Prove backups under faults: each trial builds a fresh group (SQLite files; real PostgreSQL + MariaDB;\n' +
+        'DynamoDB (dynalite + PITR fake) + PostgreSQL; rds PostgreSQL + azure-flexible MySQL behind their fakes),\n' +
         'runs the bank workload through several node processes, takes a backup in a random mode and breaks one\n' +
         'thing at a random moment (orchestrator SIGKILL, node kill/restart/join, database stopped, slow or dropped\n' +
         'network path, admin endpoint failing or silent). Then: every node must end unpaused within the lease,\n' +

@@ -24,6 +24,8 @@ export interface FaultTarget {
   readonly artifactsDir?: string;
   /** For `clock-offset`: the process started with an offset clock (./clock-offset.ts), chosen up front. */
   readonly clockOffset?: ClockOffsetChoice;
+  /** For `service-clock-skew`: skews the group's service clocks (./group.ts). */
+  readonly skewServiceClock?: (ms: number) => void;
 }
 
 /** Which process of a `clock-offset` trial runs with a wrong clock, and by how much. */
@@ -59,6 +61,7 @@ export const UPFRONT_FAULTS: ReadonlySet<FaultKind> = new Set([
   'admin-error',
   'admin-silent',
   'clock-offset',
+  'service-clock-skew',
 ]);
 
 /** Applies `kind` now. */
@@ -113,19 +116,35 @@ export async function applyFault(
         undefined,
         true,
       );
+    case 'restore-kill':
+      return healed('the restore is killed and resumed after the backup', () => Promise.resolve());
     case 'restore-target-non-empty':
       // Applied after the backup, by the trial's restore step (./trial.ts): nothing to do now.
       return healed('a restore target holds a file (checked after the backup)', () => Promise.resolve());
+    case 'service-clock-skew': {
+      const skew = target.skewServiceClock;
+      if (skew === undefined) return healed('the group has no service clock', () => Promise.resolve());
+      const ms = random.pick([-1, 1]) * random.int(500, 5_000);
+      skew(ms);
+      // Not healed: a real service clock stays wrong through the restore (the group resets it per trial).
+      return healed(`service clock ${Math.abs(ms)} ms ${ms > 0 ? 'ahead' : 'behind'}`, () =>
+        Promise.resolve(),
+      );
+    }
+    case 'artifacts-lost-midway':
     case 'artifacts-unusable': {
       const dir = target.artifactsDir;
       if (dir === undefined) return healed('no artifact store to break', () => Promise.resolve());
       const moved = `${dir}.moved`;
       await rename(dir, moved).catch(() => mkdir(moved, { recursive: true }));
       await writeFile(dir, 'not a directory\n');
-      return healed('artifact store directory replaced by a file', async () => {
-        await rm(dir, { force: true, recursive: true });
-        await rename(moved, dir);
-      });
+      return healed(
+        `artifact store directory replaced by a file${kind === 'artifacts-lost-midway' ? ' mid-backup, put back after it' : ''}`,
+        async () => {
+          await rm(dir, { force: true, recursive: true });
+          await rename(moved, dir);
+        },
+      );
     }
     case 'node-kill':
       await node.kill();

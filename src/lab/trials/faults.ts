@@ -21,7 +21,7 @@ export type FaultMoment =
   | 'after-pause';
 
 /** Which group the trial builds. */
-export type GroupKind = 'sqlite' | 'postgres+mariadb';
+export type GroupKind = 'sqlite' | 'postgres+mariadb' | 'dynamodb+postgres' | 'managed' | 'cosmos+sqlite';
 
 /** A backup's final state in the catalog, or `none` when no entry was written. */
 export type BackupOutcome = 'complete' | 'invalid' | 'failed' | 'none';
@@ -43,7 +43,10 @@ export type FaultKind =
   | 'admin-silent'
   | 'clock-offset'
   | 'restore-target-non-empty'
-  | 'artifacts-unusable';
+  | 'artifacts-unusable'
+  | 'service-clock-skew'
+  | 'artifacts-lost-midway'
+  | 'restore-kill';
 
 export interface FaultSpec {
   readonly kind: FaultKind;
@@ -62,8 +65,22 @@ export interface FaultSpec {
 const ANY: readonly BackupOutcome[] = ['complete', 'invalid', 'failed', 'none'];
 /** A target that never acknowledged its Pause: the backup must not be `complete`. */
 const NEVER_PAUSED: readonly BackupOutcome[] = ['failed', 'invalid'];
-const BOTH: readonly GroupKind[] = ['sqlite', 'postgres+mariadb'];
-const SERVERS: readonly GroupKind[] = ['postgres+mariadb'];
+const ALL: readonly GroupKind[] = [
+  'sqlite',
+  'postgres+mariadb',
+  'dynamodb+postgres',
+  'managed',
+  'cosmos+sqlite',
+];
+/** Groups with a database server the trial may stop and a proxied path to it. */
+const SERVERS: readonly GroupKind[] = ['postgres+mariadb', 'dynamodb+postgres'];
+/** Groups with time-handle databases behind a service clock (their fakes' skew setters). */
+const SERVICE_CLOCKS: readonly GroupKind[] = ['dynamodb+postgres', 'managed', 'cosmos+sqlite'];
+/**
+ * Groups added after the first campaigns. A fault added later applies to them only, so that a seed of the
+ * older groups keeps drawing the same scenarios (widen it once TRIALS.md is regenerated).
+ */
+const LATER_GROUPS: readonly GroupKind[] = ['dynamodb+postgres', 'managed', 'cosmos+sqlite'];
 /** Faults whose check needs file targets (the SQLite group: a restore target is a path). */
 const FILES: readonly GroupKind[] = ['sqlite'];
 
@@ -73,14 +90,14 @@ export const FAULTS: readonly FaultSpec[] = [
     kind: 'none',
     description: 'no fault: the backup must complete and restore consistently',
     moments: ['during-pause'],
-    groups: BOTH,
+    groups: ALL,
     allowedOutcomes: ['complete'],
   },
   {
     kind: 'orchestrator-kill',
     description: 'SIGKILL of the backup process; a rerun must finish the unpause and classify the backup',
     moments: ['before-pause', 'during-pause', 'after-pause'],
-    groups: BOTH,
+    groups: ALL,
     allowedOutcomes: ANY,
   },
   {
@@ -89,21 +106,21 @@ export const FAULTS: readonly FaultSpec[] = [
       'SIGKILL of the backup process; `stillpoint backups recover` run on "another host" (its own UTS namespace ' +
       'and hostname, a new owner id) once the heartbeat is stale must unpause and classify it',
     moments: ['before-pause', 'during-pause', 'after-pause'],
-    groups: BOTH,
+    groups: ALL,
     allowedOutcomes: ANY,
   },
   {
     kind: 'node-kill',
     description: 'SIGKILL of one node (it stays down until the backup ends, then is restarted)',
     moments: ['during-pause'],
-    groups: BOTH,
+    groups: ALL,
     allowedOutcomes: ANY,
   },
   {
     kind: 'node-restart',
     description: 'one node killed and started again at once: it comes back unpaused inside the window',
     moments: ['during-pause'],
-    groups: BOTH,
+    groups: ALL,
     allowedOutcomes: ANY,
   },
   {
@@ -111,7 +128,7 @@ export const FAULTS: readonly FaultSpec[] = [
     description:
       'a node started outside the service joins it during the window (SRV answer) and takes transfers',
     moments: ['during-pause'],
-    groups: BOTH,
+    groups: ALL,
     allowedOutcomes: ANY,
   },
   {
@@ -133,14 +150,14 @@ export const FAULTS: readonly FaultSpec[] = [
     kind: 'node-path-slow',
     description: 'the network path to one node admin port delays every chunk (TCP proxy, delay)',
     moments: ['before-pause', 'during-pause'],
-    groups: BOTH,
+    groups: ALL,
     allowedOutcomes: ANY,
   },
   {
     kind: 'node-path-drop',
     description: 'the network path to one node admin port goes silent (TCP proxy, blackhole)',
     moments: ['before-pause', 'during-pause'],
-    groups: BOTH,
+    groups: ALL,
     allowedOutcomes: ANY,
   },
   {
@@ -163,7 +180,7 @@ export const FAULTS: readonly FaultSpec[] = [
       'one admin endpoint answers Pause with a gRPC error, with or without having closed its gate first ' +
       '(a faulty endpoint in front of the node; Unpause and CheckPaused still reach it)',
     moments: ['before-pause'],
-    groups: BOTH,
+    groups: ALL,
     allowedOutcomes: NEVER_PAUSED,
   },
   {
@@ -171,14 +188,14 @@ export const FAULTS: readonly FaultSpec[] = [
     description:
       'one admin endpoint accepts Pause and never answers, with or without having closed its gate first',
     moments: ['before-pause'],
-    groups: BOTH,
+    groups: ALL,
     allowedOutcomes: NEVER_PAUSED,
   },
   {
     kind: 'clock-offset',
     description: "one node's or the orchestrator's wall clock runs 3–15 s ahead or behind, from its start",
     moments: ['before-pause'],
-    groups: BOTH,
+    groups: ALL,
     allowedOutcomes: ['complete'],
   },
   {
@@ -197,6 +214,35 @@ export const FAULTS: readonly FaultSpec[] = [
     moments: ['before-pause'],
     groups: FILES,
     allowedOutcomes: ['failed'],
+  },
+  {
+    kind: 'service-clock-skew',
+    description:
+      "the time-handle databases' service clock (their control plane's Date header and restore times) runs " +
+      '0.5–5 s ahead or behind from the start, through the restore: consistent or invalid, never torn',
+    moments: ['before-pause'],
+    groups: SERVICE_CLOCKS,
+    allowedOutcomes: ['complete', 'invalid'],
+  },
+  {
+    kind: 'artifacts-lost-midway',
+    description:
+      'the artifact store directory moved away (a file in its place) during the window or the finish, put ' +
+      'back after the backup ended: a backup that completes must still restore and pass the checker',
+    moments: ['during-pause', 'after-pause'],
+    groups: LATER_GROUPS,
+    allowedOutcomes: ['complete', 'failed', 'invalid'],
+  },
+  {
+    kind: 'restore-kill',
+    description:
+      'after the backup, `stillpoint restore` SIGKILLed after its k-th progress event, then run again: it ' +
+      'must resume to a restored group that passes the checker (then the usual restore check runs too)',
+    moments: ['during-pause'],
+    groups: LATER_GROUPS,
+    // The restore part applies to a complete backup; a backup that could not pause on a busy machine is
+    // judged as any other (never torn), and has nothing to restore.
+    allowedOutcomes: ['complete', 'failed', 'invalid'],
   },
 ];
 

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   BackupSession,
   BackupSessionContext,
+  FinishWindow,
   Logger,
   MemberRecord,
   MemberSpec,
@@ -57,21 +58,32 @@ export async function copyWithoutPause(
     log: QUIET,
   });
   const [minGap, maxGap] = input.gapMs ?? [20, 80];
-  const sessions: Array<{ member: MemberSpec; session: BackupSession }> = [];
+  const sessions: Array<{ member: MemberSpec; session: BackupSession; own?: FinishWindow }> = [];
   try {
     for (const member of input.members) {
       const { kind, options } = resolveMember(member);
       const session = kind.openBackup(ctxFor(member), options);
       sessions.push({ member, session });
       await session.prepare(input.signal);
-      await session.capture(input.signal);
+      const captured = await session.capture(input.signal);
+      // A time handle (clock-based engine) is the instant of ITS OWN window: the mistake made with time
+      // handles is restoring each member to a different time (no common pause covers them).
+      if (session.capabilities.clockBased && session.measureClock !== undefined) {
+        const clock = await session.measureClock(input.signal);
+        const at = captured.capturedAtMs;
+        sessions[sessions.length - 1] = {
+          member,
+          session,
+          own: { pausedAtMs: at, unpauseStartedAtMs: at, midMs: at, clock },
+        };
+      }
       await sleep(input.random.int(minGap, maxGap), undefined, { signal: input.signal });
     }
     const now = Date.now();
     const window = { pausedAtMs: now, unpauseStartedAtMs: now, midMs: now };
     const records: MemberRecord[] = [];
-    for (const { member, session } of sessions) {
-      const finished = await session.finish(window, input.signal);
+    for (const { member, session, own } of sessions) {
+      const finished = await session.finish(own ?? window, input.signal);
       records.push({ backupId, member, handle: finished.handle, artifacts: finished.artifacts });
     }
     const group = await restoreRecords(

@@ -46,6 +46,8 @@ export interface TrialResult {
 
 /** The negative control: captures without a pause, under load; the checker must find torn copies. */
 export interface NegativeControlResult {
+  /** The group copied (absent in reports written before there was one control per group). */
+  readonly group?: GroupKind;
   readonly ran: boolean;
   readonly attempts: number;
   /** Attempts whose copy the checker found inconsistent. */
@@ -58,7 +60,15 @@ export interface TrialsReport {
   readonly startedAt: string;
   readonly durationMs: number;
   readonly trials: readonly TrialResult[];
+  /** The first group's negative control (kept for readers of older reports). */
   readonly negativeControl: NegativeControlResult | null;
+  /** One negative control per group of the run, in the order of `--groups`. */
+  readonly negativeControls?: readonly NegativeControlResult[];
+}
+
+/** Every negative control of a report (older reports: the single one). */
+function controls(report: TrialsReport): readonly NegativeControlResult[] {
+  return report.negativeControls ?? (report.negativeControl === null ? [] : [report.negativeControl]);
 }
 
 export interface TrialsSummary {
@@ -80,7 +90,6 @@ export function summarize(report: TrialsReport): TrialsSummary {
     faultsByKind[t.fault] = (faultsByKind[t.fault] ?? 0) + 1;
     outcomes[t.outcome] += 1;
   }
-  const nc = report.negativeControl;
   return {
     trials: report.trials.length,
     faultsByKind,
@@ -89,20 +98,22 @@ export function summarize(report: TrialsReport): TrialsSummary {
     violations: report.trials.reduce((n, t) => n + t.violations.length, 0),
     harnessErrors: report.trials.filter((t) => t.harnessError !== null).length,
     longestPausedMs: Math.max(0, ...report.trials.map((t) => t.longestPausedMs)),
-    testing: nc === null || !nc.ran || nc.tornCopies > 0,
+    testing: controls(report).every((nc) => !nc.ran || nc.tornCopies > 0),
   };
 }
 
 /** Whether the run passed: zero violations, no harness errors, and a negative control that caught tearing. */
 export function passed(report: TrialsReport): boolean {
   const s = summarize(report);
-  return s.violations === 0 && s.harnessErrors === 0 && s.testing && (report.negativeControl?.ran ?? true);
+  return s.violations === 0 && s.harnessErrors === 0 && s.testing && controls(report).every((nc) => nc.ran);
 }
 
 /** The Markdown of TRIALS.md (also printed by the CLI). */
 export function renderMarkdown(report: TrialsReport, command: string): string {
   const s = summarize(report);
-  const nc = report.negativeControl;
+  const ncs = controls(report);
+  const ncRow = (nc: NegativeControlResult): string =>
+    `| negative control (no pause)${ncs.length > 1 && nc.group ? `, ${nc.group}` : ''} | ${nc.ran ? `${nc.tornCopies} torn of ${nc.attempts} copies — ${nc.tornCopies > 0 ? 'the checker catches tearing' : '**NOT TESTING: no torn copy found**'}` : `not run: ${escape(nc.detail)}`} |`;
   const lines = [
     '# Trials',
     '',
@@ -127,8 +138,9 @@ export function renderMarkdown(report: TrialsReport, command: string): string {
     `| violations | ${s.violations} |`,
     `| harness errors | ${s.harnessErrors} |`,
     `| longest time any node stayed paused | ${s.longestPausedMs} ms |`,
-    `| negative control (no pause) | ${nc === null ? 'not run' : nc.ran ? `${nc.tornCopies} torn of ${nc.attempts} copies — ${s.testing ? 'the checker catches tearing' : '**NOT TESTING: no torn copy found**'}` : `not run: ${nc.detail}`} |`,
+    ...(ncs.length === 0 ? ['| negative control (no pause) | not run |'] : ncs.map(ncRow)),
     '',
+    ...perGroup(report),
     '## Trials',
     '',
     '| # | group | mode (targets) | fault | moment | applied | outcome | restore checked | acked | longest pause | client stall p99 / max | violations |',
@@ -142,6 +154,25 @@ export function renderMarkdown(report: TrialsReport, command: string): string {
     ),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** A table per group (trials, violations, harness errors, mean trial time) when the run has several. */
+function perGroup(report: TrialsReport): string[] {
+  const groups = [...new Set(report.trials.map((t) => t.group))];
+  if (groups.length < 2) return [];
+  return [
+    '## Per group',
+    '',
+    '| group | trials | complete / invalid / failed / no entry | violations | harness errors | mean trial time |',
+    '|---|---|---|---|---|---|',
+    ...groups.map((g) => {
+      const ts = report.trials.filter((t) => t.group === g);
+      const n = (o: BackupOutcome): number => ts.filter((t) => t.outcome === o).length;
+      const mean = ts.reduce((sum, t) => sum + t.durationMs, 0) / ts.length / 1000;
+      return `| ${g} | ${ts.length} | ${n('complete')} / ${n('invalid')} / ${n('failed')} / ${n('none')} | ${ts.reduce((v, t) => v + t.violations.length, 0)} | ${ts.filter((t) => t.harnessError !== null).length} | ${mean.toFixed(1)} s |`;
+    }),
+    '',
+  ];
 }
 
 function escape(text: string): string {

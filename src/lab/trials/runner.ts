@@ -11,13 +11,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MemberSpec, RestoreTarget } from '../../engines/contract.ts';
-import { asStillpointError, ConfigError, InternalError } from '../../errors.ts';
-import { startLocalMariaDb, type LocalMariaDb } from '../local-servers/mariadb-server.ts';
-import { startLocalPostgres } from '../local-servers/postgres-server.ts';
+import { asStillpointError, ConfigError } from '../../errors.ts';
 import { createPauseClient } from '../../pause/pause-client.ts';
 import { FAULTS, faultsFor, type FaultKind, type GroupKind } from './faults.ts';
-import { createTrialDatabases, type SharedServers } from './group.ts';
+import type { TrialGroupServers } from './group.ts';
+import { TRIAL_GROUPS } from './groups/index.ts';
 import { copyWithoutPause } from './negative-control.ts';
 import { createRandom, randomSeed, type Random } from './random.ts';
 import type { NegativeControlResult, TrialResult, TrialsReport } from './report.ts';
@@ -47,8 +45,6 @@ export interface RunTrialsOptions {
   readonly signal?: AbortSignal;
 }
 
-const MODES = ['snapshot', 'pause-window'] as const;
-
 /** Runs the trials and the negative control; never throws for a failed trial (see the report). */
 export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsReport> {
   const seed = options.seed ?? randomSeed();
@@ -60,11 +56,20 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
   const base = await mkdtemp(join(tmpdir(), 'stillpoint-trials-'));
   // Short deadlines: the monitor polls every few ms and must not hang on a blackholed or dead node.
   const pauseClient = createPauseClient({ callDeadlineMs: 1_000 });
-  let servers: RunServers | undefined;
+  // Each group kind's shared servers/fakes, started once (in the order of `groups`) and stopped at the end.
+  const started = new Map<GroupKind, TrialGroupServers>();
+  const serversFor = async (group: GroupKind): Promise<TrialGroupServers> => {
+    let servers = started.get(group);
+    if (servers === undefined) {
+      servers = await TRIAL_GROUPS[group].start();
+      started.set(group, servers);
+    }
+    return servers;
+  };
   const trials: TrialResult[] = [];
-  let negativeControl: NegativeControlResult | null = null;
+  const negativeControls: NegativeControlResult[] = [];
   try {
-    if (groups.includes('postgres+mariadb')) servers = await startServers();
+    for (const group of groups) await serversFor(group);
     const schedule = scheduleFaults(root, groups, options.faults);
     const count = options.trials ?? 10;
     for (let index = 0; index < count && !signal.aborted; index += 1) {
@@ -77,41 +82,44 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
         options.whilePaused === 'both'
           ? root.fork(2_000_000 + index).pick(['reject', 'hold'] as const)
           : (options.whilePaused ?? 'reject');
+      const servers = await serversFor(group);
       const result = await runTrial({
         index,
         random,
         group,
-        mode: random.pick(MODES),
+        mode: random.pick(TRIAL_GROUPS[group].modes),
         fault,
         moment: random.pick(spec?.moments ?? ['during-pause']),
         dir,
         servers,
         sizes: { ...sizes, whilePaused },
         pauseClient,
-        memberOptions,
-        restoreTarget: (member, into) => restoreTarget(member, into, random, servers?.mariadbRestore),
         signal,
       });
+      await servers.releaseRestored?.().catch(() => undefined);
       trials.push(result);
       options.onTrial?.(result);
       await rm(dir, { recursive: true, force: true });
     }
     if (options.negativeControl ?? true) {
-      negativeControl = await runNegativeControl(
-        root.fork(1_000_000),
-        groups[0] ?? 'sqlite',
-        base,
-        servers,
-        sizes,
-        options.negativeControlAttempts ?? 5,
-        signal,
-      );
+      // One per group: each engine must show that the checker catches its tearing. The first group's draws
+      // come from the same fork as when there was a single control.
+      for (const [i, group] of groups.entries()) {
+        if (signal.aborted) break;
+        const control = await runNegativeControl(
+          root.fork(1_000_000 + i),
+          base,
+          await serversFor(group),
+          sizes,
+          options.negativeControlAttempts ?? 5,
+          signal,
+        );
+        negativeControls.push({ group, ...control });
+      }
     }
   } finally {
     pauseClient.close();
-    await servers?.postgres.destroy().catch(() => undefined);
-    await servers?.mariadb.destroy().catch(() => undefined);
-    await servers?.mariadbRestore.destroy().catch(() => undefined);
+    for (const servers of started.values()) await servers.stop().catch(() => undefined);
     await rm(base, { recursive: true, force: true });
   }
   return {
@@ -119,7 +127,8 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
     trials,
-    negativeControl,
+    negativeControl: negativeControls[0] ?? null,
+    negativeControls,
   };
 }
 
@@ -145,58 +154,13 @@ export function scheduleFaults(
   return pairs;
 }
 
-function memberOptions(engine: string): Record<string, unknown> {
-  return engine === 'postgres' ? { method: 'logical' } : {};
-}
-
-/**
- * A fresh place for a restored member: a new file for SQLite, a new database for PostgreSQL, new databases
- * (`<db>_r_<suffix>`) for MariaDB. Each in the target format its engine's restore session parses.
- */
-export function restoreTarget(
-  member: MemberSpec,
-  into: string,
-  random: Random,
-  mysqlServer?: { host: string; port: number },
-): RestoreTarget {
-  const suffix = `${member.name}_r${random.int(0, 1e9).toString(36)}`;
-  if (member.connection.kind === 'sqlite') return { path: join(into, `${suffix}.db`) };
-  if (member.connection.kind === 'postgres') return { database: suffix };
-  // A MySQL namespace is a database: restored under its own name (so the group can be checked), on a
-  // server of its own (the live one still holds it); the restore drops what an earlier trial left there.
-  if (mysqlServer === undefined) {
-    throw new InternalError(
-      'TRIAL_NO_RESTORE_SERVER',
-      `member ${member.name} needs a MariaDB server to restore into.`,
-    );
-  }
-  return { host: mysqlServer.host, port: mysqlServer.port, inPlace: true };
-}
-
-/** The shared servers, and a second MariaDB server that restores go to. */
-type RunServers = SharedServers & { readonly mariadbRestore: LocalMariaDb };
-
-async function startServers(): Promise<RunServers> {
-  const started: Array<{ destroy(): Promise<void> }> = [];
-  try {
-    const postgres = await startLocalPostgres();
-    started.push(postgres);
-    const mariadb = await startLocalMariaDb();
-    started.push(mariadb);
-    const mariadbRestore = await startLocalMariaDb();
-    return { postgres, mariadb, mariadbRestore };
-  } catch (error) {
-    for (const server of started) await server.destroy().catch(() => undefined);
-    throw error;
-  }
-}
+export { restoreTarget } from './groups/targets.ts';
 
 /** Copies a loaded group without pausing, up to `attempts` times, until the checker finds a torn copy. */
 async function runNegativeControl(
   random: Random,
-  group: GroupKind,
   base: string,
-  servers: RunServers | undefined,
+  servers: TrialGroupServers,
   sizes: TrialSizes,
   attempts: number,
   signal: AbortSignal,
@@ -207,7 +171,7 @@ async function runNegativeControl(
   let torn = 0;
   const seen: string[] = [];
   try {
-    const databases = await createTrialDatabases(group, dir, 999_999, servers, memberOptions);
+    const databases = await servers.create(dir, 999_999);
     cleanups.push(() => databases.close());
     await seedBank(databases, sizes.accounts);
     const nodes = await startNodes(dir, databases, sizes, cleanups);
@@ -230,7 +194,7 @@ async function runNegativeControl(
           dir,
           random,
           signal,
-          restoreTarget: (m) => restoreTarget(m, join(dir, `copy-${made}`), random, servers?.mariadbRestore),
+          restoreTarget: (m) => servers.restoreTarget(m, join(dir, `copy-${made}`), random),
         },
         made,
       );
@@ -249,6 +213,7 @@ async function runNegativeControl(
     return { ran: false, attempts: made, tornCopies: torn, detail: asStillpointError(error).message };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    await servers.releaseRestored?.().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
 }

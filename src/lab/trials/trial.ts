@@ -2,12 +2,12 @@
  * One trial: a fresh group, three node processes, the bank workload, a backup in its own process, one
  * fault at one moment; then the checks that make a trial pass or fail (see {@link runTrial}).
  */
+import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { openCatalog } from '../../catalog/catalog.ts';
 import { checkGroup } from '../../checker/check.ts';
 import { bankInvariants } from '../bank/bank-invariants.ts';
-import type { MemberSpec, RestoreTarget } from '../../engines/contract.ts';
 import { asStillpointError, InternalError } from '../../errors.ts';
 import type { PauseClient, Target } from '../../pause/contract.ts';
 import { resumeIncomplete } from '../../orchestrator/recovery.ts';
@@ -25,13 +25,14 @@ import {
   type ClockOffsetChoice,
 } from './fault-apply.ts';
 import { faultSpec, type BackupOutcome, type FaultKind, type FaultMoment, type GroupKind } from './faults.ts';
-import { createTrialDatabases, type SharedServers, type TrialDatabases } from './group.ts';
+import type { TrialDatabases, TrialGroupServers } from './group.ts';
 import { startTrialNode, type TrialNode, type TrialNodeSettings } from './nodes.ts';
 import { startDnsServer, type DnsServer } from './srv-dns.ts';
 import { startPauseMonitor } from './pause-monitor.ts';
 import type { Random } from './random.ts';
 import type { TrialResult } from './report.ts';
 import { restoreFromCatalog } from './restore-check.ts';
+import { restoreKilledAndResumed } from './restore-kill.ts';
 import { checkOccupiedRestore } from './occupied-restore.ts';
 import { recoverFromOtherHost } from './other-host.ts';
 
@@ -80,11 +81,10 @@ export interface TrialSpec {
   readonly fault: FaultKind;
   readonly moment: FaultMoment;
   readonly dir: string;
-  readonly servers: SharedServers | undefined;
+  /** The started group kind (shared servers/fakes): builds this trial's group, names restore targets. */
+  readonly servers: TrialGroupServers;
   readonly sizes: TrialSizes;
   readonly pauseClient: PauseClient;
-  readonly memberOptions: (engine: string) => Record<string, unknown>;
-  readonly restoreTarget: (member: MemberSpec, dir: string) => RestoreTarget;
   readonly signal: AbortSignal;
 }
 
@@ -124,13 +124,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
   let discovery: Discovery = 'addresses';
   let attempts = 0;
   try {
-    const databases = await createTrialDatabases(
-      spec.group,
-      spec.dir,
-      spec.index,
-      spec.servers,
-      spec.memberOptions,
-    );
+    await mkdir(spec.dir, { recursive: true });
+    const databases = await spec.servers.create(spec.dir, spec.index);
     cleanups.push(() => databases.close());
     await seedBank(databases, spec.sizes.accounts);
     discovery = spec.fault === 'node-join' ? 'srv' : spec.random.pick(DISCOVERIES);
@@ -186,6 +181,9 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       joinNode: () => joinService(joiner, dns, spec.sizes, workloads, load.signal),
       artifactsDir: plan.artifactsDir,
       ...(clock === undefined ? {} : { clockOffset: clock }),
+      ...(spec.servers.skewServiceClock === undefined
+        ? {}
+        : { skewServiceClock: spec.servers.skewServiceClock }),
     };
 
     let applied: AppliedFault | undefined;
@@ -258,6 +256,10 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
         `backup ${backupId} ${reason ?? 'not classified'} after the run and recovery (process: ${how})`,
       );
     }
+    // No catalog entry at all: the backup stopped before creating one (a refusal in preflight). Its error is
+    // the only record of why, so it becomes the reason.
+    if (outcome === 'none' && backupId === null && exit !== undefined && exit.code !== 0)
+      reason = `no entry; exit ${exit.code ?? exit.signal}: ${lastLine(exit.stderr)}`;
     if (!faultSpec(spec.fault).allowedOutcomes.includes(outcome)) {
       violations.push(`fault ${spec.fault} must not end as ${outcome}${reason ? ` (${reason})` : ''}`);
     }
@@ -280,11 +282,22 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
 
     if (outcome === 'complete' && backupId !== null) {
       const id = backupId;
+      const into = join(spec.dir, 'restored');
+      if (spec.fault === 'restore-kill') {
+        const killed = await restoreKilledAndResumed(
+          plan,
+          id,
+          (m) => spec.servers.restoreTarget(m, into, spec.random),
+          spec.random,
+        );
+        faultDetail = killed.note;
+        for (const v of killed.violations) violations.push(`restore after a kill: ${v}`);
+      }
       const restored = await withCatalog(plan, (catalog) =>
         restoreFromCatalog(
           catalog,
           id,
-          (m) => spec.restoreTarget(m, join(spec.dir, 'restored')),
+          (m) => spec.servers.restoreTarget(m, join(spec.dir, 'restored'), spec.random),
           spec.signal,
         ),
       ).catch((error: unknown) => [`restore failed: ${asStillpointError(error).message}`]);
@@ -466,6 +479,12 @@ async function withCatalog<T>(
   } finally {
     catalog.close();
   }
+}
+
+/** The last non-empty line of a process's stderr (its error), at most 300 characters. */
+function lastLine(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  return (lines.at(-1) ?? '').slice(0, 300);
 }
 
 function directTarget(node: TrialNode): Target {
