@@ -165,7 +165,7 @@ export interface Catalog {
 
   get(id: string): BackupRecord;
   find(id: string): BackupRecord | undefined;
-  /** Backups, oldest first (ids sort by time), optionally filtered by state and group. */
+  /** Backups, oldest first by creation time (ids carry only the second), optionally filtered by state and group. */
   list(filter?: BackupFilter): BackupRecord[];
   /** Backups not in a terminal state. */
   incomplete(): BackupRecord[];

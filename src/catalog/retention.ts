@@ -57,7 +57,10 @@ export function planPrune(records: readonly BackupRecord[], policy: PrunePolicy)
   const now = policy.now ?? Date.now();
   const newestComplete = records
     .filter((r) => r.state === 'complete')
-    .sort((a, b) => (a.id < b.id ? 1 : -1))
+    // Newest first by creation time (ISO, ms): ids carry only the second, then a random tail.
+    .sort((a, b) =>
+      a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1,
+    )
     .slice(0, policy.keepLast ?? 0)
     .map((r) => r.id);
   const floor = new Set<string>();

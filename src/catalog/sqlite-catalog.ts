@@ -229,7 +229,9 @@ class SqliteCatalog implements Catalog {
 
   list(filter: BackupFilter = {}): BackupRecord[] {
     const rows = this.db
-      .prepare('SELECT * FROM backups WHERE (? IS NULL OR state = ?) AND (? IS NULL OR grp = ?) ORDER BY id')
+      .prepare(
+        'SELECT * FROM backups WHERE (? IS NULL OR state = ?) AND (? IS NULL OR grp = ?) ORDER BY created_at, id',
+      )
       .all(
         filter.state ?? null,
         filter.state ?? null,
