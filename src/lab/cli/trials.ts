@@ -6,8 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ConfigError } from '../../errors.ts';
-import { FAULT_KINDS, type GroupKind } from '../trials/faults.ts';
-import { GROUP_KINDS } from '../trials/groups/index.ts';
+import { FAULT_KINDS, GROUP_KINDS, type GroupKind } from '../trials/faults.ts';
 import { passed, renderMarkdown, summarize, type TrialResult } from '../trials/report.ts';
 import { action, emit } from '../../cli/output.ts';
 

@@ -21,7 +21,15 @@ export type FaultMoment =
   | 'after-pause';
 
 /** Which group the trial builds. */
-export type GroupKind = 'sqlite' | 'postgres+mariadb' | 'dynamodb+postgres' | 'managed' | 'cosmos+sqlite';
+/** The trial groups by name (the CLI's `--groups`); their providers are ./groups/index.ts, loaded when trials run. */
+export const GROUP_KINDS = [
+  'sqlite',
+  'postgres+mariadb',
+  'dynamodb+postgres',
+  'managed',
+  'cosmos+sqlite',
+] as const;
+export type GroupKind = (typeof GROUP_KINDS)[number];
 
 /** A backup's final state in the catalog, or `none` when no entry was written. */
 export type BackupOutcome = 'complete' | 'invalid' | 'failed' | 'none';

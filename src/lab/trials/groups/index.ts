@@ -14,5 +14,3 @@ export const TRIAL_GROUPS: Readonly<Record<GroupKind, TrialGroupKind>> = {
   managed: managedGroup,
   'cosmos+sqlite': cosmosSqliteGroup,
 };
-
-export const GROUP_KINDS: readonly GroupKind[] = Object.keys(TRIAL_GROUPS) as GroupKind[];
