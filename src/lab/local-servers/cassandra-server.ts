@@ -21,8 +21,12 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** Where `mvn -f lab/cassandra/pom.xml package` puts the jars. */
 export const CASSANDRA_LIB = join(ROOT, 'lab/cassandra/target/lib');
 
-/** Why Cassandra tests cannot run here, or undefined when the jars are present. */
+/**
+ * Why Cassandra tests cannot run here, or undefined when the jars are present. Under CI (which fetches the
+ * jars, fatally, in .ci/run) it never excuses a skip: a missing jar then fails the tests loudly instead.
+ */
 export function cassandraUnavailable(): string | undefined {
+  if (process.env.CI === 'true') return undefined;
   if (!existsSync(join(CASSANDRA_LIB))) {
     return `no Cassandra jars in ${CASSANDRA_LIB}: run \`mvn -B -f lab/cassandra/pom.xml package\``;
   }
