@@ -24,13 +24,8 @@ import type {
   TableSchema,
 } from '../../contract.ts';
 import { fullTableName, physicalColumns } from '../../schema.ts';
-import {
-  documentIds,
-  partitionText,
-  rowFromRecord,
-  type CosmosRecord,
-  type DocumentLayout,
-} from './documents.ts';
+import { documentIds, partitionText, rowFromRecord, type CosmosRecord } from './documents.ts';
+import type { CosmosContainers, TableInfo } from './containers.ts';
 import { applyWithEtag } from './etag-mutations.ts';
 import {
   catalogEntry,
@@ -50,10 +45,6 @@ export interface CosmosStorageOptions {
   readonly caFile?: string;
   readonly prefix?: string;
   readonly mutations?: 'stored-procedure' | 'etag';
-}
-
-export interface TableInfo extends DocumentLayout {
-  readonly orders: Readonly<Record<string, 'ASC' | 'DESC'>>;
 }
 
 export async function openCosmosStorage(name: string, options: CosmosStorageOptions): Promise<CosmosStorage> {
@@ -88,7 +79,7 @@ export function cosmosClient(endpoint: string, key: string, caFile: string | und
   });
 }
 
-export class CosmosStorage implements Storage {
+export class CosmosStorage implements Storage, CosmosContainers {
   readonly capabilities: StorageCapabilities;
   readonly client: CosmosClient;
   readonly mode: 'stored-procedure' | 'etag';

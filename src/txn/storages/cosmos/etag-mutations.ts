@@ -9,7 +9,7 @@ import type { ErrorResponse } from '@azure/cosmos';
 import { TransactionError } from '../../../errors.ts';
 import type { Condition, Mutation, TableRef } from '../../contract.ts';
 import { fullTableName } from '../../schema.ts';
-import type { CosmosStorage, TableInfo } from './cosmos-storage.ts';
+import type { CosmosContainers, TableInfo } from './containers.ts';
 import { documentIds, emptyRecord, mergeValues, type CosmosRecord } from './documents.ts';
 
 /** Unconditional writes applied at once (distinct records; order among them does not matter). */
@@ -18,7 +18,7 @@ const UNCONDITIONAL_PARALLELISM = 16;
 const MAX_RACES = 50;
 
 export async function applyWithEtag(
-  storage: CosmosStorage,
+  storage: CosmosContainers,
   mutations: readonly Mutation[],
   infoOf: (ref: TableRef) => TableInfo,
 ): Promise<void> {
@@ -33,7 +33,7 @@ export async function applyWithEtag(
   for (const m of mutations) await applyOne(storage, m, infoOf(m.table));
 }
 
-async function applyOne(storage: CosmosStorage, m: Mutation, info: TableInfo): Promise<void> {
+async function applyOne(storage: CosmosContainers, m: Mutation, info: TableInfo): Promise<void> {
   const container = storage.container(m.table);
   const { id, partition } = documentIds(info, m.key);
   for (let race = 0; race < MAX_RACES; race += 1) {
@@ -100,7 +100,7 @@ export function holds(condition: Condition | undefined, doc: CosmosRecord | unde
   }
 }
 
-function conditionFailed(storage: CosmosStorage, table: TableRef): TransactionError {
+function conditionFailed(storage: CosmosContainers, table: TableRef): TransactionError {
   return new TransactionError(
     'TX_CONDITION_FAILED',
     `A mutation's condition did not hold on storage ${storage.name}; it was not applied.`,

@@ -7,7 +7,7 @@
 import type { ErrorResponse } from '@azure/cosmos';
 import type { Mutation, TableRef } from '../../contract.ts';
 import { fullTableName } from '../../schema.ts';
-import type { CosmosStorage, TableInfo } from './cosmos-storage.ts';
+import type { CosmosContainers, TableInfo } from './containers.ts';
 import { documentIds, emptyRecord, toJson, type CosmosRecord, type JsonValue } from './documents.ts';
 import { conditionFailed } from './etag-mutations.ts';
 import {
@@ -18,7 +18,7 @@ import {
 } from './stored-procedure.ts';
 
 export async function applyWithStoredProcedure(
-  storage: CosmosStorage,
+  storage: CosmosContainers,
   mutations: readonly Mutation[],
   infoOf: (ref: TableRef) => TableInfo,
 ): Promise<void> {
@@ -51,7 +51,7 @@ export async function applyWithStoredProcedure(
 }
 
 async function callProcedure(
-  storage: CosmosStorage,
+  storage: CosmosContainers,
   batch: readonly Mutation[],
   infoOf: (ref: TableRef) => TableInfo,
 ): Promise<void> {
