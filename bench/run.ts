@@ -4,7 +4,7 @@
  * (each with its own date line) and the others are kept as they were.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import type { Benchmark, BenchRow } from './contract.ts';
 
 const modules: Array<() => Promise<{ benchmarks: readonly Benchmark[] }>> = [
@@ -30,6 +30,7 @@ for (const load of modules) {
     if (only && !only.has(bench.name)) continue;
     process.stderr.write(`bench: ${bench.name}…\n`);
     let rows: readonly BenchRow[];
+    const loadBefore = loadavg()[0]!;
     try {
       rows = await bench.run({ quick });
     } catch (error) {
@@ -46,9 +47,11 @@ for (const load of modules) {
       (r) =>
         `| ${r.metric} | ${r.value} | ${r.goal} | ${r.met === undefined ? '—' : r.met ? 'yes' : '**no**'} | ${r.note ?? ''} |`,
     );
+    // The machine is shared: the load around a section says how far its figures can be trusted.
+    const load = `Load average (1 min) on ${cpus().length} cores: ${loadBefore.toFixed(1)} at the start of this section, ${loadavg()[0]!.toFixed(1)} at its end.`;
     const dated = only
-      ? `Updated alone by \`npm run bench -- --only ${bench.name}\` on ${machine()}.\n\n`
-      : '';
+      ? `Updated alone by \`npm run bench -- --only ${bench.name}\` on ${machine()}. ${load}\n\n`
+      : `${load}\n\n`;
     sections.set(
       bench.name,
       `## ${bench.name}\n\n${dated}| metric | value | goal | met | note |\n|---|---|---|---|---|\n${table.join('\n')}\n`,
