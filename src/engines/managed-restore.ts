@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, EngineError } from '../errors.ts';
-import type { ClockSample, EngineCapabilities, MemberSpec } from './contract.ts';
+import type { ClockSample, EngineCapabilities, MemberSpec, TargetInspection } from './contract.ts';
 import type { StorageConfig } from '../txn/contract.ts';
 
 /** Nothing is copied inside the pause: the restore point is a time in the service's clock. */
@@ -118,4 +118,78 @@ export function managedConnection(
     port: endpoint.port,
     ...(target.user === undefined ? {} : { user: target.user }),
   };
+}
+
+/** What {@link inspectNewResource} needs to know of one managed restore target. */
+export interface NewResourceTarget {
+  /** The target's name (instance, cluster or server). */
+  readonly name: string;
+  /** The service, as the checks name it ('RDS', 'Azure'). */
+  readonly service: string;
+  readonly isLiveSource: boolean;
+  /** The target as the service describes it now, undefined when it does not exist. */
+  readonly describe: () => Promise<{ readonly restoreOf: string | undefined } | undefined>;
+  readonly backupId: string;
+  readonly state: ManagedRestoreState;
+  /** Hints: for a live source, for an unreachable service, and what to name instead ('Name another server'). */
+  readonly hints: { readonly liveSource: string; readonly unreachable: string; readonly another: string };
+}
+
+/**
+ * The state of a restore target on a service that restores only into NEW resources: the live source
+ * (refused), absent, ours and finished or unfinished (by the restore tag and the persisted steps), or
+ * someone else's.
+ */
+export async function inspectNewResource(t: NewResourceTarget): Promise<TargetInspection> {
+  if (t.isLiveSource)
+    return {
+      checks: [],
+      state: 'live-source',
+      detail: `${t.name} is the member's live source`,
+      hint: t.hints.liveSource,
+    };
+  let existing: { readonly restoreOf: string | undefined } | undefined;
+  try {
+    existing = await t.describe();
+  } catch (error) {
+    return {
+      checks: [
+        {
+          name: `${t.service} reachable`,
+          ok: false,
+          detail: (error as Error).message,
+          hint: t.hints.unreachable,
+        },
+      ],
+      state: 'absent',
+      detail: `${t.service} did not answer`,
+    };
+  }
+  if (existing === undefined)
+    return t.state.steps.length > 0
+      ? {
+          checks: [],
+          state: 'in-progress',
+          detail: `an earlier restore into ${t.name} stopped part-way; it resumes`,
+        }
+      : { checks: [], state: 'absent', detail: `${t.name} does not exist` };
+  if (existing.restoreOf !== t.backupId)
+    return {
+      checks: [],
+      state: 'foreign',
+      detail: `${t.name} exists and is not a restore of this backup`,
+      hint: `${t.hints.another}, or delete it.`,
+    };
+  return t.state.finished
+    ? {
+        checks: [],
+        state: 'restored',
+        detail: `${t.name} is a finished restore of this backup`,
+        hint: `${t.hints.another}, or pass --force to reuse it as it is now.`,
+      }
+    : {
+        checks: [],
+        state: 'in-progress',
+        detail: `${t.name} is an unfinished restore of this backup; it resumes`,
+      };
 }

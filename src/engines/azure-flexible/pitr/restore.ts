@@ -18,6 +18,7 @@ import type {
 } from '../../contract.ts';
 import {
   managedConnection,
+  inspectNewResource,
   restoreTag,
   waitAvailable,
   type ManagedRestoreState,
@@ -106,57 +107,22 @@ export class AzureFlexibleRestoreSession implements RestoreSession {
   async inspect(): Promise<TargetInspection> {
     const { source } = await this.readManifest();
     await this.readState();
-    if (this.target.server === source.name)
-      return {
-        checks: [],
-        state: 'live-source',
-        detail: `${source.name} is the member's live source`,
-        hint: 'Azure restores only into a new server: name another one.',
-      };
-    let existing: FlexibleServer | undefined;
-    try {
-      existing = await this.cp.getServer(this.target.server);
-    } catch (error) {
-      return {
-        checks: [
-          {
-            name: 'azure reachable',
-            ok: false,
-            detail: (error as Error).message,
-            hint: 'Check the endpoint and the credentials.',
-          },
-        ],
-        state: 'absent',
-        detail: 'ARM did not answer',
-      };
-    }
-    if (existing === undefined)
-      return this.state.steps.length > 0
-        ? {
-            checks: [],
-            state: 'in-progress',
-            detail: `an earlier restore into ${this.target.server} stopped part-way; it resumes`,
-          }
-        : { checks: [], state: 'absent', detail: `${this.target.server} does not exist` };
-    if (existing.tags[restoreTag] !== this.ctx.record.backupId)
-      return {
-        checks: [],
-        state: 'foreign',
-        detail: `${this.target.server} exists and is not a restore of this backup`,
-        hint: 'Name another server, or delete that one.',
-      };
-    return this.state.finished
-      ? {
-          checks: [],
-          state: 'restored',
-          detail: `${this.target.server} is a finished restore of this backup`,
-          hint: 'Name another server, or pass --force to reuse it as it is now.',
-        }
-      : {
-          checks: [],
-          state: 'in-progress',
-          detail: `${this.target.server} is an unfinished restore of this backup; it resumes`,
-        };
+    return inspectNewResource({
+      name: this.target.server,
+      service: 'Azure',
+      isLiveSource: this.target.server === source.name,
+      describe: async () => {
+        const server = await this.cp.getServer(this.target.server);
+        return server && { restoreOf: server.tags[restoreTag] };
+      },
+      backupId: this.ctx.record.backupId,
+      state: this.state,
+      hints: {
+        liveSource: 'Azure restores only into a new server: name another one.',
+        unreachable: 'Check the endpoint and the credentials.',
+        another: 'Name another server',
+      },
+    });
   }
 
   async restore(opts: RestoreOptions): Promise<RestoredMember> {

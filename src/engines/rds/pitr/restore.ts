@@ -30,6 +30,7 @@ import { RDS_MANIFEST_FILE, type RdsManifest } from './capture.ts';
 import { isRestoreOf, parkedName, refuseSwap, swapNames, swapPlan, type SwapNames } from './swap.ts';
 import {
   managedConnection,
+  inspectNewResource,
   restoreTag,
   waitAvailable,
   type ManagedRestoreState,
@@ -182,58 +183,22 @@ export class RdsPitrRestoreSession implements RestoreSession {
   async inspect(): Promise<TargetInspection> {
     const { source } = await this.readManifest();
     await this.readState();
-    if (this.newId === source.id)
-      return {
-        checks: [],
-        state: 'live-source',
-        detail: `${this.newId} is the member's live source`,
-        hint: 'RDS restores only into a new resource: name another target instance/cluster.',
-      };
-    let existing: RdsResource | undefined;
-    try {
-      existing = await this.describeNew();
-    } catch (error) {
-      return {
-        checks: [
-          {
-            name: 'rds reachable',
-            ok: false,
-            detail: (error as Error).message,
-            hint: 'Check the region/endpoint and the credentials.',
-          },
-        ],
-        state: 'absent',
-        detail: 'RDS did not answer',
-      };
-    }
-    if (existing === undefined)
-      return this.state.steps.length > 0
-        ? {
-            checks: [],
-            state: 'in-progress',
-            detail: `an earlier restore into ${this.newId} stopped part-way; it resumes`,
-          }
-        : { checks: [], state: 'absent', detail: `${this.newId} does not exist` };
-    const ours = existing.tags.some((t) => t.key === restoreTag && t.value === this.ctx.record.backupId);
-    if (!ours)
-      return {
-        checks: [],
-        state: 'foreign',
-        detail: `${this.newId} exists and is not a restore of this backup`,
-        hint: 'Name another target, or delete it.',
-      };
-    return this.state.finished
-      ? {
-          checks: [],
-          state: 'restored',
-          detail: `${this.newId} is a finished restore of this backup`,
-          hint: 'Name another target, or pass --force to reuse it as it is now.',
-        }
-      : {
-          checks: [],
-          state: 'in-progress',
-          detail: `${this.newId} is an unfinished restore of this backup; it resumes`,
-        };
+    return inspectNewResource({
+      name: this.newId,
+      service: 'RDS',
+      isLiveSource: this.newId === source.id,
+      describe: async () => {
+        const existing = await this.describeNew();
+        return existing && { restoreOf: existing.tags.find((t) => t.key === restoreTag)?.value };
+      },
+      backupId: this.ctx.record.backupId,
+      state: this.state,
+      hints: {
+        liveSource: 'RDS restores only into a new resource: name another target instance/cluster.',
+        unreachable: 'Check the region/endpoint and the credentials.',
+        another: 'Name another target',
+      },
+    });
   }
 
   async restore(opts: RestoreOptions): Promise<RestoredMember> {
