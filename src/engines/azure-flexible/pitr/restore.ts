@@ -23,6 +23,7 @@ import {
   waitAvailable,
   type ManagedRestoreState,
 } from '../../managed-restore.ts';
+import { RestoreJournal } from '../../restore-journal.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
 import type { FlexibleControlPlane, FlexibleServer } from '../control-plane.ts';
 import {
@@ -35,7 +36,7 @@ import { AZURE_MANIFEST_FILE, type AzureFlexibleManifest } from './capture.ts';
 export class AzureFlexibleRestoreSession implements RestoreSession {
   readonly target: AzureFlexibleTarget & { readonly server: string };
   private manifest: AzureFlexibleManifest | undefined;
-  private state: ManagedRestoreState = { steps: [], finished: false };
+  private readonly journal: RestoreJournal<ManagedRestoreState>;
 
   constructor(
     private readonly ctx: RestoreSessionContext,
@@ -66,6 +67,15 @@ export class AzureFlexibleRestoreSession implements RestoreSession {
       .replace(/[^a-z0-9]/g, '')
       .slice(-10);
     this.target = { ...parsed.data, server: parsed.data.server ?? `${options.server}-sp-${tail}` };
+    this.journal = new RestoreJournal(
+      ctx.artifacts,
+      `${ctx.record.backupId}/${ctx.record.member.name}/azure-flexible-restore-${this.target.server}.json`,
+      { steps: [], finished: false },
+    );
+  }
+
+  private get state(): ManagedRestoreState {
+    return this.journal.value;
   }
 
   private get atMs(): number {
@@ -106,7 +116,7 @@ export class AzureFlexibleRestoreSession implements RestoreSession {
 
   async inspect(): Promise<TargetInspection> {
     const { source } = await this.readManifest();
-    await this.readState();
+    await this.journal.load();
     return inspectNewResource({
       name: this.target.server,
       service: 'Azure',
@@ -147,8 +157,7 @@ export class AzureFlexibleRestoreSession implements RestoreSession {
           atMs: this.atMs,
           tags: this.tags(source),
         });
-      this.state = { ...this.state, steps: [...this.state.steps, 'request'] };
-      await this.writeState();
+      await this.journal.save({ ...this.state, steps: [...this.state.steps, 'request'] });
     }
     const ready = await waitAvailable(
       async () => {
@@ -168,33 +177,16 @@ export class AzureFlexibleRestoreSession implements RestoreSession {
         member: this.ctx.record.member.name,
       },
     );
-    this.state = { ...this.state, steps: [...this.state.steps, 'available'] };
-    await this.writeState();
+    await this.journal.save({ ...this.state, steps: [...this.state.steps, 'available'] });
     return { connection: managedConnection(this.ctx.record.member, ready, this.target) };
   }
 
   async markFinished(): Promise<void> {
-    this.state = { ...this.state, finished: true };
-    await this.writeState();
+    await this.journal.save({ ...this.state, finished: true });
   }
 
   async close(): Promise<void> {
     await this.cp.close().catch(() => undefined);
-  }
-
-  private stateKey(): string {
-    return `${this.ctx.record.backupId}/${this.ctx.record.member.name}/azure-flexible-restore-${this.target.server}.json`;
-  }
-
-  private async readState(): Promise<void> {
-    if (await this.ctx.artifacts.exists(this.stateKey()))
-      this.state = JSON.parse(
-        await text(await this.ctx.artifacts.get(this.stateKey())),
-      ) as ManagedRestoreState;
-  }
-
-  private async writeState(): Promise<void> {
-    await this.ctx.artifacts.put(this.stateKey(), JSON.stringify(this.state));
   }
 
   private async readManifest(): Promise<AzureFlexibleManifest> {

@@ -11,6 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, EngineError } from '../../../errors.ts';
+import { RestoreJournal } from '../../restore-journal.ts';
 import type {
   RestoredMember,
   RestoreOptions,
@@ -34,7 +35,7 @@ interface RestoreState {
 export class CosmosPitrRestoreSession implements RestoreSession {
   readonly target: CosmosTarget & { account: string };
   private manifest: CosmosManifest | undefined;
-  private state: RestoreState = { done: [] };
+  private readonly journal: RestoreJournal<RestoreState>;
 
   constructor(
     private readonly ctx: RestoreSessionContext,
@@ -64,6 +65,15 @@ export class CosmosPitrRestoreSession implements RestoreSession {
         },
       );
     this.target = { ...parsed.data, account };
+    this.journal = new RestoreJournal(
+      ctx.artifacts,
+      `${ctx.record.backupId}/${ctx.record.member.name}/restore-state-${account}.json`,
+      { done: [] },
+    );
+  }
+
+  private get state(): RestoreState {
+    return this.journal.value;
   }
 
   private get atMs(): number {
@@ -106,7 +116,7 @@ export class CosmosPitrRestoreSession implements RestoreSession {
   }
 
   async inspect(): Promise<TargetInspection> {
-    await this.readState();
+    await this.journal.load();
     const checks = [];
     const source = await this.cp.getAccount(this.options.account);
     const oldest = source === undefined ? undefined : await this.cp.oldestRestorableMs(source);
@@ -160,11 +170,11 @@ export class CosmosPitrRestoreSession implements RestoreSession {
     await this.step('create-account', async () => {
       const existing = await this.cp.getAccount(to); // a crash after the PUT: the operation runs on without us
       if (existing === undefined) {
-        this.state.started = true;
-        await this.ctx.artifacts.put(this.stateKey(), JSON.stringify(this.state));
+        await this.journal.save({ ...this.state, started: true });
       }
       const account = existing ?? (await this.cp.restoreAccount(await this.source(), to, this.atMs));
-      this.state.endpoint = (await this.waitReady(account.name, opts.signal)).documentEndpoint;
+      const { documentEndpoint } = await this.waitReady(account.name, opts.signal);
+      await this.journal.save({ ...this.state, endpoint: documentEndpoint });
     });
     await this.step('consistency', () => this.cp.setStrongConsistency(to));
     await this.step('stored-procedures', async () => {
@@ -191,7 +201,7 @@ export class CosmosPitrRestoreSession implements RestoreSession {
   }
 
   async markFinished(): Promise<void> {
-    await this.ctx.artifacts.delete(this.stateKey()).catch(() => undefined);
+    await this.journal.clear();
   }
 
   async close(): Promise<void> {
@@ -233,17 +243,7 @@ export class CosmosPitrRestoreSession implements RestoreSession {
   private async step(s: Step, run: () => Promise<void>): Promise<void> {
     if (this.state.done.includes(s)) return;
     await run();
-    this.state.done.push(s);
-    await this.ctx.artifacts.put(this.stateKey(), JSON.stringify(this.state));
-  }
-
-  private stateKey(): string {
-    return `${this.ctx.record.backupId}/${this.ctx.record.member.name}/restore-state-${this.target.account}.json`;
-  }
-
-  private async readState(): Promise<void> {
-    if (await this.ctx.artifacts.exists(this.stateKey()))
-      this.state = JSON.parse(await text(await this.ctx.artifacts.get(this.stateKey()))) as RestoreState;
+    await this.journal.save({ ...this.state, done: [...this.state.done, s] });
   }
 
   private async readManifest(): Promise<CosmosManifest> {

@@ -10,6 +10,7 @@
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { text } from 'node:stream/consumers';
 import { ConfigError, EngineError } from '../../../errors.ts';
+import { RestoreJournal } from '../../restore-journal.ts';
 import type {
   RestoredMember,
   RestoreOptions,
@@ -42,7 +43,8 @@ type Step =
 export class DynamoPitrRestoreSession implements RestoreSession {
   readonly target: DynamoTarget;
   private manifest: DynamoManifest | undefined;
-  private done: Record<string, Step[]> = {};
+  /** Finished steps per source table. */
+  private readonly journal: RestoreJournal<Record<string, Step[]>>;
 
   constructor(
     private readonly ctx: RestoreSessionContext,
@@ -61,6 +63,11 @@ export class DynamoPitrRestoreSession implements RestoreSession {
       );
     }
     this.target = parsed.data;
+    this.journal = new RestoreJournal(
+      ctx.artifacts,
+      `${ctx.record.backupId}/${ctx.record.member.name}/restore-state-${this.target.prefix ?? 'in-place'}.json`,
+      {},
+    );
   }
 
   private get atMs(): number {
@@ -147,8 +154,8 @@ export class DynamoPitrRestoreSession implements RestoreSession {
           'an earlier restore of this backup into this target finished (it may have been written to since)',
         hint: 'Pass --force to restore it again.',
       };
-    await this.readState();
-    if (Object.keys(this.done).length > 0)
+    await this.journal.load();
+    if (Object.keys(this.journal.value).length > 0)
       return {
         checks: [],
         state: 'in-progress',
@@ -186,8 +193,7 @@ export class DynamoPitrRestoreSession implements RestoreSession {
         );
       // A forced re-run redoes every step from the start.
       await this.ctx.artifacts.delete(this.finishedKey());
-      await this.ctx.artifacts.delete(this.stateKey()).catch(() => undefined);
-      this.done = {};
+      await this.journal.clear();
     }
     if (inspection.state === 'live-source' && !(opts.force && opts.allowSource === true)) {
       throw new ConfigError(
@@ -217,11 +223,11 @@ export class DynamoPitrRestoreSession implements RestoreSession {
     const name = this.targetName(t.table);
     const alias = t.table + ALIAS_SUFFIX;
     const step = async (s: Step, run: () => Promise<void>) => {
-      if ((this.done[t.table] ?? []).includes(s)) return;
+      if ((this.journal.value[t.table] ?? []).includes(s)) return;
       opts.signal.throwIfAborted();
       await run();
-      this.done[t.table] = [...(this.done[t.table] ?? []), s];
-      await this.writeState();
+      const done = this.journal.value;
+      await this.journal.save({ ...done, [t.table]: [...(done[t.table] ?? []), s] });
     };
     const wait = (table: string) =>
       waitActive(this.cp, table, this.options.pollMs, this.options.activeTimeoutMs, opts.signal);
@@ -306,31 +312,15 @@ export class DynamoPitrRestoreSession implements RestoreSession {
       this.finishedKey(),
       JSON.stringify({ finishedAt: new Date().toISOString() }),
     );
-    await this.ctx.artifacts.delete(this.stateKey()).catch(() => undefined);
+    await this.journal.clear();
   }
 
   async close(): Promise<void> {
     await this.cp.close().catch(() => undefined);
   }
 
-  private stateKey(): string {
-    return `${this.ctx.record.backupId}/${this.ctx.record.member.name}/restore-state-${this.target.prefix ?? 'in-place'}.json`;
-  }
-
   private finishedKey(): string {
     return `${this.ctx.record.backupId}/${this.ctx.record.member.name}/restore-finished-${this.target.prefix ?? 'in-place'}.json`;
-  }
-
-  private async readState(): Promise<void> {
-    if (await this.ctx.artifacts.exists(this.stateKey()))
-      this.done = JSON.parse(await text(await this.ctx.artifacts.get(this.stateKey()))) as Record<
-        string,
-        Step[]
-      >;
-  }
-
-  private async writeState(): Promise<void> {
-    await this.ctx.artifacts.put(this.stateKey(), JSON.stringify(this.done));
   }
 
   private async readManifest(): Promise<DynamoManifest> {

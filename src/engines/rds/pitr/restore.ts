@@ -23,6 +23,7 @@ import type {
   RestoreStep,
   TargetInspection,
 } from '../../contract.ts';
+import { RestoreJournal } from '../../restore-journal.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
 import type { RdsControlPlane, RdsResource, RdsTag } from '../control-plane.ts';
 import { rdsTargetSchema, type RdsOptions, type RdsTarget } from '../options.ts';
@@ -41,7 +42,7 @@ type Step = 'request' | 'cluster-available' | 'instance' | 'available' | 'rename
 export class RdsPitrRestoreSession implements RestoreSession {
   readonly target: RdsTarget & { readonly instance: string };
   private manifest: RdsManifest | undefined;
-  private state: ManagedRestoreState = { steps: [], finished: false };
+  private readonly journal: RestoreJournal<ManagedRestoreState>;
   /** The backup id's tail: names the default target and the parked source of a swap. */
   private readonly suffix: string;
 
@@ -70,6 +71,15 @@ export class RdsPitrRestoreSession implements RestoreSession {
       instance: parsed.data.instance ?? `${source}-sp-${tail}`,
       ...(options.cluster === undefined ? {} : { cluster: parsed.data.cluster ?? `${source}-sp-${tail}` }),
     };
+    this.journal = new RestoreJournal(
+      ctx.artifacts,
+      `${ctx.record.backupId}/${ctx.record.member.name}/rds-restore-${this.newId}.json`,
+      { steps: [], finished: false },
+    );
+  }
+
+  private get state(): ManagedRestoreState {
+    return this.journal.value;
   }
 
   private get isCluster(): boolean {
@@ -182,7 +192,7 @@ export class RdsPitrRestoreSession implements RestoreSession {
 
   async inspect(): Promise<TargetInspection> {
     const { source } = await this.readManifest();
-    await this.readState();
+    await this.journal.load();
     return inspectNewResource({
       name: this.newId,
       service: 'RDS',
@@ -219,8 +229,7 @@ export class RdsPitrRestoreSession implements RestoreSession {
     const step = async (s: Step, run: () => Promise<void>) => {
       if (this.state.steps.includes(s)) return;
       await run();
-      this.state = { ...this.state, steps: [...this.state.steps, s] };
-      await this.writeState();
+      await this.journal.save({ ...this.state, steps: [...this.state.steps, s] });
     };
     const request = {
       source: source.id,
@@ -281,27 +290,11 @@ export class RdsPitrRestoreSession implements RestoreSession {
   }
 
   async markFinished(): Promise<void> {
-    this.state = { ...this.state, finished: true };
-    await this.writeState();
+    await this.journal.save({ ...this.state, finished: true });
   }
 
   async close(): Promise<void> {
     await this.cp.close().catch(() => undefined);
-  }
-
-  private stateKey(): string {
-    return `${this.ctx.record.backupId}/${this.ctx.record.member.name}/rds-restore-${this.newId}.json`;
-  }
-
-  private async readState(): Promise<void> {
-    if (await this.ctx.artifacts.exists(this.stateKey()))
-      this.state = JSON.parse(
-        await text(await this.ctx.artifacts.get(this.stateKey())),
-      ) as ManagedRestoreState;
-  }
-
-  private async writeState(): Promise<void> {
-    await this.ctx.artifacts.put(this.stateKey(), JSON.stringify(this.state));
   }
 
   private async readManifest(): Promise<RdsManifest> {
