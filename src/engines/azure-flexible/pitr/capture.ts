@@ -7,6 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineError } from '../../../errors.ts';
+import { windowTimeHandle } from '../../time-handle.ts';
 import type {
   BackupSession,
   BackupSessionContext,
@@ -100,23 +101,12 @@ export class AzureFlexibleBackupSession implements BackupSession {
       throw new EngineError('CAPTURE_MISSING', 'finish was called without a capture.', {
         context: { member: this.ctx.member.name },
       });
-    if (window.clock === undefined)
-      throw new EngineError(
-        'CLOCK_UNMEASURABLE',
-        'The Azure restore time needs the clock measured inside the pause.',
-        { context: { member: this.ctx.member.name } },
-      );
     const source = this.source ?? (await this.cp.getServer(this.options.server));
     if (source === undefined)
       throw new EngineError('RESTORE_FAILED', `Server ${this.options.server} vanished during the backup.`, {
         context: { member: this.ctx.member.name },
       });
-    const handle: RestoreHandle = {
-      kind: 'time',
-      atMs: window.midMs + window.clock.offsetMs,
-      clockOffsetMs: window.clock.offsetMs,
-      uncertaintyMs: window.clock.uncertaintyMs,
-    };
+    const handle = windowTimeHandle(window, 'Azure', this.ctx.member.name);
     const manifest: AzureFlexibleManifest = { source };
     const ref = await this.ctx.artifacts.put(
       `${this.ctx.artifactPrefix}${AZURE_MANIFEST_FILE}`,

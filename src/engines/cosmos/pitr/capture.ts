@@ -8,6 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineError } from '../../../errors.ts';
+import { windowTimeHandle } from '../../time-handle.ts';
 import type {
   BackupSession,
   BackupSessionContext,
@@ -146,20 +147,7 @@ export class CosmosPitrBackupSession implements BackupSession {
       throw new EngineError('CAPTURE_MISSING', 'finish was called without prepare and capture.', {
         context: { member },
       });
-    if (window.clock === undefined)
-      throw new EngineError(
-        'CLOCK_UNMEASURABLE',
-        'The Cosmos DB restore time needs the clock measured inside the pause.',
-        {
-          context: { member },
-        },
-      );
-    const handle: RestoreHandle = {
-      kind: 'time',
-      atMs: window.midMs + window.clock.offsetMs,
-      clockOffsetMs: window.clock.offsetMs,
-      uncertaintyMs: window.clock.uncertaintyMs,
-    };
+    const handle = windowTimeHandle(window, 'Cosmos DB', this.ctx.member.name);
     const ref = await this.ctx.artifacts.put(
       `${this.ctx.artifactPrefix}${MANIFEST_FILE}`,
       JSON.stringify(this.manifest, null, 2),

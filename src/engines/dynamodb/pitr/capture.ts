@@ -7,6 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineError } from '../../../errors.ts';
+import { windowTimeHandle } from '../../time-handle.ts';
 import type {
   BackupSession,
   BackupSessionContext,
@@ -122,19 +123,7 @@ export class DynamoPitrBackupSession implements BackupSession {
       throw new EngineError('CAPTURE_MISSING', 'finish was called without a capture.', {
         context: { member: this.ctx.member.name },
       });
-    if (window.clock === undefined) {
-      throw new EngineError(
-        'CLOCK_UNMEASURABLE',
-        'The DynamoDB restore time needs the clock measured inside the pause.',
-        { context: { member: this.ctx.member.name } },
-      );
-    }
-    const handle: RestoreHandle = {
-      kind: 'time',
-      atMs: window.midMs + window.clock.offsetMs,
-      clockOffsetMs: window.clock.offsetMs,
-      uncertaintyMs: window.clock.uncertaintyMs,
-    };
+    const handle = windowTimeHandle(window, 'DynamoDB', this.ctx.member.name);
     const manifest: DynamoManifest = {
       tables: await abortable(Promise.all(this.tables.map((t) => tableSettings(this.cp, t))), signal),
     };

@@ -8,6 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineError } from '../../../errors.ts';
+import { windowTimeHandle } from '../../time-handle.ts';
 import type {
   BackupSession,
   BackupSessionContext,
@@ -115,25 +116,12 @@ export class RdsPitrBackupSession implements BackupSession {
       throw new EngineError('CAPTURE_MISSING', 'finish was called without a capture.', {
         context: { member: this.ctx.member.name },
       });
-    if (window.clock === undefined)
-      throw new EngineError(
-        'CLOCK_UNMEASURABLE',
-        'The RDS restore time needs the clock measured inside the pause.',
-        {
-          context: { member: this.ctx.member.name },
-        },
-      );
     const source = this.source ?? (await describeSource(this.cp, this.options));
     if (source === undefined)
       throw new EngineError('RESTORE_FAILED', `RDS ${sourceId(this.options)} vanished during the backup.`, {
         context: { member: this.ctx.member.name },
       });
-    const handle: RestoreHandle = {
-      kind: 'time',
-      atMs: window.midMs + window.clock.offsetMs,
-      clockOffsetMs: window.clock.offsetMs,
-      uncertaintyMs: window.clock.uncertaintyMs,
-    };
+    const handle = windowTimeHandle(window, 'RDS', this.ctx.member.name);
     const manifest: RdsManifest = {
       kind: this.options.cluster === undefined ? 'instance' : 'cluster',
       source,
