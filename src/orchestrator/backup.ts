@@ -12,34 +12,37 @@
  *
  * Each member gets one engine session for the whole run (opened after the catalog entry exists); every
  * session is closed in the run's single `finally`, whatever happened (Promise.allSettled, bounded by each
- * session's close). Fan-outs (preflight, prepare, capture, finish, horizon) settle every member and report
- * per member. Finish has a deadline (`finishTimeoutMs`).
+ * session's close). The fan-outs (preflight, prepare, capture, finish, horizon) live in ./member-phases.ts:
+ * each settles every member and reports per member. Finish has a deadline (`finishTimeoutMs`).
  *
  * `runBackup` never throws once the catalog entry exists: it returns a per-member result set.
  */
-import { performance } from 'node:perf_hooks';
 import { writeManifest } from '../catalog/manifest.ts';
 import { openArtifactStore } from '../artifacts/open-store.ts';
 import type { ArtifactStore } from '../artifacts/contract.ts';
 import { withProgress } from '../artifacts/progress-store.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { BackupMode, BackupState } from '../catalog/catalog-schema.ts';
-import type {
-  BackupSession,
-  BackupSessionContext,
-  CaptureResult,
-  ClockSample,
-  RestoreHandle,
-  TransferSink,
-} from '../engines/contract.ts';
+import type { BackupSessionContext, RestoreHandle, TransferSink } from '../engines/contract.ts';
 import { resolveMember, type ResolvedMember } from '../engines/registry.ts';
-import { linkSignals } from '../engines/settle.ts';
-import { EngineError, StillpointError, asStillpointError } from '../errors.ts';
+import { StillpointError, asStillpointError } from '../errors.ts';
 import type { Plan } from '../plan/load-plan.ts';
 import { defaultPauseDeps } from './deps.ts';
 import { loggerFor, type EventSink } from './events.ts';
-import { captureStage, chooseMode, requiredWindowMs, sleep } from './modes.ts';
+import { chooseMode, requiredWindowMs, sleep } from './modes.ts';
 import { ownershipFor, startHeartbeat, type Heartbeat } from './ownership.ts';
+import {
+  captureAll,
+  discardAll,
+  finishAll,
+  preflightAll,
+  StepFailure,
+  waitHorizons,
+  type AttemptOutcome,
+  type Captured,
+  type MemberPhaseContext,
+  type PlannedMember,
+} from './member-phases.ts';
 import {
   checkMembershipAfter,
   checkValidity,
@@ -104,32 +107,6 @@ export interface BackupResult {
   readonly members: readonly MemberResult[];
 }
 
-interface PlannedMember extends ResolvedMember {
-  readonly session: BackupSession;
-}
-
-interface Captured {
-  readonly member: PlannedMember;
-  readonly capture: CaptureResult;
-  readonly clock?: ClockSample;
-}
-
-interface AttemptOutcome {
-  readonly captures: Captured[];
-  readonly window: { pausedAtMs: number; unpauseStartedAtMs: number; midMs: number };
-  readonly problems: string[];
-}
-
-/** A step failed: carries the reason code recorded in the catalog. */
-class StepFailure extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Takes one backup of the plan's group. Throws only ConfigError (a plan that cannot work: unknown engine,
  * impossible mode) before anything is written or paused; otherwise returns the result.
@@ -155,6 +132,8 @@ class BackupRun {
   private state: BackupState = 'planned';
   private readonly heartbeat: Heartbeat; // renewed for the whole run, stopped in run()'s finally
   private readonly members: readonly PlannedMember[];
+  /** What the member fan-outs (./member-phases.ts) see of this run. */
+  private readonly phases: MemberPhaseContext;
 
   constructor(
     private readonly options: BackupOptions,
@@ -180,20 +159,35 @@ class BackupRun {
     this.heartbeat = startHeartbeat(options.catalog, record.id, ownership);
     // Opening a session does no I/O; each is closed in run()'s finally.
     this.members = resolved.map((m) => ({ ...m, session: m.kind.openBackup(this.ctx(m), m.options) }));
+    this.phases = {
+      id: this.id,
+      plan: options.plan,
+      catalog: options.catalog,
+      sink: this.sink,
+      signal: this.signal,
+      members: this.members,
+      failpoints: this.failpoints,
+      ...(options.finishTimeoutMs === undefined ? {} : { finishTimeoutMs: options.finishTimeoutMs }),
+      ...(options.horizonTimeoutMs === undefined ? {} : { horizonTimeoutMs: options.horizonTimeoutMs }),
+      memberState: (m, state, event) => this.memberState(m, state, event),
+      log: (level, message, fields) => this.log(level, message, fields),
+    };
     this.emitState(undefined);
   }
 
   async run(): Promise<BackupResult> {
     try {
-      await this.preflight();
+      this.setState('preflight');
+      await preflightAll(this.phases);
       const maxAttempts = this.mode === 'single' ? 1 : this.options.plan.window.maxAttempts;
       let problems: string[] = [];
       while (this.attempt < maxAttempts) {
         this.attempt++;
         const outcome = await this.runAttempt();
         if (outcome.problems.length === 0) {
-          await this.finishAll(outcome);
-          await this.horizons();
+          this.setState('finishing');
+          await finishAll(this.phases, outcome);
+          await waitHorizons(this.phases);
           // The store is the source of truth: its manifest is written before the backup counts as complete.
           await writeManifest(
             this.store,
@@ -221,40 +215,6 @@ class BackupRun {
     return this.result();
   }
 
-  private async preflight(): Promise<void> {
-    this.setState('preflight');
-    const failures: string[] = [];
-    await Promise.allSettled(
-      this.members.map(async (m) => {
-        let error: string;
-        try {
-          const bad = (await m.session.preflight(this.signal)).filter((c) => !c.ok);
-          error = bad.map((c) => `${c.name}: ${c.detail}${c.hint ? ` (${c.hint})` : ''}`).join('; ');
-        } catch (cause) {
-          error = asStillpointError(cause).message;
-        }
-        if (error !== '') failures.push(`${m.spec.name}: ${error}`);
-        this.memberState(m, error !== '' ? 'failed' : 'ready', {
-          step: 'preflight',
-          ...(error !== '' ? { error } : {}),
-        });
-      }),
-    );
-    if (failures.length > 0) throw new StepFailure('PREFLIGHT_FAILED', failures.join('; '));
-    // Every member's prepare settles (a failed one does not leave the others running), then per-member report.
-    const prepared = await Promise.allSettled(this.members.map((m) => m.session.prepare(this.signal)));
-    const failed = prepared.flatMap((r, i) =>
-      r.status === 'rejected' ? [{ m: this.members[i]!, error: asStillpointError(r.reason) }] : [],
-    );
-    for (const f of failed)
-      this.memberState(f.m, 'failed', { step: 'failed', error: `prepare: ${f.error.message}` });
-    if (failed.length > 0)
-      throw new StepFailure(
-        'PREPARE_FAILED',
-        failed.map((f) => `${f.m.spec.name}: ${f.error.message}`).join('; '),
-      );
-  }
-
   private async runAttempt(): Promise<AttemptOutcome> {
     const sessions =
       this.mode === 'single' ? [] : await resolveClusters(this.options.plan.clusters, this.deps, this.signal);
@@ -275,7 +235,7 @@ class BackupRun {
           : { pausedAtMs: Date.now(), drainMs: 0 };
       this.setState('paused', { pausedAtMs, drainMs });
       await this.failpoints.afterPause?.();
-      captures = await this.captureAll();
+      captures = await captureAll(this.phases);
       this.setState('captured');
       const required = this.requiredMs(captures);
       await sleep(pausedAtMs + required - Date.now(), this.signal);
@@ -310,197 +270,12 @@ class BackupRun {
     }
   }
 
-  private async captureAll(): Promise<Captured[]> {
-    // A capture stuck on a dead database path would otherwise hold the whole cluster paused (the lease is renewed
-    // while the orchestrator lives): past the plan's window.captureTimeoutMs the attempt fails, the cluster is
-    // unpaused, late captures are released when they end, and engines see the capture's signal aborted.
-    const limitMs = this.options.plan.window.captureTimeoutMs;
-    const signal = linkSignals(this.signal, AbortSignal.timeout(limitMs));
-    const captured = new Set<PlannedMember>();
-    // Stage by stage (captureStage: the Coordinator's member first); within a stage, all at once.
-    const byMember = new Map<PlannedMember, Promise<Captured>>();
-    let previous: Promise<unknown> = Promise.resolve();
-    for (const stage of [...new Set(this.members.map((m) => captureStage(m.spec.namespaces)))].sort(
-      (x, y) => x - y,
-    )) {
-      const after = previous;
-      const inStage = this.members
-        .filter((m) => captureStage(m.spec.namespaces) === stage)
-        .map((m) => {
-          const p = after.then(() => {
-            signal.throwIfAborted();
-            return this.captureOne(m, signal);
-          });
-          byMember.set(m, p);
-          return p;
-        });
-      previous = Promise.allSettled(inStage);
-    }
-    const pending = this.members.map((m) =>
-      byMember.get(m)!.then((c) => {
-        captured.add(m);
-        return c;
-      }),
-    );
-    const results = await allSettledUnlessAborted(pending, signal);
-    if (results === undefined) {
-      // Released whenever they end (a late one too); the caller unpauses now.
-      for (const p of pending)
-        void p.then(
-          (c) => c.member.session.discard(),
-          () => undefined,
-        );
-      const late = this.members.filter((m) => !captured.has(m));
-      for (const m of this.members) {
-        if (captured.has(m)) this.memberState(m, 'released', { step: 'released' });
-        else
-          this.memberState(m, 'failed', {
-            step: 'failed',
-            error: `capture did not end within ${limitMs} ms`,
-          });
-      }
-      throw new StepFailure(
-        'CAPTURE_TIMEOUT',
-        `capture of ${late.map((m) => m.spec.name).join(', ')} did not end within ${limitMs} ms; the cluster was unpaused`,
-      );
-    }
-    const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const failed = results.flatMap((r, i) =>
-      r.status === 'rejected' ? [{ member: this.members[i]!, error: asStillpointError(r.reason) }] : [],
-    );
-    if (failed.length === 0) return ok;
-    await discardAll(ok);
-    for (const c of ok) this.memberState(c.member, 'released', { step: 'released' });
-    for (const f of failed) this.memberState(f.member, 'failed', { step: 'failed', error: f.error.message });
-    throw new StepFailure(
-      'CAPTURE_FAILED',
-      failed.map((f) => `${f.member.spec.name}: ${f.error.message}`).join('; '),
-    );
-  }
-
-  private async captureOne(m: PlannedMember, signal: AbortSignal): Promise<Captured> {
-    await this.failpoints.beforeCapture?.(m.spec.name, signal);
-    const started = performance.now();
-    let clock: ClockSample | undefined;
-    if (m.capabilities.clockBased) {
-      if (m.session.measureClock === undefined) {
-        throw new EngineError(
-          'CLOCK_UNMEASURABLE',
-          `Engine ${m.kind.kind} is clock-based but cannot measure its clock.`,
-          { context: { member: m.spec.name } },
-        );
-      }
-      clock = await m.session.measureClock(signal);
-    }
-    const capture = await m.session.capture(signal);
-    const ms = performance.now() - started;
-    this.options.catalog.updateMember(this.id, m.spec.name, {
-      state: 'captured',
-      captureMs: ms,
-      ...(capture.handle ? { handle: capture.handle } : {}),
-    });
-    this.sink({ type: 'member', backupId: this.id, member: m.spec.name, step: 'captured', ms });
-    return { member: m, capture, ...(clock === undefined ? {} : { clock }) };
-  }
-
   private requiredMs(captures: readonly Captured[]): number {
     if (this.mode === 'single') return 0;
     if (this.mode === 'snapshot') return this.options.plan.window.minMs;
     return requiredWindowMs(
       this.options.plan.window,
       captures.flatMap((c) => (c.clock ? [c.clock] : [])),
-    );
-  }
-
-  private async finishAll(outcome: AttemptOutcome): Promise<void> {
-    this.setState('finishing');
-    // A finish that never ends (a dead artifact path) must not hold the run: past the deadline the run fails,
-    // and the finally closes every session (which aborts what is still running).
-    const limitMs = this.options.finishTimeoutMs ?? 30 * 60_000;
-    const deadline = AbortSignal.timeout(limitMs);
-    const signal = linkSignals(this.signal, deadline);
-    const settled = await allSettledUnlessAborted(
-      outcome.captures.map(async (c) => {
-        const window = { ...outcome.window, ...(c.clock ? { clock: c.clock } : {}) };
-        const finished = await c.member.session.finish(window, signal);
-        this.options.catalog.recordArtifacts(this.id, c.member.spec.name, finished.artifacts);
-        this.options.catalog.updateMember(this.id, c.member.spec.name, {
-          state: 'finished',
-          handle: finished.handle,
-          bytes: finished.bytes,
-        });
-        this.sink({
-          type: 'member',
-          backupId: this.id,
-          member: c.member.spec.name,
-          step: 'finished',
-          bytes: finished.bytes,
-        });
-      }),
-      signal,
-    );
-    if (settled === undefined) {
-      for (const c of outcome.captures)
-        this.memberState(c.member, 'failed', {
-          step: 'failed',
-          error: `finish did not end within ${limitMs} ms`,
-        });
-      if (this.signal.aborted) throw new StepFailure('ABORTED', 'the backup was aborted while finishing');
-      throw new StepFailure(
-        'FINISH_TIMEOUT',
-        `finish did not end within ${limitMs} ms (finishTimeoutMs); the cluster was already unpaused`,
-      );
-    }
-    const failed = settled.flatMap((r, i) =>
-      r.status === 'rejected' ? [{ c: outcome.captures[i]!, error: asStillpointError(r.reason) }] : [],
-    );
-    if (failed.length === 0) return;
-    await discardAll(outcome.captures);
-    for (const f of failed)
-      this.memberState(f.c.member, 'failed', { step: 'failed', error: f.error.message });
-    throw new StepFailure(
-      'FINISH_FAILED',
-      failed.map((f) => `${f.c.member.spec.name}: ${f.error.message}`).join('; '),
-    );
-  }
-
-  private async horizons(): Promise<void> {
-    const waiting = this.members.filter((m) => m.capabilities.horizonWait);
-    if (waiting.length === 0) return;
-    const timeout = AbortSignal.timeout(this.options.horizonTimeoutMs ?? 30 * 60_000);
-    const signal = linkSignals(this.signal, timeout);
-    const record = this.options.catalog.get(this.id);
-    const results = await Promise.allSettled(
-      waiting.map(async (m) => {
-        const handle = record.members.find((x) => x.name === m.spec.name)?.handle;
-        if (!handle) return;
-        const started = performance.now();
-        this.log('info', `waiting for ${m.spec.name} to become restorable`, { member: m.spec.name });
-        await m.session.horizon(handle, signal);
-        this.sink({
-          type: 'member',
-          backupId: this.id,
-          member: m.spec.name,
-          step: 'horizon',
-          ms: performance.now() - started,
-        });
-      }),
-    );
-    const failed = results.flatMap((r, i) =>
-      r.status === 'rejected' ? [{ m: waiting[i]!, error: asStillpointError(r.reason) }] : [],
-    );
-    if (failed.length === 0) return;
-    for (const f of failed)
-      this.memberState(f.m, 'failed', {
-        step: 'failed',
-        error: `horizon: ${timeout.aborted ? 'did not become restorable in time' : f.error.message}`,
-      });
-    const names = failed.map((f) => f.m.spec.name).join(', ');
-    if (timeout.aborted)
-      throw new StepFailure('HORIZON_TIMEOUT', `${names} did not become restorable in time`);
-    throw new StepFailure(
-      'HORIZON_FAILED',
-      failed.map((f) => `${f.m.spec.name}: ${f.error.message}`).join('; '),
     );
   }
 
@@ -618,25 +393,4 @@ class BackupRun {
   }
 }
 
-/** Drops captures that will not be finished (discard never throws). */
-async function discardAll(captures: readonly Captured[]): Promise<void> {
-  await Promise.allSettled(captures.map((c) => c.member.session.discard()));
-}
-
 export type { ClusterSession };
-
-/** Every promise settled, or `undefined` as soon as `signal` aborts (the promises keep running). */
-function allSettledUnlessAborted<T>(
-  promises: readonly Promise<T>[],
-  signal: AbortSignal,
-): Promise<PromiseSettledResult<T>[] | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const onAbort = (): void => resolve(undefined);
-    signal.addEventListener('abort', onAbort, { once: true });
-    void Promise.allSettled(promises).then((results) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(results);
-    });
-  });
-}
