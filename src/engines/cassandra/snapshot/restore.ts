@@ -238,7 +238,8 @@ export class CassandraImportRestoreSession implements RestoreSession {
     );
   }
 
+  /** The target itself (its keyspaces), not only member and suffix: another member or backup's keyspaces differ. */
   private markerKey(): string {
-    return `${this.ctx.record.member.name}/${this.target.suffix}`;
+    return `${this.ctx.record.member.name}/${Object.values(this.mapping()).sort().join(',')}`;
   }
 }
