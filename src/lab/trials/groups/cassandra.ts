@@ -12,6 +12,9 @@
  * Each member reaches the first node's agent through a TCP proxy (the group's `proxies`; the path faults are
  * not drawn for this group: an agent call has no deadline short enough for a trial), the others directly.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { NodeOps } from '../../../agent/node-ops.ts';
 import { startAgentServer, type AgentServer } from '../../../agent/server.ts';
 import type { MemberSpec } from '../../../engines/contract.ts';
@@ -37,7 +40,11 @@ export const cassandraGroup: TrialGroupKind = {
   async start(): Promise<TrialGroupServers> {
     const cluster = await startLocalCassandra({ nodes: 3, heapMb: 320 });
     const agents: AgentServer[] = [];
+    // A token FILE, not an inline token: the catalog keeps no inline secret, and the trial restores from it.
+    const secrets = await mkdtemp(join(tmpdir(), 'stillpoint-trial-agents-'));
+    const tokenFile = join(secrets, 'agent.token');
     try {
+      await writeFile(tokenFile, TOKEN, { mode: 0o600 });
       for (const node of cluster.nodes) {
         const ops = new NodeOps({
           nodetool: node.nodetoolArgv,
@@ -51,6 +58,7 @@ export const cassandraGroup: TrialGroupKind = {
     } catch (error) {
       await Promise.allSettled(agents.map((a) => a.close()));
       await cluster.destroy();
+      await rm(secrets, { recursive: true, force: true });
       throw error;
     }
     let stops = 0;
@@ -71,7 +79,7 @@ export const cassandraGroup: TrialGroupKind = {
           });
           proxies.set(name, proxy);
           const urls = [`http://127.0.0.1:${proxy.port}`, ...agentUrls.slice(1)];
-          const options = { agents: urls.map((url) => ({ url, token: TOKEN })) };
+          const options = { agents: urls.map((url) => ({ url, tokenFile })) };
           return { name, engine: 'cassandra', connection, namespaces, options };
         };
         const members = [await member('ca', ['bank_a']), await member('cb', ['bank_b', 'coordinator'])];
@@ -112,6 +120,7 @@ export const cassandraGroup: TrialGroupKind = {
       async stop() {
         await Promise.allSettled(agents.map((a) => a.close()));
         await cluster.destroy();
+        await rm(secrets, { recursive: true, force: true });
       },
     };
   },
