@@ -28,13 +28,16 @@ export class AgentClient {
     await this.json('POST', '/v1/flush', { keyspaces }, signal);
   }
 
-  /** Takes the snapshot; `list: false` skips listing and hashing its files (see {@link snapshotFiles}). */
+  /**
+   * Takes the snapshot; `list: false` skips listing and hashing its files (see {@link snapshotFiles}).
+   * `snapshotMs`: the agent's whole call; `flushMs`: its flush share (when the agent's JMX helper timed it).
+   */
   snapshot(
     tag: string,
     keyspaces: readonly string[],
     signal?: AbortSignal,
     list = true,
-  ): Promise<{ snapshotMs: number; files: SnapshotFile[] }> {
+  ): Promise<{ snapshotMs: number; flushMs?: number; files: SnapshotFile[] }> {
     return this.json('POST', '/v1/snapshot', { tag, keyspaces, list }, signal);
   }
 

@@ -22,23 +22,26 @@ export class JmxSession {
     private readonly java = 'java',
   ) {}
 
-  /** Runs one command; resolves with the helper's milliseconds, rejects with its error line. */
-  run(command: readonly string[], timeoutMs = 120_000): Promise<number> {
+  /**
+   * Runs one command; resolves with the helper's milliseconds (the whole call first, then any parts it
+   * measures: a snapshot's flush), rejects with its error line.
+   */
+  run(command: readonly string[], timeoutMs = 120_000): Promise<number[]> {
     const next = this.queue.then(() => this.send(command, timeoutMs));
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private send(command: readonly string[], timeoutMs: number): Promise<number> {
+  private send(command: readonly string[], timeoutMs: number): Promise<number[]> {
     const child = this.start();
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<number[]>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.close();
         reject(new Error(`JMX helper: no answer to ${command[0]} in ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiting.push((line) => {
         clearTimeout(timer);
-        if (line.startsWith('ok ')) resolve(Number(line.slice(3)));
+        if (line.startsWith('ok ')) resolve(line.slice(3).trim().split(/\s+/).map(Number));
         else reject(new Error(`JMX ${command[0]}: ${line.replace(/^err /, '')}`));
       });
       child.stdin.write(`${command.join(' ')}\n`);

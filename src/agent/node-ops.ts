@@ -78,17 +78,20 @@ export class NodeOps {
     this.jmx?.close();
   }
 
-  /** Through the JMX helper when there is one; nodetool when there is none or it failed. */
-  private async viaJmx(command: readonly string[], fallback: readonly string[]): Promise<void> {
+  /**
+   * Through the JMX helper when there is one (resolves with its timings, ms); nodetool when there is none or
+   * it failed (resolves with none).
+   */
+  private async viaJmx(command: readonly string[], fallback: readonly string[]): Promise<number[]> {
     if (this.jmx !== undefined) {
       try {
-        await this.jmx.run(command, this.config.timeoutMs ?? 300_000);
-        return;
+        return await this.jmx.run(command, this.config.timeoutMs ?? 300_000);
       } catch {
         // e.g. no `java` next to the agent, or the node restarted: nodetool reports the real error, if any.
       }
     }
     await this.nodetool(fallback);
+    return [];
   }
 
   async nodetool(args: readonly string[]): Promise<string> {
@@ -127,10 +130,17 @@ export class NodeOps {
     for (const ks of keyspaces) await this.viaJmx(['flush', ks], ['flush', '--', ks]);
   }
 
-  /** `nodetool snapshot -t <tag>` of the keyspaces (flushes first, then hard links). */
-  async snapshot(tag: string, keyspaces: readonly string[]): Promise<void> {
+  /**
+   * `nodetool snapshot -t <tag>` of the keyspaces (flushes first, then hard links). Through the JMX helper
+   * the flush is timed on its own: `flushMs` (absent through nodetool).
+   */
+  async snapshot(tag: string, keyspaces: readonly string[]): Promise<{ flushMs?: number }> {
     checkName(tag, 'tag');
-    await this.viaJmx(['snapshot', tag, ...keyspaces], ['snapshot', '-t', tag, '--', ...keyspaces]);
+    const [, flushMs] = await this.viaJmx(
+      ['snapshot', tag, ...keyspaces],
+      ['snapshot', '-t', tag, '--', ...keyspaces],
+    );
+    return flushMs === undefined ? {} : { flushMs };
   }
 
   async clearSnapshot(tag: string): Promise<void> {

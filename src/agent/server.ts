@@ -5,7 +5,7 @@
  *
  *   GET  /v1/identity                        host id, gossip generation, tokens
  *   POST /v1/flush          {keyspaces}
- *   POST /v1/snapshot       {tag, keyspaces} → {files: SnapshotFile[]}  (snapshot, then list + sha256)
+ *   POST /v1/snapshot       {tag, keyspaces, list?} → {snapshotMs, flushMs?, files}  (snapshot, then list + sha256)
  *   GET  /v1/file?path=…                     a snapshot file's bytes
  *   POST /v1/clear-snapshot {tag}
  *   PUT  /v1/stage?restore=&keyspace=&table=&name=   body = one SSTable component, staged for import
@@ -105,11 +105,12 @@ async function handle(
     case 'POST /v1/snapshot': {
       const body = await readJson(req);
       const started = Date.now();
-      await ops.snapshot(String(body.tag), strings(body.keyspaces));
+      const { flushMs } = await ops.snapshot(String(body.tag), strings(body.keyspaces));
       const snapshotMs = Date.now() - started;
+      const timings = { snapshotMs, ...(flushMs === undefined ? {} : { flushMs }) };
       // `list: false` (inside the pause): answer at once; the files are listed and hashed after the unpause.
-      if (body.list === false) return json({ snapshotMs, files: [] });
-      return json({ snapshotMs, files: await ops.snapshotFiles(String(body.tag), strings(body.keyspaces)) });
+      if (body.list === false) return json({ ...timings, files: [] });
+      return json({ ...timings, files: await ops.snapshotFiles(String(body.tag), strings(body.keyspaces)) });
     }
     case 'POST /v1/snapshot-files': {
       const body = await readJson(req);

@@ -4,7 +4,9 @@
 // nodetool JVM start (1.4–1.8 s on two cores). Only the JDK is needed (javax.management), no Cassandra jars.
 //
 //   ping                         -> ok <ms>
-//   snapshot <tag> <ks> [<ks>…]  -> ok <ms>        StorageService.takeSnapshot(tag, {skipFlush:false}, ks…)
+//   snapshot <tag> <ks> [<ks>…]  -> ok <ms> <flush ms>   forceKeyspaceFlush(ks) for each ks, then
+//                                                       takeSnapshot(tag, {skipFlush:true}, ks…): the same as
+//                                                       a flushing snapshot, with the flush share measured
 //   flush <ks>                   -> ok <ms>        StorageService.forceKeyspaceFlush(ks)
 //   (any failure)                -> err <message on one line>
 import java.io.BufferedReader;
@@ -28,6 +30,7 @@ public class StillpointJmx {
     while ((line = in.readLine()) != null) {
       String[] words = line.trim().split("\\s+");
       long started = System.nanoTime();
+      String extra = "";
       try {
         if (connector == null) connector = JMXConnectorFactory.connect(new JMXServiceURL(url), null);
         MBeanServerConnection mbs = connector.getMBeanServerConnection();
@@ -36,21 +39,22 @@ public class StillpointJmx {
             mbs.getAttribute(ss, "OperationMode");
             break;
           case "snapshot": {
-            Map<String, String> options = new HashMap<>();
-            options.put("skipFlush", "false");
             String[] keyspaces = Arrays.copyOfRange(words, 2, words.length);
+            for (String ks : keyspaces) flush(mbs, ss, ks);
+            extra = " " + (System.nanoTime() - started) / 1_000_000;
+            Map<String, String> options = new HashMap<>();
+            options.put("skipFlush", "true");
             mbs.invoke(ss, "takeSnapshot", new Object[] {words[1], options, keyspaces},
                 new String[] {String.class.getName(), Map.class.getName(), String[].class.getName()});
             break;
           }
           case "flush":
-            mbs.invoke(ss, "forceKeyspaceFlush", new Object[] {words[1], new String[0]},
-                new String[] {String.class.getName(), String[].class.getName()});
+            flush(mbs, ss, words[1]);
             break;
           default:
             throw new IllegalArgumentException("unknown command " + words[0]);
         }
-        System.out.println("ok " + (System.nanoTime() - started) / 1_000_000);
+        System.out.println("ok " + (System.nanoTime() - started) / 1_000_000 + extra);
       } catch (Exception e) {
         // A restarted node breaks the connection: reconnect on the next command.
         if (connector != null) {
@@ -63,5 +67,10 @@ public class StillpointJmx {
       }
       System.out.flush();
     }
+  }
+
+  private static void flush(MBeanServerConnection mbs, ObjectName ss, String keyspace) throws Exception {
+    mbs.invoke(ss, "forceKeyspaceFlush", new Object[] {keyspace, new String[0]},
+        new String[] {String.class.getName(), String[].class.getName()});
   }
 }

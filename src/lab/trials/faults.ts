@@ -28,6 +28,7 @@ export const GROUP_KINDS = [
   'dynamodb+postgres',
   'managed',
   'cosmos+sqlite',
+  'cassandra',
 ] as const;
 export type GroupKind = (typeof GROUP_KINDS)[number];
 
@@ -79,6 +80,7 @@ const ALL: readonly GroupKind[] = [
   'dynamodb+postgres',
   'managed',
   'cosmos+sqlite',
+  'cassandra',
 ];
 /** Groups with a database server the trial may stop and a proxied path to it. */
 const SERVERS: readonly GroupKind[] = ['postgres+mariadb', 'dynamodb+postgres'];
@@ -143,7 +145,8 @@ export const FAULTS: readonly FaultSpec[] = [
     kind: 'database-stop',
     description: 'one database server stopped (immediate) during capture or finish, started again after',
     moments: ['during-pause', 'after-pause'],
-    groups: SERVERS,
+    // A Cassandra node (one of three) lost or restarted: the engine's ring check must catch it.
+    groups: [...SERVERS, 'cassandra'],
     allowedOutcomes: ANY,
   },
   {
@@ -151,7 +154,8 @@ export const FAULTS: readonly FaultSpec[] = [
     description:
       'one database server restarted (stopped and started at once) under the running nodes: every node must stay up',
     moments: ['before-pause', 'during-pause', 'after-pause'],
-    groups: SERVERS,
+    // A Cassandra node (one of three) lost or restarted: the engine's ring check must catch it.
+    groups: [...SERVERS, 'cassandra'],
     allowedOutcomes: ANY,
   },
   {

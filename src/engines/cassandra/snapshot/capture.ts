@@ -3,7 +3,8 @@
  *
  *   prepare  — ring before the pause (host id, gossip generation, tokens of every node); flush every node,
  *              so the flush that `nodetool snapshot` does inside the pause is small
- *   capture  — inside the pause: `nodetool snapshot -t <tag>` on every node in parallel (one tag)
+ *   capture  — inside the pause: `nodetool snapshot -t <tag>` on every node in parallel (one tag per
+ *              member and attempt); through the agent's JMX helper: flush, then hard links, each timed
  *   windowProblems — after the unpause: a node that did not snapshot, or a ring that changed (a node
  *              restarted: new generation; joined, left, moved) makes the window invalid → discard + retry
  *   finish   — every node's snapshot files uploaded DIFFERENTIALLY: SSTables are immutable, so a file whose
@@ -61,6 +62,8 @@ export class CassandraSnapshotBackupSession implements BackupSession {
   /** The agents whose node took this attempt's snapshot. */
   private snapshots = new Set<AgentClient>();
   private failedNodes: string[] = [];
+  /** Inside the pause, per node of this attempt: the agent's snapshot call and its flush share, ms. */
+  private pauseTimings: { node: string; snapshotMs: number; flushMs?: number }[] = [];
 
   constructor(
     private readonly ctx: BackupSessionContext,
@@ -108,15 +111,25 @@ export class CassandraSnapshotBackupSession implements BackupSession {
 
   async capture(signal: AbortSignal): Promise<CaptureResult> {
     this.attempt += 1;
-    const tag = `stillpoint-${this.ctx.backupId}-${this.attempt}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+    // The member's name is in the tag: members on one cluster snapshot the same nodes in the same window.
+    const tag = `stillpoint-${this.ctx.backupId}-${this.ctx.member.name}-${this.attempt}`.replace(
+      /[^A-Za-z0-9_.-]/g,
+      '_',
+    );
     this.tag = tag;
     this.snapshots.clear();
     this.failedNodes = [];
+    this.pauseTimings = [];
     const results = await Promise.allSettled(
       this.agents().map(async (a) => {
         // Only the snapshot inside the pause: listing and hashing its files waits for finish.
-        await a.snapshot(tag, this.keyspaces(), signal, false);
+        const { snapshotMs, flushMs } = await a.snapshot(tag, this.keyspaces(), signal, false);
         this.snapshots.add(a);
+        this.pauseTimings.push({
+          node: a.endpoint.url,
+          snapshotMs,
+          ...(flushMs === undefined ? {} : { flushMs }),
+        });
       }),
     );
     results.forEach((r, i) => {
@@ -211,7 +224,8 @@ export class CassandraSnapshotBackupSession implements BackupSession {
     );
     await this.clearSnapshots();
     return {
-      handle: { kind: 'snapshot', snapshotId: tag, detail: { nodes } },
+      // `pause`: each node's snapshot call inside the pause and its flush share (benchmarks, diagnosis).
+      handle: { kind: 'snapshot', snapshotId: tag, detail: { nodes, pause: this.pauseTimings } },
       artifacts: refs,
       bytes: figures.uploadedBytes,
       detail: { ...figures },

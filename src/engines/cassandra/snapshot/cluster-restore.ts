@@ -52,6 +52,9 @@ interface ClusterRestoreState {
   hosts: Record<string, number>;
 }
 
+/** Per cluster (its agents' URLs): the end of the chain of full-cluster restores running in this process. */
+const CLUSTER_QUEUE = new Map<string, Promise<void>>();
+
 export class CassandraClusterRestoreSession implements RestoreSession {
   readonly target: CassandraClusterTarget;
   private readonly agents: AgentClient[];
@@ -114,7 +117,30 @@ export class CassandraClusterRestoreSession implements RestoreSession {
     };
   }
 
+  /**
+   * Members on one cluster (the same agents) are restored one after another: each stops and starts every
+   * node, and one member's schema step needs the cluster up while another's would have it down.
+   */
   async restore(opts: RestoreOptions): Promise<RestoredMember> {
+    const cluster = this.agents
+      .map((a) => a.endpoint.url)
+      .sort()
+      .join(' ');
+    const before = CLUSTER_QUEUE.get(cluster) ?? Promise.resolve();
+    const mine = before.then(() => this.restoreAlone(opts));
+    const settled = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    CLUSTER_QUEUE.set(cluster, settled);
+    try {
+      return await mine;
+    } finally {
+      if (CLUSTER_QUEUE.get(cluster) === settled) CLUSTER_QUEUE.delete(cluster);
+    }
+  }
+
+  private async restoreAlone(opts: RestoreOptions): Promise<RestoredMember> {
     const inspection = await this.inspect(opts.signal);
     refuseUnlessRestorable(inspection, opts, {
       member: this.member,
@@ -138,7 +164,7 @@ export class CassandraClusterRestoreSession implements RestoreSession {
   private async run(step: Step, state: ClusterRestoreState, signal: AbortSignal): Promise<void> {
     const all = <T>(f: (a: AgentClient) => Promise<T>): Promise<T[]> => Promise.all(this.agents.map(f));
     const tableDirs = Object.values(state.tables);
-    const restoreId = `cluster-${this.ctx.record.backupId}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+    const restoreId = `cluster-${this.ctx.record.backupId}-${this.member}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     switch (step) {
       case 'schema':
         return this.prepareSchema(state, signal);

@@ -152,7 +152,11 @@ export class CassandraImportRestoreSession implements RestoreSession {
     const agents = agentEndpoints(this.options, this.ctx.record.member.name).map((e) => new AgentClient(e));
     const byHost = new Map<string, AgentClient>();
     for (const a of agents) byHost.set((await a.identity(opts.signal)).hostId, a);
-    const restoreId = `restore-${this.ctx.record.backupId}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+    // Per member: members on one cluster are restored concurrently through the same agents.
+    const restoreId = `restore-${this.ctx.record.backupId}-${this.ctx.record.member.name}`.replace(
+      /[^A-Za-z0-9_.-]/g,
+      '_',
+    );
     const manifests = this.ctx.record.artifacts.filter((r) => /\/nodes\/[^/]+\.json$/.test(r.key));
     for (const ref of manifests) {
       const node = JSON.parse(await this.read(ref.key)) as NodeManifest;
@@ -234,7 +238,8 @@ export class CassandraImportRestoreSession implements RestoreSession {
     );
   }
 
+  /** The target itself (its keyspaces), not only member and suffix: another member or backup's keyspaces differ. */
   private markerKey(): string {
-    return `${this.ctx.record.member.name}/${this.target.suffix}`;
+    return `${this.ctx.record.member.name}/${Object.values(this.mapping()).sort().join(',')}`;
   }
 }
