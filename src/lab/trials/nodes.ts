@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { freePort } from '../local-servers/process.ts';
 import type { GroupConfig } from '../../txn/contract.ts';
 import { startNodeProcess, type NodeProcess } from '../demo/node-process.ts';
+import { cliEntry } from './cli-entry.ts';
 import { clockOffsetExecArgv } from './clock-offset.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
@@ -60,6 +61,7 @@ export async function startTrialNode(
     if (child?.running) return;
     child = await startNodeProcess(configFile, name, {
       readyTimeoutMs: READY_TIMEOUT_MS,
+      entry: cliEntry(),
       execArgv: clockOffsetMs === 0 ? [] : clockOffsetExecArgv(clockOffsetMs),
     });
   };

@@ -26,6 +26,7 @@ import {
 } from './fault-apply.ts';
 import { faultSpec, type BackupOutcome, type FaultKind, type FaultMoment, type GroupKind } from './faults.ts';
 import type { TrialDatabases, TrialGroupServers } from './group.ts';
+import type { GroupPool } from './group-pool.ts';
 import { startTrialNode, type TrialNode, type TrialNodeSettings } from './nodes.ts';
 import { startDnsServer, type DnsServer } from './srv-dns.ts';
 import { startPauseMonitor } from './pause-monitor.ts';
@@ -35,6 +36,7 @@ import { restoreFromCatalog } from './restore-check.ts';
 import { restoreKilledAndResumed } from './restore-kill.ts';
 import { checkOccupiedRestore } from './occupied-restore.ts';
 import { recoverFromOtherHost } from './other-host.ts';
+import { PhaseClock } from './phases.ts';
 
 /** Sizes of a trial; defaults keep one SQLite trial around 10–20 s on two cores. */
 export interface TrialSizes {
@@ -51,6 +53,8 @@ export interface TrialSizes {
   readonly backupTimeoutMs: number;
   /** The nodes' gate while paused: `reject` (ScalarDB Server; clients retry) or `hold` (ScalarDL). Default reject. */
   readonly whilePaused?: 'reject' | 'hold';
+  /** Trials one group and its nodes serve before a fresh one is built (./group-pool.ts); 1: never reused. */
+  readonly groupReuse: number;
 }
 
 function nodeSettings(sizes: TrialSizes): TrialNodeSettings {
@@ -65,6 +69,7 @@ export const DEFAULT_SIZES: TrialSizes = {
   expiryMs: 2_000,
   warmupMs: 400,
   backupTimeoutMs: 120_000,
+  groupReuse: 10,
 };
 
 /** Healing a fault (a restart, a server start, a joiner stopped) longer than this is a harness failure. */
@@ -83,6 +88,8 @@ export interface TrialSpec {
   readonly dir: string;
   /** The started group kind (shared servers/fakes): builds this trial's group, names restore targets. */
   readonly servers: TrialGroupServers;
+  /** Groups kept between trials (./group-pool.ts). */
+  readonly pool: GroupPool;
   readonly sizes: TrialSizes;
   readonly pauseClient: PauseClient;
   readonly signal: AbortSignal;
@@ -123,21 +130,38 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
   let harnessError: string | null = null;
   let discovery: Discovery = 'addresses';
   let attempts = 0;
+  const phases = new PhaseClock();
   try {
     await mkdir(spec.dir, { recursive: true });
-    const databases = await spec.servers.create(spec.dir, spec.index);
-    cleanups.push(() => databases.close());
-    await seedBank(databases, spec.sizes.accounts);
     discovery = spec.fault === 'node-join' ? 'srv' : spec.random.pick(DISCOVERIES);
     const clock =
       spec.fault === 'clock-offset' ? chooseClockOffset(nodeNames(spec.sizes), spec.random) : undefined;
-    const nodes = await startNodes(spec.dir, databases, spec.sizes, cleanups, clock);
+    // A node with an offset clock is started for this trial only; any other trial may take the kept group.
+    const lease = await spec.pool.acquire(
+      spec.group,
+      spec.servers,
+      nodesKey(spec.sizes),
+      clock === undefined || clock.process === 'orchestrator',
+      async (dir, servers, groupCleanups) => {
+        const databases = await servers.create(dir, spec.index);
+        groupCleanups.push(() => databases.close());
+        phases.mark('group');
+        await seedBank(databases, spec.sizes.accounts);
+        phases.mark('seed');
+        return { databases, nodes: await startNodes(dir, databases, spec.sizes, groupCleanups, clock) };
+      },
+    );
+    // Kept for the next trial only when this one found the group whole (harnessError is set by then).
+    cleanups.push(() => lease.release(violations.length === 0 && harnessError === null));
+    const { databases } = lease;
+    const nodes = [...lease.nodes];
     // A joiner is started up front but outside the service: joining (DNS entry, then traffic) is instant.
     const joiner =
       spec.fault === 'node-join'
         ? await startTrialNode(spec.dir, 'joiner', databases.group, nodeSettings(spec.sizes))
         : undefined;
     if (joiner !== undefined) cleanups.push(() => joiner.close());
+    phases.mark('nodes');
     const dns =
       discovery === 'srv'
         ? await startDnsServer({
@@ -163,6 +187,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       await Promise.allSettled(workloads);
     });
     await sleep(spec.sizes.warmupMs);
+    phases.mark('warmup');
 
     const plan = await writeTrialPlan({
       dir: spec.dir,
@@ -219,6 +244,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     await applying;
     if (applied?.violation !== undefined) violations.push(applied.violation);
     const endedAt = Date.now();
+    phases.mark('backup');
 
     // Every node must end unpaused: at once when the orchestrator ran to the end, else within the lease.
     const stillPaused = await monitor.waitAllUnpaused(
@@ -241,12 +267,14 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
         `healing the fault ${spec.fault} did not end within ${HEAL_TIMEOUT_MS} ms.`,
       );
     }
+    phases.mark('unpause+heal');
     backupId = backup.backupId();
     attempts = backup.attempts();
     if (applied?.recoverElsewhere === true && exit !== undefined)
       violations.push(...(await recoverFromOtherHost(plan, appliedAtMs)));
     else if (applied?.orchestratorKilled === true || exit === undefined) await recover(plan, violations);
     ({ outcome, reason, backupId } = readOutcome(plan, backupId));
+    phases.mark('recovery');
     if (outcome === 'none' && backupId !== null) {
       const how =
         exit === undefined
@@ -279,6 +307,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       signal: spec.signal,
     });
     for (const v of live.violations.slice(0, 5)) violations.push(`live: ${v.kind}: ${v.detail}`);
+    phases.mark('live-check');
 
     if (outcome === 'complete' && backupId !== null) {
       const id = backupId;
@@ -309,11 +338,13 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
         );
         for (const v of refused) violations.push(`occupied target: ${v}`);
       }
+      phases.mark('restore+check');
     }
   } catch (error) {
     harnessError = asStillpointError(error).message;
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    phases.mark('cleanup');
   }
   return {
     index: spec.index,
@@ -337,6 +368,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     violations,
     harnessError,
     durationMs: Date.now() - started,
+    phasesMs: phases.snapshot(),
   };
 }
 
@@ -348,6 +380,11 @@ export async function seedBank(databases: TrialDatabases, accounts: number): Pro
   } finally {
     await group.close();
   }
+}
+
+/** What a kept group's nodes must share with the next trial's: their count and settings. */
+function nodesKey(sizes: TrialSizes): string {
+  return JSON.stringify([sizes.nodes, sizes.expiryMs, sizes.whilePaused ?? 'reject']);
 }
 
 /** Names of the planned nodes of a trial. */
