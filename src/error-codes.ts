@@ -96,6 +96,11 @@ export const ERROR_CODES = {
   TOKEN_UNREADABLE: c(['config'], 2, 'The token file cannot be read or is empty.'),
   TIME_ZONE_INVALID: c(['config'], 2, 'An unknown time zone.'),
   TRIALS_FLAG_INVALID: c(['config'], 2, 'A trials flag is invalid.'),
+  TRIALS_JOURNAL_MISMATCH: c(
+    ['config'],
+    2,
+    'The trials journal belongs to another campaign (seed, groups, faults) or is damaged.',
+  ),
   TRIALS_NO_FAULTS: c(['config'], 2, 'No fault kind was selected for the trials.'),
   TXN_NAMESPACE_UNMAPPED: c(['config'], 2, 'A namespace is not placed on any storage.'),
   TXN_RENAME_UNSUPPORTED: c(
