@@ -281,6 +281,7 @@ export const ERROR_CODES = {
   PROXY_NO_ADDRESS: c(['internal'], 1, 'A trials proxy has no address.'),
   TRIAL_CHILD_EXITED: c(['internal'], 1, 'A trial child process exited early.'),
   TRIAL_CHILD_TIMEOUT: c(['internal'], 1, 'A trial child process timed out.'),
+  TRIAL_CONTROL_PREFLIGHT: c(['internal'], 1, "A negative control's member failed its preflight."),
   TRIAL_HEAL_HUNG: c(['internal'], 1, 'Healing a trial fault hung.'),
   TRIAL_NO_JOINER: c(['internal'], 1, 'A node-join fault found no node to join.'),
   TRIAL_NO_RESTORE_SERVER: c(['internal'], 1, 'A trial has no server to restore into.'),

@@ -23,6 +23,7 @@ export async function restoreRecords(
 ): Promise<GroupConfig> {
   const storages: Record<string, StorageConfig> = {};
   const namespaces: Record<string, string> = {};
+  const renames: Record<string, Record<string, string>> = {};
   for (const record of records) {
     const { kind, options } = resolveMember(record.member);
     const session = kind.openRestore(
@@ -32,12 +33,16 @@ export async function restoreRecords(
     try {
       const restored = await session.restore({ force: true, signal });
       storages[record.member.name] = restored.connection;
+      // A namespace restored under another physical name (DynamoDB: a new table prefix; MariaDB: another
+      // database) is read there, as the product's restore runner does (orchestrator/restore.ts).
+      const moved = Object.entries(restored.namespaces ?? {}).filter(([from, to]) => from !== to);
+      if (moved.length > 0) renames[record.member.name] = Object.fromEntries(moved);
     } finally {
       await session.close();
     }
     for (const ns of record.member.namespaces) namespaces[ns] = record.member.name;
   }
-  return { storages, namespaces };
+  return { storages, namespaces, ...(Object.keys(renames).length > 0 ? { renames } : {}) };
 }
 
 /** Violations (as sentences) of a group after the sweep; empty when consistent. */
