@@ -31,6 +31,8 @@ export interface PlanInput {
   readonly drainTimeoutMs: number;
   /** Shortest window held, ms (gives a fault time to land inside the window). */
   readonly minWindowMs: number;
+  /** An artifact store URL (s3://…, azblob://…, file:///…?encryption=local) instead of the local directory. */
+  readonly artifactsUrl?: string;
 }
 
 /** Writes the plan file of a trial (format: src/plan/plan-schema.ts). */
@@ -60,7 +62,7 @@ export async function writeTrialPlan(input: PlanInput): Promise<TrialPlan> {
       namespaces: [...m.namespaces],
       options: m.options,
     })),
-    artifacts: { dir: artifactsDir },
+    artifacts: input.artifactsUrl === undefined ? { dir: artifactsDir } : { url: input.artifactsUrl },
     catalog: { path: catalogPath },
     window: { minMs: input.minWindowMs, marginMs: 50, maxAttempts: 2 },
   };

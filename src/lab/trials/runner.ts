@@ -17,6 +17,7 @@ import { FAULTS, faultsFor, type FaultKind, type GroupKind } from './faults.ts';
 import type { TrialGroupServers } from './group.ts';
 import { TRIAL_GROUPS } from './groups/index.ts';
 import { pinCompiledBuild } from './cli-entry.ts';
+import type { ArtifactStores } from './artifact-stores.ts';
 import { GroupPool } from './group-pool.ts';
 import { copyWithoutPause } from './negative-control.ts';
 import { createRandom, randomSeed, type Random } from './random.ts';
@@ -101,6 +102,10 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     return servers;
   };
   const pool = new GroupPool(base, sizes.groupReuse);
+  // S3 and Azure Blob servers, started when the first trial that breaks a remote store comes.
+  let stores: Promise<ArtifactStores> | undefined;
+  const artifactStores = (): Promise<ArtifactStores> =>
+    (stores ??= import('./artifact-stores.ts').then((m) => m.startArtifactStores()));
   const trials: TrialResult[] = [...(journal?.trials ?? [])];
   const negativeControls: NegativeControlResult[] = [...(journal?.controls ?? [])];
   try {
@@ -129,6 +134,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
         dir,
         servers,
         pool,
+        artifactStores,
         sizes: { ...sizes, whilePaused },
         pauseClient,
         signal,
@@ -161,6 +167,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
   } finally {
     pauseClient.close();
     await pool.close();
+    if (stores !== undefined) await (await stores.catch(() => undefined))?.stop();
     for (const servers of started.values()) await servers.stop().catch(() => undefined);
     await rm(base, { recursive: true, force: true });
   }

@@ -37,6 +37,10 @@ import { restoreKilledAndResumed } from './restore-kill.ts';
 import { checkOccupiedRestore } from './occupied-restore.ts';
 import { recoverFromOtherHost } from './other-host.ts';
 import { PhaseClock } from './phases.ts';
+// Types only: the SDKs behind the stores load when the first trial needs them (runner.ts).
+import type { ArtifactStores, RemoteStoreKind } from './artifact-stores.ts';
+import { checkCatalogReadable } from './catalog-kill.ts';
+import { checkKeyMissingRestore, encryptedArtifacts } from './key-missing-restore.ts';
 
 /** Sizes of a trial; defaults keep one SQLite trial around 10–20 s on two cores. */
 export interface TrialSizes {
@@ -90,6 +94,8 @@ export interface TrialSpec {
   readonly servers: TrialGroupServers;
   /** Groups kept between trials (./group-pool.ts). */
   readonly pool: GroupPool;
+  /** The campaign's remote artifact stores (started on first use, ./artifact-stores.ts). */
+  readonly artifactStores: () => Promise<ArtifactStores>;
   readonly sizes: TrialSizes;
   readonly pauseClient: PauseClient;
   readonly signal: AbortSignal;
@@ -99,6 +105,15 @@ export interface TrialSpec {
 export type Discovery = 'addresses' | 'srv';
 const DISCOVERIES: readonly Discovery[] = ['addresses', 'srv'];
 const SRV_NAME = '_admin._tcp.trial.test';
+
+const REMOTE_STORE_KINDS: readonly RemoteStoreKind[] = ['s3', 'azblob'];
+
+/** Faults whose trial puts its artifacts in a remote store (S3 or Azure Blob) behind a proxy. */
+const STORE_FAULTS: ReadonlySet<FaultKind> = new Set([
+  'artifact-store-unreachable',
+  'artifact-store-slow',
+  'artifact-store-fails-midway',
+]);
 
 /** Faults that need the window held open long enough for a process to start inside it. */
 const SLOW_FAULTS: ReadonlySet<FaultKind> = new Set([
@@ -189,6 +204,14 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     await sleep(spec.sizes.warmupMs);
     phases.mark('warmup');
 
+    // Where the artifacts go: the local directory, or what the fault breaks (a remote store, a key).
+    const artifactsDir = join(spec.dir, 'artifacts');
+    const store = STORE_FAULTS.has(spec.fault)
+      ? await (await spec.artifactStores()).create(spec.random.pick(REMOTE_STORE_KINDS), spec.random)
+      : undefined;
+    const encrypted =
+      spec.fault === 'encryption-key-missing' ? await encryptedArtifacts(spec.dir, artifactsDir) : undefined;
+    if (encrypted !== undefined) cleanups.push(() => Promise.resolve(encrypted.restoreEnv()));
     const plan = await writeTrialPlan({
       dir: spec.dir,
       mode: spec.mode,
@@ -198,6 +221,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       leaseMs: spec.sizes.leaseMs,
       drainTimeoutMs: 2_000,
       minWindowMs: SLOW_FAULTS.has(spec.fault) ? 2_500 : spec.random.int(0, 300),
+      ...(store === undefined ? {} : { artifactsUrl: store.url }),
+      ...(encrypted === undefined ? {} : { artifactsUrl: encrypted.url }),
     });
     const target = {
       nodes,
@@ -205,6 +230,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       random: spec.random,
       joinNode: () => joinService(joiner, dns, spec.sizes, workloads, load.signal),
       artifactsDir: plan.artifactsDir,
+      catalogPath: plan.catalogPath,
+      ...(store === undefined ? {} : { artifactStore: store }),
       ...(clock === undefined ? {} : { clockOffset: clock }),
       ...(spec.servers.skewServiceClock === undefined
         ? {}
@@ -273,6 +300,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     if (applied?.recoverElsewhere === true && exit !== undefined)
       violations.push(...(await recoverFromOtherHost(plan, appliedAtMs)));
     else if (applied?.orchestratorKilled === true || exit === undefined) await recover(plan, violations);
+    // A kill at a catalog write: the catalog must still be whole before anything reads it.
+    if (spec.fault === 'catalog-kill-midwrite') violations.push(...checkCatalogReadable(plan.catalogPath));
     ({ outcome, reason, backupId } = readOutcome(plan, backupId));
     phases.mark('recovery');
     if (outcome === 'none' && backupId !== null) {
@@ -312,6 +341,19 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     if (outcome === 'complete' && backupId !== null) {
       const id = backupId;
       const into = join(spec.dir, 'restored');
+      if (encrypted !== undefined) {
+        const keyless = await withCatalog(plan, (catalog) =>
+          checkKeyMissingRestore(
+            catalog,
+            id,
+            encrypted.keyFile,
+            join(spec.dir, 'keyless'),
+            spec.random,
+            spec.signal,
+          ),
+        );
+        for (const v of keyless) violations.push(`restore without the key: ${v}`);
+      }
       if (spec.fault === 'restore-kill') {
         const killed = await restoreKilledAndResumed(
           plan,
