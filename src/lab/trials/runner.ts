@@ -19,6 +19,7 @@ import { TRIAL_GROUPS } from './groups/index.ts';
 import { pinCompiledBuild } from './cli-entry.ts';
 import type { ArtifactStores } from './artifact-stores.ts';
 import { GroupPool } from './group-pool.ts';
+import { BackupSpares } from './spare-backup.ts';
 import { copyWithoutPause } from './negative-control.ts';
 import { createRandom, randomSeed, type Random } from './random.ts';
 import type { NegativeControlResult, TrialResult, TrialsReport } from './report.ts';
@@ -102,6 +103,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     return servers;
   };
   const pool = new GroupPool(base, sizes.groupReuse);
+  const spares = new BackupSpares(base);
   // S3 and Azure Blob servers, started when the first trial that breaks a remote store comes.
   let stores: Promise<ArtifactStores> | undefined;
   const artifactStores = (): Promise<ArtifactStores> =>
@@ -113,6 +115,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     for (const group of groups) await serversFor(group);
     const schedule = scheduleFaults(root, groups, options.faults);
     const count = options.trials ?? 10;
+    if (trials.length < count) void spares.refill();
     for (let index = trials.length; index < count && !signal.aborted; index += 1) {
       const random = root.fork(index);
       const { group, fault } = schedule[index % schedule.length] ?? { group: 'sqlite', fault: 'none' };
@@ -134,6 +137,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
         dir,
         servers,
         pool,
+        spares,
         artifactStores,
         sizes: { ...sizes, whilePaused },
         pauseClient,
@@ -166,6 +170,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     }
   } finally {
     pauseClient.close();
+    await spares.close();
     await pool.close();
     if (stores !== undefined) await (await stores.catch(() => undefined))?.stop();
     for (const servers of started.values()) await servers.stop().catch(() => undefined);

@@ -37,6 +37,7 @@ import { restoreKilledAndResumed } from './restore-kill.ts';
 import { checkOccupiedRestore } from './occupied-restore.ts';
 import { recoverFromOtherHost } from './other-host.ts';
 import { PhaseClock } from './phases.ts';
+import type { BackupSpares } from './spare-backup.ts';
 // Types only: the SDKs behind the stores load when the first trial needs them (runner.ts).
 import type { ArtifactStores, RemoteStoreKind } from './artifact-stores.ts';
 import { checkCatalogReadable } from './catalog-kill.ts';
@@ -94,6 +95,8 @@ export interface TrialSpec {
   readonly servers: TrialGroupServers;
   /** Groups kept between trials (./group-pool.ts). */
   readonly pool: GroupPool;
+  /** Backup processes started ahead (./spare-backup.ts); absent: each trial starts its own. */
+  readonly spares?: BackupSpares;
   /** The campaign's remote artifact stores (started on first use, ./artifact-stores.ts). */
   readonly artifactStores: () => Promise<ArtifactStores>;
   readonly sizes: TrialSizes;
@@ -259,6 +262,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
         if (!UPFRONT_FAULTS.has(spec.fault)) apply(backup);
       },
       backupClock,
+      undefined,
+      spec.spares?.take(backupClock),
     );
     const exit = await withTimeout(backup.exited, spec.sizes.backupTimeoutMs);
     if (exit === undefined) {
@@ -271,6 +276,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     await applying;
     if (applied?.violation !== undefined) violations.push(applied.violation);
     const endedAt = Date.now();
+    // The next trial's backup process starts loading now, while this one checks its results.
+    void spec.spares?.refill();
     phases.mark('backup');
 
     // Every node must end unpaused: at once when the orchestrator ran to the end, else within the lease.
