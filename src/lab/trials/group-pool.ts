@@ -41,6 +41,10 @@ interface Kept {
 }
 
 export class GroupPool {
+  /**
+   * At most one group per kind is alive: a group kind may hold fixed names on its shared servers (a MySQL
+   * namespace is a database named after it), which a new group of that kind drops and creates again.
+   */
   private readonly kept = new Map<GroupKind, Kept>();
 
   /** `base`: where groups' directories go; `reuse`: trials one group serves at most (1: never reused). */

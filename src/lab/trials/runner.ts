@@ -149,6 +149,8 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
       options.onTrial?.(result);
       await rm(dir, { recursive: true, force: true });
     }
+    // The controls build groups of their own (a kind may hold fixed names on its servers): none may be kept.
+    await pool.close();
     // Once every trial ran (a journaled campaign: once, by the run that finishes it).
     if ((options.negativeControl ?? true) && trials.length >= count) {
       // One per group: each engine must show that the checker catches its tearing. The first group's draws
