@@ -136,7 +136,10 @@ export function startBackup(
   } else {
     child = spare.process;
     spare.listen(onLine);
-    void readFile(plan.file, 'utf8').then((text) => spare.feed(text));
+    // A plan that cannot be handed over ends the process: the trial then sees a backup that failed to start.
+    void readFile(plan.file, 'utf8')
+      .then((text) => spare.feed(text))
+      .catch(() => child.kill('SIGKILL'));
   }
   return {
     process: child,
