@@ -42,8 +42,29 @@ export interface TrialNodeSettings {
   readonly clockOffsetMs?: number;
 }
 
-/** Writes the node's config file and starts it; resolves once its ready line was printed. */
+/** Times a first start may find its port taken (chosen free, then taken by another process before the bind). */
+const PORT_ATTEMPTS = 3;
+
+/**
+ * Writes the node's config file and starts it; resolves once its ready line was printed. The port is picked
+ * free and bound by the node a moment later: when another process took it meanwhile, a new one is picked.
+ */
 export async function startTrialNode(
+  dir: string,
+  name: string,
+  group: GroupConfig,
+  settings: TrialNodeSettings,
+): Promise<TrialNode> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startOnFreePort(dir, name, group, settings);
+    } catch (error) {
+      if (attempt >= PORT_ATTEMPTS || !/EADDRINUSE/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startOnFreePort(
   dir: string,
   name: string,
   group: GroupConfig,
