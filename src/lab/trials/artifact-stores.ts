@@ -47,7 +47,8 @@ export async function startArtifactStores(): Promise<ArtifactStores> {
     for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
   };
   try {
-    const [s3, azurite] = await Promise.all([startS3rver(), startAzurite()]);
+    // Started once per campaign, possibly on a busy machine: a generous start deadline.
+    const [s3, azurite] = await Promise.all([startS3rver(), startAzurite(120_000)]);
     stops.push(
       () => s3.stop(),
       () => azurite.stop(),

@@ -106,8 +106,14 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
   const spares = new BackupSpares(base);
   // S3 and Azure Blob servers, started when the first trial that breaks a remote store comes.
   let stores: Promise<ArtifactStores> | undefined;
+  // A start that failed is tried again by the next trial that needs the stores (its own is a harness error).
   const artifactStores = (): Promise<ArtifactStores> =>
-    (stores ??= import('./artifact-stores.ts').then((m) => m.startArtifactStores()));
+    (stores ??= import('./artifact-stores.ts')
+      .then((m) => m.startArtifactStores())
+      .catch((error: unknown) => {
+        stores = undefined;
+        throw error;
+      }));
   const trials: TrialResult[] = [...(journal?.trials ?? [])];
   const negativeControls: NegativeControlResult[] = [...(journal?.controls ?? [])];
   try {
