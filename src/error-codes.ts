@@ -96,6 +96,11 @@ export const ERROR_CODES = {
   TOKEN_UNREADABLE: c(['config'], 2, 'The token file cannot be read or is empty.'),
   TIME_ZONE_INVALID: c(['config'], 2, 'An unknown time zone.'),
   TRIALS_FLAG_INVALID: c(['config'], 2, 'A trials flag is invalid.'),
+  TRIALS_JOURNAL_MISMATCH: c(
+    ['config'],
+    2,
+    'The trials journal belongs to another campaign (seed, groups, faults) or is damaged.',
+  ),
   TRIALS_NO_FAULTS: c(['config'], 2, 'No fault kind was selected for the trials.'),
   TXN_NAMESPACE_UNMAPPED: c(['config'], 2, 'A namespace is not placed on any storage.'),
   TXN_RENAME_UNSUPPORTED: c(
@@ -276,6 +281,7 @@ export const ERROR_CODES = {
   PROXY_NO_ADDRESS: c(['internal'], 1, 'A trials proxy has no address.'),
   TRIAL_CHILD_EXITED: c(['internal'], 1, 'A trial child process exited early.'),
   TRIAL_CHILD_TIMEOUT: c(['internal'], 1, 'A trial child process timed out.'),
+  TRIAL_CONTROL_PREFLIGHT: c(['internal'], 1, "A negative control's member failed its preflight."),
   TRIAL_HEAL_HUNG: c(['internal'], 1, 'Healing a trial fault hung.'),
   TRIAL_NO_JOINER: c(['internal'], 1, 'A node-join fault found no node to join.'),
   TRIAL_NO_RESTORE_SERVER: c(['internal'], 1, 'A trial has no server to restore into.'),

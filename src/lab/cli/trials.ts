@@ -19,6 +19,7 @@ interface TrialsFlags {
   whilePaused: string;
   json?: boolean;
   out: string;
+  journal?: string;
 }
 
 const GROUPS: readonly GroupKind[] = GROUP_KINDS;
@@ -50,6 +51,10 @@ export function register(program: Command): void {
       "the nodes' gate while paused: reject (ScalarDB Server; clients retry), hold (ScalarDL), or both (drawn per trial)",
       'reject',
     )
+    .option(
+      '--journal <file>',
+      'append each trial as a JSON line to <file>; run again with the same file to continue an interrupted campaign (same seed, same draws)',
+    )
     .option('--json', 'print the whole report as JSON')
     .option('--out <file>', 'where to write the Markdown summary', 'TRIALS.md')
     .addHelpText(
@@ -58,6 +63,7 @@ export function register(program: Command): void {
         '  stillpoint trials --trials 20                          # SQLite groups, every fault, summary in TRIALS.md\n' +
         '  stillpoint trials --groups postgres+mariadb --faults database-stop,node-restart --seed 42\n' +
         '  stillpoint trials --trials 5 --out /tmp/trials.md --json > trials.json\n' +
+        '  stillpoint trials --trials 1000 --seed 7 --journal trials.ndjson   # Ctrl-C, then the same command continues\n' +
         'Details: docs/trials.md.',
     )
     .action(action((flags: TrialsFlags) => trialsCommand(flags)));
@@ -88,6 +94,7 @@ async function trialsCommand(flags: TrialsFlags): Promise<number> {
       groups,
       ...(faults === undefined ? {} : { faults }),
       negativeControl: flags.negativeControl,
+      ...(flags.journal === undefined ? {} : { journal: flags.journal }),
       ...(whilePaused === undefined ? {} : { whilePaused }),
       signal: controller.signal,
       onTrial: json ? undefined : (t) => process.stderr.write(`${progressLine(t)}\n`),

@@ -16,6 +16,8 @@ export interface NodeProcessOptions {
   readonly readyTimeoutMs?: number;
   /** Node options placed before the script (e.g. the trials' clock-offset preload). */
   readonly execArgv?: readonly string[];
+  /** The script to run (default {@link CLI_BIN}; the trials pin the compiled build, src/lab/trials/cli-entry.ts). */
+  readonly entry?: string;
 }
 
 export interface NodeProcess {
@@ -48,7 +50,7 @@ export async function startNodeProcess(
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const child = spawn(
     process.execPath,
-    [...(options.execArgv ?? []), CLI_BIN, 'node', '--config', configFile, '--json'],
+    [...(options.execArgv ?? []), options.entry ?? CLI_BIN, 'node', '--config', configFile, '--json'],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -47,7 +47,8 @@ export async function startS3rver(): Promise<RunningObjectServer> {
   };
 }
 
-export async function startAzurite(): Promise<RunningAzurite> {
+/** `startTimeoutMs`: how long Azurite may take to listen (default 20 s; a loaded machine needs more). */
+export async function startAzurite(startTimeoutMs = 20_000): Promise<RunningAzurite> {
   const dir = await mkdtemp(join(tmpdir(), 'sp-azurite-'));
   const require = createRequire(import.meta.url);
   const main = join(require.resolve('azurite/package.json'), '..', 'dist', 'src', 'blob', 'main.js');
@@ -67,7 +68,7 @@ export async function startAzurite(): Promise<RunningAzurite> {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const port = await waitForListening(child, 20_000);
+  const port = await waitForListening(child, startTimeoutMs);
   const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   return {
     endpoint,

@@ -3,12 +3,13 @@
  * process, so that SIGKILL of the orchestrator is a real crash. The runner follows the backup's progress from
  * its NDJSON events and fires a callback once, at the first event that reaches the chosen moment.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { MemberSpec } from '../../engines/contract.ts';
 import { startCli, type CliExit, type CliProcess } from './cli-process.ts';
 import type { FaultMoment } from './faults.ts';
+import type { SpareBackup } from './spare-backup.ts';
 
 export interface TrialPlan {
   readonly file: string;
@@ -31,6 +32,8 @@ export interface PlanInput {
   readonly drainTimeoutMs: number;
   /** Shortest window held, ms (gives a fault time to land inside the window). */
   readonly minWindowMs: number;
+  /** An artifact store URL (s3://…, azblob://…, file:///…?encryption=local) instead of the local directory. */
+  readonly artifactsUrl?: string;
 }
 
 /** Writes the plan file of a trial (format: src/plan/plan-schema.ts). */
@@ -60,7 +63,7 @@ export async function writeTrialPlan(input: PlanInput): Promise<TrialPlan> {
       namespaces: [...m.namespaces],
       options: m.options,
     })),
-    artifacts: { dir: artifactsDir },
+    artifacts: input.artifactsUrl === undefined ? { dir: artifactsDir } : { url: input.artifactsUrl },
     catalog: { path: catalogPath },
     window: { minMs: input.minWindowMs, marginMs: 50, maxAttempts: 2 },
   };
@@ -95,6 +98,7 @@ export interface BackupRun {
 /**
  * Starts `stillpoint backup`; `onMoment` runs once, at the first event that reaches `moment`
  * (never, if the backup ends before it). `execArgv`: Node options of the process (a clock offset).
+ * `spare`: a process already started and waiting for its plan (./spare-backup.ts) instead of a new one.
  */
 export function startBackup(
   plan: TrialPlan,
@@ -102,29 +106,41 @@ export function startBackup(
   onMoment: () => void,
   execArgv: readonly string[] = [],
   rssSampleMs?: number,
+  spare?: SpareBackup,
 ): BackupRun {
   let id: string | null = null;
   const seen: string[] = [];
   let fired = false;
   let attempts = 0;
-  const child = startCli({
-    args: ['backup', '--plan', plan.file, '--json'],
-    execArgv,
-    ...(rssSampleMs === undefined ? {} : { rssSampleMs }),
-    onLine: (_line, json) => {
-      if (json === undefined) return;
-      const backupId = json.backupId ?? json.id;
-      if (id === null && typeof backupId === 'string') id = backupId;
-      if (typeof json.attempt === 'number') attempts = Math.max(attempts, json.attempt);
-      const state = stateOf(json);
-      if (state === undefined) return;
-      seen.push(state);
-      if (!fired && MOMENT_STATES[moment].includes(state)) {
-        fired = true;
-        onMoment();
-      }
-    },
-  });
+  const onLine = (_line: string, json: Record<string, unknown> | undefined): void => {
+    if (json === undefined) return;
+    const backupId = json.backupId ?? json.id;
+    if (id === null && typeof backupId === 'string') id = backupId;
+    if (typeof json.attempt === 'number') attempts = Math.max(attempts, json.attempt);
+    const state = stateOf(json);
+    if (state === undefined) return;
+    seen.push(state);
+    if (!fired && MOMENT_STATES[moment].includes(state)) {
+      fired = true;
+      onMoment();
+    }
+  };
+  let child: CliProcess;
+  if (spare === undefined) {
+    child = startCli({
+      args: ['backup', '--plan', plan.file, '--json'],
+      execArgv,
+      ...(rssSampleMs === undefined ? {} : { rssSampleMs }),
+      onLine,
+    });
+  } else {
+    child = spare.process;
+    spare.listen(onLine);
+    // A plan that cannot be handed over ends the process: the trial then sees a backup that failed to start.
+    void readFile(plan.file, 'utf8')
+      .then((text) => spare.feed(text))
+      .catch(() => child.kill('SIGKILL'));
+  }
   return {
     process: child,
     backupId: () => id,

@@ -1,15 +1,13 @@
 /**
- * A `stillpoint …` child process the trial runner owns: started through bin/stillpoint.js with the same
- * Node, its stdout read line by line (NDJSON events with `--json`, or a node's ready line), killed with a
+ * A `stillpoint …` child process the trial runner owns: started with the same Node from the campaign's
+ * entry (./cli-entry.ts: the compiled build when current), its stdout read line by line (NDJSON events with `--json`, or a node's ready line), killed with a
  * chosen signal at a chosen moment, and its resident-memory high-water mark sampled from /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { InternalError } from '../../errors.ts';
-
-const BIN = fileURLToPath(new URL('../../../bin/stillpoint.js', import.meta.url));
+import { cliEntry } from './cli-entry.ts';
 
 export interface CliProcessOptions {
   readonly args: readonly string[];
@@ -48,7 +46,7 @@ export interface CliProcess {
 
 /** Starts `stillpoint <args>`. The caller must kill it or await `exited`. */
 export function startCli(options: CliProcessOptions): CliProcess {
-  const child = spawn(process.execPath, [...(options.execArgv ?? []), BIN, ...options.args], {
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), cliEntry(), ...options.args], {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,7 +4,9 @@
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { TrialArtifactStore } from './artifact-stores.ts';
 import type { BackupRun } from './backup-process.ts';
+import { killAtCatalogWrite } from './catalog-kill.ts';
 import type { FaultKind } from './faults.ts';
 import type { TrialDatabases } from './group.ts';
 import { ERROR_BEHAVIOURS, SILENT_BEHAVIOURS, startFaultyAdmin } from './faulty-admin.ts';
@@ -26,6 +28,10 @@ export interface FaultTarget {
   readonly clockOffset?: ClockOffsetChoice;
   /** For `service-clock-skew`: skews the group's service clocks (./group.ts). */
   readonly skewServiceClock?: (ms: number) => void;
+  /** For the `artifact-store-*` faults: the trial's remote store and the proxy in front of it. */
+  readonly artifactStore?: TrialArtifactStore;
+  /** For `catalog-kill-midwrite`: the plan's catalog file. */
+  readonly catalogPath?: string;
 }
 
 /** Which process of a `clock-offset` trial runs with a wrong clock, and by how much. */
@@ -62,6 +68,7 @@ export const UPFRONT_FAULTS: ReadonlySet<FaultKind> = new Set([
   'admin-silent',
   'clock-offset',
   'service-clock-skew',
+  'artifact-store-unreachable',
 ]);
 
 /** Applies `kind` now. */
@@ -212,6 +219,46 @@ export async function applyFault(
         node.proxy.setMode({ kind: 'pass' });
         await faulty.close();
       });
+    }
+    case 'artifact-store-unreachable':
+    case 'artifact-store-fails-midway': {
+      const store = target.artifactStore;
+      if (store === undefined) return healed('no remote artifact store', () => Promise.resolve());
+      store.proxy.setMode({ kind: 'reset' });
+      return healed(
+        `${store.kind} artifact store: every connection reset ${kind === 'artifact-store-unreachable' ? 'from the start' : 'from here'} until the backup ended`,
+        () => Promise.resolve(store.proxy.setMode({ kind: 'pass' })),
+      );
+    }
+    case 'artifact-store-slow': {
+      const store = target.artifactStore;
+      if (store === undefined) return healed('no remote artifact store', () => Promise.resolve());
+      const delayMs = random.int(100, 800);
+      const forMs = random.int(3_000, 10_000);
+      store.proxy.setMode({ kind: 'delay', delayMs });
+      const timer = setTimeout(() => store.proxy.setMode({ kind: 'pass' }), forMs);
+      return healed(`${store.kind} artifact store delayed ${delayMs} ms per chunk for ${forMs} ms`, () => {
+        clearTimeout(timer);
+        store.proxy.setMode({ kind: 'pass' });
+        return Promise.resolve();
+      });
+    }
+    case 'encryption-key-missing':
+      // Applied after the backup, by the trial's restore step (./key-missing-restore.ts).
+      return healed('the key file moved away before a restore (checked after the backup)', () =>
+        Promise.resolve(),
+      );
+    case 'catalog-kill-midwrite': {
+      if (backup === undefined || target.catalogPath === undefined)
+        return healed('no backup process to kill', () => Promise.resolve());
+      const killed = await killAtCatalogWrite(target.catalogPath, backup);
+      return healed(
+        killed
+          ? 'backup process SIGKILLed at a catalog write'
+          : 'the backup ended before writing its catalog again',
+        () => Promise.resolve(),
+        killed,
+      );
     }
   }
 }

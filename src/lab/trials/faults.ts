@@ -55,7 +55,12 @@ export type FaultKind =
   | 'artifacts-unusable'
   | 'service-clock-skew'
   | 'artifacts-lost-midway'
-  | 'restore-kill';
+  | 'restore-kill'
+  | 'artifact-store-unreachable'
+  | 'artifact-store-slow'
+  | 'artifact-store-fails-midway'
+  | 'encryption-key-missing'
+  | 'catalog-kill-midwrite';
 
 export interface FaultSpec {
   readonly kind: FaultKind;
@@ -255,6 +260,51 @@ export const FAULTS: readonly FaultSpec[] = [
     // The restore part applies to a complete backup; a backup that could not pause on a busy machine is
     // judged as any other (never torn), and has nothing to restore.
     allowedOutcomes: ['complete', 'failed', 'invalid'],
+  },
+  {
+    kind: 'artifact-store-unreachable',
+    description:
+      "the trial's artifacts go to S3 (s3rver) or Azure Blob (Azurite), drawn, and every connection to the " +
+      'store is reset from before the backup: it must not complete, and nothing may stay paused',
+    moments: ['before-pause'],
+    groups: ALL,
+    allowedOutcomes: ['failed', 'invalid', 'none'],
+  },
+  {
+    kind: 'artifact-store-slow',
+    description:
+      'artifacts in S3 or Azure Blob; the path to the store delays every chunk 100–800 ms for 3–10 s, during ' +
+      'the window or the finish (uploads included)',
+    moments: ['during-pause', 'after-pause'],
+    groups: ALL,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'artifact-store-fails-midway',
+    description:
+      'artifacts in S3 or Azure Blob; from the window or the finish on, every connection to the store is ' +
+      'reset (uploads in flight fail part-way) until the backup ended: a backup that completes must restore',
+    moments: ['during-pause', 'after-pause'],
+    groups: ALL,
+    allowedOutcomes: ANY,
+  },
+  {
+    kind: 'encryption-key-missing',
+    description:
+      'artifacts encrypted (encryption=local, a key file); after the backup the key file is moved away: the ' +
+      'restore must fail with ENCRYPTION_KEY_MISSING before writing any target, then succeed with the key back',
+    moments: ['during-pause'],
+    groups: FILES,
+    allowedOutcomes: ['complete'],
+  },
+  {
+    kind: 'catalog-kill-midwrite',
+    description:
+      'SIGKILL of the backup process at the first write to its catalog (SQLite WAL) seen after the moment: ' +
+      'the catalog must stay readable (integrity check) and recovery must classify the backup',
+    moments: ['before-pause', 'during-pause', 'after-pause'],
+    groups: ALL,
+    allowedOutcomes: ANY,
   },
 ];
 

@@ -20,6 +20,7 @@ import type {
   RestoreTarget,
 } from '../../engines/contract.ts';
 import { resolveMember } from '../../engines/registry.ts';
+import { InternalError } from '../../errors.ts';
 import type { Random } from './random.ts';
 import { checkRestored, restoreRecords } from './restore-check.ts';
 
@@ -64,6 +65,15 @@ export async function copyWithoutPause(
       const { kind, options } = resolveMember(member);
       const session = kind.openBackup(ctxFor(member), options);
       sessions.push({ member, session });
+      // Preflight first, as the orchestrator does: an engine learns its tables there (DynamoDB), or turns
+      // on what its capture needs (PITR). Skipping it left a DynamoDB copy with no table at all.
+      const failed = (await session.preflight(input.signal)).filter((c) => !c.ok);
+      if (failed.length > 0) {
+        throw new InternalError(
+          'TRIAL_CONTROL_PREFLIGHT',
+          `negative control: preflight of ${member.name} failed: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')}`,
+        );
+      }
       await session.prepare(input.signal);
       const captured = await session.capture(input.signal);
       // A time handle (clock-based engine) is the instant of ITS OWN window: the mistake made with time
@@ -84,6 +94,9 @@ export async function copyWithoutPause(
     const records: MemberRecord[] = [];
     for (const { member, session, own } of sessions) {
       const finished = await session.finish(own ?? window, input.signal);
+      // A time handle is restorable only once the service's restorable horizon passed it (PITR lag): wait,
+      // as the orchestrator does, or the restore is refused (RestoreTime must lie between …).
+      await session.horizon(finished.handle, input.signal);
       records.push({ backupId, member, handle: finished.handle, artifacts: finished.artifacts });
     }
     const group = await restoreRecords(

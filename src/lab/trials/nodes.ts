@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { freePort } from '../local-servers/process.ts';
 import type { GroupConfig } from '../../txn/contract.ts';
 import { startNodeProcess, type NodeProcess } from '../demo/node-process.ts';
+import { cliEntry } from './cli-entry.ts';
 import { clockOffsetExecArgv } from './clock-offset.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
@@ -41,8 +42,29 @@ export interface TrialNodeSettings {
   readonly clockOffsetMs?: number;
 }
 
-/** Writes the node's config file and starts it; resolves once its ready line was printed. */
+/** Times a first start may find its port taken (chosen free, then taken by another process before the bind). */
+const PORT_ATTEMPTS = 3;
+
+/**
+ * Writes the node's config file and starts it; resolves once its ready line was printed. The port is picked
+ * free and bound by the node a moment later: when another process took it meanwhile, a new one is picked.
+ */
 export async function startTrialNode(
+  dir: string,
+  name: string,
+  group: GroupConfig,
+  settings: TrialNodeSettings,
+): Promise<TrialNode> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startOnFreePort(dir, name, group, settings);
+    } catch (error) {
+      if (attempt >= PORT_ATTEMPTS || !/EADDRINUSE/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startOnFreePort(
   dir: string,
   name: string,
   group: GroupConfig,
@@ -60,6 +82,7 @@ export async function startTrialNode(
     if (child?.running) return;
     child = await startNodeProcess(configFile, name, {
       readyTimeoutMs: READY_TIMEOUT_MS,
+      entry: cliEntry(),
       execArgv: clockOffsetMs === 0 ? [] : clockOffsetExecArgv(clockOffsetMs),
     });
   };

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { STALE_MARGIN_MS } from '../../orchestrator/ownership.ts';
-import { CLI_BIN } from '../demo/node-process.ts';
+import { cliEntry } from './cli-entry.ts';
 import type { TrialPlan } from './backup-process.ts';
 
 const execFileAsync = promisify(execFile);
@@ -29,7 +29,7 @@ export async function recoverFromOtherHost(plan: TrialPlan, killedAtMs: number):
         '-c',
         script,
         process.execPath,
-        CLI_BIN,
+        cliEntry(),
         'backups',
         'recover',
         '--plan',

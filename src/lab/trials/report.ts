@@ -42,6 +42,8 @@ export interface TrialResult {
   /** The harness itself failed (not a product violation, but the trial proves nothing). */
   readonly harnessError: string | null;
   readonly durationMs: number;
+  /** Where the trial's time went, ms per phase (./phases.ts; absent in older reports). */
+  readonly phasesMs?: Readonly<Record<string, number>>;
 }
 
 /** The negative control: captures without a pause, under load; the checker must find torn copies. */

@@ -33,7 +33,8 @@ export async function restoreRecords(
     try {
       const restored = await session.restore({ force: true, signal });
       storages[record.member.name] = restored.connection;
-      // A copy next to its source (new keyspaces, schemas): the group reads it under its physical names.
+      // A namespace restored under another physical name (DynamoDB: a new table prefix; MariaDB: another
+      // database) is read there, as the product's restore runner does (orchestrator/restore.ts).
       const moved = Object.entries(restored.namespaces ?? {}).filter(([from, to]) => from !== to);
       if (moved.length > 0) renames[record.member.name] = Object.fromEntries(moved);
     } finally {

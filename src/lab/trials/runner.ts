@@ -16,10 +16,23 @@ import { createPauseClient } from '../../pause/pause-client.ts';
 import { FAULTS, faultsFor, type FaultKind, type GroupKind } from './faults.ts';
 import type { TrialGroupServers } from './group.ts';
 import { TRIAL_GROUPS } from './groups/index.ts';
+import { pinCompiledBuild } from './cli-entry.ts';
+import type { ArtifactStores } from './artifact-stores.ts';
+import { GroupPool } from './group-pool.ts';
+import { BackupSpares } from './spare-backup.ts';
 import { copyWithoutPause } from './negative-control.ts';
 import { createRandom, randomSeed, type Random } from './random.ts';
 import type { NegativeControlResult, TrialResult, TrialsReport } from './report.ts';
-import { DEFAULT_SIZES, runTrial, seedBank, startLoad, startNodes, type TrialSizes } from './trial.ts';
+import {
+  DEFAULT_SIZES,
+  runTrial,
+  seedBank,
+  startLoad,
+  startNodes,
+  type TrialSizes,
+  type TrialSpec,
+} from './trial.ts';
+import { openJournal } from './journal.ts';
 
 export interface RunTrialsOptions {
   /** Number of trials (default 10). */
@@ -40,19 +53,42 @@ export interface RunTrialsOptions {
    * (ScalarDL), or `both` (each trial draws one).
    */
   readonly whilePaused?: 'reject' | 'hold' | 'both';
+  /**
+   * Journal file (./journal.ts): each trial's result is appended as one JSON line; a run with a journal that
+   * already holds trials 0…N-1 of the same campaign continues at trial N, and the report covers them all.
+   */
+  readonly journal?: string;
   /** Called after each trial (progress). */
   readonly onTrial?: (result: TrialResult) => void;
   readonly signal?: AbortSignal;
+  /** Runs one trial (default {@link runTrial}; tests replace it to check the schedule without servers). */
+  readonly runTrial?: (spec: TrialSpec) => Promise<TrialResult>;
 }
 
 /** Runs the trials and the negative control; never throws for a failed trial (see the report). */
 export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsReport> {
-  const seed = options.seed ?? randomSeed();
-  const root = createRandom(seed);
   const groups = options.groups ?? ['sqlite'];
+  const journal =
+    options.journal === undefined
+      ? undefined
+      : openJournal(
+          options.journal,
+          {
+            seed: options.seed,
+            groups,
+            faults: options.faults ?? null,
+            whilePaused: options.whilePaused ?? 'reject',
+          },
+          randomSeed,
+        );
+  const seed = journal?.identity.seed ?? options.seed ?? randomSeed();
+  const root = createRandom(seed);
+  const runOne = options.runTrial ?? runTrial;
   const sizes: TrialSizes = { ...DEFAULT_SIZES, ...options.sizes };
   const signal = options.signal ?? new AbortController().signal;
   const startedAt = new Date();
+  // Trial time of the earlier runs of a journaled campaign (this run's own time is measured below).
+  const earlierMs = journal?.trials.reduce((sum, t) => sum + t.durationMs, 0) ?? 0;
   const base = await mkdtemp(join(tmpdir(), 'stillpoint-trials-'));
   // Short deadlines: the monitor polls every few ms and must not hang on a blackholed or dead node.
   const pauseClient = createPauseClient({ callDeadlineMs: 1_000 });
@@ -66,13 +102,27 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     }
     return servers;
   };
-  const trials: TrialResult[] = [];
-  const negativeControls: NegativeControlResult[] = [];
+  const pool = new GroupPool(base, sizes.groupReuse);
+  const spares = new BackupSpares(base);
+  // S3 and Azure Blob servers, started when the first trial that breaks a remote store comes.
+  let stores: Promise<ArtifactStores> | undefined;
+  // A start that failed is tried again by the next trial that needs the stores (its own is a harness error).
+  const artifactStores = (): Promise<ArtifactStores> =>
+    (stores ??= import('./artifact-stores.ts')
+      .then((m) => m.startArtifactStores())
+      .catch((error: unknown) => {
+        stores = undefined;
+        throw error;
+      }));
+  const trials: TrialResult[] = [...(journal?.trials ?? [])];
+  const negativeControls: NegativeControlResult[] = [...(journal?.controls ?? [])];
   try {
+    if (options.runTrial === undefined) await pinCompiledBuild();
     for (const group of groups) await serversFor(group);
     const schedule = scheduleFaults(root, groups, options.faults);
     const count = options.trials ?? 10;
-    for (let index = 0; index < count && !signal.aborted; index += 1) {
+    if (trials.length < count) void spares.refill();
+    for (let index = trials.length; index < count && !signal.aborted; index += 1) {
       const random = root.fork(index);
       const { group, fault } = schedule[index % schedule.length] ?? { group: 'sqlite', fault: 'none' };
       const spec = FAULTS.find((f) => f.kind === fault);
@@ -83,7 +133,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
           ? root.fork(2_000_000 + index).pick(['reject', 'hold'] as const)
           : (options.whilePaused ?? 'reject');
       const servers = await serversFor(group);
-      const result = await runTrial({
+      const result = await runOne({
         index,
         random,
         group,
@@ -92,20 +142,28 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
         moment: random.pick(spec?.moments ?? ['during-pause']),
         dir,
         servers,
+        pool,
+        spares,
+        artifactStores,
         sizes: { ...sizes, whilePaused },
         pauseClient,
         signal,
       });
       await servers.releaseRestored?.().catch(() => undefined);
       trials.push(result);
+      journal?.appendTrial(result);
       options.onTrial?.(result);
       await rm(dir, { recursive: true, force: true });
     }
-    if (options.negativeControl ?? true) {
+    // The controls build groups of their own (a kind may hold fixed names on its servers): none may be kept.
+    await pool.close();
+    // Once every trial ran (a journaled campaign: once, by the run that finishes it).
+    if ((options.negativeControl ?? true) && trials.length >= count) {
       // One per group: each engine must show that the checker catches its tearing. The first group's draws
       // come from the same fork as when there was a single control.
       for (const [i, group] of groups.entries()) {
         if (signal.aborted) break;
+        if (negativeControls.some((nc) => nc.group === group)) continue;
         const control = await runNegativeControl(
           root.fork(1_000_000 + i),
           base,
@@ -115,17 +173,21 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
           signal,
         );
         negativeControls.push({ group, ...control });
+        journal?.appendControl({ group, ...control });
       }
     }
   } finally {
     pauseClient.close();
+    await spares.close();
+    await pool.close();
+    if (stores !== undefined) await (await stores.catch(() => undefined))?.stop();
     for (const servers of started.values()) await servers.stop().catch(() => undefined);
     await rm(base, { recursive: true, force: true });
   }
   return {
     seed,
-    startedAt: startedAt.toISOString(),
-    durationMs: Date.now() - startedAt.getTime(),
+    startedAt: journal?.startedAt ?? startedAt.toISOString(),
+    durationMs: earlierMs + Date.now() - startedAt.getTime(),
     trials,
     negativeControl: negativeControls[0] ?? null,
     negativeControls,

@@ -26,6 +26,7 @@ import {
 } from './fault-apply.ts';
 import { faultSpec, type BackupOutcome, type FaultKind, type FaultMoment, type GroupKind } from './faults.ts';
 import type { TrialDatabases, TrialGroupServers } from './group.ts';
+import type { GroupPool } from './group-pool.ts';
 import { startTrialNode, type TrialNode, type TrialNodeSettings } from './nodes.ts';
 import { startDnsServer, type DnsServer } from './srv-dns.ts';
 import { startPauseMonitor } from './pause-monitor.ts';
@@ -35,6 +36,12 @@ import { restoreFromCatalog } from './restore-check.ts';
 import { restoreKilledAndResumed } from './restore-kill.ts';
 import { checkOccupiedRestore } from './occupied-restore.ts';
 import { recoverFromOtherHost } from './other-host.ts';
+import { PhaseClock } from './phases.ts';
+import type { BackupSpares } from './spare-backup.ts';
+// Types only: the SDKs behind the stores load when the first trial needs them (runner.ts).
+import type { ArtifactStores, RemoteStoreKind } from './artifact-stores.ts';
+import { checkCatalogReadable } from './catalog-kill.ts';
+import { checkKeyMissingRestore, encryptedArtifacts } from './key-missing-restore.ts';
 
 /** Sizes of a trial; defaults keep one SQLite trial around 10–20 s on two cores. */
 export interface TrialSizes {
@@ -51,6 +58,8 @@ export interface TrialSizes {
   readonly backupTimeoutMs: number;
   /** The nodes' gate while paused: `reject` (ScalarDB Server; clients retry) or `hold` (ScalarDL). Default reject. */
   readonly whilePaused?: 'reject' | 'hold';
+  /** Trials one group and its nodes serve before a fresh one is built (./group-pool.ts); 1: never reused. */
+  readonly groupReuse: number;
 }
 
 function nodeSettings(sizes: TrialSizes): TrialNodeSettings {
@@ -65,6 +74,7 @@ export const DEFAULT_SIZES: TrialSizes = {
   expiryMs: 2_000,
   warmupMs: 400,
   backupTimeoutMs: 120_000,
+  groupReuse: 10,
 };
 
 /** Healing a fault (a restart, a server start, a joiner stopped) longer than this is a harness failure. */
@@ -83,6 +93,12 @@ export interface TrialSpec {
   readonly dir: string;
   /** The started group kind (shared servers/fakes): builds this trial's group, names restore targets. */
   readonly servers: TrialGroupServers;
+  /** Groups kept between trials (./group-pool.ts). */
+  readonly pool: GroupPool;
+  /** Backup processes started ahead (./spare-backup.ts); absent: each trial starts its own. */
+  readonly spares?: BackupSpares;
+  /** The campaign's remote artifact stores (started on first use, ./artifact-stores.ts). */
+  readonly artifactStores: () => Promise<ArtifactStores>;
   readonly sizes: TrialSizes;
   readonly pauseClient: PauseClient;
   readonly signal: AbortSignal;
@@ -92,6 +108,15 @@ export interface TrialSpec {
 export type Discovery = 'addresses' | 'srv';
 const DISCOVERIES: readonly Discovery[] = ['addresses', 'srv'];
 const SRV_NAME = '_admin._tcp.trial.test';
+
+const REMOTE_STORE_KINDS: readonly RemoteStoreKind[] = ['s3', 'azblob'];
+
+/** Faults whose trial puts its artifacts in a remote store (S3 or Azure Blob) behind a proxy. */
+const STORE_FAULTS: ReadonlySet<FaultKind> = new Set([
+  'artifact-store-unreachable',
+  'artifact-store-slow',
+  'artifact-store-fails-midway',
+]);
 
 /** Faults that need the window held open long enough for a process to start inside it. */
 const SLOW_FAULTS: ReadonlySet<FaultKind> = new Set([
@@ -123,21 +148,38 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
   let harnessError: string | null = null;
   let discovery: Discovery = 'addresses';
   let attempts = 0;
+  const phases = new PhaseClock();
   try {
     await mkdir(spec.dir, { recursive: true });
-    const databases = await spec.servers.create(spec.dir, spec.index);
-    cleanups.push(() => databases.close());
-    await seedBank(databases, spec.sizes.accounts);
     discovery = spec.fault === 'node-join' ? 'srv' : spec.random.pick(DISCOVERIES);
     const clock =
       spec.fault === 'clock-offset' ? chooseClockOffset(nodeNames(spec.sizes), spec.random) : undefined;
-    const nodes = await startNodes(spec.dir, databases, spec.sizes, cleanups, clock);
+    // A node with an offset clock is started for this trial only; any other trial may take the kept group.
+    const lease = await spec.pool.acquire(
+      spec.group,
+      spec.servers,
+      nodesKey(spec.sizes),
+      clock === undefined || clock.process === 'orchestrator',
+      async (dir, servers, groupCleanups) => {
+        const databases = await servers.create(dir, spec.index);
+        groupCleanups.push(() => databases.close());
+        phases.mark('group');
+        await seedBank(databases, spec.sizes.accounts);
+        phases.mark('seed');
+        return { databases, nodes: await startNodes(dir, databases, spec.sizes, groupCleanups, clock) };
+      },
+    );
+    // Kept for the next trial only when this one found the group whole (harnessError is set by then).
+    cleanups.push(() => lease.release(violations.length === 0 && harnessError === null));
+    const { databases } = lease;
+    const nodes = [...lease.nodes];
     // A joiner is started up front but outside the service: joining (DNS entry, then traffic) is instant.
     const joiner =
       spec.fault === 'node-join'
         ? await startTrialNode(spec.dir, 'joiner', databases.group, nodeSettings(spec.sizes))
         : undefined;
     if (joiner !== undefined) cleanups.push(() => joiner.close());
+    phases.mark('nodes');
     const dns =
       discovery === 'srv'
         ? await startDnsServer({
@@ -163,7 +205,16 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       await Promise.allSettled(workloads);
     });
     await sleep(spec.sizes.warmupMs);
+    phases.mark('warmup');
 
+    // Where the artifacts go: the local directory, or what the fault breaks (a remote store, a key).
+    const artifactsDir = join(spec.dir, 'artifacts');
+    const store = STORE_FAULTS.has(spec.fault)
+      ? await (await spec.artifactStores()).create(spec.random.pick(REMOTE_STORE_KINDS), spec.random)
+      : undefined;
+    const encrypted =
+      spec.fault === 'encryption-key-missing' ? await encryptedArtifacts(spec.dir, artifactsDir) : undefined;
+    if (encrypted !== undefined) cleanups.push(() => Promise.resolve(encrypted.restoreEnv()));
     const plan = await writeTrialPlan({
       dir: spec.dir,
       mode: spec.mode,
@@ -173,6 +224,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       leaseMs: spec.sizes.leaseMs,
       drainTimeoutMs: 2_000,
       minWindowMs: SLOW_FAULTS.has(spec.fault) ? 2_500 : spec.random.int(0, 300),
+      ...(store === undefined ? {} : { artifactsUrl: store.url }),
+      ...(encrypted === undefined ? {} : { artifactsUrl: encrypted.url }),
     });
     const target = {
       nodes,
@@ -180,6 +233,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       random: spec.random,
       joinNode: () => joinService(joiner, dns, spec.sizes, workloads, load.signal),
       artifactsDir: plan.artifactsDir,
+      catalogPath: plan.catalogPath,
+      ...(store === undefined ? {} : { artifactStore: store }),
       ...(clock === undefined ? {} : { clockOffset: clock }),
       ...(spec.servers.skewServiceClock === undefined
         ? {}
@@ -207,6 +262,8 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
         if (!UPFRONT_FAULTS.has(spec.fault)) apply(backup);
       },
       backupClock,
+      undefined,
+      spec.spares?.take(backupClock),
     );
     const exit = await withTimeout(backup.exited, spec.sizes.backupTimeoutMs);
     if (exit === undefined) {
@@ -219,6 +276,9 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     await applying;
     if (applied?.violation !== undefined) violations.push(applied.violation);
     const endedAt = Date.now();
+    // The next trial's backup process starts loading now, while this one checks its results.
+    void spec.spares?.refill();
+    phases.mark('backup');
 
     // Every node must end unpaused: at once when the orchestrator ran to the end, else within the lease.
     const stillPaused = await monitor.waitAllUnpaused(
@@ -241,12 +301,16 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
         `healing the fault ${spec.fault} did not end within ${HEAL_TIMEOUT_MS} ms.`,
       );
     }
+    phases.mark('unpause+heal');
     backupId = backup.backupId();
     attempts = backup.attempts();
     if (applied?.recoverElsewhere === true && exit !== undefined)
       violations.push(...(await recoverFromOtherHost(plan, appliedAtMs)));
     else if (applied?.orchestratorKilled === true || exit === undefined) await recover(plan, violations);
+    // A kill at a catalog write: the catalog must still be whole before anything reads it.
+    if (spec.fault === 'catalog-kill-midwrite') violations.push(...checkCatalogReadable(plan.catalogPath));
     ({ outcome, reason, backupId } = readOutcome(plan, backupId));
+    phases.mark('recovery');
     if (outcome === 'none' && backupId !== null) {
       const how =
         exit === undefined
@@ -279,10 +343,24 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       signal: spec.signal,
     });
     for (const v of live.violations.slice(0, 5)) violations.push(`live: ${v.kind}: ${v.detail}`);
+    phases.mark('live-check');
 
     if (outcome === 'complete' && backupId !== null) {
       const id = backupId;
       const into = join(spec.dir, 'restored');
+      if (encrypted !== undefined) {
+        const keyless = await withCatalog(plan, (catalog) =>
+          checkKeyMissingRestore(
+            catalog,
+            id,
+            encrypted.keyFile,
+            join(spec.dir, 'keyless'),
+            spec.random,
+            spec.signal,
+          ),
+        );
+        for (const v of keyless) violations.push(`restore without the key: ${v}`);
+      }
       if (spec.fault === 'restore-kill') {
         const killed = await restoreKilledAndResumed(
           plan,
@@ -309,11 +387,13 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
         );
         for (const v of refused) violations.push(`occupied target: ${v}`);
       }
+      phases.mark('restore+check');
     }
   } catch (error) {
     harnessError = asStillpointError(error).message;
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    phases.mark('cleanup');
   }
   return {
     index: spec.index,
@@ -337,6 +417,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     violations,
     harnessError,
     durationMs: Date.now() - started,
+    phasesMs: phases.snapshot(),
   };
 }
 
@@ -348,6 +429,11 @@ export async function seedBank(databases: TrialDatabases, accounts: number): Pro
   } finally {
     await group.close();
   }
+}
+
+/** What a kept group's nodes must share with the next trial's: their count and settings. */
+function nodesKey(sizes: TrialSizes): string {
+  return JSON.stringify([sizes.nodes, sizes.expiryMs, sizes.whilePaused ?? 'reject']);
 }
 
 /** Names of the planned nodes of a trial. */

@@ -13,7 +13,7 @@ import { freePort } from '../../local-servers/process.ts';
 import type { TrialGroupKind, TrialGroupServers } from '../group.ts';
 import { restoredName } from './targets.ts';
 
-const SUBSCRIPTION = 'sub-1';
+const SUBSCRIPTION = '00000000-0000-4000-8000-000000000001';
 const RESOURCE_GROUP = 'rg-1';
 
 export const managedGroup: TrialGroupKind = {

@@ -1,0 +1,116 @@
+/**
+ * Resumable campaigns (src/lab/trials/journal.ts): a campaign interrupted after some trials and continued
+ * with the same journal runs the same schedule as an uninterrupted one — same (group, fault, moment, mode)
+ * and the same draws inside each trial — and its report holds every trial. The trial itself is replaced by
+ * a stub that records what it was given, so the schedule is checked without servers or processes.
+ */
+import { appendFileSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { TrialResult } from '../../src/lab/trials/report.ts';
+import { runTrials } from '../../src/lab/trials/runner.ts';
+import type { TrialSpec } from '../../src/lab/trials/trial.ts';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+async function journalFile(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'trials-journal-'));
+  dirs.push(dir);
+  return join(dir, 'campaign.ndjson');
+}
+
+/** A trial that only records its scenario and three draws of its own random source. */
+function stubTrial(spec: TrialSpec): Promise<TrialResult> {
+  const draws = [spec.random.next(), spec.random.next(), spec.random.next()].join(',');
+  return Promise.resolve({
+    index: spec.index,
+    trialSeed: spec.random.seed,
+    group: spec.group,
+    mode: spec.mode,
+    discovery: 'addresses',
+    fault: spec.fault,
+    moment: spec.moment,
+    faultApplied: true,
+    faultDetail: draws,
+    backupId: null,
+    outcome: 'complete',
+    attempts: 1,
+    reason: null,
+    restoreChecked: false,
+    acknowledged: 0,
+    longestPausedMs: 0,
+    violations: [],
+    harnessError: null,
+    durationMs: 1,
+  });
+}
+
+const scenario = (t: TrialResult): string =>
+  [t.index, t.trialSeed, t.group, t.mode, t.fault, t.moment, t.faultDetail].join(' ');
+
+const campaign = { seed: 4242, groups: ['sqlite'] as const, negativeControl: false };
+
+describe('trials journal', () => {
+  it('an interrupted campaign continued from its journal runs the schedule of an uninterrupted one', async () => {
+    const whole = await runTrials({ ...campaign, trials: 12, runTrial: stubTrial });
+
+    const file = await journalFile();
+    const stop = new AbortController();
+    const first = await runTrials({
+      ...campaign,
+      trials: 12,
+      journal: file,
+      runTrial: stubTrial,
+      signal: stop.signal,
+      onTrial: (t) => t.index === 4 && stop.abort(),
+    });
+    expect(first.trials.map((t) => t.index)).toEqual([0, 1, 2, 3, 4]);
+    // Continued without --seed: the journal's seed is taken.
+    const ran: number[] = [];
+    const rest = await runTrials({
+      ...campaign,
+      seed: undefined,
+      trials: 12,
+      journal: file,
+      runTrial: (spec) => {
+        ran.push(spec.index);
+        return stubTrial(spec);
+      },
+    });
+    expect(ran).toEqual([5, 6, 7, 8, 9, 10, 11]);
+    expect(rest.seed).toBe(campaign.seed);
+    expect(rest.trials.map(scenario)).toEqual(whole.trials.map(scenario));
+    // One campaign line, then one line per trial.
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(13);
+  });
+
+  it('drops a torn last line (the trial reruns) and refuses a journal of another campaign', async () => {
+    const file = await journalFile();
+    await runTrials({ ...campaign, trials: 2, journal: file, runTrial: stubTrial });
+    appendFileSync(file, '{"type":"trial","index":2,"gro');
+    const ran: number[] = [];
+    const report = await runTrials({
+      ...campaign,
+      trials: 3,
+      journal: file,
+      runTrial: (spec) => {
+        ran.push(spec.index);
+        return stubTrial(spec);
+      },
+    });
+    expect(ran).toEqual([2]);
+    expect(report.trials).toHaveLength(3);
+    await expect(
+      runTrials({ ...campaign, seed: 1, trials: 3, journal: file, runTrial: stubTrial }),
+    ).rejects.toThrow(/TRIALS_JOURNAL_MISMATCH|started with --seed 4242/);
+    await expect(
+      runTrials({ ...campaign, faults: ['none'], trials: 3, journal: file, runTrial: stubTrial }),
+    ).rejects.toThrow(/--faults/);
+  });
+});
