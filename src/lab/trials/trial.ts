@@ -111,6 +111,14 @@ const SRV_NAME = '_admin._tcp.trial.test';
 
 const REMOTE_STORE_KINDS: readonly RemoteStoreKind[] = ['s3', 'azblob'];
 
+/**
+ * Groups whose group and nodes may serve several trials (./group-pool.ts). Not yet the time-handle groups:
+ * the first cosmos+sqlite trial on a kept group (its second backup and restore of the same Cosmos account)
+ * restored a torn copy (22 accounts where bank_a.meta says 20, a transfer with a null id in bank_b), to be
+ * investigated before their groups are kept.
+ */
+const REUSABLE_GROUPS: ReadonlySet<GroupKind> = new Set(['sqlite', 'postgres+mariadb']);
+
 /** Faults whose trial puts its artifacts in a remote store (S3 or Azure Blob) behind a proxy. */
 const STORE_FAULTS: ReadonlySet<FaultKind> = new Set([
   'artifact-store-unreachable',
@@ -159,7 +167,7 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       spec.group,
       spec.servers,
       nodesKey(spec.sizes),
-      clock === undefined || clock.process === 'orchestrator',
+      REUSABLE_GROUPS.has(spec.group) && (clock === undefined || clock.process === 'orchestrator'),
       async (dir, servers, groupCleanups) => {
         const databases = await servers.create(dir, spec.index);
         groupCleanups.push(() => databases.close());
