@@ -29,14 +29,17 @@ export function register(program: Command): void {
     .command('trials')
     .summary('take backups under injected faults, restore every good one, count violations')
     .description(
-      'Prove backups under faults: each trial builds a fresh group (SQLite files; real PostgreSQL + MariaDB;\n' +
-        'DynamoDB (dynalite + PITR fake) + PostgreSQL; rds PostgreSQL + azure-flexible MySQL behind their fakes),\n' +
+      'Prove backups under faults: each trial uses a group of real databases (SQLite files; PostgreSQL + MariaDB;\n' +
+        'DynamoDB (dynalite + PITR fake) + PostgreSQL; rds PostgreSQL + azure-flexible MySQL behind their fakes;\n' +
+        'Cosmos DB (cosmosdb-server + ARM fake) + SQLite; a 3-node Cassandra), started once per campaign,\n' +
         'runs the bank workload through several node processes, takes a backup in a random mode and breaks one\n' +
-        'thing at a random moment (orchestrator SIGKILL, node kill/restart/join, database stopped, slow or dropped\n' +
-        'network path, admin endpoint failing or silent). Then: every node must end unpaused within the lease,\n' +
-        'every complete backup must restore and pass the checker, and no acknowledged transfer may be missing from\n' +
-        'the live databases. A negative control copies the group without a pause and must be caught as torn.\n' +
-        'Choices are seeded: rerun with --seed to replay the same scenarios. Exit 0 only when nothing failed.',
+        'thing at a random moment (orchestrator or catalog writer SIGKILL, node kill/restart/join, database\n' +
+        'stopped, slow or dropped network path, artifact store unreachable/slow/failing, admin endpoint failing\n' +
+        'or silent, clocks skewed, restore killed, encryption key missing). Then: every node must end unpaused\n' +
+        'within the lease, every complete backup must restore and pass the checker, and no acknowledged transfer\n' +
+        'may be missing from the live databases. A negative control per group copies it without a pause and must\n' +
+        'be caught as torn. Choices are seeded: rerun with --seed to replay the same scenarios, or --journal to\n' +
+        'continue an interrupted campaign. Exit 0 only when nothing failed.',
     )
     .option('--trials <n>', 'number of trials', '10')
     .option('--seed <n>', 'seed of every random choice (default: a fresh one, printed)')
