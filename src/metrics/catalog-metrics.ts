@@ -9,7 +9,7 @@ import { writeFileSync, renameSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ConfigError } from '../errors.ts';
-import type { CatalogSnapshot } from '../serve/catalog-view.ts';
+import type { CatalogSnapshot } from '../catalog/catalog-view.ts';
 
 /** Buckets in seconds: a pause window is milliseconds to seconds; a backup seconds to hours. */
 const WINDOW_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];

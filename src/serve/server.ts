@@ -21,7 +21,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import { ConfigError } from '../errors.ts';
 import { buildRegistry } from '../metrics/catalog-metrics.ts';
 import { isLoopbackHost } from '../pause/listener-security.ts';
-import { snapshot } from './catalog-view.ts';
+import { snapshot } from '../catalog/catalog-view.ts';
 
 export interface ServeOptions {
   readonly catalog: Catalog;

@@ -13,7 +13,7 @@ import { PRODUCT_ONLY } from '../../src/cli/composition.ts';
 import { runCli } from '../../src/cli/program.ts';
 import { runBackup } from '../../src/orchestrator/backup.ts';
 import { loadPlan } from '../../src/plan/load-plan.ts';
-import type { GroupRpo } from '../../src/serve/catalog-view.ts';
+import type { GroupRpo } from '../../src/catalog/catalog-view.ts';
 import { startServe, type RunningServe } from '../../src/serve/server.ts';
 import { failCapture } from '../support/failpoints.ts';
 import { startAdminNode, tempDir, writePlan, type AdminNode } from '../orchestrator/helpers.ts';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildRegistry } from '../../src/metrics/catalog-metrics.ts';
-import type { CatalogSnapshot } from '../../src/serve/catalog-view.ts';
+import type { CatalogSnapshot } from '../../src/catalog/catalog-view.ts';
 import { renderChart } from '../k8s/helm-render.ts';
 
 const CHART = 'deploy/helm/stillpoint';

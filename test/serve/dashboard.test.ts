@@ -13,7 +13,7 @@ import { openCatalog, type Catalog } from '../../src/catalog/catalog.ts';
 import { runBackup } from '../../src/orchestrator/backup.ts';
 import { loadPlan } from '../../src/plan/load-plan.ts';
 import { startServe, type RunningServe } from '../../src/serve/server.ts';
-import type { PitrWindow, GroupRpo, TimelineRow } from '../../src/serve/catalog-view.ts';
+import type { PitrWindow, GroupRpo, TimelineRow } from '../../src/catalog/catalog-view.ts';
 import { failCapture } from '../support/failpoints.ts';
 import { startAdminNode, tempDir, writePlan, type AdminNode } from '../orchestrator/helpers.ts';
 

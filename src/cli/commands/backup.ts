@@ -102,7 +102,7 @@ async function backupCommand(flags: BackupFlags): Promise<number> {
 /** The textfile for a CronJob's run: the same metrics `serve` gives on /metrics, from the catalog. */
 async function writeMetrics(path: string, catalog: Catalog): Promise<void> {
   const [{ snapshot }, { buildRegistry, writeMetricsFile }] = await Promise.all([
-    import('../../serve/catalog-view.ts'),
+    import('../../catalog/catalog-view.ts'),
     import('../../metrics/catalog-metrics.ts'),
   ]);
   await writeMetricsFile(path, buildRegistry(snapshot(catalog)));

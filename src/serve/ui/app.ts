@@ -8,7 +8,7 @@
 import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { html } from 'htm/preact';
-import type { CatalogSnapshot, GroupRpo, PitrWindow, TimelineRow } from '../catalog-view.ts';
+import type { CatalogSnapshot, GroupRpo, PitrWindow, TimelineRow } from '../../catalog/catalog-view.ts';
 
 type Overview = Pick<CatalogSnapshot, 'nowMs' | 'groups' | 'rpo' | 'pitr' | 'pauseHealth'>;
 

@@ -1,11 +1,11 @@
 /**
- * What an operator asks of the catalog, computed from its contract (../catalog/catalog.ts) alone: the
- * backup timeline, one backup in full, the consistent PITR window of each group, RPO and pause health.
- * Pure functions over records and events, shared by the JSON API (./server.ts) and the Prometheus metrics
+ * What an operator asks of the catalog, computed from its contract (./catalog.ts) alone: the backup
+ * timeline, one backup in full, the consistent PITR window of each group, RPO and pause health. Pure
+ * functions over records and events, shared by the JSON API (../serve/server.ts) and the Prometheus metrics
  * (../metrics/catalog-metrics.ts), so the dashboard, the API and the metrics can never disagree.
  */
-import type { BackupRecord, Catalog, CatalogEvent } from '../catalog/catalog.ts';
-import { PAUSE_HELD_STATES, TERMINAL_STATES } from '../catalog/catalog-schema.ts';
+import type { BackupRecord, Catalog, CatalogEvent } from './catalog.ts';
+import { PAUSE_HELD_STATES, TERMINAL_STATES } from './catalog-schema.ts';
 
 export interface TimelineRow {
   readonly id: string;
