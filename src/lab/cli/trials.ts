@@ -85,9 +85,11 @@ async function trialsCommand(flags: TrialsFlags): Promise<number> {
   const whilePaused = behaviours[0];
   const json = flags.json === true;
   const controller = new AbortController();
+  // `on`, not `once`: a Ctrl-C under npx/tsx arrives twice (the terminal's and tsx's relay), and a second
+  // signal must not kill the runner before it stops the campaign's servers.
   const onSignal = (): void => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     // Imported here so `--help` does not load the trial runner and its servers (issue 17).
     const { runTrials } = await import('../trials/runner.ts');
