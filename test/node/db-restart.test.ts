@@ -84,7 +84,7 @@ async function survivesRestart(node: NodeProcess, restart: () => Promise<void>):
     await sleep(200);
     await restart();
     await sleep(500);
-    expect(alive(node.pid), 'the node process died with its database').toBe(true);
+    expect(alive(node.pid), `the node process died with its database: ${node.stderr()}`).toBe(true);
     let served = false;
     for (let attempt = 0; attempt < 50 && !served; attempt += 1) {
       served = await client

@@ -27,6 +27,8 @@ export interface NodeProcess {
   readonly pid: number;
   /** False once the process has exited (for any reason: stopped, killed, crashed). */
   readonly running: boolean;
+  /** The last 4 000 characters the process wrote to stderr (why it died, when it did). */
+  stderr(): string;
   /** SIGTERM, then SIGKILL after `graceMs` (default 3000). Idempotent. */
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL at once (a crash). */
@@ -62,7 +64,7 @@ export async function startNodeProcess(
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     const ready = await readReady(child, readyTimeoutMs, () => stderr);
-    return makeHandle(child, exited, name, ready);
+    return makeHandle(child, exited, name, ready, () => stderr);
   } catch (error) {
     child.kill('SIGKILL');
     await exited;
@@ -98,7 +100,13 @@ function readReady(child: ChildProcess, timeoutMs: number, stderr: () => string)
   });
 }
 
-function makeHandle(child: ChildProcess, exited: Promise<void>, name: string, ready: ReadyLine): NodeProcess {
+function makeHandle(
+  child: ChildProcess,
+  exited: Promise<void>,
+  name: string,
+  ready: ReadyLine,
+  stderr: () => string,
+): NodeProcess {
   const stop = async (graceMs = 3000): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
@@ -119,6 +127,7 @@ function makeHandle(child: ChildProcess, exited: Promise<void>, name: string, re
     get running() {
       return child.exitCode === null && child.signalCode === null;
     },
+    stderr,
     stop,
     kill,
   };

@@ -7,6 +7,7 @@ import { startTcpProxy } from '../../../src/lab/trials/tcp-proxy.ts';
 import {
   backup,
   clientConnections,
+  settledConnections,
   finishWindow,
   never,
   openBackup,
@@ -332,7 +333,7 @@ describe('mariadb logical engine', () => {
   });
 
   it('close() leaves no connection open, whatever phase the session reached; bad credentials are flagged', async () => {
-    const baseline = await clientConnections(server);
+    const baseline = await settledConnections(server);
     const prepared = openBackup(store, member({ jobs: 3 }), 'bk-close-1');
     await prepared.prepare(never());
     expect(await clientConnections(server)).toBe(baseline + 3);

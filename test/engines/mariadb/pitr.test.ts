@@ -9,6 +9,7 @@ import type { MemberSpec } from '../../../src/engines/contract.ts';
 import {
   backup,
   clientConnections,
+  settledConnections,
   never,
   openBackup,
   openRestore,
@@ -166,7 +167,7 @@ describe('mariadb pitr engine', () => {
   }, 120_000);
 
   it('close() during a base backup kills mariabackup and leaves no connection', async () => {
-    const baseline = await clientConnections(server);
+    const baseline = await settledConnections(server);
     // A table write-locked by another session holds mariabackup at BACKUP STAGE START, so close()
     // lands while it is running however fast the machine is.
     const locker = await mysql.createConnection({ host: '127.0.0.1', port: server.port, user: 'root' });

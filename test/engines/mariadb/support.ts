@@ -88,3 +88,20 @@ export async function clientConnections(server: LocalMariaDb): Promise<number> {
   )) as Array<{ n: number }>;
   return Number(rows[0]!.n);
 }
+
+/**
+ * The connection count once earlier tests' closed connections are gone: the server drops a closed
+ * connection's thread a moment after the client quits, so a count taken right after another test may still
+ * hold it. Waits until the count has not changed for 500 ms (at most 10 s).
+ */
+export async function settledConnections(server: LocalMariaDb): Promise<number> {
+  let last = await clientConnections(server);
+  let stableSince = Date.now();
+  const deadline = Date.now() + 10_000;
+  while (Date.now() - stableSince < 500 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = await clientConnections(server);
+    if (now !== last) [last, stableSince] = [now, Date.now()];
+  }
+  return last;
+}

@@ -82,7 +82,7 @@ const types = {
   },
 };
 
-class PostgresExecutor implements SqlExecutor {
+export class PostgresExecutor implements SqlExecutor {
   constructor(private readonly pool: pg.Pool) {}
 
   async query(sql: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
@@ -96,7 +96,6 @@ class PostgresExecutor implements SqlExecutor {
       checkAffected(step, (await this.pool.query(step.sql, [...step.params])).rowCount ?? 0);
       return;
     }
-    const client = await this.pool.connect();
     // A checked-out client has no listener of the pool's: a server restart (57P01) or a cut socket would emit
     // an unhandled 'error' and kill the process. The failing query rejects on its own; here we only note that
     // this connection is dead so it is destroyed, not returned to the pool.
@@ -104,7 +103,16 @@ class PostgresExecutor implements SqlExecutor {
     const onError = (): void => {
       broken = true;
     };
-    client.on('error', onError);
+    // The listener goes on inside the pool's callback, not after `await pool.connect()`: a new connection's
+    // ReadyForQuery and the server's FATAL (a shutdown) can arrive in one TCP read, and the parser emits the
+    // error in the same tick as the checkout — before an awaiting caller resumes.
+    const client = await new Promise<pg.PoolClient>((resolve, reject) => {
+      this.pool.connect((error, checkedOut) => {
+        if (error || !checkedOut) return reject(error ?? new Error('pool returned no client'));
+        checkedOut.on('error', onError);
+        resolve(checkedOut);
+      });
+    });
     try {
       await client.query('BEGIN');
       for (const step of steps)
