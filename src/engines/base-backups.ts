@@ -1,16 +1,9 @@
 /**
- * Artifact helpers shared by the engines: reading a small JSON artifact, and finding the latest base backup
- * of a PITR member (each base backup is a folder `<sharedPrefix>base/<label>/` whose `info.json` is written
+ * Finding the latest base backup of a PITR member (each base backup is a folder `<sharedPrefix>base/<label>/` whose `info.json` is written
  * last, so a folder without it is an unfinished base backup and is ignored).
  */
-import type { ArtifactStore } from '../artifacts/contract.ts';
 import type { BackupSessionContext } from './contract.ts';
-
-export async function readJsonArtifact<T>(store: ArtifactStore, key: string): Promise<T> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await store.get(key)) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
-}
+import { readJsonArtifact } from './member-manifest.ts';
 
 /** The `info.json` of this member's latest complete base backup, or undefined. */
 export async function latestBaseBackup<T>(

@@ -6,7 +6,6 @@
  * PUT again, it waits. An existing server that is not this restore's own is never replaced. Names are never
  * swapped (target `swapNames` is refused with MANAGED_RENAME_UNSUPPORTED): Azure cannot rename a server.
  */
-import { text } from 'node:stream/consumers';
 import { ConfigError, EngineError } from '../../../errors.ts';
 import type {
   RestoredMember,
@@ -32,6 +31,7 @@ import {
   type AzureFlexibleTarget,
 } from '../options.ts';
 import { AZURE_MANIFEST_FILE, type AzureFlexibleManifest } from './capture.ts';
+import { readMemberManifest } from '../../member-manifest.ts';
 
 export class AzureFlexibleRestoreSession implements RestoreSession {
   readonly target: AzureFlexibleTarget & { readonly server: string };
@@ -190,15 +190,6 @@ export class AzureFlexibleRestoreSession implements RestoreSession {
   }
 
   private async readManifest(): Promise<AzureFlexibleManifest> {
-    if (this.manifest !== undefined) return this.manifest;
-    const ref = this.ctx.record.artifacts.find((a) => a.key.endsWith(AZURE_MANIFEST_FILE));
-    if (ref === undefined)
-      throw new EngineError(
-        'RESTORE_FAILED',
-        `Member ${this.ctx.record.member.name}: the backup has no ${AZURE_MANIFEST_FILE}.`,
-        { context: { member: this.ctx.record.member.name } },
-      );
-    this.manifest = JSON.parse(await text(await this.ctx.artifacts.get(ref.key))) as AzureFlexibleManifest;
-    return this.manifest;
+    return (this.manifest ??= await readMemberManifest<AzureFlexibleManifest>(this.ctx, AZURE_MANIFEST_FILE));
   }
 }

@@ -8,7 +8,6 @@
  * `restore-state-<account>.json` next to the backup's artifacts, so a crash resumes where it stopped.
  */
 import { writeFile } from 'node:fs/promises';
-import { text } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, EngineError } from '../../../errors.ts';
 import { RestoreJournal } from '../../restore-journal.ts';
@@ -23,6 +22,7 @@ import type {
 import { MANIFEST_FILE, type CosmosManifest } from './capture.ts';
 import type { CosmosControlPlane } from '../control-plane.ts';
 import { cosmosTargetSchema, type CosmosOptions, type CosmosTarget } from '../options.ts';
+import { readMemberManifest } from '../../member-manifest.ts';
 
 type Step = 'create-account' | 'consistency' | 'stored-procedures' | 'key';
 interface RestoreState {
@@ -247,17 +247,6 @@ export class CosmosPitrRestoreSession implements RestoreSession {
   }
 
   private async readManifest(): Promise<CosmosManifest> {
-    if (this.manifest !== undefined) return this.manifest;
-    const ref = this.ctx.record.artifacts.find((a) => a.key.endsWith(MANIFEST_FILE));
-    if (ref === undefined)
-      throw new EngineError(
-        'RESTORE_FAILED',
-        `Member ${this.ctx.record.member.name}: the backup has no ${MANIFEST_FILE}.`,
-        {
-          context: { member: this.ctx.record.member.name },
-        },
-      );
-    this.manifest = JSON.parse(await text(await this.ctx.artifacts.get(ref.key))) as CosmosManifest;
-    return this.manifest;
+    return (this.manifest ??= await readMemberManifest<CosmosManifest>(this.ctx, MANIFEST_FILE));
   }
 }

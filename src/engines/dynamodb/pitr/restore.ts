@@ -8,7 +8,6 @@
  * stopped. With a target `prefix`, tables are restored straight into the new names (a second environment).
  */
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { text } from 'node:stream/consumers';
 import { ConfigError, EngineError } from '../../../errors.ts';
 import { RestoreJournal } from '../../restore-journal.ts';
 import type {
@@ -28,6 +27,7 @@ import {
   METADATA_TABLE_NAME,
 } from '../../../txn/storages/dynamodb/metadata.ts';
 import { MANIFEST_FILE, type DynamoManifest } from './capture.ts';
+import { readMemberManifest } from '../../member-manifest.ts';
 
 const ALIAS_SUFFIX = '.stillpoint-restore';
 type Step =
@@ -324,16 +324,7 @@ export class DynamoPitrRestoreSession implements RestoreSession {
   }
 
   private async readManifest(): Promise<DynamoManifest> {
-    if (this.manifest !== undefined) return this.manifest;
-    const ref = this.ctx.record.artifacts.find((a) => a.key.endsWith(MANIFEST_FILE));
-    if (ref === undefined)
-      throw new EngineError(
-        'RESTORE_FAILED',
-        `Member ${this.ctx.record.member.name}: the backup has no ${MANIFEST_FILE}.`,
-        { context: { member: this.ctx.record.member.name } },
-      );
-    this.manifest = JSON.parse(await text(await this.ctx.artifacts.get(ref.key))) as DynamoManifest;
-    return this.manifest;
+    return (this.manifest ??= await readMemberManifest<DynamoManifest>(this.ctx, MANIFEST_FILE));
   }
 }
 

@@ -20,7 +20,7 @@ import type {
   RestoreTarget,
   TargetInspection,
 } from '../../contract.ts';
-import { readJsonArtifact } from '../../base-backups.ts';
+import { readMemberManifest } from '../../member-manifest.ts';
 import { closeQuietly, connectMariaDb, credentialsRejected, quoteIdent } from '../connection.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
 import { decodeMarker, encodeMarker, stateFromMarker, worstState, type RestoreMarker } from '../markers.ts';
@@ -70,17 +70,7 @@ export class LogicalRestore implements RestoreSession {
   }
 
   private async readManifest(): Promise<DumpManifest> {
-    if (this.manifest) return this.manifest;
-    const ref = this.ctx.record.artifacts.find((a) => a.key.endsWith('/manifest.json'));
-    if (ref === undefined) {
-      throw new EngineError(
-        'ARTIFACT_MISSING',
-        `Backup ${this.ctx.record.backupId} has no dump manifest for member ${this.ctx.record.member.name}.`,
-        { context: { engine: ENGINE, backupId: this.ctx.record.backupId } },
-      );
-    }
-    this.manifest = await readJsonArtifact<DumpManifest>(this.ctx.artifacts, ref.key);
-    return this.manifest;
+    return (this.manifest ??= await readMemberManifest<DumpManifest>(this.ctx, '/manifest.json'));
   }
 
   private async connect(): Promise<mysql.Connection> {

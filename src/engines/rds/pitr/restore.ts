@@ -13,7 +13,6 @@
  * refused, even with --force (delete it or name another target). The one rename: with `swapNames` and
  * --force, the source instance is renamed out of the way and the restored one takes its name (./swap.ts).
  */
-import { text } from 'node:stream/consumers';
 import { ConfigError, EngineError } from '../../../errors.ts';
 import type {
   RestoredMember,
@@ -36,6 +35,7 @@ import {
   waitAvailable,
   type ManagedRestoreState,
 } from '../../managed-restore.ts';
+import { readMemberManifest } from '../../member-manifest.ts';
 
 type Step = 'request' | 'cluster-available' | 'instance' | 'available' | 'rename-source' | 'rename-restored';
 
@@ -298,17 +298,6 @@ export class RdsPitrRestoreSession implements RestoreSession {
   }
 
   private async readManifest(): Promise<RdsManifest> {
-    if (this.manifest !== undefined) return this.manifest;
-    const ref = this.ctx.record.artifacts.find((a) => a.key.endsWith(RDS_MANIFEST_FILE));
-    if (ref === undefined)
-      throw new EngineError(
-        'RESTORE_FAILED',
-        `Member ${this.ctx.record.member.name}: the backup has no ${RDS_MANIFEST_FILE}.`,
-        {
-          context: { member: this.ctx.record.member.name },
-        },
-      );
-    this.manifest = JSON.parse(await text(await this.ctx.artifacts.get(ref.key))) as RdsManifest;
-    return this.manifest;
+    return (this.manifest ??= await readMemberManifest<RdsManifest>(this.ctx, RDS_MANIFEST_FILE));
   }
 }
