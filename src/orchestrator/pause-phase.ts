@@ -39,6 +39,7 @@ export function connectionOf(cluster: ClusterPlan): AdminConnectionOptions {
   return {
     ...(cluster.tls === undefined ? {} : { tls: cluster.tls }),
     ...(cluster.token === undefined ? {} : { token: cluster.token }),
+    ...(cluster.callTimeoutMs === undefined ? {} : { callDeadlineMs: cluster.callTimeoutMs }),
   };
 }
 

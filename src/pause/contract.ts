@@ -70,7 +70,7 @@ export interface AdminConnectionOptions {
   };
   /** Bearer token sent as `authorization: Bearer <token>` metadata. */
   readonly token?: string;
-  /** Deadline per RPC in ms. Default 10 000 plus the drain time for Pause. */
+  /** Deadline per RPC in ms (default 10 000); a Pause gets the drain time on top. */
   readonly callDeadlineMs?: number;
 }
 

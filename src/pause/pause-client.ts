@@ -68,8 +68,10 @@ class PauseClientImpl implements PauseClient {
     const request: PauseRequestMessage = { wait_outstanding: options.waitOutstanding ?? true };
     // Sent only when given: an absent field means the server default (proto3 optional presence).
     if (options.maxPauseWaitMs !== undefined) request.max_pause_wait_time = options.maxPauseWaitMs;
+    // A Pause may legitimately take the whole drain before it answers; the call deadline comes on top.
     const deadlineMs =
-      this.options.callDeadlineMs ?? (options.maxPauseWaitMs || DEFAULT_MAX_PAUSE_WAIT_MS) + BASE_DEADLINE_MS;
+      (options.maxPauseWaitMs || DEFAULT_MAX_PAUSE_WAIT_MS) +
+      (this.options.callDeadlineMs ?? BASE_DEADLINE_MS);
     const results = await Promise.all(
       targets.map((target) =>
         this.call<object>(target, 'Pause', request, {

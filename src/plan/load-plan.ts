@@ -27,6 +27,8 @@ export interface ClusterPlan {
   readonly drainTimeoutMs?: number;
   /** Pause lease; default 15 000 ms. */
   readonly leaseMs: number;
+  /** Deadline of each admin call, ms (a Pause gets the drain on top); default the client's 10 000. */
+  readonly callTimeoutMs?: number;
 }
 
 export interface WindowOptions {
@@ -225,6 +227,7 @@ function toCluster(
     ...(token === undefined ? {} : { token }),
     ...(c.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: c.drainTimeoutMs }),
     leaseMs: c.leaseMs,
+    ...(c.callTimeoutMs === undefined ? {} : { callTimeoutMs: c.callTimeoutMs }),
   };
 }
 

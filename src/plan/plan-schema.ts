@@ -14,6 +14,7 @@
  *     token: { env: ADMIN_TOKEN }   # or { file: ./token }
  *     drainTimeoutMs: 30000         # sent as max_pause_wait_time; default: server default
  *     leaseMs: 15000                # pause lease; default 15000
+ *     callTimeoutMs: 10000          # deadline of each admin call (Pause: plus the drain); default 10000
  * members:
  *   - name: bank_a
  *     engine: sqlite
@@ -46,6 +47,7 @@ const name = z
 export const PLAN_LIMITS = Object.freeze({
   drainTimeoutMs: 10 * 60_000,
   leaseMs: 10 * 60_000,
+  callTimeoutMs: 10 * 60_000,
   windowMinMs: 60_000,
   marginMs: 60_000,
   maxAttempts: 20,
@@ -106,6 +108,9 @@ const clusterSchema = z.strictObject({
   leaseMs: ms(PLAN_LIMITS.leaseMs)
     .min(1000, 'a lease under 1000 ms cannot be renewed reliably')
     .default(15_000),
+  callTimeoutMs: ms(PLAN_LIMITS.callTimeoutMs)
+    .min(100, 'a call deadline under 100 ms fails healthy nodes')
+    .optional(),
 });
 
 const memberSchema = z.strictObject({

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '../../src/catalog/catalog.ts';
@@ -163,6 +164,36 @@ describe('backup orchestrator (real admin servers, real SQLite)', () => {
     expect(result.reason).toMatch(/^WINDOW_INVALID/);
     expect(result.attempts).toBe(2);
     expect(nodes.every((n) => !n.gate.paused)).toBe(true);
+  });
+
+  it("a silent node fails the pause within the plan's callTimeoutMs plus the drain, and the others unpause", async () => {
+    // Accepts connections and never answers: a node behind a dropped network path.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as { port: number }).port;
+    try {
+      const addresses = [`127.0.0.1:${nodes[0]!.port}`, `127.0.0.1:${silentPort}`];
+      const { plan, catalog } = open(
+        writePlan(tmp.dir, [], {
+          clusters: [
+            { name: 'nodes', targets: { addresses }, leaseMs: 2000, drainTimeoutMs: 200, callTimeoutMs: 300 },
+          ],
+          window: { maxAttempts: 1 },
+        }),
+      );
+      expect(plan.clusters[0]!.callTimeoutMs).toBe(300);
+      const started = Date.now();
+      const result = await runBackup({ plan, catalog });
+      expect(result.state).toBe('failed');
+      expect(result.reason).toMatch(/DEADLINE_EXCEEDED/);
+      expect(nodes[0]!.gate.paused).toBe(false);
+      // The default deadline alone (10 000 ms plus the drain) is longer than this whole backup took.
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('malformed plan: PLAN_INVALID and nothing paused', () => {

@@ -54,6 +54,8 @@ export async function writeTrialPlan(input: PlanInput): Promise<TrialPlan> {
               targets: planTargets(input),
               drainTimeoutMs: input.drainTimeoutMs,
               leaseMs: input.leaseMs,
+              // A node behind a dropped path fails its call in 2 s, not the production 10 s (twice per attempt).
+              callTimeoutMs: 2_000,
             },
           ],
     members: input.members.map((m) => ({
