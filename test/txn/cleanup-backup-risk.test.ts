@@ -3,7 +3,9 @@
  * SQLite files copied at different instants, as a non-atomic backup copies its members: `one` (ns_a) first,
  * then `two` (ns_b and the Coordinator), with an ungated cleanup in between — during a pause, so no
  * transaction runs, only cleanup. A committed transaction whose records were left PREPARED (its committer
- * crashed after the commit point) is what cleanup finishes between the copies.
+ * crashed after the commit point) is what cleanup finishes between the copies. This is the unsafe capture
+ * order on purpose: the orchestrator copies the Coordinator's member first (docs/compatibility.md, "Capture
+ * order under Coordinator cleanup"), which alone makes every case below restore the transaction.
  *
  * Why the trials' checker cannot see a torn restore from this: cleanup deletes a row only after every record
  * of its write set is final, and while paused no later transaction can overwrite one. So a restored
