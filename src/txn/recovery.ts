@@ -157,6 +157,9 @@ export async function resolveRecord(
       typeof row.tx_prepared_at === 'number' ? row.tx_prepared_at : Number(row.tx_prepared_at ?? 0);
     const expiryMs = options.expiryMs ?? DEFAULT_EXPIRY_MS;
     if (expiryMs > 0 && now() - preparedAt <= expiryMs) return 'unresolved';
+    // As ScalarDB 3.19 before its forceAbort: the row may be missing because cleanup finished the transaction
+    // after we read the record (./cleanup.ts); aborting it now would write ABORTED for a committed transaction.
+    if (!(await stillPending(group, table, key, row))) return 'none';
     decision = await decideAborted(group, txId, now());
     expired = decision === TxState.ABORTED;
   }
@@ -171,6 +174,12 @@ export async function resolveRecord(
   }
   if (decision === TxState.COMMITTED) return 'rolledForward';
   return expired ? 'abortedExpired' : 'rolledBack';
+}
+
+/** Whether the record is still pending by the same writer in the same state as `row` (as read earlier). */
+async function stillPending(group: StorageGroup, table: TableRef, key: Key, row: Row): Promise<boolean> {
+  const current = await group.storageFor(table.namespace).get(table, key);
+  return isPending(current) && current?.tx_id === row.tx_id && current?.tx_state === row.tx_state;
 }
 
 /** The full key of a stored row. */

@@ -15,7 +15,7 @@ import { createTransactionManager } from '../../src/txn/consensus-commit.ts';
 import type { StorageGroup, TableSchema, TransactionManager } from '../../src/txn/contract.ts';
 import { TxState } from '../../src/txn/contract.ts';
 import { openGroup } from '../../src/txn/group.ts';
-import { decideAborted } from '../../src/txn/recovery.ts';
+import { decideAborted, resolveRecord } from '../../src/txn/recovery.ts';
 import { COORDINATOR_SCHEMA, COORDINATOR_TABLE } from '../../src/txn/schema.ts';
 import { decodeWriteSet, encodeWriteSet } from '../../src/txn/write-set.ts';
 
@@ -302,6 +302,16 @@ describe('write-set logging and finishTransaction on two SQLite files', () => {
     expect(await balances()).toEqual([80, 120, TxState.PREPARED, TxState.PREPARED]);
     expect((await record(A, 'x'))?.tx_id).toBe(second);
     expect(await stateRow(first)).toBeUndefined();
+  });
+
+  it('a reader holding a stale PREPARED copy of a record cleanup finished does not abort the committed transaction (re-read first, as 3.19)', async () => {
+    await open();
+    const txId = await crashed('afterCommitState');
+    const stale = await record(A, 'x');
+    expect(await finishTransaction(group, txId)).toBe(true);
+    expect(await resolveRecord(group, A, { id: 'x' }, stale!, { expiryMs: 0, now: () => now })).toBe('none');
+    expect(await stateRow(txId)).toBeUndefined();
+    expect(await balances()).toEqual([90, 110, TxState.COMMITTED, TxState.COMMITTED]);
   });
 
   it('cleanupCoordinator finishes decided rows older than the threshold, at most `limit`, each through `admit`; keeps rows without a write set', async () => {
