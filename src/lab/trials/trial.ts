@@ -219,6 +219,9 @@ export async function runTrial(input: TrialSpec): Promise<TrialResult> {
     );
     cleanups.push(() => monitor.stop());
 
+    // A kept group's cleanup ran in earlier trials too: count this trial's deletions from here.
+    const coordinatorAtStart =
+      spec.fault === 'coordinator-cleanup' ? await coordinatorRowsLeft(databases) : undefined;
     const load = new AbortController();
     const workloads: Array<Promise<BankReport>> = [
       startLoad(
@@ -370,14 +373,14 @@ export async function runTrial(input: TrialSpec): Promise<TrialResult> {
       signal: spec.signal,
     });
     for (const v of live.violations.slice(0, 5)) violations.push(`live: ${v.kind}: ${v.detail}`);
-    if (spec.fault === 'coordinator-cleanup') {
-      const { rows, transfers } = await coordinatorRowsLeft(databases);
-      faultDetail = `${faultDetail ?? ''}; ${rows} Coordinator rows left for ${transfers} transfers`;
-      // Every transfer wrote a row: as many rows left means cleanup never ran, and the trial proved nothing.
-      if (rows >= transfers)
-        violations.push(
-          `coordinator-cleanup: no Coordinator row was cleaned up (${rows} rows, ${transfers} transfers)`,
-        );
+    if (coordinatorAtStart !== undefined) {
+      const end = await coordinatorRowsLeft(databases);
+      // Every transfer wrote one row: a row count that grew by as many means cleanup never ran (nothing proved).
+      const made = end.transfers - coordinatorAtStart.transfers;
+      const deleted = coordinatorAtStart.rows + made - end.rows;
+      faultDetail = `${faultDetail ?? ''}; cleanup deleted ${deleted} Coordinator rows during ${made} transfers`;
+      if (deleted <= 0)
+        violations.push(`coordinator-cleanup: no Coordinator row was cleaned up during ${made} transfers`);
     }
     phases.mark('live-check');
 
