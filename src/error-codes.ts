@@ -167,6 +167,7 @@ export const ERROR_CODES = {
   TXN_BAD_CONDITION: c(['transaction'], 1, 'A write condition is malformed.'),
   TXN_BAD_KEY: c(['transaction'], 1, 'A key is malformed.'),
   TXN_TABLE_NOT_FOUND: c(['transaction'], 1, 'A table is not in the metadata.'),
+  TXN_WRITE_SET_UNREADABLE: c(['transaction'], 1, 'A Coordinator tx_write_set is of a newer format.'),
   // Backup engines
   ABORTED: c(['engine'], 1, 'The operation was aborted (SIGINT/SIGTERM or a deadline).'),
   BASE_BACKUP_INVALID: c(['engine'], 1, 'A base backup is damaged or does not cover the restore point.'),

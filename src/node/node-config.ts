@@ -17,6 +17,10 @@
  *   maxHoldMs: 30000                 # hold only; default 30 000
  *   enabled: true                    # false: no gate at all (benchmarks only — the node cannot be paused)
  * expiryMs: 15000                    # lazy-recovery expiry; default 15 000
+ * coordinatorCleanup:                # optional: finish and delete decided Coordinator rows (ScalarDB 3.19's
+ *   intervalMs: 10000                #   finishTransaction), each one through the gate like a transfer; default
+ *   olderThanMs: 60000               #   every 10 s, rows decided ≥ 60 s ago, ≤ 1000 rows per round
+ *   limit: 1000
  * insecure: false                    # true: allow a non-loopback listen.host without token and TLS (warned)
  * ```
  * A non-loopback `listen.host` without a token and TLS is refused (LISTENER_INSECURE) unless `insecure`.
@@ -27,7 +31,9 @@ import { z } from 'zod';
 import { MAX_DURATION_MS } from '../duration.ts';
 import { ConfigError } from '../errors.ts';
 import type { PausedBehaviour } from '../pause/contract.ts';
+import { DEFAULT_CLEANUP_AGE_MS, DEFAULT_CLEANUP_LIMIT } from '../txn/cleanup.ts';
 import type { GroupConfig } from '../txn/contract.ts';
+import type { CoordinatorCleanupSettings } from './coordinator-cleanup.ts';
 import { configErrorFrom, groupConfigSchema, parseGroupConfig, readYaml } from '../config/group-config.ts';
 
 const nodeConfigSchema = z.strictObject({
@@ -54,6 +60,13 @@ const nodeConfigSchema = z.strictObject({
     })
     .default({ whilePaused: 'reject', maxQueued: 1000, maxHoldMs: 30_000, enabled: true }),
   expiryMs: z.number().int().positive().max(MAX_DURATION_MS).optional(),
+  coordinatorCleanup: z
+    .strictObject({
+      intervalMs: z.number().int().positive().max(MAX_DURATION_MS).default(10_000),
+      olderThanMs: z.number().int().min(0).max(MAX_DURATION_MS).default(DEFAULT_CLEANUP_AGE_MS),
+      limit: z.number().int().positive().max(1_000_000).default(DEFAULT_CLEANUP_LIMIT),
+    })
+    .optional(),
   insecure: z.boolean().default(false),
 });
 
@@ -70,6 +83,8 @@ export interface NodeConfig {
   readonly gate?: { readonly enabled?: boolean; readonly pausedBehaviour?: PausedBehaviour };
   /** Lazy-recovery expiry in ms. Default: the transaction manager's (15 000). */
   readonly expiryMs?: number;
+  /** Periodic Coordinator cleanup behind the gate (./coordinator-cleanup.ts). Absent: none. */
+  readonly coordinatorCleanup?: CoordinatorCleanupSettings;
   /** Allow a non-loopback listener without token and TLS (warned about at every start). Default false. */
   readonly insecure?: boolean;
 }
@@ -96,6 +111,7 @@ export async function parseNodeConfig(
     ...(c.admin === undefined ? {} : { admin: await resolveAdmin(c.admin, file, baseDir) }),
     gate: { enabled: c.gate.enabled, pausedBehaviour },
     ...(c.expiryMs === undefined ? {} : { expiryMs: c.expiryMs }),
+    ...(c.coordinatorCleanup === undefined ? {} : { coordinatorCleanup: c.coordinatorCleanup }),
     insecure: c.insecure,
   };
 }

@@ -2,7 +2,8 @@
  * A stillpoint node: the transaction manager behind the gate, serving the data services it is given
  * (./node-service.ts; the lab's bank service in the CLI) and the admin service (`rpc.Admin`) on ONE gRPC port,
  * so `adminPort === dataPort`. Several nodes may share one group of
- * databases (SQLite files in WAL mode work across processes).
+ * databases (SQLite files in WAL mode work across processes). Optionally it cleans up the Coordinator
+ * periodically, behind the same gate (./coordinator-cleanup.ts).
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Gate, GateStats } from '../pause/contract.ts';
@@ -12,6 +13,11 @@ import { checkListenerSecurity } from '../pause/listener-security.ts';
 import type { StorageGroup, TransactionManager } from '../txn/contract.ts';
 import { createTransactionManager } from '../txn/consensus-commit.ts';
 import { openGroup } from '../txn/group.ts';
+import {
+  startCoordinatorCleanup,
+  type CoordinatorCleanupLoop,
+  type CoordinatorCleanupStats,
+} from './coordinator-cleanup.ts';
 import type { NodeConfig } from './node-config.ts';
 import type { NodeService } from './node-service.ts';
 
@@ -33,7 +39,7 @@ export interface RunningNode {
   /** Absent when the config disabled the gate. */
   readonly gate?: Gate;
   readonly group: StorageGroup;
-  stats(): { readonly gate?: GateStats };
+  stats(): { readonly gate?: GateStats; readonly coordinatorCleanup?: CoordinatorCleanupStats };
   /** Graceful shutdown: stop accepting, release the gate, finish calls (forced after 5 s), close pools. Idempotent. */
   close(): Promise<void>;
 }
@@ -83,7 +89,11 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     const host = config.listen.host;
     const hostPart = host.includes(':') ? `[${host}]` : host;
     const port = await bind(server, `${hostPart}:${config.listen.port}`, credentialsFor(config));
-    return makeRunning({ config, group, tm: manager, server, host, hostPart, port, gate });
+    const cleanup =
+      config.coordinatorCleanup === undefined
+        ? undefined
+        : startCoordinatorCleanup(group, gate, config.coordinatorCleanup, options.log ?? stderrLog);
+    return makeRunning({ config, group, tm: manager, server, host, hostPart, port, gate, cleanup });
   } catch (error) {
     server.forceShutdown();
     await tm?.close();
@@ -101,6 +111,7 @@ interface Parts {
   hostPart: string;
   port: number;
   gate: Gate | undefined;
+  cleanup: CoordinatorCleanupLoop | undefined;
 }
 
 function makeRunning(p: Parts): RunningNode {
@@ -110,6 +121,7 @@ function makeRunning(p: Parts): RunningNode {
     // Held (hold mode) or paused callers must not wait for an unpause that will never come.
     p.gate?.unpause('node shutting down');
     await shutdown;
+    await p.cleanup?.stop();
     await p.tm.close();
     await p.group.close();
   };
@@ -121,7 +133,10 @@ function makeRunning(p: Parts): RunningNode {
     address: `${p.hostPart}:${p.port}`,
     ...(p.gate ? { gate: p.gate } : {}),
     group: p.group,
-    stats: () => (p.gate ? { gate: p.gate.stats() } : {}),
+    stats: () => ({
+      ...(p.gate ? { gate: p.gate.stats() } : {}),
+      ...(p.cleanup ? { coordinatorCleanup: p.cleanup.stats() } : {}),
+    }),
     close: () => (closing ??= close()),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The `rpc.Admin` service of ./proto/admin.proto (the reference, as upstream publishes it) as a gRPC service
- * definition, with its four small messages encoded by hand (./proto-wire.ts) in the shapes @grpc/proto-loader
+ * definition, with its four small messages encoded by hand (../proto-wire.ts) in the shapes @grpc/proto-loader
  * used to deliver (snake_case fields, int64 as Number, defaults filled in). Parsing the .proto text with
  * protobufjs at run time cost more than the whole rest of `scalar-admin -c CHECK_PAUSED` (issue 17).
  *
@@ -11,7 +11,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { WireWriter, readFields, stringField, varintField } from './proto-wire.ts';
+import { WireWriter, readFields, stringField, varintField } from '../proto-wire.ts';
 
 /** The reference proto file, next to this module (tools and docs; the service below does not read it). */
 export const ADMIN_PROTO_PATH = fileURLToPath(new URL('./proto/admin.proto', import.meta.url));

@@ -2,11 +2,11 @@
  * Machine-readable error reasons on the admin service, the way newer upstream servers send them: a
  * `google.rpc.Status` holding a `google.rpc.ErrorInfo` in the `grpc-status-details-bin` trailer. The reason
  * is also put at the start of the message (`[TIMED_OUT] …`) for clients that only read the message.
- * The two messages (./proto/error-details.proto, the reference) are encoded by hand (./proto-wire.ts): the
+ * The two messages (./proto/error-details.proto, the reference) are encoded by hand (../proto-wire.ts): the
  * client decodes them on every failed call, and protobufjs cost ~0.1 s of start-up (issue 17).
  */
 import * as grpc from '@grpc/grpc-js';
-import { WireWriter, bytesFields, readFields, stringField } from './proto-wire.ts';
+import { WireWriter, bytesFields, readFields, stringField } from '../proto-wire.ts';
 
 /** Reasons (upstream names) the admin service attaches. */
 export type AdminErrorReason = 'TIMED_OUT' | 'TIMED_OUT_STILL_PAUSED' | 'PAUSE_IN_PROGRESS' | 'GATE_OPEN';

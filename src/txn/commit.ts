@@ -3,7 +3,10 @@
  * with a conditional write (batched per storage), validate the read set when serializable, write
  * COMMITTED into the Coordinator with put-if-not-exists (THE commit point), then commit the records
  * (failures there are harmless: readers roll forward). Any failure before the commit point aborts:
- * ABORTED into the Coordinator, then every prepared record back to what was read.
+ * ABORTED into the Coordinator, then every prepared record back to what was read. Both decision rows carry
+ * the transaction's write set (`tx_write_set`, ./write-set.ts) when the Coordinator table has that column,
+ * as ScalarDB 3.19 with write-set logging does: cleanup (./cleanup.ts) finishes such a row's records and
+ * deletes it.
  */
 import { TransactionError } from '../errors.ts';
 import type {
@@ -21,6 +24,7 @@ import { TxState } from './contract.ts';
 import { isPending, prepareMutation, recordId, rollForwardMutation, undoPrepareMutation } from './records.ts';
 import { coordinatorState, decideAborted, keyOf } from './recovery.ts';
 import { COORDINATOR_NAMESPACE, COORDINATOR_TABLE } from './schema.ts';
+import { encodeWriteSet } from './write-set.ts';
 
 /**
  * What a transaction manager shares with its transactions, and a transaction's read, write and scan sets
@@ -33,6 +37,8 @@ export interface ManagerContext {
   readonly failpoints: Failpoints;
   /** User schema of a table (cached by the manager). */
   schemaOf(table: TableRef): Promise<TableSchema>;
+  /** Whether decision rows log the write set: on, and the Coordinator table has `tx_write_set` (cached). */
+  logsWriteSet(): Promise<boolean>;
 }
 
 export interface ReadEntry {
@@ -67,6 +73,11 @@ export interface CommitState {
   readRecord(table: WriteEntry['table'], key: WriteEntry['key']): Promise<ReadEntry>;
 }
 
+/** What the commit writes besides the records: the write set for the decision rows, when logged. */
+interface Decision {
+  readonly writeSet?: Uint8Array;
+}
+
 interface Prepared {
   readonly id: string;
   readonly write: WriteEntry;
@@ -84,14 +95,15 @@ export async function commitTransaction(tx: CommitState): Promise<void> {
   // Blind writes need the current record too: its tx_id is the prepare condition, its values the before image.
   for (const [id, write] of tx.writes) if (!tx.reads.has(id)) await tx.readRecord(write.table, write.key);
   const prepared = composePrepare(tx);
-  await runOrAbort(tx, prepared, () => prepareAll(tx, prepared));
+  const decision = await decisionOf(tx, prepared);
+  await runOrAbort(tx, prepared, decision, () => prepareAll(tx, prepared));
   await failpoints.afterPrepare?.(tx.id);
   if (tx.isolation === 'serializable') {
-    await runOrAbort(tx, prepared, async () => {
+    await runOrAbort(tx, prepared, decision, async () => {
       if (!(await validateReads(tx))) throw conflict(tx, 'a record it read changed before it committed');
     });
   }
-  await commitState(tx, prepared);
+  await commitState(tx, prepared, decision);
   await failpoints.afterCommitState?.(tx.id);
   await commitRecords(tx, prepared);
 }
@@ -114,6 +126,14 @@ function composePrepare(tx: CommitState): Prepared[] {
   }
   // One global order of records: two transactions batching overlapping records lock them in the same order.
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** The write set of the decision rows (every record the commit prepares), unless the manager does not log it. */
+async function decisionOf(tx: CommitState, prepared: readonly Prepared[]): Promise<Decision> {
+  if (!(await tx.ctx.logsWriteSet())) return {};
+  const entries = [];
+  for (const p of prepared) entries.push({ schema: await tx.ctx.schemaOf(p.write.table), key: p.write.key });
+  return { writeSet: encodeWriteSet(entries) };
 }
 
 /**
@@ -139,21 +159,26 @@ async function prepareAll(tx: CommitState, prepared: readonly Prepared[]): Promi
 async function runOrAbort(
   tx: CommitState,
   prepared: readonly Prepared[],
+  decision: Decision,
   step: () => Promise<void>,
 ): Promise<void> {
   try {
     await step();
   } catch (error) {
     // If the abort itself fails (a storage is down), the records stay PREPARED: readers abort them after the expiry.
-    await abortPrepared(tx, prepared).catch(() => {});
+    await abortPrepared(tx, prepared, decision).catch(() => {});
     throw isConflict(error)
       ? conflict(tx, 'another transaction wrote one of its records first', error)
       : error;
   }
 }
 
-async function abortPrepared(tx: CommitState, prepared: readonly Prepared[]): Promise<void> {
-  const decision = await decideAborted(tx.ctx.group, tx.id, tx.ctx.now());
+async function abortPrepared(
+  tx: CommitState,
+  prepared: readonly Prepared[],
+  { writeSet }: Decision,
+): Promise<void> {
+  const decision = await decideAborted(tx.ctx.group, tx.id, tx.ctx.now(), writeSet);
   if (decision !== TxState.ABORTED) {
     throw new TransactionError('TX_INTERNAL', `Transaction ${tx.id} found itself COMMITTED while aborting.`);
   }
@@ -179,7 +204,11 @@ async function undoRecords(tx: CommitState, prepared: readonly Prepared[]): Prom
 }
 
 /** The commit point. A lost race to a reader that aborted us as expired ends in TX_CONFLICT. */
-async function commitState(tx: CommitState, prepared: readonly Prepared[]): Promise<void> {
+async function commitState(
+  tx: CommitState,
+  prepared: readonly Prepared[],
+  { writeSet }: Decision,
+): Promise<void> {
   const { group } = tx.ctx;
   let decision: number | undefined;
   try {
@@ -188,13 +217,17 @@ async function commitState(tx: CommitState, prepared: readonly Prepared[]): Prom
         kind: 'put',
         table: COORDINATOR_TABLE,
         key: { tx_id: tx.id },
-        values: { tx_state: TxState.COMMITTED, tx_created_at: tx.ctx.now() },
+        values: {
+          tx_state: TxState.COMMITTED,
+          tx_created_at: tx.ctx.now(),
+          ...(writeSet === undefined ? {} : { tx_write_set: writeSet }),
+        },
         condition: { kind: 'ifNotExists' },
       },
     ]);
     return;
   } catch (error) {
-    decision = await decisionAfterFailedCommitState(tx, error);
+    decision = await decisionAfterFailedCommitState(tx, error, writeSet);
   }
   if (decision === TxState.COMMITTED) return;
   await undoRecords(tx, prepared);
@@ -202,12 +235,16 @@ async function commitState(tx: CommitState, prepared: readonly Prepared[]): Prom
 }
 
 /** After the commit-state write failed: find out (or settle) what the Coordinator decided. */
-async function decisionAfterFailedCommitState(tx: CommitState, error: unknown): Promise<number> {
+async function decisionAfterFailedCommitState(
+  tx: CommitState,
+  error: unknown,
+  writeSet: Uint8Array | undefined,
+): Promise<number> {
   try {
     // The write may have landed (e.g. a timeout after the server applied it): ask before deciding.
     return (
       (await coordinatorState(tx.ctx.group, tx.id)) ??
-      (await decideAborted(tx.ctx.group, tx.id, tx.ctx.now()))
+      (await decideAborted(tx.ctx.group, tx.id, tx.ctx.now(), writeSet))
     );
   } catch (readError) {
     throw new TransactionError(

@@ -14,7 +14,7 @@ import type {
   TransactionOptions,
 } from './contract.ts';
 import { DEFAULT_EXPIRY_MS } from './recovery.ts';
-import { fullTableName } from './schema.ts';
+import { COORDINATOR_TABLE, fullTableName } from './schema.ts';
 import type { ManagerContext } from './commit.ts';
 import { ConsensusTransaction } from './transaction.ts';
 
@@ -31,10 +31,12 @@ export function retryDelayMs(attempt: number): number {
 
 /**
  * Creates a manager over an open group (the caller keeps owning the group). Defaults: expiry 15 000 ms,
- * clock `Date.now`, ids `crypto.randomUUID`, no failpoints.
+ * clock `Date.now`, ids `crypto.randomUUID`, no failpoints, write sets logged (when the Coordinator table
+ * has `tx_write_set`).
  */
 export function createTransactionManager(options: TransactionManagerOptions): TransactionManager {
   const schemas = new Map<string, TableSchema>();
+  let logsWriteSet: Promise<boolean> | undefined;
   const ctx: ManagerContext = {
     group: options.group,
     expiryMs: options.expiryMs ?? DEFAULT_EXPIRY_MS,
@@ -54,6 +56,15 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
         });
       }
       return found;
+    },
+    logsWriteSet(): Promise<boolean> {
+      if (options.writeSetLogging === false) return Promise.resolve(false);
+      // A Coordinator table ScalarDB created without write-set logging has no such column (3.19 ties the two).
+      logsWriteSet ??= ctx.schemaOf(COORDINATOR_TABLE).then((s) => 'tx_write_set' in s.columns);
+      return logsWriteSet.catch((error: unknown) => {
+        logsWriteSet = undefined;
+        throw error;
+      });
     },
   };
   const newId = options.idGenerator ?? randomUUID;

@@ -272,4 +272,10 @@ export interface TransactionManagerOptions {
   readonly failpoints?: Failpoints;
   /** Transaction ids. Default `crypto.randomUUID`. */
   readonly idGenerator?: () => string;
+  /**
+   * Record each commit's (and commit-time abort's) write set in its Coordinator row (`tx_write_set`, ScalarDB
+   * 3.19's `coordinator.write_set_logging`), which Coordinator cleanup needs. Default true; logged only when the
+   * Coordinator table has the column (a table ScalarDB created with the option off has none).
+   */
+  readonly writeSetLogging?: boolean;
 }

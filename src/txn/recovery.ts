@@ -68,14 +68,24 @@ function childIds(row: Row): string[] {
 }
 
 /** Put-if-not-exists of a decision row; false when a row under that id already exists. */
-async function putDecision(group: StorageGroup, txId: string, state: number, now: number): Promise<boolean> {
+async function putDecision(
+  group: StorageGroup,
+  txId: string,
+  state: number,
+  now: number,
+  writeSet?: Uint8Array,
+): Promise<boolean> {
   try {
     await group.storageFor(COORDINATOR_NAMESPACE).mutate([
       {
         kind: 'put',
         table: COORDINATOR_TABLE,
         key: { tx_id: txId },
-        values: { tx_state: state, tx_created_at: now },
+        values: {
+          tx_state: state,
+          tx_created_at: now,
+          ...(writeSet === undefined ? {} : { tx_write_set: writeSet }),
+        },
         condition: { kind: 'ifNotExists' },
       },
     ]);
@@ -91,14 +101,21 @@ async function putDecision(group: StorageGroup, txId: string, state: number, now
  * `txId` unless a decision exists; returns the decision that stands (ours or the one that won the race).
  * For a group member, as upstream's forceAbort: first an ABORTED parent row without children, which fences
  * off a group commit still in flight, then the full-id row; a parent row that already lists the child decides.
+ * `writeSet` (the committer's own abort) goes into the full-id row; a reader knows no write set.
  */
-export async function decide(group: StorageGroup, txId: string, state: number, now: number): Promise<number> {
+export async function decide(
+  group: StorageGroup,
+  txId: string,
+  state: number,
+  now: number,
+  writeSet?: Uint8Array,
+): Promise<number> {
   const ids = state === TxState.ABORTED ? splitGroupCommitId(txId) : undefined;
   if (ids !== undefined && !(await putDecision(group, ids.parent, state, now))) {
     const parent = await coordinatorState(group, txId);
     if (parent !== undefined) return parent;
   }
-  if (await putDecision(group, txId, state, now)) return state;
+  if (await putDecision(group, txId, state, now, writeSet)) return state;
   // Lost the race: a committer (or another reader) decided first; its decision stands.
   const decided = await coordinatorState(group, txId);
   if (decided === undefined)
@@ -106,9 +123,14 @@ export async function decide(group: StorageGroup, txId: string, state: number, n
   return decided;
 }
 
-/** {@link decide} with ABORTED: what a reader does with a writer silent beyond the expiry. */
-export function decideAborted(group: StorageGroup, txId: string, now: number): Promise<number> {
-  return decide(group, txId, TxState.ABORTED, now);
+/** {@link decide} with ABORTED: what a reader does with a writer silent beyond the expiry (and a committer's abort). */
+export function decideAborted(
+  group: StorageGroup,
+  txId: string,
+  now: number,
+  writeSet?: Uint8Array,
+): Promise<number> {
+  return decide(group, txId, TxState.ABORTED, now, writeSet);
 }
 
 /**
@@ -135,6 +157,9 @@ export async function resolveRecord(
       typeof row.tx_prepared_at === 'number' ? row.tx_prepared_at : Number(row.tx_prepared_at ?? 0);
     const expiryMs = options.expiryMs ?? DEFAULT_EXPIRY_MS;
     if (expiryMs > 0 && now() - preparedAt <= expiryMs) return 'unresolved';
+    // As ScalarDB 3.19 before its forceAbort: the row may be missing because cleanup finished the transaction
+    // after we read the record (./cleanup.ts); aborting it now would write ABORTED for a committed transaction.
+    if (!(await stillPending(group, table, key, row))) return 'none';
     decision = await decideAborted(group, txId, now());
     expired = decision === TxState.ABORTED;
   }
@@ -149,6 +174,12 @@ export async function resolveRecord(
   }
   if (decision === TxState.COMMITTED) return 'rolledForward';
   return expired ? 'abortedExpired' : 'rolledBack';
+}
+
+/** Whether the record is still pending by the same writer in the same state as `row` (as read earlier). */
+async function stillPending(group: StorageGroup, table: TableRef, key: Key, row: Row): Promise<boolean> {
+  const current = await group.storageFor(table.namespace).get(table, key);
+  return isPending(current) && current?.tx_id === row.tx_id && current?.tx_state === row.tx_state;
 }
 
 /** The full key of a stored row. */

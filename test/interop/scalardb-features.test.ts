@@ -11,6 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkGroup } from '../../src/checker/check.ts';
 import { bankInvariants } from '../../src/lab/bank/bank-invariants.ts';
 import type { GroupConfig, Row } from '../../src/txn/contract.ts';
+import { transfer } from '../../src/lab/bank/bank-schema.ts';
+import { finishTransaction } from '../../src/txn/cleanup.ts';
+import { createTransactionManager } from '../../src/txn/consensus-commit.ts';
+import { openGroup } from '../../src/txn/group.ts';
+import { COORDINATOR_TABLE } from '../../src/txn/schema.ts';
+import { decodeWriteSet } from '../../src/txn/write-set.ts';
 import { propertiesFile, stillpointView, viewFromLines } from './format-suite.ts';
 import { interopSkipReason, runDriver, VERSIONS } from './harness.ts';
 
@@ -173,6 +179,57 @@ describe.skipIf(skip !== undefined)(
           ).lines,
         ),
       ).toEqual(view);
+    });
+
+    it("write sets both ways: stillpoint reads and finishes ScalarDB's row; ScalarDB's finishTransaction finishes a stillpoint commit left PREPARED from stillpoint's tx_write_set", async () => {
+      const s = store('write-set');
+      const props = await propertiesFile(dir, 'write-set', s.properties, {
+        [`${CC}coordinator.write_set_logging.enabled`]: 'true',
+      });
+      const first = await runDriver('BankDriver', [props, 'setup:6:100', 'transfers:1:3']);
+      const theirs = String(first.lines.find((l) => typeof l.transfer === 'string')?.txId);
+      const ours = `sp-${Date.now()}`;
+      const group = await openGroup(s.group);
+      try {
+        const row = await group.storageFor('coordinator').get(COORDINATOR_TABLE, { tx_id: theirs });
+        const tables = decodeWriteSet(row?.tx_write_set as Uint8Array)
+          .groups.flatMap((g) => g.entries)
+          .map((e) => `${e.table.namespace}.${e.table.table}`);
+        expect(new Set(tables)).toEqual(
+          new Set(['bank_a.accounts', 'bank_b.accounts', 'bank_a.transfers', 'bank_b.transfers']),
+        );
+        expect(await finishTransaction(group, theirs)).toBe(true);
+        const crashing = createTransactionManager({
+          group,
+          idGenerator: () => ours,
+          failpoints: { afterCommitState: () => Promise.reject(new Error('crash')) },
+        });
+        await expect(
+          crashing.run((tx) => transfer(tx, { transferId: 'sp-finish', from: 0, to: 1, amount: 7 }), {
+            retries: 0,
+          }),
+        ).rejects.toThrow('crash');
+      } finally {
+        await group.close();
+      }
+      expect(s.sql(`SELECT tx_id FROM "coordinator$state" WHERE tx_id = '${theirs}'`)).toEqual([]);
+      const pending = () =>
+        ['bank_a$accounts', 'bank_b$accounts', 'bank_a$transfers', 'bank_b$transfers'].reduce(
+          (n, t) =>
+            n +
+            Number(s.sql(`SELECT count(*) AS n FROM "${t}" WHERE tx_id = '${ours}' AND tx_state = 1`)[0]?.n),
+          0,
+        );
+      expect(pending()).toBe(4);
+      const finished = await runDriver('BankDriver', [props, `finish:${ours}`]);
+      expect(finished.lines.find((l) => l.finish === ours)?.result).toBe(true);
+      expect(pending()).toBe(0);
+      expect(s.sql(`SELECT tx_id FROM "coordinator$state" WHERE tx_id = '${ours}'`)).toEqual([]);
+      const report = await checkGroup(s.group, { invariants: [bankInvariants] });
+      expect(report.violations).toEqual([]);
+      const view = await stillpointView(s.group);
+      expect(view.transfers.bank_a).toContain('sp-finish');
+      expect(viewFromLines((await runDriver('BankDriver', [props, 'read'])).lines)).toEqual(view);
     });
   },
 );

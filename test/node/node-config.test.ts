@@ -89,6 +89,20 @@ describe('node config', () => {
     expect(config.group.storages.a).toEqual({ kind: 'sqlite', path: join(dir, 'a.db') });
   });
 
+  it('reads coordinatorCleanup with its defaults (absent: no cleanup), and rejects unknown keys in it', async () => {
+    expect((await parseNodeConfig({ group, listen: { port: 0 } }, { baseDir: dir })).coordinatorCleanup).toBe(
+      undefined,
+    );
+    const config = await parseNodeConfig(
+      { group, listen: { port: 0 }, coordinatorCleanup: { intervalMs: 500 } },
+      { baseDir: dir },
+    );
+    expect(config.coordinatorCleanup).toEqual({ intervalMs: 500, olderThanMs: 60_000, limit: 1_000 });
+    await expect(
+      parseNodeConfig({ group, listen: { port: 0 }, coordinatorCleanup: { everyMs: 5 } }, { baseDir: dir }),
+    ).rejects.toThrow(/coordinatorCleanup/);
+  });
+
   it('reads hold mode, the admin token from the environment, and rejects unknown keys', async () => {
     process.env.STILLPOINT_TEST_TOKEN = 'tok';
     const config = await parseNodeConfig({

@@ -69,6 +69,7 @@ export const UPFRONT_FAULTS: ReadonlySet<FaultKind> = new Set([
   'clock-offset',
   'service-clock-skew',
   'artifact-store-unreachable',
+  'coordinator-cleanup',
 ]);
 
 /** Applies `kind` now. */
@@ -103,6 +104,9 @@ export async function applyFault(
   switch (kind) {
     case 'none':
       return healed('nothing done', () => Promise.resolve());
+    case 'coordinator-cleanup':
+      // The nodes were started with it (./trial.ts): nothing to switch on now, nothing to heal.
+      return healed('the nodes clean up the Coordinator behind their gates', () => Promise.resolve());
     case 'clock-offset': {
       const c = target.clockOffset;
       const note =

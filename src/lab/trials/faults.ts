@@ -60,7 +60,8 @@ export type FaultKind =
   | 'artifact-store-slow'
   | 'artifact-store-fails-midway'
   | 'encryption-key-missing'
-  | 'catalog-kill-midwrite';
+  | 'catalog-kill-midwrite'
+  | 'coordinator-cleanup';
 
 export interface FaultSpec {
   readonly kind: FaultKind;
@@ -305,6 +306,16 @@ export const FAULTS: readonly FaultSpec[] = [
     moments: ['before-pause', 'during-pause', 'after-pause'],
     groups: ALL,
     allowedOutcomes: ANY,
+  },
+  {
+    kind: 'coordinator-cleanup',
+    description:
+      'every node runs Coordinator cleanup (finishTransaction of decided rows ≥ 1 s old) every 100 ms, from its ' +
+      'start through every moment of the backup, behind its gate like a transfer: the backup must complete and ' +
+      'restore consistent, and cleanup must have deleted rows',
+    moments: ['before-pause'],
+    groups: ALL,
+    allowedOutcomes: ['complete'],
   },
 ];
 

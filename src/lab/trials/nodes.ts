@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../local-servers/process.ts';
+import type { CoordinatorCleanupSettings } from '../../node/coordinator-cleanup.ts';
 import type { GroupConfig } from '../../txn/contract.ts';
 import { startNodeProcess, type NodeProcess } from '../demo/node-process.ts';
 import { cliEntry } from './cli-entry.ts';
@@ -40,6 +41,8 @@ export interface TrialNodeSettings {
   readonly whilePaused?: 'reject' | 'hold';
   /** Runs the node's wall clock ahead (or behind, negative) of real time, restarts included (./clock-offset.ts). */
   readonly clockOffsetMs?: number;
+  /** The node's periodic Coordinator cleanup (the `coordinator-cleanup` fault); absent: none. */
+  readonly coordinatorCleanup?: CoordinatorCleanupSettings;
 }
 
 /** Times a first start may find its port taken (chosen free, then taken by another process before the bind). */
@@ -70,10 +73,17 @@ async function startOnFreePort(
   group: GroupConfig,
   settings: TrialNodeSettings,
 ): Promise<TrialNode> {
-  const { expiryMs, whilePaused = 'reject', clockOffsetMs = 0 } = settings;
+  const { expiryMs, whilePaused = 'reject', clockOffsetMs = 0, coordinatorCleanup } = settings;
   const port = await freePort();
   const configFile = join(dir, `${name}.yaml`);
-  const config = { name, group, listen: { host: '127.0.0.1', port }, expiryMs, gate: { whilePaused } };
+  const config = {
+    name,
+    group,
+    listen: { host: '127.0.0.1', port },
+    expiryMs,
+    gate: { whilePaused },
+    ...(coordinatorCleanup === undefined ? {} : { coordinatorCleanup }),
+  };
   await writeFile(configFile, stringify(config), { mode: 0o600 });
   const proxy = await startTcpProxy({ upstreamHost: '127.0.0.1', upstreamPort: port });
   let child: NodeProcess | undefined;

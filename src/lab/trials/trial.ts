@@ -28,6 +28,9 @@ import { faultSpec, type BackupOutcome, type FaultKind, type FaultMoment, type G
 import type { TrialDatabases, TrialGroupServers } from './group.ts';
 import type { GroupPool } from './group-pool.ts';
 import { startTrialNode, type TrialNode, type TrialNodeSettings } from './nodes.ts';
+import type { CoordinatorCleanupSettings } from '../../node/coordinator-cleanup.ts';
+import { COORDINATOR_NAMESPACE, COORDINATOR_TABLE } from '../../txn/schema.ts';
+import { transfersRef, BANK_A } from '../bank/bank-schema.ts';
 import { startDnsServer, type DnsServer } from './srv-dns.ts';
 import { startPauseMonitor } from './pause-monitor.ts';
 import type { Random } from './random.ts';
@@ -60,11 +63,23 @@ export interface TrialSizes {
   readonly whilePaused?: 'reject' | 'hold';
   /** Trials one group and its nodes serve before a fresh one is built (./group-pool.ts); 1: never reused. */
   readonly groupReuse: number;
+  /** The nodes' periodic Coordinator cleanup (set by the `coordinator-cleanup` fault); absent: none. */
+  readonly coordinatorCleanup?: CoordinatorCleanupSettings;
 }
 
 function nodeSettings(sizes: TrialSizes): TrialNodeSettings {
-  return { expiryMs: sizes.expiryMs, ...(sizes.whilePaused ? { whilePaused: sizes.whilePaused } : {}) };
+  return {
+    expiryMs: sizes.expiryMs,
+    ...(sizes.whilePaused ? { whilePaused: sizes.whilePaused } : {}),
+    ...(sizes.coordinatorCleanup ? { coordinatorCleanup: sizes.coordinatorCleanup } : {}),
+  };
 }
+
+/**
+ * The `coordinator-cleanup` fault's nodes: a round every 100 ms over rows decided ≥ 1 s ago, so rows are deleted
+ * throughout the backup (a trial's transfers take milliseconds; 1 s keeps cleanup clear of a commit in flight).
+ */
+const TRIAL_CLEANUP: CoordinatorCleanupSettings = { intervalMs: 100, olderThanMs: 1_000, limit: 1_000 };
 
 export const DEFAULT_SIZES: TrialSizes = {
   nodes: 3,
@@ -140,7 +155,11 @@ const SLOW_FAULTS: ReadonlySet<FaultKind> = new Set([
  * that fails to restore or fails the checker; an acknowledged transfer missing from the live databases
  * or a live inconsistency; an outcome the fault does not allow; a backup that hung.
  */
-export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
+export async function runTrial(input: TrialSpec): Promise<TrialResult> {
+  const spec: TrialSpec =
+    input.fault === 'coordinator-cleanup'
+      ? { ...input, sizes: { ...input.sizes, coordinatorCleanup: TRIAL_CLEANUP } }
+      : input;
   const started = Date.now();
   const violations: string[] = [];
   const cleanups: Array<() => Promise<void>> = [];
@@ -200,6 +219,9 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
     );
     cleanups.push(() => monitor.stop());
 
+    // A kept group's cleanup ran in earlier trials too: count this trial's deletions from here.
+    const coordinatorAtStart =
+      spec.fault === 'coordinator-cleanup' ? await coordinatorRowsLeft(databases) : undefined;
     const load = new AbortController();
     const workloads: Array<Promise<BankReport>> = [
       startLoad(
@@ -351,6 +373,15 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
       signal: spec.signal,
     });
     for (const v of live.violations.slice(0, 5)) violations.push(`live: ${v.kind}: ${v.detail}`);
+    if (coordinatorAtStart !== undefined) {
+      const end = await coordinatorRowsLeft(databases);
+      // Every transfer wrote one row: a row count that grew by as many means cleanup never ran (nothing proved).
+      const made = end.transfers - coordinatorAtStart.transfers;
+      const deleted = coordinatorAtStart.rows + made - end.rows;
+      faultDetail = `${faultDetail ?? ''}; cleanup deleted ${deleted} Coordinator rows during ${made} transfers`;
+      if (deleted <= 0)
+        violations.push(`coordinator-cleanup: no Coordinator row was cleaned up during ${made} transfers`);
+    }
     phases.mark('live-check');
 
     if (outcome === 'complete' && backupId !== null) {
@@ -429,6 +460,20 @@ export async function runTrial(spec: TrialSpec): Promise<TrialResult> {
   };
 }
 
+/** Coordinator rows left, and transfers ever made (one row each before cleanup), in the live group. */
+async function coordinatorRowsLeft(databases: TrialDatabases): Promise<{ rows: number; transfers: number }> {
+  const group = await openGroup(databases.group);
+  try {
+    let rows = 0;
+    for await (const _ of group.storageFor(COORDINATOR_NAMESPACE).scanAll(COORDINATOR_TABLE)) rows += 1;
+    let transfers = 0;
+    for await (const _ of group.storageFor(BANK_A).scanAll(transfersRef(BANK_A))) transfers += 1;
+    return { rows, transfers };
+  } finally {
+    await group.close();
+  }
+}
+
 /** Creates the bank tables and accounts in a fresh group. */
 export async function seedBank(databases: TrialDatabases, accounts: number): Promise<void> {
   const group = await openGroup(databases.group);
@@ -441,7 +486,12 @@ export async function seedBank(databases: TrialDatabases, accounts: number): Pro
 
 /** What a kept group's nodes must share with the next trial's: their count and settings. */
 function nodesKey(sizes: TrialSizes): string {
-  return JSON.stringify([sizes.nodes, sizes.expiryMs, sizes.whilePaused ?? 'reject']);
+  return JSON.stringify([
+    sizes.nodes,
+    sizes.expiryMs,
+    sizes.whilePaused ?? 'reject',
+    ...(sizes.coordinatorCleanup ? [sizes.coordinatorCleanup] : []),
+  ]);
 }
 
 /** Names of the planned nodes of a trial. */
