@@ -17,6 +17,8 @@ import { JmxSession } from './jmx-session.ts';
 
 const execFileAsync = promisify(execFile);
 
+const DEFAULT_JMX_TIMEOUT_MS = 60_000;
+
 export interface NodeOpsConfig {
   /** The nodetool command line up to its arguments, e.g. `['nodetool', '-h', '127.0.0.1', '-p', '7199']`. */
   readonly nodetool: readonly string[];
@@ -30,6 +32,12 @@ export interface NodeOpsConfig {
    * then cost one MBean call instead of a nodetool JVM. Absent: nodetool for everything.
    */
   readonly jmx?: { readonly host: string; readonly port: number };
+  /**
+   * How long one flush or snapshot through the JMX helper may take, ms (default 60 s): past it the helper
+   * is replaced and the call fails with `AGENT_TIMEOUT`. Below the client's snapshot deadline (120 s), so
+   * that a hung helper is gone before the next attempt's call.
+   */
+  readonly jmxTimeoutMs?: number;
   /** The node's commitlog and hints directories (cleared by a full-cluster restore while the node is down). */
   readonly commitlogDir?: string;
   readonly hintsDir?: string;
@@ -70,7 +78,11 @@ export class NodeOps {
   private readonly jmx: JmxSession | undefined;
 
   constructor(readonly config: NodeOpsConfig) {
-    this.jmx = config.jmx === undefined ? undefined : new JmxSession(config.jmx.host, config.jmx.port);
+    const jmxTimeoutMs = config.jmxTimeoutMs ?? DEFAULT_JMX_TIMEOUT_MS;
+    this.jmx =
+      config.jmx === undefined
+        ? undefined
+        : new JmxSession(config.jmx.host, config.jmx.port, 'java', jmxTimeoutMs);
   }
 
   /** Stops the JMX helper. */
@@ -80,14 +92,16 @@ export class NodeOps {
 
   /**
    * Through the JMX helper when there is one (resolves with its timings, ms); nodetool when there is none or
-   * it failed (resolves with none).
+   * it failed (resolves with none). A JMX call past its deadline fails the call: the node hangs, and a
+   * nodetool JVM would hang on it too, past the caller's deadline.
    */
   private async viaJmx(command: readonly string[], fallback: readonly string[]): Promise<number[]> {
     if (this.jmx !== undefined) {
       try {
-        return await this.jmx.run(command, this.config.timeoutMs ?? 300_000);
-      } catch {
-        // e.g. no `java` next to the agent, or the node restarted: nodetool reports the real error, if any.
+        return await this.jmx.run(command, this.config.jmxTimeoutMs ?? DEFAULT_JMX_TIMEOUT_MS);
+      } catch (error) {
+        if (error instanceof EngineError && error.code === 'AGENT_TIMEOUT') throw error;
+        // e.g. no `java` next to the agent, or the node is down: nodetool reports the real error, if any.
       }
     }
     await this.nodetool(fallback);

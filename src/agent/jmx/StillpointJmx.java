@@ -2,6 +2,8 @@
 // <host> <port>`, source-file mode: no build step). One connection to the node's StorageService, commands on
 // stdin, one answer line per command on stdout — so a snapshot inside the pause costs one MBean call, not a
 // nodetool JVM start (1.4–1.8 s on two cores). Only the JDK is needed (javax.management), no Cassandra jars.
+// Before each command the connection is probed (a restarted node leaves a dead one) and reopened if dead;
+// the RMI socket timeouts are set on the command line by jmx-session.ts, which also kills a hung helper.
 //
 //   ping                         -> ok <ms>
 //   snapshot <tag> <ks> [<ks>…]  -> ok <ms> <flush ms>   forceKeyspaceFlush(ks) for each ks, then
@@ -32,6 +34,8 @@ public class StillpointJmx {
       long started = System.nanoTime();
       String extra = "";
       try {
+        // A node restarted since the last command left a dead connection: probe it, reconnect once.
+        if (connector != null && !alive(connector)) connector = closed(connector);
         if (connector == null) connector = JMXConnectorFactory.connect(new JMXServiceURL(url), null);
         MBeanServerConnection mbs = connector.getMBeanServerConnection();
         switch (words[0]) {
@@ -56,17 +60,29 @@ public class StillpointJmx {
         }
         System.out.println("ok " + (System.nanoTime() - started) / 1_000_000 + extra);
       } catch (Exception e) {
-        // A restarted node breaks the connection: reconnect on the next command.
-        if (connector != null) {
-          try { connector.close(); } catch (Exception ignored) { }
-          connector = null;
-        }
+        // Whatever broke (the node, the connection): a fresh connection for the next command.
+        if (connector != null) connector = closed(connector);
         Throwable root = e;
         while (root.getCause() != null) root = root.getCause();
         System.out.println("err " + String.valueOf(root).replace('\n', ' '));
       }
       System.out.flush();
     }
+  }
+
+  /** One cheap round trip (~1 ms on loopback): false when the connection is dead. */
+  private static boolean alive(JMXConnector connector) {
+    try {
+      connector.getMBeanServerConnection().getMBeanCount();
+      return true;
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
+  private static JMXConnector closed(JMXConnector connector) {
+    try { connector.close(); } catch (Exception ignored) { }
+    return null;
   }
 
   private static void flush(MBeanServerConnection mbs, ObjectName ss, String keyspace) throws Exception {
