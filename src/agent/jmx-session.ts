@@ -39,19 +39,20 @@ export class JmxSession {
   ) {}
 
   /**
-   * Runs one command; resolves with the helper's milliseconds (the whole call first, then any parts it
-   * measures: a snapshot's flush), rejects with its error line, or with `AGENT_TIMEOUT` after `timeoutMs`
-   * (counted from when the command is sent, not while it waits behind another).
+   * Runs one command; resolves with the words of the helper's answer (the whole call's milliseconds first,
+   * then what the command reports: a snapshot's flush ms, a node's identity), rejects with its error line,
+   * or with `AGENT_TIMEOUT` after `timeoutMs` (counted from when the command is sent, not while it waits
+   * behind another).
    */
-  run(command: readonly string[], timeoutMs = 120_000): Promise<number[]> {
+  run(command: readonly string[], timeoutMs = 120_000): Promise<string[]> {
     const next = this.queue.then(() => this.send(command, timeoutMs));
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private send(command: readonly string[], timeoutMs: number): Promise<number[]> {
+  private send(command: readonly string[], timeoutMs: number): Promise<string[]> {
     const helper = this.start();
-    return new Promise<number[]>((resolve, reject) => {
+    return new Promise<string[]>((resolve, reject) => {
       const timer = setTimeout(() => {
         // Hung on a dead or frozen node: a fresh helper (and connection) for the next command.
         this.kill(helper);
@@ -64,7 +65,7 @@ export class JmxSession {
       }, timeoutMs);
       helper.waiting.push((line) => {
         clearTimeout(timer);
-        if (line.startsWith('ok ')) resolve(line.slice(3).trim().split(/\s+/).map(Number));
+        if (line.startsWith('ok ')) resolve(line.slice(3).trim().split(/\s+/));
         else reject(new Error(`JMX ${command[0]}: ${line.replace(/^err /, '')}`));
       });
       helper.child.stdin.write(`${command.join(' ')}\n`);

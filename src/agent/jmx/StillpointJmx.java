@@ -10,12 +10,17 @@
 //                                                       takeSnapshot(tag, {skipFlush:true}, ks…): the same as
 //                                                       a flushing snapshot, with the flush share measured
 //   flush <ks>                   -> ok <ms>        StorageService.forceKeyspaceFlush(ks)
+//   identity                     -> ok <ms> <host id> <generation> <token,token…>   what `nodetool info -T`
+//                                                       reports of them (the ring check's input)
+//   clearsnapshot <tag>          -> ok <ms>        StorageService.clearSnapshot(tag) in every keyspace
 //   (any failure)                -> err <message on one line>
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 import javax.management.MBeanServerConnection;
 import javax.management.ObjectName;
 import javax.management.remote.JMXConnector;
@@ -54,6 +59,16 @@ public class StillpointJmx {
           }
           case "flush":
             flush(mbs, ss, words[1]);
+            break;
+          case "identity": {
+            List<?> tokens = (List<?>) mbs.getAttribute(ss, "Tokens");
+            extra = " " + mbs.getAttribute(ss, "LocalHostId") + " " + mbs.getAttribute(ss, "CurrentGenerationNumber")
+                + " " + tokens.stream().map(String::valueOf).collect(Collectors.joining(","));
+            break;
+          }
+          case "clearsnapshot":
+            mbs.invoke(ss, "clearSnapshot", new Object[] {words[1], new String[0]},
+                new String[] {String.class.getName(), String[].class.getName()});
             break;
           default:
             throw new IllegalArgumentException("unknown command " + words[0]);

@@ -1,6 +1,6 @@
 /**
  * The agent under a Cassandra node that restarts or hangs (a REAL 1-node Cassandra 5.0, the agent over HTTP):
- * its long-lived JMX helper reconnects after a restart, so the next snapshot goes through JMX again (the
+ * identity and clearsnapshot go through its JMX helper with nodetool's answers; the helper reconnects after a restart, so the next snapshot goes through JMX again (the
  * flush share `flushMs` is only measured there; the nodetool fallback has none); a call while the node is
  * down fails at once; a call while the node is frozen (SIGSTOP) fails with `AGENT_TIMEOUT` within its
  * deadline, and after the node resumes the next call succeeds through a fresh helper.
@@ -102,6 +102,22 @@ else
       const e = error as StillpointError;
       return { code: String(e.code), message: e.message, ms: performance.now() - started };
     };
+
+    it('reads the node’s identity and clears a snapshot through the JMX helper, as nodetool would', async () => {
+      const viaNodetool = new NodeOps({ nodetool: node.nodetoolArgv, dataDirs: [node.dataDir] });
+      await client.identity(); // starts the helper (a JVM: ~2 s)
+      const started = performance.now();
+      const identity = await client.identity();
+      const ms = performance.now() - started;
+      console.log(`identity through the warm JMX helper: ${ms.toFixed(0)} ms`);
+      expect(ms, 'a few MBean reads, not a nodetool JVM (1–2 s)').toBeLessThan(500);
+      expect(identity.hostId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(identity).toEqual(await viaNodetool.identity());
+      expect((await snapshot('clear-1')).viaJmx).toBe(true);
+      expect((await viaNodetool.snapshotFiles('clear-1', [KS])).length).toBeGreaterThan(0);
+      await client.clearSnapshot('clear-1');
+      expect(await viaNodetool.snapshotFiles('clear-1', [KS])).toEqual([]);
+    }, 300_000);
 
     it('reconnects the JMX helper after a restart between two calls (no failed call needed first)', async () => {
       expect((await snapshot('restart-1')).viaJmx).toBe(true);
