@@ -335,6 +335,11 @@ export const ERROR_CODES = {
     1,
     'A call to a node agent failed (unreachable, bad token, or an error there).',
   ),
+  AGENT_TIMEOUT: c(
+    ['engine'],
+    1,
+    'A call to a node agent (or the agent’s JMX call to its node) passed its deadline: the node restarted, hangs or is overloaded.',
+  ),
   CASSANDRA_RING_CHANGED: c(
     ['engine'],
     1,

@@ -1,6 +1,7 @@
 /**
- * What `stillpoint agent` does on its own Cassandra node: nodetool (over local JMX) for flush, snapshot,
- * clearsnapshot, import and the node's identity; the data directories for listing, checksumming and reading
+ * What `stillpoint agent` does on its own Cassandra node: flush, snapshot, clearsnapshot and the node's
+ * identity through the long-lived JMX helper (./jmx-session.ts) when it has one, nodetool (over local JMX)
+ * otherwise and for everything else (import, status, drain); the data directories for listing, checksumming and reading
  * snapshot files and for staging files of a restore. The agent server (./server.ts) exposes these over HTTP.
  *
  * Paths handed out are RELATIVE to a data directory (`<ks>/<table>-<id>/snapshots/<tag>/<file>`) and every
@@ -17,6 +18,9 @@ import { JmxSession } from './jmx-session.ts';
 
 const execFileAsync = promisify(execFile);
 
+const DEFAULT_JMX_TIMEOUT_MS = 60_000;
+const STATUS_JMX_TIMEOUT_MS = 20_000;
+
 export interface NodeOpsConfig {
   /** The nodetool command line up to its arguments, e.g. `['nodetool', '-h', '127.0.0.1', '-p', '7199']`. */
   readonly nodetool: readonly string[];
@@ -30,6 +34,12 @@ export interface NodeOpsConfig {
    * then cost one MBean call instead of a nodetool JVM. Absent: nodetool for everything.
    */
   readonly jmx?: { readonly host: string; readonly port: number };
+  /**
+   * How long one flush or snapshot through the JMX helper may take, ms (default 60 s): past it the helper
+   * is replaced and the call fails with `AGENT_TIMEOUT`. Below the client's snapshot deadline (120 s), so
+   * that a hung helper is gone before the next attempt's call.
+   */
+  readonly jmxTimeoutMs?: number;
   /** The node's commitlog and hints directories (cleared by a full-cluster restore while the node is down). */
   readonly commitlogDir?: string;
   readonly hintsDir?: string;
@@ -70,7 +80,11 @@ export class NodeOps {
   private readonly jmx: JmxSession | undefined;
 
   constructor(readonly config: NodeOpsConfig) {
-    this.jmx = config.jmx === undefined ? undefined : new JmxSession(config.jmx.host, config.jmx.port);
+    const jmxTimeoutMs = config.jmxTimeoutMs ?? DEFAULT_JMX_TIMEOUT_MS;
+    this.jmx =
+      config.jmx === undefined
+        ? undefined
+        : new JmxSession(config.jmx.host, config.jmx.port, 'java', jmxTimeoutMs);
   }
 
   /** Stops the JMX helper. */
@@ -79,19 +93,31 @@ export class NodeOps {
   }
 
   /**
-   * Through the JMX helper when there is one (resolves with its timings, ms); nodetool when there is none or
-   * it failed (resolves with none).
+   * The JMX helper's answer words (ms first) when there is a helper; undefined when there is none or it
+   * failed (e.g. no `java` next to the agent, or the node is down): the caller then runs nodetool, which
+   * reports the real error, if any. A JMX call past its deadline fails the call instead: the node hangs,
+   * and a nodetool JVM would hang on it too, past the caller's deadline.
    */
-  private async viaJmx(command: readonly string[], fallback: readonly string[]): Promise<number[]> {
-    if (this.jmx !== undefined) {
-      try {
-        return await this.jmx.run(command, this.config.timeoutMs ?? 300_000);
-      } catch {
-        // e.g. no `java` next to the agent, or the node restarted: nodetool reports the real error, if any.
-      }
+  private async viaJmx(
+    command: readonly string[],
+    timeoutMs = this.jmxTimeoutMs(),
+  ): Promise<string[] | undefined> {
+    if (this.jmx === undefined) return undefined;
+    try {
+      return await this.jmx.run(command, timeoutMs);
+    } catch (error) {
+      if (error instanceof EngineError && error.code === 'AGENT_TIMEOUT') throw error;
+      return undefined;
     }
-    await this.nodetool(fallback);
-    return [];
+  }
+
+  private jmxTimeoutMs(): number {
+    return this.config.jmxTimeoutMs ?? DEFAULT_JMX_TIMEOUT_MS;
+  }
+
+  /** For the short calls (identity, clear a snapshot): under the client's status deadline (30 s). */
+  private statusJmxTimeoutMs(): number {
+    return Math.min(this.jmxTimeoutMs(), STATUS_JMX_TIMEOUT_MS);
   }
 
   async nodetool(args: readonly string[]): Promise<string> {
@@ -117,8 +143,21 @@ export class NodeOps {
     }
   }
 
-  /** Host id, gossip generation and tokens (`nodetool info -T`). */
+  /**
+   * Host id, gossip generation and tokens: the JMX helper's `identity` (one MBean round trip per value), or
+   * `nodetool info -T` (a JVM start: 2–10 s on two cores next to three nodes, and the ring is read around
+   * every pause).
+   */
   async identity(): Promise<NodeIdentity> {
+    const words = await this.viaJmx(['identity'], this.statusJmxTimeoutMs());
+    if (words !== undefined) {
+      const [, hostId = '', generation = '0', tokens = ''] = words;
+      return {
+        hostId: hostId === 'null' ? '' : hostId, // a node still starting has none yet
+        generation: Number(generation),
+        tokens: tokens.split(',').filter(Boolean).sort(),
+      };
+    }
     const out = await this.nodetool(['info', '-T']);
     const hostId = /^ID\s*:\s*(\S+)/m.exec(out)?.[1] ?? '';
     const generation = Number(/^Generation No\s*:\s*(\d+)/m.exec(out)?.[1] ?? 0);
@@ -127,7 +166,9 @@ export class NodeOps {
   }
 
   async flush(keyspaces: readonly string[]): Promise<void> {
-    for (const ks of keyspaces) await this.viaJmx(['flush', ks], ['flush', '--', ks]);
+    for (const ks of keyspaces) {
+      if ((await this.viaJmx(['flush', ks])) === undefined) await this.nodetool(['flush', '--', ks]);
+    }
   }
 
   /**
@@ -136,15 +177,17 @@ export class NodeOps {
    */
   async snapshot(tag: string, keyspaces: readonly string[]): Promise<{ flushMs?: number }> {
     checkName(tag, 'tag');
-    const [, flushMs] = await this.viaJmx(
-      ['snapshot', tag, ...keyspaces],
-      ['snapshot', '-t', tag, '--', ...keyspaces],
-    );
-    return flushMs === undefined ? {} : { flushMs };
+    const words = await this.viaJmx(['snapshot', tag, ...keyspaces]);
+    if (words === undefined) {
+      await this.nodetool(['snapshot', '-t', tag, '--', ...keyspaces]);
+      return {};
+    }
+    return { flushMs: Number(words[1]) };
   }
 
   async clearSnapshot(tag: string): Promise<void> {
     checkName(tag, 'tag');
+    if ((await this.viaJmx(['clearsnapshot', tag], this.statusJmxTimeoutMs())) !== undefined) return;
     await this.nodetool(['clearsnapshot', '-t', tag, '--all']).catch(() =>
       this.nodetool(['clearsnapshot', '-t', tag]),
     );

@@ -30,7 +30,7 @@ export const cassandraEngine: EngineKind<CassandraOptions> = {
         'PLAN_INVALID',
         `Member ${member.name}: bad cassandra options: ${parsed.error.message}`,
         {
-          hint: 'Known options: agents: [{ url, token | tokenEnv | tokenFile, caFile }] (one per node).',
+          hint: 'Known options: agents: [{ url, token | tokenEnv | tokenFile, caFile }] (one per node), agentDeadlines.',
           context: { member: member.name, key: 'options' },
         },
       );

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../../errors.ts';
-import type { AgentEndpoint } from '../../agent/client.ts';
+import { AgentClient, type AgentDeadlines, type AgentEndpoint } from '../../agent/client.ts';
 
 const agentSchema = z.strictObject({
   /** `https://<node>:7400`: the `stillpoint agent` next to one Cassandra node. */
@@ -14,9 +14,21 @@ const agentSchema = z.strictObject({
   caFile: z.string().min(1).optional(),
 });
 
+const deadlineMs = z.number().int().positive().optional();
+
 export const cassandraOptionsSchema = z.strictObject({
   /** One agent per node of the cluster holding the member's keyspaces (every node: a snapshot is per node). */
   agents: z.array(agentSchema).min(1),
+  /** Deadlines of the agent calls, ms, by kind (defaults: DEFAULT_AGENT_DEADLINES in src/agent/client.ts). */
+  agentDeadlines: z
+    .strictObject({
+      statusMs: deadlineMs,
+      snapshotMs: deadlineMs,
+      listMs: deadlineMs,
+      idleMs: deadlineMs,
+      nodeMs: deadlineMs,
+    })
+    .optional(),
 });
 export type CassandraOptions = z.infer<typeof cassandraOptionsSchema>;
 
@@ -44,6 +56,14 @@ export type CassandraClusterTarget = z.infer<typeof cassandraClusterTargetSchema
 /** True when a raw restore target asks for the full-cluster restore. */
 export function isClusterTarget(target: unknown): boolean {
   return typeof target === 'object' && target !== null && (target as { mode?: unknown }).mode === 'cluster';
+}
+
+/** One client per agent, with the member's deadlines. */
+export function agentClients(options: CassandraOptions, member: string): AgentClient[] {
+  const deadlines = Object.fromEntries(
+    Object.entries(options.agentDeadlines ?? {}).filter(([, ms]) => ms !== undefined),
+  ) as Partial<AgentDeadlines>;
+  return agentEndpoints(options, member).map((e) => new AgentClient(e, deadlines));
 }
 
 /** The agents' endpoints with their tokens and CA read (tokenEnv / tokenFile / caFile). */

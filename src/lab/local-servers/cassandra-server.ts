@@ -85,6 +85,8 @@ export interface LocalCassandraNode {
   start(): Promise<void>;
   /** SIGTERM, then SIGKILL after a grace period. */
   stop(): Promise<void>;
+  /** Sends a signal to the running node's JVM (SIGSTOP / SIGCONT: a node that hangs, then resumes). */
+  signal(signal: NodeJS.Signals): void;
   /** The nodetool command line for this node (what `stillpoint agent --nodetool` is given). */
   readonly nodetoolArgv: readonly string[];
   /** Runs nodetool against this node; returns stdout. */
@@ -325,6 +327,9 @@ async function prepareNode(spec: NodeSpec): Promise<LocalCassandraNode> {
       const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(timer);
+    },
+    signal(signal) {
+      if (node.running()) child?.kill(signal);
     },
     async nodetool(args) {
       const { stdout } = await run(

@@ -12,6 +12,7 @@ import type { GroupConfig } from '../../txn/contract.ts';
 import type { GroupKind } from './faults.ts';
 import type { Random } from './random.ts';
 import type { TcpProxy } from './tcp-proxy.ts';
+import type { TrialSizes } from './trial.ts';
 
 export interface TrialDatabases {
   readonly kind: GroupKind;
@@ -53,6 +54,11 @@ export interface TrialGroupKind {
    * time-handle engines have none). The order is part of a seed's draws: append, never reorder.
    */
   readonly modes: readonly string[];
+  /**
+   * Sizes this group's trials need over DEFAULT_SIZES (./trial.ts), e.g. a larger backup budget for a real
+   * cluster; sizes the runner is given explicitly still win.
+   */
+  readonly sizes?: Partial<TrialSizes>;
   /** Starts the shared servers/fakes (slow: once per campaign). */
   start(): Promise<TrialGroupServers>;
 }

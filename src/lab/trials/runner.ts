@@ -145,7 +145,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
         pool,
         spares,
         artifactStores,
-        sizes: { ...sizes, whilePaused },
+        sizes: { ...sizesFor(group, options.sizes), whilePaused },
         pauseClient,
         signal,
       });
@@ -192,6 +192,11 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     negativeControl: negativeControls[0] ?? null,
     negativeControls,
   };
+}
+
+/** A trial's sizes: the defaults, then its group's own (a real cluster's slower backup), then the caller's. */
+export function sizesFor(group: GroupKind, explicit: Partial<TrialSizes> = {}): TrialSizes {
+  return { ...DEFAULT_SIZES, ...TRIAL_GROUPS[group].sizes, ...explicit };
 }
 
 /**

@@ -12,7 +12,7 @@
  *              not uploaded; plus each node's file list and the schema; then the snapshot is cleared
  */
 import type { ArtifactRef } from '../../../artifacts/contract.ts';
-import { AgentClient } from '../../../agent/client.ts';
+import type { AgentClient } from '../../../agent/client.ts';
 import type { NodeIdentity, SnapshotFile } from '../../../agent/node-ops.ts';
 import { EngineError } from '../../../errors.ts';
 import type { TableSchema } from '../../../txn/contract.ts';
@@ -26,7 +26,7 @@ import type {
   PreflightCheck,
   RestoreHandle,
 } from '../../contract.ts';
-import { agentEndpoints, type CassandraOptions } from '../options.ts';
+import { agentClients, type CassandraOptions } from '../options.ts';
 
 /** Snapshots are hard links taken inside the pause, copied after it; nothing to wait for afterwards. */
 export const CASSANDRA_CAPABILITIES: EngineCapabilities = Object.freeze({
@@ -71,7 +71,7 @@ export class CassandraSnapshotBackupSession implements BackupSession {
   ) {}
 
   private agents(): AgentClient[] {
-    this.clients ??= agentEndpoints(this.options, this.ctx.member.name).map((e) => new AgentClient(e));
+    this.clients ??= agentClients(this.options, this.ctx.member.name);
     return this.clients;
   }
 

@@ -14,7 +14,7 @@
  * idempotent: a step cut short is simply redone). Destructive: it replaces the live source, so it needs
  * --force and --overwrite-source (the target inspects as `live-source`).
  */
-import { AgentClient } from '../../../agent/client.ts';
+import type { AgentClient } from '../../../agent/client.ts';
 import type { TableDir } from '../../../agent/node-ops.ts';
 import { ConfigError, EngineError } from '../../../errors.ts';
 import type { TableSchema } from '../../../txn/contract.ts';
@@ -30,7 +30,7 @@ import type {
 } from '../../contract.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
 import {
-  agentEndpoints,
+  agentClients,
   cassandraClusterTargetSchema,
   type CassandraClusterTarget,
   type CassandraOptions,
@@ -71,7 +71,7 @@ export class CassandraClusterRestoreSession implements RestoreSession {
       });
     }
     this.target = parsed.data;
-    this.agents = agentEndpoints(options, ctx.record.member.name).map((e) => new AgentClient(e));
+    this.agents = agentClients(options, ctx.record.member.name);
   }
 
   private get member(): string {

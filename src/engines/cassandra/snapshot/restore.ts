@@ -7,7 +7,7 @@
  * A marker row in `stillpoint_restores.markers` (state in-progress → restored) makes a re-run safe:
  * in-progress keyspaces of this backup are redone, restored ones need --force.
  */
-import { AgentClient } from '../../../agent/client.ts';
+import type { AgentClient } from '../../../agent/client.ts';
 import { ConfigError, EngineError } from '../../../errors.ts';
 import type { TableSchema } from '../../../txn/contract.ts';
 import type { CassandraStorage } from '../../../txn/storages/cassandra/cassandra-storage.ts';
@@ -22,7 +22,7 @@ import type {
 } from '../../contract.ts';
 import { refuseUnlessRestorable } from '../../restore-refusal.ts';
 import {
-  agentEndpoints,
+  agentClients,
   cassandraTargetSchema,
   type CassandraOptions,
   type CassandraTarget,
@@ -149,7 +149,7 @@ export class CassandraImportRestoreSession implements RestoreSession {
       await storage.createTable(schema);
       await storage.client.execute(`TRUNCATE "${mapping[schema.namespace]}"."${schema.table}"`);
     }
-    const agents = agentEndpoints(this.options, this.ctx.record.member.name).map((e) => new AgentClient(e));
+    const agents = agentClients(this.options, this.ctx.record.member.name);
     const byHost = new Map<string, AgentClient>();
     for (const a of agents) byHost.set((await a.identity(opts.signal)).hostId, a);
     // Per member: members on one cluster are restored concurrently through the same agents.
