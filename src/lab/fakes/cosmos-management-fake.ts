@@ -29,7 +29,9 @@ type LogEntry =
   | { atMs: number; kind: 'db'; db: string }
   | { atMs: number; kind: 'coll'; db: string; body: Record<string, unknown> }
   | { atMs: number; kind: 'put'; db: string; coll: string; doc: Record<string, unknown> }
-  | { atMs: number; kind: 'delete'; db: string; coll: string; id: string; pk: unknown };
+  | { atMs: number; kind: 'delete'; db: string; coll: string; id: string; pk: unknown }
+  /** A write the replay cannot redo (a batch, a dropped or replaced container): a restore past it fails. */
+  | { atMs: number; kind: 'unreplayable'; what: string };
 
 interface FakeAccount {
   name: string;
@@ -71,6 +73,19 @@ export interface CosmosManagementFake {
 }
 
 const TOKEN = 'stillpoint-fake-arm-token';
+
+/** A routing header set to true (cosmosdb-server's own test of it). */
+function flag(req: IncomingMessage, name: string): boolean {
+  return String(req.headers[name] ?? '').toLowerCase() === 'true';
+}
+
+/** A query (documents, containers or databases): a POST that reads. */
+function isQuery(req: IncomingMessage): boolean {
+  return (
+    req.method === 'POST' &&
+    (flag(req, 'x-ms-documentdb-isquery') || req.headers['content-type'] === 'application/query+json')
+  );
+}
 
 export async function startCosmosManagementFake(
   options: {
@@ -294,6 +309,8 @@ export async function startCosmosManagementFake(
       } else if (e.kind === 'put') {
         const doc = Object.fromEntries(Object.entries(e.doc).filter(([k]) => !k.startsWith('_')));
         await client.database(e.db).container(e.coll).items.upsert(doc);
+      } else if (e.kind === 'unreplayable') {
+        throw new Error(`the fake cannot replay ${e.what}`);
       } else {
         await client
           .database(e.db)
@@ -306,12 +323,17 @@ export async function startCosmosManagementFake(
     client.dispose();
   }
 
-  /** Records a successful write the data plane serves, with the service-clock time it happened. */
+  /**
+   * Records a successful write the data plane serves, with the service-clock time it happened. Requests are
+   * told apart as cosmosdb-server's router does: a query is a POST to the same paths as a create (header
+   * `x-ms-documentdb-isquery` or a query content type) and changes nothing; recording its answer as a
+   * document put the query's result page into every later restore as a document of its own.
+   */
   function record(account: FakeAccount, req: IncomingMessage, res: ServerResponse): void {
     const path = decodeURIComponent((req.url ?? '').split('?')[0] ?? '');
     const parts = path.split('/').filter(Boolean);
     const method = req.method ?? 'GET';
-    if (method === 'GET' || parts[0] !== 'dbs') return;
+    if (method === 'GET' || parts[0] !== 'dbs' || isQuery(req)) return;
     const end = res.end.bind(res);
     res.end = ((chunk?: unknown, ...rest: unknown[]) => {
       const ok = res.statusCode >= 200 && res.statusCode < 300;
@@ -323,13 +345,16 @@ export async function startCosmosManagementFake(
           account.log.push({ atMs, kind: 'db', db: String(json().id) });
         else if (parts.length === 3 && colls === 'colls' && method === 'POST')
           account.log.push({ atMs, kind: 'coll', db, body: json() });
-        else if (docs === 'docs' && (method === 'POST' || method === 'PUT') && parts.length >= 5)
+        else if (docs === 'docs' && flag(req, 'x-ms-cosmos-is-batch-request'))
+          account.log.push({ atMs, kind: 'unreplayable', what: `a batch in ${db}/${coll}` });
+        else if (docs === 'docs' && ['POST', 'PUT', 'PATCH'].includes(method) && parts.length >= 5)
           account.log.push({ atMs, kind: 'put', db, coll, doc: json() });
         else if (docs === 'docs' && method === 'DELETE' && id !== undefined) {
           const header = req.headers['x-ms-documentdb-partitionkey'];
           const pk = typeof header === 'string' ? (JSON.parse(header) as unknown[])[0] : undefined;
           account.log.push({ atMs, kind: 'delete', db, coll, id, pk });
-        }
+        } else if (parts.length <= 4)
+          account.log.push({ atMs, kind: 'unreplayable', what: `${method} ${path}` });
       }
       return (end as (...args: unknown[]) => ServerResponse)(chunk, ...rest);
     }) as typeof res.end;
