@@ -7,8 +7,12 @@
  *  - restorable database accounts by location + instance id, and each container's latest restorable time;
  *  - SQL containers (listed from the account's data plane) and stored procedures (bodies recorded).
  * Every account's data plane is a real cosmosdb-server; the fake records every document write it serves
- * (service-clock time, document after the write) and a restore starts a NEW cosmosdb-server holding the
- * data as of the requested time. The service clock can be skewed; bearer tokens are checked.
+ * (host-clock time, document after the write) and a restore starts a NEW cosmosdb-server holding the
+ * data as of the requested time. The service clock can be skewed: it reads host clock + skew, and a skew
+ * holds for the whole timeline (a restore time is mapped back with the current skew), as if the service
+ * clock had always been that far off. A real service clock does not jump; stamping the log with a clock
+ * that did (a skew set, then reset for the next trial) would order it by a time that went backwards, and
+ * a restore would miss writes made before its time. Bearer tokens are checked.
  */
 import { CosmosClient } from '@azure/cosmos';
 import { randomUUID } from 'node:crypto';
@@ -25,6 +29,7 @@ import {
   type LocalTls,
 } from '../local-servers/cosmosdb-server.ts';
 
+/** `atMs`: host clock (never skewed). */
 type LogEntry =
   | { atMs: number; kind: 'db'; db: string }
   | { atMs: number; kind: 'coll'; db: string; body: Record<string, unknown> }
@@ -36,6 +41,7 @@ type LogEntry =
 interface FakeAccount {
   name: string;
   instanceId: string;
+  /** Host clock. */
   createdAtMs: number;
   consistency: string;
   backupPolicy: 'Continuous' | 'Periodic';
@@ -73,6 +79,8 @@ export interface CosmosManagementFake {
 }
 
 const TOKEN = 'stillpoint-fake-arm-token';
+/** Documents a restore writes at once (each once: their order does not matter). */
+const REPLAY_PARALLEL = 16;
 
 /** A routing header set to true (cosmosdb-server's own test of it). */
 function flag(req: IncomingMessage, name: string): boolean {
@@ -186,8 +194,8 @@ export async function startCosmosManagementFake(
         type: 'Microsoft.DocumentDB/locations/restorableDatabaseAccounts',
         properties: {
           accountName: a.name,
-          creationTime: new Date(a.createdAtMs).toISOString(),
-          oldestRestorableTime: new Date(a.createdAtMs).toISOString(),
+          creationTime: new Date(a.createdAtMs + skewMs).toISOString(),
+          oldestRestorableTime: new Date(a.createdAtMs + skewMs).toISOString(),
           apiType: 'Sql',
         },
       });
@@ -261,15 +269,16 @@ export async function startCosmosManagementFake(
     if (props.createMode !== 'Restore') return bad('this fake only creates accounts in Restore mode');
     const instanceId = props.restoreParameters?.restoreSource?.split('/').pop() ?? '';
     const source = [...accounts.values()].find((a) => a.instanceId === instanceId);
-    const atMs = Date.parse(props.restoreParameters?.restoreTimestampInUtc ?? '');
+    const requestedMs = Date.parse(props.restoreParameters?.restoreTimestampInUtc ?? '');
+    const atMs = requestedMs - skewMs; // on the host clock, as the log is
     if (source === undefined || source.backupPolicy !== 'Continuous')
       return bad(`no restorable account ${instanceId}`);
-    if (!(atMs >= source.createdAtMs && atMs <= now() - lagMs))
-      return bad(`restore time ${new Date(atMs).toISOString()} is outside the restorable range`);
+    if (!(atMs >= source.createdAtMs && atMs <= Date.now() - lagMs))
+      return bad(`restore time ${new Date(requestedMs).toISOString()} is outside the restorable range`);
     const target: FakeAccount = {
       name,
       instanceId: randomUUID(),
-      createdAtMs: now(),
+      createdAtMs: Date.now(),
       consistency: 'Session', // a restored account does not keep STRONG: the engine sets it again
       backupPolicy: 'Continuous',
       state: 'Creating',
@@ -295,36 +304,54 @@ export async function startCosmosManagementFake(
     send(res, 201, accountJson(target), { 'azure-asyncoperation': `${base}/operations/${opId}` });
   }
 
+  /**
+   * Writes into `target` the state `entries` leave: databases and containers in order, then each document's
+   * last write (one deleted last is not written). The same end state as redoing every write in order, since
+   * nothing the log holds drops a container (such a write is unreplayable); a restore holds data, not
+   * history, and the cost is the live documents, not the whole log (a kept trials group's account logs
+   * every trial it served).
+   */
   async function replay(entries: readonly LogEntry[], target: FakeAccount): Promise<void> {
     const client = dataClient(target);
+    const partitionPaths = new Map<string, string>();
+    const lastPuts = new Map<string, Extract<LogEntry, { kind: 'put' }> | undefined>();
+    const documentKey = (db: string, coll: string, pk: unknown, id: unknown) =>
+      JSON.stringify([db, coll, pk, id]);
     for (const e of entries) {
       if (e.kind === 'db') await client.databases.createIfNotExists({ id: e.db });
       else if (e.kind === 'coll') {
         const { id, partitionKey, indexingPolicy } = e.body as {
           id: string;
-          partitionKey: never;
+          partitionKey?: { paths?: string[] };
           indexingPolicy: never;
         };
-        await client.database(e.db).containers.createIfNotExists({ id, partitionKey, indexingPolicy });
-      } else if (e.kind === 'put') {
-        const doc = Object.fromEntries(Object.entries(e.doc).filter(([k]) => !k.startsWith('_')));
-        await client.database(e.db).container(e.coll).items.upsert(doc);
-      } else if (e.kind === 'unreplayable') {
-        throw new Error(`the fake cannot replay ${e.what}`);
-      } else {
+        partitionPaths.set(`${e.db}/${id}`, partitionKey?.paths?.[0] ?? '');
         await client
           .database(e.db)
-          .container(e.coll)
-          .item(e.id, e.pk as string)
-          .delete()
-          .catch(() => undefined);
-      }
+          .containers.createIfNotExists({ id, partitionKey: partitionKey as never, indexingPolicy });
+      } else if (e.kind === 'put') {
+        const path = partitionPaths.get(`${e.db}/${e.coll}`) ?? '';
+        const pk = path
+          .split('/')
+          .filter(Boolean)
+          .reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], e.doc);
+        lastPuts.set(documentKey(e.db, e.coll, pk, e.doc.id), e);
+      } else if (e.kind === 'delete') lastPuts.set(documentKey(e.db, e.coll, e.pk, e.id), undefined);
+      else throw new Error(`the fake cannot replay ${e.what}`);
     }
+    const puts = [...lastPuts.values()].filter((e) => e !== undefined);
+    for (let i = 0; i < puts.length; i += REPLAY_PARALLEL)
+      await Promise.all(
+        puts.slice(i, i + REPLAY_PARALLEL).map((e) => {
+          const doc = Object.fromEntries(Object.entries(e.doc).filter(([k]) => !k.startsWith('_')));
+          return client.database(e.db).container(e.coll).items.upsert(doc);
+        }),
+      );
     client.dispose();
   }
 
   /**
-   * Records a successful write the data plane serves, with the service-clock time it happened. Requests are
+   * Records a successful write the data plane serves, with the host-clock time it happened. Requests are
    * told apart as cosmosdb-server's router does: a query is a POST to the same paths as a create (header
    * `x-ms-documentdb-isquery` or a query content type) and changes nothing; recording its answer as a
    * document put the query's result page into every later restore as a document of its own.
@@ -338,7 +365,7 @@ export async function startCosmosManagementFake(
     res.end = ((chunk?: unknown, ...rest: unknown[]) => {
       const ok = res.statusCode >= 200 && res.statusCode < 300;
       if (ok) {
-        const atMs = now();
+        const atMs = Date.now();
         const json = () => JSON.parse(String(chunk)) as Record<string, unknown>;
         const [, db = '', colls, coll = '', docs, id] = parts;
         if (parts.length === 1 && method === 'POST')
@@ -373,7 +400,7 @@ export async function startCosmosManagementFake(
       const a: FakeAccount = {
         name,
         instanceId: randomUUID(),
-        createdAtMs: now(),
+        createdAtMs: Date.now(),
         consistency: opts.consistency ?? 'Strong',
         backupPolicy: opts.continuous === false ? 'Periodic' : 'Continuous',
         state: 'Succeeded',
