@@ -4,6 +4,7 @@
  * service clock skewed, and `cosmos+sqlite` (the ARM fake over cosmosdb-server, reached through the
  * product's DefaultAzureCredential and the fake Azure CLI) with no fault. `managed` (rds + azure-flexible)
  * is left to campaigns: its start-up archives two servers and each restore replays WAL/binlog (~70 s a trial).
+ * And a kept `cosmos+sqlite` group serving a second trial (a second restore of the same Cosmos account).
  */
 import { describe, expect, it } from 'vitest';
 import { summarize } from '../../src/lab/trials/report.ts';
@@ -39,4 +40,22 @@ describe('trials over the time-handle groups (CI size)', () => {
       if (t.outcome === 'complete') expect(t.restoreChecked, detail).toBe(true);
     }
   }, 600_000);
+
+  it('a kept cosmos+sqlite group serves a second trial: its second restore of the same account is whole', async () => {
+    // The first reuse of a kept cosmos+sqlite group restored the previous trial's query answers as
+    // documents (the management fake logged queries as writes): 22 accounts, a transfer with a null id.
+    const report = await runTrials({
+      trials: 2,
+      seed: 3,
+      groups: ['cosmos+sqlite'],
+      faults: ['none'],
+      negativeControl: false,
+      sizes: { nodes: 2 },
+    });
+    const detail = JSON.stringify(report.trials.map((t) => ({ v: t.violations, h: t.harnessError })));
+    expect(summarize(report).violations, detail).toBe(0);
+    expect(summarize(report).harnessErrors, detail).toBe(0);
+    expect(report.trials[1]?.phasesMs?.seed, 'the second trial took the kept, seeded group').toBeUndefined();
+    for (const t of report.trials) expect(t.restoreChecked, detail).toBe(true);
+  }, 300_000);
 });

@@ -7,8 +7,12 @@
  *  - restorable database accounts by location + instance id, and each container's latest restorable time;
  *  - SQL containers (listed from the account's data plane) and stored procedures (bodies recorded).
  * Every account's data plane is a real cosmosdb-server; the fake records every document write it serves
- * (service-clock time, document after the write) and a restore starts a NEW cosmosdb-server holding the
- * data as of the requested time. The service clock can be skewed; bearer tokens are checked.
+ * (host-clock time, document after the write) and a restore starts a NEW cosmosdb-server holding the
+ * data as of the requested time. The service clock can be skewed: it reads host clock + skew, and a skew
+ * holds for the whole timeline (a restore time is mapped back with the current skew), as if the service
+ * clock had always been that far off. A real service clock does not jump; stamping the log with a clock
+ * that did (a skew set, then reset for the next trial) would order it by a time that went backwards, and
+ * a restore would miss writes made before its time. Bearer tokens are checked.
  */
 import { CosmosClient } from '@azure/cosmos';
 import { randomUUID } from 'node:crypto';
@@ -25,15 +29,19 @@ import {
   type LocalTls,
 } from '../local-servers/cosmosdb-server.ts';
 
+/** `atMs`: host clock (never skewed). */
 type LogEntry =
   | { atMs: number; kind: 'db'; db: string }
   | { atMs: number; kind: 'coll'; db: string; body: Record<string, unknown> }
   | { atMs: number; kind: 'put'; db: string; coll: string; doc: Record<string, unknown> }
-  | { atMs: number; kind: 'delete'; db: string; coll: string; id: string; pk: unknown };
+  | { atMs: number; kind: 'delete'; db: string; coll: string; id: string; pk: unknown }
+  /** A write the replay cannot redo (a batch, a dropped or replaced container): a restore past it fails. */
+  | { atMs: number; kind: 'unreplayable'; what: string };
 
 interface FakeAccount {
   name: string;
   instanceId: string;
+  /** Host clock. */
   createdAtMs: number;
   consistency: string;
   backupPolicy: 'Continuous' | 'Periodic';
@@ -71,6 +79,21 @@ export interface CosmosManagementFake {
 }
 
 const TOKEN = 'stillpoint-fake-arm-token';
+/** Documents a restore writes at once (each once: their order does not matter). */
+const REPLAY_PARALLEL = 16;
+
+/** A routing header set to true (cosmosdb-server's own test of it). */
+function flag(req: IncomingMessage, name: string): boolean {
+  return String(req.headers[name] ?? '').toLowerCase() === 'true';
+}
+
+/** A query (documents, containers or databases): a POST that reads. */
+function isQuery(req: IncomingMessage): boolean {
+  return (
+    req.method === 'POST' &&
+    (flag(req, 'x-ms-documentdb-isquery') || req.headers['content-type'] === 'application/query+json')
+  );
+}
 
 export async function startCosmosManagementFake(
   options: {
@@ -171,8 +194,8 @@ export async function startCosmosManagementFake(
         type: 'Microsoft.DocumentDB/locations/restorableDatabaseAccounts',
         properties: {
           accountName: a.name,
-          creationTime: new Date(a.createdAtMs).toISOString(),
-          oldestRestorableTime: new Date(a.createdAtMs).toISOString(),
+          creationTime: new Date(a.createdAtMs + skewMs).toISOString(),
+          oldestRestorableTime: new Date(a.createdAtMs + skewMs).toISOString(),
           apiType: 'Sql',
         },
       });
@@ -246,15 +269,16 @@ export async function startCosmosManagementFake(
     if (props.createMode !== 'Restore') return bad('this fake only creates accounts in Restore mode');
     const instanceId = props.restoreParameters?.restoreSource?.split('/').pop() ?? '';
     const source = [...accounts.values()].find((a) => a.instanceId === instanceId);
-    const atMs = Date.parse(props.restoreParameters?.restoreTimestampInUtc ?? '');
+    const requestedMs = Date.parse(props.restoreParameters?.restoreTimestampInUtc ?? '');
+    const atMs = requestedMs - skewMs; // on the host clock, as the log is
     if (source === undefined || source.backupPolicy !== 'Continuous')
       return bad(`no restorable account ${instanceId}`);
-    if (!(atMs >= source.createdAtMs && atMs <= now() - lagMs))
-      return bad(`restore time ${new Date(atMs).toISOString()} is outside the restorable range`);
+    if (!(atMs >= source.createdAtMs && atMs <= Date.now() - lagMs))
+      return bad(`restore time ${new Date(requestedMs).toISOString()} is outside the restorable range`);
     const target: FakeAccount = {
       name,
       instanceId: randomUUID(),
-      createdAtMs: now(),
+      createdAtMs: Date.now(),
       consistency: 'Session', // a restored account does not keep STRONG: the engine sets it again
       backupPolicy: 'Continuous',
       state: 'Creating',
@@ -280,56 +304,84 @@ export async function startCosmosManagementFake(
     send(res, 201, accountJson(target), { 'azure-asyncoperation': `${base}/operations/${opId}` });
   }
 
+  /**
+   * Writes into `target` the state `entries` leave: databases and containers in order, then each document's
+   * last write (one deleted last is not written). The same end state as redoing every write in order, since
+   * nothing the log holds drops a container (such a write is unreplayable); a restore holds data, not
+   * history, and the cost is the live documents, not the whole log (a kept trials group's account logs
+   * every trial it served).
+   */
   async function replay(entries: readonly LogEntry[], target: FakeAccount): Promise<void> {
     const client = dataClient(target);
+    const partitionPaths = new Map<string, string>();
+    const lastPuts = new Map<string, Extract<LogEntry, { kind: 'put' }> | undefined>();
+    const documentKey = (db: string, coll: string, pk: unknown, id: unknown) =>
+      JSON.stringify([db, coll, pk, id]);
     for (const e of entries) {
       if (e.kind === 'db') await client.databases.createIfNotExists({ id: e.db });
       else if (e.kind === 'coll') {
         const { id, partitionKey, indexingPolicy } = e.body as {
           id: string;
-          partitionKey: never;
+          partitionKey?: { paths?: string[] };
           indexingPolicy: never;
         };
-        await client.database(e.db).containers.createIfNotExists({ id, partitionKey, indexingPolicy });
-      } else if (e.kind === 'put') {
-        const doc = Object.fromEntries(Object.entries(e.doc).filter(([k]) => !k.startsWith('_')));
-        await client.database(e.db).container(e.coll).items.upsert(doc);
-      } else {
+        partitionPaths.set(`${e.db}/${id}`, partitionKey?.paths?.[0] ?? '');
         await client
           .database(e.db)
-          .container(e.coll)
-          .item(e.id, e.pk as string)
-          .delete()
-          .catch(() => undefined);
-      }
+          .containers.createIfNotExists({ id, partitionKey: partitionKey as never, indexingPolicy });
+      } else if (e.kind === 'put') {
+        const path = partitionPaths.get(`${e.db}/${e.coll}`) ?? '';
+        const pk = path
+          .split('/')
+          .filter(Boolean)
+          .reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], e.doc);
+        lastPuts.set(documentKey(e.db, e.coll, pk, e.doc.id), e);
+      } else if (e.kind === 'delete') lastPuts.set(documentKey(e.db, e.coll, e.pk, e.id), undefined);
+      else throw new Error(`the fake cannot replay ${e.what}`);
     }
+    const puts = [...lastPuts.values()].filter((e) => e !== undefined);
+    for (let i = 0; i < puts.length; i += REPLAY_PARALLEL)
+      await Promise.all(
+        puts.slice(i, i + REPLAY_PARALLEL).map((e) => {
+          const doc = Object.fromEntries(Object.entries(e.doc).filter(([k]) => !k.startsWith('_')));
+          return client.database(e.db).container(e.coll).items.upsert(doc);
+        }),
+      );
     client.dispose();
   }
 
-  /** Records a successful write the data plane serves, with the service-clock time it happened. */
+  /**
+   * Records a successful write the data plane serves, with the host-clock time it happened. Requests are
+   * told apart as cosmosdb-server's router does: a query is a POST to the same paths as a create (header
+   * `x-ms-documentdb-isquery` or a query content type) and changes nothing; recording its answer as a
+   * document put the query's result page into every later restore as a document of its own.
+   */
   function record(account: FakeAccount, req: IncomingMessage, res: ServerResponse): void {
     const path = decodeURIComponent((req.url ?? '').split('?')[0] ?? '');
     const parts = path.split('/').filter(Boolean);
     const method = req.method ?? 'GET';
-    if (method === 'GET' || parts[0] !== 'dbs') return;
+    if (method === 'GET' || parts[0] !== 'dbs' || isQuery(req)) return;
     const end = res.end.bind(res);
     res.end = ((chunk?: unknown, ...rest: unknown[]) => {
       const ok = res.statusCode >= 200 && res.statusCode < 300;
       if (ok) {
-        const atMs = now();
+        const atMs = Date.now();
         const json = () => JSON.parse(String(chunk)) as Record<string, unknown>;
         const [, db = '', colls, coll = '', docs, id] = parts;
         if (parts.length === 1 && method === 'POST')
           account.log.push({ atMs, kind: 'db', db: String(json().id) });
         else if (parts.length === 3 && colls === 'colls' && method === 'POST')
           account.log.push({ atMs, kind: 'coll', db, body: json() });
-        else if (docs === 'docs' && (method === 'POST' || method === 'PUT') && parts.length >= 5)
+        else if (docs === 'docs' && flag(req, 'x-ms-cosmos-is-batch-request'))
+          account.log.push({ atMs, kind: 'unreplayable', what: `a batch in ${db}/${coll}` });
+        else if (docs === 'docs' && ['POST', 'PUT', 'PATCH'].includes(method) && parts.length >= 5)
           account.log.push({ atMs, kind: 'put', db, coll, doc: json() });
         else if (docs === 'docs' && method === 'DELETE' && id !== undefined) {
           const header = req.headers['x-ms-documentdb-partitionkey'];
           const pk = typeof header === 'string' ? (JSON.parse(header) as unknown[])[0] : undefined;
           account.log.push({ atMs, kind: 'delete', db, coll, id, pk });
-        }
+        } else if (parts.length <= 4)
+          account.log.push({ atMs, kind: 'unreplayable', what: `${method} ${path}` });
       }
       return (end as (...args: unknown[]) => ServerResponse)(chunk, ...rest);
     }) as typeof res.end;
@@ -348,7 +400,7 @@ export async function startCosmosManagementFake(
       const a: FakeAccount = {
         name,
         instanceId: randomUUID(),
-        createdAtMs: now(),
+        createdAtMs: Date.now(),
         consistency: opts.consistency ?? 'Strong',
         backupPolicy: opts.continuous === false ? 'Periodic' : 'Continuous',
         state: 'Succeeded',

@@ -14,11 +14,15 @@
  *   PutScalingPolicy (refused without a registered target, as AWS does), DescribeScalableTargets,
  *   DescribeScalingPolicies, DeregisterScalableTarget.
  * - The service clock: every answer's HTTP `Date` header reads `Date.now() + skewMs` (skew settable) at
- *   AWS's 1 s resolution; nothing finer is exposed, as with AWS.
+ *   AWS's 1 s resolution; nothing finer is exposed, as with AWS. The write log runs on the host clock and
+ *   every time shown or asked is mapped with the current skew (as the RDS and Azure fakes do), as if the
+ *   service clock had always been that far off: a log stamped with a clock set back (the skew fault's
+ *   'behind', a kept trials group resetting it) would be ordered by a time that went backwards, and a
+ *   restore would miss writes made before its time.
  *
  * The write log behind PITR: every successful PutItem / UpdateItem / DeleteItem / BatchWriteItem is
  * followed, BEFORE the client gets its answer, by a consistent GetItem of each written key, logged as
- * (fake-clock time, item or absent). Writes to one key pass one at a time, so a key's log is in write order
+ * (host-clock time, item or absent). Writes to one key pass one at a time, so a key's log is in write order
  * and a write acknowledged to a client is logged at a time before its acknowledgement. Enabling PITR logs
  * every item of the table (the baseline); the earliest restorable time is then, the latest is the clock
  * minus `lagMs` (AWS's trails by ~5 min). A restore needs PITR on the source, a time inside that range and
@@ -60,6 +64,7 @@ export interface DynamoPitrFakeOptions {
 }
 
 interface LogEntry {
+  /** Host clock. */
   readonly atMs: number;
   readonly key: string;
   readonly item: WireItem | undefined;
@@ -87,6 +92,7 @@ export class DynamoPitrFake {
   readonly calls: string[] = [];
   endpoint = '';
   private readonly log = new Map<string, LogEntry[]>();
+  /** When PITR was enabled, host clock. */
   private readonly pitr = new Map<string, number>();
   private readonly creatingUntil = new Map<string, number>();
   private readonly tags = new Map<string, { Key: string; Value: string }[]>();
@@ -240,8 +246,10 @@ export class DynamoPitrFake {
             ? { PointInTimeRecoveryStatus: 'DISABLED' }
             : {
                 PointInTimeRecoveryStatus: 'ENABLED',
-                EarliestRestorableDateTime: epochSeconds(since),
-                LatestRestorableDateTime: epochSeconds(Math.max(since, this.now() - this.lagMs)),
+                EarliestRestorableDateTime: epochSeconds(since + this.skewMs),
+                LatestRestorableDateTime: epochSeconds(
+                  Math.max(since, Date.now() - this.lagMs) + this.skewMs,
+                ),
               },
       },
     };
@@ -250,7 +258,7 @@ export class DynamoPitrFake {
   private async enablePitr(table: string): Promise<void> {
     if (this.pitr.has(table)) return;
     const keys = await this.keyNames(table);
-    const at = this.now();
+    const at = Date.now();
     this.log.set(
       table,
       (await this.scanAll(table)).map((item) => ({ atMs: at, key: keyId(item, keys), item })),
@@ -267,14 +275,18 @@ export class DynamoPitrFake {
     const since = this.pitr.get(source);
     if (since === undefined)
       throw new WireError('PointInTimeRecoveryUnavailableException', `PITR is not enabled on ${source}`);
-    const latest = Math.max(since, this.now() - this.lagMs);
+    const latest = Math.max(since, Date.now() - this.lagMs);
     const atMs =
-      data.UseLatestRestorableTime === true ? latest : Math.round(Number(data.RestoreDateTime) * 1_000);
-    if (!(atMs >= since && atMs <= latest))
+      data.UseLatestRestorableTime === true
+        ? latest
+        : Math.round(Number(data.RestoreDateTime) * 1_000) - this.skewMs; // on the host clock, as the log is
+    if (!(atMs >= since && atMs <= latest)) {
+      const shown = (ms: number) => new Date(ms + this.skewMs).toISOString();
       throw new WireError(
         'InvalidRestoreTimeException',
-        `${new Date(atMs).toISOString()} is outside [${new Date(since).toISOString()}, ${new Date(latest).toISOString()}] for ${source}`,
+        `${shown(atMs)} is outside [${shown(since)}, ${shown(latest)}] for ${source}`,
       );
+    }
     const throughput = t.ProvisionedThroughput as Json | undefined;
     await this.ok('CreateTable', {
       TableName: target,
@@ -383,7 +395,7 @@ export class DynamoPitrFake {
           const keys = await this.keyNames(w.table);
           this.log
             .get(w.table)
-            ?.push({ atMs: this.now(), key: keyId(w.key, keys), item: got.Item as WireItem | undefined });
+            ?.push({ atMs: Date.now(), key: keyId(w.key, keys), item: got.Item as WireItem | undefined });
         }
         return answer;
       },
