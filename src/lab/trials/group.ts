@@ -12,7 +12,7 @@ import type { GroupConfig } from '../../txn/contract.ts';
 import type { GroupKind } from './faults.ts';
 import type { Random } from './random.ts';
 import type { TcpProxy } from './tcp-proxy.ts';
-import type { TrialSizes } from './trial.ts';
+import type { TrialSizes } from './sizes.ts';
 
 export interface TrialDatabases {
   readonly kind: GroupKind;

@@ -27,6 +27,9 @@ import {
 import { faultSpec, type BackupOutcome, type FaultKind, type FaultMoment, type GroupKind } from './faults.ts';
 import type { TrialDatabases, TrialGroupServers } from './group.ts';
 import type { GroupPool } from './group-pool.ts';
+import type { TrialSizes } from './sizes.ts';
+
+export type { TrialSizes } from './sizes.ts';
 import { startTrialNode, type TrialNode, type TrialNodeSettings } from './nodes.ts';
 import type { CoordinatorCleanupSettings } from '../../node/coordinator-cleanup.ts';
 import { COORDINATOR_NAMESPACE, COORDINATOR_TABLE } from '../../txn/schema.ts';
@@ -45,27 +48,6 @@ import type { BackupSpares } from './spare-backup.ts';
 import type { ArtifactStores, RemoteStoreKind } from './artifact-stores.ts';
 import { checkCatalogReadable } from './catalog-kill.ts';
 import { checkKeyMissingRestore, encryptedArtifacts } from './key-missing-restore.ts';
-
-/** Sizes of a trial; defaults keep one SQLite trial around 10–20 s on two cores. */
-export interface TrialSizes {
-  readonly nodes: number;
-  readonly accounts: number;
-  readonly concurrency: number;
-  /** Lease of the pause, ms: nodes whose orchestrator died unpause by themselves after this. */
-  readonly leaseMs: number;
-  /** Lazy-recovery expiry of the nodes, ms (short, so a killed node's prepared records clear fast). */
-  readonly expiryMs: number;
-  /** Load before the backup starts, ms. */
-  readonly warmupMs: number;
-  /** A backup (or its recovery) that takes longer is a violation: it hung. */
-  readonly backupTimeoutMs: number;
-  /** The nodes' gate while paused: `reject` (ScalarDB Server; clients retry) or `hold` (ScalarDL). Default reject. */
-  readonly whilePaused?: 'reject' | 'hold';
-  /** Trials one group and its nodes serve before a fresh one is built (./group-pool.ts); 1: never reused. */
-  readonly groupReuse: number;
-  /** The nodes' periodic Coordinator cleanup (set by the `coordinator-cleanup` fault); absent: none. */
-  readonly coordinatorCleanup?: CoordinatorCleanupSettings;
-}
 
 function nodeSettings(sizes: TrialSizes): TrialNodeSettings {
   return {
