@@ -4,12 +4,13 @@
  * and the same draws inside each trial — and its report holds every trial. The trial itself is replaced by
  * a stub that records what it was given, so the schedule is checked without servers or processes.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { TrialResult } from '../../src/lab/trials/report.ts';
+import { mergeJournals } from '../../src/lab/trials/campaigns.ts';
+import { passed, renderMarkdown, type TrialResult } from '../../src/lab/trials/report.ts';
 import { runTrials } from '../../src/lab/trials/runner.ts';
 import type { TrialSpec } from '../../src/lab/trials/trial.ts';
 
@@ -18,10 +19,10 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
-async function journalFile(): Promise<string> {
+async function journalFile(name = 'campaign'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'trials-journal-'));
   dirs.push(dir);
-  return join(dir, 'campaign.ndjson');
+  return join(dir, `${name}.ndjson`);
 }
 
 /** A trial that only records its scenario and three draws of its own random source. */
@@ -112,5 +113,56 @@ describe('trials journal', () => {
     await expect(
       runTrials({ ...campaign, faults: ['none'], trials: 3, journal: file, runTrial: stubTrial }),
     ).rejects.toThrow(/--faults/);
+  });
+
+  it('merges the journals of campaigns run side by side into one report, judged as one', async () => {
+    const a = await journalFile('sql');
+    const b = await journalFile('aws');
+    await runTrials({ ...campaign, seed: 1, trials: 3, journal: a, runTrial: stubTrial });
+    await runTrials({ ...campaign, seed: 2, trials: 2, journal: b, runTrial: stubTrial });
+    const control = { group: 'sqlite', ran: true, attempts: 1, tornCopies: 1, detail: 'torn' };
+    appendFileSync(a, `${JSON.stringify({ type: 'control', ...control })}\n`);
+    appendFileSync(b, '{"type":"trial","index":2,"gro'); // a campaign killed mid-append: left as it is
+
+    const merged = mergeJournals([a, b]);
+    expect(merged.trials.map((t) => `${t.campaign} ${t.index}`)).toEqual([
+      'sql 0',
+      'sql 1',
+      'sql 2',
+      'aws 0',
+      'aws 1',
+    ]);
+    expect(merged.campaigns?.map((c) => [c.label, c.seed, c.trials])).toEqual([
+      ['sql', 1, 3],
+      ['aws', 2, 2],
+    ]);
+    expect(merged.negativeControls).toEqual([control]);
+    expect(passed(merged)).toBe(true);
+    expect(readFileSync(b, 'utf8')).toMatch(/"gro$/); // reading repairs nothing
+    const markdown = renderMarkdown(merged, 'x');
+    expect(markdown).toContain('| trials | 5 |');
+    expect(markdown).toContain('--seed 2 --groups sqlite --journal aws.ndjson');
+    expect(markdown).toMatch(/\n\| aws 1 \| sqlite \|/);
+
+    // A violation in either campaign fails the whole report; so does a control that caught nothing.
+    const { campaign: _label, ...last } = merged.trials[4]!;
+    const broken = { ...last, index: 2, violations: ['lost 1 transfer'] };
+    writeFileSync(b, readFileSync(b, 'utf8').replace(/\{"type":"trial","index":2,"gro$/, ''));
+    appendFileSync(b, `${JSON.stringify({ type: 'trial', ...broken })}\n`);
+    const failing = mergeJournals([a, b]);
+    expect(failing.trials).toHaveLength(6);
+    expect(passed(failing)).toBe(false);
+    expect(renderMarkdown(failing, 'x')).toContain('**lost 1 transfer**');
+    appendFileSync(
+      a,
+      `${JSON.stringify({ type: 'control', ...control, group: 'cassandra', tornCopies: 0 })}\n`,
+    );
+    expect(passed(mergeJournals([a]))).toBe(false);
+
+    expect(() => mergeJournals([a, a])).toThrow(/both labelled "sql"/);
+    expect(() => mergeJournals([join(dirs[0]!, 'missing.ndjson')])).toThrow(
+      /TRIALS_JOURNAL_MISMATCH|does not exist/,
+    );
+    expect(() => mergeJournals([])).toThrow(/No journal/);
   });
 });

@@ -25,7 +25,7 @@ interface TrialsFlags {
 const GROUPS: readonly GroupKind[] = GROUP_KINDS;
 
 export function register(program: Command): void {
-  program
+  const trials = program
     .command('trials')
     .summary('take backups under injected faults, restore every good one, count violations')
     .description(
@@ -70,6 +70,43 @@ export function register(program: Command): void {
         'Details: docs/trials.md.',
     )
     .action(action((flags: TrialsFlags) => trialsCommand(flags)));
+  trials
+    .command('report')
+    .summary('one report (TRIALS.md) from the journals of campaigns run side by side')
+    .description(
+      'Merge the journals of several campaigns (each `stillpoint trials --journal FILE`, run side by side:\n' +
+        'each its own process, seed, groups and servers) into one report. Nothing is re-run: the report is the\n' +
+        "union of the journals' trials and negative controls; a trial is named by its journal's file name and\n" +
+        'its index. Exit 0 only when no trial had a violation or a harness error and every negative control\n' +
+        'ran and caught tearing.',
+    )
+    .argument('<journals...>', 'journal files (.ndjson)')
+    .option('--json', 'print the whole report as JSON')
+    .option('--out <file>', 'where to write the Markdown summary', 'TRIALS.md')
+    .addHelpText(
+      'after',
+      '\nExample:\n' + '  stillpoint trials report trials/sql.ndjson trials/aws.ndjson --out TRIALS.md\n',
+    )
+    .action(
+      action((journals: string[], flags: { json?: boolean; out: string }) => reportCommand(journals, flags)),
+    );
+}
+
+async function reportCommand(
+  journals: readonly string[],
+  flags: { json?: boolean; out: string },
+): Promise<number> {
+  const { mergeJournals } = await import('../trials/campaigns.ts');
+  const report = mergeJournals(journals);
+  const markdown = renderMarkdown(report, `stillpoint trials report ${journals.join(' ')}`);
+  await writeFile(flags.out, markdown);
+  const json = flags.json === true;
+  emit(
+    json,
+    { ...report, summary: summarize(report), passed: passed(report) },
+    () => `${markdown}\nwritten to ${flags.out}`,
+  );
+  return passed(report) ? 0 : 1;
 }
 
 async function trialsCommand(flags: TrialsFlags): Promise<number> {

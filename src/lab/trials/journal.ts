@@ -27,12 +27,8 @@ interface CampaignLine extends CampaignIdentity {
   readonly startedAt: string;
 }
 
-export interface Journal {
-  readonly identity: CampaignIdentity;
-  readonly startedAt: string;
-  /** Trials already run, in index order (0 … n-1). */
-  readonly trials: readonly TrialResult[];
-  readonly controls: readonly NegativeControlResult[];
+/** An open journal: what it holds (trials in index order, 0 … n-1) and how to add to it. */
+export interface Journal extends JournalContents {
   appendTrial(result: TrialResult): void;
   appendControl(result: NegativeControlResult): void;
 }
@@ -47,25 +43,22 @@ export function openJournal(
   wanted: Omit<CampaignIdentity, 'seed'> & { readonly seed: number | undefined },
   freshSeed: () => number,
 ): Journal {
-  const lines = existsSync(file) ? parseLines(file) : [];
-  const head = lines[0] as CampaignLine | undefined;
-  let identity: CampaignIdentity;
-  let startedAt: string;
-  if (head === undefined) {
-    identity = { ...wanted, seed: wanted.seed ?? freshSeed() };
-    startedAt = new Date().toISOString();
-    const line: CampaignLine = { type: 'campaign', startedAt, ...identity };
+  const lines = existsSync(file) ? parseLines(file, { repair: true }) : [];
+  let read: JournalContents;
+  if (lines.length === 0) {
+    const identity = { ...wanted, seed: wanted.seed ?? freshSeed() };
+    const line: CampaignLine = { type: 'campaign', startedAt: new Date().toISOString(), ...identity };
     writeFileSync(file, `${JSON.stringify(line)}\n`);
+    read = { identity, startedAt: line.startedAt, trials: [], controls: [] };
   } else {
-    if (head.type !== 'campaign') refuse(file, 'its first line is not a campaign line');
-    identity = { seed: head.seed, groups: head.groups, faults: head.faults, whilePaused: head.whilePaused };
-    startedAt = head.startedAt;
+    read = contents(file, lines);
+    const { identity } = read;
     const differs = (
       [
-        ['--seed', wanted.seed === undefined ? head.seed : wanted.seed, head.seed],
-        ['--groups', wanted.groups, head.groups],
-        ['--faults', wanted.faults, head.faults],
-        ['--while-paused', wanted.whilePaused, head.whilePaused],
+        ['--seed', wanted.seed === undefined ? identity.seed : wanted.seed, identity.seed],
+        ['--groups', wanted.groups, identity.groups],
+        ['--faults', wanted.faults, identity.faults],
+        ['--while-paused', wanted.whilePaused, identity.whilePaused],
       ] as const
     ).find(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b));
     if (differs !== undefined)
@@ -74,6 +67,34 @@ export function openJournal(
         `it was started with ${differs[0]} ${JSON.stringify(differs[2])}, not ${JSON.stringify(differs[1])}`,
       );
   }
+  const append = (type: string, value: object): void =>
+    appendFileSync(file, `${JSON.stringify({ type, ...value })}\n`);
+  return {
+    ...read,
+    appendTrial: (result) => append('trial', result),
+    appendControl: (result) => append('control', result),
+  };
+}
+
+/** What a journal holds, read without changing it (the report of several campaigns, ./campaigns.ts). */
+export interface JournalContents {
+  readonly identity: CampaignIdentity;
+  readonly startedAt: string;
+  readonly trials: readonly TrialResult[];
+  readonly controls: readonly NegativeControlResult[];
+}
+
+/** Reads a journal (a torn last line is skipped, the file left as it is); refuses one that is not a journal. */
+export function readJournal(file: string): JournalContents {
+  if (!existsSync(file)) refuse(file, 'it does not exist');
+  const lines = parseLines(file, { repair: false });
+  if (lines.length === 0) refuse(file, 'it is empty');
+  return contents(file, lines);
+}
+
+function contents(file: string, lines: ReadonlyArray<Record<string, unknown>>): JournalContents {
+  const head = lines[0] as unknown as CampaignLine;
+  if (head.type !== 'campaign') refuse(file, 'its first line is not a campaign line');
   const trials = lines.filter((l) => l.type === 'trial').map((l) => stripType(l) as unknown as TrialResult);
   trials.forEach((t, i) => {
     if (t.index !== i) refuse(file, `its trial lines are not trials 0…${trials.length - 1} in order`);
@@ -81,20 +102,16 @@ export function openJournal(
   const controls = lines
     .filter((l) => l.type === 'control')
     .map((l) => stripType(l) as unknown as NegativeControlResult);
-  const append = (type: string, value: object): void =>
-    appendFileSync(file, `${JSON.stringify({ type, ...value })}\n`);
   return {
-    identity,
-    startedAt,
+    identity: { seed: head.seed, groups: head.groups, faults: head.faults, whilePaused: head.whilePaused },
+    startedAt: head.startedAt,
     trials,
     controls,
-    appendTrial: (result) => append('trial', result),
-    appendControl: (result) => append('control', result),
   };
 }
 
-/** The journal's lines; a torn last line (no newline, or not JSON) is dropped from the file too. */
-function parseLines(file: string): Array<Record<string, unknown>> {
+/** The journal's lines; a torn last line (no newline, or not JSON) is dropped (from the file too: `repair`). */
+function parseLines(file: string, { repair }: { readonly repair: boolean }): Array<Record<string, unknown>> {
   const text = readFileSync(file, 'utf8');
   // Every line ends with a newline; what follows the last one is a torn line.
   const complete = text.split('\n').slice(0, -1);
@@ -106,7 +123,8 @@ function parseLines(file: string): Array<Record<string, unknown>> {
       refuse(file, `line ${i + 1} is not JSON`);
     }
   }
-  if (!text.endsWith('\n') && text !== '') writeFileSync(file, complete.map((l) => `${l}\n`).join(''));
+  if (repair && !text.endsWith('\n') && text !== '')
+    writeFileSync(file, complete.map((l) => `${l}\n`).join(''));
   return parsed;
 }
 
