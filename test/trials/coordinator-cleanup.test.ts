@@ -5,32 +5,18 @@
  * run from dist: `npm run build` first.
  */
 import { describe, expect, it } from 'vitest';
-import { summarize } from '../../src/lab/trials/report.ts';
-import { runTrials } from '../../src/lab/trials/runner.ts';
+import { runCleanTrials } from './support.ts';
 
 describe('trials: coordinator cleanup during the backup', () => {
   it('two sqlite trials: complete, restored consistent, rows cleaned up; 0 violations', async () => {
-    const report = await runTrials({
+    const { report, detail } = await runCleanTrials({
       trials: 2,
       seed: 26,
       groups: ['sqlite'],
       faults: ['coordinator-cleanup'],
       whilePaused: 'both',
-      negativeControl: false,
       sizes: { nodes: 2 },
     });
-    const summary = summarize(report);
-    const detail = JSON.stringify(
-      report.trials.map((t) => ({
-        gate: t.whilePaused,
-        outcome: t.outcome,
-        note: t.faultDetail,
-        v: t.violations,
-        h: t.harnessError,
-      })),
-    );
-    expect(summary.harnessErrors, detail).toBe(0);
-    expect(summary.violations, detail).toBe(0);
     for (const trial of report.trials) {
       expect(trial.outcome, detail).toBe('complete');
       expect(trial.restoreChecked, detail).toBe(true);

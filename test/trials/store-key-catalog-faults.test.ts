@@ -11,12 +11,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openCatalog } from '../../src/catalog/catalog.ts';
 import { checkCatalogReadable } from '../../src/lab/trials/catalog-kill.ts';
-import { summarize } from '../../src/lab/trials/report.ts';
-import { runTrials } from '../../src/lab/trials/runner.ts';
+import { runCleanTrials } from './support.ts';
 
 describe('trials: issue 18 fault kinds', () => {
   it('artifact store unreachable / slow / failing midway, key missing at restore, catalog killed mid-write: 0 violations', async () => {
-    const report = await runTrials({
+    const { detail, byFault } = await runCleanTrials({
       trials: 5,
       seed: 5,
       groups: ['sqlite'],
@@ -27,22 +26,8 @@ describe('trials: issue 18 fault kinds', () => {
         'encryption-key-missing',
         'catalog-kill-midwrite',
       ],
-      negativeControl: false,
       sizes: { nodes: 2 },
     });
-    const detail = JSON.stringify(
-      report.trials.map((t) => ({
-        fault: t.fault,
-        outcome: t.outcome,
-        note: t.faultDetail,
-        v: t.violations,
-        h: t.harnessError,
-      })),
-    );
-    const summary = summarize(report);
-    expect(summary.harnessErrors, detail).toBe(0);
-    expect(summary.violations, detail).toBe(0);
-    const byFault = (kind: string) => report.trials.find((t) => t.fault === kind);
     // A store that resets every connection: the backup cannot complete.
     expect(byFault('artifact-store-unreachable')?.outcome, detail).not.toBe('complete');
     expect(byFault('artifact-store-unreachable')?.faultDetail, detail).toMatch(/(s3|azblob) artifact store/);

@@ -77,18 +77,20 @@ export function register(program: Command): void {
       'Merge the journals of several campaigns (each `stillpoint trials --journal FILE`, run side by side:\n' +
         'each its own process, seed, groups and servers) into one report. Nothing is re-run: the report is the\n' +
         "union of the journals' trials and negative controls; a trial is named by its journal's file name and\n" +
-        'its index. Exit 0 only when no trial had a violation or a harness error and every negative control\n' +
+        'its index. Takes --out and --json of `trials` (the Markdown goes to TRIALS.md unless --out says\n' +
+        'otherwise). Exit 0 only when no trial had a violation or a harness error and every negative control\n' +
         'ran and caught tearing.',
     )
     .argument('<journals...>', 'journal files (.ndjson)')
-    .option('--json', 'print the whole report as JSON')
-    .option('--out <file>', 'where to write the Markdown summary', 'TRIALS.md')
     .addHelpText(
       'after',
       '\nExample:\n' + '  stillpoint trials report trials/sql.ndjson trials/aws.ndjson --out TRIALS.md\n',
     )
     .action(
-      action((journals: string[], flags: { json?: boolean; out: string }) => reportCommand(journals, flags)),
+      // --out and --json belong to `trials` (commander hands them to the parent wherever they stand).
+      action((journals: string[], _flags: object, command: Command) =>
+        reportCommand(journals, command.optsWithGlobals<{ json?: boolean; out: string }>()),
+      ),
     );
 }
 

@@ -1,0 +1,39 @@
+/**
+ * What every trial test does first: run the trials, then require zero harness errors and zero violations,
+ * with a one-line account of each trial (group, fault, outcome, reason, what the fault did, violations) as
+ * the message of any failed expectation.
+ */
+import { expect } from 'vitest';
+import { summarize, type TrialResult, type TrialsReport } from '../../src/lab/trials/report.ts';
+import { runTrials, type RunTrialsOptions } from '../../src/lab/trials/runner.ts';
+
+export interface CleanTrials {
+  readonly report: TrialsReport;
+  /** Each trial in one line: the message of every expectation on the report. */
+  readonly detail: string;
+  /** The (first) trial of a fault kind. */
+  readonly byFault: (kind: string) => TrialResult | undefined;
+}
+
+/** Runs the trials (no negative control unless asked) and expects 0 harness errors and 0 violations. */
+export async function runCleanTrials(options: RunTrialsOptions): Promise<CleanTrials> {
+  const report = await runTrials({ negativeControl: false, ...options });
+  const detail = JSON.stringify(
+    report.trials.map((t) => ({
+      group: t.group,
+      fault: t.fault,
+      moment: t.moment,
+      gate: t.whilePaused,
+      outcome: t.outcome,
+      attempts: t.attempts,
+      reason: t.reason,
+      note: t.faultDetail,
+      v: t.violations,
+      h: t.harnessError,
+    })),
+  );
+  const summary = summarize(report);
+  expect(summary.harnessErrors, detail).toBe(0);
+  expect(summary.violations, detail).toBe(0);
+  return { report, detail, byFault: (kind) => report.trials.find((t) => t.fault === kind) };
+}
