@@ -148,7 +148,7 @@ export async function applyFault(
       if (dir === undefined) return healed('no artifact store to break', () => Promise.resolve());
       const moved = `${dir}.moved`;
       await rename(dir, moved).catch(() => mkdir(moved, { recursive: true }));
-      await writeFile(dir, 'not a directory\n');
+      await replaceWithFile(dir);
       return healed(
         `artifact store directory replaced by a file${kind === 'artifacts-lost-midway' ? ' mid-backup, put back after it' : ''}`,
         async () => {
@@ -274,4 +274,21 @@ function pathProxy(kind: FaultKind, node: TrialNode, databases: TrialDatabases, 
     if (proxy !== undefined) return [`database ${member}`, proxy] as const;
   }
   return [`node ${node.name}`, node.proxy] as const;
+}
+
+/**
+ * Puts a file where the artifact directory was. The running backup may create the directory again between
+ * the rename and the write (its `mkdir -p` of a member's folder): what it wrote there is lost too (the
+ * fault), and the file goes in on the next try.
+ */
+export async function replaceWithFile(dir: string): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await writeFile(dir, 'not a directory\n', { flag: 'wx' });
+      return;
+    } catch (error) {
+      if (attempt >= 10) throw error;
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
 }

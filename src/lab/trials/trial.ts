@@ -270,6 +270,9 @@ export async function runTrial(input: TrialSpec): Promise<TrialResult> {
         applied = a;
         faultDetail = a.note;
       });
+      // Handled where it is awaited, after the backup ended; until then a failure must not count as an
+      // unhandled rejection (which ends the whole campaign's process: a campaign lost its last 90 minutes so).
+      applying.catch(() => undefined);
     };
     if (UPFRONT_FAULTS.has(spec.fault)) apply(undefined);
     await applying;
