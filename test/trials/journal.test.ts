@@ -66,9 +66,15 @@ describe('trials journal', () => {
       ...campaign,
       trials: 12,
       journal: file,
-      runTrial: stubTrial,
       signal: stop.signal,
-      onTrial: (t) => t.index === 4 && stop.abort(),
+      // Trial 5 is stopped mid-way (Ctrl-C reaches it as a harness error): not journaled, run again below.
+      runTrial: async (spec) => {
+        if (spec.index === 5) {
+          stop.abort();
+          return { ...(await stubTrial(spec)), harnessError: 'This operation was aborted' };
+        }
+        return stubTrial(spec);
+      },
     });
     expect(first.trials.map((t) => t.index)).toEqual([0, 1, 2, 3, 4]);
     // Continued without --seed: the journal's seed is taken.

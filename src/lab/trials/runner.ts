@@ -150,6 +150,11 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
         signal,
       });
       await servers.releaseRestored?.().catch(() => undefined);
+      // Stopped mid-trial (Ctrl-C): the trial proves nothing and is not journaled; a continued campaign runs it.
+      if (signal.aborted && result.harnessError !== null) {
+        await rm(dir, { recursive: true, force: true });
+        break;
+      }
       trials.push(result);
       journal?.appendTrial(result);
       options.onTrial?.(result);
