@@ -101,6 +101,11 @@ export const ERROR_CODES = {
     2,
     'The trials journal belongs to another campaign (seed, groups, faults) or is damaged.',
   ),
+  TRIALS_JOURNAL_MISSING: c(
+    ['config'],
+    2,
+    'A trials journal given to `trials report` does not exist or is empty.',
+  ),
   TRIALS_NO_FAULTS: c(['config'], 2, 'No fault kind was selected for the trials.'),
   TXN_NAMESPACE_UNMAPPED: c(['config'], 2, 'A namespace is not placed on any storage.'),
   TXN_RENAME_UNSUPPORTED: c(

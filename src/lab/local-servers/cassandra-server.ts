@@ -175,6 +175,34 @@ export async function waitForRing(node: LocalCassandraNode, expected: number): P
   );
 }
 
+/**
+ * Waits until every node reports one schema version (`nodetool describecluster`): a keyspace dropped and
+ * created again before the drop reached every node leaves the cluster broken (`Unknown CF`, then
+ * `InstanceAlreadyExistsException` on every later create — the issue-18 Cassandra campaign, trials 31–59).
+ */
+export async function waitForSchemaAgreement(node: LocalCassandraNode, expected: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const versions = schemaVersions(await node.nodetool(['describecluster']));
+      return versions.length === 1 && versions[0]!.nodes === expected;
+    },
+    180_000,
+    `one schema version on ${expected} nodes`,
+  );
+}
+
+/**
+ * The `Schema versions:` section of `nodetool describecluster`: one entry per version, `UNREACHABLE` for the
+ * nodes down (entries may be separated by blank lines; the section ends at the next unindented line).
+ */
+export function schemaVersions(describe: string): Array<{ version: string; nodes: number }> {
+  const section = describe.split(/Schema versions:[^\n]*\n/)[1]?.split(/\n(?=\S)/)[0] ?? '';
+  return [...section.matchAll(/^\s*([\w-]+): \[([^\]]*)\]/gm)].map((m) => ({
+    version: m[1]!,
+    nodes: m[2]!.split(',').filter((a) => a.trim() !== '').length,
+  }));
+}
+
 interface NodeSpec {
   dir: string;
   address: string;

@@ -67,7 +67,9 @@ export async function writeTrialPlan(input: PlanInput): Promise<TrialPlan> {
     })),
     artifacts: input.artifactsUrl === undefined ? { dir: artifactsDir } : { url: input.artifactsUrl },
     catalog: { path: catalogPath },
-    window: { minMs: input.minWindowMs, marginMs: 50, maxAttempts: 2 },
+    // A capture behind a dropped database path fails its attempt after 10 s, not the default 30 s (the
+    // database-path-drop trials of the issue-18 campaign spent 35 s each in the backup, nodes paused).
+    window: { minMs: input.minWindowMs, marginMs: 50, maxAttempts: 2, captureTimeoutMs: 10_000 },
   };
   await writeFile(file, stringify(plan));
   return { file, catalogPath, artifactsDir, leaseMs: input.leaseMs };

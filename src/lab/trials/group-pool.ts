@@ -107,6 +107,13 @@ export class GroupPool {
     };
   }
 
+  /** Closes the kept group of a kind, if any (its shared servers are about to be replaced). */
+  async discard(group: GroupKind): Promise<void> {
+    const kept = this.kept.get(group);
+    this.kept.delete(group);
+    if (kept !== undefined) await closeAll(kept.cleanups);
+  }
+
   /** Closes every kept group (the end of the campaign). */
   async close(): Promise<void> {
     for (const kept of this.kept.values()) await closeAll(kept.cleanups);

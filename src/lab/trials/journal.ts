@@ -86,9 +86,14 @@ export interface JournalContents {
 
 /** Reads a journal (a torn last line is skipped, the file left as it is); refuses one that is not a journal. */
 export function readJournal(file: string): JournalContents {
-  if (!existsSync(file)) refuse(file, 'it does not exist');
-  const lines = parseLines(file, { repair: false });
-  if (lines.length === 0) refuse(file, 'it is empty');
+  const lines = existsSync(file) ? parseLines(file, { repair: false }) : [];
+  if (lines.length === 0) {
+    throw new ConfigError(
+      'TRIALS_JOURNAL_MISSING',
+      `The journal ${file} ${existsSync(file) ? 'is empty' : 'does not exist'}.`,
+      { hint: 'Give the journal files campaigns wrote with `stillpoint trials --journal FILE`.' },
+    );
+  }
   return contents(file, lines);
 }
 

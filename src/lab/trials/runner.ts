@@ -103,6 +103,14 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
     return servers;
   };
   const pool = new GroupPool(base, sizes.groupReuse);
+  const restartServers = async (group: GroupKind): Promise<void> => {
+    await pool.discard(group);
+    await started
+      .get(group)
+      ?.stop()
+      .catch(() => undefined);
+    started.delete(group);
+  };
   const spares = new BackupSpares(base);
   // S3 and Azure Blob servers, started when the first trial that breaks a remote store comes.
   let stores: Promise<ArtifactStores> | undefined;
@@ -159,6 +167,9 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
       journal?.appendTrial(result);
       options.onTrial?.(result);
       await rm(dir, { recursive: true, force: true });
+      // A harness error may have left the shared servers broken (a Cassandra schema that never agreed broke
+      // every later trial of a campaign): the next trial of this kind gets them started afresh.
+      if (result.harnessError !== null) await restartServers(group);
     }
     // The controls build groups of their own (a kind may hold fixed names on its servers): none may be kept.
     await pool.close();

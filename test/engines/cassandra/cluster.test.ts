@@ -24,7 +24,9 @@ import { setupBank } from '../../../src/lab/bank/bank-setup.ts';
 import { runBankWorkload } from '../../../src/lab/bank/bank-workload.ts';
 import {
   cassandraUnavailable,
+  schemaVersions,
   startLocalCassandra,
+  waitForSchemaAgreement,
   waitForRing,
   type LocalCassandra,
 } from '../../../src/lab/local-servers/cassandra-server.ts';
@@ -145,6 +147,13 @@ else
         await session.prepare(never);
         const third = cluster.nodes[2]!;
         await third.stop();
+        // What the trials wait for before creating keyspaces again: not one schema version while a node is down.
+        await expect
+          .poll(async () => schemaVersions(await cluster.nodes[0]!.nodetool(['describecluster'])), {
+            timeout: 60_000,
+            interval: 1_000,
+          })
+          .toContainEqual({ version: 'UNREACHABLE', nodes: 1 });
         await session.capture(never);
         const problems = (await session.windowProblems?.(never)) ?? [];
         expect(problems.join(' ')).toMatch(/did not snapshot/);
@@ -156,6 +165,7 @@ else
             interval: 2_000,
           })
           .toBe(3);
+        await waitForSchemaAgreement(cluster.nodes[0]!, 3);
         await session.capture(never);
         await session.windowProblems?.(never); // the ring moved on since prepare (restart): a retry round
         await session.discard();

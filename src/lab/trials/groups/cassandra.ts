@@ -2,8 +2,9 @@
  * The `cassandra` trial group: a REAL 3-node Cassandra 5.0 cluster (127.0.0.1-3, RF 3) with one agent per
  * node, started once per campaign. Two `cassandra` members on that one cluster — `ca` (bank_a) and `cb`
  * (bank_b and the Coordinator) — so that a copy without a pause can tear between them (the negative control).
- * Each trial gets fresh keyspaces (the previous trial's are dropped first) and waits for all three nodes to be
- * up and normal, since a fault may have restarted one. Restores import into new keyspaces on the live cluster
+ * Each trial gets fresh keyspaces (the previous trial's are dropped first, and every node must agree on the
+ * schema before they are created again) and waits for all three nodes to be up and normal, since a fault may
+ * have restarted one. Restores import into new keyspaces on the live cluster
  * (`<ns>_<member>_r<…>`), dropped after the trial.
  *
  * `stopServer` (the database-stop / database-restart faults) stops one Cassandra node — a different one each
@@ -24,6 +25,7 @@ import { createStorage } from '../../../txn/storages/index.ts';
 import {
   startLocalCassandra,
   waitForRing,
+  waitForSchemaAgreement,
   type LocalCassandra,
 } from '../../local-servers/cassandra-server.ts';
 import type { TrialGroupKind, TrialGroupServers } from '../group.ts';
@@ -74,6 +76,8 @@ export const cassandraGroup: TrialGroupKind = {
         await withCql(cluster, async (cql) => {
           for (const ks of LIVE_KEYSPACES) await cql.client.execute(`DROP KEYSPACE IF EXISTS "${ks}"`);
         });
+        // The trial creates these keyspaces again at once: every node must have seen the drop first.
+        await waitForSchemaAgreement(cluster.nodes[0]!, cluster.nodes.length);
         const connection = cluster.connection();
         const proxies = new Map<string, TcpProxy>();
         const member = async (name: string, namespaces: string[]): Promise<MemberSpec> => {
