@@ -30,7 +30,8 @@ import {
 import { writeTrialPlan } from '../src/lab/trials/backup-process.ts';
 import { startCli } from '../src/lab/trials/cli-process.ts';
 import type { TrialDatabases } from '../src/lab/trials/group.ts';
-import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/lab/trials/trial.ts';
+import { seedBank, startLoad, startNodes } from '../src/lab/trials/group-setup.ts';
+import { DEFAULT_SIZES } from '../src/lab/trials/sizes.ts';
 import { createStorage } from '../src/txn/storages/index.ts';
 import type { Benchmark, BenchRow } from './contract.ts';
 

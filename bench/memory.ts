@@ -14,7 +14,8 @@ import Database from 'better-sqlite3';
 import type { Benchmark, BenchRow } from './contract.ts';
 import { sqliteGroup, withDir } from './product.ts';
 import { writeTrialPlan } from '../src/lab/trials/backup-process.ts';
-import { DEFAULT_SIZES, startNodes } from '../src/lab/trials/trial.ts';
+import { startNodes } from '../src/lab/trials/group-setup.ts';
+import { DEFAULT_SIZES } from '../src/lab/trials/sizes.ts';
 
 const MB = 2 ** 20;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

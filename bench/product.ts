@@ -19,7 +19,8 @@ import { loadPlan } from '../src/plan/load-plan.ts';
 import { writeTrialPlan } from '../src/lab/trials/backup-process.ts';
 import type { TrialDatabases } from '../src/lab/trials/group.ts';
 import { TRIAL_GROUPS } from '../src/lab/trials/groups/index.ts';
-import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/lab/trials/trial.ts';
+import { seedBank, startLoad, startNodes } from '../src/lab/trials/group-setup.ts';
+import { DEFAULT_SIZES } from '../src/lab/trials/sizes.ts';
 
 export async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'stillpoint-bench-product-'));

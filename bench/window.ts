@@ -23,7 +23,8 @@ import { writeTrialPlan } from '../src/lab/trials/backup-process.ts';
 import type { GroupKind } from '../src/lab/trials/faults.ts';
 import type { TrialGroupServers } from '../src/lab/trials/group.ts';
 import { TRIAL_GROUPS } from '../src/lab/trials/groups/index.ts';
-import { DEFAULT_SIZES, seedBank, startLoad, startNodes } from '../src/lab/trials/trial.ts';
+import { seedBank, startLoad, startNodes } from '../src/lab/trials/group-setup.ts';
+import { DEFAULT_SIZES } from '../src/lab/trials/sizes.ts';
 import type { BankReport } from '../src/lab/bank/bank-workload.ts';
 
 /** The default pause window of the upstream Kubernetes backup tooling, ms. */

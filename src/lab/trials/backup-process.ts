@@ -30,6 +30,8 @@ export interface PlanInput {
   readonly leaseMs: number;
   /** Drain limit per node, ms. */
   readonly drainTimeoutMs: number;
+  /** Capture bound, ms (the plan's `window.captureTimeoutMs`); absent: the plan default. */
+  readonly captureTimeoutMs?: number;
   /** Shortest window held, ms (gives a fault time to land inside the window). */
   readonly minWindowMs: number;
   /** An artifact store URL (s3://…, azblob://…, file:///…?encryption=local) instead of the local directory. */
@@ -67,9 +69,12 @@ export async function writeTrialPlan(input: PlanInput): Promise<TrialPlan> {
     })),
     artifacts: input.artifactsUrl === undefined ? { dir: artifactsDir } : { url: input.artifactsUrl },
     catalog: { path: catalogPath },
-    // A capture behind a dropped database path fails its attempt after 10 s, not the default 30 s (the
-    // database-path-drop trials of the issue-18 campaign spent 35 s each in the backup, nodes paused).
-    window: { minMs: input.minWindowMs, marginMs: 50, maxAttempts: 2, captureTimeoutMs: 10_000 },
+    window: {
+      minMs: input.minWindowMs,
+      marginMs: 50,
+      maxAttempts: 2,
+      ...(input.captureTimeoutMs === undefined ? {} : { captureTimeoutMs: input.captureTimeoutMs }),
+    },
   };
   await writeFile(file, stringify(plan));
   return { file, catalogPath, artifactsDir, leaseMs: input.leaseMs };

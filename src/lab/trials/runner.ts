@@ -23,15 +23,9 @@ import { BackupSpares } from './spare-backup.ts';
 import { copyWithoutPause } from './negative-control.ts';
 import { createRandom, randomSeed, type Random } from './random.ts';
 import type { NegativeControlResult, TrialResult, TrialsReport } from './report.ts';
-import {
-  DEFAULT_SIZES,
-  runTrial,
-  seedBank,
-  startLoad,
-  startNodes,
-  type TrialSizes,
-  type TrialSpec,
-} from './trial.ts';
+import { seedBank, startLoad, startNodes } from './group-setup.ts';
+import { DEFAULT_SIZES, type TrialSizes } from './sizes.ts';
+import { runTrial, type TrialSpec } from './trial.ts';
 import { openJournal } from './journal.ts';
 
 export interface RunTrialsOptions {

@@ -5,74 +5,41 @@
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { openCatalog } from '../../catalog/catalog.ts';
 import { checkGroup } from '../../checker/check.ts';
 import { bankInvariants } from '../bank/bank-invariants.ts';
 import { asStillpointError, InternalError } from '../../errors.ts';
 import type { PauseClient, Target } from '../../pause/contract.ts';
-import { resumeIncomplete } from '../../orchestrator/recovery.ts';
-import { loadPlan } from '../../plan/load-plan.ts';
-import { openGroup } from '../../txn/group.ts';
-import { setupBank } from '../bank/bank-setup.ts';
-import { runBankWorkload, type BankReport } from '../bank/bank-workload.ts';
-import { startBackup, writeTrialPlan, type BackupRun, type TrialPlan } from './backup-process.ts';
+import type { BankReport } from '../bank/bank-workload.ts';
+import { startBackup, writeTrialPlan, type BackupRun } from './backup-process.ts';
 import { clockOffsetExecArgv } from './clock-offset.ts';
-import {
-  applyFault,
-  chooseClockOffset,
-  UPFRONT_FAULTS,
-  type AppliedFault,
-  type ClockOffsetChoice,
-} from './fault-apply.ts';
+import { applyFault, chooseClockOffset, UPFRONT_FAULTS, type AppliedFault } from './fault-apply.ts';
 import { faultSpec, type BackupOutcome, type FaultKind, type FaultMoment, type GroupKind } from './faults.ts';
-import type { TrialDatabases, TrialGroupServers } from './group.ts';
+import type { TrialGroupServers } from './group.ts';
 import type { GroupPool } from './group-pool.ts';
-import type { TrialSizes } from './sizes.ts';
+import { TRIAL_CLEANUP, type TrialSizes } from './sizes.ts';
 
-export type { TrialSizes } from './sizes.ts';
-import { startTrialNode, type TrialNode, type TrialNodeSettings } from './nodes.ts';
-import type { CoordinatorCleanupSettings } from '../../node/coordinator-cleanup.ts';
-import { COORDINATOR_NAMESPACE, COORDINATOR_TABLE } from '../../txn/schema.ts';
-import { transfersRef, BANK_A } from '../bank/bank-schema.ts';
+import { startTrialNode, type TrialNode } from './nodes.ts';
 import { startDnsServer, type DnsServer } from './srv-dns.ts';
 import { startPauseMonitor } from './pause-monitor.ts';
 import type { Random } from './random.ts';
 import type { TrialResult } from './report.ts';
-import { restoreFromCatalog } from './restore-check.ts';
-import { restoreKilledAndResumed } from './restore-kill.ts';
-import { checkOccupiedRestore } from './occupied-restore.ts';
 import { recoverFromOtherHost } from './other-host.ts';
+import {
+  coordinatorRowsLeft,
+  nodeNames,
+  nodesKey,
+  nodeSettings,
+  seedBank,
+  startLoad,
+  startNodes,
+} from './group-setup.ts';
+import { checkRestores, readOutcome, recover } from './restore-phase.ts';
 import { PhaseClock } from './phases.ts';
 import type { BackupSpares } from './spare-backup.ts';
 // Types only: the SDKs behind the stores load when the first trial needs them (runner.ts).
 import type { ArtifactStores, RemoteStoreKind } from './artifact-stores.ts';
 import { checkCatalogReadable } from './catalog-kill.ts';
-import { checkKeyMissingRestore, encryptedArtifacts } from './key-missing-restore.ts';
-
-function nodeSettings(sizes: TrialSizes): TrialNodeSettings {
-  return {
-    expiryMs: sizes.expiryMs,
-    ...(sizes.whilePaused ? { whilePaused: sizes.whilePaused } : {}),
-    ...(sizes.coordinatorCleanup ? { coordinatorCleanup: sizes.coordinatorCleanup } : {}),
-  };
-}
-
-/**
- * The `coordinator-cleanup` fault's nodes: a round every 100 ms over rows decided ≥ 1 s ago, so rows are deleted
- * throughout the backup (a trial's transfers take milliseconds; 1 s keeps cleanup clear of a commit in flight).
- */
-const TRIAL_CLEANUP: CoordinatorCleanupSettings = { intervalMs: 100, olderThanMs: 1_000, limit: 1_000 };
-
-export const DEFAULT_SIZES: TrialSizes = {
-  nodes: 3,
-  accounts: 20,
-  concurrency: 4,
-  leaseMs: 3_000,
-  expiryMs: 2_000,
-  warmupMs: 400,
-  backupTimeoutMs: 120_000,
-  groupReuse: 10,
-};
+import { encryptedArtifacts } from './key-missing-restore.ts';
 
 /** Healing a fault (a restart, a server start, a joiner stopped) longer than this is a harness failure. */
 const HEAL_TIMEOUT_MS = 120_000;
@@ -244,6 +211,7 @@ export async function runTrial(input: TrialSpec): Promise<TrialResult> {
       // In-flight transactions get 5 s to finish: at 2 s, one no-fault trial of the issue-18 campaign failed
       // its pause (PAUSE_TIMED_OUT) on a machine at load 40 — the product's right answer, not a trial's.
       drainTimeoutMs: 5_000,
+      captureTimeoutMs: spec.sizes.captureTimeoutMs,
       minWindowMs: SLOW_FAULTS.has(spec.fault) ? 2_500 : spec.random.int(0, 300),
       ...(store === undefined ? {} : { artifactsUrl: store.url }),
       ...(encrypted === undefined ? {} : { artifactsUrl: encrypted.url }),
@@ -379,47 +347,19 @@ export async function runTrial(input: TrialSpec): Promise<TrialResult> {
     phases.mark('live-check');
 
     if (outcome === 'complete' && backupId !== null) {
-      const id = backupId;
-      const into = join(spec.dir, 'restored');
-      if (encrypted !== undefined) {
-        const keyless = await withCatalog(plan, (catalog) =>
-          checkKeyMissingRestore(
-            catalog,
-            id,
-            encrypted.keyFile,
-            join(spec.dir, 'keyless'),
-            spec.random,
-            spec.signal,
-          ),
-        );
-        for (const v of keyless) violations.push(`restore without the key: ${v}`);
-      }
-      if (spec.fault === 'restore-kill') {
-        const killed = await restoreKilledAndResumed(
-          plan,
-          id,
-          (m) => spec.servers.restoreTarget(m, into, spec.random),
-          spec.random,
-        );
-        faultDetail = killed.note;
-        for (const v of killed.violations) violations.push(`restore after a kill: ${v}`);
-      }
-      const restored = await withCatalog(plan, (catalog) =>
-        restoreFromCatalog(
-          catalog,
-          id,
-          (m) => spec.servers.restoreTarget(m, join(spec.dir, 'restored'), spec.random),
-          spec.signal,
-        ),
-      ).catch((error: unknown) => [`restore failed: ${asStillpointError(error).message}`]);
+      const restores = await checkRestores({
+        plan,
+        backupId,
+        fault: spec.fault,
+        dir: spec.dir,
+        servers: spec.servers,
+        random: spec.random,
+        signal: spec.signal,
+        ...(encrypted === undefined ? {} : { encrypted }),
+      });
+      if (restores.faultDetail !== undefined) faultDetail = restores.faultDetail;
+      violations.push(...restores.violations);
       restoreChecked = true;
-      for (const v of restored) violations.push(`restored: ${v}`);
-      if (spec.fault === 'restore-target-non-empty') {
-        const refused = await withCatalog(plan, (catalog) =>
-          checkOccupiedRestore(catalog, id, join(spec.dir, 'occupied'), spec.random, spec.signal),
-        );
-        for (const v of refused) violations.push(`occupied target: ${v}`);
-      }
       phases.mark('restore+check');
     }
   } catch (error) {
@@ -454,90 +394,6 @@ export async function runTrial(input: TrialSpec): Promise<TrialResult> {
   };
 }
 
-/** Coordinator rows left, and transfers ever made (one row each before cleanup), in the live group. */
-async function coordinatorRowsLeft(databases: TrialDatabases): Promise<{ rows: number; transfers: number }> {
-  const group = await openGroup(databases.group);
-  try {
-    let rows = 0;
-    for await (const _ of group.storageFor(COORDINATOR_NAMESPACE).scanAll(COORDINATOR_TABLE)) rows += 1;
-    let transfers = 0;
-    for await (const _ of group.storageFor(BANK_A).scanAll(transfersRef(BANK_A))) transfers += 1;
-    return { rows, transfers };
-  } finally {
-    await group.close();
-  }
-}
-
-/** Creates the bank tables and accounts in a fresh group. */
-export async function seedBank(databases: TrialDatabases, accounts: number): Promise<void> {
-  const group = await openGroup(databases.group);
-  try {
-    await setupBank(group, { accounts });
-  } finally {
-    await group.close();
-  }
-}
-
-/** What a kept group's nodes must share with the next trial's: their count and settings. */
-function nodesKey(sizes: TrialSizes): string {
-  return JSON.stringify([
-    sizes.nodes,
-    sizes.expiryMs,
-    sizes.whilePaused ?? 'reject',
-    ...(sizes.coordinatorCleanup ? [sizes.coordinatorCleanup] : []),
-  ]);
-}
-
-/** Names of the planned nodes of a trial. */
-function nodeNames(sizes: TrialSizes): string[] {
-  return Array.from({ length: sizes.nodes }, (_, i) => `n${i + 1}`);
-}
-
-/**
- * Starts `sizes.nodes` node processes in parallel (the one `clock` names with its clock offset); each
- * one's close is pushed onto `cleanups`.
- */
-export async function startNodes(
-  dir: string,
-  databases: TrialDatabases,
-  sizes: TrialSizes,
-  cleanups: Array<() => Promise<void>>,
-  clock?: ClockOffsetChoice,
-): Promise<TrialNode[]> {
-  const offset = (name: string): number => (clock?.process === name ? clock.offsetMs : 0);
-  const started = await Promise.allSettled(
-    nodeNames(sizes).map((name) =>
-      startTrialNode(dir, name, databases.group, { ...nodeSettings(sizes), clockOffsetMs: offset(name) }),
-    ),
-  );
-  const nodes: TrialNode[] = [];
-  for (const s of started) {
-    if (s.status === 'fulfilled') {
-      nodes.push(s.value);
-      cleanups.push(() => s.value.close());
-    }
-  }
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  return nodes;
-}
-
-/** The bank workload over `targets` until `signal` aborts. */
-export function startLoad(
-  sizes: TrialSizes,
-  targets: readonly string[],
-  signal: AbortSignal,
-): Promise<BankReport> {
-  return runBankWorkload({
-    targets,
-    accounts: sizes.accounts,
-    concurrency: sizes.concurrency,
-    signal,
-    // Enough attempts to ride out a pause plus a lease expiry without losing the transfer.
-    unavailableAttempts: 20,
-  });
-}
-
 /**
  * The joiner enters the service: its admin endpoint is added to the SRV answer (so the orchestrator's
  * membership check can see it), then it takes transfers of its own. Returns how to stop its load.
@@ -566,57 +422,6 @@ function joinService(
     signal.removeEventListener('abort', onAbort);
     await load.catch(() => undefined);
   });
-}
-
-/** What a rerun of `stillpoint backup` does first: finish the unpause and classify what a dead orchestrator left. */
-async function recover(plan: TrialPlan, violations: string[]): Promise<void> {
-  try {
-    // [ownership] The trial ended the orchestrator itself, so it need not wait out the heartbeat's stale bound
-    // (2 × lease + 5 s): judge staleness as if that time had passed.
-    const now = (): number => Date.now() + 10 * 60_000;
-    await withCatalog(plan, (catalog) => resumeIncomplete(catalog, { plan: loadPlan(plan.file), now }));
-  } catch (error) {
-    violations.push(`recovery after the crash failed: ${asStillpointError(error).message}`);
-  }
-}
-
-function readOutcome(
-  plan: TrialPlan,
-  id: string | null,
-): { outcome: BackupOutcome; reason: string | null; backupId: string | null } {
-  return withCatalogSync(plan, (catalog) => {
-    const record = id === null ? catalog.list().at(-1) : catalog.find(id);
-    if (record === undefined) return { outcome: 'none', reason: null, backupId: id };
-    const state = record.state;
-    const outcome: BackupOutcome =
-      state === 'complete' || state === 'invalid' || state === 'failed' ? state : 'none';
-    return {
-      outcome,
-      reason: outcome === 'none' ? `left in state ${state}` : record.reason,
-      backupId: record.id,
-    };
-  });
-}
-
-function withCatalogSync<T>(plan: TrialPlan, fn: (catalog: ReturnType<typeof openCatalog>) => T): T {
-  const catalog = openCatalog(plan.catalogPath);
-  try {
-    return fn(catalog);
-  } finally {
-    catalog.close();
-  }
-}
-
-async function withCatalog<T>(
-  plan: TrialPlan,
-  fn: (catalog: ReturnType<typeof openCatalog>) => Promise<T>,
-): Promise<T> {
-  const catalog = openCatalog(plan.catalogPath);
-  try {
-    return await fn(catalog);
-  } finally {
-    catalog.close();
-  }
 }
 
 /** The last non-empty line of a process's stderr (its error), at most 300 characters. */
