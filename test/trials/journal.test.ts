@@ -13,6 +13,7 @@ import { mergeJournals } from '../../src/lab/trials/campaigns.ts';
 import { passed, renderMarkdown, type TrialResult } from '../../src/lab/trials/report.ts';
 import { runTrials } from '../../src/lab/trials/runner.ts';
 import type { TrialSpec } from '../../src/lab/trials/trial.ts';
+import { stubResult } from './support.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -28,27 +29,7 @@ async function journalFile(name = 'campaign'): Promise<string> {
 /** A trial that only records its scenario and three draws of its own random source. */
 function stubTrial(spec: TrialSpec): Promise<TrialResult> {
   const draws = [spec.random.next(), spec.random.next(), spec.random.next()].join(',');
-  return Promise.resolve({
-    index: spec.index,
-    trialSeed: spec.random.seed,
-    group: spec.group,
-    mode: spec.mode,
-    discovery: 'addresses',
-    fault: spec.fault,
-    moment: spec.moment,
-    faultApplied: true,
-    faultDetail: draws,
-    backupId: null,
-    outcome: 'complete',
-    attempts: 1,
-    reason: null,
-    restoreChecked: false,
-    acknowledged: 0,
-    longestPausedMs: 0,
-    violations: [],
-    harnessError: null,
-    durationMs: 1,
-  });
+  return Promise.resolve(stubResult(spec, { faultDetail: draws }));
 }
 
 const scenario = (t: TrialResult): string =>

@@ -5,33 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { TrialGroupServers } from '../../src/lab/trials/group.ts';
-import type { TrialResult } from '../../src/lab/trials/report.ts';
 import { runTrials } from '../../src/lab/trials/runner.ts';
-import type { TrialSpec } from '../../src/lab/trials/trial.ts';
-
-function result(spec: TrialSpec, harnessError: string | null): TrialResult {
-  return {
-    index: spec.index,
-    trialSeed: spec.random.seed,
-    group: spec.group,
-    mode: spec.mode,
-    discovery: 'addresses',
-    fault: spec.fault,
-    moment: spec.moment,
-    faultApplied: false,
-    faultDetail: null,
-    backupId: null,
-    outcome: 'none',
-    attempts: 0,
-    reason: null,
-    restoreChecked: false,
-    acknowledged: 0,
-    longestPausedMs: 0,
-    violations: [],
-    harnessError,
-    durationMs: 1,
-  };
-}
+import { stubResult } from './support.ts';
 
 describe('trials runner', () => {
   it('starts a group’s shared servers again after a harness error, and only then', async () => {
@@ -43,7 +18,9 @@ describe('trials runner', () => {
       negativeControl: false,
       runTrial: (spec) => {
         seen.push(spec.servers);
-        return Promise.resolve(result(spec, spec.index === 1 ? 'the shared servers broke' : null));
+        return Promise.resolve(
+          stubResult(spec, { harnessError: spec.index === 1 ? 'the shared servers broke' : null }),
+        );
       },
     });
     expect(report.trials.map((t) => t.harnessError)).toEqual([null, 'the shared servers broke', null, null]);
