@@ -48,7 +48,8 @@ describe('trials journal', () => {
       trials: 12,
       journal: file,
       signal: stop.signal,
-      // Trial 5 is stopped mid-way (Ctrl-C reaches it as a harness error): not journaled, run again below.
+      // Trial 5 is stopped mid-way (Ctrl-C reaches it as a harness error, or in the restore check as a
+      // violation): not journaled, run again below.
       runTrial: async (spec) => {
         if (spec.index === 5) {
           stop.abort();
@@ -58,6 +59,18 @@ describe('trials journal', () => {
       },
     });
     expect(first.trials.map((t) => t.index)).toEqual([0, 1, 2, 3, 4]);
+    const stopAgain = new AbortController();
+    const second = await runTrials({
+      ...campaign,
+      trials: 12,
+      journal: file,
+      signal: stopAgain.signal,
+      runTrial: async (spec) => {
+        stopAgain.abort();
+        return { ...(await stubTrial(spec)), violations: ['restored: restore not ok'] };
+      },
+    });
+    expect(second.trials.map((t) => t.index)).toEqual([0, 1, 2, 3, 4]);
     // Continued without --seed: the journal's seed is taken.
     const ran: number[] = [];
     const rest = await runTrials({

@@ -153,7 +153,9 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
       });
       await servers.releaseRestored?.().catch(() => undefined);
       // Stopped mid-trial (Ctrl-C): the trial proves nothing and is not journaled; a continued campaign runs it.
-      if (signal.aborted && result.harnessError !== null) {
+      // Whatever it reports: an abort that reaches the restore check reads as a violation ("restore not ok"),
+      // one that reaches the harness as a harness error.
+      if (signal.aborted) {
         await rm(dir, { recursive: true, force: true });
         break;
       }
