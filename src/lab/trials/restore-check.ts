@@ -72,7 +72,12 @@ export async function restoreFromCatalog(
     signal,
   });
   const problems: string[] = [];
-  if (!report.ok) problems.push(`restore not ok${report.checkSkipped ? ` (${report.checkSkipped})` : ''}`);
+  if (!report.ok) {
+    const why = [report.checkSkipped, report.error && `${report.error.code}: ${report.error.message}`]
+      .filter((w) => w)
+      .join('; ');
+    problems.push(`restore ${report.state}${why === '' ? '' : ` (${why.slice(0, 400)})`}`);
+  }
   for (const v of report.check?.violations.slice(0, 5) ?? [])
     problems.push(`restore check: ${v.kind}: ${v.detail}`);
   if (report.group !== null && report.checkSkipped === null)

@@ -153,7 +153,7 @@ export async function runTrials(options: RunTrialsOptions = {}): Promise<TrialsR
       });
       await servers.releaseRestored?.().catch(() => undefined);
       // Stopped mid-trial (Ctrl-C): the trial proves nothing and is not journaled; a continued campaign runs it.
-      // Whatever it reports: an abort that reaches the restore check reads as a violation ("restore not ok"),
+      // Whatever it reports: an abort that reaches the restore check reads as a violation ("restore failed"),
       // one that reaches the harness as a harness error.
       if (signal.aborted) {
         await rm(dir, { recursive: true, force: true });
