@@ -67,7 +67,10 @@ describe('trials journal', () => {
       signal: stopAgain.signal,
       runTrial: async (spec) => {
         stopAgain.abort();
-        return { ...(await stubTrial(spec)), violations: ['restored: restore failed (This operation was aborted)'] };
+        return {
+          ...(await stubTrial(spec)),
+          violations: ['restored: restore failed (This operation was aborted)'],
+        };
       },
     });
     expect(second.trials.map((t) => t.index)).toEqual([0, 1, 2, 3, 4]);
