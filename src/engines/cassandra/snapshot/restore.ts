@@ -30,6 +30,19 @@ import {
 import type { NodeManifest } from './capture.ts';
 
 const MARKER_KS = 'stillpoint_restores';
+/**
+ * The marker keyspace and table are created by one member at a time: members on one cluster are restored
+ * concurrently, and two `CREATE TABLE IF NOT EXISTS` of one table sent at once to two coordinators can each
+ * create it (two table ids) before either has seen the other's.
+ */
+const markerSchemaTurns: { last: Promise<void> } = { last: Promise.resolve() };
+
+/** Runs `fn` after every earlier call on `turns` has ended (whatever their outcome). */
+export async function oneAtATime(turns: { last: Promise<void> }, fn: () => Promise<void>): Promise<void> {
+  const mine = turns.last.then(fn, fn);
+  turns.last = mine.catch(() => undefined);
+  return mine;
+}
 /** SSTable components (`<version>-<generation>-<format>-<Component>`); snapshot manifests are not imported. */
 export const SSTABLE = /^[a-z]{2}-[^-]+-(big|bti)-[A-Za-z0-9_.]+$/;
 
@@ -225,12 +238,14 @@ export class CassandraImportRestoreSession implements RestoreSession {
       this.ctx.record.member.connection.kind === 'cassandra'
         ? (this.ctx.record.member.connection.replicationFactor ?? 3)
         : 3;
-    await storage.client.execute(
-      `CREATE KEYSPACE IF NOT EXISTS ${MARKER_KS} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': ${rf}}`,
-    );
-    await storage.client.execute(
-      `CREATE TABLE IF NOT EXISTS ${MARKER_KS}.markers (target text PRIMARY KEY, backup_id text, state text)`,
-    );
+    await oneAtATime(markerSchemaTurns, async () => {
+      await storage.client.execute(
+        `CREATE KEYSPACE IF NOT EXISTS ${MARKER_KS} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': ${rf}}`,
+      );
+      await storage.client.execute(
+        `CREATE TABLE IF NOT EXISTS ${MARKER_KS}.markers (target text PRIMARY KEY, backup_id text, state text)`,
+      );
+    });
     await storage.client.execute(
       `INSERT INTO ${MARKER_KS}.markers (target, backup_id, state) VALUES (?, ?, ?)`,
       [this.markerKey(), this.ctx.record.backupId, state],

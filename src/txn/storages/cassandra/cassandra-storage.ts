@@ -84,7 +84,10 @@ export class CassandraStorage implements Storage {
   ) {
     this.client = new cassandra.Client({
       contactPoints: [...options.contactPoints],
-      protocolOptions: { port: options.port },
+      // A schema change returns once every node holds it (the driver compares schema versions), for up to
+      // 60 s, not the driver's 10 s: a statement that follows it on another coordinator must find the table.
+      // Two members restored at once on a busy 3-node cluster met "table markers does not exist" (issue 18).
+      protocolOptions: { port: options.port, maxSchemaAgreementWaitSeconds: 60 },
       localDataCenter: options.localDataCenter,
       encoding: { useBigIntAsLong: true, useBigIntAsVarint: true },
       socketOptions: { connectTimeout: options.connectTimeoutMs, readTimeout: 30_000 },
