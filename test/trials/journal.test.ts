@@ -139,13 +139,14 @@ describe('trials journal', () => {
       ['sql', 1, 3],
       ['aws', 2, 2],
     ]);
-    expect(merged.negativeControls).toEqual([control]);
+    expect(merged.negativeControls).toEqual([{ ...control, campaign: 'sql' }]);
     expect(passed(merged)).toBe(true);
     expect(readFileSync(b, 'utf8')).toMatch(/"gro$/); // reading repairs nothing
     const markdown = renderMarkdown(merged, 'x');
     expect(markdown).toContain('| trials | 5 |');
     expect(markdown).toContain('--seed 2 --groups sqlite --journal aws.ndjson');
     expect(markdown).toMatch(/\n\| aws 1 \| sqlite \|/);
+    expect(markdown).toContain('| negative control (no pause) (sql) | 1 torn of 1 copies');
 
     // A violation in either campaign fails the whole report; so does a control that caught nothing.
     const { campaign: _label, ...last } = merged.trials[4]!;

@@ -25,6 +25,7 @@ export function mergeJournals(files: readonly string[]): TrialsReport {
     throw new ConfigError('TRIALS_FLAG_INVALID', `Two journals are both labelled "${twice}".`, {
       hint: 'A trial is named by its journal file name and index: give the journals different file names.',
     });
+  const controls = journals.flatMap((j) => j.controls.map((c) => ({ ...c, campaign: j.label })));
   const campaigns: CampaignSource[] = journals.map((j) => ({
     label: j.label,
     seed: j.identity.seed,
@@ -40,8 +41,8 @@ export function mergeJournals(files: readonly string[]): TrialsReport {
     startedAt,
     durationMs: journals.reduce((sum, j) => sum + j.trials.reduce((s, t) => s + t.durationMs, 0), 0),
     trials: journals.flatMap((j) => j.trials.map((t) => ({ ...t, campaign: j.label }))),
-    negativeControl: journals.flatMap((j) => j.controls)[0] ?? null,
-    negativeControls: journals.flatMap((j) => j.controls),
+    negativeControl: controls[0] ?? null,
+    negativeControls: controls,
     campaigns,
   };
 }

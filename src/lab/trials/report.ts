@@ -64,6 +64,8 @@ export interface CampaignSource {
 export interface NegativeControlResult {
   /** The group copied (absent in reports written before there was one control per group). */
   readonly group?: GroupKind;
+  /** The campaign whose journal holds it (a merged report: `stillpoint trials report`). */
+  readonly campaign?: string;
   readonly ran: boolean;
   readonly attempts: number;
   /** Attempts whose copy the checker found inconsistent. */
@@ -131,7 +133,7 @@ export function renderMarkdown(report: TrialsReport, command: string): string {
   const s = summarize(report);
   const ncs = controls(report);
   const ncRow = (nc: NegativeControlResult): string =>
-    `| negative control (no pause)${ncs.length > 1 && nc.group ? `, ${nc.group}` : ''} | ${nc.ran ? `${nc.tornCopies} torn of ${nc.attempts} copies — ${nc.tornCopies > 0 ? 'the checker catches tearing' : '**NOT TESTING: no torn copy found**'}` : `not run: ${escape(nc.detail)}`} |`;
+    `| negative control (no pause)${ncs.length > 1 && nc.group ? `, ${nc.group}` : ''}${nc.campaign ? ` (${nc.campaign})` : ''} | ${nc.ran ? `${nc.tornCopies} torn of ${nc.attempts} copies — ${nc.tornCopies > 0 ? 'the checker catches tearing' : '**NOT TESTING: no torn copy found**'}` : `not run: ${escape(nc.detail)}`} |`;
   const lines = [
     '# Trials',
     '',
