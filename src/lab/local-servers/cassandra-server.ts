@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,18 +112,43 @@ export interface LocalCassandraOptions {
   /** 1 (default) or up to 3 nodes on 127.0.0.1..3. */
   readonly nodes?: number;
   readonly heapMb?: number;
+  /** Picks a free port (default: ./process.ts `freePort`); tests hand out a taken one. */
+  readonly pickPort?: () => Promise<number>;
 }
+
+/** Starts tried when a port picked free was taken before the JVM bound it (it starts seconds later). */
+const START_ATTEMPTS = 3;
 
 export const LOCAL_DATA_CENTER = 'datacenter1';
 
-/** Starts the nodes one after another (Cassandra bootstraps joining nodes one at a time). */
+/**
+ * Starts the nodes one after another (Cassandra bootstraps joining nodes one at a time). A port picked free
+ * can be taken by another process before the JVM binds it, seconds later (a campaign's Cassandra control
+ * met "127.0.0.1:33959 is in use by another process"): the cluster is then started again on fresh ports.
+ */
 export async function startLocalCassandra(options: LocalCassandraOptions = {}): Promise<LocalCassandra> {
   const why = cassandraUnavailable();
   if (why !== undefined) throw new Error(why);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startCluster(options);
+    } catch (error) {
+      if (attempt >= START_ATTEMPTS || !portTaken(error)) throw error;
+    }
+  }
+}
+
+function portTaken(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /in use by another process|Address already in use|Port already in use/i.test(message);
+}
+
+async function startCluster(options: LocalCassandraOptions): Promise<LocalCassandra> {
+  const pickPort = options.pickPort ?? freePort;
   const count = options.nodes ?? 1;
   const dir = await mkdtemp(join(tmpdir(), 'stillpoint-cassandra-'));
-  const storagePort = await freePort();
-  const nativePort = await freePort();
+  const storagePort = await pickPort();
+  const nativePort = await pickPort();
   const addresses = Array.from({ length: count }, (_, i) => `127.0.0.${i + 1}`);
   const nodes: LocalCassandraNode[] = [];
   try {
@@ -136,7 +161,7 @@ export async function startLocalCassandra(options: LocalCassandraOptions = {}): 
         seeds: addresses.map((a) => `${a}:${storagePort}`).join(','),
         storagePort,
         nativePort,
-        jmxPort: await freePort(),
+        jmxPort: await pickPort(),
         heapMb: options.heapMb ?? 400,
       });
       nodes.push(node);
@@ -292,6 +317,8 @@ async function prepareNode(spec: NodeSpec): Promise<LocalCassandraNode> {
     running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
     async start() {
       if (node.running()) return;
+      // A restarted node appends to the log of its earlier runs: only this run's part counts.
+      const logFrom = (await systemLog(spec.dir)).length;
       const proc = spawn(
         'java',
         [
@@ -331,20 +358,31 @@ async function prepareNode(spec: NodeSpec): Promise<LocalCassandraNode> {
       proc.once('exit', () => LIVE.delete(proc));
       exited = new Promise((resolveExit) => proc.once('exit', () => resolveExit()));
       const started = Date.now();
+      // A failed start-up ends the wait at once (waitFor treats a throwing check as "not yet": the JVM's
+      // fatal error used to be waited on for the full 240 s). It can leave the JVM alive (non-daemon
+      // threads): the log tells. Up means THIS node's log says it serves CQL on its port: an open port
+      // alone may be another process's.
+      let failed = false;
       await waitFor(
         async () => {
-          // A failed start-up can leave the JVM alive (non-daemon threads): the log tells.
-          if (!node.running() || (await startupFailed(spec.dir))) {
-            throw new Error(`Cassandra ${spec.address} did not start: ${stderr}`);
-          }
-          return portOpen(spec.address, spec.nativePort);
+          const log = (await systemLog(spec.dir)).slice(logFrom);
+          failed = !node.running() || startupFailed(log);
+          return (
+            failed ||
+            (log.includes(`listening for CQL clients on /${spec.address}:${spec.nativePort}`) &&
+              (await portOpen(spec.address, spec.nativePort)))
+          );
         },
         240_000,
         `Cassandra on ${spec.address}:${spec.nativePort}`,
-      ).catch(async (error: Error) => {
-        proc.kill('SIGKILL');
-        throw new Error(`${error.message}\n${await tailLog(spec.dir)}`);
-      });
+      )
+        .then(() => {
+          if (failed) throw new Error(`Cassandra ${spec.address} did not start: ${stderr}`);
+        })
+        .catch(async (error: Error) => {
+          proc.kill('SIGKILL');
+          throw new Error(`${error.message}\n${await tailLog(spec.dir)}`);
+        });
       if (process.env.STILLPOINT_CASSANDRA_TRACE === '1')
         console.error(`cassandra ${spec.address} up in ${Date.now() - started} ms`);
     },
@@ -379,10 +417,12 @@ process.once('exit', () => {
   for (const proc of LIVE) proc.kill('SIGKILL');
 });
 
-async function startupFailed(dir: string): Promise<boolean> {
-  const { readFile } = await import('node:fs/promises');
-  const text = await readFile(join(dir, 'logs/system.log'), 'utf8').catch(() => '');
-  return text.includes('Exception encountered during startup');
+function systemLog(dir: string): Promise<string> {
+  return readFile(join(dir, 'logs/system.log'), 'utf8').catch(() => '');
+}
+
+function startupFailed(log: string): boolean {
+  return log.includes('Exception encountered during startup') || log.includes('Fatal configuration error');
 }
 
 async function tailLog(dir: string): Promise<string> {
