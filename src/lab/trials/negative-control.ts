@@ -75,6 +75,15 @@ export async function copyWithoutPause(
         );
       }
       await session.prepare(input.signal);
+      // A time handle is the capture instant on the database's clock, known to ± (|offset| + uncertainty). The
+      // product keeps its window that wide (orchestrator/modes.ts `requiredWindowMs`); this window has no width,
+      // so the capture waits that long after preflight instead: a handle drawn within that margin of PITR being
+      // turned on could lie before it (mix campaign's dynamodb+postgres control: "12:58:50.485Z is outside
+      // [12:58:50.556Z, …]", the Date header's 1 s resolution).
+      if (session.capabilities.clockBased && session.measureClock !== undefined) {
+        const clock = await session.measureClock(input.signal);
+        await sleep(Math.abs(clock.offsetMs) + clock.uncertaintyMs, undefined, { signal: input.signal });
+      }
       const captured = await session.capture(input.signal);
       // A time handle (clock-based engine) is the instant of ITS OWN window: the mistake made with time
       // handles is restoring each member to a different time (no common pause covers them).
